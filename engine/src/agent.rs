@@ -1,0 +1,477 @@
+//! The agent turn: store the user message, then loop — stream from the provider (persisting the
+//! answer as it arrives), run the tool calls it asks for (concurrently, each through the approval
+//! policy), feed the results back — until a final answer, the step limit, a failure or a cancel.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{
+    Decision, ErrorInfo, ErrorKind, Event, MessageId, MessageRecord, MessageStatus, Policy, Role,
+    SessionId, ToolCallRecord, ToolCallRequest, ToolStatus, Usage,
+};
+use crate::engine::{DEFAULT_TITLE, Shared};
+use crate::provider::{ChatMessage, Request, ResponseEvent};
+use crate::tool::{ToolCx, ToolError, truncate_output};
+
+/// How often streamed text is written to the database while it arrives.
+const FLUSH_EVERY: Duration = Duration::from_millis(150);
+/// Largest attachment whose text is added to a message.
+const MAX_ATTACHMENT_BYTES: u64 = 256 * 1024;
+
+const DEFAULT_SYSTEM_PROMPT: &str = "You are Aetheria, a careful desktop assistant. Answer in concise markdown. \
+Use the file tools to look at the person's workspace before you answer questions about it; paths are relative to the workspace. \
+Never claim to have done something a tool did not confirm.";
+
+enum TurnEnd {
+    Finished(MessageId),
+    Failed(ErrorInfo),
+    Cancelled,
+}
+
+/// Runs one turn and emits exactly one of `TurnFinished`, `TurnFailed`, `TurnCancelled`.
+pub(crate) async fn run_turn(
+    shared: Arc<Shared>,
+    session: SessionId,
+    text: String,
+    attachments: Vec<PathBuf>,
+    cancel: CancellationToken,
+) {
+    let mut usage = Usage::default();
+    let end = turn(&shared, &session, text, &attachments, &cancel, &mut usage).await;
+    shared.end_turn(&session);
+    match end {
+        TurnEnd::Finished(message) => {
+            shared.emit(Event::TurnFinished {
+                session: session.clone(),
+                message,
+                usage,
+            });
+            auto_title(&shared, &session).await;
+        }
+        TurnEnd::Failed(error) => {
+            let error = shared.error(error.kind, &error.message);
+            shared.emit(Event::TurnFailed { session, error });
+        }
+        TurnEnd::Cancelled => shared.emit(Event::TurnCancelled { session }),
+    }
+}
+
+async fn turn(
+    shared: &Arc<Shared>,
+    session: &SessionId,
+    text: String,
+    attachments: &[PathBuf],
+    cancel: &CancellationToken,
+    usage: &mut Usage,
+) -> TurnEnd {
+    let storage = |e: crate::memory::MemoryError| TurnEnd::Failed(ErrorInfo::new(ErrorKind::Storage, e.to_string()));
+    let content = match with_attachments(text, attachments).await {
+        Ok(content) => content,
+        Err(error) => return TurnEnd::Failed(error),
+    };
+    // The user message is stored before the provider is called.
+    let user = MessageRecord {
+        id: MessageId::new(),
+        role: Role::User,
+        content,
+        tool_calls: vec![],
+        status: MessageStatus::Complete,
+        created_at: Utc::now(),
+    };
+    if let Err(e) = shared.store.insert_message(session, &user).await {
+        return storage(e);
+    }
+    shared.emit(Event::TurnStarted {
+        session: session.clone(),
+        user_message: user.id.clone(),
+    });
+    if let Ok(Some(summary)) = shared.store.touch_session(session, None).await {
+        shared.emit(Event::SessionUpdated { session: summary });
+    }
+    let mut history = match history(shared, session).await {
+        Ok(h) => h,
+        Err(e) => return storage(e),
+    };
+    let client = match shared.client().await {
+        Ok(c) => c,
+        Err(e) => return TurnEnd::Failed(e),
+    };
+
+    for _step in 0..shared.config.max_steps {
+        let request = Request {
+            messages: history.clone(),
+            tools: shared.registry.specs(&shared.policies),
+        };
+        let assistant = MessageRecord {
+            id: MessageId::new(),
+            role: Role::Assistant,
+            content: String::new(),
+            tool_calls: vec![],
+            status: MessageStatus::Streaming,
+            created_at: Utc::now(),
+        };
+        if let Err(e) = shared.store.insert_message(session, &assistant).await {
+            return storage(e);
+        }
+        let mut stream = client.stream(request);
+        let mut text = String::new();
+        let mut calls: Vec<ToolCallRequest> = Vec::new();
+        let mut flushed_len = 0;
+        let mut last_flush = Instant::now();
+        let outcome: Result<(), TurnEnd> = loop {
+            let next = tokio::select! {
+                biased;
+                () = cancel.cancelled() => break Err(TurnEnd::Cancelled),
+                next = stream.next() => next,
+            };
+            match next {
+                Some(Ok(ResponseEvent::TextDelta(delta))) => {
+                    text.push_str(&delta);
+                    shared.emit(Event::TextDelta {
+                        session: session.clone(),
+                        message: assistant.id.clone(),
+                        delta,
+                    });
+                    if last_flush.elapsed() >= FLUSH_EVERY && text.len() != flushed_len {
+                        // Batched: a crash loses at most the last FLUSH_EVERY of text.
+                        let _ = shared
+                            .store
+                            .update_message(&assistant.id, &text, &[], MessageStatus::Streaming)
+                            .await;
+                        flushed_len = text.len();
+                        last_flush = Instant::now();
+                    }
+                }
+                Some(Ok(ResponseEvent::ToolCall(call))) => calls.push(call),
+                Some(Ok(ResponseEvent::Usage(u))) => {
+                    usage.input_tokens += u.input_tokens;
+                    usage.output_tokens += u.output_tokens;
+                }
+                Some(Ok(ResponseEvent::Finished { .. })) | None => break Ok(()),
+                Some(Err(e)) => break Err(TurnEnd::Failed(e.to_info())),
+            }
+        };
+        drop(stream);
+        if let Err(end) = outcome {
+            let status = match end {
+                TurnEnd::Cancelled => MessageStatus::Cancelled,
+                _ => MessageStatus::Failed,
+            };
+            let _ = shared
+                .store
+                .update_message(&assistant.id, &text, &[], status)
+                .await;
+            return end;
+        }
+        if let Err(e) = shared
+            .store
+            .update_message(&assistant.id, &text, &calls, MessageStatus::Complete)
+            .await
+        {
+            return storage(e);
+        }
+        if calls.is_empty() {
+            return TurnEnd::Finished(assistant.id);
+        }
+        history.push(ChatMessage::Assistant {
+            content: text,
+            tool_calls: calls.clone(),
+        });
+        // Independent calls run concurrently; results go back in the order the model asked.
+        let results = futures::future::join_all(calls.iter().cloned().map(|call| {
+            run_call(shared, Some(session), Some(assistant.id.clone()), call, cancel)
+        }))
+        .await;
+        if cancel.is_cancelled() {
+            return TurnEnd::Cancelled;
+        }
+        for (call, result) in calls.iter().zip(results) {
+            match result {
+                Ok((_, output)) => history.push(ChatMessage::Tool {
+                    call_id: call.id.clone(),
+                    content: output,
+                }),
+                Err(error) => return TurnEnd::Failed(error),
+            }
+        }
+    }
+    TurnEnd::Failed(ErrorInfo::new(
+        ErrorKind::StepLimit,
+        format!(
+            "the agent stopped after {} steps without a final answer; send another message to let it continue",
+            shared.config.max_steps
+        ),
+    ))
+}
+
+/// Runs one tool call through the policy, stores it and emits its events. `Err` ends the turn.
+pub(crate) async fn run_call(
+    shared: &Shared,
+    session: Option<&SessionId>,
+    message: Option<MessageId>,
+    call: ToolCallRequest,
+    cancel: &CancellationToken,
+) -> Result<(ToolStatus, String), ErrorInfo> {
+    let mut record = ToolCallRecord {
+        id: call.id.clone(),
+        message,
+        tool: call.name.clone(),
+        arguments: call.arguments.clone(),
+        status: ToolStatus::Running,
+        output: String::new(),
+    };
+    shared.emit(Event::ToolCallStarted {
+        session: session.cloned(),
+        call: call.id.clone(),
+        tool: call.name.clone(),
+        arguments: call.arguments.clone(),
+    });
+    let finish = |record: &mut ToolCallRecord, status: ToolStatus, output: String| {
+        record.status = status;
+        record.output = shared.redact(&truncate_output(output));
+    };
+    let fatal = 'run: {
+        let Some(tool) = shared.registry.get(&call.name) else {
+            let names: Vec<String> = shared
+                .registry
+                .infos(&shared.policies)
+                .into_iter()
+                .map(|t| t.name)
+                .collect();
+            finish(
+                &mut record,
+                ToolStatus::Failed,
+                format!("there is no tool named {:?}; the tools are: {}", call.name, names.join(", ")),
+            );
+            break 'run None;
+        };
+        match shared.policies.policy(&call.name, tool.effect()) {
+            Policy::Deny => {
+                finish(
+                    &mut record,
+                    ToolStatus::Denied,
+                    format!("the tool {} is turned off in the person's settings; do not try it again", call.name),
+                );
+                break 'run None;
+            }
+            Policy::Ask => {
+                record.status = ToolStatus::AwaitingApproval;
+                let _ = shared.store.save_tool_call(session, &record).await;
+                let answer = shared.approvals.wait_for(&call.id);
+                shared.emit(Event::ApprovalRequested {
+                    session: session.cloned(),
+                    call: call.id.clone(),
+                    tool: call.name.clone(),
+                    effect: tool.effect(),
+                    arguments: call.arguments.clone(),
+                });
+                let answer = tokio::select! {
+                    () = cancel.cancelled() => None,
+                    answer = answer => answer.ok(),
+                };
+                let Some(answer) = answer else {
+                    shared.approvals.forget(&call.id);
+                    finish(&mut record, ToolStatus::Cancelled, "the turn was stopped before approval".into());
+                    break 'run None;
+                };
+                if answer.decision == Decision::Deny {
+                    finish(
+                        &mut record,
+                        ToolStatus::Denied,
+                        "the person denied this call; do not retry it unless they ask".into(),
+                    );
+                    break 'run None;
+                }
+                if answer.remember {
+                    shared.policies.remember(&call.name, Policy::Allow);
+                    let _ = shared.store.set_policy(&call.name, Policy::Allow).await;
+                    shared.emit(Event::ToolPolicyChanged {
+                        tool: call.name.clone(),
+                        policy: shared.policies.policy(&call.name, tool.effect()),
+                    });
+                }
+            }
+            Policy::Allow => {}
+        }
+        record.status = ToolStatus::Running;
+        let _ = shared.store.save_tool_call(session, &record).await;
+        let cx = ToolCx {
+            workspace: shared.workspace.clone(),
+            cancel: cancel.clone(),
+        };
+        let result = tokio::select! {
+            () = cancel.cancelled() => None,
+            result = tool.call_json(&call.arguments, cx) => Some(result),
+        };
+        match result {
+            None => {
+                finish(&mut record, ToolStatus::Cancelled, "the turn was stopped while the tool ran".into());
+                None
+            }
+            Some(Ok(output)) => {
+                finish(&mut record, ToolStatus::Succeeded, output.0);
+                None
+            }
+            Some(Err(ToolError::RespondToModel(message))) => {
+                finish(&mut record, ToolStatus::Failed, format!("error: {message}"));
+                None
+            }
+            Some(Err(ToolError::Fatal(message))) => {
+                finish(&mut record, ToolStatus::Failed, format!("error: {message}"));
+                Some(shared.error(ErrorKind::Internal, format!("tool {} failed: {message}", call.name)))
+            }
+        }
+    };
+    let _ = shared.store.save_tool_call(session, &record).await;
+    shared.emit(Event::ToolCallFinished {
+        session: session.cloned(),
+        call: call.id.clone(),
+        status: record.status,
+        output: record.output.clone(),
+    });
+    match fatal {
+        Some(error) => Err(error),
+        None => Ok((record.status, record.output)),
+    }
+}
+
+/// The conversation so far, as the provider sees it.
+async fn history(
+    shared: &Shared,
+    session: &SessionId,
+) -> Result<Vec<ChatMessage>, crate::memory::MemoryError> {
+    let messages = shared.store.messages(session).await?;
+    let calls = shared.store.tool_calls(session).await?;
+    let system = shared
+        .config
+        .system_prompt
+        .clone()
+        .unwrap_or_else(|| DEFAULT_SYSTEM_PROMPT.to_owned());
+    let mut out = vec![ChatMessage::System(system)];
+    for m in messages {
+        match m.role {
+            Role::User => out.push(ChatMessage::User(m.content)),
+            Role::Assistant => {
+                if m.content.is_empty() && m.tool_calls.is_empty() {
+                    continue;
+                }
+                let requested = m.tool_calls.clone();
+                out.push(ChatMessage::Assistant {
+                    content: m.content,
+                    tool_calls: m.tool_calls,
+                });
+                // Every requested call needs a result, or providers reject the history.
+                for c in requested {
+                    let output = calls
+                        .iter()
+                        .find(|r| r.id == c.id)
+                        .map(|r| r.output.clone())
+                        .filter(|o| !o.is_empty())
+                        .unwrap_or_else(|| "[no result: the call was interrupted]".to_owned());
+                    out.push(ChatMessage::Tool {
+                        call_id: c.id,
+                        content: output,
+                    });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Adds the text of attached files to the message; binary or unreadable ones are an error.
+async fn with_attachments(text: String, attachments: &[PathBuf]) -> Result<String, ErrorInfo> {
+    let mut content = text;
+    for path in attachments {
+        let meta = tokio::fs::metadata(path).await.map_err(|e| {
+            ErrorInfo::new(ErrorKind::Invalid, format!("cannot attach {}: {e}", path.display()))
+        })?;
+        if meta.len() > MAX_ATTACHMENT_BYTES {
+            return Err(ErrorInfo::new(
+                ErrorKind::Invalid,
+                format!(
+                    "{} is {} bytes; attachments can be at most {MAX_ATTACHMENT_BYTES} bytes",
+                    path.display(),
+                    meta.len()
+                ),
+            ));
+        }
+        let bytes = tokio::fs::read(path).await.map_err(|e| {
+            ErrorInfo::new(ErrorKind::Invalid, format!("cannot attach {}: {e}", path.display()))
+        })?;
+        let Ok(body) = String::from_utf8(bytes) else {
+            return Err(ErrorInfo::new(
+                ErrorKind::Invalid,
+                format!("{} is not a text file; only text attachments are supported yet", path.display()),
+            ));
+        };
+        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        content.push_str(&format!("\n\n<attachment name=\"{name}\">\n{body}\n</attachment>"));
+    }
+    Ok(content)
+}
+
+/// Titles a session after its first exchange, from the person's first words.
+async fn auto_title(shared: &Shared, session: &SessionId) {
+    let Ok(Some(summary)) = shared.store.session(session).await else {
+        return;
+    };
+    if summary.title != DEFAULT_TITLE {
+        return;
+    }
+    let Ok(messages) = shared.store.messages(session).await else {
+        return;
+    };
+    let Some(first) = messages.iter().find(|m| m.role == Role::User) else {
+        return;
+    };
+    let title = title_from(&first.content);
+    if title.is_empty() {
+        return;
+    }
+    if let Ok(Some(summary)) = shared.store.touch_session(session, Some(&title)).await {
+        shared.emit(Event::SessionUpdated { session: summary });
+    }
+}
+
+/// The first line of a message, cut to a word boundary of at most 48 characters.
+pub(crate) fn title_from(text: &str) -> String {
+    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let mut title = String::new();
+    for word in line.split_whitespace() {
+        if title.chars().count() + word.chars().count() + 1 > 48 {
+            if title.is_empty() {
+                title = word.chars().take(47).collect();
+                title.push('…');
+            } else {
+                title.push('…');
+            }
+            break;
+        }
+        if !title.is_empty() {
+            title.push(' ');
+        }
+        title.push_str(word);
+    }
+    title
+}
+
+#[cfg(test)]
+mod tests {
+    use super::title_from;
+
+    #[test]
+    fn titles_are_short_first_lines() {
+        assert_eq!(title_from("  \nSummarise the README please\nmore"), "Summarise the README please");
+        let long = "Please read every file in the project and tell me which ones are unused by anything";
+        let title = title_from(long);
+        assert!(title.chars().count() <= 49, "{title}");
+        assert!(title.ends_with('…'));
+        assert_eq!(title_from(&"x".repeat(100)).chars().count(), 48);
+    }
+}

@@ -1,0 +1,563 @@
+//! The one typed API of the engine: every front end (GUI, CLI, worker) submits `Command`s and reads
+//! `Event`s; nothing else in the engine is public. Both enums are serde-tagged so a transcript can be
+//! logged, replayed in tests and printed as JSONL.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub String);
+
+        impl $name {
+            /// A new time-ordered id (UUID v7).
+            #[must_use]
+            pub fn new() -> Self {
+                Self(uuid::Uuid::now_v7().to_string())
+            }
+
+            /// The id as text.
+            #[must_use]
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(value: &str) -> Self {
+                Self(value.to_owned())
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A conversation.
+    SessionId
+);
+id_type!(
+    /// One stored message of a conversation.
+    MessageId
+);
+id_type!(
+    /// One call of a tool by the model; approvals answer it.
+    ToolCallId
+);
+id_type!(
+    /// A background job (see the queue issue).
+    JobId
+);
+
+/// What a submitted command was numbered; returned by `Handle::submit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SubmissionId(pub u64);
+
+/// A command with its submission number, as it travels to the engine.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Submission {
+    /// Assigned by the handle, in submission order.
+    pub id: SubmissionId,
+    /// What to do.
+    pub command: Command,
+}
+
+/// What a front end asks of the engine. Each variant names the events that answer it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Command {
+    /// Create an empty conversation with an id chosen by the caller (so it can match the answer).
+    /// Answered by `SessionCreated`, or `CommandFailed`.
+    CreateSession {
+        /// The id the new session will have.
+        session: SessionId,
+        /// A title; when absent the session is titled after its first exchange.
+        title: Option<String>,
+    },
+    /// List sessions, newest first. Answered by `SessionList`.
+    ListSessions,
+    /// Load one session's messages and tool calls. Answered by `SessionLoaded`, or `CommandFailed`.
+    LoadSession {
+        /// Which session.
+        session: SessionId,
+    },
+    /// Rename a session. Answered by `SessionUpdated`, or `CommandFailed`.
+    RenameSession {
+        /// Which session.
+        session: SessionId,
+        /// The new title (trimmed; must not be empty).
+        title: String,
+    },
+    /// Delete a session with its messages and tool calls; a running turn is cancelled first.
+    /// Answered by `SessionDeleted`, or `CommandFailed`.
+    DeleteSession {
+        /// Which session.
+        session: SessionId,
+    },
+    /// Send a user message and run an agent turn. Answered by `TurnStarted`, then `TextDelta`*,
+    /// `ToolCallStarted`, `ApprovalRequested`?, `ToolCallFinished` (per tool call), and exactly one of
+    /// `TurnFinished`, `TurnFailed` or `TurnCancelled`; `SessionUpdated` when the session gets its
+    /// automatic title. `CommandFailed` if the session does not exist or already runs a turn.
+    SendMessage {
+        /// Which session.
+        session: SessionId,
+        /// What the person wrote.
+        text: String,
+        /// Files the person attached (paths on the host; their text is added to the message).
+        #[serde(default)]
+        attachments: Vec<PathBuf>,
+    },
+    /// Stop the running turn of a session within 200 ms; the partial answer is kept and marked
+    /// cancelled. Answered by `TurnCancelled` (nothing when no turn runs).
+    Cancel {
+        /// Which session.
+        session: SessionId,
+    },
+    /// Answer an `ApprovalRequested`. Answered by the call's `ToolCallFinished`, and
+    /// `ToolPolicyChanged` when `remember` turns the tool's policy to `allow`.
+    Approve {
+        /// The tool call that waits.
+        call: ToolCallId,
+        /// Run it or not.
+        decision: Decision,
+        /// With `Allow`: always allow this tool from now on.
+        #[serde(default)]
+        remember: bool,
+    },
+    /// Set a tool's approval policy, remembered across restarts. Answered by `ToolPolicyChanged`.
+    SetToolPolicy {
+        /// The tool's name.
+        tool: String,
+        /// The new policy.
+        policy: Policy,
+    },
+    /// List the tools the agent has. Answered by `ToolList`.
+    ListTools,
+    /// Run one tool directly, with its policy applied (approval is asked as for the model).
+    /// Answered by `ToolCallStarted`, `ApprovalRequested`?, `ToolCallFinished`.
+    CallTool {
+        /// The id the call will have.
+        call: ToolCallId,
+        /// The tool's name.
+        tool: String,
+        /// Its arguments as JSON.
+        arguments: serde_json::Value,
+    },
+    /// Stop the engine: running turns are cancelled, then the event stream ends.
+    Shutdown,
+}
+
+/// The person's answer to an approval request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Run the tool call.
+    Allow,
+    /// Do not run it; the model is told it was denied.
+    Deny,
+}
+
+/// Whether a tool runs without asking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Policy {
+    /// Runs without asking.
+    Allow,
+    /// Asks the person each time.
+    Ask,
+    /// Never runs.
+    Deny,
+}
+
+/// What a tool can do to the world; decides its default policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// Reads only (default: allow).
+    ReadOnly,
+    /// Changes files or state the person owns (default: ask).
+    Mutating,
+    /// Acts on an outside service (default: ask).
+    External,
+    /// Deletes or overwrites beyond recovery (default: ask).
+    Destructive,
+}
+
+impl Effect {
+    /// The policy a tool with this effect has unless configured otherwise.
+    #[must_use]
+    pub fn default_policy(self) -> Policy {
+        match self {
+            Self::ReadOnly => Policy::Allow,
+            Self::Mutating | Self::External | Self::Destructive => Policy::Ask,
+        }
+    }
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The person.
+    User,
+    /// The model.
+    Assistant,
+}
+
+/// Where a message stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    /// Still streaming (or the process died while it streamed).
+    Streaming,
+    /// Done.
+    Complete,
+    /// Stopped by the person; the text is what had arrived.
+    Cancelled,
+    /// The turn failed; the text is what had arrived.
+    Failed,
+}
+
+/// Where a tool call stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolStatus {
+    /// Waiting for the person's approval.
+    AwaitingApproval,
+    /// Running.
+    Running,
+    /// Finished with a result.
+    Succeeded,
+    /// Finished with an error (told to the model).
+    Failed,
+    /// The person or the policy refused it.
+    Denied,
+    /// Stopped with the turn.
+    Cancelled,
+}
+
+/// A session as listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionSummary {
+    /// Its id.
+    pub id: SessionId,
+    /// Its title ("New chat" until titled).
+    pub title: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A tool call the model asked for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCallRequest {
+    /// The call's id.
+    pub id: ToolCallId,
+    /// The tool's name.
+    pub name: String,
+    /// The arguments as the model wrote them (may be invalid JSON).
+    pub arguments: String,
+}
+
+/// A stored message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageRecord {
+    /// Its id.
+    pub id: MessageId,
+    /// Who wrote it.
+    pub role: Role,
+    /// Its text (markdown).
+    pub content: String,
+    /// Tool calls the assistant made in it.
+    #[serde(default)]
+    pub tool_calls: Vec<ToolCallRequest>,
+    /// Where it stands.
+    pub status: MessageStatus,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A stored tool call with its outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCallRecord {
+    /// The call's id.
+    pub id: ToolCallId,
+    /// The assistant message that made it (none for a direct `CallTool`).
+    pub message: Option<MessageId>,
+    /// The tool's name.
+    pub tool: String,
+    /// The arguments as JSON text.
+    pub arguments: String,
+    /// Where it stands.
+    pub status: ToolStatus,
+    /// Its output or error text, as the model saw it.
+    pub output: String,
+}
+
+/// A tool as listed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolInfo {
+    /// Its name.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// What it can change.
+    pub effect: Effect,
+    /// Its policy now.
+    pub policy: Policy,
+    /// The JSON schema of its arguments.
+    pub schema: serde_json::Value,
+}
+
+/// Token counts a provider reported.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Prompt tokens.
+    pub input_tokens: u64,
+    /// Completion tokens.
+    pub output_tokens: u64,
+}
+
+/// What kind of failure; front ends choose wording and recovery from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// No provider is configured or it names an unknown wire.
+    Config,
+    /// The provider refused the key (401/403) or none was found.
+    Auth,
+    /// The provider does not know the model or path (404).
+    NotFound,
+    /// Too many requests (429); try again later.
+    RateLimited,
+    /// The provider failed (5xx) or could not be reached.
+    Unavailable,
+    /// The stream broke off or could not be understood.
+    BadResponse,
+    /// The agent hit its step limit.
+    StepLimit,
+    /// The session or call does not exist.
+    Missing,
+    /// The command does not fit the current state (e.g. a turn already runs).
+    Conflict,
+    /// The request was not valid.
+    Invalid,
+    /// The database failed.
+    Storage,
+    /// Anything else.
+    Internal,
+}
+
+/// An error as front ends see it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorInfo {
+    /// What kind of failure.
+    pub kind: ErrorKind,
+    /// A sentence for a person: what went wrong and what to do.
+    pub message: String,
+}
+
+impl ErrorInfo {
+    /// A new error.
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for ErrorInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// What the engine tells front ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Event {
+    /// A session was created.
+    SessionCreated {
+        /// The new session.
+        session: SessionSummary,
+    },
+    /// The list of sessions, newest first.
+    SessionList {
+        /// The sessions.
+        sessions: Vec<SessionSummary>,
+    },
+    /// A session's full history.
+    SessionLoaded {
+        /// The session.
+        session: SessionSummary,
+        /// Its messages, oldest first.
+        messages: Vec<MessageRecord>,
+        /// Its tool calls, oldest first.
+        tool_calls: Vec<ToolCallRecord>,
+    },
+    /// A session's title or time changed.
+    SessionUpdated {
+        /// The session as it is now.
+        session: SessionSummary,
+    },
+    /// A session was deleted.
+    SessionDeleted {
+        /// Which.
+        session: SessionId,
+    },
+    /// A turn began; the user message is stored.
+    TurnStarted {
+        /// Which session.
+        session: SessionId,
+        /// The stored user message.
+        user_message: MessageId,
+    },
+    /// A piece of the assistant's answer.
+    TextDelta {
+        /// Which session.
+        session: SessionId,
+        /// The assistant message it belongs to.
+        message: MessageId,
+        /// The new text.
+        delta: String,
+    },
+    /// A tool call began (it may wait for approval next).
+    ToolCallStarted {
+        /// Which session (none for a direct `CallTool`).
+        session: Option<SessionId>,
+        /// The call.
+        call: ToolCallId,
+        /// The tool's name.
+        tool: String,
+        /// Its arguments as JSON text.
+        arguments: String,
+    },
+    /// A tool call waits for the person; answer with `Command::Approve`.
+    ApprovalRequested {
+        /// Which session (none for a direct `CallTool`).
+        session: Option<SessionId>,
+        /// The call.
+        call: ToolCallId,
+        /// The tool's name.
+        tool: String,
+        /// What it can change.
+        effect: Effect,
+        /// Its arguments as JSON text.
+        arguments: String,
+    },
+    /// Output a running tool produced so far.
+    ToolOutputDelta {
+        /// The call.
+        call: ToolCallId,
+        /// The new output.
+        delta: String,
+    },
+    /// A tool call ended.
+    ToolCallFinished {
+        /// Which session (none for a direct `CallTool`).
+        session: Option<SessionId>,
+        /// The call.
+        call: ToolCallId,
+        /// How it ended.
+        status: ToolStatus,
+        /// The output or error, as the model sees it.
+        output: String,
+    },
+    /// A tool's policy changed.
+    ToolPolicyChanged {
+        /// The tool.
+        tool: String,
+        /// Its policy now.
+        policy: Policy,
+    },
+    /// The tools the agent has.
+    ToolList {
+        /// The tools.
+        tools: Vec<ToolInfo>,
+    },
+    /// The turn ended with a final answer.
+    TurnFinished {
+        /// Which session.
+        session: SessionId,
+        /// The last assistant message.
+        message: MessageId,
+        /// Tokens used over the whole turn, as reported.
+        usage: Usage,
+    },
+    /// The turn failed; what had streamed is kept.
+    TurnFailed {
+        /// Which session.
+        session: SessionId,
+        /// What went wrong and what to do.
+        error: ErrorInfo,
+    },
+    /// The turn was stopped; what had streamed is kept and marked cancelled.
+    TurnCancelled {
+        /// Which session.
+        session: SessionId,
+    },
+    /// A command could not be carried out.
+    CommandFailed {
+        /// Which submission.
+        submission: SubmissionId,
+        /// Why.
+        error: ErrorInfo,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_and_events_are_tagged_json() {
+        let command = Command::SendMessage {
+            session: SessionId::from("s1"),
+            text: "hi".into(),
+            attachments: vec![],
+        };
+        let json = serde_json::to_value(&command).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "send_message", "session": "s1", "text": "hi", "attachments": []})
+        );
+        let back: Command = serde_json::from_value(json).unwrap();
+        assert_eq!(back, command);
+
+        let event = Event::TurnCancelled {
+            session: SessionId::from("s1"),
+        };
+        let line = serde_json::to_string(&event).unwrap();
+        assert_eq!(line, r#"{"type":"turn_cancelled","session":"s1"}"#);
+    }
+
+    #[test]
+    fn ids_are_time_ordered() {
+        let a = SessionId::new();
+        let b = SessionId::new();
+        assert!(a < b, "{a} should sort before {b}");
+    }
+}

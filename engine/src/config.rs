@@ -1,0 +1,404 @@
+//! Configuration: a TOML file in the platform config directory, with environment overrides for the
+//! directories, validated with errors a person can act on. Secrets never live here.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::api::Policy;
+
+/// The config file's name inside the config directory.
+pub const CONFIG_FILE: &str = "config.toml";
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read or written.
+    #[error("cannot access {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML of the expected shape.
+    #[error("{path} is not a valid Aetheria config: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the parser said.
+        message: String,
+    },
+    /// A value is out of range or refers to something missing.
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    /// No home directory to derive platform directories from.
+    #[error(
+        "no home directory found; set AETHERIA_CONFIG_DIR and AETHERIA_DATA_DIR to usable folders"
+    )]
+    NoHome,
+}
+
+/// A wire protocol a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Wire {
+    /// OpenAI-compatible Chat Completions (OpenAI, Groq, OpenRouter, Ollama, LM Studio, llama.cpp…).
+    Openai,
+}
+
+impl std::str::FromStr for Wire {
+    type Err = ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "openai" | "openai-compatible" | "openai_compatible" => Ok(Self::Openai),
+            other => Err(ConfigError::Invalid(format!(
+                "unknown wire {other:?}; supported: openai"
+            ))),
+        }
+    }
+}
+
+/// One model endpoint, as data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProviderConfig {
+    /// A short name (also the keychain account of its key).
+    pub name: String,
+    /// The protocol.
+    pub wire: Wire,
+    /// The API base, e.g. `https://api.openai.com/v1`.
+    pub base_url: String,
+    /// The model to ask.
+    pub model: String,
+    /// The environment variable that holds the key (defaults by name, e.g. `OPENAI_API_KEY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_env: Option<String>,
+    /// The keychain account of the key, when it differs from `name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_ref: Option<String>,
+}
+
+impl ProviderConfig {
+    /// The environment variable consulted for this provider's key.
+    #[must_use]
+    pub fn key_env_var(&self) -> String {
+        if let Some(var) = &self.key_env {
+            return var.clone();
+        }
+        let upper: String = self
+            .name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        format!("{upper}_API_KEY")
+    }
+
+    /// The keychain account that holds this provider's key.
+    #[must_use]
+    pub fn key_account(&self) -> &str {
+        self.key_ref.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// Where memory lives.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemoryConfig {
+    /// A SurrealDB URL (`mem://`, `surrealkv://PATH`, `ws://HOST`); default: on disk in the data dir.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// Tool settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ToolsConfig {
+    /// Policies by tool name; they override the defaults by effect.
+    #[serde(default)]
+    pub policy: BTreeMap<String, Policy>,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Which provider answers by default (by name); the first one when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_provider: Option<String>,
+    /// The model endpoints.
+    #[serde(default)]
+    pub providers: Vec<ProviderConfig>,
+    /// Folders the file tools may use; nothing outside them.
+    #[serde(default)]
+    pub workspace_roots: Vec<PathBuf>,
+    /// Most model calls in one turn before it stops.
+    #[serde(default = "default_max_steps")]
+    pub max_steps: u32,
+    /// The system prompt that starts every conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_prompt: Option<String>,
+    /// Tool policies.
+    #[serde(default)]
+    pub tools: ToolsConfig,
+    /// Memory store.
+    #[serde(default)]
+    pub memory: MemoryConfig,
+    /// A Redis URL for background jobs shared by many workers; absent: the embedded queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<String>,
+    /// Where the config file lives (not stored in it).
+    #[serde(skip)]
+    pub config_dir: PathBuf,
+    /// Where the database and other data live (not stored in it).
+    #[serde(skip)]
+    pub data_dir: PathBuf,
+}
+
+fn default_max_steps() -> u32 {
+    16
+}
+
+impl Config {
+    /// An empty configuration using the given directories.
+    #[must_use]
+    pub fn new(config_dir: PathBuf, data_dir: PathBuf) -> Self {
+        Self {
+            default_provider: None,
+            providers: Vec::new(),
+            workspace_roots: Vec::new(),
+            max_steps: default_max_steps(),
+            system_prompt: None,
+            tools: ToolsConfig::default(),
+            memory: MemoryConfig::default(),
+            redis_url: None,
+            config_dir,
+            data_dir,
+        }
+    }
+
+    /// The platform directories, overridden by `AETHERIA_CONFIG_DIR` and `AETHERIA_DATA_DIR`.
+    pub fn directories() -> Result<(PathBuf, PathBuf), ConfigError> {
+        let env_dir = |name: &str| {
+            std::env::var_os(name)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
+        let project = directories::ProjectDirs::from("dev", "Aetheria", "aetheria");
+        let config_dir = match env_dir("AETHERIA_CONFIG_DIR") {
+            Some(dir) => dir,
+            None => project
+                .as_ref()
+                .ok_or(ConfigError::NoHome)?
+                .config_dir()
+                .to_path_buf(),
+        };
+        let data_dir = match env_dir("AETHERIA_DATA_DIR") {
+            Some(dir) => dir,
+            None => project
+                .as_ref()
+                .ok_or(ConfigError::NoHome)?
+                .data_dir()
+                .to_path_buf(),
+        };
+        Ok((config_dir, data_dir))
+    }
+
+    /// Loads the config from the platform (or overridden) directories; a missing file is an empty
+    /// configuration.
+    pub fn load() -> Result<Self, ConfigError> {
+        let (config_dir, data_dir) = Self::directories()?;
+        Self::load_from(config_dir, data_dir)
+    }
+
+    /// Loads `config.toml` from `config_dir`.
+    pub fn load_from(config_dir: PathBuf, data_dir: PathBuf) -> Result<Self, ConfigError> {
+        let path = config_dir.join(CONFIG_FILE);
+        let mut config = match std::fs::read_to_string(&path) {
+            Ok(text) => Self::parse(&text, &path)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Self::new(PathBuf::new(), PathBuf::new())
+            }
+            Err(source) => return Err(ConfigError::Io { path, source }),
+        };
+        config.config_dir = config_dir;
+        config.data_dir = data_dir;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses config text (the path is only for messages).
+    pub fn parse(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Writes the config file, creating its directory.
+    pub fn save(&self) -> Result<(), ConfigError> {
+        self.validate()?;
+        let path = self.config_dir.join(CONFIG_FILE);
+        let text = toml::to_string_pretty(self)
+            .map_err(|e| ConfigError::Invalid(format!("cannot serialise config: {e}")))?;
+        std::fs::create_dir_all(&self.config_dir).map_err(|source| ConfigError::Io {
+            path: self.config_dir.clone(),
+            source,
+        })?;
+        std::fs::write(&path, text).map_err(|source| ConfigError::Io { path, source })
+    }
+
+    /// Checks names, URLs and limits.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut seen = std::collections::HashSet::new();
+        for p in &self.providers {
+            if p.name.trim().is_empty() {
+                return Err(ConfigError::Invalid("a provider has an empty name".into()));
+            }
+            if !seen.insert(p.name.as_str()) {
+                return Err(ConfigError::Invalid(format!(
+                    "provider {:?} is defined twice",
+                    p.name
+                )));
+            }
+            let url = reqwest::Url::parse(&p.base_url).map_err(|e| {
+                ConfigError::Invalid(format!(
+                    "provider {:?}: base_url {:?} is not a URL ({e})",
+                    p.name, p.base_url
+                ))
+            })?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(ConfigError::Invalid(format!(
+                    "provider {:?}: base_url must start with http:// or https://",
+                    p.name
+                )));
+            }
+            if p.model.trim().is_empty() {
+                return Err(ConfigError::Invalid(format!(
+                    "provider {:?} has no model",
+                    p.name
+                )));
+            }
+        }
+        if let Some(name) = &self.default_provider
+            && !self.providers.iter().any(|p| &p.name == name)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "default_provider {name:?} is not among the providers"
+            )));
+        }
+        if self.max_steps == 0 || self.max_steps > 200 {
+            return Err(ConfigError::Invalid(
+                "max_steps must be between 1 and 200".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The provider that answers by default.
+    #[must_use]
+    pub fn active_provider(&self) -> Option<&ProviderConfig> {
+        match &self.default_provider {
+            Some(name) => self.providers.iter().find(|p| &p.name == name),
+            None => self.providers.first(),
+        }
+    }
+
+    /// Puts `provider` first and makes it the default (replacing one of the same name).
+    pub fn use_provider(&mut self, provider: ProviderConfig) {
+        self.providers.retain(|p| p.name != provider.name);
+        self.default_provider = Some(provider.name.clone());
+        self.providers.insert(0, provider);
+    }
+
+    /// The SurrealDB URL of the memory store.
+    #[must_use]
+    pub fn memory_url(&self) -> String {
+        match &self.memory.url {
+            Some(url) => url.clone(),
+            None => format!("surrealkv://{}", self.data_dir.join("db").display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_providers_and_policies() {
+        let text = r#"
+            default_provider = "groq"
+            workspace_roots = ["/tmp/work"]
+            [[providers]]
+            name = "openai"
+            wire = "openai"
+            base_url = "https://api.openai.com/v1"
+            model = "gpt-4o-mini"
+            [[providers]]
+            name = "groq"
+            wire = "openai"
+            base_url = "https://api.groq.com/openai/v1"
+            model = "llama-3.3-70b-versatile"
+            [tools.policy]
+            fs_write = "deny"
+        "#;
+        let mut config = Config::parse(text, Path::new("c.toml")).unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.active_provider().unwrap().name, "groq");
+        assert_eq!(
+            config.active_provider().unwrap().key_env_var(),
+            "GROQ_API_KEY"
+        );
+        assert_eq!(config.tools.policy.get("fs_write"), Some(&Policy::Deny));
+        assert_eq!(config.max_steps, 16);
+        config.default_provider = Some("nope".into());
+        assert!(matches!(config.validate(), Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
+    fn rejects_bad_urls_and_unknown_fields() {
+        let bad_url = r#"
+            [[providers]]
+            name = "x"
+            wire = "openai"
+            base_url = "ftp://host"
+            model = "m"
+        "#;
+        let config = Config::parse(bad_url, Path::new("c.toml")).unwrap();
+        let err = config.validate().unwrap_err().to_string();
+        assert!(err.contains("http://"), "{err}");
+
+        let unknown = "colour = \"red\"";
+        let err = Config::parse(unknown, Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("colour"), "{err}");
+        let bad_wire = "[[providers]]\nname='x'\nwire='smoke'\nbase_url='http://a'\nmodel='m'";
+        assert!(Config::parse(bad_wire, Path::new("c.toml")).is_err());
+    }
+
+    #[test]
+    fn saves_and_loads_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::new(dir.path().join("cfg"), dir.path().join("data"));
+        config.use_provider(ProviderConfig {
+            name: "local".into(),
+            wire: Wire::Openai,
+            base_url: "http://127.0.0.1:11434/v1".into(),
+            model: "llama3.2".into(),
+            key_env: None,
+            key_ref: None,
+        });
+        config.save().unwrap();
+        let loaded = Config::load_from(dir.path().join("cfg"), dir.path().join("data")).unwrap();
+        assert_eq!(loaded, config);
+    }
+}

@@ -1,0 +1,188 @@
+//! `aetheria doctor`: checks what Aetheria depends on — config, database, keychain, the model
+//! provider, Docker and Redis — and says for each how to fix it.
+
+use std::time::Duration;
+
+use fred::prelude::{ClientLike, Config as RedisConfig};
+use serde::Serialize;
+
+use crate::config::{Config, ProviderConfig};
+use crate::memory::Store;
+use crate::secrets::Secrets;
+
+/// How a check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Works.
+    Ok,
+    /// Works in part, or optional and missing.
+    Warn,
+    /// Broken.
+    Fail,
+}
+
+/// One check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// What was checked.
+    pub name: String,
+    /// How it came out.
+    pub status: Status,
+    /// What was found.
+    pub detail: String,
+    /// What to do, when something is wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Check {
+    fn new(name: &str, status: Status, detail: impl Into<String>, fix: Option<&str>) -> Self {
+        Self {
+            name: name.to_owned(),
+            status,
+            detail: detail.into(),
+            fix: fix.map(str::to_owned),
+        }
+    }
+}
+
+/// Runs every check (each with its own time limit).
+pub async fn run(config: &Config) -> Vec<Check> {
+    let mut checks = vec![Check::new(
+        "config",
+        Status::Ok,
+        format!("{}", config.config_dir.join(crate::config::CONFIG_FILE).display()),
+        None,
+    )];
+    checks.push(database(config).await);
+    checks.push(keychain().await);
+    checks.push(provider(config).await);
+    checks.push(docker().await);
+    checks.push(redis(config).await);
+    checks
+}
+
+async fn database(config: &Config) -> Check {
+    let url = config.memory_url();
+    match tokio::time::timeout(Duration::from_secs(20), Store::open(&url)).await {
+        Ok(Ok(_)) => Check::new("database", Status::Ok, format!("{url} (schema {})", crate::memory::SCHEMA_VERSION), None),
+        Ok(Err(e)) => Check::new("database", Status::Fail, e.to_string(), Some("close other Aetheria windows; check the data folder's permissions")),
+        Err(_) => Check::new("database", Status::Fail, format!("{url} did not open within 20 s"), Some("check the memory.url setting")),
+    }
+}
+
+async fn keychain() -> Check {
+    match tokio::task::spawn_blocking(Secrets::status).await {
+        Ok(Ok(())) => Check::new("keychain", Status::Ok, "the OS keychain answers", None),
+        Ok(Err(e)) => Check::new(
+            "keychain",
+            Status::Warn,
+            e.to_string(),
+            Some("on Linux install and unlock gnome-keyring (or another Secret Service); meanwhile keys can come from environment variables"),
+        ),
+        Err(e) => Check::new("keychain", Status::Fail, e.to_string(), None),
+    }
+}
+
+async fn provider(config: &Config) -> Check {
+    let Some(p) = config.active_provider() else {
+        return Check::new(
+            "provider",
+            Status::Fail,
+            "no model provider is configured",
+            Some("add a [[providers]] entry to config.toml (see the README), or pass --base-url and --model to `aetheria ask`"),
+        );
+    };
+    let secrets = Secrets::new();
+    let lookup = p.clone();
+    let key = tokio::task::spawn_blocking(move || crate::provider::resolve_key(&lookup, &secrets))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .flatten();
+    reach(p, key).await
+}
+
+/// Asks the provider for its model list (`GET {base_url}/models`).
+async fn reach(p: &ProviderConfig, key: Option<String>) -> Check {
+    let name = format!("provider {}", p.name);
+    let client = match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
+        Ok(c) => c,
+        Err(e) => return Check::new(&name, Status::Fail, e.to_string(), None),
+    };
+    let url = format!("{}/models", p.base_url.trim_end_matches('/'));
+    let mut request = client.get(&url);
+    if let Some(key) = &key {
+        request = request.bearer_auth(key);
+    }
+    let key_note = if key.is_some() { "key found" } else { "no key" };
+    match request.send().await {
+        Ok(r) if r.status().is_success() => Check::new(
+            &name,
+            Status::Ok,
+            format!("{} answers ({key_note}); model {}", p.base_url, p.model),
+            None,
+        ),
+        Ok(r) if matches!(r.status().as_u16(), 401 | 403) => Check::new(
+            &name,
+            Status::Fail,
+            format!("{} refused the request ({}; {key_note})", p.base_url, r.status()),
+            Some(&format!("set a key: `aetheria auth set {}` or the {} environment variable", p.name, p.key_env_var())),
+        ),
+        Ok(r) => Check::new(
+            &name,
+            Status::Warn,
+            format!("{} answered {} to GET /models ({key_note}); chat may still work", p.base_url, r.status()),
+            None,
+        ),
+        Err(e) => Check::new(
+            &name,
+            Status::Fail,
+            format!("cannot reach {}: {e}", p.base_url),
+            Some("start the local server or check the base_url and your network"),
+        ),
+    }
+}
+
+async fn docker() -> Check {
+    match tokio::time::timeout(Duration::from_secs(10), aetheria_sandbox::docker_info()).await {
+        Ok(Ok(info)) => Check::new(
+            "docker",
+            Status::Ok,
+            format!("Docker {} (API {})", info.version, info.api_version),
+            None,
+        ),
+        Ok(Err(e)) => Check::new(
+            "docker",
+            Status::Warn,
+            e.to_string(),
+            Some("code execution needs Docker: install Docker Desktop (macOS, Windows) or docker.io (Debian/Ubuntu) and start it"),
+        ),
+        Err(_) => Check::new("docker", Status::Warn, "the Docker engine did not answer within 10 s", Some("check DOCKER_HOST")),
+    }
+}
+
+async fn redis(config: &Config) -> Check {
+    let Some(url) = &config.redis_url else {
+        return Check::new(
+            "redis",
+            Status::Ok,
+            "not configured (optional: background jobs use the embedded queue)",
+            None,
+        );
+    };
+    match tokio::time::timeout(Duration::from_secs(5), ping_redis(url)).await {
+        Ok(Ok(pong)) => Check::new("redis", Status::Ok, format!("{url} answers {pong}"), None),
+        Ok(Err(e)) => Check::new("redis", Status::Fail, format!("{url}: {e}"), Some("start redis-server or fix redis_url")),
+        Err(_) => Check::new("redis", Status::Fail, format!("{url} did not answer within 5 s"), Some("start redis-server or fix redis_url")),
+    }
+}
+
+async fn ping_redis(url: &str) -> Result<String, fred::error::Error> {
+    let client = fred::clients::Client::new(RedisConfig::from_url(url)?, None, None, None);
+    client.init().await?;
+    let pong: String = client.ping(None).await?;
+    let _ = client.quit().await;
+    Ok(pong)
+}

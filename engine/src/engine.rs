@@ -1,0 +1,178 @@
+//! Starting the engine and driving it: `Engine::start` opens memory, builds the tools and spawns the
+//! router task; the `Handle` submits commands and `Events` streams what happens. The router owns all
+//! session state, so front ends never reach around the API.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+
+use futures::Stream;
+use tokio::sync::{Mutex, mpsc};
+use tokio_stream::wrappers::UnboundedReceiverStream;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::{Command, ErrorInfo, ErrorKind, Event, Submission, SubmissionId};
+use crate::config::Config;
+use crate::error::{EngineError, Result};
+use crate::memory::Store;
+use crate::provider::{self, ModelClient};
+use crate::secrets::Secrets;
+use crate::session::Router;
+use crate::tool::registry::{Approvals, Policies, Registry};
+use crate::tool::workspace::Workspace;
+
+/// The title of a session until it is titled.
+pub(crate) const DEFAULT_TITLE: &str = "New chat";
+
+/// Entry point of the engine.
+#[derive(Debug)]
+pub struct Engine;
+
+impl Engine {
+    /// Opens memory, builds tools and spawns the engine; returns the handle to submit commands with
+    /// and the stream of events. Must be called inside a tokio runtime.
+    pub async fn start(config: Config) -> Result<(Handle, Events)> {
+        config.validate()?;
+        let store = Store::open(&config.memory_url()).await?;
+        store.recover_interrupted().await?;
+        let remembered = store.policies().await?;
+        let mut roots = Vec::new();
+        for root in &config.workspace_roots {
+            if root.is_dir() {
+                roots.push(root.clone());
+            } else {
+                tracing::warn!(root = %root.display(), "workspace folder is missing; skipped");
+            }
+        }
+        let workspace = Workspace::open(&roots)
+            .map_err(|e| EngineError::Config(crate::config::ConfigError::Invalid(e)))?;
+        let (event_tx, event_rx) = mpsc::unbounded_channel();
+        let secrets = Secrets::new();
+        let shared = Arc::new(Shared {
+            policies: Policies::new(config.tools.policy.clone(), remembered),
+            config,
+            store,
+            redactor: secrets.redactor(),
+            secrets,
+            registry: Registry::builtin(),
+            approvals: Approvals::default(),
+            workspace: Arc::new(workspace),
+            events: event_tx,
+            client: Mutex::new(None),
+            shutdown: CancellationToken::new(),
+            busy: std::sync::Mutex::default(),
+        });
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(Router::new(shared).run(rx));
+        let handle = Handle {
+            tx,
+            next: Arc::new(AtomicU64::new(1)),
+        };
+        Ok((handle, Events(UnboundedReceiverStream::new(event_rx))))
+    }
+}
+
+/// Submits commands to a running engine. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    tx: mpsc::UnboundedSender<Submission>,
+    next: Arc<AtomicU64>,
+}
+
+impl Handle {
+    /// Queues a command; its answers arrive as events.
+    pub fn submit(&self, command: Command) -> Result<SubmissionId> {
+        let id = SubmissionId(self.next.fetch_add(1, Ordering::Relaxed));
+        self.tx
+            .send(Submission { id, command })
+            .map_err(|_| EngineError::EngineDied)?;
+        Ok(id)
+    }
+}
+
+/// The engine's events, in order. Ends after `Command::Shutdown`, or when every handle is dropped.
+#[derive(Debug)]
+pub struct Events(UnboundedReceiverStream<Event>);
+
+impl Events {
+    /// The next event, or `None` when the engine has stopped.
+    pub async fn recv(&mut self) -> Option<Event> {
+        futures::StreamExt::next(self).await
+    }
+}
+
+impl Stream for Events {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        Pin::new(&mut self.0).poll_next(cx)
+    }
+}
+
+/// What every task of the engine shares.
+pub(crate) struct Shared {
+    pub config: Config,
+    pub store: Store,
+    pub secrets: Secrets,
+    pub redactor: crate::secrets::Redactor,
+    pub registry: Registry,
+    pub policies: Policies,
+    pub approvals: Approvals,
+    pub workspace: Arc<Workspace>,
+    events: mpsc::UnboundedSender<Event>,
+    client: Mutex<Option<Arc<dyn ModelClient>>>,
+    pub shutdown: CancellationToken,
+    /// Sessions with a running turn. A turn leaves this set before it emits its last event, so a
+    /// front end that sends the next message on `TurnFinished` is never refused as busy.
+    busy: std::sync::Mutex<std::collections::HashSet<crate::api::SessionId>>,
+}
+
+impl Shared {
+    pub(crate) fn emit(&self, event: Event) {
+        // A closed stream means no front end listens; the work still completes and is stored.
+        let _ = self.events.send(event);
+    }
+
+    /// Marks a session busy; `false` when it already was.
+    pub(crate) fn begin_turn(&self, session: &crate::api::SessionId) -> bool {
+        self.busy.lock().is_ok_and(|mut b| b.insert(session.clone()))
+    }
+
+    pub(crate) fn end_turn(&self, session: &crate::api::SessionId) {
+        if let Ok(mut b) = self.busy.lock() {
+            b.remove(session);
+        }
+    }
+
+    pub(crate) fn redact(&self, text: &str) -> String {
+        self.redactor.redact(text)
+    }
+
+    pub(crate) fn error(&self, kind: ErrorKind, message: impl AsRef<str>) -> ErrorInfo {
+        ErrorInfo::new(kind, self.redact(message.as_ref()))
+    }
+
+    /// The client of the active provider, built on first use (reading the keychain once).
+    pub(crate) async fn client(&self) -> Result<Arc<dyn ModelClient>, ErrorInfo> {
+        let mut slot = self.client.lock().await;
+        if let Some(client) = slot.as_ref() {
+            return Ok(client.clone());
+        }
+        let Some(provider) = self.config.active_provider().cloned() else {
+            return Err(ErrorInfo::new(
+                ErrorKind::Config,
+                "no model provider is configured: add one in Settings or config.toml, or run `aetheria ask --base-url URL --model NAME`",
+            ));
+        };
+        let secrets = self.secrets.clone();
+        let lookup = provider.clone();
+        let key = tokio::task::spawn_blocking(move || provider::resolve_key(&lookup, &secrets))
+            .await
+            .map_err(|e| ErrorInfo::new(ErrorKind::Internal, e.to_string()))?
+            .map_err(|e| self.error(ErrorKind::Auth, e.to_string()))?;
+        let client = provider::client(&provider, key).map_err(|e| e.to_info())?;
+        *slot = Some(client.clone());
+        Ok(client)
+    }
+}

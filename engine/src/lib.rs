@@ -1,0 +1,23 @@
+//! Aetheria's engine: everything that thinks, remembers and acts, behind one typed API
+//! (`api::Command` in, `api::Event` out). It names no GUI type; the app, the CLI and the worker are
+//! front ends of the same API.
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod config;
+pub mod doctor;
+mod engine;
+mod error;
+pub mod secrets;
+
+mod agent;
+mod memory;
+mod provider;
+mod session;
+mod tool;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use engine::{Engine, Events, Handle};
+pub use error::{EngineError, Result};

@@ -1,0 +1,525 @@
+//! Memory: the embedded SurrealDB store (on disk by default, in memory for tests, or a server by
+//! URL) that keeps sessions, messages, tool calls and remembered tool policies, with a schema version
+//! and migrations from the first release.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use surrealdb::Surreal;
+use surrealdb::engine::any::Any;
+
+use crate::api::{
+    MessageId, MessageRecord, MessageStatus, Policy, SessionId, SessionSummary, ToolCallRecord,
+    ToolCallRequest,
+};
+
+/// The schema this build writes. Bump it with a new step in `MIGRATIONS`.
+pub(crate) const SCHEMA_VERSION: i64 = 1;
+
+/// Each step takes the schema from version `index` to `index + 1`.
+const MIGRATIONS: &[&str] = &[r"
+    DEFINE TABLE IF NOT EXISTS session SCHEMALESS;
+    DEFINE INDEX IF NOT EXISTS session_uid ON session FIELDS uid UNIQUE;
+    DEFINE TABLE IF NOT EXISTS message SCHEMALESS;
+    DEFINE INDEX IF NOT EXISTS message_uid ON message FIELDS uid UNIQUE;
+    DEFINE INDEX IF NOT EXISTS message_session ON message FIELDS session;
+    DEFINE TABLE IF NOT EXISTS tool_call SCHEMALESS;
+    DEFINE INDEX IF NOT EXISTS tool_call_uid ON tool_call FIELDS uid UNIQUE;
+    DEFINE INDEX IF NOT EXISTS tool_call_session ON tool_call FIELDS session;
+    DEFINE TABLE IF NOT EXISTS tool_policy SCHEMALESS;
+    DEFINE INDEX IF NOT EXISTS tool_policy_tool ON tool_policy FIELDS tool UNIQUE;
+    DEFINE TABLE IF NOT EXISTS meta SCHEMALESS;
+"];
+
+/// Why memory failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MemoryError {
+    /// The store could not be opened (locked by another process, corrupt, unreachable).
+    #[error(
+        "cannot open the database at {url}: {message}. If another Aetheria process is running, close it; if the files are damaged, move the folder aside and start again (nothing is deleted for you)"
+    )]
+    Open {
+        /// Where.
+        url: String,
+        /// What SurrealDB said.
+        message: String,
+    },
+    /// The database was written by a newer Aetheria.
+    #[error(
+        "the database uses schema version {found}, newer than this Aetheria understands ({supported}); update Aetheria. Nothing was changed"
+    )]
+    TooNew {
+        /// The version found.
+        found: i64,
+        /// The newest this build knows.
+        supported: i64,
+    },
+    /// A query failed.
+    #[error("database error: {0}")]
+    Query(String),
+    /// A stored record did not have the expected shape.
+    #[error("a stored record is damaged: {0}")]
+    Corrupt(String),
+}
+
+impl From<surrealdb::Error> for MemoryError {
+    fn from(e: surrealdb::Error) -> Self {
+        Self::Query(e.to_string())
+    }
+}
+
+type Result<T, E = MemoryError> = std::result::Result<T, E>;
+
+/// A handle to the store; cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Store {
+    db: Surreal<Any>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}
+
+fn now_ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// Rows keep their own id in `uid` (the record id is SurrealDB's); it is `id` again when read.
+fn decode<T: DeserializeOwned>(rows: Vec<Value>) -> Result<Vec<T>> {
+    rows.into_iter()
+        .map(|mut row| {
+            if let Some(obj) = row.as_object_mut()
+                && let Some(uid) = obj.remove("uid")
+            {
+                obj.insert("id".into(), uid);
+            }
+            serde_json::from_value(row).map_err(|e| MemoryError::Corrupt(e.to_string()))
+        })
+        .collect()
+}
+
+/// A record as stored: the value's fields, with its id moved to `uid`.
+fn document<T: serde::Serialize>(value: &T) -> Result<Value> {
+    let mut doc = serde_json::to_value(value).map_err(|e| MemoryError::Query(e.to_string()))?;
+    if let Some(obj) = doc.as_object_mut()
+        && let Some(id) = obj.remove("id")
+    {
+        obj.insert("uid".into(), id);
+    }
+    Ok(doc)
+}
+
+impl Store {
+    /// Opens (creating when needed) the store at `url` and brings its schema up to date.
+    pub(crate) async fn open(url: &str) -> Result<Self> {
+        if let Some(path) = url.strip_prefix("surrealkv://")
+            && let Err(e) = std::fs::create_dir_all(path)
+        {
+            return Err(MemoryError::Open {
+                url: url.to_owned(),
+                message: e.to_string(),
+            });
+        }
+        let open_err = |e: surrealdb::Error| MemoryError::Open {
+            url: url.to_owned(),
+            message: e.to_string(),
+        };
+        // A store closed a moment ago (same process, or an app that is quitting) releases its lock
+        // asynchronously: wait a little for it before reporting the store as busy.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        let db = loop {
+            match surrealdb::engine::any::connect(url).await {
+                Ok(db) => break db,
+                Err(e)
+                    if e.to_string().contains("already locked")
+                        && std::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Err(e) => return Err(open_err(e)),
+            }
+        };
+        db.use_ns("aetheria")
+            .use_db("main")
+            .await
+            .map_err(open_err)?;
+        let store = Self { db };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn schema_version(&self) -> Result<i64> {
+        let mut res = self
+            .db
+            .query("DEFINE TABLE IF NOT EXISTS meta SCHEMALESS")
+            .query("SELECT VALUE version FROM meta:schema")
+            .await?
+            .check()?;
+        let found: Vec<Value> = res.take(1)?;
+        match found.first() {
+            None | Some(Value::Null) => Ok(0),
+            Some(v) => v
+                .as_i64()
+                .ok_or_else(|| MemoryError::Corrupt(format!("schema version {v}"))),
+        }
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let found = self.schema_version().await?;
+        if found > SCHEMA_VERSION {
+            return Err(MemoryError::TooNew {
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        for (from, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            let to = from as i64 + 1;
+            tracing::info!(from, to, "migrating database schema");
+            self.db
+                .query("BEGIN TRANSACTION")
+                .query(*step)
+                .query("UPSERT meta:schema SET version = $v")
+                .query("COMMIT TRANSACTION")
+                .bind(json!({ "v": to }))
+                .await?
+                .check()?;
+        }
+        Ok(())
+    }
+
+    async fn rows(&self, sql: &str, vars: Value) -> Result<Vec<Value>> {
+        let mut res = self.db.query(sql).bind(vars).await?.check()?;
+        Ok(res.take(0)?)
+    }
+
+    async fn exec(&self, sql: &str, vars: Value) -> Result<()> {
+        self.db.query(sql).bind(vars).await?.check()?;
+        Ok(())
+    }
+
+    // ---- sessions ----
+
+    pub(crate) async fn create_session(
+        &self,
+        id: &SessionId,
+        title: &str,
+    ) -> Result<SessionSummary> {
+        let now = Utc::now();
+        let summary = SessionSummary {
+            id: id.clone(),
+            title: title.to_owned(),
+            created_at: now,
+            updated_at: now,
+        };
+        let mut doc = document(&summary)?;
+        doc["updated_ms"] = json!(now_ms(now));
+        self.exec("CREATE session CONTENT $doc", json!({ "doc": doc }))
+            .await?;
+        Ok(summary)
+    }
+
+    pub(crate) async fn session(&self, id: &SessionId) -> Result<Option<SessionSummary>> {
+        let rows = self
+            .rows(
+                "SELECT * OMIT id FROM session WHERE uid = $uid",
+                json!({ "uid": id }),
+            )
+            .await?;
+        Ok(decode(rows)?.into_iter().next())
+    }
+
+    pub(crate) async fn list_sessions(&self) -> Result<Vec<SessionSummary>> {
+        let rows = self
+            .rows(
+                "SELECT * OMIT id FROM session ORDER BY updated_ms DESC",
+                json!({}),
+            )
+            .await?;
+        decode(rows)
+    }
+
+    /// Sets the title (when given) and the update time; returns the session as it is now.
+    pub(crate) async fn touch_session(
+        &self,
+        id: &SessionId,
+        title: Option<&str>,
+    ) -> Result<Option<SessionSummary>> {
+        let now = Utc::now();
+        let vars = json!({
+            "uid": id,
+            "at": serde_json::to_value(now).map_err(|e| MemoryError::Query(e.to_string()))?,
+            "ms": now_ms(now),
+            "title": title,
+        });
+        let sql = if title.is_some() {
+            "UPDATE session SET title = $title, updated_at = $at, updated_ms = $ms WHERE uid = $uid"
+        } else {
+            "UPDATE session SET updated_at = $at, updated_ms = $ms WHERE uid = $uid"
+        };
+        self.exec(sql, vars).await?;
+        self.session(id).await
+    }
+
+    /// Deletes a session and everything in it; `false` when it did not exist.
+    pub(crate) async fn delete_session(&self, id: &SessionId) -> Result<bool> {
+        if self.session(id).await?.is_none() {
+            return Ok(false);
+        }
+        self.db
+            .query("BEGIN TRANSACTION")
+            .query("DELETE message WHERE session = $uid")
+            .query("DELETE tool_call WHERE session = $uid")
+            .query("DELETE session WHERE uid = $uid")
+            .query("COMMIT TRANSACTION")
+            .bind(json!({ "uid": id }))
+            .await?
+            .check()?;
+        Ok(true)
+    }
+
+    // ---- messages ----
+
+    pub(crate) async fn insert_message(
+        &self,
+        session: &SessionId,
+        message: &MessageRecord,
+    ) -> Result<()> {
+        let mut doc = document(message)?;
+        doc["session"] = json!(session);
+        self.exec("CREATE message CONTENT $doc", json!({ "doc": doc }))
+            .await
+    }
+
+    pub(crate) async fn update_message(
+        &self,
+        id: &MessageId,
+        content: &str,
+        tool_calls: &[ToolCallRequest],
+        status: MessageStatus,
+    ) -> Result<()> {
+        self.exec(
+            "UPDATE message SET content = $content, tool_calls = $calls, status = $status WHERE uid = $uid",
+            json!({
+                "uid": id,
+                "content": content,
+                "calls": tool_calls,
+                "status": status,
+            }),
+        )
+        .await
+    }
+
+    pub(crate) async fn messages(&self, session: &SessionId) -> Result<Vec<MessageRecord>> {
+        let rows = self
+            .rows(
+                "SELECT * OMIT id FROM message WHERE session = $s ORDER BY uid",
+                json!({ "s": session }),
+            )
+            .await?;
+        decode(rows)
+    }
+
+    // ---- tool calls ----
+
+    pub(crate) async fn save_tool_call(
+        &self,
+        session: Option<&SessionId>,
+        call: &ToolCallRecord,
+    ) -> Result<()> {
+        let mut doc = document(call)?;
+        doc["session"] = json!(session);
+        let exists = self
+            .rows(
+                "SELECT VALUE uid FROM tool_call WHERE uid = $uid",
+                json!({ "uid": call.id }),
+            )
+            .await?;
+        let sql = if exists.is_empty() {
+            "CREATE tool_call CONTENT $doc"
+        } else {
+            "UPDATE tool_call CONTENT $doc WHERE uid = $uid"
+        };
+        self.exec(sql, json!({ "doc": doc, "uid": call.id })).await?;
+        Ok(())
+    }
+
+    pub(crate) async fn tool_calls(&self, session: &SessionId) -> Result<Vec<ToolCallRecord>> {
+        let rows = self
+            .rows(
+                "SELECT * OMIT id FROM tool_call WHERE session = $s ORDER BY uid",
+                json!({ "s": session }),
+            )
+            .await?;
+        decode(rows)
+    }
+
+    // ---- remembered policies ----
+
+    pub(crate) async fn policies(&self) -> Result<HashMap<String, Policy>> {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            tool: String,
+            policy: Policy,
+        }
+        let rows = self
+            .rows("SELECT tool, policy FROM tool_policy", json!({}))
+            .await?;
+        Ok(decode::<Row>(rows)?
+            .into_iter()
+            .map(|r| (r.tool, r.policy))
+            .collect())
+    }
+
+    pub(crate) async fn set_policy(&self, tool: &str, policy: Policy) -> Result<()> {
+        self.exec(
+            "DELETE tool_policy WHERE tool = $tool; CREATE tool_policy CONTENT { tool: $tool, policy: $policy }",
+            json!({ "tool": tool, "policy": policy }),
+        )
+        .await
+    }
+
+    /// Marks messages left `streaming` by a crash as cancelled (their text is kept).
+    pub(crate) async fn recover_interrupted(&self) -> Result<()> {
+        self.exec(
+            "UPDATE message SET status = 'cancelled' WHERE status = 'streaming'",
+            json!({}),
+        )
+        .await
+    }
+
+    /// Writes the schema version (tests of upgrade and refusal use this).
+    #[cfg(test)]
+    pub(crate) async fn force_schema_version(&self, version: i64) -> Result<()> {
+        self.exec("UPSERT meta:schema SET version = $v", json!({ "v": version }))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Role, ToolCallId, ToolStatus};
+
+    fn message(role: Role, text: &str) -> MessageRecord {
+        MessageRecord {
+            id: MessageId::new(),
+            role,
+            content: text.into(),
+            tool_calls: vec![],
+            status: MessageStatus::Complete,
+            created_at: Utc::now(),
+        }
+    }
+
+    #[tokio::test]
+    async fn sessions_messages_and_calls_round_trip() {
+        let store = Store::open("mem://").await.unwrap();
+        let s = SessionId::new();
+        store.create_session(&s, "New chat").await.unwrap();
+        let m1 = message(Role::User, "hello");
+        let mut m2 = message(Role::Assistant, "");
+        m2.status = MessageStatus::Streaming;
+        store.insert_message(&s, &m1).await.unwrap();
+        store.insert_message(&s, &m2).await.unwrap();
+        let call = ToolCallRequest {
+            id: ToolCallId::new(),
+            name: "fs_list".into(),
+            arguments: "{}".into(),
+        };
+        store
+            .update_message(
+                &m2.id,
+                "hi there",
+                std::slice::from_ref(&call),
+                MessageStatus::Complete,
+            )
+            .await
+            .unwrap();
+        let record = ToolCallRecord {
+            id: call.id.clone(),
+            message: Some(m2.id.clone()),
+            tool: "fs_list".into(),
+            arguments: "{}".into(),
+            status: ToolStatus::Running,
+            output: String::new(),
+        };
+        store.save_tool_call(Some(&s), &record).await.unwrap();
+        let done = ToolCallRecord {
+            status: ToolStatus::Succeeded,
+            output: "a.txt".into(),
+            ..record
+        };
+        store.save_tool_call(Some(&s), &done).await.unwrap();
+
+        let messages = store.messages(&s).await.unwrap();
+        assert_eq!(messages.len(), 2);
+        assert_eq!(messages[0], m1);
+        assert_eq!(messages[1].content, "hi there");
+        assert_eq!(messages[1].tool_calls, vec![call]);
+        assert_eq!(store.tool_calls(&s).await.unwrap(), vec![done]);
+
+        let renamed = store.touch_session(&s, Some("Greeting")).await.unwrap();
+        assert_eq!(renamed.unwrap().title, "Greeting");
+        assert!(store.delete_session(&s).await.unwrap());
+        assert!(store.messages(&s).await.unwrap().is_empty());
+        assert!(store.tool_calls(&s).await.unwrap().is_empty());
+        assert!(!store.delete_session(&s).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn sessions_list_newest_first_and_policies_persist() {
+        let store = Store::open("mem://").await.unwrap();
+        let a = SessionId::new();
+        let b = SessionId::new();
+        store.create_session(&a, "a").await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        store.create_session(&b, "b").await.unwrap();
+        let ids: Vec<_> = store
+            .list_sessions()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(ids, vec![b.clone(), a.clone()]);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        store.touch_session(&a, None).await.unwrap();
+        let first = store.list_sessions().await.unwrap()[0].id.clone();
+        assert_eq!(first, a);
+
+        store.set_policy("fs_write", Policy::Allow).await.unwrap();
+        store.set_policy("fs_write", Policy::Deny).await.unwrap();
+        let policies = store.policies().await.unwrap();
+        assert_eq!(policies.len(), 1);
+        assert_eq!(policies.get("fs_write"), Some(&Policy::Deny));
+    }
+
+    #[tokio::test]
+    async fn on_disk_store_survives_reopen_and_refuses_newer_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("surrealkv://{}", dir.path().join("db").display());
+        let s = SessionId::new();
+        {
+            let store = Store::open(&url).await.unwrap();
+            store.create_session(&s, "kept").await.unwrap();
+            store
+                .insert_message(&s, &message(Role::User, "remember me"))
+                .await
+                .unwrap();
+        }
+        {
+            let store = Store::open(&url).await.unwrap();
+            assert_eq!(store.session(&s).await.unwrap().unwrap().title, "kept");
+            assert_eq!(store.messages(&s).await.unwrap()[0].content, "remember me");
+            store.force_schema_version(SCHEMA_VERSION + 1).await.unwrap();
+        }
+        let err = Store::open(&url).await.unwrap_err();
+        assert!(matches!(err, MemoryError::TooNew { .. }), "{err}");
+        assert!(err.to_string().contains("update Aetheria"));
+    }
+}

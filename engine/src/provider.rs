@@ -1,0 +1,173 @@
+//! Model providers: one client per wire protocol, not per vendor. A provider is data (name, wire,
+//! base URL, model, key reference); its client turns a `Request` into a stream of `ResponseEvent`s.
+
+mod openai;
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::Stream;
+use futures::stream::BoxStream;
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::api::{ErrorInfo, ErrorKind, ToolCallId, ToolCallRequest, Usage};
+use crate::config::{ProviderConfig, Wire};
+use crate::secrets::{Secrets, SecretsError};
+
+/// One message as a provider sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ChatMessage {
+    System(String),
+    User(String),
+    Assistant {
+        content: String,
+        tool_calls: Vec<ToolCallRequest>,
+    },
+    Tool {
+        call_id: ToolCallId,
+        content: String,
+    },
+}
+
+/// A tool offered to the model.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ToolSpec {
+    pub name: String,
+    pub description: String,
+    pub parameters: serde_json::Value,
+}
+
+/// What to ask the model.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Request {
+    pub messages: Vec<ChatMessage>,
+    pub tools: Vec<ToolSpec>,
+}
+
+/// What a provider streams back.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ResponseEvent {
+    /// More answer text.
+    TextDelta(String),
+    /// A complete tool call (assembled from its deltas).
+    ToolCall(ToolCallRequest),
+    /// Token counts.
+    Usage(Usage),
+    /// The answer is complete.
+    Finished { reason: String },
+}
+
+/// Why a provider call failed; each variant says how to recover.
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum ProviderError {
+    /// The server answered with an error status. Retry after `retry_after` for 429/5xx.
+    #[error("{message}")]
+    Http {
+        status: u16,
+        message: String,
+        #[allow(dead_code)] // read by the retry policy of the providers issue
+        retry_after: Option<Duration>,
+    },
+    /// The server could not be reached. Retry later.
+    #[error("{0}")]
+    Connect(String),
+    /// The stream broke off or was not understood. The partial answer is kept.
+    #[error("{0}")]
+    Stream(String),
+}
+
+impl ProviderError {
+    pub(crate) fn to_info(&self) -> ErrorInfo {
+        let kind = match self {
+            Self::Http { status, .. } => match status {
+                401 | 403 => ErrorKind::Auth,
+                404 => ErrorKind::NotFound,
+                429 => ErrorKind::RateLimited,
+                500..=599 => ErrorKind::Unavailable,
+                _ => ErrorKind::Invalid,
+            },
+            Self::Connect(_) => ErrorKind::Unavailable,
+            Self::Stream(_) => ErrorKind::BadResponse,
+        };
+        ErrorInfo::new(kind, self.to_string())
+    }
+}
+
+pub(crate) type EventStream = BoxStream<'static, Result<ResponseEvent, ProviderError>>;
+
+/// A client of one wire protocol.
+pub(crate) trait ModelClient: Send + Sync + std::fmt::Debug {
+    /// Streams one answer.
+    fn stream(&self, request: Request) -> EventStream;
+}
+
+/// Finds the key of a provider: its environment variable first, then the keychain. A provider
+/// without a key is used without one (local servers need none); a keychain failure is only an error
+/// when the environment has no key either and the keychain was expected to answer.
+pub(crate) fn resolve_key(
+    provider: &ProviderConfig,
+    secrets: &Secrets,
+) -> Result<Option<String>, SecretsError> {
+    if let Ok(key) = std::env::var(provider.key_env_var())
+        && !key.trim().is_empty()
+    {
+        secrets.redactor().learn(&key);
+        return Ok(Some(key.trim().to_owned()));
+    }
+    match secrets.get(provider.key_account()) {
+        Ok(key) => Ok(key),
+        Err(SecretsError::Unavailable(reason)) => {
+            tracing::debug!(%reason, "keychain unavailable; using no key");
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Builds the client for a provider.
+pub(crate) fn client(
+    provider: &ProviderConfig,
+    key: Option<String>,
+) -> Result<Arc<dyn ModelClient>, ProviderError> {
+    match provider.wire {
+        Wire::Openai => Ok(Arc::new(openai::OpenAiClient::new(provider.clone(), key)?)),
+    }
+}
+
+/// A stream fed by a spawned task; dropping the stream stops the task at once.
+pub(crate) struct TaskStream<T> {
+    rx: ReceiverStream<T>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl<T: Send + 'static> TaskStream<T> {
+    pub(crate) fn spawn<F, Fut>(body: F) -> Self
+    where
+        F: FnOnce(mpsc::Sender<T>) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel(64);
+        let task = tokio::spawn(body(tx));
+        Self {
+            rx: ReceiverStream::new(rx),
+            task,
+        }
+    }
+}
+
+impl<T> Drop for TaskStream<T> {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl<T> Stream for TaskStream<T> {
+    type Item = T;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        Pin::new(&mut self.rx).poll_next(cx)
+    }
+}

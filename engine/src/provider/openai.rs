@@ -1,0 +1,434 @@
+//! The OpenAI-compatible Chat Completions wire (OpenAI, Groq, OpenRouter, Ollama, LM Studio,
+//! llama.cpp, vLLM…): SSE streaming, tool calls assembled from incremental deltas by index,
+//! usage and finish reasons.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use eventsource_stream::Eventsource;
+use futures::StreamExt;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::{
+    ChatMessage, EventStream, ModelClient, ProviderError, Request, ResponseEvent, TaskStream,
+};
+use crate::api::{ToolCallId, ToolCallRequest, Usage};
+use crate::config::ProviderConfig;
+
+#[derive(Debug)]
+pub(crate) struct OpenAiClient {
+    config: ProviderConfig,
+    key: Option<String>,
+    http: reqwest::Client,
+}
+
+impl OpenAiClient {
+    pub(crate) fn new(config: ProviderConfig, key: Option<String>) -> Result<Self, ProviderError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(180))
+            .user_agent(concat!("aetheria/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ProviderError::Connect(format!("cannot build an HTTP client: {e}")))?;
+        Ok(Self { config, key, http })
+    }
+
+    fn body(&self, request: &Request) -> Value {
+        let messages: Vec<Value> = request.messages.iter().map(wire_message).collect();
+        let mut body = json!({
+            "model": self.config.model,
+            "messages": messages,
+            "stream": true,
+            "stream_options": { "include_usage": true },
+        });
+        if !request.tools.is_empty() {
+            body["tools"] = request
+                .tools
+                .iter()
+                .map(|t| {
+                    json!({
+                        "type": "function",
+                        "function": {
+                            "name": t.name,
+                            "description": t.description,
+                            "parameters": t.parameters,
+                        }
+                    })
+                })
+                .collect();
+        }
+        body
+    }
+}
+
+fn wire_message(message: &ChatMessage) -> Value {
+    match message {
+        ChatMessage::System(text) => json!({ "role": "system", "content": text }),
+        ChatMessage::User(text) => json!({ "role": "user", "content": text }),
+        ChatMessage::Assistant {
+            content,
+            tool_calls,
+        } => {
+            let mut m = json!({ "role": "assistant", "content": content });
+            if !tool_calls.is_empty() {
+                m["tool_calls"] = tool_calls
+                    .iter()
+                    .map(|c| {
+                        json!({
+                            "id": c.id,
+                            "type": "function",
+                            "function": { "name": c.name, "arguments": c.arguments },
+                        })
+                    })
+                    .collect();
+            }
+            m
+        }
+        ChatMessage::Tool { call_id, content } => {
+            json!({ "role": "tool", "tool_call_id": call_id, "content": content })
+        }
+    }
+}
+
+impl ModelClient for OpenAiClient {
+    fn stream(&self, request: Request) -> EventStream {
+        let url = format!(
+            "{}/chat/completions",
+            self.config.base_url.trim_end_matches('/')
+        );
+        let mut builder = self.http.post(&url).json(&self.body(&request));
+        if let Some(key) = &self.key {
+            builder = builder.bearer_auth(key);
+        }
+        let config = self.config.clone();
+        let has_key = self.key.is_some();
+        Box::pin(TaskStream::spawn(move |tx| async move {
+            if let Err(e) = run(builder, &config, has_key, &tx).await {
+                let _ = tx.send(Err(e)).await;
+            }
+        }))
+    }
+}
+
+type Tx = mpsc::Sender<Result<ResponseEvent, ProviderError>>;
+
+async fn run(
+    builder: reqwest::RequestBuilder,
+    config: &ProviderConfig,
+    has_key: bool,
+    tx: &Tx,
+) -> Result<(), ProviderError> {
+    let response = builder.send().await.map_err(|e| {
+        ProviderError::Connect(format!(
+            "cannot reach provider {:?} at {}: {}. Check that the server runs and the base URL is right",
+            config.name,
+            config.base_url,
+            error_chain(&e)
+        ))
+    })?;
+    let status = response.status();
+    if !status.is_success() {
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let text = response.text().await.unwrap_or_default();
+        return Err(http_error(config, has_key, status.as_u16(), &text, retry_after));
+    }
+
+    let mut events = response.bytes_stream().eventsource();
+    let mut calls: BTreeMap<u64, PartialCall> = BTreeMap::new();
+    let mut finish: Option<String> = None;
+    while let Some(event) = events.next().await {
+        let event = event.map_err(|e| {
+            ProviderError::Stream(format!(
+                "the connection to provider {:?} broke off mid-answer ({e}); the partial answer is kept",
+                config.name
+            ))
+        })?;
+        let data = event.data.trim();
+        if data.is_empty() {
+            continue;
+        }
+        if data == "[DONE]" {
+            break;
+        }
+        let chunk: Chunk = match serde_json::from_str(data) {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                // An error object in the stream, or garbage.
+                if let Ok(v) = serde_json::from_str::<Value>(data)
+                    && let Some(msg) = v.pointer("/error/message").and_then(Value::as_str)
+                {
+                    return Err(ProviderError::Stream(format!(
+                        "provider {:?} reported an error mid-answer: {msg}",
+                        config.name
+                    )));
+                }
+                return Err(ProviderError::Stream(format!(
+                    "provider {:?} sent a chunk that is not valid JSON ({e}): {}",
+                    config.name,
+                    truncate(data, 200)
+                )));
+            }
+        };
+        if let Some(usage) = chunk.usage {
+            send(
+                tx,
+                ResponseEvent::Usage(Usage {
+                    input_tokens: usage.prompt_tokens.unwrap_or(0),
+                    output_tokens: usage.completion_tokens.unwrap_or(0),
+                }),
+            )
+            .await?;
+        }
+        for choice in chunk.choices {
+            if let Some(text) = choice.delta.content
+                && !text.is_empty()
+            {
+                send(tx, ResponseEvent::TextDelta(text)).await?;
+            }
+            for delta in choice.delta.tool_calls.unwrap_or_default() {
+                let index = delta.index.unwrap_or(calls.len() as u64);
+                let call = calls.entry(index).or_default();
+                if let Some(id) = delta.id.filter(|id| !id.is_empty())
+                    && call.id.is_empty()
+                {
+                    call.id = id;
+                }
+                if let Some(function) = delta.function {
+                    if let Some(name) = function.name.filter(|n| !n.is_empty())
+                        && call.name.is_empty()
+                    {
+                        call.name = name;
+                    }
+                    if let Some(args) = function.arguments {
+                        call.arguments.push_str(&args);
+                    }
+                }
+            }
+            if let Some(reason) = choice.finish_reason {
+                finish = Some(reason);
+            }
+        }
+    }
+    let Some(reason) = finish else {
+        return Err(ProviderError::Stream(format!(
+            "the answer from provider {:?} ended before it was complete (no finish reason); the partial answer is kept",
+            config.name
+        )));
+    };
+    for (_, call) in calls {
+        let id = if call.id.is_empty() {
+            ToolCallId(format!("call_{}", uuid::Uuid::now_v7().simple()))
+        } else {
+            ToolCallId(call.id)
+        };
+        send(
+            tx,
+            ResponseEvent::ToolCall(ToolCallRequest {
+                id,
+                name: call.name,
+                arguments: call.arguments,
+            }),
+        )
+        .await?;
+    }
+    send(tx, ResponseEvent::Finished { reason }).await
+}
+
+async fn send(tx: &Tx, event: ResponseEvent) -> Result<(), ProviderError> {
+    // A closed receiver means the turn stopped listening (cancelled): end quietly.
+    tx.send(Ok(event))
+        .await
+        .map_err(|_| ProviderError::Stream("the turn stopped listening".into()))
+}
+
+fn http_error(
+    config: &ProviderConfig,
+    has_key: bool,
+    status: u16,
+    body: &str,
+    retry_after: Option<Duration>,
+) -> ProviderError {
+    let detail = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/error/message")
+                .or_else(|| v.get("error"))
+                .or_else(|| v.get("message"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| truncate(body.trim(), 300));
+    let name = &config.name;
+    let message = match status {
+        401 | 403 => {
+            let hint = if has_key {
+                "the key was refused"
+            } else {
+                "no key was found"
+            };
+            format!(
+                "provider {name:?} answered {status} ({hint}): {detail}. Set a key with `aetheria auth set {name}` or the {} environment variable",
+                config.key_env_var()
+            )
+        }
+        404 => format!(
+            "provider {name:?} answered 404: {detail}. Check the model name {:?} and the base URL {}",
+            config.model, config.base_url
+        ),
+        429 => format!(
+            "provider {name:?} is rate limiting (429): {detail}. Try again {}",
+            retry_after.map_or_else(
+                || "in a moment".to_owned(),
+                |d| format!("in {} s", d.as_secs())
+            )
+        ),
+        500..=599 => format!(
+            "provider {name:?} failed ({status}): {detail}. The service may be down; try again later"
+        ),
+        _ => format!("provider {name:?} rejected the request ({status}): {detail}"),
+    };
+    ProviderError::Http {
+        status,
+        message,
+        retry_after,
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let cut: String = text.chars().take(max).collect();
+    format!("{cut}…")
+}
+
+#[derive(Debug, Default)]
+struct PartialCall {
+    id: String,
+    name: String,
+    arguments: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Chunk {
+    #[serde(default)]
+    choices: Vec<Choice>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Choice {
+    #[serde(default)]
+    delta: Delta,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Delta {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    tool_calls: Option<Vec<ToolCallDelta>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ToolCallDelta {
+    #[serde(default)]
+    index: Option<u64>,
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    function: Option<FunctionDelta>,
+}
+
+#[derive(Debug, Deserialize)]
+struct FunctionDelta {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    arguments: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct WireUsage {
+    #[serde(default)]
+    prompt_tokens: Option<u64>,
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_use_the_wire_shape() {
+        let call = ToolCallRequest {
+            id: ToolCallId::from("call_1"),
+            name: "fs_read".into(),
+            arguments: r#"{"path":"a"}"#.into(),
+        };
+        let assistant = wire_message(&ChatMessage::Assistant {
+            content: String::new(),
+            tool_calls: vec![call],
+        });
+        assert_eq!(assistant["tool_calls"][0]["function"]["name"], "fs_read");
+        assert_eq!(assistant["tool_calls"][0]["type"], "function");
+        let tool = wire_message(&ChatMessage::Tool {
+            call_id: ToolCallId::from("call_1"),
+            content: "ok".into(),
+        });
+        assert_eq!(
+            tool,
+            json!({"role": "tool", "tool_call_id": "call_1", "content": "ok"})
+        );
+    }
+
+    #[test]
+    fn http_errors_say_what_to_do() {
+        let config = ProviderConfig {
+            name: "openai".into(),
+            wire: crate::config::Wire::Openai,
+            base_url: "https://api.openai.com/v1".into(),
+            model: "gpt-x".into(),
+            key_env: None,
+            key_ref: None,
+        };
+        let e = http_error(
+            &config,
+            true,
+            401,
+            r#"{"error":{"message":"Incorrect API key"}}"#,
+            None,
+        );
+        let text = e.to_string();
+        assert!(text.contains("aetheria auth set openai"), "{text}");
+        assert!(text.contains("OPENAI_API_KEY"), "{text}");
+        assert!(text.contains("Incorrect API key"), "{text}");
+        let e = http_error(&config, true, 429, "slow down", Some(Duration::from_secs(7)));
+        assert!(e.to_string().contains("in 7 s"));
+        assert_eq!(e.to_info().kind, crate::api::ErrorKind::RateLimited);
+        let e = http_error(&config, true, 404, "{}", None);
+        assert!(e.to_string().contains("gpt-x"));
+    }
+}

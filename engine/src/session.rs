@@ -1,0 +1,242 @@
+//! Sessions: the router task owns which session runs a turn, with one cancellation token per turn.
+//! Each turn runs as its own task (the session's actor while it lives), so `Cancel`, `Approve` and
+//! other sessions' commands are handled while a turn streams.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::agent;
+use crate::api::{Command, ErrorKind, Event, Policy, SessionId, Submission, SubmissionId};
+use crate::engine::{DEFAULT_TITLE, Shared};
+use crate::tool::registry::Answer;
+
+struct RunningTurn {
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+pub(crate) struct Router {
+    shared: Arc<Shared>,
+    turns: HashMap<SessionId, RunningTurn>,
+    direct_calls: Vec<JoinHandle<()>>,
+}
+
+impl Router {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            turns: HashMap::new(),
+            direct_calls: Vec::new(),
+        }
+    }
+
+    pub(crate) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Submission>) {
+        while let Some(Submission { id, command }) = rx.recv().await {
+            self.turns.retain(|_, t| !t.task.is_finished());
+            self.direct_calls.retain(|t| !t.is_finished());
+            if matches!(command, Command::Shutdown) {
+                break;
+            }
+            self.handle(id, command).await;
+        }
+        self.shutdown().await;
+    }
+
+    async fn shutdown(&mut self) {
+        self.shared.shutdown.cancel();
+        for (_, turn) in self.turns.drain() {
+            turn.cancel.cancel();
+            if tokio::time::timeout(Duration::from_secs(5), turn.task)
+                .await
+                .is_err()
+            {
+                tracing::warn!("a turn did not stop within 5 s of shutdown");
+            }
+        }
+        for call in self.direct_calls.drain(..) {
+            let _ = tokio::time::timeout(Duration::from_secs(5), call).await;
+        }
+    }
+
+    fn fail(&self, submission: SubmissionId, kind: ErrorKind, message: impl AsRef<str>) {
+        self.shared.emit(Event::CommandFailed {
+            submission,
+            error: self.shared.error(kind, message),
+        });
+    }
+
+    async fn handle(&mut self, id: SubmissionId, command: Command) {
+        let shared = self.shared.clone();
+        let store = &shared.store;
+        match command {
+            Command::CreateSession { session, title } => {
+                let title = title
+                    .map(|t| t.trim().to_owned())
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or_else(|| DEFAULT_TITLE.to_owned());
+                match store.session(&session).await {
+                    Ok(Some(_)) => {
+                        self.fail(id, ErrorKind::Conflict, format!("session {session} exists"));
+                    }
+                    Ok(None) => match store.create_session(&session, &title).await {
+                        Ok(summary) => shared.emit(Event::SessionCreated { session: summary }),
+                        Err(e) => self.fail(id, ErrorKind::Storage, e.to_string()),
+                    },
+                    Err(e) => self.fail(id, ErrorKind::Storage, e.to_string()),
+                }
+            }
+            Command::ListSessions => match store.list_sessions().await {
+                Ok(sessions) => shared.emit(Event::SessionList { sessions }),
+                Err(e) => self.fail(id, ErrorKind::Storage, e.to_string()),
+            },
+            Command::LoadSession { session } => {
+                let loaded = async {
+                    let Some(summary) = store.session(&session).await? else {
+                        return Ok(None);
+                    };
+                    let messages = store.messages(&session).await?;
+                    let tool_calls = store.tool_calls(&session).await?;
+                    Ok::<_, crate::memory::MemoryError>(Some((summary, messages, tool_calls)))
+                }
+                .await;
+                match loaded {
+                    Ok(Some((session, messages, tool_calls))) => {
+                        shared.emit(Event::SessionLoaded {
+                            session,
+                            messages,
+                            tool_calls,
+                        });
+                    }
+                    Ok(None) => self.fail(id, ErrorKind::Missing, format!("no session {session}")),
+                    Err(e) => self.fail(id, ErrorKind::Storage, e.to_string()),
+                }
+            }
+            Command::RenameSession { session, title } => {
+                let title = title.trim();
+                if title.is_empty() {
+                    self.fail(id, ErrorKind::Invalid, "a session title cannot be empty");
+                    return;
+                }
+                match store.touch_session(&session, Some(title)).await {
+                    Ok(Some(summary)) => shared.emit(Event::SessionUpdated { session: summary }),
+                    Ok(None) => self.fail(id, ErrorKind::Missing, format!("no session {session}")),
+                    Err(e) => self.fail(id, ErrorKind::Storage, e.to_string()),
+                }
+            }
+            Command::DeleteSession { session } => {
+                if let Some(turn) = self.turns.remove(&session) {
+                    turn.cancel.cancel();
+                    let _ = tokio::time::timeout(Duration::from_secs(5), turn.task).await;
+                }
+                match store.delete_session(&session).await {
+                    Ok(true) => shared.emit(Event::SessionDeleted { session }),
+                    Ok(false) => self.fail(id, ErrorKind::Missing, format!("no session {session}")),
+                    Err(e) => self.fail(id, ErrorKind::Storage, e.to_string()),
+                }
+            }
+            Command::SendMessage {
+                session,
+                text,
+                attachments,
+            } => {
+                match store.session(&session).await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        self.fail(id, ErrorKind::Missing, format!("no session {session}"));
+                        return;
+                    }
+                    Err(e) => {
+                        self.fail(id, ErrorKind::Storage, e.to_string());
+                        return;
+                    }
+                }
+                if text.trim().is_empty() && attachments.is_empty() {
+                    self.fail(id, ErrorKind::Invalid, "the message is empty");
+                    return;
+                }
+                if !shared.begin_turn(&session) {
+                    self.fail(
+                        id,
+                        ErrorKind::Conflict,
+                        "a turn is already running in this session; wait for it or stop it first",
+                    );
+                    return;
+                }
+                let cancel = shared.shutdown.child_token();
+                let task = tokio::spawn(agent::run_turn(
+                    shared.clone(),
+                    session.clone(),
+                    text,
+                    attachments,
+                    cancel.clone(),
+                ));
+                self.turns.insert(session, RunningTurn { cancel, task });
+            }
+            Command::Cancel { session } => {
+                if let Some(turn) = self.turns.get(&session) {
+                    turn.cancel.cancel();
+                }
+            }
+            Command::Approve {
+                call,
+                decision,
+                remember,
+            } => {
+                let delivered = shared.approvals.answer(&call, Answer { decision, remember });
+                if !delivered {
+                    self.fail(id, ErrorKind::Missing, format!("no tool call {call} waits for approval"));
+                }
+            }
+            Command::SetToolPolicy { tool, policy } => {
+                self.set_policy(id, &tool, policy).await;
+            }
+            Command::ListTools => {
+                shared.emit(Event::ToolList {
+                    tools: shared.registry.infos(&shared.policies),
+                });
+            }
+            Command::CallTool {
+                call,
+                tool,
+                arguments,
+            } => {
+                let cancel = shared.shutdown.child_token();
+                let request = crate::api::ToolCallRequest {
+                    id: call,
+                    name: tool,
+                    arguments: arguments.to_string(),
+                };
+                let task = tokio::spawn(async move {
+                    // A fatal tool error ends a direct call the same way: its finish event says so.
+                    let _ = agent::run_call(&shared, None, None, request, &cancel).await;
+                });
+                self.direct_calls.push(task);
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    async fn set_policy(&self, id: SubmissionId, tool: &str, policy: Policy) {
+        let shared = &self.shared;
+        if shared.registry.get(tool).is_none() {
+            self.fail(id, ErrorKind::Missing, format!("no tool named {tool:?}"));
+            return;
+        }
+        if let Err(e) = shared.store.set_policy(tool, policy).await {
+            self.fail(id, ErrorKind::Storage, e.to_string());
+            return;
+        }
+        shared.policies.remember(tool, policy);
+        let effect = shared.registry.get(tool).map(|t| t.effect());
+        let now = effect.map_or(policy, |e| shared.policies.policy(tool, e));
+        shared.emit(Event::ToolPolicyChanged {
+            tool: tool.to_owned(),
+            policy: now,
+        });
+    }
+}

@@ -1,0 +1,303 @@
+//! A scripted loopback HTTP server that speaks OpenAI's Chat Completions streaming wire (SSE), for
+//! tests of the engine and the app. Each request takes the next scripted reply; the bodies it
+//! received can be inspected. Built from OpenAI's public API reference; no vendor is contacted.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use axum::routing::post;
+use serde_json::{Value, json};
+
+/// One scripted answer to a request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// An SSE stream of `data:` events (JSON text or `[DONE]`).
+    Stream {
+        /// The `data:` payloads, in order.
+        events: Vec<String>,
+        /// Pause before each event.
+        delay: Duration,
+        /// Break the connection after this many events (no `[DONE]`, no proper end).
+        cut_after: Option<usize>,
+    },
+    /// An error status with a body.
+    Error {
+        /// The HTTP status.
+        status: u16,
+        /// The body (JSON or text).
+        body: String,
+        /// A `Retry-After` header in seconds.
+        retry_after: Option<u64>,
+    },
+}
+
+impl Reply {
+    /// A streamed text answer in the given pieces, with usage and `[DONE]`.
+    #[must_use]
+    pub fn text(pieces: &[&str]) -> Self {
+        let mut events: Vec<String> = pieces.iter().map(|p| text_chunk(p)).collect();
+        events.push(finish_chunk("stop"));
+        events.push(usage_chunk(12, pieces.len() as u64));
+        events.push("[DONE]".into());
+        Self::stream(events)
+    }
+
+    /// A stream of the given events as they are.
+    #[must_use]
+    pub fn stream(events: Vec<String>) -> Self {
+        Self::Stream {
+            events,
+            delay: Duration::ZERO,
+            cut_after: None,
+        }
+    }
+
+    /// Tool calls `(id, name, arguments)`, each argument string split into pieces of `split` chars.
+    #[must_use]
+    pub fn tool_calls(calls: &[(&str, &str, &str)], split: usize) -> Self {
+        let mut events = Vec::new();
+        for (index, (id, name, args)) in calls.iter().enumerate() {
+            events.push(tool_call_chunk(index, Some(id), Some(name), ""));
+            let chars: Vec<char> = args.chars().collect();
+            for piece in chars.chunks(split.max(1)) {
+                let piece: String = piece.iter().collect();
+                events.push(tool_call_chunk(index, None, None, &piece));
+            }
+        }
+        events.push(finish_chunk("tool_calls"));
+        events.push("[DONE]".into());
+        Self::stream(events)
+    }
+
+    /// An error status.
+    #[must_use]
+    pub fn error(status: u16, message: &str) -> Self {
+        Self::Error {
+            status,
+            body: json!({ "error": { "message": message, "type": "test_error" } }).to_string(),
+            retry_after: None,
+        }
+    }
+
+    /// Pauses before each event.
+    #[must_use]
+    pub fn with_delay(self, pause: Duration) -> Self {
+        match self {
+            Self::Stream {
+                events, cut_after, ..
+            } => Self::Stream {
+                events,
+                delay: pause,
+                cut_after,
+            },
+            other => other,
+        }
+    }
+
+    /// Breaks the connection after `n` events.
+    #[must_use]
+    pub fn cut_after(self, n: usize) -> Self {
+        match self {
+            Self::Stream { events, delay, .. } => Self::Stream {
+                events,
+                delay,
+                cut_after: Some(n),
+            },
+            other => other,
+        }
+    }
+}
+
+/// A `chat.completion.chunk` carrying text.
+#[must_use]
+pub fn text_chunk(text: &str) -> String {
+    json!({
+        "id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0, "model": "test-model",
+        "choices": [{ "index": 0, "delta": { "role": "assistant", "content": text }, "finish_reason": null }]
+    })
+    .to_string()
+}
+
+/// A chunk carrying one tool-call delta.
+#[must_use]
+pub fn tool_call_chunk(index: usize, id: Option<&str>, name: Option<&str>, args: &str) -> String {
+    let mut call = json!({ "index": index, "function": { "arguments": args } });
+    if let Some(id) = id {
+        call["id"] = json!(id);
+        call["type"] = json!("function");
+    }
+    if let Some(name) = name {
+        call["function"]["name"] = json!(name);
+    }
+    json!({
+        "id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0, "model": "test-model",
+        "choices": [{ "index": 0, "delta": { "tool_calls": [call] }, "finish_reason": null }]
+    })
+    .to_string()
+}
+
+/// A chunk with a finish reason.
+#[must_use]
+pub fn finish_chunk(reason: &str) -> String {
+    json!({
+        "id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0, "model": "test-model",
+        "choices": [{ "index": 0, "delta": {}, "finish_reason": reason }]
+    })
+    .to_string()
+}
+
+/// The usage-only final chunk (`stream_options.include_usage`).
+#[must_use]
+pub fn usage_chunk(prompt: u64, completion: u64) -> String {
+    json!({
+        "id": "chatcmpl-test", "object": "chat.completion.chunk", "created": 0, "model": "test-model",
+        "choices": [],
+        "usage": { "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion }
+    })
+    .to_string()
+}
+
+#[derive(Default)]
+struct Script {
+    replies: Mutex<VecDeque<Reply>>,
+    requests: Mutex<Vec<(HeaderMap, Value)>>,
+}
+
+/// The running server; stops when dropped.
+pub struct ScriptedServer {
+    addr: SocketAddr,
+    script: Arc<Script>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ScriptedServer {
+    /// Starts a server on 127.0.0.1 with a free port.
+    pub async fn start(replies: Vec<Reply>) -> std::io::Result<Self> {
+        let script = Arc::new(Script {
+            replies: Mutex::new(replies.into()),
+            requests: Mutex::default(),
+        });
+        let app = Router::new()
+            .route("/v1/chat/completions", post(completions))
+            .with_state(script.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { addr, script, task })
+    }
+
+    /// The base URL to configure a provider with.
+    #[must_use]
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// Adds replies to the end of the script.
+    pub fn push(&self, reply: Reply) {
+        if let Ok(mut r) = self.script.replies.lock() {
+            r.push_back(reply);
+        }
+    }
+
+    /// The JSON bodies received so far.
+    #[must_use]
+    pub fn requests(&self) -> Vec<Value> {
+        self.script
+            .requests
+            .lock()
+            .map(|r| r.iter().map(|(_, v)| v.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// The `Authorization` headers received so far.
+    #[must_use]
+    pub fn authorizations(&self) -> Vec<Option<String>> {
+        self.script
+            .requests
+            .lock()
+            .map(|r| {
+                r.iter()
+                    .map(|(h, _)| {
+                        h.get(header::AUTHORIZATION)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for ScriptedServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn completions(State(script): State<Arc<Script>>, headers: HeaderMap, body: Bytes) -> Response {
+    let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    if let Ok(mut r) = script.requests.lock() {
+        r.push((headers, value));
+    }
+    let reply = script.replies.lock().ok().and_then(|mut r| r.pop_front());
+    let reply = reply.unwrap_or_else(|| Reply::error(500, "the test script has no more replies"));
+    match reply {
+        Reply::Error {
+            status,
+            body,
+            retry_after,
+        } => {
+            let mut builder = Response::builder()
+                .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+                .header(header::CONTENT_TYPE, "application/json");
+            if let Some(secs) = retry_after {
+                builder = builder.header(header::RETRY_AFTER, secs.to_string());
+            }
+            builder
+                .body(Body::from(body))
+                .unwrap_or_else(|_| Response::new(Body::empty()))
+        }
+        Reply::Stream {
+            events,
+            delay,
+            cut_after,
+        } => {
+            let limit = cut_after.unwrap_or(usize::MAX);
+            let stream = futures::stream::unfold(0usize, move |i| {
+                let events = events.clone();
+                async move {
+                    if i >= events.len() && cut_after.is_none() {
+                        return None;
+                    }
+                    if i >= limit || i >= events.len() {
+                        if i == limit {
+                            // Let what was sent reach the client, then abort the body: the client
+                            // sees the connection break mid-stream.
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                            return Some((Err(std::io::Error::other("cut by the test script")), i + 1));
+                        }
+                        return None;
+                    }
+                    if !delay.is_zero() {
+                        tokio::time::sleep(delay).await;
+                    }
+                    Some((Ok(Bytes::from(format!("data: {}\n\n", events[i]))), i + 1))
+                }
+            });
+            Response::builder()
+                .header(header::CONTENT_TYPE, "text/event-stream")
+                .header(header::CACHE_CONTROL, "no-cache")
+                .body(Body::from_stream(stream))
+                .unwrap_or_else(|_| Response::new(Body::empty()))
+        }
+    }
+}

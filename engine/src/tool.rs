@@ -1,0 +1,129 @@
+//! Tools: the `Tool` trait (typed arguments with a JSON schema from doc comments, an `Effect`), the
+//! type-erased form the registry holds, and the errors that either go back to the model or end the
+//! turn. Approval happens outside the tool, in `registry`.
+
+pub(crate) mod builtin;
+pub(crate) mod registry;
+pub(crate) mod workspace;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::Effect;
+use self::workspace::Workspace;
+
+/// Most characters of tool output the model sees; the rest is cut with a note.
+pub(crate) const MAX_OUTPUT_CHARS: usize = 32_000;
+
+/// What a tool call has to work with.
+#[derive(Clone)]
+pub(crate) struct ToolCx {
+    pub workspace: Arc<Workspace>,
+    #[allow(dead_code)] // long-running tools (sandbox, web) watch it
+    pub cancel: CancellationToken,
+}
+
+/// A tool's result text.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ToolOutput(pub String);
+
+/// Why a tool call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum ToolError {
+    /// Goes back to the model so it can correct itself (bad arguments, file not found).
+    #[error("{0}")]
+    RespondToModel(String),
+    /// Ends the turn.
+    #[allow(dead_code)] // no built-in fails fatally yet; the sandbox and services will
+    #[error("{0}")]
+    Fatal(String),
+}
+
+/// A tool with typed arguments.
+pub(crate) trait Tool: Send + Sync + 'static {
+    /// Arguments; their doc comments become the JSON schema's descriptions.
+    type Args: DeserializeOwned + JsonSchema + Send;
+    /// The name the model calls it by.
+    const NAME: &'static str;
+    /// What it does, for the model.
+    fn description(&self) -> &'static str;
+    /// What it can change; the fail-safe default is `Mutating`.
+    fn effect(&self) -> Effect {
+        Effect::Mutating
+    }
+    /// Runs the call.
+    fn call(
+        &self,
+        args: Self::Args,
+        cx: ToolCx,
+    ) -> impl Future<Output = Result<ToolOutput, ToolError>> + Send;
+}
+
+/// A tool with its types erased, as the registry holds it.
+pub(crate) trait DynTool: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn description(&self) -> &'static str;
+    fn effect(&self) -> Effect;
+    fn schema(&self) -> serde_json::Value;
+    fn call_json(&self, arguments: &str, cx: ToolCx) -> BoxFuture<'_, Result<ToolOutput, ToolError>>;
+}
+
+impl<T: Tool> DynTool for T {
+    fn name(&self) -> &'static str {
+        T::NAME
+    }
+
+    fn description(&self) -> &'static str {
+        Tool::description(self)
+    }
+
+    fn effect(&self) -> Effect {
+        Tool::effect(self)
+    }
+
+    fn schema(&self) -> serde_json::Value {
+        let mut schema = serde_json::to_value(schemars::schema_for!(T::Args))
+            .unwrap_or_else(|_| serde_json::json!({ "type": "object" }));
+        if let Some(map) = schema.as_object_mut() {
+            map.remove("$schema");
+            map.remove("title");
+        }
+        schema
+    }
+
+    fn call_json(&self, arguments: &str, cx: ToolCx) -> BoxFuture<'_, Result<ToolOutput, ToolError>> {
+        let text = if arguments.trim().is_empty() {
+            "{}"
+        } else {
+            arguments
+        };
+        let parsed = serde_json::from_str::<T::Args>(text);
+        Box::pin(async move {
+            let args = parsed.map_err(|e| {
+                ToolError::RespondToModel(format!(
+                    "the arguments for {} are not valid: {e}. Send a JSON object that matches the tool's schema",
+                    T::NAME
+                ))
+            })?;
+            self.call(args, cx).await
+        })
+    }
+}
+
+/// Cuts tool output to what the model should see, saying how much was left out.
+pub(crate) fn truncate_output(text: String) -> String {
+    let count = text.chars().count();
+    if count <= MAX_OUTPUT_CHARS {
+        return text;
+    }
+    let kept: String = text.chars().take(MAX_OUTPUT_CHARS).collect();
+    format!(
+        "{kept}\n[output truncated: {} of {count} characters shown]",
+        MAX_OUTPUT_CHARS
+    )
+}

@@ -1,0 +1,3 @@
+//! The tools Aetheria ships with.
+
+pub(crate) mod fs;

@@ -1,0 +1,198 @@
+//! The tool registry and the approval policy that guards it. Approval is enforced here, in code: a
+//! tool whose policy is `ask` does not run until a `Command::Approve` allows that very call, and a
+//! `deny` tool never runs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+
+use tokio::sync::oneshot;
+
+use super::builtin::fs::{FsList, FsRead, FsWrite};
+use super::DynTool;
+use crate::api::{Decision, Policy, ToolCallId, ToolInfo};
+use crate::provider::ToolSpec;
+
+/// All tools the agent can call.
+pub(crate) struct Registry {
+    tools: BTreeMap<&'static str, Arc<dyn DynTool>>,
+}
+
+impl Registry {
+    /// The built-in tools.
+    pub(crate) fn builtin() -> Self {
+        let mut registry = Self {
+            tools: BTreeMap::new(),
+        };
+        registry.add(FsList);
+        registry.add(FsRead);
+        registry.add(FsWrite);
+        registry
+    }
+
+    fn add(&mut self, tool: impl DynTool + 'static) {
+        self.tools.insert(tool.name(), Arc::new(tool));
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<Arc<dyn DynTool>> {
+        self.tools.get(name).cloned()
+    }
+
+    /// The tools offered to the model: all but those whose policy is `deny`.
+    pub(crate) fn specs(&self, policies: &Policies) -> Vec<ToolSpec> {
+        self.tools
+            .values()
+            .filter(|t| policies.policy(t.name(), t.effect()) != Policy::Deny)
+            .map(|t| ToolSpec {
+                name: t.name().to_owned(),
+                description: t.description().to_owned(),
+                parameters: t.schema(),
+            })
+            .collect()
+    }
+
+    pub(crate) fn infos(&self, policies: &Policies) -> Vec<ToolInfo> {
+        self.tools
+            .values()
+            .map(|t| ToolInfo {
+                name: t.name().to_owned(),
+                description: t.description().to_owned(),
+                effect: t.effect(),
+                policy: policies.policy(t.name(), t.effect()),
+                schema: t.schema(),
+            })
+            .collect()
+    }
+}
+
+/// Who decides whether a tool runs: configured policies, choices the person made ("always allow",
+/// remembered in the database), and defaults by effect.
+#[derive(Default)]
+pub(crate) struct Policies {
+    configured: BTreeMap<String, Policy>,
+    remembered: RwLock<HashMap<String, Policy>>,
+}
+
+impl Policies {
+    pub(crate) fn new(
+        configured: BTreeMap<String, Policy>,
+        remembered: HashMap<String, Policy>,
+    ) -> Self {
+        Self {
+            configured,
+            remembered: RwLock::new(remembered),
+        }
+    }
+
+    /// A `deny` in the config file always wins; then the person's remembered choice; then the
+    /// config; then the default for the effect.
+    pub(crate) fn policy(&self, tool: &str, effect: crate::api::Effect) -> Policy {
+        let configured = self.configured.get(tool).copied();
+        if configured == Some(Policy::Deny) {
+            return Policy::Deny;
+        }
+        let remembered = self
+            .remembered
+            .read()
+            .ok()
+            .and_then(|m| m.get(tool).copied());
+        remembered
+            .or(configured)
+            .unwrap_or_else(|| effect.default_policy())
+    }
+
+    pub(crate) fn remember(&self, tool: &str, policy: Policy) {
+        if let Ok(mut m) = self.remembered.write() {
+            m.insert(tool.to_owned(), policy);
+        }
+    }
+}
+
+/// An approval the person gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Answer {
+    pub decision: Decision,
+    pub remember: bool,
+}
+
+/// Tool calls waiting for the person.
+#[derive(Default)]
+pub(crate) struct Approvals {
+    pending: Mutex<HashMap<ToolCallId, oneshot::Sender<Answer>>>,
+}
+
+impl Approvals {
+    /// Registers a waiting call; the receiver yields the person's answer.
+    pub(crate) fn wait_for(&self, call: &ToolCallId) -> oneshot::Receiver<Answer> {
+        let (tx, rx) = oneshot::channel();
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.insert(call.clone(), tx);
+        }
+        rx
+    }
+
+    /// Delivers an answer; `false` when no such call waits.
+    pub(crate) fn answer(&self, call: &ToolCallId, answer: Answer) -> bool {
+        let sender = self.pending.lock().ok().and_then(|mut p| p.remove(call));
+        sender.is_some_and(|tx| tx.send(answer).is_ok())
+    }
+
+    /// Forgets a call that stopped waiting (cancelled).
+    pub(crate) fn forget(&self, call: &ToolCallId) {
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.remove(call);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Effect;
+
+    #[test]
+    fn policy_precedence() {
+        let mut configured = BTreeMap::new();
+        configured.insert("fs_write".to_owned(), Policy::Ask);
+        configured.insert("fs_read".to_owned(), Policy::Deny);
+        let policies = Policies::new(configured, HashMap::new());
+        assert_eq!(policies.policy("fs_list", Effect::ReadOnly), Policy::Allow);
+        assert_eq!(policies.policy("other", Effect::Destructive), Policy::Ask);
+        assert_eq!(policies.policy("fs_write", Effect::Mutating), Policy::Ask);
+        policies.remember("fs_write", Policy::Allow);
+        assert_eq!(policies.policy("fs_write", Effect::Mutating), Policy::Allow);
+        policies.remember("fs_read", Policy::Allow);
+        assert_eq!(policies.policy("fs_read", Effect::ReadOnly), Policy::Deny);
+
+        let registry = Registry::builtin();
+        let offered: Vec<_> = registry.specs(&policies).into_iter().map(|s| s.name).collect();
+        assert_eq!(offered, vec!["fs_list", "fs_write"]);
+    }
+
+    #[test]
+    fn schemas_come_from_doc_comments() {
+        let registry = Registry::builtin();
+        let write = registry.get("fs_write").unwrap();
+        let schema = write.schema();
+        assert_eq!(schema["type"], "object");
+        assert_eq!(
+            schema["required"],
+            serde_json::json!(["path", "content"])
+        );
+        let desc = schema["properties"]["path"]["description"].as_str().unwrap();
+        assert!(desc.contains("relative to the workspace"), "{desc}");
+    }
+
+    #[tokio::test]
+    async fn approvals_reach_the_waiting_call_once() {
+        let approvals = Approvals::default();
+        let call = ToolCallId::new();
+        let rx = approvals.wait_for(&call);
+        let answer = Answer {
+            decision: Decision::Allow,
+            remember: false,
+        };
+        assert!(approvals.answer(&call, answer));
+        assert!(!approvals.answer(&call, answer));
+        assert_eq!(rx.await.unwrap(), answer);
+    }
+}

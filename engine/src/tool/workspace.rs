@@ -1,0 +1,127 @@
+//! The folders the person allowed, opened as cap-std capabilities: every file tool reaches the disk
+//! only through these handles, so `..`, absolute paths and symlinks cannot lead outside them.
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use cap_std::ambient_authority;
+use cap_std::fs::Dir;
+
+use super::ToolError;
+
+/// One allowed folder.
+pub(crate) struct Root {
+    /// How paths name it when there are several roots (its folder name, made unique).
+    pub name: String,
+    /// The capability.
+    pub dir: Dir,
+}
+
+/// All allowed folders.
+#[derive(Default)]
+pub(crate) struct Workspace {
+    roots: Vec<Arc<Root>>,
+}
+
+impl Workspace {
+    /// Opens each folder; a folder that cannot be opened is an error naming it.
+    pub(crate) fn open(paths: &[PathBuf]) -> Result<Self, String> {
+        let mut roots: Vec<Arc<Root>> = Vec::new();
+        for path in paths {
+            let dir = Dir::open_ambient_dir(path, ambient_authority()).map_err(|e| {
+                format!(
+                    "cannot open workspace folder {}: {e}",
+                    path.display()
+                )
+            })?;
+            let base = path
+                .file_name()
+                .map_or_else(|| "root".to_owned(), |n| n.to_string_lossy().into_owned());
+            let mut name = base.clone();
+            let mut n = 2;
+            while roots.iter().any(|r| r.name == name) {
+                name = format!("{base}-{n}");
+                n += 1;
+            }
+            roots.push(Arc::new(Root {
+                name,
+                dir,
+            }));
+        }
+        Ok(Self { roots })
+    }
+
+    /// The allowed folders.
+    pub(crate) fn roots(&self) -> &[Arc<Root>] {
+        &self.roots
+    }
+
+    /// Picks the root a tool path refers to and the path inside it. With one root, paths are
+    /// relative to it; with several, the first component names the root.
+    pub(crate) fn resolve(&self, path: &str) -> Result<(Arc<Root>, PathBuf), ToolError> {
+        let Some(first) = self.roots.first() else {
+            return Err(ToolError::RespondToModel(
+                "no workspace folder is allowed yet; ask the person to add one in settings (or pass --workspace DIR)".into(),
+            ));
+        };
+        if path.contains('\0') {
+            return Err(ToolError::RespondToModel("the path contains a NUL byte".into()));
+        }
+        let p = Path::new(path.trim());
+        if p.is_absolute() || p.has_root() || looks_like_windows_absolute(path) {
+            return Err(ToolError::RespondToModel(format!(
+                "{path:?} is an absolute path; use a path relative to the workspace"
+            )));
+        }
+        let rel: PathBuf = p
+            .components()
+            .filter(|c| !matches!(c, Component::CurDir))
+            .collect();
+        if self.roots.len() == 1 {
+            return Ok((first.clone(), rel));
+        }
+        let mut parts = rel.components();
+        let Some(Component::Normal(head)) = parts.next() else {
+            return Err(ToolError::RespondToModel(format!(
+                "with several workspace folders, paths start with a folder name: {}",
+                self.root_names()
+            )));
+        };
+        let head = head.to_string_lossy();
+        match self.roots.iter().find(|r| r.name == head) {
+            Some(root) => Ok((root.clone(), parts.as_path().to_path_buf())),
+            None => Err(ToolError::RespondToModel(format!(
+                "{head:?} is not a workspace folder; the folders are: {}",
+                self.root_names()
+            ))),
+        }
+    }
+
+    fn root_names(&self) -> String {
+        self.roots
+            .iter()
+            .map(|r| r.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn looks_like_windows_absolute(path: &str) -> bool {
+    let b = path.as_bytes();
+    (b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':') || path.starts_with("\\\\")
+}
+
+/// Turns an I/O error from a capability call into a message for the model.
+pub(crate) fn io_error(path: &str, e: &std::io::Error) -> ToolError {
+    use std::io::ErrorKind;
+    let message = match e.kind() {
+        ErrorKind::NotFound => format!("{path:?} does not exist"),
+        // cap-std reports escapes (`..`, symlinks out) as PermissionDenied.
+        ErrorKind::PermissionDenied => {
+            format!("{path:?} is outside the workspace or not accessible: access refused")
+        }
+        ErrorKind::AlreadyExists => format!("{path:?} already exists"),
+        _ => format!("{path:?}: {e}"),
+    };
+    ToolError::RespondToModel(message)
+}

@@ -1,0 +1,149 @@
+//! A harness: an engine on a temporary data folder and workspace, talking to a scripted server.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aetheria_engine::api::{Command, Event, SessionId};
+use aetheria_engine::config::{Config, ProviderConfig, Wire};
+use aetheria_engine::testkit::{Reply, ScriptedServer};
+use aetheria_engine::{Engine, Events, Handle};
+
+pub struct Harness {
+    pub handle: Handle,
+    pub events: Events,
+    pub server: ScriptedServer,
+    pub workspace: PathBuf,
+    pub data: tempfile::TempDir,
+}
+
+pub fn provider(base_url: &str) -> ProviderConfig {
+    ProviderConfig {
+        name: "loopback".into(),
+        wire: Wire::Openai,
+        base_url: base_url.into(),
+        model: "test-model".into(),
+        key_env: Some("AETHERIA_TEST_NO_SUCH_KEY".into()),
+        key_ref: Some("aetheria-test-no-such-account".into()),
+    }
+}
+
+impl Harness {
+    pub async fn start(replies: Vec<Reply>) -> Self {
+        Self::start_with(replies, |_| {}).await
+    }
+
+    pub async fn start_with(replies: Vec<Reply>, setup: impl FnOnce(&mut Config)) -> Self {
+        let server = ScriptedServer::start(replies).await.unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let workspace = data.path().join("workspace");
+        std::fs::create_dir_all(&workspace).unwrap();
+        let mut config = config_for(&data, &workspace, &server.base_url());
+        setup(&mut config);
+        let (handle, events) = Engine::start(config).await.unwrap();
+        Self {
+            handle,
+            events,
+            server,
+            workspace,
+            data,
+        }
+    }
+
+    /// The next event, failing the test after 10 s of silence.
+    pub async fn next(&mut self) -> Event {
+        tokio::time::timeout(Duration::from_secs(10), self.events.recv())
+            .await
+            .expect("no event within 10 s")
+            .expect("the event stream ended")
+    }
+
+    /// Events up to and including the first that matches.
+    pub async fn until(&mut self, mut done: impl FnMut(&Event) -> bool) -> Vec<Event> {
+        let mut seen = Vec::new();
+        loop {
+            let event = self.next().await;
+            let stop = done(&event);
+            seen.push(event);
+            if stop {
+                return seen;
+            }
+        }
+    }
+
+    pub async fn new_session(&mut self) -> SessionId {
+        let session = SessionId::new();
+        self.handle
+            .submit(Command::CreateSession {
+                session: session.clone(),
+                title: None,
+            })
+            .unwrap();
+        let events = self.until(|e| matches!(e, Event::SessionCreated { .. })).await;
+        assert!(matches!(events.last(), Some(Event::SessionCreated { session: s }) if s.id == session));
+        session
+    }
+
+    pub fn send(&self, session: &SessionId, text: &str) {
+        self.handle
+            .submit(Command::SendMessage {
+                session: session.clone(),
+                text: text.into(),
+                attachments: vec![],
+            })
+            .unwrap();
+    }
+
+    /// Sends a message and collects events until the turn ends.
+    pub async fn turn(&mut self, session: &SessionId, text: &str) -> Vec<Event> {
+        self.send(session, text);
+        self.until(turn_ended).await
+    }
+}
+
+pub fn config_for(data: &tempfile::TempDir, workspace: &std::path::Path, base_url: &str) -> Config {
+    let mut config = Config::new(data.path().join("config"), data.path().join("data"));
+    config.use_provider(provider(base_url));
+    config.workspace_roots = vec![workspace.to_path_buf()];
+    config
+}
+
+pub fn turn_ended(e: &Event) -> bool {
+    matches!(
+        e,
+        Event::TurnFinished { .. } | Event::TurnFailed { .. } | Event::TurnCancelled { .. }
+    )
+}
+
+/// The text of all deltas, in order.
+pub fn streamed_text(events: &[Event]) -> String {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::TextDelta { delta, .. } => Some(delta.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The messages of a request body the server received.
+pub fn roles(body: &serde_json::Value) -> Vec<String> {
+    body["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Whether a test of a real service is skipped by the person's explicit `AETHERIA_SKIP`; never in CI.
+pub fn skip(what: &str) -> bool {
+    let skipped = std::env::var("AETHERIA_SKIP")
+        .unwrap_or_default()
+        .split(',')
+        .any(|s| s.trim() == what);
+    if skipped {
+        assert!(std::env::var("CI").is_err(), "AETHERIA_SKIP is not allowed in CI");
+        eprintln!("SKIPPED: {what} (AETHERIA_SKIP)");
+    }
+    skipped
+}

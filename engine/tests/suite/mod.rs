@@ -1,0 +1,6 @@
+mod common;
+mod keychain;
+mod persistence;
+mod sessions;
+mod tools;
+mod turns;

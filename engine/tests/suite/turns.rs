@@ -1,0 +1,269 @@
+//! Streamed turns: text, tool calls split over chunks, parallel calls, errors, cuts, cancel.
+
+use std::time::Duration;
+
+use aetheria_engine::api::{Command, ErrorKind, Event, MessageStatus, Role, ToolStatus};
+use aetheria_engine::testkit::{Reply, text_chunk};
+
+use super::common::{Harness, roles, streamed_text};
+
+#[tokio::test]
+async fn text_answer_streams_is_stored_and_titles_the_session() {
+    let mut h = Harness::start(vec![Reply::text(&["Hel", "lo, ", "world", " ✓"])]).await;
+    let session = h.new_session().await;
+    let events = h.turn(&session, "Say hello to the world please").await;
+
+    assert!(matches!(events.first(), Some(Event::TurnStarted { .. })), "{events:?}");
+    assert_eq!(streamed_text(&events), "Hello, world ✓");
+    let Some(Event::TurnFinished { usage, message, .. }) = events.last() else {
+        panic!("no TurnFinished: {events:?}");
+    };
+    assert_eq!(usage.input_tokens, 12);
+    assert_eq!(usage.output_tokens, 4);
+
+    // The request carried the system prompt, the user message, the tools and streaming options.
+    let requests = h.server.requests();
+    let body = &requests[0];
+    assert_eq!(roles(body), vec!["system", "user"]);
+    assert_eq!(body["model"], "test-model");
+    assert_eq!(body["stream"], true);
+    let tools: Vec<&str> = body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["function"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tools, vec!["fs_list", "fs_read", "fs_write"]);
+
+    // Auto-title after the first exchange.
+    let titled = h.until(|e| matches!(e, Event::SessionUpdated { .. })).await;
+    let Some(Event::SessionUpdated { session: summary }) = titled.last() else {
+        unreachable!()
+    };
+    assert_eq!(summary.title, "Say hello to the world please");
+
+    h.handle
+        .submit(Command::LoadSession {
+            session: session.clone(),
+        })
+        .unwrap();
+    let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
+    let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else {
+        unreachable!()
+    };
+    assert_eq!(messages.len(), 2);
+    assert_eq!(messages[0].role, Role::User);
+    assert_eq!(messages[1].content, "Hello, world ✓");
+    assert_eq!(&messages[1].id, message);
+    assert_eq!(messages[1].status, MessageStatus::Complete);
+}
+
+#[tokio::test]
+async fn a_tool_call_split_over_many_chunks_runs_and_its_result_goes_back() {
+    let mut h = Harness::start(vec![
+        Reply::tool_calls(&[("call_abc", "fs_read", r#"{"path": "notes/todo.md"}"#)], 3),
+        Reply::text(&["The file says: buy milk."]),
+    ])
+    .await;
+    std::fs::create_dir_all(h.workspace.join("notes")).unwrap();
+    std::fs::write(h.workspace.join("notes/todo.md"), "- buy milk\n").unwrap();
+    let session = h.new_session().await;
+    let events = h.turn(&session, "What is on my todo list?").await;
+
+    let started: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ToolCallStarted { tool, arguments, call, .. } => Some((call.0.clone(), tool.clone(), arguments.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        started,
+        vec![("call_abc".into(), "fs_read".into(), r#"{"path": "notes/todo.md"}"#.into())]
+    );
+    assert!(events.iter().any(|e| matches!(e,
+        Event::ToolCallFinished { status: ToolStatus::Succeeded, output, .. } if output == "- buy milk\n")));
+    assert!(!events.iter().any(|e| matches!(e, Event::ApprovalRequested { .. })), "fs_read needs no approval");
+    assert!(matches!(events.last(), Some(Event::TurnFinished { .. })));
+
+    let requests = h.server.requests();
+    let second = &requests[1];
+    assert_eq!(roles(second), vec!["system", "user", "assistant", "tool"]);
+    let messages = second["messages"].as_array().unwrap();
+    assert_eq!(messages[2]["tool_calls"][0]["id"], "call_abc");
+    assert_eq!(messages[2]["tool_calls"][0]["function"]["arguments"], r#"{"path": "notes/todo.md"}"#);
+    assert_eq!(messages[3]["tool_call_id"], "call_abc");
+    assert_eq!(messages[3]["content"], "- buy milk\n");
+}
+
+#[tokio::test]
+async fn two_parallel_tool_calls_both_run_and_return_in_order() {
+    let mut h = Harness::start(vec![
+        Reply::tool_calls(
+            &[
+                ("call_1", "fs_list", r#"{"path": ""}"#),
+                ("call_2", "fs_read", r#"{"path": "a.txt"}"#),
+            ],
+            4,
+        ),
+        Reply::text(&["done"]),
+    ])
+    .await;
+    std::fs::write(h.workspace.join("a.txt"), "alpha").unwrap();
+    let session = h.new_session().await;
+    let events = h.turn(&session, "look around").await;
+    let finished = events
+        .iter()
+        .filter(|e| matches!(e, Event::ToolCallFinished { status: ToolStatus::Succeeded, .. }))
+        .count();
+    assert_eq!(finished, 2, "{events:?}");
+    let requests = h.server.requests();
+    let second = &requests[1];
+    let messages = second["messages"].as_array().unwrap();
+    assert_eq!(roles(second), vec!["system", "user", "assistant", "tool", "tool"]);
+    assert_eq!(messages[3]["tool_call_id"], "call_1");
+    assert_eq!(messages[3]["content"], "a.txt (5 B)");
+    assert_eq!(messages[4]["tool_call_id"], "call_2");
+    assert_eq!(messages[4]["content"], "alpha");
+}
+
+#[tokio::test]
+async fn arguments_that_are_not_json_go_back_to_the_model() {
+    let mut h = Harness::start(vec![
+        Reply::tool_calls(&[("call_bad", "fs_read", r#"{"path": "a.txt""#)], 5),
+        Reply::tool_calls(&[("call_bad2", "no_such_tool", "{}")], 5),
+        Reply::text(&["sorry"]),
+    ])
+    .await;
+    let session = h.new_session().await;
+    let events = h.turn(&session, "read a.txt").await;
+    assert!(matches!(events.last(), Some(Event::TurnFinished { .. })), "{events:?}");
+    let requests = h.server.requests();
+    let tool_msg = &requests[1]["messages"].as_array().unwrap()[3];
+    let content = tool_msg["content"].as_str().unwrap();
+    assert!(content.contains("not valid"), "{content}");
+    let tool_msg = &requests[2]["messages"].as_array().unwrap()[5];
+    let content = tool_msg["content"].as_str().unwrap();
+    assert!(content.contains("no tool named \"no_such_tool\""), "{content}");
+}
+
+#[tokio::test]
+async fn provider_errors_become_clear_turn_failures() {
+    let cases = [
+        (Reply::error(401, "Incorrect API key provided"), ErrorKind::Auth, "aetheria auth set loopback"),
+        (Reply::error(404, "The model `test-model` does not exist"), ErrorKind::NotFound, "test-model"),
+        (
+            Reply::Error { status: 429, body: "{\"error\":{\"message\":\"Rate limit reached\"}}".into(), retry_after: Some(20) },
+            ErrorKind::RateLimited,
+            "in 20 s",
+        ),
+        (Reply::error(503, "overloaded"), ErrorKind::Unavailable, "try again later"),
+    ];
+    for (reply, kind, hint) in cases {
+        let mut h = Harness::start(vec![reply]).await;
+        let session = h.new_session().await;
+        let events = h.turn(&session, "hi").await;
+        let Some(Event::TurnFailed { error, .. }) = events.last() else {
+            panic!("expected TurnFailed: {events:?}");
+        };
+        assert_eq!(error.kind, kind, "{error:?}");
+        assert!(error.message.contains("\"loopback\""), "{}", error.message);
+        assert!(error.message.contains(hint), "{}", error.message);
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_fails_the_turn_and_keeps_the_message() {
+    let mut h = Harness::start_with(vec![], |c| {
+        c.providers[0].base_url = "http://127.0.0.1:9/v1".into();
+    })
+    .await;
+    let session = h.new_session().await;
+    let events = h.turn(&session, "anyone there?").await;
+    let Some(Event::TurnFailed { error, .. }) = events.last() else {
+        panic!("{events:?}");
+    };
+    assert_eq!(error.kind, ErrorKind::Unavailable);
+    assert!(error.message.contains("cannot reach"), "{}", error.message);
+    h.handle.submit(Command::LoadSession { session }).unwrap();
+    let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
+    let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else { unreachable!() };
+    assert_eq!(messages[0].content, "anyone there?");
+}
+
+#[tokio::test]
+async fn a_stream_cut_in_the_middle_keeps_the_partial_answer() {
+    let reply = Reply::stream(vec![
+        text_chunk("The first half"),
+        text_chunk(" and then"),
+        text_chunk(" never this"),
+    ])
+    .cut_after(2);
+    let mut h = Harness::start(vec![reply]).await;
+    let session = h.new_session().await;
+    let events = h.turn(&session, "tell me a story").await;
+    assert_eq!(streamed_text(&events), "The first half and then");
+    let Some(Event::TurnFailed { error, .. }) = events.last() else {
+        panic!("{events:?}");
+    };
+    assert_eq!(error.kind, ErrorKind::BadResponse);
+    assert!(error.message.contains("partial answer is kept"), "{}", error.message);
+
+    h.handle.submit(Command::LoadSession { session }).unwrap();
+    let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
+    let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else { unreachable!() };
+    assert_eq!(messages[1].content, "The first half and then");
+    assert_eq!(messages[1].status, MessageStatus::Failed);
+}
+
+#[tokio::test]
+async fn malformed_sse_fails_the_turn_without_panicking() {
+    let reply = Reply::stream(vec![text_chunk("ok so far"), "{not json".into(), "[DONE]".into()]);
+    let mut h = Harness::start(vec![reply]).await;
+    let session = h.new_session().await;
+    let events = h.turn(&session, "hi").await;
+    let Some(Event::TurnFailed { error, .. }) = events.last() else {
+        panic!("{events:?}");
+    };
+    assert_eq!(error.kind, ErrorKind::BadResponse);
+    assert!(error.message.contains("not valid JSON"), "{}", error.message);
+}
+
+#[tokio::test]
+async fn cancel_stops_a_stream_within_200_ms_and_keeps_the_partial_answer() {
+    let pieces: Vec<String> = (0..100).map(|i| text_chunk(&format!("w{i} "))).collect();
+    let reply = Reply::stream(pieces).with_delay(Duration::from_millis(50));
+    let mut h = Harness::start(vec![reply]).await;
+    let session = h.new_session().await;
+    h.send(&session, "talk slowly");
+    h.until(|e| matches!(e, Event::TextDelta { .. })).await;
+    h.until(|e| matches!(e, Event::TextDelta { .. })).await;
+    h.handle.submit(Command::Cancel { session: session.clone() }).unwrap();
+    let events = h.until(super::common::turn_ended).await;
+    assert!(matches!(events.last(), Some(Event::TurnCancelled { .. })), "{events:?}");
+    // Chunks arrive every 50 ms: at most what was in flight may follow the cancel, i.e. the stream
+    // stopped within a chunk or two (well under 200 ms), not after the remaining 97 chunks.
+    let late = events.iter().filter(|e| matches!(e, Event::TextDelta { .. })).count();
+    assert!(late <= 2, "{late} deltas arrived after Cancel");
+
+    h.handle.submit(Command::LoadSession { session }).unwrap();
+    let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
+    let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else { unreachable!() };
+    assert_eq!(messages[1].status, MessageStatus::Cancelled);
+    assert!(messages[1].content.starts_with("w0 w1 "), "{:?}", messages[1].content);
+}
+
+#[tokio::test]
+async fn the_step_limit_ends_a_looping_turn() {
+    let replies = (0..3)
+        .map(|i| Reply::tool_calls(&[(&format!("call_{i}"), "fs_list", "{}")], 10))
+        .collect();
+    let mut h = Harness::start_with(replies, |c| c.max_steps = 2).await;
+    let session = h.new_session().await;
+    let events = h.turn(&session, "loop").await;
+    let Some(Event::TurnFailed { error, .. }) = events.last() else {
+        panic!("{events:?}");
+    };
+    assert_eq!(error.kind, ErrorKind::StepLimit);
+    assert_eq!(h.server.requests().len(), 2);
+}
