@@ -1,0 +1,386 @@
+//! The window's root state and update (Elm architecture): it keeps the engine handle it received in
+//! the bridge handshake, the session list, the open conversation and pending approvals, and turns
+//! the person's actions into engine commands. Drawing lives in `view`.
+
+mod transcript;
+mod view;
+
+pub use self::view::COMPOSER;
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+
+use aetheria_engine::Handle;
+use aetheria_engine::api::{Command, Decision, Effect, Event, SessionId, SessionSummary, ToolCallId};
+use iced::widget::text_editor;
+use iced::{Subscription, Task, Theme};
+
+use crate::engine_bridge::{self, BridgeEvent};
+use crate::theme::{Mode, Palette};
+use self::transcript::Transcript;
+
+/// Where the app stands with its engine.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Status {
+    /// Starting the engine.
+    Connecting,
+    /// The engine runs.
+    Ready,
+    /// The engine could not start; the text says why.
+    Failed(String),
+}
+
+/// A tool call waiting for the person.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Approval {
+    /// The call.
+    pub call: ToolCallId,
+    /// The tool's name.
+    pub tool: String,
+    /// What it can change.
+    pub effect: Effect,
+    /// Its arguments, pretty-printed.
+    pub arguments: String,
+}
+
+/// Everything the person can do, and what the engine reports.
+#[derive(Debug, Clone)]
+pub enum Message {
+    /// From the engine bridge.
+    Bridge(BridgeEvent),
+    /// Start a new conversation.
+    NewChat,
+    /// Open a conversation from the sidebar.
+    OpenSession(SessionId),
+    /// An edit of the composer.
+    Compose(text_editor::Action),
+    /// Send what the composer holds.
+    Send,
+    /// Stop the running turn.
+    Stop,
+    /// Answer the first pending approval.
+    Approve {
+        /// Run it or not.
+        decision: Decision,
+        /// Always allow this tool.
+        remember: bool,
+    },
+    /// Switch light / God Mode.
+    ToggleTheme,
+    /// A link in an answer was clicked.
+    OpenLink(String),
+    /// Hide the notice banner.
+    DismissNotice,
+}
+
+/// The app.
+pub struct App {
+    pub(crate) mode: Mode,
+    pub(crate) engine: Option<Handle>,
+    pub(crate) status: Status,
+    pub(crate) provider: Option<String>,
+    pub(crate) workspace: Vec<PathBuf>,
+    pub(crate) sessions: Vec<SessionSummary>,
+    pub(crate) current: Option<SessionId>,
+    pub(crate) transcript: Transcript,
+    pub(crate) running: bool,
+    pub(crate) composer: text_editor::Content,
+    pub(crate) approvals: VecDeque<Approval>,
+    pub(crate) notice: Option<String>,
+    /// Text to send once the session being created exists.
+    pending_send: Option<String>,
+}
+
+impl Default for App {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl App {
+    /// A window that waits for its engine.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            mode: Mode::default(),
+            engine: None,
+            status: Status::Connecting,
+            provider: None,
+            workspace: Vec::new(),
+            sessions: Vec::new(),
+            current: None,
+            transcript: Transcript::default(),
+            running: false,
+            composer: text_editor::Content::new(),
+            approvals: VecDeque::new(),
+            notice: None,
+            pending_send: None,
+        }
+    }
+
+    /// Runs the window until it is closed.
+    pub fn run() -> iced::Result {
+        iced::application(Self::new, Self::update, Self::view)
+            .title(Self::title)
+            .subscription(Self::subscription)
+            .theme(Self::theme)
+            .window_size((1180.0, 760.0))
+            .run()
+    }
+
+    fn title(&self) -> String {
+        let session = self
+            .current
+            .as_ref()
+            .and_then(|id| self.sessions.iter().find(|s| &s.id == id))
+            .map(|s| s.title.clone());
+        match session {
+            Some(title) => format!("{title} — Aetheria"),
+            None => "Aetheria".into(),
+        }
+    }
+
+    /// The colours in use.
+    #[must_use]
+    pub fn palette(&self) -> Palette {
+        Palette::of(self.mode)
+    }
+
+    /// The iced theme of the current mode.
+    #[must_use]
+    pub fn theme(&self) -> Theme {
+        self.palette().theme(self.mode)
+    }
+
+    /// The engine bridge.
+    pub fn subscription(&self) -> Subscription<Message> {
+        engine_bridge::subscription().map(Message::Bridge)
+    }
+
+    fn submit(&mut self, command: Command) {
+        let Some(engine) = &self.engine else {
+            self.notice = Some("The engine is not ready yet.".into());
+            return;
+        };
+        if let Err(e) = engine.submit(command) {
+            self.notice = Some(format!("The engine stopped ({e}); restart Aetheria."));
+        }
+    }
+
+    /// Handles one message; never blocks (engine commands are queued).
+    pub fn update(&mut self, message: Message) -> Task<Message> {
+        match message {
+            Message::Bridge(event) => self.bridge(event),
+            Message::NewChat => {
+                self.current = None;
+                self.transcript = Transcript::default();
+                self.running = false;
+            }
+            Message::OpenSession(session) => {
+                if self.current.as_ref() != Some(&session) {
+                    self.current = Some(session.clone());
+                    self.transcript = Transcript::default();
+                    self.running = false;
+                    self.submit(Command::LoadSession { session });
+                }
+            }
+            Message::Compose(action) => {
+                let is_edit = action.is_edit();
+                if !is_edit || !self.running {
+                    self.composer.perform(action);
+                }
+            }
+            Message::Send => self.send(),
+            Message::Stop => {
+                if let Some(session) = self.current.clone() {
+                    self.submit(Command::Cancel { session });
+                }
+            }
+            Message::Approve { decision, remember } => {
+                if let Some(approval) = self.approvals.pop_front() {
+                    self.submit(Command::Approve {
+                        call: approval.call,
+                        decision,
+                        remember,
+                    });
+                }
+            }
+            Message::ToggleTheme => {
+                self.mode = match self.mode {
+                    Mode::Light => Mode::GodMode,
+                    Mode::GodMode => Mode::Light,
+                };
+            }
+            Message::OpenLink(url) => {
+                if let Err(e) = open::that_detached(&url) {
+                    self.notice = Some(format!("Cannot open {url}: {e}"));
+                }
+            }
+            Message::DismissNotice => self.notice = None,
+        }
+        Task::none()
+    }
+
+    fn send(&mut self) {
+        if self.running || self.engine.is_none() {
+            return;
+        }
+        let text = self.composer.text().trim().to_owned();
+        if text.is_empty() {
+            return;
+        }
+        self.composer = text_editor::Content::new();
+        self.transcript.push_user(&text);
+        self.running = true;
+        match self.current.clone() {
+            Some(session) => self.submit(Command::SendMessage {
+                session,
+                text,
+                attachments: Vec::new(),
+            }),
+            None => {
+                let session = SessionId::new();
+                self.current = Some(session.clone());
+                self.pending_send = Some(text);
+                self.submit(Command::CreateSession {
+                    session,
+                    title: None,
+                });
+            }
+        }
+    }
+
+    fn bridge(&mut self, event: BridgeEvent) {
+        match event {
+            BridgeEvent::Ready {
+                handle,
+                provider,
+                workspace,
+            } => {
+                self.engine = Some(handle);
+                self.status = Status::Ready;
+                self.provider = provider;
+                self.workspace = workspace;
+                self.submit(Command::ListSessions);
+            }
+            BridgeEvent::Events(events) => {
+                for event in events {
+                    self.engine_event(event);
+                }
+            }
+            BridgeEvent::Failed(reason) => self.status = Status::Failed(reason),
+        }
+    }
+
+    fn is_current(&self, session: &SessionId) -> bool {
+        self.current.as_ref() == Some(session)
+    }
+
+    fn upsert_session(&mut self, summary: SessionSummary) {
+        self.sessions.retain(|s| s.id != summary.id);
+        self.sessions.insert(0, summary);
+    }
+
+    /// Applies one engine event to the window's state.
+    pub fn engine_event(&mut self, event: Event) {
+        match event {
+            Event::SessionList { sessions } => self.sessions = sessions,
+            Event::SessionCreated { session } => {
+                let id = session.id.clone();
+                self.upsert_session(session);
+                if self.is_current(&id)
+                    && let Some(text) = self.pending_send.take()
+                {
+                    self.submit(Command::SendMessage {
+                        session: id,
+                        text,
+                        attachments: Vec::new(),
+                    });
+                }
+            }
+            Event::SessionUpdated { session } => self.upsert_session(session),
+            Event::SessionDeleted { session } => {
+                self.sessions.retain(|s| s.id != session);
+                if self.is_current(&session) {
+                    self.current = None;
+                    self.transcript = Transcript::default();
+                }
+            }
+            Event::SessionLoaded {
+                session,
+                messages,
+                tool_calls,
+            } => {
+                if self.is_current(&session.id) {
+                    self.transcript = Transcript::from_history(&messages, &tool_calls);
+                }
+            }
+            Event::TurnStarted { session, .. } if self.is_current(&session) => {
+                self.running = true;
+            }
+            Event::TextDelta {
+                session,
+                message,
+                delta,
+            } if self.is_current(&session) => self.transcript.push_delta(&message, &delta),
+            Event::ToolCallStarted {
+                session,
+                call,
+                tool,
+                arguments,
+            } if session.as_ref().is_none_or(|s| self.is_current(s)) => {
+                self.transcript.push_tool(call, tool, arguments);
+            }
+            Event::ApprovalRequested {
+                call,
+                tool,
+                effect,
+                arguments,
+                ..
+            } => {
+                self.transcript.awaiting(&call);
+                self.approvals.push_back(Approval {
+                    call,
+                    tool,
+                    effect,
+                    arguments: pretty(&arguments),
+                });
+            }
+            Event::ToolCallFinished {
+                call,
+                status,
+                output,
+                ..
+            } => {
+                self.approvals.retain(|a| a.call != call);
+                self.transcript.finish_tool(&call, status, output);
+            }
+            Event::TurnFinished { session, .. } if self.is_current(&session) => {
+                self.running = false;
+                self.transcript.end_turn(None);
+            }
+            Event::TurnFailed { session, error } if self.is_current(&session) => {
+                self.running = false;
+                self.transcript.end_turn(Some(error.message));
+            }
+            Event::TurnCancelled { session } if self.is_current(&session) => {
+                self.running = false;
+                self.transcript.end_turn(Some("Stopped.".into()));
+            }
+            Event::CommandFailed { error, .. } => {
+                if self.pending_send.take().is_some() {
+                    self.running = false;
+                }
+                self.notice = Some(error.message);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn pretty(arguments: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(arguments)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| arguments.to_owned())
+}

@@ -1,0 +1,192 @@
+//! The open conversation as the window shows it: messages, tool-call cards and turn errors. The
+//! streaming answer is kept as plain text and parsed into markdown once, when it is complete, so a
+//! token never costs a re-parse of the whole answer.
+
+use aetheria_engine::api::{
+    MessageId, MessageRecord, MessageStatus, Role, ToolCallId, ToolCallRecord, ToolStatus,
+};
+use iced::widget::markdown;
+
+/// One entry of the conversation.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    /// What the person wrote.
+    User(String),
+    /// What the model answered.
+    Assistant {
+        /// Its stored id.
+        id: MessageId,
+        /// The text so far.
+        text: String,
+        /// Parsed markdown once complete; `None` while streaming.
+        markdown: Option<Vec<markdown::Item>>,
+        /// A note such as "stopped".
+        note: Option<String>,
+    },
+    /// A tool call.
+    Tool {
+        /// The call.
+        call: ToolCallId,
+        /// The tool's name.
+        tool: String,
+        /// Its arguments as JSON text.
+        arguments: String,
+        /// Where it stands.
+        status: ToolStatus,
+        /// Its output once finished.
+        output: String,
+    },
+    /// A turn that failed.
+    Error(String),
+}
+
+/// The conversation.
+#[derive(Debug, Clone, Default)]
+pub struct Transcript {
+    /// Entries, oldest first.
+    pub entries: Vec<Entry>,
+}
+
+fn parse(text: &str) -> Vec<markdown::Item> {
+    markdown::parse(text).collect()
+}
+
+impl Transcript {
+    /// Rebuilds a stored conversation: each assistant message is followed by its tool calls.
+    pub fn from_history(messages: &[MessageRecord], calls: &[ToolCallRecord]) -> Self {
+        let mut entries = Vec::new();
+        for m in messages {
+            match m.role {
+                Role::User => entries.push(Entry::User(m.content.clone())),
+                Role::Assistant => {
+                    if !m.content.is_empty() {
+                        let note = match m.status {
+                            MessageStatus::Cancelled => Some("stopped".to_owned()),
+                            MessageStatus::Failed => Some("incomplete".to_owned()),
+                            MessageStatus::Streaming | MessageStatus::Complete => None,
+                        };
+                        entries.push(Entry::Assistant {
+                            id: m.id.clone(),
+                            text: m.content.clone(),
+                            markdown: Some(parse(&m.content)),
+                            note,
+                        });
+                    }
+                    for c in calls.iter().filter(|c| c.message.as_ref() == Some(&m.id)) {
+                        entries.push(Entry::Tool {
+                            call: c.id.clone(),
+                            tool: c.tool.clone(),
+                            arguments: c.arguments.clone(),
+                            status: c.status,
+                            output: c.output.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        Self { entries }
+    }
+
+    /// Adds the person's message.
+    pub fn push_user(&mut self, text: &str) {
+        self.entries.push(Entry::User(text.to_owned()));
+    }
+
+    /// Appends streamed text to its message, starting the message if needed.
+    pub fn push_delta(&mut self, message: &MessageId, delta: &str) {
+        if let Some(Entry::Assistant { id, text, .. }) = self.entries.last_mut()
+            && id == message
+        {
+            text.push_str(delta);
+            return;
+        }
+        self.entries.push(Entry::Assistant {
+            id: message.clone(),
+            text: delta.to_owned(),
+            markdown: None,
+            note: None,
+        });
+    }
+
+    /// Adds a running tool call; the streamed text before it is complete.
+    pub fn push_tool(&mut self, call: ToolCallId, tool: String, arguments: String) {
+        self.complete_streaming(None);
+        self.entries.push(Entry::Tool {
+            call,
+            tool,
+            arguments,
+            status: ToolStatus::Running,
+            output: String::new(),
+        });
+    }
+
+    /// Marks a call as waiting for approval.
+    pub fn awaiting(&mut self, call: &ToolCallId) {
+        if let Some(Entry::Tool { status, .. }) = self.tool_mut(call) {
+            *status = ToolStatus::AwaitingApproval;
+        }
+    }
+
+    /// Records how a call ended.
+    pub fn finish_tool(&mut self, call: &ToolCallId, new_status: ToolStatus, new_output: String) {
+        if let Some(Entry::Tool { status, output, .. }) = self.tool_mut(call) {
+            *status = new_status;
+            *output = new_output;
+        }
+    }
+
+    fn tool_mut(&mut self, call: &ToolCallId) -> Option<&mut Entry> {
+        self.entries
+            .iter_mut()
+            .rev()
+            .find(|e| matches!(e, Entry::Tool { call: c, .. } if c == call))
+    }
+
+    /// The turn ended: the streaming answer is parsed; an error or note is shown.
+    pub fn end_turn(&mut self, problem: Option<String>) {
+        let streaming = self.complete_streaming(problem.as_deref().map(|p| {
+            if p == "Stopped." { "stopped" } else { "incomplete" }
+        }));
+        if let Some(problem) = problem
+            && !(problem == "Stopped." && streaming)
+        {
+            self.entries.push(Entry::Error(problem));
+        }
+    }
+
+    /// Parses a still-streaming answer; returns whether there was one.
+    fn complete_streaming(&mut self, note_text: Option<&str>) -> bool {
+        if let Some(Entry::Assistant { text, markdown, note, .. }) = self.entries.last_mut()
+            && markdown.is_none()
+        {
+            *markdown = Some(parse(text));
+            *note = note_text.map(str::to_owned);
+            return true;
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deltas_join_and_complete_on_turn_end() {
+        let mut t = Transcript::default();
+        t.push_user("hi");
+        let m = MessageId::new();
+        t.push_delta(&m, "**Hel");
+        t.push_delta(&m, "lo**");
+        assert!(matches!(&t.entries[1], Entry::Assistant { text, markdown: None, .. } if text == "**Hello**"));
+        t.end_turn(None);
+        assert!(matches!(&t.entries[1], Entry::Assistant { markdown: Some(items), .. } if !items.is_empty()));
+
+        t.push_delta(&MessageId::new(), "partial");
+        t.end_turn(Some("Stopped.".into()));
+        assert!(matches!(&t.entries[2], Entry::Assistant { note: Some(n), .. } if n == "stopped"));
+        assert_eq!(t.entries.len(), 3);
+        t.end_turn(Some("provider down".into()));
+        assert!(matches!(&t.entries[3], Entry::Error(e) if e == "provider down"));
+    }
+}

@@ -1,0 +1,218 @@
+//! The command line: `aetheria` opens the window; the subcommands are a contract scripts rely on
+//! (`ask`, `sessions`, `auth`, `tools`, `doctor`). Every one of them drives the same engine API as
+//! the window.
+
+mod ask;
+mod manage;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Aetheria — a native desktop system operator.
+#[derive(Debug, Parser)]
+#[command(name = "aetheria", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Commands>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Commands {
+    /// Run one turn and stream the answer to stdout.
+    Ask(AskArgs),
+    /// List, show or delete sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+    /// Manage API keys in the OS keychain.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// List tools or run one directly.
+    #[command(subcommand)]
+    Tools(ToolsCommand),
+    /// Check config, keychain, provider, Docker and Redis, with fixes.
+    Doctor,
+}
+
+/// Where file tools may work and which tools run without asking.
+#[derive(Debug, Clone, Args)]
+pub struct ToolAccess {
+    /// A folder the file tools may use (replaces the configured ones).
+    #[arg(long, value_name = "DIR")]
+    workspace: Option<PathBuf>,
+    /// Tools allowed without asking: a comma-separated list, or `all`.
+    #[arg(long, value_name = "TOOL,…|all", value_delimiter = ',')]
+    allow: Vec<String>,
+}
+
+impl ToolAccess {
+    fn allows(&self, tool: &str) -> bool {
+        self.allow.iter().any(|a| a == "all" || a == tool)
+    }
+}
+
+/// Arguments of `aetheria ask`.
+#[derive(Debug, Clone, Args)]
+pub struct AskArgs {
+    /// Continue this session instead of starting a new one.
+    #[arg(long, value_name = "ID")]
+    session: Option<String>,
+    /// Print one engine event per line as JSON instead of the answer.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    access: ToolAccess,
+    /// The wire protocol of --base-url.
+    #[arg(long, default_value = "openai")]
+    wire: String,
+    /// Use this endpoint instead of the configured provider (e.g. http://127.0.0.1:11434/v1).
+    #[arg(long, value_name = "URL")]
+    base_url: Option<String>,
+    /// Use this model.
+    #[arg(long, value_name = "NAME")]
+    model: Option<String>,
+    /// What to ask.
+    #[arg(required = true, num_args = 1..)]
+    prompt: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum SessionsCommand {
+    /// List sessions, newest first.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a session's messages and tool calls.
+    Show {
+        /// The session's id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a session.
+    Rm {
+        /// The session's id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuthCommand {
+    /// Store a provider's API key in the OS keychain (read from stdin, never echoed).
+    Set {
+        /// The provider's name.
+        provider: String,
+    },
+    /// Remove a provider's key from the keychain.
+    Rm {
+        /// The provider's name.
+        provider: String,
+    },
+    /// Say where a provider's key comes from (never prints it).
+    Status {
+        /// The provider's name.
+        provider: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ToolsCommand {
+    /// List the tools with their effect and policy.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run one tool directly, with its policy applied.
+    Call {
+        /// The tool's name.
+        name: String,
+        /// Its arguments as a JSON object.
+        #[arg(long, default_value = "{}")]
+        args: String,
+        #[command(flatten)]
+        access: ToolAccess,
+    },
+}
+
+/// An error a command reports to the person before exiting.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct CliError(pub String);
+
+impl CliError {
+    fn new(message: impl std::fmt::Display) -> Self {
+        Self(message.to_string())
+    }
+}
+
+macro_rules! from_error {
+    ($($t:ty),*) => {$(
+        impl From<$t> for CliError {
+            fn from(e: $t) -> Self {
+                Self(e.to_string())
+            }
+        }
+    )*};
+}
+from_error!(
+    aetheria_engine::EngineError,
+    aetheria_engine::config::ConfigError,
+    aetheria_engine::secrets::SecretsError,
+    std::io::Error,
+    serde_json::Error
+);
+
+/// What `main` should do.
+pub enum Run {
+    /// Open the window.
+    Window,
+    /// Run a command in a tokio runtime.
+    Command(Box<Cli>),
+}
+
+impl Cli {
+    /// Whether this is the window or a command.
+    #[must_use]
+    pub fn into_run(self) -> Run {
+        if self.command.is_none() {
+            Run::Window
+        } else {
+            Run::Command(Box::new(self))
+        }
+    }
+
+    /// Runs the subcommand.
+    pub async fn execute(self) -> Result<ExitCode, CliError> {
+        let Some(command) = self.command else {
+            return Err(CliError::new("no command given"));
+        };
+        match command {
+            Commands::Ask(args) => ask::run(args).await,
+            Commands::Sessions(cmd) => match cmd {
+                SessionsCommand::List { json } => manage::sessions_list(json).await,
+                SessionsCommand::Show { id, json } => manage::sessions_show(&id, json).await,
+                SessionsCommand::Rm { id, json } => manage::sessions_rm(&id, json).await,
+            },
+            Commands::Auth(cmd) => match cmd {
+                AuthCommand::Set { provider } => manage::auth_set(&provider).await,
+                AuthCommand::Rm { provider } => manage::auth_rm(&provider).await,
+                AuthCommand::Status { provider } => manage::auth_status(&provider).await,
+            },
+            Commands::Tools(cmd) => match cmd {
+                ToolsCommand::List { json } => manage::tools_list(json).await,
+                ToolsCommand::Call { name, args, access } => {
+                    manage::tools_call(&name, &args, &access).await
+                }
+            },
+            Commands::Doctor => manage::doctor().await,
+        }
+    }
+}

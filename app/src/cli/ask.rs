@@ -1,0 +1,253 @@
+//! `aetheria ask`: one turn in the terminal. The answer streams to stdout (or every engine event
+//! as a JSON line with `--json`); tool activity goes to stderr; approvals are asked on the terminal,
+//! granted by `--allow`, or denied when there is no one to ask.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use aetheria_engine::api::{Command, Decision, Event, SessionId, ToolStatus};
+use aetheria_engine::config::{Config, ProviderConfig, Wire};
+use aetheria_engine::{Engine, Events, Handle};
+
+use super::{AskArgs, CliError, ToolAccess};
+
+/// Exit code of a turn the person stopped (as for SIGINT).
+const CANCELLED: u8 = 130;
+
+pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
+    let mut config = Config::load()?;
+    apply_overrides(&mut config, &args)?;
+    let (handle, mut events) = Engine::start(config).await?;
+    let json = args.json;
+    let session = match &args.session {
+        Some(id) => SessionId::from(id.as_str()),
+        None => create_session(&handle, &mut events, json).await?,
+    };
+    handle.submit(Command::SendMessage {
+        session: session.clone(),
+        text: args.prompt.join(" "),
+        attachments: Vec::new(),
+    })?;
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let mut interrupted = false;
+    let code = loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            _ = tokio::signal::ctrl_c(), if !interrupted => {
+                interrupted = true;
+                handle.submit(Command::Cancel { session: session.clone() })?;
+                continue;
+            }
+        };
+        let Some(event) = event else {
+            return Err(CliError::new("the engine stopped unexpectedly"));
+        };
+        if json {
+            println!("{}", serde_json::to_string(&event)?);
+        }
+        match event {
+            Event::TextDelta { delta, .. } if !json => {
+                print!("{delta}");
+                let _ = std::io::stdout().flush();
+            }
+            Event::ToolCallStarted { tool, arguments, .. } if !json => {
+                eprintln!("\n[tool] {tool} {}", short(&arguments, 200));
+            }
+            Event::ToolCallFinished { status, output, .. } if !json => {
+                let mark = if status == ToolStatus::Succeeded { "ok" } else { "not run" };
+                eprintln!("[tool {mark}] {}", short(&output, 300));
+            }
+            Event::ApprovalRequested {
+                call,
+                tool,
+                arguments,
+                ..
+            } => {
+                let (decision, remember) = decide(&tool, &arguments, &args.access, interactive).await;
+                handle.submit(Command::Approve {
+                    call,
+                    decision,
+                    remember,
+                })?;
+            }
+            Event::TurnFinished { .. } => break ExitCode::SUCCESS,
+            Event::TurnFailed { error, .. } => {
+                if !json {
+                    eprintln!("\nerror: {}", error.message);
+                }
+                break ExitCode::FAILURE;
+            }
+            Event::TurnCancelled { .. } => {
+                if !json {
+                    eprintln!("\n[stopped]");
+                }
+                break ExitCode::from(CANCELLED);
+            }
+            Event::CommandFailed { error, .. } => {
+                if !json {
+                    eprintln!("error: {}", error.message);
+                }
+                break ExitCode::FAILURE;
+            }
+            _ => {}
+        }
+    };
+    if !json {
+        println!();
+        eprintln!("session: {session}");
+    }
+    shutdown(&handle, events).await;
+    Ok(code)
+}
+
+/// Stops the engine and waits until it has written everything.
+pub(super) async fn shutdown(handle: &Handle, mut events: Events) {
+    if handle.submit(Command::Shutdown).is_ok() {
+        while events.recv().await.is_some() {}
+    }
+}
+
+async fn create_session(handle: &Handle, events: &mut Events, json: bool) -> Result<SessionId, CliError> {
+    let session = SessionId::new();
+    handle.submit(Command::CreateSession {
+        session: session.clone(),
+        title: None,
+    })?;
+    loop {
+        match events.recv().await {
+            Some(event @ Event::SessionCreated { .. }) => {
+                if json {
+                    println!("{}", serde_json::to_string(&event)?);
+                }
+                return Ok(session);
+            }
+            Some(Event::CommandFailed { error, .. }) => return Err(CliError::new(error.message)),
+            Some(_) => {}
+            None => return Err(CliError::new("the engine stopped unexpectedly")),
+        }
+    }
+}
+
+/// Applies `--base-url`, `--model`, `--wire` and `--workspace` to the loaded config (not saved).
+fn apply_overrides(config: &mut Config, args: &AskArgs) -> Result<(), CliError> {
+    let wire: Wire = args.wire.parse()?;
+    if let Some(base_url) = &args.base_url {
+        let known = config
+            .providers
+            .iter()
+            .find(|p| p.base_url.trim_end_matches('/') == base_url.trim_end_matches('/'))
+            .cloned();
+        let provider = match known {
+            Some(mut p) => {
+                if let Some(model) = &args.model {
+                    p.model.clone_from(model);
+                }
+                p
+            }
+            None => {
+                let model = args.model.clone().ok_or_else(|| {
+                    CliError::new("--base-url needs --model (the endpoint is not in the config)")
+                })?;
+                let (name, key_env) = guess_vendor(base_url);
+                ProviderConfig {
+                    name: name.into(),
+                    wire,
+                    base_url: base_url.clone(),
+                    model,
+                    key_env: Some(key_env.into()),
+                    key_ref: None,
+                }
+            }
+        };
+        config.use_provider(provider);
+    } else if let Some(model) = &args.model {
+        let mut provider = config.active_provider().cloned().ok_or_else(|| {
+            CliError::new("--model needs a configured provider or --base-url")
+        })?;
+        provider.model.clone_from(model);
+        config.use_provider(provider);
+    }
+    apply_workspace(config, &args.access)?;
+    config.validate()?;
+    Ok(())
+}
+
+pub(super) fn apply_workspace(config: &mut Config, access: &ToolAccess) -> Result<(), CliError> {
+    if let Some(dir) = &access.workspace {
+        let dir = dir.canonicalize().map_err(|e| {
+            CliError::new(format!("--workspace {}: {e}", dir.display()))
+        })?;
+        if !dir.is_dir() {
+            return Err(CliError::new(format!("--workspace {} is not a folder", dir.display())));
+        }
+        config.workspace_roots = vec![dir];
+    }
+    Ok(())
+}
+
+/// The provider name and key variable of a well-known endpoint; others use `AETHERIA_API_KEY`.
+fn guess_vendor(base_url: &str) -> (&'static str, &'static str) {
+    let host = url::Url::parse(base_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_default();
+    match host.as_str() {
+        "api.openai.com" => ("openai", "OPENAI_API_KEY"),
+        "api.groq.com" => ("groq", "GROQ_API_KEY"),
+        "openrouter.ai" => ("openrouter", "OPENROUTER_API_KEY"),
+        "api.mistral.ai" => ("mistral", "MISTRAL_API_KEY"),
+        "api.deepseek.com" => ("deepseek", "DEEPSEEK_API_KEY"),
+        _ => ("custom", "AETHERIA_API_KEY"),
+    }
+}
+
+/// Decides an approval: `--allow` grants, a terminal asks, otherwise it is denied with a reason.
+pub(super) async fn decide(tool: &str, arguments: &str, access: &ToolAccess, interactive: bool) -> (Decision, bool) {
+    if access.allows(tool) {
+        return (Decision::Allow, false);
+    }
+    if !interactive {
+        eprintln!(
+            "\n[denied] {tool} needs approval and there is no terminal to ask on. Pass --allow {tool} to allow it."
+        );
+        return (Decision::Deny, false);
+    }
+    let question = format!(
+        "\nAllow {tool} {}? [y]es / [n]o / [a]lways: ",
+        short(arguments, 400)
+    );
+    let answer = tokio::task::spawn_blocking(move || {
+        eprint!("{question}");
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map(|_| line)
+    })
+    .await;
+    match answer.ok().and_then(Result::ok).map(|l| l.trim().to_ascii_lowercase()) {
+        Some(a) if a == "y" || a == "yes" => (Decision::Allow, false),
+        Some(a) if a == "a" || a == "always" => (Decision::Allow, true),
+        _ => (Decision::Deny, false),
+    }
+}
+
+fn short(text: &str, max: usize) -> String {
+    let one_line = text.replace('\n', " ");
+    if one_line.chars().count() <= max {
+        one_line
+    } else {
+        let head: String = one_line.chars().take(max).collect();
+        format!("{head}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn well_known_endpoints_use_their_key_variables() {
+        assert_eq!(guess_vendor("https://api.groq.com/openai/v1"), ("groq", "GROQ_API_KEY"));
+        assert_eq!(guess_vendor("https://API.openai.com/v1"), ("openai", "OPENAI_API_KEY"));
+        assert_eq!(guess_vendor("http://127.0.0.1:11434/v1"), ("custom", "AETHERIA_API_KEY"));
+    }
+}

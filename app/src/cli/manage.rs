@@ -1,0 +1,234 @@
+//! The management commands: `sessions`, `auth`, `tools` and `doctor`.
+
+use std::io::{IsTerminal, Read};
+use std::process::ExitCode;
+
+use aetheria_engine::api::{Command, Event, SessionId, ToolCallId, ToolStatus};
+use aetheria_engine::config::Config;
+use aetheria_engine::doctor::{self, Status};
+use aetheria_engine::secrets::Secrets;
+use aetheria_engine::{Engine, Events, Handle};
+
+use super::ask::{apply_workspace, decide, shutdown};
+use super::{CliError, ToolAccess};
+
+async fn start() -> Result<(Handle, Events), CliError> {
+    Ok(Engine::start(Config::load()?).await?)
+}
+
+/// Submits a command and returns the first event that answers it (or its failure).
+async fn request(handle: &Handle, events: &mut Events, command: Command, answers: fn(&Event) -> bool) -> Result<Event, CliError> {
+    handle.submit(command)?;
+    loop {
+        match events.recv().await {
+            Some(Event::CommandFailed { error, .. }) => return Err(CliError::new(error.message)),
+            Some(event) if answers(&event) => return Ok(event),
+            Some(_) => {}
+            None => return Err(CliError::new("the engine stopped unexpectedly")),
+        }
+    }
+}
+
+pub(super) async fn sessions_list(json: bool) -> Result<ExitCode, CliError> {
+    let (handle, mut events) = start().await?;
+    let event = request(&handle, &mut events, Command::ListSessions, |e| matches!(e, Event::SessionList { .. })).await?;
+    if let Event::SessionList { sessions } = event {
+        if json {
+            println!("{}", serde_json::to_string_pretty(&sessions)?);
+        } else if sessions.is_empty() {
+            println!("no sessions yet");
+        } else {
+            for s in sessions {
+                println!("{}  {}  {}", s.id, s.updated_at.format("%Y-%m-%d %H:%M"), s.title);
+            }
+        }
+    }
+    shutdown(&handle, events).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn sessions_show(id: &str, json: bool) -> Result<ExitCode, CliError> {
+    let (handle, mut events) = start().await?;
+    let command = Command::LoadSession { session: SessionId::from(id) };
+    let event = request(&handle, &mut events, command, |e| matches!(e, Event::SessionLoaded { .. })).await;
+    shutdown(&handle, events).await;
+    let event = event?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&event)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Event::SessionLoaded { session, messages, tool_calls } = event {
+        println!("# {}\n", session.title);
+        for m in messages {
+            let who = match m.role {
+                aetheria_engine::api::Role::User => "you",
+                aetheria_engine::api::Role::Assistant => "aetheria",
+            };
+            if !m.content.is_empty() {
+                println!("## {who}\n{}\n", m.content);
+            }
+            for call in tool_calls.iter().filter(|c| c.message.as_ref() == Some(&m.id)) {
+                println!("[tool {} {:?}] {}\n{}\n", call.tool, call.status, call.arguments, call.output);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn sessions_rm(id: &str, json: bool) -> Result<ExitCode, CliError> {
+    let (handle, mut events) = start().await?;
+    let command = Command::DeleteSession { session: SessionId::from(id) };
+    let event = request(&handle, &mut events, command, |e| matches!(e, Event::SessionDeleted { .. })).await;
+    shutdown(&handle, events).await;
+    let event = event?;
+    if json {
+        println!("{}", serde_json::to_string(&event)?);
+    } else {
+        println!("deleted session {id}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The keychain account of a provider: its `key_ref` when configured, else its name.
+fn account(provider: &str) -> Result<(String, Option<String>), CliError> {
+    let config = Config::load()?;
+    let configured = config.providers.iter().find(|p| p.name == provider);
+    Ok(match configured {
+        Some(p) => (p.key_account().to_owned(), Some(p.key_env_var())),
+        None => (provider.to_owned(), None),
+    })
+}
+
+pub(super) async fn auth_set(provider: &str) -> Result<ExitCode, CliError> {
+    let (account, _) = account(provider)?;
+    let key = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(format!("API key for {provider} (not shown): "))?
+    } else {
+        let mut key = String::new();
+        std::io::stdin().read_to_string(&mut key)?;
+        key
+    };
+    let key = key.trim().to_owned();
+    if key.is_empty() {
+        return Err(CliError::new("no key was given; nothing was stored"));
+    }
+    let acct = account.clone();
+    tokio::task::spawn_blocking(move || Secrets::new().set(&acct, &key))
+        .await
+        .map_err(CliError::new)??;
+    println!("stored the key for {provider} in the OS keychain");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn auth_rm(provider: &str) -> Result<ExitCode, CliError> {
+    let (account, _) = account(provider)?;
+    let removed = tokio::task::spawn_blocking(move || Secrets::new().delete(&account))
+        .await
+        .map_err(CliError::new)??;
+    if removed {
+        println!("removed the key for {provider} from the OS keychain");
+    } else {
+        println!("the keychain held no key for {provider}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn auth_status(provider: &str) -> Result<ExitCode, CliError> {
+    let (account, env) = account(provider)?;
+    if let Some(var) = &env {
+        let set = std::env::var(var).is_ok_and(|v| !v.trim().is_empty());
+        println!("{var}: {}", if set { "set (used first)" } else { "not set" });
+    } else {
+        println!("{provider} is not a configured provider; showing the keychain only");
+    }
+    let found = tokio::task::spawn_blocking(move || Secrets::new().get(&account).map(|k| k.is_some()))
+        .await
+        .map_err(CliError::new)?;
+    match found {
+        Ok(true) => println!("keychain: a key is stored"),
+        Ok(false) => println!("keychain: no key stored (set one with `aetheria auth set {provider}`)"),
+        Err(e) => println!("keychain: {e}"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn tools_list(json: bool) -> Result<ExitCode, CliError> {
+    let (handle, mut events) = start().await?;
+    let event = request(&handle, &mut events, Command::ListTools, |e| matches!(e, Event::ToolList { .. })).await?;
+    shutdown(&handle, events).await;
+    if let Event::ToolList { tools } = event {
+        if json {
+            println!("{}", serde_json::to_string_pretty(&tools)?);
+        } else {
+            for t in tools {
+                println!("{:<10} {:<10} {:<6} {}", t.name, format!("{:?}", t.effect).to_lowercase(), format!("{:?}", t.policy).to_lowercase(), t.description);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn tools_call(name: &str, args: &str, access: &ToolAccess) -> Result<ExitCode, CliError> {
+    let arguments: serde_json::Value = serde_json::from_str(args)
+        .map_err(|e| CliError::new(format!("--args is not valid JSON: {e}")))?;
+    let mut config = Config::load()?;
+    apply_workspace(&mut config, access)?;
+    let (handle, mut events) = Engine::start(config).await?;
+    let call = ToolCallId::new();
+    handle.submit(Command::CallTool { call: call.clone(), tool: name.to_owned(), arguments })?;
+    let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let code = loop {
+        match events.recv().await {
+            Some(Event::ApprovalRequested { call: c, tool, arguments, .. }) if c == call => {
+                let (decision, remember) = decide(&tool, &arguments, access, interactive).await;
+                handle.submit(Command::Approve { call: c, decision, remember })?;
+            }
+            Some(Event::ToolCallFinished { call: c, status, output, .. }) if c == call => {
+                if status == ToolStatus::Succeeded {
+                    println!("{output}");
+                    break ExitCode::SUCCESS;
+                }
+                eprintln!("{name}: {output}");
+                break ExitCode::FAILURE;
+            }
+            Some(_) => {}
+            None => return Err(CliError::new("the engine stopped unexpectedly")),
+        }
+    };
+    shutdown(&handle, events).await;
+    Ok(code)
+}
+
+pub(super) async fn doctor() -> Result<ExitCode, CliError> {
+    let (config, config_error) = match Config::load() {
+        Ok(config) => (config, None),
+        Err(e) => {
+            let (config_dir, data_dir) = Config::directories()?;
+            (Config::new(config_dir, data_dir), Some(e.to_string()))
+        }
+    };
+    let mut checks = doctor::run(&config).await;
+    if let Some(error) = config_error
+        && let Some(first) = checks.first_mut()
+    {
+        first.status = Status::Fail;
+        first.detail = error;
+        first.fix = Some("fix the file, or move it aside to start from defaults".into());
+    }
+    let mut failed = false;
+    for c in &checks {
+        let mark = match c.status {
+            Status::Ok => "ok  ",
+            Status::Warn => "warn",
+            Status::Fail => {
+                failed = true;
+                "FAIL"
+            }
+        };
+        println!("[{mark}] {:<18} {}", c.name, c.detail);
+        if let Some(fix) = &c.fix {
+            println!("       {:<18} fix: {fix}", "");
+        }
+    }
+    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+}

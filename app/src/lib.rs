@@ -1,0 +1,7 @@
+//! Aetheria's front ends: the iced window and the command line, both driving the engine through its
+//! one typed API.
+
+pub mod app;
+pub mod cli;
+pub mod engine_bridge;
+pub mod theme;

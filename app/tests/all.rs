@@ -1,0 +1,4 @@
+//! The app's integration tests: the CLI contract run as a real process against a loopback provider,
+//! crash safety under SIGKILL, and the window driven through iced_test's simulator.
+
+mod suite;

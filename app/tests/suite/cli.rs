@@ -1,0 +1,258 @@
+//! The command-line contract, run as real processes against a loopback provider.
+
+use aetheria_engine::testkit::{Reply, ScriptedServer};
+
+use super::common::{Env, json_lines, stderr, stdout};
+
+#[tokio::test]
+async fn ask_streams_the_answer_and_the_session_can_be_continued() {
+    let server = ScriptedServer::start(vec![Reply::text(&["Hello", " from", " loopback"]), Reply::text(&["Again"])])
+        .await
+        .unwrap();
+    let env = Env::new(&server.base_url());
+    let out = env.run(&["ask", "Say", "hello"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "Hello from loopback");
+    let err = stderr(&out);
+    let session = err
+        .lines()
+        .find_map(|l| l.strip_prefix("session: "))
+        .unwrap_or_else(|| panic!("no session id on stderr: {err}"))
+        .to_owned();
+    let body = &server.requests()[0];
+    assert_eq!(body["messages"][1]["content"], "Say hello");
+
+    let out = env.run(&["ask", "--session", &session, "once more"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "Again");
+    let roles: Vec<_> = server.requests()[1]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(roles, ["system", "user", "assistant", "user"]);
+
+    let out = env.run(&["sessions", "list", "--json"]).await;
+    let sessions: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(sessions[0]["id"], session.as_str());
+    assert_eq!(sessions[0]["title"], "Say hello");
+
+    let out = env.run(&["sessions", "show", &session]).await;
+    let shown = stdout(&out);
+    assert!(shown.contains("# Say hello") && shown.contains("Hello from loopback") && shown.contains("Again"), "{shown}");
+
+    let out = env.run(&["sessions", "rm", &session]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = env.run(&["sessions", "show", &session]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("no session"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn ask_json_prints_one_engine_event_per_line() {
+    let server = ScriptedServer::start(vec![Reply::text(&["a", "b"])]).await.unwrap();
+    let env = Env::new(&server.base_url());
+    let out = env.run(&["ask", "--json", "hi"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let events = json_lines(&out);
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types.first(), Some(&"session_created"));
+    assert!(types.contains(&"turn_started"));
+    assert_eq!(types.iter().filter(|t| **t == "text_delta").count(), 2);
+    assert_eq!(types.last(), Some(&"turn_finished"));
+}
+
+#[tokio::test]
+async fn ask_overrides_the_endpoint_and_takes_the_key_from_the_environment() {
+    let server = ScriptedServer::start(vec![Reply::text(&["custom ok"])]).await.unwrap();
+    let env = Env::new("http://127.0.0.1:9/v1");
+    let out = env
+        .command(&["ask", "--wire", "openai", "--base-url", &server.base_url(), "--model", "other-model", "hi"])
+        .env("AETHERIA_API_KEY", "sk-env-0123456789")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "custom ok");
+    assert_eq!(server.requests()[0]["model"], "other-model");
+    assert_eq!(server.authorizations()[0].as_deref(), Some("Bearer sk-env-0123456789"));
+    // The config file was not touched.
+    let config = std::fs::read_to_string(env.dir.path().join("config/config.toml")).unwrap();
+    assert!(!config.contains("other-model"));
+
+    let out = env.run(&["ask", "--wire", "smoke-signals", "--base-url", "http://x", "--model", "m", "hi"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown wire"), "{}", stderr(&out));
+    let out = env.run(&["ask", "--workspace", "/no/such/dir", "hi"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--workspace"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn ask_reports_provider_errors_and_exits_non_zero() {
+    let server = ScriptedServer::start(vec![Reply::error(401, "Incorrect API key provided")]).await.unwrap();
+    let env = Env::new(&server.base_url());
+    let out = env.run(&["ask", "hi"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("error: provider \"loopback\" answered 401"), "{err}");
+    assert!(err.contains("aetheria auth set loopback"), "{err}");
+}
+
+#[tokio::test]
+async fn without_a_terminal_ask_tools_are_denied_unless_allowed() {
+    let args = serde_json::json!({ "path": "made.txt", "content": "by the agent" }).to_string();
+    let server = ScriptedServer::start(vec![
+        Reply::tool_calls(&[("call_1", "fs_write", &args)], 6),
+        Reply::text(&["I could not write it."]),
+        Reply::tool_calls(&[("call_2", "fs_write", &args)], 6),
+        Reply::text(&["Written."]),
+    ])
+    .await
+    .unwrap();
+    let env = Env::new(&server.base_url());
+    let out = env.run(&["ask", "write made.txt"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Pass --allow fs_write to allow it"), "{}", stderr(&out));
+    assert!(!env.workspace.join("made.txt").exists());
+
+    let out = env.run(&["ask", "--allow", "fs_read,fs_write", "write made.txt"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(env.workspace.join("made.txt")).unwrap(), "by the agent");
+    assert_eq!(stdout(&out).trim(), "Written.");
+}
+
+#[tokio::test]
+async fn tools_list_and_call_apply_policies() {
+    let env = Env::new("http://127.0.0.1:9/v1");
+    let out = env.run(&["tools", "list", "--json"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tools: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let summary: Vec<(String, String, String)> = tools
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["name"].as_str().unwrap().into(), t["effect"].as_str().unwrap().into(), t["policy"].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("fs_list".into(), "read_only".into(), "allow".into()),
+            ("fs_read".into(), "read_only".into(), "allow".into()),
+            ("fs_write".into(), "mutating".into(), "ask".into()),
+        ]
+    );
+
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(other.path().join("x.txt"), "from elsewhere").unwrap();
+    let dir = other.path().to_str().unwrap();
+    let out = env.run(&["tools", "call", "fs_read", "--args", r#"{"path":"x.txt"}"#, "--workspace", dir]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out).trim(), "from elsewhere");
+
+    let write = r#"{"path":"y.txt","content":"yes"}"#;
+    let out = env.run(&["tools", "call", "fs_write", "--args", write, "--workspace", dir]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!other.path().join("y.txt").exists());
+    let out = env.run(&["tools", "call", "fs_write", "--args", write, "--workspace", dir, "--allow", "all"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(other.path().join("y.txt")).unwrap(), "yes");
+
+    let out = env.run(&["tools", "call", "fs_read", "--args", r#"{"path":"../x.txt"}"#, "--workspace", dir]).await;
+    assert_eq!(out.status.code(), Some(1));
+    let out = env.run(&["tools", "call", "fs_read", "--args", "{oops"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("--args is not valid JSON"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn auth_stores_keys_in_the_keychain_without_showing_them() {
+    if skip("keychain") {
+        return;
+    }
+    let server = ScriptedServer::start(vec![Reply::text(&["authorised"])]).await.unwrap();
+    let env = Env::new(&server.base_url());
+    let unique = format!("sk-cli-{}", std::process::id());
+    // The provider's key_ref is `aetheria-test-absent`; give this test its own account.
+    env.write_config(&format!(
+        "[[providers]]\nname = \"kc\"\nwire = \"openai\"\nbase_url = \"{}\"\nmodel = \"m\"\nkey_ref = \"aetheria-cli-test-{}\"\n",
+        server.base_url(),
+        std::process::id()
+    ));
+    let mut set = env.command(&["auth", "set", "kc"]);
+    set.stdin(std::process::Stdio::piped());
+    let mut child = set.spawn().unwrap();
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(format!("{unique}\n").as_bytes()).await.unwrap();
+    }
+    let out = child.wait_with_output().await.unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stdout(&out).contains(&unique));
+
+    let out = env.run(&["auth", "status", "kc"]).await;
+    assert!(stdout(&out).contains("keychain: a key is stored"), "{}", stdout(&out));
+    assert!(!stdout(&out).contains(&unique));
+
+    let out = env.run(&["ask", "hi"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(server.authorizations()[0].as_deref(), Some(format!("Bearer {unique}").as_str()));
+    let config = std::fs::read_to_string(env.dir.path().join("config/config.toml")).unwrap();
+    assert!(!config.contains(&unique));
+
+    let out = env.run(&["auth", "rm", "kc"]).await;
+    assert!(stdout(&out).contains("removed"), "{}", stdout(&out));
+    let out = env.run(&["auth", "status", "kc"]).await;
+    assert!(stdout(&out).contains("no key stored"), "{}", stdout(&out));
+}
+
+#[tokio::test]
+async fn doctor_checks_everything_with_fixes() {
+    let server = ScriptedServer::start(vec![]).await.unwrap();
+    let env = Env::new(&server.base_url());
+    let redis = std::env::var("AETHERIA_TEST_REDIS_URL").ok();
+    if let Some(url) = &redis {
+        let config = std::fs::read_to_string(env.dir.path().join("config/config.toml")).unwrap();
+        env.write_config(&format!("redis_url = \"{url}\"\n{config}"));
+    } else {
+        assert!(std::env::var("CI").is_err(), "CI must set AETHERIA_TEST_REDIS_URL");
+    }
+    let out = env.run(&["doctor"]).await;
+    let text = stdout(&out);
+    for name in ["config", "database", "keychain", "provider loopback", "docker", "redis"] {
+        assert!(text.contains(&format!("] {name}")), "no {name} line:\n{text}");
+    }
+    // The scripted server has no /models route: reachable, but not a full OpenAI API.
+    assert!(text.contains("[warn] provider loopback"), "{text}");
+    if redis.is_some() {
+        assert!(text.contains("answers PONG"), "{text}");
+    }
+
+    env.write_config("this is = not toml [");
+    let out = env.run(&["doctor"]).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("[FAIL] config"), "{}", stdout(&out));
+}
+
+#[tokio::test]
+async fn version_and_help_name_the_contract() {
+    let env = Env::new("http://127.0.0.1:9/v1");
+    let out = env.run(&["--version"]).await;
+    assert_eq!(stdout(&out).trim(), format!("aetheria {}", env!("CARGO_PKG_VERSION")));
+    let out = env.run(&["--help"]).await;
+    let help = stdout(&out);
+    for command in ["ask", "sessions", "auth", "tools", "doctor"] {
+        assert!(help.contains(command), "{help}");
+    }
+}
+
+fn skip(what: &str) -> bool {
+    let skipped = std::env::var("AETHERIA_SKIP").unwrap_or_default().split(',').any(|s| s.trim() == what);
+    if skipped {
+        assert!(std::env::var("CI").is_err(), "AETHERIA_SKIP is not allowed in CI");
+        eprintln!("SKIPPED: {what} (AETHERIA_SKIP)");
+    }
+    skipped
+}

@@ -1,0 +1,119 @@
+//! The window, driven like a person would through iced_test's simulator, against a real engine and
+//! a loopback provider: type a prompt, send it, watch the reply stream in, stop a turn, approve a
+//! tool call.
+
+use std::time::Duration;
+
+use aetheria_app::app::{App, COMPOSER, Message};
+use aetheria_app::engine_bridge::BridgeEvent;
+use aetheria_engine::api::Event;
+use aetheria_engine::config::{Config, ProviderConfig, Wire};
+use aetheria_engine::testkit::{Reply, ScriptedServer, text_chunk};
+use aetheria_engine::{Engine, Events};
+use iced::keyboard::{Key, key::Named};
+use iced::widget;
+use iced_test::simulator;
+
+/// Feeds engine events to the app until one matches (inclusive).
+async fn pump(app: &mut App, events: &mut Events, until: impl Fn(&Event) -> bool) {
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .expect("no engine event within 10 s")
+            .expect("engine stopped");
+        let stop = until(&event);
+        let _ = app.update(Message::Bridge(BridgeEvent::Events(vec![event])));
+        if stop {
+            return;
+        }
+    }
+}
+
+/// Types into the composer and presses Enter, as a person would.
+fn type_and_send(app: &mut App, prompt: &str) {
+    let mut ui = simulator(app.view());
+    ui.click(widget::Id::new(COMPOSER)).expect("composer");
+    let _ = ui.typewrite(prompt);
+    let _ = ui.tap_key(Key::Named(Named::Enter));
+    for message in ui.into_messages() {
+        let _ = app.update(message);
+    }
+}
+
+fn click(app: &mut App, caption: &str) {
+    let mut ui = simulator(app.view());
+    ui.click(caption).unwrap_or_else(|e| panic!("cannot click {caption:?}: {e:?}"));
+    for message in ui.into_messages() {
+        let _ = app.update(message);
+    }
+}
+
+fn shows(app: &App, caption: &str) -> bool {
+    simulator(app.view()).find(caption).is_ok()
+}
+
+#[tokio::test]
+async fn type_send_stream_stop_and_approve() {
+    let slow: Vec<String> = (0..100).map(|i| text_chunk(&format!("w{i} "))).collect();
+    let write = serde_json::json!({ "path": "note.md", "content": "# from the GUI" }).to_string();
+    let server = ScriptedServer::start(vec![
+        Reply::text(&["Hello", " from", " the engine"]),
+        Reply::stream(slow).with_delay(Duration::from_millis(40)),
+        Reply::tool_calls(&[("call_gui", "fs_write", &write)], 5),
+        Reply::text(&["Saved."]),
+    ])
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let workspace = dir.path().join("ws");
+    std::fs::create_dir_all(&workspace).unwrap();
+    let mut config = Config::new(dir.path().join("config"), dir.path().join("data"));
+    config.use_provider(ProviderConfig {
+        name: "loopback".into(),
+        wire: Wire::Openai,
+        base_url: server.base_url(),
+        model: "test-model".into(),
+        key_env: Some("AETHERIA_TEST_NO_KEY".into()),
+        key_ref: Some("aetheria-test-absent".into()),
+    });
+    config.workspace_roots = vec![workspace.clone()];
+    let (handle, mut events) = Engine::start(config).await.unwrap();
+
+    let mut app = App::new();
+    assert!(shows(&app, "Starting Aetheria…"));
+    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
+        handle,
+        provider: Some("loopback · test-model".into()),
+        workspace: vec![workspace.clone()],
+    }));
+    pump(&mut app, &mut events, |e| matches!(e, Event::SessionList { .. })).await;
+    assert!(shows(&app, "What should we do?"));
+
+    // Type, press Enter, see the reply stream in.
+    type_and_send(&mut app, "Say hello");
+    assert!(shows(&app, "Say hello"), "the sent message is shown");
+    assert!(shows(&app, "Stop"), "Stop is offered while the turn runs");
+    pump(&mut app, &mut events, |e| matches!(e, Event::TextDelta { delta, .. } if delta == " the engine")).await;
+    assert!(shows(&app, "Hello from the engine ▍"), "the streamed reply is shown");
+    pump(&mut app, &mut events, |e| matches!(e, Event::TurnFinished { .. })).await;
+    pump(&mut app, &mut events, |e| matches!(e, Event::SessionUpdated { session } if session.title == "Say hello")).await;
+    assert!(shows(&app, "Send"), "Send is back after the turn");
+
+    // Stop a slow answer.
+    type_and_send(&mut app, "Count slowly");
+    pump(&mut app, &mut events, |e| matches!(e, Event::TextDelta { .. })).await;
+    click(&mut app, "Stop");
+    pump(&mut app, &mut events, |e| matches!(e, Event::TurnCancelled { .. })).await;
+    assert!(shows(&app, "[stopped]"));
+
+    // Approve a write.
+    type_and_send(&mut app, "Save a note");
+    pump(&mut app, &mut events, |e| matches!(e, Event::ApprovalRequested { .. })).await;
+    assert!(shows(&app, "APPROVE THIS ACTION?"));
+    assert!(!workspace.join("note.md").exists());
+    click(&mut app, "Allow once");
+    pump(&mut app, &mut events, |e| matches!(e, Event::TurnFinished { .. })).await;
+    assert!(!shows(&app, "APPROVE THIS ACTION?"));
+    assert!(shows(&app, "DONE"), "the tool card shows the call succeeded");
+    assert_eq!(std::fs::read_to_string(workspace.join("note.md")).unwrap(), "# from the GUI");
+}

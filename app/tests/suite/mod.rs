@@ -1,0 +1,5 @@
+mod cli;
+mod common;
+mod crash;
+mod gui;
+mod layering;
