@@ -11,13 +11,15 @@ use std::collections::VecDeque;
 use std::path::PathBuf;
 
 use aetheria_engine::Handle;
-use aetheria_engine::api::{Command, Decision, Effect, Event, SessionId, SessionSummary, ToolCallId};
+use aetheria_engine::api::{
+    Command, Decision, Effect, Event, SessionId, SessionSummary, ToolCallId,
+};
 use iced::widget::text_editor;
 use iced::{Subscription, Task, Theme};
 
+use self::transcript::Transcript;
 use crate::engine_bridge::{self, BridgeEvent};
 use crate::theme::{Mode, Palette};
-use self::transcript::Transcript;
 
 /// Where the app stands with its engine.
 #[derive(Debug, Clone, PartialEq)]
@@ -310,10 +312,8 @@ impl App {
                 session,
                 messages,
                 tool_calls,
-            } => {
-                if self.is_current(&session.id) {
-                    self.transcript = Transcript::from_history(&messages, &tool_calls);
-                }
+            } if self.is_current(&session.id) => {
+                self.transcript = Transcript::from_history(&messages, &tool_calls);
             }
             Event::TurnStarted { session, .. } if self.is_current(&session) => {
                 self.running = true;

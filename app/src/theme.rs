@@ -41,7 +41,11 @@ pub struct Palette {
 }
 
 const fn rgb(hex: u32) -> Color {
-    Color::from_rgb8((hex >> 16) as u8, (hex >> 8 & 0xff) as u8, (hex & 0xff) as u8)
+    Color::from_rgb8(
+        (hex >> 16) as u8,
+        (hex >> 8 & 0xff) as u8,
+        (hex & 0xff) as u8,
+    )
 }
 
 impl Palette {
@@ -161,7 +165,6 @@ pub enum ButtonKind {
 }
 
 /// A button style: pressed buttons sink into their shadow.
-#[must_use]
 pub fn button(p: Palette, kind: ButtonKind) -> impl Fn(&Theme, btn::Status) -> btn::Style {
     move |_theme, status| {
         let fill = match kind {
@@ -194,7 +197,6 @@ pub fn button(p: Palette, kind: ButtonKind) -> impl Fn(&Theme, btn::Status) -> b
 }
 
 /// The composer's text area.
-#[must_use]
 pub fn editor(p: Palette) -> impl Fn(&Theme, text_editor::Status) -> text_editor::Style {
     move |_theme, status| {
         let width = match status {

@@ -69,7 +69,9 @@ async fn turn(
     cancel: &CancellationToken,
     usage: &mut Usage,
 ) -> TurnEnd {
-    let storage = |e: crate::memory::MemoryError| TurnEnd::Failed(ErrorInfo::new(ErrorKind::Storage, e.to_string()));
+    let storage = |e: crate::memory::MemoryError| {
+        TurnEnd::Failed(ErrorInfo::new(ErrorKind::Storage, e.to_string()))
+    };
     let content = match with_attachments(text, attachments).await {
         Ok(content) => content,
         Err(error) => return TurnEnd::Failed(error),
@@ -184,7 +186,13 @@ async fn turn(
         });
         // Independent calls run concurrently; results go back in the order the model asked.
         let results = futures::future::join_all(calls.iter().cloned().map(|call| {
-            run_call(shared, Some(session), Some(assistant.id.clone()), call, cancel)
+            run_call(
+                shared,
+                Some(session),
+                Some(assistant.id.clone()),
+                call,
+                cancel,
+            )
         }))
         .await;
         if cancel.is_cancelled() {
@@ -246,7 +254,11 @@ pub(crate) async fn run_call(
             finish(
                 &mut record,
                 ToolStatus::Failed,
-                format!("there is no tool named {:?}; the tools are: {}", call.name, names.join(", ")),
+                format!(
+                    "there is no tool named {:?}; the tools are: {}",
+                    call.name,
+                    names.join(", ")
+                ),
             );
             break 'run None;
         };
@@ -255,7 +267,10 @@ pub(crate) async fn run_call(
                 finish(
                     &mut record,
                     ToolStatus::Denied,
-                    format!("the tool {} is turned off in the person's settings; do not try it again", call.name),
+                    format!(
+                        "the tool {} is turned off in the person's settings; do not try it again",
+                        call.name
+                    ),
                 );
                 break 'run None;
             }
@@ -276,7 +291,11 @@ pub(crate) async fn run_call(
                 };
                 let Some(answer) = answer else {
                     shared.approvals.forget(&call.id);
-                    finish(&mut record, ToolStatus::Cancelled, "the turn was stopped before approval".into());
+                    finish(
+                        &mut record,
+                        ToolStatus::Cancelled,
+                        "the turn was stopped before approval".into(),
+                    );
                     break 'run None;
                 };
                 if answer.decision == Decision::Deny {
@@ -310,7 +329,11 @@ pub(crate) async fn run_call(
         };
         match result {
             None => {
-                finish(&mut record, ToolStatus::Cancelled, "the turn was stopped while the tool ran".into());
+                finish(
+                    &mut record,
+                    ToolStatus::Cancelled,
+                    "the turn was stopped while the tool ran".into(),
+                );
                 None
             }
             Some(Ok(output)) => {
@@ -323,7 +346,10 @@ pub(crate) async fn run_call(
             }
             Some(Err(ToolError::Fatal(message))) => {
                 finish(&mut record, ToolStatus::Failed, format!("error: {message}"));
-                Some(shared.error(ErrorKind::Internal, format!("tool {} failed: {message}", call.name)))
+                Some(shared.error(
+                    ErrorKind::Internal,
+                    format!("tool {} failed: {message}", call.name),
+                ))
             }
         }
     };
@@ -389,7 +415,10 @@ async fn with_attachments(text: String, attachments: &[PathBuf]) -> Result<Strin
     let mut content = text;
     for path in attachments {
         let meta = tokio::fs::metadata(path).await.map_err(|e| {
-            ErrorInfo::new(ErrorKind::Invalid, format!("cannot attach {}: {e}", path.display()))
+            ErrorInfo::new(
+                ErrorKind::Invalid,
+                format!("cannot attach {}: {e}", path.display()),
+            )
         })?;
         if meta.len() > MAX_ATTACHMENT_BYTES {
             return Err(ErrorInfo::new(
@@ -402,16 +431,27 @@ async fn with_attachments(text: String, attachments: &[PathBuf]) -> Result<Strin
             ));
         }
         let bytes = tokio::fs::read(path).await.map_err(|e| {
-            ErrorInfo::new(ErrorKind::Invalid, format!("cannot attach {}: {e}", path.display()))
+            ErrorInfo::new(
+                ErrorKind::Invalid,
+                format!("cannot attach {}: {e}", path.display()),
+            )
         })?;
         let Ok(body) = String::from_utf8(bytes) else {
             return Err(ErrorInfo::new(
                 ErrorKind::Invalid,
-                format!("{} is not a text file; only text attachments are supported yet", path.display()),
+                format!(
+                    "{} is not a text file; only text attachments are supported yet",
+                    path.display()
+                ),
             ));
         };
-        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-        content.push_str(&format!("\n\n<attachment name=\"{name}\">\n{body}\n</attachment>"));
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        content.push_str(&format!(
+            "\n\n<attachment name=\"{name}\">\n{body}\n</attachment>"
+        ));
     }
     Ok(content)
 }
@@ -441,7 +481,11 @@ async fn auto_title(shared: &Shared, session: &SessionId) {
 
 /// The first line of a message, cut to a word boundary of at most 48 characters.
 pub(crate) fn title_from(text: &str) -> String {
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     let mut title = String::new();
     for word in line.split_whitespace() {
         if title.chars().count() + word.chars().count() + 1 > 48 {
@@ -467,8 +511,12 @@ mod tests {
 
     #[test]
     fn titles_are_short_first_lines() {
-        assert_eq!(title_from("  \nSummarise the README please\nmore"), "Summarise the README please");
-        let long = "Please read every file in the project and tell me which ones are unused by anything";
+        assert_eq!(
+            title_from("  \nSummarise the README please\nmore"),
+            "Summarise the README please"
+        );
+        let long =
+            "Please read every file in the project and tell me which ones are unused by anything";
         let title = title_from(long);
         assert!(title.chars().count() <= 49, "{title}");
         assert!(title.ends_with('…'));

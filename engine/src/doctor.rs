@@ -52,7 +52,10 @@ pub async fn run(config: &Config) -> Vec<Check> {
     let mut checks = vec![Check::new(
         "config",
         Status::Ok,
-        format!("{}", config.config_dir.join(crate::config::CONFIG_FILE).display()),
+        format!(
+            "{}",
+            config.config_dir.join(crate::config::CONFIG_FILE).display()
+        ),
         None,
     )];
     checks.push(database(config).await);
@@ -66,9 +69,24 @@ pub async fn run(config: &Config) -> Vec<Check> {
 async fn database(config: &Config) -> Check {
     let url = config.memory_url();
     match tokio::time::timeout(Duration::from_secs(20), Store::open(&url)).await {
-        Ok(Ok(_)) => Check::new("database", Status::Ok, format!("{url} (schema {})", crate::memory::SCHEMA_VERSION), None),
-        Ok(Err(e)) => Check::new("database", Status::Fail, e.to_string(), Some("close other Aetheria windows; check the data folder's permissions")),
-        Err(_) => Check::new("database", Status::Fail, format!("{url} did not open within 20 s"), Some("check the memory.url setting")),
+        Ok(Ok(_)) => Check::new(
+            "database",
+            Status::Ok,
+            format!("{url} (schema {})", crate::memory::SCHEMA_VERSION),
+            None,
+        ),
+        Ok(Err(e)) => Check::new(
+            "database",
+            Status::Fail,
+            e.to_string(),
+            Some("close other Aetheria windows; check the data folder's permissions"),
+        ),
+        Err(_) => Check::new(
+            "database",
+            Status::Fail,
+            format!("{url} did not open within 20 s"),
+            Some("check the memory.url setting"),
+        ),
     }
 }
 
@@ -79,7 +97,9 @@ async fn keychain() -> Check {
             "keychain",
             Status::Warn,
             e.to_string(),
-            Some("on Linux install and unlock gnome-keyring (or another Secret Service); meanwhile keys can come from environment variables"),
+            Some(
+                "on Linux install and unlock gnome-keyring (or another Secret Service); meanwhile keys can come from environment variables",
+            ),
         ),
         Err(e) => Check::new("keychain", Status::Fail, e.to_string(), None),
     }
@@ -91,7 +111,9 @@ async fn provider(config: &Config) -> Check {
             "provider",
             Status::Fail,
             "no model provider is configured",
-            Some("add a [[providers]] entry to config.toml (see the README), or pass --base-url and --model to `aetheria ask`"),
+            Some(
+                "add a [[providers]] entry to config.toml (see the README), or pass --base-url and --model to `aetheria ask`",
+            ),
         );
     };
     let secrets = Secrets::new();
@@ -107,7 +129,10 @@ async fn provider(config: &Config) -> Check {
 /// Asks the provider for its model list (`GET {base_url}/models`).
 async fn reach(p: &ProviderConfig, key: Option<String>) -> Check {
     let name = format!("provider {}", p.name);
-    let client = match reqwest::Client::builder().timeout(Duration::from_secs(10)).build() {
+    let client = match reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+    {
         Ok(c) => c,
         Err(e) => return Check::new(&name, Status::Fail, e.to_string(), None),
     };
@@ -127,13 +152,25 @@ async fn reach(p: &ProviderConfig, key: Option<String>) -> Check {
         Ok(r) if matches!(r.status().as_u16(), 401 | 403) => Check::new(
             &name,
             Status::Fail,
-            format!("{} refused the request ({}; {key_note})", p.base_url, r.status()),
-            Some(&format!("set a key: `aetheria auth set {}` or the {} environment variable", p.name, p.key_env_var())),
+            format!(
+                "{} refused the request ({}; {key_note})",
+                p.base_url,
+                r.status()
+            ),
+            Some(&format!(
+                "set a key: `aetheria auth set {}` or the {} environment variable",
+                p.name,
+                p.key_env_var()
+            )),
         ),
         Ok(r) => Check::new(
             &name,
             Status::Warn,
-            format!("{} answered {} to GET /models ({key_note}); chat may still work", p.base_url, r.status()),
+            format!(
+                "{} answered {} to GET /models ({key_note}); chat may still work",
+                p.base_url,
+                r.status()
+            ),
             None,
         ),
         Err(e) => Check::new(
@@ -157,9 +194,16 @@ async fn docker() -> Check {
             "docker",
             Status::Warn,
             e.to_string(),
-            Some("code execution needs Docker: install Docker Desktop (macOS, Windows) or docker.io (Debian/Ubuntu) and start it"),
+            Some(
+                "code execution needs Docker: install Docker Desktop (macOS, Windows) or docker.io (Debian/Ubuntu) and start it",
+            ),
         ),
-        Err(_) => Check::new("docker", Status::Warn, "the Docker engine did not answer within 10 s", Some("check DOCKER_HOST")),
+        Err(_) => Check::new(
+            "docker",
+            Status::Warn,
+            "the Docker engine did not answer within 10 s",
+            Some("check DOCKER_HOST"),
+        ),
     }
 }
 
@@ -174,8 +218,18 @@ async fn redis(config: &Config) -> Check {
     };
     match tokio::time::timeout(Duration::from_secs(5), ping_redis(url)).await {
         Ok(Ok(pong)) => Check::new("redis", Status::Ok, format!("{url} answers {pong}"), None),
-        Ok(Err(e)) => Check::new("redis", Status::Fail, format!("{url}: {e}"), Some("start redis-server or fix redis_url")),
-        Err(_) => Check::new("redis", Status::Fail, format!("{url} did not answer within 5 s"), Some("start redis-server or fix redis_url")),
+        Ok(Err(e)) => Check::new(
+            "redis",
+            Status::Fail,
+            format!("{url}: {e}"),
+            Some("start redis-server or fix redis_url"),
+        ),
+        Err(_) => Check::new(
+            "redis",
+            Status::Fail,
+            format!("{url} did not answer within 5 s"),
+            Some("start redis-server or fix redis_url"),
+        ),
     }
 }
 

@@ -136,7 +136,9 @@ impl Shared {
 
     /// Marks a session busy; `false` when it already was.
     pub(crate) fn begin_turn(&self, session: &crate::api::SessionId) -> bool {
-        self.busy.lock().is_ok_and(|mut b| b.insert(session.clone()))
+        self.busy
+            .lock()
+            .is_ok_and(|mut b| b.insert(session.clone()))
     }
 
     pub(crate) fn end_turn(&self, session: &crate::api::SessionId) {

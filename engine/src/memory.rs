@@ -344,7 +344,8 @@ impl Store {
         } else {
             "UPDATE tool_call CONTENT $doc WHERE uid = $uid"
         };
-        self.exec(sql, json!({ "doc": doc, "uid": call.id })).await?;
+        self.exec(sql, json!({ "doc": doc, "uid": call.id }))
+            .await?;
         Ok(())
     }
 
@@ -395,8 +396,11 @@ impl Store {
     /// Writes the schema version (tests of upgrade and refusal use this).
     #[cfg(test)]
     pub(crate) async fn force_schema_version(&self, version: i64) -> Result<()> {
-        self.exec("UPSERT meta:schema SET version = $v", json!({ "v": version }))
-            .await
+        self.exec(
+            "UPSERT meta:schema SET version = $v",
+            json!({ "v": version }),
+        )
+        .await
     }
 }
 
@@ -516,7 +520,10 @@ mod tests {
             let store = Store::open(&url).await.unwrap();
             assert_eq!(store.session(&s).await.unwrap().unwrap().title, "kept");
             assert_eq!(store.messages(&s).await.unwrap()[0].content, "remember me");
-            store.force_schema_version(SCHEMA_VERSION + 1).await.unwrap();
+            store
+                .force_schema_version(SCHEMA_VERSION + 1)
+                .await
+                .unwrap();
         }
         let err = Store::open(&url).await.unwrap_err();
         assert!(matches!(err, MemoryError::TooNew { .. }), "{err}");

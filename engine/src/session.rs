@@ -187,9 +187,15 @@ impl Router {
                 decision,
                 remember,
             } => {
-                let delivered = shared.approvals.answer(&call, Answer { decision, remember });
+                let delivered = shared
+                    .approvals
+                    .answer(&call, Answer { decision, remember });
                 if !delivered {
-                    self.fail(id, ErrorKind::Missing, format!("no tool call {call} waits for approval"));
+                    self.fail(
+                        id,
+                        ErrorKind::Missing,
+                        format!("no tool call {call} waits for approval"),
+                    );
                 }
             }
             Command::SetToolPolicy { tool, policy } => {

@@ -97,7 +97,7 @@ impl Reply {
                 delay: pause,
                 cut_after,
             },
-            other => other,
+            other @ Self::Error { .. } => other,
         }
     }
 
@@ -110,7 +110,7 @@ impl Reply {
                 delay,
                 cut_after: Some(n),
             },
-            other => other,
+            other @ Self::Error { .. } => other,
         }
     }
 }
@@ -243,7 +243,11 @@ impl Drop for ScriptedServer {
     }
 }
 
-async fn completions(State(script): State<Arc<Script>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn completions(
+    State(script): State<Arc<Script>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if let Ok(mut r) = script.requests.lock() {
         r.push((headers, value));
@@ -283,7 +287,10 @@ async fn completions(State(script): State<Arc<Script>>, headers: HeaderMap, body
                             // Let what was sent reach the client, then abort the body: the client
                             // sees the connection break mid-stream.
                             tokio::time::sleep(Duration::from_millis(100)).await;
-                            return Some((Err(std::io::Error::other("cut by the test script")), i + 1));
+                            return Some((
+                                Err(std::io::Error::other("cut by the test script")),
+                                i + 1,
+                            ));
                         }
                         return None;
                     }

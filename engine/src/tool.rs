@@ -14,8 +14,8 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::Effect;
 use self::workspace::Workspace;
+use crate::api::Effect;
 
 /// Most characters of tool output the model sees; the rest is cut with a note.
 pub(crate) const MAX_OUTPUT_CHARS: usize = 32_000;
@@ -70,7 +70,11 @@ pub(crate) trait DynTool: Send + Sync {
     fn description(&self) -> &'static str;
     fn effect(&self) -> Effect;
     fn schema(&self) -> serde_json::Value;
-    fn call_json(&self, arguments: &str, cx: ToolCx) -> BoxFuture<'_, Result<ToolOutput, ToolError>>;
+    fn call_json(
+        &self,
+        arguments: &str,
+        cx: ToolCx,
+    ) -> BoxFuture<'_, Result<ToolOutput, ToolError>>;
 }
 
 impl<T: Tool> DynTool for T {
@@ -96,7 +100,11 @@ impl<T: Tool> DynTool for T {
         schema
     }
 
-    fn call_json(&self, arguments: &str, cx: ToolCx) -> BoxFuture<'_, Result<ToolOutput, ToolError>> {
+    fn call_json(
+        &self,
+        arguments: &str,
+        cx: ToolCx,
+    ) -> BoxFuture<'_, Result<ToolOutput, ToolError>> {
         let text = if arguments.trim().is_empty() {
             "{}"
         } else {
@@ -122,8 +130,5 @@ pub(crate) fn truncate_output(text: String) -> String {
         return text;
     }
     let kept: String = text.chars().take(MAX_OUTPUT_CHARS).collect();
-    format!(
-        "{kept}\n[output truncated: {} of {count} characters shown]",
-        MAX_OUTPUT_CHARS
-    )
+    format!("{kept}\n[output truncated: {MAX_OUTPUT_CHARS} of {count} characters shown]")
 }

@@ -26,7 +26,8 @@ pub struct DockerInfo {
 /// Connects to the Docker engine (`DOCKER_HOST` or the platform default), negotiates the API
 /// version and asks for its version.
 pub async fn docker_info() -> Result<DockerInfo, SandboxError> {
-    let docker = Docker::connect_with_defaults().map_err(|e| SandboxError::NoDocker(e.to_string()))?;
+    let docker =
+        Docker::connect_with_defaults().map_err(|e| SandboxError::NoDocker(e.to_string()))?;
     let docker = docker
         .negotiate_version()
         .await
@@ -49,7 +50,8 @@ mod tests {
     #[tokio::test]
     async fn missing_engine_says_how_to_fix() {
         let docker =
-            Docker::connect_with_http("http://127.0.0.1:9", 2, bollard::API_DEFAULT_VERSION).unwrap();
+            Docker::connect_with_http("http://127.0.0.1:9", 2, bollard::API_DEFAULT_VERSION)
+                .unwrap();
         let err = docker.ping().await.unwrap_err().to_string();
         assert!(!err.is_empty());
         let wrapped = SandboxError::NoDocker(err).to_string();
@@ -62,7 +64,9 @@ mod tests {
         if skip("docker") {
             return;
         }
-        let info = docker_info().await.expect("Docker must be running for this test (AETHERIA_SKIP=docker to skip)");
+        let info = docker_info()
+            .await
+            .expect("Docker must be running for this test (AETHERIA_SKIP=docker to skip)");
         assert!(!info.version.is_empty());
         assert!(info.api_version.starts_with("1."), "{info:?}");
     }
@@ -73,7 +77,10 @@ mod tests {
             .split(',')
             .any(|s| s.trim() == what);
         if skipped {
-            assert!(std::env::var("CI").is_err(), "AETHERIA_SKIP is not allowed in CI");
+            assert!(
+                std::env::var("CI").is_err(),
+                "AETHERIA_SKIP is not allowed in CI"
+            );
             eprintln!("SKIPPED: {what} (AETHERIA_SKIP)");
         }
         skipped

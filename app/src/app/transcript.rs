@@ -145,7 +145,11 @@ impl Transcript {
     /// The turn ended: the streaming answer is parsed; an error or note is shown.
     pub fn end_turn(&mut self, problem: Option<String>) {
         let streaming = self.complete_streaming(problem.as_deref().map(|p| {
-            if p == "Stopped." { "stopped" } else { "incomplete" }
+            if p == "Stopped." {
+                "stopped"
+            } else {
+                "incomplete"
+            }
         }));
         if let Some(problem) = problem
             && !(problem == "Stopped." && streaming)
@@ -156,7 +160,12 @@ impl Transcript {
 
     /// Parses a still-streaming answer; returns whether there was one.
     fn complete_streaming(&mut self, note_text: Option<&str>) -> bool {
-        if let Some(Entry::Assistant { text, markdown, note, .. }) = self.entries.last_mut()
+        if let Some(Entry::Assistant {
+            text,
+            markdown,
+            note,
+            ..
+        }) = self.entries.last_mut()
             && markdown.is_none()
         {
             *markdown = Some(parse(text));
@@ -178,9 +187,13 @@ mod tests {
         let m = MessageId::new();
         t.push_delta(&m, "**Hel");
         t.push_delta(&m, "lo**");
-        assert!(matches!(&t.entries[1], Entry::Assistant { text, markdown: None, .. } if text == "**Hello**"));
+        assert!(
+            matches!(&t.entries[1], Entry::Assistant { text, markdown: None, .. } if text == "**Hello**")
+        );
         t.end_turn(None);
-        assert!(matches!(&t.entries[1], Entry::Assistant { markdown: Some(items), .. } if !items.is_empty()));
+        assert!(
+            matches!(&t.entries[1], Entry::Assistant { markdown: Some(items), .. } if !items.is_empty())
+        );
 
         t.push_delta(&MessageId::new(), "partial");
         t.end_turn(Some("Stopped.".into()));

@@ -72,8 +72,15 @@ impl App {
             Some(approval) => stack![
                 window,
                 opaque(
-                    center(approval_prompt(p, approval, self.approvals.len()))
-                        .style(move |_| theme::flat(&p, iced::Color { a: 0.55, ..p.shadow }))
+                    center(approval_prompt(p, approval, self.approvals.len())).style(move |_| {
+                        theme::flat(
+                            &p,
+                            iced::Color {
+                                a: 0.55,
+                                ..p.shadow
+                            },
+                        )
+                    })
                 )
             ]
             .into(),
@@ -103,7 +110,12 @@ impl App {
                 .width(Fill)
                 .on_press(Message::NewChat),
             label("SESSIONS").color(p.muted),
-            scrollable(list.padding(iced::Padding { right: 8.0, bottom: 6.0, ..Default::default() })).height(Fill),
+            scrollable(list.padding(iced::Padding {
+                right: 8.0,
+                bottom: 6.0,
+                ..Default::default()
+            }))
+            .height(Fill),
             btn(p, ButtonKind::Secondary, mode)
                 .width(Fill)
                 .on_press(Message::ToggleTheme),
@@ -201,20 +213,28 @@ impl App {
                     press.key.as_ref(),
                     keyboard::Key::Named(keyboard::key::Named::Enter)
                 );
-                if enter && !press.modifiers.shift() && matches!(press.status, text_editor::Status::Focused { .. }) {
+                if enter
+                    && !press.modifiers.shift()
+                    && matches!(press.status, text_editor::Status::Focused { .. })
+                {
                     Some(text_editor::Binding::Custom(Message::Send))
                 } else {
                     text_editor::Binding::from_key_press(press)
                 }
             });
         let action: Element<'_, Message> = if self.running {
-            btn(p, ButtonKind::Danger, "Stop").on_press(Message::Stop).into()
+            btn(p, ButtonKind::Danger, "Stop")
+                .on_press(Message::Stop)
+                .into()
         } else {
             let send = btn(p, ButtonKind::Primary, "Send");
             let ready = self.engine.is_some() && !self.composer.text().trim().is_empty();
             send.on_press_maybe(ready.then_some(Message::Send)).into()
         };
-        row![editor, action].spacing(12).align_y(iced::Bottom).into()
+        row![editor, action]
+            .spacing(12)
+            .align_y(iced::Bottom)
+            .into()
     }
 }
 
@@ -228,12 +248,19 @@ fn chip<'a>(p: Palette, caption: &str, fill: iced::Color) -> Element<'a, Message
 fn entry_view<'a>(p: Palette, entry: &'a Entry, running: bool) -> Element<'a, Message> {
     match entry {
         Entry::User(body) => bubble(p, "YOU", p.accent, text(body.as_str()).size(16).into()),
-        Entry::Assistant { text: body, markdown: items, note, .. } => {
+        Entry::Assistant {
+            text: body,
+            markdown: items,
+            note,
+            ..
+        } => {
             let content: Element<'a, Message> = match items {
                 Some(items) => {
-                    let mut style = markdown::Style::from_palette(p.theme(crate::theme::Mode::Light).palette());
+                    let mut style =
+                        markdown::Style::from_palette(p.theme(crate::theme::Mode::Light).palette());
                     style.link_color = p.ink;
-                    markdown::view(items, markdown::Settings::with_text_size(16, style)).map(Message::OpenLink)
+                    markdown::view(items, markdown::Settings::with_text_size(16, style))
+                        .map(Message::OpenLink)
                 }
                 None => {
                     let cursor = if running { " ▍" } else { "" };
@@ -246,7 +273,13 @@ fn entry_view<'a>(p: Palette, entry: &'a Entry, running: bool) -> Element<'a, Me
             }
             bubble(p, "AETHERIA", p.assistant, col.into())
         }
-        Entry::Tool { tool, arguments, status, output, .. } => {
+        Entry::Tool {
+            tool,
+            arguments,
+            status,
+            output,
+            ..
+        } => {
             let (badge, fill) = match status {
                 ToolStatus::AwaitingApproval => ("WAITING FOR YOU", p.accent),
                 ToolStatus::Running => ("RUNNING", p.surface),
@@ -257,15 +290,25 @@ fn entry_view<'a>(p: Palette, entry: &'a Entry, running: bool) -> Element<'a, Me
             };
             let mut col = column![
                 row![
-                    text(format!("TOOL · {tool}")).font(BOLD).size(14).width(Fill),
-                    container(label(badge)).padding([2, 6]).style(move |_| theme::block(&p, fill)),
+                    text(format!("TOOL · {tool}"))
+                        .font(BOLD)
+                        .size(14)
+                        .width(Fill),
+                    container(label(badge))
+                        .padding([2, 6])
+                        .style(move |_| theme::block(&p, fill)),
                 ]
                 .align_y(iced::Center),
                 text(cut(arguments, 300)).font(Font::MONOSPACE).size(13),
             ]
             .spacing(6);
             if !output.is_empty() {
-                col = col.push(text(cut(output, 600)).font(Font::MONOSPACE).size(13).color(p.muted));
+                col = col.push(
+                    text(cut(output, 600))
+                        .font(Font::MONOSPACE)
+                        .size(13)
+                        .color(p.muted),
+                );
             }
             container(col)
                 .padding(12)
@@ -273,11 +316,18 @@ fn entry_view<'a>(p: Palette, entry: &'a Entry, running: bool) -> Element<'a, Me
                 .style(move |_| theme::block(&p, p.tool))
                 .into()
         }
-        Entry::Error(message) => bubble(p, "ERROR", p.danger, text(message.as_str()).size(15).into()),
+        Entry::Error(message) => {
+            bubble(p, "ERROR", p.danger, text(message.as_str()).size(15).into())
+        }
     }
 }
 
-fn bubble<'a>(p: Palette, who: &'a str, fill: iced::Color, content: Element<'a, Message>) -> Element<'a, Message> {
+fn bubble<'a>(
+    p: Palette,
+    who: &'a str,
+    fill: iced::Color,
+    content: Element<'a, Message>,
+) -> Element<'a, Message> {
     container(column![label(who), content].spacing(6))
         .padding(14)
         .width(Fill)
@@ -298,7 +348,12 @@ fn approval_prompt<'a>(p: Palette, approval: &'a Approval, waiting: usize) -> El
         String::new()
     };
     let args = container(
-        scrollable(text(approval.arguments.as_str()).font(Font::MONOSPACE).size(13)).height(Shrink),
+        scrollable(
+            text(approval.arguments.as_str())
+                .font(Font::MONOSPACE)
+                .size(13),
+        )
+        .height(Shrink),
     )
     .padding(10)
     .max_height(280)
@@ -310,10 +365,19 @@ fn approval_prompt<'a>(p: Palette, approval: &'a Approval, waiting: usize) -> El
             text(format!("{} wants to {effect}.", approval.tool)).size(16),
             args,
             row![
-                btn(p, ButtonKind::Ok, "Allow once").on_press(Message::Approve { decision: Decision::Allow, remember: false }),
-                btn(p, ButtonKind::Secondary, "Always allow").on_press(Message::Approve { decision: Decision::Allow, remember: true }),
+                btn(p, ButtonKind::Ok, "Allow once").on_press(Message::Approve {
+                    decision: Decision::Allow,
+                    remember: false
+                }),
+                btn(p, ButtonKind::Secondary, "Always allow").on_press(Message::Approve {
+                    decision: Decision::Allow,
+                    remember: true
+                }),
                 Space::new().width(Fill),
-                btn(p, ButtonKind::Danger, "Deny").on_press(Message::Approve { decision: Decision::Deny, remember: false }),
+                btn(p, ButtonKind::Danger, "Deny").on_press(Message::Approve {
+                    decision: Decision::Deny,
+                    remember: false
+                }),
             ]
             .spacing(12),
             label(more).color(p.muted),

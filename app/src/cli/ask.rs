@@ -50,11 +50,17 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
                 print!("{delta}");
                 let _ = std::io::stdout().flush();
             }
-            Event::ToolCallStarted { tool, arguments, .. } if !json => {
+            Event::ToolCallStarted {
+                tool, arguments, ..
+            } if !json => {
                 eprintln!("\n[tool] {tool} {}", short(&arguments, 200));
             }
             Event::ToolCallFinished { status, output, .. } if !json => {
-                let mark = if status == ToolStatus::Succeeded { "ok" } else { "not run" };
+                let mark = if status == ToolStatus::Succeeded {
+                    "ok"
+                } else {
+                    "not run"
+                };
                 eprintln!("[tool {mark}] {}", short(&output, 300));
             }
             Event::ApprovalRequested {
@@ -63,7 +69,8 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
                 arguments,
                 ..
             } => {
-                let (decision, remember) = decide(&tool, &arguments, &args.access, interactive).await;
+                let (decision, remember) =
+                    decide(&tool, &arguments, &args.access, interactive).await;
                 handle.submit(Command::Approve {
                     call,
                     decision,
@@ -107,7 +114,11 @@ pub(super) async fn shutdown(handle: &Handle, mut events: Events) {
     }
 }
 
-async fn create_session(handle: &Handle, events: &mut Events, json: bool) -> Result<SessionId, CliError> {
+async fn create_session(
+    handle: &Handle,
+    events: &mut Events,
+    json: bool,
+) -> Result<SessionId, CliError> {
     let session = SessionId::new();
     handle.submit(Command::CreateSession {
         session: session.clone(),
@@ -161,9 +172,10 @@ fn apply_overrides(config: &mut Config, args: &AskArgs) -> Result<(), CliError> 
         };
         config.use_provider(provider);
     } else if let Some(model) = &args.model {
-        let mut provider = config.active_provider().cloned().ok_or_else(|| {
-            CliError::new("--model needs a configured provider or --base-url")
-        })?;
+        let mut provider = config
+            .active_provider()
+            .cloned()
+            .ok_or_else(|| CliError::new("--model needs a configured provider or --base-url"))?;
         provider.model.clone_from(model);
         config.use_provider(provider);
     }
@@ -174,11 +186,14 @@ fn apply_overrides(config: &mut Config, args: &AskArgs) -> Result<(), CliError> 
 
 pub(super) fn apply_workspace(config: &mut Config, access: &ToolAccess) -> Result<(), CliError> {
     if let Some(dir) = &access.workspace {
-        let dir = dir.canonicalize().map_err(|e| {
-            CliError::new(format!("--workspace {}: {e}", dir.display()))
-        })?;
+        let dir = dir
+            .canonicalize()
+            .map_err(|e| CliError::new(format!("--workspace {}: {e}", dir.display())))?;
         if !dir.is_dir() {
-            return Err(CliError::new(format!("--workspace {} is not a folder", dir.display())));
+            return Err(CliError::new(format!(
+                "--workspace {} is not a folder",
+                dir.display()
+            )));
         }
         config.workspace_roots = vec![dir];
     }
@@ -202,7 +217,12 @@ fn guess_vendor(base_url: &str) -> (&'static str, &'static str) {
 }
 
 /// Decides an approval: `--allow` grants, a terminal asks, otherwise it is denied with a reason.
-pub(super) async fn decide(tool: &str, arguments: &str, access: &ToolAccess, interactive: bool) -> (Decision, bool) {
+pub(super) async fn decide(
+    tool: &str,
+    arguments: &str,
+    access: &ToolAccess,
+    interactive: bool,
+) -> (Decision, bool) {
     if access.allows(tool) {
         return (Decision::Allow, false);
     }
@@ -223,7 +243,11 @@ pub(super) async fn decide(tool: &str, arguments: &str, access: &ToolAccess, int
         std::io::stdin().read_line(&mut line).map(|_| line)
     })
     .await;
-    match answer.ok().and_then(Result::ok).map(|l| l.trim().to_ascii_lowercase()) {
+    match answer
+        .ok()
+        .and_then(Result::ok)
+        .map(|l| l.trim().to_ascii_lowercase())
+    {
         Some(a) if a == "y" || a == "yes" => (Decision::Allow, false),
         Some(a) if a == "a" || a == "always" => (Decision::Allow, true),
         _ => (Decision::Deny, false),
@@ -246,8 +270,17 @@ mod tests {
 
     #[test]
     fn well_known_endpoints_use_their_key_variables() {
-        assert_eq!(guess_vendor("https://api.groq.com/openai/v1"), ("groq", "GROQ_API_KEY"));
-        assert_eq!(guess_vendor("https://API.openai.com/v1"), ("openai", "OPENAI_API_KEY"));
-        assert_eq!(guess_vendor("http://127.0.0.1:11434/v1"), ("custom", "AETHERIA_API_KEY"));
+        assert_eq!(
+            guess_vendor("https://api.groq.com/openai/v1"),
+            ("groq", "GROQ_API_KEY")
+        );
+        assert_eq!(
+            guess_vendor("https://API.openai.com/v1"),
+            ("openai", "OPENAI_API_KEY")
+        );
+        assert_eq!(
+            guess_vendor("http://127.0.0.1:11434/v1"),
+            ("custom", "AETHERIA_API_KEY")
+        );
     }
 }

@@ -17,7 +17,12 @@ async fn start() -> Result<(Handle, Events), CliError> {
 }
 
 /// Submits a command and returns the first event that answers it (or its failure).
-async fn request(handle: &Handle, events: &mut Events, command: Command, answers: fn(&Event) -> bool) -> Result<Event, CliError> {
+async fn request(
+    handle: &Handle,
+    events: &mut Events,
+    command: Command,
+    answers: fn(&Event) -> bool,
+) -> Result<Event, CliError> {
     handle.submit(command)?;
     loop {
         match events.recv().await {
@@ -31,7 +36,10 @@ async fn request(handle: &Handle, events: &mut Events, command: Command, answers
 
 pub(super) async fn sessions_list(json: bool) -> Result<ExitCode, CliError> {
     let (handle, mut events) = start().await?;
-    let event = request(&handle, &mut events, Command::ListSessions, |e| matches!(e, Event::SessionList { .. })).await?;
+    let event = request(&handle, &mut events, Command::ListSessions, |e| {
+        matches!(e, Event::SessionList { .. })
+    })
+    .await?;
     if let Event::SessionList { sessions } = event {
         if json {
             println!("{}", serde_json::to_string_pretty(&sessions)?);
@@ -39,7 +47,12 @@ pub(super) async fn sessions_list(json: bool) -> Result<ExitCode, CliError> {
             println!("no sessions yet");
         } else {
             for s in sessions {
-                println!("{}  {}  {}", s.id, s.updated_at.format("%Y-%m-%d %H:%M"), s.title);
+                println!(
+                    "{}  {}  {}",
+                    s.id,
+                    s.updated_at.format("%Y-%m-%d %H:%M"),
+                    s.title
+                );
             }
         }
     }
@@ -49,15 +62,25 @@ pub(super) async fn sessions_list(json: bool) -> Result<ExitCode, CliError> {
 
 pub(super) async fn sessions_show(id: &str, json: bool) -> Result<ExitCode, CliError> {
     let (handle, mut events) = start().await?;
-    let command = Command::LoadSession { session: SessionId::from(id) };
-    let event = request(&handle, &mut events, command, |e| matches!(e, Event::SessionLoaded { .. })).await;
+    let command = Command::LoadSession {
+        session: SessionId::from(id),
+    };
+    let event = request(&handle, &mut events, command, |e| {
+        matches!(e, Event::SessionLoaded { .. })
+    })
+    .await;
     shutdown(&handle, events).await;
     let event = event?;
     if json {
         println!("{}", serde_json::to_string_pretty(&event)?);
         return Ok(ExitCode::SUCCESS);
     }
-    if let Event::SessionLoaded { session, messages, tool_calls } = event {
+    if let Event::SessionLoaded {
+        session,
+        messages,
+        tool_calls,
+    } = event
+    {
         println!("# {}\n", session.title);
         for m in messages {
             let who = match m.role {
@@ -67,8 +90,14 @@ pub(super) async fn sessions_show(id: &str, json: bool) -> Result<ExitCode, CliE
             if !m.content.is_empty() {
                 println!("## {who}\n{}\n", m.content);
             }
-            for call in tool_calls.iter().filter(|c| c.message.as_ref() == Some(&m.id)) {
-                println!("[tool {} {:?}] {}\n{}\n", call.tool, call.status, call.arguments, call.output);
+            for call in tool_calls
+                .iter()
+                .filter(|c| c.message.as_ref() == Some(&m.id))
+            {
+                println!(
+                    "[tool {} {:?}] {}\n{}\n",
+                    call.tool, call.status, call.arguments, call.output
+                );
             }
         }
     }
@@ -77,8 +106,13 @@ pub(super) async fn sessions_show(id: &str, json: bool) -> Result<ExitCode, CliE
 
 pub(super) async fn sessions_rm(id: &str, json: bool) -> Result<ExitCode, CliError> {
     let (handle, mut events) = start().await?;
-    let command = Command::DeleteSession { session: SessionId::from(id) };
-    let event = request(&handle, &mut events, command, |e| matches!(e, Event::SessionDeleted { .. })).await;
+    let command = Command::DeleteSession {
+        session: SessionId::from(id),
+    };
+    let event = request(&handle, &mut events, command, |e| {
+        matches!(e, Event::SessionDeleted { .. })
+    })
+    .await;
     shutdown(&handle, events).await;
     let event = event?;
     if json {
@@ -137,16 +171,22 @@ pub(super) async fn auth_status(provider: &str) -> Result<ExitCode, CliError> {
     let (account, env) = account(provider)?;
     if let Some(var) = &env {
         let set = std::env::var(var).is_ok_and(|v| !v.trim().is_empty());
-        println!("{var}: {}", if set { "set (used first)" } else { "not set" });
+        println!(
+            "{var}: {}",
+            if set { "set (used first)" } else { "not set" }
+        );
     } else {
         println!("{provider} is not a configured provider; showing the keychain only");
     }
-    let found = tokio::task::spawn_blocking(move || Secrets::new().get(&account).map(|k| k.is_some()))
-        .await
-        .map_err(CliError::new)?;
+    let found =
+        tokio::task::spawn_blocking(move || Secrets::new().get(&account).map(|k| k.is_some()))
+            .await
+            .map_err(CliError::new)?;
     match found {
         Ok(true) => println!("keychain: a key is stored"),
-        Ok(false) => println!("keychain: no key stored (set one with `aetheria auth set {provider}`)"),
+        Ok(false) => {
+            println!("keychain: no key stored (set one with `aetheria auth set {provider}`)");
+        }
         Err(e) => println!("keychain: {e}"),
     }
     Ok(ExitCode::SUCCESS)
@@ -154,36 +194,67 @@ pub(super) async fn auth_status(provider: &str) -> Result<ExitCode, CliError> {
 
 pub(super) async fn tools_list(json: bool) -> Result<ExitCode, CliError> {
     let (handle, mut events) = start().await?;
-    let event = request(&handle, &mut events, Command::ListTools, |e| matches!(e, Event::ToolList { .. })).await?;
+    let event = request(&handle, &mut events, Command::ListTools, |e| {
+        matches!(e, Event::ToolList { .. })
+    })
+    .await?;
     shutdown(&handle, events).await;
     if let Event::ToolList { tools } = event {
         if json {
             println!("{}", serde_json::to_string_pretty(&tools)?);
         } else {
             for t in tools {
-                println!("{:<10} {:<10} {:<6} {}", t.name, format!("{:?}", t.effect).to_lowercase(), format!("{:?}", t.policy).to_lowercase(), t.description);
+                println!(
+                    "{:<10} {:<10} {:<6} {}",
+                    t.name,
+                    format!("{:?}", t.effect).to_lowercase(),
+                    format!("{:?}", t.policy).to_lowercase(),
+                    t.description
+                );
             }
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) async fn tools_call(name: &str, args: &str, access: &ToolAccess) -> Result<ExitCode, CliError> {
+pub(super) async fn tools_call(
+    name: &str,
+    args: &str,
+    access: &ToolAccess,
+) -> Result<ExitCode, CliError> {
     let arguments: serde_json::Value = serde_json::from_str(args)
         .map_err(|e| CliError::new(format!("--args is not valid JSON: {e}")))?;
     let mut config = Config::load()?;
     apply_workspace(&mut config, access)?;
     let (handle, mut events) = Engine::start(config).await?;
     let call = ToolCallId::new();
-    handle.submit(Command::CallTool { call: call.clone(), tool: name.to_owned(), arguments })?;
+    handle.submit(Command::CallTool {
+        call: call.clone(),
+        tool: name.to_owned(),
+        arguments,
+    })?;
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let code = loop {
         match events.recv().await {
-            Some(Event::ApprovalRequested { call: c, tool, arguments, .. }) if c == call => {
+            Some(Event::ApprovalRequested {
+                call: c,
+                tool,
+                arguments,
+                ..
+            }) if c == call => {
                 let (decision, remember) = decide(&tool, &arguments, access, interactive).await;
-                handle.submit(Command::Approve { call: c, decision, remember })?;
+                handle.submit(Command::Approve {
+                    call: c,
+                    decision,
+                    remember,
+                })?;
             }
-            Some(Event::ToolCallFinished { call: c, status, output, .. }) if c == call => {
+            Some(Event::ToolCallFinished {
+                call: c,
+                status,
+                output,
+                ..
+            }) if c == call => {
                 if status == ToolStatus::Succeeded {
                     println!("{output}");
                     break ExitCode::SUCCESS;
@@ -230,5 +301,9 @@ pub(super) async fn doctor() -> Result<ExitCode, CliError> {
             println!("       {:<18} fix: {fix}", "");
         }
     }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

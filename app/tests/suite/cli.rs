@@ -6,9 +6,12 @@ use super::common::{Env, json_lines, stderr, stdout};
 
 #[tokio::test]
 async fn ask_streams_the_answer_and_the_session_can_be_continued() {
-    let server = ScriptedServer::start(vec![Reply::text(&["Hello", " from", " loopback"]), Reply::text(&["Again"])])
-        .await
-        .unwrap();
+    let server = ScriptedServer::start(vec![
+        Reply::text(&["Hello", " from", " loopback"]),
+        Reply::text(&["Again"]),
+    ])
+    .await
+    .unwrap();
     let env = Env::new(&server.base_url());
     let out = env.run(&["ask", "Say", "hello"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
@@ -40,7 +43,12 @@ async fn ask_streams_the_answer_and_the_session_can_be_continued() {
 
     let out = env.run(&["sessions", "show", &session]).await;
     let shown = stdout(&out);
-    assert!(shown.contains("# Say hello") && shown.contains("Hello from loopback") && shown.contains("Again"), "{shown}");
+    assert!(
+        shown.contains("# Say hello")
+            && shown.contains("Hello from loopback")
+            && shown.contains("Again"),
+        "{shown}"
+    );
 
     let out = env.run(&["sessions", "rm", &session]).await;
     assert!(out.status.success(), "{}", stderr(&out));
@@ -51,7 +59,9 @@ async fn ask_streams_the_answer_and_the_session_can_be_continued() {
 
 #[tokio::test]
 async fn ask_json_prints_one_engine_event_per_line() {
-    let server = ScriptedServer::start(vec![Reply::text(&["a", "b"])]).await.unwrap();
+    let server = ScriptedServer::start(vec![Reply::text(&["a", "b"])])
+        .await
+        .unwrap();
     let env = Env::new(&server.base_url());
     let out = env.run(&["ask", "--json", "hi"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
@@ -65,10 +75,21 @@ async fn ask_json_prints_one_engine_event_per_line() {
 
 #[tokio::test]
 async fn ask_overrides_the_endpoint_and_takes_the_key_from_the_environment() {
-    let server = ScriptedServer::start(vec![Reply::text(&["custom ok"])]).await.unwrap();
+    let server = ScriptedServer::start(vec![Reply::text(&["custom ok"])])
+        .await
+        .unwrap();
     let env = Env::new("http://127.0.0.1:9/v1");
     let out = env
-        .command(&["ask", "--wire", "openai", "--base-url", &server.base_url(), "--model", "other-model", "hi"])
+        .command(&[
+            "ask",
+            "--wire",
+            "openai",
+            "--base-url",
+            &server.base_url(),
+            "--model",
+            "other-model",
+            "hi",
+        ])
         .env("AETHERIA_API_KEY", "sk-env-0123456789")
         .output()
         .await
@@ -76,12 +97,26 @@ async fn ask_overrides_the_endpoint_and_takes_the_key_from_the_environment() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "custom ok");
     assert_eq!(server.requests()[0]["model"], "other-model");
-    assert_eq!(server.authorizations()[0].as_deref(), Some("Bearer sk-env-0123456789"));
+    assert_eq!(
+        server.authorizations()[0].as_deref(),
+        Some("Bearer sk-env-0123456789")
+    );
     // The config file was not touched.
     let config = std::fs::read_to_string(env.dir.path().join("config/config.toml")).unwrap();
     assert!(!config.contains("other-model"));
 
-    let out = env.run(&["ask", "--wire", "smoke-signals", "--base-url", "http://x", "--model", "m", "hi"]).await;
+    let out = env
+        .run(&[
+            "ask",
+            "--wire",
+            "smoke-signals",
+            "--base-url",
+            "http://x",
+            "--model",
+            "m",
+            "hi",
+        ])
+        .await;
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("unknown wire"), "{}", stderr(&out));
     let out = env.run(&["ask", "--workspace", "/no/such/dir", "hi"]).await;
@@ -91,12 +126,17 @@ async fn ask_overrides_the_endpoint_and_takes_the_key_from_the_environment() {
 
 #[tokio::test]
 async fn ask_reports_provider_errors_and_exits_non_zero() {
-    let server = ScriptedServer::start(vec![Reply::error(401, "Incorrect API key provided")]).await.unwrap();
+    let server = ScriptedServer::start(vec![Reply::error(401, "Incorrect API key provided")])
+        .await
+        .unwrap();
     let env = Env::new(&server.base_url());
     let out = env.run(&["ask", "hi"]).await;
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("error: provider \"loopback\" answered 401"), "{err}");
+    assert!(
+        err.contains("error: provider \"loopback\" answered 401"),
+        "{err}"
+    );
     assert!(err.contains("aetheria auth set loopback"), "{err}");
 }
 
@@ -114,12 +154,21 @@ async fn without_a_terminal_ask_tools_are_denied_unless_allowed() {
     let env = Env::new(&server.base_url());
     let out = env.run(&["ask", "write made.txt"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("Pass --allow fs_write to allow it"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Pass --allow fs_write to allow it"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!env.workspace.join("made.txt").exists());
 
-    let out = env.run(&["ask", "--allow", "fs_read,fs_write", "write made.txt"]).await;
+    let out = env
+        .run(&["ask", "--allow", "fs_read,fs_write", "write made.txt"])
+        .await;
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(std::fs::read_to_string(env.workspace.join("made.txt")).unwrap(), "by the agent");
+    assert_eq!(
+        std::fs::read_to_string(env.workspace.join("made.txt")).unwrap(),
+        "by the agent"
+    );
     assert_eq!(stdout(&out).trim(), "Written.");
 }
 
@@ -133,7 +182,13 @@ async fn tools_list_and_call_apply_policies() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| (t["name"].as_str().unwrap().into(), t["effect"].as_str().unwrap().into(), t["policy"].as_str().unwrap().into()))
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().into(),
+                t["effect"].as_str().unwrap().into(),
+                t["policy"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     assert_eq!(
         summary,
@@ -147,23 +202,74 @@ async fn tools_list_and_call_apply_policies() {
     let other = tempfile::tempdir().unwrap();
     std::fs::write(other.path().join("x.txt"), "from elsewhere").unwrap();
     let dir = other.path().to_str().unwrap();
-    let out = env.run(&["tools", "call", "fs_read", "--args", r#"{"path":"x.txt"}"#, "--workspace", dir]).await;
+    let out = env
+        .run(&[
+            "tools",
+            "call",
+            "fs_read",
+            "--args",
+            r#"{"path":"x.txt"}"#,
+            "--workspace",
+            dir,
+        ])
+        .await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(stdout(&out).trim(), "from elsewhere");
 
     let write = r#"{"path":"y.txt","content":"yes"}"#;
-    let out = env.run(&["tools", "call", "fs_write", "--args", write, "--workspace", dir]).await;
+    let out = env
+        .run(&[
+            "tools",
+            "call",
+            "fs_write",
+            "--args",
+            write,
+            "--workspace",
+            dir,
+        ])
+        .await;
     assert_eq!(out.status.code(), Some(1));
     assert!(!other.path().join("y.txt").exists());
-    let out = env.run(&["tools", "call", "fs_write", "--args", write, "--workspace", dir, "--allow", "all"]).await;
+    let out = env
+        .run(&[
+            "tools",
+            "call",
+            "fs_write",
+            "--args",
+            write,
+            "--workspace",
+            dir,
+            "--allow",
+            "all",
+        ])
+        .await;
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(std::fs::read_to_string(other.path().join("y.txt")).unwrap(), "yes");
+    assert_eq!(
+        std::fs::read_to_string(other.path().join("y.txt")).unwrap(),
+        "yes"
+    );
 
-    let out = env.run(&["tools", "call", "fs_read", "--args", r#"{"path":"../x.txt"}"#, "--workspace", dir]).await;
+    let out = env
+        .run(&[
+            "tools",
+            "call",
+            "fs_read",
+            "--args",
+            r#"{"path":"../x.txt"}"#,
+            "--workspace",
+            dir,
+        ])
+        .await;
     assert_eq!(out.status.code(), Some(1));
-    let out = env.run(&["tools", "call", "fs_read", "--args", "{oops"]).await;
+    let out = env
+        .run(&["tools", "call", "fs_read", "--args", "{oops"])
+        .await;
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("--args is not valid JSON"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--args is not valid JSON"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[tokio::test]
@@ -171,7 +277,9 @@ async fn auth_stores_keys_in_the_keychain_without_showing_them() {
     if skip("keychain") {
         return;
     }
-    let server = ScriptedServer::start(vec![Reply::text(&["authorised"])]).await.unwrap();
+    let server = ScriptedServer::start(vec![Reply::text(&["authorised"])])
+        .await
+        .unwrap();
     let env = Env::new(&server.base_url());
     let unique = format!("sk-cli-{}", std::process::id());
     // The provider's key_ref is `aetheria-test-absent`; give this test its own account.
@@ -186,19 +294,29 @@ async fn auth_stores_keys_in_the_keychain_without_showing_them() {
     {
         use tokio::io::AsyncWriteExt;
         let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(format!("{unique}\n").as_bytes()).await.unwrap();
+        stdin
+            .write_all(format!("{unique}\n").as_bytes())
+            .await
+            .unwrap();
     }
     let out = child.wait_with_output().await.unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stdout(&out).contains(&unique));
 
     let out = env.run(&["auth", "status", "kc"]).await;
-    assert!(stdout(&out).contains("keychain: a key is stored"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("keychain: a key is stored"),
+        "{}",
+        stdout(&out)
+    );
     assert!(!stdout(&out).contains(&unique));
 
     let out = env.run(&["ask", "hi"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(server.authorizations()[0].as_deref(), Some(format!("Bearer {unique}").as_str()));
+    assert_eq!(
+        server.authorizations()[0].as_deref(),
+        Some(format!("Bearer {unique}").as_str())
+    );
     let config = std::fs::read_to_string(env.dir.path().join("config/config.toml")).unwrap();
     assert!(!config.contains(&unique));
 
@@ -217,12 +335,25 @@ async fn doctor_checks_everything_with_fixes() {
         let config = std::fs::read_to_string(env.dir.path().join("config/config.toml")).unwrap();
         env.write_config(&format!("redis_url = \"{url}\"\n{config}"));
     } else {
-        assert!(std::env::var("CI").is_err(), "CI must set AETHERIA_TEST_REDIS_URL");
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must set AETHERIA_TEST_REDIS_URL"
+        );
     }
     let out = env.run(&["doctor"]).await;
     let text = stdout(&out);
-    for name in ["config", "database", "keychain", "provider loopback", "docker", "redis"] {
-        assert!(text.contains(&format!("] {name}")), "no {name} line:\n{text}");
+    for name in [
+        "config",
+        "database",
+        "keychain",
+        "provider loopback",
+        "docker",
+        "redis",
+    ] {
+        assert!(
+            text.contains(&format!("] {name}")),
+            "no {name} line:\n{text}"
+        );
     }
     // The scripted server has no /models route: reachable, but not a full OpenAI API.
     assert!(text.contains("[warn] provider loopback"), "{text}");
@@ -240,7 +371,10 @@ async fn doctor_checks_everything_with_fixes() {
 async fn version_and_help_name_the_contract() {
     let env = Env::new("http://127.0.0.1:9/v1");
     let out = env.run(&["--version"]).await;
-    assert_eq!(stdout(&out).trim(), format!("aetheria {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("aetheria {}", env!("CARGO_PKG_VERSION"))
+    );
     let out = env.run(&["--help"]).await;
     let help = stdout(&out);
     for command in ["ask", "sessions", "auth", "tools", "doctor"] {
@@ -249,9 +383,15 @@ async fn version_and_help_name_the_contract() {
 }
 
 fn skip(what: &str) -> bool {
-    let skipped = std::env::var("AETHERIA_SKIP").unwrap_or_default().split(',').any(|s| s.trim() == what);
+    let skipped = std::env::var("AETHERIA_SKIP")
+        .unwrap_or_default()
+        .split(',')
+        .any(|s| s.trim() == what);
     if skipped {
-        assert!(std::env::var("CI").is_err(), "AETHERIA_SKIP is not allowed in CI");
+        assert!(
+            std::env::var("CI").is_err(),
+            "AETHERIA_SKIP is not allowed in CI"
+        );
         eprintln!("SKIPPED: {what} (AETHERIA_SKIP)");
     }
     skipped

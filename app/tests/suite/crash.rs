@@ -11,18 +11,25 @@ use super::common::{Env, stderr, stdout};
 #[tokio::test]
 async fn sigkill_mid_stream_keeps_the_user_message_and_the_partial_answer() {
     let chunks: Vec<String> = (0..200).map(|i| text_chunk(&format!("word{i} "))).collect();
-    let server = ScriptedServer::start(vec![Reply::stream(chunks).with_delay(Duration::from_millis(20))])
-        .await
-        .unwrap();
+    let server = ScriptedServer::start(vec![
+        Reply::stream(chunks).with_delay(Duration::from_millis(20)),
+    ])
+    .await
+    .unwrap();
     let env = Env::new(&server.base_url());
-    let mut child = env.command(&["ask", "--json", "count slowly"]).spawn().unwrap();
+    let mut child = env
+        .command(&["ask", "--json", "count slowly"])
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut session = None;
     let mut deltas = 0;
     while let Some(line) = lines.next_line().await.unwrap() {
         let event: serde_json::Value = serde_json::from_str(&line).unwrap();
         match event["type"].as_str() {
-            Some("session_created") => session = Some(event["session"]["id"].as_str().unwrap().to_owned()),
+            Some("session_created") => {
+                session = Some(event["session"]["id"].as_str().unwrap().to_owned());
+            }
             Some("text_delta") => deltas += 1,
             _ => {}
         }

@@ -42,7 +42,8 @@ fn type_and_send(app: &mut App, prompt: &str) {
 
 fn click(app: &mut App, caption: &str) {
     let mut ui = simulator(app.view());
-    ui.click(caption).unwrap_or_else(|e| panic!("cannot click {caption:?}: {e:?}"));
+    ui.click(caption)
+        .unwrap_or_else(|e| panic!("cannot click {caption:?}: {e:?}"));
     for message in ui.into_messages() {
         let _ = app.update(message);
     }
@@ -86,34 +87,71 @@ async fn type_send_stream_stop_and_approve() {
         provider: Some("loopback · test-model".into()),
         workspace: vec![workspace.clone()],
     }));
-    pump(&mut app, &mut events, |e| matches!(e, Event::SessionList { .. })).await;
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::SessionList { .. })
+    })
+    .await;
     assert!(shows(&app, "What should we do?"));
 
     // Type, press Enter, see the reply stream in.
     type_and_send(&mut app, "Say hello");
     assert!(shows(&app, "Say hello"), "the sent message is shown");
     assert!(shows(&app, "Stop"), "Stop is offered while the turn runs");
-    pump(&mut app, &mut events, |e| matches!(e, Event::TextDelta { delta, .. } if delta == " the engine")).await;
-    assert!(shows(&app, "Hello from the engine ▍"), "the streamed reply is shown");
-    pump(&mut app, &mut events, |e| matches!(e, Event::TurnFinished { .. })).await;
-    pump(&mut app, &mut events, |e| matches!(e, Event::SessionUpdated { session } if session.title == "Say hello")).await;
+    pump(
+        &mut app,
+        &mut events,
+        |e| matches!(e, Event::TextDelta { delta, .. } if delta == " the engine"),
+    )
+    .await;
+    assert!(
+        shows(&app, "Hello from the engine ▍"),
+        "the streamed reply is shown"
+    );
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::TurnFinished { .. })
+    })
+    .await;
+    pump(
+        &mut app,
+        &mut events,
+        |e| matches!(e, Event::SessionUpdated { session } if session.title == "Say hello"),
+    )
+    .await;
     assert!(shows(&app, "Send"), "Send is back after the turn");
 
     // Stop a slow answer.
     type_and_send(&mut app, "Count slowly");
-    pump(&mut app, &mut events, |e| matches!(e, Event::TextDelta { .. })).await;
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::TextDelta { .. })
+    })
+    .await;
     click(&mut app, "Stop");
-    pump(&mut app, &mut events, |e| matches!(e, Event::TurnCancelled { .. })).await;
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::TurnCancelled { .. })
+    })
+    .await;
     assert!(shows(&app, "[stopped]"));
 
     // Approve a write.
     type_and_send(&mut app, "Save a note");
-    pump(&mut app, &mut events, |e| matches!(e, Event::ApprovalRequested { .. })).await;
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::ApprovalRequested { .. })
+    })
+    .await;
     assert!(shows(&app, "APPROVE THIS ACTION?"));
     assert!(!workspace.join("note.md").exists());
     click(&mut app, "Allow once");
-    pump(&mut app, &mut events, |e| matches!(e, Event::TurnFinished { .. })).await;
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::TurnFinished { .. })
+    })
+    .await;
     assert!(!shows(&app, "APPROVE THIS ACTION?"));
-    assert!(shows(&app, "DONE"), "the tool card shows the call succeeded");
-    assert_eq!(std::fs::read_to_string(workspace.join("note.md")).unwrap(), "# from the GUI");
+    assert!(
+        shows(&app, "DONE"),
+        "the tool card shows the call succeeded"
+    );
+    assert_eq!(
+        std::fs::read_to_string(workspace.join("note.md")).unwrap(),
+        "# from the GUI"
+    );
 }

@@ -137,7 +137,13 @@ async fn run(
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         let text = response.text().await.unwrap_or_default();
-        return Err(http_error(config, has_key, status.as_u16(), &text, retry_after));
+        return Err(http_error(
+            config,
+            has_key,
+            status.as_u16(),
+            &text,
+            retry_after,
+        ));
     }
 
     let mut events = response.bytes_stream().eventsource();
@@ -425,7 +431,13 @@ mod tests {
         assert!(text.contains("aetheria auth set openai"), "{text}");
         assert!(text.contains("OPENAI_API_KEY"), "{text}");
         assert!(text.contains("Incorrect API key"), "{text}");
-        let e = http_error(&config, true, 429, "slow down", Some(Duration::from_secs(7)));
+        let e = http_error(
+            &config,
+            true,
+            429,
+            "slow down",
+            Some(Duration::from_secs(7)),
+        );
         assert!(e.to_string().contains("in 7 s"));
         assert_eq!(e.to_info().kind, crate::api::ErrorKind::RateLimited);
         let e = http_error(&config, true, 404, "{}", None);

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::oneshot;
 
-use super::builtin::fs::{FsList, FsRead, FsWrite};
 use super::DynTool;
+use super::builtin::fs::{FsList, FsRead, FsWrite};
 use crate::api::{Decision, Policy, ToolCallId, ToolInfo};
 use crate::provider::ToolSpec;
 
@@ -164,7 +164,11 @@ mod tests {
         assert_eq!(policies.policy("fs_read", Effect::ReadOnly), Policy::Deny);
 
         let registry = Registry::builtin();
-        let offered: Vec<_> = registry.specs(&policies).into_iter().map(|s| s.name).collect();
+        let offered: Vec<_> = registry
+            .specs(&policies)
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
         assert_eq!(offered, vec!["fs_list", "fs_write"]);
     }
 
@@ -174,11 +178,10 @@ mod tests {
         let write = registry.get("fs_write").unwrap();
         let schema = write.schema();
         assert_eq!(schema["type"], "object");
-        assert_eq!(
-            schema["required"],
-            serde_json::json!(["path", "content"])
-        );
-        let desc = schema["properties"]["path"]["description"].as_str().unwrap();
+        assert_eq!(schema["required"], serde_json::json!(["path", "content"]));
+        let desc = schema["properties"]["path"]["description"]
+            .as_str()
+            .unwrap();
         assert!(desc.contains("relative to the workspace"), "{desc}");
     }
 

@@ -28,12 +28,8 @@ impl Workspace {
     pub(crate) fn open(paths: &[PathBuf]) -> Result<Self, String> {
         let mut roots: Vec<Arc<Root>> = Vec::new();
         for path in paths {
-            let dir = Dir::open_ambient_dir(path, ambient_authority()).map_err(|e| {
-                format!(
-                    "cannot open workspace folder {}: {e}",
-                    path.display()
-                )
-            })?;
+            let dir = Dir::open_ambient_dir(path, ambient_authority())
+                .map_err(|e| format!("cannot open workspace folder {}: {e}", path.display()))?;
             let base = path
                 .file_name()
                 .map_or_else(|| "root".to_owned(), |n| n.to_string_lossy().into_owned());
@@ -43,10 +39,7 @@ impl Workspace {
                 name = format!("{base}-{n}");
                 n += 1;
             }
-            roots.push(Arc::new(Root {
-                name,
-                dir,
-            }));
+            roots.push(Arc::new(Root { name, dir }));
         }
         Ok(Self { roots })
     }
@@ -65,7 +58,9 @@ impl Workspace {
             ));
         };
         if path.contains('\0') {
-            return Err(ToolError::RespondToModel("the path contains a NUL byte".into()));
+            return Err(ToolError::RespondToModel(
+                "the path contains a NUL byte".into(),
+            ));
         }
         let p = Path::new(path.trim());
         if p.is_absolute() || p.has_root() || looks_like_windows_absolute(path) {

@@ -78,8 +78,12 @@ impl Harness {
                 title: None,
             })
             .unwrap();
-        let events = self.until(|e| matches!(e, Event::SessionCreated { .. })).await;
-        assert!(matches!(events.last(), Some(Event::SessionCreated { session: s }) if s.id == session));
+        let events = self
+            .until(|e| matches!(e, Event::SessionCreated { .. }))
+            .await;
+        assert!(
+            matches!(events.last(), Some(Event::SessionCreated { session: s }) if s.id == session)
+        );
         session
     }
 
@@ -142,7 +146,10 @@ pub fn skip(what: &str) -> bool {
         .split(',')
         .any(|s| s.trim() == what);
     if skipped {
-        assert!(std::env::var("CI").is_err(), "AETHERIA_SKIP is not allowed in CI");
+        assert!(
+            std::env::var("CI").is_err(),
+            "AETHERIA_SKIP is not allowed in CI"
+        );
         eprintln!("SKIPPED: {what} (AETHERIA_SKIP)");
     }
     skipped

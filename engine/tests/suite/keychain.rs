@@ -23,19 +23,34 @@ async fn a_key_from_the_keychain_is_sent_and_never_shown() {
 
     let leak = format!("Incorrect API key provided: {key}. You can find your API key at …");
     let acct = account.clone();
-    let mut h = Harness::start_with(vec![Reply::text(&["ok"]), Reply::error(401, &leak)], move |c| {
-        c.providers[0].key_ref = Some(acct);
-    })
+    let mut h = Harness::start_with(
+        vec![Reply::text(&["ok"]), Reply::error(401, &leak)],
+        move |c| {
+            c.providers[0].key_ref = Some(acct);
+        },
+    )
     .await;
     let session = h.new_session().await;
     let events = h.turn(&session, "hi").await;
-    assert!(matches!(events.last(), Some(Event::TurnFinished { .. })), "{events:?}");
-    assert_eq!(h.server.authorizations()[0].as_deref(), Some(format!("Bearer {key}").as_str()));
+    assert!(
+        matches!(events.last(), Some(Event::TurnFinished { .. })),
+        "{events:?}"
+    );
+    assert_eq!(
+        h.server.authorizations()[0].as_deref(),
+        Some(format!("Bearer {key}").as_str())
+    );
 
     let events = h.turn(&session, "again").await;
-    let Some(Event::TurnFailed { error, .. }) = events.last() else { panic!("{events:?}") };
+    let Some(Event::TurnFailed { error, .. }) = events.last() else {
+        panic!("{events:?}")
+    };
     assert_eq!(error.kind, ErrorKind::Auth);
-    assert!(!error.message.contains(&key), "key leaked: {}", error.message);
+    assert!(
+        !error.message.contains(&key),
+        "key leaked: {}",
+        error.message
+    );
     assert!(error.message.contains("[REDACTED]"), "{}", error.message);
     let all = serde_json::to_string(&events).unwrap();
     assert!(!all.contains(&key));
@@ -50,11 +65,22 @@ async fn a_key_from_the_keychain_is_sent_and_never_shown() {
     assert!(!leaked, "the key was written to disk under the data folder");
 
     let a = account.clone();
-    assert!(tokio::task::spawn_blocking(move || secrets.delete(&a)).await.unwrap().unwrap());
+    assert!(
+        tokio::task::spawn_blocking(move || secrets.delete(&a))
+            .await
+            .unwrap()
+            .unwrap()
+    );
 }
 
 fn uuid_like() -> String {
-    format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos())
+    format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

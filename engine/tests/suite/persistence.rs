@@ -25,11 +25,24 @@ async fn a_reopened_engine_finds_everything() {
     let config = config_for(&h.data, &h.workspace, &h.server.base_url());
     let (handle, mut events) = Engine::start(config).await.unwrap();
     handle.submit(Command::ListSessions).unwrap();
-    let Some(Event::SessionList { sessions }) = events.recv().await else { panic!() };
+    let Some(Event::SessionList { sessions }) = events.recv().await else {
+        panic!()
+    };
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0].title, "What is in my workspace?");
-    handle.submit(Command::LoadSession { session: session.clone() }).unwrap();
-    let Some(Event::SessionLoaded { messages, tool_calls, .. }) = events.recv().await else { panic!() };
+    handle
+        .submit(Command::LoadSession {
+            session: session.clone(),
+        })
+        .unwrap();
+    let Some(Event::SessionLoaded {
+        messages,
+        tool_calls,
+        ..
+    }) = events.recv().await
+    else {
+        panic!()
+    };
     let shape: Vec<_> = messages.iter().map(|m| (m.role, m.status)).collect();
     assert_eq!(
         shape,
@@ -47,7 +60,11 @@ async fn a_reopened_engine_finds_everything() {
 
     // The next turn sends the whole history, tool result included.
     handle
-        .submit(Command::SendMessage { session, text: "And now?".into(), attachments: vec![] })
+        .submit(Command::SendMessage {
+            session,
+            text: "And now?".into(),
+            attachments: vec![],
+        })
         .unwrap();
     loop {
         match events.recv().await {
@@ -75,6 +92,12 @@ async fn a_damaged_database_is_refused_clearly() {
     std::fs::write(data.path().join("data/db"), b"not a database").unwrap();
     let err = Engine::start(config).await.unwrap_err();
     assert!(matches!(err, EngineError::Memory(_)), "{err}");
-    assert!(err.to_string().contains("cannot open the database"), "{err}");
-    assert_eq!(std::fs::read(data.path().join("data/db")).unwrap(), b"not a database");
+    assert!(
+        err.to_string().contains("cannot open the database"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(data.path().join("data/db")).unwrap(),
+        b"not a database"
+    );
 }

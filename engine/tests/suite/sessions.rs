@@ -13,26 +13,48 @@ async fn create_list_rename_delete() {
 
     h.handle.submit(Command::ListSessions).unwrap();
     let events = h.until(|e| matches!(e, Event::SessionList { .. })).await;
-    let Some(Event::SessionList { sessions }) = events.last() else { unreachable!() };
+    let Some(Event::SessionList { sessions }) = events.last() else {
+        unreachable!()
+    };
     let ids: Vec<_> = sessions.iter().map(|s| s.id.clone()).collect();
     assert_eq!(ids, vec![b.clone(), a.clone()], "newest first");
     assert!(sessions.iter().all(|s| s.title == "New chat"));
 
-    h.handle.submit(Command::RenameSession { session: a.clone(), title: "  Taxes 2026 ".into() }).unwrap();
+    h.handle
+        .submit(Command::RenameSession {
+            session: a.clone(),
+            title: "  Taxes 2026 ".into(),
+        })
+        .unwrap();
     let events = h.until(|e| matches!(e, Event::SessionUpdated { .. })).await;
-    assert!(matches!(events.last(), Some(Event::SessionUpdated { session }) if session.title == "Taxes 2026"));
+    assert!(
+        matches!(events.last(), Some(Event::SessionUpdated { session }) if session.title == "Taxes 2026")
+    );
 
-    h.handle.submit(Command::RenameSession { session: a.clone(), title: "   ".into() }).unwrap();
+    h.handle
+        .submit(Command::RenameSession {
+            session: a.clone(),
+            title: "   ".into(),
+        })
+        .unwrap();
     let events = h.until(|e| matches!(e, Event::CommandFailed { .. })).await;
-    assert!(matches!(events.last(), Some(Event::CommandFailed { error, .. }) if error.kind == ErrorKind::Invalid));
+    assert!(
+        matches!(events.last(), Some(Event::CommandFailed { error, .. }) if error.kind == ErrorKind::Invalid)
+    );
 
-    h.handle.submit(Command::DeleteSession { session: a.clone() }).unwrap();
+    h.handle
+        .submit(Command::DeleteSession { session: a.clone() })
+        .unwrap();
     let events = h.until(|e| matches!(e, Event::SessionDeleted { .. })).await;
     assert!(matches!(events.last(), Some(Event::SessionDeleted { session }) if *session == a));
 
-    h.handle.submit(Command::LoadSession { session: a.clone() }).unwrap();
+    h.handle
+        .submit(Command::LoadSession { session: a.clone() })
+        .unwrap();
     let events = h.until(|e| matches!(e, Event::CommandFailed { .. })).await;
-    assert!(matches!(events.last(), Some(Event::CommandFailed { error, .. }) if error.kind == ErrorKind::Missing));
+    assert!(
+        matches!(events.last(), Some(Event::CommandFailed { error, .. }) if error.kind == ErrorKind::Missing)
+    );
 }
 
 #[tokio::test]
@@ -41,20 +63,26 @@ async fn messages_to_missing_or_busy_sessions_are_refused() {
     let mut h = Harness::start(vec![slow]).await;
     h.send(&SessionId::new(), "hello?");
     let events = h.until(|e| matches!(e, Event::CommandFailed { .. })).await;
-    assert!(matches!(events.last(), Some(Event::CommandFailed { error, .. }) if error.kind == ErrorKind::Missing));
+    assert!(
+        matches!(events.last(), Some(Event::CommandFailed { error, .. }) if error.kind == ErrorKind::Missing)
+    );
 
     let s = h.new_session().await;
     h.send(&s, "first");
     h.until(|e| matches!(e, Event::TurnStarted { .. })).await;
     h.send(&s, "second, too early");
     let events = h.until(|e| matches!(e, Event::CommandFailed { .. })).await;
-    assert!(matches!(events.last(), Some(Event::CommandFailed { error, .. }) if error.kind == ErrorKind::Conflict));
+    assert!(
+        matches!(events.last(), Some(Event::CommandFailed { error, .. }) if error.kind == ErrorKind::Conflict)
+    );
     let events = h.until(super::common::turn_ended).await;
     assert!(matches!(events.last(), Some(Event::TurnFinished { .. })));
 
     h.send(&s, "  ");
     let events = h.until(|e| matches!(e, Event::CommandFailed { .. })).await;
-    assert!(matches!(events.last(), Some(Event::CommandFailed { error, .. }) if error.kind == ErrorKind::Invalid));
+    assert!(
+        matches!(events.last(), Some(Event::CommandFailed { error, .. }) if error.kind == ErrorKind::Invalid)
+    );
 }
 
 #[tokio::test]
@@ -64,12 +92,22 @@ async fn attachments_are_added_and_bad_ones_fail_clearly() {
     std::fs::write(&file, "attached words").unwrap();
     let s = h.new_session().await;
     h.handle
-        .submit(Command::SendMessage { session: s.clone(), text: "see file".into(), attachments: vec![file] })
+        .submit(Command::SendMessage {
+            session: s.clone(),
+            text: "see file".into(),
+            attachments: vec![file],
+        })
         .unwrap();
     let events = h.until(super::common::turn_ended).await;
     assert!(matches!(events.last(), Some(Event::TurnFinished { .. })));
-    let user = h.server.requests()[0]["messages"][1]["content"].as_str().unwrap().to_owned();
-    assert!(user.contains("attached words") && user.contains("notes.txt"), "{user}");
+    let user = h.server.requests()[0]["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        user.contains("attached words") && user.contains("notes.txt"),
+        "{user}"
+    );
 
     h.handle
         .submit(Command::SendMessage {
@@ -79,5 +117,7 @@ async fn attachments_are_added_and_bad_ones_fail_clearly() {
         })
         .unwrap();
     let events = h.until(super::common::turn_ended).await;
-    assert!(matches!(events.last(), Some(Event::TurnFailed { error, .. }) if error.message.contains("cannot attach")));
+    assert!(
+        matches!(events.last(), Some(Event::TurnFailed { error, .. }) if error.message.contains("cannot attach"))
+    );
 }

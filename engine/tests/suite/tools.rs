@@ -11,8 +11,13 @@ fn write_call(id: &str, path: &str, content: &str) -> Reply {
 }
 
 async fn approval(h: &mut Harness) -> (ToolCallId, String, Effect) {
-    let events = h.until(|e| matches!(e, Event::ApprovalRequested { .. })).await;
-    let Some(Event::ApprovalRequested { call, tool, effect, .. }) = events.last() else {
+    let events = h
+        .until(|e| matches!(e, Event::ApprovalRequested { .. }))
+        .await;
+    let Some(Event::ApprovalRequested {
+        call, tool, effect, ..
+    }) = events.last()
+    else {
         unreachable!()
     };
     (call.clone(), tool.clone(), *effect)
@@ -20,7 +25,11 @@ async fn approval(h: &mut Harness) -> (ToolCallId, String, Effect) {
 
 #[tokio::test]
 async fn an_approved_write_runs() {
-    let mut h = Harness::start(vec![write_call("call_w", "out/hello.txt", "hi!"), Reply::text(&["Written."])]).await;
+    let mut h = Harness::start(vec![
+        write_call("call_w", "out/hello.txt", "hi!"),
+        Reply::text(&["Written."]),
+    ])
+    .await;
     let session = h.new_session().await;
     h.send(&session, "write hello");
     let (call, tool, effect) = approval(&mut h).await;
@@ -28,30 +37,54 @@ async fn an_approved_write_runs() {
     // Nothing is written before the approval.
     assert!(!h.workspace.join("out/hello.txt").exists());
     h.handle
-        .submit(Command::Approve { call: call.clone(), decision: Decision::Allow, remember: false })
+        .submit(Command::Approve {
+            call: call.clone(),
+            decision: Decision::Allow,
+            remember: false,
+        })
         .unwrap();
     let events = h.until(turn_ended).await;
     assert!(events.iter().any(|e| matches!(e,
         Event::ToolCallFinished { call: c, status: ToolStatus::Succeeded, .. } if *c == call)));
     assert!(matches!(events.last(), Some(Event::TurnFinished { .. })));
-    assert_eq!(std::fs::read_to_string(h.workspace.join("out/hello.txt")).unwrap(), "hi!");
+    assert_eq!(
+        std::fs::read_to_string(h.workspace.join("out/hello.txt")).unwrap(),
+        "hi!"
+    );
 }
 
 #[tokio::test]
 async fn a_denied_write_does_not_run_and_the_model_is_told() {
-    let mut h = Harness::start(vec![write_call("call_w", "x.txt", "nope"), Reply::text(&["OK, I won't."])]).await;
+    let mut h = Harness::start(vec![
+        write_call("call_w", "x.txt", "nope"),
+        Reply::text(&["OK, I won't."]),
+    ])
+    .await;
     let session = h.new_session().await;
     h.send(&session, "write x");
     let (call, ..) = approval(&mut h).await;
     h.handle
-        .submit(Command::Approve { call, decision: Decision::Deny, remember: false })
+        .submit(Command::Approve {
+            call,
+            decision: Decision::Deny,
+            remember: false,
+        })
         .unwrap();
     let events = h.until(turn_ended).await;
-    assert!(events.iter().any(|e| matches!(e, Event::ToolCallFinished { status: ToolStatus::Denied, .. })));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::ToolCallFinished {
+            status: ToolStatus::Denied,
+            ..
+        }
+    )));
     assert!(!h.workspace.join("x.txt").exists());
     let requests = h.server.requests();
     let tool_msg = &requests[1]["messages"].as_array().unwrap()[3];
-    assert!(tool_msg["content"].as_str().unwrap().contains("denied"), "{tool_msg}");
+    assert!(
+        tool_msg["content"].as_str().unwrap().contains("denied"),
+        "{tool_msg}"
+    );
 }
 
 #[tokio::test]
@@ -67,15 +100,27 @@ async fn always_allow_is_remembered_across_restarts() {
     h.send(&session, "write a");
     let (call, ..) = approval(&mut h).await;
     h.handle
-        .submit(Command::Approve { call, decision: Decision::Allow, remember: true })
+        .submit(Command::Approve {
+            call,
+            decision: Decision::Allow,
+            remember: true,
+        })
         .unwrap();
     let events = h.until(turn_ended).await;
     assert!(events.iter().any(|e| matches!(e,
         Event::ToolPolicyChanged { tool, policy: Policy::Allow } if tool == "fs_write")));
     // The second write runs without asking.
     let events = h.turn(&session, "write b").await;
-    assert!(!events.iter().any(|e| matches!(e, Event::ApprovalRequested { .. })), "{events:?}");
-    assert_eq!(std::fs::read_to_string(h.workspace.join("b.txt")).unwrap(), "2");
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::ApprovalRequested { .. })),
+        "{events:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(h.workspace.join("b.txt")).unwrap(),
+        "2"
+    );
 
     // A new engine on the same database still allows it.
     h.handle.submit(Command::Shutdown).unwrap();
@@ -83,7 +128,9 @@ async fn always_allow_is_remembered_across_restarts() {
     let config = super::common::config_for(&h.data, &h.workspace, &h.server.base_url());
     let (handle, mut events) = aetheria_engine::Engine::start(config).await.unwrap();
     handle.submit(Command::ListTools).unwrap();
-    let Some(Event::ToolList { tools }) = events.recv().await else { panic!("no tool list") };
+    let Some(Event::ToolList { tools }) = events.recv().await else {
+        panic!("no tool list")
+    };
     let write = tools.iter().find(|t| t.name == "fs_write").unwrap();
     assert_eq!(write.policy, Policy::Allow);
 }
@@ -99,8 +146,18 @@ async fn a_denied_tool_is_not_offered_and_never_runs() {
     .await;
     let session = h.new_session().await;
     let events = h.turn(&session, "write x").await;
-    assert!(!events.iter().any(|e| matches!(e, Event::ApprovalRequested { .. })));
-    assert!(events.iter().any(|e| matches!(e, Event::ToolCallFinished { status: ToolStatus::Denied, .. })));
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::ApprovalRequested { .. }))
+    );
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::ToolCallFinished {
+            status: ToolStatus::Denied,
+            ..
+        }
+    )));
     assert!(!h.workspace.join("x.txt").exists());
     let offered = h.server.requests()[0]["tools"].to_string();
     assert!(!offered.contains("fs_write"), "{offered}");
@@ -114,10 +171,22 @@ async fn cancel_while_waiting_for_approval() {
     let (call, ..) = approval(&mut h).await;
     h.handle.submit(Command::Cancel { session }).unwrap();
     let events = h.until(turn_ended).await;
-    assert!(events.iter().any(|e| matches!(e, Event::ToolCallFinished { status: ToolStatus::Cancelled, .. })));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::ToolCallFinished {
+            status: ToolStatus::Cancelled,
+            ..
+        }
+    )));
     assert!(matches!(events.last(), Some(Event::TurnCancelled { .. })));
     // A late approval finds nothing waiting.
-    h.handle.submit(Command::Approve { call, decision: Decision::Allow, remember: false }).unwrap();
+    h.handle
+        .submit(Command::Approve {
+            call,
+            decision: Decision::Allow,
+            remember: false,
+        })
+        .unwrap();
     let late = h.until(|e| matches!(e, Event::CommandFailed { .. })).await;
     assert!(matches!(late.last(), Some(Event::CommandFailed { .. })));
     assert!(!h.workspace.join("x.txt").exists());
@@ -135,8 +204,12 @@ async fn direct_tool_calls_apply_the_policy() {
             arguments: serde_json::json!({ "path": "r.txt" }),
         })
         .unwrap();
-    let events = h.until(|e| matches!(e, Event::ToolCallFinished { .. })).await;
-    assert!(matches!(events.last(), Some(Event::ToolCallFinished { status: ToolStatus::Succeeded, output, .. }) if output == "read me"));
+    let events = h
+        .until(|e| matches!(e, Event::ToolCallFinished { .. }))
+        .await;
+    assert!(
+        matches!(events.last(), Some(Event::ToolCallFinished { status: ToolStatus::Succeeded, output, .. }) if output == "read me")
+    );
 
     let call = ToolCallId::new();
     h.handle
@@ -148,14 +221,33 @@ async fn direct_tool_calls_apply_the_policy() {
         .unwrap();
     let (asked, ..) = approval(&mut h).await;
     assert_eq!(asked, call);
-    h.handle.submit(Command::Approve { call, decision: Decision::Deny, remember: false }).unwrap();
-    let events = h.until(|e| matches!(e, Event::ToolCallFinished { .. })).await;
-    assert!(matches!(events.last(), Some(Event::ToolCallFinished { status: ToolStatus::Denied, .. })));
+    h.handle
+        .submit(Command::Approve {
+            call,
+            decision: Decision::Deny,
+            remember: false,
+        })
+        .unwrap();
+    let events = h
+        .until(|e| matches!(e, Event::ToolCallFinished { .. }))
+        .await;
+    assert!(matches!(
+        events.last(),
+        Some(Event::ToolCallFinished {
+            status: ToolStatus::Denied,
+            ..
+        })
+    ));
     assert!(!h.workspace.join("w.txt").exists());
 
     h.handle
-        .submit(Command::SetToolPolicy { tool: "nope".into(), policy: Policy::Allow })
+        .submit(Command::SetToolPolicy {
+            tool: "nope".into(),
+            policy: Policy::Allow,
+        })
         .unwrap();
     let events = h.until(|e| matches!(e, Event::CommandFailed { .. })).await;
-    assert!(matches!(events.last(), Some(Event::CommandFailed { error, .. }) if error.message.contains("no tool named")));
+    assert!(
+        matches!(events.last(), Some(Event::CommandFailed { error, .. }) if error.message.contains("no tool named"))
+    );
 }

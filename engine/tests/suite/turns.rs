@@ -13,7 +13,10 @@ async fn text_answer_streams_is_stored_and_titles_the_session() {
     let session = h.new_session().await;
     let events = h.turn(&session, "Say hello to the world please").await;
 
-    assert!(matches!(events.first(), Some(Event::TurnStarted { .. })), "{events:?}");
+    assert!(
+        matches!(events.first(), Some(Event::TurnStarted { .. })),
+        "{events:?}"
+    );
     assert_eq!(streamed_text(&events), "Hello, world ✓");
     let Some(Event::TurnFinished { usage, message, .. }) = events.last() else {
         panic!("no TurnFinished: {events:?}");
@@ -61,7 +64,10 @@ async fn text_answer_streams_is_stored_and_titles_the_session() {
 #[tokio::test]
 async fn a_tool_call_split_over_many_chunks_runs_and_its_result_goes_back() {
     let mut h = Harness::start(vec![
-        Reply::tool_calls(&[("call_abc", "fs_read", r#"{"path": "notes/todo.md"}"#)], 3),
+        Reply::tool_calls(
+            &[("call_abc", "fs_read", r#"{"path": "notes/todo.md"}"#)],
+            3,
+        ),
         Reply::text(&["The file says: buy milk."]),
     ])
     .await;
@@ -73,17 +79,31 @@ async fn a_tool_call_split_over_many_chunks_runs_and_its_result_goes_back() {
     let started: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
-            Event::ToolCallStarted { tool, arguments, call, .. } => Some((call.0.clone(), tool.clone(), arguments.clone())),
+            Event::ToolCallStarted {
+                tool,
+                arguments,
+                call,
+                ..
+            } => Some((call.0.clone(), tool.clone(), arguments.clone())),
             _ => None,
         })
         .collect();
     assert_eq!(
         started,
-        vec![("call_abc".into(), "fs_read".into(), r#"{"path": "notes/todo.md"}"#.into())]
+        vec![(
+            "call_abc".into(),
+            "fs_read".into(),
+            r#"{"path": "notes/todo.md"}"#.into()
+        )]
     );
     assert!(events.iter().any(|e| matches!(e,
         Event::ToolCallFinished { status: ToolStatus::Succeeded, output, .. } if output == "- buy milk\n")));
-    assert!(!events.iter().any(|e| matches!(e, Event::ApprovalRequested { .. })), "fs_read needs no approval");
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::ApprovalRequested { .. })),
+        "fs_read needs no approval"
+    );
     assert!(matches!(events.last(), Some(Event::TurnFinished { .. })));
 
     let requests = h.server.requests();
@@ -91,7 +111,10 @@ async fn a_tool_call_split_over_many_chunks_runs_and_its_result_goes_back() {
     assert_eq!(roles(second), vec!["system", "user", "assistant", "tool"]);
     let messages = second["messages"].as_array().unwrap();
     assert_eq!(messages[2]["tool_calls"][0]["id"], "call_abc");
-    assert_eq!(messages[2]["tool_calls"][0]["function"]["arguments"], r#"{"path": "notes/todo.md"}"#);
+    assert_eq!(
+        messages[2]["tool_calls"][0]["function"]["arguments"],
+        r#"{"path": "notes/todo.md"}"#
+    );
     assert_eq!(messages[3]["tool_call_id"], "call_abc");
     assert_eq!(messages[3]["content"], "- buy milk\n");
 }
@@ -114,13 +137,24 @@ async fn two_parallel_tool_calls_both_run_and_return_in_order() {
     let events = h.turn(&session, "look around").await;
     let finished = events
         .iter()
-        .filter(|e| matches!(e, Event::ToolCallFinished { status: ToolStatus::Succeeded, .. }))
+        .filter(|e| {
+            matches!(
+                e,
+                Event::ToolCallFinished {
+                    status: ToolStatus::Succeeded,
+                    ..
+                }
+            )
+        })
         .count();
     assert_eq!(finished, 2, "{events:?}");
     let requests = h.server.requests();
     let second = &requests[1];
     let messages = second["messages"].as_array().unwrap();
-    assert_eq!(roles(second), vec!["system", "user", "assistant", "tool", "tool"]);
+    assert_eq!(
+        roles(second),
+        vec!["system", "user", "assistant", "tool", "tool"]
+    );
     assert_eq!(messages[3]["tool_call_id"], "call_1");
     assert_eq!(messages[3]["content"], "a.txt (5 B)");
     assert_eq!(messages[4]["tool_call_id"], "call_2");
@@ -137,27 +171,49 @@ async fn arguments_that_are_not_json_go_back_to_the_model() {
     .await;
     let session = h.new_session().await;
     let events = h.turn(&session, "read a.txt").await;
-    assert!(matches!(events.last(), Some(Event::TurnFinished { .. })), "{events:?}");
+    assert!(
+        matches!(events.last(), Some(Event::TurnFinished { .. })),
+        "{events:?}"
+    );
     let requests = h.server.requests();
     let tool_msg = &requests[1]["messages"].as_array().unwrap()[3];
     let content = tool_msg["content"].as_str().unwrap();
     assert!(content.contains("not valid"), "{content}");
     let tool_msg = &requests[2]["messages"].as_array().unwrap()[5];
     let content = tool_msg["content"].as_str().unwrap();
-    assert!(content.contains("no tool named \"no_such_tool\""), "{content}");
+    assert!(
+        content.contains("no tool named \"no_such_tool\""),
+        "{content}"
+    );
 }
 
 #[tokio::test]
 async fn provider_errors_become_clear_turn_failures() {
     let cases = [
-        (Reply::error(401, "Incorrect API key provided"), ErrorKind::Auth, "aetheria auth set loopback"),
-        (Reply::error(404, "The model `test-model` does not exist"), ErrorKind::NotFound, "test-model"),
         (
-            Reply::Error { status: 429, body: "{\"error\":{\"message\":\"Rate limit reached\"}}".into(), retry_after: Some(20) },
+            Reply::error(401, "Incorrect API key provided"),
+            ErrorKind::Auth,
+            "aetheria auth set loopback",
+        ),
+        (
+            Reply::error(404, "The model `test-model` does not exist"),
+            ErrorKind::NotFound,
+            "test-model",
+        ),
+        (
+            Reply::Error {
+                status: 429,
+                body: "{\"error\":{\"message\":\"Rate limit reached\"}}".into(),
+                retry_after: Some(20),
+            },
             ErrorKind::RateLimited,
             "in 20 s",
         ),
-        (Reply::error(503, "overloaded"), ErrorKind::Unavailable, "try again later"),
+        (
+            Reply::error(503, "overloaded"),
+            ErrorKind::Unavailable,
+            "try again later",
+        ),
     ];
     for (reply, kind, hint) in cases {
         let mut h = Harness::start(vec![reply]).await;
@@ -187,7 +243,9 @@ async fn an_unreachable_provider_fails_the_turn_and_keeps_the_message() {
     assert!(error.message.contains("cannot reach"), "{}", error.message);
     h.handle.submit(Command::LoadSession { session }).unwrap();
     let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
-    let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else { unreachable!() };
+    let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else {
+        unreachable!()
+    };
     assert_eq!(messages[0].content, "anyone there?");
 }
 
@@ -207,18 +265,28 @@ async fn a_stream_cut_in_the_middle_keeps_the_partial_answer() {
         panic!("{events:?}");
     };
     assert_eq!(error.kind, ErrorKind::BadResponse);
-    assert!(error.message.contains("partial answer is kept"), "{}", error.message);
+    assert!(
+        error.message.contains("partial answer is kept"),
+        "{}",
+        error.message
+    );
 
     h.handle.submit(Command::LoadSession { session }).unwrap();
     let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
-    let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else { unreachable!() };
+    let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else {
+        unreachable!()
+    };
     assert_eq!(messages[1].content, "The first half and then");
     assert_eq!(messages[1].status, MessageStatus::Failed);
 }
 
 #[tokio::test]
 async fn malformed_sse_fails_the_turn_without_panicking() {
-    let reply = Reply::stream(vec![text_chunk("ok so far"), "{not json".into(), "[DONE]".into()]);
+    let reply = Reply::stream(vec![
+        text_chunk("ok so far"),
+        "{not json".into(),
+        "[DONE]".into(),
+    ]);
     let mut h = Harness::start(vec![reply]).await;
     let session = h.new_session().await;
     let events = h.turn(&session, "hi").await;
@@ -226,7 +294,11 @@ async fn malformed_sse_fails_the_turn_without_panicking() {
         panic!("{events:?}");
     };
     assert_eq!(error.kind, ErrorKind::BadResponse);
-    assert!(error.message.contains("not valid JSON"), "{}", error.message);
+    assert!(
+        error.message.contains("not valid JSON"),
+        "{}",
+        error.message
+    );
 }
 
 #[tokio::test]
@@ -238,19 +310,35 @@ async fn cancel_stops_a_stream_within_200_ms_and_keeps_the_partial_answer() {
     h.send(&session, "talk slowly");
     h.until(|e| matches!(e, Event::TextDelta { .. })).await;
     h.until(|e| matches!(e, Event::TextDelta { .. })).await;
-    h.handle.submit(Command::Cancel { session: session.clone() }).unwrap();
+    h.handle
+        .submit(Command::Cancel {
+            session: session.clone(),
+        })
+        .unwrap();
     let events = h.until(super::common::turn_ended).await;
-    assert!(matches!(events.last(), Some(Event::TurnCancelled { .. })), "{events:?}");
+    assert!(
+        matches!(events.last(), Some(Event::TurnCancelled { .. })),
+        "{events:?}"
+    );
     // Chunks arrive every 50 ms: at most what was in flight may follow the cancel, i.e. the stream
     // stopped within a chunk or two (well under 200 ms), not after the remaining 97 chunks.
-    let late = events.iter().filter(|e| matches!(e, Event::TextDelta { .. })).count();
+    let late = events
+        .iter()
+        .filter(|e| matches!(e, Event::TextDelta { .. }))
+        .count();
     assert!(late <= 2, "{late} deltas arrived after Cancel");
 
     h.handle.submit(Command::LoadSession { session }).unwrap();
     let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
-    let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else { unreachable!() };
+    let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else {
+        unreachable!()
+    };
     assert_eq!(messages[1].status, MessageStatus::Cancelled);
-    assert!(messages[1].content.starts_with("w0 w1 "), "{:?}", messages[1].content);
+    assert!(
+        messages[1].content.starts_with("w0 w1 "),
+        "{:?}",
+        messages[1].content
+    );
 }
 
 #[tokio::test]

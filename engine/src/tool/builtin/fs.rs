@@ -72,7 +72,10 @@ impl Tool for FsList {
             } else {
                 rel.as_path()
             };
-            let entries = root.dir.read_dir(target).map_err(|e| io_error(&shown, &e))?;
+            let entries = root
+                .dir
+                .read_dir(target)
+                .map_err(|e| io_error(&shown, &e))?;
             let mut lines = Vec::new();
             for entry in entries {
                 let entry = entry.map_err(|e| io_error(&shown, &e))?;
@@ -95,7 +98,10 @@ impl Tool for FsList {
             }
             if total > MAX_LIST_ENTRIES {
                 lines.truncate(MAX_LIST_ENTRIES);
-                lines.push(format!("[{} more entries not shown]", total - MAX_LIST_ENTRIES));
+                lines.push(format!(
+                    "[{} more entries not shown]",
+                    total - MAX_LIST_ENTRIES
+                ));
             }
             Ok(ToolOutput(lines.join("\n")))
         })
@@ -236,7 +242,11 @@ mod tests {
         }
     }
 
-    async fn call(tool: &dyn DynTool, args: serde_json::Value, cx: &ToolCx) -> Result<String, String> {
+    async fn call(
+        tool: &dyn DynTool,
+        args: serde_json::Value,
+        cx: &ToolCx,
+    ) -> Result<String, String> {
         tool.call_json(&args.to_string(), cx.clone())
             .await
             .map(|o| o.0)
@@ -247,16 +257,27 @@ mod tests {
     async fn write_read_list_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let cx = cx(&[dir.path().to_path_buf()]);
-        let out = call(&FsWrite, serde_json::json!({"path": "notes/a.txt", "content": "héllo"}), &cx)
+        let out = call(
+            &FsWrite,
+            serde_json::json!({"path": "notes/a.txt", "content": "héllo"}),
+            &cx,
+        )
+        .await
+        .unwrap();
+        assert_eq!(out, "wrote 6 bytes to notes/a.txt");
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("notes/a.txt")).unwrap(),
+            "héllo"
+        );
+        let read = call(&FsRead, serde_json::json!({"path": "./notes/a.txt"}), &cx)
             .await
             .unwrap();
-        assert_eq!(out, "wrote 6 bytes to notes/a.txt");
-        assert_eq!(std::fs::read_to_string(dir.path().join("notes/a.txt")).unwrap(), "héllo");
-        let read = call(&FsRead, serde_json::json!({"path": "./notes/a.txt"}), &cx).await.unwrap();
         assert_eq!(read, "héllo");
         let list = call(&FsList, serde_json::json!({}), &cx).await.unwrap();
         assert_eq!(list, "notes/");
-        let list = call(&FsList, serde_json::json!({"path": "notes"}), &cx).await.unwrap();
+        let list = call(&FsList, serde_json::json!({"path": "notes"}), &cx)
+            .await
+            .unwrap();
         assert_eq!(list, "a.txt (6 B)");
     }
 
@@ -268,9 +289,13 @@ mod tests {
         let err = FsRead.call_json("{not json", cx.clone()).await.unwrap_err();
         assert!(matches!(err, ToolError::RespondToModel(_)));
         assert!(err.to_string().contains("not valid"), "{err}");
-        let err = call(&FsRead, serde_json::json!({"path": "bin"}), &cx).await.unwrap_err();
+        let err = call(&FsRead, serde_json::json!({"path": "bin"}), &cx)
+            .await
+            .unwrap_err();
         assert!(err.contains("binary"), "{err}");
-        let err = call(&FsRead, serde_json::json!({"path": "missing.txt"}), &cx).await.unwrap_err();
+        let err = call(&FsRead, serde_json::json!({"path": "missing.txt"}), &cx)
+            .await
+            .unwrap_err();
         assert!(err.contains("does not exist"), "{err}");
     }
 
@@ -281,9 +306,13 @@ mod tests {
         std::fs::write(b.path().join("x.txt"), "in b").unwrap();
         let cx = cx(&[a.path().to_path_buf(), b.path().to_path_buf()]);
         let b_name = b.path().file_name().unwrap().to_string_lossy().into_owned();
-        let read = call(&FsRead, serde_json::json!({"path": format!("{b_name}/x.txt")}), &cx)
-            .await
-            .unwrap();
+        let read = call(
+            &FsRead,
+            serde_json::json!({"path": format!("{b_name}/x.txt")}),
+            &cx,
+        )
+        .await
+        .unwrap();
         assert_eq!(read, "in b");
         let top = call(&FsList, serde_json::json!({}), &cx).await.unwrap();
         assert!(top.contains(&format!("{b_name}/")), "{top}");
@@ -318,14 +347,33 @@ mod tests {
             let err = result.expect_err(&format!("reading {path} must fail"));
             assert!(!err.contains("top secret"), "{path}: {err}");
         }
-        for path in ["../evil.txt", "linkdir/evil.txt", "link.txt", "sub/rel/evil.txt", &secret] {
-            let result = call(&FsWrite, serde_json::json!({"path": path, "content": "pwned"}), &cx).await;
+        for path in [
+            "../evil.txt",
+            "linkdir/evil.txt",
+            "link.txt",
+            "sub/rel/evil.txt",
+            &secret,
+        ] {
+            let result = call(
+                &FsWrite,
+                serde_json::json!({"path": path, "content": "pwned"}),
+                &cx,
+            )
+            .await;
             assert!(result.is_err(), "writing {path} must fail");
         }
         for path in ["..", "linkdir", "sub/rel"] {
-            assert!(call(&FsList, serde_json::json!({"path": path}), &cx).await.is_err(), "listing {path}");
+            assert!(
+                call(&FsList, serde_json::json!({"path": path}), &cx)
+                    .await
+                    .is_err(),
+                "listing {path}"
+            );
         }
-        assert_eq!(std::fs::read_to_string(outside.join("secret.txt")).unwrap(), "top secret");
+        assert_eq!(
+            std::fs::read_to_string(outside.join("secret.txt")).unwrap(),
+            "top secret"
+        );
         assert!(!base.path().join("evil.txt").exists());
         assert!(!outside.join("evil.txt").exists());
     }

@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# Developer entry point for Debian/Ubuntu.
+#   installer/dev.sh run     install build packages, build Aetheria and open it
+#   installer/dev.sh test    install build + test packages, start the services tests need
+#                            (Docker, Redis, Xvfb, a keychain) and run every test
+#   installer/dev.sh deps [build|runtime|test]...   only install packages
+# The package lists live in installer/debian/*-packages.txt (the .deb's Depends use runtime).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/aetheria/target}"
+LOGS="${AETHERIA_LOGS:-${TMPDIR:-/tmp}/aetheria-dev}"
+mkdir -p "$LOGS"
+
+say() { printf '\033[1m[aetheria]\033[0m %s\n' "$*" >&2; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+packages() { for list in "$@"; do grep -v '^\s*#' "installer/debian/$list-packages.txt" | sed '/^\s*$/d'; done; }
+
+install_packages() {
+  local wanted missing=()
+  wanted=$(packages "$@" | sort -u)
+  for p in $wanted; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing: ${missing[*]}"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$LOGS/apt.log" 2>&1 \
+      || { tail -20 "$LOGS/apt.log"; exit 1; }
+  fi
+}
+
+need_rust() {
+  command -v cargo >/dev/null && return
+  say "Rust is not installed: installing it with rustup (https://rustup.rs)"
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+  # shellcheck disable=SC1091
+  . "$HOME/.cargo/env"
+}
+
+start_docker() {
+  if docker info >/dev/null 2>&1; then return; fi
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+    as_root systemctl start docker
+  else
+    say "starting dockerd (log: $LOGS/dockerd.log)"
+    as_root sh -c "dockerd >'$LOGS/dockerd.log' 2>&1 &"
+  fi
+  for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && return; sleep 0.5; done
+  say "Docker did not start; see $LOGS/dockerd.log"; tail -20 "$LOGS/dockerd.log" || true; exit 1
+}
+
+start_redis() {
+  export AETHERIA_TEST_REDIS_URL="redis://127.0.0.1:${AETHERIA_TEST_REDIS_PORT:-6390}"
+  local port="${AETHERIA_TEST_REDIS_PORT:-6390}"
+  if redis-cli -p "$port" ping >/dev/null 2>&1; then return; fi
+  say "starting redis-server on port $port"
+  redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+    --logfile "$LOGS/redis.log"
+  for _ in $(seq 1 40); do redis-cli -p "$port" ping >/dev/null 2>&1 && return; sleep 0.25; done
+  say "redis-server did not start"; exit 1
+}
+
+start_display() {
+  if [ -n "${DISPLAY:-}" ] && xdpyinfo >/dev/null 2>&1; then return; fi
+  export DISPLAY="${AETHERIA_TEST_DISPLAY:-:99}"
+  if ! xdpyinfo >/dev/null 2>&1; then
+    say "starting Xvfb on $DISPLAY"
+    Xvfb "$DISPLAY" -screen 0 1280x800x24 >"$LOGS/xvfb.log" 2>&1 &
+    for _ in $(seq 1 40); do xdpyinfo >/dev/null 2>&1 && return; sleep 0.25; done
+  fi
+}
+
+# Runs "$@" inside a D-Bus session with an unlocked gnome-keyring (the OS keychain on Linux).
+with_keychain() {
+  if [ -n "${DBUS_SESSION_BUS_ADDRESS:-}" ] && secret_service_up; then "$@"; return; fi
+  dbus-run-session -- bash -c '
+    printf "aetheria-test" | gnome-keyring-daemon --daemonize --unlock --components=secrets >/dev/null
+    exec "$@"' bash "$@"
+}
+secret_service_up() { dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q true; }
+
+run_tests() {
+  export ICED_TEST_BACKEND=tiny-skia   # snapshots and the simulator render the same everywhere
+  export RUST_BACKTRACE=1
+  if cargo nextest --version >/dev/null 2>&1; then
+    with_keychain cargo nextest run --locked --workspace --all-features --no-fail-fast
+  else
+    with_keychain cargo test --locked --workspace --all-features --no-fail-fast
+  fi
+}
+
+case "${1:-}" in
+  run)
+    install_packages build runtime
+    need_rust
+    say "building (the first build takes a few minutes)"
+    cargo build --locked -p aetheria
+    exec "$CARGO_TARGET_DIR/debug/aetheria" "${@:2}"
+    ;;
+  test)
+    install_packages build runtime test
+    need_rust
+    start_docker
+    start_redis
+    start_display
+    run_tests
+    ;;
+  deps)
+    shift
+    [ $# -gt 0 ] || set -- build runtime test
+    install_packages "$@"
+    ;;
+  *)
+    sed -n '2,8p' "$0"; exit 2 ;;
+esac
