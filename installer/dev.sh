@@ -70,14 +70,16 @@ start_display() {
   fi
 }
 
-# Runs "$@" inside a D-Bus session with an unlocked gnome-keyring (the OS keychain on Linux).
+# Runs "$@" inside a D-Bus session with an unlocked gnome-keyring (the OS keychain on Linux). The
+# keyring lives in a fresh folder and the daemon gets no display, so it can never stop to prompt.
 with_keychain() {
-  if [ -n "${DBUS_SESSION_BUS_ADDRESS:-}" ] && secret_service_up; then "$@"; return; fi
+  local keyrings
+  keyrings=$(mktemp -d "${TMPDIR:-/tmp}/aetheria-keyring.XXXXXX")
   dbus-run-session -- bash -c '
-    printf "aetheria-test" | gnome-keyring-daemon --daemonize --unlock --components=secrets >/dev/null
-    exec "$@"' bash "$@"
+    printf "aetheria-test" | env -u DISPLAY -u WAYLAND_DISPLAY XDG_DATA_HOME="$0" \
+      gnome-keyring-daemon --daemonize --unlock --components=secrets >/dev/null
+    exec "$@"' "$keyrings" "$@"
 }
-secret_service_up() { dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null | grep -q true; }
 
 run_tests() {
   export ICED_TEST_BACKEND=tiny-skia   # snapshots and the simulator render the same everywhere

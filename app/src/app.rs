@@ -122,12 +122,16 @@ impl App {
 
     /// Runs the window until it is closed.
     pub fn run() -> iced::Result {
-        iced::application(Self::new, Self::update, Self::view)
+        let mut app = iced::application(Self::new, Self::update, Self::view)
             .title(Self::title)
             .subscription(Self::subscription)
             .theme(Self::theme)
             .window_size((1180.0, 760.0))
-            .run()
+            .default_font(crate::theme::BODY);
+        for font in crate::theme::FONTS {
+            app = app.font(font);
+        }
+        app.run()
     }
 
     fn title(&self) -> String {

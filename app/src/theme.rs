@@ -2,8 +2,33 @@
 //! ("God Mode" dark), thick black borders, hard offset shadows without blur, square corners. Every
 //! colour the app draws comes from `Palette`; widgets take their style from the functions here.
 
+use iced::font::{Family, Weight};
 use iced::widget::{button as btn, container, text_editor};
-use iced::{Background, Border, Color, Shadow, Theme, Vector};
+use iced::{Background, Border, Color, Font, Shadow, Theme, Vector};
+
+/// The bundled fonts (Inter and JetBrains Mono, SIL OFL 1.1), loaded when the window opens.
+pub const FONTS: [&[u8]; 4] = [
+    include_bytes!("../../assets/fonts/Inter-Regular.otf"),
+    include_bytes!("../../assets/fonts/Inter-Bold.otf"),
+    include_bytes!("../../assets/fonts/InterDisplay-Black.otf"),
+    include_bytes!("../../assets/fonts/JetBrainsMono-Regular.ttf"),
+];
+
+/// Body text.
+pub const BODY: Font = Font::with_name("Inter");
+/// Labels and buttons.
+pub const BOLD: Font = Font {
+    weight: Weight::Bold,
+    ..BODY
+};
+/// Headings: a heavy grotesque.
+pub const HEADING: Font = Font {
+    family: Family::Name("Inter Display"),
+    weight: Weight::Black,
+    ..Font::DEFAULT
+};
+/// Code, arguments and tool output.
+pub const MONO: Font = Font::with_name("JetBrains Mono");
 
 /// Light or dark.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

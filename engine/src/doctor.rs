@@ -118,9 +118,12 @@ async fn provider(config: &Config) -> Check {
     };
     let secrets = Secrets::new();
     let lookup = p.clone();
-    let key = tokio::task::spawn_blocking(move || crate::provider::resolve_key(&lookup, &secrets))
+    let lookup =
+        tokio::task::spawn_blocking(move || crate::provider::resolve_key(&lookup, &secrets));
+    let key = tokio::time::timeout(Duration::from_secs(10), lookup)
         .await
         .ok()
+        .and_then(Result::ok)
         .and_then(Result::ok)
         .flatten();
     reach(p, key).await

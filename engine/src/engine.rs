@@ -22,6 +22,9 @@ use crate::session::Router;
 use crate::tool::registry::{Approvals, Policies, Registry};
 use crate::tool::workspace::Workspace;
 
+/// How long a turn waits for the keychain to hand out a key.
+const KEYCHAIN_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// The title of a session until it is titled.
 pub(crate) const DEFAULT_TITLE: &str = "New chat";
 
@@ -169,8 +172,20 @@ impl Shared {
         };
         let secrets = self.secrets.clone();
         let lookup = provider.clone();
-        let key = tokio::task::spawn_blocking(move || provider::resolve_key(&lookup, &secrets))
+        let lookup = tokio::task::spawn_blocking(move || provider::resolve_key(&lookup, &secrets));
+        // A locked keychain may wait for the person to unlock it; do not wait forever.
+        let key = tokio::time::timeout(KEYCHAIN_WAIT, lookup)
             .await
+            .map_err(|_| {
+                ErrorInfo::new(
+                    ErrorKind::Auth,
+                    format!(
+                        "the OS keychain did not answer within {} s (is it locked?); unlock it, or set {}",
+                        KEYCHAIN_WAIT.as_secs(),
+                        provider.key_env_var()
+                    ),
+                )
+            })?
             .map_err(|e| ErrorInfo::new(ErrorKind::Internal, e.to_string()))?
             .map_err(|e| self.error(ErrorKind::Auth, e.to_string()))?;
         let client = provider::client(&provider, key).map_err(|e| e.to_info())?;

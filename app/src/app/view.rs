@@ -1,28 +1,18 @@
 //! Drawing the window: sessions sidebar, conversation, composer, and the approval prompt over them.
 
 use aetheria_engine::api::{Decision, Effect, ToolStatus};
-use iced::font::Weight;
 use iced::widget::{
     Space, button, center, column, container, markdown, opaque, row, scrollable, stack, text,
     text_editor,
 };
-use iced::{Element, Fill, Font, Length, Shrink, keyboard};
+use iced::{Element, Fill, Length, Shrink, keyboard};
 
 use super::transcript::Entry;
 use super::{App, Approval, Message, Status};
-use crate::theme::{self, ButtonKind, Palette};
+use crate::theme::{self, BOLD, ButtonKind, HEADING, MONO, Palette};
 
 /// The composer's widget id (tests and focus commands find it by this).
 pub const COMPOSER: &str = "composer";
-
-const BOLD: Font = Font {
-    weight: Weight::Bold,
-    ..Font::DEFAULT
-};
-const BLACK: Font = Font {
-    weight: Weight::Black,
-    ..Font::DEFAULT
-};
 
 fn label<'a>(s: impl text::IntoFragment<'a>) -> text::Text<'a> {
     text(s).font(BOLD).size(12)
@@ -52,7 +42,7 @@ impl App {
             Status::Failed(reason) => center(
                 container(
                     column![
-                        text("Aetheria could not start").font(BLACK).size(26),
+                        text("Aetheria could not start").font(HEADING).size(26),
                         text(reason.as_str()).size(15),
                     ]
                     .spacing(12)
@@ -105,7 +95,7 @@ impl App {
             crate::theme::Mode::GodMode => "Light mode",
         };
         let side = column![
-            text("AETHERIA").font(BLACK).size(28),
+            text("AETHERIA").font(HEADING).size(28),
             btn(p, ButtonKind::Primary, "+ New chat")
                 .width(Fill)
                 .on_press(Message::NewChat),
@@ -142,7 +132,7 @@ impl App {
             n => format!("{n} workspace folders"),
         };
         let header = row![
-            text(cut(title, 60)).font(BLACK).size(24).width(Fill),
+            text(cut(title, 60)).font(HEADING).size(24).width(Fill),
             chip(p, model, p.assistant),
             chip(p, &workspace, p.tool),
         ]
@@ -178,7 +168,7 @@ impl App {
             };
             return container(
                 column![
-                    text("What should we do?").font(BLACK).size(34),
+                    text("What should we do?").font(HEADING).size(34),
                     text(hint).size(16).color(p.muted),
                 ]
                 .spacing(12)
@@ -259,6 +249,9 @@ fn entry_view<'a>(p: Palette, entry: &'a Entry, running: bool) -> Element<'a, Me
                     let mut style =
                         markdown::Style::from_palette(p.theme(crate::theme::Mode::Light).palette());
                     style.link_color = p.ink;
+                    style.font = theme::BODY;
+                    style.inline_code_font = MONO;
+                    style.code_block_font = MONO;
                     markdown::view(items, markdown::Settings::with_text_size(16, style))
                         .map(Message::OpenLink)
                 }
@@ -299,16 +292,11 @@ fn entry_view<'a>(p: Palette, entry: &'a Entry, running: bool) -> Element<'a, Me
                         .style(move |_| theme::block(&p, fill)),
                 ]
                 .align_y(iced::Center),
-                text(cut(arguments, 300)).font(Font::MONOSPACE).size(13),
+                text(cut(arguments, 300)).font(MONO).size(13),
             ]
             .spacing(6);
             if !output.is_empty() {
-                col = col.push(
-                    text(cut(output, 600))
-                        .font(Font::MONOSPACE)
-                        .size(13)
-                        .color(p.muted),
-                );
+                col = col.push(text(cut(output, 600)).font(MONO).size(13).color(p.muted));
             }
             container(col)
                 .padding(12)
@@ -347,21 +335,15 @@ fn approval_prompt<'a>(p: Palette, approval: &'a Approval, waiting: usize) -> El
     } else {
         String::new()
     };
-    let args = container(
-        scrollable(
-            text(approval.arguments.as_str())
-                .font(Font::MONOSPACE)
-                .size(13),
-        )
-        .height(Shrink),
-    )
-    .padding(10)
-    .max_height(280)
-    .width(Fill)
-    .style(move |_| theme::block(&p, p.paper));
+    let args =
+        container(scrollable(text(approval.arguments.as_str()).font(MONO).size(13)).height(Shrink))
+            .padding(10)
+            .max_height(280)
+            .width(Fill)
+            .style(move |_| theme::block(&p, p.paper));
     container(
         column![
-            text("APPROVE THIS ACTION?").font(BLACK).size(24),
+            text("APPROVE THIS ACTION?").font(HEADING).size(24),
             text(format!("{} wants to {effect}.", approval.tool)).size(16),
             args,
             row![
