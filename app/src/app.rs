@@ -158,9 +158,17 @@ impl App {
         self.palette().theme(self.mode)
     }
 
-    /// The engine bridge.
+    /// The engine bridge, and the keys that answer an approval prompt.
     pub fn subscription(&self) -> Subscription<Message> {
-        engine_bridge::subscription().map(Message::Bridge)
+        let bridge = engine_bridge::subscription().map(Message::Bridge);
+        if self.approvals.is_empty() {
+            return bridge;
+        }
+        let keys = iced::keyboard::listen().filter_map(|event| match event {
+            iced::keyboard::Event::KeyPressed { key, .. } => approval_key(&key),
+            _ => None,
+        });
+        Subscription::batch([bridge, keys])
     }
 
     fn submit(&mut self, command: Command) {
@@ -379,6 +387,22 @@ impl App {
             }
             _ => {}
         }
+    }
+}
+
+/// Enter allows once, Escape denies: the approval prompt answers to the keyboard.
+fn approval_key(key: &iced::keyboard::Key) -> Option<Message> {
+    use iced::keyboard::{Key, key::Named};
+    match key {
+        Key::Named(Named::Enter) => Some(Message::Approve {
+            decision: Decision::Allow,
+            remember: false,
+        }),
+        Key::Named(Named::Escape) => Some(Message::Approve {
+            decision: Decision::Deny,
+            remember: false,
+        }),
+        _ => None,
     }
 }
 

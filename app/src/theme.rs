@@ -159,6 +159,15 @@ pub fn block(p: &Palette, fill: Color) -> container::Style {
     }
 }
 
+/// A small coloured tag; its text is always dark, as on the saturated fills it sits on.
+#[must_use]
+pub fn badge(p: &Palette, fill: Color) -> container::Style {
+    container::Style {
+        text_color: Some(rgb(0x111111)),
+        ..block(p, fill)
+    }
+}
+
 /// A flat area without a border (panels, the window).
 #[must_use]
 pub fn flat(p: &Palette, fill: Color) -> container::Style {

@@ -180,6 +180,11 @@ pub struct ScriptedServer {
 impl ScriptedServer {
     /// Starts a server on 127.0.0.1 with a free port.
     pub async fn start(replies: Vec<Reply>) -> std::io::Result<Self> {
+        Self::start_on("127.0.0.1:0", replies).await
+    }
+
+    /// Starts a server on the given address.
+    pub async fn start_on(addr: &str, replies: Vec<Reply>) -> std::io::Result<Self> {
         let script = Arc::new(Script {
             replies: Mutex::new(replies.into()),
             requests: Mutex::default(),
@@ -187,7 +192,7 @@ impl ScriptedServer {
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
             .with_state(script.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;

@@ -190,6 +190,7 @@ impl App {
     }
 
     fn composer(&self, p: Palette) -> Element<'_, Message> {
+        let asking = !self.approvals.is_empty();
         let editor = text_editor(&self.composer)
             .id(COMPOSER)
             .placeholder("Message Aetheria — Enter sends, Shift+Enter adds a line")
@@ -198,7 +199,11 @@ impl App {
             .padding(12)
             .size(16)
             .style(theme::editor(p))
-            .key_binding(|press| {
+            .key_binding(move |press| {
+                // While an approval waits, keys belong to the prompt (Enter allows, Esc denies).
+                if asking {
+                    return None;
+                }
                 let enter = matches!(
                     press.key.as_ref(),
                     keyboard::Key::Named(keyboard::key::Named::Enter)
@@ -330,44 +335,43 @@ fn approval_prompt<'a>(p: Palette, approval: &'a Approval, waiting: usize) -> El
         Effect::External => "act on an outside service",
         Effect::Destructive => "delete or overwrite data",
     };
-    let more = if waiting > 1 {
-        format!("{} more waiting after this one", waiting - 1)
-    } else {
-        String::new()
-    };
+
     let args =
         container(scrollable(text(approval.arguments.as_str()).font(MONO).size(13)).height(Shrink))
             .padding(10)
             .max_height(280)
             .width(Fill)
             .style(move |_| theme::block(&p, p.paper));
-    container(
-        column![
-            text("APPROVE THIS ACTION?").font(HEADING).size(24),
-            text(format!("{} wants to {effect}.", approval.tool)).size(16),
-            args,
-            row![
-                btn(p, ButtonKind::Ok, "Allow once").on_press(Message::Approve {
-                    decision: Decision::Allow,
-                    remember: false
-                }),
-                btn(p, ButtonKind::Secondary, "Always allow").on_press(Message::Approve {
-                    decision: Decision::Allow,
-                    remember: true
-                }),
-                Space::new().width(Fill),
-                btn(p, ButtonKind::Danger, "Deny").on_press(Message::Approve {
-                    decision: Decision::Deny,
-                    remember: false
-                }),
-            ]
-            .spacing(12),
-            label(more).color(p.muted),
+    let mut prompt = column![
+        text("APPROVE THIS ACTION?").font(HEADING).size(24),
+        text(format!("{} wants to {effect}.", approval.tool)).size(16),
+        args,
+        row![
+            btn(p, ButtonKind::Ok, "Allow once").on_press(Message::Approve {
+                decision: Decision::Allow,
+                remember: false
+            }),
+            btn(p, ButtonKind::Secondary, "Always allow").on_press(Message::Approve {
+                decision: Decision::Allow,
+                remember: true
+            }),
+            Space::new().width(Fill),
+            btn(p, ButtonKind::Danger, "Deny").on_press(Message::Approve {
+                decision: Decision::Deny,
+                remember: false
+            }),
         ]
-        .spacing(14),
-    )
-    .padding(24)
-    .width(Length::Fixed(560.0))
-    .style(move |_| theme::block(&p, p.surface))
-    .into()
+        .spacing(12),
+        label("Enter allows once · Esc denies").color(p.muted),
+    ]
+    .spacing(14);
+    if waiting > 1 {
+        prompt = prompt
+            .push(label(format!("{} more waiting after this one", waiting - 1)).color(p.muted));
+    }
+    container(prompt)
+        .padding(24)
+        .width(Length::Fixed(560.0))
+        .style(move |_| theme::block(&p, p.surface))
+        .into()
 }

@@ -1,0 +1,33 @@
+//! A loopback model server for trying the app offline: it speaks OpenAI's streaming wire and plays a
+//! short scripted conversation (a file listing, a markdown answer, a file write that needs approval).
+//!
+//! ```sh
+//! cargo run -p aetheria-engine --features testkit --example loopback_provider -- 127.0.0.1:8089
+//! aetheria ask --base-url http://127.0.0.1:8089/v1 --model demo "What is in my workspace?"
+//! ```
+
+use std::time::Duration;
+
+use aetheria_engine::testkit::{Reply, ScriptedServer};
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let answer = "## Your workspace\n\nI looked around. Here is what I found:\n\n- **notes/** — your notes\n- `README.md` — the project overview\n\n```rust\nfn main() {\n    println!(\"hello\");\n}\n```\n\nShall I write a summary to `summary.md`?";
+    let pieces: Vec<String> = answer.split_inclusive(' ').map(str::to_owned).collect();
+    let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+    let write = r##"{"path": "summary.md", "content": "# Summary\n\nNotes and a README."}"##;
+    let mut replies = Vec::new();
+    for _ in 0..20 {
+        replies.push(Reply::tool_calls(&[("call_list", "fs_list", "{}")], 8));
+        replies.push(Reply::text(&pieces).with_delay(Duration::from_millis(30)));
+        replies.push(Reply::tool_calls(&[("call_write", "fs_write", write)], 8));
+        replies.push(Reply::text(&["Saved ", "`summary.md`."]));
+    }
+    let addr = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "127.0.0.1:8089".into());
+    let server = ScriptedServer::start_on(&addr, replies).await?;
+    println!("{}", server.base_url());
+    tokio::signal::ctrl_c().await?;
+    Ok(())
+}
