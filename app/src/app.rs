@@ -5,7 +5,7 @@
 mod transcript;
 mod view;
 
-pub use self::view::COMPOSER;
+pub use self::view::{COMPOSER, RENAME, SEARCH};
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -71,8 +71,28 @@ pub enum Message {
     ToggleTheme,
     /// A link in an answer was clicked.
     OpenLink(String),
+    /// Put text on the clipboard (a code block's Copy button).
+    Copy(String),
     /// Hide the notice banner.
     DismissNotice,
+    /// The sidebar's search text changed.
+    Search(String),
+    /// Ctrl+K: put the cursor in the search box.
+    FocusSearch,
+    /// Start renaming the open session.
+    StartRename,
+    /// The new title as it is typed.
+    RenameInput(String),
+    /// Save the new title.
+    CommitRename,
+    /// Ask before deleting the open session.
+    AskDelete,
+    /// Delete it (after the confirmation).
+    ConfirmDelete,
+    /// Ctrl+Shift+C: copy the last answer.
+    CopyLastAnswer,
+    /// Esc: close what is open, else stop the running turn.
+    Escape,
 }
 
 /// The app.
@@ -89,6 +109,11 @@ pub struct App {
     pub(crate) composer: text_editor::Content,
     pub(crate) approvals: VecDeque<Approval>,
     pub(crate) notice: Option<String>,
+    pub(crate) search: String,
+    /// The session being renamed and the title typed so far.
+    pub(crate) renaming: Option<(SessionId, String)>,
+    /// The session waiting for a delete confirmation.
+    pub(crate) confirm_delete: Option<SessionId>,
     /// Text to send once the session being created exists.
     pending_send: Option<String>,
 }
@@ -116,6 +141,9 @@ impl App {
             composer: text_editor::Content::new(),
             approvals: VecDeque::new(),
             notice: None,
+            search: String::new(),
+            renaming: None,
+            confirm_delete: None,
             pending_send: None,
         }
     }
@@ -134,12 +162,15 @@ impl App {
         app.run()
     }
 
+    pub(crate) fn session_title(&self, id: &SessionId) -> Option<String> {
+        self.sessions
+            .iter()
+            .find(|s| &s.id == id)
+            .map(|s| s.title.clone())
+    }
+
     fn title(&self) -> String {
-        let session = self
-            .current
-            .as_ref()
-            .and_then(|id| self.sessions.iter().find(|s| &s.id == id))
-            .map(|s| s.title.clone());
+        let session = self.current.as_ref().and_then(|id| self.session_title(id));
         match session {
             Some(title) => format!("{title} — Aetheria"),
             None => "Aetheria".into(),
@@ -158,16 +189,19 @@ impl App {
         self.palette().theme(self.mode)
     }
 
-    /// The engine bridge, and the keys that answer an approval prompt.
+    /// The engine bridge, and the keyboard shortcuts.
     pub fn subscription(&self) -> Subscription<Message> {
         let bridge = engine_bridge::subscription().map(Message::Bridge);
-        if self.approvals.is_empty() {
-            return bridge;
-        }
-        let keys = iced::keyboard::listen().filter_map(|event| match event {
-            iced::keyboard::Event::KeyPressed { key, .. } => approval_key(&key),
-            _ => None,
-        });
+        let asking = !self.approvals.is_empty();
+        let keys =
+            iced::keyboard::listen()
+                .with(asking)
+                .filter_map(|(asking, event)| match event {
+                    iced::keyboard::Event::KeyPressed { key, modifiers, .. } => {
+                        shortcut(&key, modifiers, asking)
+                    }
+                    _ => None,
+                });
         Subscription::batch([bridge, keys])
     }
 
@@ -198,12 +232,8 @@ impl App {
                     self.submit(Command::LoadSession { session });
                 }
             }
-            Message::Compose(action) => {
-                let is_edit = action.is_edit();
-                if !is_edit || !self.running {
-                    self.composer.perform(action);
-                }
-            }
+            // Typing ahead while a turn runs is fine; only sending waits.
+            Message::Compose(action) => self.composer.perform(action),
             Message::Send => self.send(),
             Message::Stop => {
                 if let Some(session) = self.current.clone() {
@@ -230,7 +260,49 @@ impl App {
                     self.notice = Some(format!("Cannot open {url}: {e}"));
                 }
             }
+            Message::Copy(text) => return iced::clipboard::write(text),
             Message::DismissNotice => self.notice = None,
+            Message::Search(text) => self.search = text,
+            Message::FocusSearch => return iced::widget::operation::focus(view::SEARCH),
+            Message::StartRename => {
+                if let Some(id) = self.current.clone() {
+                    let title = self.session_title(&id).unwrap_or_default();
+                    self.renaming = Some((id, title));
+                    return iced::widget::operation::focus(view::RENAME);
+                }
+            }
+            Message::RenameInput(text) => {
+                if let Some((_, title)) = &mut self.renaming {
+                    *title = text;
+                }
+            }
+            Message::CommitRename => {
+                if let Some((session, title)) = self.renaming.take()
+                    && !title.trim().is_empty()
+                {
+                    self.submit(Command::RenameSession { session, title });
+                }
+            }
+            Message::AskDelete => self.confirm_delete = self.current.clone(),
+            Message::ConfirmDelete => {
+                if let Some(session) = self.confirm_delete.take() {
+                    self.submit(Command::DeleteSession { session });
+                }
+            }
+            Message::CopyLastAnswer => {
+                if let Some(answer) = self.transcript.last_answer() {
+                    return iced::clipboard::write(answer.to_owned());
+                }
+            }
+            Message::Escape => {
+                let closed = self.confirm_delete.take().is_some() || self.renaming.take().is_some();
+                if !closed
+                    && self.running
+                    && let Some(session) = self.current.clone()
+                {
+                    self.submit(Command::Cancel { session });
+                }
+            }
         }
         Task::none()
     }
@@ -281,6 +353,8 @@ impl App {
                 for event in events {
                     self.engine_event(event);
                 }
+                // Once per batch (a frame's worth of events), not per delta.
+                self.transcript.refresh();
             }
             BridgeEvent::Failed(reason) => self.status = Status::Failed(reason),
         }
@@ -367,9 +441,17 @@ impl App {
                 self.approvals.retain(|a| a.call != call);
                 self.transcript.finish_tool(&call, status, output);
             }
-            Event::TurnFinished { session, .. } if self.is_current(&session) => {
+            Event::TurnFinished {
+                session,
+                finish_reason,
+                ..
+            } if self.is_current(&session) => {
                 self.running = false;
                 self.transcript.end_turn(None);
+                if finish_reason == "length" {
+                    self.notice =
+                        Some("The answer was cut: the model reached its output limit.".into());
+                }
             }
             Event::TurnFailed { session, error } if self.is_current(&session) => {
                 self.running = false;
@@ -390,18 +472,29 @@ impl App {
     }
 }
 
-/// Enter allows once, Escape denies: the approval prompt answers to the keyboard.
-fn approval_key(key: &iced::keyboard::Key) -> Option<Message> {
+/// The window's shortcuts. While an approval waits, Enter allows once and Escape denies.
+fn shortcut(
+    key: &iced::keyboard::Key,
+    modifiers: iced::keyboard::Modifiers,
+    asking: bool,
+) -> Option<Message> {
     use iced::keyboard::{Key, key::Named};
-    match key {
-        Key::Named(Named::Enter) => Some(Message::Approve {
+    match key.as_ref() {
+        Key::Named(Named::Enter) if asking => Some(Message::Approve {
             decision: Decision::Allow,
             remember: false,
         }),
-        Key::Named(Named::Escape) => Some(Message::Approve {
+        Key::Named(Named::Escape) if asking => Some(Message::Approve {
             decision: Decision::Deny,
             remember: false,
         }),
+        Key::Named(Named::Escape) => Some(Message::Escape),
+        Key::Character(c) if modifiers.command() => match c.to_ascii_lowercase().as_str() {
+            "n" if !modifiers.shift() => Some(Message::NewChat),
+            "k" if !modifiers.shift() => Some(Message::FocusSearch),
+            "c" if modifiers.shift() => Some(Message::CopyLastAnswer),
+            _ => None,
+        },
         _ => None,
     }
 }

@@ -4,4 +4,5 @@
 pub mod app;
 pub mod cli;
 pub mod engine_bridge;
+pub mod markdown;
 pub mod theme;

@@ -3,7 +3,7 @@
 //! colour the app draws comes from `Palette`; widgets take their style from the functions here.
 
 use iced::font::{Family, Weight};
-use iced::widget::{button as btn, container, text_editor};
+use iced::widget::{button as btn, container, text_editor, text_input};
 use iced::{Background, Border, Color, Font, Shadow, Theme, Vector};
 
 /// The bundled fonts (Inter and JetBrains Mono, SIL OFL 1.1), loaded when the window opens.
@@ -63,6 +63,12 @@ pub struct Palette {
     pub danger: Color,
     /// The hard shadow.
     pub shadow: Color,
+    /// Links.
+    pub link: Color,
+    /// The background of code.
+    pub code_background: Color,
+    /// The text of code.
+    pub code_text: Color,
 }
 
 const fn rgb(hex: u32) -> Color {
@@ -89,6 +95,9 @@ impl Palette {
                 ok: rgb(0x7CE577),
                 danger: rgb(0xFF5C5C),
                 shadow: rgb(0x111111),
+                link: rgb(0x1F3FFF),
+                code_background: rgb(0x111111),
+                code_text: rgb(0xF4F4F4),
             },
             Mode::GodMode => Self {
                 paper: rgb(0x0A0A0A),
@@ -101,6 +110,9 @@ impl Palette {
                 ok: rgb(0x39FF14),
                 danger: rgb(0xFF3B3B),
                 shadow: rgb(0x39FF14),
+                link: rgb(0x4DD9FF),
+                code_background: rgb(0x000000),
+                code_text: rgb(0xC8FFC0),
             },
         }
     }
@@ -244,6 +256,28 @@ pub fn editor(p: Palette) -> impl Fn(&Theme, text_editor::Status) -> text_editor
                 width,
                 radius: 0.0.into(),
             },
+            placeholder: p.muted,
+            value: p.ink,
+            selection: Color { a: 0.5, ..p.accent },
+        }
+    }
+}
+
+/// Single-line inputs (search, rename).
+pub fn input(p: Palette) -> impl Fn(&Theme, text_input::Status) -> text_input::Style {
+    move |_theme, status| {
+        let width = match status {
+            text_input::Status::Focused { .. } => BORDER + 1.0,
+            _ => BORDER,
+        };
+        text_input::Style {
+            background: Background::Color(p.surface),
+            border: Border {
+                color: p.ink,
+                width,
+                radius: 0.0.into(),
+            },
+            icon: p.muted,
             placeholder: p.muted,
             value: p.ink,
             selection: Color { a: 0.5, ..p.accent },

@@ -28,7 +28,7 @@ Use the file tools to look at the person's workspace before you answer questions
 Never claim to have done something a tool did not confirm.";
 
 enum TurnEnd {
-    Finished(MessageId),
+    Finished(MessageId, String),
     Failed(ErrorInfo),
     Cancelled,
 }
@@ -45,15 +45,20 @@ pub(crate) async fn run_turn(
     let end = turn(&shared, &session, text, &attachments, &cancel, &mut usage).await;
     shared.end_turn(&session);
     match end {
-        TurnEnd::Finished(message) => {
+        TurnEnd::Finished(message, finish_reason) => {
             shared.emit(Event::TurnFinished {
                 session: session.clone(),
                 message,
                 usage,
+                finish_reason,
             });
             auto_title(&shared, &session).await;
         }
         TurnEnd::Failed(error) => {
+            if error.kind == ErrorKind::Auth {
+                // The key may be fixed meanwhile (`aetheria auth set`): read it again next turn.
+                shared.forget_client().await;
+            }
             let error = shared.error(error.kind, &error.message);
             shared.emit(Event::TurnFailed { session, error });
         }
@@ -123,6 +128,7 @@ async fn turn(
         let mut stream = client.stream(request);
         let mut text = String::new();
         let mut calls: Vec<ToolCallRequest> = Vec::new();
+        let mut finish_reason = String::from("stop");
         let mut flushed_len = 0;
         let mut last_flush = Instant::now();
         let outcome: Result<(), TurnEnd> = loop {
@@ -154,7 +160,11 @@ async fn turn(
                     usage.input_tokens += u.input_tokens;
                     usage.output_tokens += u.output_tokens;
                 }
-                Some(Ok(ResponseEvent::Finished { .. })) | None => break Ok(()),
+                Some(Ok(ResponseEvent::Finished { reason })) => {
+                    finish_reason = reason;
+                    break Ok(());
+                }
+                None => break Ok(()),
                 Some(Err(e)) => break Err(TurnEnd::Failed(e.to_info())),
             }
         };
@@ -178,7 +188,7 @@ async fn turn(
             return storage(e);
         }
         if calls.is_empty() {
-            return TurnEnd::Finished(assistant.id);
+            return TurnEnd::Finished(assistant.id, finish_reason);
         }
         history.push(ChatMessage::Assistant {
             content: text,

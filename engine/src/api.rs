@@ -506,6 +506,8 @@ pub enum Event {
         message: MessageId,
         /// Tokens used over the whole turn, as reported.
         usage: Usage,
+        /// Why the model stopped (`stop`; `length` when it hit its output limit).
+        finish_reason: String,
     },
     /// The turn failed; what had streamed is kept.
     TurnFailed {

@@ -158,6 +158,11 @@ impl Shared {
         ErrorInfo::new(kind, self.redact(message.as_ref()))
     }
 
+    /// Drops the cached client, so the next turn reads the key again (after a refused key).
+    pub(crate) async fn forget_client(&self) {
+        *self.client.lock().await = None;
+    }
+
     /// The client of the active provider, built on first use (reading the keychain once).
     pub(crate) async fn client(&self) -> Result<Arc<dyn ModelClient>, ErrorInfo> {
         let mut slot = self.client.lock().await;

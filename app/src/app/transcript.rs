@@ -1,11 +1,11 @@
-//! The open conversation as the window shows it: messages, tool-call cards and turn errors. The
-//! streaming answer is kept as plain text and parsed into markdown once, when it is complete, so a
-//! token never costs a re-parse of the whole answer.
+//! The open conversation as the window shows it: messages, tool-call cards and turn errors. A
+//! streaming answer is a `markdown::Stream`: deltas are appended as they come and parsed once per
+//! batch of events (a frame), re-parsing only the open tail block.
 
+use crate::markdown::Stream;
 use aetheria_engine::api::{
     MessageId, MessageRecord, MessageStatus, Role, ToolCallId, ToolCallRecord, ToolStatus,
 };
-use iced::widget::markdown;
 
 /// One entry of the conversation.
 #[derive(Debug, Clone)]
@@ -16,10 +16,10 @@ pub enum Entry {
     Assistant {
         /// Its stored id.
         id: MessageId,
-        /// The text so far.
-        text: String,
-        /// Parsed markdown once complete; `None` while streaming.
-        markdown: Option<Vec<markdown::Item>>,
+        /// The answer, parsed as it grows.
+        markdown: Stream,
+        /// Still streaming.
+        streaming: bool,
         /// A note such as "stopped".
         note: Option<String>,
     },
@@ -47,10 +47,6 @@ pub struct Transcript {
     pub entries: Vec<Entry>,
 }
 
-fn parse(text: &str) -> Vec<markdown::Item> {
-    markdown::parse(text).collect()
-}
-
 impl Transcript {
     /// Rebuilds a stored conversation: each assistant message is followed by its tool calls.
     pub fn from_history(messages: &[MessageRecord], calls: &[ToolCallRecord]) -> Self {
@@ -67,8 +63,8 @@ impl Transcript {
                         };
                         entries.push(Entry::Assistant {
                             id: m.id.clone(),
-                            text: m.content.clone(),
-                            markdown: Some(parse(&m.content)),
+                            markdown: Stream::complete(&m.content),
+                            streaming: false,
                             note,
                         });
                     }
@@ -94,18 +90,41 @@ impl Transcript {
 
     /// Appends streamed text to its message, starting the message if needed.
     pub fn push_delta(&mut self, message: &MessageId, delta: &str) {
-        if let Some(Entry::Assistant { id, text, .. }) = self.entries.last_mut()
+        if let Some(Entry::Assistant { id, markdown, .. }) = self.entries.last_mut()
             && id == message
         {
-            text.push_str(delta);
+            markdown.push(delta);
             return;
         }
+        let mut markdown = Stream::default();
+        markdown.push(delta);
         self.entries.push(Entry::Assistant {
             id: message.clone(),
-            text: delta.to_owned(),
-            markdown: None,
+            markdown,
+            streaming: true,
             note: None,
         });
+    }
+
+    /// Parses what streamed in since the last frame.
+    pub fn refresh(&mut self) {
+        if let Some(Entry::Assistant {
+            markdown,
+            streaming: true,
+            ..
+        }) = self.entries.last_mut()
+        {
+            markdown.refresh();
+        }
+    }
+
+    /// The text of the last answer, for copying.
+    #[must_use]
+    pub fn last_answer(&self) -> Option<&str> {
+        self.entries.iter().rev().find_map(|e| match e {
+            Entry::Assistant { markdown, .. } => Some(markdown.text()),
+            _ => None,
+        })
     }
 
     /// Adds a running tool call; the streamed text before it is complete.
@@ -158,17 +177,18 @@ impl Transcript {
         }
     }
 
-    /// Parses a still-streaming answer; returns whether there was one.
+    /// Completes a still-streaming answer with one full parse; returns whether there was one.
     fn complete_streaming(&mut self, note_text: Option<&str>) -> bool {
         if let Some(Entry::Assistant {
-            text,
             markdown,
+            streaming,
             note,
             ..
         }) = self.entries.last_mut()
-            && markdown.is_none()
+            && *streaming
         {
-            *markdown = Some(parse(text));
+            markdown.finish();
+            *streaming = false;
             *note = note_text.map(str::to_owned);
             return true;
         }
@@ -187,13 +207,13 @@ mod tests {
         let m = MessageId::new();
         t.push_delta(&m, "**Hel");
         t.push_delta(&m, "lo**");
-        assert!(
-            matches!(&t.entries[1], Entry::Assistant { text, markdown: None, .. } if text == "**Hello**")
-        );
+        t.refresh();
+        assert!(matches!(&t.entries[1],
+            Entry::Assistant { markdown, streaming: true, .. } if markdown.text() == "**Hello**"));
         t.end_turn(None);
-        assert!(
-            matches!(&t.entries[1], Entry::Assistant { markdown: Some(items), .. } if !items.is_empty())
-        );
+        assert!(matches!(&t.entries[1],
+            Entry::Assistant { markdown, streaming: false, .. } if markdown.blocks().count() == 1));
+        assert_eq!(t.last_answer(), Some("**Hello**"));
 
         t.push_delta(&MessageId::new(), "partial");
         t.end_turn(Some("Stopped.".into()));

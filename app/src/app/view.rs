@@ -2,17 +2,22 @@
 
 use aetheria_engine::api::{Decision, Effect, ToolStatus};
 use iced::widget::{
-    Space, button, center, column, container, markdown, opaque, row, scrollable, stack, text,
-    text_editor,
+    Space, button, center, column, container, opaque, row, scrollable, stack, text, text_editor,
+    text_input,
 };
 use iced::{Element, Fill, Length, Shrink, keyboard};
 
 use super::transcript::Entry;
 use super::{App, Approval, Message, Status};
+use crate::markdown;
 use crate::theme::{self, BOLD, ButtonKind, HEADING, MONO, Palette};
 
 /// The composer's widget id (tests and focus commands find it by this).
 pub const COMPOSER: &str = "composer";
+/// The sidebar's search box.
+pub const SEARCH: &str = "search";
+/// The title field while renaming.
+pub const RENAME: &str = "rename";
 
 fn label<'a>(s: impl text::IntoFragment<'a>) -> text::Text<'a> {
     text(s).font(BOLD).size(12)
@@ -58,29 +63,34 @@ impl App {
             .width(Fill)
             .height(Fill)
             .style(move |_| theme::flat(&p, p.paper));
-        match self.approvals.front() {
-            Some(approval) => stack![
-                window,
-                opaque(
-                    center(approval_prompt(p, approval, self.approvals.len())).style(move |_| {
-                        theme::flat(
-                            &p,
-                            iced::Color {
-                                a: 0.55,
-                                ..p.shadow
-                            },
-                        )
-                    })
-                )
-            ]
-            .into(),
+        let modal = match (self.approvals.front(), &self.confirm_delete) {
+            (Some(approval), _) => Some(approval_prompt(p, approval, self.approvals.len())),
+            (None, Some(session)) => Some(delete_prompt(p, self.session_title(session))),
+            (None, None) => None,
+        };
+        let dim = move |_: &iced::Theme| {
+            theme::flat(
+                &p,
+                iced::Color {
+                    a: 0.55,
+                    ..p.shadow
+                },
+            )
+        };
+        match modal {
+            Some(modal) => stack![window, opaque(center(modal).style(dim))].into(),
             None => window.into(),
         }
     }
 
     fn sidebar(&self, p: Palette) -> Element<'_, Message> {
         let mut list = column![].spacing(10);
-        for s in &self.sessions {
+        let needle = self.search.trim().to_lowercase();
+        let shown = self
+            .sessions
+            .iter()
+            .filter(|s| needle.is_empty() || s.title.to_lowercase().contains(&needle));
+        for s in shown {
             let selected = self.current.as_ref() == Some(&s.id);
             list = list.push(
                 button(text(cut(&s.title, 28)).size(14))
@@ -99,6 +109,12 @@ impl App {
             btn(p, ButtonKind::Primary, "+ New chat")
                 .width(Fill)
                 .on_press(Message::NewChat),
+            text_input("Search sessions (Ctrl+K)", &self.search)
+                .id(SEARCH)
+                .on_input(Message::Search)
+                .padding(8)
+                .size(14)
+                .style(theme::input(p)),
             label("SESSIONS").color(p.muted),
             scrollable(list.padding(iced::Padding {
                 right: 8.0,
@@ -131,13 +147,31 @@ impl App {
             1 => format!("workspace: {}", self.workspace[0].display()),
             n => format!("{n} workspace folders"),
         };
-        let header = row![
-            text(cut(title, 60)).font(HEADING).size(24).width(Fill),
-            chip(p, model, p.assistant),
-            chip(p, &workspace, p.tool),
-        ]
-        .spacing(10)
-        .align_y(iced::Center);
+        let heading: Element<'_, Message> = match &self.renaming {
+            Some((_, typed)) => text_input("Session title", typed)
+                .id(RENAME)
+                .on_input(Message::RenameInput)
+                .on_submit(Message::CommitRename)
+                .font(HEADING)
+                .size(22)
+                .padding(6)
+                .style(theme::input(p))
+                .into(),
+            None => text(cut(title, 60))
+                .font(HEADING)
+                .size(24)
+                .width(Fill)
+                .into(),
+        };
+        let mut header = row![heading].spacing(10).align_y(iced::Center);
+        if self.current.is_some() && self.renaming.is_none() {
+            header = header
+                .push(btn(p, ButtonKind::Secondary, "Rename").on_press(Message::StartRename))
+                .push(btn(p, ButtonKind::Secondary, "Delete").on_press(Message::AskDelete));
+        }
+        let header = header
+            .push(chip(p, model, p.assistant))
+            .push(chip(p, &workspace, p.tool));
 
         let mut col = column![header].spacing(16).padding(22);
         if let Some(notice) = &self.notice {
@@ -191,6 +225,7 @@ impl App {
 
     fn composer(&self, p: Palette) -> Element<'_, Message> {
         let asking = !self.approvals.is_empty();
+        let running = self.running;
         let editor = text_editor(&self.composer)
             .id(COMPOSER)
             .placeholder("Message Aetheria — Enter sends, Shift+Enter adds a line")
@@ -203,6 +238,14 @@ impl App {
                 // While an approval waits, keys belong to the prompt (Enter allows, Esc denies).
                 if asking {
                     return None;
+                }
+                if running
+                    && matches!(
+                        press.key.as_ref(),
+                        keyboard::Key::Named(keyboard::key::Named::Escape)
+                    )
+                {
+                    return Some(text_editor::Binding::Custom(Message::Stop));
                 }
                 let enter = matches!(
                     press.key.as_ref(),
@@ -244,28 +287,20 @@ fn entry_view<'a>(p: Palette, entry: &'a Entry, running: bool) -> Element<'a, Me
     match entry {
         Entry::User(body) => bubble(p, "YOU", p.accent, text(body.as_str()).size(16).into()),
         Entry::Assistant {
-            text: body,
-            markdown: items,
+            markdown,
+            streaming,
             note,
             ..
         } => {
-            let content: Element<'a, Message> = match items {
-                Some(items) => {
-                    let mut style =
-                        markdown::Style::from_palette(p.theme(crate::theme::Mode::Light).palette());
-                    style.link_color = p.ink;
-                    style.font = theme::BODY;
-                    style.inline_code_font = MONO;
-                    style.code_block_font = MONO;
-                    markdown::view(items, markdown::Settings::with_text_size(16, style))
-                        .map(Message::OpenLink)
-                }
-                None => {
-                    let cursor = if running { " ▍" } else { "" };
-                    text(format!("{body}{cursor}")).size(16).into()
-                }
+            let actions = markdown::view::Actions {
+                open: Message::OpenLink,
+                copy: Message::Copy,
             };
-            let mut col = column![content].spacing(6);
+            let mut col =
+                column![markdown::view::blocks(markdown.blocks(), p, 16.0, actions)].spacing(6);
+            if *streaming && running {
+                col = col.push(text("▍").size(16));
+            }
             if let Some(note) = note {
                 col = col.push(label(format!("[{note}]")).color(p.muted));
             }
@@ -326,6 +361,31 @@ fn bubble<'a>(
         .width(Fill)
         .style(move |_| theme::block(&p, fill))
         .into()
+}
+
+fn delete_prompt<'a>(p: Palette, title: Option<String>) -> Element<'a, Message> {
+    let title = title.unwrap_or_else(|| "this session".into());
+    container(
+        column![
+            text("DELETE THIS SESSION?").font(HEADING).size(24),
+            text(format!(
+                "“{}” and all its messages and tool calls will be deleted.",
+                cut(&title, 60)
+            ))
+            .size(16),
+            row![
+                btn(p, ButtonKind::Danger, "Delete for good").on_press(Message::ConfirmDelete),
+                Space::new().width(Fill),
+                btn(p, ButtonKind::Secondary, "Keep it").on_press(Message::Escape),
+            ]
+            .spacing(12),
+        ]
+        .spacing(14),
+    )
+    .padding(24)
+    .width(Length::Fixed(520.0))
+    .style(move |_| theme::block(&p, p.surface))
+    .into()
 }
 
 fn approval_prompt<'a>(p: Palette, approval: &'a Approval, waiting: usize) -> Element<'a, Message> {

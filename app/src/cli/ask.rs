@@ -77,7 +77,12 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
                     remember,
                 })?;
             }
-            Event::TurnFinished { .. } => break ExitCode::SUCCESS,
+            Event::TurnFinished { finish_reason, .. } => {
+                if !json && finish_reason == "length" {
+                    eprintln!("\n[the answer was cut: the model reached its output limit]");
+                }
+                break ExitCode::SUCCESS;
+            }
             Event::TurnFailed { error, .. } => {
                 if !json {
                     eprintln!("\nerror: {}", error.message);

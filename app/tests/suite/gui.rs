@@ -104,9 +104,10 @@ async fn type_send_stream_stop_and_approve() {
     )
     .await;
     assert!(
-        shows(&app, "Hello from the engine ▍"),
+        shows(&app, "Hello from the engine"),
         "the streamed reply is shown"
     );
+    assert!(shows(&app, "▍"), "with a cursor while it streams");
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::TurnFinished { .. })
     })
@@ -154,4 +155,108 @@ async fn type_send_stream_stop_and_approve() {
         std::fs::read_to_string(workspace.join("note.md")).unwrap(),
         "# from the GUI"
     );
+}
+
+#[tokio::test]
+async fn search_rename_delete_and_copy_code() {
+    let server = ScriptedServer::start(vec![Reply::text(&[
+        "Here:\n\n```rust\nfn answer() -> u8 {\n    42\n}\n```\n",
+    ])])
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path().join("config"), dir.path().join("data"));
+    config.use_provider(ProviderConfig {
+        name: "loopback".into(),
+        wire: Wire::Openai,
+        base_url: server.base_url(),
+        model: "test-model".into(),
+        key_env: Some("AETHERIA_TEST_NO_KEY".into()),
+        key_ref: Some("aetheria-test-absent".into()),
+    });
+    let (handle, mut events) = Engine::start(config).await.unwrap();
+    for title in ["Taxes 2026", "Groceries", "Tax receipts"] {
+        handle
+            .submit(aetheria_engine::api::Command::CreateSession {
+                session: aetheria_engine::api::SessionId::new(),
+                title: Some(title.into()),
+            })
+            .unwrap();
+    }
+    let mut app = App::new();
+    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
+        handle,
+        provider: None,
+        workspace: vec![],
+    }));
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::SessionList { .. })
+    })
+    .await;
+    // The three sessions were created before the app asked for the list.
+    assert!(shows(&app, "Groceries"));
+
+    // Search filters as you type.
+    let mut ui = simulator(app.view());
+    ui.click(widget::Id::new(aetheria_app::app::SEARCH))
+        .unwrap();
+    let _ = ui.typewrite("TAX");
+    for message in ui.into_messages() {
+        let _ = app.update(message);
+    }
+    assert!(shows(&app, "Taxes 2026"));
+    assert!(shows(&app, "Tax receipts"));
+    assert!(!shows(&app, "Groceries"));
+
+    // Open one, rename it.
+    click(&mut app, "Taxes 2026");
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::SessionLoaded { .. })
+    })
+    .await;
+    click(&mut app, "Rename");
+    let mut ui = simulator(app.view());
+    ui.click(widget::Id::new(aetheria_app::app::RENAME))
+        .unwrap();
+    let _ = ui.typewrite(" final");
+    let _ = ui.tap_key(Key::Named(Named::Enter));
+    for message in ui.into_messages() {
+        let _ = app.update(message);
+    }
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::SessionUpdated { .. })
+    })
+    .await;
+    assert!(shows(&app, "Taxes 2026 final"), "renamed in the sidebar");
+
+    // A code block in an answer has a Copy button that copies its code.
+    type_and_send(&mut app, "show code");
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::TurnFinished { .. })
+    })
+    .await;
+    assert!(shows(&app, "RUST"));
+    let mut ui = simulator(app.view());
+    ui.click("Copy").unwrap();
+    let copied: Vec<Message> = ui.into_messages().collect();
+    assert!(
+        copied
+            .iter()
+            .any(|m| matches!(m, Message::Copy(code) if code == "fn answer() -> u8 {\n    42\n}")),
+        "{copied:?}"
+    );
+
+    // Delete asks first; "Keep it" keeps it, "Delete for good" deletes it.
+    click(&mut app, "Delete");
+    assert!(shows(&app, "DELETE THIS SESSION?"));
+    click(&mut app, "Keep it");
+    assert!(!shows(&app, "DELETE THIS SESSION?"));
+    click(&mut app, "Delete");
+    click(&mut app, "Delete for good");
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::SessionDeleted { .. })
+    })
+    .await;
+    assert!(!shows(&app, "Taxes 2026 final"));
+    assert!(shows(&app, "Tax receipts"));
 }

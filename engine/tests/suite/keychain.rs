@@ -97,3 +97,47 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[tokio::test]
+async fn a_key_stored_after_a_refusal_is_used_on_the_next_turn() {
+    if super::common::skip("keychain") {
+        return;
+    }
+    let account = format!("aetheria-test-later-{}", uuid_like());
+    let key = format!("sk-later-{}", uuid_like());
+    let acct = account.clone();
+    let mut h = Harness::start_with(
+        vec![
+            Reply::error(401, "No API key provided"),
+            Reply::text(&["now it works"]),
+        ],
+        move |c| c.providers[0].key_ref = Some(acct),
+    )
+    .await;
+    let session = h.new_session().await;
+    let events = h.turn(&session, "hi").await;
+    assert!(
+        matches!(events.last(), Some(Event::TurnFailed { error, .. }) if error.kind == ErrorKind::Auth)
+    );
+    assert_eq!(h.server.authorizations()[0], None);
+
+    let (a, k) = (account.clone(), key.clone());
+    tokio::task::spawn_blocking(move || Secrets::new().set(&a, &k))
+        .await
+        .unwrap()
+        .unwrap();
+    let events = h.turn(&session, "again").await;
+    assert!(
+        matches!(events.last(), Some(Event::TurnFinished { .. })),
+        "{events:?}"
+    );
+    assert_eq!(
+        h.server.authorizations()[1].as_deref(),
+        Some(format!("Bearer {key}").as_str())
+    );
+    let a = account.clone();
+    tokio::task::spawn_blocking(move || Secrets::new().delete(&a))
+        .await
+        .unwrap()
+        .unwrap();
+}

@@ -18,9 +18,16 @@ async fn text_answer_streams_is_stored_and_titles_the_session() {
         "{events:?}"
     );
     assert_eq!(streamed_text(&events), "Hello, world ✓");
-    let Some(Event::TurnFinished { usage, message, .. }) = events.last() else {
+    let Some(Event::TurnFinished {
+        usage,
+        message,
+        finish_reason,
+        ..
+    }) = events.last()
+    else {
         panic!("no TurnFinished: {events:?}");
     };
+    assert_eq!(finish_reason, "stop");
     assert_eq!(usage.input_tokens, 12);
     assert_eq!(usage.output_tokens, 4);
 
