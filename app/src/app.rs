@@ -43,6 +43,8 @@ pub struct Approval {
     pub effect: Effect,
     /// Its arguments, pretty-printed.
     pub arguments: String,
+    /// What it would change (a diff for file writes), when the tool can tell.
+    pub preview: Option<String>,
 }
 
 /// Everything the person can do, and what the engine reports.
@@ -93,6 +95,8 @@ pub enum Message {
     CopyLastAnswer,
     /// Esc: close what is open, else stop the running turn.
     Escape,
+    /// Fold or unfold a tool card.
+    ToggleTool(ToolCallId),
 }
 
 /// The app.
@@ -294,6 +298,7 @@ impl App {
                     return iced::clipboard::write(answer.to_owned());
                 }
             }
+            Message::ToggleTool(call) => self.transcript.toggle(&call),
             Message::Escape => {
                 let closed = self.confirm_delete.take().is_some() || self.renaming.take().is_some();
                 if !closed
@@ -422,6 +427,7 @@ impl App {
                 tool,
                 effect,
                 arguments,
+                preview,
                 ..
             } => {
                 self.transcript.awaiting(&call);
@@ -430,6 +436,7 @@ impl App {
                     tool,
                     effect,
                     arguments: pretty(&arguments),
+                    preview,
                 });
             }
             Event::ToolCallFinished {
@@ -499,7 +506,7 @@ fn shortcut(
     }
 }
 
-fn pretty(arguments: &str) -> String {
+pub(crate) fn pretty(arguments: &str) -> String {
     serde_json::from_str::<serde_json::Value>(arguments)
         .ok()
         .and_then(|v| serde_json::to_string_pretty(&v).ok())

@@ -287,6 +287,14 @@ pub(crate) async fn run_call(
             Policy::Ask => {
                 record.status = ToolStatus::AwaitingApproval;
                 let _ = shared.store.save_tool_call(session, &record).await;
+                let cx = ToolCx {
+                    workspace: shared.workspace.clone(),
+                    cancel: cancel.clone(),
+                };
+                let preview = tool
+                    .preview_json(&call.arguments, cx)
+                    .await
+                    .map(|p| shared.redact(&p));
                 let answer = shared.approvals.wait_for(&call.id);
                 shared.emit(Event::ApprovalRequested {
                     session: session.cloned(),
@@ -294,6 +302,7 @@ pub(crate) async fn run_call(
                     tool: call.name.clone(),
                     effect: tool.effect(),
                     arguments: call.arguments.clone(),
+                    preview,
                 });
                 let answer = tokio::select! {
                     () = cancel.cancelled() => None,

@@ -467,6 +467,9 @@ pub enum Event {
         effect: Effect,
         /// Its arguments as JSON text.
         arguments: String,
+        /// What it would change, when the tool can tell (a unified diff for file writes).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        preview: Option<String>,
     },
     /// Output a running tool produced so far.
     ToolOutputDelta {

@@ -62,6 +62,14 @@ pub(crate) trait Tool: Send + Sync + 'static {
         args: Self::Args,
         cx: ToolCx,
     ) -> impl Future<Output = Result<ToolOutput, ToolError>> + Send;
+    /// What the call would change, shown when the person is asked to approve it.
+    fn preview(
+        &self,
+        _args: &Self::Args,
+        _cx: &ToolCx,
+    ) -> impl Future<Output = Option<String>> + Send {
+        async { None }
+    }
 }
 
 /// A tool with its types erased, as the registry holds it.
@@ -75,6 +83,7 @@ pub(crate) trait DynTool: Send + Sync {
         arguments: &str,
         cx: ToolCx,
     ) -> BoxFuture<'_, Result<ToolOutput, ToolError>>;
+    fn preview_json(&self, arguments: &str, cx: ToolCx) -> BoxFuture<'_, Option<String>>;
 }
 
 impl<T: Tool> DynTool for T {
@@ -119,6 +128,14 @@ impl<T: Tool> DynTool for T {
                 ))
             })?;
             self.call(args, cx).await
+        })
+    }
+
+    fn preview_json(&self, arguments: &str, cx: ToolCx) -> BoxFuture<'_, Option<String>> {
+        let parsed = serde_json::from_str::<T::Args>(arguments).ok();
+        Box::pin(async move {
+            let args = parsed?;
+            self.preview(&args, &cx).await
         })
     }
 }

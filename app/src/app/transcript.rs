@@ -35,6 +35,12 @@ pub enum Entry {
         status: ToolStatus,
         /// Its output once finished.
         output: String,
+        /// Shown in full (arguments and output) rather than as one line.
+        expanded: bool,
+        /// When the window saw it start, to show how long it took.
+        started: Option<std::time::Instant>,
+        /// How long it ran, once finished (only for calls seen live).
+        took: Option<std::time::Duration>,
     },
     /// A turn that failed.
     Error(String),
@@ -75,6 +81,9 @@ impl Transcript {
                             arguments: c.arguments.clone(),
                             status: c.status,
                             output: c.output.clone(),
+                            expanded: false,
+                            started: None,
+                            took: None,
                         });
                     }
                 }
@@ -136,7 +145,17 @@ impl Transcript {
             arguments,
             status: ToolStatus::Running,
             output: String::new(),
+            expanded: false,
+            started: Some(std::time::Instant::now()),
+            took: None,
         });
+    }
+
+    /// Shows a tool card in full, or folds it back.
+    pub fn toggle(&mut self, call: &ToolCallId) {
+        if let Some(Entry::Tool { expanded, .. }) = self.tool_mut(call) {
+            *expanded = !*expanded;
+        }
     }
 
     /// Marks a call as waiting for approval.
@@ -148,9 +167,17 @@ impl Transcript {
 
     /// Records how a call ended.
     pub fn finish_tool(&mut self, call: &ToolCallId, new_status: ToolStatus, new_output: String) {
-        if let Some(Entry::Tool { status, output, .. }) = self.tool_mut(call) {
+        if let Some(Entry::Tool {
+            status,
+            output,
+            started,
+            took,
+            ..
+        }) = self.tool_mut(call)
+        {
             *status = new_status;
             *output = new_output;
+            *took = started.map(|s| s.elapsed());
         }
     }
 

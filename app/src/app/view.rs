@@ -2,8 +2,8 @@
 
 use aetheria_engine::api::{Decision, Effect, ToolStatus};
 use iced::widget::{
-    Space, button, center, column, container, opaque, row, scrollable, stack, text, text_editor,
-    text_input,
+    Space, button, center, column, container, mouse_area, opaque, row, scrollable, stack, text,
+    text_editor, text_input,
 };
 use iced::{Element, Fill, Length, Shrink, keyboard};
 
@@ -307,10 +307,13 @@ fn entry_view<'a>(p: Palette, entry: &'a Entry, running: bool) -> Element<'a, Me
             bubble(p, "AETHERIA", p.assistant, col.into())
         }
         Entry::Tool {
+            call,
             tool,
             arguments,
             status,
             output,
+            expanded,
+            took,
             ..
         } => {
             let (badge, fill) = match status {
@@ -321,22 +324,55 @@ fn entry_view<'a>(p: Palette, entry: &'a Entry, running: bool) -> Element<'a, Me
                 ToolStatus::Denied => ("DENIED", p.danger),
                 ToolStatus::Cancelled => ("STOPPED", p.surface),
             };
-            let mut col = column![
-                row![
-                    text(format!("TOOL · {tool}"))
-                        .font(BOLD)
-                        .size(14)
-                        .width(Fill),
+            let mut header = row![
+                text(format!("TOOL · {tool}"))
+                    .font(BOLD)
+                    .size(14)
+                    .width(Fill),
+            ]
+            .spacing(8)
+            .align_y(iced::Center);
+            if let Some(took) = took {
+                header = header.push(label(format!("{:.1} s", took.as_secs_f64())).color(p.muted));
+            }
+            header = header
+                .push(
                     container(label(badge))
                         .padding([2, 6])
-                        .style(move |_| theme::block(&p, fill)),
-                ]
-                .align_y(iced::Center),
-                text(cut(arguments, 300)).font(MONO).size(13),
-            ]
-            .spacing(6);
-            if !output.is_empty() {
-                col = col.push(text(cut(output, 600)).font(MONO).size(13).color(p.muted));
+                        .style(move |_| theme::badge(&p, fill)),
+                )
+                .push(label(if *expanded { "▲" } else { "▼" }));
+            let header = mouse_area(header).on_press(Message::ToggleTool(call.clone()));
+            let mut col = column![header].spacing(6);
+            if *expanded {
+                col = col.push(text(super::pretty(arguments)).font(MONO).size(13));
+                if !output.is_empty() {
+                    col = col.push(
+                        container(text(cut(output, 8_000)).font(MONO).size(13))
+                            .padding(8)
+                            .width(Fill)
+                            .style(move |_| theme::flat(&p, p.paper)),
+                    );
+                }
+            } else {
+                col = col.push(
+                    text(cut(&arguments.replace('\n', " "), 120))
+                        .font(MONO)
+                        .size(13),
+                );
+                if let Some(first) = output.lines().next() {
+                    let more = if output.lines().nth(1).is_some() {
+                        " …"
+                    } else {
+                        ""
+                    };
+                    col = col.push(
+                        text(format!("{}{more}", cut(first, 120)))
+                            .font(MONO)
+                            .size(13)
+                            .color(p.muted),
+                    );
+                }
             }
             container(col)
                 .padding(12)
@@ -388,6 +424,21 @@ fn delete_prompt<'a>(p: Palette, title: Option<String>) -> Element<'a, Message> 
     .into()
 }
 
+fn diff_line<'a>(p: Palette, line: &'a str) -> Element<'a, Message> {
+    let fill = match line.as_bytes().first() {
+        Some(b'+') if !line.starts_with("+++") => Some(p.ok),
+        Some(b'-') if !line.starts_with("---") => Some(p.danger),
+        _ => None,
+    };
+    let row = container(text(line).font(MONO).size(13)).width(Fill);
+    match fill {
+        Some(fill) => row
+            .style(move |_| theme::flat(&p, iced::Color { a: 0.35, ..fill }))
+            .into(),
+        None => row.into(),
+    }
+}
+
 fn approval_prompt<'a>(p: Palette, approval: &'a Approval, waiting: usize) -> Element<'a, Message> {
     let effect = match approval.effect {
         Effect::ReadOnly => "read your files",
@@ -396,12 +447,16 @@ fn approval_prompt<'a>(p: Palette, approval: &'a Approval, waiting: usize) -> El
         Effect::Destructive => "delete or overwrite data",
     };
 
-    let args =
-        container(scrollable(text(approval.arguments.as_str()).font(MONO).size(13)).height(Shrink))
-            .padding(10)
-            .max_height(280)
-            .width(Fill)
-            .style(move |_| theme::block(&p, p.paper));
+    // A diff when the tool can show one (+ lines green, - lines red), else the arguments.
+    let body: Element<'a, Message> = match &approval.preview {
+        Some(diff) => column(diff.lines().map(|line| diff_line(p, line))).into(),
+        None => text(approval.arguments.as_str()).font(MONO).size(13).into(),
+    };
+    let args = container(scrollable(body).height(Shrink))
+        .padding(10)
+        .max_height(320)
+        .width(Fill)
+        .style(move |_| theme::block(&p, p.paper));
     let mut prompt = column![
         text("APPROVE THIS ACTION?").font(HEADING).size(24),
         text(format!("{} wants to {effect}.", approval.tool)).size(16),

@@ -67,10 +67,17 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
                 call,
                 tool,
                 arguments,
+                preview,
                 ..
             } => {
-                let (decision, remember) =
-                    decide(&tool, &arguments, &args.access, interactive).await;
+                let (decision, remember) = decide(
+                    &tool,
+                    &arguments,
+                    preview.as_deref(),
+                    &args.access,
+                    interactive,
+                )
+                .await;
                 handle.submit(Command::Approve {
                     call,
                     decision,
@@ -225,6 +232,7 @@ fn guess_vendor(base_url: &str) -> (&'static str, &'static str) {
 pub(super) async fn decide(
     tool: &str,
     arguments: &str,
+    preview: Option<&str>,
     access: &ToolAccess,
     interactive: bool,
 ) -> (Decision, bool) {
@@ -236,6 +244,9 @@ pub(super) async fn decide(
             "\n[denied] {tool} needs approval and there is no terminal to ask on. Pass --allow {tool} to allow it."
         );
         return (Decision::Deny, false);
+    }
+    if let Some(preview) = preview {
+        eprintln!("\n{preview}");
     }
     let question = format!(
         "\nAllow {tool} {}? [y]es / [n]o / [a]lways: ",

@@ -240,9 +240,11 @@ pub(super) async fn tools_call(
                 call: c,
                 tool,
                 arguments,
+                preview,
                 ..
             }) if c == call => {
-                let (decision, remember) = decide(&tool, &arguments, access, interactive).await;
+                let (decision, remember) =
+                    decide(&tool, &arguments, preview.as_deref(), access, interactive).await;
                 handle.submit(Command::Approve {
                     call: c,
                     decision,

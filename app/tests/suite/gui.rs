@@ -140,6 +140,10 @@ async fn type_send_stream_stop_and_approve() {
     })
     .await;
     assert!(shows(&app, "APPROVE THIS ACTION?"));
+    assert!(
+        shows(&app, "+# from the GUI"),
+        "the prompt shows a diff of the write"
+    );
     assert!(!workspace.join("note.md").exists());
     click(&mut app, "Allow once");
     pump(&mut app, &mut events, |e| {
@@ -155,6 +159,17 @@ async fn type_send_stream_stop_and_approve() {
         std::fs::read_to_string(workspace.join("note.md")).unwrap(),
         "# from the GUI"
     );
+
+    // Tool cards are compact until clicked.
+    let pretty_args = "{\n  \"content\": \"# from the GUI\",\n  \"path\": \"note.md\"\n}";
+    assert!(!shows(&app, pretty_args));
+    click(&mut app, "TOOL · fs_write");
+    assert!(
+        shows(&app, pretty_args),
+        "the card unfolds to its full arguments"
+    );
+    click(&mut app, "TOOL · fs_write");
+    assert!(!shows(&app, pretty_args), "and folds back");
 }
 
 #[tokio::test]

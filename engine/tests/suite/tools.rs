@@ -11,16 +11,25 @@ fn write_call(id: &str, path: &str, content: &str) -> Reply {
 }
 
 async fn approval(h: &mut Harness) -> (ToolCallId, String, Effect) {
+    let (call, tool, effect, _) = approval_with_preview(h).await;
+    (call, tool, effect)
+}
+
+async fn approval_with_preview(h: &mut Harness) -> (ToolCallId, String, Effect, Option<String>) {
     let events = h
         .until(|e| matches!(e, Event::ApprovalRequested { .. }))
         .await;
     let Some(Event::ApprovalRequested {
-        call, tool, effect, ..
+        call,
+        tool,
+        effect,
+        preview,
+        ..
     }) = events.last()
     else {
         unreachable!()
     };
-    (call.clone(), tool.clone(), *effect)
+    (call.clone(), tool.clone(), *effect, preview.clone())
 }
 
 #[tokio::test]
@@ -32,8 +41,13 @@ async fn an_approved_write_runs() {
     .await;
     let session = h.new_session().await;
     h.send(&session, "write hello");
-    let (call, tool, effect) = approval(&mut h).await;
+    let (call, tool, effect, preview) = approval_with_preview(&mut h).await;
     assert_eq!((tool.as_str(), effect), ("fs_write", Effect::Mutating));
+    let preview = preview.expect("a diff preview");
+    assert!(
+        preview.contains("+++ b/out/hello.txt") && preview.contains("+hi!"),
+        "{preview}"
+    );
     // Nothing is written before the approval.
     assert!(!h.workspace.join("out/hello.txt").exists());
     h.handle

@@ -223,6 +223,45 @@ impl Tool for FsWrite {
         })
         .await
     }
+
+    /// A unified diff of the file as it is against the content the call would write.
+    async fn preview(&self, args: &FsWriteArgs, cx: &ToolCx) -> Option<String> {
+        let (root, rel) = cx.workspace.resolve(&args.path).ok()?;
+        let new = args.content.clone();
+        let shown = args.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let old = match root.dir.open(&rel) {
+                Ok(file) => {
+                    let mut bytes = Vec::new();
+                    file.take(MAX_READ_BYTES).read_to_end(&mut bytes).ok()?;
+                    if bytes.contains(&0) {
+                        return Some(format!("{shown}: replaces a binary file"));
+                    }
+                    Some(String::from_utf8_lossy(&bytes).into_owned())
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(_) => return None,
+            };
+            let header = if old.is_some() {
+                format!("a/{shown}")
+            } else {
+                "/dev/null".into()
+            };
+            let old = old.unwrap_or_default();
+            if old == new {
+                return Some(format!("{shown}: no change"));
+            }
+            let diff = similar::TextDiff::from_lines(&old, &new)
+                .unified_diff()
+                .context_radius(3)
+                .header(&header, &format!("b/{shown}"))
+                .to_string();
+            Some(crate::tool::truncate_output(diff))
+        })
+        .await
+        .ok()
+        .flatten()
+    }
 }
 
 #[cfg(test)]
@@ -279,6 +318,31 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(list, "a.txt (6 B)");
+    }
+
+    #[tokio::test]
+    async fn write_previews_are_unified_diffs() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.txt"), "one\ntwo\nthree\n").unwrap();
+        let cx = cx(&[dir.path().to_path_buf()]);
+        let edit = serde_json::json!({"path": "a.txt", "content": "one\n2\nthree\n"}).to_string();
+        let diff = FsWrite.preview_json(&edit, cx.clone()).await.unwrap();
+        assert!(
+            diff.contains("--- a/a.txt") && diff.contains("+++ b/a.txt"),
+            "{diff}"
+        );
+        assert!(diff.contains("-two\n") && diff.contains("+2\n"), "{diff}");
+        let new = serde_json::json!({"path": "new.md", "content": "# hi\n"}).to_string();
+        let diff = FsWrite.preview_json(&new, cx.clone()).await.unwrap();
+        assert!(
+            diff.contains("--- /dev/null") && diff.contains("+# hi"),
+            "{diff}"
+        );
+        let escape = serde_json::json!({"path": "../x", "content": "x"}).to_string();
+        assert_eq!(FsWrite.preview_json(&escape, cx.clone()).await, None);
+        assert_eq!(FsRead.preview_json(r#"{"path":"a.txt"}"#, cx).await, None);
+        // Previewing wrote nothing.
+        assert!(!dir.path().join("new.md").exists());
     }
 
     #[tokio::test]
