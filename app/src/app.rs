@@ -97,6 +97,12 @@ pub enum Message {
     Escape,
     /// Fold or unfold a tool card.
     ToggleTool(ToolCallId),
+    /// Open the file dialog to attach files.
+    Attach,
+    /// Files were picked or dropped onto the window.
+    Attached(Vec<PathBuf>),
+    /// Remove an attachment chip.
+    Detach(usize),
 }
 
 /// The app.
@@ -118,8 +124,10 @@ pub struct App {
     pub(crate) renaming: Option<(SessionId, String)>,
     /// The session waiting for a delete confirmation.
     pub(crate) confirm_delete: Option<SessionId>,
-    /// Text to send once the session being created exists.
-    pending_send: Option<String>,
+    /// Files to send with the next message.
+    pub(crate) attachments: Vec<PathBuf>,
+    /// What to send once the session being created exists.
+    pending_send: Option<(String, Vec<PathBuf>)>,
 }
 
 impl Default for App {
@@ -148,6 +156,7 @@ impl App {
             search: String::new(),
             renaming: None,
             confirm_delete: None,
+            attachments: Vec::new(),
             pending_send: None,
         }
     }
@@ -206,7 +215,13 @@ impl App {
                     }
                     _ => None,
                 });
-        Subscription::batch([bridge, keys])
+        let drops = iced::event::listen_with(|event, _status, _window| match event {
+            iced::Event::Window(iced::window::Event::FileDropped(path)) => {
+                Some(Message::Attached(vec![path]))
+            }
+            _ => None,
+        });
+        Subscription::batch([bridge, keys, drops])
     }
 
     fn submit(&mut self, command: Command) {
@@ -299,6 +314,24 @@ impl App {
                 }
             }
             Message::ToggleTool(call) => self.transcript.toggle(&call),
+            Message::Attach => return Task::perform(pick_files(), Message::Attached),
+            Message::Attached(paths) => {
+                for path in paths {
+                    if path.is_file() && !self.attachments.contains(&path) {
+                        self.attachments.push(path);
+                    } else if !path.is_file() {
+                        self.notice = Some(format!(
+                            "{} is not a file; only files can be attached",
+                            path.display()
+                        ));
+                    }
+                }
+            }
+            Message::Detach(index) => {
+                if index < self.attachments.len() {
+                    self.attachments.remove(index);
+                }
+            }
             Message::Escape => {
                 let closed = self.confirm_delete.take().is_some() || self.renaming.take().is_some();
                 if !closed
@@ -317,22 +350,24 @@ impl App {
             return;
         }
         let text = self.composer.text().trim().to_owned();
-        if text.is_empty() {
+        if text.is_empty() && self.attachments.is_empty() {
             return;
         }
         self.composer = text_editor::Content::new();
-        self.transcript.push_user(&text);
+        let attachments = std::mem::take(&mut self.attachments);
+        self.transcript
+            .push_user(&transcript::with_attachment_names(&text, &attachments));
         self.running = true;
         match self.current.clone() {
             Some(session) => self.submit(Command::SendMessage {
                 session,
                 text,
-                attachments: Vec::new(),
+                attachments,
             }),
             None => {
                 let session = SessionId::new();
                 self.current = Some(session.clone());
-                self.pending_send = Some(text);
+                self.pending_send = Some((text, attachments));
                 self.submit(Command::CreateSession {
                     session,
                     title: None,
@@ -382,12 +417,12 @@ impl App {
                 let id = session.id.clone();
                 self.upsert_session(session);
                 if self.is_current(&id)
-                    && let Some(text) = self.pending_send.take()
+                    && let Some((text, attachments)) = self.pending_send.take()
                 {
                     self.submit(Command::SendMessage {
                         session: id,
                         text,
-                        attachments: Vec::new(),
+                        attachments,
                     });
                 }
             }
@@ -477,6 +512,18 @@ impl App {
             _ => {}
         }
     }
+}
+
+/// Opens the system file dialog (the XDG portal on Linux); nothing when it is cancelled or missing.
+async fn pick_files() -> Vec<PathBuf> {
+    rfd::AsyncFileDialog::new()
+        .set_title("Attach files")
+        .pick_files()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|f| f.path().to_path_buf())
+        .collect()
 }
 
 /// The window's shortcuts. While an approval waits, Enter allows once and Escape denies.

@@ -53,13 +53,53 @@ pub struct Transcript {
     pub entries: Vec<Entry>,
 }
 
+/// The person's message as shown: the text, then one line per attached file.
+#[must_use]
+pub fn with_attachment_names(text: &str, attachments: &[std::path::PathBuf]) -> String {
+    let mut shown = text.to_owned();
+    for path in attachments {
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        if !shown.is_empty() {
+            shown.push('\n');
+        }
+        shown.push_str(&format!("[attached: {name}]"));
+    }
+    shown
+}
+
+/// A stored user message holds the attached files' text; show their names instead.
+fn fold_attachments(content: &str) -> String {
+    let mut shown = String::new();
+    let mut rest = content;
+    while let Some(start) = rest.find("<attachment name=\"") {
+        shown.push_str(rest[..start].trim_end());
+        let after = &rest[start + "<attachment name=\"".len()..];
+        let name = after.split('"').next().unwrap_or("file");
+        if !shown.is_empty() {
+            shown.push('\n');
+        }
+        shown.push_str(&format!("[attached: {name}]"));
+        match after.find("</attachment>") {
+            Some(end) => rest = &after[end + "</attachment>".len()..],
+            None => {
+                rest = "";
+            }
+        }
+    }
+    shown.push_str(rest);
+    shown
+}
+
 impl Transcript {
     /// Rebuilds a stored conversation: each assistant message is followed by its tool calls.
     pub fn from_history(messages: &[MessageRecord], calls: &[ToolCallRecord]) -> Self {
         let mut entries = Vec::new();
         for m in messages {
             match m.role {
-                Role::User => entries.push(Entry::User(m.content.clone())),
+                Role::User => entries.push(Entry::User(fold_attachments(&m.content))),
                 Role::Assistant => {
                     if !m.content.is_empty() {
                         let note = match m.status {
@@ -226,6 +266,18 @@ impl Transcript {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn attachments_show_as_names() {
+        let stored = "see these\n\n<attachment name=\"a.txt\">\nlong text\n</attachment>\n\n<attachment name=\"b.md\">\n# b\n</attachment>";
+        assert_eq!(
+            fold_attachments(stored),
+            "see these\n[attached: a.txt]\n[attached: b.md]"
+        );
+        let shown = with_attachment_names("see these", &["/x/a.txt".into(), "/y/b.md".into()]);
+        assert_eq!(shown, fold_attachments(stored));
+        assert_eq!(fold_attachments("plain"), "plain");
+    }
 
     #[test]
     fn deltas_join_and_complete_on_turn_end() {

@@ -266,14 +266,52 @@ impl App {
                 .into()
         } else {
             let send = btn(p, ButtonKind::Primary, "Send");
-            let ready = self.engine.is_some() && !self.composer.text().trim().is_empty();
+            let ready = self.engine.is_some()
+                && (!self.composer.text().trim().is_empty() || !self.attachments.is_empty());
             send.on_press_maybe(ready.then_some(Message::Send)).into()
         };
-        row![editor, action]
-            .spacing(12)
-            .align_y(iced::Bottom)
-            .into()
+        let buttons = column![
+            action,
+            btn(p, ButtonKind::Secondary, "Attach").on_press(Message::Attach),
+        ]
+        .spacing(10)
+        .align_x(iced::Right);
+        let mut col = column![].spacing(8);
+        if !self.attachments.is_empty() {
+            let chips = self.attachments.iter().enumerate().map(|(i, path)| {
+                let name = path.file_name().map_or_else(
+                    || path.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                );
+                container(
+                    row![
+                        text(cut(&name, 32)).font(BOLD).size(12),
+                        button(text("×").font(BOLD).size(12))
+                            .padding([0, 4])
+                            .style(theme::button(p, ButtonKind::Secondary))
+                            .on_press(Message::Detach(i)),
+                    ]
+                    .spacing(6)
+                    .align_y(iced::Center),
+                )
+                .padding([3, 8])
+                .style(move |_| theme::badge(&p, p.tool))
+                .into()
+            });
+            col = col.push(row(chips).spacing(8).wrap());
+        }
+        col = col.push(row![editor, buttons].spacing(12).align_y(iced::Bottom));
+        if let Some(hint) = length_hint(&self.composer.text()) {
+            col = col.push(label(hint).color(p.muted));
+        }
+        col.into()
     }
+}
+
+/// For long input: characters and an estimate of tokens (about four characters each).
+fn length_hint(text: &str) -> Option<String> {
+    let chars = text.trim().chars().count();
+    (chars >= 200).then(|| format!("{chars} characters · about {} tokens", chars.div_ceil(4)))
 }
 
 fn chip<'a>(p: Palette, caption: &str, fill: iced::Color) -> Element<'a, Message> {

@@ -275,3 +275,65 @@ async fn search_rename_delete_and_copy_code() {
     assert!(!shows(&app, "Taxes 2026 final"));
     assert!(shows(&app, "Tax receipts"));
 }
+
+#[tokio::test]
+async fn attachments_show_as_chips_and_go_with_the_message() {
+    let server = ScriptedServer::start(vec![Reply::text(&["Read it."])])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("notes.txt");
+    std::fs::write(&file, "attached words").unwrap();
+    let other = dir.path().join("other.txt");
+    std::fs::write(&other, "not sent").unwrap();
+    let mut config = Config::new(dir.path().join("config"), dir.path().join("data"));
+    config.use_provider(ProviderConfig {
+        name: "loopback".into(),
+        wire: Wire::Openai,
+        base_url: server.base_url(),
+        model: "test-model".into(),
+        key_env: Some("AETHERIA_TEST_NO_KEY".into()),
+        key_ref: Some("aetheria-test-absent".into()),
+    });
+    let (handle, mut events) = Engine::start(config).await.unwrap();
+    let mut app = App::new();
+    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
+        handle,
+        provider: None,
+        workspace: vec![],
+    }));
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::SessionList { .. })
+    })
+    .await;
+
+    // Dropping files onto the window attaches them (the drop arrives as this message).
+    let _ = app.update(Message::Attached(vec![file.clone(), other.clone()]));
+    assert!(shows(&app, "notes.txt") && shows(&app, "other.txt"));
+    let mut ui = simulator(app.view());
+    let _ = ui.click("×").unwrap(); // the first chip's remove button
+    for message in ui.into_messages() {
+        let _ = app.update(message);
+    }
+    assert!(!shows(&app, "notes.txt"), "the first chip was removed");
+    let _ = app.update(Message::Detach(0));
+    let _ = app.update(Message::Attached(vec![file, dir.path().to_path_buf()]));
+    assert!(shows(&app, "notes.txt"));
+    assert!(
+        !shows(&app, "other.txt"),
+        "folders are refused with a notice"
+    );
+
+    type_and_send(&mut app, "summarise this");
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::TurnFinished { .. })
+    })
+    .await;
+    assert!(shows(&app, "summarise this\n[attached: notes.txt]"));
+    let sent = server.requests()[0]["messages"][1]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(sent.contains("attached words"), "{sent}");
+    assert!(!sent.contains("not sent"), "{sent}");
+}
