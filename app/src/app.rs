@@ -2,6 +2,7 @@
 //! the bridge handshake, the session list, the open conversation and pending approvals, and turns
 //! the person's actions into engine commands. Drawing lives in `view`.
 
+mod panel;
 mod transcript;
 mod view;
 
@@ -12,7 +13,7 @@ use std::path::PathBuf;
 
 use aetheria_engine::Handle;
 use aetheria_engine::api::{
-    Command, Decision, Effect, Event, SessionId, SessionSummary, ToolCallId,
+    Command, Decision, Effect, Event, SessionId, SessionSummary, SubmissionId, ToolCallId,
 };
 use iced::widget::text_editor;
 use iced::{Subscription, Task, Theme};
@@ -103,6 +104,10 @@ pub enum Message {
     Attached(Vec<PathBuf>),
     /// Remove an attachment chip.
     Detach(usize),
+    /// Switch the right panel's tab.
+    ShowTab(panel::Tab),
+    /// Open or close a folder in the Files tab.
+    ToggleDir(String),
 }
 
 /// The app.
@@ -126,8 +131,12 @@ pub struct App {
     pub(crate) confirm_delete: Option<SessionId>,
     /// Files to send with the next message.
     pub(crate) attachments: Vec<PathBuf>,
-    /// What to send once the session being created exists.
-    pending_send: Option<(String, Vec<PathBuf>)>,
+    /// The right panel's tab.
+    pub(crate) tab: panel::Tab,
+    /// The workspace tree as listed so far.
+    pub(crate) files: panel::Files,
+    /// What to send once the session being created exists, and the creating submission.
+    pending_send: Option<(String, Vec<PathBuf>, Option<SubmissionId>)>,
 }
 
 impl Default for App {
@@ -157,6 +166,8 @@ impl App {
             renaming: None,
             confirm_delete: None,
             attachments: Vec::new(),
+            tab: panel::Tab::default(),
+            files: panel::Files::default(),
             pending_send: None,
         }
     }
@@ -224,13 +235,17 @@ impl App {
         Subscription::batch([bridge, keys, drops])
     }
 
-    fn submit(&mut self, command: Command) {
+    fn submit(&mut self, command: Command) -> Option<SubmissionId> {
         let Some(engine) = &self.engine else {
             self.notice = Some("The engine is not ready yet.".into());
-            return;
+            return None;
         };
-        if let Err(e) = engine.submit(command) {
-            self.notice = Some(format!("The engine stopped ({e}); restart Aetheria."));
+        match engine.submit(command) {
+            Ok(id) => Some(id),
+            Err(e) => {
+                self.notice = Some(format!("The engine stopped ({e}); restart Aetheria."));
+                None
+            }
         }
     }
 
@@ -314,6 +329,13 @@ impl App {
                 }
             }
             Message::ToggleTool(call) => self.transcript.toggle(&call),
+            Message::ShowTab(tab) => self.tab = tab,
+            Message::ToggleDir(path) => {
+                if !self.files.open.remove(&path) {
+                    self.files.open.insert(path.clone());
+                    self.submit(Command::ListFiles { path });
+                }
+            }
             Message::Attach => return Task::perform(pick_files(), Message::Attached),
             Message::Attached(paths) => {
                 for path in paths {
@@ -359,19 +381,21 @@ impl App {
             .push_user(&transcript::with_attachment_names(&text, &attachments));
         self.running = true;
         match self.current.clone() {
-            Some(session) => self.submit(Command::SendMessage {
-                session,
-                text,
-                attachments,
-            }),
+            Some(session) => {
+                self.submit(Command::SendMessage {
+                    session,
+                    text,
+                    attachments,
+                });
+            }
             None => {
                 let session = SessionId::new();
                 self.current = Some(session.clone());
-                self.pending_send = Some((text, attachments));
-                self.submit(Command::CreateSession {
+                let created = self.submit(Command::CreateSession {
                     session,
                     title: None,
                 });
+                self.pending_send = Some((text, attachments, created));
             }
         }
     }
@@ -388,6 +412,11 @@ impl App {
                 self.provider = provider;
                 self.workspace = workspace;
                 self.submit(Command::ListSessions);
+                if !self.workspace.is_empty() {
+                    self.submit(Command::ListFiles {
+                        path: String::new(),
+                    });
+                }
             }
             BridgeEvent::Events(events) => {
                 for event in events {
@@ -417,7 +446,7 @@ impl App {
                 let id = session.id.clone();
                 self.upsert_session(session);
                 if self.is_current(&id)
-                    && let Some((text, attachments)) = self.pending_send.take()
+                    && let Some((text, attachments, _)) = self.pending_send.take()
                 {
                     self.submit(Command::SendMessage {
                         session: id,
@@ -482,6 +511,17 @@ impl App {
             } => {
                 self.approvals.retain(|a| a.call != call);
                 self.transcript.finish_tool(&call, status, output);
+                if status == aetheria_engine::api::ToolStatus::Succeeded
+                    && !self.workspace.is_empty()
+                {
+                    // A tool may have changed the workspace: list what is shown again.
+                    for path in self.files.to_refresh() {
+                        self.submit(Command::ListFiles { path });
+                    }
+                }
+            }
+            Event::FileList { path, entries } => {
+                self.files.listed.insert(path, entries);
             }
             Event::TurnFinished {
                 session,
@@ -503,8 +543,14 @@ impl App {
                 self.running = false;
                 self.transcript.end_turn(Some("Stopped.".into()));
             }
-            Event::CommandFailed { error, .. } => {
-                if self.pending_send.take().is_some() {
+            Event::CommandFailed { submission, error } => {
+                // Only the failure of the session being created drops the message waiting for it.
+                if self
+                    .pending_send
+                    .as_ref()
+                    .is_some_and(|(_, _, created)| *created == Some(submission))
+                {
+                    self.pending_send = None;
                     self.running = false;
                 }
                 self.notice = Some(error.message);

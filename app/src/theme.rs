@@ -203,6 +203,8 @@ pub enum ButtonKind {
     Danger,
     /// Approving actions.
     Ok,
+    /// Borderless, for rows of a tree.
+    Ghost,
     /// A list entry; `selected` shows it as chosen.
     Item {
         /// Whether it is the chosen entry.
@@ -213,7 +215,21 @@ pub enum ButtonKind {
 /// A button style: pressed buttons sink into their shadow.
 pub fn button(p: Palette, kind: ButtonKind) -> impl Fn(&Theme, btn::Status) -> btn::Style {
     move |_theme, status| {
+        if kind == ButtonKind::Ghost {
+            let fill = match status {
+                btn::Status::Hovered | btn::Status::Pressed => Color { a: 0.5, ..p.accent },
+                _ => Color::TRANSPARENT,
+            };
+            return btn::Style {
+                background: Some(Background::Color(fill)),
+                text_color: p.ink,
+                border: Border::default(),
+                shadow: Shadow::default(),
+                snap: true,
+            };
+        }
         let fill = match kind {
+            ButtonKind::Ghost => Color::TRANSPARENT,
             ButtonKind::Primary => p.accent,
             ButtonKind::Secondary => p.surface,
             ButtonKind::Danger => p.danger,
@@ -229,7 +245,10 @@ pub fn button(p: Palette, kind: ButtonKind) -> impl Fn(&Theme, btn::Status) -> b
         };
         let text_color = match (kind, status) {
             (_, btn::Status::Disabled) => p.muted,
-            (ButtonKind::Secondary | ButtonKind::Item { selected: false }, _) => p.ink,
+            (
+                ButtonKind::Secondary | ButtonKind::Ghost | ButtonKind::Item { selected: false },
+                _,
+            ) => p.ink,
             _ => rgb(0x111111),
         };
         btn::Style {

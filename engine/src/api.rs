@@ -152,6 +152,12 @@ pub enum Command {
     },
     /// List the tools the agent has. Answered by `ToolList`.
     ListTools,
+    /// List a folder of the workspace (the Files panel), confined like the file tools.
+    /// Answered by `FileList`, or `CommandFailed`.
+    ListFiles {
+        /// The folder, relative to the workspace ("" for its top).
+        path: String,
+    },
     /// Run one tool directly, with its policy applied (approval is asked as for the model).
     /// Answered by `ToolCallStarted`, `ApprovalRequested`?, `ToolCallFinished`.
     CallTool {
@@ -329,6 +335,29 @@ pub struct ToolInfo {
     pub schema: serde_json::Value,
 }
 
+/// What a workspace entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileKind {
+    /// A regular file.
+    File,
+    /// A folder (or, at the top with several roots, a workspace folder).
+    Dir,
+    /// A symbolic link (not followed).
+    Link,
+}
+
+/// One entry of a workspace folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// Its name.
+    pub name: String,
+    /// What it is.
+    pub kind: FileKind,
+    /// Its size in bytes (0 for folders and links).
+    pub size: u64,
+}
+
 /// Token counts a provider reported.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
@@ -495,6 +524,13 @@ pub enum Event {
         tool: String,
         /// Its policy now.
         policy: Policy,
+    },
+    /// A workspace folder's entries, folders first, then by name.
+    FileList {
+        /// The folder as asked.
+        path: String,
+        /// Its entries.
+        entries: Vec<FileEntry>,
     },
     /// The tools the agent has.
     ToolList {

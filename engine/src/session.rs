@@ -206,6 +206,16 @@ impl Router {
                     tools: shared.registry.infos(&shared.policies),
                 });
             }
+            Command::ListFiles { path } => {
+                let workspace = shared.workspace.clone();
+                let asked = path.clone();
+                let listed = tokio::task::spawn_blocking(move || workspace.list(&asked)).await;
+                match listed {
+                    Ok(Ok(entries)) => shared.emit(Event::FileList { path, entries }),
+                    Ok(Err(e)) => self.fail(id, ErrorKind::Invalid, e.to_string()),
+                    Err(e) => self.fail(id, ErrorKind::Internal, e.to_string()),
+                }
+            }
             Command::CallTool {
                 call,
                 tool,

@@ -57,7 +57,7 @@ impl App {
                 .style(move |_| theme::block(&p, p.danger)),
             )
             .into(),
-            Status::Ready => row![self.sidebar(p), self.main(p)].into(),
+            Status::Ready => row![self.sidebar(p), self.main(p), self.panel(p)].into(),
         };
         let window = container(body)
             .width(Fill)

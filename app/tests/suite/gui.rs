@@ -29,6 +29,13 @@ async fn pump(app: &mut App, events: &mut Events, until: impl Fn(&Event) -> bool
     }
 }
 
+/// Feeds engine events until the window shows `caption`.
+async fn pump_until_shown(app: &mut App, events: &mut Events, caption: &str) {
+    while !shows(app, caption) {
+        pump(app, events, |_| true).await;
+    }
+}
+
 /// Types into the composer and presses Enter, as a person would.
 fn type_and_send(app: &mut App, prompt: &str) {
     let mut ui = simulator(app.view());
@@ -170,6 +177,11 @@ async fn type_send_stream_stop_and_approve() {
     );
     click(&mut app, "TOOL · fs_write");
     assert!(!shows(&app, pretty_args), "and folds back");
+
+    // The Activity tab lists the call; the Files tab shows the new file.
+    assert!(shows(&app, "fs_write"));
+    click(&mut app, "FILES");
+    pump_until_shown(&mut app, &mut events, "note.md").await;
 }
 
 #[tokio::test]
@@ -233,6 +245,8 @@ async fn search_rename_delete_and_copy_code() {
     let mut ui = simulator(app.view());
     ui.click(widget::Id::new(aetheria_app::app::RENAME))
         .unwrap();
+    // The click put the cursor somewhere in the old title: go to its end first.
+    let _ = ui.tap_key(Key::Named(Named::End));
     let _ = ui.typewrite(" final");
     let _ = ui.tap_key(Key::Named(Named::Enter));
     for message in ui.into_messages() {

@@ -8,6 +8,7 @@ use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 
 use super::ToolError;
+use crate::api::{FileEntry, FileKind};
 
 /// One allowed folder.
 pub(crate) struct Root {
@@ -42,11 +43,6 @@ impl Workspace {
             roots.push(Arc::new(Root { name, dir }));
         }
         Ok(Self { roots })
-    }
-
-    /// The allowed folders.
-    pub(crate) fn roots(&self) -> &[Arc<Root>] {
-        &self.roots
     }
 
     /// Picks the root a tool path refers to and the path inside it. With one root, paths are
@@ -90,6 +86,52 @@ impl Workspace {
                 self.root_names()
             ))),
         }
+    }
+
+    /// Lists a folder, folders first, then by name. Blocking: call from a blocking task. With
+    /// several roots, the empty path lists the roots.
+    pub(crate) fn list(&self, path: &str) -> Result<Vec<FileEntry>, ToolError> {
+        if path.trim().is_empty() && self.roots.len() > 1 {
+            return Ok(self
+                .roots
+                .iter()
+                .map(|r| FileEntry {
+                    name: r.name.clone(),
+                    kind: FileKind::Dir,
+                    size: 0,
+                })
+                .collect());
+        }
+        let (root, rel) = self.resolve(path)?;
+        let target = if rel.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            rel.as_path()
+        };
+        let mut entries = Vec::new();
+        for entry in root.dir.read_dir(target).map_err(|e| io_error(path, &e))? {
+            let entry = entry.map_err(|e| io_error(path, &e))?;
+            let file_type = entry.file_type().map_err(|e| io_error(path, &e))?;
+            let (kind, size) = if file_type.is_dir() {
+                (FileKind::Dir, 0)
+            } else if file_type.is_symlink() {
+                (FileKind::Link, 0)
+            } else {
+                (
+                    FileKind::File,
+                    entry.metadata().map(|m| m.len()).unwrap_or(0),
+                )
+            };
+            entries.push(FileEntry {
+                name: entry.file_name().to_string_lossy().into_owned(),
+                kind,
+                size,
+            });
+        }
+        entries.sort_by(|a, b| {
+            (a.kind != FileKind::Dir, &a.name).cmp(&(b.kind != FileKind::Dir, &b.name))
+        });
+        Ok(entries)
     }
 
     fn root_names(&self) -> String {

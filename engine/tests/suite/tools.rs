@@ -1,6 +1,8 @@
 //! Approvals enforced in code: ask → ApprovalRequested → Approve; deny; always allow; direct calls.
 
-use aetheria_engine::api::{Command, Decision, Effect, Event, Policy, ToolCallId, ToolStatus};
+use aetheria_engine::api::{
+    Command, Decision, Effect, Event, FileKind, Policy, ToolCallId, ToolStatus,
+};
 use aetheria_engine::testkit::Reply;
 
 use super::common::{Harness, turn_ended};
@@ -264,4 +266,38 @@ async fn direct_tool_calls_apply_the_policy() {
     assert!(
         matches!(events.last(), Some(Event::CommandFailed { error, .. }) if error.message.contains("no tool named"))
     );
+}
+
+#[tokio::test]
+async fn the_files_panel_lists_the_workspace_and_nothing_outside() {
+    let mut h = Harness::start(vec![]).await;
+    std::fs::create_dir_all(h.workspace.join("notes")).unwrap();
+    std::fs::write(h.workspace.join("b.txt"), "bb").unwrap();
+    std::fs::write(h.workspace.join("a.txt"), "a").unwrap();
+    h.handle
+        .submit(Command::ListFiles {
+            path: String::new(),
+        })
+        .unwrap();
+    let events = h.until(|e| matches!(e, Event::FileList { .. })).await;
+    let Some(Event::FileList { entries, .. }) = events.last() else {
+        unreachable!()
+    };
+    let shown: Vec<(&str, FileKind, u64)> = entries
+        .iter()
+        .map(|e| (e.name.as_str(), e.kind, e.size))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            ("notes", FileKind::Dir, 0),
+            ("a.txt", FileKind::File, 1),
+            ("b.txt", FileKind::File, 2)
+        ]
+    );
+    h.handle
+        .submit(Command::ListFiles { path: "..".into() })
+        .unwrap();
+    let events = h.until(|e| matches!(e, Event::CommandFailed { .. })).await;
+    assert!(matches!(events.last(), Some(Event::CommandFailed { .. })));
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use crate::api::Effect;
+use crate::api::{Effect, FileKind};
 use crate::tool::workspace::io_error;
 use crate::tool::{Tool, ToolCx, ToolError, ToolOutput};
 
@@ -60,44 +60,28 @@ impl Tool for FsList {
 
     async fn call(&self, args: FsListArgs, cx: ToolCx) -> Result<ToolOutput, ToolError> {
         let ws = cx.workspace.clone();
-        if args.path.trim().is_empty() && ws.roots().len() > 1 {
-            let names: Vec<String> = ws.roots().iter().map(|r| format!("{}/", r.name)).collect();
-            return Ok(ToolOutput(names.join("\n")));
-        }
-        let (root, rel) = ws.resolve(&args.path)?;
-        let shown = args.path.clone();
+        let path = args.path;
         blocking(move || {
-            let target = if rel.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                rel.as_path()
-            };
-            let entries = root
-                .dir
-                .read_dir(target)
-                .map_err(|e| io_error(&shown, &e))?;
-            let mut lines = Vec::new();
-            for entry in entries {
-                let entry = entry.map_err(|e| io_error(&shown, &e))?;
-                let name = entry.file_name().to_string_lossy().into_owned();
-                let kind = entry.file_type().map_err(|e| io_error(&shown, &e))?;
-                let line = if kind.is_dir() {
-                    format!("{name}/")
-                } else if kind.is_symlink() {
-                    format!("{name} (link)")
+            let entries = ws.list(&path)?;
+            if entries.is_empty() {
+                let shown = if path.trim().is_empty() {
+                    "."
                 } else {
-                    let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-                    format!("{name} ({size} B)")
+                    path.as_str()
                 };
-                lines.push(line);
+                return Ok(ToolOutput(format!("{shown} is empty")));
             }
-            lines.sort();
-            let total = lines.len();
-            if total == 0 {
-                return Ok(ToolOutput(format!("{} is empty", display(&rel))));
-            }
+            let total = entries.len();
+            let mut lines: Vec<String> = entries
+                .iter()
+                .take(MAX_LIST_ENTRIES)
+                .map(|e| match e.kind {
+                    FileKind::Dir => format!("{}/", e.name),
+                    FileKind::Link => format!("{} (link)", e.name),
+                    FileKind::File => format!("{} ({} B)", e.name, e.size),
+                })
+                .collect();
             if total > MAX_LIST_ENTRIES {
-                lines.truncate(MAX_LIST_ENTRIES);
                 lines.push(format!(
                     "[{} more entries not shown]",
                     total - MAX_LIST_ENTRIES

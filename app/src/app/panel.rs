@@ -1,0 +1,224 @@
+//! The right panel: **Activity** lists every tool call of the open session with its status and
+//! time; **Files** shows the workspace as a tree (listed through the engine, so it sees exactly what
+//! the file tools may touch) and refreshes after a tool changes something.
+
+use std::collections::{BTreeSet, HashMap};
+
+use aetheria_engine::api::{FileEntry, FileKind, ToolStatus};
+use iced::widget::{button, column, container, row, scrollable, text};
+use iced::{Element, Fill, Length};
+
+use super::transcript::{Entry, Transcript};
+use super::{App, Message};
+use crate::theme::{self, BOLD, ButtonKind, MONO, Palette};
+
+/// Which tab is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tab {
+    /// Tool calls.
+    #[default]
+    Activity,
+    /// The workspace tree.
+    Files,
+}
+
+/// What the Files tab knows: listed folders and which are open.
+#[derive(Debug, Clone, Default)]
+pub struct Files {
+    /// Entries by folder path ("" is the top).
+    pub listed: HashMap<String, Vec<FileEntry>>,
+    /// Folders shown open.
+    pub open: BTreeSet<String>,
+}
+
+impl Files {
+    /// The folders to list again after something changed: the top and every open one.
+    pub fn to_refresh(&self) -> Vec<String> {
+        std::iter::once(String::new())
+            .chain(self.open.iter().cloned())
+            .collect()
+    }
+}
+
+/// The path of `name` inside `folder`.
+pub fn join(folder: &str, name: &str) -> String {
+    if folder.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{folder}/{name}")
+    }
+}
+
+fn size(bytes: u64) -> String {
+    match bytes {
+        0..1_024 => format!("{bytes} B"),
+        1_024..1_048_576 => format!("{:.1} KB", bytes as f64 / 1_024.0),
+        _ => format!("{:.1} MB", bytes as f64 / 1_048_576.0),
+    }
+}
+
+impl App {
+    pub(super) fn panel(&self, p: Palette) -> Element<'_, Message> {
+        let tab = |caption: &'static str, which: Tab| {
+            button(text(caption).font(BOLD).size(13))
+                .padding([6, 12])
+                .style(theme::button(
+                    p,
+                    ButtonKind::Item {
+                        selected: self.tab == which,
+                    },
+                ))
+                .on_press(Message::ShowTab(which))
+        };
+        let body = match self.tab {
+            Tab::Activity => activity(p, &self.transcript),
+            Tab::Files => self.files_tree(p),
+        };
+        container(
+            column![
+                row![tab("ACTIVITY", Tab::Activity), tab("FILES", Tab::Files)].spacing(10),
+                scrollable(body).height(Fill),
+            ]
+            .spacing(14)
+            .padding(16),
+        )
+        .width(Length::Fixed(300.0))
+        .height(Fill)
+        .style(move |_| theme::block(&p, p.surface))
+        .into()
+    }
+
+    fn files_tree(&self, p: Palette) -> Element<'_, Message> {
+        if self.workspace.is_empty() {
+            return text(
+                "No workspace folder is allowed yet. Add one in config.toml (workspace_roots).",
+            )
+            .size(13)
+            .color(p.muted)
+            .into();
+        }
+        let mut rows = Vec::new();
+        let mut budget = 500;
+        self.tree_rows(p, "", 0, &mut rows, &mut budget);
+        column(rows).spacing(2).into()
+    }
+
+    fn tree_rows<'a>(
+        &'a self,
+        p: Palette,
+        folder: &str,
+        depth: u16,
+        rows: &mut Vec<Element<'a, Message>>,
+        budget: &mut usize,
+    ) {
+        let Some(entries) = self.files.listed.get(folder) else {
+            return;
+        };
+        let indent = f32::from(depth) * 14.0;
+        for entry in entries {
+            if *budget == 0 {
+                rows.push(text("…").size(13).color(p.muted).into());
+                return;
+            }
+            *budget -= 1;
+            let path = join(folder, &entry.name);
+            match entry.kind {
+                FileKind::Dir => {
+                    let open = self.files.open.contains(&path);
+                    let mark = if open { "▾" } else { "▸" };
+                    let line = button(text(format!("{mark} {}/", entry.name)).font(BOLD).size(13))
+                        .padding([2, 4])
+                        .style(theme::button(p, ButtonKind::Ghost))
+                        .on_press(Message::ToggleDir(path.clone()));
+                    rows.push(row![iced::widget::Space::new().width(indent), line].into());
+                    if open && depth < 12 {
+                        self.tree_rows(p, &path, depth + 1, rows, budget);
+                    }
+                }
+                FileKind::File | FileKind::Link => {
+                    let detail = if entry.kind == FileKind::Link {
+                        "link".to_owned()
+                    } else {
+                        size(entry.size)
+                    };
+                    rows.push(
+                        row![
+                            iced::widget::Space::new().width(indent + 18.0),
+                            text(entry.name.as_str()).font(MONO).size(13).width(Fill),
+                            text(detail).size(11).color(p.muted),
+                        ]
+                        .spacing(6)
+                        .into(),
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn activity(p: Palette, transcript: &Transcript) -> Element<'_, Message> {
+    let calls: Vec<Element<'_, Message>> = transcript
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Tool {
+                call,
+                tool,
+                status,
+                took,
+                ..
+            } => Some((call, tool, status, took)),
+            _ => None,
+        })
+        .map(|(call, tool, status, took)| {
+            let (word, fill) = match status {
+                ToolStatus::AwaitingApproval => ("WAITING", p.accent),
+                ToolStatus::Running => ("RUNNING", p.surface),
+                ToolStatus::Succeeded => ("DONE", p.ok),
+                ToolStatus::Failed => ("FAILED", p.danger),
+                ToolStatus::Denied => ("DENIED", p.danger),
+                ToolStatus::Cancelled => ("STOPPED", p.surface),
+            };
+            let time = took.map_or_else(String::new, |t| format!("{:.1} s", t.as_secs_f64()));
+            button(
+                row![
+                    text(tool.as_str()).font(MONO).size(13).width(Fill),
+                    text(time).size(11).color(p.muted),
+                    container(text(word).font(BOLD).size(11))
+                        .padding([1, 5])
+                        .style(move |_| theme::badge(&p, fill)),
+                ]
+                .spacing(8)
+                .align_y(iced::Center),
+            )
+            .width(Fill)
+            .padding([6, 8])
+            .style(theme::button(p, ButtonKind::Item { selected: false }))
+            .on_press(Message::ToggleTool(call.clone()))
+            .into()
+        })
+        .collect();
+    if calls.is_empty() {
+        return text("No tool calls in this session yet.")
+            .size(13)
+            .color(p.muted)
+            .into();
+    }
+    column(calls).spacing(8).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_and_sizes() {
+        assert_eq!(join("", "a"), "a");
+        assert_eq!(join("a/b", "c"), "a/b/c");
+        assert_eq!(size(12), "12 B");
+        assert_eq!(size(2_048), "2.0 KB");
+        let mut files = Files::default();
+        files.open.insert("notes".into());
+        assert_eq!(files.to_refresh(), vec![String::new(), "notes".to_owned()]);
+    }
+}
