@@ -109,7 +109,8 @@ async fn turn(
         Err(e) => return TurnEnd::Failed(e),
     };
 
-    for _step in 0..shared.config.max_steps {
+    let max_steps = shared.config().max_steps;
+    for _step in 0..max_steps {
         let request = Request {
             messages: history.clone(),
             tools: shared.registry.specs(&shared.policies),
@@ -222,7 +223,7 @@ async fn turn(
         ErrorKind::StepLimit,
         format!(
             "the agent stopped after {} steps without a final answer; send another message to let it continue",
-            shared.config.max_steps
+            max_steps
         ),
     ))
 }
@@ -288,7 +289,7 @@ pub(crate) async fn run_call(
                 record.status = ToolStatus::AwaitingApproval;
                 let _ = shared.store.save_tool_call(session, &record).await;
                 let cx = ToolCx {
-                    workspace: shared.workspace.clone(),
+                    workspace: shared.workspace(),
                     cancel: cancel.clone(),
                 };
                 let preview = tool
@@ -339,7 +340,7 @@ pub(crate) async fn run_call(
         record.status = ToolStatus::Running;
         let _ = shared.store.save_tool_call(session, &record).await;
         let cx = ToolCx {
-            workspace: shared.workspace.clone(),
+            workspace: shared.workspace(),
             cancel: cancel.clone(),
         };
         let result = tokio::select! {
@@ -393,9 +394,8 @@ async fn history(
     let messages = shared.store.messages(session).await?;
     let calls = shared.store.tool_calls(session).await?;
     let system = shared
-        .config
+        .config()
         .system_prompt
-        .clone()
         .unwrap_or_else(|| DEFAULT_SYSTEM_PROMPT.to_owned());
     let mut out = vec![ChatMessage::System(system)];
     for m in messages {

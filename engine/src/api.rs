@@ -5,8 +5,12 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::config::ProviderConfig;
 
 macro_rules! id_type {
     ($(#[$doc:meta])* $name:ident) => {
@@ -65,6 +69,51 @@ id_type!(
     /// A background job (see the queue issue).
     JobId
 );
+
+/// A secret in transit to the keychain: never shown by `Debug`, never serialised in clear.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The secret itself, for the keychain.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([REDACTED])")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("[REDACTED]")
+    }
+}
+
+/// What a person edits in the settings screen (saved to `config.toml`; keys go to the keychain).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Settings {
+    /// The provider that answers (by name); the first one when absent.
+    pub default_provider: Option<String>,
+    /// The model endpoints.
+    pub providers: Vec<ProviderConfig>,
+    /// Folders the file tools may use.
+    pub workspace_roots: Vec<PathBuf>,
+    /// Most model calls in one turn.
+    pub max_steps: u32,
+    /// Policies set in the config file, by tool.
+    pub tool_policies: BTreeMap<String, Policy>,
+}
 
 /// What a submitted command was numbered; returned by `Handle::submit`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -158,6 +207,29 @@ pub enum Command {
         /// The folder, relative to the workspace ("" for its top).
         path: String,
     },
+    /// Read the editable settings. Answered by `Settings`.
+    GetSettings,
+    /// Validate, save to `config.toml` and apply at once (providers, workspace folders, policies).
+    /// Answered by `SettingsSaved`, or `CommandFailed` saying what is wrong (nothing is changed).
+    SaveSettings {
+        /// The new settings.
+        settings: Settings,
+    },
+    /// Store a provider's API key in the OS keychain. Answered by `KeyStored`, or `CommandFailed`.
+    StoreKey {
+        /// The provider's name (its keychain account, or its `key_ref`).
+        provider: String,
+        /// The key.
+        key: Secret,
+    },
+    /// Check that a provider answers (`GET /models`) with its key. Answered by `ProviderTested`.
+    TestProvider {
+        /// The provider as edited (it need not be saved yet).
+        provider: ProviderConfig,
+    },
+    /// Look for model servers on their usual local ports (Ollama 11434, LM Studio 1234, llama.cpp
+    /// 8080). Answered by `LocalServers`.
+    DetectLocalServers,
     /// Run one tool directly, with its policy applied (approval is asked as for the model).
     /// Answered by `ToolCallStarted`, `ApprovalRequested`?, `ToolCallFinished`.
     CallTool {
@@ -525,6 +597,35 @@ pub enum Event {
         /// Its policy now.
         policy: Policy,
     },
+    /// The editable settings.
+    Settings {
+        /// As they are now.
+        settings: Settings,
+    },
+    /// Settings were saved and are in effect.
+    SettingsSaved {
+        /// As they are now.
+        settings: Settings,
+    },
+    /// A key is in the keychain.
+    KeyStored {
+        /// For which provider.
+        provider: String,
+    },
+    /// The result of `TestProvider`.
+    ProviderTested {
+        /// Which provider.
+        provider: String,
+        /// Whether it answered.
+        ok: bool,
+        /// What was found, or what to do.
+        detail: String,
+    },
+    /// Model servers found on this machine, ready to add as providers.
+    LocalServers {
+        /// One provider per server that answered, with its first model.
+        found: Vec<ProviderConfig>,
+    },
     /// A workspace folder's entries, folders first, then by name.
     FileList {
         /// The folder as asked.
@@ -593,6 +694,18 @@ mod tests {
         };
         let line = serde_json::to_string(&event).unwrap();
         assert_eq!(line, r#"{"type":"turn_cancelled","session":"s1"}"#);
+    }
+
+    #[test]
+    fn secrets_never_print_or_serialise() {
+        let command = Command::StoreKey {
+            provider: "openai".into(),
+            key: Secret::new("sk-very-secret-123"),
+        };
+        assert!(!format!("{command:?}").contains("sk-very"));
+        assert!(!serde_json::to_string(&command).unwrap().contains("sk-very"));
+        let back: Secret = serde_json::from_str("\"sk-in\"").unwrap();
+        assert_eq!(back.expose(), "sk-in");
     }
 
     #[test]

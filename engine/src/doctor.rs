@@ -130,7 +130,7 @@ async fn provider(config: &Config) -> Check {
 }
 
 /// Asks the provider for its model list (`GET {base_url}/models`).
-async fn reach(p: &ProviderConfig, key: Option<String>) -> Check {
+pub(crate) async fn reach(p: &ProviderConfig, key: Option<String>) -> Check {
     let name = format!("provider {}", p.name);
     let client = match reqwest::Client::builder()
         .timeout(Duration::from_secs(10))

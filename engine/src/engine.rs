@@ -3,8 +3,8 @@
 //! session state, so front ends never reach around the API.
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::task::{Context, Poll};
 
 use futures::Stream;
@@ -54,13 +54,13 @@ impl Engine {
         let secrets = Secrets::new();
         let shared = Arc::new(Shared {
             policies: Policies::new(config.tools.policy.clone(), remembered),
-            config,
+            config: RwLock::new(config),
             store,
             redactor: secrets.redactor(),
             secrets,
             registry: Registry::builtin(),
             approvals: Approvals::default(),
-            workspace: Arc::new(workspace),
+            workspace: RwLock::new(Arc::new(workspace)),
             events: event_tx,
             client: Mutex::new(None),
             shutdown: CancellationToken::new(),
@@ -113,16 +113,17 @@ impl Stream for Events {
     }
 }
 
-/// What every task of the engine shares.
+/// What every task of the engine shares. Settings can change while it runs: the config and the
+/// workspace sit behind locks, and each turn takes a snapshot when it starts.
 pub(crate) struct Shared {
-    pub config: Config,
+    config: RwLock<Config>,
     pub store: Store,
     pub secrets: Secrets,
     pub redactor: crate::secrets::Redactor,
     pub registry: Registry,
     pub policies: Policies,
     pub approvals: Approvals,
-    pub workspace: Arc<Workspace>,
+    workspace: RwLock<Arc<Workspace>>,
     events: mpsc::UnboundedSender<Event>,
     client: Mutex<Option<Arc<dyn ModelClient>>>,
     pub shutdown: CancellationToken,
@@ -132,6 +133,33 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The configuration as it is now.
+    pub(crate) fn config(&self) -> Config {
+        self.config
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The workspace folders as they are now.
+    pub(crate) fn workspace(&self) -> Arc<Workspace> {
+        self.workspace
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Puts new settings in effect (already validated and saved).
+    pub(crate) async fn apply(&self, config: Config, workspace: Workspace) {
+        self.policies.configure(config.tools.policy.clone());
+        *self
+            .workspace
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(workspace);
+        *self.config.write().unwrap_or_else(PoisonError::into_inner) = config;
+        self.forget_client().await;
+    }
+
     pub(crate) fn emit(&self, event: Event) {
         // A closed stream means no front end listens; the work still completes and is stored.
         let _ = self.events.send(event);
@@ -169,7 +197,7 @@ impl Shared {
         if let Some(client) = slot.as_ref() {
             return Ok(client.clone());
         }
-        let Some(provider) = self.config.active_provider().cloned() else {
+        let Some(provider) = self.config().active_provider().cloned() else {
             return Err(ErrorInfo::new(
                 ErrorKind::Config,
                 "no model provider is configured: add one in Settings or config.toml, or run `aetheria ask --base-url URL --model NAME`",

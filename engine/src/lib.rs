@@ -14,6 +14,7 @@ mod agent;
 mod memory;
 mod provider;
 mod session;
+mod settings;
 mod tool;
 
 #[cfg(feature = "testkit")]

@@ -206,8 +206,42 @@ impl Router {
                     tools: shared.registry.infos(&shared.policies),
                 });
             }
+            Command::GetSettings => shared.emit(Event::Settings {
+                settings: crate::settings::current(&shared),
+            }),
+            Command::SaveSettings { settings } => {
+                match crate::settings::save(&shared, settings).await {
+                    Ok(settings) => shared.emit(Event::SettingsSaved { settings }),
+                    Err(error) => shared.emit(Event::CommandFailed {
+                        submission: id,
+                        error,
+                    }),
+                }
+            }
+            Command::StoreKey { provider, key } => {
+                self.direct_calls.push(tokio::spawn(async move {
+                    match crate::settings::store_key(&shared, &provider, key).await {
+                        Ok(()) => shared.emit(Event::KeyStored { provider }),
+                        Err(error) => shared.emit(Event::CommandFailed {
+                            submission: id,
+                            error,
+                        }),
+                    }
+                }));
+            }
+            Command::TestProvider { provider } => {
+                self.direct_calls.push(tokio::spawn(async move {
+                    let result = crate::settings::test(&shared, provider).await;
+                    shared.emit(result);
+                }));
+            }
+            Command::DetectLocalServers => {
+                self.direct_calls.push(tokio::spawn(async move {
+                    shared.emit(crate::settings::detect().await);
+                }));
+            }
             Command::ListFiles { path } => {
-                let workspace = shared.workspace.clone();
+                let workspace = shared.workspace();
                 let asked = path.clone();
                 let listed = tokio::task::spawn_blocking(move || workspace.list(&asked)).await;
                 match listed {

@@ -12,7 +12,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 
 /// One scripted answer to a request.
@@ -191,6 +191,7 @@ impl ScriptedServer {
         });
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
+            .route("/v1/models", get(models))
             .with_state(script.clone());
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
@@ -246,6 +247,18 @@ impl Drop for ScriptedServer {
     fn drop(&mut self) {
         self.task.abort();
     }
+}
+
+/// `GET /v1/models`, as OpenAI lists models.
+async fn models() -> Response {
+    let body = json!({
+        "object": "list",
+        "data": [{ "id": "test-model", "object": "model", "created": 0, "owned_by": "aetheria-testkit" }]
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap_or_else(|_| Response::new(Body::empty()))
 }
 
 async fn completions(

@@ -68,7 +68,7 @@ impl Registry {
 /// remembered in the database), and defaults by effect.
 #[derive(Default)]
 pub(crate) struct Policies {
-    configured: BTreeMap<String, Policy>,
+    configured: RwLock<BTreeMap<String, Policy>>,
     remembered: RwLock<HashMap<String, Policy>>,
 }
 
@@ -78,15 +78,26 @@ impl Policies {
         remembered: HashMap<String, Policy>,
     ) -> Self {
         Self {
-            configured,
+            configured: RwLock::new(configured),
             remembered: RwLock::new(remembered),
+        }
+    }
+
+    /// Replaces the policies that come from the config file.
+    pub(crate) fn configure(&self, configured: BTreeMap<String, Policy>) {
+        if let Ok(mut c) = self.configured.write() {
+            *c = configured;
         }
     }
 
     /// A `deny` in the config file always wins; then the person's remembered choice; then the
     /// config; then the default for the effect.
     pub(crate) fn policy(&self, tool: &str, effect: crate::api::Effect) -> Policy {
-        let configured = self.configured.get(tool).copied();
+        let configured = self
+            .configured
+            .read()
+            .ok()
+            .and_then(|c| c.get(tool).copied());
         if configured == Some(Policy::Deny) {
             return Policy::Deny;
         }

@@ -2,5 +2,6 @@ mod common;
 mod keychain;
 mod persistence;
 mod sessions;
+mod settings;
 mod tools;
 mod turns;

@@ -1,0 +1,141 @@
+//! Settings the person edits while the app runs: read them, save them (validated, written to
+//! `config.toml`, applied at once), store a provider's key in the keychain, test a provider, and
+//! find model servers already running on this machine.
+
+use std::time::Duration;
+
+use crate::api::{ErrorInfo, ErrorKind, Event, Secret, Settings};
+use crate::config::{ProviderConfig, Wire};
+use crate::engine::Shared;
+use crate::tool::workspace::Workspace;
+
+/// Usual local ports of model servers that speak the OpenAI wire.
+const LOCAL_SERVERS: [(&str, u16); 3] = [("ollama", 11434), ("lmstudio", 1234), ("llamacpp", 8080)];
+
+/// The editable part of the configuration.
+pub(crate) fn current(shared: &Shared) -> Settings {
+    let config = shared.config();
+    Settings {
+        default_provider: config.default_provider,
+        providers: config.providers,
+        workspace_roots: config.workspace_roots,
+        max_steps: config.max_steps,
+        tool_policies: config.tools.policy,
+    }
+}
+
+/// Validates, saves and applies new settings; on any error nothing changes.
+pub(crate) async fn save(shared: &Shared, settings: Settings) -> Result<Settings, ErrorInfo> {
+    let invalid = |message: String| ErrorInfo::new(ErrorKind::Invalid, message);
+    let mut config = shared.config();
+    config.default_provider = settings.default_provider;
+    config.providers = settings.providers;
+    config.workspace_roots = settings.workspace_roots;
+    config.max_steps = settings.max_steps;
+    config.tools.policy = settings.tool_policies;
+    config.validate().map_err(|e| invalid(e.to_string()))?;
+    for root in &config.workspace_roots {
+        if !root.is_dir() {
+            return Err(invalid(format!("{} is not a folder", root.display())));
+        }
+    }
+    let roots = config.workspace_roots.clone();
+    let workspace = tokio::task::spawn_blocking(move || Workspace::open(&roots))
+        .await
+        .map_err(|e| ErrorInfo::new(ErrorKind::Internal, e.to_string()))?
+        .map_err(invalid)?;
+    let to_save = config.clone();
+    tokio::task::spawn_blocking(move || to_save.save())
+        .await
+        .map_err(|e| ErrorInfo::new(ErrorKind::Internal, e.to_string()))?
+        .map_err(|e| ErrorInfo::new(ErrorKind::Storage, e.to_string()))?;
+    shared.apply(config, workspace).await;
+    Ok(current(shared))
+}
+
+/// Stores a key in the keychain under the provider's account.
+pub(crate) async fn store_key(
+    shared: &Shared,
+    provider: &str,
+    key: Secret,
+) -> Result<(), ErrorInfo> {
+    let account = shared
+        .config()
+        .providers
+        .iter()
+        .find(|p| p.name == provider)
+        .map_or_else(|| provider.to_owned(), |p| p.key_account().to_owned());
+    let secrets = shared.secrets.clone();
+    tokio::task::spawn_blocking(move || secrets.set(&account, key.expose()))
+        .await
+        .map_err(|e| ErrorInfo::new(ErrorKind::Internal, e.to_string()))?
+        .map_err(|e| shared.error(ErrorKind::Auth, e.to_string()))?;
+    // The next turn reads the new key.
+    shared.forget_client().await;
+    Ok(())
+}
+
+/// Asks the provider for its model list with its key.
+pub(crate) async fn test(shared: &Shared, provider: ProviderConfig) -> Event {
+    let secrets = shared.secrets.clone();
+    let lookup = provider.clone();
+    let key = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::task::spawn_blocking(move || crate::provider::resolve_key(&lookup, &secrets)),
+    )
+    .await
+    .ok()
+    .and_then(Result::ok)
+    .and_then(Result::ok)
+    .flatten();
+    let check = crate::doctor::reach(&provider, key).await;
+    let mut detail = check.detail;
+    if let Some(fix) = check.fix {
+        detail.push_str(". ");
+        detail.push_str(&fix);
+    }
+    Event::ProviderTested {
+        provider: provider.name,
+        ok: check.status == crate::doctor::Status::Ok,
+        detail: shared.redact(&detail),
+    }
+}
+
+/// Probes the usual local ports; each server that lists models becomes a provider suggestion.
+pub(crate) async fn detect() -> Event {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(1500))
+        .build();
+    let Ok(client) = client else {
+        return Event::LocalServers { found: Vec::new() };
+    };
+    let probes = LOCAL_SERVERS.iter().map(|(name, port)| {
+        let client = client.clone();
+        async move {
+            let base_url = format!("http://127.0.0.1:{port}/v1");
+            let response = client.get(format!("{base_url}/models")).send().await.ok()?;
+            if !response.status().is_success() {
+                return None;
+            }
+            let body: serde_json::Value = response.json().await.ok()?;
+            let model = body
+                .pointer("/data/0/id")
+                .and_then(serde_json::Value::as_str)?
+                .to_owned();
+            Some(ProviderConfig {
+                name: (*name).to_owned(),
+                wire: Wire::Openai,
+                base_url,
+                model,
+                key_env: None,
+                key_ref: None,
+            })
+        }
+    });
+    let found = futures::future::join_all(probes)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    Event::LocalServers { found }
+}
