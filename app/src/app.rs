@@ -3,6 +3,7 @@
 //! the person's actions into engine commands. Drawing lives in `view`.
 
 mod panel;
+pub mod settings;
 mod transcript;
 mod view;
 
@@ -108,6 +109,10 @@ pub enum Message {
     ShowTab(panel::Tab),
     /// Open or close a folder in the Files tab.
     ToggleDir(String),
+    /// Ctrl+, or the sidebar button: open the settings.
+    OpenSettings,
+    /// From the settings screen.
+    Settings(settings::Msg),
 }
 
 /// The app.
@@ -135,6 +140,10 @@ pub struct App {
     pub(crate) tab: panel::Tab,
     /// The workspace tree as listed so far.
     pub(crate) files: panel::Files,
+    /// The settings screen, when open.
+    pub(crate) settings: Option<settings::Form>,
+    /// Base text size of the conversation.
+    pub(crate) font_size: f32,
     /// What to send once the session being created exists, and the creating submission.
     pending_send: Option<(String, Vec<PathBuf>, Option<SubmissionId>)>,
 }
@@ -168,6 +177,8 @@ impl App {
             attachments: Vec::new(),
             tab: panel::Tab::default(),
             files: panel::Files::default(),
+            settings: None,
+            font_size: 16.0,
             pending_send: None,
         }
     }
@@ -330,6 +341,8 @@ impl App {
             }
             Message::ToggleTool(call) => self.transcript.toggle(&call),
             Message::ShowTab(tab) => self.tab = tab,
+            Message::OpenSettings => self.open_settings(/*onboarding*/ false),
+            Message::Settings(msg) => return self.settings_message(msg),
             Message::ToggleDir(path) => {
                 if !self.files.open.remove(&path) {
                     self.files.open.insert(path.clone());
@@ -355,7 +368,9 @@ impl App {
                 }
             }
             Message::Escape => {
-                let closed = self.confirm_delete.take().is_some() || self.renaming.take().is_some();
+                let closed = self.confirm_delete.take().is_some()
+                    || self.renaming.take().is_some()
+                    || self.settings.take().is_some();
                 if !closed
                     && self.running
                     && let Some(session) = self.current.clone()
@@ -412,6 +427,9 @@ impl App {
                 self.provider = provider;
                 self.workspace = workspace;
                 self.submit(Command::ListSessions);
+                if self.provider.is_none() {
+                    self.open_settings(/*onboarding*/ true);
+                }
                 if !self.workspace.is_empty() {
                     self.submit(Command::ListFiles {
                         path: String::new(),
@@ -438,8 +456,40 @@ impl App {
         self.sessions.insert(0, summary);
     }
 
+    fn open_settings(&mut self, onboarding: bool) {
+        let (form, commands) = settings::Form::open(onboarding);
+        self.settings = Some(form);
+        for command in commands {
+            self.submit(command);
+        }
+    }
+
+    fn settings_message(&mut self, msg: settings::Msg) -> Task<Message> {
+        let Some(form) = self.settings.as_mut() else {
+            return Task::none();
+        };
+        match form.update(msg) {
+            settings::Out::None => {}
+            settings::Out::Commands(commands) => {
+                for command in commands {
+                    self.submit(command);
+                }
+            }
+            settings::Out::Task(task) => return task.map(Message::Settings),
+            settings::Out::Close => self.settings = None,
+            settings::Out::Theme(mode) => self.mode = mode,
+            settings::Out::FontSize(size) => self.font_size = size.clamp(12.0, 22.0),
+        }
+        Task::none()
+    }
+
     /// Applies one engine event to the window's state.
     pub fn engine_event(&mut self, event: Event) {
+        if let Some(form) = self.settings.as_mut()
+            && form.event(&event)
+        {
+            return;
+        }
         match event {
             Event::SessionList { sessions } => self.sessions = sessions,
             Event::SessionCreated { session } => {
@@ -520,6 +570,22 @@ impl App {
                     }
                 }
             }
+            Event::SettingsSaved { settings } => {
+                self.settings = None;
+                self.provider = settings
+                    .default_provider
+                    .as_ref()
+                    .and_then(|name| settings.providers.iter().find(|p| &p.name == name))
+                    .or_else(|| settings.providers.first())
+                    .map(|p| format!("{} · {}", p.name, p.model));
+                self.workspace = settings.workspace_roots;
+                self.files = panel::Files::default();
+                if !self.workspace.is_empty() {
+                    self.submit(Command::ListFiles {
+                        path: String::new(),
+                    });
+                }
+            }
             Event::FileList { path, entries } => {
                 self.files.listed.insert(path, entries);
             }
@@ -553,7 +619,10 @@ impl App {
                     self.pending_send = None;
                     self.running = false;
                 }
-                self.notice = Some(error.message);
+                match self.settings.as_mut() {
+                    Some(form) => form.error = Some(error.message),
+                    None => self.notice = Some(error.message),
+                }
             }
             _ => {}
         }
@@ -593,6 +662,7 @@ fn shortcut(
             "n" if !modifiers.shift() => Some(Message::NewChat),
             "k" if !modifiers.shift() => Some(Message::FocusSearch),
             "c" if modifiers.shift() => Some(Message::CopyLastAnswer),
+            "," => Some(Message::OpenSettings),
             _ => None,
         },
         _ => None,

@@ -222,8 +222,7 @@ async fn turn(
     TurnEnd::Failed(ErrorInfo::new(
         ErrorKind::StepLimit,
         format!(
-            "the agent stopped after {} steps without a final answer; send another message to let it continue",
-            max_steps
+            "the agent stopped after {max_steps} steps without a final answer; send another message to let it continue"
         ),
     ))
 }

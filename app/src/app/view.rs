@@ -63,10 +63,14 @@ impl App {
             .width(Fill)
             .height(Fill)
             .style(move |_| theme::flat(&p, p.paper));
-        let modal = match (self.approvals.front(), &self.confirm_delete) {
-            (Some(approval), _) => Some(approval_prompt(p, approval, self.approvals.len())),
-            (None, Some(session)) => Some(delete_prompt(p, self.session_title(session))),
-            (None, None) => None,
+        let modal = match (self.approvals.front(), &self.confirm_delete, &self.settings) {
+            (Some(approval), _, _) => Some(approval_prompt(p, approval, self.approvals.len())),
+            (None, Some(session), _) => Some(delete_prompt(p, self.session_title(session))),
+            (None, None, Some(form)) => Some(
+                form.view(p, self.mode, self.font_size)
+                    .map(Message::Settings),
+            ),
+            (None, None, None) => None,
         };
         let dim = move |_: &iced::Theme| {
             theme::flat(
@@ -122,6 +126,9 @@ impl App {
                 ..Default::default()
             }))
             .height(Fill),
+            btn(p, ButtonKind::Secondary, "Settings")
+                .width(Fill)
+                .on_press(Message::OpenSettings),
             btn(p, ButtonKind::Secondary, mode)
                 .width(Fill)
                 .on_press(Message::ToggleTheme),
@@ -218,7 +225,7 @@ impl App {
             ..Default::default()
         });
         for entry in &self.transcript.entries {
-            list = list.push(entry_view(p, entry, self.running));
+            list = list.push(entry_view(p, entry, self.running, self.font_size));
         }
         scrollable(list).anchor_bottom().height(Fill).into()
     }
@@ -321,9 +328,19 @@ fn chip<'a>(p: Palette, caption: &str, fill: iced::Color) -> Element<'a, Message
         .into()
 }
 
-fn entry_view<'a>(p: Palette, entry: &'a Entry, running: bool) -> Element<'a, Message> {
+fn entry_view<'a>(
+    p: Palette,
+    entry: &'a Entry,
+    running: bool,
+    font_size: f32,
+) -> Element<'a, Message> {
     match entry {
-        Entry::User(body) => bubble(p, "YOU", p.accent, text(body.as_str()).size(16).into()),
+        Entry::User(body) => bubble(
+            p,
+            "YOU",
+            p.accent,
+            text(body.as_str()).size(font_size).into(),
+        ),
         Entry::Assistant {
             markdown,
             streaming,
@@ -334,8 +351,13 @@ fn entry_view<'a>(p: Palette, entry: &'a Entry, running: bool) -> Element<'a, Me
                 open: Message::OpenLink,
                 copy: Message::Copy,
             };
-            let mut col =
-                column![markdown::view::blocks(markdown.blocks(), p, 16.0, actions)].spacing(6);
+            let mut col = column![markdown::view::blocks(
+                markdown.blocks(),
+                p,
+                font_size,
+                actions
+            )]
+            .spacing(6);
             if *streaming && running {
                 col = col.push(text("▍").size(16));
             }

@@ -8,6 +8,7 @@ use aetheria_app::app::{App, COMPOSER, Message};
 use aetheria_app::engine_bridge::BridgeEvent;
 use aetheria_engine::api::Event;
 use aetheria_engine::config::{Config, ProviderConfig, Wire};
+use aetheria_engine::secrets::Secrets;
 use aetheria_engine::testkit::{Reply, ScriptedServer, text_chunk};
 use aetheria_engine::{Engine, Events};
 use iced::keyboard::{Key, key::Named};
@@ -213,7 +214,7 @@ async fn search_rename_delete_and_copy_code() {
     let mut app = App::new();
     let _ = app.update(Message::Bridge(BridgeEvent::Ready {
         handle,
-        provider: None,
+        provider: Some("loopback · test-model".into()),
         workspace: vec![],
     }));
     pump(&mut app, &mut events, |e| {
@@ -313,7 +314,7 @@ async fn attachments_show_as_chips_and_go_with_the_message() {
     let mut app = App::new();
     let _ = app.update(Message::Bridge(BridgeEvent::Ready {
         handle,
-        provider: None,
+        provider: Some("loopback · test-model".into()),
         workspace: vec![],
     }));
     pump(&mut app, &mut events, |e| {
@@ -350,4 +351,96 @@ async fn attachments_show_as_chips_and_go_with_the_message() {
         .to_owned();
     assert!(sent.contains("attached words"), "{sent}");
     assert!(!sent.contains("not sent"), "{sent}");
+}
+
+/// Replaces a text field's content the way a person does: click, go to the end, erase, type.
+fn retype(app: &mut App, id: &'static str, old_len: usize, new: &str) {
+    let mut ui = simulator(app.view());
+    ui.click(widget::Id::new(id)).unwrap();
+    let _ = ui.tap_key(Key::Named(Named::End));
+    for _ in 0..old_len {
+        let _ = ui.tap_key(Key::Named(Named::Backspace));
+    }
+    let _ = ui.typewrite(new);
+    for message in ui.into_messages() {
+        let _ = app.update(message);
+    }
+}
+
+#[tokio::test]
+async fn onboarding_adds_a_provider_with_its_key_and_chats() {
+    use aetheria_app::app::settings;
+    let server = ScriptedServer::start(vec![Reply::text(&["Connected."])])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::new(dir.path().join("config"), dir.path().join("data"));
+    let (handle, mut events) = Engine::start(config).await.unwrap();
+    let mut app = App::new();
+    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
+        handle,
+        provider: None,
+        workspace: vec![],
+    }));
+    // With no provider the welcome opens by itself and looks for local servers.
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::LocalServers { .. })
+    })
+    .await;
+    assert!(shows(&app, "WELCOME TO AETHERIA"));
+
+    click(&mut app, "custom");
+    retype(&mut app, settings::URL, 40, &server.base_url());
+    retype(&mut app, settings::MODEL, 10, "test-model");
+    let keychain = std::env::var("AETHERIA_SKIP")
+        .unwrap_or_default()
+        .split(',')
+        .all(|s| s.trim() != "keychain");
+    let key = format!("sk-onboarding-{}", std::process::id());
+    if keychain {
+        retype(&mut app, settings::KEY, 0, &key);
+        assert!(!shows(&app, &key), "the key field does not show the key");
+        click(&mut app, "Save key");
+        pump(&mut app, &mut events, |e| {
+            matches!(e, Event::KeyStored { .. } | Event::CommandFailed { .. })
+        })
+        .await;
+        assert!(shows(&app, "The key for custom is in the OS keychain."));
+    }
+    click(&mut app, "Test connection");
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::ProviderTested { .. })
+    })
+    .await;
+    assert!(shows(&app, "Test connection"));
+    click(&mut app, "Save");
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::SettingsSaved { .. })
+    })
+    .await;
+    assert!(
+        !shows(&app, "WELCOME TO AETHERIA"),
+        "saving closes the welcome"
+    );
+    assert!(shows(&app, "custom · test-model"));
+
+    type_and_send(&mut app, "hello?");
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::TurnFinished { .. })
+    })
+    .await;
+    assert!(shows(&app, "Connected."));
+    let config = std::fs::read_to_string(dir.path().join("config/config.toml")).unwrap();
+    assert!(
+        config.contains("name = \"custom\"") && config.contains("test-model"),
+        "{config}"
+    );
+    assert!(!config.contains(&key), "the key is not in the config");
+    if keychain {
+        assert_eq!(
+            server.authorizations()[0].as_deref(),
+            Some(format!("Bearer {key}").as_str())
+        );
+        let _ = Secrets::new().delete("custom");
+    }
 }

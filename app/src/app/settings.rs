@@ -1,0 +1,601 @@
+//! The settings screen, also the onboarding when no model works yet: providers (keys go to the
+//! keychain, never the config), a connection test, local servers found on this machine, workspace
+//! folders, tool policies, theme and text size. Everything is saved through the engine.
+
+use std::path::PathBuf;
+
+use aetheria_engine::api::{Command, Event, Policy, Secret, Settings, ToolInfo};
+use aetheria_engine::config::{ProviderConfig, Wire};
+use iced::widget::{Space, button, column, container, row, scrollable, slider, text, text_input};
+use iced::{Element, Fill, Length, Task};
+
+use crate::theme::{self, BOLD, ButtonKind, HEADING, MONO, Mode, Palette};
+
+/// Widget ids of the provider fields (focus and tests find them by these).
+pub const URL: &str = "settings-url";
+/// The model field.
+pub const MODEL: &str = "settings-model";
+/// The API key field.
+pub const KEY: &str = "settings-key";
+
+/// Providers a person can add with one click (the key comes next).
+const PRESETS: [(&str, &str, &str); 4] = [
+    ("openai", "https://api.openai.com/v1", "gpt-4o-mini"),
+    (
+        "groq",
+        "https://api.groq.com/openai/v1",
+        "llama-3.3-70b-versatile",
+    ),
+    (
+        "openrouter",
+        "https://openrouter.ai/api/v1",
+        "openrouter/auto",
+    ),
+    ("custom", "http://127.0.0.1:8080/v1", "model"),
+];
+
+/// What the settings screen does.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    /// Choose the provider to edit.
+    Select(usize),
+    /// Add a preset provider (by index in `PRESETS`).
+    AddPreset(usize),
+    /// Add a provider found on this machine.
+    UseFound(usize),
+    /// Remove the selected provider.
+    Remove,
+    /// Make the selected provider the default.
+    MakeDefault,
+    /// Edits of the selected provider.
+    Name(String),
+    /// Base URL.
+    Url(String),
+    /// Model.
+    Model(String),
+    /// The API key being typed (never stored in the app).
+    Key(String),
+    /// Put the typed key in the keychain.
+    SaveKey,
+    /// Test the selected provider.
+    Test,
+    /// Pick a workspace folder.
+    AddFolder,
+    /// A folder was picked.
+    FolderPicked(Option<PathBuf>),
+    /// Remove a workspace folder.
+    RemoveFolder(usize),
+    /// Set a tool's policy.
+    Policy(String, Policy),
+    /// Light / God Mode.
+    Theme(Mode),
+    /// Text size.
+    FontSize(f32),
+    /// Save and close.
+    Save,
+    /// Close without saving.
+    Close,
+}
+
+/// The open settings screen.
+#[derive(Debug, Clone, Default)]
+pub struct Form {
+    /// The settings as edited (`None` until the engine sent them).
+    pub settings: Option<Settings>,
+    /// The provider being edited.
+    pub selected: usize,
+    /// The key being typed.
+    pub key: String,
+    /// The last connection test: worked, and what was found.
+    pub tested: Option<(bool, String)>,
+    /// Tools with their policies.
+    pub tools: Vec<ToolInfo>,
+    /// Servers found on this machine (`None` while looking).
+    pub found: Option<Vec<ProviderConfig>>,
+    /// Shown as the first-run welcome.
+    pub onboarding: bool,
+    /// A problem to show (bad settings, keychain error).
+    pub error: Option<String>,
+    /// A note to show (key stored).
+    pub note: Option<String>,
+}
+
+/// What the form asks of the app.
+pub enum Out {
+    /// Nothing more.
+    None,
+    /// Send these commands to the engine.
+    Commands(Vec<Command>),
+    /// Run this task.
+    Task(Task<Msg>),
+    /// Close the screen.
+    Close,
+    /// Change the theme.
+    Theme(Mode),
+    /// Change the text size.
+    FontSize(f32),
+}
+
+impl Form {
+    /// A form that waits for the engine's settings; these commands fill it.
+    pub fn open(onboarding: bool) -> (Self, Vec<Command>) {
+        let form = Self {
+            onboarding,
+            ..Self::default()
+        };
+        (
+            form,
+            vec![
+                Command::GetSettings,
+                Command::ListTools,
+                Command::DetectLocalServers,
+            ],
+        )
+    }
+
+    fn provider_mut(&mut self) -> Option<&mut ProviderConfig> {
+        let selected = self.selected;
+        self.settings.as_mut()?.providers.get_mut(selected)
+    }
+
+    fn add_provider(&mut self, provider: ProviderConfig) {
+        let Some(settings) = self.settings.as_mut() else {
+            return;
+        };
+        let mut provider = provider;
+        let base = provider.name.clone();
+        let mut n = 2;
+        while settings.providers.iter().any(|p| p.name == provider.name) {
+            provider.name = format!("{base}-{n}");
+            n += 1;
+        }
+        if settings.providers.is_empty() {
+            settings.default_provider = Some(provider.name.clone());
+        }
+        settings.providers.push(provider);
+        self.selected = settings.providers.len() - 1;
+        self.tested = None;
+        self.key.clear();
+    }
+
+    /// Applies an engine event meant for the form; `true` when it was.
+    pub fn event(&mut self, event: &Event) -> bool {
+        match event {
+            Event::Settings { settings } => {
+                self.settings = Some(settings.clone());
+                self.selected = 0;
+            }
+            Event::ToolList { tools } => self.tools.clone_from(tools),
+            Event::LocalServers { found } => self.found = Some(found.clone()),
+            Event::ProviderTested { ok, detail, .. } => self.tested = Some((*ok, detail.clone())),
+            Event::KeyStored { provider } => {
+                self.note = Some(format!("The key for {provider} is in the OS keychain."));
+                self.error = None;
+            }
+            Event::ToolPolicyChanged { tool, policy } => {
+                if let Some(t) = self.tools.iter_mut().find(|t| &t.name == tool) {
+                    t.policy = *policy;
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Handles one of the form's messages.
+    pub fn update(&mut self, msg: Msg) -> Out {
+        self.note = None;
+        match msg {
+            Msg::Select(i) => {
+                self.selected = i;
+                self.tested = None;
+                self.key.clear();
+            }
+            Msg::AddPreset(i) => {
+                if let Some((name, url, model)) = PRESETS.get(i) {
+                    self.add_provider(ProviderConfig {
+                        name: (*name).into(),
+                        wire: Wire::Openai,
+                        base_url: (*url).into(),
+                        model: (*model).into(),
+                        key_env: None,
+                        key_ref: None,
+                    });
+                }
+            }
+            Msg::UseFound(i) => {
+                if let Some(provider) = self.found.as_ref().and_then(|f| f.get(i)).cloned() {
+                    self.add_provider(provider);
+                }
+            }
+            Msg::Remove => {
+                let selected = self.selected;
+                if let Some(settings) = self.settings.as_mut()
+                    && selected < settings.providers.len()
+                {
+                    let removed = settings.providers.remove(selected);
+                    if settings.default_provider.as_ref() == Some(&removed.name) {
+                        settings.default_provider =
+                            settings.providers.first().map(|p| p.name.clone());
+                    }
+                    self.selected = 0;
+                }
+            }
+            Msg::MakeDefault => {
+                let selected = self.selected;
+                if let Some(settings) = self.settings.as_mut() {
+                    settings.default_provider =
+                        settings.providers.get(selected).map(|p| p.name.clone());
+                }
+            }
+            Msg::Name(name) => {
+                let old = self
+                    .provider_mut()
+                    .map(|p| std::mem::replace(&mut p.name, name.clone()));
+                if let Some(settings) = self.settings.as_mut()
+                    && settings.default_provider.is_some()
+                    && settings.default_provider == old
+                {
+                    settings.default_provider = Some(name);
+                }
+            }
+            Msg::Url(url) => {
+                if let Some(p) = self.provider_mut() {
+                    p.base_url = url;
+                }
+            }
+            Msg::Model(model) => {
+                if let Some(p) = self.provider_mut() {
+                    p.model = model;
+                }
+            }
+            Msg::Key(key) => self.key = key,
+            Msg::SaveKey => {
+                let name = self.provider_mut().map(|p| p.name.clone());
+                let key = std::mem::take(&mut self.key);
+                if let Some(provider) = name
+                    && !key.trim().is_empty()
+                {
+                    return Out::Commands(vec![Command::StoreKey {
+                        provider,
+                        key: Secret::new(key.trim()),
+                    }]);
+                }
+            }
+            Msg::Test => {
+                if let Some(provider) = self.provider_mut().cloned() {
+                    self.tested = Some((false, "Testing…".into()));
+                    return Out::Commands(vec![Command::TestProvider { provider }]);
+                }
+            }
+            Msg::AddFolder => {
+                return Out::Task(Task::perform(
+                    async {
+                        rfd::AsyncFileDialog::new()
+                            .set_title("Allow a workspace folder")
+                            .pick_folder()
+                            .await
+                            .map(|f| f.path().to_path_buf())
+                    },
+                    Msg::FolderPicked,
+                ));
+            }
+            Msg::FolderPicked(Some(folder)) => {
+                if let Some(settings) = self.settings.as_mut()
+                    && !settings.workspace_roots.contains(&folder)
+                {
+                    settings.workspace_roots.push(folder);
+                }
+            }
+            Msg::FolderPicked(None) => {}
+            Msg::RemoveFolder(i) => {
+                if let Some(settings) = self.settings.as_mut()
+                    && i < settings.workspace_roots.len()
+                {
+                    settings.workspace_roots.remove(i);
+                }
+            }
+            Msg::Policy(tool, policy) => {
+                if let Some(settings) = self.settings.as_mut() {
+                    settings.tool_policies.insert(tool.clone(), policy);
+                }
+                return Out::Commands(vec![Command::SetToolPolicy { tool, policy }]);
+            }
+            Msg::Theme(mode) => return Out::Theme(mode),
+            Msg::FontSize(size) => return Out::FontSize(size),
+            Msg::Save => {
+                if let Some(settings) = self.settings.clone() {
+                    self.error = None;
+                    return Out::Commands(vec![Command::SaveSettings { settings }]);
+                }
+            }
+            Msg::Close => return Out::Close,
+        }
+        Out::None
+    }
+
+    /// The screen.
+    pub fn view(&self, p: Palette, mode: Mode, font_size: f32) -> Element<'_, Msg> {
+        let Some(settings) = &self.settings else {
+            return panel(
+                p,
+                column![text("Loading settings…").font(BOLD).size(18)].into(),
+            );
+        };
+        let title = if self.onboarding {
+            "WELCOME TO AETHERIA"
+        } else {
+            "SETTINGS"
+        };
+        let mut col = column![text(title).font(HEADING).size(26)].spacing(18);
+        if self.onboarding {
+            col = col.push(
+                text("Connect a model to start: use a server already running on this computer, or add a cloud provider and its key. Then allow a folder to work in.")
+                    .size(15),
+            );
+        }
+        if let Some(error) = &self.error {
+            col = col.push(
+                container(text(error.as_str()).size(14))
+                    .padding(10)
+                    .width(Fill)
+                    .style(move |_| theme::badge(&p, p.danger)),
+            );
+        }
+        if let Some(note) = &self.note {
+            col = col.push(
+                container(text(note.as_str()).size(14))
+                    .padding(10)
+                    .width(Fill)
+                    .style(move |_| theme::badge(&p, p.ok)),
+            );
+        }
+        col = col.push(self.providers(p, settings));
+        col = col.push(folders(p, settings));
+        if !self.tools.is_empty() {
+            col = col.push(self.policies(p));
+        }
+        col = col.push(appearance(p, mode, font_size));
+        // Save and Close stay in view below the scrolling sections.
+        let footer = row![
+            button_(p, ButtonKind::Primary, "Save").on_press(Msg::Save),
+            Space::new().width(Fill),
+            button_(p, ButtonKind::Secondary, "Close").on_press(Msg::Close),
+        ]
+        .spacing(12);
+        let body = scrollable(col.padding(iced::Padding {
+            right: 12.0,
+            ..Default::default()
+        }))
+        .height(Fill);
+        panel(p, column![body, footer].spacing(16).into())
+    }
+
+    fn providers<'a>(&'a self, p: Palette, settings: &'a Settings) -> Element<'a, Msg> {
+        let mut list = row![].spacing(8);
+        for (i, provider) in settings.providers.iter().enumerate() {
+            let default = settings.default_provider.as_ref() == Some(&provider.name)
+                || (settings.default_provider.is_none() && i == 0);
+            let caption = if default {
+                format!("★ {}", provider.name)
+            } else {
+                provider.name.clone()
+            };
+            list = list.push(
+                button(text(caption).font(BOLD).size(13))
+                    .padding([6, 10])
+                    .style(theme::button(
+                        p,
+                        ButtonKind::Item {
+                            selected: i == self.selected,
+                        },
+                    ))
+                    .on_press(Msg::Select(i)),
+            );
+        }
+        let mut col = column![section("MODEL PROVIDERS"), list.wrap()].spacing(10);
+        if let Some(provider) = settings.providers.get(self.selected) {
+            let field =
+                |label: &'a str, value: &'a str, id: &'static str, on: fn(String) -> Msg| {
+                    row![
+                        text(label).font(BOLD).size(13).width(Length::Fixed(90.0)),
+                        text_input(label, value)
+                            .id(id)
+                            .on_input(on)
+                            .padding(6)
+                            .size(14)
+                            .style(theme::input(p)),
+                    ]
+                    .spacing(8)
+                    .align_y(iced::Center)
+                };
+            col = col
+                .push(field("Name", &provider.name, "settings-name", Msg::Name))
+                .push(field("Base URL", &provider.base_url, URL, Msg::Url))
+                .push(field("Model", &provider.model, MODEL, Msg::Model))
+                .push(
+                    row![
+                        text("API key")
+                            .font(BOLD)
+                            .size(13)
+                            .width(Length::Fixed(90.0)),
+                        text_input("stored in the OS keychain, never in the config", &self.key)
+                            .id(KEY)
+                            .secure(true)
+                            .on_input(Msg::Key)
+                            .on_submit(Msg::SaveKey)
+                            .padding(6)
+                            .size(14)
+                            .style(theme::input(p)),
+                        button_(p, ButtonKind::Secondary, "Save key").on_press(Msg::SaveKey),
+                    ]
+                    .spacing(8)
+                    .align_y(iced::Center),
+                )
+                .push(
+                    row![
+                        button_(p, ButtonKind::Secondary, "Test connection").on_press(Msg::Test),
+                        button_(p, ButtonKind::Secondary, "Make default")
+                            .on_press(Msg::MakeDefault),
+                        Space::new().width(Fill),
+                        button_(p, ButtonKind::Danger, "Remove").on_press(Msg::Remove),
+                    ]
+                    .spacing(10),
+                );
+            if let Some((ok, detail)) = &self.tested {
+                let fill = if *ok { p.ok } else { p.accent };
+                col = col.push(
+                    container(text(detail.as_str()).size(13))
+                        .padding(8)
+                        .width(Fill)
+                        .style(move |_| theme::badge(&p, fill)),
+                );
+            }
+        }
+        let mut add = row![text("Add:").font(BOLD).size(13)]
+            .spacing(8)
+            .align_y(iced::Center);
+        for (i, (name, ..)) in PRESETS.iter().enumerate() {
+            add = add.push(button_(p, ButtonKind::Secondary, name).on_press(Msg::AddPreset(i)));
+        }
+        col = col.push(add.wrap());
+        match &self.found {
+            None => {
+                col = col.push(
+                    text("Looking for model servers on this computer…")
+                        .size(13)
+                        .color(p.muted),
+                );
+            }
+            Some(found) if found.is_empty() => {
+                col = col.push(
+                    text("No local model server found (Ollama on 11434, LM Studio on 1234, llama.cpp on 8080).")
+                        .size(13)
+                        .color(p.muted),
+                );
+            }
+            Some(found) => {
+                for (i, server) in found.iter().enumerate() {
+                    col = col.push(
+                        row![
+                            text(format!(
+                                "Found {} at {} ({})",
+                                server.name, server.base_url, server.model
+                            ))
+                            .size(13)
+                            .width(Fill),
+                            button_(p, ButtonKind::Ok, "Use it").on_press(Msg::UseFound(i)),
+                        ]
+                        .spacing(8)
+                        .align_y(iced::Center),
+                    );
+                }
+            }
+        }
+        col.into()
+    }
+
+    fn policies(&self, p: Palette) -> Element<'_, Msg> {
+        let mut col = column![section("TOOLS — RUN WITHOUT ASKING?")].spacing(8);
+        for tool in &self.tools {
+            let choice = |caption: &'static str, policy: Policy| {
+                button(text(caption).font(BOLD).size(12))
+                    .padding([4, 8])
+                    .style(theme::button(
+                        p,
+                        ButtonKind::Item {
+                            selected: tool.policy == policy,
+                        },
+                    ))
+                    .on_press(Msg::Policy(tool.name.clone(), policy))
+            };
+            col = col.push(
+                row![
+                    text(tool.name.as_str()).font(MONO).size(13).width(Fill),
+                    choice("allow", Policy::Allow),
+                    choice("ask", Policy::Ask),
+                    choice("deny", Policy::Deny),
+                ]
+                .spacing(6)
+                .align_y(iced::Center),
+            );
+        }
+        col.into()
+    }
+}
+
+fn folders<'a>(p: Palette, settings: &'a Settings) -> Element<'a, Msg> {
+    let mut col = column![section(
+        "WORKSPACE FOLDERS — THE ONLY PLACES FILE TOOLS MAY TOUCH"
+    )]
+    .spacing(8);
+    if settings.workspace_roots.is_empty() {
+        col = col.push(text("None yet.").size(13).color(p.muted));
+    }
+    for (i, folder) in settings.workspace_roots.iter().enumerate() {
+        col = col.push(
+            row![
+                text(folder.display().to_string())
+                    .font(MONO)
+                    .size(13)
+                    .width(Fill),
+                button_(p, ButtonKind::Danger, "Remove").on_press(Msg::RemoveFolder(i)),
+            ]
+            .spacing(8)
+            .align_y(iced::Center),
+        );
+    }
+    col.push(button_(p, ButtonKind::Secondary, "Add folder…").on_press(Msg::AddFolder))
+        .into()
+}
+
+fn appearance<'a>(p: Palette, mode: Mode, font_size: f32) -> Element<'a, Msg> {
+    let theme_button = |caption: &'static str, which: Mode| {
+        button(text(caption).font(BOLD).size(13))
+            .padding([6, 10])
+            .style(theme::button(
+                p,
+                ButtonKind::Item {
+                    selected: mode == which,
+                },
+            ))
+            .on_press(Msg::Theme(which))
+    };
+    column![
+        section("APPEARANCE"),
+        row![
+            theme_button("Light", Mode::Light),
+            theme_button("God Mode", Mode::GodMode)
+        ]
+        .spacing(8),
+        row![
+            text(format!("Text size {font_size:.0}"))
+                .size(13)
+                .width(Length::Fixed(110.0)),
+            slider(12.0..=22.0, font_size, Msg::FontSize).step(1.0),
+        ]
+        .spacing(8)
+        .align_y(iced::Center),
+    ]
+    .spacing(8)
+    .into()
+}
+
+fn section(caption: &str) -> Element<'_, Msg> {
+    text(caption).font(BOLD).size(12).into()
+}
+
+fn button_<'a>(p: Palette, kind: ButtonKind, caption: &'a str) -> button::Button<'a, Msg> {
+    button(text(caption).font(BOLD).size(13))
+        .padding([6, 12])
+        .style(theme::button(p, kind))
+}
+
+fn panel<'a>(p: Palette, content: Element<'a, Msg>) -> Element<'a, Msg> {
+    container(content)
+        .padding(24)
+        .width(Length::Fixed(720.0))
+        .height(Length::Fixed(640.0))
+        .style(move |_| theme::block(&p, p.surface))
+        .into()
+}
