@@ -663,6 +663,7 @@ fn shortcut(
             "k" if !modifiers.shift() => Some(Message::FocusSearch),
             "c" if modifiers.shift() => Some(Message::CopyLastAnswer),
             "," => Some(Message::OpenSettings),
+            "d" if modifiers.shift() => Some(Message::ToggleTheme),
             _ => None,
         },
         _ => None,

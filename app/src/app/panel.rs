@@ -90,12 +90,10 @@ impl App {
 
     fn files_tree(&self, p: Palette) -> Element<'_, Message> {
         if self.workspace.is_empty() {
-            return text(
-                "No workspace folder is allowed yet. Add one in config.toml (workspace_roots).",
-            )
-            .size(13)
-            .color(p.muted)
-            .into();
+            return text("No workspace folder is allowed yet. Add one in Settings (Ctrl+,).")
+                .size(13)
+                .color(p.muted)
+                .into();
         }
         let mut rows = Vec::new();
         let mut budget = 500;

@@ -164,7 +164,7 @@ impl App {
                 .padding(6)
                 .style(theme::input(p))
                 .into(),
-            None => text(cut(title, 60))
+            None => text(cut(title, 48))
                 .font(HEADING)
                 .size(24)
                 .width(Fill)
@@ -176,9 +176,9 @@ impl App {
                 .push(btn(p, ButtonKind::Secondary, "Rename").on_press(Message::StartRename))
                 .push(btn(p, ButtonKind::Secondary, "Delete").on_press(Message::AskDelete));
         }
-        let header = header
-            .push(chip(p, model, p.assistant))
-            .push(chip(p, &workspace, p.tool));
+        // The model and workspace sit under the title, so a long title keeps one line.
+        let chips = row![chip(p, model, p.assistant), chip(p, &workspace, p.tool)].spacing(10);
+        let header = column![header, chips].spacing(8);
 
         let mut col = column![header].spacing(16).padding(22);
         if let Some(notice) = &self.notice {

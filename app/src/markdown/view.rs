@@ -98,6 +98,7 @@ fn block<'a, M: Clone + 'a>(
                 text(label.to_uppercase())
                     .font(BOLD)
                     .size(size * 0.7)
+                    .color(p.code_text)
                     .width(Fill),
                 button(text("Copy").font(BOLD).size(size * 0.7))
                     .padding([2, 8])

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Runs the app in a real window under Xvfb against the scripted loopback provider, drives it like a
+# person with xdotool, and saves screenshots: main (light), approval prompt, settings, main (dark).
+# Fails when the app crashes or a screenshot is blank. Usage: installer/screenshots.sh [OUT_DIR]
+# Needs: xvfb openbox xdotool imagemagick dbus gnome-keyring (installer/debian/test-packages.txt).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/aetheria/target}"
+OUT="$(mkdir -p "${1:-$CARGO_TARGET_DIR/screenshots}" && cd "${1:-$CARGO_TARGET_DIR/screenshots}" && pwd)"
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+cargo build --locked -q -p aetheria
+cargo build --locked -q -p aetheria-engine --features testkit --example loopback_provider
+BIN="$CARGO_TARGET_DIR/debug/aetheria"
+
+export DISPLAY="${AETHERIA_SCREENSHOT_DISPLAY:-:97}"
+Xvfb "$DISPLAY" -screen 0 1280x800x24 >"$WORK/xvfb.log" 2>&1 & PIDS+=($!)
+for _ in $(seq 1 40); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.25; done
+openbox >"$WORK/openbox.log" 2>&1 & PIDS+=($!)
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$CARGO_TARGET_DIR/debug/examples/loopback_provider" "127.0.0.1:$PORT" >"$WORK/provider.log" 2>&1 & PIDS+=($!)
+
+mkdir -p "$WORK/config" "$WORK/data" "$WORK/ws/notes" "$WORK/keyrings"
+echo "# Demo project" >"$WORK/ws/README.md"
+echo "- buy milk" >"$WORK/ws/notes/todo.md"
+cat >"$WORK/config/config.toml" <<TOML
+workspace_roots = ["$WORK/ws"]
+
+[[providers]]
+name = "demo"
+wire = "openai"
+base_url = "http://127.0.0.1:$PORT/v1"
+model = "scripted-demo"
+TOML
+
+AETHERIA_CONFIG_DIR="$WORK/config" AETHERIA_DATA_DIR="$WORK/data" \
+  dbus-run-session -- bash -c 'printf x | env -u DISPLAY XDG_DATA_HOME="$0" gnome-keyring-daemon --daemonize --unlock --components=secrets >/dev/null; exec "$1"' \
+  "$WORK/keyrings" "$BIN" >"$WORK/app.log" 2>&1 & PIDS+=($!)
+APP=$!
+
+alive() { kill -0 "$APP" 2>/dev/null || { echo "the app exited:"; tail -30 "$WORK/app.log"; exit 1; }; }
+shot() {
+  sleep "${2:-1.5}"
+  alive
+  import -window root "$OUT/$1.png"
+  local spread
+  spread=$(convert "$OUT/$1.png" -colorspace gray -format '%[fx:standard_deviation]' info:)
+  awk -v s="$spread" 'BEGIN { exit !(s > 0.05) }' || { echo "$1.png is blank (deviation $spread)"; exit 1; }
+  echo "saved $OUT/$1.png"
+}
+
+WIN=$(xdotool search --sync --name Aetheria | head -1)
+xdotool windowactivate --sync "$WIN"
+sleep 2
+composer() { xdotool mousemove 580 720 click 1; sleep 0.2; xdotool type --delay 15 "$1"; xdotool key Return; }
+
+composer "What is in my workspace?"
+shot main-light 3
+composer "Write the summary"
+shot approval 2
+xdotool key Return          # allow once
+sleep 1.5
+xdotool key ctrl+comma
+shot settings 2
+xdotool key Escape
+xdotool key ctrl+shift+d
+shot main-dark 1.5
+alive
+echo "screenshots in $OUT"
