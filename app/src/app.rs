@@ -113,6 +113,23 @@ pub enum Message {
     OpenSettings,
     /// From the settings screen.
     Settings(settings::Msg),
+    /// A provider was picked in the composer's model picker.
+    PickModel(ModelChoice),
+}
+
+/// One entry of the model picker: a provider and its model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelChoice {
+    /// The provider's name.
+    pub provider: String,
+    /// Shown as "provider · model".
+    pub label: String,
+}
+
+impl std::fmt::Display for ModelChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.label)
+    }
 }
 
 /// The app.
@@ -144,6 +161,8 @@ pub struct App {
     pub(crate) settings: Option<settings::Form>,
     /// Base text size of the conversation.
     pub(crate) font_size: f32,
+    /// The settings as the engine last reported them (for the model picker).
+    pub(crate) known_settings: Option<aetheria_engine::api::Settings>,
     /// What to send once the session being created exists, and the creating submission.
     pending_send: Option<(String, Vec<PathBuf>, Option<SubmissionId>)>,
 }
@@ -179,6 +198,7 @@ impl App {
             files: panel::Files::default(),
             settings: None,
             font_size: 16.0,
+            known_settings: None,
             pending_send: None,
         }
     }
@@ -343,6 +363,14 @@ impl App {
             Message::ShowTab(tab) => self.tab = tab,
             Message::OpenSettings => self.open_settings(/*onboarding*/ false),
             Message::Settings(msg) => return self.settings_message(msg),
+            Message::PickModel(choice) => {
+                if let Some(mut settings) = self.known_settings.clone()
+                    && settings.default_provider.as_ref() != Some(&choice.provider)
+                {
+                    settings.default_provider = Some(choice.provider);
+                    self.submit(Command::SaveSettings { settings });
+                }
+            }
             Message::ToggleDir(path) => {
                 if !self.files.open.remove(&path) {
                     self.files.open.insert(path.clone());
@@ -427,6 +455,7 @@ impl App {
                 self.provider = provider;
                 self.workspace = workspace;
                 self.submit(Command::ListSessions);
+                self.submit(Command::GetSettings);
                 if self.provider.is_none() {
                     self.open_settings(/*onboarding*/ true);
                 }
@@ -454,6 +483,28 @@ impl App {
     fn upsert_session(&mut self, summary: SessionSummary) {
         self.sessions.retain(|s| s.id != summary.id);
         self.sessions.insert(0, summary);
+    }
+
+    /// The model picker's entries and the chosen one.
+    pub(crate) fn model_choices(&self) -> (Vec<ModelChoice>, Option<ModelChoice>) {
+        let Some(settings) = &self.known_settings else {
+            return (Vec::new(), None);
+        };
+        let choices: Vec<ModelChoice> = settings
+            .providers
+            .iter()
+            .map(|p| ModelChoice {
+                provider: p.name.clone(),
+                label: format!("{} · {}", p.name, p.model),
+            })
+            .collect();
+        let current = settings
+            .default_provider
+            .as_ref()
+            .and_then(|name| choices.iter().find(|c| &c.provider == name))
+            .or_else(|| choices.first())
+            .cloned();
+        (choices, current)
     }
 
     fn open_settings(&mut self, onboarding: bool) {
@@ -485,6 +536,9 @@ impl App {
 
     /// Applies one engine event to the window's state.
     pub fn engine_event(&mut self, event: Event) {
+        if let Event::Settings { settings } | Event::SettingsSaved { settings } = &event {
+            self.known_settings = Some(settings.clone());
+        }
         if let Some(form) = self.settings.as_mut()
             && form.event(&event)
         {

@@ -3,7 +3,7 @@
 //! colour the app draws comes from `Palette`; widgets take their style from the functions here.
 
 use iced::font::{Family, Weight};
-use iced::widget::{button as btn, container, text_editor, text_input};
+use iced::widget::{button as btn, container, pick_list as picker, text_editor, text_input};
 use iced::{Background, Border, Color, Font, Shadow, Theme, Vector};
 
 /// The bundled fonts (Inter and JetBrains Mono, SIL OFL 1.1), loaded when the window opens.
@@ -279,6 +279,24 @@ pub fn editor(p: Palette) -> impl Fn(&Theme, text_editor::Status) -> text_editor
             value: p.ink,
             selection: Color { a: 0.5, ..p.accent },
         }
+    }
+}
+
+/// The model picker.
+pub fn pick_list(p: Palette) -> impl Fn(&Theme, picker::Status) -> picker::Style {
+    move |_theme, status| picker::Style {
+        text_color: p.ink,
+        placeholder_color: p.muted,
+        handle_color: p.ink,
+        background: Background::Color(match status {
+            picker::Status::Hovered | picker::Status::Opened { .. } => p.accent,
+            picker::Status::Active => p.surface,
+        }),
+        border: Border {
+            color: p.ink,
+            width: BORDER,
+            radius: 0.0.into(),
+        },
     }
 }
 

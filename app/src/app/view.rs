@@ -2,8 +2,8 @@
 
 use aetheria_engine::api::{Decision, Effect, ToolStatus};
 use iced::widget::{
-    Space, button, center, column, container, mouse_area, opaque, row, scrollable, stack, text,
-    text_editor, text_input,
+    Space, button, center, column, container, mouse_area, opaque, pick_list, row, scrollable,
+    stack, text, text_editor, text_input,
 };
 use iced::{Element, Fill, Length, Shrink, keyboard};
 
@@ -283,6 +283,7 @@ impl App {
         ]
         .spacing(10)
         .align_x(iced::Right);
+        let (choices, current) = self.model_choices();
         let mut col = column![].spacing(8);
         if !self.attachments.is_empty() {
             let chips = self.attachments.iter().enumerate().map(|(i, path)| {
@@ -308,9 +309,19 @@ impl App {
             col = col.push(row(chips).spacing(8).wrap());
         }
         col = col.push(row![editor, buttons].spacing(12).align_y(iced::Bottom));
-        if let Some(hint) = length_hint(&self.composer.text()) {
-            col = col.push(label(hint).color(p.muted));
+        let mut footer = row![].spacing(12).align_y(iced::Center);
+        if choices.len() > 1 {
+            footer = footer.push(
+                pick_list(choices, current, Message::PickModel)
+                    .text_size(13)
+                    .padding([4, 8])
+                    .style(theme::pick_list(p)),
+            );
         }
+        if let Some(hint) = length_hint(&self.composer.text()) {
+            footer = footer.push(label(hint).color(p.muted));
+        }
+        col = col.push(footer);
         col.into()
     }
 }

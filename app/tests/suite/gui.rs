@@ -444,3 +444,52 @@ async fn onboarding_adds_a_provider_with_its_key_and_chats() {
         let _ = Secrets::new().delete("custom");
     }
 }
+
+#[tokio::test]
+async fn the_model_picker_switches_the_provider() {
+    let first = ScriptedServer::start(vec![]).await.unwrap();
+    let second = ScriptedServer::start(vec![Reply::text(&["second here"])])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path().join("config"), dir.path().join("data"));
+    for (name, server) in [("second", &second), ("first", &first)] {
+        config.use_provider(ProviderConfig {
+            name: name.into(),
+            wire: Wire::Openai,
+            base_url: server.base_url(),
+            model: "test-model".into(),
+            key_env: Some("AETHERIA_TEST_NO_KEY".into()),
+            key_ref: Some("aetheria-test-absent".into()),
+        });
+    }
+    let (handle, mut events) = Engine::start(config).await.unwrap();
+    let mut app = App::new();
+    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
+        handle,
+        provider: Some("first · test-model".into()),
+        workspace: vec![],
+    }));
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::Settings { .. })
+    })
+    .await;
+
+    // iced's pick_list draws its text itself, so selectors cannot find it: pick as it would.
+    let _ = app.update(Message::PickModel(aetheria_app::app::ModelChoice {
+        provider: "second".into(),
+        label: "second · test-model".into(),
+    }));
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::SettingsSaved { .. })
+    })
+    .await;
+    type_and_send(&mut app, "who answers?");
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::TurnFinished { .. })
+    })
+    .await;
+    assert!(shows(&app, "second here"));
+    assert_eq!(second.requests().len(), 1);
+    assert!(first.requests().is_empty());
+}
