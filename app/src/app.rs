@@ -6,6 +6,7 @@ mod panel;
 pub mod settings;
 mod transcript;
 mod view;
+pub mod window_state;
 
 pub use self::view::{COMPOSER, RENAME, SEARCH};
 
@@ -115,6 +116,8 @@ pub enum Message {
     Settings(settings::Msg),
     /// A provider was picked in the composer's model picker.
     PickModel(ModelChoice),
+    /// The window was resized (remembered for the next start).
+    Resized(iced::Size),
 }
 
 /// One entry of the model picker: a provider and its model.
@@ -163,6 +166,11 @@ pub struct App {
     pub(crate) font_size: f32,
     /// The settings as the engine last reported them (for the model picker).
     pub(crate) known_settings: Option<aetheria_engine::api::Settings>,
+    /// What is remembered between runs, and where (`None`: nothing is written).
+    window: window_state::WindowState,
+    state_dir: Option<PathBuf>,
+    /// The session to reopen once the list arrives.
+    restore: Option<SessionId>,
     /// What to send once the session being created exists, and the creating submission.
     pending_send: Option<(String, Vec<PathBuf>, Option<SubmissionId>)>,
 }
@@ -199,17 +207,52 @@ impl App {
             settings: None,
             font_size: 16.0,
             known_settings: None,
+            window: window_state::WindowState::default(),
+            state_dir: None,
+            restore: None,
             pending_send: None,
+        }
+    }
+
+    /// A window that restores `state` and remembers changes in `dir`.
+    #[must_use]
+    pub fn with_state(state: window_state::WindowState, dir: Option<PathBuf>) -> Self {
+        Self {
+            mode: state.mode(),
+            font_size: state.font_size,
+            restore: state.last_session.clone(),
+            window: state,
+            state_dir: dir,
+            ..Self::new()
+        }
+    }
+
+    /// Writes what the next start restores (size, open session, theme, text size).
+    fn remember(&mut self) {
+        self.window.last_session.clone_from(&self.current);
+        self.window.dark = self.mode == Mode::GodMode;
+        self.window.font_size = self.font_size;
+        if let Some(dir) = &self.state_dir
+            && let Err(e) = self.window.save(dir)
+        {
+            tracing::warn!("cannot remember the window state: {e}");
         }
     }
 
     /// Runs the window until it is closed.
     pub fn run() -> iced::Result {
-        let mut app = iced::application(Self::new, Self::update, Self::view)
+        let dir = window_state::folder();
+        let state = dir
+            .as_deref()
+            .map(window_state::WindowState::load)
+            .unwrap_or_default();
+        let size = (state.width, state.height);
+        let boot = move || Self::with_state(state.clone(), dir.clone());
+        let mut app = iced::application(boot, Self::update, Self::view)
             .title(Self::title)
             .subscription(Self::subscription)
             .theme(Self::theme)
-            .window_size((1180.0, 760.0))
+            .window_size(size)
             .default_font(crate::theme::BODY);
         for font in crate::theme::FONTS {
             app = app.font(font);
@@ -263,7 +306,8 @@ impl App {
             }
             _ => None,
         });
-        Subscription::batch([bridge, keys, drops])
+        let resized = iced::window::resize_events().map(|(_, size)| Message::Resized(size));
+        Subscription::batch([bridge, keys, drops, resized])
     }
 
     fn submit(&mut self, command: Command) -> Option<SubmissionId> {
@@ -282,6 +326,22 @@ impl App {
 
     /// Handles one message; never blocks (engine commands are queued).
     pub fn update(&mut self, message: Message) -> Task<Message> {
+        let remembered = matches!(
+            message,
+            Message::NewChat
+                | Message::OpenSession(_)
+                | Message::ToggleTheme
+                | Message::Resized(_)
+                | Message::Settings(settings::Msg::Theme(_) | settings::Msg::FontSize(_))
+        );
+        let task = self.handle(message);
+        if remembered {
+            self.remember();
+        }
+        task
+    }
+
+    fn handle(&mut self, message: Message) -> Task<Message> {
         match message {
             Message::Bridge(event) => self.bridge(event),
             Message::NewChat => {
@@ -363,6 +423,10 @@ impl App {
             Message::ShowTab(tab) => self.tab = tab,
             Message::OpenSettings => self.open_settings(/*onboarding*/ false),
             Message::Settings(msg) => return self.settings_message(msg),
+            Message::Resized(size) => {
+                self.window.width = size.width;
+                self.window.height = size.height;
+            }
             Message::PickModel(choice) => {
                 if let Some(mut settings) = self.known_settings.clone()
                     && settings.default_provider.as_ref() != Some(&choice.provider)
@@ -545,10 +609,23 @@ impl App {
             return;
         }
         match event {
-            Event::SessionList { sessions } => self.sessions = sessions,
+            Event::SessionList { sessions } => {
+                self.sessions = sessions;
+                // Reopen the session that was open when the window last closed.
+                if let Some(session) = self.restore.take()
+                    && self.current.is_none()
+                    && self.sessions.iter().any(|s| s.id == session)
+                {
+                    self.current = Some(session.clone());
+                    self.submit(Command::LoadSession { session });
+                }
+            }
             Event::SessionCreated { session } => {
                 let id = session.id.clone();
                 self.upsert_session(session);
+                if self.is_current(&id) {
+                    self.remember();
+                }
                 if self.is_current(&id)
                     && let Some((text, attachments, _)) = self.pending_send.take()
                 {

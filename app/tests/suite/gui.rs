@@ -493,3 +493,65 @@ async fn the_model_picker_switches_the_provider() {
     assert_eq!(second.requests().len(), 1);
     assert!(first.requests().is_empty());
 }
+
+#[tokio::test]
+async fn the_last_session_theme_and_size_come_back_on_start() {
+    use aetheria_app::app::window_state::WindowState;
+    let server = ScriptedServer::start(vec![Reply::text(&["Remembered answer."])])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path().join("config"), dir.path().join("data"));
+    config.use_provider(ProviderConfig {
+        name: "loopback".into(),
+        wire: Wire::Openai,
+        base_url: server.base_url(),
+        model: "test-model".into(),
+        key_env: Some("AETHERIA_TEST_NO_KEY".into()),
+        key_ref: Some("aetheria-test-absent".into()),
+    });
+    let (handle, mut events) = Engine::start(config).await.unwrap();
+    let state_dir = dir.path().join("state");
+
+    // First run: chat, switch to God Mode, resize.
+    let mut app = App::with_state(WindowState::default(), Some(state_dir.clone()));
+    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
+        handle: handle.clone(),
+        provider: Some("loopback · test-model".into()),
+        workspace: vec![],
+    }));
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::SessionList { .. })
+    })
+    .await;
+    type_and_send(&mut app, "remember this");
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::TurnFinished { .. })
+    })
+    .await;
+    let _ = app.update(Message::ToggleTheme);
+    let _ = app.update(Message::Resized(iced::Size::new(1000.0, 700.0)));
+    let saved = WindowState::load(&state_dir);
+    assert!(saved.dark);
+    assert_eq!((saved.width, saved.height), (1000.0, 700.0));
+    assert!(saved.last_session.is_some());
+
+    // Next start: the session is open again.
+    let mut app = App::with_state(saved, Some(state_dir));
+    assert_eq!(
+        app.theme(),
+        aetheria_app::theme::Palette::of(aetheria_app::theme::Mode::GodMode)
+            .theme(aetheria_app::theme::Mode::GodMode)
+    );
+    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
+        handle,
+        provider: Some("loopback · test-model".into()),
+        workspace: vec![],
+    }));
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::SessionLoaded { .. })
+    })
+    .await;
+    assert!(shows(&app, "remember this"));
+    assert!(shows(&app, "Remembered answer."));
+}
