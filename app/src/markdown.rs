@@ -7,6 +7,9 @@ pub mod view;
 use comrak::nodes::{AstNode, ListType, NodeValue};
 use comrak::{Arena, Options, parse_document};
 
+/// A run of highlighted code: its text and colour (the code colour when `None`).
+pub type CodeRun = (String, Option<iced::Color>);
+
 /// A run of inline text with one style.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Span {
@@ -25,7 +28,7 @@ pub struct Span {
 }
 
 /// A block of a document.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Block {
     /// `#`…`######`.
     Heading {
@@ -53,6 +56,8 @@ pub enum Block {
         language: String,
         /// The code.
         code: String,
+        /// The code's lines as coloured runs, when the language is known.
+        highlighted: Option<Vec<Vec<CodeRun>>>,
     },
     /// A table.
     Table {
@@ -66,7 +71,7 @@ pub enum Block {
 }
 
 /// A list item.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Item {
     /// `Some(checked)` for a task item.
     pub task: Option<bool>,
@@ -121,14 +126,23 @@ fn block<'a>(node: &'a AstNode<'a>) -> Option<Block> {
                 .collect(),
         },
         NodeValue::BlockQuote | NodeValue::MultilineBlockQuote(_) => Block::Quote(blocks(node)),
-        NodeValue::CodeBlock(code) => Block::Code {
-            language: code.info.split_whitespace().next().unwrap_or("").to_owned(),
-            code: code.literal.trim_end_matches('\n').to_owned(),
-        },
-        NodeValue::HtmlBlock(html) => Block::Code {
-            language: "html".into(),
-            code: html.literal.trim_end().to_owned(),
-        },
+        NodeValue::CodeBlock(code) => {
+            let language = code.info.split_whitespace().next().unwrap_or("").to_owned();
+            let code = code.literal.trim_end_matches('\n').to_owned();
+            Block::Code {
+                highlighted: highlight(&language, &code),
+                language,
+                code,
+            }
+        }
+        NodeValue::HtmlBlock(html) => {
+            let code = html.literal.trim_end().to_owned();
+            Block::Code {
+                highlighted: highlight("html", &code),
+                language: "html".into(),
+                code,
+            }
+        }
         NodeValue::ThematicBreak => Block::Rule,
         NodeValue::Table(_) => {
             let mut header = Vec::new();
@@ -146,6 +160,35 @@ fn block<'a>(node: &'a AstNode<'a>) -> Option<Block> {
         }
         _ => return None,
     })
+}
+
+/// Colours code of a known language (syntect grammars, a dark theme for the dark code blocks).
+fn highlight(language: &str, code: &str) -> Option<Vec<Vec<CodeRun>>> {
+    use iced::highlighter::{Settings, Stream, Theme};
+    if language.is_empty() || language == "text" || code.len() > 200_000 {
+        return None;
+    }
+    let mut stream = Stream::new(&Settings {
+        theme: Theme::Base16Eighties,
+        token: language.to_owned(),
+    });
+    let lines = code
+        .split('\n')
+        .map(|line| {
+            let line = format!("{line}\n");
+            let runs: Vec<CodeRun> = stream
+                .highlight_line(&line)
+                .filter(|(range, _)| range.end <= line.len() && range.start < range.end)
+                .map(|(range, style)| {
+                    (line[range].trim_end_matches('\n').to_owned(), style.color())
+                })
+                .filter(|(text, _)| !text.is_empty())
+                .collect();
+            stream.commit();
+            runs
+        })
+        .collect();
+    Some(lines)
 }
 
 fn inlines<'a>(node: &'a AstNode<'a>) -> Vec<Span> {
@@ -392,13 +435,19 @@ mod tests {
             Block::List { ordered: true, .. }
         ));
         assert!(matches!(&doc[3], Block::Quote(inner) if matches!(&inner[0], Block::Paragraph(_))));
-        assert_eq!(
-            doc[4],
-            Block::Code {
-                language: "rust".into(),
-                code: "fn main() {}".into()
-            }
-        );
+        let Block::Code {
+            language,
+            code,
+            highlighted,
+        } = &doc[4]
+        else {
+            panic!("{doc:?}")
+        };
+        assert_eq!((language.as_str(), code.as_str()), ("rust", "fn main() {}"));
+        let runs = &highlighted.as_ref().expect("rust is highlighted")[0];
+        let joined: String = runs.iter().map(|(t, _)| t.as_str()).collect();
+        assert_eq!(joined, "fn main() {}");
+        assert!(runs.len() > 2, "several colours: {runs:?}");
         let Block::Table { header, rows } = &doc[5] else {
             panic!("{doc:?}")
         };

@@ -88,7 +88,11 @@ fn block<'a, M: Clone + 'a>(
         .spacing(12)
         .height(iced::Shrink)
         .into(),
-        Block::Code { language, code } => {
+        Block::Code {
+            language,
+            code,
+            highlighted,
+        } => {
             let label = if language.is_empty() {
                 "code"
             } else {
@@ -106,20 +110,33 @@ fn block<'a, M: Clone + 'a>(
                     .on_press((actions.copy)(code.clone())),
             ]
             .align_y(iced::Center);
-            container(
-                column![
-                    header,
-                    text(code.as_str())
-                        .font(MONO)
-                        .size(size * 0.85)
-                        .color(p.code_text)
-                ]
-                .spacing(8),
-            )
-            .padding(12)
-            .width(Fill)
-            .style(move |_| theme::block(&p, p.code_background))
-            .into()
+            let body: Element<'a, M> = match highlighted {
+                Some(lines) => column(lines.iter().map(|runs| {
+                    if runs.is_empty() {
+                        return text(" ").font(MONO).size(size * 0.85).into();
+                    }
+                    let spans: Vec<TextSpan<'a, String, Font>> = runs
+                        .iter()
+                        .map(|(t, color)| {
+                            TextSpan::new(t.as_str())
+                                .font(MONO)
+                                .color(color.unwrap_or(p.code_text))
+                        })
+                        .collect();
+                    rich_text(spans).size(size * 0.85).into()
+                }))
+                .into(),
+                None => text(code.as_str())
+                    .font(MONO)
+                    .size(size * 0.85)
+                    .color(p.code_text)
+                    .into(),
+            };
+            container(column![header, body].spacing(8))
+                .padding(12)
+                .width(Fill)
+                .style(move |_| theme::block(&p, p.code_background))
+                .into()
         }
         Block::Table { header, rows } => {
             let cell = move |spans: &'a Vec<Span>, font: Font| -> Element<'a, M> {
