@@ -326,3 +326,21 @@ async fn completions(
         }
     }
 }
+
+/// Whether a test of a real service (`docker`, `keychain`, `redis`…) is skipped because the person
+/// running the tests said so in `AETHERIA_SKIP`. In CI skipping is refused: the test fails instead.
+#[must_use]
+pub fn skip(what: &str) -> bool {
+    let skipped = std::env::var("AETHERIA_SKIP")
+        .unwrap_or_default()
+        .split(',')
+        .any(|s| s.trim() == what);
+    assert!(
+        !(skipped && std::env::var_os("CI").is_some()),
+        "AETHERIA_SKIP is not allowed in CI"
+    );
+    if skipped {
+        eprintln!("SKIPPED: {what} (AETHERIA_SKIP)");
+    }
+    skipped
+}

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use aetheria_engine::api::{FileEntry, FileKind, ToolStatus};
+use aetheria_engine::api::{FileEntry, FileKind};
 use iced::widget::{button, column, container, row, scrollable, text};
 use iced::{Element, Fill, Length};
 
@@ -169,14 +169,7 @@ fn activity(p: Palette, transcript: &Transcript) -> Element<'_, Message> {
             _ => None,
         })
         .map(|(call, tool, status, took)| {
-            let (word, fill) = match status {
-                ToolStatus::AwaitingApproval => ("WAITING", p.accent),
-                ToolStatus::Running => ("RUNNING", p.surface),
-                ToolStatus::Succeeded => ("DONE", p.ok),
-                ToolStatus::Failed => ("FAILED", p.danger),
-                ToolStatus::Denied => ("DENIED", p.danger),
-                ToolStatus::Cancelled => ("STOPPED", p.surface),
-            };
+            let (word, fill) = super::view::status_badge(p, *status);
             let time = took.map_or_else(String::new, |t| format!("{:.1} s", t.as_secs_f64()));
             button(
                 row![

@@ -387,14 +387,7 @@ fn entry_view<'a>(
             took,
             ..
         } => {
-            let (badge, fill) = match status {
-                ToolStatus::AwaitingApproval => ("WAITING FOR YOU", p.accent),
-                ToolStatus::Running => ("RUNNING", p.surface),
-                ToolStatus::Succeeded => ("DONE", p.ok),
-                ToolStatus::Failed => ("FAILED", p.danger),
-                ToolStatus::Denied => ("DENIED", p.danger),
-                ToolStatus::Cancelled => ("STOPPED", p.surface),
-            };
+            let (badge, fill) = status_badge(p, *status);
             let mut header = row![
                 text(format!("TOOL · {tool}"))
                     .font(BOLD)
@@ -454,6 +447,18 @@ fn entry_view<'a>(
         Entry::Error(message) => {
             bubble(p, "ERROR", p.danger, text(message.as_str()).size(15).into())
         }
+    }
+}
+
+/// How a tool call's status is shown: its word and its colour.
+pub(super) fn status_badge(p: Palette, status: ToolStatus) -> (&'static str, iced::Color) {
+    match status {
+        ToolStatus::AwaitingApproval => ("WAITING FOR YOU", p.accent),
+        ToolStatus::Running => ("RUNNING", p.surface),
+        ToolStatus::Succeeded => ("DONE", p.ok),
+        ToolStatus::Failed => ("FAILED", p.danger),
+        ToolStatus::Denied => ("DENIED", p.danger),
+        ToolStatus::Cancelled => ("STOPPED", p.surface),
     }
 }
 

@@ -1,6 +1,6 @@
 //! The command-line contract, run as real processes against a loopback provider.
 
-use aetheria_engine::testkit::{Reply, ScriptedServer};
+use aetheria_engine::testkit::{Reply, ScriptedServer, skip};
 
 use super::common::{Env, json_lines, stderr, stdout};
 
@@ -379,19 +379,4 @@ async fn version_and_help_name_the_contract() {
     for command in ["ask", "sessions", "auth", "tools", "doctor"] {
         assert!(help.contains(command), "{help}");
     }
-}
-
-fn skip(what: &str) -> bool {
-    let skipped = std::env::var("AETHERIA_SKIP")
-        .unwrap_or_default()
-        .split(',')
-        .any(|s| s.trim() == what);
-    if skipped {
-        assert!(
-            std::env::var("CI").is_err(),
-            "AETHERIA_SKIP is not allowed in CI"
-        );
-        eprintln!("SKIPPED: {what} (AETHERIA_SKIP)");
-    }
-    skipped
 }

@@ -15,6 +15,27 @@ use iced::keyboard::{Key, key::Named};
 use iced::widget;
 use iced_test::simulator;
 
+/// A provider on a loopback server, with no key anywhere.
+fn loopback(name: &str, server: &ScriptedServer) -> ProviderConfig {
+    ProviderConfig {
+        name: name.into(),
+        wire: Wire::Openai,
+        base_url: server.base_url(),
+        model: "test-model".into(),
+        key_env: Some("AETHERIA_TEST_NO_KEY".into()),
+        key_ref: Some("aetheria-test-absent".into()),
+    }
+}
+
+/// Hands the app its engine, as the bridge does when the engine has started.
+fn ready(app: &mut App, handle: aetheria_engine::Handle, provider: Option<&str>) {
+    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
+        handle,
+        provider: provider.map(str::to_owned),
+        workspace: vec![],
+    }));
+}
+
 /// Feeds engine events to the app until one matches (inclusive).
 async fn pump(app: &mut App, events: &mut Events, until: impl Fn(&Event) -> bool) {
     loop {
@@ -77,14 +98,7 @@ async fn type_send_stream_stop_and_approve() {
     let workspace = dir.path().join("ws");
     std::fs::create_dir_all(&workspace).unwrap();
     let mut config = Config::new(dir.path().join("config"), dir.path().join("data"));
-    config.use_provider(ProviderConfig {
-        name: "loopback".into(),
-        wire: Wire::Openai,
-        base_url: server.base_url(),
-        model: "test-model".into(),
-        key_env: Some("AETHERIA_TEST_NO_KEY".into()),
-        key_ref: Some("aetheria-test-absent".into()),
-    });
+    config.use_provider(loopback("loopback", &server));
     config.workspace_roots = vec![workspace.clone()];
     let (handle, mut events) = Engine::start(config).await.unwrap();
 
@@ -194,14 +208,7 @@ async fn search_rename_delete_and_copy_code() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::new(dir.path().join("config"), dir.path().join("data"));
-    config.use_provider(ProviderConfig {
-        name: "loopback".into(),
-        wire: Wire::Openai,
-        base_url: server.base_url(),
-        model: "test-model".into(),
-        key_env: Some("AETHERIA_TEST_NO_KEY".into()),
-        key_ref: Some("aetheria-test-absent".into()),
-    });
+    config.use_provider(loopback("loopback", &server));
     let (handle, mut events) = Engine::start(config).await.unwrap();
     for title in ["Taxes 2026", "Groceries", "Tax receipts"] {
         handle
@@ -212,11 +219,7 @@ async fn search_rename_delete_and_copy_code() {
             .unwrap();
     }
     let mut app = App::new();
-    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
-        handle,
-        provider: Some("loopback · test-model".into()),
-        workspace: vec![],
-    }));
+    ready(&mut app, handle, Some("loopback · test-model"));
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::SessionList { .. })
     })
@@ -302,21 +305,10 @@ async fn attachments_show_as_chips_and_go_with_the_message() {
     let other = dir.path().join("other.txt");
     std::fs::write(&other, "not sent").unwrap();
     let mut config = Config::new(dir.path().join("config"), dir.path().join("data"));
-    config.use_provider(ProviderConfig {
-        name: "loopback".into(),
-        wire: Wire::Openai,
-        base_url: server.base_url(),
-        model: "test-model".into(),
-        key_env: Some("AETHERIA_TEST_NO_KEY".into()),
-        key_ref: Some("aetheria-test-absent".into()),
-    });
+    config.use_provider(loopback("loopback", &server));
     let (handle, mut events) = Engine::start(config).await.unwrap();
     let mut app = App::new();
-    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
-        handle,
-        provider: Some("loopback · test-model".into()),
-        workspace: vec![],
-    }));
+    ready(&mut app, handle, Some("loopback · test-model"));
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::SessionList { .. })
     })
@@ -392,10 +384,7 @@ async fn onboarding_adds_a_provider_with_its_key_and_chats() {
     click(&mut app, "custom");
     retype(&mut app, settings::URL, 40, &server.base_url());
     retype(&mut app, settings::MODEL, 10, "test-model");
-    let keychain = std::env::var("AETHERIA_SKIP")
-        .unwrap_or_default()
-        .split(',')
-        .all(|s| s.trim() != "keychain");
+    let keychain = !aetheria_engine::testkit::skip("keychain");
     let key = format!("sk-onboarding-{}", std::process::id());
     if keychain {
         retype(&mut app, settings::KEY, 0, &key);
@@ -454,14 +443,7 @@ async fn the_model_picker_switches_the_provider() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::new(dir.path().join("config"), dir.path().join("data"));
     for (name, server) in [("second", &second), ("first", &first)] {
-        config.use_provider(ProviderConfig {
-            name: name.into(),
-            wire: Wire::Openai,
-            base_url: server.base_url(),
-            model: "test-model".into(),
-            key_env: Some("AETHERIA_TEST_NO_KEY".into()),
-            key_ref: Some("aetheria-test-absent".into()),
-        });
+        config.use_provider(loopback(name, server));
     }
     let (handle, mut events) = Engine::start(config).await.unwrap();
     let mut app = App::new();
@@ -502,14 +484,7 @@ async fn the_last_session_theme_and_size_come_back_on_start() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::new(dir.path().join("config"), dir.path().join("data"));
-    config.use_provider(ProviderConfig {
-        name: "loopback".into(),
-        wire: Wire::Openai,
-        base_url: server.base_url(),
-        model: "test-model".into(),
-        key_env: Some("AETHERIA_TEST_NO_KEY".into()),
-        key_ref: Some("aetheria-test-absent".into()),
-    });
+    config.use_provider(loopback("loopback", &server));
     let (handle, mut events) = Engine::start(config).await.unwrap();
     let state_dir = dir.path().join("state");
 
@@ -543,11 +518,7 @@ async fn the_last_session_theme_and_size_come_back_on_start() {
         aetheria_app::theme::Palette::of(aetheria_app::theme::Mode::GodMode)
             .theme(aetheria_app::theme::Mode::GodMode)
     );
-    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
-        handle,
-        provider: Some("loopback · test-model".into()),
-        workspace: vec![],
-    }));
+    ready(&mut app, handle, Some("loopback · test-model"));
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::SessionLoaded { .. })
     })

@@ -139,18 +139,4 @@ pub fn roles(body: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-/// Whether a test of a real service is skipped by the person's explicit `AETHERIA_SKIP`; never in CI.
-pub fn skip(what: &str) -> bool {
-    let skipped = std::env::var("AETHERIA_SKIP")
-        .unwrap_or_default()
-        .split(',')
-        .any(|s| s.trim() == what);
-    if skipped {
-        assert!(
-            std::env::var("CI").is_err(),
-            "AETHERIA_SKIP is not allowed in CI"
-        );
-        eprintln!("SKIPPED: {what} (AETHERIA_SKIP)");
-    }
-    skipped
-}
+pub use aetheria_engine::testkit::skip;
