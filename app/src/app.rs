@@ -118,6 +118,8 @@ pub enum Message {
     PickModel(ModelChoice),
     /// The window was resized (remembered for the next start).
     Resized(iced::Size),
+    /// Arrow keys: open the session above (-1) or below (+1) in the sidebar.
+    MoveSession(i32),
 }
 
 /// One entry of the model picker: a provider and its model.
@@ -330,6 +332,7 @@ impl App {
             message,
             Message::NewChat
                 | Message::OpenSession(_)
+                | Message::MoveSession(_)
                 | Message::ToggleTheme
                 | Message::Resized(_)
                 | Message::Settings(settings::Msg::Theme(_) | settings::Msg::FontSize(_))
@@ -423,6 +426,21 @@ impl App {
             Message::ShowTab(tab) => self.tab = tab,
             Message::OpenSettings => self.open_settings(/*onboarding*/ false),
             Message::Settings(msg) => return self.settings_message(msg),
+            Message::MoveSession(step) => {
+                let shown = self.shown_sessions();
+                let at = self
+                    .current
+                    .as_ref()
+                    .and_then(|id| shown.iter().position(|s| s == id));
+                let next = match at {
+                    Some(i) => i.checked_add_signed(step as isize),
+                    None if step > 0 => Some(0),
+                    None => shown.len().checked_sub(1),
+                };
+                if let Some(session) = next.and_then(|i| shown.get(i)).cloned() {
+                    return self.handle(Message::OpenSession(session));
+                }
+            }
             Message::Resized(size) => {
                 self.window.width = size.width;
                 self.window.height = size.height;
@@ -547,6 +565,16 @@ impl App {
     fn upsert_session(&mut self, summary: SessionSummary) {
         self.sessions.retain(|s| s.id != summary.id);
         self.sessions.insert(0, summary);
+    }
+
+    /// The sessions the sidebar shows (filtered by the search box), in order.
+    pub(crate) fn shown_sessions(&self) -> Vec<SessionId> {
+        let needle = self.search.trim().to_lowercase();
+        self.sessions
+            .iter()
+            .filter(|s| needle.is_empty() || s.title.to_lowercase().contains(&needle))
+            .map(|s| s.id.clone())
+            .collect()
     }
 
     /// The model picker's entries and the chosen one.
@@ -789,6 +817,12 @@ fn shortcut(
             remember: false,
         }),
         Key::Named(Named::Escape) => Some(Message::Escape),
+        Key::Named(Named::ArrowUp) if !asking && modifiers.is_empty() => {
+            Some(Message::MoveSession(-1))
+        }
+        Key::Named(Named::ArrowDown) if !asking && modifiers.is_empty() => {
+            Some(Message::MoveSession(1))
+        }
         Key::Character(c) if modifiers.command() => match c.to_ascii_lowercase().as_str() {
             "n" if !modifiers.shift() => Some(Message::NewChat),
             "k" if !modifiers.shift() => Some(Message::FocusSearch),
@@ -806,4 +840,51 @@ pub(crate) fn pretty(arguments: &str) -> String {
         .ok()
         .and_then(|v| serde_json::to_string_pretty(&v).ok())
         .unwrap_or_else(|| arguments.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use iced::keyboard::{Key, Modifiers, key::Named};
+
+    use super::*;
+
+    #[test]
+    fn shortcuts() {
+        let none = Modifiers::empty();
+        let is = |key: Key, m: Modifiers, asking: bool, want: &str| {
+            let got = format!("{:?}", shortcut(&key, m, asking));
+            assert!(got.contains(want), "{key:?} {m:?} asking={asking}: {got}");
+        };
+        is(
+            Key::Character("n".into()),
+            Modifiers::CTRL,
+            false,
+            "NewChat",
+        );
+        is(
+            Key::Character("k".into()),
+            Modifiers::CTRL,
+            false,
+            "FocusSearch",
+        );
+        is(
+            Key::Character(",".into()),
+            Modifiers::CTRL,
+            false,
+            "OpenSettings",
+        );
+        is(
+            Key::Character("C".into()),
+            Modifiers::CTRL | Modifiers::SHIFT,
+            false,
+            "CopyLastAnswer",
+        );
+        is(Key::Named(Named::Escape), none, false, "Escape");
+        is(Key::Named(Named::Escape), none, true, "Deny");
+        is(Key::Named(Named::Enter), none, true, "Allow");
+        is(Key::Named(Named::ArrowDown), none, false, "MoveSession(1)");
+        is(Key::Named(Named::ArrowUp), none, false, "MoveSession(-1)");
+        assert!(shortcut(&Key::Named(Named::Enter), none, false).is_none());
+        assert!(shortcut(&Key::Character("n".into()), none, false).is_none());
+    }
 }

@@ -89,12 +89,8 @@ impl App {
 
     fn sidebar(&self, p: Palette) -> Element<'_, Message> {
         let mut list = column![].spacing(10);
-        let needle = self.search.trim().to_lowercase();
-        let shown = self
-            .sessions
-            .iter()
-            .filter(|s| needle.is_empty() || s.title.to_lowercase().contains(&needle));
-        for s in shown {
+        let shown = self.shown_sessions();
+        for s in self.sessions.iter().filter(|s| shown.contains(&s.id)) {
             let selected = self.current.as_ref() == Some(&s.id);
             list = list.push(
                 button(text(cut(&s.title, 28)).size(14))

@@ -262,6 +262,22 @@ async fn search_rename_delete_and_copy_code() {
     .await;
     assert!(shows(&app, "Taxes 2026 final"), "renamed in the sidebar");
 
+    // Arrow keys move through the sessions the sidebar shows (still filtered by "TAX"); the
+    // renamed session is the newest now, so the other one is below it.
+    let _ = app.update(Message::MoveSession(-1));
+    let _ = app.update(Message::MoveSession(1));
+    pump(
+        &mut app,
+        &mut events,
+        |e| matches!(e, Event::SessionLoaded { session, .. } if session.title == "Tax receipts"),
+    )
+    .await;
+    let _ = app.update(Message::MoveSession(-1));
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::SessionLoaded { session, .. } if session.title == "Taxes 2026 final")
+    })
+    .await;
+
     // A code block in an answer has a Copy button that copies its code.
     type_and_send(&mut app, "show code");
     pump(&mut app, &mut events, |e| {

@@ -1,0 +1,68 @@
+//! Text areas, single-line inputs and the model picker.
+
+use iced::widget::{pick_list as picker, text_editor, text_input};
+use iced::{Background, Border, Color, Theme};
+
+use super::BORDER;
+use super::palette::Palette;
+
+/// The composer's text area.
+pub fn editor(p: Palette) -> impl Fn(&Theme, text_editor::Status) -> text_editor::Style {
+    move |_theme, status| {
+        let width = match status {
+            text_editor::Status::Focused { .. } => BORDER + 1.0,
+            _ => BORDER,
+        };
+        text_editor::Style {
+            background: Background::Color(p.surface),
+            border: Border {
+                color: p.ink,
+                width,
+                radius: 0.0.into(),
+            },
+            placeholder: p.muted,
+            value: p.ink,
+            selection: Color { a: 0.5, ..p.accent },
+        }
+    }
+}
+
+/// The model picker.
+pub fn pick_list(p: Palette) -> impl Fn(&Theme, picker::Status) -> picker::Style {
+    move |_theme, status| picker::Style {
+        text_color: p.ink,
+        placeholder_color: p.muted,
+        handle_color: p.ink,
+        background: Background::Color(match status {
+            picker::Status::Hovered | picker::Status::Opened { .. } => p.accent,
+            picker::Status::Active => p.surface,
+        }),
+        border: Border {
+            color: p.ink,
+            width: BORDER,
+            radius: 0.0.into(),
+        },
+    }
+}
+
+/// Single-line inputs (search, rename).
+pub fn input(p: Palette) -> impl Fn(&Theme, text_input::Status) -> text_input::Style {
+    move |_theme, status| {
+        let width = match status {
+            text_input::Status::Focused { .. } => BORDER + 1.0,
+            _ => BORDER,
+        };
+        text_input::Style {
+            background: Background::Color(p.surface),
+            border: Border {
+                color: p.ink,
+                width,
+                radius: 0.0.into(),
+            },
+            icon: p.muted,
+            placeholder: p.muted,
+            value: p.ink,
+            selection: Color { a: 0.5, ..p.accent },
+        }
+    }
+}
