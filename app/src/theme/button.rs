@@ -65,11 +65,17 @@ pub fn button(p: Palette, kind: ButtonKind) -> impl Fn(&Theme, btn::Status) -> b
             ) => p.ink,
             _ => rgb(0x111111),
         };
+        // A disabled button is see-through: no shadow may show under it.
+        let shadow = if status == btn::Status::Disabled {
+            Shadow::default()
+        } else {
+            hard_shadow(&p, offset)
+        };
         btn::Style {
             background: Some(Background::Color(fill)),
             text_color,
             border: border(&p),
-            shadow: hard_shadow(&p, offset),
+            shadow,
             snap: true,
         }
     }

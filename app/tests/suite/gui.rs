@@ -542,3 +542,70 @@ async fn the_last_session_theme_and_size_come_back_on_start() {
     assert!(shows(&app, "remember this"));
     assert!(shows(&app, "Remembered answer."));
 }
+
+/// The main screen, drawn headless with the bundled fonts, matches the committed hashes in both
+/// themes (tests/snapshots/*.sha256; delete one to record it again after a deliberate change).
+#[tokio::test]
+async fn main_screen_snapshots_in_both_themes() {
+    use aetheria_engine::api::{
+        MessageId, MessageRecord, MessageStatus, Role, SessionId, SessionSummary,
+    };
+    use chrono::TimeZone;
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::new(dir.path().join("config"), dir.path().join("data"));
+    let (handle, _events) = Engine::start(config).await.unwrap();
+    let mut app = App::new();
+    ready(&mut app, handle, Some("demo - scripted"));
+    let at = chrono::Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
+    let session = SessionSummary {
+        id: SessionId::from("snapshot-session"),
+        title: "Summarise the notes".into(),
+        created_at: at,
+        updated_at: at,
+    };
+    let message = |role, content: &str| MessageRecord {
+        id: MessageId::new(),
+        role,
+        content: content.into(),
+        tool_calls: vec![],
+        status: MessageStatus::Complete,
+        created_at: at,
+    };
+    app.engine_event(Event::SessionList {
+        sessions: vec![session.clone()],
+    });
+    let _ = app.update(Message::OpenSession(session.id.clone()));
+    app.engine_event(Event::SessionLoaded {
+        session,
+        messages: vec![
+            message(Role::User, "Summarise the notes, please."),
+            message(
+                Role::Assistant,
+                "## Summary\n\nThe notes list **three** things:\n\n- buy milk\n- call Ada\n- ship `v0.1`\n\n```rust\nfn main() {\n    println!(\"done\");\n}\n```\n",
+            ),
+        ],
+        tool_calls: vec![],
+    });
+    let settings = iced::Settings {
+        fonts: aetheria_app::theme::FONTS
+            .iter()
+            .map(|f| std::borrow::Cow::Borrowed(*f))
+            .collect(),
+        default_font: aetheria_app::theme::BODY,
+        ..iced::Settings::default()
+    };
+    let snapshots = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots");
+    for (name, toggle) in [("main-light", false), ("main-dark", true)] {
+        if toggle {
+            let _ = app.update(Message::ToggleTheme);
+        }
+        let mut ui = iced_test::Simulator::with_settings(settings.clone(), app.view());
+        let snapshot = ui.snapshot(&app.theme()).unwrap();
+        assert!(
+            snapshot
+                .matches_hash(format!("{snapshots}/{name}"))
+                .unwrap(),
+            "{name} differs from tests/snapshots/{name}.sha256"
+        );
+    }
+}
