@@ -120,6 +120,8 @@ pub enum Message {
     Resized(iced::Size),
     /// Arrow keys: open the session above (-1) or below (+1) in the sidebar.
     MoveSession(i32),
+    /// Animation time for spinners, only while something runs.
+    Tick,
 }
 
 /// One entry of the model picker: a provider and its model.
@@ -173,6 +175,8 @@ pub struct App {
     state_dir: Option<PathBuf>,
     /// The session to reopen once the list arrives.
     restore: Option<SessionId>,
+    /// Spinner frame.
+    pub(crate) tick: usize,
     /// What to send once the session being created exists, and the creating submission.
     pending_send: Option<(String, Vec<PathBuf>, Option<SubmissionId>)>,
 }
@@ -212,6 +216,7 @@ impl App {
             window: window_state::WindowState::default(),
             state_dir: None,
             restore: None,
+            tick: 0,
             pending_send: None,
         }
     }
@@ -309,7 +314,13 @@ impl App {
             _ => None,
         });
         let resized = iced::window::resize_events().map(|(_, size)| Message::Resized(size));
-        Subscription::batch([bridge, keys, drops, resized])
+        // Spinners move only while a turn runs, so an idle window does not redraw.
+        let ticks = if self.running {
+            iced::time::every(std::time::Duration::from_millis(120)).map(|_| Message::Tick)
+        } else {
+            Subscription::none()
+        };
+        Subscription::batch([bridge, keys, drops, resized, ticks])
     }
 
     fn submit(&mut self, command: Command) -> Option<SubmissionId> {
@@ -441,6 +452,7 @@ impl App {
                     return self.handle(Message::OpenSession(session));
                 }
             }
+            Message::Tick => self.tick = self.tick.wrapping_add(1),
             Message::Resized(size) => {
                 self.window.width = size.width;
                 self.window.height = size.height;

@@ -221,7 +221,13 @@ impl App {
             ..Default::default()
         });
         for entry in &self.transcript.entries {
-            list = list.push(entry_view(p, entry, self.running, self.font_size));
+            list = list.push(entry_view(
+                p,
+                entry,
+                self.running,
+                self.font_size,
+                self.tick,
+            ));
         }
         scrollable(list).anchor_bottom().height(Fill).into()
     }
@@ -340,6 +346,7 @@ fn entry_view<'a>(
     entry: &'a Entry,
     running: bool,
     font_size: f32,
+    tick: usize,
 ) -> Element<'a, Message> {
     match entry {
         Entry::User(body) => bubble(
@@ -394,6 +401,10 @@ fn entry_view<'a>(
             .align_y(iced::Center);
             if let Some(took) = took {
                 header = header.push(label(format!("{:.1} s", took.as_secs_f64())).color(p.muted));
+            }
+            if *status == ToolStatus::Running && running {
+                const FRAMES: [&str; 4] = ["|", "/", "-", "\\"];
+                header = header.push(text(FRAMES[tick % FRAMES.len()]).font(MONO).size(14));
             }
             header = header
                 .push(

@@ -86,11 +86,14 @@ fn shows(app: &App, caption: &str) -> bool {
 async fn type_send_stream_stop_and_approve() {
     let slow: Vec<String> = (0..100).map(|i| text_chunk(&format!("w{i} "))).collect();
     let write = serde_json::json!({ "path": "note.md", "content": "# from the GUI" }).to_string();
+    let overwrite = serde_json::json!({ "path": "note.md", "content": "clobbered" }).to_string();
     let server = ScriptedServer::start(vec![
         Reply::text(&["Hello", " from", " the engine"]),
         Reply::stream(slow).with_delay(Duration::from_millis(40)),
         Reply::tool_calls(&[("call_gui", "fs_write", &write)], 5),
         Reply::text(&["Saved."]),
+        Reply::tool_calls(&[("call_gui_2", "fs_write", &overwrite)], 5),
+        Reply::text(&["Left it alone."]),
     ])
     .await
     .unwrap();
@@ -197,6 +200,27 @@ async fn type_send_stream_stop_and_approve() {
     assert!(shows(&app, "fs_write"));
     click(&mut app, "FILES");
     pump_until_shown(&mut app, &mut events, "note.md").await;
+
+    // Deny an overwrite: the file keeps its content and the card says so.
+    type_and_send(&mut app, "Overwrite the note");
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::ApprovalRequested { .. })
+    })
+    .await;
+    assert!(
+        shows(&app, "-# from the GUI"),
+        "the diff shows the line to go"
+    );
+    click(&mut app, "Deny");
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::TurnFinished { .. })
+    })
+    .await;
+    assert!(shows(&app, "DENIED"));
+    assert_eq!(
+        std::fs::read_to_string(workspace.join("note.md")).unwrap(),
+        "# from the GUI"
+    );
 }
 
 #[tokio::test]
