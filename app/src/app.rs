@@ -122,6 +122,8 @@ pub enum Message {
     MoveSession(i32),
     /// Animation time for spinners, only while something runs.
     Tick,
+    /// The window's close button: stop the engine, then exit.
+    CloseRequested,
 }
 
 /// One entry of the model picker: a provider and its model.
@@ -177,6 +179,8 @@ pub struct App {
     restore: Option<SessionId>,
     /// Spinner frame.
     pub(crate) tick: usize,
+    /// The window is closing: exit once the engine has stopped.
+    closing: bool,
     /// What to send once the session being created exists, and the creating submission.
     pending_send: Option<(String, Vec<PathBuf>, Option<SubmissionId>)>,
 }
@@ -217,6 +221,7 @@ impl App {
             state_dir: None,
             restore: None,
             tick: 0,
+            closing: false,
             pending_send: None,
         }
     }
@@ -259,7 +264,12 @@ impl App {
             .title(Self::title)
             .subscription(Self::subscription)
             .theme(Self::theme)
-            .window_size(size)
+            .window(iced::window::Settings {
+                size: iced::Size::new(size.0, size.1),
+                // Closing stops the engine first, so the database closes cleanly.
+                exit_on_close_request: false,
+                ..iced::window::Settings::default()
+            })
             .default_font(crate::theme::BODY);
         for font in crate::theme::FONTS {
             app = app.font(font);
@@ -314,13 +324,14 @@ impl App {
             _ => None,
         });
         let resized = iced::window::resize_events().map(|(_, size)| Message::Resized(size));
+        let close = iced::window::close_requests().map(|_| Message::CloseRequested);
         // Spinners move only while a turn runs, so an idle window does not redraw.
         let ticks = if self.running {
             iced::time::every(std::time::Duration::from_millis(120)).map(|_| Message::Tick)
         } else {
             Subscription::none()
         };
-        Subscription::batch([bridge, keys, drops, resized, ticks])
+        Subscription::batch([bridge, keys, drops, resized, close, ticks])
     }
 
     fn submit(&mut self, command: Command) -> Option<SubmissionId> {
@@ -357,7 +368,7 @@ impl App {
 
     fn handle(&mut self, message: Message) -> Task<Message> {
         match message {
-            Message::Bridge(event) => self.bridge(event),
+            Message::Bridge(event) => return self.bridge(event),
             Message::NewChat => {
                 self.current = None;
                 self.transcript = Transcript::default();
@@ -453,6 +464,17 @@ impl App {
                 }
             }
             Message::Tick => self.tick = self.tick.wrapping_add(1),
+            Message::CloseRequested => {
+                self.remember();
+                let stopping = self
+                    .engine
+                    .as_ref()
+                    .is_some_and(|engine| engine.submit(Command::Shutdown).is_ok());
+                if !stopping {
+                    return iced::exit();
+                }
+                self.closing = true;
+            }
             Message::Resized(size) => {
                 self.window.width = size.width;
                 self.window.height = size.height;
@@ -537,7 +559,7 @@ impl App {
         }
     }
 
-    fn bridge(&mut self, event: BridgeEvent) {
+    fn bridge(&mut self, event: BridgeEvent) -> Task<Message> {
         match event {
             BridgeEvent::Ready {
                 handle,
@@ -567,7 +589,16 @@ impl App {
                 self.transcript.refresh();
             }
             BridgeEvent::Failed(reason) => self.status = Status::Failed(reason),
+            BridgeEvent::Stopped => {
+                self.engine = None;
+                if self.closing {
+                    return iced::exit();
+                }
+                self.status =
+                    Status::Failed("The engine stopped. Restart Aetheria to continue.".into());
+            }
         }
+        Task::none()
     }
 
     fn is_current(&self, session: &SessionId) -> bool {

@@ -25,6 +25,8 @@ pub enum BridgeEvent {
     Events(Vec<Event>),
     /// The engine could not start; the text says why and what to do.
     Failed(String),
+    /// The engine has stopped (after `Command::Shutdown`) and its database is closed.
+    Stopped,
 }
 
 /// The subscription that runs the engine for the app's lifetime.
@@ -68,6 +70,7 @@ fn connect() -> impl Stream<Item = BridgeEvent> {
                 return;
             }
         }
+        let _ = tx.send(BridgeEvent::Stopped).await;
     });
     rx
 }

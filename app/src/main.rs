@@ -36,8 +36,10 @@ fn main() -> ExitCode {
 
 /// Logs go to stderr, filtered by `AETHERIA_LOG` (default: warnings). Secrets never reach them.
 fn init_logging() {
+    // surrealkv's tree warns from its Drop that it cannot close again after SurrealDB's shutdown
+    // has already flushed and closed it (the engine waits for that close): not worth a warning.
     let filter = tracing_subscriber::EnvFilter::try_from_env("AETHERIA_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,surrealkv::lsm=error"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -160,6 +160,11 @@ impl Shared {
         self.forget_client().await;
     }
 
+    /// A sender of events that outlives this `Shared` (the router keeps one until the store closed).
+    pub(crate) fn event_sender(&self) -> mpsc::UnboundedSender<Event> {
+        self.events.clone()
+    }
+
     pub(crate) fn emit(&self, event: Event) {
         // A closed stream means no front end listens; the work still completes and is stored.
         let _ = self.events.send(event);

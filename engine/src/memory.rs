@@ -77,6 +77,8 @@ type Result<T, E = MemoryError> = std::result::Result<T, E>;
 #[derive(Clone)]
 pub(crate) struct Store {
     db: Surreal<Any>,
+    /// The on-disk store's lock file; free again once the store has closed.
+    lock_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for Store {
@@ -114,6 +116,30 @@ fn document<T: serde::Serialize>(value: &T) -> Result<Value> {
     Ok(doc)
 }
 
+/// Waits (at most 3 s) until a dropped on-disk store has closed: SurrealDB closes it in a background
+/// task, and a process that exits first leaves it to be recovered on the next open.
+pub(crate) async fn wait_closed(lock_file: Option<std::path::PathBuf>) {
+    let Some(lock_file) = lock_file else {
+        return;
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    while std::time::Instant::now() < deadline {
+        let Ok(file) = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&lock_file)
+        else {
+            return;
+        };
+        if file.try_lock().is_ok() {
+            let _ = file.unlock();
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    tracing::warn!("the database did not close within 3 s");
+}
+
 impl Store {
     /// Opens (creating when needed) the store at `url` and brings its schema up to date.
     pub(crate) async fn open(url: &str) -> Result<Self> {
@@ -148,9 +174,17 @@ impl Store {
             .use_db("main")
             .await
             .map_err(open_err)?;
-        let store = Self { db };
+        let lock_file = url
+            .strip_prefix("surrealkv://")
+            .map(|path| std::path::Path::new(path).join("LOCK"));
+        let store = Self { db, lock_file };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// Where the on-disk store's lock lives (none for memory or a server).
+    pub(crate) fn lock_file(&self) -> Option<std::path::PathBuf> {
+        self.lock_file.clone()
     }
 
     async fn schema_version(&self) -> Result<i64> {

@@ -45,6 +45,13 @@ impl Router {
             self.handle(id, command).await;
         }
         self.shutdown().await;
+        // Close the database before the event stream ends, so a front end that exits when the
+        // stream ends never cuts the store's close short.
+        let events = self.shared.event_sender();
+        let lock_file = self.shared.store.lock_file();
+        drop(self);
+        crate::memory::wait_closed(lock_file).await;
+        drop(events);
     }
 
     async fn shutdown(&mut self) {

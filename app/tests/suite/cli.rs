@@ -380,3 +380,66 @@ async fn version_and_help_name_the_contract() {
         assert!(help.contains(command), "{help}");
     }
 }
+
+/// On a terminal, `ask` asks before a tool whose policy is `ask` runs, showing the diff; the answer
+/// typed decides. `script` (util-linux) gives the process a real pseudo-terminal.
+#[tokio::test]
+async fn on_a_terminal_ask_asks_and_the_typed_answer_decides() {
+    let args = serde_json::json!({ "path": "t.txt", "content": "typed yes" }).to_string();
+    let server = ScriptedServer::start(vec![
+        Reply::tool_calls(&[("call_y", "fs_write", &args)], 6),
+        Reply::text(&["done"]),
+        Reply::tool_calls(&[("call_n", "fs_write", &args)], 6),
+        Reply::text(&["skipped"]),
+    ])
+    .await
+    .unwrap();
+    let env = Env::new(&server.base_url());
+    let binary = env!("CARGO_BIN_EXE_aetheria");
+    let run = |answer: &'static str| {
+        let mut script = tokio::process::Command::new("script");
+        script
+            .args([
+                "-q",
+                "-e",
+                "-c",
+                &format!("{binary} ask write"),
+                "/dev/null",
+            ])
+            .env("AETHERIA_CONFIG_DIR", env.dir.path().join("config"))
+            .env("AETHERIA_DATA_DIR", env.dir.path().join("data"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true);
+        async move {
+            let mut child = script
+                .spawn()
+                .expect("script (util-linux) must be installed");
+            {
+                use tokio::io::AsyncWriteExt;
+                let mut stdin = child.stdin.take().unwrap();
+                stdin.write_all(answer.as_bytes()).await.unwrap();
+            }
+            child.wait_with_output().await.unwrap()
+        }
+    };
+    let out = run("y\n").await;
+    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{screen}");
+    assert!(screen.contains("Allow fs_write"), "{screen}");
+    assert!(screen.contains("+typed yes"), "the diff is shown: {screen}");
+    assert_eq!(
+        std::fs::read_to_string(env.workspace.join("t.txt")).unwrap(),
+        "typed yes"
+    );
+
+    std::fs::remove_file(env.workspace.join("t.txt")).unwrap();
+    let out = run("n\n").await;
+    let screen = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(screen.contains("skipped"), "{screen}");
+    assert!(
+        !env.workspace.join("t.txt").exists(),
+        "a typed no writes nothing"
+    );
+}

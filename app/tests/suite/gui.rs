@@ -565,6 +565,20 @@ async fn the_last_session_theme_and_size_come_back_on_start() {
     .await;
     assert!(shows(&app, "remember this"));
     assert!(shows(&app, "Remembered answer."));
+
+    // Closing the window stops the engine; its database is closed and free for the next start.
+    let _ = app.update(Message::CloseRequested);
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while events.recv().await.is_some() {}
+    })
+    .await
+    .expect("the engine stops when the window closes");
+    let again = Config::new(dir.path().join("config"), dir.path().join("data"));
+    let reopened = tokio::time::timeout(Duration::from_millis(500), Engine::start(again)).await;
+    assert!(
+        matches!(reopened, Ok(Ok(_))),
+        "the database opens again at once"
+    );
 }
 
 /// The main screen, drawn headless with the bundled fonts, matches the committed hashes in both
