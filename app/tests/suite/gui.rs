@@ -405,6 +405,10 @@ async fn onboarding_adds_a_provider_with_its_key_and_chats() {
     let server = ScriptedServer::start(vec![Reply::text(&["Connected."])])
         .await
         .unwrap();
+    // A model server on LM Studio's usual port, which the welcome screen should find.
+    let _lmstudio = ScriptedServer::start_on("127.0.0.1:1234", vec![])
+        .await
+        .expect("port 1234 must be free for this test");
     let dir = tempfile::tempdir().unwrap();
     let config = Config::new(dir.path().join("config"), dir.path().join("data"));
     let (handle, mut events) = Engine::start(config).await.unwrap();
@@ -420,6 +424,13 @@ async fn onboarding_adds_a_provider_with_its_key_and_chats() {
     })
     .await;
     assert!(shows(&app, "WELCOME TO AETHERIA"));
+    assert!(
+        shows(
+            &app,
+            "Found lmstudio at http://127.0.0.1:1234/v1 (test-model)"
+        ),
+        "the local server is offered"
+    );
 
     click(&mut app, "custom");
     retype(&mut app, settings::URL, 40, &server.base_url());
