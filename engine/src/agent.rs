@@ -148,10 +148,12 @@ async fn turn(
                     });
                     if last_flush.elapsed() >= FLUSH_EVERY && text.len() != flushed_len {
                         // Batched: a crash loses at most the last FLUSH_EVERY of text.
-                        let _ = shared
-                            .store
-                            .update_message(&assistant.id, &text, &[], MessageStatus::Streaming)
-                            .await;
+                        logged(
+                            shared
+                                .store
+                                .update_message(&assistant.id, &text, &[], MessageStatus::Streaming)
+                                .await,
+                        );
                         flushed_len = text.len();
                         last_flush = Instant::now();
                     }
@@ -175,10 +177,12 @@ async fn turn(
                 TurnEnd::Cancelled => MessageStatus::Cancelled,
                 _ => MessageStatus::Failed,
             };
-            let _ = shared
-                .store
-                .update_message(&assistant.id, &text, &[], status)
-                .await;
+            logged(
+                shared
+                    .store
+                    .update_message(&assistant.id, &text, &[], status)
+                    .await,
+            );
             return end;
         }
         if let Err(e) = shared
@@ -286,7 +290,7 @@ pub(crate) async fn run_call(
             }
             Policy::Ask => {
                 record.status = ToolStatus::AwaitingApproval;
-                let _ = shared.store.save_tool_call(session, &record).await;
+                logged(shared.store.save_tool_call(session, &record).await);
                 let cx = ToolCx {
                     workspace: shared.workspace(),
                     cancel: cancel.clone(),
@@ -327,7 +331,7 @@ pub(crate) async fn run_call(
                 }
                 if answer.remember {
                     shared.policies.remember(&call.name, Policy::Allow);
-                    let _ = shared.store.set_policy(&call.name, Policy::Allow).await;
+                    logged(shared.store.set_policy(&call.name, Policy::Allow).await);
                     shared.emit(Event::ToolPolicyChanged {
                         tool: call.name.clone(),
                         policy: shared.policies.policy(&call.name, tool.effect()),
@@ -337,7 +341,7 @@ pub(crate) async fn run_call(
             Policy::Allow => {}
         }
         record.status = ToolStatus::Running;
-        let _ = shared.store.save_tool_call(session, &record).await;
+        logged(shared.store.save_tool_call(session, &record).await);
         let cx = ToolCx {
             workspace: shared.workspace(),
             cancel: cancel.clone(),
@@ -372,7 +376,7 @@ pub(crate) async fn run_call(
             }
         }
     };
-    let _ = shared.store.save_tool_call(session, &record).await;
+    logged(shared.store.save_tool_call(session, &record).await);
     shared.emit(Event::ToolCallFinished {
         session: session.cloned(),
         call: call.id.clone(),
@@ -472,6 +476,14 @@ async fn with_attachments(text: String, attachments: &[PathBuf]) -> Result<Strin
         ));
     }
     Ok(content)
+}
+
+/// Some writes must not end a turn when they fail (a streaming flush, a status change): the final
+/// write reports the error. They are logged, never silently dropped.
+fn logged(result: Result<(), crate::memory::MemoryError>) {
+    if let Err(e) = result {
+        tracing::warn!("database write failed: {e}");
+    }
 }
 
 /// Titles a session after its first exchange, from the person's first words.
