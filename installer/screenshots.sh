@@ -16,9 +16,15 @@ cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; r
 trap cleanup EXIT
 
 PROFILE="${AETHERIA_SCREENSHOT_PROFILE:-dev}"
-cargo build --locked -q --profile "$PROFILE" -p aetheria
-cargo build --locked -q -p aetheria-engine --features testkit --example loopback_provider
-if [ "$PROFILE" = dev ]; then BIN="$CARGO_TARGET_DIR/debug/aetheria"; else BIN="$CARGO_TARGET_DIR/$PROFILE/aetheria"; fi
+if [ "$PROFILE" = dev ]; then
+  # The same selection of packages and features as the test run, so its build is reused as is.
+  cargo build --locked -q --workspace --all-features --bins --tests --examples
+  BIN="$CARGO_TARGET_DIR/debug/aetheria"
+else
+  cargo build --locked -q --profile "$PROFILE" -p aetheria
+  cargo build --locked -q -p aetheria-engine --features testkit --example loopback_provider
+  BIN="$CARGO_TARGET_DIR/$PROFILE/aetheria"
+fi
 
 export DISPLAY="${AETHERIA_SCREENSHOT_DISPLAY:-:97}"
 Xvfb "$DISPLAY" -screen 0 1280x800x24 >"$WORK/xvfb.log" 2>&1 & PIDS+=($!)
