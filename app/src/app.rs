@@ -449,7 +449,7 @@ impl App {
             Message::OpenSettings => self.open_settings(/*onboarding*/ false),
             Message::Settings(msg) => return self.settings_message(msg),
             Message::MoveSession(step) => {
-                let shown = self.shown_sessions();
+                let shown: Vec<SessionId> = self.shown_sessions().map(|s| s.id.clone()).collect();
                 let at = self
                     .current
                     .as_ref()
@@ -611,13 +611,11 @@ impl App {
     }
 
     /// The sessions the sidebar shows (filtered by the search box), in order.
-    pub(crate) fn shown_sessions(&self) -> Vec<SessionId> {
+    pub(crate) fn shown_sessions(&self) -> impl Iterator<Item = &SessionSummary> {
         let needle = self.search.trim().to_lowercase();
         self.sessions
             .iter()
-            .filter(|s| needle.is_empty() || s.title.to_lowercase().contains(&needle))
-            .map(|s| s.id.clone())
-            .collect()
+            .filter(move |s| needle.is_empty() || s.title.to_lowercase().contains(&needle))
     }
 
     /// The model picker's entries and the chosen one.

@@ -311,6 +311,15 @@ impl Config {
         }
     }
 
+    /// The keychain account of a provider's key: its `key_ref` when it is configured, else its name.
+    #[must_use]
+    pub fn key_account_of(&self, provider: &str) -> String {
+        self.providers
+            .iter()
+            .find(|p| p.name == provider)
+            .map_or_else(|| provider.to_owned(), |p| p.key_account().to_owned())
+    }
+
     /// Puts `provider` first and makes it the default (replacing one of the same name).
     pub fn use_provider(&mut self, provider: ProviderConfig) {
         self.providers.retain(|p| p.name != provider.name);

@@ -116,21 +116,20 @@ async fn provider(config: &Config) -> Check {
             ),
         );
     };
-    let secrets = Secrets::new();
-    let lookup = p.clone();
-    let lookup =
-        tokio::task::spawn_blocking(move || crate::provider::resolve_key(&lookup, &secrets));
-    let key = tokio::time::timeout(Duration::from_secs(10), lookup)
+    check_provider(p, &Secrets::new()).await
+}
+
+/// Looks up the provider's key (env var, else keychain) and asks the provider for its models.
+pub(crate) async fn check_provider(p: &ProviderConfig, secrets: &Secrets) -> Check {
+    let key = crate::provider::lookup_key(p, secrets, Duration::from_secs(10))
         .await
         .ok()
-        .and_then(Result::ok)
-        .and_then(Result::ok)
         .flatten();
     reach(p, key).await
 }
 
 /// Asks the provider for its model list (`GET {base_url}/models`).
-pub(crate) async fn reach(p: &ProviderConfig, key: Option<String>) -> Check {
+async fn reach(p: &ProviderConfig, key: Option<String>) -> Check {
     let name = format!("provider {}", p.name);
     let client = match reqwest::Client::builder()
         .timeout(Duration::from_secs(10))

@@ -56,7 +56,6 @@ impl Engine {
             policies: Policies::new(config.tools.policy.clone(), remembered),
             config: RwLock::new(config),
             store,
-            redactor: secrets.redactor(),
             secrets,
             registry: Registry::builtin(),
             approvals: Approvals::default(),
@@ -119,7 +118,6 @@ pub(crate) struct Shared {
     config: RwLock<Config>,
     pub store: Store,
     pub secrets: Secrets,
-    pub redactor: crate::secrets::Redactor,
     pub registry: Registry,
     pub policies: Policies,
     pub approvals: Approvals,
@@ -184,7 +182,7 @@ impl Shared {
     }
 
     pub(crate) fn redact(&self, text: &str) -> String {
-        self.redactor.redact(text)
+        self.secrets.redactor().redact(text)
     }
 
     pub(crate) fn error(&self, kind: ErrorKind, message: impl AsRef<str>) -> ErrorInfo {
@@ -208,24 +206,17 @@ impl Shared {
                 "no model provider is configured: add one in Settings or config.toml, or run `aetheria ask --base-url URL --model NAME`",
             ));
         };
-        let secrets = self.secrets.clone();
-        let lookup = provider.clone();
-        let lookup = tokio::task::spawn_blocking(move || provider::resolve_key(&lookup, &secrets));
         // A locked keychain may wait for the person to unlock it; do not wait forever.
-        let key = tokio::time::timeout(KEYCHAIN_WAIT, lookup)
+        let key = provider::lookup_key(&provider, &self.secrets, KEYCHAIN_WAIT)
             .await
-            .map_err(|_| {
-                ErrorInfo::new(
+            .map_err(|e| match e {
+                provider::KeyError::Timeout(_) => ErrorInfo::new(
                     ErrorKind::Auth,
-                    format!(
-                        "the OS keychain did not answer within {} s (is it locked?); unlock it, or set {}",
-                        KEYCHAIN_WAIT.as_secs(),
-                        provider.key_env_var()
-                    ),
-                )
-            })?
-            .map_err(|e| ErrorInfo::new(ErrorKind::Internal, e.to_string()))?
-            .map_err(|e| self.error(ErrorKind::Auth, e.to_string()))?;
+                    format!("{e}; unlock it, or set {}", provider.key_env_var()),
+                ),
+                provider::KeyError::Keychain(e) => self.error(ErrorKind::Auth, e.to_string()),
+                provider::KeyError::Task(_) => ErrorInfo::new(ErrorKind::Internal, e.to_string()),
+            })?;
         let client = provider::client(&provider, key).map_err(|e| e.to_info())?;
         *slot = Some(client.clone());
         Ok(client)

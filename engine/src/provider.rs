@@ -127,6 +127,35 @@ pub(crate) fn resolve_key(
     }
 }
 
+/// Why a key could not be looked up.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum KeyError {
+    /// The keychain did not answer in time (locked, waiting for the person).
+    #[error("the OS keychain did not answer within {0} s (is it locked?)")]
+    Timeout(u64),
+    /// The keychain answered with an error.
+    #[error(transparent)]
+    Keychain(#[from] SecretsError),
+    /// The blocking lookup task failed.
+    #[error("the key lookup failed: {0}")]
+    Task(String),
+}
+
+/// `resolve_key` off the async threads, waiting at most `wait` for the keychain.
+pub(crate) async fn lookup_key(
+    provider: &ProviderConfig,
+    secrets: &Secrets,
+    wait: Duration,
+) -> Result<Option<String>, KeyError> {
+    let (provider, secrets) = (provider.clone(), secrets.clone());
+    let lookup = tokio::task::spawn_blocking(move || resolve_key(&provider, &secrets));
+    tokio::time::timeout(wait, lookup)
+        .await
+        .map_err(|_| KeyError::Timeout(wait.as_secs()))?
+        .map_err(|e| KeyError::Task(e.to_string()))?
+        .map_err(KeyError::from)
+}
+
 /// Builds the client for a provider.
 pub(crate) fn client(
     provider: &ProviderConfig,

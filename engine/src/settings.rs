@@ -59,12 +59,7 @@ pub(crate) async fn store_key(
     provider: &str,
     key: Secret,
 ) -> Result<(), ErrorInfo> {
-    let account = shared
-        .config()
-        .providers
-        .iter()
-        .find(|p| p.name == provider)
-        .map_or_else(|| provider.to_owned(), |p| p.key_account().to_owned());
+    let account = shared.config().key_account_of(provider);
     let secrets = shared.secrets.clone();
     tokio::task::spawn_blocking(move || secrets.set(&account, key.expose()))
         .await
@@ -77,18 +72,7 @@ pub(crate) async fn store_key(
 
 /// Asks the provider for its model list with its key.
 pub(crate) async fn test(shared: &Shared, provider: ProviderConfig) -> Event {
-    let secrets = shared.secrets.clone();
-    let lookup = provider.clone();
-    let key = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio::task::spawn_blocking(move || crate::provider::resolve_key(&lookup, &secrets)),
-    )
-    .await
-    .ok()
-    .and_then(Result::ok)
-    .and_then(Result::ok)
-    .flatten();
-    let check = crate::doctor::reach(&provider, key).await;
+    let check = crate::doctor::check_provider(&provider, &shared.secrets).await;
     let mut detail = check.detail;
     if let Some(fix) = check.fix {
         detail.push_str(". ");

@@ -89,8 +89,7 @@ impl App {
 
     fn sidebar(&self, p: Palette) -> Element<'_, Message> {
         let mut list = column![].spacing(10);
-        let shown = self.shown_sessions();
-        for s in self.sessions.iter().filter(|s| shown.contains(&s.id)) {
+        for s in self.shown_sessions() {
             let selected = self.current.as_ref() == Some(&s.id);
             list = list.push(
                 button(text(cut(&s.title, 28)).size(14))

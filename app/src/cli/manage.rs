@@ -126,11 +126,12 @@ pub(super) async fn sessions_rm(id: &str, json: bool) -> Result<ExitCode, CliErr
 /// The keychain account of a provider: its `key_ref` when configured, else its name.
 fn account(provider: &str) -> Result<(String, Option<String>), CliError> {
     let config = Config::load()?;
-    let configured = config.providers.iter().find(|p| p.name == provider);
-    Ok(match configured {
-        Some(p) => (p.key_account().to_owned(), Some(p.key_env_var())),
-        None => (provider.to_owned(), None),
-    })
+    let env = config
+        .providers
+        .iter()
+        .find(|p| p.name == provider)
+        .map(aetheria_engine::config::ProviderConfig::key_env_var);
+    Ok((config.key_account_of(provider), env))
 }
 
 pub(super) async fn auth_set(provider: &str) -> Result<ExitCode, CliError> {

@@ -3,23 +3,29 @@
 use iced::widget::{pick_list as picker, text_editor, text_input};
 use iced::{Background, Border, Color, Theme};
 
-use super::BORDER;
 use super::palette::Palette;
+use super::{BORDER, border};
+
+/// The frame of a field: one pixel heavier while it has the focus.
+fn field_border(p: &Palette, focused: bool) -> Border {
+    let frame = border(p);
+    if focused {
+        Border {
+            width: BORDER + 1.0,
+            ..frame
+        }
+    } else {
+        frame
+    }
+}
 
 /// The composer's text area.
 pub fn editor(p: Palette) -> impl Fn(&Theme, text_editor::Status) -> text_editor::Style {
     move |_theme, status| {
-        let width = match status {
-            text_editor::Status::Focused { .. } => BORDER + 1.0,
-            _ => BORDER,
-        };
+        let focused = matches!(status, text_editor::Status::Focused { .. });
         text_editor::Style {
             background: Background::Color(p.surface),
-            border: Border {
-                color: p.ink,
-                width,
-                radius: 0.0.into(),
-            },
+            border: field_border(&p, focused),
             placeholder: p.muted,
             value: p.ink,
             selection: Color { a: 0.5, ..p.accent },
@@ -37,28 +43,17 @@ pub fn pick_list(p: Palette) -> impl Fn(&Theme, picker::Status) -> picker::Style
             picker::Status::Hovered | picker::Status::Opened { .. } => p.accent,
             picker::Status::Active => p.surface,
         }),
-        border: Border {
-            color: p.ink,
-            width: BORDER,
-            radius: 0.0.into(),
-        },
+        border: border(&p),
     }
 }
 
 /// Single-line inputs (search, rename).
 pub fn input(p: Palette) -> impl Fn(&Theme, text_input::Status) -> text_input::Style {
     move |_theme, status| {
-        let width = match status {
-            text_input::Status::Focused { .. } => BORDER + 1.0,
-            _ => BORDER,
-        };
+        let focused = matches!(status, text_input::Status::Focused { .. });
         text_input::Style {
             background: Background::Color(p.surface),
-            border: Border {
-                color: p.ink,
-                width,
-                radius: 0.0.into(),
-            },
+            border: field_border(&p, focused),
             icon: p.muted,
             placeholder: p.muted,
             value: p.ink,
