@@ -397,21 +397,9 @@ async fn on_a_terminal_ask_asks_and_the_typed_answer_decides() {
     let env = Env::new(&server.base_url());
     let binary = env!("CARGO_BIN_EXE_aetheria");
     let run = |answer: &'static str| {
-        let mut script = tokio::process::Command::new("script");
-        script
-            .args([
-                "-q",
-                "-e",
-                "-c",
-                &format!("{binary} ask write"),
-                "/dev/null",
-            ])
-            .env("AETHERIA_CONFIG_DIR", env.dir.path().join("config"))
-            .env("AETHERIA_DATA_DIR", env.dir.path().join("data"))
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true);
+        let command = format!("{binary} ask write");
+        let mut script = env.command_of("script", &["-q", "-e", "-c", &command, "/dev/null"]);
+        script.stdin(std::process::Stdio::piped());
         async move {
             let mut child = script
                 .spawn()

@@ -30,7 +30,12 @@ impl Env {
     }
 
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_aetheria"));
+        self.command_of(env!("CARGO_BIN_EXE_aetheria"), args)
+    }
+
+    /// Any program (e.g. `script` around the binary) with this environment's folders.
+    pub fn command_of(&self, program: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(program);
         cmd.args(args)
             .env("AETHERIA_CONFIG_DIR", self.dir.path().join("config"))
             .env("AETHERIA_DATA_DIR", self.dir.path().join("data"))
