@@ -1,9 +1,32 @@
-//! Isolated code execution for Aetheria. Model-written code runs only here, never on the host. This
-//! first part finds the Docker engine (local socket or `DOCKER_HOST`); the sandbox backends build on it.
+//! Isolated code execution for Aetheria. Model-written code runs only here, never on the host: in a
+//! long-lived Docker container per session (bollard) or, when no Docker engine answers, in a
+//! bubblewrap sandbox on Linux. Both backends run the same small job runner inside the sandbox and
+//! speak one framed protocol to it, so exec, deadlines, kills and bounded output behave the same.
 
-use bollard::Docker;
+mod bwrap;
+mod docker;
+pub mod image;
+mod output;
+mod pool;
+mod runner;
 
-/// Why the sandbox cannot be used.
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+pub use bwrap::BwrapHost;
+pub use docker::{DockerHost, DockerInfo, connect as connect_docker, docker_info};
+pub use output::Captured;
+pub use pool::Pool;
+
+/// A Docker sandbox pool.
+pub type DockerSandbox = Pool<DockerHost>;
+/// A bubblewrap sandbox pool.
+pub type BwrapSandbox = Pool<BwrapHost>;
+
+/// Why a sandbox operation failed. Every message says what the person can do about it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SandboxError {
@@ -12,77 +35,324 @@ pub enum SandboxError {
         "no Docker engine answers ({0}); install and start Docker (Debian/Ubuntu: `apt-get install docker.io`), or set DOCKER_HOST to a reachable engine"
     )]
     NoDocker(String),
+    /// The sandbox image has not been built yet.
+    #[error("the sandbox image {0} is missing; build it with `aetheria sandbox build-image`")]
+    NoImage(String),
+    /// Neither Docker nor bubblewrap can run here.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Building or importing the image failed.
+    #[error("building the sandbox image failed: {0}")]
+    Build(String),
+    /// The Docker engine refused a request.
+    #[error("the Docker engine refused: {0}")]
+    Docker(String),
+    /// No sandbox with this id exists (it was destroyed or never created).
+    #[error("no sandbox {0}; it was removed")]
+    NotFound(String),
+    /// The runner inside the sandbox stopped answering; the sandbox is restarted on next use.
+    #[error("the sandbox stopped answering ({0}); it will be restarted on the next run")]
+    Runner(String),
+    /// A file could not be moved in or out of the sandbox.
+    #[error("{0}")]
+    File(String),
+    /// A host-side I/O failure.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
 }
 
-/// What the Docker engine reported about itself.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct DockerInfo {
-    /// The engine's version.
-    pub version: String,
-    /// The API version agreed with it.
-    pub api_version: String,
+impl From<bollard::errors::Error> for SandboxError {
+    fn from(e: bollard::errors::Error) -> Self {
+        SandboxError::Docker(e.to_string())
+    }
 }
 
-/// Connects to the Docker engine (`DOCKER_HOST` or the platform default), negotiates the API
-/// version and asks for its version.
-pub async fn docker_info() -> Result<DockerInfo, SandboxError> {
-    let docker =
-        Docker::connect_with_defaults().map_err(|e| SandboxError::NoDocker(e.to_string()))?;
-    let docker = docker
-        .negotiate_version()
+/// Which isolation a sandbox uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    /// A container on a Docker engine (local socket or `DOCKER_HOST`).
+    Docker,
+    /// bubblewrap namespaces on this Linux host.
+    Bubblewrap,
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Docker => "docker",
+            Backend::Bubblewrap => "bubblewrap",
+        })
+    }
+}
+
+/// Resource limits of one sandbox.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// Memory cap in MiB (Docker: cgroup limit, swap included; bubblewrap: address space).
+    pub memory_mib: u64,
+    /// Maximum number of processes.
+    pub pids: u64,
+    /// CPU share (1.0 = one core; Docker only).
+    pub cpus: f64,
+    /// Size of the `/tmp` tmpfs in MiB.
+    pub tmp_mib: u64,
+    /// Output bytes per exec forwarded to the live stream; beyond this only head and tail are kept.
+    pub stream_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_mib: 1024,
+            pids: 256,
+            cpus: 1.0,
+            tmp_mib: 256,
+            stream_bytes: 1 << 20,
+        }
+    }
+}
+
+/// What a sandbox is made from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spec {
+    /// A stable name (the session id); labels the container and names it in `sandbox ps`.
+    pub name: String,
+    /// Host folder mounted read-write at `/workspace`, if any.
+    pub workspace: Option<PathBuf>,
+    /// Whether the sandbox may reach the network (off unless the person allowed it).
+    pub network: bool,
+    /// Resource limits.
+    pub limits: Limits,
+}
+
+impl Spec {
+    /// A sandbox with default limits, no network and no workspace.
+    pub fn new(name: impl Into<String>) -> Self {
+        Spec {
+            name: name.into(),
+            workspace: None,
+            network: false,
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// The handle of a created sandbox.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct SandboxId(pub String);
+
+impl std::fmt::Display for SandboxId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One command to run in a sandbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecRequest {
+    /// Program and arguments (no shell unless the caller asks for one).
+    pub argv: Vec<String>,
+    /// Bytes written to the program's stdin (then closed).
+    pub stdin: Vec<u8>,
+    /// Deadline after which every process of the exec is killed.
+    pub timeout: Duration,
+    /// Working directory inside the sandbox.
+    pub cwd: String,
+}
+
+impl ExecRequest {
+    /// Runs `argv` in `/workspace` with a 30 s deadline and empty stdin.
+    pub fn new<S: Into<String>>(argv: impl IntoIterator<Item = S>) -> Self {
+        ExecRequest {
+            argv: argv.into_iter().map(Into::into).collect(),
+            stdin: Vec::new(),
+            timeout: Duration::from_secs(30),
+            cwd: "/workspace".into(),
+        }
+    }
+
+    /// Sets the deadline.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets stdin.
+    pub fn stdin(mut self, stdin: impl Into<Vec<u8>>) -> Self {
+        self.stdin = stdin.into();
+        self
+    }
+}
+
+/// Which stream a chunk came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamKind {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+/// A piece of live output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk {
+    /// Where it came from.
+    pub stream: StreamKind,
+    /// The bytes.
+    pub data: Bytes,
+}
+
+/// Where live output goes while an exec runs.
+pub type Sink = mpsc::Sender<Chunk>;
+
+/// How an exec ended.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ExecOutcome {
+    /// Exit code, when the program exited on its own.
+    pub exit_code: Option<i32>,
+    /// The signal that ended it, if one did.
+    pub signal: Option<i32>,
+    /// The deadline passed and the processes were killed.
+    pub timed_out: bool,
+    /// The kernel's out-of-memory killer ended it.
+    pub oom_killed: bool,
+    /// Head and tail of stdout.
+    pub stdout: Captured,
+    /// Head and tail of stderr.
+    pub stderr: Captured,
+    /// Wall time.
+    pub duration: Duration,
+}
+
+impl ExecOutcome {
+    /// Whether the program exited with status 0.
+    pub fn success(&self) -> bool {
+        self.exit_code == Some(0) && !self.timed_out && !self.oom_killed
+    }
+
+    /// One line saying how the program ended.
+    pub fn status_line(&self) -> String {
+        if self.timed_out {
+            format!(
+                "killed: deadline of {:.1} s passed",
+                self.duration.as_secs_f64()
+            )
+        } else if self.oom_killed {
+            "killed: out of memory (the sandbox's memory limit was reached)".into()
+        } else if let Some(code) = self.exit_code {
+            format!("exit code {code}")
+        } else if let Some(signal) = self.signal {
+            format!("killed by signal {signal}")
+        } else {
+            "ended".into()
+        }
+    }
+}
+
+/// A sandbox the backend knows about (for `aetheria sandbox ps`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SandboxInfo {
+    /// Its id.
+    pub id: SandboxId,
+    /// The spec name (session id).
+    pub name: String,
+    /// Whether it is running now.
+    pub running: bool,
+    /// The backend's own status words.
+    pub status: String,
+}
+
+/// An isolated place to run code. Created once per session, reused for every exec.
+#[async_trait::async_trait]
+pub trait Sandbox: Send + Sync {
+    /// Which isolation this is.
+    fn backend(&self) -> Backend;
+    /// Creates (and starts) a sandbox.
+    async fn create(&self, spec: &Spec) -> Result<SandboxId, SandboxError>;
+    /// Runs one command, streaming output to `sink` while it runs. Restarts a stopped sandbox.
+    async fn exec(
+        &self,
+        id: &SandboxId,
+        request: ExecRequest,
+        sink: Option<Sink>,
+    ) -> Result<ExecOutcome, SandboxError>;
+    /// Writes a file inside the sandbox (absolute path, e.g. under `/tmp` or `/workspace`).
+    async fn put_file(&self, id: &SandboxId, path: &str, data: &[u8]) -> Result<(), SandboxError>;
+    /// Reads a file from inside the sandbox.
+    async fn get_file(&self, id: &SandboxId, path: &str) -> Result<Vec<u8>, SandboxError>;
+    /// Stops the sandbox's processes; the next exec starts it again (files in /workspace stay).
+    async fn stop(&self, id: &SandboxId) -> Result<(), SandboxError>;
+    /// Removes the sandbox and everything running in it.
+    async fn destroy(&self, id: &SandboxId) -> Result<(), SandboxError>;
+    /// Every sandbox of this backend, including ones left by a crashed app.
+    async fn list(&self) -> Result<Vec<SandboxInfo>, SandboxError>;
+}
+
+/// Which backend to use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Preference {
+    /// Docker when an engine answers, else bubblewrap on Linux, else refuse.
+    #[default]
+    Auto,
+    /// Docker only.
+    Docker,
+    /// bubblewrap only.
+    Bubblewrap,
+}
+
+/// Where the image's root filesystem is cached: `AETHERIA_SANDBOX_CACHE`, else the platform cache
+/// folder (`~/.cache/aetheria/sandbox` on Linux).
+pub fn default_cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("AETHERIA_SANDBOX_CACHE") {
+        return PathBuf::from(dir);
+    }
+    directories::BaseDirs::new()
+        .map(|d| d.cache_dir().join("aetheria").join("sandbox"))
+        .unwrap_or_else(|| std::env::temp_dir().join("aetheria-sandbox"))
+}
+
+/// Opens the sandbox backend `preference` allows: Docker when an engine answers (importing the
+/// cached root filesystem if the image is missing), else bubblewrap on Linux, else a clear refusal.
+pub async fn open(
+    preference: Preference,
+    cache_dir: &std::path::Path,
+) -> Result<std::sync::Arc<dyn Sandbox>, SandboxError> {
+    let docker_error = if preference == Preference::Bubblewrap {
+        None
+    } else {
+        match open_docker(cache_dir).await {
+            Ok(pool) => return Ok(std::sync::Arc::new(pool)),
+            Err(e) if preference == Preference::Docker => return Err(e),
+            Err(e @ SandboxError::NoImage(_)) => return Err(e),
+            Err(e) => Some(e),
+        }
+    };
+    if !bwrap::available() {
+        return Err(match docker_error {
+            Some(e) => SandboxError::Unavailable(format!(
+                "{e}; the bubblewrap fallback is not available either (it needs Linux and `bwrap`), so code is not run"
+            )),
+            None => SandboxError::Unavailable(
+                "bubblewrap is not available (it needs Linux and `bwrap`)".into(),
+            ),
+        });
+    }
+    let rootfs = image::unpacked_rootfs(cache_dir).await?;
+    Ok(std::sync::Arc::new(Pool::new(BwrapHost::new(&rootfs)?)))
+}
+
+async fn open_docker(cache_dir: &std::path::Path) -> Result<DockerSandbox, SandboxError> {
+    let docker = docker::connect().await?;
+    docker
+        .ping()
         .await
         .map_err(|e| SandboxError::NoDocker(e.to_string()))?;
-    let version = docker
-        .version()
-        .await
-        .map_err(|e| SandboxError::NoDocker(e.to_string()))?;
-    Ok(DockerInfo {
-        version: version.version.unwrap_or_else(|| "unknown".into()),
-        api_version: docker.client_version().to_string(),
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A Docker host that does not exist is reported with a fix hint, not a panic.
-    #[tokio::test]
-    async fn missing_engine_says_how_to_fix() {
-        let docker =
-            Docker::connect_with_http("http://127.0.0.1:9", 2, bollard::API_DEFAULT_VERSION)
-                .unwrap();
-        let err = docker.ping().await.unwrap_err().to_string();
-        assert!(!err.is_empty());
-        let wrapped = SandboxError::NoDocker(err).to_string();
-        assert!(wrapped.contains("apt-get install docker.io"), "{wrapped}");
+    if !image::image_exists(&docker).await? && image::rootfs_tar(cache_dir).exists() {
+        image::import_rootfs(&docker, &image::rootfs_tar(cache_dir), &mut |_| {}).await?;
     }
-
-    /// The real engine started by `.ci/run` answers (set AETHERIA_SKIP=docker to opt out locally).
-    #[tokio::test]
-    async fn real_engine_answers() {
-        if skip("docker") {
-            return;
-        }
-        let info = docker_info()
-            .await
-            .expect("Docker must be running for this test (AETHERIA_SKIP=docker to skip)");
-        assert!(!info.version.is_empty());
-        assert!(info.api_version.starts_with("1."), "{info:?}");
-    }
-
-    fn skip(what: &str) -> bool {
-        let skipped = std::env::var("AETHERIA_SKIP")
-            .unwrap_or_default()
-            .split(',')
-            .any(|s| s.trim() == what);
-        if skipped {
-            assert!(
-                std::env::var("CI").is_err(),
-                "AETHERIA_SKIP is not allowed in CI"
-            );
-            eprintln!("SKIPPED: {what} (AETHERIA_SKIP)");
-        }
-        skipped
-    }
+    Ok(Pool::new(DockerHost::connect().await?))
 }

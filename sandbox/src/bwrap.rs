@@ -1,0 +1,241 @@
+//! The fallback backend for Linux hosts with no Docker engine: bubblewrap namespaces over the same
+//! root filesystem (unpacked from the image's tarball), with every namespace unshared, no network
+//! unless allowed, read-only system binds, no capabilities, nested user namespaces disabled, and
+//! rlimits (processes, data size, file size) set inside the sandbox's own user namespace. As root, the sandbox first drops to an unprivileged uid
+//! (rlimits do not bind root). Code is never run without this isolation.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Mutex;
+
+use tokio::io::AsyncBufReadExt;
+use tokio::process::Command;
+use tokio_util::io::ReaderStream;
+
+use crate::pool::{Host, RunnerHandle};
+use crate::runner::{Runner, SCRIPT};
+use crate::{Backend, SandboxError, SandboxId, SandboxInfo, Spec};
+
+/// Makes and runs bubblewrap sandboxes on this host.
+pub struct BwrapHost {
+    bwrap: PathBuf,
+    rootfs: PathBuf,
+    /// Process ids of running sandboxes, for `list` and `halt`.
+    running: Mutex<HashMap<SandboxId, (String, Option<u32>)>>,
+}
+
+impl BwrapHost {
+    /// Finds `bwrap` and checks the unpacked root filesystem.
+    pub fn new(rootfs: &Path) -> Result<Self, SandboxError> {
+        if !cfg!(target_os = "linux") {
+            return Err(SandboxError::Unavailable(
+                "no Docker engine answers and bubblewrap needs Linux; install Docker Desktop to run code".into(),
+            ));
+        }
+        let bwrap = find_program("bwrap").ok_or_else(|| {
+            SandboxError::Unavailable(
+                "no Docker engine answers and bubblewrap is not installed; install Docker (apt-get install docker.io) or bubblewrap (apt-get install bubblewrap) to run code".into(),
+            )
+        })?;
+        if !rootfs.join("usr/bin/python3").exists() {
+            return Err(SandboxError::NoImage(format!(
+                "root filesystem at {}",
+                rootfs.display()
+            )));
+        }
+        Ok(BwrapHost {
+            bwrap,
+            rootfs: rootfs.to_path_buf(),
+            running: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn command(&self, spec: &Spec) -> Command {
+        let limits = &spec.limits;
+        let mib = 1024 * 1024;
+        let (uid, gid) = sandbox_ids(spec.workspace.as_deref());
+        let mut cmd = if running_as_root() {
+            let mut cmd = Command::new("setpriv");
+            cmd.args([
+                &format!("--reuid={uid}"),
+                &format!("--regid={gid}"),
+                "--clear-groups",
+                "--",
+            ]);
+            cmd.arg(&self.bwrap);
+            cmd
+        } else {
+            Command::new(&self.bwrap)
+        };
+        cmd.args(["--unshare-all", "--unshare-user", "--disable-userns"]);
+        if spec.network {
+            cmd.arg("--share-net");
+        }
+        cmd.args(["--uid", &uid.to_string(), "--gid", &gid.to_string()]);
+        cmd.args([
+            "--die-with-parent",
+            "--new-session",
+            "--cap-drop",
+            "ALL",
+            "--clearenv",
+        ]);
+        cmd.args(["--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin"]);
+        cmd.args(["--setenv", "HOME", "/tmp", "--setenv", "LANG", "C.UTF-8"]);
+        for dir in ["usr", "etc"] {
+            cmd.arg("--ro-bind")
+                .arg(self.rootfs.join(dir))
+                .arg(format!("/{dir}"));
+        }
+        for (link, target) in [
+            ("/bin", "usr/bin"),
+            ("/sbin", "usr/sbin"),
+            ("/lib", "usr/lib"),
+            ("/lib64", "usr/lib64"),
+        ] {
+            cmd.args(["--symlink", target, link]);
+        }
+        cmd.args(["--proc", "/proc", "--dev", "/dev"]);
+        cmd.args([
+            "--size",
+            &(limits.tmp_mib * mib).to_string(),
+            "--tmpfs",
+            "/tmp",
+        ]);
+        match &spec.workspace {
+            Some(workspace) => {
+                cmd.arg("--bind").arg(workspace).arg("/workspace");
+            }
+            None => {
+                cmd.args(["--dir", "/workspace"]);
+            }
+        }
+        // The limits are set inside the sandbox's own user namespace, so the process count is
+        // this sandbox's alone, not every process of the person's uid.
+        cmd.args(["--chdir", "/workspace", "--", "prlimit"])
+            .arg(format!("--nproc={}", limits.pids))
+            .arg(format!("--data={}", limits.memory_mib * mib))
+            .arg(format!("--fsize={}", limits.tmp_mib.max(64) * mib * 4))
+            .args(["--core=0", "--", "python3", "-u", "-c", SCRIPT]);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<SandboxId, (String, Option<u32>)>> {
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl Host for BwrapHost {
+    fn backend(&self) -> Backend {
+        Backend::Bubblewrap
+    }
+
+    async fn make(&self, spec: &Spec) -> Result<SandboxId, SandboxError> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = SandboxId(format!("bwrap-{}-{n}", std::process::id()));
+        self.running().insert(id.clone(), (spec.name.clone(), None));
+        Ok(id)
+    }
+
+    async fn launch(&self, id: &SandboxId, spec: &Spec) -> Result<RunnerHandle, SandboxError> {
+        let mut child = self
+            .command(spec)
+            .spawn()
+            .map_err(|e| SandboxError::Unavailable(format!("cannot start bubblewrap: {e}")))?;
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(SandboxError::Runner("bubblewrap pipes missing".into()));
+        };
+        let short = id.0.clone();
+        tokio::spawn(async move {
+            let mut lines = tokio::io::BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                tracing::warn!(sandbox = %short, "runner: {line}");
+            }
+        });
+        if let Some(entry) = self.running().get_mut(id) {
+            entry.1 = child.id();
+        }
+        let runner = Runner::start(
+            Box::pin(stdin),
+            Box::pin(ReaderStream::new(stdout)),
+            Some(Box::new(child)),
+        )
+        .await?;
+        Ok(RunnerHandle(runner))
+    }
+
+    async fn halt(&self, id: &SandboxId) -> Result<(), SandboxError> {
+        // The runner owns the child (killed on drop); the pool drops it before calling this.
+        if let Some(entry) = self.running().get_mut(id) {
+            entry.1 = None;
+        }
+        Ok(())
+    }
+
+    async fn remove(&self, id: &SandboxId) -> Result<(), SandboxError> {
+        self.running().remove(id);
+        Ok(())
+    }
+
+    async fn list(&self) -> Result<Vec<SandboxInfo>, SandboxError> {
+        Ok(self
+            .running()
+            .iter()
+            .map(|(id, (name, pid))| SandboxInfo {
+                id: id.clone(),
+                name: name.clone(),
+                running: pid.is_some(),
+                status: match pid {
+                    Some(pid) => format!("running (pid {pid})"),
+                    None => "stopped".into(),
+                },
+            })
+            .collect())
+    }
+}
+
+fn find_program(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Whether bubblewrap can be used on this host (Linux with `bwrap` on PATH).
+pub(crate) fn available() -> bool {
+    cfg!(target_os = "linux") && find_program("bwrap").is_some()
+}
+
+pub(crate) fn running_as_root() -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+    }
+    #[cfg(not(unix))]
+    false
+}
+
+/// The uid and gid code runs as inside: the workspace owner when not root, else 1000.
+fn sandbox_ids(workspace: Option<&Path>) -> (u32, u32) {
+    #[cfg(unix)]
+    if let Some(meta) = workspace.and_then(|w| std::fs::metadata(w).ok()) {
+        use std::os::unix::fs::MetadataExt;
+        if meta.uid() != 0 {
+            return (meta.uid(), meta.gid());
+        }
+    }
+    let _ = workspace;
+    (1000, 1000)
+}

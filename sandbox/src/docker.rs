@@ -1,0 +1,365 @@
+//! The Docker backend (bollard): one long-lived container per session from the locally built image,
+//! with no network unless allowed, a read-only root, a tmpfs `/tmp`, the workspace at `/workspace`,
+//! every capability dropped, `no-new-privileges`, a non-root user, pids/memory/CPU limits and an
+//! init process. The job runner is the container's main process; the host talks to it over attach.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use bollard::Docker;
+use bollard::container::LogOutput;
+use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::query_parameters::{
+    AttachContainerOptions, CreateContainerOptions, KillContainerOptions, ListContainersOptions,
+    RemoveContainerOptions,
+};
+use futures::StreamExt;
+
+use crate::pool::{Host, RunnerHandle};
+use crate::runner::{Runner, SCRIPT};
+use crate::{Backend, SandboxError, SandboxId, SandboxInfo, Spec, image};
+
+/// Label every Aetheria sandbox container carries.
+pub const LABEL: &str = "io.aetheria.sandbox";
+const LABEL_NAME: &str = "io.aetheria.name";
+const LABEL_OWNER: &str = "io.aetheria.owner";
+
+/// What the Docker engine reported about itself.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DockerInfo {
+    /// The engine's version.
+    pub version: String,
+    /// The API version agreed with it.
+    pub api_version: String,
+}
+
+/// Connects to the Docker engine (`DOCKER_HOST` or the platform default) and negotiates the API
+/// version.
+pub async fn connect() -> Result<Docker, SandboxError> {
+    let docker =
+        Docker::connect_with_defaults().map_err(|e| SandboxError::NoDocker(e.to_string()))?;
+    docker
+        .negotiate_version()
+        .await
+        .map_err(|e| SandboxError::NoDocker(e.to_string()))
+}
+
+/// Connects to the Docker engine and asks for its version.
+pub async fn docker_info() -> Result<DockerInfo, SandboxError> {
+    let docker = connect().await?;
+    let version = docker
+        .version()
+        .await
+        .map_err(|e| SandboxError::NoDocker(e.to_string()))?;
+    Ok(DockerInfo {
+        version: version.version.unwrap_or_else(|| "unknown".into()),
+        api_version: docker.client_version().to_string(),
+    })
+}
+
+/// Makes and runs sandbox containers on one Docker engine.
+pub struct DockerHost {
+    docker: Docker,
+    image: String,
+    owner: String,
+}
+
+impl DockerHost {
+    /// Connects, checks that the sandbox image exists and removes containers a crashed Aetheria
+    /// left behind on this machine.
+    pub async fn connect() -> Result<Self, SandboxError> {
+        let docker = connect().await?;
+        let image = image::image_ref();
+        if !image::image_exists(&docker).await? {
+            return Err(SandboxError::NoImage(image));
+        }
+        let host = DockerHost {
+            docker,
+            image,
+            owner: format!("{}/{}", hostname(), std::process::id()),
+        };
+        let swept = host.sweep_orphans().await?;
+        if swept > 0 {
+            tracing::info!("removed {swept} sandbox containers left by an earlier run");
+        }
+        Ok(host)
+    }
+
+    /// Marks sandboxes made from now on as owned by process `pid` of this machine (tests use a
+    /// dead pid to stand for a crashed app).
+    #[doc(hidden)]
+    pub fn owned_by_pid(mut self, pid: u64) -> Self {
+        self.owner = format!("{}/{pid}", hostname());
+        self
+    }
+
+    /// The engine connection.
+    pub fn docker(&self) -> &Docker {
+        &self.docker
+    }
+
+    /// Removes labelled containers whose owning process on this machine is gone.
+    pub async fn sweep_orphans(&self) -> Result<usize, SandboxError> {
+        let me = hostname();
+        let mut removed = 0;
+        for c in self.containers().await? {
+            let owner = c
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(LABEL_OWNER))
+                .cloned()
+                .unwrap_or_default();
+            let (host, pid) = owner.rsplit_once('/').unwrap_or(("", ""));
+            if host == me
+                && !process_alive(pid)
+                && let Some(id) = c.id
+            {
+                self.remove(&SandboxId(id)).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    async fn containers(&self) -> Result<Vec<bollard::models::ContainerSummary>, SandboxError> {
+        let filters = HashMap::from([("label".to_string(), vec![LABEL.to_string()])]);
+        Ok(self
+            .docker
+            .list_containers(Some(ListContainersOptions {
+                all: true,
+                filters: Some(filters),
+                ..Default::default()
+            }))
+            .await?)
+    }
+}
+
+#[async_trait::async_trait]
+impl Host for DockerHost {
+    fn backend(&self) -> Backend {
+        Backend::Docker
+    }
+
+    async fn make(&self, spec: &Spec) -> Result<SandboxId, SandboxError> {
+        let limits = &spec.limits;
+        let mut binds = Vec::new();
+        if let Some(workspace) = &spec.workspace {
+            binds.push(format!("{}:/workspace:rw", workspace.display()));
+        }
+        let mib = 1024 * 1024;
+        let host_config = HostConfig {
+            network_mode: Some(if spec.network { "bridge" } else { "none" }.into()),
+            readonly_rootfs: Some(true),
+            tmpfs: Some(HashMap::from([(
+                "/tmp".to_string(),
+                format!("rw,nosuid,nodev,size={}m,mode=1777", limits.tmp_mib),
+            )])),
+            binds: Some(binds),
+            cap_drop: Some(vec!["ALL".into()]),
+            security_opt: Some(vec!["no-new-privileges".into()]),
+            pids_limit: Some(limits.pids as i64),
+            memory: Some((limits.memory_mib * mib) as i64),
+            memory_swap: Some((limits.memory_mib * mib) as i64),
+            nano_cpus: Some((limits.cpus * 1e9) as i64),
+            init: Some(true),
+            ..Default::default()
+        };
+        let labels = HashMap::from([
+            (LABEL.to_string(), "1".to_string()),
+            (LABEL_NAME.to_string(), spec.name.clone()),
+            (LABEL_OWNER.to_string(), self.owner.clone()),
+        ]);
+        let body = ContainerCreateBody {
+            image: Some(self.image.clone()),
+            cmd: Some(vec![
+                "python3".into(),
+                "-u".into(),
+                "-c".into(),
+                SCRIPT.into(),
+            ]),
+            user: Some(user_for(spec.workspace.as_deref())),
+            working_dir: Some("/workspace".into()),
+            env: Some(vec!["HOME=/tmp".into(), "LANG=C.UTF-8".into()]),
+            labels: Some(labels),
+            open_stdin: Some(true),
+            stdin_once: Some(false),
+            attach_stdin: Some(true),
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            tty: Some(false),
+            network_disabled: Some(!spec.network),
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        let name = format!("aetheria-{}-{}", sanitize(&spec.name), &uuid_like()[..8]);
+        let created = self
+            .docker
+            .create_container(
+                Some(CreateContainerOptions {
+                    name: Some(name),
+                    ..Default::default()
+                }),
+                body,
+            )
+            .await?;
+        Ok(SandboxId(created.id))
+    }
+
+    async fn launch(&self, id: &SandboxId, _spec: &Spec) -> Result<RunnerHandle, SandboxError> {
+        let state = self.docker.inspect_container(&id.0, None).await?.state;
+        if state.and_then(|s| s.running).unwrap_or(false) {
+            self.halt(id).await?;
+        }
+        let attached = self
+            .docker
+            .attach_container(
+                &id.0,
+                Some(AttachContainerOptions {
+                    stream: true,
+                    stdin: true,
+                    stdout: true,
+                    stderr: true,
+                    ..Default::default()
+                }),
+            )
+            .await?;
+        self.docker.start_container(&id.0, None).await?;
+        let short = id.0.chars().take(12).collect::<String>();
+        let output = attached.output.filter_map(move |item| {
+            let short = short.clone();
+            async move {
+                match item {
+                    Ok(LogOutput::StdOut { message }) => Some(Ok(message)),
+                    Ok(LogOutput::StdErr { message }) => {
+                        tracing::warn!(sandbox = %short, "runner: {}", String::from_utf8_lossy(&message));
+                        None
+                    }
+                    Ok(_) => None,
+                    Err(e) => Some(Err(std::io::Error::other(e))),
+                }
+            }
+        });
+        let runner = Runner::start(attached.input, Box::pin(output), None).await?;
+        Ok(RunnerHandle(runner))
+    }
+
+    async fn halt(&self, id: &SandboxId) -> Result<(), SandboxError> {
+        let result = self
+            .docker
+            .kill_container(
+                &id.0,
+                Some(KillContainerOptions {
+                    signal: "SIGKILL".into(),
+                }),
+            )
+            .await;
+        match result {
+            // 409: it was not running, which is what we wanted.
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
+            other => Ok(other?),
+        }
+    }
+
+    async fn remove(&self, id: &SandboxId) -> Result<(), SandboxError> {
+        let result = self
+            .docker
+            .remove_container(
+                &id.0,
+                Some(RemoveContainerOptions {
+                    force: true,
+                    v: true,
+                    ..Default::default()
+                }),
+            )
+            .await;
+        match result {
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(()),
+            other => Ok(other?),
+        }
+    }
+
+    async fn list(&self) -> Result<Vec<SandboxInfo>, SandboxError> {
+        Ok(self
+            .containers()
+            .await?
+            .into_iter()
+            .map(|c| SandboxInfo {
+                id: SandboxId(c.id.unwrap_or_default()),
+                name: c
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(LABEL_NAME))
+                    .cloned()
+                    .unwrap_or_default(),
+                running: c.state.map(|s| s.to_string()) == Some("running".into()),
+                status: c.status.unwrap_or_default(),
+            })
+            .collect())
+    }
+}
+
+/// The uid:gid code runs as: the workspace folder's owner, so files it writes belong to the
+/// person, or 1000:1000 (the image's `sandbox` user) when that owner is root or unknown.
+fn user_for(workspace: Option<&Path>) -> String {
+    #[cfg(unix)]
+    if let Some(meta) = workspace.and_then(|w| std::fs::metadata(w).ok()) {
+        use std::os::unix::fs::MetadataExt;
+        if meta.uid() != 0 {
+            return format!("{}:{}", meta.uid(), meta.gid());
+        }
+    }
+    let _ = workspace;
+    "1000:1000".into()
+}
+
+fn sanitize(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(40)
+        .collect();
+    if s.is_empty() { "sandbox".into() } else { s }
+}
+
+fn uuid_like() -> String {
+    use sha2::{Digest, Sha256};
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let counter = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    hex::encode(Sha256::digest(format!(
+        "{nanos}-{}-{counter}",
+        std::process::id()
+    )))
+}
+
+static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub(crate) fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .or_else(|_| std::env::var("COMPUTERNAME"))
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+/// Whether a process of this machine still runs (Linux: `/proc`; elsewhere unknown, so a sandbox
+/// of another Aetheria process is only removed by `aetheria sandbox rm`).
+fn process_alive(pid: &str) -> bool {
+    if pid.is_empty() || !pid.chars().all(|c| c.is_ascii_digit()) {
+        return false;
+    }
+    if pid == std::process::id().to_string() {
+        return true;
+    }
+    if cfg!(target_os = "linux") {
+        Path::new("/proc").join(pid).exists()
+    } else {
+        true
+    }
+}

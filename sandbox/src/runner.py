@@ -1,0 +1,165 @@
+# Aetheria's in-sandbox job runner. The host starts it once per sandbox (as `python3 -c`, so it needs
+# nothing from the image but python3) and sends one JSON request per line on stdin; it answers with
+# binary frames on stdout: 1 byte kind, 4 bytes big-endian length, payload. Kinds: R ready,
+# O stdout, E stderr, X exit (JSON), F file (bytes), A ack (JSON), ! error (JSON).
+# One job runs at a time. When a job ends, and when its deadline passes or the host says "kill",
+# every other process of this user in the sandbox is killed, so nothing outlives its exec.
+import base64, json, os, signal, struct, subprocess, sys, threading, time
+
+OUT = sys.stdout.buffer
+LOCK = threading.Lock()
+STATE = {"proc": None, "killed": False}
+
+
+def frame(kind, payload):
+    with LOCK:
+        OUT.write(kind + struct.pack(">I", len(payload)) + payload)
+        OUT.flush()
+
+
+def reply(kind, obj):
+    frame(kind, json.dumps(obj).encode())
+
+
+def oom_kills():
+    for path, key in (("/sys/fs/cgroup/memory.events", "oom_kill"),
+                      ("/sys/fs/cgroup/memory/memory.oom_control", "oom_kill")):
+        try:
+            with open(path) as f:
+                for line in f:
+                    name, _, value = line.partition(" ")
+                    if name == key:
+                        return int(value)
+        except OSError:
+            pass
+    return None
+
+
+def others():
+    me = os.getpid()
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) not in (1, me):
+            try:
+                if os.stat("/proc/" + name).st_uid == os.getuid():
+                    found.append(int(name))
+            except OSError:
+                pass
+    return found
+
+
+def kill_all():
+    # kill(-1) reaches every process this user may signal except init and the runner itself.
+    for _ in range(50):
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        time.sleep(0.005)
+        left = [p for p in others() if p != os.getppid()]
+        if not left:
+            return
+
+
+def pump(stream, kind, done):
+    fd = stream.fileno()
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        frame(kind, chunk)
+    done.set()
+
+
+def run(req):
+    started = time.monotonic()
+    before = oom_kills()
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp"),
+           "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", "TMPDIR": "/tmp"}
+    env.update(req.get("env") or {})
+    try:
+        proc = subprocess.Popen(req["argv"], cwd=req.get("cwd") or "/", env=env,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True)
+    except OSError as e:
+        reply(b"X", {"code": 127, "signal": None, "timed_out": False, "oom": False,
+                     "spawn_error": str(e)})
+        return
+    STATE["proc"], STATE["killed"] = proc, False
+    outs = [threading.Event(), threading.Event()]
+    threading.Thread(target=pump, args=(proc.stdout, b"O", outs[0]), daemon=True).start()
+    threading.Thread(target=pump, args=(proc.stderr, b"E", outs[1]), daemon=True).start()
+    data = base64.b64decode(req.get("stdin") or "")
+
+    def feed():
+        try:
+            if data:
+                proc.stdin.write(data)
+            proc.stdin.close()
+        except OSError:
+            pass
+
+    threading.Thread(target=feed, daemon=True).start()
+    timed_out = False
+    try:
+        proc.wait(timeout=req.get("timeout", 30.0))
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        kill_all()
+        proc.wait()
+    # Background children that still hold the pipes get a moment, then are killed with the rest.
+    outs[0].wait(0.2)
+    outs[1].wait(0.2)
+    kill_all()
+    outs[0].wait(1.0)
+    outs[1].wait(1.0)
+    after = oom_kills()
+    code = proc.returncode
+    reply(b"X", {"code": code if code >= 0 else None,
+                 "signal": -code if code < 0 else None,
+                 "timed_out": timed_out,
+                 "killed": STATE["killed"],
+                 "oom": before is not None and after is not None and after > before,
+                 "ms": int((time.monotonic() - started) * 1000)})
+    STATE["proc"] = None
+
+
+def main():
+    frame(b"R", json.dumps({"pid": os.getpid(), "uid": os.getuid()}).encode())
+    job = None
+    for line in sys.stdin.buffer:
+        try:
+            req = json.loads(line)
+            op = req.get("op")
+            if op == "exec":
+                if job is not None:
+                    # The host sends a job only after the last one's exit frame; let its thread end.
+                    job.join(5.0)
+                    if job.is_alive():
+                        reply(b"!", {"message": "a job is already running"})
+                        continue
+                job = threading.Thread(target=run, args=(req,), daemon=True)
+                job.start()
+            elif op == "kill":
+                STATE["killed"] = True
+                kill_all()
+                reply(b"A", {"op": "kill"})
+            elif op == "put":
+                path = req["path"]
+                os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+                with open(path, "wb") as f:
+                    f.write(base64.b64decode(req["data"]))
+                reply(b"A", {"op": "put", "path": path})
+            elif op == "get":
+                with open(req["path"], "rb") as f:
+                    frame(b"F", f.read(req.get("max", 1 << 24) + 1))
+            else:
+                reply(b"!", {"message": "unknown op %r" % op})
+        except Exception as e:  # noqa: BLE001 - every failure goes back to the host
+            reply(b"!", {"message": "%s: %s" % (type(e).__name__, e)})
+
+
+main()

@@ -1,0 +1,129 @@
+//! Docker-only behaviour on the real engine: labels and orphan removal, the registry-free image
+//! import through the Engine API, network when allowed, and the container's hardening as Docker
+//! reports it.
+
+use aetheria_sandbox::{DockerHost, Pool, Sandbox, image};
+
+use super::common::{NEED_IMAGE, run, skip, spec, workspace};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn container_is_hardened_as_configured() {
+    if skip("docker") {
+        return;
+    }
+    let host = DockerHost::connect().await.expect(NEED_IMAGE);
+    let docker = host.docker().clone();
+    let sb = Pool::new(host);
+    let ws = workspace();
+    let id = sb.create(&spec("hardening", ws.path())).await.unwrap();
+    let inspect = docker.inspect_container(&id.0, None).await.unwrap();
+    let hc = inspect.host_config.unwrap();
+    assert_eq!(hc.network_mode.as_deref(), Some("none"));
+    assert_eq!(hc.readonly_rootfs, Some(true));
+    assert_eq!(hc.cap_drop, Some(vec!["ALL".to_string()]));
+    assert_eq!(hc.security_opt, Some(vec!["no-new-privileges".to_string()]));
+    assert_eq!(hc.init, Some(true));
+    assert_eq!(hc.pids_limit, Some(64));
+    assert_eq!(hc.memory, Some(256 << 20));
+    assert!(hc.tmpfs.unwrap().contains_key("/tmp"));
+    let config = inspect.config.unwrap();
+    assert_eq!(config.user.as_deref(), Some("1000:1000"));
+    assert_eq!(
+        config
+            .labels
+            .unwrap()
+            .get("io.aetheria.name")
+            .map(String::as_str),
+        Some("hardening")
+    );
+    sb.destroy(&id).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn network_switch_gives_a_real_interface() {
+    if skip("docker") {
+        return;
+    }
+    let sb = Pool::new(DockerHost::connect().await.expect(NEED_IMAGE));
+    let ws = workspace();
+    let mut with_net = spec("net-on", ws.path());
+    with_net.network = true;
+    let id = sb.create(&with_net).await.unwrap();
+    let links = run(
+        &sb,
+        &id,
+        &[
+            "sh",
+            "-c",
+            "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort",
+        ],
+        10,
+    )
+    .await;
+    assert_eq!(links.stdout.text(), "eth0\nlo\n", "{links:?}");
+    sb.destroy(&id).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn orphans_of_a_dead_process_are_removed_at_start() {
+    if skip("docker") {
+        return;
+    }
+    let crashed = Pool::new(
+        DockerHost::connect()
+            .await
+            .expect(NEED_IMAGE)
+            .owned_by_pid(4_000_000_000),
+    );
+    let ws = workspace();
+    let orphan = crashed.create(&spec("orphan", ws.path())).await.unwrap();
+    let alive = Pool::new(DockerHost::connect().await.expect(NEED_IMAGE));
+    let mine = alive.create(&spec("mine", ws.path())).await.unwrap();
+    // A new app start sweeps the dead process's container and leaves the live one's.
+    let fresh = DockerHost::connect().await.unwrap();
+    let ids: Vec<_> = Pool::new(fresh)
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert!(!ids.contains(&orphan), "orphan still there: {ids:?}");
+    assert!(
+        ids.contains(&mine),
+        "a live app's sandbox was removed: {ids:?}"
+    );
+    alive.destroy(&mine).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rootfs_imports_through_the_engine_api_with_progress() {
+    if skip("docker") {
+        return;
+    }
+    let docker = aetheria_sandbox::connect_docker().await.unwrap();
+    let tar = image::rootfs_tar(&aetheria_sandbox::default_cache_dir());
+    assert!(tar.exists(), "{NEED_IMAGE}");
+    // Import under a scratch tag so the shared image stays usable for parallel tests.
+    let mut steps = Vec::new();
+    let image = image::import_rootfs_as(&docker, &tar, "aetheria-sandbox-test", &mut |p| {
+        steps.push(p);
+    })
+    .await
+    .unwrap();
+    assert!(steps.iter().any(|p| matches!(p, image::Progress::Import { sent, total } if sent == total && *total > 50 << 20)), "{steps:?}");
+    assert!(matches!(steps.last(), Some(image::Progress::Done { .. })));
+    let inspect = docker.inspect_image(&image).await.unwrap();
+    assert_eq!(
+        inspect.config.and_then(|c| c.working_dir).as_deref(),
+        Some("/workspace")
+    );
+    docker
+        .remove_image(
+            &image,
+            None::<bollard::query_parameters::RemoveImageOptions>,
+            None,
+        )
+        .await
+        .unwrap();
+}

@@ -1,0 +1,4 @@
+mod behaviour;
+mod common;
+mod docker;
+mod security;

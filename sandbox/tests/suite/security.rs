@@ -1,0 +1,332 @@
+//! The attack suite: each attack runs against the real Docker backend and the real bubblewrap
+//! backend and must be contained, with the host responsive and nothing left running afterwards.
+
+use std::time::{Duration, Instant};
+
+use aetheria_sandbox::{ExecRequest, Sandbox, SandboxId};
+
+use super::common::{leftovers, run, sh};
+
+async fn assert_clean(sb: &dyn Sandbox, id: &SandboxId) {
+    let left = leftovers(sb, id).await;
+    assert!(left.is_empty(), "processes left running: {left:?}");
+}
+
+pub async fn network_egress(sb: &dyn Sandbox, id: &SandboxId) {
+    let ip = run(
+        sb,
+        id,
+        &[
+            "python3",
+            "-c",
+            "import socket; socket.create_connection(('1.1.1.1', 443), timeout=3)",
+        ],
+        20,
+    )
+    .await;
+    assert!(!ip.success(), "reached 1.1.1.1: {ip:?}");
+    assert!(
+        ip.stderr.text().contains("OSError") || ip.stderr.text().contains("unreachable"),
+        "{ip:?}"
+    );
+    let dns = run(
+        sb,
+        id,
+        &[
+            "python3",
+            "-c",
+            "import socket; print(socket.gethostbyname('deb.debian.org'))",
+        ],
+        20,
+    )
+    .await;
+    assert!(!dns.success(), "resolved a name: {dns:?}");
+    let links = sh(sb, id, "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '").await;
+    assert_eq!(links.stdout.text().trim(), "lo", "{links:?}");
+}
+
+pub async fn host_files(sb: &dyn Sandbox, id: &SandboxId) {
+    let secret_dir = tempfile::tempdir().unwrap();
+    let secret = secret_dir.path().join("secret.txt");
+    std::fs::write(&secret, "host secret").unwrap();
+    let path = secret.to_str().unwrap();
+    let out = run(sb, id, &["cat", path], 10).await;
+    assert!(!out.success(), "read a host file: {out:?}");
+    assert!(!out.stdout.text().contains("host secret"));
+    let root = sh(
+        sb,
+        id,
+        "ls /root /home 2>&1; cat /etc/shadow 2>&1; touch /usr/x 2>&1; echo done",
+    )
+    .await;
+    assert!(root.stdout.text().contains("done"), "{root:?}");
+    assert!(
+        !root.stdout.text().contains("root:"),
+        "read /etc/shadow: {root:?}"
+    );
+    assert!(
+        root.stdout.text().contains("Read-only file system")
+            || root.stdout.text().contains("Permission denied"),
+        "wrote to /usr: {root:?}"
+    );
+}
+
+pub async fn docker_socket(sb: &dyn Sandbox, id: &SandboxId) {
+    let out = sh(sb, id, "ls -l /var/run/docker.sock /run/docker.sock 2>&1; python3 -c \"import socket; s=socket.socket(socket.AF_UNIX); s.connect('/var/run/docker.sock')\"").await;
+    assert!(!out.success(), "{out:?}");
+    assert!(out.stdout.text().contains("No such file"), "{out:?}");
+}
+
+pub async fn fork_bomb(sb: &dyn Sandbox, id: &SandboxId) {
+    let started = Instant::now();
+    let out = run(
+        sb,
+        id,
+        &[
+            "python3",
+            "-c",
+            "import os\nwhile True:\n  try: os.fork()\n  except OSError: pass",
+        ],
+        5,
+    )
+    .await;
+    assert!(out.timed_out, "{out:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_clean(sb, id).await;
+}
+
+pub async fn memory_hog(sb: &dyn Sandbox, id: &SandboxId, expect_oom_flag: bool) {
+    let out = run(
+        sb,
+        id,
+        &[
+            "python3",
+            "-c",
+            "b=[]\nwhile True: b.append(bytearray(32*2**20))",
+        ],
+        30,
+    )
+    .await;
+    assert!(!out.success(), "{out:?}");
+    assert!(!out.timed_out, "{out:?}");
+    if expect_oom_flag {
+        assert!(out.oom_killed, "{out:?}");
+        assert!(
+            out.status_line().contains("out of memory"),
+            "{}",
+            out.status_line()
+        );
+    } else {
+        assert!(out.stderr.text().contains("MemoryError"), "{out:?}");
+    }
+    assert_clean(sb, id).await;
+}
+
+pub async fn fill_tmp(sb: &dyn Sandbox, id: &SandboxId) {
+    let out = sh(
+        sb,
+        id,
+        "dd if=/dev/zero of=/tmp/fill bs=1M count=200 2>&1; rc=$?; du -sm /tmp/fill; exit $rc",
+    )
+    .await;
+    assert!(!out.success(), "{out:?}");
+    let text = out.stdout.text();
+    assert!(
+        text.contains("No space left") || text.contains("File too large"),
+        "{text}"
+    );
+    let mib: u64 = text
+        .lines()
+        .last()
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(mib <= 33, "tmpfs held {mib} MiB");
+    sh(sb, id, "rm -f /tmp/fill").await;
+}
+
+pub async fn endless_loop(sb: &dyn Sandbox, id: &SandboxId) {
+    let out = run(sb, id, &["python3", "-c", "while True: pass"], 2).await;
+    assert!(out.timed_out, "{out:?}");
+    assert!(
+        out.status_line().contains("deadline"),
+        "{}",
+        out.status_line()
+    );
+    assert!(out.duration < Duration::from_secs(10), "{:?}", out.duration);
+    assert_clean(sb, id).await;
+    let after = run(sb, id, &["echo", "still here"], 10).await;
+    assert_eq!(after.stdout.text(), "still here\n");
+}
+
+pub async fn privileges(sb: &dyn Sandbox, id: &SandboxId) {
+    let out = run(
+        sb,
+        id,
+        &["python3", "-c", "import os, socket\nfor f in (lambda: os.setuid(0), lambda: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP), lambda: os.chown('/workspace', 0, 0)):\n  try:\n    f(); print('ALLOWED')\n  except OSError as e: print('denied', e.errno)"],
+        10,
+    )
+    .await;
+    assert!(out.success(), "{out:?}");
+    let text = out.stdout.text();
+    assert_eq!(text.matches("denied").count(), 3, "{text}");
+    let id_out = run(sb, id, &["id", "-u"], 10).await;
+    assert_ne!(id_out.stdout.text().trim(), "0", "code runs as root");
+    let caps = sh(sb, id, "grep CapEff /proc/self/status").await;
+    assert!(caps.stdout.text().contains("0000000000000000"), "{caps:?}");
+}
+
+pub async fn mount_and_unshare(sb: &dyn Sandbox, id: &SandboxId) {
+    let mount = sh(sb, id, "mount -t tmpfs none /tmp 2>&1").await;
+    assert!(!mount.success(), "{mount:?}");
+    let unshare = sh(sb, id, "unshare --user --map-root-user id 2>&1").await;
+    assert!(!unshare.success(), "{unshare:?}");
+    assert!(!unshare.stdout.text().contains("uid=0"), "{unshare:?}");
+}
+
+pub async fn output_flood(sb: &dyn Sandbox, id: &SandboxId) {
+    let before = rss_kib();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<aetheria_sandbox::Chunk>(16);
+    let drain = tokio::spawn(async move {
+        let mut bytes = 0usize;
+        while let Some(chunk) = rx.recv().await {
+            bytes += chunk.data.len();
+        }
+        bytes
+    });
+    let out = sb
+        .exec(
+            id,
+            ExecRequest::new(["yes"]).timeout(Duration::from_secs(10)),
+            Some(tx),
+        )
+        .await
+        .unwrap();
+    let streamed = drain.await.unwrap();
+    assert!(out.timed_out, "{out:?}");
+    assert!(
+        out.stdout.total() > 10 << 20,
+        "only {} bytes",
+        out.stdout.total()
+    );
+    assert!(
+        out.stdout.text().len() < 40 * 1024,
+        "kept {} bytes",
+        out.stdout.text().len()
+    );
+    assert!(out.stdout.text().contains("bytes cut"));
+    assert_eq!(streamed, 1 << 20, "the live stream stops at the limit");
+    let grown = rss_kib().saturating_sub(before);
+    assert!(grown < 100 * 1024, "the app grew by {grown} KiB");
+    assert_clean(sb, id).await;
+}
+
+pub async fn ignores_sigterm(sb: &dyn Sandbox, id: &SandboxId) {
+    let out = run(
+        sb,
+        id,
+        &["python3", "-c", "import signal, time, os\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nif os.fork() == 0:\n  os.setsid()\nwhile True: time.sleep(1)"],
+        2,
+    )
+    .await;
+    assert!(out.timed_out, "{out:?}");
+    assert_clean(sb, id).await;
+    let escape = sh(sb, id, "setsid sleep 1000 >/dev/null 2>&1 & echo started").await;
+    assert_eq!(escape.stdout.text(), "started\n");
+    assert_clean(sb, id).await;
+}
+
+fn rss_kib() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+/// Expands every attack into a test against one backend.
+macro_rules! attacks {
+    ($backend:ident, $open:path, $oom_flag:expr) => {
+        mod $backend {
+            use super::super::common::{skip, spec, workspace};
+            use aetheria_sandbox::Sandbox;
+
+            async fn with(
+                name: &str,
+                attack: impl AsyncFnOnce(&dyn Sandbox, &aetheria_sandbox::SandboxId),
+            ) {
+                if skip(stringify!($backend)) {
+                    return;
+                }
+                let sb = $open().await;
+                let ws = workspace();
+                let id = sb.create(&spec(name, ws.path())).await.unwrap();
+                attack(sb.as_ref(), &id).await;
+                sb.destroy(&id).await.unwrap();
+            }
+
+            #[tokio::test(flavor = "multi_thread")]
+            async fn network_egress_is_blocked() {
+                with("net", super::network_egress).await
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn host_files_are_out_of_reach() {
+                with("files", super::host_files).await
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn docker_socket_is_absent() {
+                with("sock", super::docker_socket).await
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn fork_bomb_is_contained() {
+                with("bomb", super::fork_bomb).await
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn memory_hog_is_stopped() {
+                with(
+                    "hog",
+                    async |sb: &dyn Sandbox, id: &aetheria_sandbox::SandboxId| {
+                        super::memory_hog(sb, id, $oom_flag).await
+                    },
+                )
+                .await
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn tmp_cannot_be_filled() {
+                with("fill", super::fill_tmp).await
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn endless_loop_dies_at_the_deadline() {
+                with("loop", super::endless_loop).await
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn no_privileges() {
+                with("priv", super::privileges).await
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn no_mount_or_unshare() {
+                with("mount", super::mount_and_unshare).await
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn output_flood_is_bounded() {
+                with("flood", super::output_flood).await
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn sigterm_ignorers_and_escapees_are_killed() {
+                with("term", super::ignores_sigterm).await
+            }
+        }
+    };
+}
+
+attacks!(docker, super::super::common::docker, true);
+attacks!(bwrap, super::super::common::bwrap, false);
