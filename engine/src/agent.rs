@@ -16,7 +16,7 @@ use crate::api::{
 };
 use crate::engine::{DEFAULT_TITLE, Shared};
 use crate::provider::{ChatMessage, Request, ResponseEvent};
-use crate::tool::{ToolCx, ToolError, truncate_output};
+use crate::tool::{LiveOutput, ToolCx, ToolError, truncate_output};
 
 /// How often streamed text is written to the database while it arrives.
 const FLUSH_EVERY: Duration = Duration::from_millis(150);
@@ -246,7 +246,13 @@ pub(crate) async fn run_call(
         arguments: call.arguments.clone(),
         status: ToolStatus::Running,
         output: String::new(),
+        log: String::new(),
     };
+    let live = LiveOutput::new(
+        call.id.clone(),
+        shared.event_sender(),
+        shared.secrets.redactor(),
+    );
     shared.emit(Event::ToolCallStarted {
         session: session.cloned(),
         call: call.id.clone(),
@@ -294,6 +300,8 @@ pub(crate) async fn run_call(
                 let cx = ToolCx {
                     workspace: shared.workspace(),
                     cancel: cancel.clone(),
+                    session: session.cloned(),
+                    live: live.clone(),
                 };
                 let preview = tool
                     .preview_json(&call.arguments, cx)
@@ -345,6 +353,8 @@ pub(crate) async fn run_call(
         let cx = ToolCx {
             workspace: shared.workspace(),
             cancel: cancel.clone(),
+            session: session.cloned(),
+            live: live.clone(),
         };
         let result = tokio::select! {
             () = cancel.cancelled() => None,
@@ -376,6 +386,7 @@ pub(crate) async fn run_call(
             }
         }
     };
+    record.log = live.log();
     logged(shared.store.save_tool_call(session, &record).await);
     shared.emit(Event::ToolCallFinished {
         session: session.cloned(),

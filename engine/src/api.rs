@@ -240,7 +240,22 @@ pub enum Command {
         /// Its arguments as JSON.
         arguments: serde_json::Value,
     },
-    /// Stop the engine: running turns are cancelled, then the event stream ends.
+    /// Say which sandbox runs code and whether its image is ready. Answered by `SandboxStatus`.
+    SandboxStatus,
+    /// Build the sandbox image with no registry (debootstrap, then import through the Docker
+    /// Engine API; the root filesystem alone for bubblewrap). Needs root and a Debian mirror the
+    /// first time. Answered by `SandboxImageProgress`*, then `SandboxStatus`, or `CommandFailed`.
+    BuildSandboxImage,
+    /// List every Aetheria sandbox the backend sees. Answered by `SandboxList`, or `CommandFailed`.
+    ListSandboxes,
+    /// Remove sandboxes by id (or id prefix); all of them when `ids` is empty. Answered by
+    /// `SandboxesRemoved`, or `CommandFailed`.
+    RemoveSandboxes {
+        /// Which.
+        #[serde(default)]
+        ids: Vec<String>,
+    },
+    /// Stop the engine: running turns are cancelled, sandboxes removed, then the event stream ends.
     Shutdown,
 }
 
@@ -390,6 +405,39 @@ pub struct ToolCallRecord {
     pub status: ToolStatus,
     /// Its output or error text, as the model saw it.
     pub output: String,
+    /// Everything it printed while it ran, as the person saw it live (sandbox runs; up to 1 MiB).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub log: String,
+}
+
+/// Which sandbox runs code, and whether it is ready.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxStatus {
+    /// `docker` or `bubblewrap`; none when code cannot run here.
+    pub backend: Option<String>,
+    /// Whether code can run now (the image exists).
+    pub ready: bool,
+    /// The image this version uses.
+    pub image: String,
+    /// Whether the image's root filesystem is cached on this machine.
+    pub rootfs_cached: bool,
+    /// A sentence for the person: what runs code, or what to do.
+    pub detail: String,
+}
+
+/// A sandbox as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxSummary {
+    /// Its id (the container id for Docker).
+    pub id: String,
+    /// The session it belongs to (`direct` for tool calls outside a session).
+    pub name: String,
+    /// Whether it runs now.
+    pub running: bool,
+    /// The backend's status words.
+    pub status: String,
+    /// `docker` or `bubblewrap`.
+    pub backend: String,
 }
 
 /// A tool as listed.
@@ -637,6 +685,29 @@ pub enum Event {
     ToolList {
         /// The tools.
         tools: Vec<ToolInfo>,
+    },
+    /// Which sandbox runs code.
+    SandboxStatus {
+        /// The status.
+        status: SandboxStatus,
+    },
+    /// A step of an image build.
+    SandboxImageProgress {
+        /// What happens now.
+        message: String,
+        /// How far the import is, 0–1, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fraction: Option<f32>,
+    },
+    /// The sandboxes the backend sees.
+    SandboxList {
+        /// The sandboxes.
+        sandboxes: Vec<SandboxSummary>,
+    },
+    /// Sandboxes were removed.
+    SandboxesRemoved {
+        /// Their ids.
+        ids: Vec<String>,
     },
     /// The turn ended with a final answer.
     TurnFinished {

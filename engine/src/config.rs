@@ -126,6 +126,64 @@ pub struct ToolsConfig {
     pub policy: BTreeMap<String, Policy>,
 }
 
+/// Which isolation runs model-written code.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SandboxBackend {
+    /// Docker when an engine answers (`DOCKER_HOST` or the local socket), else bubblewrap on
+    /// Linux, else code is not run.
+    #[default]
+    Auto,
+    /// Docker only.
+    Docker,
+    /// bubblewrap only (Linux).
+    Bubblewrap,
+}
+
+/// The code sandbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SandboxConfig {
+    /// Which isolation to use.
+    pub backend: SandboxBackend,
+    /// Seconds a session's sandbox may sit idle before it is stopped (started again on next use).
+    pub idle_stop_secs: u64,
+    /// Default deadline of one run, in seconds (the model may ask for up to `max_timeout_secs`).
+    pub timeout_secs: u64,
+    /// Longest deadline the model may ask for, in seconds.
+    pub max_timeout_secs: u64,
+    /// Memory limit in MiB.
+    pub memory_mib: u64,
+    /// Process limit.
+    pub pids: u64,
+    /// CPU share (1.0 = one core).
+    pub cpus: f64,
+    /// Where the image's root filesystem is cached (default: the platform cache folder).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self {
+            backend: SandboxBackend::Auto,
+            idle_stop_secs: 600,
+            timeout_secs: 60,
+            max_timeout_secs: 600,
+            memory_mib: 1024,
+            pids: 256,
+            cpus: 1.0,
+            cache_dir: None,
+        }
+    }
+}
+
+impl SandboxConfig {
+    fn is_default(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -154,6 +212,9 @@ pub struct Config {
     /// A Redis URL for background jobs shared by many workers; absent: the embedded queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis_url: Option<String>,
+    /// The code sandbox.
+    #[serde(default, skip_serializing_if = "SandboxConfig::is_default")]
+    pub sandbox: SandboxConfig,
     /// Where the config file lives (not stored in it).
     #[serde(skip)]
     pub config_dir: PathBuf,
@@ -179,6 +240,7 @@ impl Config {
             tools: ToolsConfig::default(),
             memory: MemoryConfig::default(),
             redis_url: None,
+            sandbox: SandboxConfig::default(),
             config_dir,
             data_dir,
         }
@@ -257,6 +319,19 @@ impl Config {
 
     /// Checks names, URLs and limits.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        let sb = &self.sandbox;
+        if sb.timeout_secs == 0 || sb.max_timeout_secs < sb.timeout_secs {
+            return Err(ConfigError::Invalid(format!(
+                "sandbox.timeout_secs ({}) must be at least 1 and at most sandbox.max_timeout_secs ({})",
+                sb.timeout_secs, sb.max_timeout_secs
+            )));
+        }
+        if sb.memory_mib < 64 || sb.pids < 16 || !(sb.cpus > 0.0) {
+            return Err(ConfigError::Invalid(
+                "sandbox limits are too small: memory_mib >= 64, pids >= 16 and cpus > 0 are needed"
+                    .into(),
+            ));
+        }
         let mut seen = std::collections::HashSet::new();
         for p in &self.providers {
             if p.name.trim().is_empty() {

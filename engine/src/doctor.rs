@@ -62,6 +62,7 @@ pub async fn run(config: &Config) -> Vec<Check> {
     checks.push(keychain().await);
     checks.push(provider(config).await);
     checks.push(docker().await);
+    checks.push(sandbox(config).await);
     checks.push(redis(config).await);
     checks
 }
@@ -205,6 +206,43 @@ async fn docker() -> Check {
             Status::Warn,
             "the Docker engine did not answer within 10 s",
             Some("check DOCKER_HOST"),
+        ),
+    }
+}
+
+/// Which sandbox would run code, and whether its image exists.
+async fn sandbox(config: &Config) -> Check {
+    let sandboxes = crate::sandboxes::Sandboxes::new(config.sandbox.clone());
+    match tokio::time::timeout(Duration::from_secs(15), sandboxes.status()).await {
+        Ok(status) if status.ready => Check::new(
+            "sandbox",
+            Status::Ok,
+            format!(
+                "{} ({}); image {} is ready",
+                status.backend.as_deref().unwrap_or("none"),
+                status.detail,
+                status.image
+            ),
+            None,
+        ),
+        Ok(status) => Check::new(
+            "sandbox",
+            Status::Fail,
+            format!(
+                "backend: {}; image {} missing: {}",
+                status.backend.as_deref().unwrap_or("none"),
+                status.image,
+                status.detail
+            ),
+            Some(
+                "run `sudo aetheria sandbox build-image` (builds the image with no registry); until then code is not run",
+            ),
+        ),
+        Err(_) => Check::new(
+            "sandbox",
+            Status::Fail,
+            "the sandbox backend did not answer within 15 s",
+            Some("check DOCKER_HOST, or set sandbox.backend = \"bubblewrap\""),
         ),
     }
 }

@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::error::{EngineError, Result};
 use crate::memory::Store;
 use crate::provider::{self, ModelClient};
+use crate::sandboxes::Sandboxes;
 use crate::secrets::Secrets;
 use crate::session::Router;
 use crate::tool::registry::{Approvals, Policies, Registry};
@@ -52,12 +53,15 @@ impl Engine {
             .map_err(|e| EngineError::Config(crate::config::ConfigError::Invalid(e)))?;
         let (event_tx, event_rx) = mpsc::unbounded_channel();
         let secrets = Secrets::new();
+        let sandboxes = Arc::new(Sandboxes::new(config.sandbox.clone()));
+        sandboxes.set_workspace(&roots);
         let shared = Arc::new(Shared {
             policies: Policies::new(config.tools.policy.clone(), remembered),
             config: RwLock::new(config),
             store,
             secrets,
-            registry: Registry::builtin(),
+            registry: Registry::builtin(&sandboxes),
+            sandboxes: sandboxes.clone(),
             approvals: Approvals::default(),
             workspace: RwLock::new(Arc::new(workspace)),
             events: event_tx,
@@ -65,6 +69,7 @@ impl Engine {
             shutdown: CancellationToken::new(),
             busy: std::sync::Mutex::default(),
         });
+        tokio::spawn(stop_idle_sandboxes(sandboxes, shared.shutdown.clone()));
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(Router::new(shared).run(rx));
         let handle = Handle {
@@ -72,6 +77,22 @@ impl Engine {
             next: Arc::new(AtomicU64::new(1)),
         };
         Ok((handle, Events(UnboundedReceiverStream::new(event_rx))))
+    }
+}
+
+/// Stops sandboxes that sat idle longer than configured, until shutdown.
+async fn stop_idle_sandboxes(sandboxes: Arc<Sandboxes>, shutdown: CancellationToken) {
+    loop {
+        let idle = sandboxes.config().idle_stop_secs;
+        let every = std::time::Duration::from_secs((idle / 4).clamp(1, 30));
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        let stopped = sandboxes.stop_idle().await;
+        if stopped > 0 {
+            tracing::info!("stopped {stopped} idle sandboxes");
+        }
     }
 }
 
@@ -119,6 +140,7 @@ pub(crate) struct Shared {
     pub store: Store,
     pub secrets: Secrets,
     pub registry: Registry,
+    pub sandboxes: Arc<Sandboxes>,
     pub policies: Policies,
     pub approvals: Approvals,
     workspace: RwLock<Arc<Workspace>>,
@@ -150,6 +172,8 @@ impl Shared {
     /// Puts new settings in effect (already validated and saved).
     pub(crate) async fn apply(&self, config: Config, workspace: Workspace) {
         self.policies.configure(config.tools.policy.clone());
+        self.sandboxes.set_workspace(&config.workspace_roots);
+        self.sandboxes.configure(config.sandbox.clone()).await;
         *self
             .workspace
             .write()

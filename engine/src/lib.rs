@@ -13,6 +13,7 @@ pub mod secrets;
 mod agent;
 mod memory;
 mod provider;
+mod sandboxes;
 mod session;
 mod settings;
 mod tool;

@@ -485,6 +485,7 @@ mod tests {
             arguments: "{}".into(),
             status: ToolStatus::Running,
             output: String::new(),
+            log: String::new(),
         };
         store.save_tool_call(Some(&s), &record).await.unwrap();
         let done = ToolCallRecord {

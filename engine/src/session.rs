@@ -68,6 +68,13 @@ impl Router {
         for call in self.direct_calls.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(5), call).await;
         }
+        // Sandboxes go with the app; a crash leaves them for the next start to sweep.
+        if tokio::time::timeout(Duration::from_secs(20), self.shared.sandboxes.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("removing sandboxes took longer than 20 s at shutdown");
+        }
     }
 
     fn fail(&self, submission: SubmissionId, kind: ErrorKind, message: impl AsRef<str>) {
@@ -273,6 +280,71 @@ impl Router {
                     let _ = agent::run_call(&shared, None, None, request, &cancel).await;
                 });
                 self.direct_calls.push(task);
+            }
+            Command::SandboxStatus => {
+                self.direct_calls.push(tokio::spawn(async move {
+                    let status = shared.sandboxes.status().await;
+                    shared.emit(Event::SandboxStatus { status });
+                }));
+            }
+            Command::BuildSandboxImage => {
+                self.direct_calls.push(tokio::spawn(async move {
+                    let events = shared.event_sender();
+                    let mut progress = |p: aetheria_sandbox::image::Progress| {
+                        let (message, fraction) = match p {
+                            aetheria_sandbox::image::Progress::Step { message } => (message, None),
+                            aetheria_sandbox::image::Progress::Import { sent, total } => (
+                                format!(
+                                    "importing the root filesystem: {} of {} MiB",
+                                    sent >> 20,
+                                    total >> 20
+                                ),
+                                Some(if total == 0 {
+                                    1.0
+                                } else {
+                                    sent as f32 / total as f32
+                                }),
+                            ),
+                            aetheria_sandbox::image::Progress::Done { image } => {
+                                (format!("ready: {image}"), Some(1.0))
+                            }
+                            _ => return,
+                        };
+                        let _ = events.send(Event::SandboxImageProgress { message, fraction });
+                    };
+                    match shared.sandboxes.build_image(&mut progress).await {
+                        Ok(_) => {
+                            let status = shared.sandboxes.status().await;
+                            shared.emit(Event::SandboxStatus { status });
+                        }
+                        Err(e) => shared.emit(Event::CommandFailed {
+                            submission: id,
+                            error: shared.error(ErrorKind::Unavailable, e.to_string()),
+                        }),
+                    }
+                }));
+            }
+            Command::ListSandboxes => {
+                self.direct_calls.push(tokio::spawn(async move {
+                    match shared.sandboxes.list().await {
+                        Ok(sandboxes) => shared.emit(Event::SandboxList { sandboxes }),
+                        Err(e) => shared.emit(Event::CommandFailed {
+                            submission: id,
+                            error: shared.error(ErrorKind::Unavailable, e.to_string()),
+                        }),
+                    }
+                }));
+            }
+            Command::RemoveSandboxes { ids } => {
+                self.direct_calls.push(tokio::spawn(async move {
+                    match shared.sandboxes.remove(&ids).await {
+                        Ok(ids) => shared.emit(Event::SandboxesRemoved { ids }),
+                        Err(e) => shared.emit(Event::CommandFailed {
+                            submission: id,
+                            error: shared.error(ErrorKind::NotFound, e.to_string()),
+                        }),
+                    }
+                }));
             }
             Command::Shutdown => {}
         }

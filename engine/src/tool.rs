@@ -14,18 +14,79 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use tokio_util::sync::CancellationToken;
 
+use std::sync::Mutex;
+
+use tokio::sync::mpsc;
+
 use self::workspace::Workspace;
-use crate::api::Effect;
+use crate::api::{Effect, Event, SessionId, ToolCallId};
+use crate::secrets::Redactor;
 
 /// Most characters of tool output the model sees; the rest is cut with a note.
 pub(crate) const MAX_OUTPUT_CHARS: usize = 32_000;
+
+/// Most bytes of live output kept with a tool call's record.
+const MAX_LOG_BYTES: usize = 1 << 20;
 
 /// What a tool call has to work with.
 #[derive(Clone)]
 pub(crate) struct ToolCx {
     pub workspace: Arc<Workspace>,
-    #[allow(dead_code)] // long-running tools (sandbox, web) watch it
+    #[allow(dead_code)] // long-running tools (web, services) watch it
     pub cancel: CancellationToken,
+    /// The session the call belongs to (none for a direct `CallTool`).
+    pub session: Option<SessionId>,
+    /// Where the call's live output goes.
+    pub live: LiveOutput,
+}
+
+/// A running tool's live output: each piece is redacted, sent as `ToolOutputDelta` and kept
+/// (up to 1 MiB) for the call's record.
+#[derive(Clone)]
+pub(crate) struct LiveOutput {
+    call: ToolCallId,
+    events: mpsc::UnboundedSender<Event>,
+    redactor: Redactor,
+    log: Arc<Mutex<String>>,
+}
+
+impl LiveOutput {
+    pub(crate) fn new(
+        call: ToolCallId,
+        events: mpsc::UnboundedSender<Event>,
+        redactor: Redactor,
+    ) -> Self {
+        Self {
+            call,
+            events,
+            redactor,
+            log: Arc::default(),
+        }
+    }
+
+    /// Sends and keeps a piece of output.
+    pub(crate) fn push(&self, text: &str) {
+        let text = self.redactor.redact(text);
+        if let Ok(mut log) = self.log.lock()
+            && log.len() < MAX_LOG_BYTES
+        {
+            let mut end = (MAX_LOG_BYTES - log.len()).min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            log.push_str(&text[..end]);
+        }
+        // A closed stream means no front end listens; the log still keeps the output.
+        let _ = self.events.send(Event::ToolOutputDelta {
+            call: self.call.clone(),
+            delta: text,
+        });
+    }
+
+    /// Everything pushed so far.
+    pub(crate) fn log(&self) -> String {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
 }
 
 /// A tool's result text.

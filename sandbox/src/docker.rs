@@ -65,14 +65,11 @@ pub struct DockerHost {
 }
 
 impl DockerHost {
-    /// Connects, checks that the sandbox image exists and removes containers a crashed Aetheria
-    /// left behind on this machine.
+    /// Connects and removes containers a crashed Aetheria left behind on this machine. The image
+    /// is checked when a sandbox is made, so `ps` and `rm` work before it is built.
     pub async fn connect() -> Result<Self, SandboxError> {
         let docker = connect().await?;
         let image = image::image_ref();
-        if !image::image_exists(&docker).await? {
-            return Err(SandboxError::NoImage(image));
-        }
         let host = DockerHost {
             docker,
             image,
@@ -141,19 +138,29 @@ impl Host for DockerHost {
     }
 
     async fn make(&self, spec: &Spec) -> Result<SandboxId, SandboxError> {
+        if !image::image_exists(&self.docker).await? {
+            return Err(SandboxError::NoImage(self.image.clone()));
+        }
         let limits = &spec.limits;
         let mut binds = Vec::new();
-        if let Some(workspace) = &spec.workspace {
-            binds.push(format!("{}:/workspace:rw", workspace.display()));
+        let mut tmpfs = HashMap::from([(
+            "/tmp".to_string(),
+            format!("rw,nosuid,nodev,size={}m,mode=1777", limits.tmp_mib),
+        )]);
+        match &spec.workspace {
+            Some(workspace) => binds.push(format!("{}:/workspace:rw", workspace.display())),
+            None => {
+                tmpfs.insert(
+                    "/workspace".into(),
+                    format!("rw,nosuid,nodev,size={}m,mode=1777", limits.tmp_mib),
+                );
+            }
         }
         let mib = 1024 * 1024;
         let host_config = HostConfig {
             network_mode: Some(if spec.network { "bridge" } else { "none" }.into()),
             readonly_rootfs: Some(true),
-            tmpfs: Some(HashMap::from([(
-                "/tmp".to_string(),
-                format!("rw,nosuid,nodev,size={}m,mode=1777", limits.tmp_mib),
-            )])),
+            tmpfs: Some(tmpfs),
             binds: Some(binds),
             cap_drop: Some(vec!["ALL".into()]),
             security_opt: Some(vec!["no-new-privileges".into()]),

@@ -327,7 +327,6 @@ pub async fn open(
         match open_docker(cache_dir).await {
             Ok(pool) => return Ok(std::sync::Arc::new(pool)),
             Err(e) if preference == Preference::Docker => return Err(e),
-            Err(e @ SandboxError::NoImage(_)) => return Err(e),
             Err(e) => Some(e),
         }
     };
@@ -351,6 +350,7 @@ async fn open_docker(cache_dir: &std::path::Path) -> Result<DockerSandbox, Sandb
         .ping()
         .await
         .map_err(|e| SandboxError::NoDocker(e.to_string()))?;
+    // An image built on this machine before (or by the bubblewrap path) only needs importing.
     if !image::image_exists(&docker).await? && image::rootfs_tar(cache_dir).exists() {
         image::import_rootfs(&docker, &image::rootfs_tar(cache_dir), &mut |_| {}).await?;
     }

@@ -53,15 +53,40 @@ impl Captured {
 
     /// The kept text, with a note where bytes were cut.
     pub fn text(&self) -> String {
-        let mut out = String::from_utf8_lossy(&self.head).into_owned();
-        if self.cut() > 0 {
-            out.push_str(&format!("\n[… {} bytes cut …]\n", self.cut()));
-        }
+        self.text_within(HEAD_BYTES + TAIL_BYTES)
+    }
+
+    /// At most about `max` bytes of text: the start and the end, with a note of what was cut
+    /// between them.
+    pub fn text_within(&self, max: usize) -> String {
         let (a, b) = self.tail.as_slices();
         let mut tail = Vec::with_capacity(a.len() + b.len());
         tail.extend_from_slice(a);
         tail.extend_from_slice(b);
-        out.push_str(&String::from_utf8_lossy(&tail));
+        let whole;
+        let (head, tail) = if self.cut() == 0 {
+            // Nothing was dropped yet: head and tail are one contiguous run.
+            whole = [&self.head[..], &tail[..]].concat();
+            if whole.len() <= max {
+                (&whole[..], &whole[..0])
+            } else {
+                let keep_head = max / 2;
+                (
+                    &whole[..keep_head],
+                    &whole[whole.len() - (max - keep_head)..],
+                )
+            }
+        } else {
+            let keep_head = self.head.len().min(max / 2);
+            let keep_tail = tail.len().min(max - keep_head);
+            (&self.head[..keep_head], &tail[tail.len() - keep_tail..])
+        };
+        let cut = self.total - (head.len() + tail.len()) as u64;
+        let mut out = String::from_utf8_lossy(head).into_owned();
+        if cut > 0 {
+            out.push_str(&format!("\n[… {cut} bytes cut …]\n"));
+        }
+        out.push_str(&String::from_utf8_lossy(tail));
         out
     }
 }
@@ -103,6 +128,20 @@ mod tests {
             "{} bytes cut",
             10_000_008 - HEAD_BYTES - TAIL_BYTES
         )));
+    }
+
+    #[test]
+    fn text_within_keeps_both_ends() {
+        let mut c = Captured::default();
+        c.push(b"BEGIN");
+        c.push(&[b'x'; 5000]);
+        c.push(b"END");
+        let text = c.text_within(100);
+        assert!(text.starts_with("BEGIN"), "{text}");
+        assert!(text.ends_with("END"), "{text}");
+        assert!(text.contains("4908 bytes cut"), "{text}");
+        assert!(text.len() < 150, "{text}");
+        assert_eq!(c.text_within(10_000).len(), 5008);
     }
 
     #[test]

@@ -1,3 +1,4 @@
 //! The tools Aetheria ships with.
 
+pub(crate) mod code;
 pub(crate) mod fs;

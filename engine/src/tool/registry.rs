@@ -8,9 +8,11 @@ use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::oneshot;
 
 use super::DynTool;
+use super::builtin::code::{RunCode, SandboxNetwork, Shell};
 use super::builtin::fs::{FsList, FsRead, FsWrite};
 use crate::api::{Decision, Policy, ToolCallId, ToolInfo};
 use crate::provider::ToolSpec;
+use crate::sandboxes::Sandboxes;
 
 /// All tools the agent can call.
 pub(crate) struct Registry {
@@ -18,14 +20,17 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    /// The built-in tools.
-    pub(crate) fn builtin() -> Self {
+    /// The built-in tools; the code tools run in `sandboxes`.
+    pub(crate) fn builtin(sandboxes: &Arc<Sandboxes>) -> Self {
         let mut registry = Self {
             tools: BTreeMap::new(),
         };
         registry.add(FsList);
         registry.add(FsRead);
         registry.add(FsWrite);
+        registry.add(RunCode(sandboxes.clone()));
+        registry.add(Shell(sandboxes.clone()));
+        registry.add(SandboxNetwork(sandboxes.clone()));
         registry
     }
 

@@ -1,3 +1,4 @@
+mod code;
 mod common;
 mod keychain;
 mod persistence;

@@ -43,7 +43,17 @@ async fn text_answer_streams_is_stored_and_titles_the_session() {
         .iter()
         .map(|t| t["function"]["name"].as_str().unwrap())
         .collect();
-    assert_eq!(tools, vec!["fs_list", "fs_read", "fs_write"]);
+    assert_eq!(
+        tools,
+        vec![
+            "fs_list",
+            "fs_read",
+            "fs_write",
+            "run_code",
+            "sandbox_network",
+            "shell"
+        ]
+    );
 
     // Auto-title after the first exchange.
     let titled = h.until(|e| matches!(e, Event::SessionUpdated { .. })).await;

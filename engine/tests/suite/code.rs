@@ -1,0 +1,451 @@
+//! The code tools end to end: a scripted model asks for `run_code` and `shell`, the engine runs them
+//! in a real sandbox (Docker, and bubblewrap when configured), streams output, cuts long output
+//! for the model, asks before network access, stops idle sandboxes and removes them at shutdown.
+
+use std::time::Duration;
+
+use aetheria_engine::api::{Command, Decision, Event, Policy, SessionId, ToolStatus};
+use aetheria_engine::config::{Config, SandboxBackend};
+use aetheria_engine::testkit::Reply;
+
+use super::common::{Harness, skip, turn_ended};
+
+fn call(id: &str, tool: &str, args: serde_json::Value) -> Reply {
+    Reply::tool_calls(&[(id, tool, &args.to_string())], 9)
+}
+
+/// Lets the sandbox's unprivileged user reach and write the workspace, as a person's own folder.
+fn hand_over(h: &Harness) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        if std::fs::metadata("/proc/self").unwrap().uid() == 0 {
+            std::fs::set_permissions(h.data.path(), std::fs::Permissions::from_mode(0o755))
+                .unwrap();
+            std::os::unix::fs::chown(&h.workspace, Some(1000), Some(1000)).unwrap();
+        }
+    }
+}
+
+fn allow_code(config: &mut Config) {
+    config.tools.policy.insert("run_code".into(), Policy::Allow);
+    config.tools.policy.insert("shell".into(), Policy::Allow);
+}
+
+async fn start(replies: Vec<Reply>, setup: impl FnOnce(&mut Config)) -> Harness {
+    let h = Harness::start_with(replies, setup).await;
+    hand_over(&h);
+    h
+}
+
+fn finished(events: &[Event]) -> Vec<(ToolStatus, String)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ToolCallFinished { status, output, .. } => Some((*status, output.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn live(events: &[Event]) -> String {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ToolOutputDelta { delta, .. } => Some(delta.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn sandboxes(h: &mut Harness) -> Vec<aetheria_engine::api::SandboxSummary> {
+    h.handle.submit(Command::ListSandboxes).unwrap();
+    match h
+        .until(|e| matches!(e, Event::SandboxList { .. } | Event::CommandFailed { .. }))
+        .await
+        .pop()
+    {
+        Some(Event::SandboxList { sandboxes }) => sandboxes,
+        other => panic!("{other:?}"),
+    }
+}
+
+async fn shutdown(mut h: Harness) {
+    h.handle.submit(Command::Shutdown).unwrap();
+    while tokio::time::timeout(Duration::from_secs(30), h.events.recv())
+        .await
+        .unwrap()
+        .is_some()
+    {}
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_code_streams_output_writes_the_workspace_and_is_removed_at_exit() {
+    if skip("docker") {
+        return;
+    }
+    let code = "import time\nprint('hello from python', flush=True)\nopen('/workspace/made.txt','w').write('by the sandbox')\nimport sys; print('warning', file=sys.stderr)";
+    let mut h = start(
+        vec![
+            call(
+                "c1",
+                "run_code",
+                serde_json::json!({"language": "python", "code": code}),
+            ),
+            Reply::text(&["Done."]),
+        ],
+        allow_code,
+    )
+    .await;
+    let session = h.new_session().await;
+    let events = h.turn(&session, "run it").await;
+    assert!(
+        matches!(events.last(), Some(Event::TurnFinished { .. })),
+        "{events:?}"
+    );
+    assert!(live(&events).contains("hello from python"), "{events:?}");
+    let done = finished(&events);
+    assert_eq!(done.len(), 1);
+    let (status, output) = &done[0];
+    assert_eq!(*status, ToolStatus::Succeeded);
+    assert!(
+        output.starts_with("python in the docker sandbox: exit code 0"),
+        "{output}"
+    );
+    assert!(output.contains("stdout:\nhello from python\n"), "{output}");
+    assert!(output.contains("stderr:\nwarning\n"), "{output}");
+    assert_eq!(
+        std::fs::read_to_string(h.workspace.join("made.txt")).unwrap(),
+        "by the sandbox"
+    );
+    // The model got the result in its next request.
+    let bodies = h.server.requests();
+    let tool_msg = bodies[1]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "tool")
+        .unwrap();
+    assert!(
+        tool_msg["content"]
+            .as_str()
+            .unwrap()
+            .contains("hello from python")
+    );
+    // The live output is stored with the call.
+    h.handle
+        .submit(Command::LoadSession {
+            session: session.clone(),
+        })
+        .unwrap();
+    let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
+    let Some(Event::SessionLoaded { tool_calls, .. }) = loaded.last() else {
+        unreachable!()
+    };
+    assert!(
+        tool_calls[0].log.contains("hello from python"),
+        "{:?}",
+        tool_calls[0]
+    );
+
+    let listed = sandboxes(&mut h).await;
+    let mine: Vec<_> = listed
+        .iter()
+        .filter(|s| s.name == session.to_string())
+        .collect();
+    assert_eq!(mine.len(), 1, "{listed:?}");
+    let id = mine[0].id.clone();
+    shutdown(h).await;
+    let docker = aetheria_sandbox::connect_docker().await.unwrap();
+    let gone = docker.inspect_container(&id, None).await;
+    assert!(gone.is_err(), "the container outlived the app: {gone:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn long_output_is_cut_for_the_model_but_streamed_whole() {
+    if skip("docker") {
+        return;
+    }
+    let mut h = start(
+        vec![
+            call(
+                "c1",
+                "shell",
+                serde_json::json!({"command": "seq 1 200000"}),
+            ),
+            Reply::text(&["ok"]),
+        ],
+        allow_code,
+    )
+    .await;
+    let session = h.new_session().await;
+    let events = h.turn(&session, "count").await;
+    let (_, output) = &finished(&events)[0];
+    assert!(output.contains("stdout:\n1\n2\n3\n"), "{}", &output[..200]);
+    assert!(
+        output.trim_end().ends_with("199999\n200000"),
+        "{}",
+        &output[output.len() - 200..]
+    );
+    assert!(output.contains("bytes cut"), "no cut note");
+    assert!(
+        output.len() < 20_000,
+        "the model got {} bytes",
+        output.len()
+    );
+    let streamed = live(&events);
+    assert!(
+        streamed.len() >= 1_000_000,
+        "streamed {} bytes",
+        streamed.len()
+    );
+    shutdown(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn code_asks_first_and_denied_code_never_runs() {
+    if skip("docker") {
+        return;
+    }
+    let mut h = start(
+        vec![
+            call(
+                "c1",
+                "shell",
+                serde_json::json!({"command": "touch /workspace/ran"}),
+            ),
+            Reply::text(&["fine"]),
+        ],
+        |_| {},
+    )
+    .await;
+    let session = h.new_session().await;
+    h.send(&session, "touch");
+    let events = h
+        .until(|e| matches!(e, Event::ApprovalRequested { .. }))
+        .await;
+    let Some(Event::ApprovalRequested {
+        call,
+        tool,
+        preview,
+        ..
+    }) = events.last()
+    else {
+        unreachable!()
+    };
+    assert_eq!(tool, "shell");
+    let preview = preview.clone().unwrap();
+    assert!(
+        preview.contains("$ touch /workspace/ran") && preview.contains("without network"),
+        "{preview}"
+    );
+    h.handle
+        .submit(Command::Approve {
+            call: call.clone(),
+            decision: Decision::Deny,
+            remember: false,
+        })
+        .unwrap();
+    let events = h.until(turn_ended).await;
+    assert_eq!(finished(&events)[0].0, ToolStatus::Denied);
+    assert!(!h.workspace.join("ran").exists());
+    assert!(
+        sandboxes(&mut h)
+            .await
+            .iter()
+            .all(|s| s.name != session.to_string()),
+        "a sandbox was made for denied code"
+    );
+    shutdown(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn network_is_off_until_the_person_approves_it() {
+    if skip("docker") {
+        return;
+    }
+    let links = "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\\n' ' '";
+    let mut h = start(
+        vec![
+            call("c1", "shell", serde_json::json!({"command": links})),
+            call(
+                "c2",
+                "sandbox_network",
+                serde_json::json!({"enabled": true}),
+            ),
+            call("c3", "shell", serde_json::json!({"command": links})),
+            Reply::text(&["ok"]),
+        ],
+        allow_code,
+    )
+    .await;
+    let session = h.new_session().await;
+    h.send(&session, "go online");
+    let events = h
+        .until(|e| matches!(e, Event::ApprovalRequested { .. }))
+        .await;
+    assert!(
+        finished(&events)[0].1.ends_with("stdout:\nlo "),
+        "{:?}",
+        finished(&events)
+    );
+    let Some(Event::ApprovalRequested { call, tool, .. }) = events.last() else {
+        unreachable!()
+    };
+    assert_eq!(tool, "sandbox_network");
+    h.handle
+        .submit(Command::Approve {
+            call: call.clone(),
+            decision: Decision::Allow,
+            remember: false,
+        })
+        .unwrap();
+    let events = h.until(turn_ended).await;
+    let done = finished(&events);
+    assert!(done[1].1.ends_with("stdout:\neth0 lo "), "{done:?}");
+    shutdown(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deadlines_and_bad_arguments_go_back_to_the_model() {
+    if skip("docker") {
+        return;
+    }
+    let mut h = start(
+        vec![
+            call(
+                "c1",
+                "shell",
+                serde_json::json!({"command": "echo start; sleep 100", "timeout_s": 1}),
+            ),
+            call(
+                "c2",
+                "run_code",
+                serde_json::json!({"language": "ruby", "code": "puts 1"}),
+            ),
+            Reply::text(&["ok"]),
+        ],
+        allow_code,
+    )
+    .await;
+    let session = h.new_session().await;
+    let events = h.turn(&session, "slow").await;
+    let done = finished(&events);
+    assert!(done[0].1.contains("killed: deadline"), "{done:?}");
+    assert!(done[0].1.contains("start"), "{done:?}");
+    assert_eq!(done[1].0, ToolStatus::Failed);
+    assert!(
+        done[1].1.contains("not valid") && done[1].1.contains("ruby"),
+        "{done:?}"
+    );
+    shutdown(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_sandboxes_stop_and_start_again() {
+    if skip("docker") {
+        return;
+    }
+    let mut h = start(
+        vec![
+            call(
+                "c1",
+                "shell",
+                serde_json::json!({"command": "echo one > /workspace/one"}),
+            ),
+            Reply::text(&["ok"]),
+            call(
+                "c2",
+                "shell",
+                serde_json::json!({"command": "cat /workspace/one"}),
+            ),
+            Reply::text(&["ok"]),
+        ],
+        |c| {
+            allow_code(c);
+            c.sandbox.idle_stop_secs = 1;
+        },
+    )
+    .await;
+    let session = h.new_session().await;
+    h.turn(&session, "one").await;
+    let mut stopped = false;
+    for _ in 0..40 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let listed = sandboxes(&mut h).await;
+        if listed
+            .iter()
+            .any(|s| s.name == session.to_string() && !s.running)
+        {
+            stopped = true;
+            break;
+        }
+    }
+    assert!(stopped, "the idle sandbox was not stopped");
+    let events = h.turn(&session, "two").await;
+    assert!(
+        finished(&events)[0].1.contains("stdout:\none\n"),
+        "{:?}",
+        finished(&events)
+    );
+    shutdown(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bubblewrap_runs_code_when_chosen_and_status_says_so() {
+    if skip("bwrap") {
+        return;
+    }
+    let mut h = start(
+        vec![
+            call("c1", "run_code", serde_json::json!({"language": "node", "code": "console.log([1,2,3].map(x => x * 2).join(','))"})),
+            Reply::text(&["ok"]),
+        ],
+        |c| {
+            allow_code(c);
+            c.sandbox.backend = SandboxBackend::Bubblewrap;
+        },
+    )
+    .await;
+    h.handle.submit(Command::SandboxStatus).unwrap();
+    let Some(Event::SandboxStatus { status }) = h
+        .until(|e| matches!(e, Event::SandboxStatus { .. }))
+        .await
+        .pop()
+    else {
+        unreachable!()
+    };
+    assert_eq!(status.backend.as_deref(), Some("bubblewrap"), "{status:?}");
+    assert!(status.ready, "{status:?}");
+    let session: SessionId = h.new_session().await;
+    let events = h.turn(&session, "node").await;
+    let (_, output) = &finished(&events)[0];
+    assert!(
+        output.starts_with("node in the bubblewrap sandbox: exit code 0"),
+        "{output}"
+    );
+    assert!(output.contains("2,4,6"), "{output}");
+    shutdown(h).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn docker_status_reports_the_image() {
+    if skip("docker") {
+        return;
+    }
+    let mut h = start(vec![], |_| {}).await;
+    h.handle.submit(Command::SandboxStatus).unwrap();
+    let Some(Event::SandboxStatus { status }) = h
+        .until(|e| matches!(e, Event::SandboxStatus { .. }))
+        .await
+        .pop()
+    else {
+        unreachable!()
+    };
+    assert_eq!(status.backend.as_deref(), Some("docker"), "{status:?}");
+    assert!(
+        status.ready && status.image.starts_with("aetheria-sandbox:"),
+        "{status:?}"
+    );
+    shutdown(h).await;
+}
