@@ -3,6 +3,7 @@
 //! the person's actions into engine commands. Drawing lives in `view`.
 
 mod panel;
+mod sandbox;
 pub mod settings;
 mod transcript;
 mod view;
@@ -72,6 +73,19 @@ pub enum Message {
         /// Always allow this tool.
         remember: bool,
     },
+    /// Answer the approval of one call (from its card in the chat).
+    ApproveCall {
+        /// The call.
+        call: ToolCallId,
+        /// Run it or not.
+        decision: Decision,
+        /// Always allow this tool.
+        remember: bool,
+    },
+    /// Close the approval prompt and answer from the cards in the chat instead.
+    ReviewInChat,
+    /// Bring the approval prompt back.
+    ShowApprovalPrompt,
     /// Switch light / God Mode.
     ToggleTheme,
     /// A link in an answer was clicked.
@@ -108,6 +122,8 @@ pub enum Message {
     Detach(usize),
     /// Switch the right panel's tab.
     ShowTab(panel::Tab),
+    /// Build the sandbox image (from the Sandbox tab).
+    BuildSandboxImage,
     /// Open or close a folder in the Files tab.
     ToggleDir(String),
     /// Ctrl+, or the sidebar button: open the settings.
@@ -154,6 +170,8 @@ pub struct App {
     pub(crate) running: bool,
     pub(crate) composer: text_editor::Content,
     pub(crate) approvals: VecDeque<Approval>,
+    /// The person closed the approval prompt to answer from the tool cards in the chat.
+    pub(crate) approve_in_chat: bool,
     pub(crate) notice: Option<String>,
     pub(crate) search: String,
     /// The session being renamed and the title typed so far.
@@ -164,6 +182,7 @@ pub struct App {
     pub(crate) attachments: Vec<PathBuf>,
     /// The right panel's tab.
     pub(crate) tab: panel::Tab,
+    pub(crate) sandbox: sandbox::SandboxPanel,
     /// The workspace tree as listed so far.
     pub(crate) files: panel::Files,
     /// The settings screen, when open.
@@ -207,12 +226,14 @@ impl App {
             running: false,
             composer: text_editor::Content::new(),
             approvals: VecDeque::new(),
+            approve_in_chat: false,
             notice: None,
             search: String::new(),
             renaming: None,
             confirm_delete: None,
             attachments: Vec::new(),
             tab: panel::Tab::default(),
+            sandbox: sandbox::SandboxPanel::default(),
             files: panel::Files::default(),
             settings: None,
             font_size: 16.0,
@@ -307,7 +328,7 @@ impl App {
     /// The engine bridge, and the keyboard shortcuts.
     pub fn subscription(&self) -> Subscription<Message> {
         let bridge = engine_bridge::subscription().map(Message::Bridge);
-        let asking = !self.approvals.is_empty();
+        let asking = self.prompting();
         let keys =
             iced::keyboard::listen()
                 .with(asking)
@@ -332,6 +353,11 @@ impl App {
             Subscription::none()
         };
         Subscription::batch([bridge, keys, drops, resized, close, ticks])
+    }
+
+    /// Whether the approval prompt is shown (keys then belong to it).
+    pub(crate) fn prompting(&self) -> bool {
+        !self.approvals.is_empty() && !self.approve_in_chat
     }
 
     fn submit(&mut self, command: Command) -> Option<SubmissionId> {
@@ -392,6 +418,9 @@ impl App {
             }
             Message::Approve { decision, remember } => {
                 if let Some(approval) = self.approvals.pop_front() {
+                    if decision == Decision::Allow {
+                        self.transcript.approved(&approval.call);
+                    }
                     self.submit(Command::Approve {
                         call: approval.call,
                         decision,
@@ -399,6 +428,28 @@ impl App {
                     });
                 }
             }
+            Message::ApproveCall {
+                call,
+                decision,
+                remember,
+            } => {
+                if let Some(i) = self.approvals.iter().position(|a| a.call == call) {
+                    self.approvals.remove(i);
+                    if decision == Decision::Allow {
+                        self.transcript.approved(&call);
+                    }
+                    self.submit(Command::Approve {
+                        call,
+                        decision,
+                        remember,
+                    });
+                }
+                if self.approvals.is_empty() {
+                    self.approve_in_chat = false;
+                }
+            }
+            Message::ReviewInChat => self.approve_in_chat = true,
+            Message::ShowApprovalPrompt => self.approve_in_chat = false,
             Message::ToggleTheme => {
                 self.mode = match self.mode {
                     Mode::Light => Mode::GodMode,
@@ -446,6 +497,10 @@ impl App {
             }
             Message::ToggleTool(call) => self.transcript.toggle(&call),
             Message::ShowTab(tab) => self.tab = tab,
+            Message::BuildSandboxImage => {
+                let submission = self.submit(Command::BuildSandboxImage);
+                self.sandbox.build_started(submission);
+            }
             Message::OpenSettings => self.open_settings(/*onboarding*/ false),
             Message::Settings(msg) => return self.settings_message(msg),
             Message::MoveSession(step) => {
@@ -572,6 +627,7 @@ impl App {
                 self.workspace = workspace;
                 self.submit(Command::ListSessions);
                 self.submit(Command::GetSettings);
+                self.submit(Command::SandboxStatus);
                 if self.provider.is_none() {
                     self.open_settings(/*onboarding*/ true);
                 }
@@ -677,6 +733,12 @@ impl App {
         {
             return;
         }
+        if self.sandbox.on_event(&event) {
+            if let Some(form) = self.settings.as_mut() {
+                form.sandbox = self.sandbox.status.clone();
+            }
+            return;
+        }
         match event {
             Event::SessionList { sessions } => {
                 self.sessions = sessions;
@@ -735,6 +797,9 @@ impl App {
                 arguments,
             } if session.as_ref().is_none_or(|s| self.is_current(s)) => {
                 self.transcript.push_tool(call, tool, arguments);
+            }
+            Event::ToolOutputDelta { call, delta } => {
+                self.transcript.push_output(&call, &delta);
             }
             Event::ApprovalRequested {
                 call,

@@ -1,9 +1,10 @@
 //! The command line: `aetheria` opens the window; the subcommands are a contract scripts rely on
-//! (`ask`, `sessions`, `auth`, `tools`, `doctor`). Every one of them drives the same engine API as
+//! (`ask`, `sessions`, `auth`, `tools`, `sandbox`, `doctor`). Every one of them drives the same engine API as
 //! the window.
 
 mod ask;
 mod manage;
+mod sandbox;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -31,8 +32,38 @@ enum Commands {
     /// List tools or run one directly.
     #[command(subcommand)]
     Tools(ToolsCommand),
-    /// Check config, keychain, provider, Docker and Redis, with fixes.
+    /// Build the code sandbox's image, see its backend, list or remove sandboxes.
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
+    /// Check config, keychain, provider, Docker, the sandbox and Redis, with fixes.
     Doctor,
+}
+
+#[derive(Debug, Subcommand)]
+enum SandboxCommand {
+    /// Build the sandbox image with no registry (debootstrap + Docker Engine API import; needs
+    /// root and a Debian mirror the first time; cached afterwards).
+    BuildImage,
+    /// Say which backend runs code and whether the image is ready (exit 1 when not).
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List Aetheria's sandboxes, including ones a crashed app left.
+    Ps {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove sandboxes by id (or a prefix of at least 4 characters).
+    Rm {
+        /// Which sandboxes.
+        ids: Vec<String>,
+        /// Remove every Aetheria sandbox.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+    },
 }
 
 /// Where file tools may work and which tools run without asking.
@@ -211,6 +242,12 @@ impl Cli {
                 ToolsCommand::Call { name, args, access } => {
                     manage::tools_call(&name, &args, &access).await
                 }
+            },
+            Commands::Sandbox(cmd) => match cmd {
+                SandboxCommand::BuildImage => sandbox::build_image().await,
+                SandboxCommand::Status { json } => sandbox::status(json).await,
+                SandboxCommand::Ps { json } => sandbox::ps(json).await,
+                SandboxCommand::Rm { ids, all } => sandbox::rm(ids, all).await,
             },
             Commands::Doctor => manage::doctor().await,
         }

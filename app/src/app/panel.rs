@@ -1,6 +1,7 @@
 //! The right panel: **Activity** lists every tool call of the open session with its status and
 //! time; **Files** shows the workspace as a tree (listed through the engine, so it sees exactly what
-//! the file tools may touch) and refreshes after a tool changes something.
+//! the file tools may touch) and refreshes after a tool changes something; **Sandbox** (in
+//! `sandbox`) shows the code sandbox and live output of code runs.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -20,6 +21,8 @@ pub enum Tab {
     Activity,
     /// The workspace tree.
     Files,
+    /// The code sandbox and its runs' live output.
+    Sandbox,
 }
 
 /// What the Files tab knows: listed folders and which are open.
@@ -73,10 +76,16 @@ impl App {
         let body = match self.tab {
             Tab::Activity => activity(p, &self.transcript),
             Tab::Files => self.files_tree(p),
+            Tab::Sandbox => super::sandbox::view(p, &self.sandbox, &self.transcript),
         };
         container(
             column![
-                row![tab("ACTIVITY", Tab::Activity), tab("FILES", Tab::Files)].spacing(10),
+                row![
+                    tab("ACTIVITY", Tab::Activity),
+                    tab("FILES", Tab::Files),
+                    tab("SANDBOX", Tab::Sandbox)
+                ]
+                .spacing(8),
                 scrollable(body).height(Fill),
             ]
             .spacing(14)

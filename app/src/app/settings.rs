@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use aetheria_engine::api::{Command, Event, Policy, Secret, Settings, ToolInfo};
+use aetheria_engine::api::{Command, Event, Policy, SandboxStatus, Secret, Settings, ToolInfo};
 use aetheria_engine::config::{ProviderConfig, Wire};
 use iced::widget::{Space, button, column, container, row, scrollable, slider, text, text_input};
 use iced::{Element, Fill, Length, Task};
@@ -98,6 +98,8 @@ pub struct Form {
     pub error: Option<String>,
     /// A note to show (key stored).
     pub note: Option<String>,
+    /// Which sandbox runs code, as last reported.
+    pub sandbox: Option<SandboxStatus>,
 }
 
 /// What the form asks of the app.
@@ -129,6 +131,7 @@ impl Form {
                 Command::GetSettings,
                 Command::ListTools,
                 Command::DetectLocalServers,
+                Command::SandboxStatus,
             ],
         )
     }
@@ -352,6 +355,7 @@ impl Form {
         }
         col = col.push(self.providers(p, settings));
         col = col.push(folders(p, settings));
+        col = col.push(sandbox_section(p, self.sandbox.as_ref()));
         if !self.tools.is_empty() {
             col = col.push(self.policies(p));
         }
@@ -598,4 +602,21 @@ fn panel<'a>(p: Palette, content: Element<'a, Msg>) -> Element<'a, Msg> {
         .height(Length::Fixed(640.0))
         .style(move |_| theme::block(&p, p.surface))
         .into()
+}
+
+/// Which isolation runs code (set in config.toml's `[sandbox]`; the image is built from the
+/// Sandbox tab or `aetheria sandbox build-image`).
+fn sandbox_section(p: Palette, status: Option<&SandboxStatus>) -> Element<'_, Msg> {
+    let line = match status {
+        None => text("Checking…").size(13).color(p.muted),
+        Some(s) => text(format!(
+            "{} · {} — {}",
+            s.backend.as_deref().unwrap_or("none"),
+            if s.ready { "ready" } else { "not ready" },
+            s.detail
+        ))
+        .size(13)
+        .color(if s.ready { p.ink } else { p.danger }),
+    };
+    column![section("CODE SANDBOX"), line].spacing(10).into()
 }

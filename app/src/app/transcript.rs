@@ -33,8 +33,10 @@ pub enum Entry {
         arguments: String,
         /// Where it stands.
         status: ToolStatus,
-        /// Its output once finished.
+        /// Its output once finished, as the model saw it.
         output: String,
+        /// What it printed while it ran (sandbox runs), the last `LIVE_KEPT` bytes.
+        live: String,
         /// Shown in full (arguments and output) rather than as one line.
         expanded: bool,
         /// When the window saw it start, to show how long it took.
@@ -44,6 +46,22 @@ pub enum Entry {
     },
     /// A turn that failed.
     Error(String),
+}
+
+/// Bytes of a tool's live output the window keeps per call.
+pub const LIVE_KEPT: usize = 64 * 1024;
+
+/// The last `max` bytes of `text`, cut at a character boundary.
+#[must_use]
+pub fn tail(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
 }
 
 /// The conversation.
@@ -121,6 +139,7 @@ impl Transcript {
                             arguments: c.arguments.clone(),
                             status: c.status,
                             output: c.output.clone(),
+                            live: tail(&c.log, LIVE_KEPT).to_owned(),
                             expanded: false,
                             started: None,
                             took: None,
@@ -185,6 +204,7 @@ impl Transcript {
             arguments,
             status: ToolStatus::Running,
             output: String::new(),
+            live: String::new(),
             expanded: false,
             started: Some(std::time::Instant::now()),
             took: None,
@@ -202,6 +222,25 @@ impl Transcript {
     pub fn awaiting(&mut self, call: &ToolCallId) {
         if let Some(Entry::Tool { status, .. }) = self.tool_mut(call) {
             *status = ToolStatus::AwaitingApproval;
+        }
+    }
+
+    /// Adds live output of a running call, keeping the last `LIVE_KEPT` bytes.
+    pub fn push_output(&mut self, call: &ToolCallId, delta: &str) {
+        if let Some(Entry::Tool { live, .. }) = self.tool_mut(call) {
+            live.push_str(delta);
+            if live.len() > LIVE_KEPT + LIVE_KEPT / 4 {
+                *live = tail(live, LIVE_KEPT).to_owned();
+            }
+        }
+    }
+
+    /// Marks an approved call as running.
+    pub fn approved(&mut self, call: &ToolCallId) {
+        if let Some(Entry::Tool { status, .. }) = self.tool_mut(call)
+            && *status == ToolStatus::AwaitingApproval
+        {
+            *status = ToolStatus::Running;
         }
     }
 

@@ -63,7 +63,8 @@ impl App {
             .width(Fill)
             .height(Fill)
             .style(move |_| theme::flat(&p, p.paper));
-        let modal = match (self.approvals.front(), &self.confirm_delete, &self.settings) {
+        let prompt = self.approvals.front().filter(|_| self.prompting());
+        let modal = match (prompt, &self.confirm_delete, &self.settings) {
             (Some(approval), _, _) => Some(approval_prompt(p, approval, self.approvals.len())),
             (None, Some(session), _) => Some(delete_prompt(p, self.session_title(session))),
             (None, None, Some(form)) => Some(
@@ -232,7 +233,7 @@ impl App {
     }
 
     fn composer(&self, p: Palette) -> Element<'_, Message> {
-        let asking = !self.approvals.is_empty();
+        let asking = self.prompting();
         let running = self.running;
         let editor = text_editor(&self.composer)
             .id(COMPOSER)
@@ -286,6 +287,31 @@ impl App {
         .align_x(iced::Right);
         let (choices, current) = self.model_choices();
         let mut col = column![].spacing(8);
+        if self.approve_in_chat && !self.approvals.is_empty() {
+            let n = self.approvals.len();
+            col = col.push(
+                container(
+                    row![
+                        text(format!(
+                            "{n} action{} wait{} for your approval in the chat",
+                            if n == 1 { "" } else { "s" },
+                            if n == 1 { "s" } else { "" }
+                        ))
+                        .font(BOLD)
+                        .size(13)
+                        .width(Fill),
+                        button(label("Show prompt"))
+                            .padding([2, 6])
+                            .style(theme::button(p, ButtonKind::Secondary))
+                            .on_press(Message::ShowApprovalPrompt),
+                    ]
+                    .align_y(iced::Center),
+                )
+                .padding([6, 10])
+                .width(Fill)
+                .style(move |_| theme::badge(&p, p.accent)),
+            );
+        }
         if !self.attachments.is_empty() {
             let chips = self.attachments.iter().enumerate().map(|(i, path)| {
                 let name = path.file_name().map_or_else(
@@ -385,6 +411,7 @@ fn entry_view<'a>(
             arguments,
             status,
             output,
+            live,
             expanded,
             took,
             ..
@@ -414,8 +441,37 @@ fn entry_view<'a>(
                 .push(label(if *expanded { "▲" } else { "▼" }));
             let header = mouse_area(header).on_press(Message::ToggleTool(call.clone()));
             let mut col = column![header].spacing(6);
+            if *status == ToolStatus::AwaitingApproval {
+                let answer = |decision, remember| Message::ApproveCall {
+                    call: call.clone(),
+                    decision,
+                    remember,
+                };
+                col = col.push(
+                    row![
+                        btn(p, ButtonKind::Ok, "Allow once")
+                            .on_press(answer(Decision::Allow, false)),
+                        btn(p, ButtonKind::Secondary, "Always allow")
+                            .on_press(answer(Decision::Allow, true)),
+                        btn(p, ButtonKind::Danger, "Deny").on_press(answer(Decision::Deny, false)),
+                    ]
+                    .spacing(10),
+                );
+            }
             if *expanded {
                 col = col.push(text(super::pretty(arguments)).font(MONO).size(13));
+                if output.is_empty() && !live.is_empty() {
+                    col = col.push(
+                        container(
+                            text(super::transcript::tail(live, 8_000))
+                                .font(MONO)
+                                .size(13),
+                        )
+                        .padding(8)
+                        .width(Fill)
+                        .style(move |_| theme::flat(&p, p.paper)),
+                    );
+                }
                 if !output.is_empty() {
                     col = col.push(
                         container(text(cut(output, 8_000)).font(MONO).size(13))
@@ -559,7 +615,15 @@ fn approval_prompt<'a>(p: Palette, approval: &'a Approval, waiting: usize) -> El
             }),
         ]
         .spacing(12),
-        label("Enter allows once · Esc denies").color(p.muted),
+        row![
+            label("Enter allows once · Esc denies").color(p.muted),
+            Space::new().width(Fill),
+            button(label("Review in chat"))
+                .padding([2, 6])
+                .style(theme::button(p, ButtonKind::Ghost))
+                .on_press(Message::ReviewInChat),
+        ]
+        .align_y(iced::Center),
     ]
     .spacing(14);
     if waiting > 1 {

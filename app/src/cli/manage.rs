@@ -12,12 +12,12 @@ use aetheria_engine::{Engine, Events, Handle};
 use super::ask::{apply_workspace, decide, shutdown};
 use super::{CliError, ToolAccess};
 
-async fn start() -> Result<(Handle, Events), CliError> {
+pub(super) async fn start() -> Result<(Handle, Events), CliError> {
     Ok(Engine::start(Config::load()?).await?)
 }
 
 /// Submits a command and returns the first event that answers it (or its failure).
-async fn request(
+pub(super) async fn request(
     handle: &Handle,
     events: &mut Events,
     command: Command,

@@ -16,7 +16,7 @@ use iced::widget;
 use iced_test::simulator;
 
 /// A provider on a loopback server, with no key anywhere.
-fn loopback(name: &str, server: &ScriptedServer) -> ProviderConfig {
+pub(super) fn loopback(name: &str, server: &ScriptedServer) -> ProviderConfig {
     ProviderConfig {
         name: name.into(),
         wire: Wire::Openai,
@@ -37,7 +37,7 @@ fn ready(app: &mut App, handle: aetheria_engine::Handle, provider: Option<&str>)
 }
 
 /// Feeds engine events to the app until one matches (inclusive).
-async fn pump(app: &mut App, events: &mut Events, until: impl Fn(&Event) -> bool) {
+pub(super) async fn pump(app: &mut App, events: &mut Events, until: impl Fn(&Event) -> bool) {
     loop {
         let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
             .await
@@ -59,7 +59,7 @@ async fn pump_until_shown(app: &mut App, events: &mut Events, caption: &str) {
 }
 
 /// Types into the composer and presses Enter, as a person would.
-fn type_and_send(app: &mut App, prompt: &str) {
+pub(super) fn type_and_send(app: &mut App, prompt: &str) {
     let mut ui = simulator(app.view());
     ui.click(widget::Id::new(COMPOSER)).expect("composer");
     let _ = ui.typewrite(prompt);
@@ -69,7 +69,7 @@ fn type_and_send(app: &mut App, prompt: &str) {
     }
 }
 
-fn click(app: &mut App, caption: &str) {
+pub(super) fn click(app: &mut App, caption: &str) {
     let mut ui = simulator(app.view());
     ui.click(caption)
         .unwrap_or_else(|e| panic!("cannot click {caption:?}: {e:?}"));
@@ -78,7 +78,7 @@ fn click(app: &mut App, caption: &str) {
     }
 }
 
-fn shows(app: &App, caption: &str) -> bool {
+pub(super) fn shows(app: &App, caption: &str) -> bool {
     simulator(app.view()).find(caption).is_ok()
 }
 

@@ -3,3 +3,4 @@ mod common;
 mod crash;
 mod gui;
 mod layering;
+mod sandbox;
