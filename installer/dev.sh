@@ -81,6 +81,20 @@ with_keychain() {
     exec "$@"' "$keyrings" "$@"
 }
 
+# The code sandbox's image, built with no registry (debootstrap, then an Engine API import). The
+# root filesystem is cached outside the clone under a key of its package list, so only the first
+# run pays for debootstrap (~40 s); later runs find the image or re-import the cached tarball.
+build_sandbox_image() {
+  local scratch
+  scratch=$(mktemp -d)
+  say "preparing the sandbox image (cached after the first run)"
+  as_root env AETHERIA_CONFIG_DIR="$scratch/config" AETHERIA_DATA_DIR="$scratch/data" \
+    AETHERIA_SANDBOX_CACHE="${AETHERIA_SANDBOX_CACHE:-$HOME/.cache/aetheria/sandbox}" \
+    "$CARGO_TARGET_DIR/debug/aetheria" sandbox build-image 2>"$LOGS/sandbox-image.log" \
+    || { tail -20 "$LOGS/sandbox-image.log"; return 1; }
+  rm -rf "$scratch"
+}
+
 run_tests() {
   export ICED_TEST_BACKEND=tiny-skia   # snapshots and the simulator render the same everywhere
   export RUST_BACKTRACE=1
@@ -97,6 +111,9 @@ case "${1:-}" in
     need_rust
     say "building (the first build takes a few minutes)"
     cargo build --locked -p aetheria
+    if docker info >/dev/null 2>&1 || command -v bwrap >/dev/null; then
+      build_sandbox_image || say "the sandbox image was not built; code runs stay off until \`sudo aetheria sandbox build-image\` works"
+    fi
     exec "$CARGO_TARGET_DIR/debug/aetheria" "${@:2}"
     ;;
   test)
@@ -105,6 +122,8 @@ case "${1:-}" in
     start_docker
     start_redis
     start_display
+    cargo build --locked --workspace --all-features --bins   # the same build the tests use
+    build_sandbox_image
     run_tests
     ;;
   deps)

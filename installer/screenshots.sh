@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the app in a real window under Xvfb against the scripted loopback provider, drives it like a
-# person with xdotool, and saves screenshots: main (light), approval prompt, settings, main (dark).
+# person with xdotool, and saves screenshots: main (light), approval prompt, settings, the sandbox
+# tab with a real code run (when a sandbox is available), main (dark).
 # Fails when the app crashes or a screenshot is blank. Usage: installer/screenshots.sh [OUT_DIR]
 # AETHERIA_SCREENSHOT_PROFILE=release shoots the release build (CI uses the debug build the tests
 # already made: a cold release build of the database engine alone takes ~14 min on 2 cores).
@@ -45,7 +46,12 @@ name = "demo"
 wire = "openai"
 base_url = "http://127.0.0.1:$PORT/v1"
 model = "scripted-demo"
+
+[tools.policy]
+run_code = "allow"
 TOML
+# The sandbox's unprivileged user writes the workspace, as it would a person's own folder.
+if [ "$(id -u)" = 0 ]; then chmod 755 "$WORK"; chown -R 1000:1000 "$WORK/ws"; fi
 
 AETHERIA_CONFIG_DIR="$WORK/config" AETHERIA_DATA_DIR="$WORK/data" \
   dbus-run-session -- bash -c 'printf x | env -u DISPLAY XDG_DATA_HOME="$0" gnome-keyring-daemon --daemonize --unlock --components=secrets >/dev/null; exec "$1"' \
@@ -77,6 +83,17 @@ sleep 1.5
 xdotool key ctrl+comma
 shot settings 2
 xdotool key Escape
+if AETHERIA_CONFIG_DIR="$WORK/probe" AETHERIA_DATA_DIR="$WORK/probe" "$BIN" sandbox status >/dev/null 2>&1; then
+  composer "Square some numbers"
+  sleep 2
+  # The SANDBOX tab: the right panel's last tab, 75 px from the window's right edge.
+  width=$(xdotool getwindowgeometry --shell "$WIN" | sed -n 's/^WIDTH=//p')
+  xdotool mousemove --window "$WIN" $((width - 75)) 30 click 1
+  shot sandbox 2
+  [ -f "$WORK/ws/squares.txt" ] || { echo "the sandbox run did not write squares.txt"; tail -20 "$WORK/app.log"; exit 1; }
+elif [ "${CI:-}" = true ]; then
+  echo "no sandbox is available for the screenshot run"; exit 1
+fi
 xdotool key ctrl+shift+d
 shot main-dark 1.5
 alive

@@ -1,5 +1,6 @@
 //! A loopback model server for trying the app offline: it speaks OpenAI's streaming wire and plays a
-//! short scripted conversation (a file listing, a markdown answer, a file write that needs approval).
+//! short scripted conversation (a file listing, a markdown answer, a file write that needs approval,
+//! a Python run in the sandbox).
 //!
 //! ```sh
 //! cargo run -p aetheria-engine --features testkit --example loopback_provider -- 127.0.0.1:8089
@@ -16,12 +17,15 @@ async fn main() -> std::io::Result<()> {
     let pieces: Vec<String> = answer.split_inclusive(' ').map(str::to_owned).collect();
     let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
     let write = r##"{"path": "summary.md", "content": "# Summary\n\nNotes and a README."}"##;
+    let code = r#"{"language": "python", "code": "import time\nfor n in range(1, 8):\n    print(f'{n:>2} squared is {n*n:>3}', flush=True)\n    time.sleep(0.1)\nopen('/workspace/squares.txt', 'w').write('done')"}"#;
     let mut replies = Vec::new();
     for _ in 0..20 {
         replies.push(Reply::tool_calls(&[("call_list", "fs_list", "{}")], 8));
         replies.push(Reply::text(&pieces).with_delay(Duration::from_millis(30)));
         replies.push(Reply::tool_calls(&[("call_write", "fs_write", write)], 8));
         replies.push(Reply::text(&["Saved ", "`summary.md`."]));
+        replies.push(Reply::tool_calls(&[("call_code", "run_code", code)], 8));
+        replies.push(Reply::text(&["The squares are in `squares.txt`."]));
     }
     let addr = std::env::args()
         .nth(1)

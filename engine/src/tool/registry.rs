@@ -179,18 +179,29 @@ mod tests {
         policies.remember("fs_read", Policy::Allow);
         assert_eq!(policies.policy("fs_read", Effect::ReadOnly), Policy::Deny);
 
-        let registry = Registry::builtin();
+        let sandboxes = Arc::new(Sandboxes::new(crate::config::SandboxConfig::default()));
+        let registry = Registry::builtin(&sandboxes);
         let offered: Vec<_> = registry
             .specs(&policies)
             .into_iter()
             .map(|s| s.name)
             .collect();
-        assert_eq!(offered, vec!["fs_list", "fs_write"]);
+        assert_eq!(
+            offered,
+            vec![
+                "fs_list",
+                "fs_write",
+                "run_code",
+                "sandbox_network",
+                "shell"
+            ]
+        );
     }
 
     #[test]
     fn schemas_come_from_doc_comments() {
-        let registry = Registry::builtin();
+        let sandboxes = Arc::new(Sandboxes::new(crate::config::SandboxConfig::default()));
+        let registry = Registry::builtin(&sandboxes);
         let write = registry.get("fs_write").unwrap();
         let schema = write.schema();
         assert_eq!(schema["type"], "object");

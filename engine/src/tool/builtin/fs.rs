@@ -259,9 +259,16 @@ mod tests {
     use crate::tool::workspace::Workspace;
 
     fn cx(roots: &[std::path::PathBuf]) -> ToolCx {
+        let (events, _) = tokio::sync::mpsc::unbounded_channel();
         ToolCx {
             workspace: Arc::new(Workspace::open(roots).unwrap()),
             cancel: CancellationToken::new(),
+            session: None,
+            live: crate::tool::LiveOutput::new(
+                crate::api::ToolCallId::from("t"),
+                events,
+                crate::secrets::Redactor::default(),
+            ),
         }
     }
 
