@@ -326,7 +326,7 @@ impl Config {
                 sb.timeout_secs, sb.max_timeout_secs
             )));
         }
-        if sb.memory_mib < 64 || sb.pids < 16 || !(sb.cpus > 0.0) {
+        if sb.memory_mib < 64 || sb.pids < 16 || sb.cpus.is_nan() || sb.cpus <= 0.0 {
             return Err(ConfigError::Invalid(
                 "sandbox limits are too small: memory_mib >= 64, pids >= 16 and cpus > 0 are needed"
                     .into(),
@@ -415,6 +415,28 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sandbox_section_parses_validates_and_stays_out_when_default() {
+        let text = "[sandbox]\nbackend = \"bubblewrap\"\nidle_stop_secs = 30\n";
+        let config = Config::parse(text, Path::new("c.toml")).unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.sandbox.backend, SandboxBackend::Bubblewrap);
+        assert_eq!(config.sandbox.idle_stop_secs, 30);
+        assert_eq!(
+            config.sandbox.timeout_secs, 60,
+            "unset keys keep their defaults"
+        );
+
+        let bad = Config::parse("[sandbox]\ntimeout_secs = 0\n", Path::new("c.toml")).unwrap();
+        let err = bad.validate().unwrap_err().to_string();
+        assert!(err.contains("sandbox.timeout_secs"), "{err}");
+        let typo = Config::parse("[sandbox]\nbackend = \"podman\"\n", Path::new("c.toml"));
+        assert!(typo.unwrap_err().to_string().contains("podman"));
+
+        let plain = Config::new(PathBuf::new(), PathBuf::new());
+        assert!(!toml::to_string(&plain).unwrap().contains("sandbox"));
+    }
 
     #[test]
     fn parses_providers_and_policies() {
