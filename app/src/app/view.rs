@@ -227,6 +227,7 @@ impl App {
                 self.running,
                 self.font_size,
                 self.tick,
+                self.approve_in_chat,
             ));
         }
         scrollable(list).anchor_bottom().height(Fill).into()
@@ -372,6 +373,7 @@ fn entry_view<'a>(
     running: bool,
     font_size: f32,
     tick: usize,
+    answer_in_chat: bool,
 ) -> Element<'a, Message> {
     match entry {
         Entry::User(body) => bubble(
@@ -441,7 +443,8 @@ fn entry_view<'a>(
                 .push(label(if *expanded { "▲" } else { "▼" }));
             let header = mouse_area(header).on_press(Message::ToggleTool(call.clone()));
             let mut col = column![header].spacing(6);
-            if *status == ToolStatus::AwaitingApproval {
+            // The card's own buttons, once the person moved the decision into the chat.
+            if *status == ToolStatus::AwaitingApproval && answer_in_chat {
                 let answer = |decision, remember| Message::ApproveCall {
                     call: call.clone(),
                     decision,

@@ -196,6 +196,9 @@ async fn tools_list_and_call_apply_policies() {
             ("fs_list".into(), "read_only".into(), "allow".into()),
             ("fs_read".into(), "read_only".into(), "allow".into()),
             ("fs_write".into(), "mutating".into(), "ask".into()),
+            ("run_code".into(), "mutating".into(), "ask".into()),
+            ("sandbox_network".into(), "external".into(), "ask".into()),
+            ("shell".into(), "mutating".into(), "ask".into()),
         ]
     );
 

@@ -52,12 +52,17 @@ pub async fn streams_output_while_running(sb: &dyn Sandbox, id: &SandboxId) {
     ]);
     let exec = sb.exec(id, request, Some(tx));
     tokio::pin!(exec);
-    let first = tokio::select! {
-        chunk = rx.recv() => chunk.unwrap(),
-        out = &mut exec => panic!("the exec ended before any output arrived: {out:?}"),
-    };
-    assert_eq!(first.stream, StreamKind::Stdout);
-    assert_eq!(&first.data[..], b"first\n");
+    // The line may come in more than one chunk (print writes text and newline separately).
+    let mut seen = Vec::new();
+    while seen != b"first\n" {
+        let chunk = tokio::select! {
+            chunk = rx.recv() => chunk.unwrap(),
+            out = &mut exec => panic!("the exec ended before its first line arrived: {out:?}"),
+        };
+        assert_eq!(chunk.stream, StreamKind::Stdout);
+        seen.extend_from_slice(&chunk.data);
+        assert!(b"first\n".starts_with(&seen), "{seen:?}");
+    }
     let out = exec.await.unwrap();
     assert_eq!(out.stdout.text(), "first\nsecond\n");
 }
