@@ -97,4 +97,11 @@ fi
 xdotool key ctrl+shift+d
 shot main-dark 1.5
 alive
+# Quit as a logout would (SIGTERM): the app must stop its engine, remove its sandboxes and exit.
+pid=$(xdotool getwindowpid "$WIN")
+kill -TERM "$pid"
+for _ in $(seq 1 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+if kill -0 "$pid" 2>/dev/null; then echo "the app did not exit within 20 s of SIGTERM"; exit 1; fi
+left=$(docker ps -aq --filter "label=io.aetheria.owner=$(cat /proc/sys/kernel/hostname)/$pid" 2>/dev/null || true)
+if [ -n "$left" ]; then echo "the app left sandbox containers behind: $left"; exit 1; fi
 echo "screenshots in $OUT"

@@ -352,7 +352,8 @@ impl App {
         } else {
             Subscription::none()
         };
-        Subscription::batch([bridge, keys, drops, resized, close, ticks])
+        let terminate = Subscription::run(termination).map(|()| Message::CloseRequested);
+        Subscription::batch([bridge, keys, drops, resized, close, terminate, ticks])
     }
 
     /// Whether the approval prompt is shown (keys then belong to it).
@@ -904,6 +905,26 @@ async fn pick_files() -> Vec<PathBuf> {
         .iter()
         .map(|f| f.path().to_path_buf())
         .collect()
+}
+
+/// SIGTERM (logout, `kill`) and SIGHUP close the window like its close button: the engine stops,
+/// sandboxes are removed and the database is closed before the process exits.
+fn termination() -> impl futures::Stream<Item = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate()).ok();
+        let hup = signal(SignalKind::hangup()).ok();
+        futures::stream::unfold((term, hup), |(mut term, mut hup)| async move {
+            tokio::select! {
+                Some(()) = async { term.as_mut()?.recv().await } => Some(((), (term, hup))),
+                Some(()) = async { hup.as_mut()?.recv().await } => Some(((), (term, hup))),
+                else => None,
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    futures::stream::pending()
 }
 
 /// The window's shortcuts. While an approval waits, Enter allows once and Escape denies.
