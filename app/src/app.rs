@@ -2,6 +2,7 @@
 //! the bridge handshake, the session list, the open conversation and pending approvals, and turns
 //! the person's actions into engine commands. Drawing lives in `view`.
 
+mod input;
 mod panel;
 mod sandbox;
 pub mod settings;
@@ -334,7 +335,7 @@ impl App {
                 .with(asking)
                 .filter_map(|(asking, event)| match event {
                     iced::keyboard::Event::KeyPressed { key, modifiers, .. } => {
-                        shortcut(&key, modifiers, asking)
+                        input::shortcut(&key, modifiers, asking)
                     }
                     _ => None,
                 });
@@ -352,7 +353,7 @@ impl App {
         } else {
             Subscription::none()
         };
-        let terminate = Subscription::run(termination).map(|()| Message::CloseRequested);
+        let terminate = Subscription::run(input::termination).map(|()| Message::CloseRequested);
         Subscription::batch([bridge, keys, drops, resized, close, terminate, ticks])
     }
 
@@ -907,111 +908,9 @@ async fn pick_files() -> Vec<PathBuf> {
         .collect()
 }
 
-/// SIGTERM (logout, `kill`) and SIGHUP close the window like its close button: the engine stops,
-/// sandboxes are removed and the database is closed before the process exits.
-fn termination() -> impl futures::Stream<Item = ()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let term = signal(SignalKind::terminate()).ok();
-        let hup = signal(SignalKind::hangup()).ok();
-        futures::stream::unfold((term, hup), |(mut term, mut hup)| async move {
-            tokio::select! {
-                Some(()) = async { term.as_mut()?.recv().await } => Some(((), (term, hup))),
-                Some(()) = async { hup.as_mut()?.recv().await } => Some(((), (term, hup))),
-                else => None,
-            }
-        })
-    }
-    #[cfg(not(unix))]
-    futures::stream::pending()
-}
-
-/// The window's shortcuts. While an approval waits, Enter allows once and Escape denies.
-fn shortcut(
-    key: &iced::keyboard::Key,
-    modifiers: iced::keyboard::Modifiers,
-    asking: bool,
-) -> Option<Message> {
-    use iced::keyboard::{Key, key::Named};
-    match key.as_ref() {
-        Key::Named(Named::Enter) if asking => Some(Message::Approve {
-            decision: Decision::Allow,
-            remember: false,
-        }),
-        Key::Named(Named::Escape) if asking => Some(Message::Approve {
-            decision: Decision::Deny,
-            remember: false,
-        }),
-        Key::Named(Named::Escape) => Some(Message::Escape),
-        Key::Named(Named::ArrowUp) if !asking && modifiers.is_empty() => {
-            Some(Message::MoveSession(-1))
-        }
-        Key::Named(Named::ArrowDown) if !asking && modifiers.is_empty() => {
-            Some(Message::MoveSession(1))
-        }
-        Key::Character(c) if modifiers.command() => match c.to_ascii_lowercase().as_str() {
-            "n" if !modifiers.shift() => Some(Message::NewChat),
-            "k" if !modifiers.shift() => Some(Message::FocusSearch),
-            "c" if modifiers.shift() => Some(Message::CopyLastAnswer),
-            "," => Some(Message::OpenSettings),
-            "d" if modifiers.shift() => Some(Message::ToggleTheme),
-            _ => None,
-        },
-        _ => None,
-    }
-}
-
 pub(crate) fn pretty(arguments: &str) -> String {
     serde_json::from_str::<serde_json::Value>(arguments)
         .ok()
         .and_then(|v| serde_json::to_string_pretty(&v).ok())
         .unwrap_or_else(|| arguments.to_owned())
-}
-
-#[cfg(test)]
-mod tests {
-    use iced::keyboard::{Key, Modifiers, key::Named};
-
-    use super::*;
-
-    #[test]
-    fn shortcuts() {
-        let none = Modifiers::empty();
-        let is = |key: Key, m: Modifiers, asking: bool, want: &str| {
-            let got = format!("{:?}", shortcut(&key, m, asking));
-            assert!(got.contains(want), "{key:?} {m:?} asking={asking}: {got}");
-        };
-        is(
-            Key::Character("n".into()),
-            Modifiers::CTRL,
-            false,
-            "NewChat",
-        );
-        is(
-            Key::Character("k".into()),
-            Modifiers::CTRL,
-            false,
-            "FocusSearch",
-        );
-        is(
-            Key::Character(",".into()),
-            Modifiers::CTRL,
-            false,
-            "OpenSettings",
-        );
-        is(
-            Key::Character("C".into()),
-            Modifiers::CTRL | Modifiers::SHIFT,
-            false,
-            "CopyLastAnswer",
-        );
-        is(Key::Named(Named::Escape), none, false, "Escape");
-        is(Key::Named(Named::Escape), none, true, "Deny");
-        is(Key::Named(Named::Enter), none, true, "Allow");
-        is(Key::Named(Named::ArrowDown), none, false, "MoveSession(1)");
-        is(Key::Named(Named::ArrowUp), none, false, "MoveSession(-1)");
-        assert!(shortcut(&Key::Named(Named::Enter), none, false).is_none());
-        assert!(shortcut(&Key::Character("n".into()), none, false).is_none());
-    }
 }
