@@ -52,7 +52,7 @@ pub(super) async fn pump(app: &mut App, events: &mut Events, until: impl Fn(&Eve
 }
 
 /// Feeds engine events until the window shows `caption`.
-async fn pump_until_shown(app: &mut App, events: &mut Events, caption: &str) {
+pub(super) async fn pump_until_shown(app: &mut App, events: &mut Events, caption: &str) {
     while !shows(app, caption) {
         pump(app, events, |_| true).await;
     }

@@ -12,7 +12,7 @@ use aetheria_engine::config::Config;
 use aetheria_engine::testkit::{Reply, ScriptedServer, skip};
 
 use super::common::{Env, stderr, stdout};
-use super::gui::{click, loopback, pump, shows, type_and_send};
+use super::gui::{click, loopback, pump, pump_until_shown, shows, type_and_send};
 
 /// Lets the sandbox's unprivileged user write the workspace, as a person's own folder.
 fn hand_over(parent: &std::path::Path, workspace: &std::path::Path) {
@@ -76,16 +76,8 @@ async fn code_output_streams_into_the_sandbox_tab_after_approval_in_the_chat() {
     assert!(!shows(&app, "APPROVE THIS ACTION?"));
     assert!(shows(&app, "1 action waits for your approval in the chat"));
     click(&mut app, "Allow once");
-    pump(
-        &mut app,
-        &mut events,
-        |e| matches!(e, Event::ToolOutputDelta { delta, .. } if delta.contains("tick 1")),
-    )
-    .await;
-    assert!(
-        shows(&app, "tick 1\n"),
-        "live output shows while the code runs"
-    );
+    // Live output shows while the code runs (it sleeps 1.5 s after its first line).
+    pump_until_shown(&mut app, &mut events, "tick 1\n").await;
     assert!(shows(&app, "RUNNING"));
     assert!(shows(&app, "python program"));
     pump(&mut app, &mut events, |e| {
@@ -98,6 +90,34 @@ async fn code_output_streams_into_the_sandbox_tab_after_approval_in_the_chat() {
     );
     assert!(shows(&app, "DONE"));
     assert!(!shows(&app, "1 action waits for your approval in the chat"));
+
+    // Were the image missing, the tab offers to build it and shows the build's progress.
+    let missing = aetheria_engine::api::SandboxStatus {
+        backend: Some("docker".into()),
+        ready: false,
+        image: "aetheria-sandbox:missing".into(),
+        rootfs_cached: false,
+        detail: "Docker answers but the image is missing".into(),
+    };
+    let _ = app.update(Message::Bridge(BridgeEvent::Events(vec![
+        Event::SandboxStatus { status: missing },
+    ])));
+    assert!(shows(&app, "NOT READY"));
+    click(&mut app, "BUILD IMAGE");
+    assert!(shows(&app, "starting the image build…"));
+    assert!(!shows(&app, "BUILD IMAGE"), "one build at a time");
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::SandboxImageProgress { .. })
+    })
+    .await;
+    let done = format!("ready: {}", aetheria_sandbox::image::image_ref());
+    assert!(shows(&app, &done), "the build's progress is shown");
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::SandboxStatus { .. })
+    })
+    .await;
+    assert!(shows(&app, "READY") && !shows(&app, "NOT READY"));
+
     handle
         .submit(aetheria_engine::api::Command::Shutdown)
         .unwrap();

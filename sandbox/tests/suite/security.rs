@@ -179,8 +179,21 @@ pub async fn privileges(sb: &dyn Sandbox, id: &SandboxId) {
     assert_eq!(text.matches("denied").count(), 3, "{text}");
     let id_out = run(sb, id, &["id", "-u"], 10).await;
     assert_ne!(id_out.stdout.text().trim(), "0", "code runs as root");
-    let caps = sh(sb, id, "grep CapEff /proc/self/status").await;
+    let caps = sh(sb, id, "grep -E 'CapEff|NoNewPrivs' /proc/self/status").await;
     assert!(caps.stdout.text().contains("0000000000000000"), "{caps:?}");
+    assert!(caps.stdout.text().contains("NoNewPrivs:\t1"), "{caps:?}");
+    // A setuid-root binary of the image runs without its privilege.
+    let setuid = sh(
+        sb,
+        id,
+        "ls -l /usr/bin/su; su -c id root </dev/null 2>&1; echo rc=$?",
+    )
+    .await;
+    assert!(
+        setuid.stdout.text().starts_with("-rws"),
+        "the image has a setuid su: {setuid:?}"
+    );
+    assert!(!setuid.stdout.text().contains("uid=0"), "{setuid:?}");
 }
 
 pub async fn mount_and_unshare(sb: &dyn Sandbox, id: &SandboxId) {
