@@ -1,6 +1,7 @@
 //! The fallback backend for Linux hosts with no Docker engine: bubblewrap namespaces over the same
 //! root filesystem (unpacked from the image's tarball), with every namespace unshared, no network
 //! unless allowed, read-only system binds, no capabilities, nested user namespaces disabled, and
+//! a read-only root, Landlock applied by the runner (writes only to /workspace and /tmp), and
 //! rlimits (processes, data size, file size) set inside the sandbox's own user namespace. As root, the sandbox first drops to an unprivileged uid
 //! (rlimits do not bind root). Code is never run without this isolation.
 
@@ -110,6 +111,9 @@ impl BwrapHost {
                 cmd.args(["--dir", "/workspace"]);
             }
         }
+        // bwrap's root is a writable tmpfs: make it read-only, so only /tmp (capped) and
+        // /workspace take writes.
+        cmd.args(["--remount-ro", "/"]);
         // The limits are set inside the sandbox's own user namespace, so the process count is
         // this sandbox's alone, not every process of the person's uid.
         cmd.args(["--chdir", "/workspace", "--", "prlimit"])
