@@ -182,12 +182,14 @@ pub async fn import_rootfs_as(
     Ok(image)
 }
 
-/// Builds (or reuses) the root filesystem and imports it, unless the engine has the image already.
+/// Makes sure the root filesystem tarball is cached (the bubblewrap backend and re-imports use
+/// it) and the engine has the image, building and importing only what is missing.
 pub async fn build_image(
     docker: &Docker,
     cache_dir: &Path,
     progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<String, SandboxError> {
+    let tar = build_rootfs(cache_dir, progress).await?;
     if image_exists(docker).await? {
         let image = image_ref();
         progress(Progress::Done {
@@ -195,7 +197,6 @@ pub async fn build_image(
         });
         return Ok(image);
     }
-    let tar = build_rootfs(cache_dir, progress).await?;
     import_rootfs(docker, &tar, progress).await
 }
 
