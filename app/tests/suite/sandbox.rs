@@ -106,11 +106,11 @@ async fn code_output_streams_into_the_sandbox_tab_after_approval_in_the_chat() {
     click(&mut app, "BUILD IMAGE");
     assert!(shows(&app, "starting the image build…"));
     assert!(!shows(&app, "BUILD IMAGE"), "one build at a time");
+    let done = format!("ready: {}", aetheria_sandbox::image::image_ref());
     pump(&mut app, &mut events, |e| {
-        matches!(e, Event::SandboxImageProgress { .. })
+        matches!(e, Event::SandboxImageProgress { message, .. } if message.starts_with("ready:"))
     })
     .await;
-    let done = format!("ready: {}", aetheria_sandbox::image::image_ref());
     assert!(shows(&app, &done), "the build's progress is shown");
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::SandboxStatus { .. })
