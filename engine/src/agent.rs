@@ -253,6 +253,12 @@ pub(crate) async fn run_call(
         shared.event_sender(),
         shared.secrets.redactor(),
     );
+    let cx = || ToolCx {
+        workspace: shared.workspace(),
+        cancel: cancel.clone(),
+        session: session.cloned(),
+        live: live.clone(),
+    };
     shared.emit(Event::ToolCallStarted {
         session: session.cloned(),
         call: call.id.clone(),
@@ -297,14 +303,8 @@ pub(crate) async fn run_call(
             Policy::Ask => {
                 record.status = ToolStatus::AwaitingApproval;
                 logged(shared.store.save_tool_call(session, &record).await);
-                let cx = ToolCx {
-                    workspace: shared.workspace(),
-                    cancel: cancel.clone(),
-                    session: session.cloned(),
-                    live: live.clone(),
-                };
                 let preview = tool
-                    .preview_json(&call.arguments, cx)
+                    .preview_json(&call.arguments, cx())
                     .await
                     .map(|p| shared.redact(&p));
                 let answer = shared.approvals.wait_for(&call.id);
@@ -350,15 +350,9 @@ pub(crate) async fn run_call(
         }
         record.status = ToolStatus::Running;
         logged(shared.store.save_tool_call(session, &record).await);
-        let cx = ToolCx {
-            workspace: shared.workspace(),
-            cancel: cancel.clone(),
-            session: session.cloned(),
-            live: live.clone(),
-        };
         let result = tokio::select! {
             () = cancel.cancelled() => None,
-            result = tool.call_json(&call.arguments, cx) => Some(result),
+            result = tool.call_json(&call.arguments, cx()) => Some(result),
         };
         match result {
             None => {
