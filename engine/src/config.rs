@@ -48,6 +48,8 @@ pub enum ConfigError {
 pub enum Wire {
     /// OpenAI-compatible Chat Completions (OpenAI, Groq, OpenRouter, Ollama, LM Studio, llama.cpp…).
     Openai,
+    /// Anthropic Messages.
+    Anthropic,
 }
 
 impl std::str::FromStr for Wire {
@@ -56,8 +58,9 @@ impl std::str::FromStr for Wire {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
             "openai" | "openai-compatible" | "openai_compatible" => Ok(Self::Openai),
+            "anthropic" => Ok(Self::Anthropic),
             other => Err(ConfigError::Invalid(format!(
-                "unknown wire {other:?}; supported: openai"
+                "unknown wire {other:?}; supported: openai, anthropic"
             ))),
         }
     }

@@ -141,8 +141,14 @@ async fn reach(p: &ProviderConfig, key: Option<String>) -> Check {
     };
     let url = format!("{}/models", p.base_url.trim_end_matches('/'));
     let mut request = client.get(&url);
-    if let Some(key) = &key {
-        request = request.bearer_auth(key);
+    match (&key, p.wire) {
+        (Some(key), crate::config::Wire::Anthropic) => {
+            request = request
+                .header("x-api-key", key)
+                .header("anthropic-version", "2023-06-01");
+        }
+        (Some(key), _) => request = request.bearer_auth(key),
+        (None, _) => {}
     }
     let key_note = if key.is_some() { "key found" } else { "no key" };
     match request.send().await {

@@ -1,7 +1,9 @@
 //! Model providers: one client per wire protocol, not per vendor. A provider is data (name, wire,
 //! base URL, model, key reference); its client turns a `Request` into a stream of `ResponseEvent`s.
 
+mod anthropic;
 mod openai;
+mod wire;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -163,6 +165,10 @@ pub(crate) fn client(
 ) -> Result<Arc<dyn ModelClient>, ProviderError> {
     match provider.wire {
         Wire::Openai => Ok(Arc::new(openai::OpenAiClient::new(provider.clone(), key)?)),
+        Wire::Anthropic => Ok(Arc::new(anthropic::AnthropicClient::new(
+            provider.clone(),
+            key,
+        )?)),
     }
 }
 

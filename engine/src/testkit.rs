@@ -1,6 +1,9 @@
-//! A scripted loopback HTTP server that speaks OpenAI's Chat Completions streaming wire (SSE), for
-//! tests of the engine and the app. Each request takes the next scripted reply; the bodies it
-//! received can be inspected. Built from OpenAI's public API reference; no vendor is contacted.
+//! A scripted loopback HTTP server that speaks OpenAI's Chat Completions streaming wire (SSE) and
+//! Anthropic's Messages stream (`anthropic`), for tests of the engine and the app. Each request takes
+//! the next scripted reply; the bodies and headers it received can be inspected. Built from the
+//! vendors' public API references; no vendor is contacted.
+
+pub mod anthropic;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -20,7 +23,8 @@ use serde_json::{Value, json};
 pub enum Reply {
     /// An SSE stream of `data:` events (JSON text or `[DONE]`).
     Stream {
-        /// The `data:` payloads, in order.
+        /// The `data:` payloads, in order; an entry that starts with `event:` is sent as a whole
+        /// frame (`event: NAME` and `data: …` lines).
         events: Vec<String>,
         /// Pause before each event.
         delay: Duration,
@@ -191,6 +195,7 @@ impl ScriptedServer {
         });
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
+            .route("/v1/messages", post(completions))
             .route("/v1/models", get(models))
             .with_state(script.clone());
         let listener = tokio::net::TcpListener::bind(addr).await?;
@@ -227,16 +232,18 @@ impl ScriptedServer {
     /// The `Authorization` headers received so far.
     #[must_use]
     pub fn authorizations(&self) -> Vec<Option<String>> {
+        self.headers(header::AUTHORIZATION.as_str())
+    }
+
+    /// One header of every request received so far.
+    #[must_use]
+    pub fn headers(&self, name: &str) -> Vec<Option<String>> {
         self.script
             .requests
             .lock()
             .map(|r| {
                 r.iter()
-                    .map(|(h, _)| {
-                        h.get(header::AUTHORIZATION)
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_owned)
-                    })
+                    .map(|(h, _)| h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned))
                     .collect()
             })
             .unwrap_or_default()
@@ -315,7 +322,12 @@ async fn completions(
                     if !delay.is_zero() {
                         tokio::time::sleep(delay).await;
                     }
-                    Some((Ok(Bytes::from(format!("data: {}\n\n", events[i]))), i + 1))
+                    let frame = if events[i].starts_with("event:") {
+                        format!("{}\n\n", events[i])
+                    } else {
+                        format!("data: {}\n\n", events[i])
+                    };
+                    Some((Ok(Bytes::from(frame)), i + 1))
                 }
             });
             Response::builder()

@@ -19,19 +19,27 @@ pub const MODEL: &str = "settings-model";
 pub const KEY: &str = "settings-key";
 
 /// Providers a person can add with one click (the key comes next).
-const PRESETS: [(&str, &str, &str); 4] = [
-    ("openai", "https://api.openai.com/v1", "gpt-4o-mini"),
+const PRESETS: [(&str, Wire, &str, &str); 5] = [
+    ("openai", Wire::Openai, "https://api.openai.com/v1", "gpt-4o-mini"),
+    (
+        "anthropic",
+        Wire::Anthropic,
+        "https://api.anthropic.com/v1",
+        "claude-sonnet-4-5",
+    ),
     (
         "groq",
+        Wire::Openai,
         "https://api.groq.com/openai/v1",
         "llama-3.3-70b-versatile",
     ),
     (
         "openrouter",
+        Wire::Openai,
         "https://openrouter.ai/api/v1",
         "openrouter/auto",
     ),
-    ("custom", "http://127.0.0.1:8080/v1", "model"),
+    ("custom", Wire::Openai, "http://127.0.0.1:8080/v1", "model"),
 ];
 
 /// What the settings screen does.
@@ -195,10 +203,10 @@ impl Form {
                 self.key.clear();
             }
             Msg::AddPreset(i) => {
-                if let Some((name, url, model)) = PRESETS.get(i) {
+                if let Some((name, wire, url, model)) = PRESETS.get(i) {
                     self.add_provider(ProviderConfig {
                         name: (*name).into(),
-                        wire: Wire::Openai,
+                        wire: *wire,
                         base_url: (*url).into(),
                         model: (*model).into(),
                         key_env: None,

@@ -2,15 +2,13 @@
 //! llama.cpp, vLLM…): SSE streaming, tool calls assembled from incremental deltas by index,
 //! usage and finish reasons.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
-
 use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use std::collections::BTreeMap;
 
+use super::wire::{self, Tx, send, truncate};
 use super::{
     ChatMessage, EventStream, ModelClient, ProviderError, Request, ResponseEvent, TaskStream,
 };
@@ -26,13 +24,11 @@ pub(crate) struct OpenAiClient {
 
 impl OpenAiClient {
     pub(crate) fn new(config: ProviderConfig, key: Option<String>) -> Result<Self, ProviderError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(10))
-            .read_timeout(Duration::from_secs(180))
-            .user_agent(concat!("aetheria/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ProviderError::Connect(format!("cannot build an HTTP client: {e}")))?;
-        Ok(Self { config, key, http })
+        Ok(Self {
+            config,
+            key,
+            http: wire::http_client()?,
+        })
     }
 
     fn body(&self, request: &Request) -> Value {
@@ -112,40 +108,13 @@ impl ModelClient for OpenAiClient {
     }
 }
 
-type Tx = mpsc::Sender<Result<ResponseEvent, ProviderError>>;
-
 async fn run(
     builder: reqwest::RequestBuilder,
     config: &ProviderConfig,
     has_key: bool,
     tx: &Tx,
 ) -> Result<(), ProviderError> {
-    let response = builder.send().await.map_err(|e| {
-        ProviderError::Connect(format!(
-            "cannot reach provider {:?} at {}: {}. Check that the server runs and the base URL is right",
-            config.name,
-            config.base_url,
-            error_chain(&e)
-        ))
-    })?;
-    let status = response.status();
-    if !status.is_success() {
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        let text = response.text().await.unwrap_or_default();
-        return Err(http_error(
-            config,
-            has_key,
-            status.as_u16(),
-            &text,
-            retry_after,
-        ));
-    }
-
+    let response = wire::open(builder, config, has_key).await?;
     let mut events = response.bytes_stream().eventsource();
     let mut calls: BTreeMap<u64, PartialCall> = BTreeMap::new();
     let mut finish: Option<String> = None;
@@ -247,85 +216,6 @@ async fn run(
     send(tx, ResponseEvent::Finished { reason }).await
 }
 
-async fn send(tx: &Tx, event: ResponseEvent) -> Result<(), ProviderError> {
-    // A closed receiver means the turn stopped listening (cancelled): end quietly.
-    tx.send(Ok(event))
-        .await
-        .map_err(|_| ProviderError::Stream("the turn stopped listening".into()))
-}
-
-fn http_error(
-    config: &ProviderConfig,
-    has_key: bool,
-    status: u16,
-    body: &str,
-    retry_after: Option<Duration>,
-) -> ProviderError {
-    let detail = serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|v| {
-            v.pointer("/error/message")
-                .or_else(|| v.get("error"))
-                .or_else(|| v.get("message"))
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| truncate(body.trim(), 300));
-    let name = &config.name;
-    let message = match status {
-        401 | 403 => {
-            let hint = if has_key {
-                "the key was refused"
-            } else {
-                "no key was found"
-            };
-            format!(
-                "provider {name:?} answered {status} ({hint}): {detail}. Set a key with `aetheria auth set {name}` or the {} environment variable",
-                config.key_env_var()
-            )
-        }
-        404 => format!(
-            "provider {name:?} answered 404: {detail}. Check the model name {:?} and the base URL {}",
-            config.model, config.base_url
-        ),
-        429 => format!(
-            "provider {name:?} is rate limiting (429): {detail}. Try again {}",
-            retry_after.map_or_else(
-                || "in a moment".to_owned(),
-                |d| format!("in {} s", d.as_secs())
-            )
-        ),
-        500..=599 => format!(
-            "provider {name:?} failed ({status}): {detail}. The service may be down; try again later"
-        ),
-        _ => format!("provider {name:?} rejected the request ({status}): {detail}"),
-    };
-    ProviderError::Http {
-        status,
-        message,
-        retry_after,
-    }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let cut: String = text.chars().take(max).collect();
-    format!("{cut}…")
-}
-
 #[derive(Debug, Default)]
 struct PartialCall {
     id: String,
@@ -412,6 +302,8 @@ mod tests {
 
     #[test]
     fn http_errors_say_what_to_do() {
+        use super::wire::http_error;
+        use std::time::Duration;
         let config = ProviderConfig {
             name: "openai".into(),
             wire: crate::config::Wire::Openai,

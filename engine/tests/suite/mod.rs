@@ -1,3 +1,4 @@
+mod anthropic;
 mod code;
 mod common;
 mod keychain;
