@@ -20,7 +20,12 @@ pub const KEY: &str = "settings-key";
 
 /// Providers a person can add with one click (the key comes next).
 const PRESETS: [(&str, Wire, &str, &str); 5] = [
-    ("openai", Wire::Openai, "https://api.openai.com/v1", "gpt-4o-mini"),
+    (
+        "openai",
+        Wire::Openai,
+        "https://api.openai.com/v1",
+        "gpt-4o-mini",
+    ),
     (
         "anthropic",
         Wire::Anthropic,
