@@ -868,6 +868,16 @@ impl App {
                         Some("The answer was cut: the model reached its output limit.".into());
                 }
             }
+            Event::ProviderRetrying {
+                session,
+                attempt,
+                wait_secs,
+                reason,
+            } if self.is_current(&session) => {
+                self.notice = Some(format!(
+                    "{reason} — retrying in {wait_secs} s (attempt {attempt} of 3)"
+                ));
+            }
             Event::TurnFailed { session, error } if self.is_current(&session) => {
                 self.running = false;
                 self.transcript.end_turn(Some(error.message));

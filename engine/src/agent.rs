@@ -18,6 +18,11 @@ use crate::engine::{DEFAULT_TITLE, Shared};
 use crate::provider::{ChatMessage, Request, ResponseEvent};
 use crate::tool::{LiveOutput, ToolCx, ToolError, truncate_output};
 
+/// How many times a refused request is asked again before the turn fails.
+const MAX_RETRIES: u32 = 3;
+/// The longest wait between tries, whatever the server asks.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
+
 /// How often streamed text is written to the database while it arrives.
 const FLUSH_EVERY: Duration = Duration::from_millis(150);
 /// Largest attachment whose text is added to a message.
@@ -126,7 +131,8 @@ async fn turn(
         if let Err(e) = shared.store.insert_message(session, &assistant).await {
             return storage(e);
         }
-        let mut stream = client.stream(request);
+        let mut stream = client.stream(request.clone());
+        let mut attempt = 0u32;
         let mut text = String::new();
         let mut calls: Vec<ToolCallRequest> = Vec::new();
         let mut finish_reason = String::from("stop");
@@ -168,7 +174,31 @@ async fn turn(
                     break Ok(());
                 }
                 None => break Ok(()),
-                Some(Err(e)) => break Err(TurnEnd::Failed(e.to_info())),
+                Some(Err(e)) => {
+                    // A refusal before any output is asked again, after the wait the server named
+                    // (else 1, 2, 4 s); output already shown is never thrown away.
+                    let nothing_yet = text.is_empty() && calls.is_empty();
+                    match e.retry().filter(|_| nothing_yet && attempt < MAX_RETRIES) {
+                        Some(hint) => {
+                            attempt += 1;
+                            let wait = hint
+                                .unwrap_or(Duration::from_secs(1 << (attempt - 1)))
+                                .min(MAX_RETRY_WAIT);
+                            shared.emit(Event::ProviderRetrying {
+                                session: session.clone(),
+                                attempt,
+                                wait_secs: wait.as_secs(),
+                                reason: shared.redact(&e.to_string()),
+                            });
+                            tokio::select! {
+                                () = cancel.cancelled() => break Err(TurnEnd::Cancelled),
+                                () = tokio::time::sleep(wait) => {}
+                            }
+                            stream = client.stream(request.clone());
+                        }
+                        None => break Err(TurnEnd::Failed(e.to_info())),
+                    }
+                }
             }
         };
         drop(stream);

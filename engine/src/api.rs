@@ -709,6 +709,18 @@ pub enum Event {
         /// Their ids.
         ids: Vec<String>,
     },
+    /// The provider refused for now (rate limit, overload, server error, no connection) before
+    /// answering; the turn asks again after `wait_secs`.
+    ProviderRetrying {
+        /// Which session.
+        session: SessionId,
+        /// Which retry this is (1 for the first).
+        attempt: u32,
+        /// Seconds until the next try (the server's `Retry-After` when it sent one).
+        wait_secs: u64,
+        /// What the provider said.
+        reason: String,
+    },
     /// The turn ended with a final answer.
     TurnFinished {
         /// Which session.

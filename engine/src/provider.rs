@@ -70,7 +70,6 @@ pub(crate) enum ProviderError {
     Http {
         status: u16,
         message: String,
-        #[allow(dead_code)] // read by the retry policy of the providers issue
         retry_after: Option<Duration>,
     },
     /// The server could not be reached. Retry later.
@@ -82,6 +81,20 @@ pub(crate) enum ProviderError {
 }
 
 impl ProviderError {
+    /// For a refusal that may pass (rate limit, overload, a server error, no connection): the wait
+    /// the server asked for, if it named one. `None` when retrying cannot help.
+    pub(crate) fn retry(&self) -> Option<Option<Duration>> {
+        match self {
+            Self::Http {
+                status: 429 | 500 | 502 | 503 | 504 | 529,
+                retry_after,
+                ..
+            } => Some(*retry_after),
+            Self::Connect(_) => Some(None),
+            _ => None,
+        }
+    }
+
     pub(crate) fn to_info(&self) -> ErrorInfo {
         let kind = match self {
             Self::Http { status, .. } => match status {

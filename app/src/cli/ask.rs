@@ -90,6 +90,16 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
                 }
                 break ExitCode::SUCCESS;
             }
+            Event::ProviderRetrying {
+                attempt,
+                wait_secs,
+                reason,
+                ..
+            } => {
+                if !json {
+                    eprintln!("\n{reason}\nretrying in {wait_secs} s (attempt {attempt})");
+                }
+            }
             Event::TurnFailed { error, .. } => {
                 if !json {
                     eprintln!("\nerror: {}", error.message);

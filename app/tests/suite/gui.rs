@@ -658,3 +658,51 @@ async fn main_screen_snapshots_in_both_themes() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_rate_limit_shows_the_retry_and_the_answer_still_arrives() {
+    let server = ScriptedServer::start(vec![
+        Reply::Error {
+            status: 429,
+            body: r#"{"error":{"message":"Rate limit reached"}}"#.into(),
+            retry_after: Some(1),
+        },
+        Reply::text(&["Worth the wait."]),
+    ])
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path().join("config"), dir.path().join("data"));
+    config.use_provider(loopback("loopback", &server));
+    let (handle, mut events) = Engine::start(config).await.unwrap();
+    let mut app = App::new();
+    ready(&mut app, handle, Some("loopback · test-model"));
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::SessionList { .. })
+    })
+    .await;
+    type_and_send(&mut app, "hello?");
+    let mut reason = String::new();
+    while reason.is_empty() {
+        let event = tokio::time::timeout(Duration::from_secs(10), events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if let Event::ProviderRetrying { reason: r, .. } = &event {
+            reason.clone_from(r);
+        }
+        let _ = app.update(Message::Bridge(BridgeEvent::Events(vec![event])));
+    }
+    assert!(
+        shows(
+            &app,
+            &format!("{reason} — retrying in 1 s (attempt 1 of 3)")
+        ),
+        "the person sees the retry"
+    );
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::TurnFinished { .. })
+    })
+    .await;
+    assert!(shows(&app, "Worth the wait."));
+}

@@ -206,34 +206,40 @@ async fn arguments_that_are_not_json_go_back_to_the_model() {
 
 #[tokio::test]
 async fn provider_errors_become_clear_turn_failures() {
+    let refusal = |status: u16, message: &str| Reply::Error {
+        status,
+        body: serde_json::json!({ "error": { "message": message } }).to_string(),
+        retry_after: Some(0),
+    };
+    // (replies, kind, hint, retries): refusals that may pass are asked again three times first.
     let cases = [
         (
-            Reply::error(401, "Incorrect API key provided"),
+            vec![Reply::error(401, "Incorrect API key provided")],
             ErrorKind::Auth,
             "aetheria auth set loopback",
+            0,
         ),
         (
-            Reply::error(404, "The model `test-model` does not exist"),
+            vec![Reply::error(404, "The model `test-model` does not exist")],
             ErrorKind::NotFound,
             "test-model",
+            0,
         ),
         (
-            Reply::Error {
-                status: 429,
-                body: "{\"error\":{\"message\":\"Rate limit reached\"}}".into(),
-                retry_after: Some(20),
-            },
+            vec![refusal(429, "Rate limit reached"); 4],
             ErrorKind::RateLimited,
-            "in 20 s",
+            "Rate limit reached",
+            3,
         ),
         (
-            Reply::error(503, "overloaded"),
+            vec![refusal(503, "overloaded"); 4],
             ErrorKind::Unavailable,
             "try again later",
+            3,
         ),
     ];
-    for (reply, kind, hint) in cases {
-        let mut h = Harness::start(vec![reply]).await;
+    for (replies, kind, hint, retries) in cases {
+        let mut h = Harness::start(replies).await;
         let session = h.new_session().await;
         let events = h.turn(&session, "hi").await;
         let Some(Event::TurnFailed { error, .. }) = events.last() else {
@@ -242,7 +248,47 @@ async fn provider_errors_become_clear_turn_failures() {
         assert_eq!(error.kind, kind, "{error:?}");
         assert!(error.message.contains("\"loopback\""), "{}", error.message);
         assert!(error.message.contains(hint), "{}", error.message);
+        let retried = events
+            .iter()
+            .filter(|e| matches!(e, Event::ProviderRetrying { .. }))
+            .count();
+        assert_eq!(retried, retries, "{events:?}");
+        assert_eq!(h.server.requests().len(), retries + 1);
     }
+}
+
+#[tokio::test]
+async fn a_rate_limit_is_waited_out_as_the_server_asks() {
+    let mut h = Harness::start(vec![
+        Reply::Error {
+            status: 429,
+            body: "{\"error\":{\"message\":\"Rate limit reached\"}}".into(),
+            retry_after: Some(1),
+        },
+        Reply::text(&["Made it."]),
+    ])
+    .await;
+    let session = h.new_session().await;
+    let events = h.turn(&session, "hi").await;
+    let retry = events
+        .iter()
+        .find_map(|e| match e {
+            Event::ProviderRetrying {
+                attempt,
+                wait_secs,
+                reason,
+                ..
+            } => Some((*attempt, *wait_secs, reason.clone())),
+            _ => None,
+        })
+        .expect("a retry was announced");
+    assert_eq!((retry.0, retry.1), (1, 1));
+    assert!(retry.2.contains("Rate limit reached"), "{}", retry.2);
+    assert!(
+        matches!(events.last(), Some(Event::TurnFinished { .. })),
+        "{events:?}"
+    );
+    assert_eq!(streamed_text(&events), "Made it.");
 }
 
 #[tokio::test]
