@@ -95,10 +95,8 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
                 wait_secs,
                 reason,
                 ..
-            } => {
-                if !json {
-                    eprintln!("\n{reason}\nretrying in {wait_secs} s (attempt {attempt})");
-                }
+            } if !json => {
+                eprintln!("\n{reason}\nretrying in {wait_secs} s (attempt {attempt})");
             }
             Event::TurnFailed { error, .. } => {
                 if !json {
