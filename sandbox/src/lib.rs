@@ -219,6 +219,8 @@ pub struct ExecOutcome {
     pub timed_out: bool,
     /// The kernel's out-of-memory killer ended it.
     pub oom_killed: bool,
+    /// Stopping it took restarting the whole sandbox (files in /workspace stay, /tmp is emptied).
+    pub sandbox_restarted: bool,
     /// Head and tail of stdout.
     pub stdout: Captured,
     /// Head and tail of stderr.
@@ -236,8 +238,13 @@ impl ExecOutcome {
     /// One line saying how the program ended.
     pub fn status_line(&self) -> String {
         if self.timed_out {
+            let restarted = if self.sandbox_restarted {
+                " (the sandbox was restarted to stop it)"
+            } else {
+                ""
+            };
             format!(
-                "killed: deadline of {:.1} s passed",
+                "killed: deadline of {:.1} s passed{restarted}",
                 self.duration.as_secs_f64()
             )
         } else if self.oom_killed {

@@ -96,7 +96,8 @@ impl<H: Host> Pool<H> {
             Op::Put(path, data) => runner.put(path, data).await.map(|()| Done::Put),
             Op::Get(path) => runner.get(path).await.map(Done::Get),
         };
-        if let Err(SandboxError::Runner(_)) = &result {
+        let broken = entry.runner.as_ref().is_some_and(|r| r.broken);
+        if broken || matches!(&result, Err(SandboxError::Runner(_))) {
             entry.runner = None;
             if let Err(e) = self.host.halt(id).await {
                 tracing::warn!(%id, "stopping a stuck sandbox failed: {e}");

@@ -81,9 +81,12 @@ def run(req):
            "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", "TMPDIR": "/tmp"}
     env.update(req.get("env") or {})
     try:
+        # Jobs run at a lower priority than the runner, so a CPU-hungry job (a fork bomb) cannot
+        # starve the runner of the time it needs to kill it at the deadline.
         proc = subprocess.Popen(req["argv"], cwd=req.get("cwd") or "/", env=env,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
+                                stderr=subprocess.PIPE, start_new_session=True,
+                                preexec_fn=lambda: os.nice(10))
     except OSError as e:
         reply(b"X", {"code": 127, "signal": None, "timed_out": False, "oom": False,
                      "spawn_error": str(e)})

@@ -48,6 +48,8 @@ pub(crate) struct Runner {
     buf: BytesMut,
     /// A job was started and its exit frame has not been read (the caller gave up on it).
     dirty: bool,
+    /// The runner did not stop a job in time; the sandbox must be stopped and started again.
+    pub(crate) broken: bool,
     /// Keeps the sandbox process alive while the runner is in use (bubblewrap's child).
     _guard: Option<Box<dyn Any + Send>>,
 }
@@ -64,6 +66,7 @@ impl Runner {
             output,
             buf: BytesMut::new(),
             dirty: false,
+            broken: false,
             _guard: guard,
         };
         match timeout(READY, runner.next_frame()).await {
@@ -195,9 +198,19 @@ impl Runner {
                     deadline = Instant::now() + GRACE;
                 }
                 Err(_) => {
-                    return Err(SandboxError::Runner(
-                        "the job outlived its deadline and a kill".into(),
-                    ));
+                    // The runner is starved or stuck: the caller stops the whole sandbox, and
+                    // the result says the deadline passed.
+                    self.broken = true;
+                    return Ok(ExecOutcome {
+                        exit_code: None,
+                        signal: Some(9),
+                        timed_out: true,
+                        oom_killed: false,
+                        sandbox_restarted: true,
+                        stdout,
+                        stderr,
+                        duration: started.elapsed(),
+                    });
                 }
             }
         };
@@ -212,6 +225,7 @@ impl Runner {
             signal: int("signal"),
             timed_out: flag("timed_out") || kill_sent,
             oom_killed: flag("oom"),
+            sandbox_restarted: false,
             stdout,
             stderr,
             duration: started.elapsed(),
