@@ -16,6 +16,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
+use futures::StreamExt;
 use serde_json::{Value, json};
 
 /// One scripted answer to a request.
@@ -30,6 +31,12 @@ pub enum Reply {
         delay: Duration,
         /// Break the connection after this many events (no `[DONE]`, no proper end).
         cut_after: Option<usize>,
+    },
+    /// A `text/event-stream` body sent as exactly these byte pieces, one write each with a short
+    /// pause between them (for CRLF, missing spaces, comments, split UTF-8 and any chunking).
+    Raw {
+        /// The pieces.
+        pieces: Vec<Vec<u8>>,
     },
     /// An error status with a body.
     Error {
@@ -101,7 +108,7 @@ impl Reply {
                 delay: pause,
                 cut_after,
             },
-            other @ Self::Error { .. } => other,
+            other => other,
         }
     }
 
@@ -114,9 +121,45 @@ impl Reply {
                 delay,
                 cut_after: Some(n),
             },
-            other @ Self::Error { .. } => other,
+            other => other,
         }
     }
+}
+
+/// `cases` raw replies of the same bytes, each cut into pieces at random places (a seeded
+/// xorshift, so runs repeat); every hundredth is cut into single bytes. For checking that a parser
+/// gives the same result however the network splits its input.
+#[must_use]
+pub fn random_cuttings(bytes: &[u8], cases: usize, seed: u64) -> Vec<Reply> {
+    let mut state = seed.max(1);
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    (0..cases)
+        .map(|case| {
+            let mut cuts: Vec<usize> = if case % 100 == 0 {
+                (1..bytes.len()).collect()
+            } else {
+                (0..1 + next() % 12)
+                    .map(|_| (next() as usize) % bytes.len().max(1))
+                    .collect()
+            };
+            cuts.sort_unstable();
+            cuts.dedup();
+            let mut pieces = Vec::new();
+            let mut from = 0;
+            for cut in cuts.into_iter().chain([bytes.len()]) {
+                if cut > from {
+                    pieces.push(bytes[from..cut].to_vec());
+                    from = cut;
+                }
+            }
+            Reply::Raw { pieces }
+        })
+        .collect()
 }
 
 /// A `chat.completion.chunk` carrying text.
@@ -293,6 +336,16 @@ async fn completions(
             }
             builder
                 .body(Body::from(body))
+                .unwrap_or_else(|_| Response::new(Body::empty()))
+        }
+        Reply::Raw { pieces } => {
+            let stream = futures::stream::iter(pieces).then(|piece| async move {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                Ok::<_, std::io::Error>(Bytes::from(piece))
+            });
+            Response::builder()
+                .header(header::CONTENT_TYPE, "text/event-stream")
+                .body(Body::from_stream(stream))
                 .unwrap_or_else(|_| Response::new(Body::empty()))
         }
         Reply::Stream {

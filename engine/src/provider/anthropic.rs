@@ -369,4 +369,66 @@ mod tests {
         assert_eq!(server.authorizations(), [None]);
         assert_eq!(server.requests()[0]["model"], "claude-test");
     }
+
+    /// Anthropic's stream with CRLF line ends and a thinking block, cut at 200 random places sets
+    /// (and once into single bytes), parses to the same events every time.
+    #[cfg(feature = "testkit")]
+    #[tokio::test]
+    async fn any_chunking_gives_the_same_events() {
+        use crate::testkit::{Reply, ScriptedServer, anthropic, random_cuttings};
+        const CASES: usize = 200;
+        let Reply::Stream { events, .. } =
+            anthropic::tool_calls(&[("toolu_1", "fs_read", r#"{"path": "é.txt"}"#)], 3)
+        else {
+            unreachable!()
+        };
+        let mut text = String::new();
+        for event in events {
+            text.push_str(&event.replace('\n', "\r\n"));
+            text.push_str("\r\n\r\n");
+        }
+        let bytes = text.into_bytes();
+        let mut replies = vec![Reply::Raw {
+            pieces: vec![bytes.clone()],
+        }];
+        replies.extend(random_cuttings(&bytes, CASES, 42));
+        let server = ScriptedServer::start(replies).await.unwrap();
+        let config = ProviderConfig {
+            name: "claude".into(),
+            wire: crate::config::Wire::Anthropic,
+            base_url: server.base_url(),
+            model: "m".into(),
+            key_env: None,
+            key_ref: None,
+        };
+        let client = AnthropicClient::new(config, None).unwrap();
+        let run = || async {
+            client
+                .stream(Request::default())
+                .map(|e| e.unwrap())
+                .collect::<Vec<_>>()
+                .await
+        };
+        let whole = run().await;
+        assert_eq!(
+            whole,
+            vec![
+                ResponseEvent::Usage(Usage {
+                    input_tokens: 21,
+                    output_tokens: 30
+                }),
+                ResponseEvent::ToolCall(ToolCallRequest {
+                    id: ToolCallId::from("toolu_1"),
+                    name: "fs_read".into(),
+                    arguments: r#"{"path": "é.txt"}"#.into(),
+                }),
+                ResponseEvent::Finished {
+                    reason: "tool_calls".into()
+                },
+            ]
+        );
+        for case in 0..CASES {
+            assert_eq!(run().await, whole, "cutting #{case}");
+        }
+    }
 }

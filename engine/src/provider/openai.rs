@@ -335,4 +335,95 @@ mod tests {
         let e = http_error(&config, true, 404, "{}", None);
         assert!(e.to_string().contains("gpt-x"));
     }
+
+    /// A stream with every quirk servers show: a keep-alive comment, `data:` without a space, CRLF
+    /// line ends, the tool call's id, type and name repeated on every chunk, multi-byte text and a
+    /// usage-only final chunk.
+    #[cfg(feature = "testkit")]
+    fn quirky_stream() -> Vec<u8> {
+        let call = |args: &str| {
+            json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "call_q",
+                "type": "function", "function": {"name": "fs_read", "arguments": args}}]},
+                "finish_reason": null}]})
+        };
+        let mut out = String::from(": keep-alive\r\n\r\n");
+        out.push_str(&format!(
+            "data:{}\r\n\r\n",
+            crate::testkit::text_chunk("Hé wörld ✓ ")
+        ));
+        out.push_str(&format!(
+            "data: {}\n\n",
+            crate::testkit::text_chunk("日本語")
+        ));
+        for piece in [r#"{"pa"#, r#"th": "#, r#""a.txt"}"#] {
+            out.push_str(&format!("data: {}\n\n", call(piece)));
+        }
+        out.push_str(&format!(
+            "data: {}\n\n",
+            crate::testkit::finish_chunk("tool_calls")
+        ));
+        out.push_str(&format!("data: {}\n\n", crate::testkit::usage_chunk(5, 7)));
+        out.push_str("data: [DONE]\n\n");
+        out.into_bytes()
+    }
+
+    #[cfg(feature = "testkit")]
+    async fn events_of(client: &OpenAiClient) -> Vec<ResponseEvent> {
+        client
+            .stream(Request::default())
+            .map(|e| e.unwrap())
+            .collect()
+            .await
+    }
+
+    /// The quirky stream parses as intended, and however its bytes are cut into pieces (a seeded
+    /// random search over 200 cuttings, through real HTTP), the events are the same.
+    #[cfg(feature = "testkit")]
+    #[tokio::test]
+    async fn quirks_and_any_chunking_give_the_same_events() {
+        use crate::testkit::{Reply, ScriptedServer};
+        const CASES: usize = 200;
+        let bytes = quirky_stream();
+        let mut replies = vec![Reply::Raw {
+            pieces: vec![bytes.clone()],
+        }];
+        replies.extend(crate::testkit::random_cuttings(
+            &bytes,
+            CASES,
+            0x9E37_79B9_7F4A_7C15,
+        ));
+        let server = ScriptedServer::start(replies).await.unwrap();
+        let config = ProviderConfig {
+            name: "quirky".into(),
+            wire: crate::config::Wire::Openai,
+            base_url: server.base_url(),
+            model: "m".into(),
+            key_env: None,
+            key_ref: None,
+        };
+        let client = OpenAiClient::new(config, None).unwrap();
+        let whole = events_of(&client).await;
+        assert_eq!(
+            whole,
+            vec![
+                ResponseEvent::TextDelta("Hé wörld ✓ ".into()),
+                ResponseEvent::TextDelta("日本語".into()),
+                ResponseEvent::Usage(Usage {
+                    input_tokens: 5,
+                    output_tokens: 7
+                }),
+                ResponseEvent::ToolCall(ToolCallRequest {
+                    id: ToolCallId::from("call_q"),
+                    name: "fs_read".into(),
+                    arguments: r#"{"path": "a.txt"}"#.into(),
+                }),
+                ResponseEvent::Finished {
+                    reason: "tool_calls".into()
+                },
+            ]
+        );
+        for case in 0..CASES {
+            assert_eq!(events_of(&client).await, whole, "cutting #{case}");
+        }
+    }
 }
