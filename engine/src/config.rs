@@ -50,6 +50,8 @@ pub enum Wire {
     Openai,
     /// Anthropic Messages.
     Anthropic,
+    /// Google Gemini (`streamGenerateContent`).
+    Gemini,
 }
 
 impl std::str::FromStr for Wire {
@@ -59,8 +61,9 @@ impl std::str::FromStr for Wire {
         match s.trim().to_ascii_lowercase().as_str() {
             "openai" | "openai-compatible" | "openai_compatible" => Ok(Self::Openai),
             "anthropic" => Ok(Self::Anthropic),
+            "gemini" | "google" => Ok(Self::Gemini),
             other => Err(ConfigError::Invalid(format!(
-                "unknown wire {other:?}; supported: openai, anthropic"
+                "unknown wire {other:?}; supported: openai, anthropic, gemini"
             ))),
         }
     }

@@ -147,6 +147,9 @@ async fn reach(p: &ProviderConfig, key: Option<String>) -> Check {
                 .header("x-api-key", key)
                 .header("anthropic-version", "2023-06-01");
         }
+        (Some(key), crate::config::Wire::Gemini) => {
+            request = request.header("x-goog-api-key", key);
+        }
         (Some(key), _) => request = request.bearer_auth(key),
         (None, _) => {}
     }

@@ -2,6 +2,7 @@
 //! base URL, model, key reference); its client turns a `Request` into a stream of `ResponseEvent`s.
 
 mod anthropic;
+mod gemini;
 mod openai;
 mod wire;
 
@@ -182,6 +183,7 @@ pub(crate) fn client(
             provider.clone(),
             key,
         )?)),
+        Wire::Gemini => Ok(Arc::new(gemini::GeminiClient::new(provider.clone(), key)?)),
     }
 }
 

@@ -1,9 +1,10 @@
 //! A scripted loopback HTTP server that speaks OpenAI's Chat Completions streaming wire (SSE) and
-//! Anthropic's Messages stream (`anthropic`), for tests of the engine and the app. Each request takes
+//! Anthropic's Messages stream (`anthropic`) and Gemini's `streamGenerateContent` (`gemini`), for tests of the engine and the app. Each request takes
 //! the next scripted reply; the bodies and headers it received can be inspected. Built from the
 //! vendors' public API references; no vendor is contacted.
 
 pub mod anthropic;
+pub mod gemini;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -239,6 +240,7 @@ impl ScriptedServer {
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
             .route("/v1/messages", post(completions))
+            .route("/v1/models/{call}", post(completions))
             .route("/v1/models", get(models))
             .with_state(script.clone());
         let listener = tokio::net::TcpListener::bind(addr).await?;

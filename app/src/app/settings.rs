@@ -19,7 +19,7 @@ pub const MODEL: &str = "settings-model";
 pub const KEY: &str = "settings-key";
 
 /// Providers a person can add with one click (the key comes next).
-const PRESETS: [(&str, Wire, &str, &str); 5] = [
+const PRESETS: [(&str, Wire, &str, &str); 6] = [
     (
         "openai",
         Wire::Openai,
@@ -31,6 +31,12 @@ const PRESETS: [(&str, Wire, &str, &str); 5] = [
         Wire::Anthropic,
         "https://api.anthropic.com/v1",
         "claude-sonnet-4-5",
+    ),
+    (
+        "gemini",
+        Wire::Gemini,
+        "https://generativelanguage.googleapis.com/v1beta",
+        "gemini-2.5-flash",
     ),
     (
         "groq",
