@@ -39,6 +39,11 @@ pub enum Reply {
         /// The pieces.
         pieces: Vec<Vec<u8>>,
     },
+    /// A whole JSON answer (status 200), as a server gives when not streaming.
+    Json {
+        /// The body.
+        body: String,
+    },
     /// An error status with a body.
     Error {
         /// The HTTP status.
@@ -340,6 +345,10 @@ async fn completions(
                 .body(Body::from(body))
                 .unwrap_or_else(|_| Response::new(Body::empty()))
         }
+        Reply::Json { body } => Response::builder()
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body))
+            .unwrap_or_else(|_| Response::new(Body::empty())),
         Reply::Raw { pieces } => {
             let stream = futures::stream::iter(pieces).then(|piece| async move {
                 tokio::time::sleep(Duration::from_millis(1)).await;

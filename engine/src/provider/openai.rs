@@ -94,27 +94,114 @@ impl ModelClient for OpenAiClient {
             "{}/chat/completions",
             self.config.base_url.trim_end_matches('/')
         );
-        let mut builder = self.http.post(&url).json(&self.body(&request));
-        if let Some(key) = &self.key {
-            builder = builder.bearer_auth(key);
-        }
+        let body = self.body(&request);
+        let post = {
+            let (http, key) = (self.http.clone(), self.key.clone());
+            move |body: &Value| {
+                let builder = http.post(&url).json(body);
+                match &key {
+                    Some(key) => builder.bearer_auth(key),
+                    None => builder,
+                }
+            }
+        };
         let config = self.config.clone();
         let has_key = self.key.is_some();
+        let tools = !request.tools.is_empty();
         Box::pin(TaskStream::spawn(move |tx| async move {
-            if let Err(e) = run(builder, &config, has_key, &tx).await {
+            let result = match wire::open(post(&body), &config, has_key).await {
+                // Some servers refuse to stream when tools are offered: ask once more without.
+                Err(e) if tools && refuses_streaming(&e) => {
+                    let mut whole = body.clone();
+                    whole["stream"] = json!(false);
+                    if let Some(map) = whole.as_object_mut() {
+                        map.remove("stream_options");
+                    }
+                    match wire::open(post(&whole), &config, has_key).await {
+                        Ok(response) => complete(response, &config, &tx).await,
+                        Err(e) => Err(e),
+                    }
+                }
+                Ok(response) => run(response, &config, &tx).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
                 let _ = tx.send(Err(e)).await;
             }
         }))
     }
 }
 
-async fn run(
-    builder: reqwest::RequestBuilder,
+/// Whether a refusal says the server cannot stream this request.
+fn refuses_streaming(e: &ProviderError) -> bool {
+    matches!(e, ProviderError::Http { status: 400 | 422 | 501, message, .. }
+        if message.to_ascii_lowercase().contains("stream"))
+}
+
+/// A whole (non-streamed) chat completion, turned into the same events a stream gives.
+async fn complete(
+    response: reqwest::Response,
     config: &ProviderConfig,
-    has_key: bool,
     tx: &Tx,
 ) -> Result<(), ProviderError> {
-    let response = wire::open(builder, config, has_key).await?;
+    let name = &config.name;
+    let text = response.text().await.map_err(|e| {
+        ProviderError::Stream(format!("the answer from provider {name:?} broke off ({e})"))
+    })?;
+    let v: Value = serde_json::from_str(&text).map_err(|e| {
+        ProviderError::Stream(format!(
+            "provider {name:?} sent an answer that is not valid JSON ({e}): {}",
+            truncate(&text, 200)
+        ))
+    })?;
+    let choice = &v["choices"][0];
+    let message = &choice["message"];
+    if let Some(content) = message["content"].as_str().filter(|c| !c.is_empty()) {
+        send(tx, ResponseEvent::TextDelta(content.to_owned())).await?;
+    }
+    if let Some(usage) = v.get("usage") {
+        send(
+            tx,
+            ResponseEvent::Usage(Usage {
+                input_tokens: usage["prompt_tokens"].as_u64().unwrap_or(0),
+                output_tokens: usage["completion_tokens"].as_u64().unwrap_or(0),
+            }),
+        )
+        .await?;
+    }
+    for call in message["tool_calls"].as_array().into_iter().flatten() {
+        let id = call["id"].as_str().filter(|id| !id.is_empty()).map_or_else(
+            || format!("call_{}", uuid::Uuid::now_v7().simple()),
+            str::to_owned,
+        );
+        send(
+            tx,
+            ResponseEvent::ToolCall(ToolCallRequest {
+                id: ToolCallId(id),
+                name: call["function"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                arguments: call["function"]["arguments"]
+                    .as_str()
+                    .unwrap_or("{}")
+                    .to_owned(),
+            }),
+        )
+        .await?;
+    }
+    let reason = choice["finish_reason"]
+        .as_str()
+        .unwrap_or("stop")
+        .to_owned();
+    send(tx, ResponseEvent::Finished { reason }).await
+}
+
+async fn run(
+    response: reqwest::Response,
+    config: &ProviderConfig,
+    tx: &Tx,
+) -> Result<(), ProviderError> {
     let mut events = response.bytes_stream().eventsource();
     let mut calls: BTreeMap<u64, PartialCall> = BTreeMap::new();
     let mut finish: Option<String> = None;

@@ -418,3 +418,38 @@ async fn the_step_limit_ends_a_looping_turn() {
     assert_eq!(error.kind, ErrorKind::StepLimit);
     assert_eq!(h.server.requests().len(), 2);
 }
+
+#[tokio::test]
+async fn a_server_that_will_not_stream_with_tools_is_asked_without_streaming() {
+    let whole = serde_json::json!({
+        "id": "chatcmpl-x", "object": "chat.completion", "created": 0, "model": "test-model",
+        "choices": [{ "index": 0, "finish_reason": "tool_calls", "message": {
+            "role": "assistant", "content": null,
+            "tool_calls": [{ "id": "call_whole", "type": "function",
+                             "function": { "name": "fs_list", "arguments": "{}" } }]
+        }}],
+        "usage": { "prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12 }
+    });
+    let mut h = Harness::start(vec![
+        Reply::error(400, "Streaming is not supported when tools are provided"),
+        Reply::Json {
+            body: whole.to_string(),
+        },
+        Reply::text(&["Listed."]),
+    ])
+    .await;
+    let session = h.new_session().await;
+    let events = h.turn(&session, "list").await;
+    assert!(
+        matches!(events.last(), Some(Event::TurnFinished { .. })),
+        "{events:?}"
+    );
+    assert!(events.iter().any(|e| matches!(e,
+        Event::ToolCallFinished { call, status: ToolStatus::Succeeded, .. } if call.to_string() == "call_whole")));
+    assert_eq!(streamed_text(&events), "Listed.");
+    let bodies = h.server.requests();
+    assert_eq!(bodies[0]["stream"], true);
+    assert_eq!(bodies[1]["stream"], false);
+    assert!(bodies[1].get("stream_options").is_none());
+    assert!(bodies[1]["tools"].is_array());
+}
