@@ -878,6 +878,9 @@ impl App {
                     "{reason} — retrying in {wait_secs} s (attempt {attempt} of 3)"
                 ));
             }
+            Event::ContextCompacted { session, detail } if self.is_current(&session) => {
+                self.notice = Some(detail);
+            }
             Event::TurnFailed { session, error } if self.is_current(&session) => {
                 self.running = false;
                 self.transcript.end_turn(Some(error.message));

@@ -115,8 +115,27 @@ async fn turn(
     };
 
     let max_steps = shared.config().max_steps;
+    let window = shared
+        .config()
+        .active_provider()
+        .map_or(32_768, crate::config::ProviderConfig::context_window);
     for _step in 0..max_steps {
-        let request = Request {
+        // Fit the model's window before asking: old tool outputs shrink, older turns get summarised.
+        match crate::context::fit(
+            client.as_ref(),
+            &mut history,
+            crate::context::budget(window),
+        )
+        .await
+        {
+            Ok(Some(done)) => shared.emit(Event::ContextCompacted {
+                session: session.clone(),
+                detail: done.describe(),
+            }),
+            Ok(None) => {}
+            Err(e) => return TurnEnd::Failed(e.to_info()),
+        }
+        let mut request = Request {
             messages: history.clone(),
             tools: shared.registry.specs(&shared.policies),
         };
@@ -133,6 +152,7 @@ async fn turn(
         }
         let mut stream = client.stream(request.clone());
         let mut attempt = 0u32;
+        let mut overflowed = false;
         let mut text = String::new();
         let mut calls: Vec<ToolCallRequest> = Vec::new();
         let mut finish_reason = String::from("stop");
@@ -174,6 +194,29 @@ async fn turn(
                     break Ok(());
                 }
                 None => break Ok(()),
+                Some(Err(e))
+                    if !overflowed
+                        && text.is_empty()
+                        && calls.is_empty()
+                        && crate::context::is_overflow(&e) =>
+                {
+                    // The estimate was too kind: compact to half and ask once more.
+                    overflowed = true;
+                    let half = crate::context::estimate(&history) / 2;
+                    match crate::context::fit(client.as_ref(), &mut history, half).await {
+                        Ok(done) => {
+                            if let Some(done) = done {
+                                shared.emit(Event::ContextCompacted {
+                                    session: session.clone(),
+                                    detail: done.describe(),
+                                });
+                            }
+                            request.messages = history.clone();
+                            stream = client.stream(request.clone());
+                        }
+                        Err(e) => break Err(TurnEnd::Failed(e.to_info())),
+                    }
+                }
                 Some(Err(e)) => {
                     // A refusal before any output is asked again, after the wait the server named
                     // (else 1, 2, 4 s); output already shown is never thrown away.

@@ -721,6 +721,14 @@ pub enum Event {
         /// What the provider said.
         reason: String,
     },
+    /// The conversation was too long for the model's window, so the request was made shorter (old
+    /// tool outputs, a summary of older turns); the stored conversation is unchanged.
+    ContextCompacted {
+        /// Which session.
+        session: SessionId,
+        /// What was done, for the person.
+        detail: String,
+    },
     /// The turn ended with a final answer.
     TurnFinished {
         /// Which session.

@@ -86,6 +86,9 @@ pub struct ProviderConfig {
     /// The keychain account of the key, when it differs from `name`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_ref: Option<String>,
+    /// The model's context window in tokens (default: known for common models, else 32,768).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_window: Option<u64>,
 }
 
 impl ProviderConfig {
@@ -107,6 +110,31 @@ impl ProviderConfig {
             })
             .collect();
         format!("{upper}_API_KEY")
+    }
+
+    /// The model's context window in tokens: configured, else known for the model's family, else a
+    /// cautious 32,768.
+    #[must_use]
+    pub fn context_window(&self) -> u64 {
+        if let Some(window) = self.context_window {
+            return window;
+        }
+        let model = self.model.to_ascii_lowercase();
+        let known: [(&str, u64); 9] = [
+            ("gemini", 1_048_576),
+            ("claude", 200_000),
+            ("gpt-4.1", 1_047_576),
+            ("gpt-4o", 128_000),
+            ("gpt-5", 400_000),
+            ("o3", 200_000),
+            ("o4", 200_000),
+            ("llama-3", 128_000),
+            ("mistral", 32_768),
+        ];
+        known
+            .iter()
+            .find(|(prefix, _)| model.contains(prefix))
+            .map_or(32_768, |(_, window)| *window)
     }
 
     /// The keychain account that holds this provider's key.
@@ -508,6 +536,7 @@ mod tests {
             model: "llama3.2".into(),
             key_env: None,
             key_ref: None,
+            context_window: None,
         });
         config.save().unwrap();
         let loaded = Config::load_from(dir.path().join("cfg"), dir.path().join("data")).unwrap();

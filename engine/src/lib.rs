@@ -11,6 +11,7 @@ mod error;
 pub mod secrets;
 
 mod agent;
+mod context;
 mod memory;
 mod provider;
 mod sandboxes;

@@ -113,6 +113,7 @@ pub(crate) async fn detect() -> Event {
                 model,
                 key_env: None,
                 key_ref: None,
+                context_window: None,
             })
         }
     });

@@ -222,6 +222,7 @@ impl Form {
                         model: (*model).into(),
                         key_env: None,
                         key_ref: None,
+                        context_window: None,
                     });
                 }
             }

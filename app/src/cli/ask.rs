@@ -98,6 +98,7 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
             } if !json => {
                 eprintln!("\n{reason}\nretrying in {wait_secs} s (attempt {attempt})");
             }
+            Event::ContextCompacted { detail, .. } if !json => eprintln!("\n[{detail}]"),
             Event::TurnFailed { error, .. } => {
                 if !json {
                     eprintln!("\nerror: {}", error.message);
@@ -187,6 +188,7 @@ fn apply_overrides(config: &mut Config, args: &AskArgs) -> Result<(), CliError> 
                     model,
                     key_env: Some(key_env.into()),
                     key_ref: None,
+                    context_window: None,
                 }
             }
         };

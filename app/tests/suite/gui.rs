@@ -24,6 +24,7 @@ pub(super) fn loopback(name: &str, server: &ScriptedServer) -> ProviderConfig {
         model: "test-model".into(),
         key_env: Some("AETHERIA_TEST_NO_KEY".into()),
         key_ref: Some("aetheria-test-absent".into()),
+        context_window: None,
     }
 }
 

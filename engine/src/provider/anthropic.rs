@@ -350,6 +350,7 @@ mod tests {
             model: "claude-test".into(),
             key_env: None,
             key_ref: None,
+            context_window: None,
         };
         let client = AnthropicClient::new(config, Some("sk-ant-test".into())).unwrap();
         let request = Request {
@@ -400,6 +401,7 @@ mod tests {
             model: "m".into(),
             key_env: None,
             key_ref: None,
+            context_window: None,
         };
         let client = AnthropicClient::new(config, None).unwrap();
         let run = || async {

@@ -285,6 +285,7 @@ mod tests {
             model: "test-model".into(),
             key_env: None,
             key_ref: None,
+            context_window: None,
         };
         let client = GeminiClient::new(config, Some("AIza-test".into())).unwrap();
         let request = Request {

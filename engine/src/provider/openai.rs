@@ -398,6 +398,7 @@ mod tests {
             model: "gpt-x".into(),
             key_env: None,
             key_ref: None,
+            context_window: None,
         };
         let e = http_error(
             &config,
@@ -487,6 +488,7 @@ mod tests {
             model: "m".into(),
             key_env: None,
             key_ref: None,
+            context_window: None,
         };
         let client = OpenAiClient::new(config, None).unwrap();
         let whole = events_of(&client).await;

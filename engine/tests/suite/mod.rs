@@ -1,6 +1,7 @@
 mod anthropic;
 mod code;
 mod common;
+mod context;
 mod gemini;
 mod keychain;
 mod persistence;

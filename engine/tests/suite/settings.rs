@@ -127,6 +127,7 @@ async fn local_servers_on_their_usual_ports_are_found() {
             model: "test-model".into(),
             key_env: None,
             key_ref: None,
+            context_window: None,
         }),
         "{found:?}"
     );
