@@ -19,7 +19,7 @@ pub const MODEL: &str = "settings-model";
 pub const KEY: &str = "settings-key";
 
 /// Providers a person can add with one click (the key comes next).
-const PRESETS: [(&str, Wire, &str, &str); 6] = [
+const PRESETS: [(&str, Wire, &str, &str); 8] = [
     (
         "openai",
         Wire::Openai,
@@ -49,6 +49,18 @@ const PRESETS: [(&str, Wire, &str, &str); 6] = [
         Wire::Openai,
         "https://openrouter.ai/api/v1",
         "openrouter/auto",
+    ),
+    (
+        "mistral",
+        Wire::Openai,
+        "https://api.mistral.ai/v1",
+        "mistral-large-latest",
+    ),
+    (
+        "deepseek",
+        Wire::Openai,
+        "https://api.deepseek.com/v1",
+        "deepseek-chat",
     ),
     ("custom", Wire::Openai, "http://127.0.0.1:8080/v1", "model"),
 ];

@@ -1,0 +1,126 @@
+//! Engine overhead per streamed token: a 100 KB answer in 25,000 SSE chunks from the loopback
+//! server, read raw with reqwest (baseline) versus a whole engine turn (provider client, agent loop,
+//! events, the answer stored on disk), in the same process. Medians of 5.
+//! Run: `cargo bench -p aetheria-engine --features testkit --bench stream_overhead`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::time::{Duration, Instant};
+
+use aetheria_engine::api::{Command, Event, SessionId};
+use aetheria_engine::config::{Config, ProviderConfig, Wire};
+use aetheria_engine::testkit::{Reply, ScriptedServer};
+use aetheria_engine::{Engine, Events};
+use futures::StreamExt;
+
+const TOKENS: usize = 25_000;
+const RUNS: usize = 5;
+
+fn answer() -> Reply {
+    let words: Vec<String> = (0..TOKENS).map(|i| format!("w{:02} ", i % 100)).collect();
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+    Reply::text(&words)
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+async fn until_finished(events: &mut Events) -> usize {
+    let mut bytes = 0;
+    while let Some(event) = events.recv().await {
+        match event {
+            Event::TextDelta { delta, .. } => bytes += delta.len(),
+            Event::TurnFinished { .. } => return bytes,
+            Event::TurnFailed { error, .. } => panic!("{error:?}"),
+            _ => {}
+        }
+    }
+    panic!("the engine stopped");
+}
+
+fn main() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let server = ScriptedServer::start(vec![]).await.unwrap();
+        let url = format!("{}/chat/completions", server.base_url());
+        // Built as the engine builds its provider clients, so only the engine's own work differs.
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(Duration::from_secs(180))
+            .build()
+            .unwrap();
+
+        let mut raw = Vec::new();
+        for _ in 0..RUNS {
+            server.push(answer());
+            // Read on a runtime worker, as the engine's client does (not on the blocking main thread).
+            let (http, url) = (http.clone(), url.clone());
+            let t = Instant::now();
+            let bytes = tokio::spawn(async move {
+                let mut body = http
+                    .post(&url)
+                    .json(&serde_json::json!({"stream": true}))
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes_stream();
+                let mut bytes = 0;
+                while let Some(chunk) = body.next().await {
+                    bytes += chunk.unwrap().len();
+                }
+                bytes
+            })
+            .await
+            .unwrap();
+            raw.push(t.elapsed());
+            assert!(bytes > 100_000);
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::new(dir.path().join("config"), dir.path().join("data"));
+        config.use_provider(ProviderConfig {
+            name: "bench".into(),
+            wire: Wire::Openai,
+            base_url: server.base_url(),
+            model: "bench-model".into(),
+            key_env: Some("AETHERIA_BENCH_NO_KEY".into()),
+            key_ref: Some("aetheria-bench-absent".into()),
+            context_window: None,
+        });
+        let (handle, mut events) = Engine::start(config).await.unwrap();
+        let mut engine = Vec::new();
+        for _ in 0..RUNS {
+            let session = SessionId::new();
+            handle
+                .submit(Command::CreateSession {
+                    session: session.clone(),
+                    title: Some("bench".into()),
+                })
+                .unwrap();
+            server.push(answer());
+            let t = Instant::now();
+            handle
+                .submit(Command::SendMessage {
+                    session,
+                    text: "stream".into(),
+                    attachments: vec![],
+                })
+                .unwrap();
+            let bytes = until_finished(&mut events).await;
+            engine.push(t.elapsed());
+            assert_eq!(bytes, TOKENS * 4);
+        }
+        let (raw, engine) = (median(raw), median(engine));
+        println!(
+            "100 KB answer in {TOKENS} chunks: raw SSE read {:.1} ms, engine turn {:.1} ms, ratio {:.2} (goal <= 1.2); engine {:.2} µs per token",
+            raw.as_secs_f64() * 1e3,
+            engine.as_secs_f64() * 1e3,
+            engine.as_secs_f64() / raw.as_secs_f64(),
+            engine.as_secs_f64() * 1e6 / TOKENS as f64
+        );
+        handle.submit(Command::Shutdown).unwrap();
+        while events.recv().await.is_some() {}
+    });
+}
