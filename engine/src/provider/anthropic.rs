@@ -5,11 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use super::wire::{self, Tx, send, truncate};
+use super::wire::{self, Tx, send};
 use super::{
     ChatMessage, EventStream, ModelClient, ProviderError, Request, ResponseEvent, TaskStream,
 };
@@ -38,22 +37,14 @@ impl AnthropicClient {
     }
 
     fn body(&self, request: &Request) -> Value {
-        let system: Vec<&str> = request
-            .messages
-            .iter()
-            .filter_map(|m| match m {
-                ChatMessage::System(text) => Some(text.as_str()),
-                _ => None,
-            })
-            .collect();
         let mut body = json!({
             "model": self.config.model,
             "max_tokens": MAX_TOKENS,
             "messages": wire_messages(&request.messages),
             "stream": true,
         });
-        if !system.is_empty() {
-            body["system"] = json!(system.join("\n\n"));
+        if let Some(system) = wire::system_prompt(&request.messages) {
+            body["system"] = json!(system);
         }
         if !request.tools.is_empty() {
             body["tools"] = request
@@ -162,28 +153,14 @@ async fn run(
 ) -> Result<(), ProviderError> {
     let response = wire::open(builder, config, has_key).await?;
     let name = &config.name;
-    let mut events = response.bytes_stream().eventsource();
+    let mut events = std::pin::pin!(wire::json_events(response, config));
     let mut blocks: BTreeMap<u64, Block> = BTreeMap::new();
     let mut usage = Usage::default();
     let mut stop: Option<String> = None;
     let mut stopped = false;
-    while let Some(event) = events.next().await {
-        let event = event.map_err(|e| {
-            ProviderError::Stream(format!(
-                "the connection to provider {name:?} broke off mid-answer ({e}); the partial answer is kept"
-            ))
-        })?;
-        let data = event.data.trim();
-        if data.is_empty() {
-            continue;
-        }
-        let v: Value = serde_json::from_str(data).map_err(|e| {
-            ProviderError::Stream(format!(
-                "provider {name:?} sent an event that is not valid JSON ({e}): {}",
-                truncate(data, 200)
-            ))
-        })?;
-        let kind = v["type"].as_str().unwrap_or(event.event.as_str());
+    while let Some(v) = events.next().await {
+        let v = v?;
+        let kind = v["type"].as_str().unwrap_or_default();
         match kind {
             "message_start" => {
                 let u = &v["message"]["usage"];

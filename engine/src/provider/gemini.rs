@@ -3,11 +3,10 @@
 //! as `systemInstruction`, tools as `functionDeclarations` with a JSON Schema, and the key in
 //! `x-goog-api-key`. Built from Google's public API reference.
 
-use eventsource_stream::Eventsource;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use super::wire::{self, Tx, send, truncate};
+use super::wire::{self, Tx, send};
 use super::{
     ChatMessage, EventStream, ModelClient, ProviderError, Request, ResponseEvent, TaskStream,
 };
@@ -31,17 +30,9 @@ impl GeminiClient {
     }
 
     fn body(&self, request: &Request) -> Value {
-        let system: Vec<&str> = request
-            .messages
-            .iter()
-            .filter_map(|m| match m {
-                ChatMessage::System(text) => Some(text.as_str()),
-                _ => None,
-            })
-            .collect();
         let mut body = json!({ "contents": contents(&request.messages) });
-        if !system.is_empty() {
-            body["systemInstruction"] = json!({ "parts": [{ "text": system.join("\n\n") }] });
+        if let Some(system) = wire::system_prompt(&request.messages) {
+            body["systemInstruction"] = json!({ "parts": [{ "text": system }] });
         }
         if !request.tools.is_empty() {
             let declarations: Vec<Value> = request
@@ -145,26 +136,12 @@ async fn run(
 ) -> Result<(), ProviderError> {
     let response = wire::open(builder, config, has_key).await?;
     let name = &config.name;
-    let mut events = response.bytes_stream().eventsource();
+    let mut events = std::pin::pin!(wire::json_events(response, config));
     let mut calls: Vec<ToolCallRequest> = Vec::new();
     let mut usage: Option<Usage> = None;
     let mut finish: Option<String> = None;
-    while let Some(event) = events.next().await {
-        let event = event.map_err(|e| {
-            ProviderError::Stream(format!(
-                "the connection to provider {name:?} broke off mid-answer ({e}); the partial answer is kept"
-            ))
-        })?;
-        let data = event.data.trim();
-        if data.is_empty() {
-            continue;
-        }
-        let v: Value = serde_json::from_str(data).map_err(|e| {
-            ProviderError::Stream(format!(
-                "provider {name:?} sent an event that is not valid JSON ({e}): {}",
-                truncate(data, 200)
-            ))
-        })?;
+    while let Some(v) = events.next().await {
+        let v = v?;
         if let Some(message) = v.pointer("/error/message").and_then(Value::as_str) {
             return Err(ProviderError::Stream(format!(
                 "provider {name:?} reported an error mid-answer: {message}; the partial answer is kept"

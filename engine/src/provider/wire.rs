@@ -6,10 +6,57 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::{ProviderError, ResponseEvent};
+use eventsource_stream::Eventsource;
+use futures::{Stream, StreamExt};
+
+use super::{ChatMessage, ProviderError, ResponseEvent};
 use crate::config::ProviderConfig;
 
 pub(crate) type Tx = mpsc::Sender<Result<ResponseEvent, ProviderError>>;
+
+/// The system messages of a conversation as one text, for wires that take it apart.
+pub(crate) fn system_prompt(messages: &[ChatMessage]) -> Option<String> {
+    let parts: Vec<&str> = messages
+        .iter()
+        .filter_map(|m| match m {
+            ChatMessage::System(text) => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join("\n\n"))
+}
+
+/// The SSE events of a response as JSON values (empty events skipped); a broken connection or an
+/// event that is not JSON becomes an error naming the provider.
+pub(crate) fn json_events(
+    response: reqwest::Response,
+    config: &ProviderConfig,
+) -> impl Stream<Item = Result<Value, ProviderError>> + use<> {
+    let name = config.name.clone();
+    response.bytes_stream().eventsource().filter_map(move |event| {
+        let name = name.clone();
+        async move {
+            let event = match event {
+                Ok(event) => event,
+                Err(e) => {
+                    return Some(Err(ProviderError::Stream(format!(
+                        "the connection to provider {name:?} broke off mid-answer ({e}); the partial answer is kept"
+                    ))));
+                }
+            };
+            let data = event.data.trim();
+            if data.is_empty() {
+                return None;
+            }
+            Some(serde_json::from_str(data).map_err(|e| {
+                ProviderError::Stream(format!(
+                    "provider {name:?} sent an event that is not valid JSON ({e}): {}",
+                    truncate(data, 200)
+                ))
+            }))
+        }
+    })
+}
 
 /// The HTTP client of a provider: bounded connect time, a long read time for slow models.
 pub(crate) fn http_client() -> Result<reqwest::Client, ProviderError> {
