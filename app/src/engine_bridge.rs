@@ -46,7 +46,7 @@ fn connect() -> impl Stream<Item = BridgeEvent> {
             }
         };
         let provider = config
-            .active_provider()
+            .effective_provider()
             .map(|p| format!("{} · {}", p.name, p.model));
         let workspace = config.workspace_roots.clone();
         let (handle, events) = match Engine::start(config).await {

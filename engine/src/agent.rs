@@ -117,8 +117,8 @@ async fn turn(
     let max_steps = shared.config().max_steps;
     let window = shared
         .config()
-        .active_provider()
-        .map_or(32_768, crate::config::ProviderConfig::context_window);
+        .effective_provider()
+        .map_or(32_768, |p| p.context_window());
     for _step in 0..max_steps {
         // Fit the model's window before asking: old tool outputs shrink, older turns get summarised.
         match crate::context::fit(

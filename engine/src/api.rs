@@ -255,6 +255,25 @@ pub enum Command {
         #[serde(default)]
         ids: Vec<String>,
     },
+    /// List the installed local models. Answered by `LocalModels`, or `CommandFailed`.
+    ListLocalModels,
+    /// Install a local GGUF model from a file path or an `http(s)` URL. Answered by
+    /// `LocalModelProgress`*, then `LocalModelAdded`, or `CommandFailed` (nothing is kept).
+    AddLocalModel {
+        /// A file path or URL.
+        source: String,
+        /// The name to install it as (default: from the file name).
+        #[serde(default)]
+        name: Option<String>,
+        /// The expected sha256 of the file, hex.
+        #[serde(default)]
+        sha256: Option<String>,
+    },
+    /// Remove an installed local model. Answered by `LocalModelRemoved`, or `CommandFailed`.
+    RemoveLocalModel {
+        /// Its name.
+        name: String,
+    },
     /// Stop the engine: running turns are cancelled, sandboxes removed, then the event stream ends.
     Shutdown,
 }
@@ -423,6 +442,35 @@ pub struct SandboxStatus {
     pub rootfs_cached: bool,
     /// A sentence for the person: what runs code, or what to do.
     pub detail: String,
+}
+
+/// An installed local model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocalModelInfo {
+    /// Its name (the provider's `model` with the `local` wire).
+    pub name: String,
+    /// Where the file is.
+    pub path: PathBuf,
+    /// The name inside the file.
+    #[serde(default)]
+    pub display_name: String,
+    /// The model family (`llama`).
+    pub architecture: String,
+    /// How the weights are stored (`Q8_0`…).
+    pub quantization: String,
+    /// The format it was converted from at install, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converted_from: Option<String>,
+    /// File size.
+    pub size_bytes: u64,
+    /// Longest prompt plus answer, in tokens.
+    pub context_length: u64,
+    /// The file path or URL it came from.
+    pub source: String,
+    /// sha256 of the file as fetched, hex.
+    pub sha256: String,
+    /// When it was installed.
+    pub added_at: DateTime<Utc>,
 }
 
 /// A sandbox as listed.
@@ -708,6 +756,31 @@ pub enum Event {
     SandboxesRemoved {
         /// Their ids.
         ids: Vec<String>,
+    },
+    /// The installed local models.
+    LocalModels {
+        /// By name.
+        models: Vec<LocalModelInfo>,
+    },
+    /// How far a model install is.
+    LocalModelProgress {
+        /// The source being fetched.
+        source: String,
+        /// Bytes so far.
+        done: u64,
+        /// All bytes, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        total: Option<u64>,
+    },
+    /// A local model was installed.
+    LocalModelAdded {
+        /// The model.
+        model: LocalModelInfo,
+    },
+    /// A local model was removed.
+    LocalModelRemoved {
+        /// Its name.
+        name: String,
     },
     /// The provider refused for now (rate limit, overload, server error, no connection) before
     /// answering; the turn asks again after `wait_secs`.

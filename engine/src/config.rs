@@ -52,6 +52,8 @@ pub enum Wire {
     Anthropic,
     /// Google Gemini (`streamGenerateContent`).
     Gemini,
+    /// A GGUF model run in-process (`model` is an installed model's name or a `.gguf` path).
+    Local,
 }
 
 impl std::str::FromStr for Wire {
@@ -62,8 +64,9 @@ impl std::str::FromStr for Wire {
             "openai" | "openai-compatible" | "openai_compatible" => Ok(Self::Openai),
             "anthropic" => Ok(Self::Anthropic),
             "gemini" | "google" => Ok(Self::Gemini),
+            "local" | "gguf" => Ok(Self::Local),
             other => Err(ConfigError::Invalid(format!(
-                "unknown wire {other:?}; supported: openai, anthropic, gemini"
+                "unknown wire {other:?}; supported: openai, anthropic, gemini, local"
             ))),
         }
     }
@@ -218,6 +221,46 @@ impl SandboxConfig {
     }
 }
 
+/// The built-in local model runtime.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LocalConfig {
+    /// CPU threads for generation (default: up to 4 of this machine's cores).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
+    /// 0 picks the likeliest token every time (reproducible); higher values sample more freely.
+    pub temperature: f64,
+    /// Most tokens of one answer.
+    pub max_tokens: usize,
+    /// The installed model used when no provider is configured (default: the first installed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_model: Option<String>,
+}
+
+impl Default for LocalConfig {
+    fn default() -> Self {
+        Self {
+            threads: None,
+            temperature: 0.0,
+            max_tokens: 1024,
+            default_model: None,
+        }
+    }
+}
+
+impl LocalConfig {
+    fn is_default(&self) -> bool {
+        self == &Self::default()
+    }
+
+    /// The threads generation uses.
+    #[must_use]
+    pub fn threads(&self) -> usize {
+        self.threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(4)))
+    }
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -249,6 +292,9 @@ pub struct Config {
     /// The code sandbox.
     #[serde(default, skip_serializing_if = "SandboxConfig::is_default")]
     pub sandbox: SandboxConfig,
+    /// The built-in local model runtime.
+    #[serde(default, skip_serializing_if = "LocalConfig::is_default")]
+    pub local: LocalConfig,
     /// Where the config file lives (not stored in it).
     #[serde(skip)]
     pub config_dir: PathBuf,
@@ -275,6 +321,7 @@ impl Config {
             memory: MemoryConfig::default(),
             redis_url: None,
             sandbox: SandboxConfig::default(),
+            local: LocalConfig::default(),
             config_dir,
             data_dir,
         }
@@ -377,6 +424,15 @@ impl Config {
                     p.name
                 )));
             }
+            if p.wire == Wire::Local {
+                if p.model.trim().is_empty() {
+                    return Err(ConfigError::Invalid(format!(
+                        "provider {:?} has no model (an installed model's name or a .gguf path)",
+                        p.name
+                    )));
+                }
+                continue;
+            }
             let url = reqwest::Url::parse(&p.base_url).map_err(|e| {
                 ConfigError::Invalid(format!(
                     "provider {:?}: base_url {:?} is not a URL ({e})",
@@ -418,6 +474,15 @@ impl Config {
             Some(name) => self.providers.iter().find(|p| &p.name == name),
             None => self.providers.first(),
         }
+    }
+
+    /// The provider that answers: the active one, else the installed local model (the offline
+    /// default), else none.
+    #[must_use]
+    pub fn effective_provider(&self) -> Option<ProviderConfig> {
+        self.active_provider()
+            .cloned()
+            .or_else(|| crate::local::implied_provider(self))
     }
 
     /// The keychain account of a provider's key: its `key_ref` when it is configured, else its name.

@@ -107,21 +107,43 @@ async fn keychain() -> Check {
 }
 
 async fn provider(config: &Config) -> Check {
-    let Some(p) = config.active_provider() else {
+    let Some(p) = config.effective_provider() else {
         return Check::new(
             "provider",
             Status::Fail,
-            "no model provider is configured",
+            "no model provider is configured and no local model is installed",
             Some(
-                "add a [[providers]] entry to config.toml (see the README), or pass --base-url and --model to `aetheria ask`",
+                "install a local model with `aetheria models add FILE-OR-URL` (works offline), add a [[providers]] entry to config.toml (see the README), or pass --base-url and --model to `aetheria ask`",
             ),
         );
     };
-    check_provider(p, &Secrets::new()).await
+    check_provider(&p, &Secrets::new(), config).await
 }
 
-/// Looks up the provider's key (env var, else keychain) and asks the provider for its models.
-pub(crate) async fn check_provider(p: &ProviderConfig, secrets: &Secrets) -> Check {
+/// Looks up the provider's key (env var, else keychain) and asks the provider for its models; for
+/// the local wire, checks the model file is installed.
+pub(crate) async fn check_provider(
+    p: &ProviderConfig,
+    secrets: &Secrets,
+    config: &Config,
+) -> Check {
+    if p.wire == crate::config::Wire::Local {
+        let dir = crate::local::models_dir(&config.data_dir);
+        return match crate::local::store::resolve(&dir, &p.model) {
+            Ok(path) => Check::new(
+                &format!("provider {}", p.name),
+                Status::Ok,
+                format!("local model {} ({}), runs offline", p.model, path.display()),
+                None,
+            ),
+            Err(e) => Check::new(
+                &format!("provider {}", p.name),
+                Status::Fail,
+                e.to_string(),
+                Some("install it with `aetheria models add FILE-OR-URL`"),
+            ),
+        };
+    }
     let key = crate::provider::lookup_key(p, secrets, Duration::from_secs(10))
         .await
         .ok()

@@ -224,24 +224,32 @@ impl Shared {
         if let Some(client) = slot.as_ref() {
             return Ok(client.clone());
         }
-        let Some(provider) = self.config().active_provider().cloned() else {
+        let config = self.config();
+        let Some(provider) = config.effective_provider() else {
             return Err(ErrorInfo::new(
                 ErrorKind::Config,
-                "no model provider is configured: add one in Settings or config.toml, or run `aetheria ask --base-url URL --model NAME`",
+                "no model provider is configured: add one in Settings or config.toml, install a local model with `aetheria models add FILE-OR-URL`, or run `aetheria ask --base-url URL --model NAME`",
             ));
         };
-        // A locked keychain may wait for the person to unlock it; do not wait forever.
-        let key = provider::lookup_key(&provider, &self.secrets, KEYCHAIN_WAIT)
-            .await
-            .map_err(|e| match e {
-                provider::KeyError::Timeout(_) => ErrorInfo::new(
-                    ErrorKind::Auth,
-                    format!("{e}; unlock it, or set {}", provider.key_env_var()),
-                ),
-                provider::KeyError::Keychain(e) => self.error(ErrorKind::Auth, e.to_string()),
-                provider::KeyError::Task(_) => ErrorInfo::new(ErrorKind::Internal, e.to_string()),
-            })?;
-        let client = provider::client(&provider, key).map_err(|e| e.to_info())?;
+        // A locked keychain may wait for the person to unlock it; do not wait forever. The local
+        // runtime needs no key.
+        let key = if provider.wire == crate::config::Wire::Local {
+            None
+        } else {
+            provider::lookup_key(&provider, &self.secrets, KEYCHAIN_WAIT)
+                .await
+                .map_err(|e| match e {
+                    provider::KeyError::Timeout(_) => ErrorInfo::new(
+                        ErrorKind::Auth,
+                        format!("{e}; unlock it, or set {}", provider.key_env_var()),
+                    ),
+                    provider::KeyError::Keychain(e) => self.error(ErrorKind::Auth, e.to_string()),
+                    provider::KeyError::Task(_) => {
+                        ErrorInfo::new(ErrorKind::Internal, e.to_string())
+                    }
+                })?
+        };
+        let client = provider::client(&provider, key, &config).map_err(|e| e.to_info())?;
         *slot = Some(client.clone());
         Ok(client)
     }

@@ -12,6 +12,7 @@ pub mod secrets;
 
 mod agent;
 mod context;
+mod local;
 mod memory;
 mod provider;
 mod sandboxes;

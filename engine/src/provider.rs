@@ -3,6 +3,7 @@
 
 mod anthropic;
 mod gemini;
+mod local;
 mod openai;
 mod wire;
 
@@ -172,12 +173,18 @@ pub(crate) async fn lookup_key(
         .map_err(KeyError::from)
 }
 
-/// Builds the client for a provider.
+/// Builds the client for a provider (`config` gives the local runtime its settings and models).
 pub(crate) fn client(
     provider: &ProviderConfig,
     key: Option<String>,
+    config: &crate::config::Config,
 ) -> Result<Arc<dyn ModelClient>, ProviderError> {
     match provider.wire {
+        Wire::Local => Ok(Arc::new(local::LocalClient::new(
+            provider.clone(),
+            crate::local::models_dir(&config.data_dir),
+            config.local.clone(),
+        ))),
         Wire::Openai => Ok(Arc::new(openai::OpenAiClient::new(provider.clone(), key)?)),
         Wire::Anthropic => Ok(Arc::new(anthropic::AnthropicClient::new(
             provider.clone(),

@@ -346,6 +346,12 @@ impl Router {
                     }
                 }));
             }
+            Command::ListLocalModels
+            | Command::AddLocalModel { .. }
+            | Command::RemoveLocalModel { .. } => {
+                self.direct_calls
+                    .push(tokio::spawn(crate::local::command(shared, id, command)));
+            }
             Command::Shutdown => {}
         }
     }

@@ -72,7 +72,7 @@ pub(crate) async fn store_key(
 
 /// Asks the provider for its model list with its key.
 pub(crate) async fn test(shared: &Shared, provider: ProviderConfig) -> Event {
-    let check = crate::doctor::check_provider(&provider, &shared.secrets).await;
+    let check = crate::doctor::check_provider(&provider, &shared.secrets, &shared.config()).await;
     let mut detail = check.detail;
     if let Some(fix) = check.fix {
         detail.push_str(". ");

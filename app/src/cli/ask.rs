@@ -195,8 +195,7 @@ fn apply_overrides(config: &mut Config, args: &AskArgs) -> Result<(), CliError> 
         config.use_provider(provider);
     } else if let Some(model) = &args.model {
         let mut provider = config
-            .active_provider()
-            .cloned()
+            .effective_provider()
             .ok_or_else(|| CliError::new("--model needs a configured provider or --base-url"))?;
         provider.model.clone_from(model);
         config.use_provider(provider);

@@ -4,6 +4,7 @@ mod common;
 mod context;
 mod gemini;
 mod keychain;
+mod local;
 mod persistence;
 mod sessions;
 mod settings;

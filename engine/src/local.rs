@@ -1,0 +1,164 @@
+//! The offline model: GGUF files kept in the data folder (the model manager) and run in-process,
+//! so Aetheria answers and calls tools with no network and no other program installed.
+
+pub(crate) mod prompt;
+pub(crate) mod runtime;
+pub(crate) mod store;
+pub(crate) mod vocab;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::api::{Command, Event, SubmissionId};
+use crate::config::{Config, ProviderConfig, Wire};
+use crate::engine::Shared;
+
+/// Why a local model could not be added, loaded or run.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LocalError {
+    /// The file is not a usable model, or the runtime failed.
+    #[error("{0}")]
+    Model(String),
+    /// The model is of a kind the built-in runtime does not run.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The tool-call grammar could not be built or followed.
+    #[error("the tool-call grammar failed: {0}")]
+    Grammar(String),
+    /// The prompt does not fit.
+    #[error(
+        "the prompt has {prompt} tokens, which exceeds the model's context length of {window} tokens"
+    )]
+    ContextLength {
+        /// Prompt tokens.
+        prompt: usize,
+        /// The model's window.
+        window: usize,
+    },
+    /// A file could not be read or written.
+    #[error("cannot access {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A download failed.
+    #[error("{0}")]
+    Download(String),
+    /// The file is not the one expected.
+    #[error("checksum mismatch: expected sha256 {expected}, got {actual}; nothing was added")]
+    Checksum {
+        /// What the person gave.
+        expected: String,
+        /// What the bytes hash to.
+        actual: String,
+    },
+    /// No model of that name.
+    #[error("no local model named {0:?}; `aetheria models list` shows the installed ones")]
+    NotFound(String),
+    /// A name that cannot be a file name.
+    #[error("{0}")]
+    Name(String),
+}
+
+impl LocalError {
+    pub(crate) fn model(e: impl std::fmt::Display) -> Self {
+        Self::Model(e.to_string())
+    }
+
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// The kind of failure for the typed API.
+    pub(crate) fn kind(&self) -> crate::api::ErrorKind {
+        use crate::api::ErrorKind;
+        match self {
+            Self::NotFound(_) => ErrorKind::Missing,
+            Self::Download(_) => ErrorKind::Unavailable,
+            Self::Io { .. } | Self::Model(_) | Self::Grammar(_) | Self::ContextLength { .. } => {
+                ErrorKind::Internal
+            }
+            Self::Unsupported(_) | Self::Checksum { .. } | Self::Name(_) => ErrorKind::Invalid,
+        }
+    }
+}
+
+/// Where installed models live.
+pub(crate) fn models_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("models")
+}
+
+/// The provider of the offline default: the configured `local.default_model`, else the first
+/// installed model. Its context window is the model's.
+pub(crate) fn implied_provider(config: &Config) -> Option<ProviderConfig> {
+    let models = store::list(&models_dir(&config.data_dir)).ok()?;
+    let model = match &config.local.default_model {
+        Some(name) => models.into_iter().find(|m| &m.name == name)?,
+        None => models.into_iter().next()?,
+    };
+    Some(ProviderConfig {
+        name: "local".into(),
+        wire: Wire::Local,
+        base_url: String::new(),
+        model: model.name,
+        key_env: None,
+        key_ref: None,
+        context_window: Some(model.context_length),
+    })
+}
+
+/// Handles the model-manager commands.
+pub(crate) async fn command(shared: Arc<Shared>, id: SubmissionId, command: Command) {
+    let dir = models_dir(&shared.config().data_dir);
+    let result = match command {
+        Command::ListLocalModels => store::list(&dir).map(|models| Event::LocalModels { models }),
+        Command::AddLocalModel {
+            source,
+            name,
+            sha256,
+        } => {
+            let events = shared.event_sender();
+            let from = source.clone();
+            let mut progress = move |done, total| {
+                let _ = events.send(Event::LocalModelProgress {
+                    source: from.clone(),
+                    done,
+                    total,
+                });
+            };
+            let added = store::add(
+                &dir,
+                &source,
+                name.as_deref(),
+                sha256.as_deref(),
+                &mut progress,
+            )
+            .await;
+            if added.is_ok() {
+                // The offline default may be this model now.
+                shared.forget_client().await;
+            }
+            added.map(|model| Event::LocalModelAdded { model })
+        }
+        Command::RemoveLocalModel { name } => {
+            let removed = store::remove(&dir, &name);
+            if removed.is_ok() {
+                shared.forget_client().await;
+            }
+            removed.map(|()| Event::LocalModelRemoved { name })
+        }
+        _ => return,
+    };
+    match result {
+        Ok(event) => shared.emit(event),
+        Err(e) => shared.emit(Event::CommandFailed {
+            submission: id,
+            error: shared.error(e.kind(), e.to_string()),
+        }),
+    }
+}

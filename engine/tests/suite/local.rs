@@ -1,0 +1,355 @@
+//! The offline model, for real: SmolLM2-135M-Instruct (GGUF, from ../shared/tools/models) installed
+//! through the model manager and answering through the agent on one thread, with no network.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aetheria_engine::api::{Command, ErrorKind, Event, Policy, ToolStatus};
+use aetheria_engine::config::Config;
+use aetheria_engine::{Engine, Events, Handle};
+
+use super::common::{streamed_text, turn_ended};
+
+const MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+const MODEL_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
+
+/// The real test model; `installer/dev.sh test` fetches it first.
+fn model_file() -> PathBuf {
+    let dir = std::env::var_os("AETHERIA_TEST_MODELS").map_or_else(
+        || {
+            directories::BaseDirs::new()
+                .expect("a home folder")
+                .home_dir()
+                .join(".cache/aetheria/test-models")
+        },
+        PathBuf::from,
+    );
+    let path = dir.join(MODEL_FILE);
+    assert!(
+        path.is_file(),
+        "{} is missing: run ../shared/tools/models/fetch-test-models.sh (installer/dev.sh test does)",
+        path.display()
+    );
+    path
+}
+
+struct Offline {
+    handle: Handle,
+    events: Events,
+    workspace: PathBuf,
+    _data: tempfile::TempDir,
+}
+
+impl Offline {
+    /// An engine with no provider at all, one generation thread, and only `tools` offered.
+    async fn start(tools: &[&str]) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let workspace = data.path().join("workspace");
+        std::fs::create_dir_all(&workspace).unwrap();
+        let mut config = Config::new(data.path().join("config"), data.path().join("data"));
+        config.workspace_roots = vec![workspace.clone()];
+        config.local.threads = Some(1);
+        config.local.max_tokens = 96;
+        for tool in [
+            "fs_list",
+            "fs_read",
+            "fs_write",
+            "run_code",
+            "shell",
+            "sandbox_network",
+        ] {
+            let policy = if tools.contains(&tool) {
+                Policy::Allow
+            } else {
+                Policy::Deny
+            };
+            config.tools.policy.insert(tool.into(), policy);
+        }
+        let (handle, events) = Engine::start(config).await.unwrap();
+        Self {
+            handle,
+            events,
+            workspace,
+            _data: data,
+        }
+    }
+
+    async fn until(&mut self, mut done: impl FnMut(&Event) -> bool) -> Vec<Event> {
+        let mut seen = Vec::new();
+        loop {
+            let event = tokio::time::timeout(Duration::from_secs(180), self.events.recv())
+                .await
+                .expect("no event within 180 s")
+                .expect("the event stream ended");
+            let stop = done(&event);
+            seen.push(event);
+            if stop {
+                return seen;
+            }
+        }
+    }
+
+    async fn install(&mut self) {
+        self.handle
+            .submit(Command::AddLocalModel {
+                source: model_file().display().to_string(),
+                name: Some("smol".into()),
+                sha256: Some(MODEL_SHA256.into()),
+            })
+            .unwrap();
+        let events = self
+            .until(|e| {
+                matches!(
+                    e,
+                    Event::LocalModelAdded { .. } | Event::CommandFailed { .. }
+                )
+            })
+            .await;
+        assert!(
+            matches!(events.last(), Some(Event::LocalModelAdded { .. })),
+            "{events:?}"
+        );
+    }
+
+    async fn turn(&mut self, session: &aetheria_engine::api::SessionId, text: &str) -> Vec<Event> {
+        self.handle
+            .submit(Command::SendMessage {
+                session: session.clone(),
+                text: text.into(),
+                attachments: vec![],
+            })
+            .unwrap();
+        self.until(turn_ended).await
+    }
+
+    async fn session(&mut self) -> aetheria_engine::api::SessionId {
+        let session = aetheria_engine::api::SessionId::new();
+        self.handle
+            .submit(Command::CreateSession {
+                session: session.clone(),
+                title: Some("offline".into()),
+            })
+            .unwrap();
+        self.until(|e| matches!(e, Event::SessionCreated { .. }))
+            .await;
+        session
+    }
+}
+
+#[tokio::test]
+async fn the_model_manager_installs_checks_lists_and_removes() {
+    let mut offline = Offline::start(&[]).await;
+    // A wrong checksum keeps nothing.
+    offline
+        .handle
+        .submit(Command::AddLocalModel {
+            source: model_file().display().to_string(),
+            name: None,
+            sha256: Some("00".repeat(32)),
+        })
+        .unwrap();
+    let events = offline
+        .until(|e| {
+            matches!(
+                e,
+                Event::LocalModelAdded { .. } | Event::CommandFailed { .. }
+            )
+        })
+        .await;
+    match events.last() {
+        Some(Event::CommandFailed { error, .. }) => {
+            assert_eq!(error.kind, ErrorKind::Invalid);
+            assert!(
+                error.message.contains("checksum mismatch"),
+                "{}",
+                error.message
+            );
+            assert!(error.message.contains(MODEL_SHA256), "{}", error.message);
+        }
+        other => panic!("a bad checksum was accepted: {other:?}"),
+    }
+    let progress = events
+        .iter()
+        .filter(|e| matches!(e, Event::LocalModelProgress { .. }))
+        .count();
+    assert!(progress >= 2, "no progress was reported: {events:?}");
+    offline.handle.submit(Command::ListLocalModels).unwrap();
+    let listed = offline
+        .until(|e| matches!(e, Event::LocalModels { .. }))
+        .await;
+    assert!(matches!(listed.last(), Some(Event::LocalModels { models }) if models.is_empty()));
+
+    // Installed under its file name, converted to the faster Q8_0 format.
+    offline
+        .handle
+        .submit(Command::AddLocalModel {
+            source: model_file().display().to_string(),
+            name: None,
+            sha256: Some(MODEL_SHA256.to_uppercase()),
+        })
+        .unwrap();
+    let events = offline
+        .until(|e| {
+            matches!(
+                e,
+                Event::LocalModelAdded { .. } | Event::CommandFailed { .. }
+            )
+        })
+        .await;
+    let Some(Event::LocalModelAdded { model }) = events.last() else {
+        panic!("not installed: {events:?}");
+    };
+    assert_eq!(model.name, "SmolLM2-135M-Instruct.Q4_1");
+    assert_eq!(model.quantization, "Q8_0");
+    assert_eq!(model.converted_from.as_deref(), Some("Q4_1"));
+    assert_eq!(model.architecture, "llama");
+    assert_eq!(model.sha256, MODEL_SHA256);
+    assert_eq!(model.context_length, 4096);
+    assert!(model.path.is_file());
+    let models_dir = model.path.parent().unwrap().to_path_buf();
+    let leftovers: Vec<_> = std::fs::read_dir(&models_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "partial files left: {leftovers:?}");
+
+    // A file that is not a model is refused with a reason.
+    let junk = offline.workspace.join("junk.gguf");
+    std::fs::write(&junk, b"not a model at all").unwrap();
+    offline
+        .handle
+        .submit(Command::AddLocalModel {
+            source: junk.display().to_string(),
+            name: None,
+            sha256: None,
+        })
+        .unwrap();
+    let events = offline
+        .until(|e| {
+            matches!(
+                e,
+                Event::LocalModelAdded { .. } | Event::CommandFailed { .. }
+            )
+        })
+        .await;
+    assert!(
+        matches!(events.last(), Some(Event::CommandFailed { error, .. }) if error.message.contains("not a GGUF model")),
+        "{events:?}"
+    );
+
+    offline.handle.submit(Command::ListLocalModels).unwrap();
+    let listed = offline
+        .until(|e| matches!(e, Event::LocalModels { .. }))
+        .await;
+    let Some(Event::LocalModels { models }) = listed.last() else {
+        unreachable!()
+    };
+    let names: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["SmolLM2-135M-Instruct.Q4_1"]);
+
+    offline
+        .handle
+        .submit(Command::RemoveLocalModel {
+            name: "SmolLM2-135M-Instruct.Q4_1".into(),
+        })
+        .unwrap();
+    let events = offline
+        .until(|e| {
+            matches!(
+                e,
+                Event::LocalModelRemoved { .. } | Event::CommandFailed { .. }
+            )
+        })
+        .await;
+    assert!(
+        matches!(events.last(), Some(Event::LocalModelRemoved { .. })),
+        "{events:?}"
+    );
+    assert_eq!(std::fs::read_dir(&models_dir).unwrap().count(), 0);
+}
+
+#[tokio::test]
+async fn with_no_provider_the_local_model_answers_offline() {
+    let mut offline = Offline::start(&[]).await;
+    offline.install().await;
+    let session = offline.session().await;
+    let events = offline
+        .turn(
+            &session,
+            "What is the capital of France? Answer in one sentence.",
+        )
+        .await;
+    assert!(
+        matches!(events.last(), Some(Event::TurnFinished { .. })),
+        "{events:?}"
+    );
+    let text = streamed_text(&events);
+    assert!(text.contains("Paris"), "{text:?}");
+    let deltas = events
+        .iter()
+        .filter(|e| matches!(e, Event::TextDelta { .. }))
+        .count();
+    assert!(deltas >= 3, "the answer was not streamed: {deltas} deltas");
+
+    // The next turn builds on the conversation (its prompt starts with the cached one).
+    let events = offline
+        .turn(
+            &session,
+            "And the capital of Italy? Answer in one sentence.",
+        )
+        .await;
+    let text = streamed_text(&events);
+    assert!(text.contains("Rome"), "{text:?}");
+}
+
+#[tokio::test]
+async fn the_local_model_calls_a_tool_and_answers_from_its_result() {
+    let mut offline = Offline::start(&["fs_read"]).await;
+    std::fs::write(
+        offline.workspace.join("notes.txt"),
+        "The meeting is on Tuesday at 10:00 in room 4.\n",
+    )
+    .unwrap();
+    offline.install().await;
+    let session = offline.session().await;
+    let events = offline
+        .turn(&session, "Use the fs_read tool to read the file notes.txt.")
+        .await;
+    let started: Vec<(&str, &str)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ToolCallStarted {
+                tool, arguments, ..
+            } => Some((tool.as_str(), arguments.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert!(!started.is_empty(), "no tool call: {events:?}");
+    assert_eq!(started[0].0, "fs_read");
+    let arguments: serde_json::Value = serde_json::from_str(started[0].1).unwrap();
+    assert_eq!(arguments["path"], "notes.txt", "{arguments}");
+    let finished = events.iter().find_map(|e| match e {
+        Event::ToolCallFinished { status, output, .. } => Some((status, output)),
+        _ => None,
+    });
+    let (status, output) = finished.expect("the call finished");
+    assert_eq!(*status, ToolStatus::Succeeded);
+    assert!(output.contains("Tuesday"), "{output}");
+    assert!(
+        matches!(events.last(), Some(Event::TurnFinished { .. })),
+        "{events:?}"
+    );
+    // After the result, the model answers in text (a repeated call is turned into a text answer).
+    let after: Vec<Event> = events
+        .iter()
+        .skip_while(|e| !matches!(e, Event::ToolCallFinished { .. }))
+        .cloned()
+        .collect();
+    let answer = streamed_text(&after);
+    assert!(
+        answer.contains("Tuesday"),
+        "the answer does not use the result: {answer:?}"
+    );
+    assert!(started.len() <= 2, "the model looped: {started:?}");
+}
