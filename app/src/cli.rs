@@ -1,9 +1,10 @@
 //! The command line: `aetheria` opens the window; the subcommands are a contract scripts rely on
-//! (`ask`, `sessions`, `auth`, `tools`, `sandbox`, `doctor`). Every one of them drives the same engine API as
+//! (`ask`, `sessions`, `auth`, `tools`, `sandbox`, `models`, `doctor`). Every one of them drives the same engine API as
 //! the window.
 
 mod ask;
 mod manage;
+mod models;
 mod sandbox;
 
 use std::path::PathBuf;
@@ -35,8 +36,40 @@ enum Commands {
     /// Build the code sandbox's image, see its backend, list or remove sandboxes.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// Install, list or remove local GGUF models (the offline default).
+    #[command(subcommand)]
+    Models(ModelsCommand),
     /// Check config, keychain, provider, Docker, the sandbox and Redis, with fixes.
     Doctor,
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelsCommand {
+    /// List the installed models.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Install a GGUF model from a file or an http(s) URL.
+    Add {
+        /// A file path or URL.
+        source: String,
+        /// The name to install it as (default: from the file name).
+        #[arg(long)]
+        name: Option<String>,
+        /// The file's expected sha256 (hex); nothing is installed when it differs.
+        #[arg(long)]
+        sha256: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove an installed model.
+    Rm {
+        /// Its name.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -94,7 +127,7 @@ pub struct AskArgs {
     json: bool,
     #[command(flatten)]
     access: ToolAccess,
-    /// The wire protocol of --base-url.
+    /// The wire protocol of --base-url, or `local` for an installed model (--model NAME).
     #[arg(long, default_value = "openai")]
     wire: String,
     /// Use this endpoint instead of the configured provider (e.g. http://127.0.0.1:11434/v1).
@@ -248,6 +281,16 @@ impl Cli {
                 SandboxCommand::Status { json } => sandbox::status(json).await,
                 SandboxCommand::Ps { json } => sandbox::ps(json).await,
                 SandboxCommand::Rm { ids, all } => sandbox::rm(ids, all).await,
+            },
+            Commands::Models(cmd) => match cmd {
+                ModelsCommand::List { json } => models::list(json).await,
+                ModelsCommand::Add {
+                    source,
+                    name,
+                    sha256,
+                    json,
+                } => models::add(source, name, sha256, json).await,
+                ModelsCommand::Rm { name } => models::rm(name).await,
             },
             Commands::Doctor => manage::doctor().await,
         }

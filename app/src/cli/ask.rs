@@ -163,7 +163,28 @@ async fn create_session(
 /// Applies `--base-url`, `--model`, `--wire` and `--workspace` to the loaded config (not saved).
 fn apply_overrides(config: &mut Config, args: &AskArgs) -> Result<(), CliError> {
     let wire: Wire = args.wire.parse()?;
-    if let Some(base_url) = &args.base_url {
+    if wire == Wire::Local {
+        // The built-in runtime: `--model` names an installed model or a .gguf file.
+        let model = match &args.model {
+            Some(model) => model.clone(),
+            None => config
+                .effective_provider()
+                .filter(|p| p.wire == Wire::Local)
+                .map(|p| p.model)
+                .ok_or_else(|| {
+                    CliError::new("--wire local needs --model (an installed model or a .gguf file)")
+                })?,
+        };
+        config.use_provider(ProviderConfig {
+            name: "local".into(),
+            wire,
+            base_url: String::new(),
+            model,
+            key_env: None,
+            key_ref: None,
+            context_window: None,
+        });
+    } else if let Some(base_url) = &args.base_url {
         let known = config
             .providers
             .iter()

@@ -3,4 +3,5 @@ mod common;
 mod crash;
 mod gui;
 mod layering;
+mod models;
 mod sandbox;

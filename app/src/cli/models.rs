@@ -1,0 +1,116 @@
+//! `aetheria models`: the model manager of the built-in offline runtime, over the engine API.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use aetheria_engine::api::{Command, Event, LocalModelInfo};
+
+use super::CliError;
+use super::ask::shutdown;
+use super::manage::{request, start};
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
+}
+
+fn describe(m: &LocalModelInfo) -> String {
+    let converted = m
+        .converted_from
+        .as_ref()
+        .map(|from| format!(" (from {from})"))
+        .unwrap_or_default();
+    format!(
+        "{:<32} {:<6}{converted}  {:>10}  ctx {}  {}",
+        m.name,
+        m.quantization,
+        mib(m.size_bytes),
+        m.context_length,
+        m.display_name
+    )
+}
+
+pub(super) async fn list(json: bool) -> Result<ExitCode, CliError> {
+    let (handle, mut events) = start().await?;
+    let event = request(&handle, &mut events, Command::ListLocalModels, |e| {
+        matches!(e, Event::LocalModels { .. })
+    })
+    .await;
+    shutdown(&handle, events).await;
+    let Event::LocalModels { models } = event? else {
+        return Err(CliError::new("unexpected answer"));
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&models)?);
+    } else if models.is_empty() {
+        println!("no local models; install one with `aetheria models add FILE-OR-URL`");
+    } else {
+        for m in &models {
+            println!("{}", describe(m));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn add(
+    source: String,
+    name: Option<String>,
+    sha256: Option<String>,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    let (handle, mut events) = start().await?;
+    handle.submit(Command::AddLocalModel {
+        source,
+        name,
+        sha256,
+    })?;
+    let mut shown = None;
+    let result = loop {
+        match events.recv().await {
+            Some(Event::LocalModelProgress { done, total, .. }) => {
+                let line = match total {
+                    Some(total) if total > 0 => {
+                        format!("{} of {} ({}%)", mib(done), mib(total), done * 100 / total)
+                    }
+                    _ => mib(done),
+                };
+                if shown.as_ref() != Some(&line) {
+                    eprint!("\rfetching: {line}   ");
+                    let _ = std::io::stderr().flush();
+                    shown = Some(line);
+                }
+            }
+            Some(Event::LocalModelAdded { model }) => break Ok(model),
+            Some(Event::CommandFailed { error, .. }) => break Err(CliError::new(error.message)),
+            Some(_) => {}
+            None => break Err(CliError::new("the engine stopped unexpectedly")),
+        }
+    };
+    if shown.is_some() {
+        eprintln!();
+    }
+    shutdown(&handle, events).await;
+    let model = result?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&model)?);
+    } else {
+        println!("installed {}", describe(&model));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn rm(name: String) -> Result<ExitCode, CliError> {
+    let (handle, mut events) = start().await?;
+    let event = request(
+        &handle,
+        &mut events,
+        Command::RemoveLocalModel { name },
+        |e| matches!(e, Event::LocalModelRemoved { .. }),
+    )
+    .await;
+    shutdown(&handle, events).await;
+    let Event::LocalModelRemoved { name } = event? else {
+        return Err(CliError::new("unexpected answer"));
+    };
+    println!("removed {name}");
+    Ok(ExitCode::SUCCESS)
+}

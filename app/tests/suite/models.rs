@@ -1,0 +1,141 @@
+//! `aetheria models` and the offline default through the real binary: the real SmolLM2 GGUF is
+//! downloaded from a loopback HTTP server, checked, installed, and answers `ask` with no provider.
+
+use std::path::PathBuf;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use super::common::{Env, stderr, stdout};
+
+const MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+const MODEL_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
+
+fn model_file() -> PathBuf {
+    let dir = std::env::var_os("AETHERIA_TEST_MODELS").map_or_else(
+        || PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/aetheria/test-models"),
+        PathBuf::from,
+    );
+    let path = dir.join(MODEL_FILE);
+    assert!(
+        path.is_file(),
+        "{} is missing: run installer/dev.sh test (it fetches the test model)",
+        path.display()
+    );
+    path
+}
+
+/// A minimal HTTP/1.1 file server on loopback: `/MODEL_FILE` is the model, anything else 404.
+async fn serve_model() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let bytes = std::sync::Arc::new(std::fs::read(model_file()).unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let bytes = bytes.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let Ok(n) = socket.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                }
+                let line = String::from_utf8_lossy(&request)
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_owned();
+                if line.starts_with(&format!("GET /{MODEL_FILE} ")) {
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        bytes.len()
+                    );
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    let _ = socket.write_all(&bytes).await;
+                } else {
+                    let _ = socket
+                        .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found")
+                        .await;
+                }
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn models_are_downloaded_checked_and_answer_offline() {
+    let base = serve_model().await;
+    let env = Env::new("http://127.0.0.1:9/v1");
+    // No provider at all: only a workspace and one generation thread.
+    env.write_config(&format!(
+        "workspace_roots = [{:?}]\n\n[local]\nthreads = 1\nmax_tokens = 64\n",
+        env.workspace
+    ));
+
+    let out = env.run(&["ask", "hello"]).await;
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).contains("aetheria models add"),
+        "the error does not say how to get a model: {}",
+        stderr(&out)
+    );
+
+    let missing = format!("{base}/nothing.gguf");
+    let out = env.run(&["models", "add", &missing]).await;
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("404"), "{}", stderr(&out));
+
+    let url = format!("{base}/{MODEL_FILE}");
+    let out = env
+        .run(&[
+            "models",
+            "add",
+            &url,
+            "--name",
+            "smol",
+            "--sha256",
+            MODEL_SHA256,
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("installed smol"), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("fetching:"),
+        "no progress: {}",
+        stderr(&out)
+    );
+
+    let out = env.run(&["models", "list", "--json"]).await;
+    let models: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(models[0]["name"], "smol");
+    assert_eq!(models[0]["source"], url.as_str());
+    assert_eq!(models[0]["sha256"], MODEL_SHA256);
+
+    let out = env
+        .run(&[
+            "ask",
+            "What is the capital of France? Answer in one sentence.",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("Paris"), "{}", stdout(&out));
+
+    let out = env.run(&["doctor"]).await;
+    assert!(
+        stdout(&out).contains("[ok  ] provider local"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = env.run(&["models", "rm", "smol"]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = env.run(&["models", "list"]).await;
+    assert!(stdout(&out).contains("no local models"), "{}", stdout(&out));
+}
