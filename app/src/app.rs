@@ -115,6 +115,8 @@ pub enum Message {
     Escape,
     /// Fold or unfold a tool card.
     ToggleTool(ToolCallId),
+    /// Open or close the model's reasoning of a message.
+    ToggleThinking(aetheria_engine::api::MessageId),
     /// Open the file dialog to attach files.
     Attach,
     /// Files were picked or dropped onto the window.
@@ -498,6 +500,7 @@ impl App {
                 }
             }
             Message::ToggleTool(call) => self.transcript.toggle(&call),
+            Message::ToggleThinking(message) => self.transcript.toggle_thinking(&message),
             Message::ShowTab(tab) => self.tab = tab,
             Message::BuildSandboxImage => {
                 let submission = self.submit(Command::BuildSandboxImage);
@@ -792,6 +795,11 @@ impl App {
                 message,
                 delta,
             } if self.is_current(&session) => self.transcript.push_delta(&message, &delta),
+            Event::ThinkingDelta {
+                session,
+                message,
+                delta,
+            } if self.is_current(&session) => self.transcript.push_thinking(&message, &delta),
             Event::ToolCallStarted {
                 session,
                 call,

@@ -92,6 +92,7 @@ async fn turn(
         role: Role::User,
         content,
         tool_calls: vec![],
+        thinking: String::new(),
         status: MessageStatus::Complete,
         created_at: Utc::now(),
     };
@@ -144,6 +145,7 @@ async fn turn(
             role: Role::Assistant,
             content: String::new(),
             tool_calls: vec![],
+            thinking: String::new(),
             status: MessageStatus::Streaming,
             created_at: Utc::now(),
         };
@@ -154,6 +156,7 @@ async fn turn(
         let mut attempt = 0u32;
         let mut overflowed = false;
         let mut text = String::new();
+        let mut thinking = String::new();
         let mut calls: Vec<ToolCallRequest> = Vec::new();
         let mut finish_reason = String::from("stop");
         let mut flushed_len = 0;
@@ -183,6 +186,14 @@ async fn turn(
                         flushed_len = text.len();
                         last_flush = Instant::now();
                     }
+                }
+                Some(Ok(ResponseEvent::ThinkingDelta(delta))) => {
+                    thinking.push_str(&delta);
+                    shared.emit(Event::ThinkingDelta {
+                        session: session.clone(),
+                        message: assistant.id.clone(),
+                        delta,
+                    });
                 }
                 Some(Ok(ResponseEvent::ToolCall(call))) => calls.push(call),
                 Some(Ok(ResponseEvent::Usage(u))) => {
@@ -245,6 +256,9 @@ async fn turn(
             }
         };
         drop(stream);
+        if !thinking.is_empty() {
+            logged(shared.store.set_thinking(&assistant.id, &thinking).await);
+        }
         if let Err(end) = outcome {
             let status = match end {
                 TurnEnd::Cancelled => MessageStatus::Cancelled,

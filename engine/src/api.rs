@@ -403,6 +403,9 @@ pub struct MessageRecord {
     /// Tool calls the assistant made in it.
     #[serde(default)]
     pub tool_calls: Vec<ToolCallRequest>,
+    /// The model's reasoning before the answer, when it showed it (shown collapsed).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub thinking: String,
     /// Where it stands.
     pub status: MessageStatus,
     /// When it was created.
@@ -634,6 +637,16 @@ pub enum Event {
     },
     /// A piece of the assistant's answer.
     TextDelta {
+        /// Which session.
+        session: SessionId,
+        /// The assistant message it belongs to.
+        message: MessageId,
+        /// The new text.
+        delta: String,
+    },
+    /// More of the model's reasoning for an assistant message (shown collapsed, apart from the
+    /// answer).
+    ThinkingDelta {
         /// Which session.
         session: SessionId,
         /// The assistant message it belongs to.

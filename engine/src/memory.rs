@@ -329,6 +329,15 @@ impl Store {
             .await
     }
 
+    /// Keeps the model's reasoning of an assistant message.
+    pub(crate) async fn set_thinking(&self, id: &MessageId, thinking: &str) -> Result<()> {
+        self.exec(
+            "UPDATE message SET thinking = $thinking WHERE uid = $uid",
+            json!({ "uid": id, "thinking": thinking }),
+        )
+        .await
+    }
+
     pub(crate) async fn update_message(
         &self,
         id: &MessageId,
@@ -449,6 +458,7 @@ mod tests {
             role,
             content: text.into(),
             tool_calls: vec![],
+            thinking: String::new(),
             status: MessageStatus::Complete,
             created_at: Utc::now(),
         }

@@ -56,6 +56,9 @@ pub(crate) struct Request {
 pub(crate) enum ResponseEvent {
     /// More answer text.
     TextDelta(String),
+    /// More of the model's reasoning (Anthropic thinking, Gemini thoughts, `reasoning_content`);
+    /// shown apart from the answer, never sent back as part of it.
+    ThinkingDelta(String),
     /// A complete tool call (assembled from its deltas).
     ToolCall(ToolCallRequest),
     /// Token counts.

@@ -4,7 +4,9 @@
 
 use std::path::PathBuf;
 
-use aetheria_engine::api::{Command, Event, Policy, SandboxStatus, Secret, Settings, ToolInfo};
+use aetheria_engine::api::{
+    Command, Event, LocalModelInfo, Policy, SandboxStatus, Secret, Settings, ToolInfo,
+};
 use aetheria_engine::config::{ProviderConfig, Wire};
 use iced::widget::{Space, button, column, container, row, scrollable, slider, text, text_input};
 use iced::{Element, Fill, Length, Task};
@@ -19,7 +21,7 @@ pub const MODEL: &str = "settings-model";
 pub const KEY: &str = "settings-key";
 
 /// Providers a person can add with one click (the key comes next).
-const PRESETS: [(&str, Wire, &str, &str); 8] = [
+const PRESETS: [(&str, Wire, &str, &str); 11] = [
     (
         "openai",
         Wire::Openai,
@@ -62,6 +64,24 @@ const PRESETS: [(&str, Wire, &str, &str); 8] = [
         "https://api.deepseek.com/v1",
         "deepseek-chat",
     ),
+    (
+        "ollama",
+        Wire::Openai,
+        "http://127.0.0.1:11434/v1",
+        "llama3.2",
+    ),
+    (
+        "lmstudio",
+        Wire::Openai,
+        "http://127.0.0.1:1234/v1",
+        "local-model",
+    ),
+    (
+        "llamacpp",
+        Wire::Openai,
+        "http://127.0.0.1:8080/v1",
+        "default",
+    ),
     ("custom", Wire::Openai, "http://127.0.0.1:8080/v1", "model"),
 ];
 
@@ -74,6 +94,8 @@ pub enum Msg {
     AddPreset(usize),
     /// Add a provider found on this machine.
     UseFound(usize),
+    /// Add an installed offline model as a provider.
+    UseLocal(usize),
     /// Remove the selected provider.
     Remove,
     /// Make the selected provider the default.
@@ -123,6 +145,8 @@ pub struct Form {
     pub tools: Vec<ToolInfo>,
     /// Servers found on this machine (`None` while looking).
     pub found: Option<Vec<ProviderConfig>>,
+    /// Offline models installed here (`None` until listed).
+    pub local_models: Option<Vec<LocalModelInfo>>,
     /// Shown as the first-run welcome.
     pub onboarding: bool,
     /// A problem to show (bad settings, keychain error).
@@ -162,6 +186,7 @@ impl Form {
                 Command::GetSettings,
                 Command::ListTools,
                 Command::DetectLocalServers,
+                Command::ListLocalModels,
                 Command::SandboxStatus,
             ],
         )
@@ -201,6 +226,7 @@ impl Form {
             }
             Event::ToolList { tools } => self.tools.clone_from(tools),
             Event::LocalServers { found } => self.found = Some(found.clone()),
+            Event::LocalModels { models } => self.local_models = Some(models.clone()),
             Event::ProviderTested { ok, detail, .. } => self.tested = Some((*ok, detail.clone())),
             Event::KeyStored { provider } => {
                 self.note = Some(format!("The key for {provider} is in the OS keychain."));
@@ -240,6 +266,20 @@ impl Form {
             }
             Msg::UseFound(i) => {
                 if let Some(provider) = self.found.as_ref().and_then(|f| f.get(i)).cloned() {
+                    self.add_provider(provider);
+                }
+            }
+            Msg::UseLocal(i) => {
+                if let Some(model) = self.local_models.as_ref().and_then(|m| m.get(i)) {
+                    let provider = ProviderConfig {
+                        name: "local".into(),
+                        wire: Wire::Local,
+                        base_url: String::new(),
+                        model: model.name.clone(),
+                        key_env: None,
+                        key_ref: None,
+                        context_window: Some(model.context_length),
+                    };
                     self.add_provider(provider);
                 }
             }
@@ -521,6 +561,35 @@ impl Form {
                             .size(13)
                             .width(Fill),
                             button_(p, ButtonKind::Ok, "Use it").on_press(Msg::UseFound(i)),
+                        ]
+                        .spacing(8)
+                        .align_y(iced::Center),
+                    );
+                }
+            }
+        }
+        match self.local_models.as_deref() {
+            None => {}
+            Some([]) => {
+                col = col.push(
+                    text("No offline model installed. `aetheria models add FILE-OR-URL` installs a GGUF model (SmolLM2, Llama 3.2…) that answers with no network.")
+                        .size(13)
+                        .color(p.muted),
+                );
+            }
+            Some(models) => {
+                for (i, model) in models.iter().enumerate() {
+                    col = col.push(
+                        row![
+                            text(format!(
+                                "Offline model {} ({}, {} MiB, runs on this computer)",
+                                model.name,
+                                model.quantization,
+                                model.size_bytes >> 20
+                            ))
+                            .size(13)
+                            .width(Fill),
+                            button_(p, ButtonKind::Ok, "Use it").on_press(Msg::UseLocal(i)),
                         ]
                         .spacing(8)
                         .align_y(iced::Center),

@@ -44,6 +44,15 @@ pub enum Entry {
         /// How long it ran, once finished (only for calls seen live).
         took: Option<std::time::Duration>,
     },
+    /// The model's reasoning before an answer, collapsed unless the person opens it.
+    Thinking {
+        /// The assistant message it belongs to.
+        id: MessageId,
+        /// The reasoning text.
+        text: String,
+        /// Shown in full.
+        expanded: bool,
+    },
     /// A turn that failed.
     Error(String),
 }
@@ -119,6 +128,13 @@ impl Transcript {
             match m.role {
                 Role::User => entries.push(Entry::User(fold_attachments(&m.content))),
                 Role::Assistant => {
+                    if !m.thinking.is_empty() {
+                        entries.push(Entry::Thinking {
+                            id: m.id.clone(),
+                            text: m.thinking.clone(),
+                            expanded: false,
+                        });
+                    }
                     if !m.content.is_empty() {
                         let note = match m.status {
                             MessageStatus::Cancelled => Some("stopped".to_owned()),
@@ -172,6 +188,32 @@ impl Transcript {
             streaming: true,
             note: None,
         });
+    }
+
+    /// Appends streamed reasoning to its message's thinking entry, starting it if needed.
+    pub fn push_thinking(&mut self, message: &MessageId, delta: &str) {
+        if let Some(Entry::Thinking { id, text, .. }) = self.entries.last_mut()
+            && id == message
+        {
+            text.push_str(delta);
+            return;
+        }
+        self.entries.push(Entry::Thinking {
+            id: message.clone(),
+            text: delta.to_owned(),
+            expanded: false,
+        });
+    }
+
+    /// Opens or closes a thinking entry.
+    pub fn toggle_thinking(&mut self, message: &MessageId) {
+        for entry in &mut self.entries {
+            if let Entry::Thinking { id, expanded, .. } = entry
+                && id == message
+            {
+                *expanded = !*expanded;
+            }
+        }
     }
 
     /// Parses what streamed in since the last frame.
@@ -339,5 +381,38 @@ mod tests {
         assert_eq!(t.entries.len(), 3);
         t.end_turn(Some("provider down".into()));
         assert!(matches!(&t.entries[3], Entry::Error(e) if e == "provider down"));
+    }
+
+    #[test]
+    fn thinking_streams_apart_collapsed_and_comes_back_from_history() {
+        let mut t = Transcript::default();
+        let id = MessageId::new();
+        t.push_user("why?");
+        t.push_thinking(&id, "Let me ");
+        t.push_thinking(&id, "think.");
+        t.push_delta(&id, "Because.");
+        assert!(matches!(&t.entries[1],
+            Entry::Thinking { text, expanded: false, .. } if text == "Let me think."));
+        assert!(matches!(&t.entries[2], Entry::Assistant { .. }));
+        t.toggle_thinking(&id);
+        assert!(matches!(
+            &t.entries[1],
+            Entry::Thinking { expanded: true, .. }
+        ));
+        assert_eq!(t.last_answer(), Some("Because."));
+
+        let stored = MessageRecord {
+            id: id.clone(),
+            role: Role::Assistant,
+            content: "Because.".into(),
+            tool_calls: vec![],
+            thinking: "Let me think.".into(),
+            status: MessageStatus::Complete,
+            created_at: chrono::Utc::now(),
+        };
+        let loaded = Transcript::from_history(&[stored], &[]);
+        assert!(matches!(&loaded.entries[0],
+            Entry::Thinking { text, expanded: false, .. } if text == "Let me think."));
+        assert!(matches!(&loaded.entries[1], Entry::Assistant { .. }));
     }
 }

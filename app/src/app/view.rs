@@ -407,6 +407,32 @@ fn entry_view<'a>(
             }
             bubble(p, "AETHERIA", p.assistant, col.into())
         }
+        Entry::Thinking {
+            id,
+            text: body,
+            expanded,
+        } => {
+            let words = body.split_whitespace().count();
+            let caption = format!(
+                "{} THINKING · {words} word{}",
+                if *expanded { "▾" } else { "▸" },
+                if words == 1 { "" } else { "s" }
+            );
+            let toggle = button(label(caption).color(p.muted))
+                .padding([4, 8])
+                .style(theme::button(
+                    p,
+                    ButtonKind::Item {
+                        selected: *expanded,
+                    },
+                ))
+                .on_press(Message::ToggleThinking(id.clone()));
+            let mut col = column![toggle].spacing(6);
+            if *expanded {
+                col = col.push(text(body.as_str()).size(font_size - 1.0).color(p.muted));
+            }
+            container(col).padding([0, 14]).width(Fill).into()
+        }
         Entry::Tool {
             call,
             tool,

@@ -618,6 +618,7 @@ async fn main_screen_snapshots_in_both_themes() {
         role,
         content: content.into(),
         tool_calls: vec![],
+        thinking: String::new(),
         status: MessageStatus::Complete,
         created_at: at,
     };

@@ -184,7 +184,13 @@ async fn run(
                         name: block["name"].as_str().unwrap_or_default().to_owned(),
                         input: String::new(),
                     },
-                    // Thinking and other blocks are not part of the answer.
+                    Some("thinking") => {
+                        if let Some(text) = block["thinking"].as_str().filter(|t| !t.is_empty()) {
+                            send(tx, ResponseEvent::ThinkingDelta(text.to_owned())).await?;
+                        }
+                        Block::Other
+                    }
+                    // Redacted thinking and other blocks are not part of the answer.
                     _ => Block::Other,
                 };
                 blocks.insert(index, entry);
@@ -196,6 +202,11 @@ async fn run(
                     (Some("text_delta"), _) => {
                         if let Some(text) = delta["text"].as_str().filter(|t| !t.is_empty()) {
                             send(tx, ResponseEvent::TextDelta(text.to_owned())).await?;
+                        }
+                    }
+                    (Some("thinking_delta"), _) => {
+                        if let Some(text) = delta["thinking"].as_str().filter(|t| !t.is_empty()) {
+                            send(tx, ResponseEvent::ThinkingDelta(text.to_owned())).await?;
                         }
                     }
                     (Some("input_json_delta"), Some(Block::Tool { input, .. })) => {
@@ -392,6 +403,8 @@ mod tests {
         assert_eq!(
             whole,
             vec![
+                // The reasoning is its own event, never part of the answer.
+                ResponseEvent::ThinkingDelta("The person wants files.".into()),
                 ResponseEvent::Usage(Usage {
                     input_tokens: 21,
                     output_tokens: 30

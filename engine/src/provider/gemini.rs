@@ -165,6 +165,9 @@ async fn run(
         {
             // Thought summaries are the model's reasoning, not the answer.
             if part["thought"].as_bool() == Some(true) {
+                if let Some(text) = part["text"].as_str().filter(|t| !t.is_empty()) {
+                    send(tx, ResponseEvent::ThinkingDelta(text.to_owned())).await?;
+                }
                 continue;
             }
             if let Some(text) = part["text"].as_str().filter(|t| !t.is_empty()) {

@@ -249,6 +249,11 @@ async fn run(
             .await?;
         }
         for choice in chunk.choices {
+            if let Some(thought) = choice.delta.reasoning_content
+                && !thought.is_empty()
+            {
+                send(tx, ResponseEvent::ThinkingDelta(thought)).await?;
+            }
             if let Some(text) = choice.delta.content
                 && !text.is_empty()
             {
@@ -330,6 +335,10 @@ struct Choice {
 struct Delta {
     #[serde(default)]
     content: Option<String>,
+    /// Reasoning text of DeepSeek, llama.cpp and vLLM (`reasoning_content`) or OpenRouter and
+    /// Ollama (`reasoning`).
+    #[serde(default, alias = "reasoning")]
+    reasoning_content: Option<String>,
     #[serde(default)]
     tool_calls: Option<Vec<ToolCallDelta>>,
 }
@@ -425,8 +434,8 @@ mod tests {
     }
 
     /// A stream with every quirk servers show: a keep-alive comment, `data:` without a space, CRLF
-    /// line ends, the tool call's id, type and name repeated on every chunk, multi-byte text and a
-    /// usage-only final chunk.
+    /// line ends, reasoning deltas, the tool call's id, type and name repeated on every chunk,
+    /// multi-byte text and a usage-only final chunk.
     #[cfg(feature = "testkit")]
     fn quirky_stream() -> Vec<u8> {
         let call = |args: &str| {
@@ -435,6 +444,15 @@ mod tests {
                 "finish_reason": null}]})
         };
         let mut out = String::from(": keep-alive\r\n\r\n");
+        // Reasoning as DeepSeek/llama.cpp (`reasoning_content`) and OpenRouter (`reasoning`) send it.
+        out.push_str(&format!(
+            "data: {}\n\n",
+            json!({"choices": [{"index": 0, "delta": {"reasoning_content": "Let me think."}}]})
+        ));
+        out.push_str(&format!(
+            "data: {}\n\n",
+            json!({"choices": [{"index": 0, "delta": {"reasoning": " Files."}}]})
+        ));
         out.push_str(&format!(
             "data:{}\r\n\r\n",
             crate::testkit::text_chunk("Hé wörld ✓ ")
@@ -495,6 +513,8 @@ mod tests {
         assert_eq!(
             whole,
             vec![
+                ResponseEvent::ThinkingDelta("Let me think.".into()),
+                ResponseEvent::ThinkingDelta(" Files.".into()),
                 ResponseEvent::TextDelta("Hé wörld ✓ ".into()),
                 ResponseEvent::TextDelta("日本語".into()),
                 ResponseEvent::Usage(Usage {

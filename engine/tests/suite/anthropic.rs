@@ -2,7 +2,7 @@
 //! documented stream format: text, parallel tool calls with a thinking block, an `error` event
 //! mid-answer, a cut stream and a refused key.
 
-use aetheria_engine::api::{ErrorKind, Event, ToolStatus};
+use aetheria_engine::api::{Command, ErrorKind, Event, MessageId, ToolStatus};
 use aetheria_engine::config::Wire;
 use aetheria_engine::testkit::{Reply, anthropic};
 
@@ -72,6 +72,17 @@ async fn parallel_tool_calls_round_trip_and_thinking_is_not_the_answer() {
         !streamed_text(&events).contains("The person wants files"),
         "thinking leaked"
     );
+    // The reasoning is its own event, tied to the assistant message, and kept with it.
+    let thinking: Vec<(&MessageId, &str)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ThinkingDelta { message, delta, .. } => Some((message, delta.as_str())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(thinking.len(), 1, "{events:?}");
+    assert_eq!(thinking[0].1, "The person wants files.");
+    let thinking_message = thinking[0].0.clone();
     let finished: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
@@ -120,6 +131,27 @@ async fn parallel_tool_calls_round_trip_and_thinking_is_not_the_answer() {
         .map(|b| b["tool_use_id"].as_str().unwrap())
         .collect();
     assert_eq!(results, ["toolu_a", "toolu_b"]);
+    // Never sent back as answer text.
+    assert!(
+        !body.to_string().contains("The person wants files"),
+        "{body}"
+    );
+
+    h.handle
+        .submit(Command::LoadSession {
+            session: session.clone(),
+        })
+        .unwrap();
+    let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
+    let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else {
+        unreachable!()
+    };
+    let stored = messages
+        .iter()
+        .find(|m| m.id == thinking_message)
+        .expect("the message of the thinking");
+    assert_eq!(stored.thinking, "The person wants files.");
+    assert!(stored.content.is_empty());
 }
 
 #[tokio::test]

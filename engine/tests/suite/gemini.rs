@@ -70,6 +70,17 @@ async fn parallel_function_calls_round_trip_with_their_names() {
         "Done.",
         "the thought summary is not the answer"
     );
+    let thoughts: String = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ThinkingDelta { delta, .. } => Some(delta.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        thoughts, "Listing first.",
+        "the thought summary is shown apart"
+    );
     let finished: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
