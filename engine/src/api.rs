@@ -227,6 +227,12 @@ pub enum Command {
         /// The provider as edited (it need not be saved yet).
         provider: ProviderConfig,
     },
+    /// List the models a provider offers (`GET /models`, every page; the installed models for the
+    /// local wire), with their capabilities. Answered by `ModelList`, or `CommandFailed`.
+    ListModels {
+        /// The provider as edited (it need not be saved yet).
+        provider: ProviderConfig,
+    },
     /// Look for model servers on their usual local ports (Ollama 11434, LM Studio 1234, llama.cpp
     /// 8080). Answered by `LocalServers`.
     DetectLocalServers,
@@ -445,6 +451,21 @@ pub struct SandboxStatus {
     pub rootfs_cached: bool,
     /// A sentence for the person: what runs code, or what to do.
     pub detail: String,
+}
+
+/// A model a provider offers, with what it can do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    /// The id to put in the provider's `model`.
+    pub id: String,
+    /// A name for people.
+    pub display_name: String,
+    /// Prompt plus answer, in tokens.
+    pub context_window: u64,
+    /// Whether it calls tools.
+    pub tools: bool,
+    /// Whether it takes images.
+    pub vision: bool,
 }
 
 /// An installed local model.
@@ -729,6 +750,13 @@ pub enum Event {
         ok: bool,
         /// What was found, or what to do.
         detail: String,
+    },
+    /// The models a provider offers.
+    ModelList {
+        /// The provider's name.
+        provider: String,
+        /// By id.
+        models: Vec<ModelInfo>,
     },
     /// Model servers found on this machine, ready to add as providers.
     LocalServers {

@@ -122,22 +122,7 @@ impl ProviderConfig {
         if let Some(window) = self.context_window {
             return window;
         }
-        let model = self.model.to_ascii_lowercase();
-        let known: [(&str, u64); 9] = [
-            ("gemini", 1_048_576),
-            ("claude", 200_000),
-            ("gpt-4.1", 1_047_576),
-            ("gpt-4o", 128_000),
-            ("gpt-5", 400_000),
-            ("o3", 200_000),
-            ("o4", 200_000),
-            ("llama-3", 128_000),
-            ("mistral", 32_768),
-        ];
-        known
-            .iter()
-            .find(|(prefix, _)| model.contains(prefix))
-            .map_or(32_768, |(_, window)| *window)
+        crate::provider::catalog::capabilities(&self.model).0
     }
 
     /// The keychain account that holds this provider's key.

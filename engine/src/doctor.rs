@@ -162,19 +162,7 @@ async fn reach(p: &ProviderConfig, key: Option<String>) -> Check {
         Err(e) => return Check::new(&name, Status::Fail, e.to_string(), None),
     };
     let url = format!("{}/models", p.base_url.trim_end_matches('/'));
-    let mut request = client.get(&url);
-    match (&key, p.wire) {
-        (Some(key), crate::config::Wire::Anthropic) => {
-            request = request
-                .header("x-api-key", key)
-                .header("anthropic-version", "2023-06-01");
-        }
-        (Some(key), crate::config::Wire::Gemini) => {
-            request = request.header("x-goog-api-key", key);
-        }
-        (Some(key), _) => request = request.bearer_auth(key),
-        (None, _) => {}
-    }
+    let request = crate::provider::wire::authorize(client.get(&url), p.wire, key.as_deref());
     let key_note = if key.is_some() { "key found" } else { "no key" };
     match request.send().await {
         Ok(r) if r.status().is_success() => Check::new(

@@ -2,10 +2,11 @@
 //! base URL, model, key reference); its client turns a `Request` into a stream of `ResponseEvent`s.
 
 mod anthropic;
+pub(crate) mod catalog;
 mod gemini;
 mod local;
 mod openai;
-mod wire;
+pub(crate) mod wire;
 
 use std::pin::Pin;
 use std::sync::Arc;

@@ -249,6 +249,17 @@ impl Router {
                     shared.emit(result);
                 }));
             }
+            Command::ListModels { provider } => {
+                self.direct_calls.push(tokio::spawn(async move {
+                    match crate::settings::models(&shared, provider).await {
+                        Ok(event) => shared.emit(event),
+                        Err(error) => shared.emit(Event::CommandFailed {
+                            submission: id,
+                            error,
+                        }),
+                    }
+                }));
+            }
             Command::DetectLocalServers => {
                 self.direct_calls.push(tokio::spawn(async move {
                     shared.emit(crate::settings::detect().await);

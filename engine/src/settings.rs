@@ -85,6 +85,47 @@ pub(crate) async fn test(shared: &Shared, provider: ProviderConfig) -> Event {
     }
 }
 
+/// The models a provider offers, with capabilities.
+pub(crate) async fn models(shared: &Shared, provider: ProviderConfig) -> Result<Event, ErrorInfo> {
+    if provider.wire == Wire::Local {
+        let dir = crate::local::models_dir(&shared.config().data_dir);
+        let installed = tokio::task::spawn_blocking(move || crate::local::store::list(&dir))
+            .await
+            .map_err(|e| ErrorInfo::new(ErrorKind::Internal, e.to_string()))?
+            .map_err(|e| ErrorInfo::new(e.kind(), e.to_string()))?;
+        let models = installed
+            .into_iter()
+            .map(|m| crate::api::ModelInfo {
+                display_name: if m.display_name.is_empty() {
+                    m.name.clone()
+                } else {
+                    m.display_name
+                },
+                id: m.name,
+                context_window: m.context_length,
+                // The tool-call grammar makes every local model call tools.
+                tools: true,
+                vision: false,
+            })
+            .collect();
+        return Ok(Event::ModelList {
+            provider: provider.name,
+            models,
+        });
+    }
+    let key = crate::provider::lookup_key(&provider, &shared.secrets, Duration::from_secs(10))
+        .await
+        .ok()
+        .flatten();
+    let models = crate::provider::catalog::list(&provider, key.as_deref())
+        .await
+        .map_err(|e| shared.error(e.to_info().kind, e.to_string()))?;
+    Ok(Event::ModelList {
+        provider: provider.name,
+        models,
+    })
+}
+
 /// Probes the usual local ports; each server that lists models becomes a provider suggestion.
 pub(crate) async fn detect() -> Event {
     let client = reqwest::Client::builder()

@@ -306,12 +306,43 @@ impl Drop for ScriptedServer {
     }
 }
 
-/// `GET /v1/models`, as OpenAI lists models.
-async fn models() -> Response {
-    let body = json!({
-        "object": "list",
-        "data": [{ "id": "test-model", "object": "model", "created": 0, "owned_by": "aetheria-testkit" }]
-    });
+/// `GET /v1/models` in the format of the wire the request's auth header names: Anthropic
+/// (`x-api-key`: pages of one model with `has_more`/`last_id`, continued by `after_id`), Gemini
+/// (`x-goog-api-key`: `models` with `nextPageToken`, continued by `pageToken`), else OpenAI.
+async fn models(headers: HeaderMap, uri: axum::http::Uri) -> Response {
+    let query = uri.query().unwrap_or_default();
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .map(str::to_owned)
+    };
+    let body = if headers.contains_key("x-api-key") {
+        if param("after_id").as_deref() == Some("claude-sonnet-4-5") {
+            json!({"data": [{"type": "model", "id": "claude-haiku-4-5", "display_name": "Claude Haiku 4.5",
+                "created_at": "2025-10-01T00:00:00Z"}], "has_more": false,
+                "first_id": "claude-haiku-4-5", "last_id": "claude-haiku-4-5"})
+        } else {
+            json!({"data": [{"type": "model", "id": "claude-sonnet-4-5", "display_name": "Claude Sonnet 4.5",
+                "created_at": "2025-09-29T00:00:00Z"}], "has_more": true,
+                "first_id": "claude-sonnet-4-5", "last_id": "claude-sonnet-4-5"})
+        }
+    } else if headers.contains_key("x-goog-api-key") {
+        if param("pageToken").as_deref() == Some("page2") {
+            json!({"models": [{"name": "models/text-embedding-004", "displayName": "Text Embedding 004",
+                "inputTokenLimit": 2048, "supportedGenerationMethods": ["embedContent"]}]})
+        } else {
+            json!({"models": [{"name": "models/gemini-2.5-flash", "displayName": "Gemini 2.5 Flash",
+                "inputTokenLimit": 1_048_576, "outputTokenLimit": 65_536,
+                "supportedGenerationMethods": ["generateContent", "countTokens"]}],
+                "nextPageToken": "page2"})
+        }
+    } else {
+        json!({
+            "object": "list",
+            "data": [{ "id": "test-model", "object": "model", "created": 0, "owned_by": "aetheria-testkit" }]
+        })
+    };
     Response::builder()
         .header(header::CONTENT_TYPE, "application/json")
         .body(Body::from(body.to_string()))

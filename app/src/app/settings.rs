@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use aetheria_engine::api::{
-    Command, Event, LocalModelInfo, Policy, SandboxStatus, Secret, Settings, ToolInfo,
+    Command, Event, LocalModelInfo, ModelInfo, Policy, SandboxStatus, Secret, Settings, ToolInfo,
 };
 use aetheria_engine::config::{ProviderConfig, Wire};
 use iced::widget::{Space, button, column, container, row, scrollable, slider, text, text_input};
@@ -106,6 +106,8 @@ pub enum Msg {
     Url(String),
     /// Model.
     Model(String),
+    /// Ask the selected provider which models it has.
+    ListModels,
     /// The API key being typed (never stored in the app).
     Key(String),
     /// Put the typed key in the keychain.
@@ -145,6 +147,8 @@ pub struct Form {
     pub tools: Vec<ToolInfo>,
     /// Servers found on this machine (`None` while looking).
     pub found: Option<Vec<ProviderConfig>>,
+    /// The models the selected provider offers, once asked: `(provider, models)`.
+    pub models: Option<(String, Vec<ModelInfo>)>,
     /// Offline models installed here (`None` until listed).
     pub local_models: Option<Vec<LocalModelInfo>>,
     /// Shown as the first-run welcome.
@@ -227,6 +231,9 @@ impl Form {
             Event::ToolList { tools } => self.tools.clone_from(tools),
             Event::LocalServers { found } => self.found = Some(found.clone()),
             Event::LocalModels { models } => self.local_models = Some(models.clone()),
+            Event::ModelList { provider, models } => {
+                self.models = Some((provider.clone(), models.clone()));
+            }
             Event::ProviderTested { ok, detail, .. } => self.tested = Some((*ok, detail.clone())),
             Event::KeyStored { provider } => {
                 self.note = Some(format!("The key for {provider} is in the OS keychain."));
@@ -335,6 +342,12 @@ impl Form {
                         provider,
                         key: Secret::new(key.trim()),
                     }]);
+                }
+            }
+            Msg::ListModels => {
+                if let Some(provider) = self.provider_mut().cloned() {
+                    self.models = Some((provider.name.clone(), Vec::new()));
+                    return Out::Commands(vec![Command::ListModels { provider }]);
                 }
             }
             Msg::Test => {
@@ -511,6 +524,7 @@ impl Form {
                 .push(
                     row![
                         button_(p, ButtonKind::Secondary, "Test connection").on_press(Msg::Test),
+                        button_(p, ButtonKind::Secondary, "List models").on_press(Msg::ListModels),
                         button_(p, ButtonKind::Secondary, "Make default")
                             .on_press(Msg::MakeDefault),
                         Space::new().width(Fill),
@@ -518,6 +532,11 @@ impl Form {
                     ]
                     .spacing(10),
                 );
+            if let Some((name, models)) = &self.models
+                && name == &provider.name
+            {
+                col = col.push(model_choices(p, models, &provider.model));
+            }
             if let Some((ok, detail)) = &self.tested {
                 let fill = if *ok { p.ok } else { p.accent };
                 col = col.push(
@@ -720,4 +739,36 @@ fn sandbox_section(p: Palette, status: Option<&SandboxStatus>) -> Element<'_, Ms
         .color(if s.ready { p.ink } else { p.danger }),
     };
     column![section("CODE SANDBOX"), line].spacing(10).into()
+}
+
+/// The provider's models as buttons: id, window, and what it takes.
+fn model_choices<'a>(p: Palette, models: &'a [ModelInfo], current: &str) -> Element<'a, Msg> {
+    if models.is_empty() {
+        return text("Asking the provider for its models…")
+            .size(13)
+            .color(p.muted)
+            .into();
+    }
+    let mut list = row![].spacing(6);
+    for m in models {
+        let mut caption = format!("{} · {}k", m.id, m.context_window / 1000);
+        if m.tools {
+            caption.push_str(" · tools");
+        }
+        if m.vision {
+            caption.push_str(" · images");
+        }
+        list = list.push(
+            button(text(caption).font(MONO).size(12))
+                .padding([4, 8])
+                .style(theme::button(
+                    p,
+                    ButtonKind::Item {
+                        selected: m.id == current,
+                    },
+                ))
+                .on_press(Msg::Model(m.id.clone())),
+        );
+    }
+    scrollable(list.wrap()).height(Length::Shrink).into()
 }

@@ -454,6 +454,22 @@ async fn onboarding_adds_a_provider_with_its_key_and_chats() {
     })
     .await;
     assert!(shows(&app, "Test connection"));
+    // The provider's models, with what they can do; picking one fills the model field.
+    retype(&mut app, settings::MODEL, 10, "other");
+    click(&mut app, "List models");
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::ModelList { .. })
+    })
+    .await;
+    assert!(shows(&app, "test-model · 32k · tools"));
+    click(&mut app, "test-model · 32k · tools");
+    assert!(
+        shows(
+            &app,
+            "No offline model installed. `aetheria models add FILE-OR-URL` installs a GGUF model (SmolLM2, Llama 3.2…) that answers with no network."
+        ),
+        "the welcome says how to get an offline model"
+    );
     click(&mut app, "Save");
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::SettingsSaved { .. })

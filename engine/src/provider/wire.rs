@@ -58,6 +58,24 @@ pub(crate) fn json_events(
     })
 }
 
+/// Adds the key the way the wire expects it: `x-api-key` (with the API version) for Anthropic,
+/// `x-goog-api-key` for Gemini, a bearer token otherwise.
+pub(crate) fn authorize(
+    builder: reqwest::RequestBuilder,
+    wire: crate::config::Wire,
+    key: Option<&str>,
+) -> reqwest::RequestBuilder {
+    use crate::config::Wire;
+    match (key, wire) {
+        (None, _) => builder,
+        (Some(key), Wire::Anthropic) => builder
+            .header("x-api-key", key)
+            .header("anthropic-version", "2023-06-01"),
+        (Some(key), Wire::Gemini) => builder.header("x-goog-api-key", key),
+        (Some(key), _) => builder.bearer_auth(key),
+    }
+}
+
 /// The HTTP client of a provider: bounded connect time, a long read time for slow models.
 pub(crate) fn http_client() -> Result<reqwest::Client, ProviderError> {
     reqwest::Client::builder()

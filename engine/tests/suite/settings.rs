@@ -176,3 +176,68 @@ async fn keys_go_to_the_keychain_and_are_used_next_turn() {
             .unwrap()
     );
 }
+
+async fn list_models(h: &mut Harness, provider: ProviderConfig) -> Event {
+    h.handle.submit(Command::ListModels { provider }).unwrap();
+    h.until(|e| matches!(e, Event::ModelList { .. } | Event::CommandFailed { .. }))
+        .await
+        .pop()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn models_are_listed_per_wire_following_pages_with_capabilities() {
+    let mut h = Harness::start(vec![]).await;
+    let base = h.server.base_url();
+    // OpenAI-compatible: `data[].id`, capabilities from the family table.
+    let Event::ModelList {
+        provider: name,
+        models,
+    } = list_models(&mut h, provider(&base)).await
+    else {
+        panic!("no list")
+    };
+    assert_eq!(name, "loopback");
+    assert_eq!(models.len(), 1);
+    assert_eq!(models[0].id, "test-model");
+    assert_eq!(models[0].context_window, 32_768);
+
+    // Anthropic: two pages joined (`has_more`, `after_id`), the key in x-api-key.
+    // Any key will do; the loopback server tells the wires apart by their key headers. Cargo sets
+    // CARGO_PKG_NAME for every test run.
+    let mut anthropic = provider(&base);
+    anthropic.wire = Wire::Anthropic;
+    anthropic.key_env = Some("CARGO_PKG_NAME".into());
+    let event = list_models(&mut h, anthropic).await;
+    let Event::ModelList { models, .. } = event else {
+        panic!("{event:?}")
+    };
+    let ids: Vec<&str> = models.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, ["claude-haiku-4-5", "claude-sonnet-4-5"]);
+    assert!(
+        models
+            .iter()
+            .all(|m| m.vision && m.tools && m.context_window == 200_000)
+    );
+    assert_eq!(models[1].display_name, "Claude Sonnet 4.5");
+
+    // Gemini: pages by `nextPageToken`; embedding models are left out; the window is the API's.
+    let mut gemini = provider(&base);
+    gemini.wire = Wire::Gemini;
+    gemini.key_env = Some("CARGO_PKG_NAME".into());
+    let event = list_models(&mut h, gemini).await;
+    let Event::ModelList { models, .. } = event else {
+        panic!("{event:?}")
+    };
+    assert_eq!(models.len(), 1, "{models:?}");
+    assert_eq!(models[0].id, "gemini-2.5-flash");
+    assert_eq!(models[0].context_window, 1_048_576);
+
+    // A server that is not there: a clear error.
+    let event = list_models(&mut h, provider("http://127.0.0.1:9/v1")).await;
+    let Event::CommandFailed { error, .. } = event else {
+        panic!("{event:?}")
+    };
+    assert_eq!(error.kind, ErrorKind::Unavailable);
+    assert!(error.message.contains("cannot reach"), "{}", error.message);
+}
