@@ -88,6 +88,7 @@ fn main() {
             key_env: Some("AETHERIA_BENCH_NO_KEY".into()),
             key_ref: Some("aetheria-bench-absent".into()),
             context_window: None,
+            vision: None,
         });
         let (handle, mut events) = Engine::start(config).await.unwrap();
         let mut engine = Vec::new();

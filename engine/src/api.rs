@@ -171,7 +171,8 @@ pub enum Command {
         session: SessionId,
         /// What the person wrote.
         text: String,
-        /// Files the person attached (paths on the host; their text is added to the message).
+        /// Files the person attached (paths on the host): text files are added to the message;
+        /// PNG, JPEG, GIF and WebP images go to models that take them (a clear refusal otherwise).
         #[serde(default)]
         attachments: Vec<PathBuf>,
     },
@@ -409,6 +410,9 @@ pub struct MessageRecord {
     /// Tool calls the assistant made in it.
     #[serde(default)]
     pub tool_calls: Vec<ToolCallRequest>,
+    /// Images the person attached (copies kept in the data folder, sent again with the history).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<PathBuf>,
     /// The model's reasoning before the answer, when it showed it (shown collapsed).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub thinking: String,

@@ -92,6 +92,9 @@ pub struct ProviderConfig {
     /// The model's context window in tokens (default: known for common models, else 32,768).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_window: Option<u64>,
+    /// Whether the model takes images (default: known for common model families, else no).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vision: Option<bool>,
 }
 
 impl ProviderConfig {
@@ -123,6 +126,17 @@ impl ProviderConfig {
             return window;
         }
         crate::provider::catalog::capabilities(&self.model).0
+    }
+
+    /// Whether image attachments can go to this model: configured, else known for its family. The
+    /// built-in local runtime takes none.
+    #[must_use]
+    pub fn takes_images(&self) -> bool {
+        if self.wire == Wire::Local {
+            return false;
+        }
+        self.vision
+            .unwrap_or_else(|| crate::provider::catalog::capabilities(&self.model).2)
     }
 
     /// The keychain account that holds this provider's key.
@@ -587,6 +601,7 @@ mod tests {
             key_env: None,
             key_ref: None,
             context_window: None,
+            vision: None,
         });
         config.save().unwrap();
         let loaded = Config::load_from(dir.path().join("cfg"), dir.path().join("data")).unwrap();

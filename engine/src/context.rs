@@ -49,6 +49,8 @@ impl Compaction {
 fn tokens(message: &ChatMessage) -> u64 {
     let chars = match message {
         ChatMessage::System(t) | ChatMessage::User(t) => t.len(),
+        // Providers bill an image as roughly a thousand tokens, whatever its bytes.
+        ChatMessage::Image { .. } => 4_000,
         ChatMessage::Assistant {
             content,
             tool_calls,
@@ -168,6 +170,7 @@ async fn summarise(
             ChatMessage::Assistant { content, .. } => ("assistant", content.as_str()),
             ChatMessage::Tool { content, .. } => ("tool result", content.as_str()),
             ChatMessage::System(_) => continue,
+            ChatMessage::Image { .. } => ("person", "[an image]"),
         };
         let text: String = text.chars().take(2_000).collect();
         transcript.push_str(&format!("{who}: {text}\n\n"));
@@ -211,7 +214,7 @@ fn cut_longest(history: &mut [ChatMessage], budget: u64) -> bool {
             .filter_map(|m| match m {
                 ChatMessage::User(t) | ChatMessage::Tool { content: t, .. } => Some(t),
                 ChatMessage::Assistant { content, .. } => Some(content),
-                ChatMessage::System(_) => None,
+                ChatMessage::System(_) | ChatMessage::Image { .. } => None,
             })
             .max_by_key(|t| t.len())
         else {

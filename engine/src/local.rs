@@ -109,6 +109,7 @@ pub(crate) fn implied_provider(config: &Config) -> Option<ProviderConfig> {
         key_env: None,
         key_ref: None,
         context_window: Some(model.context_length),
+        vision: None,
     })
 }
 

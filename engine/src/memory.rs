@@ -458,6 +458,7 @@ mod tests {
             role,
             content: text.into(),
             tool_calls: vec![],
+            images: vec![],
             thinking: String::new(),
             status: MessageStatus::Complete,
             created_at: Utc::now(),

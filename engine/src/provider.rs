@@ -35,6 +35,13 @@ pub(crate) enum ChatMessage {
         call_id: ToolCallId,
         content: String,
     },
+    /// An image the person attached: part of the user message just before it.
+    Image {
+        /// `image/png`, `image/jpeg`, `image/gif` or `image/webp`.
+        media_type: String,
+        /// The bytes, base64.
+        data: String,
+    },
 }
 
 /// A tool offered to the model.

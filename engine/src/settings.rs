@@ -155,6 +155,7 @@ pub(crate) async fn detect() -> Event {
                 key_env: None,
                 key_ref: None,
                 context_window: None,
+                vision: None,
             })
         }
     });

@@ -268,6 +268,7 @@ impl Form {
                         key_env: None,
                         key_ref: None,
                         context_window: None,
+                        vision: None,
                     });
                 }
             }
@@ -286,6 +287,7 @@ impl Form {
                         key_env: None,
                         key_ref: None,
                         context_window: Some(model.context_length),
+                        vision: None,
                     };
                     self.add_provider(provider);
                 }

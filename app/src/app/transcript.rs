@@ -126,7 +126,13 @@ impl Transcript {
         let mut entries = Vec::new();
         for m in messages {
             match m.role {
-                Role::User => entries.push(Entry::User(fold_attachments(&m.content))),
+                Role::User => {
+                    let mut shown = fold_attachments(&m.content);
+                    for _ in &m.images {
+                        shown.push_str("\n[attached: an image]");
+                    }
+                    entries.push(Entry::User(shown));
+                }
                 Role::Assistant => {
                     if !m.thinking.is_empty() {
                         entries.push(Entry::Thinking {
@@ -406,6 +412,7 @@ mod tests {
             role: Role::Assistant,
             content: "Because.".into(),
             tool_calls: vec![],
+            images: vec![],
             thinking: "Let me think.".into(),
             status: MessageStatus::Complete,
             created_at: chrono::Utc::now(),

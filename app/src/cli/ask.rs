@@ -183,6 +183,7 @@ fn apply_overrides(config: &mut Config, args: &AskArgs) -> Result<(), CliError> 
             key_env: None,
             key_ref: None,
             context_window: None,
+            vision: None,
         });
     } else if let Some(base_url) = &args.base_url {
         let known = config
@@ -210,6 +211,7 @@ fn apply_overrides(config: &mut Config, args: &AskArgs) -> Result<(), CliError> 
                     key_env: Some(key_env.into()),
                     key_ref: None,
                     context_window: None,
+                    vision: None,
                 }
             }
         };

@@ -25,6 +25,7 @@ pub(super) fn loopback(name: &str, server: &ScriptedServer) -> ProviderConfig {
         key_env: Some("AETHERIA_TEST_NO_KEY".into()),
         key_ref: Some("aetheria-test-absent".into()),
         context_window: None,
+        vision: None,
     }
 }
 
@@ -634,6 +635,7 @@ async fn main_screen_snapshots_in_both_themes() {
         role,
         content: content.into(),
         tool_calls: vec![],
+        images: vec![],
         thinking: String::new(),
         status: MessageStatus::Complete,
         created_at: at,

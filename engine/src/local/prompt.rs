@@ -158,7 +158,8 @@ fn turns(messages: &[ChatMessage], tools: &[ToolSpec]) -> Vec<Value> {
     };
     for message in messages {
         match message {
-            ChatMessage::System(_) => {}
+            // The built-in runtime takes no images; the turn refuses them before it gets here.
+            ChatMessage::System(_) | ChatMessage::Image { .. } => {}
             ChatMessage::User(text) => {
                 flush(&mut results, &mut out);
                 out.push(json!({"role": "user", "content": text}));

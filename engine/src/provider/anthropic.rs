@@ -81,6 +81,12 @@ fn wire_messages(messages: &[ChatMessage]) -> Vec<Value> {
         match message {
             ChatMessage::System(_) => {}
             ChatMessage::User(text) => push("user", vec![json!({ "type": "text", "text": text })]),
+            ChatMessage::Image { media_type, data } => push(
+                "user",
+                vec![
+                    json!({ "type": "image", "source": { "type": "base64", "media_type": media_type, "data": data } }),
+                ],
+            ),
             ChatMessage::Assistant {
                 content,
                 tool_calls,
@@ -288,6 +294,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_image_is_a_base64_block_of_the_user_turn() {
+        let wire = wire_messages(&[
+            ChatMessage::User("what is it?".into()),
+            ChatMessage::Image {
+                media_type: "image/png".into(),
+                data: "iVBO".into(),
+            },
+        ]);
+        assert_eq!(wire.len(), 1);
+        assert_eq!(wire[0]["content"][0]["text"], "what is it?");
+        let image = &wire[0]["content"][1];
+        assert_eq!(image["type"], "image");
+        assert_eq!(image["source"]["type"], "base64");
+        assert_eq!(image["source"]["media_type"], "image/png");
+        assert_eq!(image["source"]["data"], "iVBO");
+    }
+
+    #[test]
     fn history_alternates_and_tool_results_are_user_blocks() {
         let call = |id: &str| ToolCallRequest {
             id: ToolCallId::from(id),
@@ -339,6 +363,7 @@ mod tests {
             key_env: None,
             key_ref: None,
             context_window: None,
+            vision: None,
         };
         let client = AnthropicClient::new(config, Some("sk-ant-test".into())).unwrap();
         let request = Request {
@@ -390,6 +415,7 @@ mod tests {
             key_env: None,
             key_ref: None,
             context_window: None,
+            vision: None,
         };
         let client = AnthropicClient::new(config, None).unwrap();
         let run = || async {

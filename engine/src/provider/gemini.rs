@@ -71,6 +71,10 @@ fn contents(messages: &[ChatMessage]) -> Vec<Value> {
         match message {
             ChatMessage::System(_) => {}
             ChatMessage::User(text) => push("user", vec![json!({ "text": text })]),
+            ChatMessage::Image { media_type, data } => push(
+                "user",
+                vec![json!({ "inlineData": { "mimeType": media_type, "data": data } })],
+            ),
             ChatMessage::Assistant {
                 content,
                 tool_calls,
@@ -218,6 +222,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_image_is_inline_data_of_the_user_turn() {
+        let wire = contents(&[
+            ChatMessage::User("what is it?".into()),
+            ChatMessage::Image {
+                media_type: "image/jpeg".into(),
+                data: "/9j/".into(),
+            },
+        ]);
+        assert_eq!(wire.len(), 1);
+        assert_eq!(wire[0]["parts"][0]["text"], "what is it?");
+        assert_eq!(wire[0]["parts"][1]["inlineData"]["mimeType"], "image/jpeg");
+        assert_eq!(wire[0]["parts"][1]["inlineData"]["data"], "/9j/");
+    }
+
+    #[test]
     fn tool_results_are_named_function_responses_in_user_turns() {
         let call = |id: &str, name: &str| ToolCallRequest {
             id: ToolCallId::from(id),
@@ -266,6 +285,7 @@ mod tests {
             key_env: None,
             key_ref: None,
             context_window: None,
+            vision: None,
         };
         let client = GeminiClient::new(config, Some("AIza-test".into())).unwrap();
         let request = Request {

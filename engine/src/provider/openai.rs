@@ -32,7 +32,14 @@ impl OpenAiClient {
     }
 
     fn body(&self, request: &Request) -> Value {
-        let messages: Vec<Value> = request.messages.iter().map(wire_message).collect();
+        let mut messages: Vec<Value> = Vec::new();
+        for message in &request.messages {
+            if let ChatMessage::Image { media_type, data } = message {
+                attach_image(&mut messages, media_type, data);
+            } else {
+                messages.push(wire_message(message));
+            }
+        }
         let mut body = json!({
             "model": self.config.model,
             "messages": messages,
@@ -57,6 +64,23 @@ impl OpenAiClient {
         }
         body
     }
+}
+
+/// Adds an image to the last user message, whose text content becomes a list of parts.
+fn attach_image(messages: &mut Vec<Value>, media_type: &str, data: &str) {
+    let part = json!({ "type": "image_url", "image_url": { "url": format!("data:{media_type};base64,{data}") } });
+    if let Some(last) = messages.last_mut()
+        && last["role"] == "user"
+    {
+        if let Some(text) = last["content"].as_str().map(str::to_owned) {
+            last["content"] = json!([{ "type": "text", "text": text }]);
+        }
+        if let Some(parts) = last["content"].as_array_mut() {
+            parts.push(part);
+            return;
+        }
+    }
+    messages.push(json!({ "role": "user", "content": [part] }));
 }
 
 fn wire_message(message: &ChatMessage) -> Value {
@@ -84,6 +108,11 @@ fn wire_message(message: &ChatMessage) -> Value {
         }
         ChatMessage::Tool { call_id, content } => {
             json!({ "role": "tool", "tool_call_id": call_id, "content": content })
+        }
+        ChatMessage::Image { media_type, data } => {
+            let mut one = Vec::new();
+            attach_image(&mut one, media_type, data);
+            one.pop().unwrap_or(Value::Null)
         }
     }
 }
@@ -408,6 +437,7 @@ mod tests {
             key_env: None,
             key_ref: None,
             context_window: None,
+            vision: None,
         };
         let e = http_error(
             &config,
@@ -507,6 +537,7 @@ mod tests {
             key_env: None,
             key_ref: None,
             context_window: None,
+            vision: None,
         };
         let client = OpenAiClient::new(config, None).unwrap();
         let whole = events_of(&client).await;

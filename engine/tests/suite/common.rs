@@ -25,6 +25,7 @@ pub fn provider(base_url: &str) -> ProviderConfig {
         key_env: Some("AETHERIA_TEST_NO_SUCH_KEY".into()),
         key_ref: Some("aetheria-test-no-such-account".into()),
         context_window: None,
+        vision: None,
     }
 }
 

@@ -121,3 +121,82 @@ async fn attachments_are_added_and_bad_ones_fail_clearly() {
         matches!(events.last(), Some(Event::TurnFailed { error, .. }) if error.message.contains("cannot attach"))
     );
 }
+
+/// The smallest valid PNG (1×1, one transparent pixel).
+const PNG: [u8; 67] = [
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1F, 0x15, 0xC4,
+    0x89, 0x00, 0x00, 0x00, 0x0A, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0D, 0x0A, 0x2D, 0xB4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4E, 0x44, 0xAE,
+    0x42, 0x60, 0x82,
+];
+
+#[tokio::test]
+async fn images_go_to_models_that_take_them_and_stay_in_the_history() {
+    let mut h = Harness::start_with(
+        vec![Reply::text(&["a dot"]), Reply::text(&["still a dot"])],
+        |config| config.providers[0].vision = Some(true),
+    )
+    .await;
+    let image = h.workspace.join("dot.png");
+    std::fs::write(&image, PNG).unwrap();
+    let s = h.new_session().await;
+    h.handle
+        .submit(Command::SendMessage {
+            session: s.clone(),
+            text: "what is this?".into(),
+            attachments: vec![image.clone()],
+        })
+        .unwrap();
+    let events = h.until(super::common::turn_ended).await;
+    assert!(
+        matches!(events.last(), Some(Event::TurnFinished { .. })),
+        "{events:?}"
+    );
+    // The image is a part of the user message, as a data URL (OpenAI's format).
+    let expected = format!(
+        "data:image/png;base64,{}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, PNG)
+    );
+    let user = &h.server.requests()[0]["messages"][1];
+    assert_eq!(user["content"][0]["text"], "what is this?", "{user}");
+    assert_eq!(user["content"][1]["image_url"]["url"], expected.as_str());
+
+    // The person's file may go away: the kept copy goes with the history next turn.
+    std::fs::remove_file(&image).unwrap();
+    h.turn(&s, "and now?").await;
+    let first = &h.server.requests()[1]["messages"][1];
+    assert_eq!(first["content"][1]["image_url"]["url"], expected.as_str());
+}
+
+#[tokio::test]
+async fn images_are_refused_clearly_by_models_without_vision() {
+    let mut h = Harness::start_with(vec![Reply::text(&["never"])], |config| {
+        config.providers[0].model = "deepseek-chat".into();
+    })
+    .await;
+    let image = h.workspace.join("dot.png");
+    std::fs::write(&image, PNG).unwrap();
+    let binary = h.workspace.join("blob.bin");
+    std::fs::write(&binary, [0u8, 159, 146, 150, 0, 1]).unwrap();
+    let s = h.new_session().await;
+    for (file, says) in [
+        (image, "does not take images"),
+        (binary, "neither text nor a PNG"),
+    ] {
+        h.handle
+            .submit(Command::SendMessage {
+                session: s.clone(),
+                text: "look".into(),
+                attachments: vec![file],
+            })
+            .unwrap();
+        let events = h.until(super::common::turn_ended).await;
+        let Some(Event::TurnFailed { error, .. }) = events.last() else {
+            panic!("{events:?}")
+        };
+        assert_eq!(error.kind, ErrorKind::Invalid);
+        assert!(error.message.contains(says), "{}", error.message);
+    }
+    assert!(h.server.requests().is_empty(), "nothing was sent");
+}

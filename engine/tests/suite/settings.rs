@@ -128,6 +128,7 @@ async fn local_servers_on_their_usual_ports_are_found() {
             key_env: None,
             key_ref: None,
             context_window: None,
+            vision: None,
         }),
         "{found:?}"
     );
