@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{
@@ -165,14 +165,30 @@ async fn turn(
         let mut finish_reason = String::from("stop");
         let mut flushed_len = 0;
         let mut last_flush = Instant::now();
+        // An event read ahead while joining text deltas, handled next.
+        let mut ahead = None;
         let outcome: Result<(), TurnEnd> = loop {
-            let next = tokio::select! {
-                biased;
-                () = cancel.cancelled() => break Err(TurnEnd::Cancelled),
-                next = stream.next() => next,
+            let next = match ahead.take() {
+                Some(next) => next,
+                None => tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => break Err(TurnEnd::Cancelled),
+                    next = stream.next() => next,
+                },
             };
             match next {
-                Some(Ok(ResponseEvent::TextDelta(delta))) => {
+                Some(Ok(ResponseEvent::TextDelta(mut delta))) => {
+                    // Deltas that already arrived go out as one event: the same text, less work
+                    // per token for the engine and the window.
+                    while let Some(more) = stream.next().now_or_never() {
+                        match more {
+                            Some(Ok(ResponseEvent::TextDelta(more))) => delta.push_str(&more),
+                            other => {
+                                ahead = Some(other);
+                                break;
+                            }
+                        }
+                    }
                     text.push_str(&delta);
                     shared.emit(Event::TextDelta {
                         session: session.clone(),
@@ -227,6 +243,7 @@ async fn turn(
                                 });
                             }
                             request.messages = history.clone();
+                            ahead = None;
                             stream = client.stream(request.clone());
                         }
                         Err(e) => break Err(TurnEnd::Failed(e.to_info())),
@@ -252,6 +269,7 @@ async fn turn(
                                 () = cancel.cancelled() => break Err(TurnEnd::Cancelled),
                                 () = tokio::time::sleep(wait) => {}
                             }
+                            ahead = None;
                             stream = client.stream(request.clone());
                         }
                         None => break Err(TurnEnd::Failed(e.to_info())),

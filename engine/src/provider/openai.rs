@@ -3,7 +3,7 @@
 //! usage and finish reasons.
 
 use eventsource_stream::Eventsource;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -226,15 +226,60 @@ async fn complete(
     send(tx, ResponseEvent::Finished { reason }).await
 }
 
+/// Text deltas that arrived together are sent as one event (fewer hops for the same text); text
+/// waiting is sent before anything else and before waiting for the network.
+struct Batch<'a> {
+    tx: &'a Tx,
+    text: String,
+}
+
+impl Batch<'_> {
+    async fn flush(&mut self) -> Result<(), ProviderError> {
+        if self.text.is_empty() {
+            return Ok(());
+        }
+        let text = std::mem::take(&mut self.text);
+        send(self.tx, ResponseEvent::TextDelta(text)).await
+    }
+
+    async fn send(&mut self, event: ResponseEvent) -> Result<(), ProviderError> {
+        self.flush().await?;
+        send(self.tx, event).await
+    }
+}
+
 async fn run(
     response: reqwest::Response,
     config: &ProviderConfig,
     tx: &Tx,
 ) -> Result<(), ProviderError> {
+    let mut out = Batch {
+        tx,
+        text: String::new(),
+    };
+    let result = run_batched(response, config, &mut out).await;
+    // The partial answer goes out before any error.
+    out.flush().await?;
+    result
+}
+
+async fn run_batched(
+    response: reqwest::Response,
+    config: &ProviderConfig,
+    out: &mut Batch<'_>,
+) -> Result<(), ProviderError> {
     let mut events = response.bytes_stream().eventsource();
     let mut calls: BTreeMap<u64, PartialCall> = BTreeMap::new();
     let mut finish: Option<String> = None;
-    while let Some(event) = events.next().await {
+    loop {
+        let event = match events.next().now_or_never() {
+            Some(event) => event,
+            None => {
+                out.flush().await?;
+                events.next().await
+            }
+        };
+        let Some(event) = event else { break };
         let event = event.map_err(|e| {
             ProviderError::Stream(format!(
                 "the connection to provider {:?} broke off mid-answer ({e}); the partial answer is kept",
@@ -268,25 +313,22 @@ async fn run(
             }
         };
         if let Some(usage) = chunk.usage {
-            send(
-                tx,
-                ResponseEvent::Usage(Usage {
-                    input_tokens: usage.prompt_tokens.unwrap_or(0),
-                    output_tokens: usage.completion_tokens.unwrap_or(0),
-                }),
-            )
+            out.send(ResponseEvent::Usage(Usage {
+                input_tokens: usage.prompt_tokens.unwrap_or(0),
+                output_tokens: usage.completion_tokens.unwrap_or(0),
+            }))
             .await?;
         }
         for choice in chunk.choices {
             if let Some(thought) = choice.delta.reasoning_content
                 && !thought.is_empty()
             {
-                send(tx, ResponseEvent::ThinkingDelta(thought)).await?;
+                out.send(ResponseEvent::ThinkingDelta(thought)).await?;
             }
             if let Some(text) = choice.delta.content
                 && !text.is_empty()
             {
-                send(tx, ResponseEvent::TextDelta(text)).await?;
+                out.text.push_str(&text);
             }
             for delta in choice.delta.tool_calls.unwrap_or_default() {
                 let index = delta.index.unwrap_or(calls.len() as u64);
@@ -324,17 +366,14 @@ async fn run(
         } else {
             ToolCallId(call.id)
         };
-        send(
-            tx,
-            ResponseEvent::ToolCall(ToolCallRequest {
-                id,
-                name: call.name,
-                arguments: call.arguments,
-            }),
-        )
+        out.send(ResponseEvent::ToolCall(ToolCallRequest {
+            id,
+            name: call.name,
+            arguments: call.arguments,
+        }))
         .await?;
     }
-    send(tx, ResponseEvent::Finished { reason }).await
+    out.send(ResponseEvent::Finished { reason }).await
 }
 
 #[derive(Debug, Default)]
@@ -503,13 +542,25 @@ mod tests {
         out.into_bytes()
     }
 
+    /// The events of one answer, adjacent text joined: how text is split into events depends on
+    /// when bytes arrive (deltas that arrive together are sent as one), the text does not.
     #[cfg(feature = "testkit")]
     async fn events_of(client: &OpenAiClient) -> Vec<ResponseEvent> {
-        client
+        let events: Vec<ResponseEvent> = client
             .stream(Request::default())
             .map(|e| e.unwrap())
             .collect()
-            .await
+            .await;
+        let mut joined: Vec<ResponseEvent> = Vec::new();
+        for event in events {
+            match (joined.last_mut(), event) {
+                (Some(ResponseEvent::TextDelta(text)), ResponseEvent::TextDelta(more)) => {
+                    text.push_str(&more);
+                }
+                (_, event) => joined.push(event),
+            }
+        }
+        joined
     }
 
     /// The quirky stream parses as intended, and however its bytes are cut into pieces (a seeded
@@ -546,8 +597,7 @@ mod tests {
             vec![
                 ResponseEvent::ThinkingDelta("Let me think.".into()),
                 ResponseEvent::ThinkingDelta(" Files.".into()),
-                ResponseEvent::TextDelta("Hé wörld ✓ ".into()),
-                ResponseEvent::TextDelta("日本語".into()),
+                ResponseEvent::TextDelta("Hé wörld ✓ 日本語".into()),
                 ResponseEvent::Usage(Usage {
                     input_tokens: 5,
                     output_tokens: 7
