@@ -113,6 +113,16 @@ fetch_test_models() {
   echo "$sum  $gguf" | sha256sum -c --quiet -
 }
 
+# Builds every test and the `aetheria` binary in one go (a separate `cargo build --bins` would build
+# much of the tree twice: dev-dependencies change features such as tokio's test-util).
+build_tests() {
+  if cargo nextest --version >/dev/null 2>&1; then
+    cargo nextest run --locked --workspace --all-features --no-run
+  else
+    cargo test --locked --workspace --all-features --no-run
+  fi
+}
+
 run_tests() {
   export ICED_TEST_BACKEND=tiny-skia   # snapshots and the simulator render the same everywhere
   export RUST_BACKTRACE=1
@@ -140,7 +150,7 @@ case "${1:-}" in
     start_docker
     start_redis
     start_display
-    cargo build --locked --workspace --all-features --bins   # the same build the tests use
+    build_tests   # the binary the sandbox image step uses comes out of the same build
     build_sandbox_image
     fetch_test_models
     run_tests

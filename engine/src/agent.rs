@@ -153,10 +153,11 @@ async fn turn(
             status: MessageStatus::Streaming,
             created_at: Utc::now(),
         };
+        // The request goes out while the answer's row is written (it is only updated later).
+        let mut stream = client.stream(request.clone());
         if let Err(e) = shared.store.insert_message(session, &assistant).await {
             return storage(e);
         }
-        let mut stream = client.stream(request.clone());
         let mut attempt = 0u32;
         let mut overflowed = false;
         let mut text = String::new();

@@ -188,7 +188,8 @@ async fn type_send_stream_stop_and_approve() {
     );
 
     // Tool cards are compact until clicked.
-    let pretty_args = "{\n  \"content\": \"# from the GUI\",\n  \"path\": \"note.md\"\n}";
+    // In the order the model wrote them.
+    let pretty_args = "{\n  \"path\": \"note.md\",\n  \"content\": \"# from the GUI\"\n}";
     assert!(!shows(&app, pretty_args));
     click(&mut app, "TOOL · fs_write");
     assert!(

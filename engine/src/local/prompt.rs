@@ -13,7 +13,7 @@ pub(crate) const CALL_OPEN: &str = "<tool_call>";
 /// Closes a tool call.
 pub(crate) const CALL_CLOSE: &str = "</tool_call>";
 /// "No tool is needed", written before a plain answer at the start of a turn.
-pub(crate) const NO_CALL: &str = "<tool_call>[]</tool_call>";
+const NO_CALL: &str = "<tool_call>[]</tool_call>";
 
 /// The grammar of a plain-text answer (no call).
 pub(crate) const TEXT_ONLY: &str = "start: TEXT\nTEXT: /[^<][\\s\\S]*/\n";

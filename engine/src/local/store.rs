@@ -139,6 +139,11 @@ pub(crate) async fn add(
 ) -> Result<LocalModelInfo, LocalError> {
     let name = name.map_or_else(|| default_name(source), str::to_owned);
     check_name(&name)?;
+    if dir.join(format!("{name}.gguf")).exists() {
+        return Err(LocalError::Name(format!(
+            "a model named {name:?} is already installed; remove it first (`aetheria models rm {name}`) or choose another name"
+        )));
+    }
     tokio::fs::create_dir_all(dir)
         .await
         .map_err(|e| LocalError::io(dir, e))?;

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::api::Usage;
 use crate::config::{LocalConfig, ProviderConfig};
-use crate::local::prompt::{self, CALL_CLOSE, CALL_OPEN, NO_CALL};
+use crate::local::prompt::{self, CALL_CLOSE, CALL_OPEN};
 use crate::local::runtime::{Generated, LocalModel, Sampler};
 use crate::local::{LocalError, store};
 
@@ -125,11 +125,83 @@ impl Utf8 {
 }
 
 /// Whether the answer so far is plain text (streamed) or a tool call (held until complete).
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Undecided,
     Text,
     Call,
+}
+
+/// What to do with a token's text.
+#[derive(Debug, PartialEq, Eq)]
+enum Step {
+    /// Send this text now.
+    Text(String),
+    /// Hold it (a call, or not known yet).
+    Wait,
+    /// A complete call: stop generating.
+    Stop,
+}
+
+/// Splits an answer as it decodes: plain text streams at once; `<tool_call>…</tool_call>` is held
+/// until complete; an empty call list ("no tool") is dropped and the answer after it streams.
+struct Splitter {
+    tools: bool,
+    utf8: Utf8,
+    mode: Mode,
+    held: String,
+}
+
+impl Splitter {
+    fn new(tools: bool) -> Self {
+        Self {
+            tools,
+            utf8: Utf8::default(),
+            mode: Mode::Undecided,
+            held: String::new(),
+        }
+    }
+
+    fn push(&mut self, bytes: &[u8]) -> Step {
+        self.held.push_str(&self.utf8.push(bytes));
+        if self.mode == Mode::Undecided {
+            let start = self.held.trim_start();
+            let may_become_call = self.tools && CALL_OPEN.starts_with(start);
+            if start.is_empty() || (may_become_call && start.len() < CALL_OPEN.len()) {
+                return Step::Wait;
+            }
+            self.mode = if self.tools && start.starts_with(CALL_OPEN) {
+                Mode::Call
+            } else {
+                Mode::Text
+            };
+        }
+        if self.mode == Mode::Call {
+            let Some(end) = self.held.find(CALL_CLOSE).map(|i| i + CALL_CLOSE.len()) else {
+                return Step::Wait;
+            };
+            let list = self.held.get(..end).unwrap_or_default();
+            // An empty list ("no tool", however it is spaced): the plain answer follows.
+            if prompt::parse_calls(list).is_some_and(|calls| calls.is_empty()) {
+                self.held = self.held.get(end..).unwrap_or_default().to_owned();
+                self.mode = Mode::Text;
+            } else {
+                return Step::Stop;
+            }
+        }
+        if self.held.is_empty() {
+            Step::Wait
+        } else {
+            Step::Text(std::mem::take(&mut self.held))
+        }
+    }
+
+    /// The mode it ended in and the text still held.
+    fn finish(mut self) -> (Mode, String) {
+        let rest = self.utf8.finish();
+        self.held.push_str(&rest);
+        (self.mode, self.held)
+    }
 }
 
 /// What one generation left: its statistics, whether it was a call, and the text not yet sent.
@@ -158,47 +230,21 @@ async fn generate(
                 None
             }
         };
-        let mut utf8 = Utf8::default();
-        let mut mode = Mode::Undecided;
-        let mut held = String::new();
+        let mut splitter = Splitter::new(tools_offered);
         let mut on_token = |bytes: &[u8]| -> bool {
             if sender.is_closed() {
                 return false;
             }
-            held.push_str(&utf8.push(bytes));
-            if mode == Mode::Undecided {
-                let start = held.trim_start();
-                let may_become_call = tools_offered && CALL_OPEN.starts_with(start);
-                if start.is_empty() || (may_become_call && start.len() < CALL_OPEN.len()) {
-                    return true;
-                }
-                mode = if tools_offered && start.starts_with(CALL_OPEN) {
-                    Mode::Call
-                } else {
-                    Mode::Text
-                };
-            }
-            if mode == Mode::Call {
-                let start = held.trim_start();
-                // "No tool": what follows is the plain answer.
-                if let Some(rest) = start.strip_prefix(NO_CALL) {
-                    held = rest.to_owned();
-                    mode = Mode::Text;
-                } else {
-                    // A complete call ends the answer.
-                    return !start.contains(CALL_CLOSE);
-                }
-            }
-            if !held.is_empty() {
-                let piece = std::mem::take(&mut held);
-                return sender
+            match splitter.push(bytes) {
+                Step::Wait => true,
+                Step::Stop => false,
+                Step::Text(piece) => sender
                     .blocking_send(Ok(ResponseEvent::TextDelta(piece)))
-                    .is_ok();
+                    .is_ok(),
             }
-            true
         };
         let result = model.generate(&tokens, sampler, matcher, &mut on_token);
-        held.push_str(&utf8.finish());
+        let (mode, held) = splitter.finish();
         result.map(|stats| Outcome { stats, mode, held })
     });
     run.await
@@ -254,6 +300,12 @@ async fn answer(inner: &Inner, request: Request, tx: &Tx) -> Result<(), Provider
     )
     .await?
     .map_err(|e| inner.error(&e))?;
+    tracing::debug!(
+        prompt = outcome.stats.prompt_tokens,
+        cached = outcome.stats.cached_tokens,
+        output = outcome.stats.output_tokens,
+        "local model answered"
+    );
     let mut calls = Vec::new();
     if outcome.mode == Mode::Call && !outcome.stats.truncated {
         calls = prompt::parse_calls(&outcome.held).unwrap_or_default();
@@ -322,7 +374,45 @@ async fn send(tx: &Tx, event: ResponseEvent) {
 
 #[cfg(test)]
 mod tests {
-    use super::Utf8;
+    use super::{Mode, Splitter, Step, Utf8};
+
+    fn text(s: &str) -> Step {
+        Step::Text(s.to_owned())
+    }
+
+    #[test]
+    fn plain_text_streams_a_call_is_held_and_an_empty_list_is_dropped() {
+        let mut plain = Splitter::new(true);
+        assert_eq!(plain.push(b"Paris"), text("Paris"));
+        assert_eq!(plain.push(b" is"), text(" is"));
+        assert_eq!(plain.finish(), (Mode::Text, String::new()));
+
+        let mut call = Splitter::new(true);
+        for piece in [
+            "<tool",
+            "_call>[\n{\"name\": \"fs_read\", ",
+            "\"arguments\": {}}\n]",
+        ] {
+            assert_eq!(call.push(piece.as_bytes()), Step::Wait, "{piece}");
+        }
+        assert_eq!(call.push(b"</tool_call>"), Step::Stop);
+        let (mode, held) = call.finish();
+        assert_eq!(mode, Mode::Call);
+        assert!(
+            held.starts_with("<tool_call>[\n{\"name\": \"fs_read\""),
+            "{held}"
+        );
+
+        let mut none = Splitter::new(true);
+        assert_eq!(none.push(b"<tool_call>[\n"), Step::Wait);
+        assert_eq!(none.push(b"]</tool_call>"), Step::Wait);
+        assert_eq!(none.push(b"\nThe answer."), text("\nThe answer."));
+        assert_eq!(none.finish().0, Mode::Text);
+
+        // Without tools, `<` is ordinary text.
+        let mut no_tools = Splitter::new(false);
+        assert_eq!(no_tools.push(b"<b>"), text("<b>"));
+    }
 
     #[test]
     fn a_character_split_across_tokens_waits_for_its_last_byte() {

@@ -214,6 +214,28 @@ async fn the_model_manager_installs_checks_lists_and_removes() {
         .collect();
     assert!(leftovers.is_empty(), "partial files left: {leftovers:?}");
 
+    // The same name twice is refused; the installed model stays.
+    offline
+        .handle
+        .submit(Command::AddLocalModel {
+            source: model_file().display().to_string(),
+            name: None,
+            sha256: None,
+        })
+        .unwrap();
+    let events = offline
+        .until(|e| {
+            matches!(
+                e,
+                Event::LocalModelAdded { .. } | Event::CommandFailed { .. }
+            )
+        })
+        .await;
+    assert!(
+        matches!(events.last(), Some(Event::CommandFailed { error, .. }) if error.message.contains("already installed")),
+        "{events:?}"
+    );
+
     // A file that is not a model is refused with a reason.
     let junk = offline.workspace.join("junk.gguf");
     std::fs::write(&junk, b"not a model at all").unwrap();
