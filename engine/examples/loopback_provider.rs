@@ -1,6 +1,6 @@
 //! A loopback model server for trying the app offline: it speaks OpenAI's streaming wire and plays a
-//! short scripted conversation (a file listing, a markdown answer, a file write that needs approval,
-//! a Python run in the sandbox).
+//! short scripted conversation (a file listing, a markdown answer after some reasoning, a file write
+//! that needs approval, a Python run in the sandbox).
 //!
 //! ```sh
 //! cargo run -p aetheria-engine --features testkit --example loopback_provider -- 127.0.0.1:8089
@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use aetheria_engine::testkit::{Reply, ScriptedServer};
+use aetheria_engine::testkit::{Reply, ScriptedServer, finish_chunk, text_chunk, usage_chunk};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -18,10 +18,16 @@ async fn main() -> std::io::Result<()> {
     let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
     let write = r##"{"path": "summary.md", "content": "# Summary\n\nNotes and a README."}"##;
     let code = r#"{"language": "python", "code": "import time\nfor n in range(1, 8):\n    print(f'{n:>2} squared is {n*n:>3}', flush=True)\n    time.sleep(0.1)\nopen('/workspace/squares.txt', 'w').write('done')"}"#;
+    // The answer comes after some reasoning, as DeepSeek or llama.cpp stream it.
+    let reasoning = serde_json::json!({"choices": [{"index": 0, "delta": {"reasoning_content":
+        "The listing shows a notes folder and a README. Describe both, show the entry point, and offer a summary file."}}]});
+    let mut answer_events = vec![reasoning.to_string()];
+    answer_events.extend(pieces.iter().map(|p| text_chunk(p)));
+    answer_events.extend([finish_chunk("stop"), usage_chunk(12, 40), "[DONE]".into()]);
     let mut replies = Vec::new();
     for _ in 0..20 {
         replies.push(Reply::tool_calls(&[("call_list", "fs_list", "{}")], 8));
-        replies.push(Reply::text(&pieces).with_delay(Duration::from_millis(30)));
+        replies.push(Reply::stream(answer_events.clone()).with_delay(Duration::from_millis(30)));
         replies.push(Reply::tool_calls(&[("call_write", "fs_write", write)], 8));
         replies.push(Reply::text(&["Saved ", "`summary.md`."]));
         replies.push(Reply::tool_calls(&[("call_code", "run_code", code)], 8));
