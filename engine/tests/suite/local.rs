@@ -89,22 +89,27 @@ impl Offline {
         }
     }
 
-    async fn install(&mut self) {
+    /// Asks to install `source`; the events up to `LocalModelAdded` or `CommandFailed`.
+    async fn add(&mut self, source: &str, name: Option<&str>, sha256: Option<&str>) -> Vec<Event> {
         self.handle
             .submit(Command::AddLocalModel {
-                source: model_file().display().to_string(),
-                name: Some("smol".into()),
-                sha256: Some(MODEL_SHA256.into()),
+                source: source.to_owned(),
+                name: name.map(str::to_owned),
+                sha256: sha256.map(str::to_owned),
             })
             .unwrap();
-        let events = self
-            .until(|e| {
-                matches!(
-                    e,
-                    Event::LocalModelAdded { .. } | Event::CommandFailed { .. }
-                )
-            })
-            .await;
+        self.until(|e| {
+            matches!(
+                e,
+                Event::LocalModelAdded { .. } | Event::CommandFailed { .. }
+            )
+        })
+        .await
+    }
+
+    async fn install(&mut self) {
+        let source = model_file().display().to_string();
+        let events = self.add(&source, Some("smol"), Some(MODEL_SHA256)).await;
         assert!(
             matches!(events.last(), Some(Event::LocalModelAdded { .. })),
             "{events:?}"
@@ -139,23 +144,9 @@ impl Offline {
 #[tokio::test]
 async fn the_model_manager_installs_checks_lists_and_removes() {
     let mut offline = Offline::start(&[]).await;
+    let source = model_file().display().to_string();
     // A wrong checksum keeps nothing.
-    offline
-        .handle
-        .submit(Command::AddLocalModel {
-            source: model_file().display().to_string(),
-            name: None,
-            sha256: Some("00".repeat(32)),
-        })
-        .unwrap();
-    let events = offline
-        .until(|e| {
-            matches!(
-                e,
-                Event::LocalModelAdded { .. } | Event::CommandFailed { .. }
-            )
-        })
-        .await;
+    let events = offline.add(&source, None, Some(&"00".repeat(32))).await;
     match events.last() {
         Some(Event::CommandFailed { error, .. }) => {
             assert_eq!(error.kind, ErrorKind::Invalid);
@@ -180,21 +171,8 @@ async fn the_model_manager_installs_checks_lists_and_removes() {
     assert!(matches!(listed.last(), Some(Event::LocalModels { models }) if models.is_empty()));
 
     // Installed under its file name, converted to the faster Q8_0 format.
-    offline
-        .handle
-        .submit(Command::AddLocalModel {
-            source: model_file().display().to_string(),
-            name: None,
-            sha256: Some(MODEL_SHA256.to_uppercase()),
-        })
-        .unwrap();
     let events = offline
-        .until(|e| {
-            matches!(
-                e,
-                Event::LocalModelAdded { .. } | Event::CommandFailed { .. }
-            )
-        })
+        .add(&source, None, Some(&MODEL_SHA256.to_uppercase()))
         .await;
     let Some(Event::LocalModelAdded { model }) = events.last() else {
         panic!("not installed: {events:?}");
@@ -215,22 +193,7 @@ async fn the_model_manager_installs_checks_lists_and_removes() {
     assert!(leftovers.is_empty(), "partial files left: {leftovers:?}");
 
     // The same name twice is refused; the installed model stays.
-    offline
-        .handle
-        .submit(Command::AddLocalModel {
-            source: model_file().display().to_string(),
-            name: None,
-            sha256: None,
-        })
-        .unwrap();
-    let events = offline
-        .until(|e| {
-            matches!(
-                e,
-                Event::LocalModelAdded { .. } | Event::CommandFailed { .. }
-            )
-        })
-        .await;
+    let events = offline.add(&source, None, None).await;
     assert!(
         matches!(events.last(), Some(Event::CommandFailed { error, .. }) if error.message.contains("already installed")),
         "{events:?}"
@@ -239,22 +202,7 @@ async fn the_model_manager_installs_checks_lists_and_removes() {
     // A file that is not a model is refused with a reason.
     let junk = offline.workspace.join("junk.gguf");
     std::fs::write(&junk, b"not a model at all").unwrap();
-    offline
-        .handle
-        .submit(Command::AddLocalModel {
-            source: junk.display().to_string(),
-            name: None,
-            sha256: None,
-        })
-        .unwrap();
-    let events = offline
-        .until(|e| {
-            matches!(
-                e,
-                Event::LocalModelAdded { .. } | Event::CommandFailed { .. }
-            )
-        })
-        .await;
+    let events = offline.add(&junk.display().to_string(), None, None).await;
     assert!(
         matches!(events.last(), Some(Event::CommandFailed { error, .. }) if error.message.contains("not a GGUF model")),
         "{events:?}"
