@@ -113,6 +113,34 @@ fn main() {
             engine.push(t.elapsed());
             assert_eq!(bytes, TOKENS * 4);
         }
+        // The fixed part of a turn (storing the messages, reading the history, the final write),
+        // from a one-token answer: what the per-token figure does not depend on.
+        let mut fixed = Vec::new();
+        for _ in 0..RUNS {
+            let session = SessionId::new();
+            handle
+                .submit(Command::CreateSession {
+                    session: session.clone(),
+                    title: Some("bench".into()),
+                })
+                .unwrap();
+            server.push(Reply::text(&["w00 "]));
+            let t = Instant::now();
+            handle
+                .submit(Command::SendMessage {
+                    session,
+                    text: "stream".into(),
+                    attachments: vec![],
+                })
+                .unwrap();
+            until_finished(&mut events).await;
+            fixed.push(t.elapsed());
+        }
+        let fixed = median(fixed);
+        println!(
+            "a one-token turn (the fixed part): {:.1} ms",
+            fixed.as_secs_f64() * 1e3
+        );
         let (raw, engine) = (median(raw), median(engine));
         println!(
             "100 KB answer in {TOKENS} chunks: raw SSE read {:.1} ms, engine turn {:.1} ms, ratio {:.2} (goal <= 1.2); engine {:.2} µs per token",
