@@ -2,29 +2,21 @@
 //! tokenizer, sampling, streaming events, the answer stored) versus a bare candle decode loop of
 //! the same installed Q8_0 file, in the same process, on one thread. Prompt reading is timed too.
 //! Needs the test model (installer/dev.sh test fetches it).
-//! Run: `cargo bench -p aetheria-engine --bench local_model`.
+//! Run: `cargo bench -p aetheria-engine --features testkit --bench local_model`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use std::path::PathBuf;
 use std::time::Instant;
 
 use aetheria_engine::api::{Command, Event, Policy, SessionId};
 use aetheria_engine::config::Config;
+use aetheria_engine::testkit::test_model;
 use aetheria_engine::{Engine, Events};
 use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor};
 use candle_transformers::models::quantized_llama::ModelWeights;
 
 const TOKENS: usize = 128;
-
-fn model_file() -> PathBuf {
-    let dir = std::env::var_os("AETHERIA_TEST_MODELS").map_or_else(
-        || PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/aetheria/test-models"),
-        PathBuf::from,
-    );
-    dir.join("SmolLM2-135M-Instruct.Q4_1.gguf")
-}
 
 async fn until<T>(events: &mut Events, mut pick: impl FnMut(Event) -> Option<T>) -> T {
     while let Some(event) = events.recv().await {
@@ -83,7 +75,7 @@ fn main() {
         let (handle, mut events) = Engine::start(config).await.unwrap();
         handle
             .submit(Command::AddLocalModel {
-                source: model_file().display().to_string(),
+                source: test_model::path().display().to_string(),
                 name: Some("bench".into()),
                 sha256: None,
             })

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use aetheria_engine::api::{Command, Event, SessionId};
 use aetheria_engine::config::{Config, ProviderConfig, Wire};
 use aetheria_engine::testkit::{Reply, ScriptedServer};
-use aetheria_engine::{Engine, Events};
+use aetheria_engine::{Engine, Events, Handle};
 use futures::StreamExt;
 
 const TOKENS: usize = 25_000;
@@ -38,6 +38,33 @@ async fn until_finished(events: &mut Events) -> usize {
         }
     }
     panic!("the engine stopped");
+}
+
+/// One turn in a new session answered by `reply`: its time and the bytes of text it streamed.
+async fn timed_turn(
+    handle: &Handle,
+    events: &mut Events,
+    server: &ScriptedServer,
+    reply: Reply,
+) -> (Duration, usize) {
+    let session = SessionId::new();
+    handle
+        .submit(Command::CreateSession {
+            session: session.clone(),
+            title: Some("bench".into()),
+        })
+        .unwrap();
+    server.push(reply);
+    let t = Instant::now();
+    handle
+        .submit(Command::SendMessage {
+            session,
+            text: "stream".into(),
+            attachments: vec![],
+        })
+        .unwrap();
+    let bytes = until_finished(events).await;
+    (t.elapsed(), bytes)
 }
 
 fn main() {
@@ -93,48 +120,16 @@ fn main() {
         let (handle, mut events) = Engine::start(config).await.unwrap();
         let mut engine = Vec::new();
         for _ in 0..RUNS {
-            let session = SessionId::new();
-            handle
-                .submit(Command::CreateSession {
-                    session: session.clone(),
-                    title: Some("bench".into()),
-                })
-                .unwrap();
-            server.push(answer());
-            let t = Instant::now();
-            handle
-                .submit(Command::SendMessage {
-                    session,
-                    text: "stream".into(),
-                    attachments: vec![],
-                })
-                .unwrap();
-            let bytes = until_finished(&mut events).await;
-            engine.push(t.elapsed());
+            let (took, bytes) = timed_turn(&handle, &mut events, &server, answer()).await;
+            engine.push(took);
             assert_eq!(bytes, TOKENS * 4);
         }
         // The fixed part of a turn (storing the messages, reading the history, the final write),
         // from a one-token answer: what the per-token figure does not depend on.
         let mut fixed = Vec::new();
         for _ in 0..RUNS {
-            let session = SessionId::new();
-            handle
-                .submit(Command::CreateSession {
-                    session: session.clone(),
-                    title: Some("bench".into()),
-                })
-                .unwrap();
-            server.push(Reply::text(&["w00 "]));
-            let t = Instant::now();
-            handle
-                .submit(Command::SendMessage {
-                    session,
-                    text: "stream".into(),
-                    attachments: vec![],
-                })
-                .unwrap();
-            until_finished(&mut events).await;
-            fixed.push(t.elapsed());
+            let reply = Reply::text(&["w00 "]);
+            fixed.push(timed_turn(&handle, &mut events, &server, reply).await.0);
         }
         let fixed = median(fixed);
         println!(

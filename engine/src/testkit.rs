@@ -453,3 +453,37 @@ pub fn skip(what: &str) -> bool {
     }
     skipped
 }
+
+/// The real small model the local-model tests run (SmolLM2-135M-Instruct, Apache-2.0), as
+/// `installer/dev.sh test` fetches it from PyPI.
+pub mod test_model {
+    use std::path::PathBuf;
+
+    /// Its file name.
+    pub const FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
+    /// Its sha256, hex.
+    pub const SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
+
+    /// Where it is (`$AETHERIA_TEST_MODELS`, else `~/.cache/aetheria/test-models`).
+    ///
+    /// # Panics
+    /// When it is missing, saying how to fetch it: a test that needs it must not pass without it.
+    #[must_use]
+    pub fn path() -> PathBuf {
+        let dir = std::env::var_os("AETHERIA_TEST_MODELS").map_or_else(
+            || {
+                directories::BaseDirs::new()
+                    .map(|b| b.home_dir().join(".cache/aetheria/test-models"))
+                    .unwrap_or_default()
+            },
+            PathBuf::from,
+        );
+        let path = dir.join(FILE);
+        assert!(
+            path.is_file(),
+            "{} is missing: run installer/dev.sh test (it fetches the test model)",
+            path.display()
+        );
+        path
+    }
+}

@@ -1,29 +1,14 @@
 //! `aetheria models` and the offline default through the real binary: the real SmolLM2 GGUF is
 //! downloaded from a loopback HTTP server, checked, installed, and answers `ask` with no provider.
 
-use std::path::PathBuf;
-
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::common::{Env, stderr, stdout};
 
-const MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
-const MODEL_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
-
-fn model_file() -> PathBuf {
-    let dir = std::env::var_os("AETHERIA_TEST_MODELS").map_or_else(
-        || PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/aetheria/test-models"),
-        PathBuf::from,
-    );
-    let path = dir.join(MODEL_FILE);
-    assert!(
-        path.is_file(),
-        "{} is missing: run installer/dev.sh test (it fetches the test model)",
-        path.display()
-    );
-    path
-}
+use aetheria_engine::testkit::test_model::{
+    FILE as MODEL_FILE, SHA256 as MODEL_SHA256, path as model_file,
+};
 
 /// A minimal HTTP/1.1 file server on loopback: `/MODEL_FILE` is the model, anything else 404.
 async fn serve_model() -> String {

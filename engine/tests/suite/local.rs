@@ -10,28 +10,7 @@ use aetheria_engine::{Engine, Events, Handle};
 
 use super::common::{streamed_text, turn_ended};
 
-const MODEL_FILE: &str = "SmolLM2-135M-Instruct.Q4_1.gguf";
-const MODEL_SHA256: &str = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53";
-
-/// The real test model; `installer/dev.sh test` fetches it first.
-fn model_file() -> PathBuf {
-    let dir = std::env::var_os("AETHERIA_TEST_MODELS").map_or_else(
-        || {
-            directories::BaseDirs::new()
-                .expect("a home folder")
-                .home_dir()
-                .join(".cache/aetheria/test-models")
-        },
-        PathBuf::from,
-    );
-    let path = dir.join(MODEL_FILE);
-    assert!(
-        path.is_file(),
-        "{} is missing: run ../shared/tools/models/fetch-test-models.sh (installer/dev.sh test does)",
-        path.display()
-    );
-    path
-}
+use aetheria_engine::testkit::test_model::{SHA256 as MODEL_SHA256, path as model_file};
 
 struct Offline {
     handle: Handle,
