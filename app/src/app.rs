@@ -17,7 +17,8 @@ use std::path::PathBuf;
 
 use aetheria_engine::Handle;
 use aetheria_engine::api::{
-    Command, Decision, Effect, Event, SessionId, SessionSummary, SubmissionId, ToolCallId,
+    ApprovalScope, Command, Decision, Effect, Event, SessionId, SessionSummary, SubmissionId,
+    ToolCallId,
 };
 use iced::widget::text_editor;
 use iced::{Subscription, Task, Theme};
@@ -50,6 +51,8 @@ pub struct Approval {
     pub arguments: String,
     /// What it would change (a diff for file writes), when the tool can tell.
     pub preview: Option<String>,
+    /// The folder or domain "always allow" can be limited to.
+    pub scope: Option<ApprovalScope>,
 }
 
 /// Everything the person can do, and what the engine reports.
@@ -71,8 +74,10 @@ pub enum Message {
     Approve {
         /// Run it or not.
         decision: Decision,
-        /// Always allow this tool.
+        /// Always allow this tool (within `scope` when given).
         remember: bool,
+        /// The folder or domain to always allow it for.
+        scope: Option<String>,
     },
     /// Answer the approval of one call (from its card in the chat).
     ApproveCall {
@@ -420,7 +425,11 @@ impl App {
                     self.submit(Command::Cancel { session });
                 }
             }
-            Message::Approve { decision, remember } => {
+            Message::Approve {
+                decision,
+                remember,
+                scope,
+            } => {
                 if let Some(approval) = self.approvals.pop_front() {
                     if decision == Decision::Allow {
                         self.transcript.approved(&approval.call);
@@ -429,6 +438,7 @@ impl App {
                         call: approval.call,
                         decision,
                         remember,
+                        scope,
                     });
                 }
             }
@@ -446,6 +456,7 @@ impl App {
                         call,
                         decision,
                         remember,
+                        scope: None,
                     });
                 }
                 if self.approvals.is_empty() {
@@ -817,6 +828,7 @@ impl App {
                 effect,
                 arguments,
                 preview,
+                scope,
                 ..
             } => {
                 self.transcript.awaiting(&call);
@@ -826,6 +838,7 @@ impl App {
                     effect,
                     arguments: pretty(&arguments),
                     preview,
+                    scope,
                 });
             }
             Event::ToolCallFinished {

@@ -11,12 +11,12 @@ use futures::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{
-    Decision, ErrorInfo, ErrorKind, Event, MessageId, MessageRecord, MessageStatus, Policy, Role,
-    SessionId, ToolCallRecord, ToolCallRequest, ToolStatus, Usage,
+    Decision, Effect, ErrorInfo, ErrorKind, Event, MessageId, MessageRecord, MessageStatus, Policy,
+    Role, SessionId, ToolCallRecord, ToolCallRequest, ToolStatus, Usage,
 };
 use crate::engine::{DEFAULT_TITLE, Shared};
 use crate::provider::{ChatMessage, Request, ResponseEvent};
-use crate::tool::{LiveOutput, ToolCx, ToolError, truncate_output};
+use crate::tool::{LiveOutput, Scope, ToolCx, ToolError, truncate_output};
 
 /// How many times a refused request is asked again before the turn fails.
 const MAX_RETRIES: u32 = 3;
@@ -398,7 +398,11 @@ pub(crate) async fn run_call(
             );
             break 'run None;
         };
-        match shared.policies.policy(&call.name, tool.effect()) {
+        let scope = tool.scope_json(&call.arguments);
+        match shared
+            .policies
+            .policy_for_call(&call.name, tool.effect(), scope.as_ref())
+        {
             Policy::Deny => {
                 finish(
                     &mut record,
@@ -425,6 +429,7 @@ pub(crate) async fn run_call(
                     effect: tool.effect(),
                     arguments: call.arguments.clone(),
                     preview,
+                    scope: scope.as_ref().map(Scope::suggestion),
                 });
                 let answer = tokio::select! {
                     () = cancel.cancelled() => None,
@@ -447,13 +452,24 @@ pub(crate) async fn run_call(
                     );
                     break 'run None;
                 }
-                if answer.remember {
-                    shared.policies.remember(&call.name, Policy::Allow);
-                    logged(shared.store.set_policy(&call.name, Policy::Allow).await);
-                    shared.emit(Event::ToolPolicyChanged {
-                        tool: call.name.clone(),
-                        policy: shared.policies.policy(&call.name, tool.effect()),
-                    });
+                match (&answer.scope, &scope) {
+                    _ if !answer.remember => {}
+                    (Some(value), Some(scope)) => {
+                        let grant = scope.grant(value);
+                        shared.policies.grant(&call.name, grant.clone());
+                        logged(shared.store.add_grant(&call.name, &grant.to_api()).await);
+                    }
+                    // A destructive tool is never allowed everywhere by one click: without a
+                    // scope the answer counts once.
+                    _ if tool.effect() == Effect::Destructive => {}
+                    _ => {
+                        shared.policies.remember(&call.name, Policy::Allow);
+                        logged(shared.store.set_policy(&call.name, Policy::Allow).await);
+                        shared.emit(Event::ToolPolicyChanged {
+                            tool: call.name.clone(),
+                            policy: shared.policies.policy(&call.name, tool.effect()),
+                        });
+                    }
                 }
             }
             Policy::Allow => {}

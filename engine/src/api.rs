@@ -189,9 +189,14 @@ pub enum Command {
         call: ToolCallId,
         /// Run it or not.
         decision: Decision,
-        /// With `Allow`: always allow this tool from now on.
+        /// With `Allow`: always allow this tool from now on (for a destructive tool only together
+        /// with `scope`: it is never allowed everywhere at once).
         #[serde(default)]
         remember: bool,
+        /// With `remember`: allow it only for this path prefix or domain (of the kind the request's
+        /// `scope` names), e.g. `notes` or `example.com`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<String>,
     },
     /// Set a tool's approval policy, remembered across restarts. Answered by `ToolPolicyChanged`.
     SetToolPolicy {
@@ -293,6 +298,25 @@ pub enum Decision {
     Allow,
     /// Do not run it; the model is told it was denied.
     Deny,
+}
+
+/// Part of a tool an approval can be remembered for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalScope {
+    /// A workspace path prefix or a web domain.
+    pub kind: ScopeKind,
+    /// The suggested prefix or domain ("" is the whole workspace).
+    pub value: String,
+}
+
+/// What an `ApprovalScope` limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeKind {
+    /// Paths under a folder of the workspace.
+    Path,
+    /// A domain and its subdomains.
+    Domain,
 }
 
 /// Whether a tool runs without asking.
@@ -705,6 +729,10 @@ pub enum Event {
         /// What it would change, when the tool can tell (a unified diff for file writes).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         preview: Option<String>,
+        /// What the call acts on, when "always allow" can be limited to part of the tool: the
+        /// suggested path prefix or domain.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<ApprovalScope>,
     },
     /// Output a running tool produced so far.
     ToolOutputDelta {

@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::Policy;
 
+mod services;
+pub use self::services::{McpServerConfig, SearchBackend, WebConfig};
+
 /// The config file's name inside the config directory.
 pub const CONFIG_FILE: &str = "config.toml";
 
@@ -294,6 +297,12 @@ pub struct Config {
     /// The built-in local model runtime.
     #[serde(default, skip_serializing_if = "LocalConfig::is_default")]
     pub local: LocalConfig,
+    /// The web tools.
+    #[serde(default, skip_serializing_if = "WebConfig::is_default")]
+    pub web: WebConfig,
+    /// MCP servers by name; their tools join the registry as `NAME__TOOL`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mcp: BTreeMap<String, McpServerConfig>,
     /// Where the config file lives (not stored in it).
     #[serde(skip)]
     pub config_dir: PathBuf,
@@ -321,6 +330,8 @@ impl Config {
             redis_url: None,
             sandbox: SandboxConfig::default(),
             local: LocalConfig::default(),
+            web: WebConfig::default(),
+            mcp: BTreeMap::new(),
             config_dir,
             data_dir,
         }
@@ -410,6 +421,22 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "sandbox limits are too small: memory_mib >= 64, pids >= 16 and cpus > 0 are needed"
                     .into(),
+            ));
+        }
+        for (name, server) in &self.mcp {
+            if let Some(problem) = server.problem(name) {
+                return Err(ConfigError::Invalid(problem));
+            }
+        }
+        let web = &self.web;
+        if web.timeout_secs == 0 || web.max_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "web.timeout_secs must be at least 1 and web.max_bytes at least 1024".into(),
+            ));
+        }
+        if web.search == SearchBackend::Searxng && web.searxng_url.is_none() {
+            return Err(ConfigError::Invalid(
+                "web.search is \"searxng\" but web.searxng_url is not set".into(),
             ));
         }
         let mut seen = std::collections::HashSet::new();

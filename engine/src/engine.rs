@@ -20,6 +20,7 @@ use crate::provider::{self, ModelClient};
 use crate::sandboxes::Sandboxes;
 use crate::secrets::Secrets;
 use crate::session::Router;
+use crate::tool::builtin::web::Web;
 use crate::tool::registry::{Approvals, Policies, Registry};
 use crate::tool::workspace::Workspace;
 
@@ -41,6 +42,7 @@ impl Engine {
         let store = Store::open(&config.memory_url()).await?;
         store.recover_interrupted().await?;
         let remembered = store.policies().await?;
+        let grants = store.grants().await?;
         let mut roots = Vec::new();
         for root in &config.workspace_roots {
             if root.is_dir() {
@@ -55,12 +57,14 @@ impl Engine {
         let secrets = Secrets::new();
         let sandboxes = Arc::new(Sandboxes::new(config.sandbox.clone()));
         sandboxes.set_workspace(&roots);
+        let web = Web::new(config.web.clone(), secrets.clone());
         let shared = Arc::new(Shared {
-            policies: Policies::new(config.tools.policy.clone(), remembered),
+            policies: Policies::new(config.tools.policy.clone(), remembered, grants),
             config: RwLock::new(config),
             store,
             secrets,
-            registry: Registry::builtin(&sandboxes),
+            registry: Registry::builtin(&sandboxes, &web),
+            web,
             sandboxes: sandboxes.clone(),
             approvals: Approvals::default(),
             workspace: RwLock::new(Arc::new(workspace)),
@@ -142,6 +146,8 @@ pub(crate) struct Shared {
     pub registry: Registry,
     pub sandboxes: Arc<Sandboxes>,
     pub policies: Policies,
+    /// The web tools' settings.
+    pub web: Arc<Web>,
     pub approvals: Approvals,
     workspace: RwLock<Arc<Workspace>>,
     events: mpsc::UnboundedSender<Event>,
@@ -172,6 +178,7 @@ impl Shared {
     /// Puts new settings in effect (already validated and saved).
     pub(crate) async fn apply(&self, config: Config, workspace: Workspace) {
         self.policies.configure(config.tools.policy.clone());
+        self.web.configure(config.web.clone());
         self.sandboxes.set_workspace(&config.workspace_roots);
         self.sandboxes.configure(config.sandbox.clone()).await;
         *self

@@ -11,15 +11,16 @@ use surrealdb::Surreal;
 use surrealdb::engine::any::Any;
 
 use crate::api::{
-    MessageId, MessageRecord, MessageStatus, Policy, SessionId, SessionSummary, ToolCallRecord,
-    ToolCallRequest,
+    ApprovalScope, MessageId, MessageRecord, MessageStatus, Policy, SessionId, SessionSummary,
+    ToolCallRecord, ToolCallRequest,
 };
 
 /// The schema this build writes. Bump it with a new step in `MIGRATIONS`.
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 
 /// Each step takes the schema from version `index` to `index + 1`.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
     DEFINE TABLE IF NOT EXISTS session SCHEMALESS;
     DEFINE INDEX IF NOT EXISTS session_uid ON session FIELDS uid UNIQUE;
     DEFINE TABLE IF NOT EXISTS message SCHEMALESS;
@@ -31,7 +32,12 @@ const MIGRATIONS: &[&str] = &[r"
     DEFINE TABLE IF NOT EXISTS tool_policy SCHEMALESS;
     DEFINE INDEX IF NOT EXISTS tool_policy_tool ON tool_policy FIELDS tool UNIQUE;
     DEFINE TABLE IF NOT EXISTS meta SCHEMALESS;
-"];
+",
+    r"
+    DEFINE TABLE IF NOT EXISTS tool_grant SCHEMALESS;
+    DEFINE INDEX IF NOT EXISTS tool_grant_key ON tool_grant FIELDS tool, scope.kind, scope.value UNIQUE;
+",
+];
 
 /// Why memory failed.
 #[derive(Debug, thiserror::Error)]
@@ -423,6 +429,30 @@ impl Store {
         self.exec(
             "DELETE tool_policy WHERE tool = $tool; CREATE tool_policy CONTENT { tool: $tool, policy: $policy }",
             json!({ "tool": tool, "policy": policy }),
+        )
+        .await
+    }
+
+    /// "Always allow" choices limited to a path prefix or domain, per tool.
+    pub(crate) async fn grants(&self) -> Result<Vec<(String, ApprovalScope)>> {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            tool: String,
+            scope: ApprovalScope,
+        }
+        let rows = self
+            .rows("SELECT tool, scope FROM tool_grant", json!({}))
+            .await?;
+        Ok(decode::<Row>(rows)?
+            .into_iter()
+            .map(|r| (r.tool, r.scope))
+            .collect())
+    }
+
+    pub(crate) async fn add_grant(&self, tool: &str, scope: &ApprovalScope) -> Result<()> {
+        self.exec(
+            "DELETE tool_grant WHERE tool = $tool AND scope.kind = $scope.kind AND scope.value = $scope.value; CREATE tool_grant CONTENT { tool: $tool, scope: $scope }",
+            json!({ "tool": tool, "scope": scope }),
         )
         .await
     }

@@ -1,7 +1,7 @@
 //! Secrets live only in the OS keychain (keyring): API keys and tokens are read from it when needed,
 //! never written to the database, config files or logs; text that leaves the engine is redacted.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, LazyLock, RwLock};
 
 /// The keychain service all of Aetheria's entries use.
 pub const SERVICE: &str = "aetheria";
@@ -88,7 +88,28 @@ impl Secrets {
     }
 }
 
-/// Replaces known secret values in text with `[REDACTED]`.
+/// Shapes of well-known keys and tokens, redacted even when the keychain never handed them out
+/// (a key pasted into a file, printed by a program, or echoed by a server).
+static PATTERNS: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
+    regex::Regex::new(concat!(
+        r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
+        r"|\b(?:sk|rk|pk)-(?:ant-|proj-|live-|test-)?[A-Za-z0-9_\-]{20,}",
+        r"|\bgh[pousr]_[A-Za-z0-9]{30,}",
+        r"|\bgithub_pat_[A-Za-z0-9_]{30,}",
+        r"|\bglpat-[A-Za-z0-9_\-]{20,}",
+        r"|\bxox[abposr]-[A-Za-z0-9\-]{10,}",
+        r"|\bAKIA[0-9A-Z]{16}\b",
+        r"|\bAIza[0-9A-Za-z_\-]{35}",
+        r"|\bya29\.[0-9A-Za-z_\-]{20,}",
+        r"|\b1//0[0-9A-Za-z_\-]{30,}",
+        r"|\beyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}",
+        r"|(?i:\bbearer\s+)[A-Za-z0-9._~+/\-]{20,}=*",
+    ))
+    .ok()
+});
+
+/// Replaces secrets in text with `[REDACTED]`: every value learned from the keychain (or
+/// configured), and anything shaped like a well-known key or token.
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     secrets: Arc<RwLock<Vec<String>>>,
@@ -111,16 +132,26 @@ impl Redactor {
     /// The text with every known secret replaced.
     #[must_use]
     pub fn redact(&self, text: &str) -> String {
-        let Ok(list) = self.secrets.read() else {
-            return text.to_owned();
-        };
         let mut out = text.to_owned();
-        for secret in list.iter() {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), "[REDACTED]");
+        if let Ok(list) = self.secrets.read() {
+            for secret in list.iter() {
+                if out.contains(secret.as_str()) {
+                    out = out.replace(secret.as_str(), "[REDACTED]");
+                }
             }
         }
-        out
+        match PATTERNS.as_ref() {
+            Some(patterns) if patterns.is_match(&out) => {
+                patterns.replace_all(&out, "[REDACTED]").into_owned()
+            }
+            _ => out,
+        }
+    }
+
+    /// Whether the text holds a secret.
+    #[must_use]
+    pub fn finds(&self, text: &str) -> bool {
+        self.redact(text) != text
     }
 }
 
@@ -137,5 +168,41 @@ mod tests {
             r.redact("Incorrect API key provided: sk-test-1234567890 (short)"),
             "Incorrect API key provided: [REDACTED] (short)"
         );
+    }
+
+    #[test]
+    fn redacts_well_known_token_shapes() {
+        let r = Redactor::default();
+        let planted = [
+            "sk-proj-abcdefghijklmnopqrstuvwxyz0123",
+            "sk-ant-api03-abcdefghijklmnopqrstuvwxyz",
+            "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB",
+            "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
+            "xoxb-123456789012-abcdefghijkl",
+            "AKIAIOSFODNN7EXAMPLE",
+            "AIzaSyA0123456789abcdefghijklmnopqrstuv",
+            "ya29.a0AfH6SMBx0123456789abcdefghij",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+        ];
+        for secret in planted {
+            let text = format!("token={secret} end");
+            assert_eq!(r.redact(&text), "token=[REDACTED] end", "{secret}");
+            assert!(r.finds(&text));
+        }
+        let pem = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk=\n-----END OPENSSH PRIVATE KEY-----";
+        assert_eq!(r.redact(&format!("key:\n{pem}\n")), "key:\n[REDACTED]\n");
+        assert_eq!(
+            r.redact("Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345"),
+            "Authorization: [REDACTED]"
+        );
+        // Ordinary text is left alone.
+        for plain in [
+            "risk-management-plan-for-2026-and-beyond",
+            "task-1234",
+            "the sky is blue",
+        ] {
+            assert_eq!(r.redact(plain), plain);
+            assert!(!r.finds(plain));
+        }
     }
 }

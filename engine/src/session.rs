@@ -200,10 +200,16 @@ impl Router {
                 call,
                 decision,
                 remember,
+                scope,
             } => {
-                let delivered = shared
-                    .approvals
-                    .answer(&call, Answer { decision, remember });
+                let delivered = shared.approvals.answer(
+                    &call,
+                    Answer {
+                        decision,
+                        remember,
+                        scope,
+                    },
+                );
                 if !delivered {
                     self.fail(
                         id,

@@ -83,9 +83,102 @@ impl LiveOutput {
         });
     }
 
+    /// Whether text holds a secret (a learned one or a well-known token shape).
+    pub(crate) fn redacts(&self, text: &str) -> bool {
+        self.redactor.finds(text)
+    }
+
     /// Everything pushed so far.
     pub(crate) fn log(&self) -> String {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+}
+
+/// What a call acts on, so "always allow" can be remembered for part of a tool: a workspace path
+/// (allowed with everything under it) or a web domain (with its subdomains).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Scope {
+    Path(String),
+    Domain(String),
+}
+
+impl Scope {
+    /// Whether a call on `self` is covered by a remembered `grant`.
+    pub(crate) fn within(&self, grant: &Scope) -> bool {
+        match (self, grant) {
+            (Self::Path(path), Self::Path(prefix)) => {
+                let prefix = prefix.trim_end_matches('/');
+                let path = path.trim_end_matches('/');
+                prefix.is_empty()
+                    || prefix == "."
+                    || path == prefix
+                    || path
+                        .strip_prefix(prefix)
+                        .is_some_and(|rest| rest.starts_with('/'))
+            }
+            (Self::Domain(host), Self::Domain(domain)) => {
+                let host = host.to_ascii_lowercase();
+                let domain = domain.to_ascii_lowercase();
+                host == domain
+                    || host
+                        .strip_suffix(&domain)
+                        .is_some_and(|rest| rest.ends_with('.'))
+            }
+            _ => false,
+        }
+    }
+
+    /// What a person would most likely allow from now on: the folder of a path, or the domain.
+    pub(crate) fn suggestion(&self) -> crate::api::ApprovalScope {
+        match self {
+            Self::Path(path) => {
+                let folder = std::path::Path::new(path)
+                    .parent()
+                    .map(|p| p.to_string_lossy().replace('\\', "/"))
+                    .unwrap_or_default();
+                crate::api::ApprovalScope {
+                    kind: crate::api::ScopeKind::Path,
+                    value: folder,
+                }
+            }
+            Self::Domain(host) => crate::api::ApprovalScope {
+                kind: crate::api::ScopeKind::Domain,
+                value: host.clone(),
+            },
+        }
+    }
+
+    /// The remembered form of a grant the person chose, of the same kind as this call.
+    pub(crate) fn grant(&self, value: &str) -> Scope {
+        match self {
+            Self::Path(_) => Self::Path(value.trim().trim_start_matches("./").to_owned()),
+            Self::Domain(_) => Self::Domain(value.trim().trim_start_matches("*.").to_owned()),
+        }
+    }
+}
+
+impl From<&crate::api::ApprovalScope> for Scope {
+    fn from(scope: &crate::api::ApprovalScope) -> Self {
+        match scope.kind {
+            crate::api::ScopeKind::Path => Self::Path(scope.value.clone()),
+            crate::api::ScopeKind::Domain => Self::Domain(scope.value.clone()),
+        }
+    }
+}
+
+impl Scope {
+    /// The stored form.
+    pub(crate) fn to_api(&self) -> crate::api::ApprovalScope {
+        match self {
+            Self::Path(value) => crate::api::ApprovalScope {
+                kind: crate::api::ScopeKind::Path,
+                value: value.clone(),
+            },
+            Self::Domain(value) => crate::api::ApprovalScope {
+                kind: crate::api::ScopeKind::Domain,
+                value: value.clone(),
+            },
+        }
     }
 }
 
@@ -123,6 +216,10 @@ pub(crate) trait Tool: Send + Sync + 'static {
         args: Self::Args,
         cx: ToolCx,
     ) -> impl Future<Output = Result<ToolOutput, ToolError>> + Send;
+    /// What the call acts on, for approvals remembered per path or domain.
+    fn scope(&self, _args: &Self::Args) -> Option<Scope> {
+        None
+    }
     /// What the call would change, shown when the person is asked to approve it.
     fn preview(
         &self,
@@ -145,6 +242,7 @@ pub(crate) trait DynTool: Send + Sync {
         cx: ToolCx,
     ) -> BoxFuture<'_, Result<ToolOutput, ToolError>>;
     fn preview_json(&self, arguments: &str, cx: ToolCx) -> BoxFuture<'_, Option<String>>;
+    fn scope_json(&self, arguments: &str) -> Option<Scope>;
 }
 
 impl<T: Tool> DynTool for T {
@@ -190,6 +288,11 @@ impl<T: Tool> DynTool for T {
             })?;
             self.call(args, cx).await
         })
+    }
+
+    fn scope_json(&self, arguments: &str) -> Option<Scope> {
+        let args = serde_json::from_str::<T::Args>(arguments).ok()?;
+        self.scope(&args)
     }
 
     fn preview_json(&self, arguments: &str, cx: ToolCx) -> BoxFuture<'_, Option<String>> {

@@ -36,10 +36,12 @@ pub(super) fn shortcut(
         Key::Named(Named::Enter) if asking => Some(Message::Approve {
             decision: Decision::Allow,
             remember: false,
+            scope: None,
         }),
         Key::Named(Named::Escape) if asking => Some(Message::Approve {
             decision: Decision::Deny,
             remember: false,
+            scope: None,
         }),
         Key::Named(Named::Escape) => Some(Message::Escape),
         Key::Named(Named::ArrowUp) if !asking && modifiers.is_empty() => {

@@ -1,6 +1,6 @@
 //! Drawing the window: sessions sidebar, conversation, composer, and the approval prompt over them.
 
-use aetheria_engine::api::{Decision, Effect, ToolStatus};
+use aetheria_engine::api::{Decision, Effect, ScopeKind, ToolStatus};
 use iced::widget::{
     Space, button, center, column, container, mouse_area, opaque, pick_list, row, scrollable,
     stack, text, text_editor, text_input,
@@ -23,7 +23,11 @@ fn label<'a>(s: impl text::IntoFragment<'a>) -> text::Text<'a> {
     text(s).font(BOLD).size(12)
 }
 
-fn btn<'a>(p: Palette, kind: ButtonKind, caption: &'a str) -> button::Button<'a, Message> {
+fn btn<'a>(
+    p: Palette,
+    kind: ButtonKind,
+    caption: impl text::IntoFragment<'a>,
+) -> button::Button<'a, Message> {
     button(text(caption).font(BOLD).size(15))
         .padding([8, 14])
         .style(theme::button(p, kind))
@@ -606,6 +610,46 @@ fn diff_line<'a>(p: Palette, line: &'a str) -> Element<'a, Message> {
     }
 }
 
+/// "Allow once", "Always allow" (limited to the call's folder or domain when it has one; never
+/// everywhere for a destructive tool) and "Deny".
+fn always_row<'a>(p: Palette, approval: &'a Approval) -> Element<'a, Message> {
+    let answer = |decision, remember, scope: Option<String>| Message::Approve {
+        decision,
+        remember,
+        scope,
+    };
+    let mut buttons =
+        row![btn(p, ButtonKind::Ok, "Allow once").on_press(answer(Decision::Allow, false, None))]
+            .spacing(12);
+    if let Some(scope) = &approval.scope {
+        let where_ = match (scope.kind, scope.value.as_str()) {
+            (ScopeKind::Path, "") => "in the whole workspace".to_owned(),
+            (ScopeKind::Path, folder) => format!("in {folder}/"),
+            (ScopeKind::Domain, domain) => format!("on {domain}"),
+        };
+        buttons = buttons.push(
+            btn(p, ButtonKind::Secondary, format!("Always allow {where_}")).on_press(answer(
+                Decision::Allow,
+                true,
+                Some(scope.value.clone()),
+            )),
+        );
+    }
+    if approval.effect != Effect::Destructive {
+        buttons = buttons.push(
+            btn(p, ButtonKind::Secondary, "Always allow").on_press(answer(
+                Decision::Allow,
+                true,
+                None,
+            )),
+        );
+    }
+    buttons
+        .push(Space::new().width(Fill))
+        .push(btn(p, ButtonKind::Danger, "Deny").on_press(answer(Decision::Deny, false, None)))
+        .into()
+}
+
 fn approval_prompt<'a>(p: Palette, approval: &'a Approval, waiting: usize) -> Element<'a, Message> {
     let effect = match approval.effect {
         Effect::ReadOnly => "read your files",
@@ -628,22 +672,7 @@ fn approval_prompt<'a>(p: Palette, approval: &'a Approval, waiting: usize) -> El
         text("APPROVE THIS ACTION?").font(HEADING).size(24),
         text(format!("{} wants to {effect}.", approval.tool)).size(16),
         args,
-        row![
-            btn(p, ButtonKind::Ok, "Allow once").on_press(Message::Approve {
-                decision: Decision::Allow,
-                remember: false
-            }),
-            btn(p, ButtonKind::Secondary, "Always allow").on_press(Message::Approve {
-                decision: Decision::Allow,
-                remember: true
-            }),
-            Space::new().width(Fill),
-            btn(p, ButtonKind::Danger, "Deny").on_press(Message::Approve {
-                decision: Decision::Deny,
-                remember: false
-            }),
-        ]
-        .spacing(12),
+        always_row(p, approval),
         row![
             label("Enter allows once · Esc denies").color(p.muted),
             Space::new().width(Fill),

@@ -82,6 +82,7 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
                     call,
                     decision,
                     remember,
+                    scope: None,
                 })?;
             }
             Event::TurnFinished { finish_reason, .. } => {

@@ -250,6 +250,7 @@ pub(super) async fn tools_call(
                     call: c,
                     decision,
                     remember,
+                    scope: None,
                 })?;
             }
             Some(Event::ToolCallFinished {

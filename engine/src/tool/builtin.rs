@@ -2,3 +2,4 @@
 
 pub(crate) mod code;
 pub(crate) mod fs;
+pub(crate) mod web;

@@ -7,35 +7,43 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::oneshot;
 
-use super::DynTool;
 use super::builtin::code::{RunCode, SandboxNetwork, Shell};
-use super::builtin::fs::{FsList, FsRead, FsWrite};
-use crate::api::{Decision, Policy, ToolCallId, ToolInfo};
+use super::builtin::fs::{FsDelete, FsEdit, FsGlob, FsList, FsMove, FsRead, FsSearch, FsWrite};
+use super::builtin::web::{Web, WebFetch, WebSearch};
+use super::{DynTool, Scope};
+use crate::api::{ApprovalScope, Decision, Effect, Policy, ToolCallId, ToolInfo};
 use crate::provider::ToolSpec;
 use crate::sandboxes::Sandboxes;
 
 /// All tools the agent can call.
 pub(crate) struct Registry {
-    tools: BTreeMap<&'static str, Arc<dyn DynTool>>,
+    tools: BTreeMap<String, Arc<dyn DynTool>>,
 }
 
 impl Registry {
-    /// The built-in tools; the code tools run in `sandboxes`.
-    pub(crate) fn builtin(sandboxes: &Arc<Sandboxes>) -> Self {
+    /// The built-in tools; the code tools run in `sandboxes`, the web tools share `web`.
+    pub(crate) fn builtin(sandboxes: &Arc<Sandboxes>, web: &Arc<Web>) -> Self {
         let mut registry = Self {
             tools: BTreeMap::new(),
         };
         registry.add(FsList);
         registry.add(FsRead);
         registry.add(FsWrite);
+        registry.add(FsEdit);
+        registry.add(FsMove);
+        registry.add(FsDelete);
+        registry.add(FsGlob);
+        registry.add(FsSearch);
         registry.add(RunCode(sandboxes.clone()));
         registry.add(Shell(sandboxes.clone()));
         registry.add(SandboxNetwork(sandboxes.clone()));
+        registry.add(WebFetch(web.clone()));
+        registry.add(WebSearch(web.clone()));
         registry
     }
 
     fn add(&mut self, tool: impl DynTool + 'static) {
-        self.tools.insert(tool.name(), Arc::new(tool));
+        self.tools.insert(tool.name().to_owned(), Arc::new(tool));
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<Arc<dyn DynTool>> {
@@ -70,21 +78,61 @@ impl Registry {
 }
 
 /// Who decides whether a tool runs: configured policies, choices the person made ("always allow",
-/// remembered in the database), and defaults by effect.
+/// for the whole tool or a path prefix or domain, remembered in the database), and defaults by
+/// effect.
 #[derive(Default)]
 pub(crate) struct Policies {
     configured: RwLock<BTreeMap<String, Policy>>,
     remembered: RwLock<HashMap<String, Policy>>,
+    grants: RwLock<HashMap<String, Vec<Scope>>>,
 }
 
 impl Policies {
     pub(crate) fn new(
         configured: BTreeMap<String, Policy>,
         remembered: HashMap<String, Policy>,
+        grants: Vec<(String, ApprovalScope)>,
     ) -> Self {
-        Self {
+        let policies = Self {
             configured: RwLock::new(configured),
             remembered: RwLock::new(remembered),
+            grants: RwLock::default(),
+        };
+        for (tool, scope) in grants {
+            policies.grant(&tool, Scope::from(&scope));
+        }
+        policies
+    }
+
+    /// The policy for one call: as `policy`, except that an `ask` becomes `allow` when the call's
+    /// scope lies within a remembered grant.
+    pub(crate) fn policy_for_call(
+        &self,
+        tool: &str,
+        effect: Effect,
+        scope: Option<&Scope>,
+    ) -> Policy {
+        let policy = self.policy(tool, effect);
+        if policy != Policy::Ask {
+            return policy;
+        }
+        let granted = scope.is_some_and(|scope| {
+            self.grants
+                .read()
+                .ok()
+                .and_then(|g| g.get(tool).map(|list| list.iter().any(|g| scope.within(g))))
+                .unwrap_or(false)
+        });
+        if granted { Policy::Allow } else { Policy::Ask }
+    }
+
+    /// Remembers "always allow" for calls of `tool` within `scope`.
+    pub(crate) fn grant(&self, tool: &str, scope: Scope) {
+        if let Ok(mut grants) = self.grants.write() {
+            let list = grants.entry(tool.to_owned()).or_default();
+            if !list.contains(&scope) {
+                list.push(scope);
+            }
         }
     }
 
@@ -124,10 +172,12 @@ impl Policies {
 }
 
 /// An approval the person gave.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Answer {
     pub decision: Decision,
     pub remember: bool,
+    /// With `remember`: only for this path prefix or domain.
+    pub scope: Option<String>,
 }
 
 /// Tool calls waiting for the person.
@@ -170,7 +220,7 @@ mod tests {
         let mut configured = BTreeMap::new();
         configured.insert("fs_write".to_owned(), Policy::Ask);
         configured.insert("fs_read".to_owned(), Policy::Deny);
-        let policies = Policies::new(configured, HashMap::new());
+        let policies = Policies::new(configured, HashMap::new(), Vec::new());
         assert_eq!(policies.policy("fs_list", Effect::ReadOnly), Policy::Allow);
         assert_eq!(policies.policy("other", Effect::Destructive), Policy::Ask);
         assert_eq!(policies.policy("fs_write", Effect::Mutating), Policy::Ask);
@@ -180,7 +230,11 @@ mod tests {
         assert_eq!(policies.policy("fs_read", Effect::ReadOnly), Policy::Deny);
 
         let sandboxes = Arc::new(Sandboxes::new(crate::config::SandboxConfig::default()));
-        let registry = Registry::builtin(&sandboxes);
+        let web = Web::new(
+            crate::config::WebConfig::default(),
+            crate::secrets::Secrets::new(),
+        );
+        let registry = Registry::builtin(&sandboxes, &web);
         let offered: Vec<_> = registry
             .specs(&policies)
             .into_iter()
@@ -189,19 +243,81 @@ mod tests {
         assert_eq!(
             offered,
             vec![
+                "fs_delete",
+                "fs_edit",
+                "fs_glob",
                 "fs_list",
+                "fs_move",
+                "fs_search",
                 "fs_write",
                 "run_code",
                 "sandbox_network",
-                "shell"
+                "shell",
+                "web_fetch",
+                "web_search"
             ]
         );
     }
 
     #[test]
+    fn grants_cover_paths_under_a_folder_and_subdomains() {
+        let policies = Policies::new(
+            BTreeMap::new(),
+            HashMap::new(),
+            vec![(
+                "fs_edit".to_owned(),
+                ApprovalScope {
+                    kind: crate::api::ScopeKind::Path,
+                    value: "notes".into(),
+                },
+            )],
+        );
+        policies.grant("web_fetch", Scope::Domain("example.com".into()));
+        let edit = |path: &str| {
+            policies.policy_for_call("fs_edit", Effect::Mutating, Some(&Scope::Path(path.into())))
+        };
+        assert_eq!(edit("notes/a.md"), Policy::Allow);
+        assert_eq!(edit("notes/deep/b.md"), Policy::Allow);
+        assert_eq!(edit("notes"), Policy::Allow);
+        assert_eq!(edit("notesX/a.md"), Policy::Ask);
+        assert_eq!(edit("other/a.md"), Policy::Ask);
+        assert_eq!(
+            policies.policy_for_call("fs_edit", Effect::Mutating, None),
+            Policy::Ask
+        );
+        // A grant for one tool says nothing about another.
+        assert_eq!(
+            policies.policy_for_call(
+                "fs_write",
+                Effect::Mutating,
+                Some(&Scope::Path("notes/a.md".into()))
+            ),
+            Policy::Ask
+        );
+        let fetch = |host: &str| {
+            policies.policy_for_call(
+                "web_fetch",
+                Effect::External,
+                Some(&Scope::Domain(host.into())),
+            )
+        };
+        assert_eq!(fetch("example.com"), Policy::Allow);
+        assert_eq!(fetch("docs.Example.com"), Policy::Allow);
+        assert_eq!(fetch("badexample.com"), Policy::Ask);
+        assert_eq!(fetch("example.com.evil.net"), Policy::Ask);
+        // A configured deny still wins over a grant.
+        policies.configure(BTreeMap::from([("fs_edit".to_owned(), Policy::Deny)]));
+        assert_eq!(edit("notes/a.md"), Policy::Deny);
+    }
+
+    #[test]
     fn schemas_come_from_doc_comments() {
         let sandboxes = Arc::new(Sandboxes::new(crate::config::SandboxConfig::default()));
-        let registry = Registry::builtin(&sandboxes);
+        let web = Web::new(
+            crate::config::WebConfig::default(),
+            crate::secrets::Secrets::new(),
+        );
+        let registry = Registry::builtin(&sandboxes, &web);
         let write = registry.get("fs_write").unwrap();
         let schema = write.schema();
         assert_eq!(schema["type"], "object");
@@ -220,9 +336,10 @@ mod tests {
         let answer = Answer {
             decision: Decision::Allow,
             remember: false,
+            scope: None,
         };
-        assert!(approvals.answer(&call, answer));
-        assert!(!approvals.answer(&call, answer));
+        assert!(approvals.answer(&call, answer.clone()));
+        assert!(!approvals.answer(&call, answer.clone()));
         assert_eq!(rx.await.unwrap(), answer);
     }
 }

@@ -16,6 +16,22 @@ pub(crate) struct Root {
     pub name: String,
     /// The capability.
     pub dir: Dir,
+    /// Where it is on disk; only the directory walker (which never follows links) starts from it,
+    /// every open goes through `dir`.
+    pub path: PathBuf,
+}
+
+impl Root {
+    /// How a path inside this root is shown to the model and the person.
+    pub(crate) fn show(&self, several: bool, rel: &Path) -> String {
+        let rel = rel.to_string_lossy().replace('\\', "/");
+        match (several, rel.is_empty()) {
+            (true, true) => self.name.clone(),
+            (true, false) => format!("{}/{rel}", self.name),
+            (false, true) => ".".into(),
+            (false, false) => rel,
+        }
+    }
 }
 
 /// All allowed folders.
@@ -40,7 +56,11 @@ impl Workspace {
                 name = format!("{base}-{n}");
                 n += 1;
             }
-            roots.push(Arc::new(Root { name, dir }));
+            roots.push(Arc::new(Root {
+                name,
+                dir,
+                path: path.clone(),
+            }));
         }
         Ok(Self { roots })
     }
@@ -53,10 +73,11 @@ impl Workspace {
                 "no workspace folder is allowed yet; ask the person to add one in settings (or pass --workspace DIR)".into(),
             ));
         };
-        if path.contains('\0') {
-            return Err(ToolError::RespondToModel(
-                "the path contains a NUL byte".into(),
-            ));
+        if let Some(c) = path.chars().find(|c| is_odd(*c)) {
+            return Err(ToolError::RespondToModel(format!(
+                "the path {path:?} contains the invisible or control character U+{:04X}; use plain names",
+                u32::from(c)
+            )));
         }
         let p = Path::new(path.trim());
         if p.is_absolute() || p.has_root() || looks_like_windows_absolute(path) {
@@ -134,6 +155,35 @@ impl Workspace {
         Ok(entries)
     }
 
+    /// Whether paths carry a root name.
+    pub(crate) fn several(&self) -> bool {
+        self.roots.len() > 1
+    }
+
+    /// The roots a walk from `path` covers, each with the folder inside it to start at: every root
+    /// for the empty path when there are several, else the one `path` names. The start folder is
+    /// opened through the capability first, so a walk never starts outside a root.
+    pub(crate) fn walk_starts(&self, path: &str) -> Result<Vec<(Arc<Root>, PathBuf)>, ToolError> {
+        if path.trim().is_empty() && self.several() {
+            return Ok(self
+                .roots
+                .iter()
+                .map(|r| (r.clone(), PathBuf::new()))
+                .collect());
+        }
+        let (root, rel) = self.resolve(path)?;
+        if !rel.as_os_str().is_empty() {
+            let meta = root.dir.metadata(&rel).map_err(|e| io_error(path, &e))?;
+            if !meta.is_dir() {
+                return Err(ToolError::RespondToModel(format!(
+                    "{path:?} is not a folder"
+                )));
+            }
+            root.dir.open_dir(&rel).map_err(|e| io_error(path, &e))?;
+        }
+        Ok(vec![(root, rel)])
+    }
+
     fn root_names(&self) -> String {
         self.roots
             .iter()
@@ -141,6 +191,13 @@ impl Workspace {
             .collect::<Vec<_>>()
             .join(", ")
     }
+}
+
+/// Characters that make a path look like something it is not: controls, and the invisible and
+/// direction-changing format characters.
+fn is_odd(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
 }
 
 fn looks_like_windows_absolute(path: &str) -> bool {

@@ -244,6 +244,7 @@ async fn code_asks_first_and_denied_code_never_runs() {
             call: call.clone(),
             decision: Decision::Deny,
             remember: false,
+            scope: None,
         })
         .unwrap();
     let events = h.until(turn_ended).await;
@@ -298,6 +299,7 @@ async fn network_is_off_until_the_person_approves_it() {
             call: call.clone(),
             decision: Decision::Allow,
             remember: false,
+            scope: None,
         })
         .unwrap();
     let events = h.until(turn_ended).await;

@@ -10,3 +10,4 @@ mod sessions;
 mod settings;
 mod tools;
 mod turns;
+mod web;

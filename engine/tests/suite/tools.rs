@@ -1,7 +1,7 @@
 //! Approvals enforced in code: ask → ApprovalRequested → Approve; deny; always allow; direct calls.
 
 use aetheria_engine::api::{
-    Command, Decision, Effect, Event, FileKind, Policy, ToolCallId, ToolStatus,
+    Command, Decision, Effect, Event, FileKind, Policy, ScopeKind, ToolCallId, ToolStatus,
 };
 use aetheria_engine::testkit::Reply;
 
@@ -57,6 +57,7 @@ async fn an_approved_write_runs() {
             call: call.clone(),
             decision: Decision::Allow,
             remember: false,
+            scope: None,
         })
         .unwrap();
     let events = h.until(turn_ended).await;
@@ -84,6 +85,7 @@ async fn a_denied_write_does_not_run_and_the_model_is_told() {
             call,
             decision: Decision::Deny,
             remember: false,
+            scope: None,
         })
         .unwrap();
     let events = h.until(turn_ended).await;
@@ -120,6 +122,7 @@ async fn always_allow_is_remembered_across_restarts() {
             call,
             decision: Decision::Allow,
             remember: true,
+            scope: None,
         })
         .unwrap();
     let events = h.until(turn_ended).await;
@@ -201,6 +204,7 @@ async fn cancel_while_waiting_for_approval() {
             call,
             decision: Decision::Allow,
             remember: false,
+            scope: None,
         })
         .unwrap();
     let late = h.until(|e| matches!(e, Event::CommandFailed { .. })).await;
@@ -242,6 +246,7 @@ async fn direct_tool_calls_apply_the_policy() {
             call,
             decision: Decision::Deny,
             remember: false,
+            scope: None,
         })
         .unwrap();
     let events = h
@@ -300,4 +305,242 @@ async fn the_files_panel_lists_the_workspace_and_nothing_outside() {
         .unwrap();
     let events = h.until(|e| matches!(e, Event::CommandFailed { .. })).await;
     assert!(matches!(events.last(), Some(Event::CommandFailed { .. })));
+}
+
+fn call_of(id: &str, tool: &str, args: serde_json::Value) -> Reply {
+    Reply::tool_calls(&[(id, tool, &args.to_string())], 7)
+}
+
+/// "Always allow" for a folder: later edits inside it run at once, edits elsewhere still ask, and
+/// the grant outlives a restart. A destructive tool's "always allow" without a folder counts once.
+#[tokio::test]
+async fn always_allow_can_be_limited_to_a_folder() {
+    let edit = |id: &str, path: &str| {
+        call_of(
+            id,
+            "fs_edit",
+            serde_json::json!({"path": path, "old_text": "old", "new_text": "new"}),
+        )
+    };
+    let mut h = Harness::start(vec![
+        edit("e1", "notes/a.md"),
+        Reply::text(&["one"]),
+        edit("e2", "notes/deep/b.md"),
+        Reply::text(&["two"]),
+        edit("e3", "other/c.md"),
+        Reply::text(&["three"]),
+        call_of("d1", "fs_delete", serde_json::json!({"path": "other/c.md"})),
+        Reply::text(&["four"]),
+        call_of("d2", "fs_delete", serde_json::json!({"path": "notes/a.md"})),
+        Reply::text(&["five"]),
+    ])
+    .await;
+    for path in ["notes/a.md", "notes/deep/b.md", "other/c.md"] {
+        let file = h.workspace.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, "old text\n").unwrap();
+    }
+    let session = h.new_session().await;
+    h.send(&session, "edit a");
+    let events = h
+        .until(|e| matches!(e, Event::ApprovalRequested { .. }))
+        .await;
+    let Some(Event::ApprovalRequested {
+        call,
+        scope,
+        preview,
+        ..
+    }) = events.last()
+    else {
+        unreachable!()
+    };
+    let scope = scope.clone().expect("fs_edit names a scope");
+    assert_eq!(
+        (scope.kind, scope.value.as_str()),
+        (ScopeKind::Path, "notes")
+    );
+    assert!(
+        preview.as_deref().unwrap().contains("+new text"),
+        "{preview:?}"
+    );
+    h.handle
+        .submit(Command::Approve {
+            call: call.clone(),
+            decision: Decision::Allow,
+            remember: true,
+            scope: Some(scope.value),
+        })
+        .unwrap();
+    let events = h.until(turn_ended).await;
+    // Only the folder was allowed, not the tool.
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::ToolPolicyChanged { .. })),
+        "{events:?}"
+    );
+    let events = h.turn(&session, "edit b").await;
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::ApprovalRequested { .. })),
+        "{events:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(h.workspace.join("notes/deep/b.md")).unwrap(),
+        "new text\n"
+    );
+    // Outside the folder it asks again; deny it.
+    h.send(&session, "edit c");
+    let (call, tool, _) = approval(&mut h).await;
+    assert_eq!(tool, "fs_edit");
+    h.handle
+        .submit(Command::Approve {
+            call,
+            decision: Decision::Deny,
+            remember: false,
+            scope: None,
+        })
+        .unwrap();
+    h.until(turn_ended).await;
+    assert_eq!(
+        std::fs::read_to_string(h.workspace.join("other/c.md")).unwrap(),
+        "old text\n"
+    );
+
+    // A delete "always allowed" with no folder runs once and is not remembered.
+    h.send(&session, "delete c");
+    let (call, tool, effect) = approval(&mut h).await;
+    assert_eq!((tool.as_str(), effect), ("fs_delete", Effect::Destructive));
+    h.handle
+        .submit(Command::Approve {
+            call,
+            decision: Decision::Allow,
+            remember: true,
+            scope: None,
+        })
+        .unwrap();
+    let events = h.until(turn_ended).await;
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::ToolPolicyChanged { .. })),
+        "{events:?}"
+    );
+    assert!(!h.workspace.join("other/c.md").exists());
+    h.send(&session, "delete a");
+    let (call, tool, _) = approval(&mut h).await;
+    assert_eq!(tool, "fs_delete");
+    h.handle
+        .submit(Command::Approve {
+            call,
+            decision: Decision::Deny,
+            remember: false,
+            scope: None,
+        })
+        .unwrap();
+    h.until(turn_ended).await;
+    assert!(h.workspace.join("notes/a.md").exists());
+
+    // The folder grant outlives a restart.
+    h.handle.submit(Command::Shutdown).unwrap();
+    while h.events.recv().await.is_some() {}
+    let config = super::common::config_for(&h.data, &h.workspace, &h.server.base_url());
+    let (handle, mut events) = aetheria_engine::Engine::start(config).await.unwrap();
+    let call = ToolCallId::from("direct");
+    handle
+        .submit(Command::CallTool {
+            call: call.clone(),
+            tool: "fs_edit".into(),
+            arguments: serde_json::json!({"path": "notes/a.md", "old_text": "new", "new_text": "newer"}),
+        })
+        .unwrap();
+    loop {
+        match events.recv().await.unwrap() {
+            Event::ApprovalRequested { .. } => panic!("the grant was forgotten"),
+            Event::ToolCallFinished { status, output, .. } => {
+                assert_eq!(status, ToolStatus::Succeeded, "{output}");
+                break;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        std::fs::read_to_string(h.workspace.join("notes/a.md")).unwrap(),
+        "newer text\n"
+    );
+}
+
+/// A token planted in a workspace file never reaches the model, the events, the database files or
+/// the saved history: every tool output is redacted first.
+#[tokio::test]
+async fn a_planted_token_is_redacted_from_every_output() {
+    let token = "ghp_Zx8Qw2Er4Ty6Ui8Op0As2Df4Gh6Jk8Lz1Xc3V";
+    let mut h = Harness::start(vec![
+        call_of("r1", "fs_read", serde_json::json!({"path": "deploy.env"})),
+        call_of(
+            "s1",
+            "fs_search",
+            serde_json::json!({"pattern": "TOKEN", "literal": true}),
+        ),
+        Reply::text(&["I read it."]),
+    ])
+    .await;
+    std::fs::write(
+        h.workspace.join("deploy.env"),
+        format!("REGION=eu-west\nGITHUB_TOKEN={token}\n"),
+    )
+    .unwrap();
+    let session = h.new_session().await;
+    let events = h.turn(&session, "what is in deploy.env?").await;
+    let outputs: Vec<&String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ToolCallFinished { output, .. } => Some(output),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(outputs.len(), 2, "{events:?}");
+    assert!(
+        outputs[0].contains("GITHUB_TOKEN=[REDACTED]"),
+        "{}",
+        outputs[0]
+    );
+    assert!(
+        outputs[1].contains("GITHUB_TOKEN=[REDACTED]"),
+        "{}",
+        outputs[1]
+    );
+    assert!(!format!("{events:?}").contains(token));
+    // What the model was sent.
+    let sent = serde_json::to_string(&h.server.requests()).unwrap();
+    assert!(sent.contains("[REDACTED]") && !sent.contains(token));
+    // The saved history.
+    h.handle
+        .submit(Command::LoadSession {
+            session: session.clone(),
+        })
+        .unwrap();
+    let events = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
+    let loaded = format!("{:?}", events.last());
+    assert!(loaded.contains("[REDACTED]") && !loaded.contains(token));
+    // Every byte the database wrote to disk.
+    h.handle.submit(Command::Shutdown).unwrap();
+    while h.events.recv().await.is_some() {}
+    let mut files = vec![h.data.path().join("data")];
+    let mut scanned = 0;
+    while let Some(path) = files.pop() {
+        if path.is_dir() {
+            files.extend(std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()));
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            scanned += bytes.len();
+            assert!(
+                !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+                "{} holds the token",
+                path.display()
+            );
+        }
+    }
+    assert!(scanned > 0, "the database wrote nothing to disk");
 }

@@ -1,0 +1,129 @@
+//! Settings of the outside services the tools reach: the web (fetch limits and the search
+//! backend) and MCP servers. Every base URL is configurable, so a proxy, a self-hosted instance
+//! or a test server can stand in for the public one.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Which service answers `web_search`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchBackend {
+    /// DuckDuckGo's HTML results page: needs no key (the default).
+    #[default]
+    Duckduckgo,
+    /// A SearXNG instance's JSON API (`searxng_url`, with `json` among its formats).
+    Searxng,
+    /// The Brave Search API (its key in the keychain, under `brave_key_ref`).
+    Brave,
+}
+
+/// The web tools.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// Which backend `web_search` uses.
+    pub search: SearchBackend,
+    /// DuckDuckGo's HTML endpoint.
+    pub duckduckgo_url: String,
+    /// A SearXNG instance, e.g. `http://localhost:8888`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub searxng_url: Option<String>,
+    /// The Brave Search API endpoint.
+    pub brave_url: String,
+    /// The keychain account holding the Brave Search API key.
+    pub brave_key_ref: String,
+    /// Seconds a fetch may take in all.
+    pub timeout_secs: u64,
+    /// Most bytes of a page that are read.
+    pub max_bytes: u64,
+    /// Most redirects a fetch follows.
+    pub max_redirects: usize,
+    /// A Chromium (or Chrome) binary for pages that need scripts; default: looked up on `PATH`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chromium: Option<PathBuf>,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        Self {
+            search: SearchBackend::Duckduckgo,
+            duckduckgo_url: "https://html.duckduckgo.com/html/".into(),
+            searxng_url: None,
+            brave_url: "https://api.search.brave.com/res/v1/web/search".into(),
+            brave_key_ref: "brave-search".into(),
+            timeout_secs: 20,
+            max_bytes: 5 * 1024 * 1024,
+            max_redirects: 5,
+            chromium: None,
+        }
+    }
+}
+
+impl WebConfig {
+    pub(crate) fn is_default(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+/// How Aetheria talks to an MCP server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpServerConfig {
+    /// A program to start, speaking MCP on its stdin and stdout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// Its arguments.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// Extra environment variables for it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Or the URL of a streamable-HTTP MCP endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// The keychain account of a bearer token for `url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_ref: Option<String>,
+    /// Off: its tools are not offered and it is not started.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_true(v: &bool) -> bool {
+    *v
+}
+
+impl McpServerConfig {
+    /// Why this entry cannot work, if it cannot.
+    pub fn problem(&self, name: &str) -> Option<String> {
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Some(format!(
+                "the MCP server name {name:?} must be letters, digits, '-' or '_' (it prefixes its tools' names)"
+            ));
+        }
+        match (&self.command, &self.url) {
+            (Some(_), Some(_)) => Some(format!(
+                "MCP server {name}: give either a command or a url, not both"
+            )),
+            (None, None) => Some(format!("MCP server {name}: give a command or a url")),
+            (None, Some(url)) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                Some(format!(
+                    "MCP server {name}: the url must start with http:// or https://"
+                ))
+            }
+            _ => None,
+        }
+    }
+}
