@@ -113,6 +113,18 @@ fetch_test_models() {
   echo "$sum  $gguf" | sha256sum -c --quiet -
 }
 
+# The official MCP Python SDK (PyPI `mcp`), for the MCP tests' real servers: a venv kept outside the
+# clone, made once.
+fetch_mcp_sdk() {
+  local venv="$HOME/.cache/aetheria/mcp-venv" version="1.30.0"
+  export AETHERIA_TEST_MCP_PYTHON="$venv/bin/python"
+  if "$AETHERIA_TEST_MCP_PYTHON" -c "import mcp, importlib.metadata as m; assert m.version('mcp') == '$version'" 2>/dev/null; then return; fi
+  say "installing the MCP Python SDK $version for the MCP tests (once)"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q "mcp==$version" >"$LOGS/pip-mcp.log" 2>&1 || { tail -20 "$LOGS/pip-mcp.log"; return 1; }
+}
+
 # Builds every test and the `aetheria` binary in one go (a separate `cargo build --bins` would build
 # much of the tree twice: dev-dependencies change features such as tokio's test-util).
 build_tests() {
@@ -153,6 +165,7 @@ case "${1:-}" in
     build_tests   # the binary the sandbox image step uses comes out of the same build
     build_sandbox_image
     fetch_test_models
+    fetch_mcp_sdk
     run_tests
     ;;
   deps)

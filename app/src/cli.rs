@@ -1,9 +1,10 @@
 //! The command line: `aetheria` opens the window; the subcommands are a contract scripts rely on
-//! (`ask`, `sessions`, `auth`, `tools`, `sandbox`, `models`, `doctor`). Every one of them drives the same engine API as
+//! (`ask`, `sessions`, `auth`, `tools`, `mcp`, `sandbox`, `models`, `doctor`). Every one of them drives the same engine API as
 //! the window.
 
 mod ask;
 mod manage;
+mod mcp;
 mod models;
 mod sandbox;
 
@@ -36,6 +37,9 @@ enum Commands {
     /// Build the code sandbox's image, see its backend, list or remove sandboxes.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// Add, remove or list MCP servers (their tools join the agent's).
+    #[command(subcommand)]
+    Mcp(McpCommand),
     /// Install, list or remove local GGUF models (the offline default).
     #[command(subcommand)]
     Models(ModelsCommand),
@@ -187,6 +191,38 @@ enum AuthCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum McpCommand {
+    /// List the servers with their state and tools (starting them).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a server: `aetheria mcp add NAME -- COMMAND ARGS…` (stdio) or `--url URL` (HTTP).
+    Add {
+        /// Its name: letters, digits, '-' or '_' (it prefixes its tools' names).
+        name: String,
+        /// A streamable-HTTP endpoint instead of a command.
+        #[arg(long, conflicts_with = "command")]
+        url: Option<String>,
+        /// An environment variable for the command, KEY=VALUE (repeatable).
+        #[arg(long)]
+        env: Vec<String>,
+        /// The keychain account holding a bearer token for --url.
+        #[arg(long)]
+        token_ref: Option<String>,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+    /// Remove a server.
+    Rm {
+        /// Its name.
+        name: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum ToolsCommand {
     /// List the tools with their effect and policy.
     List {
@@ -281,6 +317,26 @@ impl Cli {
                 SandboxCommand::Status { json } => sandbox::status(json).await,
                 SandboxCommand::Ps { json } => sandbox::ps(json).await,
                 SandboxCommand::Rm { ids, all } => sandbox::rm(ids, all).await,
+            },
+            Commands::Mcp(cmd) => match cmd {
+                McpCommand::List { json } => mcp::list(json).await,
+                McpCommand::Add {
+                    name,
+                    url,
+                    env,
+                    token_ref,
+                    command,
+                } => {
+                    mcp::add(mcp::Add {
+                        name,
+                        url,
+                        command,
+                        env,
+                        token_ref,
+                    })
+                    .await
+                }
+                McpCommand::Rm { name } => mcp::rm(&name).await,
             },
             Commands::Models(cmd) => match cmd {
                 ModelsCommand::List { json } => models::list(json).await,

@@ -139,6 +139,7 @@ async fn turn(
             Ok(None) => {}
             Err(e) => return TurnEnd::Failed(e.to_info()),
         }
+        shared.registry.mcp.start_all().await;
         let mut request = Request {
             messages: history.clone(),
             tools: shared.registry.specs(&shared.policies),

@@ -113,6 +113,9 @@ pub struct Settings {
     pub max_steps: u32,
     /// Policies set in the config file, by tool.
     pub tool_policies: BTreeMap<String, Policy>,
+    /// MCP servers by name.
+    #[serde(default)]
+    pub mcp_servers: BTreeMap<String, crate::config::McpServerConfig>,
 }
 
 /// What a submitted command was numbered; returned by `Handle::submit`.
@@ -205,8 +208,12 @@ pub enum Command {
         /// The new policy.
         policy: Policy,
     },
-    /// List the tools the agent has. Answered by `ToolList`.
+    /// List the tools the agent has (starting MCP servers not yet running, so theirs are listed).
+    /// Answered by `ToolList`.
     ListTools,
+    /// List the MCP servers with their state and tools (starting those not yet running).
+    /// Answered by `McpServers`.
+    ListMcpServers,
     /// List a folder of the workspace (the Files panel), confined like the file tools.
     /// Answered by `FileList`, or `CommandFailed`.
     ListFiles {
@@ -298,6 +305,41 @@ pub enum Decision {
     Allow,
     /// Do not run it; the model is told it was denied.
     Deny,
+}
+
+/// Where an MCP server stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum McpState {
+    /// Not needed yet (servers start when their tools are first needed).
+    NotStarted,
+    /// Connected; its tools are offered.
+    Running,
+    /// It did not start, or it stopped answering; see `error`. Tried again on next use.
+    Failed,
+    /// Turned off in the settings.
+    Disabled,
+}
+
+/// An MCP server as the settings screen and `aetheria mcp list` show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct McpServerInfo {
+    /// Its name (the prefix of its tools' names).
+    pub name: String,
+    /// The command line or URL.
+    pub target: String,
+    /// Whether it is on.
+    pub enabled: bool,
+    /// Where it stands.
+    pub state: McpState,
+    /// Its tools' full names.
+    pub tools: Vec<String>,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+    /// How often it was started again after it exited.
+    pub restarts: u32,
+    /// The last lines it wrote to stderr (redacted).
+    pub stderr: Vec<String>,
 }
 
 /// Part of a tool an approval can be remembered for.
@@ -758,6 +800,11 @@ pub enum Event {
         tool: String,
         /// Its policy now.
         policy: Policy,
+    },
+    /// The MCP servers.
+    McpServers {
+        /// Each with its state.
+        servers: Vec<McpServerInfo>,
     },
     /// The editable settings.
     Settings {

@@ -21,6 +21,7 @@ use crate::sandboxes::Sandboxes;
 use crate::secrets::Secrets;
 use crate::session::Router;
 use crate::tool::builtin::web::Web;
+use crate::tool::mcp::Mcp;
 use crate::tool::registry::{Approvals, Policies, Registry};
 use crate::tool::workspace::Workspace;
 
@@ -58,12 +59,13 @@ impl Engine {
         let sandboxes = Arc::new(Sandboxes::new(config.sandbox.clone()));
         sandboxes.set_workspace(&roots);
         let web = Web::new(config.web.clone(), secrets.clone());
+        let mcp = Mcp::new(&config.mcp, secrets.clone());
         let shared = Arc::new(Shared {
             policies: Policies::new(config.tools.policy.clone(), remembered, grants),
             config: RwLock::new(config),
             store,
             secrets,
-            registry: Registry::builtin(&sandboxes, &web),
+            registry: Registry::builtin(&sandboxes, &web, mcp),
             web,
             sandboxes: sandboxes.clone(),
             approvals: Approvals::default(),
@@ -179,6 +181,7 @@ impl Shared {
     pub(crate) async fn apply(&self, config: Config, workspace: Workspace) {
         self.policies.configure(config.tools.policy.clone());
         self.web.configure(config.web.clone());
+        self.registry.mcp.configure(&config.mcp);
         self.sandboxes.set_workspace(&config.workspace_roots);
         self.sandboxes.configure(config.sandbox.clone()).await;
         *self

@@ -56,6 +56,7 @@ impl Router {
 
     async fn shutdown(&mut self) {
         self.shared.shutdown.cancel();
+        self.shared.registry.mcp.stop_all().await;
         for (_, turn) in self.turns.drain() {
             turn.cancel.cancel();
             if tokio::time::timeout(Duration::from_secs(5), turn.task)
@@ -222,9 +223,20 @@ impl Router {
                 self.set_policy(id, &tool, policy).await;
             }
             Command::ListTools => {
-                shared.emit(Event::ToolList {
-                    tools: shared.registry.infos(&shared.policies),
-                });
+                self.direct_calls.push(tokio::spawn(async move {
+                    shared.registry.mcp.start_all().await;
+                    shared.emit(Event::ToolList {
+                        tools: shared.registry.infos(&shared.policies),
+                    });
+                }));
+            }
+            Command::ListMcpServers => {
+                self.direct_calls.push(tokio::spawn(async move {
+                    shared.registry.mcp.start_all().await;
+                    shared.emit(Event::McpServers {
+                        servers: shared.registry.mcp.infos(),
+                    });
+                }));
             }
             Command::GetSettings => shared.emit(Event::Settings {
                 settings: crate::settings::current(&shared),

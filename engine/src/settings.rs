@@ -21,6 +21,7 @@ pub(crate) fn current(shared: &Shared) -> Settings {
         workspace_roots: config.workspace_roots,
         max_steps: config.max_steps,
         tool_policies: config.tools.policy,
+        mcp_servers: config.mcp,
     }
 }
 
@@ -33,6 +34,7 @@ pub(crate) async fn save(shared: &Shared, settings: Settings) -> Result<Settings
     config.workspace_roots = settings.workspace_roots;
     config.max_steps = settings.max_steps;
     config.tools.policy = settings.tool_policies;
+    config.mcp = settings.mcp_servers;
     config.validate().map_err(|e| invalid(e.to_string()))?;
     for root in &config.workspace_roots {
         if !root.is_dir() {

@@ -3,6 +3,7 @@
 //! turn. Approval happens outside the tool, in `registry`.
 
 pub(crate) mod builtin;
+pub(crate) mod mcp;
 pub(crate) mod registry;
 pub(crate) mod workspace;
 
@@ -232,8 +233,8 @@ pub(crate) trait Tool: Send + Sync + 'static {
 
 /// A tool with its types erased, as the registry holds it.
 pub(crate) trait DynTool: Send + Sync {
-    fn name(&self) -> &'static str;
-    fn description(&self) -> &'static str;
+    fn name(&self) -> &str;
+    fn description(&self) -> &str;
     fn effect(&self) -> Effect;
     fn schema(&self) -> serde_json::Value;
     fn call_json(
@@ -246,11 +247,11 @@ pub(crate) trait DynTool: Send + Sync {
 }
 
 impl<T: Tool> DynTool for T {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         T::NAME
     }
 
-    fn description(&self) -> &'static str {
+    fn description(&self) -> &str {
         Tool::description(self)
     }
 

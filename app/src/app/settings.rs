@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 
 use aetheria_engine::api::{
-    Command, Event, LocalModelInfo, ModelInfo, Policy, SandboxStatus, Secret, Settings, ToolInfo,
+    Command, Event, LocalModelInfo, McpServerInfo, McpState, ModelInfo, Policy, SandboxStatus,
+    Secret, Settings, ToolInfo,
 };
 use aetheria_engine::config::{ProviderConfig, Wire};
 use iced::widget::{Space, button, column, container, row, scrollable, slider, text, text_input};
@@ -122,6 +123,10 @@ pub enum Msg {
     RemoveFolder(usize),
     /// Set a tool's policy.
     Policy(String, Policy),
+    /// Turn an MCP server on or off.
+    McpEnabled(String, bool),
+    /// Remove an MCP server.
+    McpRemove(String),
     /// Light / God Mode.
     Theme(Mode),
     /// Text size.
@@ -159,6 +164,8 @@ pub struct Form {
     pub note: Option<String>,
     /// Which sandbox runs code, as last reported.
     pub sandbox: Option<SandboxStatus>,
+    /// The MCP servers with their state (`None` until listed).
+    pub mcp: Option<Vec<McpServerInfo>>,
 }
 
 /// What the form asks of the app.
@@ -192,6 +199,7 @@ impl Form {
                 Command::DetectLocalServers,
                 Command::ListLocalModels,
                 Command::SandboxStatus,
+                Command::ListMcpServers,
             ],
         )
     }
@@ -229,6 +237,7 @@ impl Form {
                 self.selected = 0;
             }
             Event::ToolList { tools } => self.tools.clone_from(tools),
+            Event::McpServers { servers } => self.mcp = Some(servers.clone()),
             Event::LocalServers { found } => self.found = Some(found.clone()),
             Event::LocalModels { models } => self.local_models = Some(models.clone()),
             Event::ModelList { provider, models } => {
@@ -391,6 +400,20 @@ impl Form {
                 }
                 return Out::Commands(vec![Command::SetToolPolicy { tool, policy }]);
             }
+            Msg::McpEnabled(name, enabled) => {
+                if let Some(server) = self
+                    .settings
+                    .as_mut()
+                    .and_then(|s| s.mcp_servers.get_mut(&name))
+                {
+                    server.enabled = enabled;
+                }
+            }
+            Msg::McpRemove(name) => {
+                if let Some(settings) = self.settings.as_mut() {
+                    settings.mcp_servers.remove(&name);
+                }
+            }
             Msg::Theme(mode) => return Out::Theme(mode),
             Msg::FontSize(size) => return Out::FontSize(size),
             Msg::Save => {
@@ -443,6 +466,7 @@ impl Form {
         col = col.push(self.providers(p, settings));
         col = col.push(folders(p, settings));
         col = col.push(sandbox_section(p, self.sandbox.as_ref()));
+        col = col.push(mcp_section(p, settings, self.mcp.as_deref()));
         if !self.tools.is_empty() {
             col = col.push(self.policies(p));
         }
@@ -648,6 +672,70 @@ impl Form {
         }
         col.into()
     }
+}
+
+/// MCP servers: each with its state, tools and last error; on/off and remove take effect on Save.
+fn mcp_section<'a>(
+    p: Palette,
+    settings: &'a Settings,
+    infos: Option<&'a [McpServerInfo]>,
+) -> Element<'a, Msg> {
+    let mut col = column![section("MCP SERVERS — THEIR TOOLS ASK BEFORE THEY RUN")].spacing(8);
+    if settings.mcp_servers.is_empty() {
+        col = col.push(
+            text("None yet. Add one with `aetheria mcp add NAME -- COMMAND ARGS…` or `--url URL`.")
+                .size(13)
+                .color(p.muted),
+        );
+    }
+    for (name, server) in &settings.mcp_servers {
+        let info = infos.and_then(|list| list.iter().find(|i| &i.name == name));
+        let (state, color) = match info.map(|i| i.state) {
+            _ if !server.enabled => ("OFF".to_owned(), p.muted),
+            Some(McpState::Running) => (
+                format!("RUNNING · {} TOOLS", info.map_or(0, |i| i.tools.len())),
+                p.ok,
+            ),
+            Some(McpState::Failed) => ("FAILED".to_owned(), p.danger),
+            None => ("CHECKING…".to_owned(), p.muted),
+            Some(_) => ("NOT STARTED".to_owned(), p.muted),
+        };
+        let target = server
+            .url
+            .clone()
+            .or_else(|| {
+                server.command.clone().map(|c| {
+                    std::iter::once(c)
+                        .chain(server.args.iter().cloned())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+            })
+            .unwrap_or_default();
+        let toggle = if server.enabled {
+            "Turn off"
+        } else {
+            "Turn on"
+        };
+        col = col.push(
+            row![
+                text(name.as_str()).font(BOLD).size(14),
+                container(text(state).font(BOLD).size(11))
+                    .padding([2, 6])
+                    .style(move |_| theme::badge(&p, color)),
+                text(target).font(MONO).size(12).width(Fill),
+                button_(p, ButtonKind::Secondary, toggle)
+                    .on_press(Msg::McpEnabled(name.clone(), !server.enabled)),
+                button_(p, ButtonKind::Danger, "Remove").on_press(Msg::McpRemove(name.clone())),
+            ]
+            .spacing(8)
+            .align_y(iced::Center),
+        );
+        if let Some(error) = info.and_then(|i| i.error.as_deref()) {
+            col = col.push(text(error).size(12).color(p.danger));
+        }
+    }
+    col.into()
 }
 
 fn folders<'a>(p: Palette, settings: &'a Settings) -> Element<'a, Msg> {

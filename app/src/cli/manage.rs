@@ -206,7 +206,7 @@ pub(super) async fn tools_list(json: bool) -> Result<ExitCode, CliError> {
         } else {
             for t in tools {
                 println!(
-                    "{:<10} {:<10} {:<6} {}",
+                    "{:<22} {:<11} {:<6} {}",
                     t.name,
                     format!("{:?}", t.effect).to_lowercase(),
                     format!("{:?}", t.policy).to_lowercase(),

@@ -434,3 +434,63 @@ async fn on_a_terminal_ask_asks_and_the_typed_answer_decides() {
         "a typed no writes nothing"
     );
 }
+
+/// `aetheria mcp add|list|rm` and `aetheria tools list` with a real MCP server (the official
+/// Python SDK's, from the engine's test fixtures).
+#[tokio::test]
+async fn mcp_servers_are_added_listed_and_removed() {
+    let Some(python) = std::env::var_os("AETHERIA_TEST_MCP_PYTHON") else {
+        assert!(
+            skip("mcp"),
+            "AETHERIA_TEST_MCP_PYTHON is not set: run installer/dev.sh test (AETHERIA_SKIP=mcp to skip)"
+        );
+        return;
+    };
+    let python = python.to_string_lossy().into_owned();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../engine/tests/fixtures/mcp/notes_server.py"
+    );
+    let server = ScriptedServer::start(vec![]).await.unwrap();
+    let env = Env::new(&server.base_url());
+    let out = env
+        .run(&["mcp", "add", "notes", "--", &python, script, "stdio"])
+        .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("notes__TOOL"), "{}", stdout(&out));
+    let out = env.run(&["mcp", "add", "notes", "--url", "http://x"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("exists"), "{}", stderr(&out));
+    let out = env
+        .run(&["mcp", "add", "bad name", "--url", "http://x"])
+        .await;
+    assert!(stderr(&out).contains("must be letters"), "{}", stderr(&out));
+
+    let out = env.run(&["mcp", "list"]).await;
+    let listed = stdout(&out);
+    assert!(listed.contains("running, 4 tools"), "{listed}");
+    assert!(listed.contains("notes__shout"), "{listed}");
+    let out = env.run(&["tools", "list", "--json"]).await;
+    let tools: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let add = tools
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "notes__add")
+        .unwrap_or_else(|| panic!("{tools}"));
+    assert_eq!(
+        (add["effect"].as_str(), add["policy"].as_str()),
+        (Some("external"), Some("ask"))
+    );
+
+    let out = env.run(&["mcp", "rm", "notes"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = env.run(&["mcp", "list", "--json"]).await;
+    assert_eq!(stdout(&out).trim(), "[]");
+    let out = env.run(&["mcp", "rm", "notes"]).await;
+    assert!(
+        stderr(&out).contains("no MCP server named"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -10,21 +10,24 @@ use tokio::sync::oneshot;
 use super::builtin::code::{RunCode, SandboxNetwork, Shell};
 use super::builtin::fs::{FsDelete, FsEdit, FsGlob, FsList, FsMove, FsRead, FsSearch, FsWrite};
 use super::builtin::web::{Web, WebFetch, WebSearch};
+use super::mcp::Mcp;
 use super::{DynTool, Scope};
 use crate::api::{ApprovalScope, Decision, Effect, Policy, ToolCallId, ToolInfo};
 use crate::provider::ToolSpec;
 use crate::sandboxes::Sandboxes;
 
-/// All tools the agent can call.
+/// All tools the agent can call: the built-in ones and those of the MCP servers.
 pub(crate) struct Registry {
     tools: BTreeMap<String, Arc<dyn DynTool>>,
+    pub mcp: Arc<Mcp>,
 }
 
 impl Registry {
     /// The built-in tools; the code tools run in `sandboxes`, the web tools share `web`.
-    pub(crate) fn builtin(sandboxes: &Arc<Sandboxes>, web: &Arc<Web>) -> Self {
+    pub(crate) fn builtin(sandboxes: &Arc<Sandboxes>, web: &Arc<Web>, mcp: Arc<Mcp>) -> Self {
         let mut registry = Self {
             tools: BTreeMap::new(),
+            mcp,
         };
         registry.add(FsList);
         registry.add(FsRead);
@@ -47,13 +50,23 @@ impl Registry {
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<Arc<dyn DynTool>> {
-        self.tools.get(name).cloned()
+        self.tools
+            .get(name)
+            .cloned()
+            .or_else(|| self.mcp.tool(name))
+    }
+
+    /// Every tool: built-in ones by name, then those of running MCP servers.
+    fn all(&self) -> Vec<Arc<dyn DynTool>> {
+        let mut all: Vec<Arc<dyn DynTool>> = self.tools.values().cloned().collect();
+        all.extend(self.mcp.tools());
+        all
     }
 
     /// The tools offered to the model: all but those whose policy is `deny`.
     pub(crate) fn specs(&self, policies: &Policies) -> Vec<ToolSpec> {
-        self.tools
-            .values()
+        self.all()
+            .iter()
             .filter(|t| policies.policy(t.name(), t.effect()) != Policy::Deny)
             .map(|t| ToolSpec {
                 name: t.name().to_owned(),
@@ -64,8 +77,8 @@ impl Registry {
     }
 
     pub(crate) fn infos(&self, policies: &Policies) -> Vec<ToolInfo> {
-        self.tools
-            .values()
+        self.all()
+            .iter()
             .map(|t| ToolInfo {
                 name: t.name().to_owned(),
                 description: t.description().to_owned(),
@@ -234,7 +247,8 @@ mod tests {
             crate::config::WebConfig::default(),
             crate::secrets::Secrets::new(),
         );
-        let registry = Registry::builtin(&sandboxes, &web);
+        let mcp = Mcp::new(&BTreeMap::new(), crate::secrets::Secrets::new());
+        let registry = Registry::builtin(&sandboxes, &web, mcp);
         let offered: Vec<_> = registry
             .specs(&policies)
             .into_iter()
@@ -317,7 +331,8 @@ mod tests {
             crate::config::WebConfig::default(),
             crate::secrets::Secrets::new(),
         );
-        let registry = Registry::builtin(&sandboxes, &web);
+        let mcp = Mcp::new(&BTreeMap::new(), crate::secrets::Secrets::new());
+        let registry = Registry::builtin(&sandboxes, &web, mcp);
         let write = registry.get("fs_write").unwrap();
         let schema = write.schema();
         assert_eq!(schema["type"], "object");

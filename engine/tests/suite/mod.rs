@@ -5,6 +5,7 @@ mod context;
 mod gemini;
 mod keychain;
 mod local;
+mod mcp;
 mod persistence;
 mod sessions;
 mod settings;

@@ -1,0 +1,276 @@
+//! MCP servers for real: a server written with the official Python SDK (PyPI `mcp`), over stdio
+//! and over streamable HTTP — listing, calls, a tool error, approval by default, a crash and the
+//! restart, stderr kept, and a server that cannot start.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aetheria_engine::api::{
+    Command, Decision, Effect, Event, McpServerInfo, McpState, Policy, ToolCallId, ToolInfo,
+    ToolStatus,
+};
+use aetheria_engine::config::McpServerConfig;
+use aetheria_engine::testkit::Reply;
+
+use super::common::{Harness, turn_ended};
+
+const SERVER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/mcp/notes_server.py"
+);
+
+/// The Python with the MCP SDK installed (`installer/dev.sh test` makes it).
+fn python() -> Option<PathBuf> {
+    match std::env::var_os("AETHERIA_TEST_MCP_PYTHON") {
+        Some(path) => Some(PathBuf::from(path)),
+        None if super::common::skip("mcp") => None,
+        None => panic!(
+            "AETHERIA_TEST_MCP_PYTHON is not set: run installer/dev.sh test, or point it at a python with `pip install mcp` (AETHERIA_SKIP=mcp to skip)"
+        ),
+    }
+}
+
+fn stdio_server(python: &std::path::Path) -> McpServerConfig {
+    McpServerConfig {
+        command: Some(python.display().to_string()),
+        args: vec![SERVER.into(), "stdio".into()],
+        env: Default::default(),
+        url: None,
+        token_ref: None,
+        enabled: true,
+    }
+}
+
+async fn direct(h: &mut Harness, tool: &str, arguments: serde_json::Value) -> (ToolStatus, String) {
+    let call = ToolCallId::new();
+    h.handle
+        .submit(Command::CallTool {
+            call: call.clone(),
+            tool: tool.into(),
+            arguments,
+        })
+        .unwrap();
+    let events = h
+        .until(|e| matches!(e, Event::ToolCallFinished { call: c, .. } if *c == call))
+        .await;
+    let Some(Event::ToolCallFinished { status, output, .. }) = events.last() else {
+        unreachable!()
+    };
+    (*status, output.clone())
+}
+
+async fn tools(h: &mut Harness) -> Vec<ToolInfo> {
+    h.handle.submit(Command::ListTools).unwrap();
+    let events = h.until(|e| matches!(e, Event::ToolList { .. })).await;
+    let Some(Event::ToolList { tools }) = events.last() else {
+        unreachable!()
+    };
+    tools.clone()
+}
+
+async fn servers(h: &mut Harness) -> Vec<McpServerInfo> {
+    h.handle.submit(Command::ListMcpServers).unwrap();
+    let events = h.until(|e| matches!(e, Event::McpServers { .. })).await;
+    let Some(Event::McpServers { servers }) = events.last() else {
+        unreachable!()
+    };
+    servers.clone()
+}
+
+#[tokio::test]
+async fn a_stdio_server_lists_calls_fails_crashes_and_restarts() {
+    let Some(python) = python() else { return };
+    let add = serde_json::json!({"a": 2, "b": 3}).to_string();
+    let mut h = Harness::start_with(
+        vec![
+            Reply::tool_calls(&[("m1", "notes__add", &add)], 4),
+            Reply::text(&["2 + 3 is 5."]),
+        ],
+        |config| {
+            config.mcp.insert("notes".into(), stdio_server(&python));
+            config
+                .tools
+                .policy
+                .insert("notes__fail".into(), Policy::Allow);
+            for tool in ["notes__crash", "notes__shout"] {
+                config.tools.policy.insert(tool.into(), Policy::Allow);
+            }
+        },
+    )
+    .await;
+    // The settings list the server.
+    h.handle.submit(Command::GetSettings).unwrap();
+    let events = h.until(|e| matches!(e, Event::Settings { .. })).await;
+    assert!(
+        matches!(events.last(), Some(Event::Settings { settings }) if settings.mcp_servers.contains_key("notes"))
+    );
+
+    let listed = tools(&mut h).await;
+    let names: Vec<&str> = listed.iter().map(|t| t.name.as_str()).collect();
+    for name in ["notes__add", "notes__shout", "notes__fail", "notes__crash"] {
+        assert!(names.contains(&name), "{names:?}");
+    }
+    let add_info = listed.iter().find(|t| t.name == "notes__add").unwrap();
+    assert_eq!(
+        (add_info.effect, add_info.policy),
+        (Effect::External, Policy::Ask)
+    );
+    assert!(add_info.description.contains("Add two whole numbers"));
+    assert_eq!(add_info.schema["properties"]["a"]["type"], "integer");
+
+    // The model sees the tool and calls it; the call waits for approval (default `ask`).
+    let session = h.new_session().await;
+    h.send(&session, "add 2 and 3 with the notes tool");
+    let events = h
+        .until(|e| matches!(e, Event::ApprovalRequested { .. }))
+        .await;
+    let Some(Event::ApprovalRequested {
+        call, tool, effect, ..
+    }) = events.last()
+    else {
+        unreachable!()
+    };
+    assert_eq!((tool.as_str(), *effect), ("notes__add", Effect::External));
+    let offered = serde_json::to_string(&h.server.requests()[0]["tools"]).unwrap();
+    assert!(offered.contains("notes__shout"), "{offered}");
+    h.handle
+        .submit(Command::Approve {
+            call: call.clone(),
+            decision: Decision::Allow,
+            remember: false,
+            scope: None,
+        })
+        .unwrap();
+    let events = h.until(turn_ended).await;
+    let output = events.iter().find_map(|e| match e {
+        Event::ToolCallFinished { output, status, .. } => Some((status, output.clone())),
+        _ => None,
+    });
+    assert_eq!(
+        output,
+        Some((&ToolStatus::Succeeded, "2 + 3 = 5".to_owned()))
+    );
+
+    // A tool error goes back to the model as an error.
+    let (status, out) = direct(&mut h, "notes__fail", serde_json::json!({"reason": "test"})).await;
+    assert_eq!(status, ToolStatus::Failed);
+    assert!(out.contains("failed on purpose: test"), "{out}");
+    let (status, out) = direct(&mut h, "notes__shout", serde_json::json!([1, 2])).await;
+    assert_eq!(status, ToolStatus::Failed, "{out}");
+
+    // The server dies in the middle of a call; the next call starts it again.
+    let (status, out) = direct(&mut h, "notes__crash", serde_json::json!({})).await;
+    assert_eq!(status, ToolStatus::Failed);
+    assert!(out.contains("stopped answering"), "{out}");
+    let (status, out) = direct(&mut h, "notes__shout", serde_json::json!({"text": "back"})).await;
+    assert_eq!((status, out.as_str()), (ToolStatus::Succeeded, "BACK"));
+    let info = servers(&mut h).await;
+    assert_eq!(info.len(), 1);
+    assert_eq!(info[0].state, McpState::Running, "{info:?}");
+    assert_eq!(info[0].restarts, 1, "{info:?}");
+    assert_eq!(info[0].tools.len(), 4);
+    // Its stderr was kept (and logged).
+    let stderr = info[0].stderr.join("\n");
+    assert!(stderr.contains("crashing on request"), "{stderr}");
+    assert!(stderr.contains("notes server starting"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_streamable_http_server() {
+    let Some(python) = python() else { return };
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let mut child = tokio::process::Command::new(&python)
+        .args([SERVER, "http", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the HTTP server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let url = format!("http://127.0.0.1:{port}/mcp");
+    let mut h = Harness::start_with(vec![], move |config| {
+        config.mcp.insert(
+            "web-notes".into(),
+            McpServerConfig {
+                command: None,
+                args: vec![],
+                env: Default::default(),
+                url: Some(url),
+                token_ref: None,
+                enabled: true,
+            },
+        );
+        config
+            .tools
+            .policy
+            .insert("web-notes__add".into(), Policy::Allow);
+        config
+            .tools
+            .policy
+            .insert("web-notes__fail".into(), Policy::Allow);
+    })
+    .await;
+    let names: Vec<String> = tools(&mut h).await.into_iter().map(|t| t.name).collect();
+    assert!(names.contains(&"web-notes__shout".to_owned()), "{names:?}");
+    let (status, out) = direct(
+        &mut h,
+        "web-notes__add",
+        serde_json::json!({"a": 40, "b": 2}),
+    )
+    .await;
+    assert_eq!(
+        (status, out.as_str()),
+        (ToolStatus::Succeeded, "40 + 2 = 42")
+    );
+    let (status, out) = direct(
+        &mut h,
+        "web-notes__fail",
+        serde_json::json!({"reason": "http"}),
+    )
+    .await;
+    assert_eq!(status, ToolStatus::Failed);
+    assert!(out.contains("failed on purpose: http"), "{out}");
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_server_that_cannot_start_is_reported_and_the_rest_still_works() {
+    let mut h = Harness::start_with(vec![], |config| {
+        config.mcp.insert(
+            "broken".into(),
+            McpServerConfig {
+                command: Some("/nonexistent/aetheria-mcp-server".into()),
+                args: vec![],
+                env: Default::default(),
+                url: None,
+                token_ref: None,
+                enabled: true,
+            },
+        );
+    })
+    .await;
+    let info = servers(&mut h).await;
+    assert_eq!(info[0].state, McpState::Failed);
+    let error = info[0].error.clone().unwrap();
+    assert!(error.contains("could not be run"), "{error}");
+    let names: Vec<String> = tools(&mut h).await.into_iter().map(|t| t.name).collect();
+    assert!(
+        names.contains(&"fs_read".to_owned()) && !names.iter().any(|n| n.starts_with("broken"))
+    );
+    let (status, out) = direct(&mut h, "broken__anything", serde_json::json!({})).await;
+    assert_eq!(status, ToolStatus::Failed);
+    assert!(out.contains("no tool named"), "{out}");
+}
