@@ -188,6 +188,13 @@ enum AuthCommand {
         /// The provider's name.
         provider: String,
     },
+    /// Sign in to GitHub with the OAuth device flow; the token goes to the keychain and the
+    /// GitHub tools are turned on.
+    Github {
+        /// The OAuth app's client id (saved as github.client_id).
+        #[arg(long)]
+        client_id: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -305,6 +312,7 @@ impl Cli {
                 AuthCommand::Set { provider } => manage::auth_set(&provider).await,
                 AuthCommand::Rm { provider } => manage::auth_rm(&provider).await,
                 AuthCommand::Status { provider } => manage::auth_status(&provider).await,
+                AuthCommand::Github { client_id } => manage::auth_github(client_id).await,
             },
             Commands::Tools(cmd) => match cmd {
                 ToolsCommand::List { json } => manage::tools_list(json).await,

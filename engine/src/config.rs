@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::Policy;
 
 mod services;
-pub use self::services::{McpServerConfig, SearchBackend, WebConfig};
+pub use self::services::{GithubConfig, McpServerConfig, SearchBackend, VercelConfig, WebConfig};
 
 /// The config file's name inside the config directory.
 pub const CONFIG_FILE: &str = "config.toml";
@@ -300,6 +300,12 @@ pub struct Config {
     /// The web tools.
     #[serde(default, skip_serializing_if = "WebConfig::is_default")]
     pub web: WebConfig,
+    /// GitHub; its tools are offered when this is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github: Option<GithubConfig>,
+    /// Vercel; its tools are offered when this is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vercel: Option<VercelConfig>,
     /// MCP servers by name; their tools join the registry as `NAME__TOOL`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub mcp: BTreeMap<String, McpServerConfig>,
@@ -331,6 +337,8 @@ impl Config {
             sandbox: SandboxConfig::default(),
             local: LocalConfig::default(),
             web: WebConfig::default(),
+            github: None,
+            vercel: None,
             mcp: BTreeMap::new(),
             config_dir,
             data_dir,

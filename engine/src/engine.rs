@@ -20,9 +20,8 @@ use crate::provider::{self, ModelClient};
 use crate::sandboxes::Sandboxes;
 use crate::secrets::Secrets;
 use crate::session::Router;
-use crate::tool::builtin::web::Web;
 use crate::tool::mcp::Mcp;
-use crate::tool::registry::{Approvals, Policies, Registry};
+use crate::tool::registry::{Approvals, Policies, Registry, Services};
 use crate::tool::workspace::Workspace;
 
 /// How long a turn waits for the keychain to hand out a key.
@@ -58,15 +57,15 @@ impl Engine {
         let secrets = Secrets::new();
         let sandboxes = Arc::new(Sandboxes::new(config.sandbox.clone()));
         sandboxes.set_workspace(&roots);
-        let web = Web::new(config.web.clone(), secrets.clone());
+        let services = Services::new(&config, &secrets);
         let mcp = Mcp::new(&config.mcp, secrets.clone());
         let shared = Arc::new(Shared {
             policies: Policies::new(config.tools.policy.clone(), remembered, grants),
             config: RwLock::new(config),
             store,
             secrets,
-            registry: Registry::builtin(&sandboxes, &web, mcp),
-            web,
+            registry: Registry::builtin(&sandboxes, &services, mcp),
+            services,
             sandboxes: sandboxes.clone(),
             approvals: Approvals::default(),
             workspace: RwLock::new(Arc::new(workspace)),
@@ -148,8 +147,8 @@ pub(crate) struct Shared {
     pub registry: Registry,
     pub sandboxes: Arc<Sandboxes>,
     pub policies: Policies,
-    /// The web tools' settings.
-    pub web: Arc<Web>,
+    /// The outside services' settings (web, GitHub, Vercel).
+    pub services: Services,
     pub approvals: Approvals,
     workspace: RwLock<Arc<Workspace>>,
     events: mpsc::UnboundedSender<Event>,
@@ -180,7 +179,7 @@ impl Shared {
     /// Puts new settings in effect (already validated and saved).
     pub(crate) async fn apply(&self, config: Config, workspace: Workspace) {
         self.policies.configure(config.tools.policy.clone());
-        self.web.configure(config.web.clone());
+        self.services.configure(&config);
         self.registry.mcp.configure(&config.mcp);
         self.sandboxes.set_workspace(&config.workspace_roots);
         self.sandboxes.configure(config.sandbox.clone()).await;

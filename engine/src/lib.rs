@@ -23,5 +23,10 @@ mod tool;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+/// Signing in to GitHub with the OAuth device flow (the CLI's `aetheria auth github`).
+pub mod github {
+    pub use crate::tool::builtin::github::{DeviceCode, device};
+}
+
 pub use engine::{Engine, Events, Handle};
 pub use error::{EngineError, Result};

@@ -217,6 +217,10 @@ pub(crate) trait Tool: Send + Sync + 'static {
         args: Self::Args,
         cx: ToolCx,
     ) -> impl Future<Output = Result<ToolOutput, ToolError>> + Send;
+    /// Whether it can be offered now (a service tool needs its service configured).
+    fn available(&self) -> bool {
+        true
+    }
     /// What the call acts on, for approvals remembered per path or domain.
     fn scope(&self, _args: &Self::Args) -> Option<Scope> {
         None
@@ -244,6 +248,9 @@ pub(crate) trait DynTool: Send + Sync {
     ) -> BoxFuture<'_, Result<ToolOutput, ToolError>>;
     fn preview_json(&self, arguments: &str, cx: ToolCx) -> BoxFuture<'_, Option<String>>;
     fn scope_json(&self, arguments: &str) -> Option<Scope>;
+    fn available(&self) -> bool {
+        true
+    }
 }
 
 impl<T: Tool> DynTool for T {
@@ -289,6 +296,10 @@ impl<T: Tool> DynTool for T {
             })?;
             self.call(args, cx).await
         })
+    }
+
+    fn available(&self) -> bool {
+        Tool::available(self)
     }
 
     fn scope_json(&self, arguments: &str) -> Option<Scope> {

@@ -610,8 +610,8 @@ fn diff_line<'a>(p: Palette, line: &'a str) -> Element<'a, Message> {
     }
 }
 
-/// "Allow once", "Always allow" (limited to the call's folder or domain when it has one; never
-/// everywhere for a destructive tool) and "Deny".
+/// "Allow once", "Always allow" (never for a destructive tool: it would allow it everywhere) and
+/// "Deny"; below them, "Always allow" limited to the call's folder or domain, when it has one.
 fn always_row<'a>(p: Palette, approval: &'a Approval) -> Element<'a, Message> {
     let answer = |decision, remember, scope: Option<String>| Message::Approve {
         decision,
@@ -621,20 +621,6 @@ fn always_row<'a>(p: Palette, approval: &'a Approval) -> Element<'a, Message> {
     let mut buttons =
         row![btn(p, ButtonKind::Ok, "Allow once").on_press(answer(Decision::Allow, false, None))]
             .spacing(12);
-    if let Some(scope) = &approval.scope {
-        let where_ = match (scope.kind, scope.value.as_str()) {
-            (ScopeKind::Path, "") => "in the whole workspace".to_owned(),
-            (ScopeKind::Path, folder) => format!("in {folder}/"),
-            (ScopeKind::Domain, domain) => format!("on {domain}"),
-        };
-        buttons = buttons.push(
-            btn(p, ButtonKind::Secondary, format!("Always allow {where_}")).on_press(answer(
-                Decision::Allow,
-                true,
-                Some(scope.value.clone()),
-            )),
-        );
-    }
     if approval.effect != Effect::Destructive {
         buttons = buttons.push(
             btn(p, ButtonKind::Secondary, "Always allow").on_press(answer(
@@ -644,10 +630,29 @@ fn always_row<'a>(p: Palette, approval: &'a Approval) -> Element<'a, Message> {
             )),
         );
     }
-    buttons
+    let buttons = buttons
         .push(Space::new().width(Fill))
-        .push(btn(p, ButtonKind::Danger, "Deny").on_press(answer(Decision::Deny, false, None)))
-        .into()
+        .push(btn(p, ButtonKind::Danger, "Deny").on_press(answer(Decision::Deny, false, None)));
+    let Some(scope) = &approval.scope else {
+        return buttons.into();
+    };
+    let where_ = match (scope.kind, scope.value.as_str()) {
+        (ScopeKind::Path, "") => "in the whole workspace".to_owned(),
+        (ScopeKind::Path, folder) => format!("in {folder}/"),
+        (ScopeKind::Domain, domain) => format!("on {domain}"),
+    };
+    column![
+        buttons,
+        row![
+            btn(p, ButtonKind::Secondary, format!("Always allow {where_}")).on_press(answer(
+                Decision::Allow,
+                true,
+                Some(scope.value.clone()),
+            ))
+        ]
+    ]
+    .spacing(10)
+    .into()
 }
 
 fn approval_prompt<'a>(p: Palette, approval: &'a Approval, waiting: usize) -> Element<'a, Message> {

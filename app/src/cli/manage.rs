@@ -152,6 +152,52 @@ pub(super) async fn auth_set(provider: &str) -> Result<ExitCode, CliError> {
         .await
         .map_err(CliError::new)??;
     println!("stored the key for {provider} in the OS keychain");
+    enable_service(provider)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A token stored for `github` or `vercel` turns that service's tools on.
+fn enable_service(name: &str) -> Result<(), CliError> {
+    let mut config = Config::load()?;
+    let changed = match name {
+        "github" if config.github.is_none() => {
+            config.github = Some(aetheria_engine::config::GithubConfig::default());
+            true
+        }
+        "vercel" if config.vercel.is_none() => {
+            config.vercel = Some(aetheria_engine::config::VercelConfig::default());
+            true
+        }
+        _ => false,
+    };
+    if changed {
+        config.save()?;
+        println!("the {name} tools are on (config: [{name}])");
+    }
+    Ok(())
+}
+
+pub(super) async fn auth_github(client_id: Option<String>) -> Result<ExitCode, CliError> {
+    let mut config = Config::load()?;
+    let mut github = config.github.clone().unwrap_or_default();
+    if client_id.is_some() {
+        github.client_id = client_id;
+    }
+    let code = aetheria_engine::github::device::start(&github)
+        .await
+        .map_err(CliError::new)?;
+    println!(
+        "Open {} and enter the code {} (it expires in {} minutes)…",
+        code.verification_uri,
+        code.user_code,
+        code.expires_in / 60
+    );
+    aetheria_engine::github::device::finish(&github, &code, &Secrets::new())
+        .await
+        .map_err(CliError::new)?;
+    config.github = Some(github);
+    config.save()?;
+    println!("signed in to GitHub; the token is in the OS keychain and the GitHub tools are on");
     Ok(ExitCode::SUCCESS)
 }
 

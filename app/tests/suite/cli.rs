@@ -193,12 +193,19 @@ async fn tools_list_and_call_apply_policies() {
     assert_eq!(
         summary,
         [
+            ("fs_delete".into(), "destructive".into(), "ask".into()),
+            ("fs_edit".into(), "mutating".into(), "ask".into()),
+            ("fs_glob".into(), "read_only".into(), "allow".into()),
             ("fs_list".into(), "read_only".into(), "allow".into()),
+            ("fs_move".into(), "mutating".into(), "ask".into()),
             ("fs_read".into(), "read_only".into(), "allow".into()),
+            ("fs_search".into(), "read_only".into(), "allow".into()),
             ("fs_write".into(), "mutating".into(), "ask".into()),
             ("run_code".into(), "mutating".into(), "ask".into()),
             ("sandbox_network".into(), "external".into(), "ask".into()),
             ("shell".into(), "mutating".into(), "ask".into()),
+            ("web_fetch".into(), "external".into(), "ask".into()),
+            ("web_search".into(), "read_only".into(), "allow".into()),
         ]
     );
 

@@ -68,6 +68,55 @@ impl WebConfig {
     }
 }
 
+/// GitHub (or GitHub Enterprise: `api_url = "https://HOST/api/v3"`, `oauth_url = "https://HOST"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GithubConfig {
+    /// The REST API.
+    pub api_url: String,
+    /// Where the OAuth device flow runs.
+    pub oauth_url: String,
+    /// An OAuth app's client id, for `aetheria auth github` (the device flow).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The keychain account of the token.
+    pub token_ref: String,
+}
+
+impl Default for GithubConfig {
+    fn default() -> Self {
+        Self {
+            api_url: "https://api.github.com".into(),
+            oauth_url: "https://github.com".into(),
+            client_id: None,
+            token_ref: "github".into(),
+        }
+    }
+}
+
+/// Vercel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VercelConfig {
+    /// The REST API.
+    pub api_url: String,
+    /// A team's id, for a team's projects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<String>,
+    /// The keychain account of the token.
+    pub token_ref: String,
+}
+
+impl Default for VercelConfig {
+    fn default() -> Self {
+        Self {
+            api_url: "https://api.vercel.com".into(),
+            team_id: None,
+            token_ref: "vercel".into(),
+        }
+    }
+}
+
 /// How Aetheria talks to an MCP server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -9,6 +9,8 @@ use tokio::sync::oneshot;
 
 use super::builtin::code::{RunCode, SandboxNetwork, Shell};
 use super::builtin::fs::{FsDelete, FsEdit, FsGlob, FsList, FsMove, FsRead, FsSearch, FsWrite};
+use super::builtin::github::Github;
+use super::builtin::vercel::Vercel;
 use super::builtin::web::{Web, WebFetch, WebSearch};
 use super::mcp::Mcp;
 use super::{DynTool, Scope};
@@ -24,7 +26,7 @@ pub(crate) struct Registry {
 
 impl Registry {
     /// The built-in tools; the code tools run in `sandboxes`, the web tools share `web`.
-    pub(crate) fn builtin(sandboxes: &Arc<Sandboxes>, web: &Arc<Web>, mcp: Arc<Mcp>) -> Self {
+    pub(crate) fn builtin(sandboxes: &Arc<Sandboxes>, services: &Services, mcp: Arc<Mcp>) -> Self {
         let mut registry = Self {
             tools: BTreeMap::new(),
             mcp,
@@ -40,12 +42,14 @@ impl Registry {
         registry.add(RunCode(sandboxes.clone()));
         registry.add(Shell(sandboxes.clone()));
         registry.add(SandboxNetwork(sandboxes.clone()));
-        registry.add(WebFetch(web.clone()));
-        registry.add(WebSearch(web.clone()));
+        registry.add(WebFetch(services.web.clone()));
+        registry.add(WebSearch(services.web.clone()));
+        super::builtin::github::register(&mut registry, &services.github);
+        super::builtin::vercel::register(&mut registry, &services.vercel);
         registry
     }
 
-    fn add(&mut self, tool: impl DynTool + 'static) {
+    pub(crate) fn add(&mut self, tool: impl DynTool + 'static) {
         self.tools.insert(tool.name().to_owned(), Arc::new(tool));
     }
 
@@ -58,7 +62,12 @@ impl Registry {
 
     /// Every tool: built-in ones by name, then those of running MCP servers.
     fn all(&self) -> Vec<Arc<dyn DynTool>> {
-        let mut all: Vec<Arc<dyn DynTool>> = self.tools.values().cloned().collect();
+        let mut all: Vec<Arc<dyn DynTool>> = self
+            .tools
+            .values()
+            .filter(|t| t.available())
+            .cloned()
+            .collect();
         all.extend(self.mcp.tools());
         all
     }
@@ -87,6 +96,29 @@ impl Registry {
                 schema: t.schema(),
             })
             .collect()
+    }
+}
+
+/// The outside services the built-in tools reach, each with settings changed live.
+pub(crate) struct Services {
+    pub web: Arc<Web>,
+    pub github: Arc<Github>,
+    pub vercel: Arc<Vercel>,
+}
+
+impl Services {
+    pub(crate) fn new(config: &crate::config::Config, secrets: &crate::secrets::Secrets) -> Self {
+        Self {
+            web: Web::new(config.web.clone(), secrets.clone()),
+            github: Github::new(config.github.clone(), secrets.clone()),
+            vercel: Vercel::new(config.vercel.clone(), secrets.clone()),
+        }
+    }
+
+    pub(crate) fn configure(&self, config: &crate::config::Config) {
+        self.web.configure(config.web.clone());
+        self.github.configure(config.github.clone());
+        self.vercel.configure(config.vercel.clone());
     }
 }
 
@@ -243,12 +275,12 @@ mod tests {
         assert_eq!(policies.policy("fs_read", Effect::ReadOnly), Policy::Deny);
 
         let sandboxes = Arc::new(Sandboxes::new(crate::config::SandboxConfig::default()));
-        let web = Web::new(
-            crate::config::WebConfig::default(),
-            crate::secrets::Secrets::new(),
+        let services = Services::new(
+            &crate::config::Config::new("c".into(), "d".into()),
+            &crate::secrets::Secrets::new(),
         );
         let mcp = Mcp::new(&BTreeMap::new(), crate::secrets::Secrets::new());
-        let registry = Registry::builtin(&sandboxes, &web, mcp);
+        let registry = Registry::builtin(&sandboxes, &services, mcp);
         let offered: Vec<_> = registry
             .specs(&policies)
             .into_iter()
@@ -327,12 +359,12 @@ mod tests {
     #[test]
     fn schemas_come_from_doc_comments() {
         let sandboxes = Arc::new(Sandboxes::new(crate::config::SandboxConfig::default()));
-        let web = Web::new(
-            crate::config::WebConfig::default(),
-            crate::secrets::Secrets::new(),
+        let services = Services::new(
+            &crate::config::Config::new("c".into(), "d".into()),
+            &crate::secrets::Secrets::new(),
         );
         let mcp = Mcp::new(&BTreeMap::new(), crate::secrets::Secrets::new());
-        let registry = Registry::builtin(&sandboxes, &web, mcp);
+        let registry = Registry::builtin(&sandboxes, &services, mcp);
         let write = registry.get("fs_write").unwrap();
         let schema = write.schema();
         assert_eq!(schema["type"], "object");

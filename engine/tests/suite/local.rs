@@ -29,25 +29,24 @@ impl Offline {
         config.workspace_roots = vec![workspace.clone()];
         config.local.threads = Some(1);
         config.local.max_tokens = 96;
-        for tool in [
-            "fs_list",
-            "fs_read",
-            "fs_write",
-            "fs_edit",
-            "fs_move",
-            "fs_delete",
-            "fs_glob",
-            "fs_search",
-            "run_code",
-            "shell",
-            "sandbox_network",
-        ] {
-            let policy = if tools.contains(&tool) {
+        // Every tool the engine has, allowed if named, else turned off (so a new built-in tool
+        // never changes what this small model is offered).
+        let (probe, mut probe_events) = Engine::start(config.clone()).await.unwrap();
+        probe.submit(Command::ListTools).unwrap();
+        let all = loop {
+            if let Some(Event::ToolList { tools }) = probe_events.recv().await {
+                break tools;
+            }
+        };
+        probe.submit(Command::Shutdown).unwrap();
+        while probe_events.recv().await.is_some() {}
+        for tool in all {
+            let policy = if tools.contains(&tool.name.as_str()) {
                 Policy::Allow
             } else {
                 Policy::Deny
             };
-            config.tools.policy.insert(tool.into(), policy);
+            config.tools.policy.insert(tool.name, policy);
         }
         let (handle, events) = Engine::start(config).await.unwrap();
         Self {

@@ -46,12 +46,19 @@ async fn text_answer_streams_is_stored_and_titles_the_session() {
     assert_eq!(
         tools,
         vec![
+            "fs_delete",
+            "fs_edit",
+            "fs_glob",
             "fs_list",
+            "fs_move",
             "fs_read",
+            "fs_search",
             "fs_write",
             "run_code",
             "sandbox_network",
-            "shell"
+            "shell",
+            "web_fetch",
+            "web_search"
         ]
     );
 
