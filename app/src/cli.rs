@@ -188,6 +188,13 @@ enum AuthCommand {
         /// The provider's name.
         provider: String,
     },
+    /// Sign in to Google Drive in the browser (OAuth with PKCE); the tokens go to the keychain and
+    /// the Drive tools are turned on.
+    Drive {
+        /// The OAuth client id of a "Desktop app" client (saved as drive.client_id).
+        #[arg(long)]
+        client_id: Option<String>,
+    },
     /// Sign in to GitHub with the OAuth device flow; the token goes to the keychain and the
     /// GitHub tools are turned on.
     Github {
@@ -313,6 +320,7 @@ impl Cli {
                 AuthCommand::Rm { provider } => manage::auth_rm(&provider).await,
                 AuthCommand::Status { provider } => manage::auth_status(&provider).await,
                 AuthCommand::Github { client_id } => manage::auth_github(client_id).await,
+                AuthCommand::Drive { client_id } => manage::auth_drive(client_id).await,
             },
             Commands::Tools(cmd) => match cmd {
                 ToolsCommand::List { json } => manage::tools_list(json).await,

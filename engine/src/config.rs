@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 use crate::api::Policy;
 
 mod services;
-pub use self::services::{GithubConfig, McpServerConfig, SearchBackend, VercelConfig, WebConfig};
+pub use self::services::{
+    DriveConfig, GithubConfig, McpServerConfig, SearchBackend, VercelConfig, WebConfig,
+};
 
 /// The config file's name inside the config directory.
 pub const CONFIG_FILE: &str = "config.toml";
@@ -303,6 +305,9 @@ pub struct Config {
     /// GitHub; its tools are offered when this is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub github: Option<GithubConfig>,
+    /// Google Drive; its tools are offered when this is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drive: Option<DriveConfig>,
     /// Vercel; its tools are offered when this is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vercel: Option<VercelConfig>,
@@ -338,6 +343,7 @@ impl Config {
             local: LocalConfig::default(),
             web: WebConfig::default(),
             github: None,
+            drive: None,
             vercel: None,
             mcp: BTreeMap::new(),
             config_dir,

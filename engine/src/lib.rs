@@ -23,6 +23,11 @@ mod tool;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+/// Signing in to Google Drive (OAuth for installed apps with PKCE; the CLI's `aetheria auth drive`).
+pub mod drive {
+    pub use crate::tool::builtin::drive::oauth::{Pending, SCOPE, start};
+}
+
 /// Signing in to GitHub with the OAuth device flow (the CLI's `aetheria auth github`).
 pub mod github {
     pub use crate::tool::builtin::github::{DeviceCode, device};

@@ -177,6 +177,31 @@ fn enable_service(name: &str) -> Result<(), CliError> {
     Ok(())
 }
 
+pub(super) async fn auth_drive(client_id: Option<String>) -> Result<ExitCode, CliError> {
+    let mut config = Config::load()?;
+    let mut drive = config.drive.clone().unwrap_or_default();
+    if client_id.is_some() {
+        drive.client_id = client_id;
+    }
+    let pending = aetheria_engine::drive::start(&drive)
+        .await
+        .map_err(CliError::new)?;
+    println!("Sign in to Google in your browser: {}", pending.auth_url);
+    if let Err(e) = open::that_detached(&pending.auth_url) {
+        println!("(the browser did not open by itself: {e}; open the address above)");
+    }
+    pending
+        .finish(&Secrets::new(), std::time::Duration::from_secs(300))
+        .await
+        .map_err(CliError::new)?;
+    config.drive = Some(drive);
+    config.save()?;
+    println!(
+        "signed in to Google Drive; the tokens are in the OS keychain and the Drive tools are on"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(super) async fn auth_github(client_id: Option<String>) -> Result<ExitCode, CliError> {
     let mut config = Config::load()?;
     let mut github = config.github.clone().unwrap_or_default();

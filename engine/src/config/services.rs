@@ -117,6 +117,42 @@ impl Default for VercelConfig {
     }
 }
 
+/// Google Drive (OAuth for installed apps; every URL can point elsewhere).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DriveConfig {
+    /// The OAuth client id of a "Desktop app" client from Google Cloud console.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The keychain account of that client's secret, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret_ref: Option<String>,
+    /// Google's authorization endpoint.
+    pub auth_url: String,
+    /// Google's token endpoint.
+    pub token_url: String,
+    /// The Drive v3 API.
+    pub api_url: String,
+    /// The Drive v3 upload API.
+    pub upload_url: String,
+    /// The keychain account of the tokens.
+    pub token_ref: String,
+}
+
+impl Default for DriveConfig {
+    fn default() -> Self {
+        Self {
+            client_id: None,
+            client_secret_ref: None,
+            auth_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
+            token_url: "https://oauth2.googleapis.com/token".into(),
+            api_url: "https://www.googleapis.com/drive/v3".into(),
+            upload_url: "https://www.googleapis.com/upload/drive/v3".into(),
+            token_ref: "google-drive".into(),
+        }
+    }
+}
+
 /// How Aetheria talks to an MCP server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,6 +1,7 @@
 //! The tools Aetheria ships with.
 
 pub(crate) mod code;
+pub(crate) mod drive;
 pub(crate) mod fs;
 pub(crate) mod github;
 pub(crate) mod vercel;

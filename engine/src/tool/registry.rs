@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use tokio::sync::oneshot;
 
 use super::builtin::code::{RunCode, SandboxNetwork, Shell};
+use super::builtin::drive::Drive;
 use super::builtin::fs::{FsDelete, FsEdit, FsGlob, FsList, FsMove, FsRead, FsSearch, FsWrite};
 use super::builtin::github::Github;
 use super::builtin::vercel::Vercel;
@@ -46,6 +47,7 @@ impl Registry {
         registry.add(WebSearch(services.web.clone()));
         super::builtin::github::register(&mut registry, &services.github);
         super::builtin::vercel::register(&mut registry, &services.vercel);
+        super::builtin::drive::register(&mut registry, &services.drive);
         registry
     }
 
@@ -104,6 +106,7 @@ pub(crate) struct Services {
     pub web: Arc<Web>,
     pub github: Arc<Github>,
     pub vercel: Arc<Vercel>,
+    pub drive: Arc<Drive>,
 }
 
 impl Services {
@@ -112,6 +115,7 @@ impl Services {
             web: Web::new(config.web.clone(), secrets.clone()),
             github: Github::new(config.github.clone(), secrets.clone()),
             vercel: Vercel::new(config.vercel.clone(), secrets.clone()),
+            drive: Drive::new(config.drive.clone(), secrets.clone()),
         }
     }
 
@@ -119,6 +123,7 @@ impl Services {
         self.web.configure(config.web.clone());
         self.github.configure(config.github.clone());
         self.vercel.configure(config.vercel.clone());
+        self.drive.configure(config.drive.clone());
     }
 }
 

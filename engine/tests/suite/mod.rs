@@ -2,6 +2,7 @@ mod anthropic;
 mod code;
 mod common;
 mod context;
+mod drive;
 mod gemini;
 mod github;
 mod keychain;
