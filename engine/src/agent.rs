@@ -381,6 +381,10 @@ pub(crate) async fn run_call(
         record.output = shared.redact(&truncate_output(output));
     };
     let fatal = 'run: {
+        // An MCP server's tools are known once it runs: start servers not yet started.
+        if shared.registry.get(&call.name).is_none() {
+            shared.registry.mcp.start_all().await;
+        }
         let Some(tool) = shared.registry.get(&call.name) else {
             let names: Vec<String> = shared
                 .registry

@@ -175,20 +175,25 @@ async fn a_stdio_server_lists_calls_fails_crashes_and_restarts() {
     assert!(stderr.contains("notes server starting"), "{stderr}");
 }
 
-#[tokio::test]
-async fn a_streamable_http_server() {
-    let Some(python) = python() else { return };
+/// Starts the Python server over streamable HTTP (with a required bearer token when given).
+async fn http_server(
+    python: &std::path::Path,
+    token: Option<&str>,
+) -> (tokio::process::Child, String) {
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let mut child = tokio::process::Command::new(&python)
+    let mut command = tokio::process::Command::new(python);
+    command
         .args([SERVER, "http", &port.to_string()])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+        .kill_on_drop(true);
+    if let Some(token) = token {
+        command.env("MCP_TOKEN", token);
+    }
+    let child = command.spawn().unwrap();
     let started = std::time::Instant::now();
     while tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
@@ -200,7 +205,13 @@ async fn a_streamable_http_server() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let url = format!("http://127.0.0.1:{port}/mcp");
+    (child, format!("http://127.0.0.1:{port}/mcp"))
+}
+
+#[tokio::test]
+async fn a_streamable_http_server() {
+    let Some(python) = python() else { return };
+    let (mut child, url) = http_server(&python, None).await;
     let mut h = Harness::start_with(vec![], move |config| {
         config.mcp.insert(
             "web-notes".into(),
@@ -273,4 +284,64 @@ async fn a_server_that_cannot_start_is_reported_and_the_rest_still_works() {
     let (status, out) = direct(&mut h, "broken__anything", serde_json::json!({})).await;
     assert_eq!(status, ToolStatus::Failed);
     assert!(out.contains("no tool named"), "{out}");
+}
+
+/// A server that wants a bearer token: without it the start fails with the reason; with the token
+/// from the keychain it works.
+#[tokio::test]
+async fn an_http_server_gets_its_token_from_the_keychain() {
+    if super::common::skip("keychain") {
+        return;
+    }
+    let Some(python) = python() else { return };
+    let token = "mcp-token-0123456789abcdef";
+    let (mut child, url) = http_server(&python, Some(token)).await;
+    let account = format!("aetheria-test-mcp-{}", std::process::id());
+    let server = |token_ref: Option<String>| McpServerConfig {
+        command: None,
+        args: vec![],
+        env: Default::default(),
+        url: Some(url.clone()),
+        token_ref,
+        enabled: true,
+    };
+    let without = server(None);
+    let mut h = Harness::start_with(vec![], move |config| {
+        config.mcp.insert("locked".into(), without);
+    })
+    .await;
+    let info = servers(&mut h).await;
+    assert_eq!(info[0].state, McpState::Failed, "{info:?}");
+    assert!(
+        info[0].error.as_deref().unwrap().contains("did not start"),
+        "{info:?}"
+    );
+
+    let acct = account.clone();
+    std::thread::spawn(move || {
+        aetheria_engine::secrets::Secrets::new()
+            .set(&acct, token)
+            .unwrap()
+    })
+    .join()
+    .unwrap();
+    let with = server(Some(account.clone()));
+    let mut h = Harness::start_with(vec![], move |config| {
+        config.mcp.insert("locked".into(), with);
+        config
+            .tools
+            .policy
+            .insert("locked__add".into(), Policy::Allow);
+    })
+    .await;
+    let (status, out) = direct(&mut h, "locked__add", serde_json::json!({"a": 1, "b": 1})).await;
+    assert_eq!((status, out.as_str()), (ToolStatus::Succeeded, "1 + 1 = 2"));
+    std::thread::spawn(move || {
+        aetheria_engine::secrets::Secrets::new()
+            .delete(&account)
+            .unwrap()
+    })
+    .join()
+    .unwrap();
+    child.kill().await.unwrap();
 }

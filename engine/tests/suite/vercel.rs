@@ -49,6 +49,13 @@ async fn vercel(
     let query = uri.query().unwrap_or("");
     assert!(query.contains("teamId=team_loop"), "{query}");
     match (method.as_str(), uri.path()) {
+        ("GET", "/v9/projects") if query.contains("until=1762000000000") => reply(
+            StatusCode::OK,
+            json!({
+                "projects": [{"id": "prj_3", "name": "blog", "framework": "astro", "updatedAt": 1_761_000_000_000_i64}],
+                "pagination": {"count": 1, "next": null, "prev": 1_762_000_000_000_i64}
+            }),
+        ),
         ("GET", "/v9/projects") => reply(
             StatusCode::OK,
             json!({
@@ -183,7 +190,12 @@ async fn the_vercel_tools_speak_the_rest_api() {
     assert!(!asked);
     assert_eq!(
         out,
-        "site (prj_1, nextjs) updated 2025-11-24 16:00\ndocs (prj_2, no framework) updated 2025-11-13 02:13\n[more projects not shown; raise limit]"
+        "site (prj_1, nextjs) updated 2025-11-24 16:00\ndocs (prj_2, no framework) updated 2025-11-13 02:13\nblog (prj_3, astro) updated 2025-10-20 22:40"
+    );
+    let (_, out, _) = direct(&mut h, "vercel_projects", json!({"limit": 2})).await;
+    assert!(
+        out.ends_with("docs (prj_2, no framework) updated 2025-11-13 02:13\n[more projects not shown; raise limit]"),
+        "{out}"
     );
     let (_, out, _) = direct(&mut h, "vercel_deployments", json!({"project": "site"})).await;
     assert!(

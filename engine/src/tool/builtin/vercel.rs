@@ -86,6 +86,39 @@ struct Client {
 }
 
 impl Client {
+    /// Up to `max` items of a listing, following `pagination.next` (passed back as `until`);
+    /// `true` when more were left.
+    async fn pages(
+        &self,
+        path: &str,
+        key: &str,
+        query: &[(&str, &str)],
+        max: usize,
+    ) -> Result<(Vec<Value>, bool), ToolError> {
+        let mut items = Vec::new();
+        let mut until: Option<String> = None;
+        loop {
+            let size = (max - items.len()).min(100).to_string();
+            let mut q: Vec<(&str, &str)> = query.to_vec();
+            q.push(("limit", &size));
+            if let Some(until) = &until {
+                q.push(("until", until));
+            }
+            let answer = self.call(reqwest::Method::GET, path, &q, None).await?;
+            items.extend(answer[key].as_array().cloned().unwrap_or_default());
+            until = match &answer["pagination"]["next"] {
+                Value::Number(n) => Some(n.to_string()),
+                Value::String(s) => Some(s.clone()),
+                _ => None,
+            };
+            if items.len() >= max || until.is_none() {
+                let more = items.len() > max || until.is_some();
+                items.truncate(max);
+                return Ok((items, more));
+            }
+        }
+    }
+
     fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<url::Url, ToolError> {
         let mut url = url::Url::parse(&format!("{}{path}", self.base))
             .map_err(|e| ToolError::RespondToModel(format!("vercel.api_url is not a URL: {e}")))?;
@@ -154,10 +187,6 @@ impl Client {
     }
 }
 
-fn limit(n: Option<usize>) -> String {
-    n.unwrap_or(20).clamp(1, 100).to_string()
-}
-
 fn time(ms: &Value) -> String {
     ms.as_i64()
         .and_then(chrono::DateTime::from_timestamp_millis)
@@ -222,15 +251,14 @@ vercel_tool!(
 
 impl VercelProjects {
     async fn run(client: &Client, args: ProjectsArgs, _cx: ToolCx) -> Result<String, ToolError> {
-        let answer = client
-            .call(
-                reqwest::Method::GET,
+        let (projects, more) = client
+            .pages(
                 "/v9/projects",
-                &[("limit", &limit(args.limit))],
-                None,
+                "projects",
+                &[],
+                args.limit.unwrap_or(20).clamp(1, 500),
             )
             .await?;
-        let projects = answer["projects"].as_array().cloned().unwrap_or_default();
         if projects.is_empty() {
             return Ok("no projects".into());
         }
@@ -246,7 +274,7 @@ impl VercelProjects {
                 )
             })
             .collect();
-        if !answer["pagination"]["next"].is_null() {
+        if more {
             lines.push("[more projects not shown; raise limit]".into());
         }
         Ok(lines.join("\n"))
@@ -275,18 +303,14 @@ vercel_tool!(
 
 impl VercelDeployments {
     async fn run(client: &Client, args: DeploymentsArgs, _cx: ToolCx) -> Result<String, ToolError> {
-        let limit = limit(args.limit);
-        let mut query = vec![("limit", limit.as_str())];
+        let mut query = vec![];
         if let Some(project) = &args.project {
-            query.push(("projectId", project));
+            query.push(("projectId", project.as_str()));
         }
-        let answer = client
-            .call(reqwest::Method::GET, "/v6/deployments", &query, None)
+        let max = args.limit.unwrap_or(20).clamp(1, 500);
+        let (list, _) = client
+            .pages("/v6/deployments", "deployments", &query, max)
             .await?;
-        let list = answer["deployments"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
         if list.is_empty() {
             return Ok("no deployments".into());
         }
