@@ -321,7 +321,7 @@ async fn an_http_server_gets_its_token_from_the_keychain() {
     std::thread::spawn(move || {
         aetheria_engine::secrets::Secrets::new()
             .set(&acct, token)
-            .unwrap()
+            .unwrap();
     })
     .join()
     .unwrap();
