@@ -18,6 +18,9 @@ use crate::engine::{DEFAULT_TITLE, Shared};
 use crate::provider::{ChatMessage, Request, ResponseEvent};
 use crate::tool::{LiveOutput, Scope, ToolCx, ToolError, truncate_output};
 
+/// Most memories added to a turn's context, and most characters they may take.
+const MEMORIES_IN_CONTEXT: usize = 8;
+const MEMORY_CONTEXT_CHARS: usize = 1_500;
 /// How many times a refused request is asked again before the turn fails.
 const MAX_RETRIES: u32 = 3;
 /// The longest wait between tries, whatever the server asks.
@@ -532,10 +535,33 @@ async fn history(
 ) -> Result<Vec<ChatMessage>, crate::memory::MemoryError> {
     let messages = shared.store.messages(session).await?;
     let calls = shared.store.tool_calls(session).await?;
-    let system = shared
+    let mut system = shared
         .config()
         .system_prompt
         .unwrap_or_else(|| DEFAULT_SYSTEM_PROMPT.to_owned());
+    // Long-term memories that share words with what the person just said, within a size limit.
+    if let Some(last) = messages.iter().rev().find(|m| m.role == Role::User) {
+        let found = shared
+            .store
+            .recall(&last.content, MEMORIES_IN_CONTEXT)
+            .await?;
+        let mut budget = MEMORY_CONTEXT_CHARS;
+        let mut lines = Vec::new();
+        for memory in found {
+            let line = format!("- {}", memory.text);
+            if line.len() > budget {
+                break;
+            }
+            budget -= line.len();
+            lines.push(line);
+        }
+        if !lines.is_empty() {
+            system.push_str(
+                "\n\nFrom earlier conversations you remember (use it when it helps; the person can edit these in settings):\n",
+            );
+            system.push_str(&lines.join("\n"));
+        }
+    }
     let mut out = vec![ChatMessage::System(system)];
     for m in messages {
         match m.role {

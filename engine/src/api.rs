@@ -69,6 +69,15 @@ id_type!(
     /// A background job (see the queue issue).
     JobId
 );
+id_type!(
+    /// A long-term memory.
+    MemoryId
+);
+
+mod recall;
+mod tools;
+pub use self::recall::{MemoryRecord, SearchHit};
+pub use self::tools::{ApprovalScope, McpServerInfo, McpState, ScopeKind};
 
 /// A secret in transit to the keychain: never shown by `Debug`, never serialised in clear.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
@@ -214,6 +223,31 @@ pub enum Command {
     /// List the MCP servers with their state and tools (starting those not yet running).
     /// Answered by `McpServers`.
     ListMcpServers,
+    /// Search every message and tool result (BM25, best first). Answered by `SearchResults`.
+    SearchHistory {
+        /// Words to look for.
+        query: String,
+        /// Most hits (default 20).
+        #[serde(default)]
+        limit: Option<usize>,
+    },
+    /// List the long-term memories, newest first. Answered by `Memories`.
+    ListMemories,
+    /// Change a memory's text and tags. Answered by `MemoryUpdated`, or `CommandFailed`.
+    UpdateMemory {
+        /// Which.
+        id: MemoryId,
+        /// The new fact.
+        text: String,
+        /// Its tags.
+        #[serde(default)]
+        tags: Vec<String>,
+    },
+    /// Delete a memory. Answered by `MemoryDeleted`, or `CommandFailed`.
+    DeleteMemory {
+        /// Which.
+        id: MemoryId,
+    },
     /// List a folder of the workspace (the Files panel), confined like the file tools.
     /// Answered by `FileList`, or `CommandFailed`.
     ListFiles {
@@ -305,60 +339,6 @@ pub enum Decision {
     Allow,
     /// Do not run it; the model is told it was denied.
     Deny,
-}
-
-/// Where an MCP server stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum McpState {
-    /// Not needed yet (servers start when their tools are first needed).
-    NotStarted,
-    /// Connected; its tools are offered.
-    Running,
-    /// It did not start, or it stopped answering; see `error`. Tried again on next use.
-    Failed,
-    /// Turned off in the settings.
-    Disabled,
-}
-
-/// An MCP server as the settings screen and `aetheria mcp list` show it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct McpServerInfo {
-    /// Its name (the prefix of its tools' names).
-    pub name: String,
-    /// The command line or URL.
-    pub target: String,
-    /// Whether it is on.
-    pub enabled: bool,
-    /// Where it stands.
-    pub state: McpState,
-    /// Its tools' full names.
-    pub tools: Vec<String>,
-    /// Why it failed, when it did.
-    pub error: Option<String>,
-    /// How often it was started again after it exited.
-    pub restarts: u32,
-    /// The last lines it wrote to stderr (redacted).
-    pub stderr: Vec<String>,
-}
-
-/// Part of a tool an approval can be remembered for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ApprovalScope {
-    /// A workspace path prefix or a web domain.
-    pub kind: ScopeKind,
-    /// The suggested prefix or domain ("" is the whole workspace).
-    pub value: String,
-}
-
-/// What an `ApprovalScope` limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ScopeKind {
-    /// Paths under a folder of the workspace.
-    Path,
-    /// A domain and its subdomains.
-    Domain,
 }
 
 /// Whether a tool runs without asking.
@@ -800,6 +780,28 @@ pub enum Event {
         tool: String,
         /// Its policy now.
         policy: Policy,
+    },
+    /// Where the history search matched.
+    SearchResults {
+        /// What was searched for.
+        query: String,
+        /// Best first.
+        hits: Vec<SearchHit>,
+    },
+    /// The long-term memories, newest first.
+    Memories {
+        /// All of them.
+        memories: Vec<MemoryRecord>,
+    },
+    /// A memory was made or changed (by the person or the `remember` tool).
+    MemoryUpdated {
+        /// As it is now.
+        memory: MemoryRecord,
+    },
+    /// A memory was deleted.
+    MemoryDeleted {
+        /// Which.
+        id: MemoryId,
     },
     /// The MCP servers.
     McpServers {

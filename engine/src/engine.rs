@@ -59,12 +59,13 @@ impl Engine {
         sandboxes.set_workspace(&roots);
         let services = Services::new(&config, &secrets);
         let mcp = Mcp::new(&config.mcp, secrets.clone());
+        let registry = Registry::builtin(&sandboxes, &services, mcp, &store);
         let shared = Arc::new(Shared {
             policies: Policies::new(config.tools.policy.clone(), remembered, grants),
             config: RwLock::new(config),
             store,
             secrets,
-            registry: Registry::builtin(&sandboxes, &services, mcp),
+            registry,
             services,
             sandboxes: sandboxes.clone(),
             approvals: Approvals::default(),

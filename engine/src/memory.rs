@@ -1,8 +1,10 @@
 //! Memory: the embedded SurrealDB store (on disk by default, in memory for tests, or a server by
-//! URL) that keeps sessions, messages, tool calls and remembered tool policies, with a schema version
-//! and migrations from the first release.
+//! URL) that keeps sessions, messages, tool calls, remembered tool policies and long-term memories
+//! (searched in `recall`), with a schema version and migrations from the first release.
 
 use std::collections::HashMap;
+
+mod recall;
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -16,7 +18,7 @@ use crate::api::{
 };
 
 /// The schema this build writes. Bump it with a new step in `MIGRATIONS`.
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// Each step takes the schema from version `index` to `index + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -36,6 +38,14 @@ const MIGRATIONS: &[&str] = &[
     r"
     DEFINE TABLE IF NOT EXISTS tool_grant SCHEMALESS;
     DEFINE INDEX IF NOT EXISTS tool_grant_key ON tool_grant FIELDS tool, scope.kind, scope.value UNIQUE;
+",
+    r"
+    DEFINE ANALYZER IF NOT EXISTS words TOKENIZERS blank, class FILTERS lowercase, ascii, snowball(english);
+    DEFINE INDEX IF NOT EXISTS message_text ON message FIELDS content FULLTEXT ANALYZER words BM25 HIGHLIGHTS;
+    DEFINE INDEX IF NOT EXISTS tool_call_text ON tool_call FIELDS output FULLTEXT ANALYZER words BM25 HIGHLIGHTS;
+    DEFINE TABLE IF NOT EXISTS memory SCHEMALESS;
+    DEFINE INDEX IF NOT EXISTS memory_uid ON memory FIELDS uid UNIQUE;
+    DEFINE INDEX IF NOT EXISTS memory_text ON memory FIELDS text FULLTEXT ANALYZER words BM25 HIGHLIGHTS;
 ",
 ];
 

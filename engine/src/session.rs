@@ -230,6 +230,52 @@ impl Router {
                     });
                 }));
             }
+            Command::SearchHistory { query, limit } => {
+                self.direct_calls.push(tokio::spawn(async move {
+                    match shared
+                        .store
+                        .search(&query, limit.unwrap_or(20).clamp(1, 200))
+                        .await
+                    {
+                        Ok(hits) => shared.emit(Event::SearchResults { query, hits }),
+                        Err(e) => shared.emit(Event::CommandFailed {
+                            submission: id,
+                            error: shared.error(ErrorKind::Storage, e.to_string()),
+                        }),
+                    }
+                }));
+            }
+            Command::ListMemories => match shared.store.memories().await {
+                Ok(memories) => shared.emit(Event::Memories { memories }),
+                Err(e) => self.fail(id, ErrorKind::Storage, e.to_string()),
+            },
+            Command::UpdateMemory {
+                id: memory,
+                text,
+                tags,
+            } => {
+                if text.trim().is_empty() {
+                    self.fail(
+                        id,
+                        ErrorKind::Invalid,
+                        "a memory cannot be empty; delete it instead",
+                    );
+                } else {
+                    match shared.store.update_memory(&memory, &text, &tags).await {
+                        Ok(Some(memory)) => shared.emit(Event::MemoryUpdated { memory }),
+                        Ok(None) => {
+                            self.fail(id, ErrorKind::Missing, format!("no memory {memory}"))
+                        }
+                        Err(e) => self.fail(id, ErrorKind::Storage, e.to_string()),
+                    }
+                }
+            }
+            Command::DeleteMemory { id: memory } => match shared.store.delete_memory(&memory).await
+            {
+                Ok(true) => shared.emit(Event::MemoryDeleted { id: memory }),
+                Ok(false) => self.fail(id, ErrorKind::Missing, format!("no memory {memory}")),
+                Err(e) => self.fail(id, ErrorKind::Storage, e.to_string()),
+            },
             Command::ListMcpServers => {
                 self.direct_calls.push(tokio::spawn(async move {
                     shared.registry.mcp.start_all().await;

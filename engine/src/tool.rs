@@ -89,6 +89,11 @@ impl LiveOutput {
         self.redactor.finds(text)
     }
 
+    /// Sends an event of the engine (a tool that changed something the front end shows).
+    pub(crate) fn event(&self, event: Event) {
+        let _ = self.events.send(event);
+    }
+
     /// Everything pushed so far.
     pub(crate) fn log(&self) -> String {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()

@@ -193,6 +193,7 @@ async fn tools_list_and_call_apply_policies() {
     assert_eq!(
         summary,
         [
+            ("forget".into(), "mutating".into(), "ask".into()),
             ("fs_delete".into(), "destructive".into(), "ask".into()),
             ("fs_edit".into(), "mutating".into(), "ask".into()),
             ("fs_glob".into(), "read_only".into(), "allow".into()),
@@ -201,6 +202,8 @@ async fn tools_list_and_call_apply_policies() {
             ("fs_read".into(), "read_only".into(), "allow".into()),
             ("fs_search".into(), "read_only".into(), "allow".into()),
             ("fs_write".into(), "mutating".into(), "ask".into()),
+            ("recall".into(), "read_only".into(), "allow".into()),
+            ("remember".into(), "mutating".into(), "ask".into()),
             ("run_code".into(), "mutating".into(), "ask".into()),
             ("sandbox_network".into(), "external".into(), "ask".into()),
             ("shell".into(), "mutating".into(), "ask".into()),

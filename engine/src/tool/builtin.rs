@@ -4,6 +4,7 @@ pub(crate) mod code;
 pub(crate) mod drive;
 pub(crate) mod fs;
 pub(crate) mod github;
+pub(crate) mod memory;
 pub(crate) mod vercel;
 pub(crate) mod web;
 

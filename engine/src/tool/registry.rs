@@ -11,6 +11,7 @@ use super::builtin::code::{RunCode, SandboxNetwork, Shell};
 use super::builtin::drive::Drive;
 use super::builtin::fs::{FsDelete, FsEdit, FsGlob, FsList, FsMove, FsRead, FsSearch, FsWrite};
 use super::builtin::github::Github;
+use super::builtin::memory::{Forget, Recall, Remember};
 use super::builtin::vercel::Vercel;
 use super::builtin::web::{Web, WebFetch, WebSearch};
 use super::mcp::Mcp;
@@ -27,7 +28,12 @@ pub(crate) struct Registry {
 
 impl Registry {
     /// The built-in tools; the code tools run in `sandboxes`, the web tools share `web`.
-    pub(crate) fn builtin(sandboxes: &Arc<Sandboxes>, services: &Services, mcp: Arc<Mcp>) -> Self {
+    pub(crate) fn builtin(
+        sandboxes: &Arc<Sandboxes>,
+        services: &Services,
+        mcp: Arc<Mcp>,
+        store: &crate::memory::Store,
+    ) -> Self {
         let mut registry = Self {
             tools: BTreeMap::new(),
             mcp,
@@ -43,6 +49,9 @@ impl Registry {
         registry.add(RunCode(sandboxes.clone()));
         registry.add(Shell(sandboxes.clone()));
         registry.add(SandboxNetwork(sandboxes.clone()));
+        registry.add(Remember(store.clone()));
+        registry.add(Recall(store.clone()));
+        registry.add(Forget(store.clone()));
         registry.add(WebFetch(services.web.clone()));
         registry.add(WebSearch(services.web.clone()));
         super::builtin::github::register(&mut registry, &services.github);
@@ -265,8 +274,8 @@ mod tests {
     use super::*;
     use crate::api::Effect;
 
-    #[test]
-    fn policy_precedence() {
+    #[tokio::test]
+    async fn policy_precedence() {
         let mut configured = BTreeMap::new();
         configured.insert("fs_write".to_owned(), Policy::Ask);
         configured.insert("fs_read".to_owned(), Policy::Deny);
@@ -285,15 +294,18 @@ mod tests {
             &crate::secrets::Secrets::new(),
         );
         let mcp = Mcp::new(&BTreeMap::new(), crate::secrets::Secrets::new());
-        let registry = Registry::builtin(&sandboxes, &services, mcp);
+        let store = crate::memory::Store::open("mem://").await.unwrap();
+        let registry = Registry::builtin(&sandboxes, &services, mcp, &store);
         let offered: Vec<_> = registry
             .specs(&policies)
             .into_iter()
             .map(|s| s.name)
             .collect();
+        // `forget` and `remember` ask (mutating) but are offered; `fs_read` is denied.
         assert_eq!(
             offered,
             vec![
+                "forget",
                 "fs_delete",
                 "fs_edit",
                 "fs_glob",
@@ -301,6 +313,8 @@ mod tests {
                 "fs_move",
                 "fs_search",
                 "fs_write",
+                "recall",
+                "remember",
                 "run_code",
                 "sandbox_network",
                 "shell",
@@ -361,15 +375,16 @@ mod tests {
         assert_eq!(edit("notes/a.md"), Policy::Deny);
     }
 
-    #[test]
-    fn schemas_come_from_doc_comments() {
+    #[tokio::test]
+    async fn schemas_come_from_doc_comments() {
         let sandboxes = Arc::new(Sandboxes::new(crate::config::SandboxConfig::default()));
         let services = Services::new(
             &crate::config::Config::new("c".into(), "d".into()),
             &crate::secrets::Secrets::new(),
         );
         let mcp = Mcp::new(&BTreeMap::new(), crate::secrets::Secrets::new());
-        let registry = Registry::builtin(&sandboxes, &services, mcp);
+        let store = crate::memory::Store::open("mem://").await.unwrap();
+        let registry = Registry::builtin(&sandboxes, &services, mcp, &store);
         let write = registry.get("fs_write").unwrap();
         let schema = write.schema();
         assert_eq!(schema["type"], "object");

@@ -9,6 +9,7 @@ mod keychain;
 mod local;
 mod mcp;
 mod persistence;
+mod remembering;
 mod sessions;
 mod settings;
 mod tools;

@@ -46,6 +46,7 @@ async fn text_answer_streams_is_stored_and_titles_the_session() {
     assert_eq!(
         tools,
         vec![
+            "forget",
             "fs_delete",
             "fs_edit",
             "fs_glob",
@@ -54,6 +55,8 @@ async fn text_answer_streams_is_stored_and_titles_the_session() {
             "fs_read",
             "fs_search",
             "fs_write",
+            "recall",
+            "remember",
             "run_code",
             "sandbox_network",
             "shell",
