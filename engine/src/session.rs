@@ -264,7 +264,7 @@ impl Router {
                     match shared.store.update_memory(&memory, &text, &tags).await {
                         Ok(Some(memory)) => shared.emit(Event::MemoryUpdated { memory }),
                         Ok(None) => {
-                            self.fail(id, ErrorKind::Missing, format!("no memory {memory}"))
+                            self.fail(id, ErrorKind::Missing, format!("no memory {memory}"));
                         }
                         Err(e) => self.fail(id, ErrorKind::Storage, e.to_string()),
                     }
