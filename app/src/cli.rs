@@ -1,11 +1,12 @@
 //! The command line: `aetheria` opens the window; the subcommands are a contract scripts rely on
-//! (`ask`, `sessions`, `auth`, `tools`, `mcp`, `sandbox`, `models`, `doctor`). Every one of them drives the same engine API as
+//! (`ask`, `sessions`, `search`, `memory`, `auth`, `tools`, `mcp`, `sandbox`, `models`, `doctor`). Every one of them drives the same engine API as
 //! the window.
 
 mod ask;
 mod manage;
 mod mcp;
 mod models;
+mod recall;
 mod sandbox;
 
 use std::path::PathBuf;
@@ -37,6 +38,21 @@ enum Commands {
     /// Build the code sandbox's image, see its backend, list or remove sandboxes.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// Search every message and tool result of every session (best first).
+    Search {
+        /// Words to look for.
+        #[arg(required = true)]
+        words: Vec<String>,
+        /// Most hits.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List, change or delete long-term memories.
+    #[command(subcommand)]
+    Memory(MemoryCommand),
     /// Add, remove or list MCP servers (their tools join the agent's).
     #[command(subcommand)]
     Mcp(McpCommand),
@@ -205,6 +221,29 @@ enum AuthCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum MemoryCommand {
+    /// List the memories, newest first.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replace a memory's text.
+    Edit {
+        /// Its id.
+        id: String,
+        /// The new text.
+        #[arg(required = true)]
+        text: Vec<String>,
+    },
+    /// Delete a memory.
+    Rm {
+        /// Its id.
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum McpCommand {
     /// List the servers with their state and tools (starting them).
     List {
@@ -333,6 +372,12 @@ impl Cli {
                 SandboxCommand::Status { json } => sandbox::status(json).await,
                 SandboxCommand::Ps { json } => sandbox::ps(json).await,
                 SandboxCommand::Rm { ids, all } => sandbox::rm(ids, all).await,
+            },
+            Commands::Search { words, limit, json } => recall::search(&words, limit, json).await,
+            Commands::Memory(cmd) => match cmd {
+                MemoryCommand::List { json } => recall::list(json).await,
+                MemoryCommand::Edit { id, text } => recall::edit(&id, &text).await,
+                MemoryCommand::Rm { id } => recall::rm(&id).await,
             },
             Commands::Mcp(cmd) => match cmd {
                 McpCommand::List { json } => mcp::list(json).await,
