@@ -3,6 +3,7 @@
 //! the person's actions into engine commands. Drawing lives in `view`.
 
 mod input;
+pub mod memories;
 mod panel;
 mod sandbox;
 pub mod settings;
@@ -17,8 +18,8 @@ use std::path::PathBuf;
 
 use aetheria_engine::Handle;
 use aetheria_engine::api::{
-    ApprovalScope, Command, Decision, Effect, Event, SessionId, SessionSummary, SubmissionId,
-    ToolCallId,
+    ApprovalScope, Command, Decision, Effect, Event, SearchHit, SessionId, SessionSummary,
+    SubmissionId, ToolCallId,
 };
 use iced::widget::text_editor;
 use iced::{Subscription, Task, Theme};
@@ -182,6 +183,8 @@ pub struct App {
     pub(crate) approve_in_chat: bool,
     pub(crate) notice: Option<String>,
     pub(crate) search: String,
+    /// Messages and tool results the history search found for `search`.
+    pub(crate) found: Vec<SearchHit>,
     /// The session being renamed and the title typed so far.
     pub(crate) renaming: Option<(SessionId, String)>,
     /// The session waiting for a delete confirmation.
@@ -237,6 +240,7 @@ impl App {
             approve_in_chat: false,
             notice: None,
             search: String::new(),
+            found: Vec::new(),
             renaming: None,
             confirm_delete: None,
             attachments: Vec::new(),
@@ -478,7 +482,17 @@ impl App {
             }
             Message::Copy(text) => return iced::clipboard::write(text),
             Message::DismissNotice => self.notice = None,
-            Message::Search(text) => self.search = text,
+            Message::Search(text) => {
+                // Two letters or more also search every message (titles filter as you type).
+                self.found.clear();
+                if text.trim().chars().count() >= 2 {
+                    self.submit(Command::SearchHistory {
+                        query: text.trim().to_owned(),
+                        limit: Some(12),
+                    });
+                }
+                self.search = text;
+            }
             Message::FocusSearch => return iced::widget::operation::focus(view::SEARCH),
             Message::StartRename => {
                 if let Some(id) = self.current.clone() {
@@ -756,6 +770,10 @@ impl App {
             return;
         }
         match event {
+            // Only the answer to what the box holds now.
+            Event::SearchResults { query, hits } if query == self.search.trim() => {
+                self.found = hits;
+            }
             Event::SessionList { sessions } => {
                 self.sessions = sessions;
                 // Reopen the session that was open when the window last closed.

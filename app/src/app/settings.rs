@@ -12,6 +12,7 @@ use aetheria_engine::config::{ProviderConfig, Wire};
 use iced::widget::{Space, button, column, container, row, scrollable, slider, text, text_input};
 use iced::{Element, Fill, Length, Task};
 
+use super::memories::{Memories, MemoryMsg};
 use crate::theme::{self, BOLD, ButtonKind, HEADING, MONO, Mode, Palette};
 
 /// Widget ids of the provider fields (focus and tests find them by these).
@@ -127,6 +128,8 @@ pub enum Msg {
     McpEnabled(String, bool),
     /// Remove an MCP server.
     McpRemove(String),
+    /// The long-term memories section.
+    Memory(MemoryMsg),
     /// Light / God Mode.
     Theme(Mode),
     /// Text size.
@@ -166,6 +169,8 @@ pub struct Form {
     pub sandbox: Option<SandboxStatus>,
     /// The MCP servers with their state (`None` until listed).
     pub mcp: Option<Vec<McpServerInfo>>,
+    /// The long-term memories.
+    pub memories: Memories,
 }
 
 /// What the form asks of the app.
@@ -200,6 +205,7 @@ impl Form {
                 Command::ListLocalModels,
                 Command::SandboxStatus,
                 Command::ListMcpServers,
+                Command::ListMemories,
             ],
         )
     }
@@ -238,6 +244,9 @@ impl Form {
             }
             Event::ToolList { tools } => self.tools.clone_from(tools),
             Event::McpServers { servers } => self.mcp = Some(servers.clone()),
+            Event::Memories { .. } | Event::MemoryUpdated { .. } | Event::MemoryDeleted { .. } => {
+                self.memories.event(event);
+            }
             Event::LocalServers { found } => self.found = Some(found.clone()),
             Event::LocalModels { models } => self.local_models = Some(models.clone()),
             Event::ModelList { provider, models } => {
@@ -422,6 +431,7 @@ impl Form {
                     return Out::Commands(vec![Command::SaveSettings { settings }]);
                 }
             }
+            Msg::Memory(msg) => return Out::Commands(self.memories.update(msg)),
             Msg::Close => return Out::Close,
         }
         Out::None
@@ -467,6 +477,7 @@ impl Form {
         col = col.push(folders(p, settings));
         col = col.push(sandbox_section(p, self.sandbox.as_ref()));
         col = col.push(mcp_section(p, settings, self.mcp.as_deref()));
+        col = col.push(self.memories.view(p).map(Msg::Memory));
         if !self.tools.is_empty() {
             col = col.push(self.policies(p));
         }

@@ -104,6 +104,34 @@ impl App {
                     .on_press(Message::OpenSession(s.id.clone())),
             );
         }
+        if !self.found.is_empty() {
+            list = list.push(label("IN MESSAGES").color(p.muted));
+            for hit in &self.found {
+                let who = match (&hit.role, &hit.tool) {
+                    (Some(aetheria_engine::api::Role::User), _) => "you".to_owned(),
+                    (Some(_), _) => "Aetheria".to_owned(),
+                    (None, Some(tool)) => tool.clone(),
+                    (None, None) => String::new(),
+                };
+                // The snippet's « » mark the matched words.
+                let snippet = cut(&hit.snippet, 90);
+                list = list.push(
+                    button(
+                        column![
+                            text(format!("{} · {who}", cut(&hit.session_title, 22)))
+                                .font(BOLD)
+                                .size(12),
+                            text(snippet).size(12),
+                        ]
+                        .spacing(2),
+                    )
+                    .width(Fill)
+                    .padding([6, 10])
+                    .style(theme::button(p, ButtonKind::Item { selected: false }))
+                    .on_press(Message::OpenSession(hit.session.clone())),
+                );
+            }
+        }
         let mode = match self.mode {
             crate::theme::Mode::Light => "God Mode",
             crate::theme::Mode::GodMode => "Light mode",

@@ -509,7 +509,8 @@ async fn mcp_servers_are_added_listed_and_removed() {
 /// what the `remember` tool kept.
 #[tokio::test]
 async fn search_and_memory_commands() {
-    let remember = serde_json::json!({"text": "The person's favourite editor is Helix."}).to_string();
+    let remember =
+        serde_json::json!({"text": "The person's favourite editor is Helix."}).to_string();
     let server = ScriptedServer::start(vec![
         Reply::tool_calls(&[("r1", "remember", &remember)], 4),
         Reply::text(&["Helix is a modal editor written in Rust."]),
@@ -518,7 +519,12 @@ async fn search_and_memory_commands() {
     .unwrap();
     let env = Env::new(&server.base_url());
     let out = env
-        .run(&["ask", "--allow", "remember", "I use the Helix editor, remember it"])
+        .run(&[
+            "ask",
+            "--allow",
+            "remember",
+            "I use the Helix editor, remember it",
+        ])
         .await;
     assert!(out.status.success(), "{}", stderr(&out));
 
@@ -527,16 +533,28 @@ async fn search_and_memory_commands() {
     let hits: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let hits = hits.as_array().unwrap();
     assert!(!hits.is_empty());
-    assert_eq!(hits[0]["session_title"], "I use the Helix editor, remember it");
-    assert!(hits.iter().any(|h| h["snippet"].as_str().unwrap().contains("«modal»")), "{hits:?}");
+    assert_eq!(
+        hits[0]["session_title"],
+        "I use the Helix editor, remember it"
+    );
+    assert!(
+        hits.iter()
+            .any(|h| h["snippet"].as_str().unwrap().contains("«modal»")),
+        "{hits:?}"
+    );
     let out = env.run(&["search", "zeppelin"]).await;
     assert_eq!(stdout(&out).trim(), "nothing found");
 
     let out = env.run(&["memory", "list", "--json"]).await;
     let memories: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(memories[0]["text"], "The person's favourite editor is Helix.");
+    assert_eq!(
+        memories[0]["text"],
+        "The person's favourite editor is Helix."
+    );
     let id = memories[0]["id"].as_str().unwrap().to_owned();
-    let out = env.run(&["memory", "edit", &id, "They", "switched", "to", "Zed."]).await;
+    let out = env
+        .run(&["memory", "edit", &id, "They", "switched", "to", "Zed."])
+        .await;
     assert!(out.status.success(), "{}", stderr(&out));
     let out = env.run(&["memory", "list"]).await;
     assert_eq!(stdout(&out).trim(), format!("{id}  They switched to Zed."));
