@@ -1,8 +1,9 @@
 //! The command line: `aetheria` opens the window; the subcommands are a contract scripts rely on
-//! (`ask`, `sessions`, `search`, `memory`, `auth`, `tools`, `mcp`, `sandbox`, `models`, `doctor`). Every one of them drives the same engine API as
+//! (`ask`, `sessions`, `search`, `memory`, `worker`, `jobs`, `auth`, `tools`, `mcp`, `sandbox`, `models`, `doctor`). Every one of them drives the same engine API as
 //! the window.
 
 mod ask;
+mod jobs;
 mod manage;
 mod mcp;
 mod models;
@@ -50,6 +51,21 @@ enum Commands {
         #[arg(long)]
         json: bool,
     },
+    /// Run background jobs from Redis (many workers on many machines can share one Redis).
+    Worker {
+        /// The Redis URL (default: redis_url from the config).
+        #[arg(long)]
+        redis: Option<String>,
+        /// Jobs run at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+        /// Milliseconds a job may go without a heartbeat before another worker takes it.
+        #[arg(long, hide = true)]
+        visibility_ms: Option<u64>,
+    },
+    /// Submit, list, show or cancel background jobs.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// List, change or delete long-term memories.
     #[command(subcommand)]
     Memory(MemoryCommand),
@@ -221,6 +237,40 @@ enum AuthCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum JobsCommand {
+    /// Queue a job: `noop`, or `wait --millis N`.
+    Submit {
+        /// The kind.
+        kind: String,
+        /// For `wait`: how long.
+        #[arg(long, default_value_t = 1000)]
+        millis: u64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The newest jobs.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One job.
+    Show {
+        /// Its id.
+        id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a queued or running job.
+    Cancel {
+        /// Its id.
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum MemoryCommand {
     /// List the memories, newest first.
     List {
@@ -374,6 +424,19 @@ impl Cli {
                 SandboxCommand::Rm { ids, all } => sandbox::rm(ids, all).await,
             },
             Commands::Search { words, limit, json } => recall::search(&words, limit, json).await,
+            Commands::Worker {
+                redis,
+                concurrency,
+                visibility_ms,
+            } => jobs::worker(redis, concurrency, visibility_ms).await,
+            Commands::Jobs(cmd) => match cmd {
+                JobsCommand::Submit { kind, millis, json } => {
+                    jobs::submit(&kind, millis, json).await
+                }
+                JobsCommand::List { json } => jobs::list(json).await,
+                JobsCommand::Show { id, json } => jobs::show(&id, json).await,
+                JobsCommand::Cancel { id } => jobs::cancel(&id).await,
+            },
             Commands::Memory(cmd) => match cmd {
                 MemoryCommand::List { json } => recall::list(json).await,
                 MemoryCommand::Edit { id, text } => recall::edit(&id, &text).await,

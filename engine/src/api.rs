@@ -231,6 +231,27 @@ pub enum Command {
         #[serde(default)]
         limit: Option<usize>,
     },
+    /// Queue a background job. Answered by `JobUpdated`, or `CommandFailed`.
+    SubmitJob {
+        /// The job.
+        job: crate::jobs::JobSpec,
+    },
+    /// The newest jobs. Answered by `JobList`, or `CommandFailed`.
+    ListJobs {
+        /// Most jobs (default 50).
+        #[serde(default)]
+        limit: Option<usize>,
+    },
+    /// One job. Answered by `JobUpdated`, or `CommandFailed`.
+    GetJob {
+        /// Which.
+        id: JobId,
+    },
+    /// Cancel a queued or running job. Answered by `JobUpdated`, or `CommandFailed`.
+    CancelJob {
+        /// Which.
+        id: JobId,
+    },
     /// List the long-term memories, newest first. Answered by `Memories`.
     ListMemories,
     /// Change a memory's text and tags. Answered by `MemoryUpdated`, or `CommandFailed`.
@@ -787,6 +808,16 @@ pub enum Event {
         query: String,
         /// Best first.
         hits: Vec<SearchHit>,
+    },
+    /// A job as it is now.
+    JobUpdated {
+        /// The job.
+        job: crate::jobs::JobRecord,
+    },
+    /// The newest jobs.
+    JobList {
+        /// Newest first.
+        jobs: Vec<crate::jobs::JobRecord>,
     },
     /// The long-term memories, newest first.
     Memories {

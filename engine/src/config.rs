@@ -314,12 +314,20 @@ pub struct Config {
     /// MCP servers by name; their tools join the registry as `NAME__TOOL`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub mcp: BTreeMap<String, McpServerConfig>,
+    /// Whether this process runs the embedded queue's jobs (the app and `aetheria worker` do;
+    /// short-lived CLI commands do not). Not stored.
+    #[serde(skip, default = "run_jobs")]
+    pub run_jobs: bool,
     /// Where the config file lives (not stored in it).
     #[serde(skip)]
     pub config_dir: PathBuf,
     /// Where the database and other data live (not stored in it).
     #[serde(skip)]
     pub data_dir: PathBuf,
+}
+
+fn run_jobs() -> bool {
+    true
 }
 
 fn default_max_steps() -> u32 {
@@ -346,6 +354,7 @@ impl Config {
             drive: None,
             vercel: None,
             mcp: BTreeMap::new(),
+            run_jobs: true,
             config_dir,
             data_dir,
         }

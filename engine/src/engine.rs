@@ -74,8 +74,20 @@ impl Engine {
             client: Mutex::new(None),
             shutdown: CancellationToken::new(),
             busy: std::sync::Mutex::default(),
+            jobs: tokio::sync::OnceCell::new(),
         });
         tokio::spawn(stop_idle_sandboxes(sandboxes, shared.shutdown.clone()));
+        // Without Redis, this process runs the embedded queue's jobs itself.
+        if shared.config().redis_url.is_none()
+            && shared.config().run_jobs
+            && let Ok(queue) = shared.jobs().await
+        {
+            let worker = crate::jobs::Worker {
+                queues: vec![queue.clone(), queue],
+                name: format!("app-{}", std::process::id()),
+            };
+            tokio::spawn(worker.run(shared.shutdown.clone()));
+        }
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(Router::new(shared).run(rx));
         let handle = Handle {
@@ -158,6 +170,8 @@ pub(crate) struct Shared {
     /// Sessions with a running turn. A turn leaves this set before it emits its last event, so a
     /// front end that sends the next message on `TurnFinished` is never refused as busy.
     busy: std::sync::Mutex<std::collections::HashSet<crate::api::SessionId>>,
+    /// The job queue, opened on first use (Redis when `redis_url` is set, else embedded).
+    jobs: tokio::sync::OnceCell<Arc<dyn crate::jobs::Queue>>,
 }
 
 impl Shared {
@@ -175,6 +189,28 @@ impl Shared {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// The job queue.
+    pub(crate) async fn jobs(&self) -> Result<Arc<dyn crate::jobs::Queue>, String> {
+        let url = self.config().redis_url;
+        self.jobs
+            .get_or_try_init(|| async {
+                let queue: Arc<dyn crate::jobs::Queue> = match url {
+                    Some(url) => Arc::new(
+                        crate::jobs::RedisQueue::connect(&url, crate::jobs::VISIBILITY)
+                            .await
+                            .map_err(|e| e.to_string())?,
+                    ),
+                    None => Arc::new(crate::jobs::EmbeddedQueue::new(
+                        self.store.clone(),
+                        crate::jobs::VISIBILITY,
+                    )),
+                };
+                Ok(queue)
+            })
+            .await
+            .cloned()
     }
 
     /// Puts new settings in effect (already validated and saved).

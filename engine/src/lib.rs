@@ -8,6 +8,7 @@ pub mod config;
 pub mod doctor;
 mod engine;
 mod error;
+pub mod jobs;
 pub mod secrets;
 
 mod agent;

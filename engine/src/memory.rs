@@ -46,6 +46,9 @@ const MIGRATIONS: &[&str] = &[
     DEFINE TABLE IF NOT EXISTS memory SCHEMALESS;
     DEFINE INDEX IF NOT EXISTS memory_uid ON memory FIELDS uid UNIQUE;
     DEFINE INDEX IF NOT EXISTS memory_text ON memory FIELDS text FULLTEXT ANALYZER words BM25 HIGHLIGHTS;
+    DEFINE TABLE IF NOT EXISTS job SCHEMALESS;
+    DEFINE INDEX IF NOT EXISTS job_uid ON job FIELDS uid UNIQUE;
+    DEFINE INDEX IF NOT EXISTS job_state ON job FIELDS state;
 ",
 ];
 
@@ -242,12 +245,12 @@ impl Store {
         Ok(())
     }
 
-    async fn rows(&self, sql: &str, vars: Value) -> Result<Vec<Value>> {
+    pub(crate) async fn rows(&self, sql: &str, vars: Value) -> Result<Vec<Value>> {
         let mut res = self.db.query(sql).bind(vars).await?.check()?;
         Ok(res.take(0)?)
     }
 
-    async fn exec(&self, sql: &str, vars: Value) -> Result<()> {
+    pub(crate) async fn exec(&self, sql: &str, vars: Value) -> Result<()> {
         self.db.query(sql).bind(vars).await?.check()?;
         Ok(())
     }

@@ -245,6 +245,19 @@ impl Router {
                     }
                 }));
             }
+            Command::SubmitJob { .. }
+            | Command::ListJobs { .. }
+            | Command::GetJob { .. }
+            | Command::CancelJob { .. } => {
+                self.direct_calls.push(tokio::spawn(async move {
+                    if let Err(e) = crate::jobs::command(&shared, command).await {
+                        shared.emit(Event::CommandFailed {
+                            submission: id,
+                            error: e,
+                        });
+                    }
+                }));
+            }
             Command::ListMemories => match shared.store.memories().await {
                 Ok(memories) => shared.emit(Event::Memories { memories }),
                 Err(e) => self.fail(id, ErrorKind::Storage, e.to_string()),

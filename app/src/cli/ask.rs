@@ -17,6 +17,7 @@ const CANCELLED: u8 = 130;
 pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
     let mut config = Config::load()?;
     apply_overrides(&mut config, &args)?;
+    config.run_jobs = false;
     let (handle, mut events) = Engine::start(config).await?;
     let json = args.json;
     let session = match &args.session {

@@ -13,7 +13,10 @@ use super::ask::{apply_workspace, decide, shutdown};
 use super::{CliError, ToolAccess};
 
 pub(super) async fn start() -> Result<(Handle, Events), CliError> {
-    Ok(Engine::start(Config::load()?).await?)
+    let mut config = Config::load()?;
+    // A short-lived command leaves background jobs to the app or a worker.
+    config.run_jobs = false;
+    Ok(Engine::start(config).await?)
 }
 
 /// Submits a command and returns the first event that answers it (or its failure).
@@ -298,6 +301,7 @@ pub(super) async fn tools_call(
         .map_err(|e| CliError::new(format!("--args is not valid JSON: {e}")))?;
     let mut config = Config::load()?;
     apply_workspace(&mut config, access)?;
+    config.run_jobs = false;
     let (handle, mut events) = Engine::start(config).await?;
     let call = ToolCallId::new();
     handle.submit(Command::CallTool {

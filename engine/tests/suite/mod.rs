@@ -5,6 +5,7 @@ mod context;
 mod drive;
 mod gemini;
 mod github;
+mod jobs;
 mod keychain;
 mod local;
 mod mcp;

@@ -1,0 +1,232 @@
+//! Background jobs: one `Queue` trait with two backends — Redis Streams (`redis`, when `redis_url`
+//! is set: consumer groups, acknowledgement, reclaiming a dead worker's jobs after a visibility
+//! timeout, retries with backoff, a dead-letter stream) and an embedded queue in SurrealDB
+//! (`embedded`, one machine, survives restarts) — and the worker loop that runs jobs (`worker`).
+//! Jobs may run twice (a worker killed after finishing but before acknowledging); the kinds here
+//! are idempotent, and a finished job is never run again.
+
+mod embedded;
+mod redis;
+mod worker;
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+pub use self::embedded::EmbeddedQueue;
+pub use self::redis::RedisQueue;
+pub use self::worker::{Worker, run_job};
+use crate::api::JobId;
+
+/// Answers the job commands of the engine API.
+pub(crate) async fn command(
+    shared: &crate::engine::Shared,
+    command: crate::api::Command,
+) -> Result<(), crate::api::ErrorInfo> {
+    use crate::api::{Command, ErrorKind, Event};
+    let failed = |kind, message: String| shared.error(kind, message);
+    let queue = shared
+        .jobs()
+        .await
+        .map_err(|e| failed(ErrorKind::Unavailable, e))?;
+    let storage = |e: QueueError| failed(ErrorKind::Storage, e.to_string());
+    let missing = |id: &JobId| failed(ErrorKind::Missing, format!("no job {id}"));
+    match command {
+        Command::SubmitJob { job } => {
+            queue.submit(&job).await.map_err(storage)?;
+            let record = queue
+                .get(&job.id)
+                .await
+                .map_err(storage)?
+                .ok_or_else(|| missing(&job.id))?;
+            shared.emit(Event::JobUpdated { job: record });
+        }
+        Command::ListJobs { limit } => {
+            let jobs = queue
+                .list(limit.unwrap_or(50).clamp(1, 1000))
+                .await
+                .map_err(storage)?;
+            shared.emit(Event::JobList { jobs });
+        }
+        Command::GetJob { id } => {
+            let job = queue
+                .get(&id)
+                .await
+                .map_err(storage)?
+                .ok_or_else(|| missing(&id))?;
+            shared.emit(Event::JobUpdated { job });
+        }
+        Command::CancelJob { id } => {
+            if !queue.cancel(&id).await.map_err(storage)? {
+                return Err(failed(
+                    ErrorKind::Invalid,
+                    format!("job {id} is unknown or already finished"),
+                ));
+            }
+            let job = queue
+                .get(&id)
+                .await
+                .map_err(storage)?
+                .ok_or_else(|| missing(&id))?;
+            shared.emit(Event::JobUpdated { job });
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// How long a claimed job stays invisible to other workers without a heartbeat.
+pub const VISIBILITY: Duration = Duration::from_secs(10);
+/// Attempts before a job goes to the dead letters.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// What a job does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JobKind {
+    /// Nothing (queue tests and benchmarks).
+    Noop,
+    /// Waits, reporting progress; `fail_first` attempts fail on purpose (retry tests).
+    Wait {
+        /// How long.
+        millis: u64,
+        /// Attempts that fail before one succeeds.
+        #[serde(default)]
+        fail_first: u32,
+    },
+}
+
+/// A job as submitted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobSpec {
+    /// Its id (submitting the same id twice runs it once).
+    pub id: JobId,
+    /// What to do.
+    #[serde(flatten)]
+    pub kind: JobKind,
+    /// Attempts before it is dead-lettered.
+    #[serde(default = "max_attempts")]
+    pub max_attempts: u32,
+}
+
+fn max_attempts() -> u32 {
+    MAX_ATTEMPTS
+}
+
+impl JobSpec {
+    /// A job with a new id.
+    #[must_use]
+    pub fn new(kind: JobKind) -> Self {
+        Self {
+            id: JobId::new(),
+            kind,
+            max_attempts: MAX_ATTEMPTS,
+        }
+    }
+}
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Waiting for a worker (or for its retry time).
+    Queued,
+    /// A worker has it.
+    Running,
+    /// Finished.
+    Done,
+    /// Failed `max_attempts` times; in the dead letters.
+    Dead,
+    /// Cancelled by the person.
+    Cancelled,
+}
+
+impl JobState {
+    /// Whether it will not run again.
+    #[must_use]
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Done | Self::Dead | Self::Cancelled)
+    }
+}
+
+/// A job and how it went.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRecord {
+    /// What was asked.
+    pub spec: JobSpec,
+    /// Where it stands.
+    pub state: JobState,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// The last progress note.
+    #[serde(default)]
+    pub progress: String,
+    /// Its result, when done.
+    #[serde(default)]
+    pub result: String,
+    /// The last error.
+    #[serde(default)]
+    pub error: String,
+}
+
+/// A job a worker holds.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The job.
+    pub spec: JobSpec,
+    /// This attempt's number (from 1).
+    pub attempt: u32,
+    /// The backend's handle of this delivery (a stream entry id, a lease).
+    pub token: String,
+}
+
+/// Why the queue failed.
+#[derive(Debug, thiserror::Error)]
+#[error("job queue: {0}")]
+pub struct QueueError(pub String);
+
+/// The queue result.
+pub type QueueResult<T> = Result<T, QueueError>;
+
+/// The delay before retry `attempt` (1-based): 1 s, 2 s, 4 s … at most 60 s.
+#[must_use]
+pub fn backoff(attempt: u32) -> Duration {
+    Duration::from_secs(1u64 << attempt.saturating_sub(1).min(6)).min(Duration::from_secs(60))
+}
+
+/// A job queue; both backends speak it.
+pub trait Queue: Send + Sync {
+    /// How long a claimed job may go without a heartbeat before another worker takes it.
+    fn visibility(&self) -> Duration;
+    /// Adds a job (a known id is not added twice).
+    fn submit<'a>(&'a self, spec: &'a JobSpec) -> BoxFuture<'a, QueueResult<()>>;
+    /// Claims the next job for `worker`: a due one, or one whose worker stopped answering;
+    /// waits up to `wait` for one.
+    fn claim<'a>(
+        &'a self,
+        worker: &'a str,
+        wait: Duration,
+    ) -> BoxFuture<'a, QueueResult<Option<Delivery>>>;
+    /// Keeps a claimed job from being reclaimed, saving progress; `false` when it was cancelled.
+    fn heartbeat<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        progress: &'a str,
+    ) -> BoxFuture<'a, QueueResult<bool>>;
+    /// Finishes a job with its result.
+    fn complete<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        result: &'a str,
+    ) -> BoxFuture<'a, QueueResult<()>>;
+    /// Fails an attempt: retried after a backoff, or dead-lettered after `max_attempts`.
+    fn fail<'a>(&'a self, delivery: &'a Delivery, error: &'a str)
+    -> BoxFuture<'a, QueueResult<()>>;
+    /// Cancels a job (a running one stops at its next heartbeat); `false` when unknown or final.
+    fn cancel<'a>(&'a self, id: &'a JobId) -> BoxFuture<'a, QueueResult<bool>>;
+    /// One job.
+    fn get<'a>(&'a self, id: &'a JobId) -> BoxFuture<'a, QueueResult<Option<JobRecord>>>;
+    /// The newest jobs.
+    fn list(&self, limit: usize) -> BoxFuture<'_, QueueResult<Vec<JobRecord>>>;
+}

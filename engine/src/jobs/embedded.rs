@@ -1,0 +1,237 @@
+//! The embedded backend: jobs are records in SurrealDB, claimed by a conditional update with a
+//! lease. A job whose lease ran out (its worker or the whole app died) is claimed again, so
+//! pending jobs run after a restart.
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde_json::json;
+
+use super::{Delivery, JobRecord, JobSpec, Queue, QueueError, QueueResult, backoff};
+use crate::api::JobId;
+use crate::memory::Store;
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn err(e: impl std::fmt::Display) -> QueueError {
+    QueueError(e.to_string())
+}
+
+/// A queue in the app's own database.
+pub struct EmbeddedQueue {
+    store: Store,
+    lease: Duration,
+}
+
+impl EmbeddedQueue {
+    /// A queue on `store`; a claim lasts `lease` without a heartbeat.
+    #[must_use]
+    pub(crate) fn new(store: Store, lease: Duration) -> Self {
+        Self { store, lease }
+    }
+
+    fn lease_ms(&self) -> i64 {
+        i64::try_from(self.lease.as_millis()).unwrap_or(10_000)
+    }
+
+    async fn one(
+        &self,
+        sql: &str,
+        vars: serde_json::Value,
+    ) -> QueueResult<Option<serde_json::Value>> {
+        Ok(self
+            .store
+            .rows(sql, vars)
+            .await
+            .map_err(err)?
+            .into_iter()
+            .next())
+    }
+}
+
+fn record(row: &serde_json::Value) -> QueueResult<JobRecord> {
+    let spec: JobSpec = serde_json::from_value(row["spec"].clone()).map_err(err)?;
+    Ok(JobRecord {
+        spec,
+        state: serde_json::from_value(row["state"].clone()).map_err(err)?,
+        attempts: row["attempts"]
+            .as_u64()
+            .and_then(|a| u32::try_from(a).ok())
+            .unwrap_or(0),
+        progress: row["progress"].as_str().unwrap_or("").to_owned(),
+        result: row["result"].as_str().unwrap_or("").to_owned(),
+        error: row["error"].as_str().unwrap_or("").to_owned(),
+    })
+}
+
+impl Queue for EmbeddedQueue {
+    fn visibility(&self) -> Duration {
+        self.lease
+    }
+
+    fn submit<'a>(&'a self, spec: &'a JobSpec) -> BoxFuture<'a, QueueResult<()>> {
+        Box::pin(async move {
+            if self
+                .one(
+                    "SELECT uid FROM job WHERE uid = $uid",
+                    json!({"uid": spec.id}),
+                )
+                .await?
+                .is_some()
+            {
+                return Ok(());
+            }
+            self.store
+                .exec(
+                    "CREATE job CONTENT { uid: $uid, spec: $spec, state: 'queued', attempts: 0, due_ms: $now, lease_ms: 0, created_ms: $now }",
+                    json!({"uid": spec.id, "spec": spec, "now": now_ms()}),
+                )
+                .await
+                .map_err(err)
+        })
+    }
+
+    fn claim<'a>(
+        &'a self,
+        worker: &'a str,
+        wait: Duration,
+    ) -> BoxFuture<'a, QueueResult<Option<Delivery>>> {
+        Box::pin(async move {
+            let deadline = tokio::time::Instant::now() + wait;
+            loop {
+                let now = now_ms();
+                let due = "(state = 'queued' AND due_ms <= $now) OR (state = 'running' AND lease_ms < $now)";
+                let candidate = self
+                    .one(
+                        &format!(
+                            "SELECT VALUE uid FROM job WHERE {due} ORDER BY created_ms LIMIT 1"
+                        ),
+                        json!({"now": now}),
+                    )
+                    .await?;
+                // The update re-checks the condition, so two claimers never both get a job (a
+                // write conflict between them counts as "not claimed").
+                let claimed = match candidate {
+                    Some(uid) => self
+                        .one(
+                            &format!(
+                                "UPDATE job SET state = 'running', worker = $worker, lease_ms = $until, attempts += 1 \
+                                 WHERE uid = $uid AND ({due}) RETURN AFTER"
+                            ),
+                            json!({"uid": uid, "worker": worker, "until": now + self.lease_ms(), "now": now}),
+                        )
+                        .await
+                        .unwrap_or(None),
+                    None => None,
+                };
+                if let Some(row) = claimed {
+                    let record = record(&row)?;
+                    return Ok(Some(Delivery {
+                        token: worker.to_owned(),
+                        attempt: record.attempts,
+                        spec: record.spec,
+                    }));
+                }
+                if tokio::time::Instant::now() >= deadline {
+                    return Ok(None);
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+    }
+
+    fn heartbeat<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        progress: &'a str,
+    ) -> BoxFuture<'a, QueueResult<bool>> {
+        Box::pin(async move {
+            let row = self
+                .one(
+                    "UPDATE job SET lease_ms = $until, progress = $progress WHERE uid = $uid AND state = 'running' RETURN AFTER",
+                    json!({"uid": delivery.spec.id, "until": now_ms() + self.lease_ms(), "progress": progress}),
+                )
+                .await?;
+            Ok(row.is_some())
+        })
+    }
+
+    fn complete<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        result: &'a str,
+    ) -> BoxFuture<'a, QueueResult<()>> {
+        Box::pin(async move {
+            self.store
+                .exec(
+                    "UPDATE job SET state = 'done', result = $result WHERE uid = $uid AND state = 'running'",
+                    json!({"uid": delivery.spec.id, "result": result}),
+                )
+                .await
+                .map_err(err)
+        })
+    }
+
+    fn fail<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        error: &'a str,
+    ) -> BoxFuture<'a, QueueResult<()>> {
+        Box::pin(async move {
+            let (state, due) = if delivery.attempt >= delivery.spec.max_attempts {
+                ("dead", 0)
+            } else {
+                (
+                    "queued",
+                    now_ms()
+                        + i64::try_from(backoff(delivery.attempt).as_millis()).unwrap_or(60_000),
+                )
+            };
+            self.store
+                .exec(
+                    "UPDATE job SET state = $state, error = $error, due_ms = $due WHERE uid = $uid AND state = 'running'",
+                    json!({"uid": delivery.spec.id, "state": state, "error": error, "due": due}),
+                )
+                .await
+                .map_err(err)
+        })
+    }
+
+    fn cancel<'a>(&'a self, id: &'a JobId) -> BoxFuture<'a, QueueResult<bool>> {
+        Box::pin(async move {
+            let row = self
+                .one(
+                    "UPDATE job SET state = 'cancelled' WHERE uid = $uid AND state IN ['queued', 'running'] RETURN AFTER",
+                    json!({"uid": id}),
+                )
+                .await?;
+            Ok(row.is_some())
+        })
+    }
+
+    fn get<'a>(&'a self, id: &'a JobId) -> BoxFuture<'a, QueueResult<Option<JobRecord>>> {
+        Box::pin(async move {
+            self.one("SELECT * FROM job WHERE uid = $uid", json!({"uid": id}))
+                .await?
+                .map(|row| record(&row))
+                .transpose()
+        })
+    }
+
+    fn list(&self, limit: usize) -> BoxFuture<'_, QueueResult<Vec<JobRecord>>> {
+        Box::pin(async move {
+            self.store
+                .rows(
+                    "SELECT * FROM job ORDER BY created_ms DESC LIMIT $n",
+                    json!({"n": limit}),
+                )
+                .await
+                .map_err(err)?
+                .iter()
+                .map(record)
+                .collect()
+        })
+    }
+}
