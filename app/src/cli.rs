@@ -238,10 +238,17 @@ enum AuthCommand {
 
 #[derive(Debug, Subcommand)]
 enum JobsCommand {
-    /// Queue a job: `noop`, or `wait --millis N`.
+    /// Queue a job: `prompt --text T [--allow TOOLS]`, `research --text QUESTION`, `noop`, or
+    /// `wait --millis N`.
     Submit {
         /// The kind.
         kind: String,
+        /// For `prompt` and `research`: the prompt or question.
+        #[arg(long)]
+        text: Option<String>,
+        /// For `prompt`: tools it may use without asking (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        allow: Vec<String>,
         /// For `wait`: how long.
         #[arg(long, default_value_t = 1000)]
         millis: u64,
@@ -430,9 +437,13 @@ impl Cli {
                 visibility_ms,
             } => jobs::worker(redis, concurrency, visibility_ms).await,
             Commands::Jobs(cmd) => match cmd {
-                JobsCommand::Submit { kind, millis, json } => {
-                    jobs::submit(&kind, millis, json).await
-                }
+                JobsCommand::Submit {
+                    kind,
+                    text,
+                    allow,
+                    millis,
+                    json,
+                } => jobs::submit(&kind, text, allow, millis, json).await,
                 JobsCommand::List { json } => jobs::list(json).await,
                 JobsCommand::Show { id, json } => jobs::show(&id, json).await,
                 JobsCommand::Cancel { id } => jobs::cancel(&id).await,

@@ -422,6 +422,23 @@ pub(crate) async fn run_call(
                 );
                 break 'run None;
             }
+            // A background job's turn: nobody is there to ask; the job says what may run.
+            Policy::Ask if session.and_then(|s| shared.headless_allowed(s)).is_some() => {
+                let allowed = session
+                    .and_then(|s| shared.headless_allowed(s))
+                    .unwrap_or_default();
+                if !allowed.iter().any(|t| t == &call.name) {
+                    finish(
+                        &mut record,
+                        ToolStatus::Denied,
+                        format!(
+                            "this is a background job with nobody to approve {}, and the job does not allow it; do without it",
+                            call.name
+                        ),
+                    );
+                    break 'run None;
+                }
+            }
             Policy::Ask => {
                 record.status = ToolStatus::AwaitingApproval;
                 logged(shared.store.save_tool_call(session, &record).await);

@@ -225,6 +225,31 @@ impl SandboxConfig {
     }
 }
 
+/// Background jobs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Jobs this process runs at once.
+    pub concurrency: usize,
+    /// Milliseconds a running job may go without a heartbeat before another worker takes it.
+    pub visibility_ms: u64,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 2,
+            visibility_ms: 10_000,
+        }
+    }
+}
+
+impl JobsConfig {
+    fn is_default(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
 /// The built-in local model runtime.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -314,8 +339,11 @@ pub struct Config {
     /// MCP servers by name; their tools join the registry as `NAME__TOOL`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub mcp: BTreeMap<String, McpServerConfig>,
-    /// Whether this process runs the embedded queue's jobs (the app and `aetheria worker` do;
-    /// short-lived CLI commands do not). Not stored.
+    /// Background jobs.
+    #[serde(default, skip_serializing_if = "JobsConfig::is_default")]
+    pub jobs: JobsConfig,
+    /// Whether this process runs queued jobs (the app and `aetheria worker` do; short-lived CLI
+    /// commands do not). Not stored.
     #[serde(skip, default = "run_jobs")]
     pub run_jobs: bool,
     /// Where the config file lives (not stored in it).
@@ -354,6 +382,7 @@ impl Config {
             drive: None,
             vercel: None,
             mcp: BTreeMap::new(),
+            jobs: JobsConfig::default(),
             run_jobs: true,
             config_dir,
             data_dir,

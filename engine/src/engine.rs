@@ -75,18 +75,11 @@ impl Engine {
             shutdown: CancellationToken::new(),
             busy: std::sync::Mutex::default(),
             jobs: tokio::sync::OnceCell::new(),
+            headless: std::sync::Mutex::default(),
         });
         tokio::spawn(stop_idle_sandboxes(sandboxes, shared.shutdown.clone()));
-        // Without Redis, this process runs the embedded queue's jobs itself.
-        if shared.config().redis_url.is_none()
-            && shared.config().run_jobs
-            && let Ok(queue) = shared.jobs().await
-        {
-            let worker = crate::jobs::Worker {
-                queues: vec![queue.clone(), queue],
-                name: format!("app-{}", std::process::id()),
-            };
-            tokio::spawn(worker.run(shared.shutdown.clone()));
+        if shared.config().run_jobs {
+            tokio::spawn(crate::jobs::run_worker(shared.clone()));
         }
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(Router::new(shared).run(rx));
@@ -172,6 +165,9 @@ pub(crate) struct Shared {
     busy: std::sync::Mutex<std::collections::HashSet<crate::api::SessionId>>,
     /// The job queue, opened on first use (Redis when `redis_url` is set, else embedded).
     jobs: tokio::sync::OnceCell<Arc<dyn crate::jobs::Queue>>,
+    /// Sessions run by a job, with the tools their turns may use: nobody is there to approve.
+    pub(crate) headless:
+        std::sync::Mutex<std::collections::HashMap<crate::api::SessionId, Vec<String>>>,
 }
 
 impl Shared {
@@ -191,6 +187,18 @@ impl Shared {
             .clone()
     }
 
+    pub(crate) fn job_visibility(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.config().jobs.visibility_ms.max(100))
+    }
+
+    /// Tools a headless job's turn may use without asking (none when a person is there).
+    pub(crate) fn headless_allowed(&self, session: &crate::api::SessionId) -> Option<Vec<String>> {
+        self.headless
+            .lock()
+            .ok()
+            .and_then(|h| h.get(session).cloned())
+    }
+
     /// The job queue.
     pub(crate) async fn jobs(&self) -> Result<Arc<dyn crate::jobs::Queue>, String> {
         let url = self.config().redis_url;
@@ -198,13 +206,13 @@ impl Shared {
             .get_or_try_init(|| async {
                 let queue: Arc<dyn crate::jobs::Queue> = match url {
                     Some(url) => Arc::new(
-                        crate::jobs::RedisQueue::connect(&url, crate::jobs::VISIBILITY)
+                        crate::jobs::RedisQueue::connect(&url, self.job_visibility())
                             .await
                             .map_err(|e| e.to_string())?,
                     ),
                     None => Arc::new(crate::jobs::EmbeddedQueue::new(
                         self.store.clone(),
-                        crate::jobs::VISIBILITY,
+                        self.job_visibility(),
                     )),
                 };
                 Ok(queue)

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 pub use self::embedded::EmbeddedQueue;
 pub use self::redis::RedisQueue;
-pub use self::worker::{Worker, run_job};
+pub use self::worker::Worker;
 use crate::api::JobId;
 
 /// Answers the job commands of the engine API.
@@ -81,12 +81,64 @@ pub const VISIBILITY: Duration = Duration::from_secs(10);
 /// Attempts before a job goes to the dead letters.
 pub const MAX_ATTEMPTS: u32 = 5;
 
+/// This process's worker: `jobs.concurrency` slots on the configured queue (Redis: one
+/// connection per slot), running jobs with this engine, until the engine shuts down. A queue that
+/// cannot be reached is tried again every 5 s.
+pub(crate) async fn run_worker(shared: std::sync::Arc<crate::engine::Shared>) {
+    let config = shared.config();
+    let slots = config.jobs.concurrency.clamp(1, 64);
+    let mut queues: Vec<std::sync::Arc<dyn Queue>> = Vec::new();
+    while queues.len() < slots {
+        let queue: Result<std::sync::Arc<dyn Queue>, String> = match &config.redis_url {
+            Some(url) => RedisQueue::connect(url, shared.job_visibility())
+                .await
+                .map(|q| std::sync::Arc::new(q) as std::sync::Arc<dyn Queue>)
+                .map_err(|e| e.to_string()),
+            None => shared.jobs().await,
+        };
+        match queue {
+            Ok(queue) => queues.push(queue),
+            Err(e) => {
+                tracing::warn!("the job queue is not reachable ({e}); trying again in 5 s");
+                tokio::select! {
+                    () = shared.shutdown.cancelled() => return,
+                    () = tokio::time::sleep(Duration::from_secs(5)) => {}
+                }
+            }
+        }
+    }
+    let name = format!(
+        "{}-{}",
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "aetheria".into()),
+        std::process::id()
+    );
+    Worker::new(queues, name)
+        .with_engine(shared.clone())
+        .run(shared.shutdown.clone())
+        .await;
+}
+
 /// What a job does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum JobKind {
     /// Nothing (queue tests and benchmarks).
     Noop,
+    /// A prompt run as a turn of a new session, with nobody there to approve: tools in `allow`
+    /// run, other tools that would ask are denied. The answer is the result.
+    Prompt {
+        /// What to ask.
+        text: String,
+        /// Tools the turn may use without asking.
+        #[serde(default)]
+        allow: Vec<String>,
+    },
+    /// Deep research: the agent plans, searches the web, reads sources and writes a report with
+    /// numbered citations to `research/<slug>.md` in the workspace (and answers with it).
+    Research {
+        /// The question.
+        question: String,
+    },
     /// Waits, reporting progress; `fail_first` attempts fail on purpose (retry tests).
     Wait {
         /// How long.

@@ -2,12 +2,11 @@
 //! `aetheria jobs submit|list|show|cancel` (over the engine API).
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
+use aetheria_engine::Engine;
 use aetheria_engine::api::{Command, Event, JobId};
 use aetheria_engine::config::Config;
-use aetheria_engine::jobs::{JobKind, JobRecord, JobSpec, Queue, RedisQueue, VISIBILITY, Worker};
-use tokio_util::sync::CancellationToken;
+use aetheria_engine::jobs::{JobKind, JobRecord, JobSpec};
 
 use super::CliError;
 use super::ask::shutdown;
@@ -18,45 +17,36 @@ pub(super) async fn worker(
     concurrency: usize,
     visibility_ms: Option<u64>,
 ) -> Result<ExitCode, CliError> {
-    let Some(url) = redis.or(Config::load()?.redis_url) else {
-        return embedded_worker().await;
-    };
-    let visibility = visibility_ms.map_or(VISIBILITY, std::time::Duration::from_millis);
-    let mut queues: Vec<Arc<dyn Queue>> = Vec::new();
-    for _ in 0..concurrency.clamp(1, 64) {
-        queues.push(Arc::new(
-            RedisQueue::connect(&url, visibility)
-                .await
-                .map_err(CliError::new)?,
-        ));
-    }
-    let name = format!(
-        "{}-{}",
-        std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into()),
-        std::process::id()
-    );
-    eprintln!(
-        "worker {name}: taking jobs from {url} with {} slots",
-        queues.len()
-    );
-    let stop = CancellationToken::new();
-    let on_signal = stop.clone();
-    tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
-        eprintln!("stopping after the running jobs…");
-        on_signal.cancel();
-    });
-    Worker { queues, name }.run(stop).await;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Without Redis: run the embedded queue's jobs (this machine's data folder) until Ctrl+C.
-async fn embedded_worker() -> Result<ExitCode, CliError> {
     let mut config = Config::load()?;
+    if redis.is_some() {
+        config.redis_url = redis;
+    }
+    config.jobs.concurrency = concurrency.clamp(1, 64);
+    if let Some(ms) = visibility_ms {
+        config.jobs.visibility_ms = ms;
+    }
     config.run_jobs = true;
-    let (handle, events) = aetheria_engine::Engine::start(config).await?;
-    eprintln!("worker: running this machine's queued jobs (no Redis configured)");
-    let _ = tokio::signal::ctrl_c().await;
+    let shared_queue = config.redis_url.clone();
+    // Many workers (and the app) share Redis but not an embedded database: a Redis worker keeps
+    // its jobs' sessions in memory unless memory.url names a shared SurrealDB server. The
+    // answer of every job is its result in the queue.
+    if shared_queue.is_some() && config.memory.url.is_none() {
+        config.memory.url = Some("mem://".into());
+    }
+    let (handle, mut events) = Engine::start(config).await?;
+    match &shared_queue {
+        Some(url) => eprintln!("worker: taking jobs from {url} with {concurrency} slots"),
+        None => eprintln!("worker: running this machine's queued jobs (no Redis configured)"),
+    }
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("stopping after the running jobs…");
+                break;
+            }
+            event = events.recv() => if event.is_none() { break },
+        }
+    }
     shutdown(&handle, events).await;
     Ok(ExitCode::SUCCESS)
 }
@@ -110,8 +100,25 @@ async fn one(command: Command, json: bool) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) async fn submit(kind: &str, millis: u64, json: bool) -> Result<ExitCode, CliError> {
+pub(super) async fn submit(
+    kind: &str,
+    text: Option<String>,
+    allow: Vec<String>,
+    millis: u64,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    let needs_text = || {
+        text.clone()
+            .ok_or_else(|| CliError::new(format!("`{kind}` needs --text")))
+    };
     let kind = match kind {
+        "prompt" => JobKind::Prompt {
+            text: needs_text()?,
+            allow,
+        },
+        "research" => JobKind::Research {
+            question: needs_text()?,
+        },
         "noop" => JobKind::Noop,
         "wait" => JobKind::Wait {
             millis,
@@ -119,7 +126,7 @@ pub(super) async fn submit(kind: &str, millis: u64, json: bool) -> Result<ExitCo
         },
         other => {
             return Err(CliError::new(format!(
-                "unknown job kind {other:?}; the kinds are noop and wait"
+                "unknown job kind {other:?}; the kinds are prompt, research, noop and wait"
             )));
         }
     };

@@ -176,8 +176,11 @@ async fn the_embedded_queue_finishes_jobs_after_its_worker_is_killed() {
         assert_eq!(job["state"], "queued");
         ids.push(job["spec"]["id"].as_str().unwrap().to_owned());
     }
-    // The worker takes two jobs at once; kill -9 it while they run.
-    let mut first = env.command(&["worker"]).spawn().unwrap();
+    // The worker takes two jobs at once (two slots); kill -9 it while they run.
+    let mut first = env
+        .command(&["worker", "--concurrency", "2"])
+        .spawn()
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     first.kill().await.unwrap();
     let out = env.run(&["jobs", "list", "--json"]).await;
@@ -195,7 +198,10 @@ async fn the_embedded_queue_finishes_jobs_after_its_worker_is_killed() {
     let start = Instant::now();
     let mut wait = Duration::from_secs(16);
     loop {
-        let mut worker = env.command(&["worker"]).spawn().unwrap();
+        let mut worker = env
+            .command(&["worker", "--concurrency", "2"])
+            .spawn()
+            .unwrap();
         tokio::time::sleep(wait).await;
         let _ = Command::new("kill")
             .args(["-INT", &worker.id().unwrap().to_string()])

@@ -8,22 +8,87 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::{Delivery, JobKind, Queue, QueueResult};
+use crate::api::{MessageStatus, Role, SessionId};
+use crate::engine::Shared;
+
+/// Runs `text` as a turn of a new session with nobody to approve: tools in `allow` run, others
+/// that would ask are denied. The final answer, or why the turn failed.
+async fn prompt(
+    shared: &Arc<Shared>,
+    text: &str,
+    allow: &[String],
+    cancelled: &CancellationToken,
+) -> Result<String, String> {
+    let session = SessionId::new();
+    shared
+        .store
+        .create_session(&session, &crate::agent::title_from(text))
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Ok(mut headless) = shared.headless.lock() {
+        headless.insert(session.clone(), allow.to_vec());
+    }
+    if !shared.begin_turn(&session) {
+        return Err("the job's session is busy".into());
+    }
+    crate::agent::run_turn(
+        shared.clone(),
+        session.clone(),
+        text.to_owned(),
+        Vec::new(),
+        cancelled.clone(),
+    )
+    .await;
+    if let Ok(mut headless) = shared.headless.lock() {
+        headless.remove(&session);
+    }
+    let messages = shared
+        .store
+        .messages(&session)
+        .await
+        .map_err(|e| e.to_string())?;
+    match messages.iter().rev().find(|m| m.role == Role::Assistant) {
+        Some(m) if m.status == MessageStatus::Complete => Ok(m.content.clone()),
+        Some(m) if cancelled.is_cancelled() || m.status == MessageStatus::Cancelled => {
+            Err("cancelled".into())
+        }
+        _ => Err(format!("the turn did not finish (session {session})")),
+    }
+}
 
 /// Runs jobs from a queue until told to stop.
 pub struct Worker {
     /// One queue per slot (a Redis queue holds one connection, and a slot blocks on it).
-    pub queues: Vec<Arc<dyn Queue>>,
+    queues: Vec<Arc<dyn Queue>>,
     /// This worker's name (unique per process).
-    pub name: String,
+    name: String,
+    /// The engine that runs prompts (none: only the built-in kinds).
+    engine: Option<Arc<Shared>>,
 }
 
 impl Worker {
+    /// A worker with one slot per queue.
+    #[must_use]
+    pub fn new(queues: Vec<Arc<dyn Queue>>, name: String) -> Self {
+        Self {
+            queues,
+            name,
+            engine: None,
+        }
+    }
+
+    pub(crate) fn with_engine(mut self, shared: Arc<Shared>) -> Self {
+        self.engine = Some(shared);
+        self
+    }
+
     /// Runs until `stop` is cancelled; slots finish the job they hold first.
     pub async fn run(self, stop: CancellationToken) {
         let mut slots = tokio::task::JoinSet::new();
         for (i, queue) in self.queues.into_iter().enumerate() {
             let name = format!("{}-{i}", self.name);
             let stop = stop.clone();
+            let engine = self.engine.clone();
             slots.spawn(async move {
                 while !stop.is_cancelled() {
                     let claimed = tokio::select! {
@@ -32,7 +97,7 @@ impl Worker {
                     };
                     match claimed {
                         Ok(Some(delivery)) => {
-                            if let Err(e) = handle(queue.as_ref(), &delivery).await {
+                            if let Err(e) = handle(queue.as_ref(), &delivery, engine.as_ref()).await {
                                 tracing::warn!(job = %delivery.spec.id, "the queue failed while finishing a job: {e}");
                             }
                         }
@@ -50,7 +115,11 @@ impl Worker {
 }
 
 /// Runs one delivery with a heartbeat, then records how it went.
-async fn handle(queue: &dyn Queue, delivery: &Delivery) -> QueueResult<()> {
+async fn handle(
+    queue: &dyn Queue,
+    delivery: &Delivery,
+    engine: Option<&Arc<Shared>>,
+) -> QueueResult<()> {
     let cancelled = CancellationToken::new();
     let progress = std::sync::Mutex::new(String::new());
     let beat = async {
@@ -68,7 +137,7 @@ async fn handle(queue: &dyn Queue, delivery: &Delivery) -> QueueResult<()> {
         }
     };
     let outcome = tokio::select! {
-        outcome = run_job(delivery, &cancelled, &progress) => outcome,
+        outcome = run_job(delivery, &cancelled, &progress, engine) => outcome,
         () = beat => Err("cancelled".to_owned()),
     };
     match outcome {
@@ -79,12 +148,43 @@ async fn handle(queue: &dyn Queue, delivery: &Delivery) -> QueueResult<()> {
 }
 
 /// Does what a job says; its result text, or why it failed.
-pub async fn run_job(
+pub(crate) async fn run_job(
     delivery: &Delivery,
     cancelled: &CancellationToken,
     progress: &std::sync::Mutex<String>,
+    engine: Option<&Arc<Shared>>,
 ) -> Result<String, String> {
+    let set_progress = |note: String| {
+        if let Ok(mut p) = progress.lock() {
+            *p = note;
+        }
+    };
     match &delivery.spec.kind {
+        JobKind::Prompt { text, allow } => {
+            let shared = engine.ok_or("this worker runs no engine; prompts need one")?;
+            set_progress("answering".into());
+            prompt(shared, text, allow, cancelled).await
+        }
+        JobKind::Research { question } => {
+            let shared = engine.ok_or("this worker runs no engine; research needs one")?;
+            set_progress("researching".into());
+            let slug: String = question
+                .to_lowercase()
+                .split(|c: char| !c.is_alphanumeric())
+                .filter(|w| !w.is_empty())
+                .take(8)
+                .collect::<Vec<_>>()
+                .join("-");
+            let text = format!(
+                "Research this question thoroughly: {question}\n\n\
+                 1. Plan the sub-questions. 2. Use web_search for each, then web_fetch the best sources (at least three). \
+                 3. Write a report in markdown with a title, a short answer, the findings, and numbered citations [1], [2]… \
+                 listing each source's title and URL at the end. 4. Save it with fs_write to research/{slug}.md. \
+                 5. Answer with the report."
+            );
+            let allow = ["web_search", "web_fetch", "fs_write", "recall"].map(str::to_owned);
+            prompt(shared, &text, &allow, cancelled).await
+        }
         JobKind::Noop => Ok("done".into()),
         JobKind::Wait { millis, fail_first } => {
             if delivery.attempt <= *fail_first {

@@ -124,14 +124,103 @@ async fn with_redis_the_commands_reach_the_shared_queue() {
     );
     let stop = tokio_util::sync::CancellationToken::new();
     let worker = tokio::spawn(
-        Worker {
-            queues: vec![queue],
-            name: format!("test-{}", std::process::id()),
-        }
-        .run(stop.clone()),
+        Worker::new(vec![queue], format!("test-{}", std::process::id())).run(stop.clone()),
     );
     let done = until_state(&mut h, &spec.id, JobState::Done).await;
     assert_eq!(done.result, "waited 20 ms");
     stop.cancel();
     worker.await.unwrap();
+}
+
+/// A prompt job runs as a turn with nobody to approve: allowed tools run, others are denied; the
+/// answer is the job's result and the session keeps the conversation. Research writes its report.
+#[tokio::test]
+async fn prompt_and_research_jobs_run_turns_headlessly() {
+    let write =
+        serde_json::json!({"path": "notes/summary.md", "content": "# Summary\n"}).to_string();
+    let delete = serde_json::json!({"path": "notes/summary.md"}).to_string();
+    let report = serde_json::json!({
+        "path": "research/which-rust-web-framework-is-fastest.md",
+        "content": "# Which Rust web framework is fastest?\n\nAnswer [1].\n\n[1] Bench — https://example.org/bench\n"
+    })
+    .to_string();
+    let mut h = Harness::start(vec![
+        aetheria_engine::testkit::Reply::tool_calls(&[("w1", "fs_write", &write)], 5),
+        aetheria_engine::testkit::Reply::text(&["Saved the summary."]),
+        aetheria_engine::testkit::Reply::tool_calls(&[("d1", "fs_delete", &delete)], 5),
+        aetheria_engine::testkit::Reply::text(&["I could not delete it."]),
+        aetheria_engine::testkit::Reply::tool_calls(&[("r1", "fs_write", &report)], 5),
+        aetheria_engine::testkit::Reply::text(&[
+            "# Which Rust web framework is fastest?\n\nAnswer [1].",
+        ]),
+    ])
+    .await;
+    let first = JobSpec::new(JobKind::Prompt {
+        text: "Write a summary file".into(),
+        allow: vec!["fs_write".into()],
+    });
+    h.handle
+        .submit(Command::SubmitJob { job: first.clone() })
+        .unwrap();
+    let done = until_state(&mut h, &first.id, JobState::Done).await;
+    assert_eq!(done.result, "Saved the summary.");
+    assert_eq!(
+        std::fs::read_to_string(h.workspace.join("notes/summary.md")).unwrap(),
+        "# Summary\n"
+    );
+
+    let second = JobSpec::new(JobKind::Prompt {
+        text: "Delete it".into(),
+        allow: vec![],
+    });
+    h.handle
+        .submit(Command::SubmitJob {
+            job: second.clone(),
+        })
+        .unwrap();
+    let done = until_state(&mut h, &second.id, JobState::Done).await;
+    assert_eq!(done.result, "I could not delete it.");
+    assert!(
+        h.workspace.join("notes/summary.md").exists(),
+        "the delete was denied"
+    );
+    let denial = &h.server.requests()[3];
+    assert!(
+        serde_json::to_string(denial)
+            .unwrap()
+            .contains("background job with nobody to approve fs_delete")
+    );
+
+    let research = JobSpec::new(JobKind::Research {
+        question: "Which Rust web framework is fastest?".into(),
+    });
+    h.handle
+        .submit(Command::SubmitJob {
+            job: research.clone(),
+        })
+        .unwrap();
+    let done = until_state(&mut h, &research.id, JobState::Done).await;
+    assert!(
+        done.result
+            .starts_with("# Which Rust web framework is fastest?"),
+        "{done:?}"
+    );
+    let sent = serde_json::to_string(&h.server.requests()[4]).unwrap();
+    assert!(
+        sent.contains("research/which-rust-web-framework-is-fastest.md")
+            && sent.contains("numbered citations"),
+        "{sent}"
+    );
+    assert!(
+        h.workspace
+            .join("research/which-rust-web-framework-is-fastest.md")
+            .exists()
+    );
+    // The jobs' conversations are sessions like any other.
+    h.handle.submit(Command::ListSessions).unwrap();
+    let events = h.until(|e| matches!(e, Event::SessionList { .. })).await;
+    let Some(Event::SessionList { sessions }) = events.last() else {
+        unreachable!()
+    };
+    assert_eq!(sessions.len(), 3, "{sessions:?}");
 }
