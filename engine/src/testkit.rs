@@ -487,3 +487,76 @@ pub mod test_model {
         path
     }
 }
+
+/// The store's search, reachable from benches: seed many messages, then time queries.
+pub mod recall_bench {
+    use serde_json::json;
+
+    use crate::api::SessionId;
+    use crate::memory::Store;
+
+    /// A store to time searches on.
+    pub struct SearchStore(Store);
+
+    impl SearchStore {
+        /// Opens (creating) a store at `url`.
+        pub async fn open(url: &str) -> Result<Self, String> {
+            Store::open(url).await.map(Self).map_err(|e| e.to_string())
+        }
+
+        /// Adds `count` messages (`texts` cycled) across sessions of 100 messages, 500 per insert.
+        pub async fn seed(&self, count: usize, texts: &[String]) -> Result<(), String> {
+            let mut session = SessionId::new();
+            let mut rows = Vec::new();
+            for i in 0..count {
+                if i % 100 == 0 {
+                    session = SessionId::new();
+                    self.0
+                        .create_session(&session, &format!("session {i}"))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                rows.push(json!({
+                    "uid": crate::api::MessageId::new(),
+                    "session": session,
+                    "role": if i % 2 == 0 { "user" } else { "assistant" },
+                    "content": texts[i % texts.len()],
+                    "status": "complete",
+                    "tool_calls": [],
+                    "created_at": chrono::Utc::now(),
+                }));
+                if rows.len() == 500 || i + 1 == count {
+                    self.0
+                        .exec("INSERT INTO message $rows", json!({ "rows": rows }))
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    rows.clear();
+                }
+            }
+            Ok(())
+        }
+
+        /// The history search; the number of hits.
+        pub async fn search(&self, query: &str) -> Result<usize, String> {
+            self.0
+                .search(query, 20)
+                .await
+                .map(|h| h.len())
+                .map_err(|e| e.to_string())
+        }
+
+        /// The baseline without the index: every message is read and checked for the first word
+        /// (no early stop: a search must look at all of them to rank).
+        pub async fn scan(&self, query: &str) -> Result<usize, String> {
+            let word = query.split_whitespace().next().unwrap_or("").to_lowercase();
+            self.0
+                .rows(
+                    "SELECT uid FROM message WHERE string::contains(string::lowercase(content), $w)",
+                    json!({ "w": word }),
+                )
+                .await
+                .map(|r| r.len())
+                .map_err(|e| e.to_string())
+        }
+    }
+}

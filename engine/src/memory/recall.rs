@@ -52,21 +52,51 @@ impl Store {
             return Ok(Vec::new());
         }
         let text = words.join(" ");
+        // Ranked first without highlights (a common word matches thousands of rows, and
+        // highlighting them all is most of the cost); only the top rows are highlighted.
         let mut res = self
             .db
             .query(
-                "SELECT uid, session, role, search::score(1) AS score, search::highlight('«', '»', 1) AS snippet \
+                "SELECT uid, session, role, search::score(1) AS score \
                  FROM message WHERE content @1,OR@ $q ORDER BY score DESC LIMIT $n",
             )
             .query(
-                "SELECT uid, session, message, tool, search::score(1) AS score, search::highlight('«', '»', 1) AS snippet \
+                "SELECT uid, session, message, tool, search::score(1) AS score \
                  FROM tool_call WHERE output @1,OR@ $q AND session != NONE ORDER BY score DESC LIMIT $n",
             )
             .bind(json!({ "q": text, "n": limit }))
             .await?
             .check()?;
-        let messages: Vec<Value> = res.take(0)?;
-        let calls: Vec<Value> = res.take(1)?;
+        let mut messages: Vec<Value> = res.take(0)?;
+        let mut calls: Vec<Value> = res.take(1)?;
+        let ids = |rows: &[Value]| rows.iter().map(|r| r["uid"].clone()).collect::<Vec<_>>();
+        let mut res = self
+            .db
+            .query("SELECT uid, search::highlight('«', '»', 1) AS snippet FROM message WHERE content @1,OR@ $q AND uid IN $m")
+            .query("SELECT uid, search::highlight('«', '»', 1) AS snippet FROM tool_call WHERE output @1,OR@ $q AND uid IN $c")
+            .bind(json!({ "q": text, "m": ids(&messages), "c": ids(&calls) }))
+            .await?
+            .check()?;
+        for (rows, index) in [(&mut messages, 0), (&mut calls, 1)] {
+            let snippets: Vec<Value> = res.take(index)?;
+            let by_uid: HashMap<String, String> = snippets
+                .into_iter()
+                .filter_map(|r| {
+                    Some((
+                        r["uid"].as_str()?.to_owned(),
+                        r["snippet"].as_str()?.to_owned(),
+                    ))
+                })
+                .collect();
+            for row in rows.iter_mut() {
+                let snippet = row["uid"]
+                    .as_str()
+                    .and_then(|u| by_uid.get(u))
+                    .cloned()
+                    .unwrap_or_default();
+                row["snippet"] = Value::String(snippet);
+            }
+        }
         let mut hits: Vec<SearchHit> = Vec::new();
         for row in messages {
             hits.push(SearchHit {

@@ -1,0 +1,202 @@
+//! History search and the job queue, timed against baselines in the same process:
+//! - full-text search (BM25 index) over 100,000 messages on disk, p50/p99, versus a scan of the
+//!   same table for the same word;
+//! - no-op jobs through the Redis Streams queue (submit, claim, complete) versus bare `XADD`s on
+//!   the same server (needs `AETHERIA_TEST_REDIS_URL`; `redis-benchmark` figures are printed too
+//!   when it is installed).
+//! Run: `cargo bench -p aetheria-engine --features testkit --bench recall`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::time::{Duration, Instant};
+
+use aetheria_engine::jobs::{JobKind, JobSpec, Queue, RedisQueue};
+use aetheria_engine::testkit::recall_bench::SearchStore;
+
+/// Messages seeded (`AETHERIA_BENCH_MESSAGES` overrides, for a quick run).
+fn messages() -> usize {
+    std::env::var("AETHERIA_BENCH_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
+}
+const QUERIES: usize = 200;
+const JOBS: usize = 5_000;
+
+fn pct(mut v: Vec<Duration>, p: f64) -> Duration {
+    v.sort();
+    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[i]
+}
+
+/// Text with a realistic spread of words: a few very common, many rare.
+fn corpus() -> (Vec<String>, Vec<String>) {
+    let words: Vec<String> = (0..5_000).map(|i| format!("w{i}x")).collect();
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let texts = (0..2_000)
+        .map(|_| {
+            (0..40)
+                .map(|_| {
+                    // Zipf-like: low ranks much more often.
+                    let r = (next() % 1_000_000) as f64 / 1_000_000.0;
+                    let rank = ((5_000f64).powf(r) as usize).min(4_999);
+                    words[rank].clone()
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    let queries = (0..QUERIES)
+        .map(|i| {
+            format!(
+                "{} {}",
+                words[50 + i * 7 % 3_000],
+                words[200 + i * 13 % 4_000]
+            )
+        })
+        .collect();
+    (texts, queries)
+}
+
+async fn search() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SearchStore::open(&format!("surrealkv://{}", dir.path().join("db").display()))
+        .await
+        .unwrap();
+    let (texts, queries) = corpus();
+    let started = Instant::now();
+    store.seed(messages(), &texts).await.unwrap();
+    println!(
+        "seeded {} messages in {:.1} s",
+        messages(),
+        started.elapsed().as_secs_f64()
+    );
+    let mut fts = Vec::new();
+    let mut hits = 0;
+    for q in &queries {
+        let t = Instant::now();
+        hits += store.search(q).await.unwrap();
+        fts.push(t.elapsed());
+    }
+    let mut scans = Vec::new();
+    for q in queries.iter().take(20) {
+        let t = Instant::now();
+        store.scan(q).await.unwrap();
+        scans.push(t.elapsed());
+    }
+    let (p50, p99, scan50) = (pct(fts.clone(), 0.5), pct(fts, 0.99), pct(scans, 0.5));
+    println!(
+        "full-text search over {} messages: p50 {:.2} ms, p99 {:.2} ms ({} hits in {QUERIES} queries); table scan p50 {:.1} ms; index/scan = {:.3}",
+        messages(),
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3,
+        hits,
+        scan50.as_secs_f64() * 1e3,
+        p50.as_secs_f64() / scan50.as_secs_f64()
+    );
+}
+
+async fn queue() {
+    let Ok(url) = std::env::var("AETHERIA_TEST_REDIS_URL") else {
+        println!("queue: AETHERIA_TEST_REDIS_URL is not set; not measured");
+        return;
+    };
+    let q = RedisQueue::connect(&url, Duration::from_secs(30))
+        .await
+        .unwrap();
+    let t = Instant::now();
+    for _ in 0..JOBS {
+        q.submit(&JobSpec::new(JobKind::Noop)).await.unwrap();
+    }
+    let mut done = 0;
+    while done < JOBS {
+        match q.claim("bench", Duration::from_millis(100)).await.unwrap() {
+            Some(d) => {
+                q.complete(&d, "done").await.unwrap();
+                done += 1;
+            }
+            None => break,
+        }
+    }
+    let queue_rate = done as f64 / t.elapsed().as_secs_f64();
+    // Baseline: bare XADDs, one at a time, on the same connection kind.
+    let client =
+        fred::prelude::Builder::from_config(fred::prelude::Config::from_url(&url).unwrap())
+            .build()
+            .unwrap();
+    fred::prelude::ClientLike::init(&client).await.unwrap();
+    let t = Instant::now();
+    for i in 0..JOBS {
+        let _: fred::prelude::Value = fred::prelude::ClientLike::custom(
+            &client,
+            fred::types::CustomCommand::new_static(
+                "XADD",
+                fred::types::ClusterHash::FirstKey,
+                false,
+            ),
+            vec![
+                "aetheria:bench".into(),
+                "*".into(),
+                "i".into(),
+                fred::prelude::Value::from(i as i64),
+            ],
+        )
+        .await
+        .unwrap();
+    }
+    let xadd_rate = JOBS as f64 / t.elapsed().as_secs_f64();
+    let _: fred::prelude::Value = fred::prelude::ClientLike::custom(
+        &client,
+        fred::types::CustomCommand::new_static("DEL", fred::types::ClusterHash::FirstKey, false),
+        vec![fred::prelude::Value::from("aetheria:bench")],
+    )
+    .await
+    .unwrap();
+    println!(
+        "queue: {done} no-op jobs at {queue_rate:.0} jobs/s (submit + claim + complete, one connection); bare XADD {xadd_rate:.0}/s; jobs/XADD = {:.3}",
+        queue_rate / xadd_rate
+    );
+    let port = url
+        .rsplit(':')
+        .next()
+        .unwrap_or("6379")
+        .trim_end_matches('/')
+        .to_owned();
+    if let Ok(out) = std::process::Command::new("redis-benchmark")
+        .args([
+            "-p",
+            &port,
+            "-q",
+            "-n",
+            "20000",
+            "XADD",
+            "aetheria:bench2",
+            "*",
+            "f",
+            "v",
+        ])
+        .output()
+    {
+        println!(
+            "redis-benchmark: {}",
+            String::from_utf8_lossy(&out.stdout).trim()
+        );
+        let _ = std::process::Command::new("redis-cli")
+            .args(["-p", &port, "del", "aetheria:bench2"])
+            .output();
+    }
+}
+
+fn main() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        search().await;
+        queue().await;
+    });
+}
