@@ -3,6 +3,7 @@
 //! the person's actions into engine commands. Drawing lives in `view`.
 
 mod input;
+mod jobs;
 pub mod memories;
 mod panel;
 mod sandbox;
@@ -131,6 +132,8 @@ pub enum Message {
     Detach(usize),
     /// Switch the right panel's tab.
     ShowTab(panel::Tab),
+    /// Cancel a background job (from the Jobs tab).
+    CancelJob(aetheria_engine::api::JobId),
     /// Build the sandbox image (from the Sandbox tab).
     BuildSandboxImage,
     /// Open or close a folder in the Files tab.
@@ -183,6 +186,8 @@ pub struct App {
     pub(crate) approve_in_chat: bool,
     pub(crate) notice: Option<String>,
     pub(crate) search: String,
+    /// Background jobs, newest first.
+    pub(crate) jobs: Vec<aetheria_engine::jobs::JobRecord>,
     /// Messages and tool results the history search found for `search`.
     pub(crate) found: Vec<SearchHit>,
     /// The session being renamed and the title typed so far.
@@ -241,6 +246,7 @@ impl App {
             notice: None,
             search: String::new(),
             found: Vec::new(),
+            jobs: Vec::new(),
             renaming: None,
             confirm_delete: None,
             attachments: Vec::new(),
@@ -526,7 +532,15 @@ impl App {
             }
             Message::ToggleTool(call) => self.transcript.toggle(&call),
             Message::ToggleThinking(message) => self.transcript.toggle_thinking(&message),
-            Message::ShowTab(tab) => self.tab = tab,
+            Message::ShowTab(tab) => {
+                if tab == panel::Tab::Jobs {
+                    self.submit(Command::ListJobs { limit: Some(50) });
+                }
+                self.tab = tab;
+            }
+            Message::CancelJob(id) => {
+                self.submit(Command::CancelJob { id });
+            }
             Message::BuildSandboxImage => {
                 let submission = self.submit(Command::BuildSandboxImage);
                 self.sandbox.build_started(submission);
@@ -770,6 +784,10 @@ impl App {
             return;
         }
         match event {
+            Event::JobList { jobs } => self.jobs = jobs,
+            Event::JobUpdated { job } => {
+                jobs::upsert(&mut self.jobs, job);
+            }
             // Only the answer to what the box holds now.
             Event::SearchResults { query, hits } if query == self.search.trim() => {
                 self.found = hits;

@@ -1,7 +1,8 @@
 //! The right panel: **Activity** lists every tool call of the open session with its status and
 //! time; **Files** shows the workspace as a tree (listed through the engine, so it sees exactly what
 //! the file tools may touch) and refreshes after a tool changes something; **Sandbox** (in
-//! `sandbox`) shows the code sandbox and live output of code runs.
+//! `sandbox`) shows the code sandbox and live output of code runs; **Jobs** (in `jobs`) the
+//! background jobs.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -23,6 +24,8 @@ pub enum Tab {
     Files,
     /// The code sandbox and its runs' live output.
     Sandbox,
+    /// Background jobs.
+    Jobs,
 }
 
 /// What the Files tab knows: listed folders and which are open.
@@ -63,8 +66,8 @@ fn size(bytes: u64) -> String {
 impl App {
     pub(super) fn panel(&self, p: Palette) -> Element<'_, Message> {
         let tab = |caption: &'static str, which: Tab| {
-            button(text(caption).font(BOLD).size(13))
-                .padding([6, 12])
+            button(text(caption).font(BOLD).size(12))
+                .padding([6, 8])
                 .style(theme::button(
                     p,
                     ButtonKind::Item {
@@ -73,23 +76,23 @@ impl App {
                 ))
                 .on_press(Message::ShowTab(which))
         };
+        let tabs = row![
+            tab("ACTIVITY", Tab::Activity),
+            tab("FILES", Tab::Files),
+            tab("SANDBOX", Tab::Sandbox),
+            tab("JOBS", Tab::Jobs)
+        ]
+        .spacing(6);
         let body = match self.tab {
             Tab::Activity => activity(p, &self.transcript),
             Tab::Files => self.files_tree(p),
             Tab::Sandbox => super::sandbox::view(p, &self.sandbox, &self.transcript),
+            Tab::Jobs => super::jobs::view(p, &self.jobs),
         };
         container(
-            column![
-                row![
-                    tab("ACTIVITY", Tab::Activity),
-                    tab("FILES", Tab::Files),
-                    tab("SANDBOX", Tab::Sandbox)
-                ]
-                .spacing(8),
-                scrollable(body).height(Fill),
-            ]
-            .spacing(14)
-            .padding(16),
+            column![tabs, scrollable(body).height(Fill),]
+                .spacing(14)
+                .padding(16),
         )
         .width(Length::Fixed(300.0))
         .height(Fill)

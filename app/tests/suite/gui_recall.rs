@@ -102,3 +102,51 @@ async fn the_search_box_finds_messages_and_settings_edit_memories() {
     )
     .await;
 }
+
+/// The Jobs tab lists background jobs as the engine runs them; Cancel stops a running one.
+#[tokio::test]
+async fn the_jobs_tab_follows_jobs_and_cancels_one() {
+    use aetheria_engine::jobs::{JobKind, JobSpec};
+    let server = ScriptedServer::start(vec![]).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path().join("config"), dir.path().join("data"));
+    config.use_provider(loopback("loopback", &server));
+    let (handle, mut events) = Engine::start(config).await.unwrap();
+    let engine = handle.clone();
+    let mut app = App::new();
+    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
+        handle,
+        provider: Some("loopback · test-model".into()),
+        workspace: vec![],
+    }));
+    click(&mut app, "JOBS");
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::JobList { .. })
+    })
+    .await;
+    assert!(shows(
+        &app,
+        "No background jobs. `aetheria jobs submit research --text …` starts one."
+    ));
+
+    let quick = JobSpec::new(JobKind::Wait {
+        millis: 200,
+        fail_first: 0,
+    });
+    engine
+        .submit(aetheria_engine::api::Command::SubmitJob { job: quick })
+        .unwrap();
+    pump_until_shown(&mut app, &mut events, "waited 200 ms").await;
+    assert!(shows(&app, "DONE"));
+
+    let long = JobSpec::new(JobKind::Wait {
+        millis: 60_000,
+        fail_first: 0,
+    });
+    engine
+        .submit(aetheria_engine::api::Command::SubmitJob { job: long })
+        .unwrap();
+    pump_until_shown(&mut app, &mut events, "RUNNING").await;
+    click(&mut app, "Cancel");
+    pump_until_shown(&mut app, &mut events, "CANCELLED").await;
+}

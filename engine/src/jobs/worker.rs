@@ -97,7 +97,10 @@ impl Worker {
                     };
                     match claimed {
                         Ok(Some(delivery)) => {
-                            if let Err(e) = handle(queue.as_ref(), &delivery, engine.as_ref()).await {
+                            notify(queue.as_ref(), engine.as_ref(), &delivery).await;
+                            let handled = handle(queue.as_ref(), &delivery, engine.as_ref()).await;
+                            notify(queue.as_ref(), engine.as_ref(), &delivery).await;
+                            if let Err(e) = handled {
                                 tracing::warn!(job = %delivery.spec.id, "the queue failed while finishing a job: {e}");
                             }
                         }
@@ -111,6 +114,15 @@ impl Worker {
             });
         }
         while slots.join_next().await.is_some() {}
+    }
+}
+
+/// Tells this engine's front ends where a job stands now.
+async fn notify(queue: &dyn Queue, engine: Option<&Arc<Shared>>, delivery: &Delivery) {
+    if let Some(shared) = engine
+        && let Ok(Some(job)) = queue.get(&delivery.spec.id).await
+    {
+        shared.emit(crate::api::Event::JobUpdated { job });
     }
 }
 

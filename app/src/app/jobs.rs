@@ -1,0 +1,89 @@
+//! The Jobs tab: background jobs newest first, each with its state, progress or result, and a
+//! Cancel button while it can still be stopped. The engine reports every change (`JobUpdated`).
+
+use aetheria_engine::jobs::{JobKind, JobRecord, JobState};
+use iced::widget::{button, column, container, row, text};
+use iced::{Element, Fill};
+
+use super::Message;
+use crate::theme::{self, BOLD, ButtonKind, Palette};
+
+/// Puts a job's news into the list (newest first); `true` when it just finished.
+pub fn upsert(jobs: &mut Vec<JobRecord>, job: JobRecord) -> bool {
+    let was_final = jobs
+        .iter()
+        .find(|j| j.spec.id == job.spec.id)
+        .is_some_and(|j| j.state.is_final());
+    let finished = job.state.is_final() && !was_final;
+    match jobs.iter_mut().find(|j| j.spec.id == job.spec.id) {
+        Some(slot) => *slot = job,
+        None => jobs.insert(0, job),
+    }
+    finished
+}
+
+fn what(job: &JobRecord) -> String {
+    match &job.spec.kind {
+        JobKind::Prompt { text, .. } => text.clone(),
+        JobKind::Research { question } => format!("Research: {question}"),
+        JobKind::Wait { millis, .. } => format!("Wait {millis} ms"),
+        JobKind::Noop => "No-op".into(),
+    }
+}
+
+fn cut(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        format!("{}…", s.chars().take(max).collect::<String>())
+    }
+}
+
+/// The tab.
+pub fn view(p: Palette, jobs: &[JobRecord]) -> Element<'_, Message> {
+    if jobs.is_empty() {
+        return text("No background jobs. `aetheria jobs submit research --text …` starts one.")
+            .size(13)
+            .color(p.muted)
+            .into();
+    }
+    let mut col = column![].spacing(10);
+    for job in jobs {
+        let (label, color) = match job.state {
+            JobState::Queued => ("QUEUED", p.muted),
+            JobState::Running => ("RUNNING", p.accent),
+            JobState::Done => ("DONE", p.ok),
+            JobState::Dead => ("FAILED", p.danger),
+            JobState::Cancelled => ("CANCELLED", p.muted),
+        };
+        let detail = match job.state {
+            JobState::Done => cut(&job.result, 160),
+            JobState::Dead => cut(&job.error, 160),
+            _ if !job.progress.is_empty() => job.progress.clone(),
+            _ => format!("attempt {}", job.attempts.max(1)),
+        };
+        let mut head = row![
+            text(cut(&what(job), 40)).font(BOLD).size(13).width(Fill),
+            container(text(label).font(BOLD).size(11))
+                .padding([2, 6])
+                .style(move |_| theme::badge(&p, color)),
+        ]
+        .spacing(6)
+        .align_y(iced::Center);
+        if !job.state.is_final() {
+            head = head.push(
+                button(text("Cancel").font(BOLD).size(11))
+                    .padding([2, 6])
+                    .style(theme::button(p, ButtonKind::Ghost))
+                    .on_press(Message::CancelJob(job.spec.id.clone())),
+            );
+        }
+        col = col.push(
+            container(column![head, text(detail).size(12)].spacing(4))
+                .padding(8)
+                .width(Fill)
+                .style(move |_| theme::block(&p, p.paper)),
+        );
+    }
+    col.into()
+}
