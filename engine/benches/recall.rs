@@ -4,6 +4,7 @@
 //! - no-op jobs through the Redis Streams queue (submit, claim, complete) versus bare `XADD`s on
 //!   the same server (needs `AETHERIA_TEST_REDIS_URL`; `redis-benchmark` figures are printed too
 //!   when it is installed).
+//!
 //! Run: `cargo bench -p aetheria-engine --features testkit --bench recall`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
