@@ -69,7 +69,13 @@ async fn ask_json_prints_one_engine_event_per_line() {
     let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(types.first(), Some(&"session_created"));
     assert!(types.contains(&"turn_started"));
-    assert_eq!(types.iter().filter(|t| **t == "text_delta").count(), 2);
+    // Deltas that arrive together may come as one event: the text is what counts.
+    let text: String = events
+        .iter()
+        .filter(|e| e["type"] == "text_delta")
+        .map(|e| e["delta"].as_str().unwrap())
+        .collect();
+    assert_eq!(text, "ab");
     assert_eq!(types.last(), Some(&"turn_finished"));
 }
 
