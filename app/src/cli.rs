@@ -275,6 +275,28 @@ enum JobsCommand {
         /// Its id.
         id: String,
     },
+    /// Run a prompt on a cron schedule (UTC), e.g. `"0 9 * * 1-5" --text "Summarise my inbox"`.
+    Schedule {
+        /// The cron expression (5 fields, or 6 with seconds first).
+        cron: String,
+        /// The prompt.
+        #[arg(long)]
+        text: String,
+        /// Tools its runs may use without asking (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        allow: Vec<String>,
+    },
+    /// List the schedules.
+    Schedules {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a schedule.
+    Unschedule {
+        /// Its id.
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -447,6 +469,11 @@ impl Cli {
                 JobsCommand::List { json } => jobs::list(json).await,
                 JobsCommand::Show { id, json } => jobs::show(&id, json).await,
                 JobsCommand::Cancel { id } => jobs::cancel(&id).await,
+                JobsCommand::Schedule { cron, text, allow } => {
+                    jobs::schedule(cron, text, allow).await
+                }
+                JobsCommand::Schedules { json } => jobs::schedules(json).await,
+                JobsCommand::Unschedule { id } => jobs::unschedule(id).await,
             },
             Commands::Memory(cmd) => match cmd {
                 MemoryCommand::List { json } => recall::list(json).await,

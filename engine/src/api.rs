@@ -247,6 +247,24 @@ pub enum Command {
         /// Which.
         id: JobId,
     },
+    /// Run a prompt on a cron schedule (UTC; 5 fields, or 6 with seconds). Answered by
+    /// `ScheduleAdded`, or `CommandFailed`.
+    AddSchedule {
+        /// When.
+        cron: String,
+        /// The prompt.
+        text: String,
+        /// Tools its runs may use without asking.
+        #[serde(default)]
+        allow: Vec<String>,
+    },
+    /// The schedules. Answered by `Schedules`, or `CommandFailed`.
+    ListSchedules,
+    /// Stop a schedule. Answered by `ScheduleRemoved`, or `CommandFailed`.
+    RemoveSchedule {
+        /// Which.
+        id: String,
+    },
     /// Cancel a queued or running job. Answered by `JobUpdated`, or `CommandFailed`.
     CancelJob {
         /// Which.
@@ -813,6 +831,21 @@ pub enum Event {
     JobUpdated {
         /// The job.
         job: crate::jobs::JobRecord,
+    },
+    /// A schedule was added.
+    ScheduleAdded {
+        /// It.
+        schedule: crate::jobs::schedule::Schedule,
+    },
+    /// Every schedule.
+    Schedules {
+        /// All of them.
+        schedules: Vec<crate::jobs::schedule::Schedule>,
+    },
+    /// A schedule was removed.
+    ScheduleRemoved {
+        /// Which.
+        id: String,
     },
     /// The newest jobs.
     JobList {

@@ -7,6 +7,7 @@
 
 mod embedded;
 mod redis;
+pub mod schedule;
 mod worker;
 
 use std::time::Duration;
@@ -56,6 +57,22 @@ pub(crate) async fn command(
                 .map_err(storage)?
                 .ok_or_else(|| missing(&id))?;
             shared.emit(Event::JobUpdated { job });
+        }
+        Command::AddSchedule { cron, text, allow } => {
+            let made = schedule::Schedule::new(&cron, &text, allow)
+                .map_err(|e| failed(ErrorKind::Invalid, e.0))?;
+            queue.add_schedule(&made).await.map_err(storage)?;
+            shared.emit(Event::ScheduleAdded { schedule: made });
+        }
+        Command::ListSchedules => {
+            let schedules = queue.schedules().await.map_err(storage)?;
+            shared.emit(Event::Schedules { schedules });
+        }
+        Command::RemoveSchedule { id } => {
+            if !queue.remove_schedule(&id).await.map_err(storage)? {
+                return Err(failed(ErrorKind::Missing, format!("no schedule {id}")));
+            }
+            shared.emit(Event::ScheduleRemoved { id });
         }
         Command::CancelJob { id } => {
             if !queue.cancel(&id).await.map_err(storage)? {
@@ -112,6 +129,28 @@ pub(crate) async fn run_worker(shared: std::sync::Arc<crate::engine::Shared>) {
         std::env::var("HOSTNAME").unwrap_or_else(|_| "aetheria".into()),
         std::process::id()
     );
+    // Scheduled prompts: every process that runs jobs looks once a second; each occurrence is
+    // fired by exactly one of them.
+    let ticking = queues[0].clone();
+    let ticker = shared.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = ticker.shutdown.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+            match schedule::tick(ticking.as_ref(), chrono::Utc::now()).await {
+                Ok(made) => {
+                    for id in made {
+                        if let Ok(Some(job)) = ticking.get(&id).await {
+                            ticker.emit(crate::api::Event::JobUpdated { job });
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!("scheduled prompts: {e}"),
+            }
+        }
+    });
     Worker::new(queues, name)
         .with_engine(shared.clone())
         .run(shared.shutdown.clone())
@@ -281,4 +320,15 @@ pub trait Queue: Send + Sync {
     fn get<'a>(&'a self, id: &'a JobId) -> BoxFuture<'a, QueueResult<Option<JobRecord>>>;
     /// The newest jobs.
     fn list(&self, limit: usize) -> BoxFuture<'_, QueueResult<Vec<JobRecord>>>;
+    /// Keeps a schedule.
+    fn add_schedule<'a>(
+        &'a self,
+        schedule: &'a schedule::Schedule,
+    ) -> BoxFuture<'a, QueueResult<()>>;
+    /// Drops a schedule; `false` when there was none.
+    fn remove_schedule<'a>(&'a self, id: &'a str) -> BoxFuture<'a, QueueResult<bool>>;
+    /// Every schedule.
+    fn schedules(&self) -> BoxFuture<'_, QueueResult<Vec<schedule::Schedule>>>;
+    /// Claims one occurrence (Unix seconds) of a schedule: `true` for exactly one caller.
+    fn fire<'a>(&'a self, id: &'a str, at: i64) -> BoxFuture<'a, QueueResult<bool>>;
 }

@@ -49,6 +49,8 @@ const MIGRATIONS: &[&str] = &[
     DEFINE TABLE IF NOT EXISTS job SCHEMALESS;
     DEFINE INDEX IF NOT EXISTS job_uid ON job FIELDS uid UNIQUE;
     DEFINE INDEX IF NOT EXISTS job_state ON job FIELDS state;
+    DEFINE TABLE IF NOT EXISTS schedule SCHEMALESS;
+    DEFINE INDEX IF NOT EXISTS schedule_uid ON schedule FIELDS uid UNIQUE;
 ",
 ];
 

@@ -248,7 +248,10 @@ impl Router {
             Command::SubmitJob { .. }
             | Command::ListJobs { .. }
             | Command::GetJob { .. }
-            | Command::CancelJob { .. } => {
+            | Command::CancelJob { .. }
+            | Command::AddSchedule { .. }
+            | Command::ListSchedules
+            | Command::RemoveSchedule { .. } => {
                 self.direct_calls.push(tokio::spawn(async move {
                     if let Err(e) = crate::jobs::command(&shared, command).await {
                         shared.emit(Event::CommandFailed {

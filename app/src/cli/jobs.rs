@@ -162,3 +162,63 @@ pub(super) async fn cancel(id: &str) -> Result<ExitCode, CliError> {
     )
     .await
 }
+
+pub(super) async fn schedule(
+    cron: String,
+    text: String,
+    allow: Vec<String>,
+) -> Result<ExitCode, CliError> {
+    let (handle, mut events) = start().await?;
+    let event = request(
+        &handle,
+        &mut events,
+        Command::AddSchedule { cron, text, allow },
+        |e| matches!(e, Event::ScheduleAdded { .. }),
+    )
+    .await;
+    shutdown(&handle, events).await;
+    if let Event::ScheduleAdded { schedule } = event? {
+        println!(
+            "scheduled {} ({}, UTC); the app or a worker runs it",
+            schedule.id, schedule.cron
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn schedules(json: bool) -> Result<ExitCode, CliError> {
+    let (handle, mut events) = start().await?;
+    let event = request(&handle, &mut events, Command::ListSchedules, |e| {
+        matches!(e, Event::Schedules { .. })
+    })
+    .await;
+    shutdown(&handle, events).await;
+    let Event::Schedules { schedules } = event? else {
+        return Err(CliError::new("unexpected answer"));
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&schedules)?);
+    } else if schedules.is_empty() {
+        println!("no schedules");
+    } else {
+        for s in schedules {
+            println!("{}  {:<16} {}", s.id, s.cron, s.text);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) async fn unschedule(id: String) -> Result<ExitCode, CliError> {
+    let (handle, mut events) = start().await?;
+    let event = request(
+        &handle,
+        &mut events,
+        Command::RemoveSchedule { id: id.clone() },
+        |e| matches!(e, Event::ScheduleRemoved { .. }),
+    )
+    .await;
+    shutdown(&handle, events).await;
+    event?;
+    println!("removed schedule {id}");
+    Ok(ExitCode::SUCCESS)
+}

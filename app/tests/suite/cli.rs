@@ -572,3 +572,66 @@ async fn search_and_memory_commands() {
     let out = env.run(&["memory", "list"]).await;
     assert_eq!(stdout(&out).trim(), "no memories yet");
 }
+
+/// `aetheria jobs schedule|schedules|unschedule` and `jobs submit|show|cancel` over the embedded
+/// queue (no worker runs in these short commands, so jobs stay queued).
+#[tokio::test]
+async fn jobs_and_schedules_from_the_command_line() {
+    let env = Env::new("http://127.0.0.1:9");
+    let out = env
+        .run(&["jobs", "schedule", "bad cron", "--text", "x"])
+        .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("is not a cron expression"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env
+        .run(&[
+            "jobs",
+            "schedule",
+            "0 9 * * 1-5",
+            "--text",
+            "Summarise my inbox",
+            "--allow",
+            "web_fetch",
+        ])
+        .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = env.run(&["jobs", "schedules", "--json"]).await;
+    let schedules: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(schedules[0]["cron"], "0 9 * * 1-5");
+    assert_eq!(schedules[0]["allow"][0], "web_fetch");
+    let id = schedules[0]["id"].as_str().unwrap().to_owned();
+    let out = env.run(&["jobs", "unschedule", &id]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = env.run(&["jobs", "schedules"]).await;
+    assert_eq!(stdout(&out).trim(), "no schedules");
+
+    let out = env.run(&["jobs", "submit", "research", "--json"]).await;
+    assert!(stderr(&out).contains("needs --text"), "{}", stderr(&out));
+    let out = env
+        .run(&[
+            "jobs",
+            "submit",
+            "research",
+            "--text",
+            "Best Rust web framework?",
+            "--json",
+        ])
+        .await;
+    let job: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        (job["spec"]["kind"].as_str(), job["state"].as_str()),
+        (Some("research"), Some("queued"))
+    );
+    let id = job["spec"]["id"].as_str().unwrap().to_owned();
+    let out = env.run(&["jobs", "cancel", &id]).await;
+    assert!(stdout(&out).contains("cancelled"), "{}", stdout(&out));
+    let out = env.run(&["jobs", "show", &id, "--json"]).await;
+    let job: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(job["state"], "cancelled");
+    let out = env.run(&["jobs", "cancel", &id]).await;
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -7,6 +7,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use serde_json::json;
 
+use super::schedule::Schedule;
 use super::{Delivery, JobRecord, JobSpec, Queue, QueueError, QueueResult, backoff};
 use crate::api::JobId;
 use crate::memory::Store;
@@ -217,6 +218,57 @@ impl Queue for EmbeddedQueue {
                 .await?
                 .map(|row| record(&row))
                 .transpose()
+        })
+    }
+
+    fn add_schedule<'a>(&'a self, schedule: &'a Schedule) -> BoxFuture<'a, QueueResult<()>> {
+        Box::pin(async move {
+            self.store
+                .exec(
+                    "CREATE schedule CONTENT { uid: $uid, spec: $spec, fired: 0 }",
+                    json!({"uid": schedule.id, "spec": schedule}),
+                )
+                .await
+                .map_err(err)
+        })
+    }
+
+    fn remove_schedule<'a>(&'a self, id: &'a str) -> BoxFuture<'a, QueueResult<bool>> {
+        Box::pin(async move {
+            let rows = self
+                .store
+                .rows(
+                    "DELETE schedule WHERE uid = $uid RETURN BEFORE",
+                    json!({"uid": id}),
+                )
+                .await
+                .map_err(err)?;
+            Ok(!rows.is_empty())
+        })
+    }
+
+    fn schedules(&self) -> BoxFuture<'_, QueueResult<Vec<Schedule>>> {
+        Box::pin(async move {
+            Ok(self
+                .store
+                .rows("SELECT VALUE spec FROM schedule", json!({}))
+                .await
+                .map_err(err)?
+                .into_iter()
+                .filter_map(|v| serde_json::from_value(v).ok())
+                .collect())
+        })
+    }
+
+    fn fire<'a>(&'a self, id: &'a str, at: i64) -> BoxFuture<'a, QueueResult<bool>> {
+        Box::pin(async move {
+            let row = self
+                .one(
+                    "UPDATE schedule SET fired = $at WHERE uid = $uid AND fired < $at RETURN AFTER",
+                    json!({"uid": id, "at": at}),
+                )
+                .await?;
+            Ok(row.is_some())
         })
     }
 

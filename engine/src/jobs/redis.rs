@@ -12,6 +12,7 @@ use fred::prelude::{ClientLike, Value};
 use fred::types::{ClusterHash, CustomCommand};
 use futures::future::BoxFuture;
 
+use super::schedule::Schedule;
 use super::{Delivery, JobRecord, JobSpec, JobState, Queue, QueueError, QueueResult, backoff};
 use crate::api::JobId;
 
@@ -20,6 +21,7 @@ const GROUP: &str = "workers";
 const DELAYED: &str = "aetheria:jobs:delayed";
 const DEAD: &str = "aetheria:jobs:dead";
 const INDEX: &str = "aetheria:jobs:index";
+const SCHEDULES: &str = "aetheria:schedules";
 
 fn key(id: &str) -> String {
     format!("aetheria:job:{id}")
@@ -427,6 +429,58 @@ impl Queue for RedisQueue {
 
     fn get<'a>(&'a self, id: &'a JobId) -> BoxFuture<'a, QueueResult<Option<JobRecord>>> {
         Box::pin(self.record(id.as_str()))
+    }
+
+    fn add_schedule<'a>(&'a self, schedule: &'a Schedule) -> BoxFuture<'a, QueueResult<()>> {
+        Box::pin(async move {
+            let json = serde_json::to_string(schedule).map_err(err)?;
+            self.cmd(
+                "HSET",
+                vec![SCHEDULES.into(), schedule.id.as_str().into(), json.into()],
+            )
+            .await
+            .map(|_| ())
+        })
+    }
+
+    fn remove_schedule<'a>(&'a self, id: &'a str) -> BoxFuture<'a, QueueResult<bool>> {
+        Box::pin(async move {
+            let removed = self.cmd("HDEL", vec![SCHEDULES.into(), id.into()]).await?;
+            Ok(removed.as_i64() == Some(1))
+        })
+    }
+
+    fn schedules(&self) -> BoxFuture<'_, QueueResult<Vec<Schedule>>> {
+        Box::pin(async move {
+            let values = self
+                .cmd("HVALS", vec![SCHEDULES.into()])
+                .await?
+                .into_array();
+            Ok(values
+                .iter()
+                .filter_map(Value::as_string)
+                .filter_map(|s| serde_json::from_str(&s).ok())
+                .collect())
+        })
+    }
+
+    fn fire<'a>(&'a self, id: &'a str, at: i64) -> BoxFuture<'a, QueueResult<bool>> {
+        Box::pin(async move {
+            // SET NX: the first process to see this occurrence takes it; kept a day.
+            let set = self
+                .cmd(
+                    "SET",
+                    vec![
+                        format!("aetheria:schedule:{id}:{at}").into(),
+                        "1".into(),
+                        "NX".into(),
+                        "EX".into(),
+                        86_400.into(),
+                    ],
+                )
+                .await?;
+            Ok(!matches!(set, Value::Null))
+        })
     }
 
     fn list(&self, limit: usize) -> BoxFuture<'_, QueueResult<Vec<JobRecord>>> {

@@ -224,3 +224,101 @@ async fn prompt_and_research_jobs_run_turns_headlessly() {
     };
     assert_eq!(sessions.len(), 3, "{sessions:?}");
 }
+
+/// A prompt on a cron schedule (every second here) runs once per occurrence, as a headless turn;
+/// removing the schedule stops it.
+#[tokio::test]
+async fn a_scheduled_prompt_runs_each_occurrence_once() {
+    let replies = (0..6)
+        .map(|i| aetheria_engine::testkit::Reply::text(&[&format!("Briefing {i}.")]))
+        .collect();
+    let mut h = Harness::start(replies).await;
+    h.handle
+        .submit(Command::AddSchedule {
+            cron: "not a cron".into(),
+            text: "x".into(),
+            allow: vec![],
+        })
+        .unwrap();
+    let events = h.until(|e| matches!(e, Event::CommandFailed { .. })).await;
+    assert!(format!("{:?}", events.last()).contains("is not a cron expression"));
+    h.handle
+        .submit(Command::AddSchedule {
+            cron: "* * * * * *".into(),
+            text: "Morning briefing".into(),
+            allow: vec![],
+        })
+        .unwrap();
+    let events = h.until(|e| matches!(e, Event::ScheduleAdded { .. })).await;
+    let Some(Event::ScheduleAdded { schedule }) = events.last() else {
+        unreachable!()
+    };
+    let schedule = schedule.clone();
+    // Two occurrences run.
+    let mut done = std::collections::BTreeSet::new();
+    while done.len() < 2 {
+        let events = h
+            .until(|e| matches!(e, Event::JobUpdated { job } if job.state == JobState::Done))
+            .await;
+        if let Some(Event::JobUpdated { job }) = events.last() {
+            assert!(job.spec.id.as_str().starts_with(&schedule.id), "{job:?}");
+            assert!(job.result.starts_with("Briefing"), "{job:?}");
+            done.insert(job.spec.id.clone());
+        }
+    }
+    h.handle
+        .submit(Command::RemoveSchedule {
+            id: schedule.id.clone(),
+        })
+        .unwrap();
+    h.until(|e| matches!(e, Event::ScheduleRemoved { .. }))
+        .await;
+    h.handle.submit(Command::ListSchedules).unwrap();
+    let events = h.until(|e| matches!(e, Event::Schedules { .. })).await;
+    assert!(matches!(events.last(), Some(Event::Schedules { schedules }) if schedules.is_empty()));
+    // Every occurrence ran once: job ids differ by the second they stand for.
+    let prompts = h.server.requests().len();
+    assert!(prompts >= 2 && prompts <= 6, "{prompts}");
+}
+
+/// Many processes tick the same schedules: each occurrence is fired by exactly one.
+#[tokio::test]
+async fn with_redis_an_occurrence_fires_once_across_processes() {
+    let Ok(url) = std::env::var("AETHERIA_TEST_REDIS_URL") else {
+        assert!(
+            super::common::skip("redis"),
+            "AETHERIA_TEST_REDIS_URL is not set"
+        );
+        return;
+    };
+    let a = RedisQueue::connect(&url, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let b = RedisQueue::connect(&url, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let mut schedule =
+        aetheria_engine::jobs::schedule::Schedule::new("0 9 * * *", "Standup notes", vec![])
+            .unwrap();
+    schedule.created_ms = 0;
+    a.add_schedule(&schedule).await.unwrap();
+    let now = chrono::Utc::now();
+    let (made_a, made_b) = tokio::join!(
+        aetheria_engine::jobs::schedule::tick(&a, now),
+        aetheria_engine::jobs::schedule::tick(&b, now)
+    );
+    let mine: Vec<_> = made_a
+        .unwrap()
+        .into_iter()
+        .chain(made_b.unwrap())
+        .filter(|id| id.as_str().starts_with(&schedule.id))
+        .collect();
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    // The same occurrence again: nothing new.
+    let again = aetheria_engine::jobs::schedule::tick(&a, now)
+        .await
+        .unwrap();
+    assert!(!again.iter().any(|id| id.as_str().starts_with(&schedule.id)));
+    assert!(a.remove_schedule(&schedule.id).await.unwrap());
+    assert!(a.cancel(&mine[0]).await.unwrap());
+}
