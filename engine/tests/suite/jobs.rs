@@ -278,7 +278,7 @@ async fn a_scheduled_prompt_runs_each_occurrence_once() {
     assert!(matches!(events.last(), Some(Event::Schedules { schedules }) if schedules.is_empty()));
     // Every occurrence ran once: job ids differ by the second they stand for.
     let prompts = h.server.requests().len();
-    assert!(prompts >= 2 && prompts <= 6, "{prompts}");
+    assert!((2..=6).contains(&prompts), "{prompts}");
 }
 
 /// Many processes tick the same schedules: each occurrence is fired by exactly one.
