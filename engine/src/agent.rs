@@ -560,7 +560,11 @@ async fn history(
     if let Some(last) = messages.iter().rev().find(|m| m.role == Role::User) {
         let found = shared
             .store
-            .recall(&last.content, MEMORIES_IN_CONTEXT)
+            .recall(
+                &last.content,
+                MEMORIES_IN_CONTEXT,
+                shared.embed_or_log(&last.content).await.as_deref(),
+            )
             .await?;
         let mut budget = MEMORY_CONTEXT_CHARS;
         let mut lines = Vec::new();

@@ -157,6 +157,25 @@ pub struct MemoryConfig {
     /// A SurrealDB URL (`mem://`, `surrealkv://PATH`, `ws://HOST`); default: on disk in the data dir.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// An embeddings endpoint for vector recall of long-term memories (else full-text only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embeddings: Option<EmbeddingsConfig>,
+}
+
+/// An OpenAI-compatible embeddings endpoint (OpenAI, Ollama, LM Studio, llama.cpp).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmbeddingsConfig {
+    /// The API base, e.g. `http://127.0.0.1:11434/v1`.
+    pub base_url: String,
+    /// The embedding model, e.g. `nomic-embed-text`.
+    pub model: String,
+    /// The keychain account of its key, if it needs one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_ref: Option<String>,
+    /// Or an environment variable holding the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_env: Option<String>,
 }
 
 /// Tool settings.

@@ -59,7 +59,11 @@ impl Engine {
         sandboxes.set_workspace(&roots);
         let services = Services::new(&config, &secrets);
         let mcp = Mcp::new(&config.mcp, secrets.clone());
-        let registry = Registry::builtin(&sandboxes, &services, mcp, &store);
+        let embeddings = Arc::new(crate::memory::embed::Embeddings::new(
+            config.memory.embeddings.clone(),
+            secrets.clone(),
+        ));
+        let registry = Registry::builtin(&sandboxes, &services, mcp, &store, &embeddings);
         let shared = Arc::new(Shared {
             policies: Policies::new(config.tools.policy.clone(), remembered, grants),
             config: RwLock::new(config),
@@ -76,6 +80,7 @@ impl Engine {
             busy: std::sync::Mutex::default(),
             jobs: tokio::sync::OnceCell::new(),
             headless: std::sync::Mutex::default(),
+            embeddings,
         });
         tokio::spawn(stop_idle_sandboxes(sandboxes, shared.shutdown.clone()));
         if shared.config().run_jobs {
@@ -165,6 +170,8 @@ pub(crate) struct Shared {
     busy: std::sync::Mutex<std::collections::HashSet<crate::api::SessionId>>,
     /// The job queue, opened on first use (Redis when `redis_url` is set, else embedded).
     jobs: tokio::sync::OnceCell<Arc<dyn crate::jobs::Queue>>,
+    /// The embeddings endpoint for vector recall.
+    pub(crate) embeddings: Arc<crate::memory::embed::Embeddings>,
     /// Sessions run by a job, with the tools their turns may use: nobody is there to approve.
     pub(crate) headless:
         std::sync::Mutex<std::collections::HashMap<crate::api::SessionId, Vec<String>>>,
@@ -199,6 +206,18 @@ impl Shared {
             .and_then(|h| h.get(session).cloned())
     }
 
+    /// The embedding of `text`, or none (not configured, or the endpoint failed: logged, and
+    /// recall falls back to words).
+    pub(crate) async fn embed_or_log(&self, text: &str) -> Option<Vec<f32>> {
+        match self.embeddings.embed(text).await {
+            Ok(vector) => vector,
+            Err(e) => {
+                tracing::warn!("embeddings: {e}");
+                None
+            }
+        }
+    }
+
     /// The job queue.
     pub(crate) async fn jobs(&self) -> Result<Arc<dyn crate::jobs::Queue>, String> {
         let url = self.config().redis_url;
@@ -225,6 +244,7 @@ impl Shared {
     pub(crate) async fn apply(&self, config: Config, workspace: Workspace) {
         self.policies.configure(config.tools.policy.clone());
         self.services.configure(&config);
+        self.embeddings.configure(config.memory.embeddings.clone());
         self.registry.mcp.configure(&config.mcp);
         self.sandboxes.set_workspace(&config.workspace_roots);
         self.sandboxes.configure(config.sandbox.clone()).await;

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+pub(crate) mod embed;
 mod recall;
 
 use chrono::{DateTime, Utc};

@@ -278,7 +278,15 @@ impl Router {
                     );
                 } else {
                     match shared.store.update_memory(&memory, &text, &tags).await {
-                        Ok(Some(memory)) => shared.emit(Event::MemoryUpdated { memory }),
+                        Ok(Some(memory)) => {
+                            if let Some(vector) = shared.embed_or_log(&memory.text).await
+                                && let Err(e) =
+                                    shared.store.set_embedding(&memory.id, &vector).await
+                            {
+                                tracing::warn!("the memory's embedding was not kept: {e}");
+                            }
+                            shared.emit(Event::MemoryUpdated { memory });
+                        }
                         Ok(None) => {
                             self.fail(id, ErrorKind::Missing, format!("no memory {memory}"));
                         }

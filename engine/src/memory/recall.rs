@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 use super::{MemoryError, Result, Store, decode, document};
 use crate::api::{MemoryId, MemoryRecord, SearchHit, SessionId};
 
+/// Largest cosine distance a vector match may have to count as relevant.
+const MAX_COSINE_DISTANCE: f64 = 0.6;
 /// Characters of context kept on each side of the first match in a snippet.
 const SNIPPET_CONTEXT: usize = 80;
 
@@ -186,7 +188,7 @@ impl Store {
             serde_json::to_value(Utc::now()).map_err(|e| MemoryError::Query(e.to_string()))?;
         let rows = self
             .rows(
-                "UPDATE memory SET text = $text, tags = $tags, updated_at = $at WHERE uid = $uid RETURN AFTER",
+                "UPDATE memory SET text = $text, tags = $tags, updated_at = $at, embedding = NONE WHERE uid = $uid RETURN AFTER",
                 json!({ "uid": id, "text": text.trim(), "tags": tags, "at": now }),
             )
             .await?;
@@ -207,24 +209,100 @@ impl Store {
     /// Every memory, newest first.
     pub(crate) async fn memories(&self) -> Result<Vec<MemoryRecord>> {
         let rows = self
-            .rows("SELECT * OMIT id FROM memory ORDER BY uid DESC", json!({}))
+            .rows(
+                "SELECT * OMIT id, embedding FROM memory ORDER BY uid DESC",
+                json!({}),
+            )
             .await?;
         decode(rows)
     }
 
-    /// Memories relevant to `query` (any of its words), best first.
-    pub(crate) async fn recall(&self, query: &str, limit: usize) -> Result<Vec<MemoryRecord>> {
-        let words = any_word(query);
-        if words.is_empty() {
-            return Ok(Vec::new());
+    /// Memories relevant to `query`, best first: the nearest by meaning when `vector` (the query's
+    /// embedding) is given and memories have vectors, then those sharing words with it.
+    pub(crate) async fn recall(
+        &self,
+        query: &str,
+        limit: usize,
+        vector: Option<&[f32]>,
+    ) -> Result<Vec<MemoryRecord>> {
+        let mut found: Vec<MemoryRecord> = Vec::new();
+        if let Some(vector) = vector
+            && self.vector_dimension().await? == Some(vector.len())
+        {
+            let rows = self
+                .rows(
+                    &format!(
+                        "SELECT *, vector::distance::knn() AS distance OMIT id, embedding FROM memory WHERE embedding <|{limit},40|> $v ORDER BY distance"
+                    ),
+                    json!({ "v": vector }),
+                )
+                .await?;
+            // Only what is close enough to be about the same thing.
+            let near: Vec<Value> = rows
+                .into_iter()
+                .filter(|r| {
+                    r["distance"]
+                        .as_f64()
+                        .is_some_and(|d| d <= MAX_COSINE_DISTANCE)
+                })
+                .collect();
+            found = decode(near)?;
         }
+        let words = any_word(query);
+        if !words.is_empty() {
+            let rows = self
+                .rows(
+                    "SELECT *, search::score(1) AS score OMIT id, embedding FROM memory WHERE text @1,OR@ $q ORDER BY score DESC LIMIT $n",
+                    json!({ "q": words.join(" "), "n": limit }),
+                )
+                .await?;
+            for memory in decode::<MemoryRecord>(rows)? {
+                if !found.iter().any(|m| m.id == memory.id) {
+                    found.push(memory);
+                }
+            }
+        }
+        found.truncate(limit);
+        Ok(found)
+    }
+
+    /// Stores a memory's embedding; the vector index is made with the first vector's dimension.
+    pub(crate) async fn set_embedding(&self, id: &MemoryId, vector: &[f32]) -> Result<()> {
+        match self.vector_dimension().await? {
+            Some(dim) if dim != vector.len() => {
+                return Err(MemoryError::Query(format!(
+                    "the embeddings have {} dimensions but the memory index has {dim}; delete the index or use the same model",
+                    vector.len()
+                )));
+            }
+            Some(_) => {}
+            None => {
+                self.exec(
+                    &format!(
+                        "DEFINE INDEX IF NOT EXISTS memory_vector ON memory FIELDS embedding HNSW DIMENSION {} DIST COSINE TYPE F32; UPSERT meta:vectors SET dimension = {};",
+                        vector.len(),
+                        vector.len()
+                    ),
+                    json!({}),
+                )
+                .await?;
+            }
+        }
+        self.exec(
+            "UPDATE memory SET embedding = $v WHERE uid = $uid",
+            json!({ "uid": id, "v": vector }),
+        )
+        .await
+    }
+
+    async fn vector_dimension(&self) -> Result<Option<usize>> {
         let rows = self
-            .rows(
-                "SELECT *, search::score(1) AS score OMIT id FROM memory WHERE text @1,OR@ $q ORDER BY score DESC LIMIT $n",
-                json!({ "q": words.join(" "), "n": limit }),
-            )
+            .rows("SELECT VALUE dimension FROM meta:vectors", json!({}))
             .await?;
-        decode(rows)
+        Ok(rows
+            .first()
+            .and_then(Value::as_u64)
+            .and_then(|d| usize::try_from(d).ok()))
     }
 }
 
@@ -417,20 +495,23 @@ mod tests {
         assert_eq!(all.len(), 3);
         assert_eq!(all[2].session.as_ref(), Some(&session));
 
-        let found = store.recall("what is my cat's name?", 5).await.unwrap();
+        let found = store
+            .recall("what is my cat's name?", 5, None)
+            .await
+            .unwrap();
         assert_eq!(
             found.first().map(|m| m.id.clone()),
             Some(cat.id.clone()),
             "{found:?}"
         );
         let found = store
-            .recall("which language is the project in", 5)
+            .recall("which language is the project in", 5, None)
             .await
             .unwrap();
         assert!(found[0].text.contains("Rust"), "{found:?}");
         assert!(
             store
-                .recall("quantum chromodynamics", 5)
+                .recall("quantum chromodynamics", 5, None)
                 .await
                 .unwrap()
                 .is_empty()
@@ -447,8 +528,8 @@ mod tests {
             .unwrap();
         assert_eq!(edited.text, "The person's cat is called Mochi.");
         assert!(edited.updated_at >= edited.created_at);
-        assert!(store.recall("Mochi", 5).await.unwrap()[0].id == cat.id);
-        assert!(store.recall("Miso", 5).await.unwrap().is_empty());
+        assert!(store.recall("Mochi", 5, None).await.unwrap()[0].id == cat.id);
+        assert!(store.recall("Miso", 5, None).await.unwrap().is_empty());
         assert!(store.delete_memory(&cat.id).await.unwrap());
         assert!(!store.delete_memory(&cat.id).await.unwrap());
         assert!(

@@ -33,6 +33,7 @@ impl Registry {
         services: &Services,
         mcp: Arc<Mcp>,
         store: &crate::memory::Store,
+        embeddings: &Arc<crate::memory::embed::Embeddings>,
     ) -> Self {
         let mut registry = Self {
             tools: BTreeMap::new(),
@@ -49,8 +50,8 @@ impl Registry {
         registry.add(RunCode(sandboxes.clone()));
         registry.add(Shell(sandboxes.clone()));
         registry.add(SandboxNetwork(sandboxes.clone()));
-        registry.add(Remember(store.clone()));
-        registry.add(Recall(store.clone()));
+        registry.add(Remember(store.clone(), embeddings.clone()));
+        registry.add(Recall(store.clone(), embeddings.clone()));
         registry.add(Forget(store.clone()));
         registry.add(WebFetch(services.web.clone()));
         registry.add(WebSearch(services.web.clone()));
@@ -295,7 +296,11 @@ mod tests {
         );
         let mcp = Mcp::new(&BTreeMap::new(), crate::secrets::Secrets::new());
         let store = crate::memory::Store::open("mem://").await.unwrap();
-        let registry = Registry::builtin(&sandboxes, &services, mcp, &store);
+        let embeddings = Arc::new(crate::memory::embed::Embeddings::new(
+            None,
+            crate::secrets::Secrets::new(),
+        ));
+        let registry = Registry::builtin(&sandboxes, &services, mcp, &store, &embeddings);
         let offered: Vec<_> = registry
             .specs(&policies)
             .into_iter()
@@ -384,7 +389,11 @@ mod tests {
         );
         let mcp = Mcp::new(&BTreeMap::new(), crate::secrets::Secrets::new());
         let store = crate::memory::Store::open("mem://").await.unwrap();
-        let registry = Registry::builtin(&sandboxes, &services, mcp, &store);
+        let embeddings = Arc::new(crate::memory::embed::Embeddings::new(
+            None,
+            crate::secrets::Secrets::new(),
+        ));
+        let registry = Registry::builtin(&sandboxes, &services, mcp, &store, &embeddings);
         let write = registry.get("fs_write").unwrap();
         let schema = write.schema();
         assert_eq!(schema["type"], "object");

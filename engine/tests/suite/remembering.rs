@@ -191,3 +191,121 @@ async fn history_search_finds_messages_across_sessions() {
         "{hits:?}"
     );
 }
+
+/// A loopback embeddings endpoint in OpenAI's wire format whose vectors follow meaning a little:
+/// words of one concept (cat, feline, kitty…) share a dimension.
+async fn embeddings_server(
+    seen: std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>,
+) -> String {
+    use axum::routing::post;
+    let app = axum::Router::new().route(
+        "/v1/embeddings",
+        post(move |body: String| {
+            let seen = seen.clone();
+            async move {
+                let body: serde_json::Value = serde_json::from_str(&body).unwrap();
+                seen.lock().unwrap().push(body.clone());
+                let concept = |w: &str| match w {
+                    "cat" | "cats" | "feline" | "kitty" | "kitten" => Some(0),
+                    "rust" | "cargo" | "crate" => Some(1),
+                    "editor" | "ide" | "helix" => Some(2),
+                    "name" | "called" => Some(3),
+                    _ => None,
+                };
+                let inputs = body["input"].as_array().cloned().unwrap_or_default();
+                let data: Vec<serde_json::Value> = inputs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, text)| {
+                        let mut v = vec![0.01f32; 8];
+                        for w in text
+                            .as_str()
+                            .unwrap_or("")
+                            .to_lowercase()
+                            .split(|c: char| !c.is_alphanumeric())
+                        {
+                            if let Some(d) = concept(w.trim_end_matches("'s")) {
+                                v[d] += 1.0;
+                            }
+                        }
+                        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                        let v: Vec<f32> = v.iter().map(|x| x / norm).collect();
+                        serde_json::json!({"object": "embedding", "index": i, "embedding": v})
+                    })
+                    .collect();
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    serde_json::json!({
+                        "object": "list", "data": data, "model": "loop-embed",
+                        "usage": {"prompt_tokens": 3, "total_tokens": 3}
+                    })
+                    .to_string(),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/v1")
+}
+
+#[tokio::test]
+async fn with_embeddings_recall_finds_memories_by_meaning() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let base = embeddings_server(seen.clone()).await;
+    let cat = serde_json::json!({"text": "The person's cat is called Miso."}).to_string();
+    let rust = serde_json::json!({"text": "Their main project is written in Rust."}).to_string();
+    let recall = serde_json::json!({"query": "feline"}).to_string();
+    let mut h = Harness::start_with(
+        vec![
+            Reply::tool_calls(&[("r1", "remember", &cat), ("r2", "remember", &rust)], 5),
+            Reply::text(&["Noted."]),
+            Reply::tool_calls(&[("c1", "recall", &recall)], 5),
+            Reply::text(&["Miso."]),
+        ],
+        move |c| {
+            c.tools
+                .policy
+                .insert("remember".into(), aetheria_engine::api::Policy::Allow);
+            c.memory.embeddings = Some(aetheria_engine::config::EmbeddingsConfig {
+                base_url: base,
+                model: "loop-embed".into(),
+                key_ref: None,
+                key_env: None,
+            });
+        },
+    )
+    .await;
+    let session = h.new_session().await;
+    h.turn(&session, "Remember my cat Miso and that I work in Rust")
+        .await;
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|b| b["model"] == "loop-embed")
+    );
+    // "feline" shares no word with the memory: only its meaning finds it, and the Rust fact,
+    // unrelated, is left out.
+    let events = h.turn(&session, "What is my feline called?").await;
+    let output = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::ToolCallFinished { output, .. } => Some(output.clone()),
+            _ => None,
+        })
+        .last()
+        .unwrap();
+    assert!(
+        output.starts_with("- The person's cat is called Miso."),
+        "{output}"
+    );
+    assert!(!output.contains("Rust"), "{output}");
+    // The same question's turn carried the memory in its context, by meaning too.
+    let system = h.server.requests()[2]["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(system.contains("Miso"), "{system}");
+}

@@ -5,8 +5,11 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use std::sync::Arc;
+
 use crate::api::{Effect, Event, MemoryId};
 use crate::memory::Store;
+use crate::memory::embed::Embeddings;
 use crate::tool::{Tool, ToolCx, ToolError, ToolOutput};
 
 /// Longest fact kept.
@@ -16,8 +19,8 @@ fn storage(e: &crate::memory::MemoryError) -> ToolError {
     ToolError::RespondToModel(format!("the memory store failed: {e}"))
 }
 
-/// Keeps a fact for later sessions.
-pub(crate) struct Remember(pub Store);
+/// Keeps a fact for later sessions (with its embedding when an endpoint is configured).
+pub(crate) struct Remember(pub Store, pub Arc<Embeddings>);
 
 /// Arguments of `remember`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -57,13 +60,22 @@ impl Tool for Remember {
             .await
             .map_err(|e| storage(&e))?;
         let id = memory.id.clone();
+        match self.1.embed(text).await {
+            Ok(Some(vector)) => {
+                if let Err(e) = self.0.set_embedding(&id, &vector).await {
+                    tracing::warn!("the memory's embedding was not kept: {e}");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!("embeddings: {e}; the memory is found by its words"),
+        }
         cx.live.event(Event::MemoryUpdated { memory });
         Ok(ToolOutput(format!("remembered (id {id})")))
     }
 }
 
-/// Finds facts kept earlier.
-pub(crate) struct Recall(pub Store);
+/// Finds facts kept earlier (by meaning when embeddings are configured, else by words).
+pub(crate) struct Recall(pub Store, pub Arc<Embeddings>);
 
 /// Arguments of `recall`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -91,7 +103,11 @@ impl Tool for Recall {
     async fn call(&self, args: RecallArgs, _cx: ToolCx) -> Result<ToolOutput, ToolError> {
         let found = self
             .0
-            .recall(&args.query, args.limit.unwrap_or(10).clamp(1, 50))
+            .recall(
+                &args.query,
+                args.limit.unwrap_or(10).clamp(1, 50),
+                self.1.embed(&args.query).await.ok().flatten().as_deref(),
+            )
             .await
             .map_err(|e| storage(&e))?;
         if found.is_empty() {
