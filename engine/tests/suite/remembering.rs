@@ -217,7 +217,7 @@ async fn embeddings_server(
                     .iter()
                     .enumerate()
                     .map(|(i, text)| {
-                        let mut v = vec![0.01f32; 8];
+                        let mut v = [0.01f32; 8];
                         for w in text
                             .as_str()
                             .unwrap_or("")
@@ -291,11 +291,11 @@ async fn with_embeddings_recall_finds_memories_by_meaning() {
     let events = h.turn(&session, "What is my feline called?").await;
     let output = events
         .iter()
-        .filter_map(|e| match e {
+        .rev()
+        .find_map(|e| match e {
             Event::ToolCallFinished { output, .. } => Some(output.clone()),
             _ => None,
         })
-        .last()
         .unwrap();
     assert!(
         output.starts_with("- The person's cat is called Miso."),
