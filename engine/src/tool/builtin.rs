@@ -1,5 +1,39 @@
 //! The tools Aetheria ships with.
 
+/// Declares a tool of an outside service (GitHub, Drive, Vercel): offered only while the service is
+/// set up (`enabled()`), its work done by the tool's own `run(&self, args, cx)`.
+macro_rules! service_tool {
+    ($service:ty, $tool:ident, $args:ty, $name:literal, $effect:expr, $description:literal) => {
+        /// A tool of an outside service.
+        pub(crate) struct $tool(pub std::sync::Arc<$service>);
+
+        impl crate::tool::Tool for $tool {
+            type Args = $args;
+            const NAME: &'static str = $name;
+
+            fn description(&self) -> &'static str {
+                $description
+            }
+
+            fn effect(&self) -> crate::api::Effect {
+                $effect
+            }
+
+            fn available(&self) -> bool {
+                self.0.enabled()
+            }
+
+            async fn call(
+                &self,
+                args: $args,
+                cx: crate::tool::ToolCx,
+            ) -> Result<crate::tool::ToolOutput, crate::tool::ToolError> {
+                self.run(args, cx).await.map(crate::tool::ToolOutput)
+            }
+        }
+    };
+}
+
 pub(crate) mod code;
 pub(crate) mod drive;
 pub(crate) mod fs;

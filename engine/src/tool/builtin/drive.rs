@@ -16,7 +16,7 @@ use crate::api::Effect;
 use crate::config::DriveConfig;
 use crate::secrets::Secrets;
 use crate::tool::registry::Registry;
-use crate::tool::{Tool, ToolCx, ToolError, ToolOutput};
+use crate::tool::{ToolCx, ToolError};
 
 /// Largest file read or uploaded.
 const MAX_BYTES: usize = 10 << 20;
@@ -41,6 +41,10 @@ impl Drive {
         if let Ok(mut c) = self.config.write() {
             *c = config;
         }
+    }
+
+    pub(crate) fn enabled(&self) -> bool {
+        self.config().is_some()
     }
 
     fn config(&self) -> Option<DriveConfig> {
@@ -204,34 +208,6 @@ pub(crate) fn register(registry: &mut Registry, drive: &Arc<Drive>) {
     registry.add(DriveCreateFolder(drive.clone()));
 }
 
-macro_rules! drive_tool {
-    ($tool:ident, $args:ty, $name:literal, $effect:expr, $description:literal) => {
-        /// A Google Drive tool.
-        pub(crate) struct $tool(pub Arc<Drive>);
-
-        impl Tool for $tool {
-            type Args = $args;
-            const NAME: &'static str = $name;
-
-            fn description(&self) -> &'static str {
-                $description
-            }
-
-            fn effect(&self) -> Effect {
-                $effect
-            }
-
-            fn available(&self) -> bool {
-                self.0.config().is_some()
-            }
-
-            async fn call(&self, args: $args, cx: ToolCx) -> Result<ToolOutput, ToolError> {
-                self.run(args, cx).await.map(ToolOutput)
-            }
-        }
-    };
-}
-
 /// Arguments of `drive_list`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -244,7 +220,8 @@ pub(crate) struct ListArgs {
     pub limit: Option<usize>,
 }
 
-drive_tool!(
+service_tool!(
+    Drive,
     DriveList,
     ListArgs,
     "drive_list",
@@ -285,7 +262,8 @@ pub(crate) struct SearchArgs {
     pub limit: Option<usize>,
 }
 
-drive_tool!(
+service_tool!(
+    Drive,
     DriveSearch,
     SearchArgs,
     "drive_search",
@@ -320,7 +298,8 @@ pub(crate) struct ReadArgs {
     pub file_id: String,
 }
 
-drive_tool!(
+service_tool!(
+    Drive,
     DriveRead,
     ReadArgs,
     "drive_read",
@@ -403,7 +382,8 @@ pub(crate) struct UploadArgs {
     pub name: Option<String>,
 }
 
-drive_tool!(
+service_tool!(
+    Drive,
     DriveUpload,
     UploadArgs,
     "drive_upload",
@@ -478,7 +458,8 @@ pub(crate) struct FolderArgs {
     pub parent: Option<String>,
 }
 
-drive_tool!(
+service_tool!(
+    Drive,
     DriveCreateFolder,
     FolderArgs,
     "drive_create_folder",

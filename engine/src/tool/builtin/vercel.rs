@@ -16,7 +16,7 @@ use crate::api::Effect;
 use crate::config::VercelConfig;
 use crate::secrets::Secrets;
 use crate::tool::registry::Registry;
-use crate::tool::{Tool, ToolCx, ToolError, ToolOutput};
+use crate::tool::{ToolCx, ToolError};
 
 /// Most bytes a deploy sends inline, and most files.
 const MAX_DEPLOY_BYTES: u64 = 30 << 20;
@@ -42,7 +42,7 @@ impl Vercel {
         }
     }
 
-    fn enabled(&self) -> bool {
+    pub(crate) fn enabled(&self) -> bool {
         self.config.read().is_ok_and(|c| c.is_some())
     }
 
@@ -203,35 +203,6 @@ pub(crate) fn register(registry: &mut Registry, vercel: &Arc<Vercel>) {
     registry.add(VercelDeploy(vercel.clone()));
 }
 
-macro_rules! vercel_tool {
-    ($tool:ident, $args:ty, $name:literal, $effect:expr, $description:literal) => {
-        /// A Vercel tool.
-        pub(crate) struct $tool(pub Arc<Vercel>);
-
-        impl Tool for $tool {
-            type Args = $args;
-            const NAME: &'static str = $name;
-
-            fn description(&self) -> &'static str {
-                $description
-            }
-
-            fn effect(&self) -> Effect {
-                $effect
-            }
-
-            fn available(&self) -> bool {
-                self.0.enabled()
-            }
-
-            async fn call(&self, args: $args, cx: ToolCx) -> Result<ToolOutput, ToolError> {
-                let client = self.0.client().await?;
-                Self::run(&client, args, cx).await.map(ToolOutput)
-            }
-        }
-    };
-}
-
 /// Arguments of `vercel_projects`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -241,7 +212,8 @@ pub(crate) struct ProjectsArgs {
     pub limit: Option<usize>,
 }
 
-vercel_tool!(
+service_tool!(
+    Vercel,
     VercelProjects,
     ProjectsArgs,
     "vercel_projects",
@@ -250,7 +222,8 @@ vercel_tool!(
 );
 
 impl VercelProjects {
-    async fn run(client: &Client, args: ProjectsArgs, _cx: ToolCx) -> Result<String, ToolError> {
+    async fn run(&self, args: ProjectsArgs, _cx: ToolCx) -> Result<String, ToolError> {
+        let client = &self.0.client().await?;
         let (projects, more) = client
             .pages(
                 "/v9/projects",
@@ -293,7 +266,8 @@ pub(crate) struct DeploymentsArgs {
     pub limit: Option<usize>,
 }
 
-vercel_tool!(
+service_tool!(
+    Vercel,
     VercelDeployments,
     DeploymentsArgs,
     "vercel_deployments",
@@ -302,7 +276,8 @@ vercel_tool!(
 );
 
 impl VercelDeployments {
-    async fn run(client: &Client, args: DeploymentsArgs, _cx: ToolCx) -> Result<String, ToolError> {
+    async fn run(&self, args: DeploymentsArgs, _cx: ToolCx) -> Result<String, ToolError> {
+        let client = &self.0.client().await?;
         let mut query = vec![];
         if let Some(project) = &args.project {
             query.push(("projectId", project.as_str()));
@@ -349,7 +324,8 @@ pub(crate) struct EventsArgs {
     pub limit: Option<usize>,
 }
 
-vercel_tool!(
+service_tool!(
+    Vercel,
     VercelEvents,
     EventsArgs,
     "vercel_deployment_events",
@@ -358,7 +334,8 @@ vercel_tool!(
 );
 
 impl VercelEvents {
-    async fn run(client: &Client, args: EventsArgs, _cx: ToolCx) -> Result<String, ToolError> {
+    async fn run(&self, args: EventsArgs, _cx: ToolCx) -> Result<String, ToolError> {
+        let client = &self.0.client().await?;
         let id = args.deployment.trim().trim_start_matches("https://");
         if id.is_empty() || id.contains(['/', '?', '#']) {
             return Err(ToolError::RespondToModel(format!(
@@ -422,7 +399,8 @@ fn project_path(project: &str, rest: &str) -> Result<String, ToolError> {
     Ok(format!("/{rest}/projects/{project}"))
 }
 
-vercel_tool!(
+service_tool!(
+    Vercel,
     VercelEnv,
     ProjectArgs,
     "vercel_env",
@@ -431,7 +409,8 @@ vercel_tool!(
 );
 
 impl VercelEnv {
-    async fn run(client: &Client, args: ProjectArgs, _cx: ToolCx) -> Result<String, ToolError> {
+    async fn run(&self, args: ProjectArgs, _cx: ToolCx) -> Result<String, ToolError> {
+        let client = &self.0.client().await?;
         let path = format!("{}/env", project_path(&args.project, "v10")?);
         let answer = client.call(reqwest::Method::GET, &path, &[], None).await?;
         let envs = answer["envs"].as_array().cloned().unwrap_or_default();
@@ -458,7 +437,8 @@ impl VercelEnv {
     }
 }
 
-vercel_tool!(
+service_tool!(
+    Vercel,
     VercelDomains,
     ProjectArgs,
     "vercel_domains",
@@ -467,7 +447,8 @@ vercel_tool!(
 );
 
 impl VercelDomains {
-    async fn run(client: &Client, args: ProjectArgs, _cx: ToolCx) -> Result<String, ToolError> {
+    async fn run(&self, args: ProjectArgs, _cx: ToolCx) -> Result<String, ToolError> {
+        let client = &self.0.client().await?;
         let path = format!("{}/domains", project_path(&args.project, "v9")?);
         let answer = client.call(reqwest::Method::GET, &path, &[], None).await?;
         let domains = answer["domains"].as_array().cloned().unwrap_or_default();
@@ -509,7 +490,8 @@ pub(crate) struct DeployArgs {
     pub production: bool,
 }
 
-vercel_tool!(
+service_tool!(
+    Vercel,
     VercelDeploy,
     DeployArgs,
     "vercel_deploy",
@@ -583,7 +565,8 @@ fn collect_files(
 }
 
 impl VercelDeploy {
-    async fn run(client: &Client, args: DeployArgs, cx: ToolCx) -> Result<String, ToolError> {
+    async fn run(&self, args: DeployArgs, cx: ToolCx) -> Result<String, ToolError> {
+        let client = &self.0.client().await?;
         let ws = cx.workspace.clone();
         let path = args.path.clone();
         let files = tokio::task::spawn_blocking(move || collect_files(&ws, &path))

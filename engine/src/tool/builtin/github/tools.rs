@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::Github;
 use crate::api::Effect;
 use crate::tool::registry::Registry;
-use crate::tool::{Tool, ToolCx, ToolError, ToolOutput};
+use crate::tool::{ToolCx, ToolError};
 
 /// Largest tarball a clone downloads, and most files it unpacks.
 const MAX_TARBALL: usize = 200 << 20;
@@ -86,34 +86,6 @@ fn more(more: bool) -> &'static str {
     }
 }
 
-macro_rules! github_tool {
-    ($tool:ident, $args:ty, $name:literal, $effect:expr, $description:literal) => {
-        /// A GitHub tool.
-        pub(crate) struct $tool(pub Arc<Github>);
-
-        impl Tool for $tool {
-            type Args = $args;
-            const NAME: &'static str = $name;
-
-            fn description(&self) -> &'static str {
-                $description
-            }
-
-            fn effect(&self) -> Effect {
-                $effect
-            }
-
-            fn available(&self) -> bool {
-                self.0.enabled()
-            }
-
-            async fn call(&self, args: $args, cx: ToolCx) -> Result<ToolOutput, ToolError> {
-                self.run(args, cx).await.map(ToolOutput)
-            }
-        }
-    };
-}
-
 /// Arguments of `github_repos`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -123,7 +95,8 @@ pub(crate) struct ReposArgs {
     pub limit: Option<usize>,
 }
 
-github_tool!(
+service_tool!(
+    Github,
     GithubRepos,
     ReposArgs,
     "github_repos",
@@ -170,7 +143,8 @@ pub(crate) struct ReadArgs {
     pub reference: Option<String>,
 }
 
-github_tool!(
+service_tool!(
+    Github,
     GithubRead,
     ReadArgs,
     "github_read",
@@ -249,7 +223,8 @@ pub(crate) struct SearchArgs {
     pub limit: Option<usize>,
 }
 
-github_tool!(
+service_tool!(
+    Github,
     GithubSearchCode,
     SearchArgs,
     "github_search_code",
@@ -313,7 +288,8 @@ fn state(state: Option<&str>) -> Result<&str, ToolError> {
     }
 }
 
-github_tool!(
+service_tool!(
+    Github,
     GithubIssues,
     ListArgs,
     "github_issues",
@@ -355,7 +331,8 @@ impl GithubIssues {
     }
 }
 
-github_tool!(
+service_tool!(
+    Github,
     GithubPulls,
     ListArgs,
     "github_pulls",
@@ -415,7 +392,8 @@ pub(crate) struct CreateIssueArgs {
     pub body: String,
 }
 
-github_tool!(
+service_tool!(
+    Github,
     GithubCreateIssue,
     CreateIssueArgs,
     "github_create_issue",
@@ -454,7 +432,8 @@ pub(crate) struct CommentArgs {
     pub body: String,
 }
 
-github_tool!(
+service_tool!(
+    Github,
     GithubComment,
     CommentArgs,
     "github_comment",
@@ -501,7 +480,8 @@ pub(crate) struct CreatePullArgs {
     pub draft: bool,
 }
 
-github_tool!(
+service_tool!(
+    Github,
     GithubCreatePull,
     CreatePullArgs,
     "github_create_pull",
@@ -545,7 +525,8 @@ pub(crate) struct WriteFileArgs {
     pub branch: Option<String>,
 }
 
-github_tool!(
+service_tool!(
+    Github,
     GithubWriteFile,
     WriteFileArgs,
     "github_write_file",
@@ -605,7 +586,8 @@ pub(crate) struct CloneArgs {
     pub path: Option<String>,
 }
 
-github_tool!(
+service_tool!(
+    Github,
     GithubClone,
     CloneArgs,
     "github_clone",
