@@ -154,7 +154,8 @@ impl ProviderConfig {
 /// Where memory lives.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MemoryConfig {
-    /// A SurrealDB URL (`mem://`, `surrealkv://PATH`, `ws://HOST`); default: on disk in the data dir.
+    /// A SurrealDB URL (`mem://`, `surrealkv://PATH`); default: on disk in the data dir. (A server,
+    /// `ws://HOST`, needs the `protocol-ws` feature, which this build leaves out.)
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// An embeddings endpoint for vector recall of long-term memories (else full-text only).

@@ -54,23 +54,20 @@ impl Store {
             return Ok(Vec::new());
         }
         let text = words.join(" ");
-        // Ranked first without highlights (a common word matches thousands of rows, and
-        // highlighting them all is most of the cost); only the top rows are highlighted.
-        let mut res = self
-            .db
-            .query(
-                "SELECT uid, session, role, search::score(1) AS score \
-                 FROM message WHERE content @1,OR@ $q ORDER BY score DESC LIMIT $n",
-            )
-            .query(
-                "SELECT uid, session, message, tool, search::score(1) AS score \
-                 FROM tool_call WHERE output @1,OR@ $q AND session != NONE ORDER BY score DESC LIMIT $n",
-            )
-            .bind(json!({ "q": text, "n": limit }))
-            .await?
-            .check()?;
-        let mut messages: Vec<Value> = res.take(0)?;
-        let mut calls: Vec<Value> = res.take(1)?;
+        // Rows with every word first (a small intersection, cheap to rank); only when those are
+        // too few, rows with any word (a common word can match most of the history, and ranking
+        // all of them is what costs). Highlights come after, for the rows kept.
+        let (mut messages, mut calls) = self.ranked(&text, "@1@", limit).await?;
+        if messages.len() + calls.len() < limit {
+            let (more_messages, more_calls) = self.ranked(&text, "@1,OR@", limit).await?;
+            for (rows, more) in [(&mut messages, more_messages), (&mut calls, more_calls)] {
+                for row in more {
+                    if !rows.iter().any(|r| r["uid"] == row["uid"]) {
+                        rows.push(row);
+                    }
+                }
+            }
+        }
         let ids = |rows: &[Value]| rows.iter().map(|r| r["uid"].clone()).collect::<Vec<_>>();
         let mut res = self
             .db
@@ -150,6 +147,24 @@ impl Store {
                 .unwrap_or_default();
         }
         Ok(hits)
+    }
+
+    /// Messages and tool results matching `text` with the match operator `op`, best first.
+    async fn ranked(&self, text: &str, op: &str, limit: usize) -> Result<(Vec<Value>, Vec<Value>)> {
+        let mut res = self
+            .db
+            .query(format!(
+                "SELECT uid, session, role, search::score(1) AS score \
+                 FROM message WHERE content {op} $q ORDER BY score DESC LIMIT $n"
+            ))
+            .query(format!(
+                "SELECT uid, session, message, tool, search::score(1) AS score \
+                 FROM tool_call WHERE output {op} $q AND session != NONE ORDER BY score DESC LIMIT $n"
+            ))
+            .bind(json!({ "q": text, "n": limit }))
+            .await?
+            .check()?;
+        Ok((res.take(0)?, res.take(1)?))
     }
 
     // ---- long-term memories ----
