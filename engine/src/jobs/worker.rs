@@ -141,8 +141,10 @@ async fn handle(
             match queue.heartbeat(delivery, &note).await {
                 Ok(true) => {}
                 Ok(false) => {
+                    // Cancelled: the job stops by itself (a turn ends cleanly, freeing its
+                    // session), so it is not dropped half-way.
                     cancelled.cancel();
-                    return;
+                    std::future::pending::<()>().await;
                 }
                 Err(e) => tracing::warn!("heartbeat failed: {e}"),
             }
