@@ -477,9 +477,15 @@ pub(crate) async fn run_call(
                     );
                     break 'run None;
                 }
+                // A destructive tool's grant must name a folder: the whole workspace would be
+                // "everywhere" again.
+                let everywhere = |value: &str| {
+                    tool.effect() == Effect::Destructive
+                        && matches!(value.trim().trim_matches('/'), "" | ".")
+                };
                 match (&answer.scope, &scope) {
                     _ if !answer.remember => {}
-                    (Some(value), Some(scope)) => {
+                    (Some(value), Some(scope)) if !everywhere(value) => {
                         let grant = scope.grant(value);
                         shared.policies.grant(&call.name, grant.clone());
                         logged(shared.store.add_grant(&call.name, &grant.to_api()).await);

@@ -661,7 +661,13 @@ fn always_row<'a>(p: Palette, approval: &'a Approval) -> Element<'a, Message> {
     let buttons = buttons
         .push(Space::new().width(Fill))
         .push(btn(p, ButtonKind::Danger, "Deny").on_press(answer(Decision::Deny, false, None)));
-    let Some(scope) = &approval.scope else {
+    // A destructive tool is never always-allowed in the whole workspace.
+    let whole = |value: &str| matches!(value.trim().trim_matches('/'), "" | ".");
+    let scope = approval
+        .scope
+        .as_ref()
+        .filter(|s| !(approval.effect == Effect::Destructive && whole(&s.value)));
+    let Some(scope) = scope else {
         return buttons.into();
     };
     let where_ = match (scope.kind, scope.value.as_str()) {

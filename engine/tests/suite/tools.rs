@@ -544,3 +544,34 @@ async fn a_planted_token_is_redacted_from_every_output() {
     }
     assert!(scanned > 0, "the database wrote nothing to disk");
 }
+
+/// A destructive tool's "always allow" for the whole workspace is "everywhere" again: it counts
+/// once, and the next delete asks.
+#[tokio::test]
+async fn a_delete_is_never_always_allowed_in_the_whole_workspace() {
+    let mut h = Harness::start(vec![
+        call_of("d1", "fs_delete", serde_json::json!({"path": "a.txt"})),
+        Reply::text(&["one"]),
+        call_of("d2", "fs_delete", serde_json::json!({"path": "b.txt"})),
+        Reply::text(&["two"]),
+    ])
+    .await;
+    std::fs::write(h.workspace.join("a.txt"), "a").unwrap();
+    std::fs::write(h.workspace.join("b.txt"), "b").unwrap();
+    let session = h.new_session().await;
+    h.send(&session, "delete a");
+    let (call, ..) = approval(&mut h).await;
+    h.handle
+        .submit(Command::Approve {
+            call,
+            decision: Decision::Allow,
+            remember: true,
+            scope: Some(String::new()),
+        })
+        .unwrap();
+    h.until(turn_ended).await;
+    assert!(!h.workspace.join("a.txt").exists());
+    h.send(&session, "delete b");
+    let (_, tool, _) = approval(&mut h).await;
+    assert_eq!(tool, "fs_delete", "the second delete asks again");
+}
