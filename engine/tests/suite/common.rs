@@ -142,3 +142,55 @@ pub fn roles(body: &serde_json::Value) -> Vec<String> {
 }
 
 pub use aetheria_engine::testkit::skip;
+
+/// How a direct tool call ended.
+pub struct Direct {
+    pub status: aetheria_engine::api::ToolStatus,
+    pub output: String,
+    /// Whether it waited for approval (which was given).
+    pub asked: bool,
+}
+
+impl Harness {
+    /// Runs one tool directly (`CallTool`), allowing it once if it asks.
+    pub async fn direct(&mut self, tool: &str, arguments: serde_json::Value) -> Direct {
+        use aetheria_engine::api::{Decision, ToolCallId};
+        let call = ToolCallId::new();
+        self.handle
+            .submit(Command::CallTool {
+                call: call.clone(),
+                tool: tool.into(),
+                arguments,
+            })
+            .unwrap();
+        let mut asked = false;
+        loop {
+            match self.next().await {
+                Event::ApprovalRequested { call: c, .. } if c == call => {
+                    asked = true;
+                    self.handle
+                        .submit(Command::Approve {
+                            call: call.clone(),
+                            decision: Decision::Allow,
+                            remember: false,
+                            scope: None,
+                        })
+                        .unwrap();
+                }
+                Event::ToolCallFinished {
+                    call: c,
+                    status,
+                    output,
+                    ..
+                } if c == call => {
+                    return Direct {
+                        status,
+                        output,
+                        asked,
+                    };
+                }
+                _ => {}
+            }
+        }
+    }
+}

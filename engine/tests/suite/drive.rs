@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aetheria_engine::api::{Command, Decision, Event, ToolCallId, ToolStatus};
+use aetheria_engine::api::ToolStatus;
 use aetheria_engine::config::DriveConfig;
 use aetheria_engine::secrets::Secrets;
 use axum::Router;
@@ -237,34 +237,8 @@ async fn google(
 }
 
 async fn direct(h: &mut Harness, tool: &str, arguments: Value) -> (ToolStatus, String) {
-    let call = ToolCallId::new();
-    h.handle
-        .submit(Command::CallTool {
-            call: call.clone(),
-            tool: tool.into(),
-            arguments,
-        })
-        .unwrap();
-    let mut events = h
-        .until(|e| matches!(e, Event::ToolCallFinished { call: c, .. } | Event::ApprovalRequested { call: c, .. } if *c == call))
-        .await;
-    if let Some(Event::ApprovalRequested { .. }) = events.last() {
-        h.handle
-            .submit(Command::Approve {
-                call: call.clone(),
-                decision: Decision::Allow,
-                remember: false,
-                scope: None,
-            })
-            .unwrap();
-        events = h
-            .until(|e| matches!(e, Event::ToolCallFinished { call: c, .. } if *c == call))
-            .await;
-    }
-    let Some(Event::ToolCallFinished { status, output, .. }) = events.last() else {
-        unreachable!()
-    };
-    (*status, output.clone())
+    let d = h.direct(tool, arguments).await;
+    (d.status, d.output)
 }
 
 #[tokio::test]

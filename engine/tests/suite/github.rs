@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use aetheria_engine::api::{Command, Decision, Event, Policy, ToolCallId, ToolStatus};
+use aetheria_engine::api::{Command, Event, Policy, ToolStatus};
 use aetheria_engine::config::GithubConfig;
 use aetheria_engine::secrets::Secrets;
 use axum::Router;
@@ -292,37 +292,6 @@ async fn server() -> (String, Shared) {
     (format!("http://{addr}"), seen)
 }
 
-async fn direct(h: &mut Harness, tool: &str, arguments: Value) -> (ToolStatus, String) {
-    let call = ToolCallId::new();
-    h.handle
-        .submit(Command::CallTool {
-            call: call.clone(),
-            tool: tool.into(),
-            arguments,
-        })
-        .unwrap();
-    let mut events = h
-        .until(|e| matches!(e, Event::ToolCallFinished { call: c, .. } | Event::ApprovalRequested { call: c, .. } if *c == call))
-        .await;
-    if let Some(Event::ApprovalRequested { .. }) = events.last() {
-        h.handle
-            .submit(Command::Approve {
-                call: call.clone(),
-                decision: Decision::Allow,
-                remember: false,
-                scope: None,
-            })
-            .unwrap();
-        events = h
-            .until(|e| matches!(e, Event::ToolCallFinished { call: c, .. } if *c == call))
-            .await;
-    }
-    let Some(Event::ToolCallFinished { status, output, .. }) = events.last() else {
-        unreachable!()
-    };
-    (*status, output.clone())
-}
-
 fn store(account: &str, token: Option<&str>) {
     let (account, token) = (account.to_owned(), token.map(str::to_owned));
     std::thread::spawn(move || match token {
@@ -337,6 +306,11 @@ fn store(account: &str, token: Option<&str>) {
     })
     .join()
     .unwrap();
+}
+
+async fn direct(h: &mut Harness, tool: &str, arguments: Value) -> (ToolStatus, String) {
+    let d = h.direct(tool, arguments).await;
+    (d.status, d.output)
 }
 
 #[tokio::test]

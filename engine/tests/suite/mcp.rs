@@ -6,8 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use aetheria_engine::api::{
-    Command, Decision, Effect, Event, McpServerInfo, McpState, Policy, ToolCallId, ToolInfo,
-    ToolStatus,
+    Command, Decision, Effect, Event, McpServerInfo, McpState, Policy, ToolInfo, ToolStatus,
 };
 use aetheria_engine::config::McpServerConfig;
 use aetheria_engine::testkit::Reply;
@@ -41,24 +40,6 @@ fn stdio_server(python: &std::path::Path) -> McpServerConfig {
     }
 }
 
-async fn direct(h: &mut Harness, tool: &str, arguments: serde_json::Value) -> (ToolStatus, String) {
-    let call = ToolCallId::new();
-    h.handle
-        .submit(Command::CallTool {
-            call: call.clone(),
-            tool: tool.into(),
-            arguments,
-        })
-        .unwrap();
-    let events = h
-        .until(|e| matches!(e, Event::ToolCallFinished { call: c, .. } if *c == call))
-        .await;
-    let Some(Event::ToolCallFinished { status, output, .. }) = events.last() else {
-        unreachable!()
-    };
-    (*status, output.clone())
-}
-
 async fn tools(h: &mut Harness) -> Vec<ToolInfo> {
     h.handle.submit(Command::ListTools).unwrap();
     let events = h.until(|e| matches!(e, Event::ToolList { .. })).await;
@@ -75,6 +56,11 @@ async fn servers(h: &mut Harness) -> Vec<McpServerInfo> {
         unreachable!()
     };
     servers.clone()
+}
+
+async fn direct(h: &mut Harness, tool: &str, arguments: serde_json::Value) -> (ToolStatus, String) {
+    let d = h.direct(tool, arguments).await;
+    (d.status, d.output)
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use aetheria_engine::api::{Command, Decision, Event, ToolCallId, ToolStatus};
+use aetheria_engine::api::ToolStatus;
 use aetheria_engine::config::VercelConfig;
 use aetheria_engine::secrets::Secrets;
 use axum::Router;
@@ -129,36 +129,8 @@ async fn vercel(
 }
 
 async fn direct(h: &mut Harness, tool: &str, arguments: Value) -> (ToolStatus, String, bool) {
-    let call = ToolCallId::new();
-    h.handle
-        .submit(Command::CallTool {
-            call: call.clone(),
-            tool: tool.into(),
-            arguments,
-        })
-        .unwrap();
-    let mut asked = false;
-    let mut events = h
-        .until(|e| matches!(e, Event::ToolCallFinished { call: c, .. } | Event::ApprovalRequested { call: c, .. } if *c == call))
-        .await;
-    if let Some(Event::ApprovalRequested { .. }) = events.last() {
-        asked = true;
-        h.handle
-            .submit(Command::Approve {
-                call: call.clone(),
-                decision: Decision::Allow,
-                remember: false,
-                scope: None,
-            })
-            .unwrap();
-        events = h
-            .until(|e| matches!(e, Event::ToolCallFinished { call: c, .. } if *c == call))
-            .await;
-    }
-    let Some(Event::ToolCallFinished { status, output, .. }) = events.last() else {
-        unreachable!()
-    };
-    (*status, output.clone(), asked)
+    let d = h.direct(tool, arguments).await;
+    (d.status, d.output, d.asked)
 }
 
 #[tokio::test]

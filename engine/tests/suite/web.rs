@@ -179,27 +179,13 @@ async fn harness(base: &str, replies: Vec<Reply>, setup: impl FnOnce(&mut Config
     .await
 }
 
-/// Runs a tool directly; its status and output.
-async fn direct(h: &mut Harness, tool: &str, arguments: serde_json::Value) -> (ToolStatus, String) {
-    let call = ToolCallId::new();
-    h.handle
-        .submit(Command::CallTool {
-            call: call.clone(),
-            tool: tool.into(),
-            arguments,
-        })
-        .unwrap();
-    let events = h
-        .until(|e| matches!(e, Event::ToolCallFinished { call: c, .. } if *c == call))
-        .await;
-    let Some(Event::ToolCallFinished { status, output, .. }) = events.last() else {
-        unreachable!()
-    };
-    (*status, output.clone())
-}
-
 async fn fetch(h: &mut Harness, url: String) -> (ToolStatus, String) {
     direct(h, "web_fetch", serde_json::json!({ "url": url })).await
+}
+
+async fn direct(h: &mut Harness, tool: &str, arguments: serde_json::Value) -> (ToolStatus, String) {
+    let d = h.direct(tool, arguments).await;
+    (d.status, d.output)
 }
 
 #[tokio::test]
