@@ -407,6 +407,7 @@ pub(crate) async fn run_call(
             break 'run None;
         };
         let scope = tool.scope_json(&call.arguments);
+        let headless = session.and_then(|s| shared.headless_allowed(s));
         match shared
             .policies
             .policy_for_call(&call.name, tool.effect(), scope.as_ref())
@@ -423,10 +424,7 @@ pub(crate) async fn run_call(
                 break 'run None;
             }
             // A background job's turn: nobody is there to ask; the job says what may run.
-            Policy::Ask if session.and_then(|s| shared.headless_allowed(s)).is_some() => {
-                let allowed = session
-                    .and_then(|s| shared.headless_allowed(s))
-                    .unwrap_or_default();
+            Policy::Ask if let Some(allowed) = &headless => {
                 if !allowed.iter().any(|t| t == &call.name) {
                     finish(
                         &mut record,

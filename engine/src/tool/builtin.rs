@@ -45,6 +45,15 @@ pub(crate) mod web;
 use crate::secrets::Secrets;
 use crate::tool::ToolError;
 
+/// `application/x-www-form-urlencoded` text of `pairs` (form bodies and query strings).
+pub(crate) fn form(pairs: &[(&str, &str)]) -> String {
+    let mut text = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in pairs {
+        text.append_pair(k, v);
+    }
+    text.finish()
+}
+
 /// A service's token from the keychain; `missing` says how to get one.
 pub(crate) async fn keychain_token(
     secrets: &Secrets,

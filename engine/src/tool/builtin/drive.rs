@@ -152,11 +152,11 @@ impl Drive {
 
 /// `base` + `path` with a query string.
 fn at(base: &str, path: &str, pairs: &[(&str, &str)]) -> String {
-    let mut q = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        q.append_pair(k, v);
-    }
-    format!("{}{path}?{}", base.trim_end_matches('/'), q.finish())
+    format!(
+        "{}{path}?{}",
+        base.trim_end_matches('/'),
+        super::form(pairs)
+    )
 }
 
 fn describe(file: &Value) -> String {

@@ -296,20 +296,12 @@ pub mod device {
     use super::{Deserialize, DeviceCode, Duration};
     use crate::config::GithubConfig;
     use crate::secrets::Secrets;
+    use crate::tool::builtin::form;
 
     fn client_id(config: &GithubConfig) -> Result<&str, String> {
         config.client_id.as_deref().ok_or_else(|| {
             "the device flow needs an OAuth app's client id: set github.client_id (or store a personal access token with `aetheria auth set github`)".to_owned()
         })
-    }
-
-    /// An `application/x-www-form-urlencoded` body.
-    fn form(pairs: &[(&str, &str)]) -> String {
-        let mut body = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in pairs {
-            body.append_pair(k, v);
-        }
-        body.finish()
     }
 
     fn http() -> Result<reqwest::Client, String> {

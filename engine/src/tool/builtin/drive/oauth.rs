@@ -11,6 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::config::DriveConfig;
 use crate::secrets::Secrets;
+use crate::tool::builtin::form;
 
 /// The access the Drive tools need: files the person opens or makes with them, plus reading.
 pub const SCOPE: &str = "https://www.googleapis.com/auth/drive";
@@ -38,14 +39,6 @@ fn random_url_safe(bytes: usize) -> Result<String, String> {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).map_err(|e| format!("no randomness: {e}"))?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf))
-}
-
-fn form(pairs: &[(&str, &str)]) -> String {
-    let mut body = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        body.append_pair(k, v);
-    }
-    body.finish()
 }
 
 async fn client_secret(config: &DriveConfig, secrets: &Secrets) -> Result<Option<String>, String> {

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::Github;
 use crate::api::Effect;
+use crate::tool::builtin::form;
 use crate::tool::registry::Registry;
 use crate::tool::{ToolCx, ToolError};
 
@@ -64,14 +65,6 @@ fn path(segments: &[&str]) -> String {
         );
     }
     url.path().to_owned()
-}
-
-fn query(pairs: &[(&str, &str)]) -> String {
-    let mut q = url::form_urlencoded::Serializer::new(String::new());
-    for (k, v) in pairs {
-        q.append_pair(k, v);
-    }
-    q.finish()
 }
 
 fn limit(n: Option<usize>) -> usize {
@@ -158,7 +151,7 @@ impl GithubRead {
         let client = self.0.client().await?;
         let mut url = path(&["repos", &owner, &name, "contents", &args.path]);
         if let Some(reference) = &args.reference {
-            url = format!("{url}?{}", query(&[("ref", reference)]));
+            url = format!("{url}?{}", form(&[("ref", reference)]));
         }
         let answer: Value = client.get(&url).await?;
         if let Some(entries) = answer.as_array() {
@@ -239,7 +232,7 @@ impl GithubSearchCode {
         let answer: Value = client
             .get(&format!(
                 "/search/code?{}",
-                query(&[("q", &args.query), ("per_page", &per_page)])
+                form(&[("q", &args.query), ("per_page", &per_page)])
             ))
             .await?;
         let items = answer["items"].as_array().cloned().unwrap_or_default();
@@ -304,7 +297,7 @@ impl GithubIssues {
         let url = format!(
             "{}?{}",
             path(&["repos", &owner, &name, "issues"]),
-            query(&[
+            form(&[
                 ("state", state(args.state.as_deref())?),
                 ("per_page", "100")
             ])
@@ -347,7 +340,7 @@ impl GithubPulls {
         let url = format!(
             "{}?{}",
             path(&["repos", &owner, &name, "pulls"]),
-            query(&[
+            form(&[
                 ("state", state(args.state.as_deref())?),
                 ("per_page", "100")
             ])
@@ -544,7 +537,7 @@ impl GithubWriteFile {
         let url = path(&["repos", &owner, &name, "contents", &args.path]);
         // An existing file is updated by its blob sha.
         let lookup = match &args.branch {
-            Some(branch) => format!("{url}?{}", query(&[("ref", branch)])),
+            Some(branch) => format!("{url}?{}", form(&[("ref", branch)])),
             None => url.clone(),
         };
         let sha = match client.get::<Value>(&lookup).await {
