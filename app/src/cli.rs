@@ -1,5 +1,5 @@
 //! The command line: `aetheria` opens the window; the subcommands are a contract scripts rely on
-//! (`ask`, `sessions`, `search`, `memory`, `worker`, `jobs`, `auth`, `tools`, `mcp`, `sandbox`, `models`, `doctor`). Every one of them drives the same engine API as
+//! (`ask`, `sessions`, `search`, `memory`, `worker`, `jobs`, `auth`, `tools`, `mcp`, `sandbox`, `models`, `voice`, `doctor`). Every one of them drives the same engine API as
 //! the window.
 
 mod ask;
@@ -9,6 +9,7 @@ mod mcp;
 mod models;
 mod recall;
 mod sandbox;
+mod voice;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -75,8 +76,82 @@ enum Commands {
     /// Install, list or remove local GGUF models (the offline default).
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Dictation on this machine: transcribe a WAV file, manage speech models, read text aloud.
+    #[command(subcommand)]
+    Voice(VoiceCommand),
     /// Check config, keychain, provider, Docker, the sandbox and Redis, with fixes.
     Doctor,
+}
+
+#[derive(Debug, Subcommand)]
+enum VoiceCommand {
+    /// Transcribe a WAV file (any rate and channel count) with the local speech model.
+    Transcribe {
+        /// The file.
+        file: PathBuf,
+        /// The speech model (an installed name or a ggml .bin file; default: from the config).
+        #[arg(long)]
+        model: Option<String>,
+        /// The spoken language (`auto`, `en`, `de`, …; default: from the config).
+        #[arg(long)]
+        language: Option<String>,
+        /// Print JSON (text, language, timings).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the installed speech models and the catalog; add or remove one.
+    Models {
+        #[command(subcommand)]
+        action: Option<VoiceModelsCommand>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Say whether dictation, sound and reading aloud work here, and why not.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read text aloud (espeak-ng).
+    Say {
+        /// What to say.
+        #[arg(required = true)]
+        words: Vec<String>,
+    },
+    /// Play a cue: `record-start`, `record-stop` or `job-finished` (e.g. at the end of a script).
+    Cue {
+        /// Which.
+        #[arg(value_enum)]
+        cue: CueName,
+    },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum CueName {
+    RecordStart,
+    RecordStop,
+    JobFinished,
+}
+
+#[derive(Debug, Subcommand)]
+enum VoiceModelsCommand {
+    /// Install a model: a catalog name (downloaded and checked), or any name `--from` a URL or file.
+    Add {
+        /// The name (`tiny.en`, `base.en`, …).
+        name: String,
+        /// A URL or a ggml .bin file (default: the catalog's download).
+        #[arg(long = "from")]
+        source: Option<String>,
+        /// The expected digest: `sha256:HEX`, `sha1:HEX` or bare hex (default: the catalog's).
+        #[arg(long)]
+        checksum: Option<String>,
+    },
+    /// Remove an installed model.
+    Rm {
+        /// Its name.
+        name: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -509,6 +584,34 @@ impl Cli {
                     json,
                 } => models::add(source, name, sha256, json).await,
                 ModelsCommand::Rm { name } => models::rm(name).await,
+            },
+            Commands::Voice(cmd) => match cmd {
+                VoiceCommand::Transcribe {
+                    file,
+                    model,
+                    language,
+                    json,
+                } => voice::transcribe(file, model, language, json).await,
+                VoiceCommand::Models { action, json } => match action {
+                    None => voice::models(json).await,
+                    Some(VoiceModelsCommand::Add {
+                        name,
+                        source,
+                        checksum,
+                    }) => voice::add(name, source, checksum).await,
+                    Some(VoiceModelsCommand::Rm { name }) => voice::rm(name).await,
+                },
+                VoiceCommand::Status { json } => voice::status(json).await,
+                VoiceCommand::Say { words } => voice::say(words.join(" ")).await,
+                VoiceCommand::Cue { cue } => {
+                    use aetheria_engine::api::Cue;
+                    voice::cue(match cue {
+                        CueName::RecordStart => Cue::RecordStart,
+                        CueName::RecordStop => Cue::RecordStop,
+                        CueName::JobFinished => Cue::JobFinished,
+                    })
+                    .await
+                }
             },
             Commands::Doctor => manage::doctor().await,
         }

@@ -77,11 +77,15 @@ id_type!(
 mod catalog;
 mod recall;
 mod tools;
+mod voice;
 pub use self::catalog::{
     FileEntry, FileKind, LocalModelInfo, ModelInfo, SandboxStatus, SandboxSummary, ToolInfo,
 };
 pub use self::recall::{MemoryRecord, SearchHit};
 pub use self::tools::{ApprovalScope, McpServerInfo, McpState, ScopeKind};
+pub use self::voice::{
+    Cue, Transcript, VoiceCommand, VoiceConfig, VoiceEvent, VoiceModel, VoiceStatus,
+};
 
 /// A secret in transit to the keychain: never shown by `Debug`, never serialised in clear.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
@@ -129,6 +133,9 @@ pub struct Settings {
     /// MCP servers by name.
     #[serde(default)]
     pub mcp_servers: BTreeMap<String, crate::config::McpServerConfig>,
+    /// Dictation and sound.
+    #[serde(default)]
+    pub voice: VoiceConfig,
 }
 
 /// What a submitted command was numbered; returned by `Handle::submit`.
@@ -370,6 +377,8 @@ pub enum Command {
         /// Its name.
         name: String,
     },
+    /// Dictation, speech models, cues and reading aloud (see `VoiceCommand`).
+    Voice(VoiceCommand),
     /// Stop the engine: running turns are cancelled, sandboxes removed, then the event stream ends.
     Shutdown,
 }
@@ -903,6 +912,8 @@ pub enum Event {
         /// Which session.
         session: SessionId,
     },
+    /// Dictation, speech models, cues and reading aloud (see `VoiceEvent`).
+    Voice(VoiceEvent),
     /// A command could not be carried out.
     CommandFailed {
         /// Which submission.

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::api::Policy;
+pub use crate::api::VoiceConfig;
 
 mod services;
 pub use self::services::{
@@ -362,6 +363,9 @@ pub struct Config {
     /// Background jobs.
     #[serde(default, skip_serializing_if = "JobsConfig::is_default")]
     pub jobs: JobsConfig,
+    /// Dictation and sound.
+    #[serde(default, skip_serializing_if = "VoiceConfig::is_default")]
+    pub voice: VoiceConfig,
     /// Whether this process runs queued jobs (the app and `aetheria worker` do; short-lived CLI
     /// commands do not). Not stored.
     #[serde(skip, default = "run_jobs")]
@@ -403,6 +407,7 @@ impl Config {
             vercel: None,
             mcp: BTreeMap::new(),
             jobs: JobsConfig::default(),
+            voice: VoiceConfig::default(),
             run_jobs: true,
             config_dir,
             data_dir,

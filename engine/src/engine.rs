@@ -81,6 +81,7 @@ impl Engine {
             jobs: tokio::sync::OnceCell::new(),
             headless: std::sync::Mutex::default(),
             embeddings,
+            voice: crate::voice::Voice::default(),
         });
         tokio::spawn(stop_idle_sandboxes(sandboxes, shared.shutdown.clone()));
         if shared.config().run_jobs {
@@ -172,6 +173,8 @@ pub(crate) struct Shared {
     jobs: tokio::sync::OnceCell<Arc<dyn crate::jobs::Queue>>,
     /// The embeddings endpoint for vector recall.
     pub(crate) embeddings: Arc<crate::memory::embed::Embeddings>,
+    /// Microphone, speech model, sound.
+    pub(crate) voice: crate::voice::Voice,
     /// Sessions run by a job, with the tools their turns may use: nobody is there to approve.
     pub(crate) headless:
         std::sync::Mutex<std::collections::HashMap<crate::api::SessionId, Vec<String>>>,

@@ -13,6 +13,7 @@ pub mod secrets;
 
 mod agent;
 mod context;
+mod fetch;
 mod local;
 mod memory;
 mod provider;
@@ -20,6 +21,7 @@ mod sandboxes;
 mod session;
 mod settings;
 mod tool;
+mod voice;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;

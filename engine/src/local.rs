@@ -62,6 +62,15 @@ pub(crate) enum LocalError {
     Name(String),
 }
 
+impl From<crate::fetch::FetchError> for LocalError {
+    fn from(e: crate::fetch::FetchError) -> Self {
+        match e {
+            crate::fetch::FetchError::Io { path, source } => Self::Io { path, source },
+            crate::fetch::FetchError::Download(message) => Self::Download(message),
+        }
+    }
+}
+
 impl LocalError {
     pub(crate) fn model(e: impl std::fmt::Display) -> Self {
         Self::Model(e.to_string())

@@ -66,6 +66,7 @@ impl Router {
                 tracing::warn!("a turn did not stop within 5 s of shutdown");
             }
         }
+        self.shared.voice.shutdown().await;
         for call in self.direct_calls.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(5), call).await;
         }
@@ -450,6 +451,10 @@ impl Router {
             | Command::RemoveLocalModel { .. } => {
                 self.direct_calls
                     .push(tokio::spawn(crate::local::command(shared, id, command)));
+            }
+            Command::Voice(command) => {
+                self.direct_calls
+                    .push(tokio::spawn(crate::voice::command(shared, id, command)));
             }
             Command::Shutdown => {}
         }

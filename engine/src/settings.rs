@@ -22,6 +22,7 @@ pub(crate) fn current(shared: &Shared) -> Settings {
         max_steps: config.max_steps,
         tool_policies: config.tools.policy,
         mcp_servers: config.mcp,
+        voice: config.voice,
     }
 }
 
@@ -35,6 +36,7 @@ pub(crate) async fn save(shared: &Shared, settings: Settings) -> Result<Settings
     config.max_steps = settings.max_steps;
     config.tools.policy = settings.tool_policies;
     config.mcp = settings.mcp_servers;
+    config.voice = settings.voice;
     config.validate().map_err(|e| invalid(e.to_string()))?;
     for root in &config.workspace_roots {
         if !root.is_dir() {

@@ -7,3 +7,4 @@ mod jobs;
 mod layering;
 mod models;
 mod sandbox;
+mod voice;

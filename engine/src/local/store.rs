@@ -3,22 +3,17 @@
 //! sha256 check when one is given), checks the model can run, and re-quantises the older 4/5-bit
 //! formats to Q8_0 once, because portable CPU builds run Q8_0 several times faster.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use candle_core::Device;
 use candle_core::quantized::gguf_file::{self, Content};
 use candle_core::quantized::{GgmlDType, QTensor};
 use chrono::Utc;
-use futures::StreamExt;
-use sha2::{Digest, Sha256};
 
 use super::LocalError;
 use super::vocab::Vocab;
 use crate::api::LocalModelInfo;
-
-/// Bytes between two progress reports.
-const PROGRESS_STEP: u64 = 4 << 20;
 
 /// A model name that is safe as a file name: letters, digits, `.`, `-` and `_`.
 pub(crate) fn check_name(name: &str) -> Result<(), LocalError> {
@@ -148,16 +143,9 @@ pub(crate) async fn add(
         .await
         .map_err(|e| LocalError::io(dir, e))?;
     let partial = dir.join(format!(".{name}.partial"));
-    let fetched = if source.starts_with("http://") || source.starts_with("https://") {
-        download(source, &partial, progress).await
-    } else {
-        let (from, to) = (PathBuf::from(source), partial.clone());
-        let mut report = |done, total| progress(done, total);
-        copy(&from, &to, &mut report)
-    };
-    let result = match fetched {
-        Ok(digest) => finish(dir, &name, source, &partial, &digest, sha256).await,
-        Err(e) => Err(e),
+    let result = match crate::fetch::fetch(source, &partial, progress).await {
+        Ok(digests) => finish(dir, &name, source, &partial, &digests.sha256, sha256).await,
+        Err(e) => Err(e.into()),
     };
     let _ = std::fs::remove_file(&partial);
     result
@@ -316,104 +304,6 @@ fn requantize(
     gguf_file::write(&mut writer, &metadata, &tensors).map_err(LocalError::model)?;
     writer.flush().map_err(|e| LocalError::io(out, e))?;
     Ok(())
-}
-
-/// Copies a local file, hashing it on the way; the hex sha256.
-fn copy(
-    from: &Path,
-    to: &Path,
-    progress: &mut dyn FnMut(u64, Option<u64>),
-) -> Result<String, LocalError> {
-    let mut input = std::fs::File::open(from).map_err(|e| LocalError::io(from, e))?;
-    let total = input.metadata().ok().map(|m| m.len());
-    let mut output = std::fs::File::create(to).map_err(|e| LocalError::io(to, e))?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    let (mut done, mut reported) = (0u64, 0u64);
-    progress(0, total);
-    loop {
-        let n = input
-            .read(&mut buffer)
-            .map_err(|e| LocalError::io(from, e))?;
-        if n == 0 {
-            break;
-        }
-        let chunk = buffer.get(..n).unwrap_or_default();
-        hasher.update(chunk);
-        output.write_all(chunk).map_err(|e| LocalError::io(to, e))?;
-        done += n as u64;
-        if done - reported >= PROGRESS_STEP {
-            progress(done, total);
-            reported = done;
-        }
-    }
-    progress(done, total);
-    Ok(hex(&hasher.finalize()))
-}
-
-/// Downloads a URL, hashing it on the way; the hex sha256.
-async fn download(
-    url: &str,
-    to: &Path,
-    progress: &mut (dyn FnMut(u64, Option<u64>) + Send),
-) -> Result<String, LocalError> {
-    let client = reqwest::Client::builder()
-        .connect_timeout(std::time::Duration::from_secs(15))
-        .read_timeout(std::time::Duration::from_secs(60))
-        .user_agent(concat!("aetheria/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| LocalError::Download(e.to_string()))?;
-    let response = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| LocalError::Download(format!("cannot download {url}: {e}")))?;
-    let status = response.status();
-    if !status.is_success() {
-        return Err(LocalError::Download(format!(
-            "downloading {url} failed: HTTP {status}"
-        )));
-    }
-    let total = response.content_length();
-    let mut output = tokio::fs::File::create(to)
-        .await
-        .map_err(|e| LocalError::io(to, e))?;
-    let mut hasher = Sha256::new();
-    let (mut done, mut reported) = (0u64, 0u64);
-    progress(0, total);
-    let mut body = response.bytes_stream();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| {
-            LocalError::Download(format!(
-                "the download of {url} broke off after {done} bytes: {e}"
-            ))
-        })?;
-        hasher.update(&chunk);
-        tokio::io::AsyncWriteExt::write_all(&mut output, &chunk)
-            .await
-            .map_err(|e| LocalError::io(to, e))?;
-        done += chunk.len() as u64;
-        if done - reported >= PROGRESS_STEP {
-            progress(done, total);
-            reported = done;
-        }
-    }
-    tokio::io::AsyncWriteExt::flush(&mut output)
-        .await
-        .map_err(|e| LocalError::io(to, e))?;
-    if let Some(total) = total
-        && done != total
-    {
-        return Err(LocalError::Download(format!(
-            "the download of {url} ended after {done} of {total} bytes"
-        )));
-    }
-    progress(done, total);
-    Ok(hex(&hasher.finalize()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

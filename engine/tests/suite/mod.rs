@@ -16,4 +16,5 @@ mod settings;
 mod tools;
 mod turns;
 mod vercel;
+mod voice;
 mod web;
