@@ -2,6 +2,7 @@
 //! the bridge handshake, the session list, the open conversation and pending approvals, and turns
 //! the person's actions into engine commands. Drawing lives in `view`.
 
+mod events;
 mod input;
 mod jobs;
 pub mod memories;
@@ -10,6 +11,8 @@ mod sandbox;
 pub mod settings;
 mod transcript;
 mod view;
+pub mod voice;
+mod voice_settings;
 pub mod window_state;
 
 pub use self::view::{COMPOSER, RENAME, SEARCH};
@@ -19,8 +22,8 @@ use std::path::PathBuf;
 
 use aetheria_engine::Handle;
 use aetheria_engine::api::{
-    ApprovalScope, Command, Decision, Effect, Event, SearchHit, SessionId, SessionSummary,
-    SubmissionId, ToolCallId,
+    ApprovalScope, Command, Decision, Effect, SearchHit, SessionId, SessionSummary, SubmissionId,
+    ToolCallId,
 };
 use iced::widget::text_editor;
 use iced::{Subscription, Task, Theme};
@@ -152,6 +155,8 @@ pub enum Message {
     Tick,
     /// The window's close button: stop the engine, then exit.
     CloseRequested,
+    /// Dictation: the mic button and the push-to-talk key.
+    Voice(voice::Msg),
 }
 
 /// One entry of the model picker: a provider and its model.
@@ -218,6 +223,8 @@ pub struct App {
     closing: bool,
     /// What to send once the session being created exists, and the creating submission.
     pending_send: Option<(String, Vec<PathBuf>, Option<SubmissionId>)>,
+    /// Dictation's state.
+    pub dictation: voice::Dictation,
 }
 
 impl Default for App {
@@ -262,6 +269,7 @@ impl App {
             tick: 0,
             closing: false,
             pending_send: None,
+            dictation: voice::Dictation::default(),
         }
     }
 
@@ -314,6 +322,12 @@ impl App {
             app = app.font(font);
         }
         app.run()
+    }
+
+    /// What the composer holds.
+    #[must_use]
+    pub fn composer_text(&self) -> String {
+        self.composer.text()
     }
 
     pub(crate) fn session_title(&self, id: &SessionId) -> Option<String> {
@@ -371,7 +385,8 @@ impl App {
             Subscription::none()
         };
         let terminate = Subscription::run(input::termination).map(|()| Message::CloseRequested);
-        Subscription::batch([bridge, keys, drops, resized, close, terminate, ticks])
+        let talk = voice::subscription(&self.dictation.hotkey);
+        Subscription::batch([bridge, keys, drops, resized, close, terminate, ticks, talk])
     }
 
     /// Whether the approval prompt is shown (keys then belong to it).
@@ -414,6 +429,7 @@ impl App {
     fn handle(&mut self, message: Message) -> Task<Message> {
         match message {
             Message::Bridge(event) => return self.bridge(event),
+            Message::Voice(msg) => self.voice(msg),
             Message::NewChat => {
                 self.current = None;
                 self.transcript = Transcript::default();
@@ -672,6 +688,7 @@ impl App {
                 self.submit(Command::ListSessions);
                 self.submit(Command::GetSettings);
                 self.submit(Command::SandboxStatus);
+                self.submit(Command::Voice(aetheria_engine::api::VoiceCommand::Status));
                 if self.provider.is_none() {
                     self.open_settings(/*onboarding*/ true);
                 }
@@ -765,204 +782,6 @@ impl App {
             settings::Out::FontSize(size) => self.font_size = size.clamp(12.0, 22.0),
         }
         Task::none()
-    }
-
-    /// Applies one engine event to the window's state.
-    pub fn engine_event(&mut self, event: Event) {
-        if let Event::Settings { settings } | Event::SettingsSaved { settings } = &event {
-            self.known_settings = Some(settings.clone());
-        }
-        if let Some(form) = self.settings.as_mut()
-            && form.event(&event)
-        {
-            return;
-        }
-        if self.sandbox.on_event(&event) {
-            if let Some(form) = self.settings.as_mut() {
-                form.sandbox = self.sandbox.status.clone();
-            }
-            return;
-        }
-        match event {
-            Event::JobList { jobs } => self.jobs = jobs,
-            Event::JobUpdated { job } => {
-                jobs::upsert(&mut self.jobs, job);
-            }
-            // Only the answer to what the box holds now.
-            Event::SearchResults { query, hits } if query == self.search.trim() => {
-                self.found = hits;
-            }
-            Event::SessionList { sessions } => {
-                self.sessions = sessions;
-                // Reopen the session that was open when the window last closed.
-                if let Some(session) = self.restore.take()
-                    && self.current.is_none()
-                    && self.sessions.iter().any(|s| s.id == session)
-                {
-                    self.current = Some(session.clone());
-                    self.submit(Command::LoadSession { session });
-                }
-            }
-            Event::SessionCreated { session } => {
-                let id = session.id.clone();
-                self.upsert_session(session);
-                if self.is_current(&id) {
-                    self.remember();
-                }
-                if self.is_current(&id)
-                    && let Some((text, attachments, _)) = self.pending_send.take()
-                {
-                    self.submit(Command::SendMessage {
-                        session: id,
-                        text,
-                        attachments,
-                    });
-                }
-            }
-            Event::SessionUpdated { session } => self.upsert_session(session),
-            Event::SessionDeleted { session } => {
-                self.sessions.retain(|s| s.id != session);
-                if self.is_current(&session) {
-                    self.current = None;
-                    self.transcript = Transcript::default();
-                }
-            }
-            Event::SessionLoaded {
-                session,
-                messages,
-                tool_calls,
-            } if self.is_current(&session.id) => {
-                self.transcript = Transcript::from_history(&messages, &tool_calls);
-            }
-            Event::TurnStarted { session, .. } if self.is_current(&session) => {
-                self.running = true;
-            }
-            Event::TextDelta {
-                session,
-                message,
-                delta,
-            } if self.is_current(&session) => self.transcript.push_delta(&message, &delta),
-            Event::ThinkingDelta {
-                session,
-                message,
-                delta,
-            } if self.is_current(&session) => self.transcript.push_thinking(&message, &delta),
-            Event::ToolCallStarted {
-                session,
-                call,
-                tool,
-                arguments,
-            } if session.as_ref().is_none_or(|s| self.is_current(s)) => {
-                self.transcript.push_tool(call, tool, arguments);
-            }
-            Event::ToolOutputDelta { call, delta } => {
-                self.transcript.push_output(&call, &delta);
-            }
-            Event::ApprovalRequested {
-                call,
-                tool,
-                effect,
-                arguments,
-                preview,
-                scope,
-                ..
-            } => {
-                self.transcript.awaiting(&call);
-                self.approvals.push_back(Approval {
-                    call,
-                    tool,
-                    effect,
-                    arguments: pretty(&arguments),
-                    preview,
-                    scope,
-                });
-            }
-            Event::ToolCallFinished {
-                call,
-                status,
-                output,
-                ..
-            } => {
-                self.approvals.retain(|a| a.call != call);
-                self.transcript.finish_tool(&call, status, output);
-                if status == aetheria_engine::api::ToolStatus::Succeeded
-                    && !self.workspace.is_empty()
-                {
-                    // A tool may have changed the workspace: list what is shown again.
-                    for path in self.files.to_refresh() {
-                        self.submit(Command::ListFiles { path });
-                    }
-                }
-            }
-            Event::SettingsSaved { settings } => {
-                self.settings = None;
-                self.provider = settings
-                    .default_provider
-                    .as_ref()
-                    .and_then(|name| settings.providers.iter().find(|p| &p.name == name))
-                    .or_else(|| settings.providers.first())
-                    .map(|p| format!("{} · {}", p.name, p.model));
-                self.workspace = settings.workspace_roots;
-                self.files = panel::Files::default();
-                if !self.workspace.is_empty() {
-                    self.submit(Command::ListFiles {
-                        path: String::new(),
-                    });
-                }
-            }
-            Event::FileList { path, entries } => {
-                self.files.listed.insert(path, entries);
-            }
-            Event::TurnFinished {
-                session,
-                finish_reason,
-                ..
-            } if self.is_current(&session) => {
-                self.running = false;
-                self.transcript.end_turn(None);
-                if finish_reason == "length" {
-                    self.notice =
-                        Some("The answer was cut: the model reached its output limit.".into());
-                }
-            }
-            Event::ProviderRetrying {
-                session,
-                attempt,
-                wait_secs,
-                reason,
-            } if self.is_current(&session) => {
-                self.notice = Some(format!(
-                    "{reason} — retrying in {wait_secs} s (attempt {attempt} of 3)"
-                ));
-            }
-            Event::ContextCompacted { session, detail } if self.is_current(&session) => {
-                self.notice = Some(detail);
-            }
-            Event::TurnFailed { session, error } if self.is_current(&session) => {
-                self.running = false;
-                self.transcript.end_turn(Some(error.message));
-            }
-            Event::TurnCancelled { session } if self.is_current(&session) => {
-                self.running = false;
-                self.transcript.end_turn(Some("Stopped.".into()));
-            }
-            Event::CommandFailed { submission, error } => {
-                // Only the failure of the session being created drops the message waiting for it.
-                if self
-                    .pending_send
-                    .as_ref()
-                    .is_some_and(|(_, _, created)| *created == Some(submission))
-                {
-                    self.pending_send = None;
-                    self.running = false;
-                }
-                match self.settings.as_mut() {
-                    Some(form) => form.error = Some(error.message),
-                    None => self.notice = Some(error.message),
-                }
-            }
-            _ => {}
-        }
     }
 }
 

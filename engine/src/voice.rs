@@ -290,7 +290,11 @@ async fn transcribe(
 ) -> Result<Transcript, ErrorInfo> {
     let model = model_path(config)?;
     let transcriber = shared.voice.transcriber.clone();
-    let (language, threads) = (config.voice.language.clone(), config.voice.threads());
+    let (language, threads, fast) = (
+        config.voice.language.clone(),
+        config.voice.threads(),
+        config.voice.fast,
+    );
     let rate = f64::from(dsp::RATE);
     #[allow(clippy::cast_precision_loss)]
     let seconds = |n: usize| n as f64 / rate;
@@ -306,7 +310,7 @@ async fn transcribe(
             return Ok((None, 0, 0.0));
         }
         let began = Instant::now();
-        let heard = transcriber.transcribe(&model, speech, &language, threads)?;
+        let heard = transcriber.transcribe(&model, speech, &language, threads, fast)?;
         Ok((Some(heard), speech.len(), began.elapsed().as_secs_f64()))
     })
     .await?;

@@ -130,6 +130,8 @@ pub enum Msg {
     McpRemove(String),
     /// The long-term memories section.
     Memory(MemoryMsg),
+    /// The voice section.
+    Voice(super::voice_settings::VoiceMsg),
     /// Light / God Mode.
     Theme(Mode),
     /// Text size.
@@ -171,6 +173,8 @@ pub struct Form {
     pub mcp: Option<Vec<McpServerInfo>>,
     /// The long-term memories.
     pub memories: Memories,
+    /// Voice: microphone, key, models.
+    pub voice: super::voice_settings::VoiceSection,
 }
 
 /// What the form asks of the app.
@@ -196,18 +200,17 @@ impl Form {
             onboarding,
             ..Self::default()
         };
-        (
-            form,
-            vec![
-                Command::GetSettings,
-                Command::ListTools,
-                Command::DetectLocalServers,
-                Command::ListLocalModels,
-                Command::SandboxStatus,
-                Command::ListMcpServers,
-                Command::ListMemories,
-            ],
-        )
+        let mut commands = vec![
+            Command::GetSettings,
+            Command::ListTools,
+            Command::DetectLocalServers,
+            Command::ListLocalModels,
+            Command::SandboxStatus,
+            Command::ListMcpServers,
+            Command::ListMemories,
+        ];
+        commands.extend(super::voice_settings::VoiceSection::commands());
+        (form, commands)
     }
 
     fn provider_mut(&mut self) -> Option<&mut ProviderConfig> {
@@ -432,6 +435,17 @@ impl Form {
                 }
             }
             Msg::Memory(msg) => return Out::Commands(self.memories.update(msg)),
+            Msg::Voice(msg) => {
+                use super::voice_settings::VoiceOut;
+                let Some(settings) = self.settings.as_mut() else {
+                    return Out::None;
+                };
+                return match self.voice.update(msg, &mut settings.voice) {
+                    VoiceOut::None => Out::None,
+                    VoiceOut::Commands(commands) => Out::Commands(commands),
+                    VoiceOut::Task(task) => Out::Task(task.map(Msg::Voice)),
+                };
+            }
             Msg::Close => return Out::Close,
         }
         Out::None
@@ -478,6 +492,7 @@ impl Form {
         col = col.push(sandbox_section(p, self.sandbox.as_ref()));
         col = col.push(mcp_section(p, settings, self.mcp.as_deref()));
         col = col.push(self.memories.view(p).map(Msg::Memory));
+        col = col.push(self.voice.view(p, &settings.voice).map(Msg::Voice));
         if !self.tools.is_empty() {
             col = col.push(self.policies(p));
         }

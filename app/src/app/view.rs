@@ -23,7 +23,7 @@ fn label<'a>(s: impl text::IntoFragment<'a>) -> text::Text<'a> {
     text(s).font(BOLD).size(12)
 }
 
-fn btn<'a>(
+pub(super) fn btn<'a>(
     p: Palette,
     kind: ButtonKind,
     caption: impl text::IntoFragment<'a>,
@@ -268,6 +268,7 @@ impl App {
     fn composer(&self, p: Palette) -> Element<'_, Message> {
         let asking = self.prompting();
         let running = self.running;
+        let hotkey = self.dictation.hotkey.clone();
         let editor = text_editor(&self.composer)
             .id(COMPOSER)
             .placeholder("Message Aetheria — Enter sends, Shift+Enter adds a line")
@@ -278,7 +279,8 @@ impl App {
             .style(theme::editor(p))
             .key_binding(move |press| {
                 // While an approval waits, keys belong to the prompt (Enter allows, Esc denies).
-                if asking {
+                // The push-to-talk key belongs to dictation, not to the text.
+                if asking || hotkey.pressed(&press.key, press.modifiers) {
                     return None;
                 }
                 if running
@@ -314,7 +316,11 @@ impl App {
         };
         let buttons = column![
             action,
-            btn(p, ButtonKind::Secondary, "Attach").on_press(Message::Attach),
+            row![
+                self.mic_button(p),
+                btn(p, ButtonKind::Secondary, "Attach").on_press(Message::Attach),
+            ]
+            .spacing(8),
         ]
         .spacing(10)
         .align_x(iced::Right);
@@ -369,6 +375,9 @@ impl App {
             col = col.push(row(chips).spacing(8).wrap());
         }
         col = col.push(row![editor, buttons].spacing(12).align_y(iced::Bottom));
+        if let Some(bar) = self.dictation_bar(p) {
+            col = col.push(bar);
+        }
         let mut footer = row![].spacing(12).align_y(iced::Center);
         if choices.len() > 1 {
             footer = footer.push(

@@ -3,6 +3,7 @@ mod common;
 mod crash;
 mod gui;
 mod gui_recall;
+mod gui_voice;
 mod jobs;
 mod layering;
 mod models;

@@ -178,11 +178,17 @@ impl Drop for FileServer {
 }
 
 /// The benchmark's baseline: whisper alone on the already-trimmed 16 kHz speech of `wav`, with
-/// the model already loaded: (text, seconds of speech, seconds whisper took).
+/// the model already loaded: (text, seconds of speech, seconds whisper took). `short_context`
+/// as the app runs it (the encoder sized to the utterance), or as stock whisper (30 s windows).
 ///
 /// # Errors
 /// When the file or the model cannot be read.
-pub fn raw_whisper(model: &Path, wav: &Path, threads: usize) -> Result<(String, f64, f64), String> {
+pub fn raw_whisper(
+    model: &Path,
+    wav: &Path,
+    threads: usize,
+    short_context: bool,
+) -> Result<(String, f64, f64), String> {
     use crate::voice::{capture, dsp, whisper};
     let recording = capture::record_all(&capture::Input::File {
         path: wav.to_path_buf(),
@@ -192,7 +198,7 @@ pub fn raw_whisper(model: &Path, wav: &Path, threads: usize) -> Result<(String, 
     let transcriber = whisper::Transcriber::default();
     transcriber.model(model)?;
     let began = std::time::Instant::now();
-    let heard = transcriber.transcribe(model, &speech, "en", threads)?;
+    let heard = transcriber.transcribe(model, &speech, "en", threads, short_context)?;
     #[allow(clippy::cast_precision_loss)]
     let seconds = speech.len() as f64 / f64::from(dsp::RATE);
     Ok((heard.text, seconds, began.elapsed().as_secs_f64()))

@@ -12,6 +12,11 @@ use super::dsp::RATE;
 /// Whisper refuses less than a second; shorter speech is padded with silence.
 const MIN_SAMPLES: usize = RATE as usize * 11 / 10;
 
+/// The encoder's frames for a full 30 s window, and the frames added past a short utterance.
+const FULL_AUDIO_CTX: usize = 1500;
+const AUDIO_CTX_MARGIN: usize = 64;
+const MIN_AUDIO_CTX: usize = 512;
+
 /// A loaded model, shared.
 #[derive(Default)]
 pub(crate) struct Transcriber {
@@ -54,12 +59,15 @@ impl Transcriber {
     }
 
     /// Transcribes 16 kHz mono speech with the model at `path`. Blocks: call off the async threads.
+    /// `short_context` sizes the encoder to the speech instead of whisper's 30 s window (faster,
+    /// sometimes less accurate).
     pub(crate) fn transcribe(
         &self,
         path: &Path,
         samples: &[f32],
         language: &str,
         threads: usize,
+        short_context: bool,
     ) -> Result<Heard, String> {
         let context = self.model(path)?;
         let mut state = context
@@ -85,6 +93,14 @@ impl Transcriber {
         } else {
             samples
         };
+        // The encoder works on 30 s windows (1500 frames of 20 ms) whatever the length: a short
+        // utterance only needs its own frames and a margin, which makes it several times faster.
+        // Too tight a window makes the decoder repeat itself, hence a floor.
+        let frames = audio.len().div_ceil(RATE as usize / 50);
+        let context = (frames + AUDIO_CTX_MARGIN).max(MIN_AUDIO_CTX);
+        if short_context && context < FULL_AUDIO_CTX {
+            params.set_audio_ctx(i32::try_from(context).unwrap_or(0));
+        }
         state
             .full(params, audio)
             .map_err(|e| format!("transcription failed: {e}"))?;

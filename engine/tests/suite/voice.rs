@@ -393,3 +393,19 @@ async fn models_install_from_a_mirror_with_checks_and_nothing_half_done() {
     // The refused re-install never downloaded.
     assert_eq!(server.requests(), 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fast_setting_still_hears_a_plain_sentence() {
+    let mut voice = Voice::start(|c| c.voice.fast = true).await;
+    let dir = voice.path().to_path_buf();
+    let heard = voice
+        .transcribe(speech(&dir, "short", SHORT, 16_000, 1))
+        .await;
+    assert_eq!(words(&heard.text), words(SHORT), "{heard:?}");
+    // No repeated sentence: too small an encoder window makes whisper loop.
+    let long = voice
+        .transcribe(speech(&dir, "long", LONG, 16_000, 1))
+        .await;
+    let accuracy = word_accuracy(LONG, &long.text);
+    assert!(accuracy >= 0.8, "{accuracy}: {long:?}");
+}

@@ -1,0 +1,230 @@
+//! How the window follows the engine: each event updates the session list, the open conversation,
+//! approvals, jobs and panels (the settings form and the sandbox tab take theirs first).
+
+use aetheria_engine::api::{Command, Event};
+
+use super::transcript::Transcript;
+use super::{App, Approval, jobs, panel, pretty};
+
+impl App {
+    /// Applies one engine event to the window's state.
+    pub fn engine_event(&mut self, event: Event) {
+        if let Event::Settings { settings } | Event::SettingsSaved { settings } = &event {
+            self.known_settings = Some(settings.clone());
+            self.voice_settings(settings);
+        }
+        if let Event::Voice(voice) = event {
+            if let Some(form) = self.settings.as_mut() {
+                form.voice.event(&voice);
+            }
+            self.voice_event(voice);
+            return;
+        }
+        if let Some(form) = self.settings.as_mut()
+            && form.event(&event)
+        {
+            return;
+        }
+        if self.sandbox.on_event(&event) {
+            if let Some(form) = self.settings.as_mut() {
+                form.sandbox = self.sandbox.status.clone();
+            }
+            return;
+        }
+        match event {
+            Event::JobList { jobs } => self.jobs = jobs,
+            Event::JobUpdated { job } => {
+                let was_final = self
+                    .jobs
+                    .iter()
+                    .find(|j| j.spec.id == job.spec.id)
+                    .is_some_and(|j| j.state.is_final());
+                if job.state.is_final() && !was_final {
+                    self.job_ended();
+                }
+                jobs::upsert(&mut self.jobs, job);
+            }
+            // Only the answer to what the box holds now.
+            Event::SearchResults { query, hits } if query == self.search.trim() => {
+                self.found = hits;
+            }
+            Event::SessionList { sessions } => {
+                self.sessions = sessions;
+                // Reopen the session that was open when the window last closed.
+                if let Some(session) = self.restore.take()
+                    && self.current.is_none()
+                    && self.sessions.iter().any(|s| s.id == session)
+                {
+                    self.current = Some(session.clone());
+                    self.submit(Command::LoadSession { session });
+                }
+            }
+            Event::SessionCreated { session } => {
+                let id = session.id.clone();
+                self.upsert_session(session);
+                if self.is_current(&id) {
+                    self.remember();
+                }
+                if self.is_current(&id)
+                    && let Some((text, attachments, _)) = self.pending_send.take()
+                {
+                    self.submit(Command::SendMessage {
+                        session: id,
+                        text,
+                        attachments,
+                    });
+                }
+            }
+            Event::SessionUpdated { session } => self.upsert_session(session),
+            Event::SessionDeleted { session } => {
+                self.sessions.retain(|s| s.id != session);
+                if self.is_current(&session) {
+                    self.current = None;
+                    self.transcript = Transcript::default();
+                }
+            }
+            Event::SessionLoaded {
+                session,
+                messages,
+                tool_calls,
+            } if self.is_current(&session.id) => {
+                self.transcript = Transcript::from_history(&messages, &tool_calls);
+            }
+            Event::TurnStarted { session, .. } if self.is_current(&session) => {
+                self.running = true;
+            }
+            Event::TextDelta {
+                session,
+                message,
+                delta,
+            } if self.is_current(&session) => self.transcript.push_delta(&message, &delta),
+            Event::ThinkingDelta {
+                session,
+                message,
+                delta,
+            } if self.is_current(&session) => self.transcript.push_thinking(&message, &delta),
+            Event::ToolCallStarted {
+                session,
+                call,
+                tool,
+                arguments,
+            } if session.as_ref().is_none_or(|s| self.is_current(s)) => {
+                self.transcript.push_tool(call, tool, arguments);
+            }
+            Event::ToolOutputDelta { call, delta } => {
+                self.transcript.push_output(&call, &delta);
+            }
+            Event::ApprovalRequested {
+                call,
+                tool,
+                effect,
+                arguments,
+                preview,
+                scope,
+                ..
+            } => {
+                self.transcript.awaiting(&call);
+                self.approvals.push_back(Approval {
+                    call,
+                    tool,
+                    effect,
+                    arguments: pretty(&arguments),
+                    preview,
+                    scope,
+                });
+            }
+            Event::ToolCallFinished {
+                call,
+                status,
+                output,
+                ..
+            } => {
+                self.approvals.retain(|a| a.call != call);
+                self.transcript.finish_tool(&call, status, output);
+                if status == aetheria_engine::api::ToolStatus::Succeeded
+                    && !self.workspace.is_empty()
+                {
+                    // A tool may have changed the workspace: list what is shown again.
+                    for path in self.files.to_refresh() {
+                        self.submit(Command::ListFiles { path });
+                    }
+                }
+            }
+            Event::SettingsSaved { settings } => {
+                self.settings = None;
+                // The microphone or the model may have changed.
+                self.submit(Command::Voice(aetheria_engine::api::VoiceCommand::Status));
+                self.provider = settings
+                    .default_provider
+                    .as_ref()
+                    .and_then(|name| settings.providers.iter().find(|p| &p.name == name))
+                    .or_else(|| settings.providers.first())
+                    .map(|p| format!("{} · {}", p.name, p.model));
+                self.workspace = settings.workspace_roots;
+                self.files = panel::Files::default();
+                if !self.workspace.is_empty() {
+                    self.submit(Command::ListFiles {
+                        path: String::new(),
+                    });
+                }
+            }
+            Event::FileList { path, entries } => {
+                self.files.listed.insert(path, entries);
+            }
+            Event::TurnFinished {
+                session,
+                finish_reason,
+                ..
+            } if self.is_current(&session) => {
+                self.running = false;
+                self.transcript.end_turn(None);
+                self.answer_ended();
+                if finish_reason == "length" {
+                    self.notice =
+                        Some("The answer was cut: the model reached its output limit.".into());
+                }
+            }
+            Event::ProviderRetrying {
+                session,
+                attempt,
+                wait_secs,
+                reason,
+            } if self.is_current(&session) => {
+                self.notice = Some(format!(
+                    "{reason} — retrying in {wait_secs} s (attempt {attempt} of 3)"
+                ));
+            }
+            Event::ContextCompacted { session, detail } if self.is_current(&session) => {
+                self.notice = Some(detail);
+            }
+            Event::TurnFailed { session, error } if self.is_current(&session) => {
+                self.running = false;
+                self.transcript.end_turn(Some(error.message));
+            }
+            Event::TurnCancelled { session } if self.is_current(&session) => {
+                self.running = false;
+                self.transcript.end_turn(Some("Stopped.".into()));
+            }
+            Event::CommandFailed { submission, error } => {
+                self.dictation.failed(submission);
+                // Only the failure of the session being created drops the message waiting for it.
+                if self
+                    .pending_send
+                    .as_ref()
+                    .is_some_and(|(_, _, created)| *created == Some(submission))
+                {
+                    self.pending_send = None;
+                    self.running = false;
+                }
+                match self.settings.as_mut() {
+                    Some(form) => {
+                        form.voice.failed();
+                        form.error = Some(error.message);
+                    }
+                    None => self.notice = Some(error.message),
+                }
+            }
+            _ => {}
+        }
+    }
+}
