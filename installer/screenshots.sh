@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the app in a real window under Xvfb against the scripted loopback provider, drives it like a
 # person with xdotool, and saves screenshots: main (light), approval prompt, settings, the sandbox
-# tab with a real code run (when a sandbox is available), main (dark).
+# tab with a real code run (when a sandbox is available), dictation held on Ctrl+Space (a WAV of
+# espeak-ng speech stands in for the microphone; the real tiny.en model transcribes), main (dark).
 # Fails when the app crashes or a screenshot is blank. Usage: installer/screenshots.sh [OUT_DIR]
 # AETHERIA_SCREENSHOT_PROFILE=release shoots the release build (CI uses the debug build the tests
 # already made: a cold release build of the database engine alone takes ~14 min on 2 cores).
@@ -50,6 +51,24 @@ model = "scripted-demo"
 [tools.policy]
 run_code = "allow"
 TOML
+# Dictation: the test model and a sentence spoken by espeak-ng, played as the microphone.
+MODELS="${AETHERIA_TEST_MODELS:-$HOME/.cache/aetheria/test-models}"
+DICTATE=""
+if [ -f "$MODELS/ggml-tiny.en.bin" ] && command -v espeak-ng >/dev/null && command -v sox >/dev/null; then
+  espeak-ng -w "$WORK/raw.wav" "Open the Read Me file and summarize it."
+  sox "$WORK/raw.wav" -r 44100 -c 2 -b 16 "$WORK/dictation.wav"
+  cat >>"$WORK/config/config.toml" <<TOML
+
+[voice]
+model = "$MODELS/ggml-tiny.en.bin"
+input_device = "wav:$WORK/dictation.wav"
+cues = false
+threads = 1
+TOML
+  DICTATE=1
+elif [ "${CI:-}" = true ]; then
+  echo "dictation needs the test model, espeak-ng and sox (installer/dev.sh test)"; exit 1
+fi
 # The sandbox's unprivileged user writes the workspace, as it would a person's own folder.
 if [ "$(id -u)" = 0 ]; then chmod 755 "$WORK"; chown -R 1000:1000 "$WORK/ws"; fi
 
@@ -94,6 +113,18 @@ if AETHERIA_CONFIG_DIR="$WORK/probe" AETHERIA_DATA_DIR="$WORK/probe" "$BIN" sand
 elif [ "${CI:-}" = true ]; then
   echo "no sandbox is available for the screenshot run"; exit 1
 fi
+if [ -n "$DICTATE" ]; then
+  # Hold the push-to-talk key over the composer while the "microphone" speaks, then let go.
+  xdotool mousemove 580 720 click 1
+  sleep 0.3
+  xdotool keydown ctrl+space
+  shot dictating 1.5
+  sleep 1.5
+  xdotool keyup space ctrl
+  shot dictated 2.5
+  xdotool key Return
+  sleep 2
+fi
 xdotool key ctrl+shift+d
 shot main-dark 1.5
 alive
@@ -104,4 +135,10 @@ for _ in $(seq 1 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
 if kill -0 "$pid" 2>/dev/null; then echo "the app did not exit within 20 s of SIGTERM"; exit 1; fi
 left=$(docker ps -aq --filter "label=io.aetheria.owner=$(cat /proc/sys/kernel/hostname)/$pid" 2>/dev/null || true)
 if [ -n "$left" ]; then echo "the app left sandbox containers behind: $left"; exit 1; fi
+if [ -n "$DICTATE" ]; then
+  # What was dictated was sent and stored: find it in the history.
+  found=$(AETHERIA_CONFIG_DIR="$WORK/config" AETHERIA_DATA_DIR="$WORK/data" "$BIN" search "summarize" --json 2>/dev/null || true)
+  echo "$found" | grep -qi "read me file" || { echo "the dictated message was not sent: $found"; tail -20 "$WORK/app.log"; exit 1; }
+  echo "dictation: the held key's words were sent"
+fi
 echo "screenshots in $OUT"
