@@ -1,8 +1,9 @@
 //! The command line: `aetheria` opens the window; the subcommands are a contract scripts rely on
-//! (`ask`, `sessions`, `search`, `memory`, `worker`, `jobs`, `auth`, `tools`, `mcp`, `sandbox`, `models`, `voice`, `doctor`). Every one of them drives the same engine API as
+//! (`ask`, `sessions`, `search`, `memory`, `worker`, `jobs`, `auth`, `tools`, `mcp`, `sandbox`, `models`, `voice`, `data`, `doctor`). Every one of them drives the same engine API as
 //! the window.
 
 mod ask;
+mod data;
 mod jobs;
 mod manage;
 mod mcp;
@@ -79,8 +80,23 @@ enum Commands {
     /// Dictation on this machine: transcribe a WAV file, manage speech models, read text aloud.
     #[command(subcommand)]
     Voice(VoiceCommand),
+    /// Where the config, history and models are; remove them (uninstalling keeps them).
+    #[command(subcommand)]
+    Data(DataCommand),
     /// Check config, keychain, provider, Docker, the sandbox and Redis, with fixes.
     Doctor,
+}
+
+#[derive(Debug, Subcommand)]
+enum DataCommand {
+    /// Print the config and data folders.
+    Path,
+    /// Delete the config and data folders: settings, conversations, memories, models.
+    Remove {
+        /// Really delete them.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -613,6 +629,8 @@ impl Cli {
                     .await
                 }
             },
+            Commands::Data(DataCommand::Path) => data::path(),
+            Commands::Data(DataCommand::Remove { yes }) => data::remove(yes),
             Commands::Doctor => manage::doctor().await,
         }
     }

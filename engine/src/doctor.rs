@@ -64,18 +64,61 @@ pub async fn run(config: &Config) -> Vec<Check> {
     checks.push(docker().await);
     checks.push(sandbox(config).await);
     checks.push(redis(config).await);
+    checks.push(voice(config));
     checks
+}
+
+/// Dictation needs a speech model; reading aloud needs a synthesiser.
+fn voice(config: &Config) -> Check {
+    let dir = crate::voice::models::dir(&config.data_dir);
+    match crate::voice::models::resolve(&dir, &config.voice.model) {
+        Ok(path) => {
+            let speech = if crate::voice::sound::synthesiser().is_some() {
+                "; answers can be read aloud".to_owned()
+            } else {
+                format!(
+                    "; reading answers aloud needs espeak-ng: {}",
+                    crate::platform::espeak_fix()
+                )
+            };
+            Check::new(
+                "voice",
+                Status::Ok,
+                format!("speech model {}{speech}", path.display()),
+                None,
+            )
+        }
+        Err(e) => Check::new(
+            "voice",
+            Status::Warn,
+            e,
+            Some(&format!(
+                "dictation needs a speech model: `aetheria voice models add {}` (75 MB), or Settings → Voice",
+                if config.voice.model.is_empty() {
+                    "tiny.en"
+                } else {
+                    &config.voice.model
+                }
+            )),
+        ),
+    }
 }
 
 async fn database(config: &Config) -> Check {
     let url = config.memory_url();
     match tokio::time::timeout(Duration::from_secs(20), Store::open(&url)).await {
-        Ok(Ok(_)) => Check::new(
-            "database",
-            Status::Ok,
-            format!("{url} (schema {})", crate::memory::SCHEMA_VERSION),
-            None,
-        ),
+        Ok(Ok(store)) => {
+            // Closed before the process exits, so the store's background tasks end cleanly.
+            let lock_file = store.lock_file();
+            drop(store);
+            crate::memory::wait_closed(lock_file).await;
+            Check::new(
+                "database",
+                Status::Ok,
+                format!("{url} (schema {})", crate::memory::SCHEMA_VERSION),
+                None,
+            )
+        }
         Ok(Err(e)) => Check::new(
             "database",
             Status::Fail,
@@ -98,9 +141,7 @@ async fn keychain() -> Check {
             "keychain",
             Status::Warn,
             e.to_string(),
-            Some(
-                "on Linux install and unlock gnome-keyring (or another Secret Service); meanwhile keys can come from environment variables",
-            ),
+            Some(crate::platform::keychain_fix()),
         ),
         Err(e) => Check::new("keychain", Status::Fail, e.to_string(), None),
     }
@@ -216,9 +257,7 @@ async fn docker() -> Check {
             "docker",
             Status::Warn,
             e.to_string(),
-            Some(
-                "code execution needs Docker: install Docker Desktop (macOS, Windows) or docker.io (Debian/Ubuntu) and start it",
-            ),
+            Some(crate::platform::docker_fix()),
         ),
         Err(_) => Check::new(
             "docker",

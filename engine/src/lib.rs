@@ -16,6 +16,7 @@ mod context;
 mod fetch;
 mod local;
 mod memory;
+mod platform;
 mod provider;
 mod sandboxes;
 mod session;

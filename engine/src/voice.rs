@@ -5,8 +5,8 @@
 
 pub(crate) mod capture;
 pub(crate) mod dsp;
-mod models;
-mod sound;
+pub(crate) mod models;
+pub(crate) mod sound;
 pub(crate) mod whisper;
 
 use std::path::PathBuf;
