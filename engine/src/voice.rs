@@ -71,6 +71,8 @@ async fn blocking<T: Send + 'static>(
 /// Handles one voice command; answers with events.
 pub(crate) async fn command(shared: Arc<Shared>, id: SubmissionId, command: VoiceCommand) {
     if let Err(error) = run(&shared, command).await {
+        // A model URL or path may carry a token: errors are redacted like tool output.
+        let error = shared.error(error.kind, &error.message);
         shared.emit(Event::CommandFailed {
             submission: id,
             error,
@@ -87,7 +89,13 @@ async fn run(shared: &Arc<Shared>, command: VoiceCommand) -> Result<(), ErrorInf
     let models_dir = models::dir(&config.data_dir);
     match command {
         VoiceCommand::Status => {
-            let status = blocking(move || Ok(status(&config))).await?;
+            let mut status = blocking(move || Ok(status(&config))).await?;
+            status.recording = shared
+                .voice
+                .recording
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_some();
             emit(shared, VoiceEvent::Status(status));
         }
         VoiceCommand::Start => start(shared, &config).await?,

@@ -185,7 +185,7 @@ impl App {
     }
 
     fn stop_dictation(&mut self) {
-        if self.dictation.recording {
+        if self.dictation.recording && !self.dictation.transcribing {
             self.dictation.transcribing = true;
             self.voice_command(VoiceCommand::Stop);
         } else if self.dictation.starting.is_some() {
