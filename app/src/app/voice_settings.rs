@@ -150,7 +150,12 @@ impl VoiceSection {
 
     /// The section.
     pub fn view<'a>(&'a self, p: Palette, config: &'a VoiceConfig) -> Element<'a, VoiceMsg> {
-        let mut col = column![text("VOICE").font(BOLD).size(14)].spacing(10);
+        let mut col = column![
+            text("VOICE — DICTATION HEARD ON THIS COMPUTER")
+                .font(BOLD)
+                .size(12)
+        ]
+        .spacing(10);
         let mut devices = vec![SYSTEM_DEFAULT.to_owned()];
         if let Some(status) = &self.status {
             devices.extend(status.devices.iter().cloned());
@@ -166,7 +171,7 @@ impl VoiceSection {
             .unwrap_or_else(|| SYSTEM_DEFAULT.to_owned());
         col = col.push(
             row![
-                text("Microphone").width(140),
+                text("Microphone").size(14).width(140),
                 pick_list(devices, Some(chosen), VoiceMsg::Device)
                     .text_size(14)
                     .style(theme::pick_list(p)),
@@ -186,7 +191,7 @@ impl VoiceSection {
         }
         col = col.push(
             row![
-                text("Language").width(140),
+                text("Language").size(14).width(140),
                 text_input("auto, en, de, fr…", &config.language)
                     .on_input(VoiceMsg::Language)
                     .width(160)
@@ -199,7 +204,7 @@ impl VoiceSection {
             .align_y(iced::Center),
         );
         let mut key_row = row![
-            text("Push to talk").width(140),
+            text("Push to talk").size(14).width(140),
             text_input("Ctrl+Space", &config.push_to_talk)
                 .on_input(VoiceMsg::Key)
                 .width(160)
@@ -219,15 +224,19 @@ impl VoiceSection {
             row![
                 checkbox(config.auto_send)
                     .label("Send what I dictate at once")
+                    .text_size(14)
                     .on_toggle(VoiceMsg::AutoSend),
                 checkbox(config.cues)
                     .label("Sound cues")
+                    .text_size(14)
                     .on_toggle(VoiceMsg::Cues),
                 checkbox(config.fast)
                     .label("Faster, less exact")
+                    .text_size(14)
                     .on_toggle(VoiceMsg::Fast),
                 checkbox(config.read_aloud)
                     .label("Read answers aloud")
+                    .text_size(14)
                     .on_toggle_maybe(
                         self.status
                             .as_ref()
@@ -235,7 +244,8 @@ impl VoiceSection {
                             .then_some(VoiceMsg::ReadAloud)
                     ),
             ]
-            .spacing(18),
+            .spacing(18)
+            .wrap(),
         );
         if self.status.as_ref().is_some_and(|s| !s.speech) {
             col = col.push(
