@@ -37,7 +37,7 @@ dir=$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")
 
 command -v cargo-packager >/dev/null || {
   say "installing cargo-packager (once)"
-  cargo install cargo-packager --locked --version 0.11.8 >&2
+  env -u CARGO_TARGET_DIR cargo install cargo-packager --locked --version 0.11.8 >&2
 }
 command -v rsvg-convert >/dev/null || { say "rsvg-convert is missing: installer/dev.sh deps build"; exit 2; }
 
