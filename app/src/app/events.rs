@@ -34,15 +34,11 @@ impl App {
         match event {
             Event::JobList { jobs } => self.jobs = jobs,
             Event::JobUpdated { job } => {
-                let was_final = self
-                    .jobs
-                    .iter()
-                    .find(|j| j.spec.id == job.spec.id)
-                    .is_some_and(|j| j.state.is_final());
-                if job.state.is_final() && !was_final {
+                let ended = job.clone();
+                if jobs::upsert(&mut self.jobs, job) {
+                    jobs::notify(&ended);
                     self.job_ended();
                 }
-                jobs::upsert(&mut self.jobs, job);
             }
             // Only the answer to what the box holds now.
             Event::SearchResults { query, hits } if query == self.search.trim() => {

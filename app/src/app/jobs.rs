@@ -31,6 +31,50 @@ fn what(job: &JobRecord) -> String {
     }
 }
 
+/// What a desktop notification says about a job that ended: a title and a line or two.
+#[must_use]
+pub fn notice(job: &JobRecord) -> (String, String) {
+    let title = match job.state {
+        JobState::Done => "Aetheria: job finished",
+        JobState::Dead => "Aetheria: job failed",
+        JobState::Cancelled => "Aetheria: job cancelled",
+        JobState::Queued | JobState::Running => "Aetheria: job update",
+    };
+    let outcome = match job.state {
+        JobState::Dead => job.error.as_str(),
+        _ => job.result.as_str(),
+    };
+    let first = outcome.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let body = if first.is_empty() {
+        cut(&what(job), 120)
+    } else {
+        format!("{}\n{}", cut(&what(job), 80), cut(first.trim(), 160))
+    };
+    (title.to_owned(), body)
+}
+
+/// Tells the desktop (a notification, on its own thread: the D-Bus call may take a moment; a
+/// desktop without a notification service only logs it).
+pub fn notify(job: &JobRecord) {
+    let (title, body) = notice(job);
+    let spawned = std::thread::Builder::new()
+        .name("aetheria-notify".into())
+        .spawn(move || {
+            let shown = notify_rust::Notification::new()
+                .appname("Aetheria")
+                .summary(&title)
+                .body(&body)
+                .icon("aetheria")
+                .show();
+            if let Err(e) = shown {
+                tracing::info!("no desktop notification: {e}");
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot notify: {e}");
+    }
+}
+
 fn cut(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_owned()

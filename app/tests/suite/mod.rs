@@ -2,6 +2,7 @@ mod cli;
 mod common;
 mod crash;
 mod gui;
+mod gui_notify;
 mod gui_recall;
 mod gui_voice;
 mod jobs;
