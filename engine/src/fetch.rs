@@ -75,6 +75,24 @@ fn io(path: &Path, source: std::io::Error) -> FetchError {
     }
 }
 
+/// Whether `name` can name a model file: letters, digits, `.`, `-` and `_`, not hidden, at most
+/// 100 characters. The error names `what` it was meant to be ("model", "speech model").
+pub(crate) fn check_model_name(name: &str, what: &str) -> Result<(), String> {
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name:?} cannot be a {what} name: use letters, digits, '.', '-' and '_'"
+        ))
+    }
+}
+
 /// Whether `source` is fetched over HTTP (else it is a local path).
 pub(crate) fn is_url(source: &str) -> bool {
     source.starts_with("http://") || source.starts_with("https://")

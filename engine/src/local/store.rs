@@ -17,19 +17,7 @@ use crate::api::LocalModelInfo;
 
 /// A model name that is safe as a file name: letters, digits, `.`, `-` and `_`.
 pub(crate) fn check_name(name: &str) -> Result<(), LocalError> {
-    let ok = !name.is_empty()
-        && name.len() <= 100
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
-    if ok {
-        Ok(())
-    } else {
-        Err(LocalError::Name(format!(
-            "{name:?} cannot be a model name: use letters, digits, '.', '-' and '_'"
-        )))
-    }
+    crate::fetch::check_model_name(name, "model").map_err(LocalError::Name)
 }
 
 /// The default name of a model from its file name or URL (`SmolLM2-135M-Instruct.Q4_1.gguf` →

@@ -33,19 +33,7 @@ fn file_of(dir: &Path, name: &str) -> PathBuf {
 }
 
 fn check_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 80
-        && !name.starts_with('.')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "{name:?} cannot be a speech model name: use letters, digits, '.', '-' and '_'"
-        ))
-    }
+    crate::fetch::check_model_name(name, "speech model")
 }
 
 fn catalog_url(name: &str) -> String {
