@@ -15,7 +15,7 @@ pub mod voice;
 mod voice_settings;
 pub mod window_state;
 
-pub use self::view::{COMPOSER, RENAME, SEARCH};
+pub use self::view::{COMPOSER, RENAME, SEARCH, TRANSCRIPT};
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -69,6 +69,13 @@ pub enum Message {
     NewChat,
     /// Open a conversation from the sidebar.
     OpenSession(SessionId),
+    /// Open a search hit: its conversation, scrolled to the message or tool call that matched.
+    OpenHit {
+        /// The conversation.
+        session: SessionId,
+        /// The message or tool call (its id).
+        anchor: Option<String>,
+    },
     /// An edit of the composer.
     Compose(text_editor::Action),
     /// Send what the composer holds.
@@ -225,6 +232,10 @@ pub struct App {
     pending_send: Option<(String, Vec<PathBuf>, Option<SubmissionId>)>,
     /// Dictation's state.
     pub dictation: voice::Dictation,
+    /// The search hit to show once its conversation is loaded (a message or tool call id).
+    reveal: Option<String>,
+    /// The entry a search hit opened, marked in the conversation.
+    pub(crate) found_entry: Option<usize>,
 }
 
 impl Default for App {
@@ -270,6 +281,8 @@ impl App {
             closing: false,
             pending_send: None,
             dictation: voice::Dictation::default(),
+            reveal: None,
+            found_entry: None,
         }
     }
 
@@ -322,6 +335,28 @@ impl App {
             app = app.font(font);
         }
         app.run()
+    }
+
+    /// Marks the search hit waiting in `reveal` and scrolls the conversation to it.
+    fn reveal_hit(&mut self) -> Task<Message> {
+        // Kept until the conversation that holds it is loaded.
+        let Some(&index) = self
+            .reveal
+            .as_ref()
+            .and_then(|anchor| self.transcript.anchors.get(anchor))
+        else {
+            return Task::none();
+        };
+        self.reveal = None;
+        self.found_entry = Some(index);
+        let offset = self.transcript.offset_from_bottom(index);
+        iced::widget::operation::snap_to(
+            view::TRANSCRIPT,
+            iced::widget::operation::RelativeOffset {
+                x: None,
+                y: Some(offset),
+            },
+        )
     }
 
     /// What the composer holds.
@@ -432,10 +467,20 @@ impl App {
             Message::Voice(msg) => self.voice(msg),
             Message::NewChat => {
                 self.current = None;
+                self.found_entry = None;
+                self.reveal = None;
                 self.transcript = Transcript::default();
                 self.running = false;
             }
+            Message::OpenHit { session, anchor } => {
+                self.reveal = anchor;
+                if self.current.as_ref() == Some(&session) {
+                    return self.reveal_hit();
+                }
+                return self.handle(Message::OpenSession(session));
+            }
             Message::OpenSession(session) => {
+                self.found_entry = None;
                 if self.current.as_ref() != Some(&session) {
                     self.current = Some(session.clone());
                     self.transcript = Transcript::default();
@@ -704,6 +749,9 @@ impl App {
                 }
                 // Once per batch (a frame's worth of events), not per delta.
                 self.transcript.refresh();
+                if self.reveal.is_some() && !self.transcript.anchors.is_empty() {
+                    return self.reveal_hit();
+                }
             }
             BridgeEvent::Failed(reason) => self.status = Status::Failed(reason),
             BridgeEvent::Stopped => {

@@ -78,6 +78,9 @@ pub fn tail(text: &str, max: usize) -> &str {
 pub struct Transcript {
     /// Entries, oldest first.
     pub entries: Vec<Entry>,
+    /// Where each stored message and tool call of a loaded session is (by id), so a search hit can
+    /// be shown.
+    pub anchors: std::collections::HashMap<String, usize>,
 }
 
 /// The person's message as shown: the text, then one line per attached file.
@@ -124,6 +127,7 @@ impl Transcript {
     /// Rebuilds a stored conversation: each assistant message is followed by its tool calls.
     pub fn from_history(messages: &[MessageRecord], calls: &[ToolCallRecord]) -> Self {
         let mut entries = Vec::new();
+        let mut anchors = std::collections::HashMap::new();
         for m in messages {
             match m.role {
                 Role::User => {
@@ -131,9 +135,11 @@ impl Transcript {
                     for _ in &m.images {
                         shown.push_str("\n[attached: an image]");
                     }
+                    anchors.insert(m.id.to_string(), entries.len());
                     entries.push(Entry::User(shown));
                 }
                 Role::Assistant => {
+                    anchors.insert(m.id.to_string(), entries.len());
                     if !m.thinking.is_empty() {
                         entries.push(Entry::Thinking {
                             id: m.id.clone(),
@@ -155,6 +161,7 @@ impl Transcript {
                         });
                     }
                     for c in calls.iter().filter(|c| c.message.as_ref() == Some(&m.id)) {
+                        anchors.insert(c.id.to_string(), entries.len());
                         entries.push(Entry::Tool {
                             call: c.id.clone(),
                             tool: c.tool.clone(),
@@ -170,7 +177,32 @@ impl Transcript {
                 }
             }
         }
-        Self { entries }
+        Self { entries, anchors }
+    }
+
+    /// Where entry `index` starts, as the share of the scrollable range measured from the bottom
+    /// (the conversation is anchored there): entry heights are estimated from their text, which is
+    /// close enough to bring it into view.
+    #[must_use]
+    pub fn offset_from_bottom(&self, index: usize) -> f32 {
+        #[allow(clippy::cast_precision_loss)]
+        let height = |entry: &Entry| -> f32 {
+            let lines = |text: &str| {
+                text.lines()
+                    .map(|l| l.chars().count().div_ceil(80).max(1))
+                    .sum::<usize>() as f32
+            };
+            match entry {
+                Entry::User(text) => 56.0 + 24.0 * lines(text),
+                Entry::Assistant { markdown, .. } => 56.0 + 24.0 * lines(markdown.text()),
+                _ => 90.0,
+            }
+        };
+        let above: f32 = self.entries.iter().take(index).map(&height).sum();
+        let total: f32 = self.entries.iter().map(&height).sum();
+        // About one window of the conversation is in view at once.
+        let range = (total - 500.0).max(1.0);
+        1.0 - (above / range).clamp(0.0, 1.0)
     }
 
     /// Adds the person's message.
@@ -421,5 +453,39 @@ mod tests {
         assert!(matches!(&loaded.entries[0],
             Entry::Thinking { text, expanded: false, .. } if text == "Let me think."));
         assert!(matches!(&loaded.entries[1], Entry::Assistant { .. }));
+    }
+
+    #[test]
+    fn search_hits_find_their_entry_and_a_place_to_scroll_to() {
+        let message = |role, content: String| MessageRecord {
+            id: MessageId::new(),
+            role,
+            content,
+            tool_calls: vec![],
+            images: vec![],
+            thinking: String::new(),
+            status: MessageStatus::Complete,
+            created_at: chrono::Utc::now(),
+        };
+        let messages: Vec<MessageRecord> = (0..40)
+            .map(|i| {
+                let role = if i % 2 == 0 {
+                    Role::User
+                } else {
+                    Role::Assistant
+                };
+                message(role, format!("message {i} ").repeat(20))
+            })
+            .collect();
+        let t = Transcript::from_history(&messages, &[]);
+        assert_eq!(t.anchors.len(), 40);
+        assert_eq!(t.anchors[&messages[7].id.to_string()], 7);
+        // Anchored at the bottom: the first entry is at the top (1), later ones lower, the last
+        // ones in the final window (0).
+        let offsets: Vec<f32> = (0..40).map(|i| t.offset_from_bottom(i)).collect();
+        assert!((offsets[0] - 1.0).abs() < f32::EPSILON);
+        assert!(offsets.windows(2).all(|w| w[0] >= w[1]));
+        assert!(offsets[20] > 0.3 && offsets[20] < 0.7, "{}", offsets[20]);
+        assert!(offsets[39].abs() < f32::EPSILON);
     }
 }

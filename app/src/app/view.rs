@@ -16,6 +16,8 @@ use crate::theme::{self, BOLD, ButtonKind, HEADING, MONO, Palette};
 pub const COMPOSER: &str = "composer";
 /// The sidebar's search box.
 pub const SEARCH: &str = "search";
+/// The widget id of the conversation's scrollable.
+pub const TRANSCRIPT: &str = "transcript";
 /// The title field while renaming.
 pub const RENAME: &str = "rename";
 
@@ -128,7 +130,14 @@ impl App {
                     .width(Fill)
                     .padding([6, 10])
                     .style(theme::button(p, ButtonKind::Item { selected: false }))
-                    .on_press(Message::OpenSession(hit.session.clone())),
+                    .on_press(Message::OpenHit {
+                        session: hit.session.clone(),
+                        anchor: hit
+                            .tool_call
+                            .as_ref()
+                            .map(ToString::to_string)
+                            .or_else(|| hit.message.as_ref().map(ToString::to_string)),
+                    }),
                 );
             }
         }
@@ -252,17 +261,35 @@ impl App {
             bottom: 8.0,
             ..Default::default()
         });
-        for entry in &self.transcript.entries {
-            list = list.push(entry_view(
+        for (i, entry) in self.transcript.entries.iter().enumerate() {
+            let shown = entry_view(
                 p,
                 entry,
                 self.running,
                 self.font_size,
                 self.tick,
                 self.approve_in_chat,
-            ));
+            );
+            // The search hit that opened this conversation is marked.
+            if self.found_entry == Some(i) {
+                list = list.push(
+                    column![
+                        container(label("FOUND").color(iced::Color::BLACK))
+                            .padding([2, 8])
+                            .style(move |_| theme::badge(&p, p.accent)),
+                        shown
+                    ]
+                    .spacing(4),
+                );
+            } else {
+                list = list.push(shown);
+            }
         }
-        scrollable(list).anchor_bottom().height(Fill).into()
+        scrollable(list)
+            .id(TRANSCRIPT)
+            .anchor_bottom()
+            .height(Fill)
+            .into()
     }
 
     fn composer(&self, p: Palette) -> Element<'_, Message> {

@@ -75,6 +75,10 @@ async fn the_search_box_finds_messages_and_settings_edit_memories() {
     })
     .await;
     assert!(shows(&app, "Tell me about Lisbon"));
+    // The hit is marked where it is in the conversation (scrolled into view).
+    assert!(shows(&app, "FOUND"));
+    let _ = app.update(Message::NewChat);
+    assert!(!shows(&app, "FOUND"));
 
     // The settings list what `remember` kept; edit it in place, then delete it.
     let _ = app.update(Message::OpenSettings);
