@@ -253,14 +253,28 @@ impl Store {
                 )
                 .await?;
             // Only what is close enough to be about the same thing.
-            let near: Vec<Value> = rows
-                .into_iter()
-                .filter(|r| {
-                    r["distance"]
-                        .as_f64()
-                        .is_some_and(|d| d <= MAX_COSINE_DISTANCE)
-                })
-                .collect();
+            let close = |rows: Vec<Value>| -> Vec<Value> {
+                rows.into_iter()
+                    .filter(|r| {
+                        r["distance"]
+                            .as_f64()
+                            .is_some_and(|d| d <= MAX_COSINE_DISTANCE)
+                    })
+                    .collect()
+            };
+            let mut near = close(rows);
+            if near.is_empty() {
+                // The HNSW index is approximate and takes new vectors in the background: a vector
+                // stored a moment ago can be missing from it. An exact pass over the vectors
+                // (a person keeps hundreds of memories, not millions) makes sure.
+                let exact = self
+                    .rows(
+                        "SELECT *, 1 - vector::similarity::cosine(embedding, $v) AS distance OMIT id, embedding FROM memory WHERE embedding != NONE ORDER BY distance LIMIT $n",
+                        json!({ "v": vector, "n": limit }),
+                    )
+                    .await?;
+                near = close(exact);
+            }
             found = decode(near)?;
         }
         let words = any_word(query);
