@@ -37,6 +37,35 @@ pub(super) async fn request(
     }
 }
 
+/// A download's progress on one stderr line (`fetching: 12.0 MiB of 75.0 MiB (16%)`), redrawn only
+/// when the text changes.
+#[derive(Debug, Default)]
+pub(super) struct Progress(Option<String>);
+
+impl Progress {
+    pub(super) fn show(&mut self, done: u64, total: Option<u64>) {
+        let mib = |bytes: u64| format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20));
+        let line = match total {
+            Some(total) if total > 0 => {
+                format!("{} of {} ({}%)", mib(done), mib(total), done * 100 / total)
+            }
+            _ => mib(done),
+        };
+        if self.0.as_ref() != Some(&line) {
+            eprint!("\rfetching: {line}   ");
+            let _ = std::io::Write::flush(&mut std::io::stderr());
+            self.0 = Some(line);
+        }
+    }
+
+    /// Ends the line, when one was drawn.
+    pub(super) fn finish(&self) {
+        if self.0.is_some() {
+            eprintln!();
+        }
+    }
+}
+
 pub(super) async fn sessions_list(json: bool) -> Result<ExitCode, CliError> {
     let (handle, mut events) = start().await?;
     let event = request(&handle, &mut events, Command::ListSessions, |e| {

@@ -1,13 +1,12 @@
 //! `aetheria models`: the model manager of the built-in offline runtime, over the engine API.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use aetheria_engine::api::{Command, Event, LocalModelInfo};
 
 use super::CliError;
 use super::ask::shutdown;
-use super::manage::{request, start};
+use super::manage::{Progress, request, start};
 
 fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
@@ -63,31 +62,17 @@ pub(super) async fn add(
         name,
         sha256,
     })?;
-    let mut shown = None;
+    let mut progress = Progress::default();
     let result = loop {
         match events.recv().await {
-            Some(Event::LocalModelProgress { done, total, .. }) => {
-                let line = match total {
-                    Some(total) if total > 0 => {
-                        format!("{} of {} ({}%)", mib(done), mib(total), done * 100 / total)
-                    }
-                    _ => mib(done),
-                };
-                if shown.as_ref() != Some(&line) {
-                    eprint!("\rfetching: {line}   ");
-                    let _ = std::io::stderr().flush();
-                    shown = Some(line);
-                }
-            }
+            Some(Event::LocalModelProgress { done, total, .. }) => progress.show(done, total),
             Some(Event::LocalModelAdded { model }) => break Ok(model),
             Some(Event::CommandFailed { error, .. }) => break Err(CliError::new(error.message)),
             Some(_) => {}
             None => break Err(CliError::new("the engine stopped unexpectedly")),
         }
     };
-    if shown.is_some() {
-        eprintln!();
-    }
+    progress.finish();
     shutdown(&handle, events).await;
     let model = result?;
     if json {

@@ -1,7 +1,6 @@
 //! `aetheria voice`: transcribe a WAV file, manage speech models, check what voice can do here,
 //! and read text aloud — over the same engine API as the window's microphone button.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -11,7 +10,7 @@ use aetheria_engine::{Engine, Events, Handle};
 
 use super::CliError;
 use super::ask::shutdown;
-use super::manage::request;
+use super::manage::{Progress, request};
 
 async fn start(
     model: Option<String>,
@@ -121,21 +120,11 @@ pub(super) async fn add(
         source,
         checksum,
     }))?;
-    let mut shown = None;
+    let mut progress = Progress::default();
     let result = loop {
         match events.recv().await {
             Some(Event::Voice(VoiceEvent::Progress { done, total, .. })) => {
-                let line = match total {
-                    Some(total) if total > 0 => {
-                        format!("{} of {} ({}%)", mib(done), mib(total), done * 100 / total)
-                    }
-                    _ => mib(done),
-                };
-                if shown.as_ref() != Some(&line) {
-                    eprint!("\rfetching: {line}   ");
-                    let _ = std::io::stderr().flush();
-                    shown = Some(line);
-                }
+                progress.show(done, total);
             }
             Some(Event::Voice(VoiceEvent::Models { .. })) => break Ok(()),
             Some(Event::CommandFailed { error, .. }) => break Err(CliError::new(error.message)),
@@ -143,9 +132,7 @@ pub(super) async fn add(
             None => break Err(CliError::new("the engine stopped unexpectedly")),
         }
     };
-    if shown.is_some() {
-        eprintln!();
-    }
+    progress.finish();
     shutdown(&handle, events).await;
     result?;
     println!("installed {name}");
