@@ -329,24 +329,10 @@ enum AuthCommand {
 
 #[derive(Debug, Subcommand)]
 enum JobsCommand {
-    /// Queue a job: `prompt --text T [--allow TOOLS]`, `research --text QUESTION`, `noop`, or
-    /// `wait --millis N`.
-    Submit {
-        /// The kind.
-        kind: String,
-        /// For `prompt` and `research`: the prompt or question.
-        #[arg(long)]
-        text: Option<String>,
-        /// For `prompt`: tools it may use without asking (comma-separated).
-        #[arg(long, value_delimiter = ',')]
-        allow: Vec<String>,
-        /// For `wait`: how long.
-        #[arg(long, default_value_t = 1000)]
-        millis: u64,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    /// Queue a job: `prompt --text T [--allow TOOLS]`, `research --text QUESTION`,
+    /// `code --language L (--file F | --text CODE) [--timeout-s N]` (runs in a sandbox, once),
+    /// `noop`, or `wait --millis N`.
+    Submit(jobs::SubmitArgs),
     /// The newest jobs.
     List {
         /// Print JSON.
@@ -550,13 +536,7 @@ impl Cli {
                 visibility_ms,
             } => jobs::worker(redis, concurrency, visibility_ms).await,
             Commands::Jobs(cmd) => match cmd {
-                JobsCommand::Submit {
-                    kind,
-                    text,
-                    allow,
-                    millis,
-                    json,
-                } => jobs::submit(&kind, text, allow, millis, json).await,
+                JobsCommand::Submit(args) => jobs::submit(args).await,
                 JobsCommand::List { json } => jobs::list(json).await,
                 JobsCommand::Show { id, json } => jobs::show(&id, json).await,
                 JobsCommand::Cancel { id } => jobs::cancel(&id).await,

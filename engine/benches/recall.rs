@@ -1,6 +1,10 @@
-//! History search and the job queue, timed against baselines in the same process:
-//! - full-text search (BM25 index) over 100,000 messages on disk, p50/p99, versus a scan of the
-//!   same table for the same word;
+//! History search, recall by meaning and the job queue, timed against baselines in the same process:
+//! - full-text search (the tantivy BM25 index) over 100,000 messages on disk, p50/p99, versus a
+//!   scan of the same table for the same word (and SurrealDB's own BM25 index, what search used
+//!   before, with `AETHERIA_BENCH_SURREAL_FTS=1`: defining it over 100,000 rows takes minutes);
+//! - recall by meaning: top-10 over 100,000 memories with 384-dimension embeddings (the exact
+//!   in-memory scan), p50/p99, versus a plain one-thread scan of the same vectors (and SurrealDB's
+//!   HNSW index, what recall used before, with `AETHERIA_BENCH_SURREAL_HNSW=1`);
 //! - no-op jobs through the Redis Streams queue (submit, claim, complete) versus bare `XADD`s on
 //!   the same server (needs `AETHERIA_TEST_REDIS_URL`; `redis-benchmark` figures are printed too
 //!   when it is installed).
@@ -78,6 +82,12 @@ async fn search() {
         messages(),
         started.elapsed().as_secs_f64()
     );
+    let started = Instant::now();
+    let indexed = store.index().await.unwrap();
+    println!(
+        "search index built from the store: {indexed} texts in {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
     let mut fts = Vec::new();
     let mut hits = 0;
     for q in &queries {
@@ -101,6 +111,138 @@ async fn search() {
         scan50.as_secs_f64() * 1e3,
         p50.as_secs_f64() / scan50.as_secs_f64()
     );
+    if std::env::var_os("AETHERIA_BENCH_SURREAL_FTS").is_some() {
+        let t = Instant::now();
+        store.search_surreal("warm up").await.unwrap();
+        println!(
+            "SurrealDB BM25 index defined over the same rows in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+        let mut surreal = Vec::new();
+        for q in queries.iter().take(20) {
+            let t = Instant::now();
+            store.search_surreal(q).await.unwrap();
+            surreal.push(t.elapsed());
+        }
+        let s50 = pct(surreal, 0.5);
+        println!(
+            "SurrealDB BM25 p50 {:.1} ms; tantivy/SurrealDB = {:.4}",
+            s50.as_secs_f64() * 1e3,
+            p50.as_secs_f64() / s50.as_secs_f64()
+        );
+    }
+}
+
+/// Memories seeded for recall by meaning (`AETHERIA_BENCH_MEMORIES` overrides).
+fn memories() -> usize {
+    std::env::var("AETHERIA_BENCH_MEMORIES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000)
+}
+const DIMENSION: usize = 384;
+
+fn unit(mut v: Vec<f32>) -> Vec<f32> {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter_mut().for_each(|x| *x /= norm);
+    v
+}
+
+fn cosine_distance(a: &[f32], b: &[f32]) -> f32 {
+    1.0 - a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>()
+}
+
+async fn vectors() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SearchStore::open(&format!("surrealkv://{}", dir.path().join("db").display()))
+        .await
+        .unwrap();
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % 2_000_001) as f32 / 1_000_000.0 - 1.0
+    };
+    let stored: Vec<Vec<f32>> = (0..memories())
+        .map(|_| unit((0..DIMENSION).map(|_| next()).collect()))
+        .collect();
+    let started = Instant::now();
+    store.seed_memories(&stored).await.unwrap();
+    println!(
+        "seeded {} memories with {DIMENSION}-dimension embeddings (HNSW index) in {:.1} s",
+        stored.len(),
+        started.elapsed().as_secs_f64()
+    );
+    // Each query is a stored vector moved a little: the nearest memory is known.
+    let targets: Vec<usize> = (0..QUERIES).map(|i| (i * 7_919) % stored.len()).collect();
+    let queries: Vec<Vec<f32>> = targets
+        .iter()
+        .map(|&t| unit(stored[t].iter().map(|x| x + next() * 0.02).collect()))
+        .collect();
+    let started = Instant::now();
+    store.recall_vector(&queries[0]).await.unwrap();
+    println!(
+        "first recall by meaning (reads the vectors into memory): {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    let mut scan = Vec::new();
+    let mut right = 0;
+    for (q, &t) in queries.iter().zip(&targets) {
+        let started = Instant::now();
+        let found = store.recall_vector(q).await.unwrap();
+        scan.push(started.elapsed());
+        // The first stored vector is the "seed" memory; the others are "memory N-1".
+        let want = if t == 0 {
+            "seed".to_owned()
+        } else {
+            format!("memory {}", t - 1)
+        };
+        right += usize::from(found.first() == Some(&want));
+    }
+    let mut exact = Vec::new();
+    for q in queries.iter().take(50) {
+        let started = Instant::now();
+        let mut best: Vec<(f32, usize)> = stored
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (cosine_distance(q, v), i))
+            .collect();
+        best.select_nth_unstable_by(9, |a, b| a.0.total_cmp(&b.0));
+        best.truncate(10);
+        best.sort_by(|a, b| a.0.total_cmp(&b.0));
+        std::hint::black_box(&best);
+        exact.push(started.elapsed());
+    }
+    let (p50, p99, exact50) = (pct(scan.clone(), 0.5), pct(scan, 0.99), pct(exact, 0.5));
+    println!(
+        "recall by meaning, top-10 of {} memories: p50 {:.2} ms, p99 {:.2} ms, nearest right {right}/{QUERIES}; plain one-thread scan p50 {:.1} ms; recall/plain = {:.3}",
+        stored.len(),
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3,
+        exact50.as_secs_f64() * 1e3,
+        p50.as_secs_f64() / exact50.as_secs_f64()
+    );
+    if std::env::var_os("AETHERIA_BENCH_SURREAL_HNSW").is_some() {
+        let started = Instant::now();
+        store.recall_surreal_hnsw(&queries[0]).await.unwrap();
+        println!(
+            "SurrealDB HNSW index defined in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        let mut hnsw = Vec::new();
+        for q in queries.iter().take(50) {
+            let started = Instant::now();
+            store.recall_surreal_hnsw(q).await.unwrap();
+            hnsw.push(started.elapsed());
+        }
+        let h50 = pct(hnsw, 0.5);
+        println!(
+            "SurrealDB HNSW top-10 p50 {:.1} ms; recall/HNSW = {:.3}",
+            h50.as_secs_f64() * 1e3,
+            p50.as_secs_f64() / h50.as_secs_f64()
+        );
+    }
 }
 
 async fn queue() {
@@ -198,6 +340,7 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         search().await;
+        vectors().await;
         queue().await;
     });
 }

@@ -155,10 +155,17 @@ impl ProviderConfig {
 /// Where memory lives.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MemoryConfig {
-    /// A SurrealDB URL (`mem://`, `surrealkv://PATH`); default: on disk in the data dir. (A server,
-    /// `ws://HOST`, needs the `protocol-ws` feature, which this build leaves out.)
+    /// A SurrealDB URL: `surrealkv://PATH` (on disk), `mem://`, or a server (`ws://HOST:PORT`,
+    /// `wss://…`) that many machines share; default: on disk in the data dir.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// For a server: the (root) user to sign in as; its password is in the keychain account
+    /// `key_ref` (`aetheria auth set surrealdb`) or `AETHERIA_MEMORY_PASSWORD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The keychain account of the server password (default `surrealdb`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_ref: Option<String>,
     /// An embeddings endpoint for vector recall of long-term memories (else full-text only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embeddings: Option<EmbeddingsConfig>,

@@ -39,7 +39,7 @@ impl Engine {
     /// and the stream of events. Must be called inside a tokio runtime.
     pub async fn start(config: Config) -> Result<(Handle, Events)> {
         config.validate()?;
-        let store = Store::open(&config.memory_url()).await?;
+        let store = Store::open_configured(&config).await?;
         store.recover_interrupted().await?;
         let remembered = store.policies().await?;
         let grants = store.grants().await?;

@@ -178,6 +178,18 @@ pub enum JobKind {
         /// The question.
         question: String,
     },
+    /// A program run in a sandbox of its own (never on the host), for as long as the sandbox
+    /// settings allow; its progress is the last line it printed. Exit status 0 completes the job
+    /// with the output; anything else fails the attempt with it.
+    Code {
+        /// `python`, `bash` or `node`.
+        language: String,
+        /// The program's source.
+        code: String,
+        /// Seconds before it is killed (the sandbox settings' default and maximum apply).
+        #[serde(default)]
+        timeout_s: Option<u64>,
+    },
     /// Waits, reporting progress; `fail_first` attempts fail on purpose (retry tests).
     Wait {
         /// How long.

@@ -1,11 +1,15 @@
 //! Memory: the embedded SurrealDB store (on disk by default, in memory for tests, or a server by
 //! URL) that keeps sessions, messages, tool calls, remembered tool policies and long-term memories
-//! (searched in `recall`), with a schema version and migrations from the first release.
+//! (searched in `recall`), with a schema version and migrations from the first release. Every
+//! message and tool result is also put in the full-text index of `fulltext`.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 pub(crate) mod embed;
+mod fulltext;
 mod recall;
+mod vectors;
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -19,7 +23,7 @@ use crate::api::{
 };
 
 /// The schema this build writes. Bump it with a new step in `MIGRATIONS`.
-pub(crate) const SCHEMA_VERSION: i64 = 3;
+pub(crate) const SCHEMA_VERSION: i64 = 5;
 
 /// Each step takes the schema from version `index` to `index + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -52,6 +56,15 @@ const MIGRATIONS: &[&str] = &[
     DEFINE INDEX IF NOT EXISTS job_state ON job FIELDS state;
     DEFINE TABLE IF NOT EXISTS schedule SCHEMALESS;
     DEFINE INDEX IF NOT EXISTS schedule_uid ON schedule FIELDS uid UNIQUE;
+",
+    // History search moved to the tantivy index (`fulltext`), built from these tables.
+    r"
+    REMOVE INDEX IF EXISTS message_text ON message;
+    REMOVE INDEX IF EXISTS tool_call_text ON tool_call;
+",
+    // Recall by meaning moved to an exact scan in memory (`vectors`); the vectors stay here.
+    r"
+    REMOVE INDEX IF EXISTS memory_vector ON memory;
 ",
 ];
 
@@ -101,7 +114,16 @@ pub(crate) struct Store {
     db: Surreal<Any>,
     /// The on-disk store's lock file; free again once the store has closed.
     lock_file: Option<std::path::PathBuf>,
+    /// The full-text index of messages and tool results.
+    history: Arc<fulltext::HistoryIndex>,
+    /// The memories' embeddings, for recall by meaning.
+    vectors: Arc<vectors::Vectors>,
+    /// For a store on a server (others write to it too): when the index was last built from it.
+    shared_since: Option<Arc<std::sync::Mutex<std::time::Instant>>>,
 }
+
+/// How old the index of a shared server's history may get before a search builds it again.
+const SHARED_INDEX_AGE: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -163,8 +185,49 @@ pub(crate) async fn wait_closed(lock_file: Option<std::path::PathBuf>) {
 }
 
 impl Store {
+    /// Opens the store the configuration names: for a server, signed in as `memory.user` with the
+    /// password from the keychain (or `AETHERIA_MEMORY_PASSWORD`).
+    pub(crate) async fn open_configured(config: &crate::config::Config) -> Result<Self> {
+        let url = config.memory_url();
+        let Some(user) = config.memory.user.clone() else {
+            return Self::open(&url).await;
+        };
+        let account = config
+            .memory
+            .key_ref
+            .clone()
+            .unwrap_or_else(|| "surrealdb".to_owned());
+        let password = match std::env::var("AETHERIA_MEMORY_PASSWORD") {
+            Ok(p) if !p.is_empty() => Some(p),
+            _ => {
+                let acct = account.clone();
+                tokio::task::spawn_blocking(move || crate::secrets::Secrets::new().get(&acct))
+                    .await
+                    .map_err(|e| MemoryError::Query(e.to_string()))?
+                    .map_err(|e| MemoryError::Open {
+                        url: url.clone(),
+                        message: format!("the keychain did not answer ({e})"),
+                    })?
+            }
+        };
+        let Some(password) = password else {
+            return Err(MemoryError::Open {
+                url,
+                message: format!(
+                    "memory.user is set but no password is stored: run `aetheria auth set {account}` (or set AETHERIA_MEMORY_PASSWORD)"
+                ),
+            });
+        };
+        Self::open_as(&url, Some((user, password))).await
+    }
+
     /// Opens (creating when needed) the store at `url` and brings its schema up to date.
     pub(crate) async fn open(url: &str) -> Result<Self> {
+        Self::open_as(url, None).await
+    }
+
+    /// `open`, signed in first as a root user of a server.
+    async fn open_as(url: &str, auth: Option<(String, String)>) -> Result<Self> {
         if let Some(path) = url.strip_prefix("surrealkv://")
             && let Err(e) = std::fs::create_dir_all(path)
         {
@@ -192,6 +255,11 @@ impl Store {
                 Err(e) => return Err(open_err(e)),
             }
         };
+        if let Some((username, password)) = auth {
+            db.signin(surrealdb::opt::auth::Root { username, password })
+                .await
+                .map_err(open_err)?;
+        }
         db.use_ns("aetheria")
             .use_db("main")
             .await
@@ -199,9 +267,107 @@ impl Store {
         let lock_file = url
             .strip_prefix("surrealkv://")
             .map(|path| std::path::Path::new(path).join("LOCK"));
-        let store = Self { db, lock_file };
+        // On disk beside an on-disk store; in memory (built at each open) for the others. A
+        // server's history is also written by other machines: its index is built again when a
+        // search finds it older than SHARED_INDEX_AGE.
+        let index_dir = url
+            .strip_prefix("surrealkv://")
+            .map(|path| std::path::PathBuf::from(format!("{}-search", path.trim_end_matches('/'))));
+        let (history, rebuild) = fulltext::HistoryIndex::open(index_dir.as_deref())?;
+        let shared = ["ws://", "wss://", "http://", "https://"]
+            .iter()
+            .any(|p| url.starts_with(p));
+        let store = Self {
+            db,
+            lock_file,
+            history,
+            vectors: Arc::default(),
+            shared_since: shared
+                .then(|| Arc::new(std::sync::Mutex::new(std::time::Instant::now()))),
+        };
         store.migrate().await?;
+        if rebuild {
+            store.rebuild_search_index().await?;
+        }
         Ok(store)
+    }
+
+    /// Rebuilds the full-text index from the messages and tool results; how many it now holds.
+    pub(crate) async fn rebuild_search_index(&self) -> Result<usize> {
+        let started = std::time::Instant::now();
+        let mut res = self
+            .db
+            .query("SELECT uid, session, role, content FROM message")
+            .query(
+                "SELECT uid, session, message, tool, output FROM tool_call WHERE session != NONE",
+            )
+            .await?
+            .check()?;
+        let messages: Vec<Value> = res.take(0)?;
+        let calls: Vec<Value> = res.take(1)?;
+        let history = self.history.clone();
+        let n = tokio::task::spawn_blocking(move || {
+            let s = |v: &Value, k: &str| v[k].as_str().unwrap_or_default().to_owned();
+            let rows: Vec<_> = messages
+                .iter()
+                .map(|m| {
+                    (
+                        fulltext::Kind::Message,
+                        s(m, "uid"),
+                        s(m, "session"),
+                        None,
+                        s(m, "role"),
+                        s(m, "content"),
+                    )
+                })
+                .chain(calls.iter().map(|c| {
+                    (
+                        fulltext::Kind::ToolCall,
+                        s(c, "uid"),
+                        s(c, "session"),
+                        c["message"].as_str().map(str::to_owned),
+                        s(c, "tool"),
+                        s(c, "output"),
+                    )
+                }))
+                .collect();
+            history.rebuild(
+                rows.iter().map(
+                    |(kind, uid, session, parent, label, text)| fulltext::Entry {
+                        kind: *kind,
+                        uid,
+                        session,
+                        parent: parent.as_deref(),
+                        label,
+                        text,
+                    },
+                ),
+            )
+        })
+        .await
+        .map_err(|e| MemoryError::Query(e.to_string()))??;
+        if let Some(since) = &self.shared_since {
+            *since
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = started;
+        }
+        tracing::info!(
+            texts = n,
+            ms = started.elapsed().as_millis(),
+            "search index rebuilt"
+        );
+        Ok(n)
+    }
+
+    /// Whether the store is on a server and its index was built too long ago.
+    fn shared_index_is_stale(&self) -> bool {
+        self.shared_since.as_ref().is_some_and(|since| {
+            since
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .elapsed()
+                > SHARED_INDEX_AGE
+        })
     }
 
     /// Where the on-disk store's lock lives (none for memory or a server).
@@ -335,6 +501,7 @@ impl Store {
             .bind(json!({ "uid": id }))
             .await?
             .check()?;
+        self.history.remove_session(id.as_str())?;
         Ok(true)
     }
 
@@ -348,7 +515,15 @@ impl Store {
         let mut doc = document(message)?;
         doc["session"] = json!(session);
         self.exec("CREATE message CONTENT $doc", json!({ "doc": doc }))
-            .await
+            .await?;
+        self.history.put(&fulltext::Entry {
+            kind: fulltext::Kind::Message,
+            uid: message.id.as_str(),
+            session: session.as_str(),
+            parent: None,
+            label: doc["role"].as_str().unwrap_or_default(),
+            text: &message.content,
+        })
     }
 
     /// Keeps the model's reasoning of an assistant message.
@@ -367,16 +542,28 @@ impl Store {
         tool_calls: &[ToolCallRequest],
         status: MessageStatus,
     ) -> Result<()> {
-        self.exec(
-            "UPDATE message SET content = $content, tool_calls = $calls, status = $status WHERE uid = $uid",
-            json!({
-                "uid": id,
-                "content": content,
-                "calls": tool_calls,
-                "status": status,
-            }),
-        )
-        .await
+        let rows = self
+            .rows(
+                "UPDATE message SET content = $content, tool_calls = $calls, status = $status WHERE uid = $uid RETURN session, role",
+                json!({
+                    "uid": id,
+                    "content": content,
+                    "calls": tool_calls,
+                    "status": status,
+                }),
+            )
+            .await?;
+        for row in rows {
+            self.history.put(&fulltext::Entry {
+                kind: fulltext::Kind::Message,
+                uid: id.as_str(),
+                session: row["session"].as_str().unwrap_or_default(),
+                parent: None,
+                label: row["role"].as_str().unwrap_or_default(),
+                text: content,
+            })?;
+        }
+        Ok(())
     }
 
     pub(crate) async fn messages(&self, session: &SessionId) -> Result<Vec<MessageRecord>> {
@@ -411,6 +598,17 @@ impl Store {
         };
         self.exec(sql, json!({ "doc": doc, "uid": call.id }))
             .await?;
+        // Tool calls of a job outside any session are not part of the history.
+        if let Some(session) = session {
+            self.history.put(&fulltext::Entry {
+                kind: fulltext::Kind::ToolCall,
+                uid: call.id.as_str(),
+                session: session.as_str(),
+                parent: call.message.as_ref().map(MessageId::as_str),
+                label: &call.tool,
+                text: &call.output,
+            })?;
+        }
         Ok(())
     }
 
@@ -612,6 +810,15 @@ mod tests {
             let store = Store::open(&url).await.unwrap();
             assert_eq!(store.session(&s).await.unwrap().unwrap().title, "kept");
             assert_eq!(store.messages(&s).await.unwrap()[0].content, "remember me");
+            assert_eq!(store.search("remember", 5).await.unwrap().len(), 1);
+        }
+        // The search index is derived: gone (or left dirty by a crash), it is built again.
+        std::fs::remove_dir_all(dir.path().join("db-search")).unwrap();
+        {
+            let store = Store::open(&url).await.unwrap();
+            let hits = store.search("remember", 5).await.unwrap();
+            assert_eq!(hits.len(), 1, "{hits:?}");
+            assert_eq!(hits[0].session_title, "kept");
             store
                 .force_schema_version(SCHEMA_VERSION + 1)
                 .await

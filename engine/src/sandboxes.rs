@@ -205,6 +205,17 @@ impl Sandboxes {
         Ok((outcome?, backend.backend()))
     }
 
+    /// Removes the sandbox of `key` (a finished or cancelled job's), killing what runs in it.
+    pub(crate) async fn discard(&self, key: &str) {
+        let old = self.slots.lock().await.remove(key);
+        if let Some(old) = old
+            && let Some(backend) = self.backend.lock().await.clone()
+            && let Err(e) = backend.destroy(&old.id).await
+        {
+            tracing::warn!("removing the sandbox of {key} failed: {e}");
+        }
+    }
+
     /// Stops sandboxes idle for longer than the configured time; returns how many.
     pub(crate) async fn stop_idle(&self) -> usize {
         let idle = Duration::from_secs(self.config().idle_stop_secs);

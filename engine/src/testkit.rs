@@ -537,12 +537,115 @@ pub mod recall_bench {
             Ok(())
         }
 
+        /// Builds the full-text index from the seeded rows (they went in with raw `INSERT`s, as
+        /// an upgrade from a store without the index would find them); the texts indexed.
+        pub async fn index(&self) -> Result<usize, String> {
+            self.0
+                .rebuild_search_index()
+                .await
+                .map_err(|e| e.to_string())
+        }
+
         /// The history search; the number of hits.
         pub async fn search(&self, query: &str) -> Result<usize, String> {
             self.0
                 .search(query, 20)
                 .await
                 .map(|h| h.len())
+                .map_err(|e| e.to_string())
+        }
+
+        /// The same search through SurrealDB's own BM25 index (what history search used before
+        /// the tantivy index), defined on first use; the number of hits.
+        pub async fn search_surreal(&self, query: &str) -> Result<usize, String> {
+            self.0
+                .rows(
+                    "DEFINE INDEX IF NOT EXISTS bench_text ON message FIELDS content FULLTEXT ANALYZER words BM25 HIGHLIGHTS",
+                    json!({}),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            self.0
+                .rows(
+                    "SELECT uid, search::score(1) AS score FROM message WHERE content @1,OR@ $q ORDER BY score DESC LIMIT 20",
+                    json!({ "q": query }),
+                )
+                .await
+                .map(|r| r.len())
+                .map_err(|e| e.to_string())
+        }
+
+        /// Adds `vectors.len()` memories with these embeddings (the first through the store, as
+        /// the first embedding would be; the rest in inserts of 500).
+        pub async fn seed_memories(&self, vectors: &[Vec<f32>]) -> Result<(), String> {
+            let Some(first) = vectors.first() else {
+                return Ok(());
+            };
+            let memory = self
+                .0
+                .add_memory("seed", &[], None)
+                .await
+                .map_err(|e| e.to_string())?;
+            self.0
+                .set_embedding(&memory.id, first)
+                .await
+                .map_err(|e| e.to_string())?;
+            for (n, chunk) in vectors[1..].chunks(500).enumerate() {
+                let rows: Vec<_> = chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        json!({
+                            "uid": crate::api::MemoryId::new(),
+                            "text": format!("memory {}", n * 500 + i),
+                            "tags": [],
+                            "created_at": chrono::Utc::now(),
+                            "updated_at": chrono::Utc::now(),
+                            "embedding": v,
+                        })
+                    })
+                    .collect();
+                self.0
+                    .exec("INSERT INTO memory $rows", json!({ "rows": rows }))
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        }
+
+        /// Top-10 through SurrealDB's own HNSW index (what recall by meaning used before the
+        /// in-memory scan), defined on first use; the memories' texts, nearest first.
+        pub async fn recall_surreal_hnsw(&self, vector: &[f32]) -> Result<Vec<String>, String> {
+            self.0
+                .exec(
+                    &format!(
+                        "DEFINE INDEX IF NOT EXISTS bench_vector ON memory FIELDS embedding HNSW DIMENSION {} DIST COSINE TYPE F32",
+                        vector.len()
+                    ),
+                    json!({}),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            let rows = self
+                .0
+                .rows(
+                    "SELECT text, vector::distance::knn() AS distance FROM memory WHERE embedding <|10,40|> $v ORDER BY distance",
+                    json!({ "v": vector }),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|r| r["text"].as_str().map(str::to_owned))
+                .collect())
+        }
+
+        /// Recall by meaning alone (the query has no words); the memories' texts, nearest first.
+        pub async fn recall_vector(&self, vector: &[f32]) -> Result<Vec<String>, String> {
+            self.0
+                .recall("", 10, Some(vector))
+                .await
+                .map(|found| found.into_iter().map(|m| m.text).collect())
                 .map_err(|e| e.to_string())
         }
 

@@ -26,6 +26,13 @@ fn what(job: &JobRecord) -> String {
     match &job.spec.kind {
         JobKind::Prompt { text, .. } => text.clone(),
         JobKind::Research { question } => format!("Research: {question}"),
+        JobKind::Code { language, code, .. } => format!(
+            "Run {language}: {}",
+            code.lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("")
+                .trim()
+        ),
         JobKind::Wait { millis, .. } => format!("Wait {millis} ms"),
         JobKind::Noop => "No-op".into(),
     }
@@ -130,4 +137,33 @@ pub fn view(p: Palette, jobs: &[JobRecord]) -> Element<'_, Message> {
         );
     }
     col.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use aetheria_engine::jobs::{JobKind, JobRecord, JobSpec, JobState};
+
+    use super::notice;
+
+    #[test]
+    fn a_failed_code_run_is_named_by_its_first_line_and_its_exit() {
+        let job = JobRecord {
+            spec: JobSpec::new(JobKind::Code {
+                language: "python".into(),
+                code: "\n# train the model\nimport time\n".into(),
+                timeout_s: None,
+            }),
+            state: JobState::Dead,
+            attempts: 1,
+            progress: "epoch 3".into(),
+            result: String::new(),
+            error: "python in the docker sandbox: exit code 1 after 2.0 s\nstderr:\nboom".into(),
+        };
+        let (title, body) = notice(&job);
+        assert_eq!(title, "Aetheria: job failed");
+        assert_eq!(
+            body,
+            "Run python: # train the model\npython in the docker sandbox: exit code 1 after 2.0 s"
+        );
+    }
 }

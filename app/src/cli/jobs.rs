@@ -100,18 +100,51 @@ async fn one(command: Command, json: bool) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) async fn submit(
-    kind: &str,
+/// What `aetheria jobs submit` takes.
+#[derive(Debug, clap::Args)]
+pub(super) struct SubmitArgs {
+    /// The kind: prompt, research, code, noop or wait.
+    kind: String,
+    /// For `prompt` and `research`: the prompt or question; for `code`: the program.
+    #[arg(long)]
     text: Option<String>,
+    /// For `code`: a file with the program (read here, run in the sandbox).
+    #[arg(long)]
+    file: Option<std::path::PathBuf>,
+    /// For `code`: python, bash or node.
+    #[arg(long, default_value = "python")]
+    language: String,
+    /// For `code`: seconds before it is killed (the sandbox settings' maximum applies).
+    #[arg(long)]
+    timeout_s: Option<u64>,
+    /// For `prompt`: tools it may use without asking (comma-separated).
+    #[arg(long, value_delimiter = ',')]
     allow: Vec<String>,
+    /// For `wait`: how long.
+    #[arg(long, default_value_t = 1000)]
     millis: u64,
+    /// Print JSON.
+    #[arg(long)]
     json: bool,
-) -> Result<ExitCode, CliError> {
+}
+
+pub(super) async fn submit(args: SubmitArgs) -> Result<ExitCode, CliError> {
+    let SubmitArgs {
+        kind,
+        text,
+        file,
+        language,
+        timeout_s,
+        allow,
+        millis,
+        json,
+    } = args;
     let needs_text = || {
         text.clone()
             .ok_or_else(|| CliError::new(format!("`{kind}` needs --text")))
     };
-    let kind = match kind {
+    let mut max_attempts = None;
+    let kind = match kind.as_str() {
         "prompt" => JobKind::Prompt {
             text: needs_text()?,
             allow,
@@ -119,6 +152,26 @@ pub(super) async fn submit(
         "research" => JobKind::Research {
             question: needs_text()?,
         },
+        "code" => {
+            if !["python", "bash", "node"].contains(&language.as_str()) {
+                return Err(CliError::new(format!(
+                    "unknown language {language:?}; code jobs run python, bash or node"
+                )));
+            }
+            let code = match (&file, &text) {
+                (Some(path), None) => std::fs::read_to_string(path)
+                    .map_err(|e| CliError::new(format!("cannot read {}: {e}", path.display())))?,
+                (None, Some(code)) => code.clone(),
+                _ => return Err(CliError::new("`code` needs --file or --text (one of them)")),
+            };
+            // A program may not be safe to run twice: a failed run is not retried.
+            max_attempts = Some(1);
+            JobKind::Code {
+                language,
+                code,
+                timeout_s,
+            }
+        }
         "noop" => JobKind::Noop,
         "wait" => JobKind::Wait {
             millis,
@@ -126,17 +179,15 @@ pub(super) async fn submit(
         },
         other => {
             return Err(CliError::new(format!(
-                "unknown job kind {other:?}; the kinds are prompt, research, noop and wait"
+                "unknown job kind {other:?}; the kinds are prompt, research, code, noop and wait"
             )));
         }
     };
-    one(
-        Command::SubmitJob {
-            job: JobSpec::new(kind),
-        },
-        json,
-    )
-    .await
+    let mut job = JobSpec::new(kind);
+    if let Some(n) = max_attempts {
+        job.max_attempts = n;
+    }
+    one(Command::SubmitJob { job }, json).await
 }
 
 pub(super) async fn list(json: bool) -> Result<ExitCode, CliError> {

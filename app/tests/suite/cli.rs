@@ -634,4 +634,60 @@ async fn jobs_and_schedules_from_the_command_line() {
     assert_eq!(job["state"], "cancelled");
     let out = env.run(&["jobs", "cancel", &id]).await;
     assert_eq!(out.status.code(), Some(2));
+
+    // A code run: the program read from a file here, queued to run once in a sandbox.
+    let out = env.run(&["jobs", "submit", "code", "--json"]).await;
+    assert!(
+        stderr(&out).contains("needs --file or --text"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env
+        .run(&[
+            "jobs",
+            "submit",
+            "code",
+            "--language",
+            "cobol",
+            "--text",
+            "x",
+        ])
+        .await;
+    assert!(
+        stderr(&out).contains("python, bash or node"),
+        "{}",
+        stderr(&out)
+    );
+    let script = env.dir.path().join("count.py");
+    std::fs::write(&script, "for i in range(3):\n    print(i)\n").unwrap();
+    let out = env
+        .run(&[
+            "jobs",
+            "submit",
+            "code",
+            "--file",
+            script.to_str().unwrap(),
+            "--timeout-s",
+            "600",
+            "--json",
+        ])
+        .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let job: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(job["spec"]["kind"], "code");
+    assert_eq!(job["spec"]["language"], "python");
+    assert_eq!(job["spec"]["code"], "for i in range(3):\n    print(i)\n");
+    assert_eq!(job["spec"]["timeout_s"], 600);
+    assert_eq!(job["spec"]["max_attempts"], 1);
+    let id = job["spec"]["id"].as_str().unwrap().to_owned();
+    let out = env.run(&["jobs", "list"]).await;
+    assert!(
+        stdout(&out)
+            .lines()
+            .any(|l| l.contains(&id) && l.contains("code")),
+        "{}",
+        stdout(&out)
+    );
+    let out = env.run(&["jobs", "cancel", &id]).await;
+    assert!(stdout(&out).contains("cancelled"), "{}", stdout(&out));
 }

@@ -56,6 +56,79 @@ async fn prompt(
     }
 }
 
+/// Runs a program in a sandbox of the job's own, removed afterwards (a cancel kills it at once).
+/// The progress is the last line printed; the result is the exit status with the output.
+async fn code_run(
+    shared: &Arc<Shared>,
+    delivery: &Delivery,
+    language: &str,
+    code: &str,
+    timeout_s: Option<u64>,
+    cancelled: &CancellationToken,
+    progress: &std::sync::Mutex<String>,
+) -> Result<String, String> {
+    let (file, program) = match language {
+        "python" => ("main.py", "python3"),
+        "bash" => ("main.sh", "bash"),
+        "node" => ("main.js", "node"),
+        other => {
+            return Err(format!(
+                "unknown language {other:?}: code jobs run python, bash or node"
+            ));
+        }
+    };
+    if code.trim().is_empty() {
+        return Err("the code is empty".into());
+    }
+    let launcher = format!(
+        "f=$(mktemp -d /tmp/run.XXXXXX)/{file}; cat > \"$f\"; exec {program} \"$f\" </dev/null"
+    );
+    let request = aetheria_sandbox::ExecRequest::new(["sh", "-c", &launcher])
+        .stdin(code.as_bytes().to_vec())
+        .timeout(shared.sandboxes.timeout(timeout_s));
+    let key = format!("job-{}", delivery.spec.id);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<aetheria_sandbox::Chunk>(64);
+    let tail = async {
+        let mut line = String::new();
+        while let Some(chunk) = rx.recv().await {
+            line.push_str(&String::from_utf8_lossy(&chunk.data));
+            // Keep only what follows the last complete line, or the last line itself.
+            let trimmed = line.trim_end_matches(['\n', '\r']);
+            if let Some(last) = trimmed.rsplit('\n').next().filter(|l| !l.trim().is_empty())
+                && let Ok(mut p) = progress.lock()
+            {
+                *p = last.chars().take(200).collect();
+            }
+            if let Some(cut) = trimmed.rfind('\n') {
+                line.drain(..=cut);
+            }
+        }
+    };
+    let run = async {
+        let (result, ()) = tokio::join!(shared.sandboxes.exec(&key, request, Some(tx)), tail);
+        result
+    };
+    let outcome = tokio::select! {
+        outcome = run => outcome,
+        () = cancelled.cancelled() => {
+            shared.sandboxes.discard(&key).await;
+            return Err("cancelled".into());
+        }
+    };
+    shared.sandboxes.discard(&key).await;
+    match outcome {
+        Ok((outcome, backend)) => {
+            let text = crate::tool::builtin::code::describe(&outcome, language, backend);
+            if outcome.exit_code == Some(0) {
+                Ok(text)
+            } else {
+                Err(text)
+            }
+        }
+        Err(e) => Err(format!("the sandbox is not available, so nothing ran: {e}")),
+    }
+}
+
 /// Runs jobs from a queue until told to stop.
 pub struct Worker {
     /// One queue per slot (a Redis queue holds one connection, and a slot blocks on it).
@@ -198,6 +271,18 @@ pub(crate) async fn run_job(
             );
             let allow = ["web_search", "web_fetch", "fs_write", "recall"].map(str::to_owned);
             prompt(shared, &text, &allow, cancelled).await
+        }
+        JobKind::Code {
+            language,
+            code,
+            timeout_s,
+        } => {
+            let shared = engine.ok_or("this worker runs no engine; code runs need its sandbox")?;
+            set_progress("starting the sandbox".into());
+            code_run(
+                shared, delivery, language, code, *timeout_s, cancelled, progress,
+            )
+            .await
         }
         JobKind::Noop => Ok("done".into()),
         JobKind::Wait { millis, fail_first } => {

@@ -1,40 +1,19 @@
 //! Finding things again: BM25 full-text search with highlighted snippets over every message and
-//! tool result, and long-term memories (short facts with tags and their source session) found the
-//! same way. The indexes are SurrealDB's own (`FULLTEXT ANALYZER … BM25 HIGHLIGHTS`).
+//! tool result (the tantivy index of `fulltext`), and long-term memories (short facts with tags
+//! and their source session) found by meaning (the exact scan of `vectors`) or by their words
+//! (SurrealDB's `FULLTEXT ANALYZER … BM25`: memories are few and short).
 
 use std::collections::HashMap;
 
 use chrono::Utc;
 use serde_json::{Value, json};
 
+use super::fulltext::Kind;
 use super::{MemoryError, Result, Store, decode, document};
 use crate::api::{MemoryId, MemoryRecord, SearchHit, SessionId};
 
 /// Largest cosine distance a vector match may have to count as relevant.
 const MAX_COSINE_DISTANCE: f64 = 0.6;
-/// Characters of context kept on each side of the first match in a snippet.
-const SNIPPET_CONTEXT: usize = 80;
-
-/// The text around the first highlighted word, cut on character boundaries.
-fn snippet(text: &str) -> String {
-    let flat: String = text
-        .chars()
-        .map(|c| if c.is_whitespace() { ' ' } else { c })
-        .collect();
-    let chars: Vec<char> = flat.chars().collect();
-    let at = chars.iter().position(|c| *c == '«').unwrap_or(0);
-    let start = at.saturating_sub(SNIPPET_CONTEXT);
-    let end = (at + SNIPPET_CONTEXT * 2).min(chars.len());
-    let mut out: String = chars[start..end].iter().collect();
-    // A cut inside a highlighted word is closed.
-    if out.matches('«').count() > out.matches('»').count() {
-        out.push('»');
-    }
-    let prefix = if start > 0 { "…" } else { "" };
-    let suffix = if end < chars.len() { "…" } else { "" };
-    format!("{prefix}{}{suffix}", out.trim())
-}
-
 /// The words of a query as a SurrealDB full-text query: each word may match (OR), so a question
 /// phrased differently from the stored text still finds it; BM25 ranks those with more words higher.
 fn any_word(query: &str) -> Vec<String> {
@@ -49,82 +28,41 @@ fn any_word(query: &str) -> Vec<String> {
 impl Store {
     /// Messages and tool results matching `query`, best first.
     pub(crate) async fn search(&self, query: &str, limit: usize) -> Result<Vec<SearchHit>> {
-        let words = any_word(query);
-        if words.is_empty() {
-            return Ok(Vec::new());
+        if self.shared_index_is_stale() {
+            self.rebuild_search_index().await?;
         }
-        let text = words.join(" ");
-        // Rows with every word first (a small intersection, cheap to rank); only when those are
-        // too few, rows with any word (a common word can match most of the history, and ranking
-        // all of them is what costs). Highlights come after, for the rows kept.
-        let (mut messages, mut calls) = self.ranked(&text, "@1@", limit).await?;
-        if messages.len() + calls.len() < limit {
-            let (more_messages, more_calls) = self.ranked(&text, "@1,OR@", limit).await?;
-            for (rows, more) in [(&mut messages, more_messages), (&mut calls, more_calls)] {
-                for row in more {
-                    if !rows.iter().any(|r| r["uid"] == row["uid"]) {
-                        rows.push(row);
-                    }
-                }
-            }
+        let index = self.history.clone();
+        let query = query.to_owned();
+        let found = tokio::task::spawn_blocking(move || index.search(&query, limit))
+            .await
+            .map_err(|e| MemoryError::Query(e.to_string()))??;
+        fn id<T: serde::de::DeserializeOwned>(s: &str) -> serde_json::Result<T> {
+            serde_json::from_value(Value::String(s.to_owned()))
         }
-        let ids = |rows: &[Value]| rows.iter().map(|r| r["uid"].clone()).collect::<Vec<_>>();
-        let mut res = self
-            .db
-            .query("SELECT uid, search::highlight('«', '»', 1) AS snippet FROM message WHERE content @1,OR@ $q AND uid IN $m")
-            .query("SELECT uid, search::highlight('«', '»', 1) AS snippet FROM tool_call WHERE output @1,OR@ $q AND uid IN $c")
-            .bind(json!({ "q": text, "m": ids(&messages), "c": ids(&calls) }))
-            .await?
-            .check()?;
-        for (rows, index) in [(&mut messages, 0), (&mut calls, 1)] {
-            let snippets: Vec<Value> = res.take(index)?;
-            let by_uid: HashMap<String, String> = snippets
-                .into_iter()
-                .filter_map(|r| {
-                    Some((
-                        r["uid"].as_str()?.to_owned(),
-                        r["snippet"].as_str()?.to_owned(),
-                    ))
-                })
-                .collect();
-            for row in rows.iter_mut() {
-                let snippet = row["uid"]
-                    .as_str()
-                    .and_then(|u| by_uid.get(u))
-                    .cloned()
-                    .unwrap_or_default();
-                row["snippet"] = Value::String(snippet);
-            }
-        }
-        let mut hits: Vec<SearchHit> = Vec::new();
-        for row in messages {
+        let mut hits = Vec::with_capacity(found.len());
+        for f in found {
+            let session =
+                id(&f.session).map_err(|e| MemoryError::Corrupt(format!("search index: {e}")))?;
+            let (message, tool_call, role, tool) = match f.kind {
+                Kind::Message => (id(&f.uid).ok(), None, id(&f.label).ok(), None),
+                Kind::ToolCall => (
+                    f.parent.as_deref().and_then(|p| id(p).ok()),
+                    id(&f.uid).ok(),
+                    None,
+                    Some(f.label),
+                ),
+            };
             hits.push(SearchHit {
-                session: serde_json::from_value(row["session"].clone())
-                    .map_err(|e| MemoryError::Corrupt(e.to_string()))?,
+                session,
                 session_title: String::new(),
-                message: serde_json::from_value(row["uid"].clone()).ok(),
-                tool_call: None,
-                role: serde_json::from_value(row["role"].clone()).ok(),
-                tool: None,
-                snippet: snippet(row["snippet"].as_str().unwrap_or("")),
-                score: row["score"].as_f64().unwrap_or(0.0),
+                message,
+                tool_call,
+                role,
+                tool,
+                snippet: f.snippet,
+                score: f64::from(f.score),
             });
         }
-        for row in calls {
-            hits.push(SearchHit {
-                session: serde_json::from_value(row["session"].clone())
-                    .map_err(|e| MemoryError::Corrupt(e.to_string()))?,
-                session_title: String::new(),
-                message: serde_json::from_value(row["message"].clone()).ok(),
-                tool_call: serde_json::from_value(row["uid"].clone()).ok(),
-                role: None,
-                tool: row["tool"].as_str().map(str::to_owned),
-                snippet: snippet(row["snippet"].as_str().unwrap_or("")),
-                score: row["score"].as_f64().unwrap_or(0.0),
-            });
-        }
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
-        hits.truncate(limit);
         let ids: Vec<&SessionId> = hits.iter().map(|h| &h.session).collect();
         let titles: HashMap<String, String> = self
             .rows(
@@ -147,24 +85,6 @@ impl Store {
                 .unwrap_or_default();
         }
         Ok(hits)
-    }
-
-    /// Messages and tool results matching `text` with the match operator `op`, best first.
-    async fn ranked(&self, text: &str, op: &str, limit: usize) -> Result<(Vec<Value>, Vec<Value>)> {
-        let mut res = self
-            .db
-            .query(format!(
-                "SELECT uid, session, role, search::score(1) AS score \
-                 FROM message WHERE content {op} $q ORDER BY score DESC LIMIT $n"
-            ))
-            .query(format!(
-                "SELECT uid, session, message, tool, search::score(1) AS score \
-                 FROM tool_call WHERE output {op} $q AND session != NONE ORDER BY score DESC LIMIT $n"
-            ))
-            .bind(json!({ "q": text, "n": limit }))
-            .await?
-            .check()?;
-        Ok((res.take(0)?, res.take(1)?))
     }
 
     // ---- long-term memories ----
@@ -207,6 +127,7 @@ impl Store {
                 json!({ "uid": id, "text": text.trim(), "tags": tags, "at": now }),
             )
             .await?;
+        self.vectors.remove(id.as_str());
         Ok(decode(strip_ids(rows))?.into_iter().next())
     }
 
@@ -218,6 +139,7 @@ impl Store {
                 json!({ "uid": id }),
             )
             .await?;
+        self.vectors.remove(id.as_str());
         Ok(!rows.is_empty())
     }
 
@@ -244,38 +166,31 @@ impl Store {
         if let Some(vector) = vector
             && self.vector_dimension().await? == Some(vector.len())
         {
-            let rows = self
-                .rows(
-                    &format!(
-                        "SELECT *, vector::distance::knn() AS distance OMIT id, embedding FROM memory WHERE embedding <|{limit},40|> $v ORDER BY distance"
-                    ),
-                    json!({ "v": vector }),
-                )
-                .await?;
+            self.load_vectors().await?;
+            let vectors = self.vectors.clone();
+            let query = vector.to_vec();
+            let near = tokio::task::spawn_blocking(move || vectors.nearest(&query, limit))
+                .await
+                .map_err(|e| MemoryError::Query(e.to_string()))?
+                .unwrap_or_default();
             // Only what is close enough to be about the same thing.
-            let close = |rows: Vec<Value>| -> Vec<Value> {
-                rows.into_iter()
-                    .filter(|r| {
-                        r["distance"]
-                            .as_f64()
-                            .is_some_and(|d| d <= MAX_COSINE_DISTANCE)
-                    })
-                    .collect()
-            };
-            let mut near = close(rows);
-            if near.is_empty() {
-                // The HNSW index is approximate and takes new vectors in the background: a vector
-                // stored a moment ago can be missing from it. An exact pass over the vectors
-                // (a person keeps hundreds of memories, not millions) makes sure.
-                let exact = self
+            let near: Vec<(String, f32)> = near
+                .into_iter()
+                .filter(|(_, d)| f64::from(*d) <= MAX_COSINE_DISTANCE)
+                .collect();
+            if !near.is_empty() {
+                let ids: Vec<&str> = near.iter().map(|(id, _)| id.as_str()).collect();
+                let rows = self
                     .rows(
-                        "SELECT *, 1 - vector::similarity::cosine(embedding, $v) AS distance OMIT id, embedding FROM memory WHERE embedding != NONE ORDER BY distance LIMIT $n",
-                        json!({ "v": vector, "n": limit }),
+                        "SELECT * OMIT id, embedding FROM memory WHERE uid IN $ids",
+                        json!({ "ids": ids }),
                     )
                     .await?;
-                near = close(exact);
+                let mut records: Vec<MemoryRecord> = decode(rows)?;
+                let rank = |m: &MemoryRecord| ids.iter().position(|id| *id == m.id.as_str());
+                records.sort_by_key(|m| rank(m).unwrap_or(usize::MAX));
+                found = records;
             }
-            found = decode(near)?;
         }
         let words = any_word(query);
         if !words.is_empty() {
@@ -307,12 +222,8 @@ impl Store {
             Some(_) => {}
             None => {
                 self.exec(
-                    &format!(
-                        "DEFINE INDEX IF NOT EXISTS memory_vector ON memory FIELDS embedding HNSW DIMENSION {} DIST COSINE TYPE F32; UPSERT meta:vectors SET dimension = {};",
-                        vector.len(),
-                        vector.len()
-                    ),
-                    json!({}),
+                    "UPSERT meta:vectors SET dimension = $n",
+                    json!({ "n": vector.len() }),
                 )
                 .await?;
             }
@@ -321,7 +232,50 @@ impl Store {
             "UPDATE memory SET embedding = $v WHERE uid = $uid",
             json!({ "uid": id, "v": vector }),
         )
+        .await?;
+        self.vectors.put(id.as_str(), vector);
+        Ok(())
+    }
+
+    /// Reads every stored vector into memory: once, and again after SHARED_INDEX_AGE when other
+    /// machines write to the same server.
+    async fn load_vectors(&self) -> Result<()> {
+        let fresh = self.vectors.loaded_at().is_some_and(|at| {
+            self.shared_since.is_none() || at.elapsed() < super::SHARED_INDEX_AGE
+        });
+        if fresh {
+            return Ok(());
+        }
+        let Some(dim) = self.vector_dimension().await? else {
+            return Ok(());
+        };
+        let started = std::time::Instant::now();
+        let rows = self
+            .rows(
+                "SELECT uid, embedding FROM memory WHERE embedding != NONE",
+                json!({}),
+            )
+            .await?;
+        let vectors = self.vectors.clone();
+        let n = rows.len();
+        tokio::task::spawn_blocking(move || {
+            vectors.load(
+                dim,
+                rows.into_iter().filter_map(|mut r| {
+                    let id = r["uid"].as_str()?.to_owned();
+                    let v: Vec<f32> = serde_json::from_value(r["embedding"].take()).ok()?;
+                    Some((id, v))
+                }),
+            );
+        })
         .await
+        .map_err(|e| MemoryError::Query(e.to_string()))?;
+        tracing::info!(
+            vectors = n,
+            ms = started.elapsed().as_millis(),
+            "memory vectors loaded"
+        );
+        Ok(())
     }
 
     async fn vector_dimension(&self) -> Result<Option<usize>> {
@@ -377,22 +331,6 @@ mod tests {
             .await
             .unwrap();
         id
-    }
-
-    #[test]
-    fn snippets_are_cut_around_the_first_match() {
-        let long = format!(
-            "{} the «needle» here {}",
-            "a ".repeat(100),
-            "b ".repeat(100)
-        );
-        let s = snippet(&long);
-        assert!(
-            s.starts_with('…') && s.ends_with('…') && s.contains("«needle»"),
-            "{s}"
-        );
-        assert!(s.chars().count() < 260, "{s}");
-        assert_eq!(snippet("short «hit»\nline"), "short «hit» line");
     }
 
     #[tokio::test]

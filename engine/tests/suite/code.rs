@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use aetheria_engine::api::{Command, Decision, Event, Policy, SessionId, ToolStatus};
 use aetheria_engine::config::{Config, SandboxBackend};
+use aetheria_engine::jobs::{JobKind, JobRecord, JobSpec, JobState};
 use aetheria_engine::testkit::Reply;
 
 use super::common::{Harness, skip, turn_ended};
@@ -448,6 +449,138 @@ async fn docker_status_reports_the_image() {
     assert!(
         status.ready && status.image.starts_with("aetheria-sandbox:"),
         "{status:?}"
+    );
+    shutdown(h).await;
+}
+
+async fn job_now(h: &mut Harness, id: &aetheria_engine::api::JobId) -> JobRecord {
+    h.handle.submit(Command::GetJob { id: id.clone() }).unwrap();
+    match h
+        .until(|e| matches!(e, Event::JobUpdated { job } if &job.spec.id == id))
+        .await
+        .pop()
+    {
+        Some(Event::JobUpdated { job }) => job,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Polls a job (every 100 ms, at most 60 s) until `done` holds.
+async fn job_until(
+    h: &mut Harness,
+    id: &aetheria_engine::api::JobId,
+    done: impl Fn(&JobRecord) -> bool,
+) -> JobRecord {
+    for _ in 0..600 {
+        let job = job_now(h, id).await;
+        if done(&job) {
+            return job;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("job {id}: {:?}", job_now(h, id).await);
+}
+
+fn code_job(language: &str, code: &str) -> JobSpec {
+    JobSpec {
+        max_attempts: 1,
+        ..JobSpec::new(JobKind::Code {
+            language: language.into(),
+            code: code.into(),
+            timeout_s: Some(120),
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_code_job_runs_in_its_own_sandbox_shows_progress_and_can_be_cancelled() {
+    if skip("docker") {
+        return;
+    }
+    // A short visibility: heartbeats (which carry the progress) every 300 ms.
+    let mut h = start(vec![], |c| c.jobs.visibility_ms = 900).await;
+
+    let long_run = code_job(
+        "python",
+        "import time\nprint('step 1 of 2', flush=True)\ntime.sleep(2)\nprint('step 2 of 2', flush=True)\nopen('/workspace/job.txt','w').write('made by a job')\n",
+    );
+    h.handle
+        .submit(Command::SubmitJob {
+            job: long_run.clone(),
+        })
+        .unwrap();
+    let running = job_until(&mut h, &long_run.id, |j| j.progress == "step 1 of 2").await;
+    assert_eq!(running.state, JobState::Running, "{running:?}");
+    let done = job_until(&mut h, &long_run.id, |j| j.state.is_final()).await;
+    assert_eq!(done.state, JobState::Done, "{done:?}");
+    assert!(
+        done.result
+            .starts_with("python in the docker sandbox: exit code 0"),
+        "{done:?}"
+    );
+    assert!(done.result.contains("step 2 of 2"), "{done:?}");
+    assert_eq!(
+        std::fs::read_to_string(h.workspace.join("job.txt")).unwrap(),
+        "made by a job"
+    );
+
+    // A failing program fails its only attempt, with its output as the error.
+    let failing = code_job("bash", "echo 'no such input' >&2; exit 3");
+    h.handle
+        .submit(Command::SubmitJob {
+            job: failing.clone(),
+        })
+        .unwrap();
+    let dead = job_until(&mut h, &failing.id, |j| j.state.is_final()).await;
+    assert_eq!(dead.state, JobState::Dead, "{dead:?}");
+    assert_eq!(dead.attempts, 1);
+    assert!(dead.error.contains("exit code 3"), "{dead:?}");
+    assert!(dead.error.contains("no such input"), "{dead:?}");
+
+    // A cancelled run is killed with its sandbox, not left running.
+    let endless = code_job(
+        "python",
+        "import time\nprint('looping', flush=True)\nwhile True: time.sleep(1)\n",
+    );
+    h.handle
+        .submit(Command::SubmitJob {
+            job: endless.clone(),
+        })
+        .unwrap();
+    job_until(&mut h, &endless.id, |j| j.progress == "looping").await;
+    let name = format!("job-{}", endless.id);
+    assert!(
+        sandboxes(&mut h).await.iter().any(|s| s.name == name),
+        "the job's own sandbox runs it"
+    );
+    h.handle
+        .submit(Command::CancelJob {
+            id: endless.id.clone(),
+        })
+        .unwrap();
+    let cancelled = job_until(&mut h, &endless.id, |j| j.state.is_final()).await;
+    assert_eq!(cancelled.state, JobState::Cancelled, "{cancelled:?}");
+    let mut gone = false;
+    for _ in 0..100 {
+        if !sandboxes(&mut h).await.iter().any(|s| s.name == name) {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(gone, "the cancelled job's sandbox was removed");
+
+    // Nonsense is refused before any sandbox starts.
+    let unknown = code_job("cobol", "DISPLAY 'HI'.");
+    h.handle
+        .submit(Command::SubmitJob {
+            job: unknown.clone(),
+        })
+        .unwrap();
+    let refused = job_until(&mut h, &unknown.id, |j| j.state.is_final()).await;
+    assert!(
+        refused.error.contains("python, bash or node"),
+        "{refused:?}"
     );
     shutdown(h).await;
 }

@@ -11,6 +11,7 @@ mod local;
 mod mcp;
 mod persistence;
 mod remembering;
+mod remote;
 mod sessions;
 mod settings;
 mod tools;

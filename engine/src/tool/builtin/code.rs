@@ -221,8 +221,12 @@ async fn run(
     }
 }
 
-/// What the model reads about a finished run.
-fn describe(outcome: &ExecOutcome, what: &str, backend: aetheria_sandbox::Backend) -> String {
+/// What the model (or a code job's result) says about a finished run.
+pub(crate) fn describe(
+    outcome: &ExecOutcome,
+    what: &str,
+    backend: aetheria_sandbox::Backend,
+) -> String {
     let mut out = format!(
         "{what} in the {backend} sandbox: {} after {:.1} s",
         outcome.status_line(),

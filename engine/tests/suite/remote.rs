@@ -1,0 +1,187 @@
+//! Memory on a SurrealDB server: a real server (the `surreal` binary's own code, built here as the
+//! `surreal_server` example) shared by two engines as two machines would share it — what one
+//! writes, the other lists, loads and finds — with the password from the real OS keychain; a
+//! wrong or missing password is refused with a clear message.
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command as Process, Stdio};
+use std::time::Duration;
+
+use aetheria_engine::api::{Command, Event, Role};
+use aetheria_engine::config::Config;
+use aetheria_engine::secrets::Secrets;
+use aetheria_engine::testkit::Reply;
+use aetheria_engine::{Engine, EngineError};
+
+use super::common::{Harness, config_for, skip};
+
+/// A SurrealDB server on a free loopback port, in memory, with one root user.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn example(name: &str) -> PathBuf {
+    // target/debug/deps/suite-… → target/debug/examples/NAME
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name)
+}
+
+fn server(password: &str) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let bin = example("surreal_server");
+    let child = Process::new(&bin)
+        .args(["start", "--bind", &format!("127.0.0.1:{port}")])
+        .args([
+            "--user", "root", "--pass", password, "--log", "warn", "memory",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e} (built by `cargo test`)", bin.display()));
+    let server = Server {
+        child,
+        url: format!("ws://127.0.0.1:{port}"),
+    };
+    for _ in 0..200 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return server;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the SurrealDB server did not listen within 10 s");
+}
+
+async fn keep(account: &str, password: &str) {
+    let (a, p) = (account.to_owned(), password.to_owned());
+    tokio::task::spawn_blocking(move || Secrets::new().set(&a, &p))
+        .await
+        .unwrap()
+        .expect("the OS keychain must work for this test (AETHERIA_SKIP=keychain to skip)");
+}
+
+fn on_server(config: &mut Config, url: &str, account: &str) {
+    config.memory.url = Some(url.to_owned());
+    config.memory.user = Some("root".into());
+    config.memory.key_ref = Some(account.to_owned());
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::now_v7().simple())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_engines_share_their_memory_on_a_surrealdb_server() {
+    if skip("keychain") {
+        return;
+    }
+    let password = unique("pw");
+    let account = unique("aetheria-test-surreal");
+    keep(&account, &password).await;
+    let server = server(&password);
+
+    // "Machine A" talks; its turn is written to the server.
+    let (url, acct) = (server.url.clone(), account.clone());
+    let mut a = Harness::start_with(
+        vec![Reply::text(&["Sea otters hold hands while they sleep."])],
+        move |c| on_server(c, &url, &acct),
+    )
+    .await;
+    let session = a.new_session().await;
+    let events = a.turn(&session, "Tell me something about otters").await;
+    assert!(
+        matches!(events.last(), Some(Event::TurnFinished { .. })),
+        "{events:?}"
+    );
+
+    // "Machine B", with its own data folder, sees it: listed, loaded and found by search.
+    let (url, acct) = (server.url.clone(), account.clone());
+    let mut b = Harness::start_with(vec![], move |c| on_server(c, &url, &acct)).await;
+    b.handle.submit(Command::ListSessions).unwrap();
+    let Some(Event::SessionList { sessions }) = b
+        .until(|e| matches!(e, Event::SessionList { .. }))
+        .await
+        .pop()
+    else {
+        unreachable!()
+    };
+    assert!(sessions.iter().any(|s| s.id == session), "{sessions:?}");
+    b.handle
+        .submit(Command::LoadSession {
+            session: session.clone(),
+        })
+        .unwrap();
+    let Some(Event::SessionLoaded { messages, .. }) = b
+        .until(|e| matches!(e, Event::SessionLoaded { .. }))
+        .await
+        .pop()
+    else {
+        unreachable!()
+    };
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert_eq!(messages[1].role, Role::Assistant);
+    assert_eq!(
+        messages[1].content,
+        "Sea otters hold hands while they sleep."
+    );
+    b.handle
+        .submit(Command::SearchHistory {
+            query: "otter sleeping".into(),
+            limit: None,
+        })
+        .unwrap();
+    let Some(Event::SearchResults { hits, .. }) = b
+        .until(|e| matches!(e, Event::SearchResults { .. }))
+        .await
+        .pop()
+    else {
+        unreachable!()
+    };
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    assert!(hits.iter().all(|h| h.session == session), "{hits:?}");
+    assert!(
+        hits.iter().any(|h| h.snippet.contains("«otters»")),
+        "{hits:?}"
+    );
+    // Nothing of it is on B's own disk.
+    assert!(!b.data.path().join("db").exists());
+    drop(a);
+    drop(b);
+
+    // A wrong password, and none at all, are refused, naming the fix.
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = unique("aetheria-test-surreal-wrong");
+    keep(&wrong, "not-the-password").await;
+    let mut config = config_for(&dir, dir.path(), "http://127.0.0.1:9/v1");
+    on_server(&mut config, &server.url, &wrong);
+    let err = Engine::start(config.clone()).await.unwrap_err();
+    assert!(matches!(err, EngineError::Memory(_)), "{err:?}");
+    assert!(err.to_string().contains(&server.url), "{err}");
+    config.memory.key_ref = Some(unique("aetheria-test-surreal-none"));
+    let err = Engine::start(config).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("aetheria auth set aetheria-test-surreal-none"),
+        "{err}"
+    );
+    for acct in [account, wrong] {
+        let _ = tokio::task::spawn_blocking(move || Secrets::new().delete(&acct)).await;
+    }
+}
