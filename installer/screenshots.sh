@@ -4,8 +4,9 @@
 # tab with a real code run (when a sandbox is available), dictation held on Ctrl+Space (a WAV of
 # espeak-ng speech stands in for the microphone; the real tiny.en model transcribes), main (dark).
 # Fails when the app crashes or a screenshot is blank. Usage: installer/screenshots.sh [OUT_DIR]
-# AETHERIA_SCREENSHOT_PROFILE=release shoots the release build (CI uses the debug build the tests
-# already made: a cold release build of the database engine alone takes ~14 min on 2 cores).
+# AETHERIA_SCREENSHOT_PROFILE=release (what .ci/run uses) shoots the release build, made exactly as
+# the packages make it (installer/release-env.sh), so installer/test-packages.sh reuses it;
+# AETHERIA_SCREENSHOT_PROFILE=dev shoots the debug build the tests made (quicker while working).
 # Needs: xvfb openbox xdotool imagemagick dbus gnome-keyring (installer/debian/test-packages.txt).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -17,16 +18,22 @@ PIDS=()
 cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-PROFILE="${AETHERIA_SCREENSHOT_PROFILE:-dev}"
+PROFILE="${AETHERIA_SCREENSHOT_PROFILE:-release}"
+# The scripted model server comes from the test build (a test tool, not part of the app): the same
+# selection of packages and features as the test run, so its build is reused as is.
+cargo build --locked -q --workspace --all-features --bins --tests --examples
+PROVIDER="$CARGO_TARGET_DIR/debug/examples/loopback_provider"
 if [ "$PROFILE" = dev ]; then
-  # The same selection of packages and features as the test run, so its build is reused as is.
-  cargo build --locked -q --workspace --all-features --bins --tests --examples
   BIN="$CARGO_TARGET_DIR/debug/aetheria"
 else
-  cargo build --locked -q --profile "$PROFILE" -p aetheria
-  cargo build --locked -q -p aetheria-engine --features testkit --example loopback_provider
-  BIN="$CARGO_TARGET_DIR/$PROFILE/aetheria"
+  BIN=$(
+    # shellcheck source=installer/release-env.sh
+    . installer/release-env.sh
+    cargo build --locked -q --profile "$PROFILE" -p aetheria >&2
+    echo "$CARGO_TARGET_DIR/$PROFILE/aetheria"
+  )
 fi
+echo "shooting $BIN" >&2
 
 export DISPLAY="${AETHERIA_SCREENSHOT_DISPLAY:-:97}"
 Xvfb "$DISPLAY" -screen 0 1280x800x24 >"$WORK/xvfb.log" 2>&1 & PIDS+=($!)
@@ -34,7 +41,7 @@ for _ in $(seq 1 40); do xdpyinfo >/dev/null 2>&1 && break; sleep 0.25; done
 openbox >"$WORK/openbox.log" 2>&1 & PIDS+=($!)
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-"$CARGO_TARGET_DIR/debug/examples/loopback_provider" "127.0.0.1:$PORT" >"$WORK/provider.log" 2>&1 & PIDS+=($!)
+"$PROVIDER" "127.0.0.1:$PORT" >"$WORK/provider.log" 2>&1 & PIDS+=($!)
 
 mkdir -p "$WORK/config" "$WORK/data" "$WORK/ws/notes" "$WORK/keyrings"
 echo "# Demo project" >"$WORK/ws/README.md"

@@ -3,7 +3,9 @@
 # Docker) and checks it as a person would: `aetheria --version`, `aetheria doctor`, a headless
 # `aetheria ask` against the loopback model server, the desktop entry and icons where desktops
 # look, an upgrade from an older package that keeps the person's session, and a removal that
-# keeps their data. Needs root, Docker, debootstrap and a Debian mirror.
+# keeps their data. Then runs the AppImage in another clean container (no FUSE there:
+# `--appimage-extract-and-run`): --version and a headless ask. Needs root, Docker, debootstrap,
+# a Debian mirror, mksquashfs and patchelf.
 #   installer/test-packages.sh [--profile dev|release]
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -37,9 +39,11 @@ fi
 say "building the packages ($PROFILE): an older one to upgrade from, and this version"
 mkdir -p "$WORK/debs"
 old=$(installer/build-linux.sh --profile "$PROFILE" --formats deb --version 0.0.1 --out "$WORK/debs")
-new=$(installer/build-linux.sh --profile "$PROFILE" --formats deb --out "$WORK/debs")
+made=$(installer/build-linux.sh --profile "$PROFILE" --formats deb,appimage --out "$WORK/debs")
+new=$(echo "$made" | grep '\.deb$')
+appimage=$(echo "$made" | grep '\.AppImage$')
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)
-ls -l "$old" "$new" >&2
+ls -l "$old" "$new" "$appimage" >&2
 
 # The scripted model server on the host's loopback; the container shares the host's network.
 target="${CARGO_TARGET_DIR:-$HOME/.cache/aetheria/target}"
@@ -83,4 +87,23 @@ apt-get remove -y -qq aetheria >/dev/null 2>&1 || fail "removing"
 [ ! -e /usr/bin/aetheria ] || fail "the binary is still there after removal"
 [ -d /root/.local/share/aetheria ] || fail "removal took the person'"'"'s data"
 echo "the package installs, runs, upgrades keeping the session, and uninstalls keeping the data"
+'
+
+say "running the AppImage in a clean $SUITE container"
+docker run --rm --network host -v "$WORK/debs:/debs:ro" -e PORT="$PORT" -e IMAGE_FILE="/debs/$(basename "$appimage")" \
+  -e VERSION="$version" "$IMAGE" bash -euo pipefail -c '
+export HOME=/root DEBIAN_FRONTEND=noninteractive
+fail() { echo "FAILED: $*"; exit 1; }
+cd /tmp
+"$IMAGE_FILE" --appimage-extract-and-run --version | grep -q "aetheria $VERSION" || fail "AppImage --version"
+# This bare system has no CA certificates (every desktop does): the app says how to get them.
+if "$IMAGE_FILE" --appimage-extract-and-run ask --base-url "http://127.0.0.1:$PORT/v1" --model demo "hi" >/dev/null 2>/tmp/ask.log; then
+  fail "ask worked without CA certificates"
+fi
+grep -q "apt install ca-certificates" /tmp/ask.log || { cat /tmp/ask.log; fail "no hint about the CA certificates"; }
+apt-get update -qq && apt-get install -y -qq ca-certificates >/dev/null 2>&1 || fail "installing ca-certificates"
+answer=$("$IMAGE_FILE" --appimage-extract-and-run ask --base-url "http://127.0.0.1:$PORT/v1" --model demo "What is in my workspace?" 2>/tmp/ask.log) \
+  || { cat /tmp/ask.log; fail "AppImage ask"; }
+echo "$answer" | grep -q "Your workspace" || fail "the AppImage answer did not arrive: $answer"
+echo "the AppImage runs in a clean system: --version and a headless ask"
 '

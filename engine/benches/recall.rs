@@ -170,7 +170,7 @@ async fn vectors() {
     let started = Instant::now();
     store.seed_memories(&stored).await.unwrap();
     println!(
-        "seeded {} memories with {DIMENSION}-dimension embeddings (HNSW index) in {:.1} s",
+        "seeded {} memories with {DIMENSION}-dimension embeddings in {:.1} s",
         stored.len(),
         started.elapsed().as_secs_f64()
     );

@@ -41,6 +41,15 @@ impl Engine {
         config.validate()?;
         let store = Store::open_configured(&config).await?;
         store.recover_interrupted().await?;
+        if config.memory.embeddings.is_some() {
+            // Read the memories' vectors now, not on the first recall (~6 s at 100,000).
+            let preload = store.clone();
+            tokio::spawn(async move {
+                if let Err(e) = preload.load_vectors().await {
+                    tracing::warn!("loading the memories' vectors: {e}");
+                }
+            });
+        }
         let remembered = store.policies().await?;
         let grants = store.grants().await?;
         let mut roots = Vec::new();

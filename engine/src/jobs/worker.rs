@@ -67,25 +67,15 @@ async fn code_run(
     cancelled: &CancellationToken,
     progress: &std::sync::Mutex<String>,
 ) -> Result<String, String> {
-    let (file, program) = match language {
-        "python" => ("main.py", "python3"),
-        "bash" => ("main.sh", "bash"),
-        "node" => ("main.js", "node"),
-        other => {
-            return Err(format!(
-                "unknown language {other:?}: code jobs run python, bash or node"
-            ));
-        }
+    let Some(lang) = crate::tool::builtin::code::Language::parse(language) else {
+        return Err(format!(
+            "unknown language {language:?}: code jobs run python, bash or node"
+        ));
     };
     if code.trim().is_empty() {
         return Err("the code is empty".into());
     }
-    let launcher = format!(
-        "f=$(mktemp -d /tmp/run.XXXXXX)/{file}; cat > \"$f\"; exec {program} \"$f\" </dev/null"
-    );
-    let request = aetheria_sandbox::ExecRequest::new(["sh", "-c", &launcher])
-        .stdin(code.as_bytes().to_vec())
-        .timeout(shared.sandboxes.timeout(timeout_s));
+    let request = lang.request(code, shared.sandboxes.timeout(timeout_s));
     let key = format!("job-{}", delivery.spec.id);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<aetheria_sandbox::Chunk>(64);
     let tail = async {

@@ -239,11 +239,17 @@ impl Store {
 
     /// Reads every stored vector into memory: once, and again after SHARED_INDEX_AGE when other
     /// machines write to the same server.
-    async fn load_vectors(&self) -> Result<()> {
-        let fresh = self.vectors.loaded_at().is_some_and(|at| {
-            self.shared_since.is_none() || at.elapsed() < super::SHARED_INDEX_AGE
-        });
-        if fresh {
+    pub(crate) async fn load_vectors(&self) -> Result<()> {
+        let fresh = || {
+            self.vectors.loaded_at().is_some_and(|at| {
+                self.shared_since.is_none() || at.elapsed() < super::SHARED_INDEX_AGE
+            })
+        };
+        if fresh() {
+            return Ok(());
+        }
+        let _loading = self.vectors.loading.lock().await;
+        if fresh() {
             return Ok(());
         }
         let Some(dim) = self.vector_dimension().await? else {

@@ -23,6 +23,8 @@ struct Loaded {
 #[derive(Default)]
 pub(crate) struct Vectors {
     state: RwLock<Option<Loaded>>,
+    /// Held while the store is read, so two recalls do not both load.
+    pub(crate) loading: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Vectors {

@@ -83,7 +83,18 @@ pub(crate) fn http_client() -> Result<reqwest::Client, ProviderError> {
         .read_timeout(Duration::from_secs(180))
         .user_agent(concat!("aetheria/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| ProviderError::Connect(format!("cannot build an HTTP client: {e}")))
+        .map_err(|e| {
+            let mut why = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(s) = source {
+                why.push_str(": ");
+                why.push_str(&s.to_string());
+                source = s.source();
+            }
+            ProviderError::Connect(format!(
+                "cannot build an HTTP client ({why}); when the system's CA certificates are missing, install them (Debian/Ubuntu: `sudo apt install ca-certificates`)"
+            ))
+        })
 }
 
 /// Sends the request; a refused connection or an error status becomes a `ProviderError` that names

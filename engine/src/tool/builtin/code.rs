@@ -37,12 +37,32 @@ impl Language {
         }
     }
 
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Language::Python => "python",
             Language::Bash => "bash",
             Language::Node => "node",
         }
+    }
+
+    /// The language of a name (`python`, `bash`, `node`).
+    pub(crate) fn parse(name: &str) -> Option<Self> {
+        [Language::Python, Language::Bash, Language::Node]
+            .into_iter()
+            .find(|l| l.name() == name)
+    }
+
+    /// The sandbox request that runs `code`: the source goes in on stdin to a tiny launcher that
+    /// saves it to /tmp and runs it, so the program keeps argv and line numbers that name a real
+    /// file.
+    pub(crate) fn request(self, code: &str, timeout: std::time::Duration) -> ExecRequest {
+        let (file, program) = self.file_and_program();
+        let launcher = format!(
+            "f=$(mktemp -d /tmp/run.XXXXXX)/{file}; cat > \"$f\"; exec {program} \"$f\" </dev/null"
+        );
+        ExecRequest::new(["sh", "-c", &launcher])
+            .stdin(code.as_bytes().to_vec())
+            .timeout(timeout)
     }
 }
 
@@ -79,15 +99,9 @@ impl Tool for RunCode {
         if args.code.trim().is_empty() {
             return Err(ToolError::RespondToModel("the code is empty".into()));
         }
-        let (file, program) = args.language.file_and_program();
-        // The source goes in on stdin to a tiny launcher that saves it to /tmp and runs it, so
-        // the program keeps argv and line numbers that name a real file.
-        let launcher = format!(
-            "f=$(mktemp -d /tmp/run.XXXXXX)/{file}; cat > \"$f\"; exec {program} \"$f\" </dev/null"
-        );
-        let request = ExecRequest::new(["sh", "-c", &launcher])
-            .stdin(args.code.into_bytes())
-            .timeout(self.0.timeout(args.timeout_s));
+        let request = args
+            .language
+            .request(&args.code, self.0.timeout(args.timeout_s));
         run(&self.0, request, &cx, args.language.name()).await
     }
 
