@@ -90,6 +90,10 @@ echo "the package installs, runs, upgrades keeping the session, and uninstalls k
 '
 
 say "running the AppImage in a clean $SUITE container"
+# A fresh scripted conversation (the one above has moved on to its later replies).
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$target/debug/examples/loopback_provider" "127.0.0.1:$PORT" >"$WORK/provider2.log" 2>&1 & PIDS+=($!)
+for _ in $(seq 1 40); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.25; done
 docker run --rm --network host -v "$WORK/debs:/debs:ro" -e PORT="$PORT" -e IMAGE_FILE="/debs/$(basename "$appimage")" \
   -e VERSION="$version" "$IMAGE" bash -euo pipefail -c '
 export HOME=/root DEBIAN_FRONTEND=noninteractive
