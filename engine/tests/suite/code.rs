@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use aetheria_engine::api::{Command, Decision, Event, Policy, SessionId, ToolStatus};
 use aetheria_engine::config::{Config, SandboxBackend};
-use aetheria_engine::jobs::{JobKind, JobRecord, JobSpec, JobState};
+use aetheria_engine::jobs::{JobKind, JobSpec, JobState};
 use aetheria_engine::testkit::Reply;
 
 use super::common::{Harness, skip, turn_ended};
@@ -453,34 +453,6 @@ async fn docker_status_reports_the_image() {
     shutdown(h).await;
 }
 
-async fn job_now(h: &mut Harness, id: &aetheria_engine::api::JobId) -> JobRecord {
-    h.handle.submit(Command::GetJob { id: id.clone() }).unwrap();
-    match h
-        .until(|e| matches!(e, Event::JobUpdated { job } if &job.spec.id == id))
-        .await
-        .pop()
-    {
-        Some(Event::JobUpdated { job }) => job,
-        other => panic!("{other:?}"),
-    }
-}
-
-/// Polls a job (every 100 ms, at most 60 s) until `done` holds.
-async fn job_until(
-    h: &mut Harness,
-    id: &aetheria_engine::api::JobId,
-    done: impl Fn(&JobRecord) -> bool,
-) -> JobRecord {
-    for _ in 0..600 {
-        let job = job_now(h, id).await;
-        if done(&job) {
-            return job;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("job {id}: {:?}", job_now(h, id).await);
-}
-
 fn code_job(language: &str, code: &str) -> JobSpec {
     JobSpec {
         max_attempts: 1,
@@ -509,9 +481,11 @@ async fn a_code_job_runs_in_its_own_sandbox_shows_progress_and_can_be_cancelled(
             job: long_run.clone(),
         })
         .unwrap();
-    let running = job_until(&mut h, &long_run.id, |j| j.progress == "step 1 of 2").await;
+    let running = h
+        .job_until(&long_run.id, |j| j.progress == "step 1 of 2")
+        .await;
     assert_eq!(running.state, JobState::Running, "{running:?}");
-    let done = job_until(&mut h, &long_run.id, |j| j.state.is_final()).await;
+    let done = h.job_until(&long_run.id, |j| j.state.is_final()).await;
     assert_eq!(done.state, JobState::Done, "{done:?}");
     assert!(
         done.result
@@ -531,7 +505,7 @@ async fn a_code_job_runs_in_its_own_sandbox_shows_progress_and_can_be_cancelled(
             job: failing.clone(),
         })
         .unwrap();
-    let dead = job_until(&mut h, &failing.id, |j| j.state.is_final()).await;
+    let dead = h.job_until(&failing.id, |j| j.state.is_final()).await;
     assert_eq!(dead.state, JobState::Dead, "{dead:?}");
     assert_eq!(dead.attempts, 1);
     assert!(dead.error.contains("exit code 3"), "{dead:?}");
@@ -547,7 +521,7 @@ async fn a_code_job_runs_in_its_own_sandbox_shows_progress_and_can_be_cancelled(
             job: endless.clone(),
         })
         .unwrap();
-    job_until(&mut h, &endless.id, |j| j.progress == "looping").await;
+    h.job_until(&endless.id, |j| j.progress == "looping").await;
     let name = format!("job-{}", endless.id);
     assert!(
         sandboxes(&mut h).await.iter().any(|s| s.name == name),
@@ -558,7 +532,7 @@ async fn a_code_job_runs_in_its_own_sandbox_shows_progress_and_can_be_cancelled(
             id: endless.id.clone(),
         })
         .unwrap();
-    let cancelled = job_until(&mut h, &endless.id, |j| j.state.is_final()).await;
+    let cancelled = h.job_until(&endless.id, |j| j.state.is_final()).await;
     assert_eq!(cancelled.state, JobState::Cancelled, "{cancelled:?}");
     let mut gone = false;
     for _ in 0..100 {
@@ -577,7 +551,7 @@ async fn a_code_job_runs_in_its_own_sandbox_shows_progress_and_can_be_cancelled(
             job: unknown.clone(),
         })
         .unwrap();
-    let refused = job_until(&mut h, &unknown.id, |j| j.state.is_final()).await;
+    let refused = h.job_until(&unknown.id, |j| j.state.is_final()).await;
     assert!(
         refused.error.contains("python, bash or node"),
         "{refused:?}"

@@ -3,8 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aetheria_engine::api::{Command, Event, SessionId};
+use aetheria_engine::api::{Command, Event, JobId, SessionId};
 use aetheria_engine::config::{Config, ProviderConfig, Wire};
+use aetheria_engine::jobs::JobRecord;
 use aetheria_engine::testkit::{Reply, ScriptedServer};
 use aetheria_engine::{Engine, Events, Handle};
 
@@ -152,6 +153,33 @@ pub struct Direct {
 }
 
 impl Harness {
+    /// A background job as it is now.
+    pub async fn job(&mut self, id: &JobId) -> JobRecord {
+        self.handle
+            .submit(Command::GetJob { id: id.clone() })
+            .unwrap();
+        match self
+            .until(|e| matches!(e, Event::JobUpdated { job } if &job.spec.id == id))
+            .await
+            .pop()
+        {
+            Some(Event::JobUpdated { job }) => job,
+            other => unreachable!("{other:?}"),
+        }
+    }
+
+    /// Asks for a job every 100 ms (at most 60 s) until `done` holds for it.
+    pub async fn job_until(&mut self, id: &JobId, done: impl Fn(&JobRecord) -> bool) -> JobRecord {
+        for _ in 0..600 {
+            let job = self.job(id).await;
+            if done(&job) {
+                return job;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("job {id}: {:?}", self.job(id).await);
+    }
+
     /// Runs one tool directly (`CallTool`), allowing it once if it asks.
     pub async fn direct(&mut self, tool: &str, arguments: serde_json::Value) -> Direct {
         use aetheria_engine::api::{Decision, ToolCallId};

@@ -10,26 +10,8 @@ use aetheria_engine::jobs::{JobKind, JobRecord, JobSpec, JobState, Queue, RedisQ
 
 use super::common::Harness;
 
-async fn job(h: &mut Harness, id: &JobId) -> JobRecord {
-    h.handle.submit(Command::GetJob { id: id.clone() }).unwrap();
-    let events = h
-        .until(|e| matches!(e, Event::JobUpdated { job } if &job.spec.id == id))
-        .await;
-    let Some(Event::JobUpdated { job }) = events.last() else {
-        unreachable!()
-    };
-    job.clone()
-}
-
 async fn until_state(h: &mut Harness, id: &JobId, state: JobState) -> JobRecord {
-    for _ in 0..200 {
-        let record = job(h, id).await;
-        if record.state == state {
-            return record;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("job {id} never became {state:?}: {:?}", job(h, id).await);
+    h.job_until(id, |j| j.state == state).await
 }
 
 #[tokio::test]
