@@ -212,6 +212,7 @@ pub(crate) struct TaskStream<T> {
 }
 
 impl<T: Send + 'static> TaskStream<T> {
+    /// The task runs on the caller's runtime.
     pub(crate) fn spawn<F, Fut>(body: F) -> Self
     where
         F: FnOnce(mpsc::Sender<T>) -> Fut,
@@ -219,6 +220,21 @@ impl<T: Send + 'static> TaskStream<T> {
     {
         let (tx, rx) = mpsc::channel(64);
         let task = tokio::spawn(body(tx));
+        Self {
+            rx: ReceiverStream::new(rx),
+            task,
+        }
+    }
+
+    /// The task reads a provider's HTTP answer on the thread that streams answers
+    /// (`wire::spawn`).
+    pub(crate) fn network<F, Fut>(body: F) -> Self
+    where
+        F: FnOnce(mpsc::Sender<T>) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel(64);
+        let task = wire::spawn(body(tx));
         Self {
             rx: ReceiverStream::new(rx),
             task,

@@ -5,10 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use futures::StreamExt;
 use serde_json::{Value, json};
 
-use super::wire::{self, Tx, send};
+use super::wire::{self, Out, Tx};
 use super::{
     ChatMessage, EventStream, ModelClient, ProviderError, Request, ResponseEvent, TaskStream,
 };
@@ -132,7 +131,7 @@ impl ModelClient for AnthropicClient {
         }
         let config = self.config.clone();
         let has_key = self.key.is_some();
-        Box::pin(TaskStream::spawn(move |tx| async move {
+        Box::pin(TaskStream::network(move |tx| async move {
             if let Err(e) = run(builder, &config, has_key, &tx).await {
                 let _ = tx.send(Err(e)).await;
             }
@@ -158,13 +157,23 @@ async fn run(
     tx: &Tx,
 ) -> Result<(), ProviderError> {
     let response = wire::open(builder, config, has_key).await?;
+    let mut out = Out::new(tx);
+    let result = read(response, config, &mut out).await;
+    out.finish(result).await
+}
+
+async fn read(
+    response: reqwest::Response,
+    config: &ProviderConfig,
+    out: &mut Out<'_>,
+) -> Result<(), ProviderError> {
     let name = &config.name;
-    let mut events = std::pin::pin!(wire::json_events(response, config));
+    let mut events = wire::json_events(response, config);
     let mut blocks: BTreeMap<u64, Block> = BTreeMap::new();
     let mut usage = Usage::default();
     let mut stop: Option<String> = None;
     let mut stopped = false;
-    while let Some(v) = events.next().await {
+    while let Some(v) = out.next(&mut events).await? {
         let v = v?;
         let kind = v["type"].as_str().unwrap_or_default();
         match kind {
@@ -181,7 +190,7 @@ async fn run(
                 let entry = match block["type"].as_str() {
                     Some("text") => {
                         if let Some(text) = block["text"].as_str().filter(|t| !t.is_empty()) {
-                            send(tx, ResponseEvent::TextDelta(text.to_owned())).await?;
+                            out.text(text);
                         }
                         Block::Text
                     }
@@ -192,7 +201,7 @@ async fn run(
                     },
                     Some("thinking") => {
                         if let Some(text) = block["thinking"].as_str().filter(|t| !t.is_empty()) {
-                            send(tx, ResponseEvent::ThinkingDelta(text.to_owned())).await?;
+                            out.thinking(text);
                         }
                         Block::Other
                     }
@@ -207,12 +216,12 @@ async fn run(
                 match (delta["type"].as_str(), blocks.get_mut(&index)) {
                     (Some("text_delta"), _) => {
                         if let Some(text) = delta["text"].as_str().filter(|t| !t.is_empty()) {
-                            send(tx, ResponseEvent::TextDelta(text.to_owned())).await?;
+                            out.text(text);
                         }
                     }
                     (Some("thinking_delta"), _) => {
                         if let Some(text) = delta["thinking"].as_str().filter(|t| !t.is_empty()) {
-                            send(tx, ResponseEvent::ThinkingDelta(text.to_owned())).await?;
+                            out.thinking(text);
                         }
                     }
                     (Some("input_json_delta"), Some(Block::Tool { input, .. })) => {
@@ -225,8 +234,8 @@ async fn run(
                 if let Some(reason) = v["delta"]["stop_reason"].as_str() {
                     stop = Some(reason.to_owned());
                 }
-                if let Some(out) = v["usage"]["output_tokens"].as_u64() {
-                    usage.output_tokens = out;
+                if let Some(n) = v["usage"]["output_tokens"].as_u64() {
+                    usage.output_tokens = n;
                 }
             }
             "message_stop" => {
@@ -249,7 +258,7 @@ async fn run(
             "the answer from provider {name:?} ended before it was complete (no message_stop); the partial answer is kept"
         )));
     }
-    send(tx, ResponseEvent::Usage(usage)).await?;
+    out.send(ResponseEvent::Usage(usage)).await?;
     for block in blocks.into_values() {
         if let Block::Tool { id, name, input } = block {
             let id = if id.is_empty() {
@@ -262,14 +271,11 @@ async fn run(
             } else {
                 input
             };
-            send(
-                tx,
-                ResponseEvent::ToolCall(ToolCallRequest {
-                    id: ToolCallId(id),
-                    name,
-                    arguments,
-                }),
-            )
+            out.send(ResponseEvent::ToolCall(ToolCallRequest {
+                id: ToolCallId(id),
+                name,
+                arguments,
+            }))
             .await?;
         }
     }
@@ -280,18 +286,16 @@ async fn run(
         Some("max_tokens") => "length",
         Some(other) => other,
     };
-    send(
-        tx,
-        ResponseEvent::Finished {
-            reason: reason.to_owned(),
-        },
-    )
+    out.send(ResponseEvent::Finished {
+        reason: reason.to_owned(),
+    })
     .await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::StreamExt;
 
     #[test]
     fn an_image_is_a_base64_block_of_the_user_turn() {

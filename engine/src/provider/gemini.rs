@@ -3,10 +3,9 @@
 //! as `systemInstruction`, tools as `functionDeclarations` with a JSON Schema, and the key in
 //! `x-goog-api-key`. Built from Google's public API reference.
 
-use futures::StreamExt;
 use serde_json::{Value, json};
 
-use super::wire::{self, Tx, send};
+use super::wire::{self, Out, Tx};
 use super::{
     ChatMessage, EventStream, ModelClient, ProviderError, Request, ResponseEvent, TaskStream,
 };
@@ -124,7 +123,7 @@ impl ModelClient for GeminiClient {
         }
         let config = self.config.clone();
         let has_key = self.key.is_some();
-        Box::pin(TaskStream::spawn(move |tx| async move {
+        Box::pin(TaskStream::network(move |tx| async move {
             if let Err(e) = run(builder, &config, has_key, &tx).await {
                 let _ = tx.send(Err(e)).await;
             }
@@ -139,12 +138,22 @@ async fn run(
     tx: &Tx,
 ) -> Result<(), ProviderError> {
     let response = wire::open(builder, config, has_key).await?;
+    let mut out = Out::new(tx);
+    let result = read(response, config, &mut out).await;
+    out.finish(result).await
+}
+
+async fn read(
+    response: reqwest::Response,
+    config: &ProviderConfig,
+    out: &mut Out<'_>,
+) -> Result<(), ProviderError> {
     let name = &config.name;
-    let mut events = std::pin::pin!(wire::json_events(response, config));
+    let mut events = wire::json_events(response, config);
     let mut calls: Vec<ToolCallRequest> = Vec::new();
     let mut usage: Option<Usage> = None;
     let mut finish: Option<String> = None;
-    while let Some(v) = events.next().await {
+    while let Some(v) = out.next(&mut events).await? {
         let v = v?;
         if let Some(message) = v.pointer("/error/message").and_then(Value::as_str) {
             return Err(ProviderError::Stream(format!(
@@ -170,12 +179,12 @@ async fn run(
             // Thought summaries are the model's reasoning, not the answer.
             if part["thought"].as_bool() == Some(true) {
                 if let Some(text) = part["text"].as_str().filter(|t| !t.is_empty()) {
-                    send(tx, ResponseEvent::ThinkingDelta(text.to_owned())).await?;
+                    out.thinking(text);
                 }
                 continue;
             }
             if let Some(text) = part["text"].as_str().filter(|t| !t.is_empty()) {
-                send(tx, ResponseEvent::TextDelta(text.to_owned())).await?;
+                out.text(text);
             }
             if let Some(call) = part.get("functionCall") {
                 let id = call["id"].as_str().filter(|id| !id.is_empty()).map_or_else(
@@ -201,11 +210,11 @@ async fn run(
         )));
     };
     if let Some(usage) = usage {
-        send(tx, ResponseEvent::Usage(usage)).await?;
+        out.send(ResponseEvent::Usage(usage)).await?;
     }
     let has_calls = !calls.is_empty();
     for call in calls {
-        send(tx, ResponseEvent::ToolCall(call)).await?;
+        out.send(ResponseEvent::ToolCall(call)).await?;
     }
     // The engine speaks OpenAI's finish words.
     let reason = match reason.as_str() {
@@ -214,12 +223,13 @@ async fn run(
         "MAX_TOKENS" => "length".to_owned(),
         other => other.to_ascii_lowercase(),
     };
-    send(tx, ResponseEvent::Finished { reason }).await
+    out.send(ResponseEvent::Finished { reason }).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::StreamExt;
 
     #[test]
     fn an_image_is_inline_data_of_the_user_turn() {

@@ -2,13 +2,12 @@
 //! llama.cpp, vLLM…): SSE streaming, tool calls assembled from incremental deltas by index,
 //! usage and finish reasons.
 
-use eventsource_stream::Eventsource;
-use futures::{FutureExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use super::wire::{self, Tx, send, truncate};
+use super::wire::{self, Out, Tx, send, truncate};
 use super::{
     ChatMessage, EventStream, ModelClient, ProviderError, Request, ResponseEvent, TaskStream,
 };
@@ -137,7 +136,7 @@ impl ModelClient for OpenAiClient {
         let config = self.config.clone();
         let has_key = self.key.is_some();
         let tools = !request.tools.is_empty();
-        Box::pin(TaskStream::spawn(move |tx| async move {
+        Box::pin(TaskStream::network(move |tx| async move {
             let result = match wire::open(post(&body), &config, has_key).await {
                 // Some servers refuse to stream when tools are offered: ask once more without.
                 Err(e) if tools && refuses_streaming(&e) => {
@@ -226,74 +225,31 @@ async fn complete(
     send(tx, ResponseEvent::Finished { reason }).await
 }
 
-/// Text deltas that arrived together are sent as one event (fewer hops for the same text); text
-/// waiting is sent before anything else and before waiting for the network.
-struct Batch<'a> {
-    tx: &'a Tx,
-    text: String,
-}
-
-impl Batch<'_> {
-    async fn flush(&mut self) -> Result<(), ProviderError> {
-        if self.text.is_empty() {
-            return Ok(());
-        }
-        let text = std::mem::take(&mut self.text);
-        send(self.tx, ResponseEvent::TextDelta(text)).await
-    }
-
-    async fn send(&mut self, event: ResponseEvent) -> Result<(), ProviderError> {
-        self.flush().await?;
-        send(self.tx, event).await
-    }
-}
-
 async fn run(
     response: reqwest::Response,
     config: &ProviderConfig,
     tx: &Tx,
 ) -> Result<(), ProviderError> {
-    let mut out = Batch {
-        tx,
-        text: String::new(),
-    };
-    let result = run_batched(response, config, &mut out).await;
-    // The partial answer goes out before any error.
-    out.flush().await?;
-    result
+    let mut out = Out::new(tx);
+    let result = read(response, config, &mut out).await;
+    out.finish(result).await
 }
 
-async fn run_batched(
+async fn read(
     response: reqwest::Response,
     config: &ProviderConfig,
-    out: &mut Batch<'_>,
+    out: &mut Out<'_>,
 ) -> Result<(), ProviderError> {
-    let mut events = response.bytes_stream().eventsource();
+    let mut events = wire::sse(response, config);
     let mut calls: BTreeMap<u64, PartialCall> = BTreeMap::new();
     let mut finish: Option<String> = None;
-    loop {
-        let event = match events.next().now_or_never() {
-            Some(event) => event,
-            None => {
-                out.flush().await?;
-                events.next().await
-            }
-        };
-        let Some(event) = event else { break };
-        let event = event.map_err(|e| {
-            ProviderError::Stream(format!(
-                "the connection to provider {:?} broke off mid-answer ({e}); the partial answer is kept",
-                config.name
-            ))
-        })?;
-        let data = event.data.trim();
-        if data.is_empty() {
-            continue;
-        }
+    while let Some(data) = out.next(&mut events).await? {
+        let data = data?;
+        let data = data.trim();
         if data == "[DONE]" {
             break;
         }
-        let chunk: Chunk = match serde_json::from_str(data) {
+        let chunk: Chunk<'_> = match serde_json::from_str(data) {
             Ok(chunk) => chunk,
             Err(e) => {
                 // An error object in the stream, or garbage.
@@ -305,11 +261,7 @@ async fn run_batched(
                         config.name
                     )));
                 }
-                return Err(ProviderError::Stream(format!(
-                    "provider {:?} sent a chunk that is not valid JSON ({e}): {}",
-                    config.name,
-                    truncate(data, 200)
-                )));
+                return Err(wire::not_json(&config.name, data, &e));
             }
         };
         if let Some(usage) = chunk.usage {
@@ -320,15 +272,11 @@ async fn run_batched(
             .await?;
         }
         for choice in chunk.choices {
-            if let Some(thought) = choice.delta.reasoning_content
-                && !thought.is_empty()
-            {
-                out.send(ResponseEvent::ThinkingDelta(thought)).await?;
+            if let Some(thought) = &choice.delta.reasoning_content {
+                out.thinking(thought);
             }
-            if let Some(text) = choice.delta.content
-                && !text.is_empty()
-            {
-                out.text.push_str(&text);
+            if let Some(text) = &choice.delta.content {
+                out.text(text);
             }
             for delta in choice.delta.tool_calls.unwrap_or_default() {
                 let index = delta.index.unwrap_or(calls.len() as u64);
@@ -336,13 +284,13 @@ async fn run_batched(
                 if let Some(id) = delta.id.filter(|id| !id.is_empty())
                     && call.id.is_empty()
                 {
-                    call.id = id;
+                    call.id = id.into_owned();
                 }
                 if let Some(function) = delta.function {
                     if let Some(name) = function.name.filter(|n| !n.is_empty())
                         && call.name.is_empty()
                     {
-                        call.name = name;
+                        call.name = name.into_owned();
                     }
                     if let Some(args) = function.arguments {
                         call.arguments.push_str(&args);
@@ -350,7 +298,7 @@ async fn run_batched(
                 }
             }
             if let Some(reason) = choice.finish_reason {
-                finish = Some(reason);
+                finish = Some(reason.into_owned());
             }
         }
     }
@@ -383,50 +331,72 @@ struct PartialCall {
     arguments: String,
 }
 
+// One streamed chunk. Its strings borrow from the event's bytes unless they hold escapes, so a
+// text delta costs one parse and no allocation until it is joined to the answer.
+
+/// A string of a chunk (serde borrows a `Cow` only when it is a field of its own, not inside an
+/// `Option`).
 #[derive(Debug, Deserialize)]
-struct Chunk {
-    #[serde(default)]
-    choices: Vec<Choice>,
+struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Text<'_> {
+    fn into_owned(self) -> String {
+        self.0.into_owned()
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct Chunk<'a> {
+    #[serde(default, borrow)]
+    choices: Vec<Choice<'a>>,
     #[serde(default)]
     usage: Option<WireUsage>,
 }
 
 #[derive(Debug, Deserialize)]
-struct Choice {
-    #[serde(default)]
-    delta: Delta,
-    #[serde(default)]
-    finish_reason: Option<String>,
+struct Choice<'a> {
+    #[serde(default, borrow)]
+    delta: Delta<'a>,
+    #[serde(default, borrow)]
+    finish_reason: Option<Text<'a>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct Delta {
-    #[serde(default)]
-    content: Option<String>,
+struct Delta<'a> {
+    #[serde(default, borrow)]
+    content: Option<Text<'a>>,
     /// Reasoning text of DeepSeek, llama.cpp and vLLM (`reasoning_content`) or OpenRouter and
     /// Ollama (`reasoning`).
-    #[serde(default, alias = "reasoning")]
-    reasoning_content: Option<String>,
-    #[serde(default)]
-    tool_calls: Option<Vec<ToolCallDelta>>,
+    #[serde(default, borrow, alias = "reasoning")]
+    reasoning_content: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    tool_calls: Option<Vec<ToolCallDelta<'a>>>,
 }
 
 #[derive(Debug, Deserialize)]
-struct ToolCallDelta {
+struct ToolCallDelta<'a> {
     #[serde(default)]
     index: Option<u64>,
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    function: Option<FunctionDelta>,
+    #[serde(default, borrow)]
+    id: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    function: Option<FunctionDelta<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
-struct FunctionDelta {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    arguments: Option<String>,
+struct FunctionDelta<'a> {
+    #[serde(default, borrow)]
+    name: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    arguments: Option<Text<'a>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -440,6 +410,7 @@ struct WireUsage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use futures::StreamExt;
 
     #[test]
     fn messages_use_the_wire_shape() {
@@ -542,8 +513,9 @@ mod tests {
         out.into_bytes()
     }
 
-    /// The events of one answer, adjacent text joined: how text is split into events depends on
-    /// when bytes arrive (deltas that arrive together are sent as one), the text does not.
+    /// The events of one answer, adjacent text (and reasoning) joined: how text is split into
+    /// events depends on when bytes arrive (deltas that arrive together are sent as one), the text
+    /// does not.
     #[cfg(feature = "testkit")]
     async fn events_of(client: &OpenAiClient) -> Vec<ResponseEvent> {
         let events: Vec<ResponseEvent> = client
@@ -554,7 +526,8 @@ mod tests {
         let mut joined: Vec<ResponseEvent> = Vec::new();
         for event in events {
             match (joined.last_mut(), event) {
-                (Some(ResponseEvent::TextDelta(text)), ResponseEvent::TextDelta(more)) => {
+                (Some(ResponseEvent::TextDelta(text)), ResponseEvent::TextDelta(more))
+                | (Some(ResponseEvent::ThinkingDelta(text)), ResponseEvent::ThinkingDelta(more)) => {
                     text.push_str(&more);
                 }
                 (_, event) => joined.push(event),
@@ -595,8 +568,7 @@ mod tests {
         assert_eq!(
             whole,
             vec![
-                ResponseEvent::ThinkingDelta("Let me think.".into()),
-                ResponseEvent::ThinkingDelta(" Files.".into()),
+                ResponseEvent::ThinkingDelta("Let me think. Files.".into()),
                 ResponseEvent::TextDelta("Hé wörld ✓ 日本語".into()),
                 ResponseEvent::Usage(Usage {
                     input_tokens: 5,

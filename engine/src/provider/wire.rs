@@ -1,13 +1,16 @@
 //! What every wire client shares: the HTTP client, opening a streaming request with errors a
-//! person can act on (status, `Retry-After`, the key hint), and sending events to the turn.
+//! person can act on (status, `Retry-After`, the key hint), reading SSE, and sending events to the
+//! turn in batches.
 
-use std::time::Duration;
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use eventsource_stream::Eventsource;
-use futures::{Stream, StreamExt};
+use bytes_utils::Str;
+use futures::{FutureExt, Stream, StreamExt};
 
 use super::{ChatMessage, ProviderError, ResponseEvent};
 use crate::config::ProviderConfig;
@@ -26,36 +29,190 @@ pub(crate) fn system_prompt(messages: &[ChatMessage]) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("\n\n"))
 }
 
-/// The SSE events of a response as JSON values (empty events skipped); a broken connection or an
-/// event that is not JSON becomes an error naming the provider.
+/// Runs a task that reads a provider's answer on one thread kept for that. Its connection's task
+/// (hyper's, spawned where the connection opens) lands on the same thread, so each piece of the
+/// body passes from one to the other without waking a second core: on a runtime of several
+/// workers the two bounced between threads at every chunk, which cost a fast stream more than
+/// parsing it. When that thread cannot start, the task runs on the caller's runtime.
+pub(crate) fn spawn<F>(task: F) -> tokio::task::JoinHandle<()>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    static RUNTIME: OnceLock<Option<tokio::runtime::Runtime>> = OnceLock::new();
+    let runtime = RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("aetheria-wire")
+            .enable_all()
+            .build()
+            .inspect_err(|e| tracing::warn!("the streaming thread did not start: {e}"))
+            .ok()
+    });
+    match runtime {
+        Some(runtime) => runtime.spawn(task),
+        None => tokio::spawn(task),
+    }
+}
+
+/// The SSE events of a response whose data is not empty, as zero-copy slices of the bytes
+/// received. sseer parses in time linear in the bytes however the network cuts them (CR, LF,
+/// CRLF, comments, fields without a space, a UTF-8 character split across reads);
+/// eventsource-stream, used before, copied the rest of its buffer at every line, so a long
+/// answer read in large pieces took time quadratic in the piece size. A broken connection or
+/// bytes that are not UTF-8 become an error naming the provider.
+pub(crate) fn sse(
+    response: reqwest::Response,
+    config: &ProviderConfig,
+) -> impl Stream<Item = Result<Str, ProviderError>> + Unpin + use<> {
+    let name = config.name.clone();
+    sseer::EventStream::new(response.bytes_stream()).filter_map(move |event| {
+        let out = match event {
+            Ok(event) if event.data.trim().is_empty() => None,
+            Ok(event) => Some(Ok(event.data)),
+            Err(e) => Some(Err(ProviderError::Stream(format!(
+                "the connection to provider {name:?} broke off mid-answer ({}); the partial answer is kept",
+                match e {
+                    sseer::errors::EventStreamError::Transport(e) => error_chain(&e),
+                    sseer::errors::EventStreamError::Utf8Error(e) => format!("the stream is not UTF-8: {e}"),
+                }
+            )))),
+        };
+        futures::future::ready(out)
+    })
+}
+
+/// The SSE events of a response as JSON values; an event that is not JSON becomes an error naming
+/// the provider.
 pub(crate) fn json_events(
     response: reqwest::Response,
     config: &ProviderConfig,
-) -> impl Stream<Item = Result<Value, ProviderError>> + use<> {
+) -> impl Stream<Item = Result<Value, ProviderError>> + Unpin + use<> {
     let name = config.name.clone();
-    response.bytes_stream().eventsource().filter_map(move |event| {
-        let name = name.clone();
-        async move {
-            let event = match event {
-                Ok(event) => event,
-                Err(e) => {
-                    return Some(Err(ProviderError::Stream(format!(
-                        "the connection to provider {name:?} broke off mid-answer ({e}); the partial answer is kept"
-                    ))));
-                }
-            };
-            let data = event.data.trim();
-            if data.is_empty() {
-                return None;
-            }
-            Some(serde_json::from_str(data).map_err(|e| {
-                ProviderError::Stream(format!(
-                    "provider {name:?} sent an event that is not valid JSON ({e}): {}",
-                    truncate(data, 200)
-                ))
-            }))
-        }
+    sse(response, config).map(move |data| {
+        let data = data?;
+        serde_json::from_str(data.trim()).map_err(|e| not_json(&name, &data, &e))
     })
+}
+
+/// The error for an event that is not valid JSON.
+pub(crate) fn not_json(name: &str, data: &str, e: &serde_json::Error) -> ProviderError {
+    ProviderError::Stream(format!(
+        "provider {name:?} sent an event that is not valid JSON ({e}): {}",
+        truncate(data.trim(), 200)
+    ))
+}
+
+/// The longest a wire holds parsed text back to join it with what follows: half a frame at
+/// 60 Hz, so nobody sees it, while a fast stream (a local server sends thousands of small chunks a
+/// second) costs the engine and the window one event per hold instead of one per chunk.
+const HOLD: Duration = Duration::from_millis(8);
+
+/// What a wire has parsed but not yet sent to the turn. Deltas of the same kind are joined into
+/// one event (the same text, fewer hops); they go out, in order, before any other event, and
+/// before the wire waits for the network once `HOLD` has passed since the last send. The first
+/// text of an answer goes out at once.
+pub(crate) struct Out<'a> {
+    tx: &'a Tx,
+    pending: Vec<ResponseEvent>,
+    /// When something was last sent.
+    sent: Option<Instant>,
+    /// The timer for what waits, armed while the wire waits for the network.
+    due: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<'a> Out<'a> {
+    pub(crate) fn new(tx: &'a Tx) -> Self {
+        Self {
+            tx,
+            pending: Vec::new(),
+            sent: None,
+            due: None,
+        }
+    }
+
+    /// More answer text.
+    pub(crate) fn text(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        match self.pending.last_mut() {
+            Some(ResponseEvent::TextDelta(more)) => more.push_str(text),
+            _ => self.pending.push(ResponseEvent::TextDelta(text.to_owned())),
+        }
+    }
+
+    /// More reasoning.
+    pub(crate) fn thinking(&mut self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        match self.pending.last_mut() {
+            Some(ResponseEvent::ThinkingDelta(more)) => more.push_str(text),
+            _ => self
+                .pending
+                .push(ResponseEvent::ThinkingDelta(text.to_owned())),
+        }
+    }
+
+    /// Sends what waits.
+    pub(crate) async fn flush(&mut self) -> Result<(), ProviderError> {
+        self.due = None;
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        for event in std::mem::take(&mut self.pending) {
+            send(self.tx, event).await?;
+        }
+        self.sent = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Sends what waits, then `event`.
+    pub(crate) async fn send(&mut self, event: ResponseEvent) -> Result<(), ProviderError> {
+        self.flush().await?;
+        send(self.tx, event).await
+    }
+
+    /// The next item of `events`. While none is ready, what waits is sent when `HOLD` has passed
+    /// since the last send (at once for the first text).
+    pub(crate) async fn next<S: Stream + Unpin>(
+        &mut self,
+        events: &mut S,
+    ) -> Result<Option<S::Item>, ProviderError> {
+        if let Some(item) = events.next().now_or_never() {
+            return Ok(item);
+        }
+        if self.pending.is_empty() {
+            return Ok(events.next().await);
+        }
+        let due_at = match self.sent {
+            Some(sent) if sent.elapsed() < HOLD => sent + HOLD,
+            _ => {
+                self.flush().await?;
+                return Ok(events.next().await);
+            }
+        };
+        let due = self
+            .due
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due_at.into())));
+        tokio::select! {
+            biased;
+            item = events.next() => return Ok(item),
+            () = due.as_mut() => {}
+        }
+        self.flush().await?;
+        Ok(events.next().await)
+    }
+
+    /// Ends the answer: what waits goes out even when `result` is an error (the partial answer is
+    /// kept), then `result`.
+    pub(crate) async fn finish(
+        mut self,
+        result: Result<(), ProviderError>,
+    ) -> Result<(), ProviderError> {
+        self.flush().await?;
+        result
+    }
 }
 
 /// Adds the key the way the wire expects it: `x-api-key` (with the API version) for Anthropic,
