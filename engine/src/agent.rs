@@ -102,17 +102,24 @@ async fn turn(
         status: MessageStatus::Complete,
         created_at: Utc::now(),
     };
-    if let Err(e) = shared.store.insert_message(session, &user).await {
+    // Storing the message, touching the session and reading the history go at once: the turn
+    // waits for the slowest of them, not for their sum (each write waits for the disk).
+    let (stored, touched, history) = tokio::join!(
+        shared.store.insert_message(session, &user),
+        shared.store.touch_session(session, None),
+        history(shared, session, &user),
+    );
+    if let Err(e) = stored {
         return storage(e);
     }
     shared.emit(Event::TurnStarted {
         session: session.clone(),
         user_message: user.id.clone(),
     });
-    if let Ok(Some(summary)) = shared.store.touch_session(session, None).await {
+    if let Ok(Some(summary)) = touched {
         shared.emit(Event::SessionUpdated { session: summary });
     }
-    let mut history = match history(shared, session).await {
+    let mut history = match history {
         Ok(h) => h,
         Err(e) => return storage(e),
     };
@@ -157,11 +164,13 @@ async fn turn(
             status: MessageStatus::Streaming,
             created_at: Utc::now(),
         };
-        // The request goes out while the answer's row is written (it is only updated later).
         let mut stream = client.stream(request.clone());
-        if let Err(e) = shared.store.insert_message(session, &assistant).await {
-            return storage(e);
-        }
+        // The answer's row is written while the request goes out and the answer streams in; it
+        // is awaited before anything updates it.
+        let mut row = Row(Some(tokio::spawn({
+            let (shared, session, assistant) = (shared.clone(), session.clone(), assistant.clone());
+            async move { shared.store.insert_message(&session, &assistant).await }
+        })));
         let mut attempt = 0u32;
         let mut overflowed = false;
         let mut text = String::new();
@@ -201,6 +210,9 @@ async fn turn(
                         delta,
                     });
                     if last_flush.elapsed() >= FLUSH_EVERY && text.len() != flushed_len {
+                        if let Err(e) = row.written().await {
+                            break Err(TurnEnd::Failed(e));
+                        }
                         // Batched: a crash loses at most the last FLUSH_EVERY of text.
                         logged(
                             shared
@@ -283,10 +295,14 @@ async fn turn(
             }
         };
         drop(stream);
-        if !thinking.is_empty() {
+        let written = row.written().await;
+        if !thinking.is_empty() && written.is_ok() {
             logged(shared.store.set_thinking(&assistant.id, &thinking).await);
         }
         if let Err(end) = outcome {
+            if let Err(e) = &written {
+                tracing::warn!("the answer's row: {}", e.message);
+            }
             let status = match end {
                 TurnEnd::Cancelled => MessageStatus::Cancelled,
                 _ => MessageStatus::Failed,
@@ -298,6 +314,9 @@ async fn turn(
                     .await,
             );
             return end;
+        }
+        if let Err(e) = written {
+            return TurnEnd::Failed(e);
         }
         if let Err(e) = shared
             .store
@@ -343,6 +362,25 @@ async fn turn(
             "the agent stopped after {max_steps} steps without a final answer; send another message to let it continue"
         ),
     ))
+}
+
+/// The row of an answer being written in the background.
+struct Row(Option<tokio::task::JoinHandle<Result<(), crate::memory::MemoryError>>>);
+
+impl Row {
+    /// Waits until the row is written (at once after the first time).
+    async fn written(&mut self) -> Result<(), ErrorInfo> {
+        let Some(task) = self.0.take() else {
+            return Ok(());
+        };
+        match task.await {
+            Ok(result) => result.map_err(|e| ErrorInfo::new(ErrorKind::Storage, e.to_string())),
+            Err(e) => Err(ErrorInfo::new(
+                ErrorKind::Storage,
+                format!("storing the answer stopped: {e}"),
+            )),
+        }
+    }
 }
 
 /// Runs one tool call through the policy, stores it and emits its events. `Err` ends the turn.
@@ -549,43 +587,50 @@ pub(crate) async fn run_call(
     }
 }
 
-/// The conversation so far, as the provider sees it.
+/// The conversation so far, ending with what the person just said, as the provider sees it.
 async fn history(
     shared: &Shared,
     session: &SessionId,
+    user: &MessageRecord,
 ) -> Result<Vec<ChatMessage>, crate::memory::MemoryError> {
-    let messages = shared.store.messages(session).await?;
-    let calls = shared.store.tool_calls(session).await?;
+    // Long-term memories that share words (or meaning) with what the person just said.
+    let recall = async {
+        let vector = shared.embed_or_log(&user.content).await;
+        shared
+            .store
+            .recall(&user.content, MEMORIES_IN_CONTEXT, vector.as_deref())
+            .await
+    };
+    let (messages, calls, found) = tokio::try_join!(
+        shared.store.messages(session),
+        shared.store.tool_calls(session),
+        recall
+    )?;
+    // Read while `user` is being stored, so it may or may not be among them: it goes last.
+    let messages = messages
+        .into_iter()
+        .filter(|m| m.id != user.id)
+        .chain([user.clone()]);
     let mut system = shared
         .config()
         .system_prompt
         .unwrap_or_else(|| DEFAULT_SYSTEM_PROMPT.to_owned());
-    // Long-term memories that share words with what the person just said, within a size limit.
-    if let Some(last) = messages.iter().rev().find(|m| m.role == Role::User) {
-        let found = shared
-            .store
-            .recall(
-                &last.content,
-                MEMORIES_IN_CONTEXT,
-                shared.embed_or_log(&last.content).await.as_deref(),
-            )
-            .await?;
-        let mut budget = MEMORY_CONTEXT_CHARS;
-        let mut lines = Vec::new();
-        for memory in found {
-            let line = format!("- {}", memory.text);
-            if line.len() > budget {
-                break;
-            }
-            budget -= line.len();
-            lines.push(line);
+    // Within a size limit.
+    let mut budget = MEMORY_CONTEXT_CHARS;
+    let mut lines = Vec::new();
+    for memory in found {
+        let line = format!("- {}", memory.text);
+        if line.len() > budget {
+            break;
         }
-        if !lines.is_empty() {
-            system.push_str(
-                "\n\nFrom earlier conversations you remember (use it when it helps; the person can edit these in settings):\n",
-            );
-            system.push_str(&lines.join("\n"));
-        }
+        budget -= line.len();
+        lines.push(line);
+    }
+    if !lines.is_empty() {
+        system.push_str(
+            "\n\nFrom earlier conversations you remember (use it when it helps; the person can edit these in settings):\n",
+        );
+        system.push_str(&lines.join("\n"));
     }
     let mut out = vec![ChatMessage::System(system)];
     for m in messages {
