@@ -218,12 +218,7 @@ impl<T: Send + 'static> TaskStream<T> {
         F: FnOnce(mpsc::Sender<T>) -> Fut,
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
-        let (tx, rx) = mpsc::channel(64);
-        let task = tokio::spawn(body(tx));
-        Self {
-            rx: ReceiverStream::new(rx),
-            task,
-        }
+        Self::on(body, tokio::spawn)
     }
 
     /// The task reads a provider's HTTP answer on the thread that streams answers
@@ -233,11 +228,17 @@ impl<T: Send + 'static> TaskStream<T> {
         F: FnOnce(mpsc::Sender<T>) -> Fut,
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
+        Self::on(body, wire::spawn)
+    }
+
+    fn on<F, Fut>(body: F, spawn: impl FnOnce(Fut) -> tokio::task::JoinHandle<()>) -> Self
+    where
+        F: FnOnce(mpsc::Sender<T>) -> Fut,
+    {
         let (tx, rx) = mpsc::channel(64);
-        let task = wire::spawn(body(tx));
         Self {
             rx: ReceiverStream::new(rx),
-            task,
+            task: spawn(body(tx)),
         }
     }
 }

@@ -138,9 +138,7 @@ async fn run(
     tx: &Tx,
 ) -> Result<(), ProviderError> {
     let response = wire::open(builder, config, has_key).await?;
-    let mut out = Out::new(tx);
-    let result = read(response, config, &mut out).await;
-    out.finish(result).await
+    wire::batched(response, config, tx, read).await
 }
 
 async fn read(

@@ -150,7 +150,7 @@ impl ModelClient for OpenAiClient {
                         Err(e) => Err(e),
                     }
                 }
-                Ok(response) => run(response, &config, &tx).await,
+                Ok(response) => wire::batched(response, &config, &tx, read).await,
                 Err(e) => Err(e),
             };
             if let Err(e) = result {
@@ -223,16 +223,6 @@ async fn complete(
         .unwrap_or("stop")
         .to_owned();
     send(tx, ResponseEvent::Finished { reason }).await
-}
-
-async fn run(
-    response: reqwest::Response,
-    config: &ProviderConfig,
-    tx: &Tx,
-) -> Result<(), ProviderError> {
-    let mut out = Out::new(tx);
-    let result = read(response, config, &mut out).await;
-    out.finish(result).await
 }
 
 async fn read(

@@ -29,6 +29,23 @@ pub(crate) fn system_prompt(messages: &[ChatMessage]) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join("\n\n"))
 }
 
+/// Reads an answer with the wire's `read`, its events batched by `Out`; what waits is sent even
+/// when reading fails (the partial answer is kept), then the failure.
+pub(crate) async fn batched(
+    response: reqwest::Response,
+    config: &ProviderConfig,
+    tx: &Tx,
+    read: impl AsyncFnOnce(
+        reqwest::Response,
+        &ProviderConfig,
+        &mut Out<'_>,
+    ) -> Result<(), ProviderError>,
+) -> Result<(), ProviderError> {
+    let mut out = Out::new(tx);
+    let result = read(response, config, &mut out).await;
+    out.finish(result).await
+}
+
 /// Runs a task that reads a provider's answer on one thread kept for that, so a fast stream does
 /// not compete with the turns, the store and the window's events for the runtime's workers (in the
 /// stream_overhead bench a bare read on a thread of its own is 0.7-0.9x of the same read on the
