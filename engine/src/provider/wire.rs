@@ -10,7 +10,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use bytes_utils::Str;
-use futures::{FutureExt, Stream, StreamExt};
+use futures::{Stream, StreamExt};
 
 use super::{ChatMessage, ProviderError, ResponseEvent};
 use crate::config::ProviderConfig;
@@ -191,27 +191,20 @@ impl<'a> Out<'a> {
     }
 
     /// The next item of `events`. While none is ready, what waits is sent when `HOLD` has passed
-    /// since the last send (at once for the first text).
+    /// since the last send (at once for the first text). `events` is polled once per wait, with
+    /// the task's own waker, and the clock is read only when something is sent or starts to wait.
     pub(crate) async fn next<S: Stream + Unpin>(
         &mut self,
         events: &mut S,
     ) -> Result<Option<S::Item>, ProviderError> {
-        if let Some(item) = events.next().now_or_never() {
-            return Ok(item);
-        }
         if self.pending.is_empty() {
             return Ok(events.next().await);
         }
-        let due_at = match self.sent {
-            Some(sent) if sent.elapsed() < HOLD => sent + HOLD,
-            _ => {
-                self.flush().await?;
-                return Ok(events.next().await);
-            }
-        };
-        let due = self
-            .due
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due_at.into())));
+        let sent = self.sent;
+        let due = self.due.get_or_insert_with(|| {
+            let at = sent.map_or_else(Instant::now, |sent| sent + HOLD);
+            Box::pin(tokio::time::sleep_until(at.into()))
+        });
         tokio::select! {
             biased;
             item = events.next() => return Ok(item),
@@ -383,4 +376,60 @@ pub(crate) fn truncate(text: &str, max: usize) -> String {
     }
     let cut: String = text.chars().take(max).collect();
     format!("{cut}…")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_stream::wrappers::UnboundedReceiverStream;
+
+    /// The batcher's promises, with a wire that only passes text on: the first text goes out at
+    /// once, text that is already there when more is read goes out joined, and held text goes out
+    /// while the wire still waits for the network (no later chunk, no end needed).
+    #[tokio::test]
+    async fn text_goes_out_at_once_joined_and_after_the_hold() {
+        let (feed, chunks) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
+        let (tx, mut rx) = mpsc::channel(16);
+        let wire = tokio::spawn(async move {
+            let mut chunks = UnboundedReceiverStream::new(chunks);
+            let mut out = Out::new(&tx);
+            let result = async {
+                while let Some(text) = out.next(&mut chunks).await? {
+                    out.text(text);
+                }
+                Ok(())
+            }
+            .await;
+            out.finish(result).await
+        });
+        let within = Duration::from_secs(5);
+        let text = |event: Option<Result<ResponseEvent, ProviderError>>| match event {
+            Some(Ok(ResponseEvent::TextDelta(text))) => text,
+            other => panic!("expected text, got {other:?}"),
+        };
+
+        feed.send("first").unwrap();
+        let got = tokio::time::timeout(within, rx.recv()).await;
+        assert_eq!(text(got.expect("the first text waited")), "first");
+
+        // Two chunks already there when the wire reads: one event.
+        feed.send("b").unwrap();
+        feed.send("c").unwrap();
+        let got = tokio::time::timeout(within, rx.recv()).await;
+        assert_eq!(text(got.expect("held text was not sent")), "bc");
+
+        // Right after a send: held, then sent while the stream is still open.
+        feed.send("d").unwrap();
+        let got = tokio::time::timeout(within, rx.recv()).await;
+        assert_eq!(text(got.expect("held text was not sent")), "d");
+
+        feed.send("e").unwrap();
+        drop(feed);
+        let mut rest = String::new();
+        while let Some(event) = rx.recv().await {
+            rest.push_str(&text(Some(event)));
+        }
+        assert_eq!(rest, "e");
+        wire.await.unwrap().unwrap();
+    }
 }
