@@ -1,6 +1,7 @@
 //! Engine overhead per streamed token: a 100 KB answer in 25,000 SSE chunks from the loopback
 //! server, read raw with reqwest (baseline) versus a whole engine turn (provider client, agent loop,
-//! events, the answer stored on disk), in the same process. Medians of 5. Also the fixed part of a
+//! events, the answer stored on disk), in the same process. Medians of 5. Also the floor of any
+//! client that parses each chunk (the raw read plus SSE and JSON, no engine), the fixed part of a
 //! turn and how many text events reach the window.
 //! Run: `cargo bench -p aetheria-engine --features testkit --bench stream_overhead`.
 
@@ -73,6 +74,101 @@ async fn timed_turn(
     (t.elapsed(), bytes, deltas)
 }
 
+/// The least of a chunk a client must read to show its text.
+#[derive(serde::Deserialize)]
+struct Chunk<'a> {
+    #[serde(default, borrow)]
+    choices: Vec<Choice<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Choice<'a> {
+    #[serde(default, borrow)]
+    delta: Delta<'a>,
+}
+
+#[derive(Default, serde::Deserialize)]
+struct Delta<'a> {
+    #[serde(default, borrow)]
+    content: Option<Text<'a>>,
+}
+
+/// A string borrowed from the event unless it holds escapes (serde borrows a `Cow` only as a field
+/// of its own).
+#[derive(serde::Deserialize)]
+struct Text<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
+
+/// Times `RUNS` reads of the 100 KB answer by `read`, run on `place` with a client built as the
+/// engine builds its provider clients (so only the work after the bytes differs; its connections
+/// are opened, and their tasks run, where it reads): the median.
+async fn timed_reads<F, Fut>(
+    server: &ScriptedServer,
+    place: &tokio::runtime::Handle,
+    url: &str,
+    read: F,
+) -> Duration
+where
+    F: Fn(reqwest::Client, String) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(Duration::from_secs(180))
+        .build()
+        .unwrap();
+    let mut times = Vec::new();
+    for _ in 0..RUNS {
+        server.push(answer());
+        let t = Instant::now();
+        place
+            .spawn(read(http.clone(), url.to_owned()))
+            .await
+            .unwrap();
+        times.push(t.elapsed());
+    }
+    median(times)
+}
+
+/// Asks for the answer.
+async fn request(http: &reqwest::Client, url: &str) -> reqwest::Response {
+    http.post(url)
+        .json(&serde_json::json!({"stream": true}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Reads the answer's bytes and nothing more.
+async fn read_raw(http: reqwest::Client, url: String) {
+    let mut body = request(&http, &url).await.bytes_stream();
+    let mut bytes = 0;
+    while let Some(chunk) = body.next().await {
+        bytes += chunk.unwrap().len();
+    }
+    assert!(bytes > 100_000);
+}
+
+/// Reads the answer as a minimal client would: SSE events, each chunk parsed, the text joined.
+async fn parse_only(http: reqwest::Client, url: String) {
+    let body = request(&http, &url).await.bytes_stream();
+    let mut events = sseer::EventStream::new(body);
+    let mut text = String::new();
+    while let Some(event) = events.next().await {
+        let event = event.unwrap();
+        let data = event.data.trim();
+        if data.is_empty() || data == "[DONE]" {
+            continue;
+        }
+        let chunk: Chunk<'_> = serde_json::from_str(data).unwrap();
+        for choice in chunk.choices {
+            if let Some(Text(content)) = &choice.delta.content {
+                text.push_str(content);
+            }
+        }
+    }
+    assert_eq!(text.len(), TOKENS * 4);
+}
+
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
@@ -86,48 +182,24 @@ fn main() {
             .enable_all()
             .build()
             .unwrap();
-        let mut raw = Vec::new();
-        for place in [own_thread.handle().clone(), tokio::runtime::Handle::current()] {
-            // Built as the engine builds its provider clients, so only the engine's own work
-            // differs; its connections are opened (and their tasks run) where it reads.
-            let http = reqwest::Client::builder()
-                .connect_timeout(Duration::from_secs(10))
-                .read_timeout(Duration::from_secs(180))
-                .build()
-                .unwrap();
-            let mut times = Vec::new();
-            for _ in 0..RUNS {
-                server.push(answer());
-                let (http, url) = (http.clone(), url.clone());
-                let t = Instant::now();
-                let bytes = place
-                    .spawn(async move {
-                        let mut body = http
-                            .post(&url)
-                            .json(&serde_json::json!({"stream": true}))
-                            .send()
-                            .await
-                            .unwrap()
-                            .bytes_stream();
-                        let mut bytes = 0;
-                        while let Some(chunk) = body.next().await {
-                            bytes += chunk.unwrap().len();
-                        }
-                        bytes
-                    })
-                    .await
-                    .unwrap();
-                times.push(t.elapsed());
-                assert!(bytes > 100_000);
-            }
-            raw.push(median(times));
-        }
+        let own = timed_reads(&server, own_thread.handle(), &url, read_raw).await;
+        let shared = timed_reads(&server, &tokio::runtime::Handle::current(), &url, read_raw).await;
         println!(
             "raw SSE read: {:.1} ms on a thread of its own, {:.1} ms on the shared runtime",
-            raw[0].as_secs_f64() * 1e3,
-            raw[1].as_secs_f64() * 1e3
+            own.as_secs_f64() * 1e3,
+            shared.as_secs_f64() * 1e3
         );
-        let raw = raw[0].min(raw[1]);
+        let raw = own.min(shared);
+
+        // The floor of any client that reads each chunk: the raw read on a thread of its own plus
+        // splitting SSE events (sseer, as the engine) and parsing each chunk's JSON (serde_json,
+        // into the least a client must look at), the text joined into one answer. No engine.
+        let floor = timed_reads(&server, own_thread.handle(), &url, parse_only).await;
+        println!(
+            "read + SSE split + JSON parse of each chunk, no engine: {:.1} ms, {:.2}x the raw read",
+            floor.as_secs_f64() * 1e3,
+            floor.as_secs_f64() / raw.as_secs_f64()
+        );
 
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::new(dir.path().join("config"), dir.path().join("data"));
