@@ -29,31 +29,24 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// Reads events until the turn ends: the bytes of text streamed and in how many events.
-async fn until_finished(events: &mut Events) -> (usize, usize) {
-    let (mut bytes, mut deltas) = (0, 0);
-    while let Some(event) = events.recv().await {
-        match event {
-            Event::TextDelta { delta, .. } => {
-                bytes += delta.len();
-                deltas += 1;
-            }
-            Event::TurnFinished { .. } => return (bytes, deltas),
-            Event::TurnFailed { error, .. } => panic!("{error:?}"),
-            _ => {}
-        }
-    }
-    panic!("the engine stopped");
+/// One timed turn.
+struct Turn {
+    /// From the message sent to `TurnFinished`.
+    took: Duration,
+    /// From the message sent to the last text event.
+    to_last_text: Duration,
+    /// The bytes of text streamed, and in how many events.
+    bytes: usize,
+    deltas: usize,
 }
 
-/// One turn in a new session answered by `reply`: its time, the bytes of text it streamed and in
-/// how many events.
+/// One turn in a new session answered by `reply`.
 async fn timed_turn(
     handle: &Handle,
     events: &mut Events,
     server: &ScriptedServer,
     reply: Reply,
-) -> (Duration, usize, usize) {
+) -> Turn {
     let session = SessionId::new();
     handle
         .submit(Command::CreateSession {
@@ -70,8 +63,27 @@ async fn timed_turn(
             attachments: vec![],
         })
         .unwrap();
-    let (bytes, deltas) = until_finished(events).await;
-    (t.elapsed(), bytes, deltas)
+    let (mut bytes, mut deltas, mut to_last_text) = (0, 0, Duration::ZERO);
+    while let Some(event) = events.recv().await {
+        match event {
+            Event::TextDelta { delta, .. } => {
+                to_last_text = t.elapsed();
+                bytes += delta.len();
+                deltas += 1;
+            }
+            Event::TurnFinished { .. } => {
+                return Turn {
+                    took: t.elapsed(),
+                    to_last_text,
+                    bytes,
+                    deltas,
+                };
+            }
+            Event::TurnFailed { error, .. } => panic!("{error:?}"),
+            _ => {}
+        }
+    }
+    panic!("the engine stopped");
 }
 
 /// The least of a chunk a client must read to show its text.
@@ -214,20 +226,20 @@ fn main() {
             vision: None,
         });
         let (handle, mut events) = Engine::start(config).await.unwrap();
-        let mut engine = Vec::new();
-        let mut deltas = Vec::new();
+        let (mut engine, mut tails, mut deltas) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..RUNS {
-            let (took, bytes, n) = timed_turn(&handle, &mut events, &server, answer()).await;
-            engine.push(took);
-            deltas.push(n);
-            assert_eq!(bytes, TOKENS * 4);
+            let turn = timed_turn(&handle, &mut events, &server, answer()).await;
+            assert_eq!(turn.bytes, TOKENS * 4);
+            engine.push(turn.took);
+            tails.push(turn.took - turn.to_last_text);
+            deltas.push(turn.deltas);
         }
         // The fixed part of a turn (storing the messages, reading the history, the final write),
         // from a one-token answer: what the per-token figure does not depend on.
         let mut fixed = Vec::new();
         for _ in 0..RUNS {
             let reply = Reply::text(&["w00 "]);
-            fixed.push(timed_turn(&handle, &mut events, &server, reply).await.0);
+            fixed.push(timed_turn(&handle, &mut events, &server, reply).await.took);
         }
         let fixed = median(fixed);
         println!(
@@ -241,6 +253,10 @@ fn main() {
             engine.as_secs_f64() * 1e3,
             engine.as_secs_f64() / raw.as_secs_f64(),
             engine.as_secs_f64() * 1e6 / TOKENS as f64
+        );
+        println!(
+            "of the engine turn, after the last text (the answer stored, the turn ended): median {:.1} ms",
+            median(tails).as_secs_f64() * 1e3
         );
         deltas.sort_unstable();
         println!(
