@@ -4,6 +4,7 @@
 #   installer/dev.sh test    install build + test packages, start the services tests need
 #                            (Docker, Redis, Xvfb, a keychain) and run every test
 #   installer/dev.sh deps [build|runtime|test]...   only install packages
+#   installer/dev.sh fetch   only fetch what the tests download once (the test models, the MCP SDK)
 # The package lists live in installer/debian/*-packages.txt (the .deb's Depends use runtime).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -172,6 +173,11 @@ case "${1:-}" in
     fetch_test_models
     fetch_mcp_sdk
     run_tests
+    ;;
+  fetch)
+    install_packages test
+    fetch_test_models
+    fetch_mcp_sdk
     ;;
   deps)
     shift

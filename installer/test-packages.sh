@@ -7,6 +7,8 @@
 # `--appimage-extract-and-run`): --version and a headless ask. Needs root, Docker, debootstrap,
 # a Debian mirror, mksquashfs and patchelf.
 #   installer/test-packages.sh [--profile dev|release]
+#   installer/test-packages.sh --fetch    only make the clean Debian's cached root filesystem (no
+#                                         Docker needed: CI does it while the workspace compiles)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -21,18 +23,21 @@ trap cleanup EXIT
 # A clean Debian image: debootstrap once (cached by suite), imported with no registry.
 SUITE=bookworm
 IMAGE="aetheria-test/debian:$SUITE"
-if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
-  cache="$HOME/.cache/aetheria/clean-debian"
+cache="$HOME/.cache/aetheria/clean-debian"
+clean_rootfs() {
+  [ -s "$cache/$SUITE.tar" ] && return
   mkdir -p "$cache"
-  if [ ! -s "$cache/$SUITE.tar" ]; then
-    say "debootstrap $SUITE (once, ~1 min)"
-    mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | sed -n 's/^URIs: *\([^ ]*\/debian\)\/\{0,1\}$/\1/p' | head -n1)
-    mirror=${mirror:-http://deb.debian.org/debian}
-    debootstrap --variant=minbase "$SUITE" "$WORK/root" "$mirror" >"$WORK/debootstrap.log" 2>&1 \
-      || { tail -20 "$WORK/debootstrap.log"; exit 1; }
-    tar -C "$WORK/root" -cf "$cache/$SUITE.tar.partial" . && mv "$cache/$SUITE.tar.partial" "$cache/$SUITE.tar"
-    rm -rf "$WORK/root"
-  fi
+  say "debootstrap $SUITE (once, ~1 min)"
+  mirror=$(cat /etc/apt/sources.list.d/*.sources 2>/dev/null | sed -n 's/^URIs: *\([^ ]*\/debian\)\/\{0,1\}$/\1/p' | head -n1)
+  mirror=${mirror:-http://deb.debian.org/debian}
+  debootstrap --variant=minbase "$SUITE" "$WORK/root" "$mirror" >"$WORK/debootstrap.log" 2>&1 \
+    || { tail -20 "$WORK/debootstrap.log"; exit 1; }
+  tar -C "$WORK/root" -cf "$cache/$SUITE.tar.partial" . && mv "$cache/$SUITE.tar.partial" "$cache/$SUITE.tar"
+  rm -rf "$WORK/root"
+}
+if [ "${1:-}" = --fetch ]; then clean_rootfs; exit 0; fi
+if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
+  clean_rootfs
   docker import "$cache/$SUITE.tar" "$IMAGE" >/dev/null
 fi
 
