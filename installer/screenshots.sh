@@ -128,8 +128,8 @@ if [ -n "$DICTATE" ]; then
   shot dictating 1.5
   sleep 1.5
   xdotool keyup space ctrl
-  # whisper with one thread: ~1.2 s for this sentence in a release build, ~2 s in a dev build (whose
-  # window also redraws slower meanwhile).
+  # whisper takes ~1.2 s for this sentence in a release build and ~1.9 s in a dev build (`aetheria
+  # voice transcribe`), whose window also redraws slower meanwhile.
   shot dictated "$([ "$PROFILE" = dev ] && echo 7 || echo 2.5)"
   xdotool key Return
   sleep 2
