@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use aetheria_engine::api::{Command, Event, SessionId};
 use aetheria_engine::config::{Config, ProviderConfig, Wire};
-use aetheria_engine::testkit::{Reply, ScriptedServer};
+use aetheria_engine::testkit::{self, Reply, ScriptedServer};
 use aetheria_engine::{Engine, Events, Handle};
 use futures::StreamExt;
 
@@ -110,9 +110,9 @@ struct Delta<'a> {
 #[derive(serde::Deserialize)]
 struct Text<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
 
-/// Times `RUNS` reads of the 100 KB answer by `read`, run on `place` with a client built as the
-/// engine builds its provider clients (so only the work after the bytes differs; its connections
-/// are opened, and their tasks run, where it reads): the median.
+/// Times `RUNS` reads of the 100 KB answer by `read`, run on `place` with the engine's own provider
+/// client (so only the work after the bytes differs; its connections are opened, and their tasks
+/// run, where it reads): the median.
 async fn timed_reads<F, Fut>(
     server: &ScriptedServer,
     place: &tokio::runtime::Handle,
@@ -123,11 +123,7 @@ where
     F: Fn(reqwest::Client, String) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .read_timeout(Duration::from_secs(180))
-        .build()
-        .unwrap();
+    let http = testkit::provider_http_client().unwrap();
     let mut times = Vec::new();
     for _ in 0..RUNS {
         server.push(answer());

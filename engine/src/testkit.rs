@@ -437,6 +437,12 @@ async fn completions(
     }
 }
 
+/// The HTTP client the engine's provider wires use (its timeouts and user agent), for benches that
+/// compare a bare read with an engine turn over the same kind of connection.
+pub fn provider_http_client() -> Result<reqwest::Client, String> {
+    crate::provider::wire::http_client().map_err(|e| e.to_string())
+}
+
 /// Whether a test of a real service (`docker`, `keychain`, `redis`…) is skipped because the person
 /// running the tests said so in `AETHERIA_SKIP`. In CI skipping is refused: the test fails instead.
 #[must_use]
