@@ -6,6 +6,7 @@ pub(crate) mod catalog;
 mod gemini;
 mod local;
 mod openai;
+mod sse;
 pub(crate) mod wire;
 
 use std::pin::Pin;

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use super::sse::{Flow, Repeats, Sse};
 use super::wire::{self, Out, Tx, send, truncate};
 use super::{
     ChatMessage, EventStream, ModelClient, ProviderError, Request, ResponseEvent, TaskStream,
@@ -230,14 +231,65 @@ async fn read(
     config: &ProviderConfig,
     out: &mut Out<'_>,
 ) -> Result<(), ProviderError> {
-    let mut events = wire::sse(response, config);
-    let mut calls: BTreeMap<u64, PartialCall> = BTreeMap::new();
-    let mut finish: Option<String> = None;
-    while let Some(data) = out.next(&mut events).await? {
-        let data = data?;
-        let data = data.trim();
-        if data == "[DONE]" {
+    let name = config.name.as_str();
+    let mut body = response.bytes_stream();
+    let mut sse = Sse::default();
+    let mut answer = Answer::default();
+    loop {
+        let (flow, ended) = match out.next(&mut body).await? {
+            Some(Ok(bytes)) => (
+                sse.feed(&bytes, name, |data| answer.chunk(data, name, out))?,
+                false,
+            ),
+            Some(Err(e)) => return Err(wire::broke_off(name, &e)),
+            None => (
+                sse.finish(name, |data| answer.chunk(data, name, out))?,
+                true,
+            ),
+        };
+        if ended || flow.is_break() {
             break;
+        }
+    }
+    let Some(reason) = answer.finish else {
+        return Err(ProviderError::Stream(format!(
+            "the answer from provider {name:?} ended before it was complete (no finish reason); the partial answer is kept"
+        )));
+    };
+    for (_, call) in answer.calls {
+        let id = if call.id.is_empty() {
+            ToolCallId(format!("call_{}", uuid::Uuid::now_v7().simple()))
+        } else {
+            ToolCallId(call.id)
+        };
+        out.send(ResponseEvent::ToolCall(ToolCallRequest {
+            id,
+            name: call.name,
+            arguments: call.arguments,
+        }))
+        .await?;
+    }
+    out.send(ResponseEvent::Finished { reason }).await
+}
+
+/// What an answer has said so far, chunk by chunk.
+#[derive(Debug, Default)]
+struct Answer {
+    calls: BTreeMap<u64, PartialCall>,
+    finish: Option<String>,
+    repeats: Repeats,
+}
+
+impl Answer {
+    /// One event's data: `[DONE]` ends the answer; a chunk's text and reasoning go out, its tool
+    /// call deltas are joined by index.
+    fn chunk(&mut self, data: &str, name: &str, out: &mut Out<'_>) -> Result<Flow, ProviderError> {
+        if data == "[DONE]" {
+            return Ok(Flow::Break(()));
+        }
+        if let Some(text) = self.repeats.text(data) {
+            out.text(&text);
+            return Ok(Flow::Continue(()));
         }
         let chunk: Chunk<'_> = match serde_json::from_str(data) {
             Ok(chunk) => chunk,
@@ -247,19 +299,21 @@ async fn read(
                     && let Some(msg) = v.pointer("/error/message").and_then(Value::as_str)
                 {
                     return Err(ProviderError::Stream(format!(
-                        "provider {:?} reported an error mid-answer: {msg}",
-                        config.name
+                        "provider {name:?} reported an error mid-answer: {msg}"
                     )));
                 }
-                return Err(wire::not_json(&config.name, data, &e));
+                return Err(wire::not_json(name, data, &e));
             }
         };
+        match chunk.only_text() {
+            Some(text) => self.repeats.remember(data, text),
+            None => self.repeats.forget(),
+        }
         if let Some(usage) = chunk.usage {
-            out.send(ResponseEvent::Usage(Usage {
+            out.push(ResponseEvent::Usage(Usage {
                 input_tokens: usage.prompt_tokens.unwrap_or(0),
                 output_tokens: usage.completion_tokens.unwrap_or(0),
-            }))
-            .await?;
+            }));
         }
         for choice in chunk.choices {
             if let Some(thought) = &choice.delta.reasoning_content {
@@ -269,8 +323,8 @@ async fn read(
                 out.text(text);
             }
             for delta in choice.delta.tool_calls.unwrap_or_default() {
-                let index = delta.index.unwrap_or(calls.len() as u64);
-                let call = calls.entry(index).or_default();
+                let index = delta.index.unwrap_or(self.calls.len() as u64);
+                let call = self.calls.entry(index).or_default();
                 if let Some(id) = delta.id.filter(|id| !id.is_empty())
                     && call.id.is_empty()
                 {
@@ -288,30 +342,11 @@ async fn read(
                 }
             }
             if let Some(reason) = choice.finish_reason {
-                finish = Some(reason.into_owned());
+                self.finish = Some(reason.into_owned());
             }
         }
+        Ok(Flow::Continue(()))
     }
-    let Some(reason) = finish else {
-        return Err(ProviderError::Stream(format!(
-            "the answer from provider {:?} ended before it was complete (no finish reason); the partial answer is kept",
-            config.name
-        )));
-    };
-    for (_, call) in calls {
-        let id = if call.id.is_empty() {
-            ToolCallId(format!("call_{}", uuid::Uuid::now_v7().simple()))
-        } else {
-            ToolCallId(call.id)
-        };
-        out.send(ResponseEvent::ToolCall(ToolCallRequest {
-            id,
-            name: call.name,
-            arguments: call.arguments,
-        }))
-        .await?;
-    }
-    out.send(ResponseEvent::Finished { reason }).await
 }
 
 #[derive(Debug, Default)]
@@ -349,6 +384,24 @@ struct Chunk<'a> {
     choices: Vec<Choice<'a>>,
     #[serde(default)]
     usage: Option<WireUsage>,
+}
+
+impl Chunk<'_> {
+    /// The text of a chunk that carries nothing else, when it is borrowed from the chunk's bytes.
+    fn only_text(&self) -> Option<&str> {
+        let [choice] = self.choices.as_slice() else {
+            return None;
+        };
+        let delta = &choice.delta;
+        let plain = self.usage.is_none()
+            && choice.finish_reason.is_none()
+            && delta.reasoning_content.is_none()
+            && delta.tool_calls.is_none();
+        match &delta.content {
+            Some(Text(Cow::Borrowed(text))) if plain => Some(text),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -461,6 +514,107 @@ mod tests {
         assert_eq!(e.to_info().kind, crate::api::ErrorKind::RateLimited);
         let e = http_error(&config, true, 404, "{}", None);
         assert!(e.to_string().contains("gpt-x"));
+    }
+
+    /// The full parse of a chunk, as the text it carries when it carries nothing else.
+    fn parsed_text(data: &str) -> Option<String> {
+        let chunk: Chunk<'_> = serde_json::from_str(data).ok()?;
+        chunk.only_text().map(str::to_owned).or_else(|| {
+            // `only_text` wants a borrowed text; one with escapes counts too.
+            let [choice] = chunk.choices.as_slice() else {
+                return None;
+            };
+            let plain = chunk.usage.is_none()
+                && choice.finish_reason.is_none()
+                && choice.delta.reasoning_content.is_none()
+                && choice.delta.tool_calls.is_none();
+            plain.then(|| choice.delta.content.as_deref().map(str::to_owned))?
+        })
+    }
+
+    /// A remembered text chunk answers for a chunk only when the full parse would give that same
+    /// text and nothing else: a seeded search over chunks whose text is written properly (each
+    /// must be recognised) and over bytes put raw where the text was (quotes that end the string
+    /// early and smuggle in fields, lone backslashes, control characters, cut escapes, non-ASCII).
+    #[test]
+    fn a_repeated_chunk_gives_what_a_full_parse_gives() {
+        const CASES: usize = 20_000;
+        let templates = [
+            crate::testkit::text_chunk("Hi"),
+            r#"{"id":"c","choices":[{"index":0,"delta":{"content":"Hi"},"logprobs":null,"finish_reason":null}]}"#.to_owned(),
+            r#"{"choices":[{"delta":{"content":"Hi","role":"assistant"}}]}"#.to_owned(),
+        ];
+        let pieces = [
+            "a",
+            " ",
+            "é",
+            "日本",
+            "✓",
+            r#"\""#,
+            r"\\",
+            r"\n",
+            r"\u00e9",
+            r"\ud83d\ude00",
+            r"\",
+            r"\u00",
+            r#"""#,
+            r#"","finish_reason":"stop"#,
+            r#""},"finish_reason":"stop","x":{"y":""#,
+            r#"","reasoning_content":"r"#,
+            "\n",
+            "\t",
+            "\u{1}",
+            "}",
+            "]",
+            "{",
+            ",",
+        ];
+        let mut state = 0x2545_F491_4F6C_DD1D_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let (mut hits, mut refused) = (0, 0);
+        for case in 0..CASES {
+            let template = &templates[case % templates.len()];
+            let mut repeats = Repeats::default();
+            let chunk: Chunk<'_> = serde_json::from_str(template).unwrap();
+            repeats.remember(template, chunk.only_text().unwrap());
+            let raw: String = (0..next() % 6)
+                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                .collect();
+            let at = template.find(r#""Hi""#).unwrap();
+            let (before, after) = (&template[..at], &template[at + 4..]);
+            // The text written properly: always recognised, with the text a full parse gives.
+            let text: String =
+                serde_json::from_str(&format!("\"{raw}\"")).unwrap_or_else(|_| raw.clone());
+            let proper = format!("{before}{}{after}", serde_json::to_string(&text).unwrap());
+            assert_eq!(
+                repeats.text(&proper).as_deref(),
+                Some(text.as_str()),
+                "{proper}"
+            );
+            assert_eq!(
+                parsed_text(&proper).as_deref(),
+                Some(text.as_str()),
+                "{proper}"
+            );
+            // The same bytes put raw: recognised only when they are one whole string.
+            let smuggled = format!("{before}\"{raw}\"{after}");
+            match repeats.text(&smuggled) {
+                Some(got) => {
+                    hits += 1;
+                    assert_eq!(Some(got.into_owned()), parsed_text(&smuggled), "{smuggled}");
+                }
+                None => refused += 1,
+            }
+        }
+        assert!(
+            hits > 1000 && refused > 1000,
+            "{hits} recognised, {refused} refused"
+        );
     }
 
     /// A stream with every quirk servers show: a keep-alive comment, `data:` without a space, CRLF

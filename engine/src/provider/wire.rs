@@ -2,6 +2,7 @@
 //! person can act on (status, `Retry-After`, the key hint), reading SSE, and sending events to the
 //! turn in batches.
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -9,9 +10,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use bytes_utils::Str;
+use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 
+use super::sse::{Flow, Sse};
 use super::{ChatMessage, ProviderError, ResponseEvent};
 use crate::config::ProviderConfig;
 
@@ -71,44 +73,67 @@ where
     }
 }
 
-/// The SSE events of a response whose data is not empty, as zero-copy slices of the bytes
-/// received. sseer parses in time linear in the bytes however the network cuts them (CR, LF,
-/// CRLF, comments, fields without a space, a UTF-8 character split across reads);
-/// eventsource-stream, used before, copied the rest of its buffer at every line, so a long
-/// answer read in large pieces took time quadratic in the piece size. A broken connection or
-/// bytes that are not UTF-8 become an error naming the provider.
-pub(crate) fn sse(
-    response: reqwest::Response,
-    config: &ProviderConfig,
-) -> impl Stream<Item = Result<Str, ProviderError>> + Unpin + use<> {
-    let name = config.name.clone();
-    sseer::EventStream::new(response.bytes_stream()).filter_map(move |event| {
-        let out = match event {
-            Ok(event) if event.data.trim().is_empty() => None,
-            Ok(event) => Some(Ok(event.data)),
-            Err(e) => Some(Err(ProviderError::Stream(format!(
-                "the connection to provider {name:?} broke off mid-answer ({}); the partial answer is kept",
-                match e {
-                    sseer::errors::EventStreamError::Transport(e) => error_chain(&e),
-                    sseer::errors::EventStreamError::Utf8Error(e) => format!("the stream is not UTF-8: {e}"),
-                }
-            )))),
-        };
-        futures::future::ready(out)
-    })
+/// The error for a connection that broke while the answer streamed.
+pub(crate) fn broke_off(name: &str, e: &reqwest::Error) -> ProviderError {
+    ProviderError::Stream(format!(
+        "the connection to provider {name:?} broke off mid-answer ({}); the partial answer is kept",
+        error_chain(e)
+    ))
 }
 
-/// The SSE events of a response as JSON values; an event that is not JSON becomes an error naming
-/// the provider.
+/// The SSE events of a response as JSON values (split by `Sse`); an event that is not JSON
+/// becomes an error naming the provider. For wires whose every event is read whole.
 pub(crate) fn json_events(
     response: reqwest::Response,
     config: &ProviderConfig,
-) -> impl Stream<Item = Result<Value, ProviderError>> + Unpin + use<> {
-    let name = config.name.clone();
-    sse(response, config).map(move |data| {
-        let data = data?;
-        serde_json::from_str(data.trim()).map_err(|e| not_json(&name, &data, &e))
-    })
+) -> BoxStream<'static, Result<Value, ProviderError>> {
+    struct State<B> {
+        body: B,
+        sse: Sse,
+        ready: VecDeque<Result<Value, ProviderError>>,
+        ended: bool,
+        name: String,
+    }
+    let state = State {
+        body: response.bytes_stream(),
+        sse: Sse::default(),
+        ready: VecDeque::new(),
+        ended: false,
+        name: config.name.clone(),
+    };
+    Box::pin(futures::stream::unfold(state, |mut state| async move {
+        loop {
+            if let Some(item) = state.ready.pop_front() {
+                return Some((item, state));
+            }
+            if state.ended {
+                return None;
+            }
+            let State {
+                body,
+                sse,
+                ready,
+                ended,
+                name,
+            } = &mut state;
+            let mut parse = |data: &str| {
+                ready.push_back(serde_json::from_str(data).map_err(|e| not_json(name, data, &e)));
+                Ok(Flow::Continue(()))
+            };
+            let fed = match body.next().await {
+                Some(Ok(bytes)) => sse.feed(&bytes, name, &mut parse),
+                Some(Err(e)) => Err(broke_off(name, &e)),
+                None => {
+                    *ended = true;
+                    sse.finish(name, &mut parse)
+                }
+            };
+            if let Err(e) = fed {
+                ready.push_back(Err(e));
+                *ended = true;
+            }
+        }
+    }))
 }
 
 /// The error for an event that is not valid JSON.
@@ -171,6 +196,11 @@ impl<'a> Out<'a> {
         }
     }
 
+    /// Another event, held with the text before it and sent after it, in order.
+    pub(crate) fn push(&mut self, event: ResponseEvent) {
+        self.pending.push(event);
+    }
+
     /// Sends what waits.
     pub(crate) async fn flush(&mut self) -> Result<(), ProviderError> {
         self.due = None;
@@ -191,8 +221,9 @@ impl<'a> Out<'a> {
     }
 
     /// The next item of `events`. While none is ready, what waits is sent when `HOLD` has passed
-    /// since the last send (at once for the first text). `events` is polled once per wait, with
-    /// the task's own waker, and the clock is read only when something is sent or starts to wait.
+    /// since the last send; the first text of an answer is sent before anything more is read.
+    /// `events` is polled once per wait, with the task's own waker, and the clock is read only
+    /// when something is sent.
     pub(crate) async fn next<S: Stream + Unpin>(
         &mut self,
         events: &mut S,
@@ -200,11 +231,15 @@ impl<'a> Out<'a> {
         if self.pending.is_empty() {
             return Ok(events.next().await);
         }
-        let sent = self.sent;
-        let due = self.due.get_or_insert_with(|| {
-            let at = sent.map_or_else(Instant::now, |sent| sent + HOLD);
-            Box::pin(tokio::time::sleep_until(at.into()))
-        });
+        let Some(sent) = self.sent else {
+            // The first of an answer goes out before anything more is read: a server that sends
+            // faster than the wire reads would otherwise keep it back until the wire caught up.
+            self.flush().await?;
+            return Ok(events.next().await);
+        };
+        let due = self
+            .due
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until((sent + HOLD).into())));
         tokio::select! {
             biased;
             item = events.next() => return Ok(item),
@@ -408,9 +443,13 @@ mod tests {
             other => panic!("expected text, got {other:?}"),
         };
 
+        // The first text goes out alone, even when more is already there to read.
         feed.send("first").unwrap();
+        feed.send("second").unwrap();
         let got = tokio::time::timeout(within, rx.recv()).await;
         assert_eq!(text(got.expect("the first text waited")), "first");
+        let got = tokio::time::timeout(within, rx.recv()).await;
+        assert_eq!(text(got.expect("held text was not sent")), "second");
 
         // Two chunks already there when the wire reads: one event.
         feed.send("b").unwrap();
