@@ -52,7 +52,17 @@ pub(crate) async fn run_turn(
     cancel: CancellationToken,
 ) {
     let mut usage = Usage::default();
-    let end = turn(&shared, &session, text, &attachments, &cancel, &mut usage).await;
+    let mut first_words = None;
+    let end = turn(
+        &shared,
+        &session,
+        text,
+        &attachments,
+        &cancel,
+        &mut usage,
+        &mut first_words,
+    )
+    .await;
     shared.end_turn(&session);
     match end {
         TurnEnd::Finished(message, finish_reason) => {
@@ -62,7 +72,7 @@ pub(crate) async fn run_turn(
                 usage,
                 finish_reason,
             });
-            auto_title(&shared, &session).await;
+            auto_title(&shared, &session, first_words).await;
         }
         TurnEnd::Failed(error) => {
             if error.kind == ErrorKind::Auth {
@@ -76,6 +86,8 @@ pub(crate) async fn run_turn(
     }
 }
 
+/// Runs a turn; `first_words` gets what the person said when it is the first thing said in the
+/// session (for its title).
 async fn turn(
     shared: &Arc<Shared>,
     session: &SessionId,
@@ -83,15 +95,12 @@ async fn turn(
     attachments: &[PathBuf],
     cancel: &CancellationToken,
     usage: &mut Usage,
+    first_words: &mut Option<String>,
 ) -> TurnEnd {
-    let storage = |e: crate::memory::MemoryError| {
-        TurnEnd::Failed(ErrorInfo::new(ErrorKind::Storage, e.to_string()))
-    };
     let (content, images) = match with_attachments(shared, text, attachments).await {
         Ok(attached) => attached,
         Err(error) => return TurnEnd::Failed(error),
     };
-    // The user message is stored before the provider is called.
     let user = MessageRecord {
         id: MessageId::new(),
         role: Role::User,
@@ -102,26 +111,47 @@ async fn turn(
         status: MessageStatus::Complete,
         created_at: Utc::now(),
     };
-    // Storing the message, touching the session and reading the history go at once: the turn
-    // waits for the slowest of them, not for their sum (each write waits for the disk).
-    let (stored, touched, history) = tokio::join!(
-        shared.store.insert_message(session, &user),
-        shared.store.touch_session(session, None),
-        history(shared, session, &user),
-    );
-    if let Err(e) = stored {
-        return storage(e);
+    // The message is stored (the session touched in the same write) while the history is read
+    // and the model asked. Nothing of the turn is shown before it is stored (`TurnStarted` says
+    // it is), and the turn does not end before it is.
+    let mut stored = Stored {
+        write: Write::spawn({
+            let (shared, session, user) = (shared.clone(), session.clone(), user.clone());
+            async move { shared.store.add_user_message(&session, &user).await }
+        }),
+        message: user.id.clone(),
+    };
+    let history = history(shared, session, &user).await;
+    if let Ok(history) = &history
+        && history
+            .iter()
+            .filter(|m| matches!(m, ChatMessage::User(_)))
+            .count()
+            == 1
+    {
+        *first_words = Some(user.content.clone());
     }
-    shared.emit(Event::TurnStarted {
-        session: session.clone(),
-        user_message: user.id.clone(),
-    });
-    if let Ok(Some(summary)) = touched {
-        shared.emit(Event::SessionUpdated { session: summary });
+    let end = match history {
+        Ok(history) => answer(shared, session, history, &mut stored, cancel, usage).await,
+        Err(e) => TurnEnd::Failed(ErrorInfo::new(ErrorKind::Storage, e.to_string())),
+    };
+    match stored.wait(shared, session).await {
+        Ok(()) => end,
+        Err(error) => TurnEnd::Failed(error),
     }
-    let mut history = match history {
-        Ok(h) => h,
-        Err(e) => return storage(e),
+}
+
+/// The model's answer to the history, with the tool calls it asks for, step after step.
+async fn answer(
+    shared: &Arc<Shared>,
+    session: &SessionId,
+    mut history: Vec<ChatMessage>,
+    stored: &mut Stored,
+    cancel: &CancellationToken,
+    usage: &mut Usage,
+) -> TurnEnd {
+    let storage = |e: crate::memory::MemoryError| {
+        TurnEnd::Failed(ErrorInfo::new(ErrorKind::Storage, e.to_string()))
     };
     let client = match shared.client().await {
         Ok(c) => c,
@@ -142,10 +172,15 @@ async fn turn(
         )
         .await
         {
-            Ok(Some(done)) => shared.emit(Event::ContextCompacted {
-                session: session.clone(),
-                detail: done.describe(),
-            }),
+            Ok(Some(done)) => {
+                if let Err(e) = stored.wait(shared, session).await {
+                    return TurnEnd::Failed(e);
+                }
+                shared.emit(Event::ContextCompacted {
+                    session: session.clone(),
+                    detail: done.describe(),
+                });
+            }
             Ok(None) => {}
             Err(e) => return TurnEnd::Failed(e.to_info()),
         }
@@ -165,12 +200,15 @@ async fn turn(
             created_at: Utc::now(),
         };
         let mut stream = client.stream(request.clone());
+        if let Err(e) = stored.wait(shared, session).await {
+            return TurnEnd::Failed(e);
+        }
         // The answer's row is written while the request goes out and the answer streams in; it
         // is awaited before anything updates it.
-        let mut row = Row(Some(tokio::spawn({
+        let mut row = Write::spawn({
             let (shared, session, assistant) = (shared.clone(), session.clone(), assistant.clone());
             async move { shared.store.insert_message(&session, &assistant).await }
-        })));
+        });
         let mut attempt = 0u32;
         let mut overflowed = false;
         let mut text = String::new();
@@ -210,7 +248,7 @@ async fn turn(
                         delta,
                     });
                     if last_flush.elapsed() >= FLUSH_EVERY && text.len() != flushed_len {
-                        if let Err(e) = row.written().await {
+                        if let Err(e) = row.done().await {
                             break Err(TurnEnd::Failed(e));
                         }
                         // Batched: a crash loses at most the last FLUSH_EVERY of text.
@@ -295,7 +333,7 @@ async fn turn(
             }
         };
         drop(stream);
-        let written = row.written().await;
+        let written = row.done().await.map(drop);
         if !thinking.is_empty() && written.is_ok() {
             logged(shared.store.set_thinking(&assistant.id, &thinking).await);
         }
@@ -364,22 +402,53 @@ async fn turn(
     ))
 }
 
-/// The row of an answer being written in the background.
-struct Row(Option<tokio::task::JoinHandle<Result<(), crate::memory::MemoryError>>>);
+/// A write to the store going on in the background.
+struct Write<T>(Option<tokio::task::JoinHandle<Result<T, crate::memory::MemoryError>>>);
 
-impl Row {
-    /// Waits until the row is written (at once after the first time).
-    async fn written(&mut self) -> Result<(), ErrorInfo> {
+impl<T: Send + 'static> Write<T> {
+    fn spawn(
+        write: impl Future<Output = Result<T, crate::memory::MemoryError>> + Send + 'static,
+    ) -> Self {
+        Self(Some(tokio::spawn(write)))
+    }
+
+    /// Waits until it is done: its result the first time, `None` after.
+    async fn done(&mut self) -> Result<Option<T>, ErrorInfo> {
         let Some(task) = self.0.take() else {
-            return Ok(());
+            return Ok(None);
         };
         match task.await {
-            Ok(result) => result.map_err(|e| ErrorInfo::new(ErrorKind::Storage, e.to_string())),
+            Ok(result) => result
+                .map(Some)
+                .map_err(|e| ErrorInfo::new(ErrorKind::Storage, e.to_string())),
             Err(e) => Err(ErrorInfo::new(
                 ErrorKind::Storage,
-                format!("storing the answer stopped: {e}"),
+                format!("storing the conversation stopped: {e}"),
             )),
         }
+    }
+}
+
+/// What the person said, being stored while the turn goes on.
+struct Stored {
+    write: Write<Option<crate::api::SessionSummary>>,
+    message: MessageId,
+}
+
+impl Stored {
+    /// Waits until the message is stored and says the turn started (once).
+    async fn wait(&mut self, shared: &Shared, session: &SessionId) -> Result<(), ErrorInfo> {
+        let Some(summary) = self.write.done().await? else {
+            return Ok(());
+        };
+        shared.emit(Event::TurnStarted {
+            session: session.clone(),
+            user_message: self.message.clone(),
+        });
+        if let Some(summary) = summary {
+            shared.emit(Event::SessionUpdated { session: summary });
+        }
+        Ok(())
     }
 }
 
@@ -796,20 +865,26 @@ fn logged(result: Result<(), crate::memory::MemoryError>) {
 }
 
 /// Titles a session after its first exchange, from the person's first words.
-async fn auto_title(shared: &Shared, session: &SessionId) {
+async fn auto_title(shared: &Shared, session: &SessionId, first_words: Option<String>) {
     let Ok(Some(summary)) = shared.store.session(session).await else {
         return;
     };
     if summary.title != DEFAULT_TITLE {
         return;
     }
-    let Ok(messages) = shared.store.messages(session).await else {
-        return;
+    let first = match first_words {
+        Some(words) => words,
+        None => {
+            let Ok(messages) = shared.store.messages(session).await else {
+                return;
+            };
+            let Some(first) = messages.into_iter().find(|m| m.role == Role::User) else {
+                return;
+            };
+            first.content
+        }
     };
-    let Some(first) = messages.iter().find(|m| m.role == Role::User) else {
-        return;
-    };
-    let title = title_from(&first.content);
+    let title = title_from(&first);
     if title.is_empty() {
         return;
     }

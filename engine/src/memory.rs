@@ -526,6 +526,38 @@ impl Store {
         })
     }
 
+    /// Stores what the person said and touches its session in one transaction (one query, one
+    /// commit); returns the session as it is now.
+    pub(crate) async fn add_user_message(
+        &self,
+        session: &SessionId,
+        message: &MessageRecord,
+    ) -> Result<Option<SessionSummary>> {
+        let mut doc = document(message)?;
+        doc["session"] = json!(session);
+        let now = Utc::now();
+        let at = serde_json::to_value(now).map_err(|e| MemoryError::Query(e.to_string()))?;
+        let mut res = self
+            .db
+            .query("BEGIN TRANSACTION")
+            .query("CREATE message CONTENT $doc RETURN NONE")
+            .query("UPDATE session SET updated_at = $at, updated_ms = $ms WHERE uid = $uid RETURN uid, title, created_at, updated_at")
+            .query("COMMIT TRANSACTION")
+            .bind(json!({ "doc": doc, "uid": session, "at": at, "ms": now_ms(now) }))
+            .await?
+            .check()?;
+        let rows: Vec<Value> = res.take(res.num_statements() - 2)?;
+        self.history.put(&fulltext::Entry {
+            kind: fulltext::Kind::Message,
+            uid: message.id.as_str(),
+            session: session.as_str(),
+            parent: None,
+            label: doc["role"].as_str().unwrap_or_default(),
+            text: &message.content,
+        })?;
+        Ok(decode(rows)?.into_iter().next())
+    }
+
     /// Keeps the model's reasoning of an assistant message.
     pub(crate) async fn set_thinking(&self, id: &MessageId, thinking: &str) -> Result<()> {
         self.exec(
@@ -763,6 +795,31 @@ mod tests {
         assert!(store.messages(&s).await.unwrap().is_empty());
         assert!(store.tool_calls(&s).await.unwrap().is_empty());
         assert!(!store.delete_session(&s).await.unwrap());
+    }
+
+    /// A user message is stored and its session touched in one write, on disk too; a session
+    /// that does not exist gives no summary and the message is still kept.
+    #[tokio::test]
+    async fn a_user_message_is_stored_with_its_session_touched() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("surrealkv://{}", dir.path().join("db").display());
+        let store = Store::open(&url).await.unwrap();
+        let s = SessionId::new();
+        let created = store.create_session(&s, "New chat").await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let m = message(Role::User, "hello");
+        let summary = store.add_user_message(&s, &m).await.unwrap().unwrap();
+        assert_eq!(summary.id, s);
+        assert_eq!(summary.title, "New chat");
+        assert!(summary.updated_at > created.updated_at, "{summary:?}");
+        assert_eq!(store.session(&s).await.unwrap().unwrap(), summary);
+        assert_eq!(store.messages(&s).await.unwrap(), vec![m]);
+        assert_eq!(store.list_sessions().await.unwrap()[0].id, s);
+
+        let gone = SessionId::new();
+        let lost = message(Role::User, "to nobody");
+        assert_eq!(store.add_user_message(&gone, &lost).await.unwrap(), None);
+        assert_eq!(store.messages(&gone).await.unwrap(), vec![lost]);
     }
 
     #[tokio::test]
