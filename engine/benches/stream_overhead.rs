@@ -1,8 +1,10 @@
 //! Engine overhead per streamed token: a 100 KB answer in 25,000 SSE chunks from the loopback
 //! server, read raw with reqwest (baseline) versus a whole engine turn (provider client, agent loop,
-//! events, the answer stored on disk), in the same process. Medians of 5. Also the floor of any
-//! client that parses each chunk (the raw read plus SSE and JSON, no engine), the fixed part of a
-//! turn and how many text events reach the window.
+//! events, the answer stored on disk), in the same process. The two are timed in turn, round after
+//! round (so a slower spell of this shared machine falls on both), and the medians of 15 rounds
+//! are compared. Also the floor of any client that parses each chunk (the raw read plus SSE and
+//! JSON, no engine), the fixed part of a turn (a one-token answer, read raw and by the engine),
+//! what each further token costs, and how many text events reach the window.
 //! Run: `cargo bench -p aetheria-engine --features testkit --bench stream_overhead`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -16,7 +18,7 @@ use aetheria_engine::{Engine, Events, Handle};
 use futures::StreamExt;
 
 const TOKENS: usize = 25_000;
-const RUNS: usize = 5;
+const ROUNDS: usize = 15;
 
 fn answer() -> Reply {
     let words: Vec<String> = (0..TOKENS).map(|i| format!("w{:02} ", i % 100)).collect();
@@ -54,6 +56,12 @@ async fn timed_turn(
             title: Some("bench".into()),
         })
         .unwrap();
+    // The session is made before the clock starts: making it is not part of a turn.
+    while let Some(event) = events.recv().await {
+        if matches!(event, Event::SessionCreated { .. }) {
+            break;
+        }
+    }
     server.push(reply);
     let t = Instant::now();
     handle
@@ -110,31 +118,28 @@ struct Delta<'a> {
 #[derive(serde::Deserialize)]
 struct Text<'a>(#[serde(borrow)] std::borrow::Cow<'a, str>);
 
-/// Times `RUNS` reads of the 100 KB answer by `read`, run on `place` with the engine's own provider
-/// client (so only the work after the bytes differs; its connections are opened, and their tasks
-/// run, where it reads): the median.
-async fn timed_reads<F, Fut>(
+/// Times one read of `reply` by `read`, run on `place` with the engine's own provider client (so
+/// only the work after the bytes differs; its connections are opened, and their tasks run, where
+/// it reads).
+async fn timed_read<F, Fut>(
     server: &ScriptedServer,
+    http: &reqwest::Client,
     place: &tokio::runtime::Handle,
     url: &str,
+    reply: Reply,
     read: F,
 ) -> Duration
 where
     F: Fn(reqwest::Client, String) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let http = testkit::provider_http_client().unwrap();
-    let mut times = Vec::new();
-    for _ in 0..RUNS {
-        server.push(answer());
-        let t = Instant::now();
-        place
-            .spawn(read(http.clone(), url.to_owned()))
-            .await
-            .unwrap();
-        times.push(t.elapsed());
-    }
-    median(times)
+    server.push(reply);
+    let t = Instant::now();
+    place
+        .spawn(read(http.clone(), url.to_owned()))
+        .await
+        .unwrap();
+    t.elapsed()
 }
 
 /// Asks for the answer.
@@ -153,7 +158,7 @@ async fn read_raw(http: reqwest::Client, url: String) {
     while let Some(chunk) = body.next().await {
         bytes += chunk.unwrap().len();
     }
-    assert!(bytes > 100_000);
+    assert!(bytes > 0);
 }
 
 /// Reads the answer as a minimal client would: SSE events, each chunk parsed, the text joined.
@@ -177,37 +182,31 @@ async fn parse_only(http: reqwest::Client, url: String) {
     assert_eq!(text.len(), TOKENS * 4);
 }
 
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
         let server = ScriptedServer::start(vec![]).await.unwrap();
         let url = format!("{}/chat/completions", server.base_url());
+        // A client for each place a baseline reads: a pooled connection keeps its task on the
+        // runtime that opened it, and a read from elsewhere through it crawls.
+        let (http_own, http_shared) = (
+            testkit::provider_http_client().unwrap(),
+            testkit::provider_http_client().unwrap(),
+        );
         // The baseline reads where the engine reads (a thread of its own, with the connection's
         // task beside it) and, to be sure the engine is not compared with a slow baseline, also on
         // the bench's shared multi-thread runtime; the faster of the two is the baseline.
         let own_thread = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
+            .thread_name("bench-reader")
             .enable_all()
             .build()
             .unwrap();
-        let own = timed_reads(&server, own_thread.handle(), &url, read_raw).await;
-        let shared = timed_reads(&server, &tokio::runtime::Handle::current(), &url, read_raw).await;
-        println!(
-            "raw SSE read: {:.1} ms on a thread of its own, {:.1} ms on the shared runtime",
-            own.as_secs_f64() * 1e3,
-            shared.as_secs_f64() * 1e3
-        );
-        let raw = own.min(shared);
-
-        // The floor of any client that reads each chunk: the raw read on a thread of its own plus
-        // splitting SSE events (sseer, as the engine) and parsing each chunk's JSON (serde_json,
-        // into the least a client must look at), the text joined into one answer. No engine.
-        let floor = timed_reads(&server, own_thread.handle(), &url, parse_only).await;
-        println!(
-            "read + SSE split + JSON parse of each chunk, no engine: {:.1} ms, {:.2}x the raw read",
-            floor.as_secs_f64() * 1e3,
-            floor.as_secs_f64() / raw.as_secs_f64()
-        );
+        let (own, shared) = (own_thread.handle().clone(), tokio::runtime::Handle::current());
 
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::new(dir.path().join("config"), dir.path().join("data"));
@@ -222,37 +221,75 @@ fn main() {
             vision: None,
         });
         let (handle, mut events) = Engine::start(config).await.unwrap();
-        let (mut engine, mut tails, mut deltas) = (Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..RUNS {
+
+        // One of each first: connections opened, the engine's provider client made.
+        timed_read(&server, &http_own, &own, &url, answer(), read_raw).await;
+        timed_read(&server, &http_shared, &shared, &url, answer(), read_raw).await;
+        timed_turn(&handle, &mut events, &server, answer()).await;
+
+        let (mut raw_own, mut raw_shared, mut floor, mut raw_one) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut engine, mut tails, mut deltas, mut fixed) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let one = || Reply::text(&["w00 "]);
+        for _ in 0..ROUNDS {
+            raw_own.push(timed_read(&server, &http_own, &own, &url, answer(), read_raw).await);
             let turn = timed_turn(&handle, &mut events, &server, answer()).await;
             assert_eq!(turn.bytes, TOKENS * 4);
             engine.push(turn.took);
             tails.push(turn.took - turn.to_last_text);
             deltas.push(turn.deltas);
+            raw_shared.push(timed_read(&server, &http_shared, &shared, &url, answer(), read_raw).await);
+            // The floor of any client that reads each chunk: the raw read on a thread of its own
+            // plus splitting SSE events (sseer, as a plain client would) and parsing each chunk's
+            // JSON (serde_json, into the least a client must look at), the text joined. No engine.
+            floor.push(timed_read(&server, &http_own, &own, &url, answer(), parse_only).await);
+            // The fixed part of a turn (storing the messages, reading the history, the final
+            // write), from a one-token answer: what the per-token figure does not depend on.
+            fixed.push(timed_turn(&handle, &mut events, &server, one()).await.took);
+            raw_one.push(timed_read(&server, &http_own, &own, &url, one(), read_raw).await);
         }
-        // The fixed part of a turn (storing the messages, reading the history, the final write),
-        // from a one-token answer: what the per-token figure does not depend on.
-        let mut fixed = Vec::new();
-        for _ in 0..RUNS {
-            let reply = Reply::text(&["w00 "]);
-            fixed.push(timed_turn(&handle, &mut events, &server, reply).await.took);
-        }
-        let fixed = median(fixed);
+        let (own, shared) = (median(raw_own), median(raw_shared));
+        let raw = own.min(shared);
+        let (floor, engine, fixed, raw_one) =
+            (median(floor), median(engine), median(fixed), median(raw_one));
         println!(
-            "a one-token turn (the fixed part): {:.1} ms",
-            fixed.as_secs_f64() * 1e3
+            "raw SSE read: {:.1} ms on a thread of its own, {:.1} ms on the shared runtime",
+            ms(own),
+            ms(shared)
         );
-        let engine = median(engine);
         println!(
-            "100 KB answer in {TOKENS} chunks: raw SSE read (the faster) {:.1} ms, engine turn {:.1} ms, ratio {:.2} (goal <= 1.2); engine {:.2} µs per token",
-            raw.as_secs_f64() * 1e3,
-            engine.as_secs_f64() * 1e3,
+            "read + SSE split + JSON parse of each chunk, no engine: {:.1} ms, {:.2}x the raw read",
+            ms(floor),
+            floor.as_secs_f64() / raw.as_secs_f64()
+        );
+        println!(
+            "a one-token answer (the fixed part): engine turn {:.1} ms, raw read {:.1} ms",
+            ms(fixed),
+            ms(raw_one)
+        );
+        println!(
+            "100 KB answer in {TOKENS} chunks, medians of {ROUNDS} rounds: raw SSE read (the faster) {:.1} ms, engine turn {:.1} ms, ratio {:.2} (goal <= 1.2); engine {:.2} µs per token",
+            ms(raw),
+            ms(engine),
             engine.as_secs_f64() / raw.as_secs_f64(),
             engine.as_secs_f64() * 1e6 / TOKENS as f64
         );
+        // What each further token costs: the 100 KB answer less the one-token answer, per token.
+        let per_token = |long: Duration, short: Duration| {
+            long.saturating_sub(short).as_secs_f64() * 1e6 / (TOKENS - 1) as f64
+        };
+        let (engine_token, raw_token) = (per_token(engine, fixed), per_token(raw, raw_one));
         println!(
-            "of the engine turn, after the last text (the answer stored, the turn ended): median {:.1} ms",
-            median(tails).as_secs_f64() * 1e3
+            "per streamed token (100 KB answer less the one-token answer): engine {engine_token:.3} µs, raw read {raw_token:.3} µs, ratio {:.2}",
+            engine_token / raw_token
+        );
+        let tail = median(tails);
+        println!(
+            "of the engine turn, after the last text (the answer stored, the turn ended): median {:.1} ms; to the last text {:.1} ms, {:.2}x the raw read",
+            ms(tail),
+            ms(engine.saturating_sub(tail)),
+            engine.saturating_sub(tail).as_secs_f64() / raw.as_secs_f64()
         );
         deltas.sort_unstable();
         println!(

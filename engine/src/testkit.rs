@@ -18,6 +18,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
@@ -251,6 +252,12 @@ impl ScriptedServer {
             .with_state(script.clone());
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        // Each event is written when it is ready, as streaming servers do (Go's net/http, uvicorn
+        // and nginx all set TCP_NODELAY): with Nagle's algorithm a small last write could wait
+        // 40 ms for the peer's delayed ACK.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
