@@ -16,6 +16,10 @@ pub(crate) type Flow = ControlFlow<()>;
 /// The byte order mark a stream may start with, which is not part of its first line.
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
+/// The longest line, and the most data of one event: a server that never ends one is refused
+/// instead of filling the memory. Generous, as Gemini sends a generated image inline in one event.
+const MAX_EVENT: usize = 32 << 20;
+
 /// SSE events split from the bytes of a response as they arrive, by sseer's line parser (CR, LF
 /// or CRLF line ends, comments, fields without the space after the colon), with a BOM, lines cut
 /// across reads and characters cut across reads handled here. An event's data is handed over as
@@ -45,6 +49,18 @@ impl Sse {
         name: &str,
         mut event: impl FnMut(&str) -> Result<Flow, ProviderError>,
     ) -> Result<Flow, ProviderError> {
+        if !self.carry.is_empty()
+            && self.carry.last() != Some(&b'\r')
+            && !bytes.iter().any(|&b| b == b'\r' || b == b'\n')
+        {
+            // Still inside a line: keep the bytes and read the line once it ends (reading what
+            // was kept at every read would take time quadratic in the line's length).
+            if self.carry.len() + bytes.len() > MAX_EVENT {
+                return Err(too_long(name));
+            }
+            self.carry.extend_from_slice(bytes);
+            return Ok(Flow::Continue(()));
+        }
         let mut carry = std::mem::take(&mut self.carry);
         let joined = !carry.is_empty();
         if joined {
@@ -82,6 +98,9 @@ impl Sse {
                     field_value,
                 } => {
                     let value = field_value.unwrap_or_default();
+                    if self.data.len() + value.len() > MAX_EVENT {
+                        return Err(too_long(name));
+                    }
                     if self.has_data {
                         if let Some(first) = line_data.take() {
                             self.data.push_str(text(first, name)?);
@@ -102,6 +121,9 @@ impl Sse {
         }
         // Keep what follows the last whole line for the next read.
         let left = input.len();
+        if left > MAX_EVENT {
+            return Err(too_long(name));
+        }
         if joined {
             carry.drain(..carry.len() - left);
         } else {
@@ -136,6 +158,14 @@ fn hand_over(
         return Ok(Flow::Continue(()));
     }
     event(data)
+}
+
+/// The error for a line or event over `MAX_EVENT`.
+fn too_long(name: &str) -> ProviderError {
+    ProviderError::Stream(format!(
+        "provider {name:?} sent an event of over {} MiB; the partial answer is kept",
+        MAX_EVENT >> 20
+    ))
 }
 
 /// A whole line as text. A line ends at a CR or LF byte, which is never part of a multi-byte
@@ -294,6 +324,28 @@ mod tests {
             }
             assert_eq!(split(&pieces).unwrap(), whole, "case {case}: {pieces:?}");
         }
+    }
+
+    /// A long event read in many small pieces comes out whole (and in time linear in its length:
+    /// the line is read once it ends); one that never ends is refused past the limit.
+    #[test]
+    fn long_events_come_whole_and_endless_ones_are_refused() {
+        let text = "x".repeat(4 << 20);
+        let event = format!("data: {text}\n\n");
+        let pieces: Vec<&[u8]> = event.as_bytes().chunks(1024).collect();
+        assert_eq!(split(&pieces).unwrap(), [text]);
+
+        let mut sse = Sse::default();
+        let piece = vec![b'y'; 1 << 20];
+        let mut first = sse.feed(b"data: ", "p", |_| Ok(Flow::Continue(())));
+        let mut fed = 0;
+        while first.is_ok() && fed <= MAX_EVENT {
+            first = sse.feed(&piece, "p", |_| Ok(Flow::Continue(())));
+            fed += piece.len();
+        }
+        let e = first.unwrap_err();
+        assert!(e.to_string().contains("over 32 MiB"), "{e}");
+        assert!(fed > MAX_EVENT - piece.len(), "refused after {fed} bytes");
     }
 
     #[test]
