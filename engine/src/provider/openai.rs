@@ -305,9 +305,10 @@ impl Answer {
                 return Err(wire::not_json(name, data, &e));
             }
         };
+        // Only a text read without escapes is a slice of the chunk, whose bytes can be compared.
         match chunk.only_text() {
-            Some(text) => self.repeats.remember(data, text),
-            None => self.repeats.forget(),
+            Some(Cow::Borrowed(text)) => self.repeats.remember(data, text),
+            _ => self.repeats.forget(),
         }
         if let Some(usage) = chunk.usage {
             out.push(ResponseEvent::Usage(Usage {
@@ -387,8 +388,8 @@ struct Chunk<'a> {
 }
 
 impl Chunk<'_> {
-    /// The text of a chunk that carries nothing else, when it is borrowed from the chunk's bytes.
-    fn only_text(&self) -> Option<&str> {
+    /// The text of a chunk that carries nothing else.
+    fn only_text(&self) -> Option<&Cow<'_, str>> {
         let [choice] = self.choices.as_slice() else {
             return None;
         };
@@ -397,10 +398,11 @@ impl Chunk<'_> {
             && choice.finish_reason.is_none()
             && delta.reasoning_content.is_none()
             && delta.tool_calls.is_none();
-        match &delta.content {
-            Some(Text(Cow::Borrowed(text))) if plain => Some(text),
-            _ => None,
-        }
+        delta
+            .content
+            .as_ref()
+            .filter(|_| plain)
+            .map(|Text(text)| text)
     }
 }
 
@@ -519,17 +521,7 @@ mod tests {
     /// The full parse of a chunk, as the text it carries when it carries nothing else.
     fn parsed_text(data: &str) -> Option<String> {
         let chunk: Chunk<'_> = serde_json::from_str(data).ok()?;
-        chunk.only_text().map(str::to_owned).or_else(|| {
-            // `only_text` wants a borrowed text; one with escapes counts too.
-            let [choice] = chunk.choices.as_slice() else {
-                return None;
-            };
-            let plain = chunk.usage.is_none()
-                && choice.finish_reason.is_none()
-                && choice.delta.reasoning_content.is_none()
-                && choice.delta.tool_calls.is_none();
-            plain.then(|| choice.delta.content.as_deref().map(str::to_owned))?
-        })
+        chunk.only_text().map(ToString::to_string)
     }
 
     /// A remembered text chunk answers for a chunk only when the full parse would give that same
