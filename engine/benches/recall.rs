@@ -37,13 +37,7 @@ fn pct(mut v: Vec<Duration>, p: f64) -> Duration {
 /// Text with a realistic spread of words: a few very common, many rare.
 fn corpus() -> (Vec<String>, Vec<String>) {
     let words: Vec<String> = (0..5_000).map(|i| format!("w{i}x")).collect();
-    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let mut next = aetheria_engine::testkit::xorshift(0x9e37_79b9_7f4a_7c15);
     let texts = (0..2_000)
         .map(|_| {
             (0..40)
@@ -157,13 +151,8 @@ async fn vectors() {
     let store = SearchStore::open(&format!("surrealkv://{}", dir.path().join("db").display()))
         .await
         .unwrap();
-    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % 2_000_001) as f32 / 1_000_000.0 - 1.0
-    };
+    let mut random = aetheria_engine::testkit::xorshift(0x2545_f491_4f6c_dd1d);
+    let mut next = move || (random() % 2_000_001) as f32 / 1_000_000.0 - 1.0;
     let stored: Vec<Vec<f32>> = (0..memories())
         .map(|_| unit((0..DIMENSION).map(|_| next()).collect()))
         .collect();

@@ -516,6 +516,16 @@ impl Store {
         doc["session"] = json!(session);
         self.exec("CREATE message CONTENT $doc", json!({ "doc": doc }))
             .await?;
+        self.index_message(session, message, &doc)
+    }
+
+    /// Puts a stored message (`doc`, its document) in the history search.
+    fn index_message(
+        &self,
+        session: &SessionId,
+        message: &MessageRecord,
+        doc: &Value,
+    ) -> Result<()> {
         self.history.put(&fulltext::Entry {
             kind: fulltext::Kind::Message,
             uid: message.id.as_str(),
@@ -546,15 +556,9 @@ impl Store {
             .bind(json!({ "doc": doc, "uid": session, "at": at, "ms": now_ms(now) }))
             .await?
             .check()?;
-        let rows: Vec<Value> = res.take(res.num_statements() - 2)?;
-        self.history.put(&fulltext::Entry {
-            kind: fulltext::Kind::Message,
-            uid: message.id.as_str(),
-            session: session.as_str(),
-            parent: None,
-            label: doc["role"].as_str().unwrap_or_default(),
-            text: &message.content,
-        })?;
+        // The UPDATE's rows: the statement before COMMIT.
+        let rows: Vec<Value> = res.take(res.num_statements().saturating_sub(2))?;
+        self.index_message(session, message, &doc)?;
         Ok(decode(rows)?.into_iter().next())
     }
 

@@ -139,13 +139,16 @@ impl Reply {
 /// gives the same result however the network splits its input.
 #[must_use]
 pub fn random_cuttings(bytes: &[u8], cases: usize, seed: u64) -> Vec<Reply> {
-    let mut state = seed.max(1);
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    random_pieces(bytes, cases, seed)
+        .into_iter()
+        .map(|pieces| Reply::Raw { pieces })
+        .collect()
+}
+
+/// The pieces of `random_cuttings`: `cases` ways of cutting `bytes`, each a list of pieces.
+#[must_use]
+pub fn random_pieces(bytes: &[u8], cases: usize, seed: u64) -> Vec<Vec<Vec<u8>>> {
+    let mut next = xorshift(seed);
     (0..cases)
         .map(|case| {
             let mut cuts: Vec<usize> = if case % 100 == 0 {
@@ -165,9 +168,20 @@ pub fn random_cuttings(bytes: &[u8], cases: usize, seed: u64) -> Vec<Reply> {
                     from = cut;
                 }
             }
-            Reply::Raw { pieces }
+            pieces
         })
         .collect()
+}
+
+/// A seeded xorshift64 generator: the same numbers on every run, for seeded random tests.
+pub fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed.max(1);
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
 }
 
 /// A `chat.completion.chunk` carrying text.

@@ -519,6 +519,7 @@ mod tests {
     }
 
     /// The full parse of a chunk, as the text it carries when it carries nothing else.
+    #[cfg(feature = "testkit")]
     fn parsed_text(data: &str) -> Option<String> {
         let chunk: Chunk<'_> = serde_json::from_str(data).ok()?;
         chunk.only_text().map(ToString::to_string)
@@ -528,6 +529,7 @@ mod tests {
     /// text and nothing else: a seeded search over chunks whose text is written properly (each
     /// must be recognised) and over bytes put raw where the text was (quotes that end the string
     /// early and smuggle in fields, lone backslashes, control characters, cut escapes, non-ASCII).
+    #[cfg(feature = "testkit")]
     #[test]
     fn a_repeated_chunk_gives_what_a_full_parse_gives() {
         const CASES: usize = 20_000;
@@ -561,13 +563,7 @@ mod tests {
             "{",
             ",",
         ];
-        let mut state = 0x2545_F491_4F6C_DD1D_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::testkit::xorshift(0x2545_F491_4F6C_DD1D);
         let (mut hits, mut refused) = (0, 0);
         for case in 0..CASES {
             let template = &templates[case % templates.len()];

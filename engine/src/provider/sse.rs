@@ -291,7 +291,8 @@ mod tests {
     }
 
     /// However the bytes are cut into reads (every cut into two, and a seeded random search of
-    /// cuts into many, byte by byte among them), the events are sseer's.
+    /// 2,000 cuttings into many, byte by byte among them), the events are sseer's.
+    #[cfg(feature = "testkit")]
     #[test]
     fn any_cutting_gives_the_events_sseer_gives() {
         let whole = split_by_sseer(&[STREAM]);
@@ -299,29 +300,9 @@ mod tests {
             let (a, b) = STREAM.split_at(cut);
             assert_eq!(split(&[a, b]).unwrap(), whole, "cut at {cut}");
         }
-        let mut state = 0x9E37_79B9_7F4A_7C15_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        for case in 0..2000 {
-            let mut cuts: Vec<usize> = if case == 0 {
-                (1..STREAM.len()).collect()
-            } else {
-                (0..1 + next() % 16)
-                    .map(|_| (next() as usize) % STREAM.len())
-                    .collect()
-            };
-            cuts.sort_unstable();
-            cuts.dedup();
-            let mut pieces = Vec::new();
-            let mut from = 0;
-            for cut in cuts.into_iter().chain([STREAM.len()]) {
-                pieces.push(&STREAM[from..cut]);
-                from = cut;
-            }
+        let cuttings = crate::testkit::random_pieces(STREAM, 2000, 0x9E37_79B9_7F4A_7C15);
+        for (case, pieces) in cuttings.iter().enumerate() {
+            let pieces: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
             assert_eq!(split(&pieces).unwrap(), whole, "case {case}: {pieces:?}");
         }
     }
