@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use super::sse::Flow;
 use super::wire::{self, Out, Tx};
 use super::{
     ChatMessage, EventStream, ModelClient, ProviderError, Request, ResponseEvent, TaskStream,
@@ -166,13 +167,12 @@ async fn read(
     out: &mut Out<'_>,
 ) -> Result<(), ProviderError> {
     let name = &config.name;
-    let mut events = wire::json_events(response, config);
     let mut blocks: BTreeMap<u64, Block> = BTreeMap::new();
     let mut usage = Usage::default();
     let mut stop: Option<String> = None;
     let mut stopped = false;
-    while let Some(v) = out.next(&mut events).await? {
-        let v = v?;
+    wire::each_event(response, config, out, |data, out| {
+        let v = wire::json(name, data)?;
         let kind = v["type"].as_str().unwrap_or_default();
         match kind {
             "message_start" => {
@@ -238,7 +238,7 @@ async fn read(
             }
             "message_stop" => {
                 stopped = true;
-                break;
+                return Ok(Flow::Break(()));
             }
             "error" => {
                 let message = v["error"]["message"].as_str().unwrap_or("unknown error");
@@ -250,7 +250,9 @@ async fn read(
             // `ping`, `content_block_stop` and future events need nothing.
             _ => {}
         }
-    }
+        Ok(Flow::Continue(()))
+    })
+    .await?;
     if !stopped {
         return Err(ProviderError::Stream(format!(
             "the answer from provider {name:?} ended before it was complete (no message_stop); the partial answer is kept"

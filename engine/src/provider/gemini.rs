@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 
+use super::sse::Flow;
 use super::wire::{self, Out, Tx};
 use super::{
     ChatMessage, EventStream, ModelClient, ProviderError, Request, ResponseEvent, TaskStream,
@@ -147,12 +148,11 @@ async fn read(
     out: &mut Out<'_>,
 ) -> Result<(), ProviderError> {
     let name = &config.name;
-    let mut events = wire::json_events(response, config);
     let mut calls: Vec<ToolCallRequest> = Vec::new();
     let mut usage: Option<Usage> = None;
     let mut finish: Option<String> = None;
-    while let Some(v) = out.next(&mut events).await? {
-        let v = v?;
+    wire::each_event(response, config, out, |data, out| {
+        let v = wire::json(name, data)?;
         if let Some(message) = v.pointer("/error/message").and_then(Value::as_str) {
             return Err(ProviderError::Stream(format!(
                 "provider {name:?} reported an error mid-answer: {message}; the partial answer is kept"
@@ -166,7 +166,7 @@ async fn read(
             });
         }
         let Some(candidate) = v.pointer("/candidates/0") else {
-            continue;
+            return Ok(Flow::Continue(()));
         };
         for part in candidate
             .pointer("/content/parts")
@@ -201,7 +201,9 @@ async fn read(
         if let Some(reason) = candidate["finishReason"].as_str() {
             finish = Some(reason.to_owned());
         }
-    }
+        Ok(Flow::Continue(()))
+    })
+    .await?;
     let Some(reason) = finish else {
         return Err(ProviderError::Stream(format!(
             "the answer from provider {name:?} ended before it was complete (no finish reason); the partial answer is kept"

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use super::sse::{Flow, Repeats, Sse};
+use super::sse::{Flow, Repeats};
 use super::wire::{self, Out, Tx, send, truncate};
 use super::{
     ChatMessage, EventStream, ModelClient, ProviderError, Request, ResponseEvent, TaskStream,
@@ -232,25 +232,11 @@ async fn read(
     out: &mut Out<'_>,
 ) -> Result<(), ProviderError> {
     let name = config.name.as_str();
-    let mut body = response.bytes_stream();
-    let mut sse = Sse::default();
     let mut answer = Answer::default();
-    loop {
-        let (flow, ended) = match out.next(&mut body).await? {
-            Some(Ok(bytes)) => (
-                sse.feed(&bytes, name, |data| answer.chunk(data, name, out))?,
-                false,
-            ),
-            Some(Err(e)) => return Err(wire::broke_off(name, &e)),
-            None => (
-                sse.finish(name, |data| answer.chunk(data, name, out))?,
-                true,
-            ),
-        };
-        if ended || flow.is_break() {
-            break;
-        }
-    }
+    wire::each_event(response, config, out, |data, out| {
+        answer.chunk(data, name, out)
+    })
+    .await?;
     let Some(reason) = answer.finish else {
         return Err(ProviderError::Stream(format!(
             "the answer from provider {name:?} ended before it was complete (no finish reason); the partial answer is kept"

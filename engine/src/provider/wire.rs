@@ -2,7 +2,6 @@
 //! person can act on (status, `Retry-After`, the key hint), reading SSE, and sending events to the
 //! turn in batches.
 
-use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -10,7 +9,6 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 
 use super::sse::{Flow, Sse};
@@ -81,59 +79,33 @@ pub(crate) fn broke_off(name: &str, e: &reqwest::Error) -> ProviderError {
     ))
 }
 
-/// The SSE events of a response as JSON values (split by `Sse`); an event that is not JSON
-/// becomes an error naming the provider. For wires whose every event is read whole.
-pub(crate) fn json_events(
+/// Reads an answer's SSE events (split by `Sse`), handing each one's data to `on_data` with the
+/// batcher, until it says to stop or the stream ends; a broken connection is an error naming the
+/// provider.
+pub(crate) async fn each_event<'a>(
     response: reqwest::Response,
     config: &ProviderConfig,
-) -> BoxStream<'static, Result<Value, ProviderError>> {
-    struct State<B> {
-        body: B,
-        sse: Sse,
-        ready: VecDeque<Result<Value, ProviderError>>,
-        ended: bool,
-        name: String,
-    }
-    let state = State {
-        body: response.bytes_stream(),
-        sse: Sse::default(),
-        ready: VecDeque::new(),
-        ended: false,
-        name: config.name.clone(),
-    };
-    Box::pin(futures::stream::unfold(state, |mut state| async move {
-        loop {
-            if let Some(item) = state.ready.pop_front() {
-                return Some((item, state));
-            }
-            if state.ended {
-                return None;
-            }
-            let State {
-                body,
-                sse,
-                ready,
-                ended,
-                name,
-            } = &mut state;
-            let mut parse = |data: &str| {
-                ready.push_back(serde_json::from_str(data).map_err(|e| not_json(name, data, &e)));
-                Ok(Flow::Continue(()))
-            };
-            let fed = match body.next().await {
-                Some(Ok(bytes)) => sse.feed(&bytes, name, &mut parse),
-                Some(Err(e)) => Err(broke_off(name, &e)),
-                None => {
-                    *ended = true;
-                    sse.finish(name, &mut parse)
-                }
-            };
-            if let Err(e) = fed {
-                ready.push_back(Err(e));
-                *ended = true;
-            }
+    out: &mut Out<'a>,
+    mut on_data: impl FnMut(&str, &mut Out<'a>) -> Result<Flow, ProviderError>,
+) -> Result<(), ProviderError> {
+    let name = config.name.as_str();
+    let mut body = response.bytes_stream();
+    let mut sse = Sse::default();
+    loop {
+        let flow = match out.next(&mut body).await? {
+            Some(Ok(bytes)) => sse.feed(&bytes, name, |data| on_data(data, out))?,
+            Some(Err(e)) => return Err(broke_off(name, &e)),
+            None => return sse.finish(name, |data| on_data(data, out)).map(drop),
+        };
+        if flow.is_break() {
+            return Ok(());
         }
-    }))
+    }
+}
+
+/// An event's data as JSON; data that is not JSON is an error naming the provider.
+pub(crate) fn json(name: &str, data: &str) -> Result<Value, ProviderError> {
+    serde_json::from_str(data).map_err(|e| not_json(name, data, &e))
 }
 
 /// The error for an event that is not valid JSON.
