@@ -111,15 +111,23 @@ async fn turn(
         status: MessageStatus::Complete,
         created_at: Utc::now(),
     };
-    // The message is stored (the session touched in the same write) while the history is read
-    // and the model asked. Nothing of the turn is shown before it is stored (`TurnStarted` says
-    // it is), and the turn does not end before it is.
+    // The message is stored (with the row of the first answer, the session touched: one write)
+    // while the history is read and the model asked. Nothing of the turn is shown before it is
+    // stored (`TurnStarted` says it is), and the turn does not end before it is.
+    let first = assistant_row();
     let mut stored = Stored {
         write: Write::spawn({
-            let (shared, session, user) = (shared.clone(), session.clone(), user.clone());
-            async move { shared.store.add_user_message(&session, &user).await }
+            let (shared, session, user, first) =
+                (shared.clone(), session.clone(), user.clone(), first.clone());
+            async move {
+                shared
+                    .store
+                    .add_user_message(&session, &user, Some(&first))
+                    .await
+            }
         }),
         message: user.id.clone(),
+        answer: Some(first),
     };
     let history = history(shared, session, &user).await;
     if let Ok(history) = &history
@@ -135,9 +143,27 @@ async fn turn(
         Ok(history) => answer(shared, session, history, &mut stored, cancel, usage).await,
         Err(e) => TurnEnd::Failed(ErrorInfo::new(ErrorKind::Storage, e.to_string())),
     };
-    match stored.wait(shared, session).await {
-        Ok(()) => end,
-        Err(error) => TurnEnd::Failed(error),
+    if let Err(error) = stored.wait(shared, session).await {
+        return TurnEnd::Failed(error);
+    }
+    // The turn ended before it streamed: the row of its answer goes.
+    if let Some(unused) = stored.answer.take() {
+        logged(shared.store.delete_message(&unused.id).await);
+    }
+    end
+}
+
+/// The row of an answer about to stream.
+fn assistant_row() -> MessageRecord {
+    MessageRecord {
+        id: MessageId::new(),
+        role: Role::Assistant,
+        content: String::new(),
+        tool_calls: vec![],
+        images: vec![],
+        thinking: String::new(),
+        status: MessageStatus::Streaming,
+        created_at: Utc::now(),
     }
 }
 
@@ -189,26 +215,25 @@ async fn answer(
             messages: history.clone(),
             tools: shared.registry.specs(&shared.policies),
         };
-        let assistant = MessageRecord {
-            id: MessageId::new(),
-            role: Role::Assistant,
-            content: String::new(),
-            tool_calls: vec![],
-            images: vec![],
-            thinking: String::new(),
-            status: MessageStatus::Streaming,
-            created_at: Utc::now(),
-        };
         let mut stream = client.stream(request.clone());
         if let Err(e) = stored.wait(shared, session).await {
             return TurnEnd::Failed(e);
         }
-        // The answer's row is written while the request goes out and the answer streams in; it
-        // is awaited before anything updates it.
-        let mut row = Write::spawn({
-            let (shared, session, assistant) = (shared.clone(), session.clone(), assistant.clone());
-            async move { shared.store.insert_message(&session, &assistant).await }
-        });
+        // The first answer's row was written with the person's message. A later step's is
+        // written while the request goes out and the answer streams in; it is awaited before
+        // anything updates it.
+        let (assistant, mut row) = match stored.answer.take() {
+            Some(first) => (first, Write(None)),
+            None => {
+                let assistant = assistant_row();
+                let row = Write::spawn({
+                    let (shared, session, assistant) =
+                        (shared.clone(), session.clone(), assistant.clone());
+                    async move { shared.store.insert_message(&session, &assistant).await }
+                });
+                (assistant, row)
+            }
+        };
         let mut attempt = 0u32;
         let mut overflowed = false;
         let mut text = String::new();
@@ -433,6 +458,8 @@ impl<T: Send + 'static> Write<T> {
 struct Stored {
     write: Write<Option<crate::api::SessionSummary>>,
     message: MessageId,
+    /// The row of the first answer, stored with the message, until that answer takes it.
+    answer: Option<MessageRecord>,
 }
 
 impl Stored {
@@ -670,12 +697,9 @@ async fn history(
             .recall(&user.content, MEMORIES_IN_CONTEXT, vector.as_deref())
             .await
     };
-    let (messages, calls, found) = tokio::try_join!(
-        shared.store.messages(session),
-        shared.store.tool_calls(session),
-        recall
-    )?;
-    // Read while `user` is being stored, so it may or may not be among them: it goes last.
+    let ((messages, calls), found) = tokio::try_join!(shared.store.conversation(session), recall)?;
+    // Read while `user` is being stored, so it may or may not be among them: it goes last. The
+    // first answer's row, stored with it, has no text yet and is left out below.
     let messages = messages
         .into_iter()
         .filter(|m| m.id != user.id)

@@ -1,11 +1,12 @@
 //! Memory: the embedded SurrealDB store (on disk by default, in memory for tests, or a server by
 //! URL) that keeps sessions, messages, tool calls, remembered tool policies and long-term memories
 //! (searched in `recall`), with a schema version and migrations from the first release. Every
-//! message and tool result is also put in the full-text index of `fulltext`.
+//! message (once final) and tool result is also put in the full-text index of `fulltext`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+mod conversation;
 pub(crate) mod embed;
 mod fulltext;
 mod recall;
@@ -17,10 +18,7 @@ use serde_json::{Value, json};
 use surrealdb::Surreal;
 use surrealdb::engine::any::Any;
 
-use crate::api::{
-    ApprovalScope, MessageId, MessageRecord, MessageStatus, Policy, SessionId, SessionSummary,
-    ToolCallRecord, ToolCallRequest,
-};
+use crate::api::{ApprovalScope, Policy, SessionId, SessionSummary};
 
 /// The schema this build writes. Bump it with a new step in `MIGRATIONS`.
 pub(crate) const SCHEMA_VERSION: i64 = 5;
@@ -505,159 +503,6 @@ impl Store {
         Ok(true)
     }
 
-    // ---- messages ----
-
-    pub(crate) async fn insert_message(
-        &self,
-        session: &SessionId,
-        message: &MessageRecord,
-    ) -> Result<()> {
-        let mut doc = document(message)?;
-        doc["session"] = json!(session);
-        self.exec("CREATE message CONTENT $doc", json!({ "doc": doc }))
-            .await?;
-        self.index_message(session, message, &doc)
-    }
-
-    /// Puts a stored message (`doc`, its document) in the history search.
-    fn index_message(
-        &self,
-        session: &SessionId,
-        message: &MessageRecord,
-        doc: &Value,
-    ) -> Result<()> {
-        self.history.put(&fulltext::Entry {
-            kind: fulltext::Kind::Message,
-            uid: message.id.as_str(),
-            session: session.as_str(),
-            parent: None,
-            label: doc["role"].as_str().unwrap_or_default(),
-            text: &message.content,
-        })
-    }
-
-    /// Stores what the person said and touches its session in one transaction (one query, one
-    /// commit); returns the session as it is now.
-    pub(crate) async fn add_user_message(
-        &self,
-        session: &SessionId,
-        message: &MessageRecord,
-    ) -> Result<Option<SessionSummary>> {
-        let mut doc = document(message)?;
-        doc["session"] = json!(session);
-        let now = Utc::now();
-        let at = serde_json::to_value(now).map_err(|e| MemoryError::Query(e.to_string()))?;
-        let mut res = self
-            .db
-            .query("BEGIN TRANSACTION")
-            .query("CREATE message CONTENT $doc RETURN NONE")
-            .query("UPDATE session SET updated_at = $at, updated_ms = $ms WHERE uid = $uid RETURN uid, title, created_at, updated_at")
-            .query("COMMIT TRANSACTION")
-            .bind(json!({ "doc": doc, "uid": session, "at": at, "ms": now_ms(now) }))
-            .await?
-            .check()?;
-        // The UPDATE's rows: the statement before COMMIT.
-        let rows: Vec<Value> = res.take(res.num_statements().saturating_sub(2))?;
-        self.index_message(session, message, &doc)?;
-        Ok(decode(rows)?.into_iter().next())
-    }
-
-    /// Keeps the model's reasoning of an assistant message.
-    pub(crate) async fn set_thinking(&self, id: &MessageId, thinking: &str) -> Result<()> {
-        self.exec(
-            "UPDATE message SET thinking = $thinking WHERE uid = $uid",
-            json!({ "uid": id, "thinking": thinking }),
-        )
-        .await
-    }
-
-    pub(crate) async fn update_message(
-        &self,
-        id: &MessageId,
-        content: &str,
-        tool_calls: &[ToolCallRequest],
-        status: MessageStatus,
-    ) -> Result<()> {
-        let rows = self
-            .rows(
-                "UPDATE message SET content = $content, tool_calls = $calls, status = $status WHERE uid = $uid RETURN session, role",
-                json!({
-                    "uid": id,
-                    "content": content,
-                    "calls": tool_calls,
-                    "status": status,
-                }),
-            )
-            .await?;
-        for row in rows {
-            self.history.put(&fulltext::Entry {
-                kind: fulltext::Kind::Message,
-                uid: id.as_str(),
-                session: row["session"].as_str().unwrap_or_default(),
-                parent: None,
-                label: row["role"].as_str().unwrap_or_default(),
-                text: content,
-            })?;
-        }
-        Ok(())
-    }
-
-    pub(crate) async fn messages(&self, session: &SessionId) -> Result<Vec<MessageRecord>> {
-        let rows = self
-            .rows(
-                "SELECT * OMIT id FROM message WHERE session = $s ORDER BY uid",
-                json!({ "s": session }),
-            )
-            .await?;
-        decode(rows)
-    }
-
-    // ---- tool calls ----
-
-    pub(crate) async fn save_tool_call(
-        &self,
-        session: Option<&SessionId>,
-        call: &ToolCallRecord,
-    ) -> Result<()> {
-        let mut doc = document(call)?;
-        doc["session"] = json!(session);
-        let exists = self
-            .rows(
-                "SELECT VALUE uid FROM tool_call WHERE uid = $uid",
-                json!({ "uid": call.id }),
-            )
-            .await?;
-        let sql = if exists.is_empty() {
-            "CREATE tool_call CONTENT $doc"
-        } else {
-            "UPDATE tool_call CONTENT $doc WHERE uid = $uid"
-        };
-        self.exec(sql, json!({ "doc": doc, "uid": call.id }))
-            .await?;
-        // Tool calls of a job outside any session are not part of the history.
-        if let Some(session) = session {
-            self.history.put(&fulltext::Entry {
-                kind: fulltext::Kind::ToolCall,
-                uid: call.id.as_str(),
-                session: session.as_str(),
-                parent: call.message.as_ref().map(MessageId::as_str),
-                label: &call.tool,
-                text: &call.output,
-            })?;
-        }
-        Ok(())
-    }
-
-    pub(crate) async fn tool_calls(&self, session: &SessionId) -> Result<Vec<ToolCallRecord>> {
-        let rows = self
-            .rows(
-                "SELECT * OMIT id FROM tool_call WHERE session = $s ORDER BY uid",
-                json!({ "s": session }),
-            )
-            .await?;
-        decode(rows)
-    }
-
     // ---- remembered policies ----
 
     pub(crate) async fn policies(&self) -> Result<HashMap<String, Policy>> {
@@ -708,14 +553,6 @@ impl Store {
     }
 
     /// Marks messages left `streaming` by a crash as cancelled (their text is kept).
-    pub(crate) async fn recover_interrupted(&self) -> Result<()> {
-        self.exec(
-            "UPDATE message SET status = 'cancelled' WHERE status = 'streaming'",
-            json!({}),
-        )
-        .await
-    }
-
     /// Writes the schema version (tests of upgrade and refusal use this).
     #[cfg(test)]
     pub(crate) async fn force_schema_version(&self, version: i64) -> Result<()> {
@@ -730,7 +567,10 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{Role, ToolCallId, ToolStatus};
+    use crate::api::{
+        MessageId, MessageRecord, MessageStatus, Role, ToolCallId, ToolCallRecord, ToolCallRequest,
+        ToolStatus,
+    };
 
     fn message(role: Role, text: &str) -> MessageRecord {
         MessageRecord {
@@ -791,13 +631,17 @@ mod tests {
         assert_eq!(messages[0], m1);
         assert_eq!(messages[1].content, "hi there");
         assert_eq!(messages[1].tool_calls, vec![call]);
-        assert_eq!(store.tool_calls(&s).await.unwrap(), vec![done]);
+        // Both in one query, as a turn and a loaded session read them.
+        assert_eq!(
+            store.conversation(&s).await.unwrap(),
+            (messages, vec![done])
+        );
 
         let renamed = store.touch_session(&s, Some("Greeting")).await.unwrap();
         assert_eq!(renamed.unwrap().title, "Greeting");
         assert!(store.delete_session(&s).await.unwrap());
         assert!(store.messages(&s).await.unwrap().is_empty());
-        assert!(store.tool_calls(&s).await.unwrap().is_empty());
+        assert!(store.conversation(&s).await.unwrap().1.is_empty());
         assert!(!store.delete_session(&s).await.unwrap());
     }
 
@@ -812,18 +656,95 @@ mod tests {
         let created = store.create_session(&s, "New chat").await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         let m = message(Role::User, "hello");
-        let summary = store.add_user_message(&s, &m).await.unwrap().unwrap();
+        let summary = store.add_user_message(&s, &m, None).await.unwrap().unwrap();
         assert_eq!(summary.id, s);
         assert_eq!(summary.title, "New chat");
         assert!(summary.updated_at > created.updated_at, "{summary:?}");
         assert_eq!(store.session(&s).await.unwrap().unwrap(), summary);
-        assert_eq!(store.messages(&s).await.unwrap(), vec![m]);
+        assert_eq!(store.messages(&s).await.unwrap(), vec![m.clone()]);
         assert_eq!(store.list_sessions().await.unwrap()[0].id, s);
+
+        // With the row of the answer to come, in the same write.
+        let again = message(Role::User, "and again");
+        let mut answer = message(Role::Assistant, "");
+        answer.status = MessageStatus::Streaming;
+        let later = store
+            .add_user_message(&s, &again, Some(&answer))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(later.updated_at > summary.updated_at, "{later:?}");
+        assert_eq!(
+            store.messages(&s).await.unwrap(),
+            vec![m, again, answer.clone()]
+        );
+        store.delete_message(&answer.id).await.unwrap();
+        assert_eq!(store.messages(&s).await.unwrap().len(), 2);
 
         let gone = SessionId::new();
         let lost = message(Role::User, "to nobody");
-        assert_eq!(store.add_user_message(&gone, &lost).await.unwrap(), None);
+        assert_eq!(
+            store.add_user_message(&gone, &lost, None).await.unwrap(),
+            None
+        );
         assert_eq!(store.messages(&gone).await.unwrap(), vec![lost]);
+    }
+
+    /// A streaming answer is written without being indexed; the history search finds it once
+    /// it is final, or, when a crash left it streaming, once the store is opened again.
+    #[tokio::test]
+    async fn history_search_gets_an_answer_once_it_is_final_or_recovered() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("surrealkv://{}", dir.path().join("db").display());
+        let store = Store::open(&url).await.unwrap();
+        let s = SessionId::new();
+        store.create_session(&s, "New chat").await.unwrap();
+        let finished = message(Role::Assistant, "");
+        let left = message(Role::Assistant, "");
+        for m in [&finished, &left] {
+            store.insert_message(&s, m).await.unwrap();
+        }
+        let found = async |store: &Store, word: &str| -> Vec<Option<MessageId>> {
+            let hits = store.search(word, 10).await.unwrap();
+            hits.into_iter().map(|h| h.message).collect()
+        };
+        store
+            .update_message(&finished.id, "partial zebra", &[], MessageStatus::Streaming)
+            .await
+            .unwrap();
+        store
+            .update_message(&left.id, "partial okapi", &[], MessageStatus::Streaming)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.messages(&s).await.unwrap()[0].content,
+            "partial zebra"
+        );
+        assert!(found(&store, "zebra").await.is_empty());
+        store
+            .update_message(&finished.id, "whole zebra", &[], MessageStatus::Complete)
+            .await
+            .unwrap();
+        assert_eq!(
+            found(&store, "zebra").await,
+            vec![Some(finished.id.clone())]
+        );
+        assert!(found(&store, "okapi").await.is_empty());
+
+        // The app is killed while `left` streams; its next start recovers it.
+        drop(store);
+        wait_closed(Some(dir.path().join("db").join("LOCK"))).await;
+        let store = Store::open(&url).await.unwrap();
+        store.recover_interrupted().await.unwrap();
+        let messages = store.messages(&s).await.unwrap();
+        let recovered = messages.iter().find(|m| m.id == left.id).unwrap();
+        assert_eq!(recovered.status, MessageStatus::Cancelled);
+        assert_eq!(recovered.content, "partial okapi");
+        assert_eq!(found(&store, "okapi").await, vec![Some(left.id.clone())]);
+        assert_eq!(
+            found(&store, "zebra").await,
+            vec![Some(finished.id.clone())]
+        );
     }
 
     #[tokio::test]

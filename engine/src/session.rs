@@ -115,8 +115,7 @@ impl Router {
                     let Some(summary) = store.session(&session).await? else {
                         return Ok(None);
                     };
-                    let messages = store.messages(&session).await?;
-                    let tool_calls = store.tool_calls(&session).await?;
+                    let (messages, tool_calls) = store.conversation(&session).await?;
                     Ok::<_, crate::memory::MemoryError>(Some((summary, messages, tool_calls)))
                 }
                 .await;

@@ -1,7 +1,7 @@
 //! Embeddings for vector recall: an OpenAI-compatible `POST {base_url}/embeddings` (OpenAI, Ollama,
 //! LM Studio, llama.cpp all speak it). Without an endpoint configured, recall is full-text only.
 
-use std::sync::RwLock;
+use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -13,6 +13,9 @@ use crate::secrets::Secrets;
 pub(crate) struct Embeddings {
     config: RwLock<Option<EmbeddingsConfig>>,
     secrets: Secrets,
+    /// Made at the first use and kept: building one loads the system's certificates (milliseconds,
+    /// on the way to every turn's first token), and a kept one reuses its connections.
+    http: OnceLock<reqwest::Client>,
 }
 
 impl Embeddings {
@@ -20,6 +23,7 @@ impl Embeddings {
         Self {
             config: RwLock::new(config),
             secrets,
+            http: OnceLock::new(),
         }
     }
 
@@ -54,10 +58,17 @@ impl Embeddings {
             (None, Some(var)) => std::env::var(var).ok(),
             (None, None) => None,
         };
-        let mut request = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| e.to_string())?
+        let http = match self.http.get() {
+            Some(http) => http,
+            None => {
+                let built = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(30))
+                    .build()
+                    .map_err(|e| e.to_string())?;
+                self.http.get_or_init(|| built)
+            }
+        };
+        let mut request = http
             .post(format!(
                 "{}/embeddings",
                 config.base_url.trim_end_matches('/')

@@ -322,6 +322,38 @@ async fn an_unreachable_provider_fails_the_turn_and_keeps_the_message() {
     assert_eq!(messages[0].content, "anyone there?");
 }
 
+/// A turn that ends before its answer streams (here: no model to ask) keeps the person's message
+/// and leaves no empty answer behind, though the answer's row was written with the message.
+#[tokio::test]
+async fn a_turn_without_a_model_keeps_the_message_and_no_empty_answer() {
+    let mut h = Harness::start_with(vec![], |c| {
+        c.providers.clear();
+        c.default_provider = None;
+    })
+    .await;
+    let session = h.new_session().await;
+    let events = h.turn(&session, "is anyone configured?").await;
+    let Some(Event::TurnFailed { error, .. }) = events.last() else {
+        panic!("{events:?}");
+    };
+    assert_eq!(error.kind, ErrorKind::Config, "{}", error.message);
+    assert!(
+        matches!(events.first(), Some(Event::TurnStarted { .. })),
+        "{events:?}"
+    );
+    h.handle.submit(Command::LoadSession { session }).unwrap();
+    let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
+    let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else {
+        unreachable!()
+    };
+    let stored: Vec<(Role, &str)> = messages
+        .iter()
+        .map(|m| (m.role, m.content.as_str()))
+        .collect();
+    assert_eq!(stored, vec![(Role::User, "is anyone configured?")]);
+    assert!(h.server.requests().is_empty());
+}
+
 #[tokio::test]
 async fn a_stream_cut_in_the_middle_keeps_the_partial_answer() {
     let reply = Reply::stream(vec![

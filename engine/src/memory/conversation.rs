@@ -1,0 +1,234 @@
+//! A conversation as stored: the messages of a session (the person's, with the row of the answer
+//! to come, in one write; an answer updated as it streams, and put in the history search once
+//! final) and the tool calls made in it, read back together for a turn or a loaded session.
+
+use chrono::Utc;
+use serde_json::{Value, json};
+
+use super::fulltext;
+use super::{MemoryError, Result, Store, decode, document, now_ms};
+use crate::api::{
+    MessageId, MessageRecord, MessageStatus, SessionId, SessionSummary, ToolCallRecord,
+    ToolCallRequest,
+};
+
+impl Store {
+    /// Stores a message as it is (the row of a later step's answer, or a message written whole).
+    pub(crate) async fn insert_message(
+        &self,
+        session: &SessionId,
+        message: &MessageRecord,
+    ) -> Result<()> {
+        let mut doc = document(message)?;
+        doc["session"] = json!(session);
+        self.exec("CREATE message CONTENT $doc", json!({ "doc": doc }))
+            .await?;
+        self.index_message(session, message, &doc)
+    }
+
+    /// Puts a stored message (`doc`, its document) in the history search.
+    fn index_message(
+        &self,
+        session: &SessionId,
+        message: &MessageRecord,
+        doc: &Value,
+    ) -> Result<()> {
+        self.history.put(&fulltext::Entry {
+            kind: fulltext::Kind::Message,
+            uid: message.id.as_str(),
+            session: session.as_str(),
+            parent: None,
+            label: doc["role"].as_str().unwrap_or_default(),
+            text: &message.content,
+        })
+    }
+
+    /// Stores what the person said, with the row of the answer to come when given (it is
+    /// streaming, with no text yet), and touches its session: one transaction, one commit. Returns
+    /// the session as it is now.
+    pub(crate) async fn add_user_message(
+        &self,
+        session: &SessionId,
+        message: &MessageRecord,
+        answer: Option<&MessageRecord>,
+    ) -> Result<Option<SessionSummary>> {
+        let mut doc = document(message)?;
+        doc["session"] = json!(session);
+        let answer = match answer {
+            Some(answer) => {
+                let mut doc = document(answer)?;
+                doc["session"] = json!(session);
+                doc
+            }
+            None => Value::Null,
+        };
+        let now = Utc::now();
+        let at = serde_json::to_value(now).map_err(|e| MemoryError::Query(e.to_string()))?;
+        let mut res = self
+            .db
+            .query("BEGIN TRANSACTION")
+            .query("CREATE message CONTENT $doc RETURN NONE")
+            .query("IF $answer != NULL { CREATE message CONTENT $answer RETURN NONE }")
+            .query("UPDATE session SET updated_at = $at, updated_ms = $ms WHERE uid = $uid RETURN uid, title, created_at, updated_at")
+            .query("COMMIT TRANSACTION")
+            .bind(json!({ "doc": doc, "answer": answer, "uid": session, "at": at, "ms": now_ms(now) }))
+            .await?
+            .check()?;
+        // The UPDATE's rows: the statement before COMMIT.
+        let rows: Vec<Value> = res.take(res.num_statements().saturating_sub(2))?;
+        // The answer goes in the history search once it has its text (`update_message`).
+        self.index_message(session, message, &doc)?;
+        Ok(decode(rows)?.into_iter().next())
+    }
+
+    /// Deletes one message (an answer's row the turn ended before using).
+    pub(crate) async fn delete_message(&self, id: &MessageId) -> Result<()> {
+        self.exec("DELETE message WHERE uid = $uid", json!({ "uid": id }))
+            .await
+    }
+
+    /// Keeps the model's reasoning of an assistant message.
+    pub(crate) async fn set_thinking(&self, id: &MessageId, thinking: &str) -> Result<()> {
+        self.exec(
+            "UPDATE message SET thinking = $thinking WHERE uid = $uid",
+            json!({ "uid": id, "thinking": thinking }),
+        )
+        .await
+    }
+
+    /// Sets an assistant message's text, tool calls and status. The history search gets the text
+    /// once it is final: a streaming answer is written every moment and would be indexed again,
+    /// whole, each time (the recovery at start indexes one a crash left behind).
+    pub(crate) async fn update_message(
+        &self,
+        id: &MessageId,
+        content: &str,
+        tool_calls: &[ToolCallRequest],
+        status: MessageStatus,
+    ) -> Result<()> {
+        let vars = json!({
+            "uid": id,
+            "content": content,
+            "calls": tool_calls,
+            "status": status,
+        });
+        if status == MessageStatus::Streaming {
+            return self
+                .exec(
+                    "UPDATE message SET content = $content, tool_calls = $calls, status = $status WHERE uid = $uid RETURN NONE",
+                    vars,
+                )
+                .await;
+        }
+        let rows = self
+            .rows(
+                "UPDATE message SET content = $content, tool_calls = $calls, status = $status WHERE uid = $uid RETURN session, role",
+                vars,
+            )
+            .await?;
+        for row in rows {
+            self.history.put(&fulltext::Entry {
+                kind: fulltext::Kind::Message,
+                uid: id.as_str(),
+                session: row["session"].as_str().unwrap_or_default(),
+                parent: None,
+                label: row["role"].as_str().unwrap_or_default(),
+                text: content,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// A session's messages and tool calls, read in one query (a turn reads both before it asks
+    /// the model, and so does loading a session).
+    pub(crate) async fn conversation(
+        &self,
+        session: &SessionId,
+    ) -> Result<(Vec<MessageRecord>, Vec<ToolCallRecord>)> {
+        let mut res = self
+            .db
+            .query("SELECT * OMIT id FROM message WHERE session = $s ORDER BY uid")
+            .query("SELECT * OMIT id FROM tool_call WHERE session = $s ORDER BY uid")
+            .bind(json!({ "s": session }))
+            .await?
+            .check()?;
+        let messages: Vec<Value> = res.take(0)?;
+        let calls: Vec<Value> = res.take(1)?;
+        Ok((decode(messages)?, decode(calls)?))
+    }
+
+    pub(crate) async fn messages(&self, session: &SessionId) -> Result<Vec<MessageRecord>> {
+        let rows = self
+            .rows(
+                "SELECT * OMIT id FROM message WHERE session = $s ORDER BY uid",
+                json!({ "s": session }),
+            )
+            .await?;
+        decode(rows)
+    }
+
+    pub(crate) async fn save_tool_call(
+        &self,
+        session: Option<&SessionId>,
+        call: &ToolCallRecord,
+    ) -> Result<()> {
+        let mut doc = document(call)?;
+        doc["session"] = json!(session);
+        let exists = self
+            .rows(
+                "SELECT VALUE uid FROM tool_call WHERE uid = $uid",
+                json!({ "uid": call.id }),
+            )
+            .await?;
+        let sql = if exists.is_empty() {
+            "CREATE tool_call CONTENT $doc"
+        } else {
+            "UPDATE tool_call CONTENT $doc WHERE uid = $uid"
+        };
+        self.exec(sql, json!({ "doc": doc, "uid": call.id }))
+            .await?;
+        // Tool calls of a job outside any session are not part of the history.
+        if let Some(session) = session {
+            self.history.put(&fulltext::Entry {
+                kind: fulltext::Kind::ToolCall,
+                uid: call.id.as_str(),
+                session: session.as_str(),
+                parent: call.message.as_ref().map(MessageId::as_str),
+                label: &call.tool,
+                text: &call.output,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Ends the answers a crash or a kill left streaming (cancelled, their text kept) and puts
+    /// them in the history search, which gets a streaming answer only once it is final.
+    pub(crate) async fn recover_interrupted(&self) -> Result<()> {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            uid: String,
+            session: String,
+            role: String,
+            content: String,
+        }
+        let rows = self
+            .rows(
+                "UPDATE message SET status = 'cancelled' WHERE status = 'streaming' RETURN uid, session, role, content",
+                json!({}),
+            )
+            .await?;
+        for row in rows {
+            let row: Row =
+                serde_json::from_value(row).map_err(|e| MemoryError::Corrupt(e.to_string()))?;
+            self.history.put(&fulltext::Entry {
+                kind: fulltext::Kind::Message,
+                uid: &row.uid,
+                session: &row.session,
+                parent: None,
+                label: &row.role,
+                text: &row.content,
+            })?;
+        }
+        Ok(())
+    }
+}
