@@ -118,6 +118,10 @@ pub(crate) struct Store {
     vectors: Arc<vectors::Vectors>,
     /// For a store on a server (others write to it too): when the index was last built from it.
     shared_since: Option<Arc<std::sync::Mutex<std::time::Instant>>>,
+    /// Sessions known to exist, for a store only this process writes (on disk, locked, or in
+    /// memory): a turn checks its session without a query. `None` for a server, where other
+    /// machines delete sessions too.
+    known: Option<Arc<std::sync::Mutex<std::collections::HashSet<SessionId>>>>,
 }
 
 /// How old the index of a shared server's history may get before a search builds it again.
@@ -282,6 +286,7 @@ impl Store {
             vectors: Arc::default(),
             shared_since: shared
                 .then(|| Arc::new(std::sync::Mutex::new(std::time::Instant::now()))),
+            known: (!shared).then(Arc::default),
         };
         store.migrate().await?;
         if rebuild {
@@ -440,6 +445,7 @@ impl Store {
         doc["updated_ms"] = json!(now_ms(now));
         self.exec("CREATE session CONTENT $doc", json!({ "doc": doc }))
             .await?;
+        self.know(id, true);
         Ok(summary)
     }
 
@@ -450,7 +456,34 @@ impl Store {
                 json!({ "uid": id }),
             )
             .await?;
-        Ok(decode(rows)?.into_iter().next())
+        let found: Option<SessionSummary> = decode(rows)?.into_iter().next();
+        if found.is_some() {
+            self.know(id, true);
+        }
+        Ok(found)
+    }
+
+    /// Whether a session exists. A store only this process writes answers from what it knows
+    /// (every message sent asks this before its turn starts); a server is asked each time.
+    pub(crate) async fn session_exists(&self, id: &SessionId) -> Result<bool> {
+        let known = self
+            .known
+            .as_ref()
+            .and_then(|known| known.lock().ok())
+            .is_some_and(|known| known.contains(id));
+        Ok(known || self.session(id).await?.is_some())
+    }
+
+    /// Notes that a session exists, or no longer does.
+    fn know(&self, id: &SessionId, exists: bool) {
+        let Some(mut known) = self.known.as_ref().and_then(|known| known.lock().ok()) else {
+            return;
+        };
+        if exists {
+            known.insert(id.clone());
+        } else {
+            known.remove(id);
+        }
     }
 
     pub(crate) async fn list_sessions(&self) -> Result<Vec<SessionSummary>> {
@@ -490,6 +523,8 @@ impl Store {
         if self.session(id).await?.is_none() {
             return Ok(false);
         }
+        // Forgotten first: a turn asking meanwhile asks the store.
+        self.know(id, false);
         self.db
             .query("BEGIN TRANSACTION")
             .query("DELETE message WHERE session = $uid")
@@ -499,6 +534,8 @@ impl Store {
             .bind(json!({ "uid": id }))
             .await?
             .check()?;
+        // And again: a read meanwhile may have found it before it went.
+        self.know(id, false);
         self.history.remove_session(id.as_str())?;
         Ok(true)
     }
@@ -745,6 +782,29 @@ mod tests {
             found(&store, "zebra").await,
             vec![Some(finished.id.clone())]
         );
+    }
+
+    /// A session this process made or found is known to exist without a query; a deleted one
+    /// is not, and one made by an earlier run is found in the store.
+    #[tokio::test]
+    async fn sessions_are_known_to_exist_until_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("surrealkv://{}", dir.path().join("db").display());
+        let store = Store::open(&url).await.unwrap();
+        let (kept, gone) = (SessionId::new(), SessionId::new());
+        store.create_session(&kept, "Kept").await.unwrap();
+        store.create_session(&gone, "Gone").await.unwrap();
+        assert!(store.session_exists(&kept).await.unwrap());
+        assert!(store.session_exists(&gone).await.unwrap());
+        assert!(!store.session_exists(&SessionId::new()).await.unwrap());
+        assert!(store.delete_session(&gone).await.unwrap());
+        assert!(!store.session_exists(&gone).await.unwrap());
+
+        drop(store);
+        wait_closed(Some(dir.path().join("db").join("LOCK"))).await;
+        let store = Store::open(&url).await.unwrap();
+        assert!(store.session_exists(&kept).await.unwrap());
+        assert!(!store.session_exists(&gone).await.unwrap());
     }
 
     #[tokio::test]

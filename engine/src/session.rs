@@ -159,9 +159,9 @@ impl Router {
                 text,
                 attachments,
             } => {
-                match store.session(&session).await {
-                    Ok(Some(_)) => {}
-                    Ok(None) => {
+                match store.session_exists(&session).await {
+                    Ok(true) => {}
+                    Ok(false) => {
                         self.fail(id, ErrorKind::Missing, format!("no session {session}"));
                         return;
                     }

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command as Process, Stdio};
 use std::time::Duration;
 
-use aetheria_engine::api::{Command, Event, Role};
+use aetheria_engine::api::{Command, ErrorKind, Event, Role};
 use aetheria_engine::config::Config;
 use aetheria_engine::secrets::Secrets;
 use aetheria_engine::testkit::Reply;
@@ -162,6 +162,21 @@ async fn two_engines_share_their_memory_on_a_surrealdb_server() {
     );
     // Nothing of it is on B's own disk.
     assert!(!b.data.path().join("db").exists());
+    // B deletes the session; A, which knew it, asks the server before its next turn.
+    b.handle
+        .submit(Command::DeleteSession {
+            session: session.clone(),
+        })
+        .unwrap();
+    b.until(|e| matches!(e, Event::SessionDeleted { .. })).await;
+    a.send(&session, "and sea lions?");
+    let events = a
+        .until(|e| matches!(e, Event::CommandFailed { .. } | Event::TurnStarted { .. }))
+        .await;
+    let Some(Event::CommandFailed { error, .. }) = events.last() else {
+        panic!("{events:?}")
+    };
+    assert_eq!(error.kind, ErrorKind::Missing, "{}", error.message);
     drop(a);
     drop(b);
 
