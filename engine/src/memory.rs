@@ -609,6 +609,13 @@ mod tests {
         ToolStatus,
     };
 
+    /// A new folder for a store on disk, and the store's URL in it.
+    fn on_disk() -> (tempfile::TempDir, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("surrealkv://{}", dir.path().join("db").display());
+        (dir, url)
+    }
+
     fn message(role: Role, text: &str) -> MessageRecord {
         MessageRecord {
             id: MessageId::new(),
@@ -682,12 +689,12 @@ mod tests {
         assert!(!store.delete_session(&s).await.unwrap());
     }
 
-    /// A user message is stored and its session touched in one write, on disk too; a session
-    /// that does not exist gives no summary and the message is still kept.
+    /// A user message is stored and its session touched in one write (with the row of the answer
+    /// to come when given), on disk too; a session that does not exist gives no summary and the
+    /// message is still kept.
     #[tokio::test]
     async fn a_user_message_is_stored_with_its_session_touched() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("surrealkv://{}", dir.path().join("db").display());
+        let (_dir, url) = on_disk();
         let store = Store::open(&url).await.unwrap();
         let s = SessionId::new();
         let created = store.create_session(&s, "New chat").await.unwrap();
@@ -731,8 +738,7 @@ mod tests {
     /// it is final, or, when a crash left it streaming, once the store is opened again.
     #[tokio::test]
     async fn history_search_gets_an_answer_once_it_is_final_or_recovered() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("surrealkv://{}", dir.path().join("db").display());
+        let (dir, url) = on_disk();
         let store = Store::open(&url).await.unwrap();
         let s = SessionId::new();
         store.create_session(&s, "New chat").await.unwrap();
@@ -788,8 +794,7 @@ mod tests {
     /// is not, and one made by an earlier run is found in the store.
     #[tokio::test]
     async fn sessions_are_known_to_exist_until_deleted() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("surrealkv://{}", dir.path().join("db").display());
+        let (dir, url) = on_disk();
         let store = Store::open(&url).await.unwrap();
         let (kept, gone) = (SessionId::new(), SessionId::new());
         store.create_session(&kept, "Kept").await.unwrap();
@@ -837,8 +842,7 @@ mod tests {
 
     #[tokio::test]
     async fn on_disk_store_survives_reopen_and_refuses_newer_schema() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("surrealkv://{}", dir.path().join("db").display());
+        let (dir, url) = on_disk();
         let s = SessionId::new();
         {
             let store = Store::open(&url).await.unwrap();
