@@ -277,24 +277,19 @@ impl<T: Tool> DynTool for T {
         static MADE: std::sync::LazyLock<
             Mutex<std::collections::HashMap<std::any::TypeId, serde_json::Value>>,
         > = std::sync::LazyLock::new(Mutex::default);
-        let made = |schemas: &mut std::collections::HashMap<_, _>| {
-            schemas
-                .entry(std::any::TypeId::of::<T>())
-                .or_insert_with(|| {
-                    let mut schema = serde_json::to_value(schemars::schema_for!(T::Args))
-                        .unwrap_or_else(|_| serde_json::json!({ "type": "object" }));
-                    if let Some(map) = schema.as_object_mut() {
-                        map.remove("$schema");
-                        map.remove("title");
-                    }
-                    schema
-                })
-                .clone()
-        };
-        match MADE.lock() {
-            Ok(mut schemas) => made(&mut schemas),
-            Err(poisoned) => made(&mut poisoned.into_inner()),
-        }
+        MADE.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(std::any::TypeId::of::<T>())
+            .or_insert_with(|| {
+                let mut schema = serde_json::to_value(schemars::schema_for!(T::Args))
+                    .unwrap_or_else(|_| serde_json::json!({ "type": "object" }));
+                if let Some(map) = schema.as_object_mut() {
+                    map.remove("$schema");
+                    map.remove("title");
+                }
+                schema
+            })
+            .clone()
     }
 
     fn call_json(

@@ -12,6 +12,16 @@ use crate::api::{
     ToolCallRequest,
 };
 
+/// A session's messages, oldest first.
+const MESSAGES: &str = "SELECT * OMIT id FROM message WHERE session = $s ORDER BY uid";
+
+/// A message's document as stored: its fields, with its session.
+fn message_doc(session: &SessionId, message: &MessageRecord) -> Result<Value> {
+    let mut doc = document(message)?;
+    doc["session"] = json!(session);
+    Ok(doc)
+}
+
 impl Store {
     /// Stores a message as it is (the row of a later step's answer, or a message written whole).
     pub(crate) async fn insert_message(
@@ -19,27 +29,32 @@ impl Store {
         session: &SessionId,
         message: &MessageRecord,
     ) -> Result<()> {
-        let mut doc = document(message)?;
-        doc["session"] = json!(session);
+        let doc = message_doc(session, message)?;
         self.exec("CREATE message CONTENT $doc", json!({ "doc": doc }))
             .await?;
-        self.index_message(session, message, &doc)
+        self.index_stored(&doc)
     }
 
-    /// Puts a stored message (`doc`, its document) in the history search.
-    fn index_message(
-        &self,
-        session: &SessionId,
-        message: &MessageRecord,
-        doc: &Value,
-    ) -> Result<()> {
+    /// Puts a stored message (its document) in the history search.
+    fn index_stored(&self, doc: &Value) -> Result<()> {
+        let field = |name: &str| doc[name].as_str().unwrap_or_default();
+        self.index_message(
+            field("uid"),
+            field("session"),
+            field("role"),
+            field("content"),
+        )
+    }
+
+    /// Puts a message's text in the history search.
+    fn index_message(&self, uid: &str, session: &str, role: &str, text: &str) -> Result<()> {
         self.history.put(&fulltext::Entry {
             kind: fulltext::Kind::Message,
-            uid: message.id.as_str(),
-            session: session.as_str(),
+            uid,
+            session,
             parent: None,
-            label: doc["role"].as_str().unwrap_or_default(),
-            text: &message.content,
+            label: role,
+            text,
         })
     }
 
@@ -52,14 +67,9 @@ impl Store {
         message: &MessageRecord,
         answer: Option<&MessageRecord>,
     ) -> Result<Option<SessionSummary>> {
-        let mut doc = document(message)?;
-        doc["session"] = json!(session);
+        let doc = message_doc(session, message)?;
         let answer = match answer {
-            Some(answer) => {
-                let mut doc = document(answer)?;
-                doc["session"] = json!(session);
-                doc
-            }
+            Some(answer) => message_doc(session, answer)?,
             None => Value::Null,
         };
         let now = Utc::now();
@@ -77,7 +87,7 @@ impl Store {
         // The UPDATE's rows: the statement before COMMIT.
         let rows: Vec<Value> = res.take(res.num_statements().saturating_sub(2))?;
         // The answer goes in the history search once it has its text (`update_message`).
-        self.index_message(session, message, &doc)?;
+        self.index_stored(&doc)?;
         Ok(decode(rows)?.into_iter().next())
     }
 
@@ -106,35 +116,23 @@ impl Store {
         tool_calls: &[ToolCallRequest],
         status: MessageStatus,
     ) -> Result<()> {
-        let vars = json!({
-            "uid": id,
-            "content": content,
-            "calls": tool_calls,
-            "status": status,
-        });
-        if status == MessageStatus::Streaming {
-            return self
-                .exec(
-                    "UPDATE message SET content = $content, tool_calls = $calls, status = $status WHERE uid = $uid RETURN NONE",
-                    vars,
-                )
-                .await;
-        }
         let rows = self
             .rows(
                 "UPDATE message SET content = $content, tool_calls = $calls, status = $status WHERE uid = $uid RETURN session, role",
-                vars,
+                json!({
+                    "uid": id,
+                    "content": content,
+                    "calls": tool_calls,
+                    "status": status,
+                }),
             )
             .await?;
+        if status == MessageStatus::Streaming {
+            return Ok(());
+        }
         for row in rows {
-            self.history.put(&fulltext::Entry {
-                kind: fulltext::Kind::Message,
-                uid: id.as_str(),
-                session: row["session"].as_str().unwrap_or_default(),
-                parent: None,
-                label: row["role"].as_str().unwrap_or_default(),
-                text: content,
-            })?;
+            let field = |name: &str| row[name].as_str().unwrap_or_default();
+            self.index_message(id.as_str(), field("session"), field("role"), content)?;
         }
         Ok(())
     }
@@ -147,7 +145,7 @@ impl Store {
     ) -> Result<(Vec<MessageRecord>, Vec<ToolCallRecord>)> {
         let mut res = self
             .db
-            .query("SELECT * OMIT id FROM message WHERE session = $s ORDER BY uid")
+            .query(MESSAGES)
             .query("SELECT * OMIT id FROM tool_call WHERE session = $s ORDER BY uid")
             .bind(json!({ "s": session }))
             .await?
@@ -158,13 +156,7 @@ impl Store {
     }
 
     pub(crate) async fn messages(&self, session: &SessionId) -> Result<Vec<MessageRecord>> {
-        let rows = self
-            .rows(
-                "SELECT * OMIT id FROM message WHERE session = $s ORDER BY uid",
-                json!({ "s": session }),
-            )
-            .await?;
-        decode(rows)
+        decode(self.rows(MESSAGES, json!({ "s": session })).await?)
     }
 
     pub(crate) async fn save_tool_call(
@@ -204,31 +196,12 @@ impl Store {
     /// Ends the answers a crash or a kill left streaming (cancelled, their text kept) and puts
     /// them in the history search, which gets a streaming answer only once it is final.
     pub(crate) async fn recover_interrupted(&self) -> Result<()> {
-        #[derive(serde::Deserialize)]
-        struct Row {
-            uid: String,
-            session: String,
-            role: String,
-            content: String,
-        }
         let rows = self
             .rows(
                 "UPDATE message SET status = 'cancelled' WHERE status = 'streaming' RETURN uid, session, role, content",
                 json!({}),
             )
             .await?;
-        for row in rows {
-            let row: Row =
-                serde_json::from_value(row).map_err(|e| MemoryError::Corrupt(e.to_string()))?;
-            self.history.put(&fulltext::Entry {
-                kind: fulltext::Kind::Message,
-                uid: &row.uid,
-                session: &row.session,
-                parent: None,
-                label: &row.role,
-                text: &row.content,
-            })?;
-        }
-        Ok(())
+        rows.iter().try_for_each(|row| self.index_stored(row))
     }
 }
