@@ -49,6 +49,13 @@ impl Sse {
         name: &str,
         mut event: impl FnMut(&str) -> Result<Flow, ProviderError>,
     ) -> Result<Flow, ProviderError> {
+        if self.carry.is_empty()
+            && self.started
+            && !self.has_data
+            && let Some(data) = lone_event(bytes)
+        {
+            return hand_over(text(data, name)?, &mut event);
+        }
         if !self.carry.is_empty()
             && self.carry.last() != Some(&b'\r')
             && !bytes.iter().any(|&b| b == b'\r' || b == b'\n')
@@ -148,6 +155,19 @@ impl Sse {
     }
 }
 
+/// The data of `bytes` when they are exactly one event of one `data` line, ended by LF LF: how a
+/// server sends most events, one write each. Read without splitting lines.
+fn lone_event(bytes: &[u8]) -> Option<&[u8]> {
+    if bytes.len() > MAX_EVENT {
+        return None;
+    }
+    let line = bytes.strip_prefix(b"data:")?.strip_suffix(b"\n\n")?;
+    let value = line.strip_prefix(b" ").unwrap_or(line);
+    memchr::memchr2(b'\r', b'\n', value)
+        .is_none()
+        .then_some(value)
+}
+
 /// Hands `data` to `event` unless it is blank.
 fn hand_over(
     data: &str,
@@ -205,8 +225,11 @@ impl Repeats {
             .strip_prefix(self.before.as_str())?
             .strip_suffix(self.after.as_str())?;
         // Only a string: from_str would also take blanks around it (which change nothing).
-        if !(literal.len() >= 2 && literal.starts_with('"') && literal.ends_with('"')) {
-            return None;
+        let inner = literal.strip_prefix('"')?.strip_suffix('"')?;
+        // A string with no escape, quote or control character is its own text (the usual token);
+        // anything else is read by serde_json, which refuses what a full parse refuses.
+        if !inner.bytes().any(|b| b == b'\\' || b == b'"' || b < 0x20) {
+            return Some(Cow::Borrowed(inner));
         }
         serde_json::from_str::<Borrowed<'d>>(literal)
             .ok()
@@ -304,6 +327,56 @@ mod tests {
         for (case, pieces) in cuttings.iter().enumerate() {
             let pieces: Vec<&[u8]> = pieces.iter().map(Vec::as_slice).collect();
             assert_eq!(split(&pieces).unwrap(), whole, "case {case}: {pieces:?}");
+        }
+    }
+
+    /// A read that is exactly one event (how most servers write) is taken whole; reads that look
+    /// like one but are not (several data lines, CR line ends, another field first, a BOM, the
+    /// rest of an event begun in the read before) give the events sseer gives.
+    #[test]
+    fn a_read_of_one_event_gives_the_events_sseer_gives() {
+        let reads: &[&[&[u8]]] = &[
+            &[
+                b"data: {\"a\":1}\n\n",
+                b"data:{\"b\":2}\n\n",
+                b"data: [DONE]\n\n",
+            ],
+            &["\u{feff}data: bom\n\n".as_bytes(), b"data: after\n\n"],
+            &[
+                b"data: x\n\n",
+                b"data: one\ndata: two\n\n",
+                b"data: y\r\n\n",
+            ],
+            &[b"data: x\n\n", b"data: a\n", b"data: b\n\n", b"data: c\n\n"],
+            &[
+                b"data: x\n\n",
+                b"data: cut",
+                b"data: still\n\n",
+                b"data: d\n\n",
+            ],
+            &[
+                b"data: x\n\n",
+                b"data: cr\r",
+                b"data: e\n\n",
+                b"data: f\n\n",
+            ],
+            &[
+                b"data: x\n\n",
+                b"event: e\ndata: g\n\n",
+                b"data:  two spaces \n\n",
+            ],
+            &[
+                b"data: x\n\n",
+                b"data: \n\n",
+                b"data:\n\n",
+                b": ping\n\n",
+                b"data: h\n\n",
+            ],
+        ];
+        for pieces in reads {
+            let by_sseer = split_by_sseer(pieces);
+            assert!(by_sseer.len() >= 2, "{pieces:?}");
+            assert_eq!(split(pieces).unwrap(), by_sseer, "{pieces:?}");
         }
     }
 
