@@ -24,13 +24,21 @@ fn err(e: impl std::fmt::Display) -> QueueError {
 pub struct EmbeddedQueue {
     store: Store,
     lease: Duration,
+    /// Wakes the claims waiting on this queue when a job is submitted through it. A job queued
+    /// otherwise (a retry coming due, a lease running out, another process on a shared server)
+    /// is found when a claim's wait ends.
+    submitted: tokio::sync::Notify,
 }
 
 impl EmbeddedQueue {
     /// A queue on `store`; a claim lasts `lease` without a heartbeat.
     #[must_use]
     pub(crate) fn new(store: Store, lease: Duration) -> Self {
-        Self { store, lease }
+        Self {
+            store,
+            lease,
+            submitted: tokio::sync::Notify::new(),
+        }
     }
 
     fn lease_ms(&self) -> i64 {
@@ -90,7 +98,9 @@ impl Queue for EmbeddedQueue {
                     json!({"uid": spec.id, "spec": spec, "now": now_ms()}),
                 )
                 .await
-                .map_err(err)
+                .map_err(err)?;
+            self.submitted.notify_waiters();
+            Ok(())
         })
     }
 
@@ -102,6 +112,10 @@ impl Queue for EmbeddedQueue {
         Box::pin(async move {
             let deadline = tokio::time::Instant::now() + wait;
             loop {
+                // Listening before looking: a job submitted after the look still wakes this claim.
+                let submitted = self.submitted.notified();
+                tokio::pin!(submitted);
+                submitted.as_mut().enable();
                 let now = now_ms();
                 let due = "(state = 'queued' AND due_ms <= $now) OR (state = 'running' AND lease_ms < $now)";
                 let candidate = self
@@ -114,6 +128,7 @@ impl Queue for EmbeddedQueue {
                     .await?;
                 // The update re-checks the condition, so two claimers never both get a job (a
                 // write conflict between them counts as "not claimed").
+                let found = candidate.is_some();
                 let claimed = match candidate {
                     Some(uid) => self
                         .one(
@@ -135,10 +150,16 @@ impl Queue for EmbeddedQueue {
                         spec: record.spec,
                     }));
                 }
-                if tokio::time::Instant::now() >= deadline {
-                    return Ok(None);
+                // Another claimer took that job: another may be waiting, look again at once.
+                if found && tokio::time::Instant::now() < deadline {
+                    continue;
                 }
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                // Asleep until a job is submitted or the wait ends: an idle app does not query
+                // its database 20 times a second for each slot.
+                tokio::select! {
+                    () = submitted => {}
+                    () = tokio::time::sleep_until(deadline) => return Ok(None),
+                }
             }
         })
     }
@@ -285,5 +306,45 @@ impl Queue for EmbeddedQueue {
                 .map(record)
                 .collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::jobs::JobKind;
+
+    /// A claim waiting on an idle queue sleeps until its wait ends, and a job submitted meanwhile
+    /// wakes it: it gets the job at once, not an hour later.
+    #[tokio::test]
+    async fn a_waiting_claim_is_woken_by_a_submitted_job() {
+        let store = Store::open("mem://").await.unwrap();
+        let queue = Arc::new(EmbeddedQueue::new(store, Duration::from_secs(10)));
+        assert!(
+            queue
+                .claim("idle", Duration::from_millis(200))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let waiting = tokio::spawn({
+            let queue = queue.clone();
+            async move { queue.claim("w", Duration::from_secs(3600)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!waiting.is_finished(), "the claim did not wait");
+        let spec = JobSpec::new(JobKind::Wait {
+            millis: 1,
+            fail_first: 0,
+        });
+        queue.submit(&spec).await.unwrap();
+        let claimed = tokio::time::timeout(Duration::from_secs(60), waiting)
+            .await
+            .expect("the submitted job did not wake the claim")
+            .unwrap()
+            .unwrap();
+        assert_eq!(claimed.map(|d| d.spec.id), Some(spec.id));
     }
 }
