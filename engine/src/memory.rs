@@ -589,7 +589,6 @@ impl Store {
         .await
     }
 
-    /// Marks messages left `streaming` by a crash as cancelled (their text is kept).
     /// Writes the schema version (tests of upgrade and refusal use this).
     #[cfg(test)]
     pub(crate) async fn force_schema_version(&self, version: i64) -> Result<()> {
