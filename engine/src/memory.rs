@@ -10,6 +10,7 @@ mod conversation;
 pub(crate) mod embed;
 mod fulltext;
 mod recall;
+mod recent;
 mod vectors;
 
 use chrono::{DateTime, Utc};
@@ -122,6 +123,9 @@ pub(crate) struct Store {
     /// memory): a turn checks its session without a query. `None` for a server, where other
     /// machines delete sessions too.
     known: Option<Arc<std::sync::Mutex<std::collections::HashSet<SessionId>>>>,
+    /// The conversations read or written lately, for a store only this process writes: a turn
+    /// reads its history from memory. `None` for a server.
+    recent: Option<Arc<recent::Recent>>,
 }
 
 /// How old the index of a shared server's history may get before a search builds it again.
@@ -287,6 +291,7 @@ impl Store {
             shared_since: shared
                 .then(|| Arc::new(std::sync::Mutex::new(std::time::Instant::now()))),
             known: (!shared).then(Arc::default),
+            recent: (!shared).then(Arc::default),
         };
         store.migrate().await?;
         if rebuild {
@@ -446,6 +451,9 @@ impl Store {
         self.exec("CREATE session CONTENT $doc", json!({ "doc": doc }))
             .await?;
         self.know(id, true);
+        if let Some(recent) = &self.recent {
+            recent.made(id);
+        }
         Ok(summary)
     }
 
@@ -472,6 +480,15 @@ impl Store {
             .and_then(|known| known.lock().ok())
             .is_some_and(|known| known.contains(id));
         Ok(known || self.session(id).await?.is_some())
+    }
+
+    /// Forgets the conversations kept in memory, after a write that went around the store's own
+    /// methods.
+    #[cfg(feature = "testkit")]
+    pub(crate) fn forget_conversations(&self) {
+        if let Some(recent) = &self.recent {
+            recent.forget_all();
+        }
     }
 
     /// Notes that a session exists, or no longer does.
@@ -525,15 +542,20 @@ impl Store {
         }
         // Forgotten first: a turn asking meanwhile asks the store.
         self.know(id, false);
-        self.db
-            .query("BEGIN TRANSACTION")
-            .query("DELETE message WHERE session = $uid")
-            .query("DELETE tool_call WHERE session = $uid")
-            .query("DELETE session WHERE uid = $uid")
-            .query("COMMIT TRANSACTION")
-            .bind(json!({ "uid": id }))
-            .await?
-            .check()?;
+        let deleted = async {
+            self.db
+                .query("BEGIN TRANSACTION")
+                .query("DELETE message WHERE session = $uid")
+                .query("DELETE tool_call WHERE session = $uid")
+                .query("DELETE session WHERE uid = $uid")
+                .query("COMMIT TRANSACTION")
+                .bind(json!({ "uid": id }))
+                .await?
+                .check()?;
+            Ok::<(), MemoryError>(())
+        }
+        .await;
+        self.noted(deleted, |recent| recent.forget(id))?;
         // And again: a read meanwhile may have found it before it went.
         self.know(id, false);
         self.history.remove_session(id.as_str())?;

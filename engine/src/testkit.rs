@@ -558,6 +558,7 @@ pub mod recall_bench {
                         .exec("INSERT INTO message $rows", json!({ "rows": rows }))
                         .await
                         .map_err(|e| e.to_string())?;
+                    self.0.forget_conversations();
                     rows.clear();
                 }
             }

@@ -6,6 +6,7 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::fulltext;
+use super::recent::Conversation;
 use super::{MemoryError, Result, Store, decode, document, now_ms};
 use crate::api::{
     MessageId, MessageRecord, MessageStatus, SessionId, SessionSummary, ToolCallRecord,
@@ -29,10 +30,14 @@ impl Store {
         session: &SessionId,
         message: &MessageRecord,
     ) -> Result<()> {
-        let doc = message_doc(session, message)?;
-        self.exec("CREATE message CONTENT $doc", json!({ "doc": doc }))
-            .await?;
-        self.index_stored(&doc)
+        let written = async {
+            let doc = message_doc(session, message)?;
+            self.exec("CREATE message CONTENT $doc", json!({ "doc": doc }))
+                .await?;
+            self.index_stored(&doc)
+        }
+        .await;
+        self.noted(written, |recent| recent.put_messages(session, [message]))
     }
 
     /// Puts a stored message (its document) in the history search.
@@ -67,6 +72,18 @@ impl Store {
         message: &MessageRecord,
         answer: Option<&MessageRecord>,
     ) -> Result<Option<SessionSummary>> {
+        let written = self.store_user_message(session, message, answer).await;
+        self.noted(written, |recent| {
+            recent.put_messages(session, [Some(message), answer].into_iter().flatten());
+        })
+    }
+
+    async fn store_user_message(
+        &self,
+        session: &SessionId,
+        message: &MessageRecord,
+        answer: Option<&MessageRecord>,
+    ) -> Result<Option<SessionSummary>> {
         let doc = message_doc(session, message)?;
         let answer = match answer {
             Some(answer) => message_doc(session, answer)?,
@@ -93,23 +110,48 @@ impl Store {
 
     /// Deletes one message (an answer's row the turn ended before using).
     pub(crate) async fn delete_message(&self, id: &MessageId) -> Result<()> {
-        self.exec("DELETE message WHERE uid = $uid", json!({ "uid": id }))
-            .await
+        let written = self
+            .exec("DELETE message WHERE uid = $uid", json!({ "uid": id }))
+            .await;
+        self.noted(written, |recent| recent.remove_message(id))
     }
 
     /// Keeps the model's reasoning of an assistant message.
     pub(crate) async fn set_thinking(&self, id: &MessageId, thinking: &str) -> Result<()> {
-        self.exec(
-            "UPDATE message SET thinking = $thinking WHERE uid = $uid",
-            json!({ "uid": id, "thinking": thinking }),
-        )
-        .await
+        let written = self
+            .exec(
+                "UPDATE message SET thinking = $thinking WHERE uid = $uid",
+                json!({ "uid": id, "thinking": thinking }),
+            )
+            .await;
+        self.noted(written, |recent| {
+            recent.change_message(id, |m| thinking.clone_into(&mut m.thinking));
+        })
     }
 
     /// Sets an assistant message's text, tool calls and status. The history search gets the text
     /// once it is final: a streaming answer is written every moment and would be indexed again,
     /// whole, each time (the recovery at start indexes one a crash left behind).
     pub(crate) async fn update_message(
+        &self,
+        id: &MessageId,
+        content: &str,
+        tool_calls: &[ToolCallRequest],
+        status: MessageStatus,
+    ) -> Result<()> {
+        let written = self
+            .store_message_update(id, content, tool_calls, status)
+            .await;
+        self.noted(written, |recent| {
+            recent.change_message(id, |m| {
+                content.clone_into(&mut m.content);
+                tool_calls.clone_into(&mut m.tool_calls);
+                m.status = status;
+            });
+        })
+    }
+
+    async fn store_message_update(
         &self,
         id: &MessageId,
         content: &str,
@@ -137,12 +179,23 @@ impl Store {
         Ok(())
     }
 
-    /// A session's messages and tool calls, read in one query (a turn reads both before it asks
-    /// the model, and so does loading a session).
-    pub(crate) async fn conversation(
-        &self,
-        session: &SessionId,
-    ) -> Result<(Vec<MessageRecord>, Vec<ToolCallRecord>)> {
+    /// A session's messages and tool calls (a turn reads both before it asks the model, and so
+    /// does loading a session): from memory when kept there (`recent`), else in one query.
+    pub(crate) async fn conversation(&self, session: &SessionId) -> Result<Conversation> {
+        let Some(recent) = &self.recent else {
+            return self.read_conversation(session).await;
+        };
+        if let Some(kept) = recent.get(session) {
+            return Ok(kept);
+        }
+        let writes = recent.writes();
+        let read = self.read_conversation(session).await?;
+        recent.read(session, writes, read.clone());
+        Ok(read)
+    }
+
+    /// A session's conversation as the database has it.
+    pub(super) async fn read_conversation(&self, session: &SessionId) -> Result<Conversation> {
         let mut res = self
             .db
             .query(MESSAGES)
@@ -156,10 +209,22 @@ impl Store {
     }
 
     pub(crate) async fn messages(&self, session: &SessionId) -> Result<Vec<MessageRecord>> {
+        if let Some(kept) = self.recent.as_ref().and_then(|r| r.get(session)) {
+            return Ok(kept.0);
+        }
         decode(self.rows(MESSAGES, json!({ "s": session })).await?)
     }
 
     pub(crate) async fn save_tool_call(
+        &self,
+        session: Option<&SessionId>,
+        call: &ToolCallRecord,
+    ) -> Result<()> {
+        let written = self.store_tool_call(session, call).await;
+        self.noted(written, |recent| recent.put_call(session, call))
+    }
+
+    async fn store_tool_call(
         &self,
         session: Option<&SessionId>,
         call: &ToolCallRecord,
@@ -196,12 +261,32 @@ impl Store {
     /// Ends the answers a crash or a kill left streaming (cancelled, their text kept) and puts
     /// them in the history search, which gets a streaming answer only once it is final.
     pub(crate) async fn recover_interrupted(&self) -> Result<()> {
-        let rows = self
-            .rows(
-                "UPDATE message SET status = 'cancelled' WHERE status = 'streaming' RETURN uid, session, role, content",
-                json!({}),
-            )
-            .await?;
-        rows.iter().try_for_each(|row| self.index_stored(row))
+        let written = async {
+            let rows = self
+                .rows(
+                    "UPDATE message SET status = 'cancelled' WHERE status = 'streaming' RETURN uid, session, role, content",
+                    json!({}),
+                )
+                .await?;
+            rows.iter().try_for_each(|row| self.index_stored(row))
+        }
+        .await;
+        self.noted(written, super::recent::Recent::forget_all)
+    }
+
+    /// Tells `recent` what a write of a conversation did: `apply` when it succeeded; when it
+    /// failed, what it left is unknown and everything kept is forgotten.
+    pub(super) fn noted<T>(
+        &self,
+        written: Result<T>,
+        apply: impl FnOnce(&super::recent::Recent),
+    ) -> Result<T> {
+        if let Some(recent) = &self.recent {
+            match &written {
+                Ok(_) => apply(recent),
+                Err(_) => recent.forget_all(),
+            }
+        }
+        written
     }
 }
