@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 mod conversation;
+mod count;
 pub(crate) mod embed;
 mod fulltext;
 mod recall;
@@ -126,6 +127,8 @@ pub(crate) struct Store {
     /// The conversations read or written lately, for a store only this process writes: a turn
     /// reads its history from memory. `None` for a server.
     recent: Option<Arc<recent::Recent>>,
+    /// How many memories there are, for a store only this process writes: none → no search.
+    memory_count: Option<Arc<count::MemoryCount>>,
 }
 
 /// How old the index of a shared server's history may get before a search builds it again.
@@ -292,6 +295,7 @@ impl Store {
                 .then(|| Arc::new(std::sync::Mutex::new(std::time::Instant::now()))),
             known: (!shared).then(Arc::default),
             recent: (!shared).then(Arc::default),
+            memory_count: (!shared).then(Arc::default),
         };
         store.migrate().await?;
         if rebuild {
@@ -482,12 +486,15 @@ impl Store {
         Ok(known || self.session(id).await?.is_some())
     }
 
-    /// Forgets the conversations kept in memory, after a write that went around the store's own
-    /// methods.
+    /// Forgets the conversations kept in memory and the number of memories, after a write that
+    /// went around the store's own methods.
     #[cfg(feature = "testkit")]
     pub(crate) fn forget_conversations(&self) {
         if let Some(recent) = &self.recent {
             recent.forget_all();
+        }
+        if let Some(count) = &self.memory_count {
+            count.forget();
         }
     }
 

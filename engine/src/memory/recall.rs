@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use chrono::Utc;
 use serde_json::{Value, json};
 
+use super::count::MemoryCount;
 use super::fulltext::Kind;
 use super::{MemoryError, Result, Store, decode, document};
 use crate::api::{MemoryId, MemoryRecord, SearchHit, SessionId};
@@ -104,11 +105,13 @@ impl Store {
             created_at: now,
             updated_at: now,
         };
-        self.exec(
-            "CREATE memory CONTENT $doc",
-            json!({ "doc": document(&memory)? }),
-        )
-        .await?;
+        let doc = document(&memory)?;
+        let writing = self.memory_count.as_deref().map(MemoryCount::writing);
+        self.exec("CREATE memory CONTENT $doc", json!({ "doc": doc }))
+            .await?;
+        if let Some(writing) = writing {
+            writing.changed(1);
+        }
         Ok(memory)
     }
 
@@ -133,12 +136,16 @@ impl Store {
 
     /// Deletes a memory; `false` when there was none.
     pub(crate) async fn delete_memory(&self, id: &MemoryId) -> Result<bool> {
+        let writing = self.memory_count.as_deref().map(MemoryCount::writing);
         let rows = self
             .rows(
                 "DELETE memory WHERE uid = $uid RETURN BEFORE",
                 json!({ "uid": id }),
             )
             .await?;
+        if let Some(writing) = writing {
+            writing.changed(-i64::from(!rows.is_empty()));
+        }
         self.vectors.remove(id.as_str());
         Ok(!rows.is_empty())
     }
@@ -162,6 +169,9 @@ impl Store {
         limit: usize,
         vector: Option<&[f32]>,
     ) -> Result<Vec<MemoryRecord>> {
+        if self.memory_count().await? == Some(0) {
+            return Ok(Vec::new());
+        }
         let mut found: Vec<MemoryRecord> = Vec::new();
         if let Some(vector) = vector
             && self.vector_dimension().await? == Some(vector.len())
@@ -284,6 +294,24 @@ impl Store {
         Ok(())
     }
 
+    /// How many memories there are, for a store only this process writes (`None` for a server):
+    /// read once, then kept by the writes.
+    async fn memory_count(&self) -> Result<Option<u64>> {
+        let Some(count) = &self.memory_count else {
+            return Ok(None);
+        };
+        let (known, writes) = count.known();
+        if known.is_some() {
+            return Ok(known);
+        }
+        let rows = self
+            .rows("SELECT count() AS n FROM memory GROUP ALL", json!({}))
+            .await?;
+        let n = rows.first().and_then(|r| r["n"].as_u64()).unwrap_or(0);
+        count.read(writes, n);
+        Ok(Some(n))
+    }
+
     async fn vector_dimension(&self) -> Result<Option<usize>> {
         let rows = self
             .rows("SELECT VALUE dimension FROM meta:vectors", json!({}))
@@ -316,6 +344,42 @@ mod tests {
 
     async fn store() -> Store {
         Store::open("mem://").await.unwrap()
+    }
+
+    /// A store with no memories answers a recall without searching; the count follows adds and
+    /// deletes, and read again from the database it is the same.
+    #[tokio::test]
+    async fn the_number_of_memories_follows_the_writes() {
+        let store = store().await;
+        let read_again = |store: &Store| drop(store.memory_count.as_ref().unwrap().writing());
+        assert!(store.recall("cat", 5, None).await.unwrap().is_empty());
+        assert_eq!(store.memory_count().await.unwrap(), Some(0));
+        let cat = store
+            .add_memory("The cat is called Tom", &[], None)
+            .await
+            .unwrap();
+        assert_eq!(store.memory_count().await.unwrap(), Some(1));
+        let found = store
+            .recall("what is my cat called", 5, None)
+            .await
+            .unwrap();
+        assert_eq!(found[0].id, cat.id);
+        for i in 0..3 {
+            store
+                .add_memory(&format!("fact {i}"), &[], None)
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.memory_count().await.unwrap(), Some(4));
+        read_again(&store);
+        assert_eq!(store.memory_count.as_ref().unwrap().known().0, None);
+        assert_eq!(store.memory_count().await.unwrap(), Some(4));
+        assert!(store.delete_memory(&cat.id).await.unwrap());
+        assert!(!store.delete_memory(&cat.id).await.unwrap());
+        assert_eq!(store.memory_count().await.unwrap(), Some(3));
+        read_again(&store);
+        assert_eq!(store.memory_count().await.unwrap(), Some(3));
+        assert!(store.recall("cat", 5, None).await.unwrap().is_empty());
     }
 
     async fn say(store: &Store, session: &SessionId, role: Role, text: &str) -> MessageId {
