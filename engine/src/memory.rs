@@ -128,7 +128,7 @@ pub(crate) struct Store {
     /// reads its history from memory. `None` for a server.
     recent: Option<Arc<recent::Recent>>,
     /// How many memories there are, for a store only this process writes: none → no search.
-    memory_count: Option<Arc<count::MemoryCount>>,
+    memory_counter: Option<Arc<count::MemoryCount>>,
 }
 
 /// How old the index of a shared server's history may get before a search builds it again.
@@ -295,7 +295,7 @@ impl Store {
                 .then(|| Arc::new(std::sync::Mutex::new(std::time::Instant::now()))),
             known: (!shared).then(Arc::default),
             recent: (!shared).then(Arc::default),
-            memory_count: (!shared).then(Arc::default),
+            memory_counter: (!shared).then(Arc::default),
         };
         store.migrate().await?;
         if rebuild {
@@ -489,11 +489,11 @@ impl Store {
     /// Forgets the conversations kept in memory and the number of memories, after a write that
     /// went around the store's own methods.
     #[cfg(feature = "testkit")]
-    pub(crate) fn forget_conversations(&self) {
+    pub(crate) fn forget_kept(&self) {
         if let Some(recent) = &self.recent {
             recent.forget_all();
         }
-        if let Some(count) = &self.memory_count {
+        if let Some(count) = &self.memory_counter {
             count.forget();
         }
     }

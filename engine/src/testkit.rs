@@ -558,7 +558,7 @@ pub mod recall_bench {
                         .exec("INSERT INTO message $rows", json!({ "rows": rows }))
                         .await
                         .map_err(|e| e.to_string())?;
-                    self.0.forget_conversations();
+                    self.0.forget_kept();
                     rows.clear();
                 }
             }
@@ -637,7 +637,7 @@ pub mod recall_bench {
                     .exec("INSERT INTO memory $rows", json!({ "rows": rows }))
                     .await
                     .map_err(|e| e.to_string())?;
-                self.0.forget_conversations();
+                self.0.forget_kept();
             }
             Ok(())
         }

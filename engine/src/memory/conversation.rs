@@ -209,10 +209,7 @@ impl Store {
     }
 
     pub(crate) async fn messages(&self, session: &SessionId) -> Result<Vec<MessageRecord>> {
-        if let Some(kept) = self.recent.as_ref().and_then(|r| r.get(session)) {
-            return Ok(kept.0);
-        }
-        decode(self.rows(MESSAGES, json!({ "s": session })).await?)
+        Ok(self.conversation(session).await?.0)
     }
 
     pub(crate) async fn save_tool_call(

@@ -106,7 +106,7 @@ impl Store {
             updated_at: now,
         };
         let doc = document(&memory)?;
-        let writing = self.memory_count.as_deref().map(MemoryCount::writing);
+        let writing = self.memory_counter.as_deref().map(MemoryCount::writing);
         self.exec("CREATE memory CONTENT $doc", json!({ "doc": doc }))
             .await?;
         if let Some(writing) = writing {
@@ -136,7 +136,7 @@ impl Store {
 
     /// Deletes a memory; `false` when there was none.
     pub(crate) async fn delete_memory(&self, id: &MemoryId) -> Result<bool> {
-        let writing = self.memory_count.as_deref().map(MemoryCount::writing);
+        let writing = self.memory_counter.as_deref().map(MemoryCount::writing);
         let rows = self
             .rows(
                 "DELETE memory WHERE uid = $uid RETURN BEFORE",
@@ -297,7 +297,7 @@ impl Store {
     /// How many memories there are, for a store only this process writes (`None` for a server):
     /// read once, then kept by the writes.
     async fn memory_count(&self) -> Result<Option<u64>> {
-        let Some(count) = &self.memory_count else {
+        let Some(count) = &self.memory_counter else {
             return Ok(None);
         };
         let (known, writes) = count.known();
@@ -351,7 +351,7 @@ mod tests {
     #[tokio::test]
     async fn the_number_of_memories_follows_the_writes() {
         let store = store().await;
-        let read_again = |store: &Store| drop(store.memory_count.as_ref().unwrap().writing());
+        let read_again = |store: &Store| drop(store.memory_counter.as_ref().unwrap().writing());
         assert!(store.recall("cat", 5, None).await.unwrap().is_empty());
         assert_eq!(store.memory_count().await.unwrap(), Some(0));
         let cat = store
@@ -372,7 +372,7 @@ mod tests {
         }
         assert_eq!(store.memory_count().await.unwrap(), Some(4));
         read_again(&store);
-        assert_eq!(store.memory_count.as_ref().unwrap().known().0, None);
+        assert_eq!(store.memory_counter.as_ref().unwrap().known().0, None);
         assert_eq!(store.memory_count().await.unwrap(), Some(4));
         assert!(store.delete_memory(&cat.id).await.unwrap());
         assert!(!store.delete_memory(&cat.id).await.unwrap());

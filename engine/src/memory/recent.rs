@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
-use crate::api::{MessageId, MessageRecord, SessionId, ToolCallId, ToolCallRecord};
+use crate::api::{MessageId, MessageRecord, SessionId, ToolCallRecord};
 
 /// How many sessions are kept; the one used longest ago goes first.
 const KEPT: usize = 16;
@@ -149,9 +149,8 @@ impl Recent {
     pub(crate) fn put_call(&self, session: Option<&SessionId>, call: &ToolCallRecord) {
         let mut inner = self.lock();
         inner.writes += 1;
-        let id: &ToolCallId = &call.id;
         for kept in inner.sessions.values_mut() {
-            kept.calls.retain(|c| c.id != *id);
+            kept.calls.retain(|c| c.id != call.id);
         }
         if let Some(kept) = session.and_then(|s| inner.sessions.get_mut(s)) {
             upsert(&mut kept.calls, call.clone(), |c| c.id.as_str());
@@ -177,7 +176,7 @@ impl Recent {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{MessageStatus, Role, ToolCallRequest, ToolStatus};
+    use crate::api::{MessageStatus, Role, ToolCallId, ToolCallRequest, ToolStatus};
     use crate::memory::Store;
 
     fn message(text: &str) -> MessageRecord {
