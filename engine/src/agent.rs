@@ -690,13 +690,11 @@ async fn history(
     user: &MessageRecord,
 ) -> Result<Vec<ChatMessage>, crate::memory::MemoryError> {
     // Long-term memories that share words (or meaning) with what the person just said.
-    let recall = async {
-        let vector = shared.embed_or_log(&user.content).await;
-        shared
-            .store
-            .recall(&user.content, MEMORIES_IN_CONTEXT, vector.as_deref())
-            .await
-    };
+    let recall = shared
+        .store
+        .recall(&user.content, MEMORIES_IN_CONTEXT, async || {
+            shared.embed_or_log(&user.content).await
+        });
     let ((messages, calls), found) = tokio::try_join!(shared.store.conversation(session), recall)?;
     // Read while `user` is being stored, so it may or may not be among them: it goes last. The
     // first answer's row, stored with it, has no text yet and is left out below.

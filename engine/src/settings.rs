@@ -69,8 +69,9 @@ pub(crate) async fn store_key(
         .await
         .map_err(|e| ErrorInfo::new(ErrorKind::Internal, e.to_string()))?
         .map_err(|e| shared.error(ErrorKind::Auth, e.to_string()))?;
-    // The next turn reads the new key.
+    // The next turn reads the new key (the embeddings endpoint's too, whichever account it uses).
     shared.forget_client().await;
+    shared.embeddings.forget_key();
     Ok(())
 }
 

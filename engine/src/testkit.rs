@@ -672,7 +672,7 @@ pub mod recall_bench {
         /// Recall by meaning alone (the query has no words); the memories' texts, nearest first.
         pub async fn recall_vector(&self, vector: &[f32]) -> Result<Vec<String>, String> {
             self.0
-                .recall("", 10, Some(vector))
+                .recall("", 10, async || Some(vector.to_vec()))
                 .await
                 .map(|found| found.into_iter().map(|m| m.text).collect())
                 .map_err(|e| e.to_string())

@@ -1,7 +1,7 @@
 //! Embeddings for vector recall: an OpenAI-compatible `POST {base_url}/embeddings` (OpenAI, Ollama,
 //! LM Studio, llama.cpp all speak it). Without an endpoint configured, recall is full-text only.
 
-use std::sync::{OnceLock, RwLock};
+use std::sync::{Mutex, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -16,6 +16,11 @@ pub(crate) struct Embeddings {
     /// Made at the first use and kept: building one loads the system's certificates (milliseconds,
     /// on the way to every turn's first token), and a kept one reuses its connections.
     http: OnceLock<reqwest::Client>,
+    /// The key read from the keychain, with its account: the keychain (a Secret Service call on
+    /// Linux) is asked once, not on the way to every turn's first token. Forgotten when the
+    /// settings change, when a key is stored, and when the endpoint refuses it, so a key fixed
+    /// meanwhile (`aetheria auth set`) is read again.
+    key: Mutex<Option<(String, Option<String>)>>,
 }
 
 impl Embeddings {
@@ -24,6 +29,7 @@ impl Embeddings {
             config: RwLock::new(config),
             secrets,
             http: OnceLock::new(),
+            key: Mutex::default(),
         }
     }
 
@@ -31,6 +37,30 @@ impl Embeddings {
         if let Ok(mut c) = self.config.write() {
             *c = config;
         }
+        self.forget_key();
+    }
+
+    /// The next request reads its key from the keychain again.
+    pub(crate) fn forget_key(&self) {
+        *self.key.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// The key kept for `account`, else the keychain's (then kept).
+    async fn keychain_key(&self, account: &str) -> Result<Option<String>, String> {
+        if let Some((kept_for, key)) = &*self.key.lock().unwrap_or_else(PoisonError::into_inner)
+            && kept_for == account
+        {
+            return Ok(key.clone());
+        }
+        let secrets = self.secrets.clone();
+        let acct = account.to_owned();
+        let key = tokio::task::spawn_blocking(move || secrets.get(&acct))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        *self.key.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((account.to_owned(), key.clone()));
+        Ok(key)
     }
 
     /// The vector of `text`; `Ok(None)` when no endpoint is configured.
@@ -47,14 +77,7 @@ impl Embeddings {
             return Ok(None);
         };
         let key = match (&config.key_ref, &config.key_env) {
-            (Some(account), _) => {
-                let secrets = self.secrets.clone();
-                let account = account.clone();
-                tokio::task::spawn_blocking(move || secrets.get(&account))
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| e.to_string())?
-            }
+            (Some(account), _) => self.keychain_key(account).await?,
             (None, Some(var)) => std::env::var(var).ok(),
             (None, None) => None,
         };
@@ -82,6 +105,9 @@ impl Embeddings {
             .await
             .map_err(|e| format!("the embeddings endpoint could not be reached: {e}"))?;
         let status = response.status();
+        if matches!(status.as_u16(), 401 | 403) {
+            self.forget_key();
+        }
         if !status.is_success() {
             let body: String = response
                 .text()

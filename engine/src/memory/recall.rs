@@ -161,25 +161,27 @@ impl Store {
         decode(rows)
     }
 
-    /// Memories relevant to `query`, best first: the nearest by meaning when `vector` (the query's
-    /// embedding) is given and memories have vectors, then those sharing words with it.
+    /// Memories relevant to `query`, best first: the nearest by meaning when memories have
+    /// vectors and `embed` gives the query's embedding, then those sharing words with it. `embed`
+    /// is called only when its vector can change what is found: an embeddings endpoint is not
+    /// asked at every turn of a person who keeps no memories (or none with a vector).
     pub(crate) async fn recall(
         &self,
         query: &str,
         limit: usize,
-        vector: Option<&[f32]>,
+        embed: impl AsyncFnOnce() -> Option<Vec<f32>>,
     ) -> Result<Vec<MemoryRecord>> {
         if self.memory_count().await? == Some(0) {
             return Ok(Vec::new());
         }
         let mut found: Vec<MemoryRecord> = Vec::new();
-        if let Some(vector) = vector
-            && self.vector_dimension().await? == Some(vector.len())
+        if let Some(dimension) = self.vector_dimension().await?
+            && let Some(vector) = embed().await
+            && vector.len() == dimension
         {
             self.load_vectors().await?;
             let vectors = self.vectors.clone();
-            let query = vector.to_vec();
-            let near = tokio::task::spawn_blocking(move || vectors.nearest(&query, limit))
+            let near = tokio::task::spawn_blocking(move || vectors.nearest(&vector, limit))
                 .await
                 .map_err(|e| MemoryError::Query(e.to_string()))?
                 .unwrap_or_default();
@@ -352,7 +354,13 @@ mod tests {
     async fn the_number_of_memories_follows_the_writes() {
         let store = store().await;
         let read_again = |store: &Store| drop(store.memory_counter.as_ref().unwrap().writing());
-        assert!(store.recall("cat", 5, None).await.unwrap().is_empty());
+        assert!(
+            store
+                .recall("cat", 5, async || None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(store.memory_count().await.unwrap(), Some(0));
         let cat = store
             .add_memory("The cat is called Tom", &[], None)
@@ -360,7 +368,7 @@ mod tests {
             .unwrap();
         assert_eq!(store.memory_count().await.unwrap(), Some(1));
         let found = store
-            .recall("what is my cat called", 5, None)
+            .recall("what is my cat called", 5, async || None)
             .await
             .unwrap();
         assert_eq!(found[0].id, cat.id);
@@ -379,7 +387,13 @@ mod tests {
         assert_eq!(store.memory_count().await.unwrap(), Some(3));
         read_again(&store);
         assert_eq!(store.memory_count().await.unwrap(), Some(3));
-        assert!(store.recall("cat", 5, None).await.unwrap().is_empty());
+        assert!(
+            store
+                .recall("cat", 5, async || None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     async fn say(store: &Store, session: &SessionId, role: Role, text: &str) -> MessageId {
@@ -533,7 +547,7 @@ mod tests {
         assert_eq!(all[2].session.as_ref(), Some(&session));
 
         let found = store
-            .recall("what is my cat's name?", 5, None)
+            .recall("what is my cat's name?", 5, async || None)
             .await
             .unwrap();
         assert_eq!(
@@ -542,13 +556,13 @@ mod tests {
             "{found:?}"
         );
         let found = store
-            .recall("which language is the project in", 5, None)
+            .recall("which language is the project in", 5, async || None)
             .await
             .unwrap();
         assert!(found[0].text.contains("Rust"), "{found:?}");
         assert!(
             store
-                .recall("quantum chromodynamics", 5, None)
+                .recall("quantum chromodynamics", 5, async || None)
                 .await
                 .unwrap()
                 .is_empty()
@@ -565,8 +579,14 @@ mod tests {
             .unwrap();
         assert_eq!(edited.text, "The person's cat is called Mochi.");
         assert!(edited.updated_at >= edited.created_at);
-        assert!(store.recall("Mochi", 5, None).await.unwrap()[0].id == cat.id);
-        assert!(store.recall("Miso", 5, None).await.unwrap().is_empty());
+        assert!(store.recall("Mochi", 5, async || None).await.unwrap()[0].id == cat.id);
+        assert!(
+            store
+                .recall("Miso", 5, async || None)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert!(store.delete_memory(&cat.id).await.unwrap());
         assert!(!store.delete_memory(&cat.id).await.unwrap());
         assert!(

@@ -141,3 +141,132 @@ async fn a_key_stored_after_a_refusal_is_used_on_the_next_turn() {
         .unwrap()
         .unwrap();
 }
+
+/// The embeddings endpoint's key is read from the keychain once and kept (not at every turn), and
+/// read again after the endpoint refused it: a key changed meanwhile is then used.
+#[tokio::test]
+async fn the_embeddings_key_is_kept_until_it_is_refused() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+    if super::common::skip("keychain") {
+        return;
+    }
+    let account = format!("aetheria-test-embed-{}", uuid_like());
+    let (first, second) = (
+        format!("sk-embed-a-{}", uuid_like()),
+        format!("sk-embed-b-{}", uuid_like()),
+    );
+    let set = |key: &str| {
+        let (a, k) = (account.clone(), key.to_owned());
+        tokio::task::spawn_blocking(move || Secrets::new().set(&a, &k))
+    };
+    set(&first).await.unwrap().unwrap();
+
+    // A loopback embeddings endpoint (OpenAI's wire format) that keeps each request's
+    // Authorization header and refuses every key while `refuse` is set.
+    let (seen, refuse) = (
+        Arc::new(Mutex::new(Vec::<String>::new())),
+        Arc::new(AtomicBool::new(false)),
+    );
+    let app = {
+        let (seen, refuse) = (seen.clone(), refuse.clone());
+        axum::Router::new().route(
+            "/v1/embeddings",
+            axum::routing::post(move |headers: axum::http::HeaderMap| {
+                let (seen, refuse) = (seen.clone(), refuse.clone());
+                async move {
+                    let auth = headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    seen.lock().unwrap().push(auth);
+                    if refuse.load(Ordering::SeqCst) {
+                        return (
+                            axum::http::StatusCode::UNAUTHORIZED,
+                            r#"{"error":{"message":"Incorrect API key provided"}}"#.to_owned(),
+                        );
+                    }
+                    let data = serde_json::json!([{"object": "embedding", "index": 0, "embedding": [0.6, 0.8]}]);
+                    (
+                        axum::http::StatusCode::OK,
+                        serde_json::json!({"object": "list", "data": data, "model": "e"}).to_string(),
+                    )
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let cat = serde_json::json!({"text": "The person's cat is called Miso."}).to_string();
+    let acct = account.clone();
+    let mut h = Harness::start_with(
+        vec![
+            Reply::tool_calls(&[("r1", "remember", &cat)], 5),
+            Reply::text(&["Noted."]),
+            Reply::text(&["one"]),
+            Reply::text(&["two"]),
+            Reply::text(&["three"]),
+        ],
+        move |c| {
+            c.tools
+                .policy
+                .insert("remember".into(), aetheria_engine::api::Policy::Allow);
+            c.memory.embeddings = Some(aetheria_engine::config::EmbeddingsConfig {
+                base_url: base,
+                model: "e".into(),
+                key_ref: Some(acct),
+                key_env: None,
+            });
+        },
+    )
+    .await;
+    let session = h.new_session().await;
+    let bearer = |key: &str| format!("Bearer {key}");
+    // The memory's vector: the key is read.
+    h.turn(&session, "Remember my cat Miso").await;
+    assert_eq!(*seen.lock().unwrap(), [bearer(&first)]);
+
+    // The key changes in the keychain, as `aetheria auth set` in another process would do it:
+    // the kept key is still sent (the keychain was not asked again).
+    set(&second).await.unwrap().unwrap();
+    let events = h.turn(&session, "What is my feline called?").await;
+    assert!(
+        matches!(events.last(), Some(Event::TurnFinished { .. })),
+        "{events:?}"
+    );
+    assert_eq!(*seen.lock().unwrap(), [bearer(&first), bearer(&first)]);
+
+    // Refused: the turn still ends (recall by words only), and the key is forgotten.
+    refuse.store(true, Ordering::SeqCst);
+    let events = h.turn(&session, "And my kitty?").await;
+    assert!(
+        matches!(events.last(), Some(Event::TurnFinished { .. })),
+        "{events:?}"
+    );
+    refuse.store(false, Ordering::SeqCst);
+    let events = h.turn(&session, "My cat?").await;
+    assert!(
+        matches!(events.last(), Some(Event::TurnFinished { .. })),
+        "{events:?}"
+    );
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            bearer(&first),
+            bearer(&first),
+            bearer(&first),
+            bearer(&second)
+        ]
+    );
+
+    let a = account.clone();
+    assert!(
+        tokio::task::spawn_blocking(move || Secrets::new().delete(&a))
+            .await
+            .unwrap()
+            .unwrap()
+    );
+}

@@ -309,3 +309,68 @@ async fn with_embeddings_recall_finds_memories_by_meaning() {
         .to_owned();
     assert!(system.contains("Miso"), "{system}");
 }
+
+/// The embeddings endpoint is asked for a message's vector only when a memory has a vector to
+/// compare it with: a person who keeps no memories waits for no embeddings request at each turn.
+#[tokio::test]
+async fn no_embedding_is_asked_for_while_nothing_is_remembered() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let base = embeddings_server(seen.clone()).await;
+    let cat = serde_json::json!({"text": "The person's cat is called Miso."}).to_string();
+    let mut h = Harness::start_with(
+        vec![
+            Reply::text(&["Hello."]),
+            Reply::tool_calls(&[("r1", "remember", &cat)], 5),
+            Reply::text(&["Noted."]),
+            Reply::text(&["Miso."]),
+        ],
+        move |c| {
+            c.tools
+                .policy
+                .insert("remember".into(), aetheria_engine::api::Policy::Allow);
+            c.memory.embeddings = Some(aetheria_engine::config::EmbeddingsConfig {
+                base_url: base,
+                model: "loop-embed".into(),
+                key_ref: None,
+                key_env: None,
+            });
+        },
+    )
+    .await;
+    let inputs = || -> Vec<String> {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .flat_map(|b| b["input"].as_array().cloned().unwrap_or_default())
+            .map(|i| i.as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let session = h.new_session().await;
+    let events = h.turn(&session, "Hello there").await;
+    assert!(
+        matches!(events.last(), Some(Event::TurnFinished { .. })),
+        "{events:?}"
+    );
+    assert_eq!(inputs(), Vec::<String>::new(), "nothing is remembered yet");
+    // The memory gets its vector; the message that asked for it was sent while there was none.
+    h.turn(&session, "Remember my cat Miso").await;
+    assert_eq!(inputs(), ["The person's cat is called Miso."]);
+    // Now a message's meaning can find it.
+    let events = h.turn(&session, "What is my feline called?").await;
+    assert!(
+        matches!(events.last(), Some(Event::TurnFinished { .. })),
+        "{events:?}"
+    );
+    assert_eq!(
+        inputs(),
+        [
+            "The person's cat is called Miso.",
+            "What is my feline called?"
+        ]
+    );
+    let system = h.server.requests()[3]["messages"][0]["content"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(system.contains("Miso"), "{system}");
+}

@@ -106,7 +106,7 @@ impl Tool for Recall {
             .recall(
                 &args.query,
                 args.limit.unwrap_or(10).clamp(1, 50),
-                self.1.embed(&args.query).await.ok().flatten().as_deref(),
+                async || self.1.embed(&args.query).await.ok().flatten(),
             )
             .await
             .map_err(|e| storage(&e))?;
