@@ -491,9 +491,22 @@ mod tests {
         }
     }
 
-    /// The niceness of this process's tantivy indexing threads.
+    /// The niceness of this process's tantivy indexing threads. A new thread names itself once it
+    /// runs, so they are looked for again for up to 5 s until one is found.
     #[cfg(target_os = "linux")]
     fn indexing_threads_niceness() -> Vec<i64> {
+        for _ in 0..500 {
+            let found = named_indexing_threads_niceness();
+            if !found.is_empty() {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Vec::new()
+    }
+
+    #[cfg(target_os = "linux")]
+    fn named_indexing_threads_niceness() -> Vec<i64> {
         let mut found = Vec::new();
         for task in std::fs::read_dir("/proc/self/task").unwrap() {
             let task = task.unwrap().path();
