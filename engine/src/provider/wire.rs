@@ -2,8 +2,10 @@
 //! person can act on (status, `Retry-After`, the key hint), reading SSE, and sending events to the
 //! turn in batches.
 
+use std::future::Future as _;
 use std::pin::Pin;
 use std::sync::OnceLock;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -132,6 +134,8 @@ pub(crate) struct Out<'a> {
     sent: Option<Instant>,
     /// The timer for what waits, armed while the wire waits for the network.
     due: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Whether `due` was polled, so it wakes this task when it elapses.
+    armed: bool,
 }
 
 impl<'a> Out<'a> {
@@ -141,6 +145,7 @@ impl<'a> Out<'a> {
             pending: Vec::new(),
             sent: None,
             due: None,
+            armed: false,
         }
     }
 
@@ -176,6 +181,7 @@ impl<'a> Out<'a> {
     /// Sends what waits.
     pub(crate) async fn flush(&mut self) -> Result<(), ProviderError> {
         self.due = None;
+        self.armed = false;
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -195,7 +201,10 @@ impl<'a> Out<'a> {
     /// The next item of `events`. While none is ready, what waits is sent when `HOLD` has passed
     /// since the last send; the first text of an answer is sent before anything more is read.
     /// `events` is polled once per wait, with the task's own waker, and the clock is read only
-    /// when something is sent.
+    /// when something is sent. The timer is polled once, which has it wake this task when it is
+    /// due; later waits only look whether it is (polling it again at every chunk of a fast stream,
+    /// where the wire waits once a chunk while hyper reads the next, cost more than that chunk's
+    /// parsing).
     pub(crate) async fn next<S: Stream + Unpin>(
         &mut self,
         events: &mut S,
@@ -212,10 +221,26 @@ impl<'a> Out<'a> {
         let due = self
             .due
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until((sent + HOLD).into())));
-        tokio::select! {
-            biased;
-            item = events.next() => return Ok(item),
-            () = due.as_mut() => {}
+        let armed = &mut self.armed;
+        let next = std::future::poll_fn(|cx| {
+            if let Poll::Ready(item) = events.poll_next_unpin(cx) {
+                return Poll::Ready(Some(item));
+            }
+            let elapsed = if *armed {
+                due.is_elapsed()
+            } else {
+                *armed = true;
+                due.as_mut().poll(cx).is_ready()
+            };
+            if elapsed {
+                Poll::Ready(None)
+            } else {
+                Poll::Pending
+            }
+        })
+        .await;
+        if let Some(item) = next {
+            return Ok(item);
         }
         self.flush().await?;
         Ok(events.next().await)
