@@ -161,10 +161,11 @@ impl Store {
         decode(rows)
     }
 
-    /// Memories relevant to `query`, best first: the nearest by meaning when memories have
-    /// vectors and `embed` gives the query's embedding, then those sharing words with it. `embed`
-    /// is called only when its vector can change what is found: an embeddings endpoint is not
-    /// asked at every turn of a person who keeps no memories (or none with a vector).
+    /// Memories relevant to `query`, best first: the nearest by meaning when `embed` gives the
+    /// query's embedding and memories have vectors of its length, then those sharing words with
+    /// it. `embed` is called only when there are memories: an embeddings endpoint is not asked at
+    /// every turn of a person who keeps none. The vectors' length is read only once there is a
+    /// vector (without an endpoint, a turn makes no query for it).
     pub(crate) async fn recall(
         &self,
         query: &str,
@@ -175,9 +176,8 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut found: Vec<MemoryRecord> = Vec::new();
-        if let Some(dimension) = self.vector_dimension().await?
-            && let Some(vector) = embed().await
-            && vector.len() == dimension
+        if let Some(vector) = embed().await
+            && self.vector_dimension().await? == Some(vector.len())
         {
             self.load_vectors().await?;
             let vectors = self.vectors.clone();

@@ -107,6 +107,26 @@ impl Harness {
     }
 }
 
+/// `remember` allowed without asking, and memories embedded by the endpoint at `base_url` with
+/// the model `model`, its key from the keychain account `key_ref` when given.
+pub fn remembering_with_embeddings(
+    config: &mut Config,
+    base_url: String,
+    model: &str,
+    key_ref: Option<String>,
+) {
+    config
+        .tools
+        .policy
+        .insert("remember".into(), aetheria_engine::api::Policy::Allow);
+    config.memory.embeddings = Some(aetheria_engine::config::EmbeddingsConfig {
+        base_url,
+        model: model.into(),
+        key_ref,
+        key_env: None,
+    });
+}
+
 pub fn config_for(data: &tempfile::TempDir, workspace: &std::path::Path, base_url: &str) -> Config {
     let mut config = Config::new(data.path().join("config"), data.path().join("data"));
     config.use_provider(provider(base_url));

@@ -210,17 +210,7 @@ async fn the_embeddings_key_is_kept_until_it_is_refused() {
             Reply::text(&["two"]),
             Reply::text(&["three"]),
         ],
-        move |c| {
-            c.tools
-                .policy
-                .insert("remember".into(), aetheria_engine::api::Policy::Allow);
-            c.memory.embeddings = Some(aetheria_engine::config::EmbeddingsConfig {
-                base_url: base,
-                model: "e".into(),
-                key_ref: Some(acct),
-                key_env: None,
-            });
-        },
+        move |c| super::common::remembering_with_embeddings(c, base, "e", Some(acct)),
     )
     .await;
     let session = h.new_session().await;

@@ -5,7 +5,7 @@
 use aetheria_engine::api::{Command, Decision, Event, MemoryRecord, Role};
 use aetheria_engine::testkit::Reply;
 
-use super::common::{Harness, turn_ended};
+use super::common::{Harness, remembering_with_embeddings, turn_ended};
 
 async fn memories(h: &mut Harness) -> Vec<MemoryRecord> {
     h.handle.submit(Command::ListMemories).unwrap();
@@ -264,17 +264,7 @@ async fn with_embeddings_recall_finds_memories_by_meaning() {
             Reply::tool_calls(&[("c1", "recall", &recall)], 5),
             Reply::text(&["Miso."]),
         ],
-        move |c| {
-            c.tools
-                .policy
-                .insert("remember".into(), aetheria_engine::api::Policy::Allow);
-            c.memory.embeddings = Some(aetheria_engine::config::EmbeddingsConfig {
-                base_url: base,
-                model: "loop-embed".into(),
-                key_ref: None,
-                key_env: None,
-            });
-        },
+        move |c| remembering_with_embeddings(c, base, "loop-embed", None),
     )
     .await;
     let session = h.new_session().await;
@@ -310,8 +300,8 @@ async fn with_embeddings_recall_finds_memories_by_meaning() {
     assert!(system.contains("Miso"), "{system}");
 }
 
-/// The embeddings endpoint is asked for a message's vector only when a memory has a vector to
-/// compare it with: a person who keeps no memories waits for no embeddings request at each turn.
+/// The embeddings endpoint is asked for a message's vector only when there are memories: a
+/// person who keeps none waits for no embeddings request at each turn.
 #[tokio::test]
 async fn no_embedding_is_asked_for_while_nothing_is_remembered() {
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -324,17 +314,7 @@ async fn no_embedding_is_asked_for_while_nothing_is_remembered() {
             Reply::text(&["Noted."]),
             Reply::text(&["Miso."]),
         ],
-        move |c| {
-            c.tools
-                .policy
-                .insert("remember".into(), aetheria_engine::api::Policy::Allow);
-            c.memory.embeddings = Some(aetheria_engine::config::EmbeddingsConfig {
-                base_url: base,
-                model: "loop-embed".into(),
-                key_ref: None,
-                key_env: None,
-            });
-        },
+        move |c| remembering_with_embeddings(c, base, "loop-embed", None),
     )
     .await;
     let inputs = || -> Vec<String> {
