@@ -1,7 +1,7 @@
 //! Keys from the real OS keychain (Secret Service; `.ci/run` starts gnome-keyring): used as the
 //! bearer token, and redacted from every error the engine reports.
 
-use aetheria_engine::api::{ErrorKind, Event};
+use aetheria_engine::api::{Command, ErrorKind, Event, Secret};
 use aetheria_engine::secrets::Secrets;
 use aetheria_engine::testkit::Reply;
 
@@ -143,9 +143,10 @@ async fn a_key_stored_after_a_refusal_is_used_on_the_next_turn() {
 }
 
 /// The embeddings endpoint's key is read from the keychain once and kept (not at every turn), and
-/// read again after the endpoint refused it: a key changed meanwhile is then used.
+/// read again after the endpoint refused it (a key changed meanwhile is then used) or once a key
+/// is stored through the engine.
 #[tokio::test]
-async fn the_embeddings_key_is_kept_until_it_is_refused() {
+async fn the_embeddings_key_is_kept_until_it_is_refused_or_replaced() {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::{Arc, Mutex};
     if super::common::skip("keychain") {
@@ -209,6 +210,7 @@ async fn the_embeddings_key_is_kept_until_it_is_refused() {
             Reply::text(&["one"]),
             Reply::text(&["two"]),
             Reply::text(&["three"]),
+            Reply::text(&["four"]),
         ],
         move |c| super::common::remembering_with_embeddings(c, base, "e", Some(acct)),
     )
@@ -250,6 +252,33 @@ async fn the_embeddings_key_is_kept_until_it_is_refused() {
             bearer(&first),
             bearer(&second)
         ]
+    );
+
+    // A key stored through the engine (Settings' `StoreKey`, under the account the embeddings
+    // endpoint uses) is the one sent next: the kept key is forgotten at once.
+    let third = format!("sk-embed-c-{}", uuid_like());
+    h.handle
+        .submit(Command::StoreKey {
+            provider: account.clone(),
+            key: Secret::new(third.clone()),
+        })
+        .unwrap();
+    let events = h
+        .until(|e| matches!(e, Event::KeyStored { .. } | Event::CommandFailed { .. }))
+        .await;
+    assert!(
+        matches!(events.last(), Some(Event::KeyStored { provider }) if *provider == account),
+        "{events:?}"
+    );
+    let events = h.turn(&session, "Is Miso still my cat?").await;
+    assert!(
+        matches!(events.last(), Some(Event::TurnFinished { .. })),
+        "{events:?}"
+    );
+    assert_eq!(
+        seen.lock().unwrap()[4..],
+        [bearer(&third)],
+        "the key stored through the engine is read at once"
     );
 
     let a = account.clone();
