@@ -5,8 +5,8 @@
 //! (so what the part before left running in the background, such as indexing a stored answer,
 //! slows neither), and the medians of 15 rounds are compared. Also the floor of any client that
 //! parses each chunk (the raw read plus SSE and JSON, no engine), the fixed part of a turn (a
-//! one-token answer, read raw and by the engine), what each further token costs, and how many text
-//! events reach the window.
+//! one-token answer, read raw and by the engine), what each further token costs, how much the
+//! rounds spread, and how many text events reach the window.
 //! Run: `cargo bench -p aetheria-engine --features testkit --bench stream_overhead`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -262,6 +262,14 @@ fn main() {
             settle().await;
             raw_one.push(timed_read(&server, &http_own, &own, &url, one(), read_raw).await);
         }
+        // Each round's turn over the bare read just before it: how much the rounds spread (here a
+        // round is slow when the reader and the busy loopback server share a core, the other idle).
+        let mut paired: Vec<f64> = engine
+            .iter()
+            .zip(&raw_own)
+            .map(|(turn, raw)| turn.as_secs_f64() / raw.as_secs_f64())
+            .collect();
+        paired.sort_by(f64::total_cmp);
         let (own, shared) = (median(raw_own), median(raw_shared));
         let raw = own.min(shared);
         let (floor, engine, fixed, raw_one) =
@@ -287,6 +295,13 @@ fn main() {
             ms(engine),
             engine.as_secs_f64() / raw.as_secs_f64(),
             engine.as_secs_f64() * 1e6 / TOKENS as f64
+        );
+        println!(
+            "per round, the turn over the bare read before it: quartiles {:.2} / {:.2} / {:.2}, 1.2x or less in {} of {ROUNDS} rounds",
+            paired[ROUNDS / 4],
+            paired[ROUNDS / 2],
+            paired[3 * ROUNDS / 4],
+            paired.iter().filter(|r| **r <= 1.2).count()
         );
         // What each further token costs: the 100 KB answer less the one-token answer, per token.
         let per_token = |long: Duration, short: Duration| {
