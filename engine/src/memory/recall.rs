@@ -348,29 +348,25 @@ mod tests {
         Store::open("mem://").await.unwrap()
     }
 
+    /// Recall by words alone (no embeddings endpoint), at most 5.
+    async fn words(store: &Store, query: &str) -> Vec<MemoryRecord> {
+        store.recall(query, 5, async || None).await.unwrap()
+    }
+
     /// A store with no memories answers a recall without searching; the count follows adds and
     /// deletes, and read again from the database it is the same.
     #[tokio::test]
     async fn the_number_of_memories_follows_the_writes() {
         let store = store().await;
         let read_again = |store: &Store| drop(store.memory_counter.as_ref().unwrap().writing());
-        assert!(
-            store
-                .recall("cat", 5, async || None)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(words(&store, "cat").await.is_empty());
         assert_eq!(store.memory_count().await.unwrap(), Some(0));
         let cat = store
             .add_memory("The cat is called Tom", &[], None)
             .await
             .unwrap();
         assert_eq!(store.memory_count().await.unwrap(), Some(1));
-        let found = store
-            .recall("what is my cat called", 5, async || None)
-            .await
-            .unwrap();
+        let found = words(&store, "what is my cat called").await;
         assert_eq!(found[0].id, cat.id);
         for i in 0..3 {
             store
@@ -387,13 +383,7 @@ mod tests {
         assert_eq!(store.memory_count().await.unwrap(), Some(3));
         read_again(&store);
         assert_eq!(store.memory_count().await.unwrap(), Some(3));
-        assert!(
-            store
-                .recall("cat", 5, async || None)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(words(&store, "cat").await.is_empty());
     }
 
     async fn say(store: &Store, session: &SessionId, role: Role, text: &str) -> MessageId {
@@ -546,27 +536,15 @@ mod tests {
         assert_eq!(all.len(), 3);
         assert_eq!(all[2].session.as_ref(), Some(&session));
 
-        let found = store
-            .recall("what is my cat's name?", 5, async || None)
-            .await
-            .unwrap();
+        let found = words(&store, "what is my cat's name?").await;
         assert_eq!(
             found.first().map(|m| m.id.clone()),
             Some(cat.id.clone()),
             "{found:?}"
         );
-        let found = store
-            .recall("which language is the project in", 5, async || None)
-            .await
-            .unwrap();
+        let found = words(&store, "which language is the project in").await;
         assert!(found[0].text.contains("Rust"), "{found:?}");
-        assert!(
-            store
-                .recall("quantum chromodynamics", 5, async || None)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(words(&store, "quantum chromodynamics").await.is_empty());
 
         let edited = store
             .update_memory(
@@ -579,14 +557,8 @@ mod tests {
             .unwrap();
         assert_eq!(edited.text, "The person's cat is called Mochi.");
         assert!(edited.updated_at >= edited.created_at);
-        assert!(store.recall("Mochi", 5, async || None).await.unwrap()[0].id == cat.id);
-        assert!(
-            store
-                .recall("Miso", 5, async || None)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(words(&store, "Mochi").await[0].id == cat.id);
+        assert!(words(&store, "Miso").await.is_empty());
         assert!(store.delete_memory(&cat.id).await.unwrap());
         assert!(!store.delete_memory(&cat.id).await.unwrap());
         assert!(

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aetheria_engine::api::{Command, Event, JobId, SessionId};
+use aetheria_engine::api::{Command, Event, JobId, Secret, SessionId};
 use aetheria_engine::config::{Config, ProviderConfig, Wire};
 use aetheria_engine::jobs::JobRecord;
 use aetheria_engine::testkit::{Reply, ScriptedServer};
@@ -58,6 +58,19 @@ impl Harness {
             .await
             .expect("no event within 10 s")
             .expect("the event stream ended")
+    }
+
+    /// Stores `key` for `provider` through the engine (`StoreKey`, as Settings does): the events
+    /// up to and including its answer, `KeyStored` or `CommandFailed`.
+    pub async fn store_key(&mut self, provider: &str, key: &str) -> Vec<Event> {
+        self.handle
+            .submit(Command::StoreKey {
+                provider: provider.into(),
+                key: Secret::new(key),
+            })
+            .unwrap();
+        self.until(|e| matches!(e, Event::KeyStored { .. } | Event::CommandFailed { .. }))
+            .await
     }
 
     /// Events up to and including the first that matches.

@@ -1,7 +1,7 @@
 //! Keys from the real OS keychain (Secret Service; `.ci/run` starts gnome-keyring): used as the
 //! bearer token, and redacted from every error the engine reports.
 
-use aetheria_engine::api::{Command, ErrorKind, Event, Secret};
+use aetheria_engine::api::{ErrorKind, Event};
 use aetheria_engine::secrets::Secrets;
 use aetheria_engine::testkit::Reply;
 
@@ -257,15 +257,7 @@ async fn the_embeddings_key_is_kept_until_it_is_refused_or_replaced() {
     // A key stored through the engine (Settings' `StoreKey`, under the account the embeddings
     // endpoint uses) is the one sent next: the kept key is forgotten at once.
     let third = format!("sk-embed-c-{}", uuid_like());
-    h.handle
-        .submit(Command::StoreKey {
-            provider: account.clone(),
-            key: Secret::new(third.clone()),
-        })
-        .unwrap();
-    let events = h
-        .until(|e| matches!(e, Event::KeyStored { .. } | Event::CommandFailed { .. }))
-        .await;
+    let events = h.store_key(&account, &third).await;
     assert!(
         matches!(events.last(), Some(Event::KeyStored { provider }) if *provider == account),
         "{events:?}"

@@ -1,7 +1,7 @@
 //! Settings while the engine runs: read, save (validated, written, applied at once), keys to the
 //! keychain, provider tests and detection of local model servers.
 
-use aetheria_engine::api::{Command, ErrorKind, Event, Secret};
+use aetheria_engine::api::{Command, ErrorKind, Event};
 use aetheria_engine::config::{Config, ProviderConfig, Wire};
 use aetheria_engine::secrets::Secrets;
 use aetheria_engine::testkit::{Reply, ScriptedServer};
@@ -147,15 +147,7 @@ async fn keys_go_to_the_keychain_and_are_used_next_turn() {
     })
     .await;
     let key = format!("sk-settings-{}", std::process::id());
-    h.handle
-        .submit(Command::StoreKey {
-            provider: "loopback".into(),
-            key: Secret::new(key.clone()),
-        })
-        .unwrap();
-    let events = h
-        .until(|e| matches!(e, Event::KeyStored { .. } | Event::CommandFailed { .. }))
-        .await;
+    let events = h.store_key("loopback", &key).await;
     assert!(
         matches!(events.last(), Some(Event::KeyStored { provider }) if provider == "loopback"),
         "{events:?}"
