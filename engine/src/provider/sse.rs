@@ -41,6 +41,19 @@ pub(crate) struct Sse {
 }
 
 impl Sse {
+    /// The data of `bytes`, the next read of the stream, when they are exactly one event of one
+    /// `data` line (ended by LF LF, the way a server sends most events, one write each) and
+    /// nothing of an event is waiting from earlier reads: the data as it arrived, before it is
+    /// checked as text or for line ends inside it (which `feed` does). A wire that recognises it
+    /// takes it as it is (`Repeats::raw`); else `bytes` go to `feed`. Reading it changes nothing.
+    pub(crate) fn lone<'b>(&self, bytes: &'b [u8]) -> Option<&'b [u8]> {
+        if !self.carry.is_empty() || !self.started || self.has_data || bytes.len() > MAX_EVENT {
+            return None;
+        }
+        let line = bytes.strip_prefix(b"data:")?.strip_suffix(b"\n\n")?;
+        Some(line.strip_prefix(b" ").unwrap_or(line))
+    }
+
     /// Splits `bytes`, the next read of the stream, and calls `event` with the data of each event
     /// that ends in it, until `event` says to stop. Data that is blank is not handed over.
     pub(crate) fn feed(
@@ -49,10 +62,8 @@ impl Sse {
         name: &str,
         mut event: impl FnMut(&str) -> Result<Flow, ProviderError>,
     ) -> Result<Flow, ProviderError> {
-        if self.carry.is_empty()
-            && self.started
-            && !self.has_data
-            && let Some(data) = lone_event(bytes)
+        if let Some(data) = self.lone(bytes)
+            && memchr::memchr2(b'\r', b'\n', data).is_none()
         {
             return hand_over(text(data, name)?, &mut event);
         }
@@ -155,19 +166,6 @@ impl Sse {
     }
 }
 
-/// The data of `bytes` when they are exactly one event of one `data` line, ended by LF LF: how a
-/// server sends most events, one write each. Read without splitting lines.
-fn lone_event(bytes: &[u8]) -> Option<&[u8]> {
-    if bytes.len() > MAX_EVENT {
-        return None;
-    }
-    let line = bytes.strip_prefix(b"data:")?.strip_suffix(b"\n\n")?;
-    let value = line.strip_prefix(b" ").unwrap_or(line);
-    memchr::memchr2(b'\r', b'\n', value)
-        .is_none()
-        .then_some(value)
-}
-
 /// Hands `data` to `event` unless it is blank.
 fn hand_over(
     data: &str,
@@ -236,10 +234,38 @@ impl Repeats {
             .map(|Borrowed(text)| text)
     }
 
+    /// `text` for the data of a lone event as it arrived (`Sse::lone`), read without checking
+    /// all of it: when it is the remembered chunk with another text, and that text needs no
+    /// escapes, only the text is checked as UTF-8. The rest is equal to bytes that were checked
+    /// when remembered, free of line ends and of blanks at either end (`remember`), so this is
+    /// what `text` gives after `Sse::feed` checks and trims the whole; anything else is `None`
+    /// and goes that way. About half of what the engine's wire spends on such a chunk.
+    pub(crate) fn raw<'d>(&self, data: &'d [u8]) -> Option<&'d str> {
+        if self.before.is_empty() {
+            return None;
+        }
+        let inner = data
+            .strip_prefix(self.before.as_bytes())?
+            .strip_suffix(self.after.as_bytes())?
+            .strip_prefix(b"\"")?
+            .strip_suffix(b"\"")?;
+        if inner.iter().any(|&b| b == b'\\' || b == b'"' || b < 0x20) {
+            return None;
+        }
+        std::str::from_utf8(inner).ok()
+    }
+
     /// Remembers `data` as a chunk whose only effect is the text `text`, a string of `data` read
-    /// without escapes (so a slice of it).
+    /// without escapes (so a slice of it). Data with a line end in it (an event of several `data`
+    /// lines, joined) or with blanks at either end is not remembered: `raw` relies on neither
+    /// being there.
     pub(crate) fn remember(&mut self, data: &str, text: &str) {
         self.forget();
+        if memchr::memchr2(b'\r', b'\n', data.as_bytes()).is_some()
+            || data.trim().len() != data.len()
+        {
+            return;
+        }
         let Some(start) = text.as_ptr().addr().checked_sub(data.as_ptr().addr()) else {
             return;
         };
@@ -400,6 +426,78 @@ mod tests {
         let e = first.unwrap_err();
         assert!(e.to_string().contains("over 32 MiB"), "{e}");
         assert!(fed > MAX_EVENT - piece.len(), "refused after {fed} bytes");
+    }
+
+    /// What `Repeats::raw` takes from a read as it arrived is what `feed` hands over and
+    /// `Repeats::text` reads from it; what it leaves (escapes, bytes that are not UTF-8, a line
+    /// end, blanks, another chunk) goes through `feed`. Data with a line end or blanks at either
+    /// end is not remembered at all.
+    #[test]
+    fn a_lone_event_taken_raw_is_what_feed_and_text_give() {
+        let remembered = |data: &str| {
+            let mut repeats = Repeats::default();
+            let at = data.find("Hi").unwrap();
+            repeats.remember(data, &data[at..at + 2]);
+            repeats
+        };
+        let repeats = remembered(r#"{"c":[{"d":{"t":"Hi"}}],"n":1}"#);
+        let event = |text: &[u8]| {
+            [
+                br#"data: {"c":[{"d":{"t":""#.as_slice(),
+                text,
+                br#""}}],"n":1}"#,
+                b"\n\n",
+            ]
+            .concat()
+        };
+        let mut sse = Sse::default();
+        assert_eq!(
+            sse.lone(&event(b"Yo")),
+            None,
+            "the first read may hold a BOM"
+        );
+        let first = sse.feed(b"data: x\n\n", "p", |_| Ok(Flow::Continue(())));
+        assert!(first.unwrap().is_continue());
+        let (mut taken, mut left) = (0, 0);
+        for text in [
+            b"Yo".as_slice(),
+            "é✓".as_bytes(),
+            b"",
+            br"a\nb",
+            br#"a\"b"#,
+            b"\xff",
+            b"Y\no",
+            b"Y\ro",
+            b"\t",
+        ] {
+            let read = event(text);
+            let fed = split(&[b"data: x\n\n", &read]).map(|events| events[1..].to_vec());
+            match sse.lone(&read).and_then(|data| repeats.raw(data)) {
+                Some(got) => {
+                    taken += 1;
+                    let fed = fed.unwrap();
+                    assert_eq!(repeats.text(&fed[0]).as_deref(), Some(got), "{fed:?}");
+                    assert_eq!(got.as_bytes(), text);
+                }
+                None => left += 1,
+            }
+        }
+        assert_eq!((taken, left), (3, 6));
+        let plain = event(b"Yo");
+        let with_blank = [&plain[..plain.len() - 2], b" \n\n"].concat();
+        assert_eq!(sse.lone(&with_blank).and_then(|d| repeats.raw(d)), None);
+        let fed = split(&[b"data: x\n\n", &with_blank]).unwrap();
+        assert_eq!(
+            repeats.text(&fed[1]).as_deref(),
+            Some("Yo"),
+            "trimmed by feed"
+        );
+        assert_eq!(sse.lone(b"data: [DONE]\n\n"), Some(b"[DONE]".as_slice()));
+        for data in ["{\"t\":\n\"Hi\"}", " {\"t\":\"Hi\"}", "{\"t\":\"Hi\"} "] {
+            let repeats = remembered(data);
+            assert_eq!(repeats.raw(data.as_bytes()), None, "{data:?}");
+            assert_eq!(repeats.text(data), None, "{data:?}");
+        }
     }
 
     #[test]

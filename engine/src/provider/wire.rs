@@ -90,19 +90,64 @@ pub(crate) async fn each_event<'a>(
     out: &mut Out<'a>,
     mut on_data: impl FnMut(&str, &mut Out<'a>) -> Result<Flow, ProviderError>,
 ) -> Result<(), ProviderError> {
+    each_event_raw(response, config, out, |data, out| match data {
+        Data::Raw(_) => Ok(None),
+        Data::Text(text) => on_data(text, out).map(Some),
+    })
+    .await
+}
+
+/// An event's data as `each_event_raw` hands it over.
+pub(crate) enum Data<'d> {
+    /// The data of an event that came alone in one read, as it arrived (`Sse::lone`): the wire
+    /// takes it as it is (`Some`) or leaves it (`None`), and then it comes again as `Text`.
+    Raw(&'d [u8]),
+    /// The data, checked as text.
+    Text(&'d str),
+}
+
+/// `each_event` for a wire that can take some events before their bytes are checked as text.
+pub(crate) async fn each_event_raw<'a>(
+    response: reqwest::Response,
+    config: &ProviderConfig,
+    out: &mut Out<'a>,
+    mut on_data: impl FnMut(Data<'_>, &mut Out<'a>) -> Result<Option<Flow>, ProviderError>,
+) -> Result<(), ProviderError> {
     let name = config.name.as_str();
     let mut body = response.bytes_stream();
     let mut sse = Sse::default();
     loop {
         let flow = match out.next(&mut body).await? {
-            Some(Ok(bytes)) => sse.feed(&bytes, name, |data| on_data(data, out))?,
+            Some(Ok(bytes)) => {
+                let taken = match sse.lone(&bytes) {
+                    Some(raw) => on_data(Data::Raw(raw), out)?,
+                    None => None,
+                };
+                match taken {
+                    Some(flow) => flow,
+                    None => sse.feed(&bytes, name, |data| as_text(&mut on_data, data, out))?,
+                }
+            }
             Some(Err(e)) => return Err(broke_off(name, &e)),
-            None => return sse.finish(name, |data| on_data(data, out)).map(drop),
+            None => {
+                return sse
+                    .finish(name, |data| as_text(&mut on_data, data, out))
+                    .map(drop);
+            }
         };
         if flow.is_break() {
             return Ok(());
         }
     }
+}
+
+/// Hands `data`, checked as text, to `on_data`; nothing said is going on.
+fn as_text<'a>(
+    on_data: &mut impl FnMut(Data<'_>, &mut Out<'a>) -> Result<Option<Flow>, ProviderError>,
+    data: &str,
+    out: &mut Out<'a>,
+) -> Result<Flow, ProviderError> {
+    on_data(Data::Text(data), out).map(|flow| flow.unwrap_or(Flow::Continue(())))
 }
 
 /// An event's data as JSON; data that is not JSON is an error naming the provider.
