@@ -517,9 +517,10 @@ mod tests {
     }
 
     /// A remembered text chunk answers for a chunk (read as text, or as bytes before they are
-    /// checked) only when the full parse would give that same text and nothing else: a seeded search over chunks whose text is written properly (each
-    /// must be recognised) and over bytes put raw where the text was (quotes that end the string
-    /// early and smuggle in fields, lone backslashes, control characters, cut escapes, non-ASCII).
+    /// checked) only when the full parse would give that same text and nothing else: a seeded
+    /// search over chunks whose text is written properly (each must be recognised) and over bytes
+    /// put raw where the text was (quotes that end the string early and smuggle in fields, lone
+    /// backslashes, control characters, cut escapes, non-ASCII).
     #[cfg(feature = "testkit")]
     #[test]
     fn a_repeated_chunk_gives_what_a_full_parse_gives() {
