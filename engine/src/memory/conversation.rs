@@ -84,8 +84,7 @@ impl Store {
         message: &MessageRecord,
         answer: Option<&MessageRecord>,
     ) -> Result<Option<SessionSummary>> {
-        // Both messages in one statement: cheaper than two CREATEs (and an IF) in the turn's
-        // fixed part.
+        // Both messages in one INSERT: every statement here is part of each turn's fixed cost.
         let doc = message_doc(session, message)?;
         let answer = answer.map(|a| message_doc(session, a)).transpose()?;
         let docs: Vec<&Value> = std::iter::once(&doc).chain(answer.as_ref()).collect();
