@@ -276,14 +276,22 @@ async fn answer(
                         if let Err(e) = row.done().await {
                             break Err(TurnEnd::Failed(e));
                         }
-                        // Batched: a crash loses at most the last FLUSH_EVERY of text.
-                        logged(
-                            shared
-                                .store
-                                .update_message(&assistant.id, &text, &[], MessageStatus::Streaming)
-                                .await,
-                        );
-                        flushed_len = text.len();
+                        // Batched: a crash loses at most the last FLUSH_EVERY of text. Only the
+                        // text since the last checkpoint is written; a failed write's text goes
+                        // with the next one.
+                        let appended = shared
+                            .store
+                            .append_message_text(
+                                session,
+                                &assistant.id,
+                                flushed_len,
+                                &text[flushed_len..],
+                            )
+                            .await;
+                        if appended.is_ok() {
+                            flushed_len = text.len();
+                        }
+                        logged(appended);
                         last_flush = Instant::now();
                     }
                 }

@@ -23,7 +23,7 @@ use surrealdb::engine::any::Any;
 use crate::api::{ApprovalScope, Policy, SessionId, SessionSummary};
 
 /// The schema this build writes. Bump it with a new step in `MIGRATIONS`.
-pub(crate) const SCHEMA_VERSION: i64 = 5;
+pub(crate) const SCHEMA_VERSION: i64 = 6;
 
 /// Each step takes the schema from version `index` to `index + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -65,6 +65,12 @@ const MIGRATIONS: &[&str] = &[
     // Recall by meaning moved to an exact scan in memory (`vectors`); the vectors stay here.
     r"
     REMOVE INDEX IF EXISTS memory_vector ON memory;
+",
+    // A streaming answer's checkpoints append its new text here instead of rewriting the whole
+    // answer each time (`conversation`); its parts are joined into `message` when it ends.
+    r"
+    DEFINE TABLE IF NOT EXISTS message_part SCHEMALESS;
+    DEFINE INDEX IF NOT EXISTS message_part_message ON message_part FIELDS message;
 ",
 ];
 
@@ -129,6 +135,9 @@ pub(crate) struct Store {
     recent: Option<Arc<recent::Recent>>,
     /// How many memories there are, for a store only this process writes: none → no search.
     memory_counter: Option<Arc<count::MemoryCount>>,
+    /// The streaming answers this process stored parts of (`append_message_text`): their final
+    /// write also deletes the parts. A crash's leftovers are joined by `recover_interrupted`.
+    parted: Arc<std::sync::Mutex<std::collections::HashSet<crate::api::MessageId>>>,
 }
 
 /// How old the index of a shared server's history may get before a search builds it again.
@@ -296,6 +305,7 @@ impl Store {
             known: (!shared).then(Arc::default),
             recent: (!shared).then(Arc::default),
             memory_counter: (!shared).then(Arc::default),
+            parted: Arc::default(),
         };
         store.migrate().await?;
         if rebuild {
@@ -553,6 +563,7 @@ impl Store {
             self.db
                 .query("BEGIN TRANSACTION")
                 .query("DELETE message WHERE session = $uid")
+                .query("DELETE message_part WHERE session = $uid")
                 .query("DELETE tool_call WHERE session = $uid")
                 .query("DELETE session WHERE uid = $uid")
                 .query("COMMIT TRANSACTION")
@@ -638,13 +649,13 @@ mod tests {
     };
 
     /// A new folder for a store on disk, and the store's URL in it.
-    fn on_disk() -> (tempfile::TempDir, String) {
+    pub(super) fn on_disk() -> (tempfile::TempDir, String) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("surrealkv://{}", dir.path().join("db").display());
         (dir, url)
     }
 
-    fn message(role: Role, text: &str) -> MessageRecord {
+    pub(super) fn message(role: Role, text: &str) -> MessageRecord {
         MessageRecord {
             id: MessageId::new(),
             role,

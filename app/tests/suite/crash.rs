@@ -56,6 +56,9 @@ async fn sigkill_mid_stream_keeps_the_user_message_and_the_partial_answer() {
     let words = partial.split_whitespace().count();
     assert!(words >= 30, "only {words} words survived: {partial:?}");
     assert!(words < 200, "the answer cannot be complete");
+    // Joined from the parts its checkpoints stored: in order, nothing twice, nothing missing.
+    let expected: Vec<String> = (0..words).map(|i| format!("word{i}")).collect();
+    assert_eq!(partial.split_whitespace().collect::<Vec<_>>(), expected);
     // The interrupted message is marked, not left streaming.
     assert_eq!(messages[1]["status"], "cancelled");
 }
