@@ -15,6 +15,9 @@ pub struct Harness {
     pub server: ScriptedServer,
     pub workspace: PathBuf,
     pub data: tempfile::TempDir,
+    /// How long `next` waits for an event before failing the test (10 s unless a test needs a
+    /// slow part, such as starting a browser on a busy machine, to end by its own limit).
+    pub silence: Duration,
 }
 
 pub fn provider(base_url: &str) -> ProviderConfig {
@@ -49,14 +52,16 @@ impl Harness {
             server,
             workspace,
             data,
+            silence: Duration::from_secs(10),
         }
     }
 
-    /// The next event, failing the test after 10 s of silence.
+    /// The next event, failing the test after `silence`.
     pub async fn next(&mut self) -> Event {
-        tokio::time::timeout(Duration::from_secs(10), self.events.recv())
+        let silence = self.silence;
+        tokio::time::timeout(silence, self.events.recv())
             .await
-            .expect("no event within 10 s")
+            .unwrap_or_else(|_| panic!("no event within {silence:?}"))
             .expect("the event stream ended")
     }
 
