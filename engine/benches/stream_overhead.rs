@@ -3,7 +3,7 @@
 //! events, the answer stored on disk), in the same process. The two are timed in turn, round after
 //! round (so a slower spell of this shared machine falls on both), each after a pause of 50 ms
 //! (so what the part before left running in the background, such as indexing a stored answer,
-//! slows neither), and the medians of 15 rounds are compared. Also the floor of any client that
+//! slows neither), and the medians of 45 rounds are compared. Also the floor of any client that
 //! parses each chunk (the raw read plus SSE and JSON, no engine), the fixed part of a turn (a
 //! one-token answer, read raw and by the engine), what each further token costs, how much the
 //! rounds spread, and how many text events reach the window.
@@ -20,7 +20,7 @@ use aetheria_engine::{Engine, Events, Handle};
 use futures::StreamExt;
 
 const TOKENS: usize = 25_000;
-const ROUNDS: usize = 15;
+const ROUNDS: usize = 45;
 /// The pause before each timed part.
 const SETTLE: Duration = Duration::from_millis(50);
 
