@@ -31,13 +31,10 @@ struct Part {
 /// Puts a part after the text before it: where it starts, or (overlapping what is there) only its
 /// new end. A part past the end (one before it lost) still goes on: the text kept matters most.
 fn join_part(content: &mut String, at: usize, text: &str) {
-    match at.checked_sub(content.len()) {
-        Some(_) => content.push_str(text),
-        None => {
-            if let Some(new) = text.get(content.len() - at..) {
-                content.push_str(new);
-            }
-        }
+    if at >= content.len() {
+        content.push_str(text);
+    } else if let Some(new) = text.get(content.len() - at..) {
+        content.push_str(new);
     }
 }
 
@@ -234,6 +231,7 @@ impl Store {
                 .bind(vars)
                 .await?
                 .check()?;
+            // The UPDATE's rows: the statement after BEGIN.
             let rows = res.take(1)?;
             if let Ok(mut p) = self.parted.lock() {
                 p.remove(id);
