@@ -38,6 +38,13 @@ fn join_part(content: &mut String, at: usize, text: &str) {
     }
 }
 
+/// Puts the parts of the message `id` (of `parts`, in order) after its text.
+fn join_parts(content: &mut String, id: &str, parts: &[Part]) {
+    for part in parts.iter().filter(|p| p.message.as_str() == id) {
+        join_part(content, part.at, &part.text);
+    }
+}
+
 /// A message's document as stored: its fields, with its session.
 fn message_doc(session: &SessionId, message: &MessageRecord) -> Result<Value> {
     let mut doc = document(message)?;
@@ -176,7 +183,7 @@ impl Store {
     }
 
     /// The stored parts of the answers `ids`, in order.
-    async fn parts(&self, ids: &[&MessageId]) -> Result<Vec<Part>> {
+    async fn parts(&self, ids: &[impl serde::Serialize]) -> Result<Vec<Part>> {
         let rows = self.rows(PARTS, json!({ "ids": ids })).await?;
         rows.into_iter()
             .map(|row| serde_json::from_value(row).map_err(|e| MemoryError::Corrupt(e.to_string())))
@@ -286,9 +293,7 @@ impl Store {
         if !streaming.is_empty() {
             let parts = self.parts(&streaming).await?;
             for m in &mut messages {
-                for part in parts.iter().filter(|p| p.message == m.id) {
-                    join_part(&mut m.content, part.at, &part.text);
-                }
+                join_parts(&mut m.content, m.id.as_str(), &parts);
             }
         }
         Ok((messages, decode(calls)?))
@@ -355,16 +360,11 @@ impl Store {
             if rows.is_empty() {
                 return Ok(());
             }
-            let ids: Vec<MessageId> = rows
-                .iter()
-                .filter_map(|row| row["uid"].as_str().map(|uid| MessageId(uid.to_owned())))
-                .collect();
-            let parts = self.parts(&ids.iter().collect::<Vec<_>>()).await?;
+            let ids: Vec<Value> = rows.iter().map(|row| row["uid"].clone()).collect();
+            let parts = self.parts(&ids).await?;
             for row in &mut rows {
                 let mut content = row["content"].as_str().unwrap_or_default().to_owned();
-                for part in parts.iter().filter(|p| row["uid"] == p.message.as_str()) {
-                    join_part(&mut content, part.at, &part.text);
-                }
+                join_parts(&mut content, row["uid"].as_str().unwrap_or_default(), &parts);
                 row["content"] = json!(content);
             }
             self.db
