@@ -292,6 +292,10 @@ pub struct LocalConfig {
     /// The installed model used when no provider is configured (default: the first installed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default_model: Option<String>,
+    /// Most tools shown to the model at once: those whose name or description shares words with
+    /// what the person last said (none for a plain question). Each tool's schema costs a small
+    /// model's CPU time before the first word, and small models call what they are shown.
+    pub max_tools: usize,
 }
 
 impl Default for LocalConfig {
@@ -301,6 +305,7 @@ impl Default for LocalConfig {
             temperature: 0.0,
             max_tokens: 1024,
             default_model: None,
+            max_tools: 3,
         }
     }
 }

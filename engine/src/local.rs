@@ -3,6 +3,7 @@
 
 pub(crate) mod prompt;
 pub(crate) mod runtime;
+pub(crate) mod select;
 pub(crate) mod store;
 pub(crate) mod vocab;
 

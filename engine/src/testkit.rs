@@ -514,6 +514,32 @@ pub mod test_model {
         );
         path
     }
+
+    /// Compiles the grammar a local model's answer is held to when `tools` (as `Event::ToolList`
+    /// gives them) are offered, with the real tokenizer of the model at `model`: the whole
+    /// grammar, as a turn first tries it, with no tool left out. `Err` says why it fails.
+    ///
+    /// # Errors
+    /// When the model does not load or the grammar does not compile.
+    pub fn tool_grammar_compiles(
+        model: &std::path::Path,
+        tools: &[crate::api::ToolInfo],
+        decide: bool,
+    ) -> Result<(), String> {
+        let model = crate::local::runtime::LocalModel::load(model, 1).map_err(|e| e.to_string())?;
+        let specs: Vec<crate::provider::ToolSpec> = tools
+            .iter()
+            .map(|t| crate::provider::ToolSpec {
+                name: t.name.clone(),
+                description: t.description.clone(),
+                parameters: t.schema.clone(),
+            })
+            .collect();
+        model
+            .matcher(&crate::local::prompt::tool_grammar(&specs, decide))
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// The store's search, reachable from benches: seed many messages, then time queries.

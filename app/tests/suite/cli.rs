@@ -484,7 +484,7 @@ async fn mcp_servers_are_added_listed_and_removed() {
 
     let out = env.run(&["mcp", "list"]).await;
     let listed = stdout(&out);
-    assert!(listed.contains("running, 4 tools"), "{listed}");
+    assert!(listed.contains("running, 5 tools"), "{listed}");
     assert!(listed.contains("notes__shout"), "{listed}");
     let out = env.run(&["tools", "list", "--json"]).await;
     let tools: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();

@@ -50,7 +50,7 @@ async fn wait_for_port(port: u16) {
         .is_err()
     {
         assert!(
-            start.elapsed() < Duration::from_secs(20),
+            start.elapsed() < Duration::from_secs(60),
             "port {port} never opened"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -108,7 +108,7 @@ async fn a_thousand_jobs_survive_killed_workers_and_a_redis_restart() {
             break;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(150),
+            start.elapsed() < Duration::from_secs(450),
             "only {done} of 1000 jobs done"
         );
         // Kill a random worker and start a new one in its place.
@@ -220,7 +220,7 @@ async fn the_embedded_queue_finishes_jobs_after_its_worker_is_killed() {
             break;
         }
         assert!(
-            start.elapsed() < Duration::from_secs(60),
+            start.elapsed() < Duration::from_secs(180),
             "the jobs never finished: {jobs:?}"
         );
         wait = Duration::from_secs(5);

@@ -121,7 +121,7 @@ async fn code_output_streams_into_the_sandbox_tab_after_approval_in_the_chat() {
     handle
         .submit(aetheria_engine::api::Command::Shutdown)
         .unwrap();
-    while tokio::time::timeout(Duration::from_secs(30), events.recv())
+    while tokio::time::timeout(Duration::from_secs(90), events.recv())
         .await
         .unwrap()
         .is_some()

@@ -2,7 +2,7 @@
 //! template from the GGUF file, ChatML when it has none), describes the offered tools in the
 //! `<tool_call>` convention small instruct models learn, and reads tool calls back out of an answer.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::LocalError;
 use crate::api::{ToolCallId, ToolCallRequest};
@@ -83,18 +83,21 @@ impl ChatTemplate {
 /// answer: a small model then decides deliberately instead of drifting into prose. After tool
 /// results: plain text (not starting with `<`), or another call.
 pub(crate) fn tool_grammar(tools: &[ToolSpec], decide: bool) -> String {
+    let mut defs = Map::new();
     let calls: Vec<Value> = tools
         .iter()
-        .map(|t| {
+        .enumerate()
+        .map(|(i, t)| {
+            let arguments = hoist_definitions(&format!("t{i}"), t.parameters.clone(), &mut defs);
             json!({
                 "type": "object",
-                "properties": {"name": {"const": t.name}, "arguments": t.parameters},
+                "properties": {"name": {"const": t.name}, "arguments": arguments},
                 "required": ["name", "arguments"],
                 "additionalProperties": false
             })
         })
         .collect();
-    let schema = json!({
+    let mut schema = json!({
         "x-guidance": {"lenient": true, "whitespace_flexible": true},
         "type": "array",
         "minItems": if decide { 0 } else { 1 },
@@ -102,6 +105,9 @@ pub(crate) fn tool_grammar(tools: &[ToolSpec], decide: bool) -> String {
         "maxItems": 1,
         "items": {"anyOf": calls}
     });
+    if !defs.is_empty() {
+        schema["$defs"] = Value::Object(defs);
+    }
     // One path through `<tool_call>` (lexemes that share a prefix would make the lexer commit early).
     let start = if decide {
         format!("start: \"{CALL_OPEN}\" calls \"{CALL_CLOSE}\" TEXT?")
@@ -109,6 +115,94 @@ pub(crate) fn tool_grammar(tools: &[ToolSpec], decide: bool) -> String {
         format!("start: TEXT | \"{CALL_OPEN}\" calls \"{CALL_CLOSE}\"")
     };
     format!("{start}\ncalls: %json {schema}\nTEXT: /[^<][\\s\\S]*/\n")
+}
+
+/// Makes one tool's argument schema whole inside the grammar's single schema, where it sits deep
+/// in `anyOf` and its own `#/...` references would point at the wrong root: its definitions
+/// (`$defs`, `definitions`) move into `defs` under names that start with `prefix`, and every local
+/// `$ref` is rewritten to match. A reference to the schema itself, or into it by another path,
+/// keeps the whole schema in `defs` too. References elsewhere (URLs, other files) are left as
+/// they are: such a schema fails to compile and the tool is left out of the grammar.
+fn hoist_definitions(prefix: &str, mut schema: Value, defs: &mut Map<String, Value>) -> Value {
+    let mut moved = Vec::new();
+    if let Value::Object(root) = &mut schema {
+        // A base URI of its own would change how the references resolve.
+        root.remove("$id");
+        root.remove("$schema");
+        for (key, mark) in [("$defs", '.'), ("definitions", ':')] {
+            if let Some(Value::Object(local)) = root.remove(key) {
+                moved.extend(
+                    local
+                        .into_iter()
+                        .map(|(name, def)| (format!("{prefix}{mark}{name}"), def)),
+                );
+            }
+        }
+    }
+    let mut whole = false;
+    rewrite_refs(&mut schema, prefix, &mut whole);
+    for (name, mut def) in moved {
+        rewrite_refs(&mut def, prefix, &mut whole);
+        defs.insert(name, def);
+    }
+    if whole {
+        defs.insert(prefix.to_owned(), schema);
+        json!({"$ref": format!("#/$defs/{}", pointer_segment(prefix))})
+    } else {
+        schema
+    }
+}
+
+/// Rewrites the local `$ref`s under `value` (see `hoist_definitions`); sets `whole` when one
+/// points at the schema itself rather than at one of its definitions.
+fn rewrite_refs(value: &mut Value, prefix: &str, whole: &mut bool) {
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                match (key.as_str(), child) {
+                    ("$ref", Value::String(target)) => {
+                        if let Some(new) = hoisted_ref(target, prefix, whole) {
+                            *target = new;
+                        }
+                    }
+                    // Values, not schemas: a `$ref` in them is data.
+                    ("const" | "enum" | "default" | "examples", _) => {}
+                    (_, child) => rewrite_refs(child, prefix, whole),
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                rewrite_refs(item, prefix, whole);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn hoisted_ref(target: &str, prefix: &str, whole: &mut bool) -> Option<String> {
+    let pointer = target.strip_prefix('#')?;
+    for (folder, mark) in [("/$defs/", '.'), ("/definitions/", ':')] {
+        if let Some(rest) = pointer.strip_prefix(folder) {
+            let (name, tail) = rest.split_once('/').map_or((rest, ""), |(n, t)| (n, t));
+            let name = name.replace("~1", "/").replace("~0", "~");
+            let sep = if tail.is_empty() { "" } else { "/" };
+            return Some(format!(
+                "#/$defs/{}{sep}{tail}",
+                pointer_segment(&format!("{prefix}{mark}{name}"))
+            ));
+        }
+    }
+    if pointer.is_empty() || pointer.starts_with('/') {
+        *whole = true;
+        return Some(format!("#/$defs/{}{pointer}", pointer_segment(prefix)));
+    }
+    None
+}
+
+/// `name` as one segment of a JSON pointer (RFC 6901).
+fn pointer_segment(name: &str) -> String {
+    name.replace('~', "~0").replace('/', "~1")
 }
 
 /// The system text that tells the model which tools it has and how to call them (the wording of
@@ -342,5 +436,109 @@ mod tests {
         assert_eq!(single[0].arguments, "{}");
         assert!(parse_calls("Paris is the capital.").is_none());
         assert!(parse_calls("<tool_call>not json</tool_call>").is_none());
+    }
+
+    /// Compiles `lark` for a byte-level vocabulary (token i is byte i; 256 ends the text) and
+    /// reports how many bytes of `text` the grammar accepts.
+    fn accepted(lark: &str, text: &str) -> Result<usize, String> {
+        let mut tokens: Vec<Vec<u8>> = (0..=255u8).map(|b| vec![b]).collect();
+        tokens.push(b"\xff<eos>".to_vec());
+        let factory =
+            super::super::runtime::grammar_factory(&tokens, 256).map_err(|e| e.to_string())?;
+        let parser = factory
+            .create_parser(llguidance::api::TopLevelGrammar::from_lark(lark.to_owned()))
+            .map_err(|e| e.to_string())?;
+        let mut matcher = llguidance::Matcher::new(Ok(parser));
+        let bytes: Vec<u32> = text.bytes().map(u32::from).collect();
+        matcher.validate_tokens(&bytes).map_err(|e| e.to_string())
+    }
+
+    fn tool(name: &str, parameters: Value) -> ToolSpec {
+        ToolSpec {
+            name: name.into(),
+            description: String::new(),
+            parameters,
+        }
+    }
+
+    #[test]
+    fn argument_schemas_with_definitions_and_references_stay_whole_in_the_grammar() {
+        // As schemars writes `run_code`'s arguments: an enum in `$defs`.
+        let run_code = tool(
+            "run_code",
+            json!({
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "type": "object",
+                "properties": {"language": {"$ref": "#/$defs/Language"}, "code": {"type": "string"}},
+                "required": ["language", "code"],
+                "$defs": {"Language": {"type": "string", "enum": ["python", "bash"]}}
+            }),
+        );
+        // As pydantic (the MCP Python SDK) writes a model argument, under the same name.
+        let mcp = tool(
+            "tag",
+            json!({
+                "type": "object",
+                "properties": {"note": {"$ref": "#/definitions/Note"}},
+                "required": ["note"],
+                "definitions": {
+                    "Note": {"type": "object", "properties": {"language": {"$ref": "#/definitions/Language"}}, "required": ["language"]},
+                    "Language": {"type": "string", "enum": ["en", "fr"]}
+                }
+            }),
+        );
+        // A schema that refers to itself and into its own properties.
+        let tree = tool(
+            "tree",
+            json!({
+                "type": "object",
+                "properties": {
+                    "label": {"type": "string", "enum": ["a/b", "c"]},
+                    "same": {"$ref": "#/properties/label"},
+                    "child": {"$ref": "#"}
+                },
+                "required": ["label"]
+            }),
+        );
+        let lark = tool_grammar(&[run_code, mcp, tree], true);
+        let valid = r#"<tool_call>[{"name": "run_code", "arguments": {"language": "bash", "code": "ls"}}]</tool_call>"#;
+        assert_eq!(accepted(&lark, valid), Ok(valid.len()), "{lark}");
+        let nested = r#"<tool_call>[{"name": "tag", "arguments": {"note": {"language": "fr"}}}]</tool_call>"#;
+        assert_eq!(accepted(&lark, nested), Ok(nested.len()));
+        let recursive = r#"<tool_call>[{"name": "tree", "arguments": {"label": "c", "same": "a/b", "child": {"label": "a/b"}}}]</tool_call>"#;
+        assert_eq!(accepted(&lark, recursive), Ok(recursive.len()));
+        // A value outside a referenced enum stops at its first wrong byte: the reference holds.
+        let wrong = r#"<tool_call>[{"name": "run_code", "arguments": {"language": "ruby""#;
+        let at = wrong.find("ruby").expect("ruby");
+        assert_eq!(accepted(&lark, wrong), Ok(at));
+        let wrong = r#"<tool_call>[{"name": "tag", "arguments": {"note": {"language": "de""#;
+        let at = wrong.find("\"de").expect("de") + 1;
+        assert_eq!(accepted(&lark, wrong), Ok(at));
+    }
+
+    #[test]
+    fn two_tools_with_the_same_definition_names_keep_their_own() {
+        let a = tool(
+            "a",
+            json!({"type": "object", "properties": {"x": {"$ref": "#/$defs/X"}}, "required": ["x"], "$defs": {"X": {"const": 1}}}),
+        );
+        let b = tool(
+            "b",
+            json!({"type": "object", "properties": {"x": {"$ref": "#/$defs/X"}}, "required": ["x"], "$defs": {"X": {"const": 2}}}),
+        );
+        let lark = tool_grammar(&[a, b], false);
+        let ok = r#"<tool_call>[{"name": "b", "arguments": {"x": 2}}]</tool_call>"#;
+        assert_eq!(accepted(&lark, ok), Ok(ok.len()));
+        let crossed = r#"<tool_call>[{"name": "b", "arguments": {"x": 1"#;
+        assert_eq!(accepted(&lark, crossed), Ok(crossed.len() - 1));
+    }
+
+    #[test]
+    fn a_reference_that_cannot_resolve_fails_to_compile_instead_of_passing_anything() {
+        let remote = tool(
+            "remote",
+            json!({"type": "object", "properties": {"x": {"$ref": "https://example.invalid/x.json"}}}),
+        );
+        assert!(accepted(&tool_grammar(&[remote], true), "<tool_call>[]").is_err());
     }
 }

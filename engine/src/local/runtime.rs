@@ -72,6 +72,22 @@ struct Checkpoint {
     logits: Vec<f32>,
 }
 
+/// The grammar engine for a vocabulary (each token's bytes, and the end-of-text token).
+pub(crate) fn grammar_factory(
+    token_bytes: &[Vec<u8>],
+    eos: u32,
+) -> Result<ParserFactory, LocalError> {
+    let info = TokRxInfo::new(
+        u32::try_from(token_bytes.len()).map_err(LocalError::model)?,
+        eos,
+    );
+    let trie = TokTrie::from(&info, token_bytes);
+    let env: toktrie::TokEnv = Arc::new(ApproximateTokEnv::new(trie));
+    let mut factory = ParserFactory::new_simple(&env).map_err(LocalError::model)?;
+    factory.quiet();
+    Ok(factory)
+}
+
 /// A loaded model, shared by the turns that use it (one generation at a time).
 pub(crate) struct LocalModel {
     state: Mutex<State>,
@@ -122,14 +138,7 @@ impl LocalModel {
             .and_then(|v| v.to_string().ok())
             .cloned();
         let template = ChatTemplate::new(source, vocab.bos_text.clone(), vocab.eos_text.clone())?;
-        let info = TokRxInfo::new(
-            u32::try_from(vocab.token_bytes.len()).map_err(LocalError::model)?,
-            vocab.eos,
-        );
-        let trie = TokTrie::from(&info, &vocab.token_bytes);
-        let env: toktrie::TokEnv = Arc::new(ApproximateTokEnv::new(trie));
-        let mut factory = ParserFactory::new_simple(&env).map_err(LocalError::model)?;
-        factory.quiet();
+        let factory = grammar_factory(&vocab.token_bytes, vocab.eos)?;
         let weights = ModelWeights::from_gguf(content, &mut file, &Device::Cpu)
             .map_err(|e| LocalError::Model(format!("cannot load {}: {e}", path.display())))?;
         let pool = rayon::ThreadPoolBuilder::new()

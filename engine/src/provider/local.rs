@@ -5,17 +5,19 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use llguidance::Matcher;
 use tokio::sync::OnceCell;
 
 use super::wire::Tx;
 use super::{
     ChatMessage, EventStream, ModelClient, ProviderError, Request, ResponseEvent, TaskStream,
+    ToolSpec,
 };
 use crate::api::Usage;
 use crate::config::{LocalConfig, ProviderConfig};
 use crate::local::prompt::{self, CALL_CLOSE, CALL_OPEN};
 use crate::local::runtime::{Generated, LocalModel, Sampler};
-use crate::local::{LocalError, store};
+use crate::local::{LocalError, select, store};
 
 #[derive(Debug)]
 struct Inner {
@@ -204,6 +206,50 @@ impl Splitter {
     }
 }
 
+/// What an answer is held to.
+enum Grammar {
+    /// A call to one of these tools, or text (`decide`: see `prompt::tool_grammar`).
+    Tools(Vec<ToolSpec>, bool),
+    /// Plain text only.
+    TextOnly,
+}
+
+impl Grammar {
+    /// The compiled grammar. A tool whose schema does not compile (an MCP server can send any
+    /// schema) is left out of it, with a warning naming it, so one bad tool never leaves the
+    /// model unconstrained for all the others.
+    fn matcher(&self, model: &LocalModel) -> Option<Matcher> {
+        let (tools, decide) = match self {
+            Self::TextOnly => {
+                return model
+                    .matcher(prompt::TEXT_ONLY)
+                    .inspect_err(|e| tracing::warn!(%e, "the text grammar did not compile"))
+                    .ok();
+            }
+            Self::Tools(tools, decide) => (tools, *decide),
+        };
+        let error = match model.matcher(&prompt::tool_grammar(tools, decide)) {
+            Ok(matcher) => return Some(matcher),
+            Err(e) => e,
+        };
+        let (usable, broken): (Vec<ToolSpec>, Vec<ToolSpec>) =
+            tools.iter().cloned().partition(|tool| {
+                model
+                    .matcher(&prompt::tool_grammar(std::slice::from_ref(tool), decide))
+                    .is_ok()
+            });
+        let names: Vec<&str> = broken.iter().map(|t| t.name.as_str()).collect();
+        tracing::warn!(%error, left_out = ?names, "tools whose argument schema does not compile are left out of the tool-call grammar");
+        if usable.is_empty() {
+            return None;
+        }
+        model
+            .matcher(&prompt::tool_grammar(&usable, decide))
+            .inspect_err(|e| tracing::warn!(%e, "the tool-call grammar did not compile; answering unconstrained"))
+            .ok()
+    }
+}
+
 /// What one generation left: its statistics, whether it was a call, and the text not yet sent.
 struct Outcome {
     stats: Generated,
@@ -217,19 +263,13 @@ async fn generate(
     model: Arc<LocalModel>,
     tokens: Arc<Vec<u32>>,
     sampler: Sampler,
-    grammar: Option<String>,
+    grammar: Option<Grammar>,
     tools_offered: bool,
     tx: &Tx,
 ) -> Result<Result<Outcome, LocalError>, ProviderError> {
     let sender = tx.clone();
     let run = tokio::task::spawn_blocking(move || {
-        let matcher = match grammar.as_deref().map(|g| model.matcher(g)).transpose() {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(%e, "the tool-call grammar did not compile; answering unconstrained");
-                None
-            }
-        };
+        let matcher = grammar.and_then(|g| g.matcher(&model));
         let mut splitter = Splitter::new(tools_offered);
         let mut on_token = |bytes: &[u8]| -> bool {
             if sender.is_closed() {
@@ -277,14 +317,15 @@ fn canonical(arguments: &str) -> String {
 
 async fn answer(inner: &Inner, request: Request, tx: &Tx) -> Result<(), ProviderError> {
     let model = inner.model().await?;
+    let tools = select::relevant(&request.tools, &request.messages, inner.settings.max_tools);
     let text = model
         .template
-        .render(&request.messages, &request.tools)
+        .render(&request.messages, &tools)
         .map_err(|e| inner.error(&e))?;
     let tokens = Arc::new(model.vocab.encode(&text).map_err(|e| inner.error(&e))?);
-    let tools_offered = !request.tools.is_empty();
+    let tools_offered = !tools.is_empty();
     let decide = matches!(request.messages.last(), Some(ChatMessage::User(_)));
-    let grammar = tools_offered.then(|| prompt::tool_grammar(&request.tools, decide));
+    let grammar = tools_offered.then(|| Grammar::Tools(tools, decide));
     let sampler = Sampler {
         temperature: inner.settings.temperature,
         max_tokens: inner.settings.max_tokens,
@@ -321,16 +362,9 @@ async fn answer(inner: &Inner, request: Request, tx: &Tx) -> Result<(), Provider
                 "the local model repeated a call it has the result of; asking for text"
             );
             calls.clear();
-            outcome = generate(
-                model,
-                tokens,
-                sampler,
-                Some(prompt::TEXT_ONLY.to_owned()),
-                false,
-                tx,
-            )
-            .await?
-            .map_err(|e| inner.error(&e))?;
+            outcome = generate(model, tokens, sampler, Some(Grammar::TextOnly), false, tx)
+                .await?
+                .map_err(|e| inner.error(&e))?;
         }
     }
     let reason = if !calls.is_empty() {

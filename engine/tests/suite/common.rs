@@ -52,7 +52,7 @@ impl Harness {
             server,
             workspace,
             data,
-            silence: Duration::from_secs(10),
+            silence: Duration::from_secs(60),
         }
     }
 

@@ -1,4 +1,4 @@
-//! The offline model, for real: SmolLM2-135M-Instruct (GGUF, from ../shared/tools/models) installed
+//! The offline model, for real: SmolLM2-135M-Instruct (GGUF, fetched by installer/test-models.py) installed
 //! through the model manager and answering through the agent on one thread, with no network.
 
 use std::path::PathBuf;
@@ -20,7 +20,8 @@ struct Offline {
 }
 
 impl Offline {
-    /// An engine with no provider at all, one generation thread, and only `tools` offered.
+    /// An engine with no provider at all, one generation thread, and only `tools` offered
+    /// (`["*"]`: every tool the engine has).
     async fn start(tools: &[&str]) -> Self {
         let data = tempfile::tempdir().unwrap();
         let workspace = data.path().join("workspace");
@@ -41,7 +42,7 @@ impl Offline {
         probe.submit(Command::Shutdown).unwrap();
         while probe_events.recv().await.is_some() {}
         for tool in all {
-            let policy = if tools.contains(&tool.name.as_str()) {
+            let policy = if tools.contains(&"*") || tools.contains(&tool.name.as_str()) {
                 Policy::Allow
             } else {
                 Policy::Deny
@@ -305,4 +306,54 @@ async fn the_local_model_calls_a_tool_and_answers_from_its_result() {
         "the answer does not use the result: {answer:?}"
     );
     assert!(started.len() <= 2, "the model looped: {started:?}");
+}
+
+/// With every tool on (as a person's default setup has them), the model is shown only the tools
+/// that what was said speaks of: a plain question is answered in words with no tool schema read,
+/// and a request to read a file is offered, and calls, `fs_read`.
+#[tokio::test]
+async fn with_every_tool_on_a_question_gets_words_and_a_request_gets_its_tool() {
+    let mut offline = Offline::start(&["*"]).await;
+    std::fs::write(
+        offline.workspace.join("notes.txt"),
+        "The meeting is on Tuesday at 10:00 in room 4.\n",
+    )
+    .unwrap();
+    offline.install().await;
+    let session = offline.session().await;
+    let events = offline
+        .turn(
+            &session,
+            "What is the capital of France? Answer in one sentence.",
+        )
+        .await;
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::ToolCallStarted { .. })),
+        "{events:?}"
+    );
+    let text = streamed_text(&events);
+    assert!(text.contains("Paris"), "{text:?}");
+    let prompt_tokens = events.iter().find_map(|e| match e {
+        Event::TurnFinished { usage, .. } => Some(usage.input_tokens),
+        _ => None,
+    });
+    assert!(
+        prompt_tokens.is_some_and(|n| n < 200),
+        "the prompt carried tool schemas: {prompt_tokens:?} tokens"
+    );
+
+    let session = offline.session().await;
+    let events = offline
+        .turn(
+            &session,
+            "Read the file notes.txt and tell me when the meeting is.",
+        )
+        .await;
+    let first = events.iter().find_map(|e| match e {
+        Event::ToolCallStarted { tool, .. } => Some(tool.as_str()),
+        _ => None,
+    });
+    assert_eq!(first, Some("fs_read"), "{events:?}");
 }

@@ -154,7 +154,7 @@ async fn a_stdio_server_lists_calls_fails_crashes_and_restarts() {
     assert_eq!(info.len(), 1);
     assert_eq!(info[0].state, McpState::Running, "{info:?}");
     assert_eq!(info[0].restarts, 1, "{info:?}");
-    assert_eq!(info[0].tools.len(), 4);
+    assert_eq!(info[0].tools.len(), 5);
     // Its stderr was kept (and logged).
     let stderr = info[0].stderr.join("\n");
     assert!(stderr.contains("crashing on request"), "{stderr}");
@@ -186,7 +186,7 @@ async fn http_server(
         .is_err()
     {
         assert!(
-            started.elapsed() < Duration::from_secs(30),
+            started.elapsed() < Duration::from_secs(90),
             "the HTTP server did not start"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -330,4 +330,46 @@ async fn an_http_server_gets_its_token_from_the_keychain() {
     .join()
     .unwrap();
     child.kill().await.unwrap();
+}
+
+/// The local model's tool-call grammar holds every tool the engine can offer at once: all the
+/// built-in ones (the code tools, whose `language` is a `$ref` into `$defs`, and every service's
+/// tools with the services set up) and an MCP server's, one of which takes a pydantic model. With
+/// the grammar compiled against the real model's tokenizer, a `$ref` left pointing at the wrong
+/// root fails here, as it failed every offline turn on a machine with Docker.
+#[tokio::test]
+async fn every_tool_the_engine_can_offer_fits_in_the_local_models_grammar() {
+    let Some(python) = python() else { return };
+    let mut h = Harness::start_with(vec![], |config| {
+        config.mcp.insert("notes".into(), stdio_server(&python));
+        config.github = Some(Default::default());
+        config.vercel = Some(Default::default());
+        config.drive = Some(Default::default());
+    })
+    .await;
+    let all = tools(&mut h).await;
+    let names: Vec<&str> = all.iter().map(|t| t.name.as_str()).collect();
+    for name in [
+        "fs_read",
+        "run_code",
+        "shell",
+        "web_fetch",
+        "remember",
+        "notes__tag",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    for prefix in ["github_", "vercel_", "drive_"] {
+        assert!(
+            names.iter().any(|n| n.starts_with(prefix)),
+            "{prefix}: {names:?}"
+        );
+    }
+    let tag = all.iter().find(|t| t.name == "notes__tag").unwrap();
+    assert!(tag.schema.to_string().contains("$ref"), "{}", tag.schema);
+    let model = aetheria_engine::testkit::test_model::path();
+    for decide in [true, false] {
+        aetheria_engine::testkit::test_model::tool_grammar_compiles(&model, &all, decide)
+            .unwrap_or_else(|e| panic!("{} tools, decide {decide}: {e}", all.len()));
+    }
 }
