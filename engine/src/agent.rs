@@ -548,7 +548,7 @@ pub(crate) async fn run_call(
             );
             break 'run None;
         };
-        let scope = tool.scope_json(&call.arguments);
+        let scope = tool.scope_json(&call.arguments, &shared.workspace());
         let headless = session.and_then(|s| shared.headless_allowed(s));
         match shared
             .policies
@@ -617,25 +617,24 @@ pub(crate) async fn run_call(
                     );
                     break 'run None;
                 }
-                // A destructive tool's grant must name a folder: the whole workspace would be
-                // "everywhere" again.
-                let everywhere = |value: &str| {
-                    tool.effect() == Effect::Destructive
-                        && matches!(value.trim().trim_matches('/'), "" | ".")
-                };
-                match (&answer.scope, &scope) {
+                // The folder or domain the person chose, in the same workspace folder as the
+                // call (none when it is no plain folder: `..`, an absolute path).
+                let chosen = answer.scope.as_deref().zip(scope.as_ref());
+                let grant = chosen.and_then(|(value, scope)| scope.grant(value));
+                let destructive = tool.effect() == Effect::Destructive;
+                match grant {
                     _ if !answer.remember => {}
-                    (Some(value), Some(scope)) if !everywhere(value) => {
-                        let grant = scope.grant(value);
-                        shared.policies.grant(&call.name, grant.clone());
-                        logged(shared.store.add_grant(&call.name, &grant.to_api()).await);
+                    // A destructive tool's grant must name a folder: the whole workspace would
+                    // be "everywhere" again.
+                    Some(grant) if !(destructive && grant.is_everywhere()) => {
+                        remembered(shared.policies.grant(&call.name, grant));
                     }
-                    // A destructive tool is never allowed everywhere by one click: without a
-                    // scope the answer counts once.
-                    _ if tool.effect() == Effect::Destructive => {}
+                    // A destructive tool is never allowed everywhere by one click, and a chosen
+                    // folder that is no folder is never widened to the whole tool: the answer
+                    // counts once.
+                    _ if destructive || chosen.is_some() => {}
                     _ => {
-                        shared.policies.remember(&call.name, Policy::Allow);
-                        logged(shared.store.set_policy(&call.name, Policy::Allow).await);
+                        remembered(shared.policies.remember(&call.name, Policy::Allow));
                         shared.emit(Event::ToolPolicyChanged {
                             tool: call.name.clone(),
                             policy: shared.policies.policy(&call.name, tool.effect()),
@@ -888,6 +887,13 @@ async fn with_attachments(
 
 /// Some writes must not end a turn when they fail (a streaming flush, a status change): the final
 /// write reports the error. They are logged, never silently dropped.
+/// Reports a remembered approval that could not be written down (it holds until the engine stops).
+fn remembered(result: std::io::Result<()>) {
+    if let Err(e) = result {
+        tracing::warn!("writing the remembered approvals failed: {e}");
+    }
+}
+
 fn logged(result: Result<(), crate::memory::MemoryError>) {
     if let Err(e) = result {
         tracing::warn!("database write failed: {e}");

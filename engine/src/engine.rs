@@ -22,6 +22,7 @@ use crate::secrets::Secrets;
 use crate::session::Router;
 use crate::tool::mcp::Mcp;
 use crate::tool::registry::{Approvals, Policies, Registry, Services};
+use crate::tool::remembered::{self, Remembered};
 use crate::tool::workspace::Workspace;
 
 /// How long a turn waits for the keychain to hand out a key.
@@ -33,6 +34,34 @@ pub(crate) const DEFAULT_TITLE: &str = "New chat";
 /// Entry point of the engine.
 #[derive(Debug)]
 pub struct Engine;
+
+/// The approvals remembered on this machine. Before they had a file of their own they were kept
+/// in the database: a person's whole-tool choices move over once from the database on this
+/// machine (never from a server, where others may have written them); folder grants kept there
+/// were not bound to a workspace folder and are not carried over: those calls ask again.
+async fn remembered_choices(config: &Config, store: &Store, file: &std::path::Path) -> Remembered {
+    let on_this_machine = config.memory.url.as_deref().is_none_or(|url| {
+        !url.contains("://") || url.starts_with("surrealkv://") || url.starts_with("mem://")
+    });
+    if file.exists() || !on_this_machine {
+        return Remembered::load(file);
+    }
+    let policies = match store.policies().await {
+        Ok(policies) => policies,
+        Err(e) => {
+            tracing::warn!("reading the approvals kept in the database: {e}");
+            return Remembered::default();
+        }
+    };
+    let remembered = Remembered {
+        policies: policies.into_iter().collect(),
+        grants: Vec::new(),
+    };
+    if let Err(e) = remembered.save(file) {
+        tracing::warn!(file = %file.display(), "writing the remembered approvals: {e}");
+    }
+    remembered
+}
 
 impl Engine {
     /// Opens memory, builds tools and spawns the engine; returns the handle to submit commands with
@@ -50,8 +79,8 @@ impl Engine {
                 }
             });
         }
-        let remembered = store.policies().await?;
-        let grants = store.grants().await?;
+        let approvals = config.data_dir.join(remembered::FILE);
+        let remembered = remembered_choices(&config, &store, &approvals).await;
         let mut roots = Vec::new();
         for root in &config.workspace_roots {
             if root.is_dir() {
@@ -74,7 +103,7 @@ impl Engine {
         ));
         let registry = Registry::builtin(&sandboxes, &services, mcp, &store, &embeddings);
         let shared = Arc::new(Shared {
-            policies: Policies::new(config.tools.policy.clone(), remembered, grants),
+            policies: Policies::new(config.tools.policy.clone(), remembered, Some(approvals)),
             config: RwLock::new(config),
             store,
             secrets,

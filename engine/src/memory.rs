@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use surrealdb::Surreal;
 use surrealdb::engine::any::Any;
 
-use crate::api::{ApprovalScope, Policy, SessionId, SessionSummary};
+use crate::api::{Policy, SessionId, SessionSummary};
 
 /// The schema this build writes. Bump it with a new step in `MIGRATIONS`.
 pub(crate) const SCHEMA_VERSION: i64 = 6;
@@ -580,8 +580,10 @@ impl Store {
         Ok(true)
     }
 
-    // ---- remembered policies ----
+    // ---- remembered policies (before approvals.json) ----
 
+    /// Whole-tool approvals as earlier versions kept them, read once to move them to
+    /// `approvals.json`.
     pub(crate) async fn policies(&self) -> Result<HashMap<String, Policy>> {
         #[derive(serde::Deserialize)]
         struct Row {
@@ -597,34 +599,12 @@ impl Store {
             .collect())
     }
 
+    /// Where whole-tool approvals were kept before `approvals.json` (tests of the move use it).
+    #[cfg(test)]
     pub(crate) async fn set_policy(&self, tool: &str, policy: Policy) -> Result<()> {
         self.exec(
             "DELETE tool_policy WHERE tool = $tool; CREATE tool_policy CONTENT { tool: $tool, policy: $policy }",
             json!({ "tool": tool, "policy": policy }),
-        )
-        .await
-    }
-
-    /// "Always allow" choices limited to a path prefix or domain, per tool.
-    pub(crate) async fn grants(&self) -> Result<Vec<(String, ApprovalScope)>> {
-        #[derive(serde::Deserialize)]
-        struct Row {
-            tool: String,
-            scope: ApprovalScope,
-        }
-        let rows = self
-            .rows("SELECT tool, scope FROM tool_grant", json!({}))
-            .await?;
-        Ok(decode::<Row>(rows)?
-            .into_iter()
-            .map(|r| (r.tool, r.scope))
-            .collect())
-    }
-
-    pub(crate) async fn add_grant(&self, tool: &str, scope: &ApprovalScope) -> Result<()> {
-        self.exec(
-            "DELETE tool_grant WHERE tool = $tool AND scope.kind = $scope.kind AND scope.value = $scope.value; CREATE tool_grant CONTENT { tool: $tool, scope: $scope }",
-            json!({ "tool": tool, "scope": scope }),
         )
         .await
     }

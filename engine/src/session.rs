@@ -465,11 +465,15 @@ impl Router {
             self.fail(id, ErrorKind::Missing, format!("no tool named {tool:?}"));
             return;
         }
-        if let Err(e) = shared.store.set_policy(tool, policy).await {
-            self.fail(id, ErrorKind::Storage, e.to_string());
-            return;
+        if let Err(e) = shared.policies.remember(tool, policy) {
+            self.fail(
+                id,
+                ErrorKind::Storage,
+                format!(
+                    "the choice holds until Aetheria stops, but could not be written down: {e}"
+                ),
+            );
         }
-        shared.policies.remember(tool, policy);
         let effect = shared.registry.get(tool).map(|t| t.effect());
         let now = effect.map_or(policy, |e| shared.policies.policy(tool, e));
         shared.emit(Event::ToolPolicyChanged {

@@ -5,9 +5,11 @@
 pub(crate) mod builtin;
 pub(crate) mod mcp;
 pub(crate) mod registry;
+pub(crate) mod remembered;
 pub(crate) mod workspace;
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
@@ -19,7 +21,7 @@ use std::sync::Mutex;
 
 use tokio::sync::mpsc;
 
-use self::workspace::Workspace;
+pub(crate) use self::workspace::Workspace;
 use crate::api::{Effect, Event, SessionId, ToolCallId};
 use crate::secrets::Redactor;
 
@@ -100,29 +102,35 @@ impl LiveOutput {
     }
 }
 
-/// What a call acts on, so "always allow" can be remembered for part of a tool: a workspace path
-/// (allowed with everything under it) or a web domain (with its subdomains).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a call acts on, so "always allow" can be remembered for part of a tool: a place in one
+/// allowed folder (allowed with everything under it) or a web domain (with its subdomains).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub(crate) enum Scope {
-    Path(String),
-    Domain(String),
+    /// A place in a workspace folder: the folder's real location on disk and the plain names that
+    /// lead from it to the place (for a call: where its path really leads, every link resolved).
+    /// Never `..`: a grant is compared name by name, within the one folder it was given for.
+    Path {
+        root: PathBuf,
+        parts: Vec<String>,
+    },
+    Domain {
+        domain: String,
+    },
 }
 
 impl Scope {
     /// Whether a call on `self` is covered by a remembered `grant`.
     pub(crate) fn within(&self, grant: &Scope) -> bool {
         match (self, grant) {
-            (Self::Path(path), Self::Path(prefix)) => {
-                let prefix = prefix.trim_end_matches('/');
-                let path = path.trim_end_matches('/');
-                prefix.is_empty()
-                    || prefix == "."
-                    || path == prefix
-                    || path
-                        .strip_prefix(prefix)
-                        .is_some_and(|rest| rest.starts_with('/'))
-            }
-            (Self::Domain(host), Self::Domain(domain)) => {
+            (
+                Self::Path { root, parts },
+                Self::Path {
+                    root: granted_root,
+                    parts: granted,
+                },
+            ) => root == granted_root && parts.starts_with(granted),
+            (Self::Domain { domain: host }, Self::Domain { domain }) => {
                 let host = host.to_ascii_lowercase();
                 let domain = domain.to_ascii_lowercase();
                 host == domain
@@ -134,58 +142,63 @@ impl Scope {
         }
     }
 
-    /// What a person would most likely allow from now on: the folder of a path, or the domain.
+    /// What a person would most likely allow from now on: the folder of a path (as names from its
+    /// workspace folder, "" for the whole of it), or the domain.
     pub(crate) fn suggestion(&self) -> crate::api::ApprovalScope {
         match self {
-            Self::Path(path) => {
-                let folder = std::path::Path::new(path)
-                    .parent()
-                    .map(|p| p.to_string_lossy().replace('\\', "/"))
-                    .unwrap_or_default();
-                crate::api::ApprovalScope {
-                    kind: crate::api::ScopeKind::Path,
-                    value: folder,
-                }
-            }
-            Self::Domain(host) => crate::api::ApprovalScope {
-                kind: crate::api::ScopeKind::Domain,
-                value: host.clone(),
-            },
-        }
-    }
-
-    /// The remembered form of a grant the person chose, of the same kind as this call.
-    pub(crate) fn grant(&self, value: &str) -> Scope {
-        match self {
-            Self::Path(_) => Self::Path(value.trim().trim_start_matches("./").to_owned()),
-            Self::Domain(_) => Self::Domain(value.trim().trim_start_matches("*.").to_owned()),
-        }
-    }
-}
-
-impl From<&crate::api::ApprovalScope> for Scope {
-    fn from(scope: &crate::api::ApprovalScope) -> Self {
-        match scope.kind {
-            crate::api::ScopeKind::Path => Self::Path(scope.value.clone()),
-            crate::api::ScopeKind::Domain => Self::Domain(scope.value.clone()),
-        }
-    }
-}
-
-impl Scope {
-    /// The stored form.
-    pub(crate) fn to_api(&self) -> crate::api::ApprovalScope {
-        match self {
-            Self::Path(value) => crate::api::ApprovalScope {
+            Self::Path { parts, .. } => crate::api::ApprovalScope {
                 kind: crate::api::ScopeKind::Path,
-                value: value.clone(),
+                value: parts[..parts.len().saturating_sub(1)].join("/"),
             },
-            Self::Domain(value) => crate::api::ApprovalScope {
+            Self::Domain { domain } => crate::api::ApprovalScope {
                 kind: crate::api::ScopeKind::Domain,
-                value: value.clone(),
+                value: domain.clone(),
             },
         }
     }
+
+    /// The grant the person chose with `value`, of the same kind as this call and (for a path)
+    /// in the same workspace folder; `None` when `value` is no plain folder (`..`, an absolute
+    /// path, a control character) or no domain.
+    pub(crate) fn grant(&self, value: &str) -> Option<Scope> {
+        match self {
+            Self::Path { root, .. } => Some(Self::Path {
+                root: root.clone(),
+                parts: plain_parts(value)?,
+            }),
+            Self::Domain { .. } => {
+                let domain = value.trim().trim_start_matches("*.").to_ascii_lowercase();
+                let plain = !domain.is_empty()
+                    && domain
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'));
+                plain.then_some(Self::Domain { domain })
+            }
+        }
+    }
+
+    /// Whether the grant covers a whole workspace folder (every path in it).
+    pub(crate) fn is_everywhere(&self) -> bool {
+        matches!(self, Self::Path { parts, .. } if parts.is_empty())
+    }
+}
+
+/// The plain names of a folder path relative to a workspace folder: `.` and empty names dropped,
+/// `None` for `..`, an absolute path or a control character.
+pub(crate) fn plain_parts(value: &str) -> Option<Vec<String>> {
+    let value = value.trim();
+    if value.starts_with('/') || value.starts_with('\\') || value.chars().any(char::is_control) {
+        return None;
+    }
+    let mut parts = Vec::new();
+    for part in value.split(['/', '\\']) {
+        match part {
+            "" | "." => {}
+            ".." => return None,
+            name => parts.push(name.to_owned()),
+        }
+    }
+    Some(parts)
 }
 
 /// A tool's result text.
@@ -226,8 +239,9 @@ pub(crate) trait Tool: Send + Sync + 'static {
     fn available(&self) -> bool {
         true
     }
-    /// What the call acts on, for approvals remembered per path or domain.
-    fn scope(&self, _args: &Self::Args) -> Option<Scope> {
+    /// What the call acts on, for approvals remembered per path or domain (a path as the
+    /// workspace really resolves it).
+    fn scope(&self, _args: &Self::Args, _workspace: &Workspace) -> Option<Scope> {
         None
     }
     /// What the call would change, shown when the person is asked to approve it.
@@ -252,7 +266,7 @@ pub(crate) trait DynTool: Send + Sync {
         cx: ToolCx,
     ) -> BoxFuture<'_, Result<ToolOutput, ToolError>>;
     fn preview_json(&self, arguments: &str, cx: ToolCx) -> BoxFuture<'_, Option<String>>;
-    fn scope_json(&self, arguments: &str) -> Option<Scope>;
+    fn scope_json(&self, arguments: &str, workspace: &Workspace) -> Option<Scope>;
     fn available(&self) -> bool {
         true
     }
@@ -318,9 +332,9 @@ impl<T: Tool> DynTool for T {
         Tool::available(self)
     }
 
-    fn scope_json(&self, arguments: &str) -> Option<Scope> {
+    fn scope_json(&self, arguments: &str, workspace: &Workspace) -> Option<Scope> {
         let args = serde_json::from_str::<T::Args>(arguments).ok()?;
-        self.scope(&args)
+        self.scope(&args, workspace)
     }
 
     fn preview_json(&self, arguments: &str, cx: ToolCx) -> BoxFuture<'_, Option<String>> {

@@ -527,7 +527,7 @@ impl DynTool for McpTool {
         Box::pin(async { None })
     }
 
-    fn scope_json(&self, _arguments: &str) -> Option<Scope> {
+    fn scope_json(&self, _arguments: &str, _workspace: &super::Workspace) -> Option<Scope> {
         None
     }
 }

@@ -3,6 +3,7 @@
 //! `deny` tool never runs.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::oneshot;
@@ -15,8 +16,9 @@ use super::builtin::memory::{Forget, Recall, Remember};
 use super::builtin::vercel::Vercel;
 use super::builtin::web::{Web, WebFetch, WebSearch};
 use super::mcp::Mcp;
+use super::remembered::{Grant, Remembered};
 use super::{DynTool, Scope};
-use crate::api::{ApprovalScope, Decision, Effect, Policy, ToolCallId, ToolInfo};
+use crate::api::{Decision, Effect, Policy, ToolCallId, ToolInfo};
 use crate::provider::ToolSpec;
 use crate::sandboxes::Sandboxes;
 
@@ -138,30 +140,27 @@ impl Services {
 }
 
 /// Who decides whether a tool runs: configured policies, choices the person made ("always allow",
-/// for the whole tool or a path prefix or domain, remembered in the database), and defaults by
-/// effect.
+/// for the whole tool or a folder or domain, remembered per machine in `approvals.json` of the
+/// data folder), and defaults by effect.
 #[derive(Default)]
 pub(crate) struct Policies {
     configured: RwLock<BTreeMap<String, Policy>>,
-    remembered: RwLock<HashMap<String, Policy>>,
-    grants: RwLock<HashMap<String, Vec<Scope>>>,
+    remembered: RwLock<Remembered>,
+    /// Where the remembered choices are kept (none: only in memory).
+    file: Option<PathBuf>,
 }
 
 impl Policies {
     pub(crate) fn new(
         configured: BTreeMap<String, Policy>,
-        remembered: HashMap<String, Policy>,
-        grants: Vec<(String, ApprovalScope)>,
+        remembered: Remembered,
+        file: Option<PathBuf>,
     ) -> Self {
-        let policies = Self {
+        Self {
             configured: RwLock::new(configured),
             remembered: RwLock::new(remembered),
-            grants: RwLock::default(),
-        };
-        for (tool, scope) in grants {
-            policies.grant(&tool, Scope::from(&scope));
+            file,
         }
-        policies
     }
 
     /// The policy for one call: as `policy`, except that an `ask` becomes `allow` when the call's
@@ -177,23 +176,26 @@ impl Policies {
             return policy;
         }
         let granted = scope.is_some_and(|scope| {
-            self.grants
-                .read()
-                .ok()
-                .and_then(|g| g.get(tool).map(|list| list.iter().any(|g| scope.within(g))))
-                .unwrap_or(false)
+            self.remembered.read().is_ok_and(|r| {
+                r.grants
+                    .iter()
+                    .any(|g| g.tool == tool && scope.within(&g.scope))
+            })
         });
         if granted { Policy::Allow } else { Policy::Ask }
     }
 
     /// Remembers "always allow" for calls of `tool` within `scope`.
-    pub(crate) fn grant(&self, tool: &str, scope: Scope) {
-        if let Ok(mut grants) = self.grants.write() {
-            let list = grants.entry(tool.to_owned()).or_default();
-            if !list.contains(&scope) {
-                list.push(scope);
+    pub(crate) fn grant(&self, tool: &str, scope: Scope) -> std::io::Result<()> {
+        self.change(|r| {
+            let grant = Grant {
+                tool: tool.to_owned(),
+                scope,
+            };
+            if !r.grants.contains(&grant) {
+                r.grants.push(grant);
             }
-        }
+        })
     }
 
     /// Replaces the policies that come from the config file.
@@ -218,15 +220,33 @@ impl Policies {
             .remembered
             .read()
             .ok()
-            .and_then(|m| m.get(tool).copied());
+            .and_then(|r| r.policies.get(tool).copied());
         remembered
             .or(configured)
             .unwrap_or_else(|| effect.default_policy())
     }
 
-    pub(crate) fn remember(&self, tool: &str, policy: Policy) {
-        if let Ok(mut m) = self.remembered.write() {
-            m.insert(tool.to_owned(), policy);
+    /// Remembers the person's policy for a whole tool.
+    pub(crate) fn remember(&self, tool: &str, policy: Policy) -> std::io::Result<()> {
+        self.change(|r| {
+            r.policies.insert(tool.to_owned(), policy);
+        })
+    }
+
+    /// Changes what is remembered and writes it down; in memory it holds even when the file
+    /// cannot be written (the error says so).
+    fn change(&self, edit: impl FnOnce(&mut Remembered)) -> std::io::Result<()> {
+        let snapshot = {
+            let mut remembered = self
+                .remembered
+                .write()
+                .map_err(|_| std::io::Error::other("the remembered approvals are poisoned"))?;
+            edit(&mut remembered);
+            remembered.clone()
+        };
+        match &self.file {
+            Some(file) => snapshot.save(file),
+            None => Ok(()),
         }
     }
 }
@@ -280,13 +300,13 @@ mod tests {
         let mut configured = BTreeMap::new();
         configured.insert("fs_write".to_owned(), Policy::Ask);
         configured.insert("fs_read".to_owned(), Policy::Deny);
-        let policies = Policies::new(configured, HashMap::new(), Vec::new());
+        let policies = Policies::new(configured, Remembered::default(), None);
         assert_eq!(policies.policy("fs_list", Effect::ReadOnly), Policy::Allow);
         assert_eq!(policies.policy("other", Effect::Destructive), Policy::Ask);
         assert_eq!(policies.policy("fs_write", Effect::Mutating), Policy::Ask);
-        policies.remember("fs_write", Policy::Allow);
+        policies.remember("fs_write", Policy::Allow).unwrap();
         assert_eq!(policies.policy("fs_write", Effect::Mutating), Policy::Allow);
-        policies.remember("fs_read", Policy::Allow);
+        policies.remember("fs_read", Policy::Allow).unwrap();
         assert_eq!(policies.policy("fs_read", Effect::ReadOnly), Policy::Deny);
 
         let sandboxes = Arc::new(Sandboxes::new(crate::config::SandboxConfig::default()));
@@ -329,28 +349,36 @@ mod tests {
         );
     }
 
+    fn path(root: &str, parts: &[&str]) -> Scope {
+        Scope::Path {
+            root: root.into(),
+            parts: parts.iter().map(|p| (*p).to_owned()).collect(),
+        }
+    }
+
     #[test]
-    fn grants_cover_paths_under_a_folder_and_subdomains() {
-        let policies = Policies::new(
-            BTreeMap::new(),
-            HashMap::new(),
-            vec![(
-                "fs_edit".to_owned(),
-                ApprovalScope {
-                    kind: crate::api::ScopeKind::Path,
-                    value: "notes".into(),
-                },
-            )],
-        );
-        policies.grant("web_fetch", Scope::Domain("example.com".into()));
-        let edit = |path: &str| {
-            policies.policy_for_call("fs_edit", Effect::Mutating, Some(&Scope::Path(path.into())))
+    fn grants_cover_paths_under_a_folder_of_one_root_and_subdomains() {
+        let policies = Policies::default();
+        policies
+            .grant("fs_edit", path("/p/one", &["notes"]))
+            .unwrap();
+        let web = Scope::Domain {
+            domain: "example.com".into(),
         };
-        assert_eq!(edit("notes/a.md"), Policy::Allow);
-        assert_eq!(edit("notes/deep/b.md"), Policy::Allow);
-        assert_eq!(edit("notes"), Policy::Allow);
-        assert_eq!(edit("notesX/a.md"), Policy::Ask);
-        assert_eq!(edit("other/a.md"), Policy::Ask);
+        policies.grant("web_fetch", web).unwrap();
+        let edit =
+            |scope: Scope| policies.policy_for_call("fs_edit", Effect::Mutating, Some(&scope));
+        assert_eq!(edit(path("/p/one", &["notes", "a.md"])), Policy::Allow);
+        assert_eq!(
+            edit(path("/p/one", &["notes", "deep", "b.md"])),
+            Policy::Allow
+        );
+        assert_eq!(edit(path("/p/one", &["notes"])), Policy::Allow);
+        assert_eq!(edit(path("/p/one", &["notesX", "a.md"])), Policy::Ask);
+        assert_eq!(edit(path("/p/one", &["other", "a.md"])), Policy::Ask);
+        assert_eq!(edit(path("/p/one", &[])), Policy::Ask);
+        // The same folder name in another project is another folder.
+        assert_eq!(edit(path("/p/two", &["notes", "a.md"])), Policy::Ask);
         assert_eq!(
             policies.policy_for_call("fs_edit", Effect::Mutating, None),
             Policy::Ask
@@ -360,7 +388,7 @@ mod tests {
             policies.policy_for_call(
                 "fs_write",
                 Effect::Mutating,
-                Some(&Scope::Path("notes/a.md".into()))
+                Some(&path("/p/one", &["notes", "a.md"]))
             ),
             Policy::Ask
         );
@@ -368,7 +396,9 @@ mod tests {
             policies.policy_for_call(
                 "web_fetch",
                 Effect::External,
-                Some(&Scope::Domain(host.into())),
+                Some(&Scope::Domain {
+                    domain: host.into(),
+                }),
             )
         };
         assert_eq!(fetch("example.com"), Policy::Allow);
@@ -377,7 +407,29 @@ mod tests {
         assert_eq!(fetch("example.com.evil.net"), Policy::Ask);
         // A configured deny still wins over a grant.
         policies.configure(BTreeMap::from([("fs_edit".to_owned(), Policy::Deny)]));
-        assert_eq!(edit("notes/a.md"), Policy::Deny);
+        assert_eq!(edit(path("/p/one", &["notes", "a.md"])), Policy::Deny);
+    }
+
+    #[test]
+    fn a_chosen_folder_becomes_a_grant_only_when_it_is_a_plain_folder() {
+        let call = path("/p/one", &["notes", "a.md"]);
+        assert_eq!(call.grant("notes/"), Some(path("/p/one", &["notes"])));
+        assert_eq!(
+            call.grant("./notes/./deep"),
+            Some(path("/p/one", &["notes", "deep"]))
+        );
+        for everywhere in ["", ".", "./", " / "] {
+            let grant = call.grant(everywhere);
+            assert!(
+                grant.as_ref().is_none_or(Scope::is_everywhere),
+                "{everywhere:?} -> {grant:?}"
+            );
+        }
+        for refused in ["notes/..", "../one/notes", "/etc", "notes/\u{0}x"] {
+            assert_eq!(call.grant(refused), None, "{refused:?}");
+        }
+        assert_eq!(call.suggestion().value, "notes");
+        assert_eq!(path("/p/one", &["a.md"]).suggestion().value, "");
     }
 
     #[tokio::test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 
-use super::ToolError;
+use super::{Scope, ToolError};
 use crate::api::{FileEntry, FileKind};
 
 /// One allowed folder.
@@ -19,6 +19,9 @@ pub(crate) struct Root {
     /// Where it is on disk; only the directory walker (which never follows links) starts from it,
     /// every open goes through `dir`.
     pub path: PathBuf,
+    /// The same with every link resolved: what remembered grants are bound to, so a grant for
+    /// `src` in one project never covers `src` in another.
+    pub real: PathBuf,
 }
 
 impl Root {
@@ -60,6 +63,7 @@ impl Workspace {
                 name,
                 dir,
                 path: path.clone(),
+                real: std::fs::canonicalize(path).unwrap_or_else(|_| path.clone()),
             }));
         }
         Ok(Self { roots })
@@ -85,6 +89,11 @@ impl Workspace {
                 "{path:?} is an absolute path; use a path relative to the workspace"
             )));
         }
+        if p.components().any(|c| matches!(c, Component::ParentDir)) {
+            return Err(ToolError::RespondToModel(format!(
+                "{path:?} contains `..`; name the file by its path from the workspace folder, without `..`"
+            )));
+        }
         let rel: PathBuf = p
             .components()
             .filter(|c| !matches!(c, Component::CurDir))
@@ -107,6 +116,43 @@ impl Workspace {
                 self.root_names()
             ))),
         }
+    }
+
+    /// Where a tool path really leads, to compare with remembered grants: its workspace folder
+    /// and the plain names inside it, with every link on the way resolved as the capability
+    /// resolves it (the part of the path that exists; the rest, still to be created, as written).
+    /// So no link can carry a grant for one folder to another. `None` when the path is refused.
+    pub(crate) fn scope_of(&self, path: &str) -> Option<Scope> {
+        let (root, rel) = self.resolve(path).ok()?;
+        let names: Vec<&std::ffi::OsStr> = rel.iter().collect();
+        for exists in (0..=names.len()).rev() {
+            let head: PathBuf = names[..exists].iter().collect();
+            let head = if head.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                head
+            };
+            let Ok(real) = root.dir.canonicalize(&head) else {
+                continue;
+            };
+            let parts = real
+                .components()
+                .filter_map(|c| match c {
+                    Component::Normal(name) => Some(name.to_string_lossy().into_owned()),
+                    _ => None,
+                })
+                .chain(
+                    names[exists..]
+                        .iter()
+                        .map(|n| n.to_string_lossy().into_owned()),
+                )
+                .collect();
+            return Some(Scope::Path {
+                root: root.real.clone(),
+                parts,
+            });
+        }
+        None
     }
 
     /// Lists a folder, folders first, then by name. Blocking: call from a blocking task. With

@@ -575,3 +575,116 @@ async fn a_delete_is_never_always_allowed_in_the_whole_workspace() {
     let (_, tool, _) = approval(&mut h).await;
     assert_eq!(tool, "fs_delete", "the second delete asks again");
 }
+
+/// A folder grant is compared name by name on where a path really leads, in the one workspace
+/// folder it was given for: `..` is refused outright, a link inside the folder that leads out of
+/// it asks again, the grant is written to this machine's `approvals.json` (not the database), and
+/// the same folder name in another project asks again.
+#[tokio::test]
+async fn a_folder_grant_never_reaches_past_its_folder() {
+    let edit = |id: &str, path: &str| {
+        call_of(
+            id,
+            "fs_edit",
+            serde_json::json!({"path": path, "old_text": "old", "new_text": "new"}),
+        )
+    };
+    let mut h = Harness::start(vec![
+        edit("e1", "notes/a.md"),
+        Reply::text(&["one"]),
+        edit("e2", "notes/../secret/s.md"),
+        Reply::text(&["two"]),
+        edit("e3", "notes/link/s.md"),
+        Reply::text(&["three"]),
+    ])
+    .await;
+    for path in ["notes/a.md", "secret/s.md"] {
+        let file = h.workspace.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, "old text\n").unwrap();
+    }
+    std::os::unix::fs::symlink("../secret", h.workspace.join("notes/link")).unwrap();
+    let session = h.new_session().await;
+    h.send(&session, "edit a");
+    let (call, ..) = approval(&mut h).await;
+    h.handle
+        .submit(Command::Approve {
+            call,
+            decision: Decision::Allow,
+            remember: true,
+            scope: Some("notes".into()),
+        })
+        .unwrap();
+    h.until(turn_ended).await;
+    let approvals = std::fs::read_to_string(h.data.path().join("data/approvals.json")).unwrap();
+    assert!(approvals.contains("\"notes\""), "{approvals}");
+
+    // A path with `..` is no path in the granted folder: the person is asked, and even with
+    // their yes the tool refuses it.
+    h.send(&session, "edit through ..");
+    let (call, tool, _) = approval(&mut h).await;
+    assert_eq!(tool, "fs_edit");
+    h.handle
+        .submit(Command::Approve {
+            call,
+            decision: Decision::Allow,
+            remember: false,
+            scope: None,
+        })
+        .unwrap();
+    let events = h.until(turn_ended).await;
+    let refused = events.iter().find_map(|e| match e {
+        Event::ToolCallFinished { status, output, .. } => Some((*status, output.clone())),
+        _ => None,
+    });
+    let (status, output) = refused.expect("the call finished");
+    assert_eq!(status, ToolStatus::Failed);
+    assert!(output.contains("`..`"), "{output}");
+    assert_eq!(
+        std::fs::read_to_string(h.workspace.join("secret/s.md")).unwrap(),
+        "old text\n"
+    );
+
+    // A link inside the granted folder leads out of it: asked, and denied.
+    h.send(&session, "edit through the link");
+    let (call, tool, _) = approval(&mut h).await;
+    assert_eq!(tool, "fs_edit");
+    h.handle
+        .submit(Command::Approve {
+            call,
+            decision: Decision::Deny,
+            remember: false,
+            scope: None,
+        })
+        .unwrap();
+    h.until(turn_ended).await;
+    assert_eq!(
+        std::fs::read_to_string(h.workspace.join("secret/s.md")).unwrap(),
+        "old text\n"
+    );
+
+    // Another project with a `notes` folder of its own: the grant is not for it.
+    h.handle.submit(Command::Shutdown).unwrap();
+    while h.events.recv().await.is_some() {}
+    let other = h.data.path().join("other-project");
+    std::fs::create_dir_all(other.join("notes")).unwrap();
+    std::fs::write(other.join("notes/a.md"), "old text\n").unwrap();
+    let config = super::common::config_for(&h.data, &other, &h.server.base_url());
+    let (handle, mut events) = aetheria_engine::Engine::start(config).await.unwrap();
+    handle
+        .submit(Command::CallTool {
+            call: ToolCallId::from("direct"),
+            tool: "fs_edit".into(),
+            arguments: serde_json::json!({"path": "notes/a.md", "old_text": "old", "new_text": "new"}),
+        })
+        .unwrap();
+    loop {
+        match events.recv().await.unwrap() {
+            Event::ApprovalRequested { .. } => break,
+            Event::ToolCallFinished { output, .. } => {
+                panic!("the grant reached another project: {output}")
+            }
+            _ => {}
+        }
+    }
+}

@@ -16,7 +16,7 @@ use serde::Deserialize;
 pub(crate) use self::change::{FsDelete, FsEdit, FsMove};
 pub(crate) use self::find::{FsGlob, FsSearch};
 use crate::api::{Effect, FileKind};
-use crate::tool::workspace::{Root, io_error};
+use crate::tool::workspace::{Root, Workspace, io_error};
 use crate::tool::{Scope, Tool, ToolCx, ToolError, ToolOutput};
 
 /// Largest file `fs_read` returns whole.
@@ -44,9 +44,9 @@ fn display(path: &Path) -> String {
     }
 }
 
-/// The path scope an approval can be remembered for.
-fn path_scope(path: &str) -> Option<Scope> {
-    Some(Scope::Path(path.trim().trim_start_matches("./").to_owned()))
+/// The path scope an approval can be remembered for: where the path really leads.
+fn path_scope(path: &str, workspace: &Workspace) -> Option<Scope> {
+    workspace.scope_of(path)
 }
 
 /// A file with more than one name may have a name outside the workspace; reading or changing it in
@@ -253,8 +253,8 @@ impl Tool for FsRead {
         Effect::ReadOnly
     }
 
-    fn scope(&self, args: &FsReadArgs) -> Option<Scope> {
-        path_scope(&args.path)
+    fn scope(&self, args: &FsReadArgs, workspace: &Workspace) -> Option<Scope> {
+        path_scope(&args.path, workspace)
     }
 
     async fn call(&self, args: FsReadArgs, cx: ToolCx) -> Result<ToolOutput, ToolError> {
@@ -327,8 +327,8 @@ impl Tool for FsWrite {
         Effect::Mutating
     }
 
-    fn scope(&self, args: &FsWriteArgs) -> Option<Scope> {
-        path_scope(&args.path)
+    fn scope(&self, args: &FsWriteArgs, workspace: &Workspace) -> Option<Scope> {
+        path_scope(&args.path, workspace)
     }
 
     async fn call(&self, args: FsWriteArgs, cx: ToolCx) -> Result<ToolOutput, ToolError> {

@@ -372,9 +372,11 @@ impl Tool for WebFetch {
         Effect::External
     }
 
-    fn scope(&self, args: &WebFetchArgs) -> Option<Scope> {
+    fn scope(&self, args: &WebFetchArgs, _workspace: &crate::tool::Workspace) -> Option<Scope> {
         let url = url::Url::parse(args.url.trim()).ok()?;
-        Some(Scope::Domain(url.host_str()?.to_owned()))
+        Some(Scope::Domain {
+            domain: url.host_str()?.to_ascii_lowercase(),
+        })
     }
 
     async fn call(&self, args: WebFetchArgs, cx: ToolCx) -> Result<ToolOutput, ToolError> {

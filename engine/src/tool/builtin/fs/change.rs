@@ -8,7 +8,7 @@ use super::{
     MAX_TEXT_BYTES, blocking, diff, display, path_scope, read_text, refuse_hard_links, write_atomic,
 };
 use crate::api::Effect;
-use crate::tool::workspace::io_error;
+use crate::tool::workspace::{Workspace, io_error};
 use crate::tool::{Scope, Tool, ToolCx, ToolError, ToolOutput};
 
 /// Replaces text in a file of the workspace.
@@ -62,8 +62,8 @@ impl Tool for FsEdit {
         Effect::Mutating
     }
 
-    fn scope(&self, args: &FsEditArgs) -> Option<Scope> {
-        path_scope(&args.path)
+    fn scope(&self, args: &FsEditArgs, workspace: &Workspace) -> Option<Scope> {
+        path_scope(&args.path, workspace)
     }
 
     async fn call(&self, args: FsEditArgs, cx: ToolCx) -> Result<ToolOutput, ToolError> {
@@ -142,22 +142,32 @@ impl Tool for FsMove {
         Effect::Mutating
     }
 
-    fn scope(&self, args: &FsMoveArgs) -> Option<Scope> {
+    fn scope(&self, args: &FsMoveArgs, workspace: &Workspace) -> Option<Scope> {
         // A remembered grant must cover both ends: the scope is an entry of their common folder.
-        let from: Vec<&str> = args.from.trim().split('/').collect();
-        let to: Vec<&str> = args.to.trim().split('/').collect();
-        let common: Vec<&str> = from
+        let (
+            Some(Scope::Path { root, parts: from }),
+            Some(Scope::Path {
+                root: to_root,
+                parts: to,
+            }),
+        ) = (
+            path_scope(&args.from, workspace),
+            path_scope(&args.to, workspace),
+        )
+        else {
+            return None;
+        };
+        if root != to_root {
+            return None;
+        }
+        let mut parts: Vec<String> = from
             .iter()
             .zip(&to)
             .take_while(|(a, b)| a == b)
-            .map(|(a, _)| *a)
+            .map(|(a, _)| a.clone())
             .collect();
-        let common = common.join("/");
-        path_scope(&if common.is_empty() {
-            "*".to_owned()
-        } else {
-            format!("{common}/*")
-        })
+        parts.push("*".into());
+        Some(Scope::Path { root, parts })
     }
 
     async fn call(&self, args: FsMoveArgs, cx: ToolCx) -> Result<ToolOutput, ToolError> {
@@ -244,8 +254,8 @@ impl Tool for FsDelete {
         Effect::Destructive
     }
 
-    fn scope(&self, args: &FsDeleteArgs) -> Option<Scope> {
-        path_scope(&args.path)
+    fn scope(&self, args: &FsDeleteArgs, workspace: &Workspace) -> Option<Scope> {
+        path_scope(&args.path, workspace)
     }
 
     async fn call(&self, args: FsDeleteArgs, cx: ToolCx) -> Result<ToolOutput, ToolError> {

@@ -1,0 +1,125 @@
+//! The person's remembered approval choices ("always allow" a tool, or a tool in one folder or
+//! domain), kept per machine in a file of the data folder that only its owner can read, never in
+//! the database: that may be a server other machines (or whoever can reach it) write to, and an
+//! approval written there would let their model act on this machine's files.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::Scope;
+use crate::api::Policy;
+
+/// The file's name in the data folder.
+pub(crate) const FILE: &str = "approvals.json";
+
+/// Everything remembered.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Remembered {
+    /// Whole tools: the person's own allow/ask/deny.
+    #[serde(default)]
+    pub policies: BTreeMap<String, Policy>,
+    /// "Always allow" for part of a tool.
+    #[serde(default)]
+    pub grants: Vec<Grant>,
+}
+
+/// One remembered grant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Grant {
+    pub tool: String,
+    pub scope: Scope,
+}
+
+impl Remembered {
+    /// Reads the file; a missing file is nothing remembered. A damaged one is set aside (renamed
+    /// with `.damaged`, so nothing is lost) and nothing is remembered: every call asks again.
+    pub(crate) fn load(path: &Path) -> Self {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Self::default(),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), %e, "cannot read the remembered approvals; every tool asks again");
+                return Self::default();
+            }
+        };
+        match serde_json::from_str(&text) {
+            Ok(remembered) => remembered,
+            Err(e) => {
+                let aside = path.with_extension("json.damaged");
+                let moved = std::fs::rename(path, &aside);
+                tracing::warn!(path = %path.display(), %e, kept = %aside.display(), ?moved, "the remembered approvals are damaged; every tool asks again");
+                Self::default()
+            }
+        }
+    }
+
+    /// Writes the file whole (a new file renamed over the old, readable by its owner only).
+    pub(crate) fn save(&self, path: &Path) -> std::io::Result<()> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        let part = partial(path);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options.open(&part)?;
+        file.write_all(text.as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&part, path)
+    }
+}
+
+fn partial(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".part");
+    path.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn choices_survive_a_restart_in_a_file_only_the_owner_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data").join(FILE);
+        assert_eq!(Remembered::load(&path), Remembered::default());
+        let remembered = Remembered {
+            policies: BTreeMap::from([("fs_write".to_owned(), Policy::Allow)]),
+            grants: vec![Grant {
+                tool: "fs_edit".into(),
+                scope: Scope::Path {
+                    root: "/home/p/project".into(),
+                    parts: vec!["notes".into()],
+                },
+            }],
+        };
+        remembered.save(&path).unwrap();
+        assert_eq!(Remembered::load(&path), remembered);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+
+    #[test]
+    fn a_damaged_file_is_set_aside_and_nothing_is_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        std::fs::write(&path, "{\"policies\": {\"fs_write\": \"allow\"").unwrap();
+        assert_eq!(Remembered::load(&path), Remembered::default());
+        assert!(!path.exists());
+        let aside = dir.path().join("approvals.json.damaged");
+        assert!(std::fs::read_to_string(aside).unwrap().contains("fs_write"));
+    }
+}
