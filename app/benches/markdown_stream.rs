@@ -112,7 +112,7 @@ fn main() {
     }
     stream.refresh();
     let actions = markdown::view::Actions::<String> {
-        open: |s| s,
+        open: |link| link.url,
         copy: |s| s,
     };
     let mut frame_times = Vec::new();

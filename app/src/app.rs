@@ -5,6 +5,7 @@
 mod events;
 mod input;
 mod jobs;
+mod links;
 pub mod memories;
 mod panel;
 mod sandbox;
@@ -100,6 +101,9 @@ pub enum Message {
         /// Always allow this tool.
         remember: bool,
     },
+    /// Enter was pressed while the approval prompt shows (at that moment): allows once, unless
+    /// the prompt appeared too recently for the key to be meant for it.
+    EnterOnPrompt(std::time::Instant),
     /// Close the approval prompt and answer from the cards in the chat instead.
     ReviewInChat,
     /// Bring the approval prompt back.
@@ -107,7 +111,11 @@ pub enum Message {
     /// Switch light / God Mode.
     ToggleTheme,
     /// A link in an answer was clicked.
-    OpenLink(String),
+    OpenLink(crate::markdown::Link),
+    /// The person saw where a link really goes and opens it.
+    OpenLinkAnyway(String),
+    /// The person decided not to open the link.
+    CancelLink,
     /// Put text on the clipboard (a code block's Copy button).
     Copy(String),
     /// Hide the notice banner.
@@ -196,7 +204,11 @@ pub struct App {
     pub(crate) approvals: VecDeque<Approval>,
     /// The person closed the approval prompt to answer from the tool cards in the chat.
     pub(crate) approve_in_chat: bool,
+    /// Since when the approval prompt shows its current call (Enter waits `ENTER_GRACE`).
+    pub(crate) prompt_since: Option<std::time::Instant>,
     pub(crate) notice: Option<String>,
+    /// A clicked link waiting for the person to see where it goes: its address and why.
+    pub(crate) link_to_confirm: Option<(String, String)>,
     pub(crate) search: String,
     /// Background jobs, newest first.
     pub(crate) jobs: Vec<aetheria_engine::jobs::JobRecord>,
@@ -262,6 +274,8 @@ impl App {
             approvals: VecDeque::new(),
             approve_in_chat: false,
             notice: None,
+            link_to_confirm: None,
+            prompt_since: None,
             search: String::new(),
             found: Vec::new(),
             jobs: Vec::new(),
@@ -429,6 +443,13 @@ impl App {
         !self.approvals.is_empty() && !self.approve_in_chat
     }
 
+    /// Opens a web address with the system's browser (the address was judged by `links`).
+    fn open_link(&mut self, url: &str) {
+        if let Err(e) = open::that_detached(url) {
+            self.notice = Some(format!("Cannot open {url}: {e}"));
+        }
+    }
+
     fn submit(&mut self, command: Command) -> Option<SubmissionId> {
         let Some(engine) = &self.engine else {
             self.notice = Some("The engine is not ready yet.".into());
@@ -496,11 +517,21 @@ impl App {
                     self.submit(Command::Cancel { session });
                 }
             }
+            Message::EnterOnPrompt(at) => {
+                if input::enter_answers(self.prompt_since, at) {
+                    return self.update(Message::Approve {
+                        decision: Decision::Allow,
+                        remember: false,
+                        scope: None,
+                    });
+                }
+            }
             Message::Approve {
                 decision,
                 remember,
                 scope,
             } => {
+                self.prompt_since = Some(std::time::Instant::now());
                 if let Some(approval) = self.approvals.pop_front() {
                     if decision == Decision::Allow {
                         self.transcript.approved(&approval.call);
@@ -520,6 +551,9 @@ impl App {
             } => {
                 if let Some(i) = self.approvals.iter().position(|a| a.call == call) {
                     self.approvals.remove(i);
+                    if i == 0 {
+                        self.prompt_since = Some(std::time::Instant::now());
+                    }
                     if decision == Decision::Allow {
                         self.transcript.approved(&call);
                     }
@@ -535,18 +569,26 @@ impl App {
                 }
             }
             Message::ReviewInChat => self.approve_in_chat = true,
-            Message::ShowApprovalPrompt => self.approve_in_chat = false,
+            Message::ShowApprovalPrompt => {
+                self.approve_in_chat = false;
+                self.prompt_since = Some(std::time::Instant::now());
+            }
             Message::ToggleTheme => {
                 self.mode = match self.mode {
                     Mode::Light => Mode::GodMode,
                     Mode::GodMode => Mode::Light,
                 };
             }
-            Message::OpenLink(url) => {
-                if let Err(e) = open::that_detached(&url) {
-                    self.notice = Some(format!("Cannot open {url}: {e}"));
-                }
+            Message::OpenLink(link) => match links::judge(&link.url, &link.text) {
+                links::Verdict::Open(url) => self.open_link(&url),
+                links::Verdict::Confirm { url, why } => self.link_to_confirm = Some((url, why)),
+                links::Verdict::Refuse(why) => self.notice = Some(why),
+            },
+            Message::OpenLinkAnyway(url) => {
+                self.link_to_confirm = None;
+                self.open_link(&url);
             }
+            Message::CancelLink => self.link_to_confirm = None,
             Message::Copy(text) => return iced::clipboard::write(text),
             Message::DismissNotice => self.notice = None,
             Message::Search(text) => {

@@ -6,3 +6,4 @@ pub mod cli;
 pub mod engine_bridge;
 pub mod markdown;
 pub mod theme;
+pub mod visible;

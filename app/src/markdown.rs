@@ -27,6 +27,15 @@ pub struct Span {
     pub link: Option<String>,
 }
 
+/// A clicked link: where it points and the words it was shown as (what the person believed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// The target.
+    pub url: String,
+    /// The visible text of the clicked run.
+    pub text: String,
+}
+
 /// A block of a document.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Block {

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{
     Decision, Effect, ErrorInfo, ErrorKind, Event, MessageId, MessageRecord, MessageStatus, Policy,
-    Role, SessionId, ToolCallRecord, ToolCallRequest, ToolStatus, Usage,
+    Role, SessionId, ToolCallId, ToolCallRecord, ToolCallRequest, ToolStatus, Usage,
 };
 use crate::engine::{DEFAULT_TITLE, Shared};
 use crate::provider::{ChatMessage, Request, ResponseEvent};
@@ -303,7 +303,12 @@ async fn answer(
                         delta,
                     });
                 }
-                Some(Ok(ResponseEvent::ToolCall(call))) => calls.push(call),
+                // The provider's id goes to the wire only; the engine names the call itself.
+                Some(Ok(ResponseEvent::ToolCall(mut call))) => {
+                    call.wire_id = Some(call.id.to_string());
+                    call.id = ToolCallId::new();
+                    calls.push(call);
+                }
                 Some(Ok(ResponseEvent::Usage(u))) => {
                     usage.input_tokens += u.input_tokens;
                     usage.output_tokens += u.output_tokens;
@@ -401,7 +406,7 @@ async fn answer(
         }
         history.push(ChatMessage::Assistant {
             content: text,
-            tool_calls: calls.clone(),
+            tool_calls: calls.iter().map(on_wire).collect(),
         });
         // Independent calls run concurrently; results go back in the order the model asked.
         let results = futures::future::join_all(calls.iter().cloned().map(|call| {
@@ -420,7 +425,7 @@ async fn answer(
         for (call, result) in calls.iter().zip(results) {
             match result {
                 Ok((_, output)) => history.push(ChatMessage::Tool {
-                    call_id: call.id.clone(),
+                    call_id: on_wire(call).id,
                     content: output,
                 }),
                 Err(error) => return TurnEnd::Failed(error),
@@ -754,7 +759,7 @@ async fn history(
                 let requested = m.tool_calls.clone();
                 out.push(ChatMessage::Assistant {
                     content: m.content,
-                    tool_calls: m.tool_calls,
+                    tool_calls: m.tool_calls.iter().map(on_wire).collect(),
                 });
                 // Every requested call needs a result, or providers reject the history.
                 for c in requested {
@@ -765,7 +770,7 @@ async fn history(
                         .filter(|o| !o.is_empty())
                         .unwrap_or_else(|| "[no result: the call was interrupted]".to_owned());
                     out.push(ChatMessage::Tool {
-                        call_id: c.id,
+                        call_id: on_wire(&c).id,
                         content: output,
                     });
                 }
@@ -887,6 +892,19 @@ async fn with_attachments(
 
 /// Some writes must not end a turn when they fail (a streaming flush, a status change): the final
 /// write reports the error. They are logged, never silently dropped.
+/// A call as the provider knows it: named by the provider's own id when it gave one.
+fn on_wire(call: &ToolCallRequest) -> ToolCallRequest {
+    ToolCallRequest {
+        id: call
+            .wire_id
+            .as_deref()
+            .map_or_else(|| call.id.clone(), ToolCallId::from),
+        wire_id: None,
+        name: call.name.clone(),
+        arguments: call.arguments.clone(),
+    }
+}
+
 /// Reports a remembered approval that could not be written down (it holds until the engine stops).
 fn remembered(result: std::io::Result<()>) {
     if let Err(e) = result {

@@ -488,8 +488,12 @@ pub struct SessionSummary {
 /// A tool call the model asked for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolCallRequest {
-    /// The call's id.
+    /// The call's id, made by the engine: unique, whatever the provider sends.
     pub id: ToolCallId,
+    /// The id the provider gave the call, used only on the wire (in the history sent back to
+    /// it): a provider that repeats ids can never reach another call's approval or record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wire_id: Option<String>,
     /// The tool's name.
     pub name: String,
     /// The arguments as the model wrote them (may be invalid JSON).

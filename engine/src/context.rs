@@ -251,6 +251,7 @@ mod tests {
                 content: String::new(),
                 tool_calls: vec![ToolCallRequest {
                     id: ToolCallId::from("c"),
+                    wire_id: None,
                     name: "fs_read".into(),
                     arguments: "{}".into(),
                 }],

@@ -660,6 +660,7 @@ mod tests {
         store.insert_message(&s, &m2).await.unwrap();
         let call = ToolCallRequest {
             id: ToolCallId::new(),
+            wire_id: None,
             name: "fs_list".into(),
             arguments: "{}".into(),
         };

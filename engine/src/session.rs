@@ -371,6 +371,7 @@ impl Router {
                 let cancel = shared.shutdown.child_token();
                 let request = crate::api::ToolCallRequest {
                     id: call,
+                    wire_id: None,
                     name: tool,
                     arguments: arguments.to_string(),
                 };

@@ -120,6 +120,9 @@ impl App {
                 ..
             } => {
                 self.transcript.awaiting(&call);
+                if self.approvals.is_empty() {
+                    self.prompt_since = Some(std::time::Instant::now());
+                }
                 self.approvals.push_back(Approval {
                     call,
                     tool,

@@ -25,7 +25,17 @@ pub(super) fn termination() -> impl futures::Stream<Item = ()> {
     futures::stream::pending()
 }
 
-/// The window's shortcuts. While an approval waits, Enter allows once and Escape denies.
+/// How long after an approval prompt appears Enter does not answer it: an Enter typed for the
+/// message the person was writing must not approve what just popped up.
+pub(super) const ENTER_GRACE: std::time::Duration = std::time::Duration::from_millis(1000);
+
+/// Whether an Enter pressed `at` answers the prompt shown `since`.
+pub(super) fn enter_answers(since: Option<std::time::Instant>, at: std::time::Instant) -> bool {
+    since.is_some_and(|since| at.saturating_duration_since(since) >= ENTER_GRACE)
+}
+
+/// The window's shortcuts. While an approval waits, Enter allows once (after `ENTER_GRACE`) and
+/// Escape denies.
 pub(super) fn shortcut(
     key: &iced::keyboard::Key,
     modifiers: iced::keyboard::Modifiers,
@@ -33,11 +43,9 @@ pub(super) fn shortcut(
 ) -> Option<Message> {
     use iced::keyboard::{Key, key::Named};
     match key.as_ref() {
-        Key::Named(Named::Enter) if asking => Some(Message::Approve {
-            decision: Decision::Allow,
-            remember: false,
-            scope: None,
-        }),
+        Key::Named(Named::Enter) if asking => {
+            Some(Message::EnterOnPrompt(std::time::Instant::now()))
+        }
         Key::Named(Named::Escape) if asking => Some(Message::Approve {
             decision: Decision::Deny,
             remember: false,
@@ -106,5 +114,16 @@ mod tests {
         is(Key::Named(Named::ArrowUp), none, false, "MoveSession(-1)");
         assert!(shortcut(&Key::Named(Named::Enter), none, false).is_none());
         assert!(shortcut(&Key::Character("n".into()), none, false).is_none());
+    }
+
+    #[test]
+    fn enter_answers_a_prompt_only_after_the_grace() {
+        let shown = std::time::Instant::now();
+        assert!(!enter_answers(None, shown));
+        assert!(!enter_answers(Some(shown), shown));
+        assert!(!enter_answers(Some(shown), shown + ENTER_GRACE / 2));
+        assert!(enter_answers(Some(shown), shown + ENTER_GRACE));
+        // A clock read before the prompt appeared never answers it.
+        assert!(!enter_answers(Some(shown + ENTER_GRACE), shown));
     }
 }

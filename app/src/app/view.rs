@@ -232,6 +232,26 @@ impl App {
                 .style(move |_| theme::block(&p, p.danger)),
             );
         }
+        if let Some((url, why)) = &self.link_to_confirm {
+            col = col.push(
+                container(
+                    column![
+                        text(why.as_str()).size(14),
+                        text(format!("It goes to: {url}")).font(MONO).size(13),
+                        row![
+                            btn(p, ButtonKind::Secondary, "Open it")
+                                .on_press(Message::OpenLinkAnyway(url.clone())),
+                            btn(p, ButtonKind::Secondary, "Cancel").on_press(Message::CancelLink),
+                        ]
+                        .spacing(10),
+                    ]
+                    .spacing(8),
+                )
+                .padding(10)
+                .width(Fill)
+                .style(move |_| theme::block(&p, p.surface)),
+            );
+        }
         col = col.push(self.conversation(p));
         col = col.push(self.composer(p));
         col.into()
@@ -659,7 +679,7 @@ fn delete_prompt<'a>(p: Palette, title: Option<String>) -> Element<'a, Message> 
     .into()
 }
 
-fn diff_line<'a>(p: Palette, line: &'a str) -> Element<'a, Message> {
+fn diff_line<'a>(p: Palette, line: String) -> Element<'a, Message> {
     let fill = match line.as_bytes().first() {
         Some(b'+') if !line.starts_with("+++") => Some(p.ok),
         Some(b'-') if !line.starts_with("---") => Some(p.danger),
@@ -734,10 +754,25 @@ fn approval_prompt<'a>(p: Palette, approval: &'a Approval, waiting: usize) -> El
     };
 
     // A diff when the tool can show one (+ lines green, - lines red), else the arguments.
+    // Hidden layout characters (bidi overrides, zero-width) are shown as <U+…>, with a warning.
     let body: Element<'a, Message> = match &approval.preview {
-        Some(diff) => column(diff.lines().map(|line| diff_line(p, line))).into(),
-        None => text(approval.arguments.as_str()).font(MONO).size(13).into(),
+        Some(diff) => column(
+            diff.lines()
+                .map(|line| diff_line(p, crate::visible::for_window(line).into_owned())),
+        )
+        .into(),
+        None => text(crate::visible::for_window(&approval.arguments).into_owned())
+            .font(MONO)
+            .size(13)
+            .into(),
     };
+    let warning = [
+        Some(approval.arguments.as_str()),
+        approval.preview.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(crate::visible::warning);
     let args = container(scrollable(body).height(Shrink))
         .padding(10)
         .max_height(320)
@@ -745,7 +780,11 @@ fn approval_prompt<'a>(p: Palette, approval: &'a Approval, waiting: usize) -> El
         .style(move |_| theme::block(&p, p.paper));
     let mut prompt = column![
         text("APPROVE THIS ACTION?").font(HEADING).size(24),
-        text(format!("{} wants to {effect}.", approval.tool)).size(16),
+        text(format!(
+            "{} wants to {effect}.",
+            crate::visible::for_window(&approval.tool)
+        ))
+        .size(16),
         args,
         always_row(p, approval),
         row![
@@ -759,6 +798,9 @@ fn approval_prompt<'a>(p: Palette, approval: &'a Approval, waiting: usize) -> El
         .align_y(iced::Center),
     ]
     .spacing(14);
+    if let Some(warning) = warning {
+        prompt = prompt.push(text(warning).size(14).color(p.danger));
+    }
     if waiting > 1 {
         prompt = prompt
             .push(label(format!("{} more waiting after this one", waiting - 1)).color(p.muted));

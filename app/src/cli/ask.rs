@@ -10,6 +10,7 @@ use aetheria_engine::config::{Config, ProviderConfig, Wire};
 use aetheria_engine::{Engine, Events, Handle};
 
 use super::{AskArgs, CliError, ToolAccess};
+use crate::visible::for_terminal;
 
 /// Exit code of a turn the person stopped (as for SIGINT).
 const CANCELLED: u8 = 130;
@@ -48,13 +49,17 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
         }
         match event {
             Event::TextDelta { delta, .. } if !json => {
-                print!("{delta}");
+                print!("{}", for_terminal(&delta));
                 let _ = std::io::stdout().flush();
             }
             Event::ToolCallStarted {
                 tool, arguments, ..
             } if !json => {
-                eprintln!("\n[tool] {tool} {}", short(&arguments, 200));
+                eprintln!(
+                    "\n[tool] {} {}",
+                    for_terminal(&tool),
+                    short(&arguments, 200)
+                );
             }
             Event::ToolCallFinished { status, output, .. } if !json => {
                 let mark = if status == ToolStatus::Succeeded {
@@ -98,12 +103,17 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
                 reason,
                 ..
             } if !json => {
-                eprintln!("\n{reason}\nretrying in {wait_secs} s (attempt {attempt})");
+                eprintln!(
+                    "\n{}\nretrying in {wait_secs} s (attempt {attempt})",
+                    for_terminal(&reason)
+                );
             }
-            Event::ContextCompacted { detail, .. } if !json => eprintln!("\n[{detail}]"),
+            Event::ContextCompacted { detail, .. } if !json => {
+                eprintln!("\n[{}]", for_terminal(&detail));
+            }
             Event::TurnFailed { error, .. } => {
                 if !json {
-                    eprintln!("\nerror: {}", error.message);
+                    eprintln!("\nerror: {}", for_terminal(&error.message));
                 }
                 break ExitCode::FAILURE;
             }
@@ -115,7 +125,7 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
             }
             Event::CommandFailed { error, .. } => {
                 if !json {
-                    eprintln!("error: {}", error.message);
+                    eprintln!("error: {}", for_terminal(&error.message));
                 }
                 break ExitCode::FAILURE;
             }
@@ -273,14 +283,23 @@ pub(super) async fn decide(
     if access.allows(tool) {
         return (Decision::Allow, false);
     }
+    let tool = for_terminal(tool);
     if !interactive {
         eprintln!(
             "\n[denied] {tool} needs approval and there is no terminal to ask on. Pass --allow {tool} to allow it."
         );
         return (Decision::Deny, false);
     }
+    // Nothing in what the person approves may hide or rewrite itself on the terminal.
+    if let Some(warning) = [Some(arguments), preview]
+        .into_iter()
+        .flatten()
+        .find_map(crate::visible::warning)
+    {
+        eprintln!("\n{warning}");
+    }
     if let Some(preview) = preview {
-        eprintln!("\n{preview}");
+        eprintln!("\n{}", for_terminal(preview));
     }
     let question = format!(
         "\nAllow {tool} {}? [y]es / [n]o / [a]lways: ",
@@ -304,8 +323,9 @@ pub(super) async fn decide(
     }
 }
 
+/// `text` on one line, cut to `max` characters, safe for the terminal.
 fn short(text: &str, max: usize) -> String {
-    let one_line = text.replace('\n', " ");
+    let one_line = for_terminal(text).replace('\n', " ");
     if one_line.chars().count() <= max {
         one_line
     } else {
@@ -317,6 +337,13 @@ fn short(text: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tool_text_reaches_the_terminal_escaped_and_on_one_line() {
+        let hidden = short("ok\u{1b}[2K\rrm -rf ~\nnext", 100);
+        assert_eq!(hidden, "ok<U+001B>[2K<U+000D>rm -rf ~ next");
+        assert_eq!(short("abcdef", 3), "abc…");
+    }
 
     #[test]
     fn well_known_endpoints_use_their_key_variables() {

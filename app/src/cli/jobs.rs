@@ -11,6 +11,7 @@ use aetheria_engine::jobs::{JobKind, JobRecord, JobSpec};
 use super::CliError;
 use super::ask::shutdown;
 use super::manage::{request, start};
+use crate::visible::for_terminal;
 
 pub(super) async fn worker(
     redis: Option<String>,
@@ -70,9 +71,12 @@ fn describe(job: &JobRecord) -> String {
         (true, true, false) => job.progress.clone(),
         _ => String::new(),
     };
+    // A job's result and error come from a model or a tool (or a shared queue): escaped.
     format!(
-        "{}  {kind:<6} {state:<9} attempts {}  {detail}",
-        job.spec.id, job.attempts
+        "{}  {kind:<6} {state:<9} attempts {}  {}",
+        for_terminal(&job.spec.id.to_string()),
+        job.attempts,
+        for_terminal(&detail)
     )
 }
 
@@ -253,7 +257,7 @@ pub(super) async fn schedules(json: bool) -> Result<ExitCode, CliError> {
         println!("no schedules");
     } else {
         for s in schedules {
-            println!("{}  {:<16} {}", s.id, s.cron, s.text);
+            println!("{}  {:<16} {}", s.id, s.cron, for_terminal(&s.text));
         }
     }
     Ok(ExitCode::SUCCESS)

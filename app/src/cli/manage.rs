@@ -11,6 +11,7 @@ use aetheria_engine::{Engine, Events, Handle};
 
 use super::ask::{apply_workspace, decide, shutdown};
 use super::{CliError, ToolAccess};
+use crate::visible::for_terminal;
 
 pub(super) async fn start() -> Result<(Handle, Events), CliError> {
     let mut config = Config::load()?;
@@ -83,7 +84,7 @@ pub(super) async fn sessions_list(json: bool) -> Result<ExitCode, CliError> {
                     "{}  {}  {}",
                     s.id,
                     s.updated_at.format("%Y-%m-%d %H:%M"),
-                    s.title
+                    for_terminal(&s.title)
                 );
             }
         }
@@ -113,14 +114,14 @@ pub(super) async fn sessions_show(id: &str, json: bool) -> Result<ExitCode, CliE
         tool_calls,
     } = event
     {
-        println!("# {}\n", session.title);
+        println!("# {}\n", for_terminal(&session.title));
         for m in messages {
             let who = match m.role {
                 aetheria_engine::api::Role::User => "you",
                 aetheria_engine::api::Role::Assistant => "aetheria",
             };
             if !m.content.is_empty() {
-                println!("## {who}\n{}\n", m.content);
+                println!("## {who}\n{}\n", for_terminal(&m.content));
             }
             for call in tool_calls
                 .iter()
@@ -128,7 +129,10 @@ pub(super) async fn sessions_show(id: &str, json: bool) -> Result<ExitCode, CliE
             {
                 println!(
                     "[tool {} {:?}] {}\n{}\n",
-                    call.tool, call.status, call.arguments, call.output
+                    for_terminal(&call.tool),
+                    call.status,
+                    for_terminal(&call.arguments),
+                    for_terminal(&call.output)
                 );
             }
         }
@@ -310,10 +314,10 @@ pub(super) async fn tools_list(json: bool) -> Result<ExitCode, CliError> {
             for t in tools {
                 println!(
                     "{:<22} {:<11} {:<6} {}",
-                    t.name,
+                    for_terminal(&t.name),
                     format!("{:?}", t.effect).to_lowercase(),
                     format!("{:?}", t.policy).to_lowercase(),
-                    t.description
+                    for_terminal(&t.description)
                 );
             }
         }
@@ -363,6 +367,7 @@ pub(super) async fn tools_call(
                 output,
                 ..
             }) if c == call => {
+                let output = for_terminal(&output);
                 if status == ToolStatus::Succeeded {
                     println!("{output}");
                     break ExitCode::SUCCESS;

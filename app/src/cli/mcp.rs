@@ -9,6 +9,7 @@ use aetheria_engine::config::McpServerConfig;
 use super::CliError;
 use super::ask::shutdown;
 use super::manage::{request, start};
+use crate::visible::for_terminal;
 
 async fn settings(
     handle: &aetheria_engine::Handle,
@@ -129,11 +130,12 @@ pub(super) async fn list(json: bool) -> Result<ExitCode, CliError> {
             McpState::Disabled => "off".to_owned(),
         };
         println!("{:<16} {:<20} {}", s.name, state, s.target);
+        // What a server says (its error, its tools' names) is shown escaped.
         if let Some(error) = s.error {
-            println!("{:<16} {error}", "");
+            println!("{:<16} {}", "", for_terminal(&error));
         }
         for tool in s.tools {
-            println!("{:<16}   {tool}", "");
+            println!("{:<16}   {}", "", for_terminal(&tool));
         }
     }
     Ok(ExitCode::SUCCESS)

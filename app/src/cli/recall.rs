@@ -8,6 +8,7 @@ use aetheria_engine::api::{Command, Event, MemoryId};
 use super::CliError;
 use super::ask::shutdown;
 use super::manage::{request, start};
+use crate::visible::for_terminal;
 
 pub(super) async fn search(
     words: &[String],
@@ -46,11 +47,14 @@ pub(super) async fn search(
             (None, Some(tool)) => format!("tool {tool}"),
             _ => "?".into(),
         };
+        // Only the bold marks this program adds are escape sequences; the text's own are shown.
         println!(
             "{}  {} ({who})\n    {}",
             hit.session,
-            hit.session_title,
-            hit.snippet.replace('«', "\x1b[1m").replace('»', "\x1b[0m")
+            for_terminal(&hit.session_title),
+            for_terminal(&hit.snippet)
+                .replace('«', "\x1b[1m")
+                .replace('»', "\x1b[0m")
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -79,7 +83,7 @@ pub(super) async fn list(json: bool) -> Result<ExitCode, CliError> {
         } else {
             format!(" [{}]", m.tags.join(", "))
         };
-        println!("{}  {}{tags}", m.id, m.text);
+        println!("{}  {}{}", m.id, for_terminal(&m.text), for_terminal(&tags));
     }
     Ok(ExitCode::SUCCESS)
 }

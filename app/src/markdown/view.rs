@@ -5,14 +5,14 @@ use iced::widget::text::Span as TextSpan;
 use iced::widget::{button, column, container, rich_text, row, text};
 use iced::{Element, Fill, Font, Padding};
 
-use super::{Block, Span};
+use super::{Block, Link, Span};
 use crate::theme::{self, BOLD, HEADING, MONO, Palette};
 
 /// What a drawn document can ask for.
 #[derive(Debug)]
 pub struct Actions<M> {
     /// A link was clicked.
-    pub open: fn(String) -> M,
+    pub open: fn(Link) -> M,
     /// A code block's Copy button was pressed.
     pub copy: fn(String) -> M,
 }
@@ -178,7 +178,7 @@ fn inline<'a, M: Clone + 'a>(
     {
         return text(only.text.as_str()).font(font).size(size).into();
     }
-    let runs: Vec<TextSpan<'a, String, Font>> = spans
+    let runs: Vec<TextSpan<'a, Link, Font>> = spans
         .iter()
         .map(|s| {
             let mut f = font;
@@ -201,7 +201,10 @@ fn inline<'a, M: Clone + 'a>(
                     .padding(Padding::from([0, 3]));
             }
             if let Some(url) = &s.link {
-                run = run.color(p.link).underline(true).link(url.clone());
+                run = run.color(p.link).underline(true).link(Link {
+                    url: url.clone(),
+                    text: s.text.clone(),
+                });
             }
             run
         })

@@ -178,6 +178,54 @@ async fn without_a_terminal_ask_tools_are_denied_unless_allowed() {
     assert_eq!(stdout(&out).trim(), "Written.");
 }
 
+/// An answer, a file's text and a tool's output can carry terminal escape sequences (clear the
+/// screen, move the cursor, recolour): `aetheria ask` prints none of them, it shows them.
+#[tokio::test]
+async fn escape_sequences_from_the_model_and_tools_never_reach_the_terminal() {
+    let read = serde_json::json!({ "path": "trap.txt" }).to_string();
+    let server = ScriptedServer::start(vec![
+        Reply::tool_calls(&[("call_1", "fs_read", &read)], 6),
+        Reply::text(&["Done.\u{1b}[2J\u{1b}[1;1HAll files were \u{9b}31mdeleted\r"]),
+    ])
+    .await
+    .unwrap();
+    let env = Env::new(&server.base_url());
+    std::fs::write(
+        env.workspace.join("trap.txt"),
+        "harmless\u{1b}]0;pwned\u{7}\u{1b}[8m hidden \u{202e}txt.exe",
+    )
+    .unwrap();
+    let out = env
+        .run(&["ask", "--allow", "fs_read", "read trap.txt"])
+        .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    for (name, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(
+            !text
+                .chars()
+                .any(|c| c.is_control() && c != '\n' && c != '\t'),
+            "{name} holds a control character: {text:?}"
+        );
+    }
+    assert!(
+        stdout(&out).contains("Done.<U+001B>[2J"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("<U+009B>31mdeleted<U+000D>"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("harmless<U+001B>]0;pwned<U+0007>"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stderr(&out).contains("<U+202E>txt.exe"), "{}", stderr(&out));
+}
+
 #[tokio::test]
 async fn tools_list_and_call_apply_policies() {
     let env = Env::new("http://127.0.0.1:9/v1");

@@ -172,8 +172,14 @@ async fn type_send_stream_stop_and_approve() {
         shows(&app, "+# from the GUI"),
         "the prompt shows a diff of the write"
     );
+    // An Enter meant for the message being typed, pressed as the prompt appears, answers nothing.
+    let _ = app.update(Message::EnterOnPrompt(std::time::Instant::now()));
+    assert!(shows(&app, "APPROVE THIS ACTION?"));
     assert!(!workspace.join("note.md").exists());
-    click(&mut app, "Allow once");
+    // Once the prompt has been there a moment, Enter allows once (the press carries its time).
+    let _ = app.update(Message::EnterOnPrompt(
+        std::time::Instant::now() + Duration::from_secs(2),
+    ));
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::TurnFinished { .. })
     })

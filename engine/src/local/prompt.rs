@@ -320,6 +320,7 @@ pub(crate) fn parse_calls(text: &str) -> Option<Vec<ToolCallRequest>> {
         };
         calls.push(ToolCallRequest {
             id: ToolCallId::new(),
+            wire_id: None,
             name,
             arguments,
         });
@@ -334,6 +335,7 @@ mod tests {
     fn call(name: &str, arguments: &str) -> ToolCallRequest {
         ToolCallRequest {
             id: ToolCallId::from("c1"),
+            wire_id: None,
             name: name.into(),
             arguments: arguments.into(),
         }

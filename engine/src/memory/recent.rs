@@ -270,6 +270,7 @@ mod tests {
                     let calls = vec![
                         ToolCallRequest {
                             id: ToolCallId::new(),
+                            wire_id: None,
                             name: "fs_list".into(),
                             arguments: format!("{{\"step\":{step}}}"),
                         };

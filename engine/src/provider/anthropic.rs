@@ -273,6 +273,7 @@ async fn read(
             };
             out.send(ResponseEvent::ToolCall(ToolCallRequest {
                 id: ToolCallId(id),
+                wire_id: None,
                 name,
                 arguments,
             }))
@@ -319,6 +320,7 @@ mod tests {
     fn history_alternates_and_tool_results_are_user_blocks() {
         let call = |id: &str| ToolCallRequest {
             id: ToolCallId::from(id),
+            wire_id: None,
             name: "fs_read".into(),
             arguments: r#"{"path":"a"}"#.into(),
         };
@@ -441,6 +443,7 @@ mod tests {
                 }),
                 ResponseEvent::ToolCall(ToolCallRequest {
                     id: ToolCallId::from("toolu_1"),
+                    wire_id: None,
                     name: "fs_read".into(),
                     arguments: r#"{"path": "é.txt"}"#.into(),
                 }),

@@ -191,6 +191,7 @@ async fn read(
                 );
                 calls.push(ToolCallRequest {
                     id: ToolCallId(id),
+                    wire_id: None,
                     name: call["name"].as_str().unwrap_or_default().to_owned(),
                     arguments: call
                         .get("args")
@@ -250,6 +251,7 @@ mod tests {
     fn tool_results_are_named_function_responses_in_user_turns() {
         let call = |id: &str, name: &str| ToolCallRequest {
             id: ToolCallId::from(id),
+            wire_id: None,
             name: name.into(),
             arguments: r#"{"path":"a"}"#.into(),
         };

@@ -207,6 +207,7 @@ async fn complete(
             tx,
             ResponseEvent::ToolCall(ToolCallRequest {
                 id: ToolCallId(id),
+                wire_id: None,
                 name: call["function"]["name"]
                     .as_str()
                     .unwrap_or_default()
@@ -255,6 +256,7 @@ async fn read(
         };
         out.send(ResponseEvent::ToolCall(ToolCallRequest {
             id,
+            wire_id: None,
             name: call.name,
             arguments: call.arguments,
         }))
@@ -452,6 +454,7 @@ mod tests {
     fn messages_use_the_wire_shape() {
         let call = ToolCallRequest {
             id: ToolCallId::from("call_1"),
+            wire_id: None,
             name: "fs_read".into(),
             arguments: r#"{"path":"a"}"#.into(),
         };
@@ -708,6 +711,7 @@ mod tests {
                 }),
                 ResponseEvent::ToolCall(ToolCallRequest {
                     id: ToolCallId::from("call_q"),
+                    wire_id: None,
                     name: "fs_read".into(),
                     arguments: r#"{"path": "a.txt"}"#.into(),
                 }),

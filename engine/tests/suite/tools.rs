@@ -688,3 +688,61 @@ async fn a_folder_grant_never_reaches_past_its_folder() {
         }
     }
 }
+
+/// A provider's tool-call ids are its own business: a server that gives two sessions' calls the
+/// same id cannot make one approval answer the other. The engine names every call itself, and
+/// the provider still gets its own id back on the wire.
+#[tokio::test]
+async fn a_provider_that_repeats_call_ids_cannot_cross_approvals() {
+    let write = |path: &str| {
+        call_of(
+            "dup",
+            "fs_write",
+            serde_json::json!({"path": path, "content": "written\n"}),
+        )
+    };
+    let mut h = Harness::start(vec![
+        write("a.txt"),
+        write("b.txt"),
+        Reply::text(&["done a"]),
+        Reply::text(&["done b"]),
+    ])
+    .await;
+    let first = h.new_session().await;
+    let second = h.new_session().await;
+    h.send(&first, "write a");
+    let (call_a, ..) = approval(&mut h).await;
+    h.send(&second, "write b");
+    let (call_b, ..) = approval(&mut h).await;
+    assert_ne!(call_a, call_b, "two calls, one id");
+    assert_ne!(call_a.as_str(), "dup");
+    h.handle
+        .submit(Command::Approve {
+            call: call_a,
+            decision: Decision::Allow,
+            remember: false,
+            scope: None,
+        })
+        .unwrap();
+    h.until(turn_ended).await;
+    h.handle
+        .submit(Command::Approve {
+            call: call_b,
+            decision: Decision::Deny,
+            remember: false,
+            scope: None,
+        })
+        .unwrap();
+    h.until(turn_ended).await;
+    assert_eq!(
+        std::fs::read_to_string(h.workspace.join("a.txt")).unwrap(),
+        "written\n"
+    );
+    assert!(!h.workspace.join("b.txt").exists(), "the denied call ran");
+    // On the wire the provider sees the id it gave, for the call and for its result.
+    let requests = h.server.requests();
+    let follow_up = &requests[2]["messages"];
+    let sent = serde_json::to_string(follow_up).unwrap();
+    assert!(sent.contains("\"tool_call_id\":\"dup\""), "{sent}");
+    assert!(sent.contains("\"id\":\"dup\""), "{sent}");
+}

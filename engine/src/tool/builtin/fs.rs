@@ -74,15 +74,31 @@ fn read_text(
     shown: &str,
     limit: u64,
 ) -> Result<Option<(String, u64)>, ToolError> {
+    // Opening a named pipe for reading waits for a writer, for ever: only files are opened.
+    match root.dir.metadata(rel) {
+        Ok(meta) if meta.is_dir() => {
+            return Err(ToolError::RespondToModel(format!(
+                "{shown:?} is a folder; use fs_list"
+            )));
+        }
+        Ok(meta) if !meta.is_file() => {
+            return Err(ToolError::RespondToModel(format!(
+                "{shown:?} is not a regular file (a pipe, socket or device); it cannot be read"
+            )));
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io_error(shown, &e)),
+    }
     let file = match root.dir.open(rel) {
         Ok(file) => file,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_error(shown, &e)),
     };
     let meta = file.metadata().map_err(|e| io_error(shown, &e))?;
-    if meta.is_dir() {
+    if !meta.is_file() {
         return Err(ToolError::RespondToModel(format!(
-            "{shown:?} is a folder; use fs_list"
+            "{shown:?} is not a regular file; it cannot be read"
         )));
     }
     refuse_hard_links(shown, &meta)?;

@@ -476,3 +476,25 @@ async fn glob_and_search_respect_gitignore() {
         "{one}"
     );
 }
+
+/// A named pipe planted in the workspace (the sandbox can make one) must not hang the read.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_named_pipe_is_refused_without_waiting_for_a_writer() {
+    let ws = tempfile::tempdir().unwrap();
+    let fifo = ws.path().join("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let cx = cx(&[ws.path().to_path_buf()]);
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        call(&FsRead, serde_json::json!({"path": "pipe"}), &cx),
+    )
+    .await
+    .expect("fs_read waited on the pipe");
+    let err = read.unwrap_err();
+    assert!(err.contains("not a regular file"), "{err}");
+}
