@@ -143,9 +143,10 @@ case "${1:-}" in
   run)
     install_packages build runtime
     need_rust
-    # `fast` is the release profile without LTO (see Cargo.toml): a cold build about 40% shorter
-    # than `release`, and the same optimised code where the app spends its time.
-    say "building the optimised app (profile fast; the first build takes a while)"
+    # `fast` is the release profile without LTO and with 16 codegen units (see Cargo.toml and the
+    # README): every crate optimised, as a person needs it; its first build is long (33 min on 2
+    # cores, measured), later ones only rebuild what changed.
+    say "building the optimised app (profile fast; the first build takes about half an hour on 2 cores)"
     cargo build --locked -p aetheria --profile fast
     if docker info >/dev/null 2>&1 || command -v bwrap >/dev/null; then
       build_sandbox_image "$CARGO_TARGET_DIR/fast/aetheria" \

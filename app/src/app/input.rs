@@ -109,7 +109,7 @@ mod tests {
         );
         is(Key::Named(Named::Escape), none, false, "Escape");
         is(Key::Named(Named::Escape), none, true, "Deny");
-        is(Key::Named(Named::Enter), none, true, "Allow");
+        is(Key::Named(Named::Enter), none, true, "EnterOnPrompt");
         is(Key::Named(Named::ArrowDown), none, false, "MoveSession(1)");
         is(Key::Named(Named::ArrowUp), none, false, "MoveSession(-1)");
         assert!(shortcut(&Key::Named(Named::Enter), none, false).is_none());

@@ -350,7 +350,7 @@ async fn sign_in_with_pkce_then_list_read_upload_and_refresh() {
         json!({"name": "Reports", "mimeType": "application/vnd.google-apps.folder"})
     );
     let (_, out) = direct(&mut h, "drive_upload", json!({"path": "../outside.txt"})).await;
-    assert!(out.contains("outside the workspace"), "{out}");
+    assert!(out.contains("without `..`"), "{out}");
 
     // No token (signed out): a clear error.
     let account = config.token_ref.clone();

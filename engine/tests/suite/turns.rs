@@ -115,13 +115,12 @@ async fn a_tool_call_split_over_many_chunks_runs_and_its_result_goes_back() {
             _ => None,
         })
         .collect();
+    // The engine names the call itself; the provider's id goes back only on the wire (below).
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert_ne!(started[0].0, "call_abc");
     assert_eq!(
-        started,
-        vec![(
-            "call_abc".into(),
-            "fs_read".into(),
-            r#"{"path": "notes/todo.md"}"#.into()
-        )]
+        (started[0].1.as_str(), started[0].2.as_str()),
+        ("fs_read", r#"{"path": "notes/todo.md"}"#)
     );
     assert!(events.iter().any(|e| matches!(e,
         Event::ToolCallFinished { status: ToolStatus::Succeeded, output, .. } if output == "- buy milk\n")));
@@ -486,8 +485,13 @@ async fn a_server_that_will_not_stream_with_tools_is_asked_without_streaming() {
         matches!(events.last(), Some(Event::TurnFinished { .. })),
         "{events:?}"
     );
-    assert!(events.iter().any(|e| matches!(e,
-        Event::ToolCallFinished { call, status: ToolStatus::Succeeded, .. } if call.to_string() == "call_whole")));
+    assert!(events.iter().any(|e| matches!(
+        e,
+        Event::ToolCallFinished {
+            status: ToolStatus::Succeeded,
+            ..
+        }
+    )));
     assert_eq!(streamed_text(&events), "Listed.");
     let bodies = h.server.requests();
     assert_eq!(bodies[0]["stream"], true);
