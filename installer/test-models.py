@@ -217,29 +217,28 @@ def whisper_tensors(model):
         out.append((f"encoder.{conv}.weight", f"encoder/{conv}/weight", None))
         out.append((f"encoder.{conv}.bias", f"encoder/{conv}/bias", "column"))
     norm("encoder/layer_norm", "encoder.ln_post")
-    for i in range(layers(model, "encoder")):
-        src, dst = f"encoder/layer_{i}", f"encoder.blocks.{i}"
+    def block(side, i, cross):
+        # Self-attention, then (in the decoder) attention to the audio, then the MLP.
+        src, dst = f"{side}/layer_{i}", f"{side}.blocks.{i}"
         norm(f"{src}/self_attention/layer_norm", f"{dst}.attn_ln")
         fused(f"{src}/self_attention/linear_0", f"{dst}.attn", ["query", "key", "value"])
         linear(f"{src}/self_attention/linear_1", f"{dst}.attn.out")
+        if cross:
+            norm(f"{src}/attention/layer_norm", f"{dst}.cross_attn_ln")
+            linear(f"{src}/attention/linear_0", f"{dst}.cross_attn.query")
+            fused(f"{src}/attention/linear_1", f"{dst}.cross_attn", ["key", "value"])
+            linear(f"{src}/attention/linear_2", f"{dst}.cross_attn.out")
         norm(f"{src}/ffn/layer_norm", f"{dst}.mlp_ln")
         linear(f"{src}/ffn/linear_0", f"{dst}.mlp.0")
         linear(f"{src}/ffn/linear_1", f"{dst}.mlp.2")
+
+    for i in range(layers(model, "encoder")):
+        block("encoder", i, cross=False)
     out.append(("decoder.positional_embedding", "decoder/position_encodings/encodings", None))
     out.append(("decoder.token_embedding.weight", "decoder/embeddings/weight", None))
     norm("decoder/layer_norm", "decoder.ln")
     for i in range(layers(model, "decoder")):
-        src, dst = f"decoder/layer_{i}", f"decoder.blocks.{i}"
-        norm(f"{src}/self_attention/layer_norm", f"{dst}.attn_ln")
-        fused(f"{src}/self_attention/linear_0", f"{dst}.attn", ["query", "key", "value"])
-        linear(f"{src}/self_attention/linear_1", f"{dst}.attn.out")
-        norm(f"{src}/attention/layer_norm", f"{dst}.cross_attn_ln")
-        linear(f"{src}/attention/linear_0", f"{dst}.cross_attn.query")
-        fused(f"{src}/attention/linear_1", f"{dst}.cross_attn", ["key", "value"])
-        linear(f"{src}/attention/linear_2", f"{dst}.cross_attn.out")
-        norm(f"{src}/ffn/layer_norm", f"{dst}.mlp_ln")
-        linear(f"{src}/ffn/linear_0", f"{dst}.mlp.0")
-        linear(f"{src}/ffn/linear_1", f"{dst}.mlp.2")
+        block("decoder", i, cross=True)
     return out
 
 

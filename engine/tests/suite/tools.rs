@@ -52,14 +52,7 @@ async fn an_approved_write_runs() {
     );
     // Nothing is written before the approval.
     assert!(!h.workspace.join("out/hello.txt").exists());
-    h.handle
-        .submit(Command::Approve {
-            call: call.clone(),
-            decision: Decision::Allow,
-            remember: false,
-            scope: None,
-        })
-        .unwrap();
+    answer(&h, call.clone(), Decision::Allow, false, None);
     let events = h.until(turn_ended).await;
     assert!(events.iter().any(|e| matches!(e,
         Event::ToolCallFinished { call: c, status: ToolStatus::Succeeded, .. } if *c == call)));
@@ -80,14 +73,7 @@ async fn a_denied_write_does_not_run_and_the_model_is_told() {
     let session = h.new_session().await;
     h.send(&session, "write x");
     let (call, ..) = approval(&mut h).await;
-    h.handle
-        .submit(Command::Approve {
-            call,
-            decision: Decision::Deny,
-            remember: false,
-            scope: None,
-        })
-        .unwrap();
+    answer(&h, call, Decision::Deny, false, None);
     let events = h.until(turn_ended).await;
     assert!(events.iter().any(|e| matches!(
         e,
@@ -117,14 +103,7 @@ async fn always_allow_is_remembered_across_restarts() {
     let session = h.new_session().await;
     h.send(&session, "write a");
     let (call, ..) = approval(&mut h).await;
-    h.handle
-        .submit(Command::Approve {
-            call,
-            decision: Decision::Allow,
-            remember: true,
-            scope: None,
-        })
-        .unwrap();
+    answer(&h, call, Decision::Allow, true, None);
     let events = h.until(turn_ended).await;
     assert!(events.iter().any(|e| matches!(e,
         Event::ToolPolicyChanged { tool, policy: Policy::Allow } if tool == "fs_write")));
@@ -199,14 +178,7 @@ async fn cancel_while_waiting_for_approval() {
     )));
     assert!(matches!(events.last(), Some(Event::TurnCancelled { .. })));
     // A late approval finds nothing waiting.
-    h.handle
-        .submit(Command::Approve {
-            call,
-            decision: Decision::Allow,
-            remember: false,
-            scope: None,
-        })
-        .unwrap();
+    answer(&h, call, Decision::Allow, false, None);
     let late = h.until(|e| matches!(e, Event::CommandFailed { .. })).await;
     assert!(matches!(late.last(), Some(Event::CommandFailed { .. })));
     assert!(!h.workspace.join("x.txt").exists());
@@ -241,14 +213,7 @@ async fn direct_tool_calls_apply_the_policy() {
         .unwrap();
     let (asked, ..) = approval(&mut h).await;
     assert_eq!(asked, call);
-    h.handle
-        .submit(Command::Approve {
-            call,
-            decision: Decision::Deny,
-            remember: false,
-            scope: None,
-        })
-        .unwrap();
+    answer(&h, call, Decision::Deny, false, None);
     let events = h
         .until(|e| matches!(e, Event::ToolCallFinished { .. }))
         .await;
@@ -307,6 +272,24 @@ async fn the_files_panel_lists_the_workspace_and_nothing_outside() {
     assert!(matches!(events.last(), Some(Event::CommandFailed { .. })));
 }
 
+/// Answers the approval of `call` as the person would.
+fn answer(
+    h: &Harness,
+    call: ToolCallId,
+    decision: Decision,
+    remember: bool,
+    scope: Option<String>,
+) {
+    h.handle
+        .submit(Command::Approve {
+            call,
+            decision,
+            remember,
+            scope,
+        })
+        .unwrap();
+}
+
 fn call_of(id: &str, tool: &str, args: serde_json::Value) -> Reply {
     Reply::tool_calls(&[(id, tool, &args.to_string())], 7)
 }
@@ -363,14 +346,7 @@ async fn always_allow_can_be_limited_to_a_folder() {
         preview.as_deref().unwrap().contains("+new text"),
         "{preview:?}"
     );
-    h.handle
-        .submit(Command::Approve {
-            call: call.clone(),
-            decision: Decision::Allow,
-            remember: true,
-            scope: Some(scope.value),
-        })
-        .unwrap();
+    answer(&h, call.clone(), Decision::Allow, true, Some(scope.value));
     let events = h.until(turn_ended).await;
     // Only the folder was allowed, not the tool.
     assert!(
@@ -394,14 +370,7 @@ async fn always_allow_can_be_limited_to_a_folder() {
     h.send(&session, "edit c");
     let (call, tool, _) = approval(&mut h).await;
     assert_eq!(tool, "fs_edit");
-    h.handle
-        .submit(Command::Approve {
-            call,
-            decision: Decision::Deny,
-            remember: false,
-            scope: None,
-        })
-        .unwrap();
+    answer(&h, call, Decision::Deny, false, None);
     h.until(turn_ended).await;
     assert_eq!(
         std::fs::read_to_string(h.workspace.join("other/c.md")).unwrap(),
@@ -412,14 +381,7 @@ async fn always_allow_can_be_limited_to_a_folder() {
     h.send(&session, "delete c");
     let (call, tool, effect) = approval(&mut h).await;
     assert_eq!((tool.as_str(), effect), ("fs_delete", Effect::Destructive));
-    h.handle
-        .submit(Command::Approve {
-            call,
-            decision: Decision::Allow,
-            remember: true,
-            scope: None,
-        })
-        .unwrap();
+    answer(&h, call, Decision::Allow, true, None);
     let events = h.until(turn_ended).await;
     assert!(
         !events
@@ -431,14 +393,7 @@ async fn always_allow_can_be_limited_to_a_folder() {
     h.send(&session, "delete a");
     let (call, tool, _) = approval(&mut h).await;
     assert_eq!(tool, "fs_delete");
-    h.handle
-        .submit(Command::Approve {
-            call,
-            decision: Decision::Deny,
-            remember: false,
-            scope: None,
-        })
-        .unwrap();
+    answer(&h, call, Decision::Deny, false, None);
     h.until(turn_ended).await;
     assert!(h.workspace.join("notes/a.md").exists());
 
@@ -561,14 +516,7 @@ async fn a_delete_is_never_always_allowed_in_the_whole_workspace() {
     let session = h.new_session().await;
     h.send(&session, "delete a");
     let (call, ..) = approval(&mut h).await;
-    h.handle
-        .submit(Command::Approve {
-            call,
-            decision: Decision::Allow,
-            remember: true,
-            scope: Some(String::new()),
-        })
-        .unwrap();
+    answer(&h, call, Decision::Allow, true, Some(String::new()));
     h.until(turn_ended).await;
     assert!(!h.workspace.join("a.txt").exists());
     h.send(&session, "delete b");
@@ -607,14 +555,7 @@ async fn a_folder_grant_never_reaches_past_its_folder() {
     let session = h.new_session().await;
     h.send(&session, "edit a");
     let (call, ..) = approval(&mut h).await;
-    h.handle
-        .submit(Command::Approve {
-            call,
-            decision: Decision::Allow,
-            remember: true,
-            scope: Some("notes".into()),
-        })
-        .unwrap();
+    answer(&h, call, Decision::Allow, true, Some("notes".into()));
     h.until(turn_ended).await;
     let approvals = std::fs::read_to_string(h.data.path().join("data/approvals.json")).unwrap();
     assert!(approvals.contains("\"notes\""), "{approvals}");
@@ -624,14 +565,7 @@ async fn a_folder_grant_never_reaches_past_its_folder() {
     h.send(&session, "edit through ..");
     let (call, tool, _) = approval(&mut h).await;
     assert_eq!(tool, "fs_edit");
-    h.handle
-        .submit(Command::Approve {
-            call,
-            decision: Decision::Allow,
-            remember: false,
-            scope: None,
-        })
-        .unwrap();
+    answer(&h, call, Decision::Allow, false, None);
     let events = h.until(turn_ended).await;
     let refused = events.iter().find_map(|e| match e {
         Event::ToolCallFinished { status, output, .. } => Some((*status, output.clone())),
@@ -649,14 +583,7 @@ async fn a_folder_grant_never_reaches_past_its_folder() {
     h.send(&session, "edit through the link");
     let (call, tool, _) = approval(&mut h).await;
     assert_eq!(tool, "fs_edit");
-    h.handle
-        .submit(Command::Approve {
-            call,
-            decision: Decision::Deny,
-            remember: false,
-            scope: None,
-        })
-        .unwrap();
+    answer(&h, call, Decision::Deny, false, None);
     h.until(turn_ended).await;
     assert_eq!(
         std::fs::read_to_string(h.workspace.join("secret/s.md")).unwrap(),
@@ -716,23 +643,9 @@ async fn a_provider_that_repeats_call_ids_cannot_cross_approvals() {
     let (call_b, ..) = approval(&mut h).await;
     assert_ne!(call_a, call_b, "two calls, one id");
     assert_ne!(call_a.as_str(), "dup");
-    h.handle
-        .submit(Command::Approve {
-            call: call_a,
-            decision: Decision::Allow,
-            remember: false,
-            scope: None,
-        })
-        .unwrap();
+    answer(&h, call_a, Decision::Allow, false, None);
     h.until(turn_ended).await;
-    h.handle
-        .submit(Command::Approve {
-            call: call_b,
-            decision: Decision::Deny,
-            remember: false,
-            scope: None,
-        })
-        .unwrap();
+    answer(&h, call_b, Decision::Deny, false, None);
     h.until(turn_ended).await;
     assert_eq!(
         std::fs::read_to_string(h.workspace.join("a.txt")).unwrap(),
