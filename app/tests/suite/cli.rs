@@ -529,11 +529,17 @@ async fn mcp_servers_are_added_listed_and_removed() {
         .run(&["mcp", "add", "bad name", "--url", "http://x"])
         .await;
     assert!(stderr(&out).contains("must be letters"), "{}", stderr(&out));
+    // `a__b`'s tool `c` and `a`'s tool `b__c` would have one name: `__` is refused in names.
+    let out = env.run(&["mcp", "add", "a__b", "--url", "http://x"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("without \"__\""), "{}", stderr(&out));
 
     let out = env.run(&["mcp", "list"]).await;
     let listed = stdout(&out);
+    // The server's sixth tool has a name no model can call (a space, an escape): left out.
     assert!(listed.contains("running, 5 tools"), "{listed}");
     assert!(listed.contains("notes__shout"), "{listed}");
+    assert!(!listed.contains("clear"), "{listed}");
     let out = env.run(&["tools", "list", "--json"]).await;
     let tools: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     let add = tools

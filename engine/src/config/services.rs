@@ -190,12 +190,13 @@ impl McpServerConfig {
     /// Why this entry cannot work, if it cannot.
     pub fn problem(&self, name: &str) -> Option<String> {
         if name.is_empty()
+            || name.contains("__")
             || !name
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
         {
             return Some(format!(
-                "the MCP server name {name:?} must be letters, digits, '-' or '_' (it prefixes its tools' names)"
+                "the MCP server name {name:?} must be letters, digits, '-' or '_', without \"__\" (it prefixes its tools' names, joined by \"__\")"
             ));
         }
         match (&self.command, &self.url) {

@@ -334,6 +334,21 @@ impl Server {
             .list_all_tools()
             .await
             .map_err(|e| format!("listing its tools failed: {e}"))?;
+        // A name a provider would refuse (OpenAI takes [A-Za-z0-9_-], at most 64) would fail
+        // every turn that offers it: such tools are left out, by name in the log.
+        let (listed, refused): (Vec<_>, Vec<_>) = listed.into_iter().partition(|tool| {
+            let full = self.name.len() + SEPARATOR.len() + tool.name.len();
+            !tool.name.is_empty()
+                && full <= 64
+                && tool
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        });
+        if !refused.is_empty() {
+            let names: Vec<&str> = refused.iter().map(|t| t.name.as_ref()).collect();
+            tracing::warn!(server = %self.name, ?names, "MCP tools with names a model cannot call are left out");
+        }
         let tools = listed
             .into_iter()
             .map(|tool| {
