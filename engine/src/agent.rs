@@ -890,8 +890,6 @@ async fn with_attachments(
     Ok((content, kept))
 }
 
-/// Some writes must not end a turn when they fail (a streaming flush, a status change): the final
-/// write reports the error. They are logged, never silently dropped.
 /// A call as the provider knows it: named by the provider's own id when it gave one.
 fn on_wire(call: &ToolCallRequest) -> ToolCallRequest {
     ToolCallRequest {
@@ -912,6 +910,8 @@ fn remembered(result: std::io::Result<()>) {
     }
 }
 
+/// Some writes must not end a turn when they fail (a streaming flush, a status change): the final
+/// write reports the error. They are logged, never silently dropped.
 fn logged(result: Result<(), crate::memory::MemoryError>) {
     if let Err(e) = result {
         tracing::warn!("database write failed: {e}");

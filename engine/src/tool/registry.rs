@@ -233,19 +233,17 @@ impl Policies {
         })
     }
 
-    /// Changes what is remembered and writes it down; in memory it holds even when the file
-    /// cannot be written (the error says so).
+    /// Changes what is remembered and writes it down, under the lock so two changes never write
+    /// the file out of order; in memory it holds even when the file cannot be written (the error
+    /// says so).
     fn change(&self, edit: impl FnOnce(&mut Remembered)) -> std::io::Result<()> {
-        let snapshot = {
-            let mut remembered = self
-                .remembered
-                .write()
-                .map_err(|_| std::io::Error::other("the remembered approvals are poisoned"))?;
-            edit(&mut remembered);
-            remembered.clone()
-        };
+        let mut remembered = self
+            .remembered
+            .write()
+            .map_err(|_| std::io::Error::other("the remembered approvals are poisoned"))?;
+        edit(&mut remembered);
         match &self.file {
-            Some(file) => snapshot.save(file),
+            Some(file) => remembered.save(file),
             None => Ok(()),
         }
     }
