@@ -294,17 +294,19 @@ fn call_of(id: &str, tool: &str, args: serde_json::Value) -> Reply {
     Reply::tool_calls(&[(id, tool, &args.to_string())], 7)
 }
 
+/// The model asks to replace "old" with "new" in `path`.
+fn edit(id: &str, path: &str) -> Reply {
+    call_of(
+        id,
+        "fs_edit",
+        serde_json::json!({"path": path, "old_text": "old", "new_text": "new"}),
+    )
+}
+
 /// "Always allow" for a folder: later edits inside it run at once, edits elsewhere still ask, and
 /// the grant outlives a restart. A destructive tool's "always allow" without a folder counts once.
 #[tokio::test]
 async fn always_allow_can_be_limited_to_a_folder() {
-    let edit = |id: &str, path: &str| {
-        call_of(
-            id,
-            "fs_edit",
-            serde_json::json!({"path": path, "old_text": "old", "new_text": "new"}),
-        )
-    };
     let mut h = Harness::start(vec![
         edit("e1", "notes/a.md"),
         Reply::text(&["one"]),
@@ -530,13 +532,6 @@ async fn a_delete_is_never_always_allowed_in_the_whole_workspace() {
 /// the same folder name in another project asks again.
 #[tokio::test]
 async fn a_folder_grant_never_reaches_past_its_folder() {
-    let edit = |id: &str, path: &str| {
-        call_of(
-            id,
-            "fs_edit",
-            serde_json::json!({"path": path, "old_text": "old", "new_text": "new"}),
-        )
-    };
     let mut h = Harness::start(vec![
         edit("e1", "notes/a.md"),
         Reply::text(&["one"]),
