@@ -55,6 +55,12 @@ pub enum Reply {
         /// A `Retry-After` header in seconds.
         retry_after: Option<u64>,
     },
+    /// An error status whose body never ends (the same line, over and over), as a broken or
+    /// hostile server may send.
+    EndlessError {
+        /// The HTTP status.
+        status: u16,
+    },
 }
 
 impl Reply {
@@ -402,6 +408,16 @@ async fn completions(
             .header(header::CONTENT_TYPE, "application/json")
             .body(Body::from(body))
             .unwrap_or_else(|_| Response::new(Body::empty())),
+        Reply::EndlessError { status } => {
+            let line = Bytes::from_static(b"{\"error\": \"this body never ends\"}\n");
+            let stream =
+                futures::stream::repeat_with(move || Ok::<_, std::io::Error>(line.clone()));
+            Response::builder()
+                .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from_stream(stream))
+                .unwrap_or_else(|_| Response::new(Body::empty()))
+        }
         Reply::Raw { pieces } => {
             let stream = futures::stream::iter(pieces).then(|piece| async move {
                 tokio::time::sleep(Duration::from_millis(1)).await;

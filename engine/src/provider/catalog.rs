@@ -98,7 +98,8 @@ pub(crate) async fn list(
         let request = http.get(url);
         let request = wire::authorize(request, provider.wire, key);
         let response = wire::open(request, provider, key.is_some()).await?;
-        let body: Value = response.json().await.map_err(|e| {
+        let text = wire::whole_text(response, wire::MAX_WHOLE_BODY, &provider.name).await?;
+        let body: Value = serde_json::from_str(&text).map_err(|e| {
             ProviderError::Stream(format!(
                 "provider {:?} answered GET /models with something that is not JSON: {e}",
                 provider.name

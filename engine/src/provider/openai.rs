@@ -174,9 +174,7 @@ async fn complete(
     tx: &Tx,
 ) -> Result<(), ProviderError> {
     let name = &config.name;
-    let text = response.text().await.map_err(|e| {
-        ProviderError::Stream(format!("the answer from provider {name:?} broke off ({e})"))
-    })?;
+    let text = super::wire::whole_text(response, super::wire::MAX_WHOLE_BODY, name).await?;
     let v: Value = serde_json::from_str(&text).map_err(|e| {
         ProviderError::Stream(format!(
             "provider {name:?} sent an answer that is not valid JSON ({e}): {}",

@@ -366,7 +366,7 @@ pub(crate) async fn open(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    let text = response.text().await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&read_capped(response, MAX_ERROR_BODY).await.0).into_owned();
     Err(http_error(
         config,
         has_key,
@@ -374,6 +374,43 @@ pub(crate) async fn open(
         &text,
         retry_after,
     ))
+}
+
+/// Most of an error answer's body that is read: only its message is shown, and a server that
+/// sends an endless body must not hold the turn or fill the memory.
+pub(crate) const MAX_ERROR_BODY: usize = 64 << 10;
+/// Most of a whole (non-streamed) answer, or one page of a model list, that is read.
+pub(crate) const MAX_WHOLE_BODY: usize = 16 << 20;
+
+/// Reads at most `max` bytes of a body; the flag says whether more was there (the rest is not
+/// read). A connection that breaks off ends the body where it broke.
+pub(crate) async fn read_capped(mut response: reqwest::Response, max: usize) -> (Vec<u8>, bool) {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = max - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return (body, true);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    (body, false)
+}
+
+/// A whole body of at most `max` bytes as text, or an error that says it was larger.
+pub(crate) async fn whole_text(
+    response: reqwest::Response,
+    max: usize,
+    name: &str,
+) -> Result<String, ProviderError> {
+    let (body, more) = read_capped(response, max).await;
+    if more {
+        return Err(ProviderError::Stream(format!(
+            "provider {name:?} sent an answer larger than {} MiB; it was not read",
+            max >> 20
+        )));
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 pub(crate) async fn send(tx: &Tx, event: ResponseEvent) -> Result<(), ProviderError> {

@@ -499,3 +499,17 @@ async fn a_server_that_will_not_stream_with_tools_is_asked_without_streaming() {
     assert!(bodies[1].get("stream_options").is_none());
     assert!(bodies[1]["tools"].is_array());
 }
+
+/// A provider whose error answer never ends (a broken proxy, a hostile server) cannot hold the
+/// turn or fill the memory: only the first 64 KiB of an error body are read.
+#[tokio::test]
+async fn an_error_body_that_never_ends_fails_the_turn_at_once() {
+    let mut h = Harness::start(vec![Reply::EndlessError { status: 400 }]).await;
+    let session = h.new_session().await;
+    let events = h.turn(&session, "hello").await;
+    let Some(Event::TurnFailed { error, .. }) = events.last() else {
+        panic!("{events:?}")
+    };
+    assert!(error.message.contains("400"), "{}", error.message);
+    assert!(error.message.len() < 2000, "{}", error.message);
+}
