@@ -53,10 +53,12 @@ pub struct Approval {
     pub tool: String,
     /// What it can change.
     pub effect: Effect,
-    /// Its arguments, pretty-printed.
+    /// Its arguments, pretty-printed, hidden layout characters shown as `<U+…>`.
     pub arguments: String,
-    /// What it would change (a diff for file writes), when the tool can tell.
+    /// What it would change (a diff for file writes), when the tool can tell; shown the same way.
     pub preview: Option<String>,
+    /// Why the person should look twice (the arguments or preview hid characters).
+    pub warning: Option<&'static str>,
     /// The folder or domain "always allow" can be limited to.
     pub scope: Option<ApprovalScope>,
 }

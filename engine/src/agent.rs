@@ -406,7 +406,7 @@ async fn answer(
         }
         history.push(ChatMessage::Assistant {
             content: text,
-            tool_calls: calls.iter().map(on_wire).collect(),
+            tool_calls: calls.iter().cloned().map(on_wire).collect(),
         });
         // Independent calls run concurrently; results go back in the order the model asked.
         let results = futures::future::join_all(calls.iter().cloned().map(|call| {
@@ -425,7 +425,7 @@ async fn answer(
         for (call, result) in calls.iter().zip(results) {
             match result {
                 Ok((_, output)) => history.push(ChatMessage::Tool {
-                    call_id: on_wire(call).id,
+                    call_id: wire_id(call),
                     content: output,
                 }),
                 Err(error) => return TurnEnd::Failed(error),
@@ -759,7 +759,7 @@ async fn history(
                 let requested = m.tool_calls.clone();
                 out.push(ChatMessage::Assistant {
                     content: m.content,
-                    tool_calls: m.tool_calls.iter().map(on_wire).collect(),
+                    tool_calls: m.tool_calls.into_iter().map(on_wire).collect(),
                 });
                 // Every requested call needs a result, or providers reject the history.
                 for c in requested {
@@ -770,7 +770,7 @@ async fn history(
                         .filter(|o| !o.is_empty())
                         .unwrap_or_else(|| "[no result: the call was interrupted]".to_owned());
                     out.push(ChatMessage::Tool {
-                        call_id: on_wire(&c).id,
+                        call_id: wire_id(&c),
                         content: output,
                     });
                 }
@@ -890,17 +890,18 @@ async fn with_attachments(
     Ok((content, kept))
 }
 
-/// A call as the provider knows it: named by the provider's own id when it gave one.
-fn on_wire(call: &ToolCallRequest) -> ToolCallRequest {
-    ToolCallRequest {
-        id: call
-            .wire_id
-            .as_deref()
-            .map_or_else(|| call.id.clone(), ToolCallId::from),
-        wire_id: None,
-        name: call.name.clone(),
-        arguments: call.arguments.clone(),
-    }
+/// The id the provider knows a call by: its own when it gave one.
+fn wire_id(call: &ToolCallRequest) -> ToolCallId {
+    call.wire_id
+        .as_deref()
+        .map_or_else(|| call.id.clone(), ToolCallId::from)
+}
+
+/// A call as the provider knows it (see `wire_id`).
+fn on_wire(mut call: ToolCallRequest) -> ToolCallRequest {
+    call.id = wire_id(&call);
+    call.wire_id = None;
+    call
 }
 
 /// Reports a remembered approval that could not be written down (it holds until the engine stops).

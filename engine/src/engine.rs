@@ -39,11 +39,8 @@ pub struct Engine;
 /// in the database: a person's whole-tool choices move over once from the database on this
 /// machine (never from a server, where others may have written them); folder grants kept there
 /// were not bound to a workspace folder and are not carried over: those calls ask again.
-async fn remembered_choices(config: &Config, store: &Store, file: &std::path::Path) -> Remembered {
-    let on_this_machine = config.memory.url.as_deref().is_none_or(|url| {
-        !url.contains("://") || url.starts_with("surrealkv://") || url.starts_with("mem://")
-    });
-    if file.exists() || !on_this_machine {
+async fn remembered_choices(store: &Store, file: &std::path::Path) -> Remembered {
+    if file.exists() || store.is_shared() {
         return Remembered::load(file);
     }
     let policies = match store.policies().await {
@@ -80,7 +77,7 @@ impl Engine {
             });
         }
         let approvals = config.data_dir.join(remembered::FILE);
-        let remembered = remembered_choices(&config, &store, &approvals).await;
+        let remembered = remembered_choices(&store, &approvals).await;
         let mut roots = Vec::new();
         for root in &config.workspace_roots {
             if root.is_dir() {

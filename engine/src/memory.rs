@@ -582,6 +582,11 @@ impl Store {
 
     // ---- remembered policies (before approvals.json) ----
 
+    /// Whether other machines write to this store (a server), rather than this machine alone.
+    pub(crate) fn is_shared(&self) -> bool {
+        self.shared_since.is_some()
+    }
+
     /// Whole-tool approvals as earlier versions kept them, read once to move them to
     /// `approvals.json`.
     pub(crate) async fn policies(&self) -> Result<HashMap<String, Policy>> {
@@ -599,7 +604,8 @@ impl Store {
             .collect())
     }
 
-    /// Where whole-tool approvals were kept before `approvals.json` (tests of the move use it).
+    /// Where whole-tool approvals were kept before `approvals.json` (the store's own tests write
+    /// them).
     #[cfg(test)]
     pub(crate) async fn set_policy(&self, tool: &str, policy: Policy) -> Result<()> {
         self.exec(

@@ -185,7 +185,7 @@ impl Scope {
 
 /// The plain names of a folder path relative to a workspace folder: `.` and empty names dropped,
 /// `None` for `..`, an absolute path or a control character.
-pub(crate) fn plain_parts(value: &str) -> Option<Vec<String>> {
+fn plain_parts(value: &str) -> Option<Vec<String>> {
     let value = value.trim();
     if value.starts_with('/') || value.starts_with('\\') || value.chars().any(char::is_control) {
         return None;

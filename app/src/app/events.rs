@@ -123,13 +123,20 @@ impl App {
                 if self.approvals.is_empty() {
                     self.prompt_since = Some(std::time::Instant::now());
                 }
+                // Made visible once here, not at every frame the prompt is drawn.
+                let warning = [Some(arguments.as_str()), preview.as_deref()]
+                    .into_iter()
+                    .flatten()
+                    .find_map(crate::visible::warning);
+                let visible = |text: &str| crate::visible::for_window(text).into_owned();
                 self.approvals.push_back(Approval {
                     call,
                     tool,
                     effect,
-                    arguments: pretty(&arguments),
-                    preview,
+                    arguments: visible(&pretty(&arguments)),
+                    preview: preview.as_deref().map(visible),
                     scope,
+                    warning,
                 });
             }
             Event::ToolCallFinished {

@@ -679,7 +679,7 @@ fn delete_prompt<'a>(p: Palette, title: Option<String>) -> Element<'a, Message> 
     .into()
 }
 
-fn diff_line<'a>(p: Palette, line: String) -> Element<'a, Message> {
+fn diff_line<'a>(p: Palette, line: &'a str) -> Element<'a, Message> {
     let fill = match line.as_bytes().first() {
         Some(b'+') if !line.starts_with("+++") => Some(p.ok),
         Some(b'-') if !line.starts_with("---") => Some(p.danger),
@@ -754,25 +754,10 @@ fn approval_prompt<'a>(p: Palette, approval: &'a Approval, waiting: usize) -> El
     };
 
     // A diff when the tool can show one (+ lines green, - lines red), else the arguments.
-    // Hidden layout characters (bidi overrides, zero-width) are shown as <U+…>, with a warning.
     let body: Element<'a, Message> = match &approval.preview {
-        Some(diff) => column(
-            diff.lines()
-                .map(|line| diff_line(p, crate::visible::for_window(line).into_owned())),
-        )
-        .into(),
-        None => text(crate::visible::for_window(&approval.arguments).into_owned())
-            .font(MONO)
-            .size(13)
-            .into(),
+        Some(diff) => column(diff.lines().map(|line| diff_line(p, line))).into(),
+        None => text(approval.arguments.as_str()).font(MONO).size(13).into(),
     };
-    let warning = [
-        Some(approval.arguments.as_str()),
-        approval.preview.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .find_map(crate::visible::warning);
     let args = container(scrollable(body).height(Shrink))
         .padding(10)
         .max_height(320)
@@ -798,7 +783,7 @@ fn approval_prompt<'a>(p: Palette, approval: &'a Approval, waiting: usize) -> El
         .align_y(iced::Center),
     ]
     .spacing(14);
-    if let Some(warning) = warning {
+    if let Some(warning) = approval.warning {
         prompt = prompt.push(text(warning).size(14).color(p.danger));
     }
     if waiting > 1 {

@@ -184,7 +184,7 @@ fn hoisted_ref(target: &str, prefix: &str, whole: &mut bool) -> Option<String> {
     let pointer = target.strip_prefix('#')?;
     for (folder, mark) in [("/$defs/", '.'), ("/definitions/", ':')] {
         if let Some(rest) = pointer.strip_prefix(folder) {
-            let (name, tail) = rest.split_once('/').map_or((rest, ""), |(n, t)| (n, t));
+            let (name, tail) = rest.split_once('/').unwrap_or((rest, ""));
             let name = name.replace("~1", "/").replace("~0", "~");
             let sep = if tail.is_empty() { "" } else { "/" };
             return Some(format!(

@@ -32,11 +32,12 @@ pub(crate) fn relevant(tools: &[ToolSpec], messages: &[ChatMessage], max: usize)
     };
     let asked: HashSet<String> = words(said).collect();
     let lowered = said.to_lowercase();
+    let titles: Vec<HashSet<String>> = tools.iter().map(|t| words(&t.name).collect()).collect();
     let documents: Vec<HashSet<String>> = tools
         .iter()
-        .map(|t| words(&t.name).chain(words(&t.description)).collect())
+        .zip(&titles)
+        .map(|(t, title)| title.iter().cloned().chain(words(&t.description)).collect())
         .collect();
-    let titles: Vec<HashSet<String>> = tools.iter().map(|t| words(&t.name).collect()).collect();
     // A word few tools use says more about which one is meant.
     let mut spread: HashMap<&str, usize> = HashMap::new();
     for document in &documents {

@@ -111,6 +111,17 @@ impl Offline {
         self.until(turn_ended).await
     }
 
+    /// Writes `notes.txt` (a meeting's day and room), installs the model and opens a session.
+    async fn with_notes(&mut self) -> aetheria_engine::api::SessionId {
+        std::fs::write(
+            self.workspace.join("notes.txt"),
+            "The meeting is on Tuesday at 10:00 in room 4.\n",
+        )
+        .unwrap();
+        self.install().await;
+        self.session().await
+    }
+
     async fn session(&mut self) -> aetheria_engine::api::SessionId {
         let session = aetheria_engine::api::SessionId::new();
         self.handle
@@ -260,13 +271,7 @@ async fn with_no_provider_the_local_model_answers_offline() {
 #[tokio::test]
 async fn the_local_model_calls_a_tool_and_answers_from_its_result() {
     let mut offline = Offline::start(&["fs_read"]).await;
-    std::fs::write(
-        offline.workspace.join("notes.txt"),
-        "The meeting is on Tuesday at 10:00 in room 4.\n",
-    )
-    .unwrap();
-    offline.install().await;
-    let session = offline.session().await;
+    let session = offline.with_notes().await;
     let events = offline
         .turn(&session, "Use the fs_read tool to read the file notes.txt.")
         .await;
@@ -314,13 +319,7 @@ async fn the_local_model_calls_a_tool_and_answers_from_its_result() {
 #[tokio::test]
 async fn with_every_tool_on_a_question_gets_words_and_a_request_gets_its_tool() {
     let mut offline = Offline::start(&["*"]).await;
-    std::fs::write(
-        offline.workspace.join("notes.txt"),
-        "The meeting is on Tuesday at 10:00 in room 4.\n",
-    )
-    .unwrap();
-    offline.install().await;
-    let session = offline.session().await;
+    let session = offline.with_notes().await;
     let events = offline
         .turn(
             &session,

@@ -44,11 +44,6 @@ fn display(path: &Path) -> String {
     }
 }
 
-/// The path scope an approval can be remembered for: where the path really leads.
-fn path_scope(path: &str, workspace: &Workspace) -> Option<Scope> {
-    workspace.scope_of(path)
-}
-
 /// A file with more than one name may have a name outside the workspace; reading or changing it in
 /// place would reach past the roots, so it is refused.
 fn refuse_hard_links(shown: &str, meta: &cap_std::fs::Metadata) -> Result<(), ToolError> {
@@ -270,7 +265,7 @@ impl Tool for FsRead {
     }
 
     fn scope(&self, args: &FsReadArgs, workspace: &Workspace) -> Option<Scope> {
-        path_scope(&args.path, workspace)
+        workspace.scope_of(&args.path)
     }
 
     async fn call(&self, args: FsReadArgs, cx: ToolCx) -> Result<ToolOutput, ToolError> {
@@ -344,7 +339,7 @@ impl Tool for FsWrite {
     }
 
     fn scope(&self, args: &FsWriteArgs, workspace: &Workspace) -> Option<Scope> {
-        path_scope(&args.path, workspace)
+        workspace.scope_of(&args.path)
     }
 
     async fn call(&self, args: FsWriteArgs, cx: ToolCx) -> Result<ToolOutput, ToolError> {

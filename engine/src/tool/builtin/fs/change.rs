@@ -4,9 +4,7 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{
-    MAX_TEXT_BYTES, blocking, diff, display, path_scope, read_text, refuse_hard_links, write_atomic,
-};
+use super::{MAX_TEXT_BYTES, blocking, diff, display, read_text, refuse_hard_links, write_atomic};
 use crate::api::Effect;
 use crate::tool::workspace::{Workspace, io_error};
 use crate::tool::{Scope, Tool, ToolCx, ToolError, ToolOutput};
@@ -63,7 +61,7 @@ impl Tool for FsEdit {
     }
 
     fn scope(&self, args: &FsEditArgs, workspace: &Workspace) -> Option<Scope> {
-        path_scope(&args.path, workspace)
+        workspace.scope_of(&args.path)
     }
 
     async fn call(&self, args: FsEditArgs, cx: ToolCx) -> Result<ToolOutput, ToolError> {
@@ -150,10 +148,7 @@ impl Tool for FsMove {
                 root: to_root,
                 parts: to,
             }),
-        ) = (
-            path_scope(&args.from, workspace),
-            path_scope(&args.to, workspace),
-        )
+        ) = (workspace.scope_of(&args.from), workspace.scope_of(&args.to))
         else {
             return None;
         };
@@ -255,7 +250,7 @@ impl Tool for FsDelete {
     }
 
     fn scope(&self, args: &FsDeleteArgs, workspace: &Workspace) -> Option<Scope> {
-        path_scope(&args.path, workspace)
+        workspace.scope_of(&args.path)
     }
 
     async fn call(&self, args: FsDeleteArgs, cx: ToolCx) -> Result<ToolOutput, ToolError> {
