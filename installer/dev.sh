@@ -18,10 +18,17 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 packages() { for list in "$@"; do grep -v '^\s*#' "installer/debian/$list-packages.txt" | sed '/^\s*$/d'; done; }
 
+# The packages of these lists that are not installed, one a line.
+missing_packages() {
+  local p
+  for p in $(packages "$@" | sort -u); do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || echo "$p"
+  done
+}
+
 install_packages() {
-  local wanted missing=()
-  wanted=$(packages "$@" | sort -u)
-  for p in $wanted; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
+  local missing
+  mapfile -t missing < <(missing_packages "$@")
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing: ${missing[*]}"
     as_root apt-get update -qq
@@ -157,7 +164,9 @@ case "${1:-}" in
   test)
     install_packages build
     need_rust
-    # What the tests need but the compiler does not comes while it compiles.
+    # What the tests need but the compiler does not comes while it compiles; sudo asks for its
+    # password now, not in the middle of the compiler's output.
+    if [ "$(id -u)" != 0 ] && [ -n "$(missing_packages runtime test)" ]; then sudo -v; fi
     say "installing the test packages and fetching the test models meanwhile (log: $LOGS/prepare.log)"
     { install_packages runtime test && fetch_test_models && fetch_mcp_sdk; } >"$LOGS/prepare.log" 2>&1 &
     prepare=$!
