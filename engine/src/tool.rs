@@ -103,20 +103,17 @@ impl LiveOutput {
 }
 
 /// What a call acts on, so "always allow" can be remembered for part of a tool: a place in one
-/// allowed folder (allowed with everything under it) or a web domain (with its subdomains).
+/// allowed folder (allowed with everything under it) or a web site (scheme, host and port).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub(crate) enum Scope {
     /// A place in a workspace folder: the folder's real location on disk and the plain names that
     /// lead from it to the place (for a call: where its path really leads, every link resolved).
     /// Never `..`: a grant is compared name by name, within the one folder it was given for.
-    Path {
-        root: PathBuf,
-        parts: Vec<String>,
-    },
-    Domain {
-        domain: String,
-    },
+    Path { root: PathBuf, parts: Vec<String> },
+    /// A web site: scheme, host and port (`https://example.com`, `http://localhost:8080`);
+    /// a grant for a named host also covers its subdomains on the same scheme and port.
+    Site { origin: String },
 }
 
 impl Scope {
@@ -130,13 +127,24 @@ impl Scope {
                     parts: granted,
                 },
             ) => root == granted_root && parts.starts_with(granted),
-            (Self::Domain { domain: host }, Self::Domain { domain }) => {
-                let host = host.to_ascii_lowercase();
-                let domain = domain.to_ascii_lowercase();
-                host == domain
-                    || host
-                        .strip_suffix(&domain)
-                        .is_some_and(|rest| rest.ends_with('.'))
+            (Self::Site { origin }, Self::Site { origin: granted }) => {
+                let (Ok(call), Ok(granted)) = (url::Url::parse(origin), url::Url::parse(granted))
+                else {
+                    return false;
+                };
+                let same_door = call.scheme() == granted.scheme()
+                    && call.port_or_known_default() == granted.port_or_known_default();
+                let host_covered = match (call.host(), granted.host()) {
+                    (Some(url::Host::Domain(host)), Some(url::Host::Domain(domain))) => {
+                        host == domain
+                            || host
+                                .strip_suffix(domain)
+                                .is_some_and(|rest| rest.ends_with('.'))
+                    }
+                    (Some(host), Some(grant)) => host == grant,
+                    _ => false,
+                };
+                same_door && host_covered
             }
             _ => false,
         }
@@ -150,9 +158,9 @@ impl Scope {
                 kind: crate::api::ScopeKind::Path,
                 value: parts[..parts.len().saturating_sub(1)].join("/"),
             },
-            Self::Domain { domain } => crate::api::ApprovalScope {
-                kind: crate::api::ScopeKind::Domain,
-                value: domain.clone(),
+            Self::Site { origin } => crate::api::ApprovalScope {
+                kind: crate::api::ScopeKind::Site,
+                value: origin.clone(),
             },
         }
     }
@@ -166,15 +174,26 @@ impl Scope {
                 root: root.clone(),
                 parts: plain_parts(value)?,
             }),
-            Self::Domain { .. } => {
-                let domain = value.trim().trim_start_matches("*.").to_ascii_lowercase();
-                let plain = !domain.is_empty()
-                    && domain
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-'));
-                plain.then_some(Self::Domain { domain })
+            Self::Site { origin } => {
+                let call = url::Url::parse(origin).ok()?;
+                let value = value.trim().trim_start_matches("*.");
+                let value = if value.contains("://") {
+                    value.to_owned()
+                } else {
+                    format!("{}://{value}", call.scheme())
+                };
+                Self::site(&url::Url::parse(&value).ok()?)
             }
         }
+    }
+
+    /// The site of an http(s) URL with a host: its scheme, host and port, and nothing else.
+    pub(crate) fn site(url: &url::Url) -> Option<Scope> {
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return None;
+        }
+        let origin = url.origin().ascii_serialization();
+        Some(Self::Site { origin })
     }
 
     /// Whether the grant covers a whole workspace folder (every path in it).

@@ -729,7 +729,7 @@ fn always_row<'a>(p: Palette, approval: &'a Approval) -> Element<'a, Message> {
     let where_ = match (scope.kind, scope.value.as_str()) {
         (ScopeKind::Path, "") => "in the whole workspace".to_owned(),
         (ScopeKind::Path, folder) => format!("in {folder}/"),
-        (ScopeKind::Domain, domain) => format!("on {domain}"),
+        (ScopeKind::Site, site) => format!("on {site}"),
     };
     column![
         buttons,

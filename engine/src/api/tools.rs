@@ -40,9 +40,9 @@ pub struct McpServerInfo {
 /// Part of a tool an approval can be remembered for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalScope {
-    /// A workspace path prefix or a web domain.
+    /// A workspace path prefix or a web site.
     pub kind: ScopeKind,
-    /// The suggested prefix or domain ("" is the whole workspace).
+    /// The suggested prefix or site, e.g. `https://example.com` ("" is the whole workspace).
     pub value: String,
 }
 
@@ -52,6 +52,6 @@ pub struct ApprovalScope {
 pub enum ScopeKind {
     /// Paths under a folder of the workspace.
     Path,
-    /// A domain and its subdomains.
-    Domain,
+    /// A web site (scheme, host and port; a named host with its subdomains).
+    Site,
 }

@@ -44,6 +44,11 @@ pub struct WebConfig {
     /// A Chromium (or Chrome) binary for pages that need scripts; default: looked up on `PATH`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chromium: Option<PathBuf>,
+    /// `host:port` places off the public internet (this machine, the local network) that
+    /// `web_fetch` may reach, e.g. `localhost:8080` or `192.168.1.20:80`. Every other loopback,
+    /// private, link-local or reserved address is refused, whatever name leads to it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub private_hosts: Vec<String>,
 }
 
 impl Default for WebConfig {
@@ -58,6 +63,7 @@ impl Default for WebConfig {
             max_bytes: 5 * 1024 * 1024,
             max_redirects: 5,
             chromium: None,
+            private_hosts: Vec::new(),
         }
     }
 }

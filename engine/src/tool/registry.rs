@@ -360,8 +360,8 @@ mod tests {
         policies
             .grant("fs_edit", path("/p/one", &["notes"]))
             .unwrap();
-        let web = Scope::Domain {
-            domain: "example.com".into(),
+        let web = Scope::Site {
+            origin: "https://example.com".into(),
         };
         policies.grant("web_fetch", web).unwrap();
         let edit =
@@ -390,19 +390,18 @@ mod tests {
             ),
             Policy::Ask
         );
-        let fetch = |host: &str| {
-            policies.policy_for_call(
-                "web_fetch",
-                Effect::External,
-                Some(&Scope::Domain {
-                    domain: host.into(),
-                }),
-            )
+        let fetch = |url: &str| {
+            let scope = Scope::site(&url::Url::parse(url).unwrap()).unwrap();
+            policies.policy_for_call("web_fetch", Effect::External, Some(&scope))
         };
-        assert_eq!(fetch("example.com"), Policy::Allow);
-        assert_eq!(fetch("docs.Example.com"), Policy::Allow);
-        assert_eq!(fetch("badexample.com"), Policy::Ask);
-        assert_eq!(fetch("example.com.evil.net"), Policy::Ask);
+        assert_eq!(fetch("https://example.com/a"), Policy::Allow);
+        assert_eq!(fetch("https://docs.Example.com:443/b"), Policy::Allow);
+        assert_eq!(fetch("https://badexample.com/"), Policy::Ask);
+        assert_eq!(fetch("https://example.com.evil.net/"), Policy::Ask);
+        // A grant is for one scheme and one port.
+        assert_eq!(fetch("http://example.com/"), Policy::Ask);
+        assert_eq!(fetch("https://example.com:8443/"), Policy::Ask);
+        assert_eq!(fetch("https://user@example.com:6379/"), Policy::Ask);
         // A configured deny still wins over a grant.
         policies.configure(BTreeMap::from([("fs_edit".to_owned(), Policy::Deny)]));
         assert_eq!(edit(path("/p/one", &["notes", "a.md"])), Policy::Deny);
@@ -427,6 +426,12 @@ mod tests {
             assert_eq!(call.grant(refused), None, "{refused:?}");
         }
         assert_eq!(call.suggestion().value, "notes");
+        let site = Scope::site(&url::Url::parse("http://127.0.0.1:8080/x").unwrap()).unwrap();
+        assert_eq!(site.suggestion().value, "http://127.0.0.1:8080");
+        assert_eq!(site.grant("127.0.0.1:8080"), Some(site.clone()));
+        let bare = site.grant("127.0.0.1").unwrap();
+        assert!(!site.within(&bare), "a grant without a port is for port 80");
+        assert_eq!(site.grant("ftp://127.0.0.1:8080"), None);
         assert_eq!(path("/p/one", &["a.md"]).suggestion().value, "");
     }
 

@@ -21,9 +21,24 @@ pub(crate) struct Remembered {
     /// Whole tools: the person's own allow/ask/deny.
     #[serde(default)]
     pub policies: BTreeMap<String, Policy>,
-    /// "Always allow" for part of a tool.
-    #[serde(default)]
+    /// "Always allow" for part of a tool. A grant of a kind this version no longer knows (a
+    /// bare web domain, before grants named the scheme and port) is dropped, not the file.
+    #[serde(default, deserialize_with = "known_grants")]
     pub grants: Vec<Grant>,
+}
+
+fn known_grants<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Grant>, D::Error> {
+    let raw = Vec::<serde_json::Value>::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .filter_map(|g| match serde_json::from_value(g) {
+            Ok(grant) => Some(grant),
+            Err(e) => {
+                tracing::warn!(%e, "a remembered grant of an old kind was dropped; it asks again");
+                None
+            }
+        })
+        .collect())
 }
 
 /// One remembered grant.
@@ -110,6 +125,31 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn a_grant_of_an_old_kind_is_dropped_and_the_rest_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE);
+        std::fs::write(
+            &path,
+            r#"{"policies": {"fs_write": "allow"}, "grants": [
+                {"tool": "web_fetch", "scope": {"kind": "domain", "domain": "example.com"}},
+                {"tool": "web_fetch", "scope": {"kind": "site", "origin": "https://example.com"}}
+            ]}"#,
+        )
+        .unwrap();
+        let remembered = Remembered::load(&path);
+        assert_eq!(remembered.policies.get("fs_write"), Some(&Policy::Allow));
+        assert_eq!(
+            remembered.grants,
+            vec![Grant {
+                tool: "web_fetch".into(),
+                scope: Scope::Site {
+                    origin: "https://example.com".into()
+                }
+            }]
+        );
     }
 
     #[test]

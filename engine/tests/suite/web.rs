@@ -61,6 +61,26 @@ async fn site() -> String {
         )
         .route("/loop", get(|| async { Redirect::temporary("/loop") }))
         .route("/moved", get(|| async { Redirect::permanent("/docs") }))
+        .route(
+            "/away",
+            get(|uri: axum::http::Uri| async move {
+                let to = query(&uri).into_iter().find(|(k, _)| k == "to").map(|(_, v)| v).unwrap_or_default();
+                Redirect::temporary(&to)
+            }),
+        )
+        .route(
+            "/peek",
+            get(|uri: axum::http::Uri| async move {
+                // A page whose script reads a place on this machine and shows what it got.
+                let at = query(&uri).into_iter().find(|(k, _)| k == "at").map(|(_, v)| v).unwrap_or_default();
+                typed(
+                    "text/html",
+                    format!(
+                        "<html><head><title>Peek</title></head><body><article><h1>Peek</h1><p id=out>nothing came back</p><img src=\"{at}/pixel\"><iframe src=\"{at}/frame\"></iframe></article><script>fetch('{at}/secret').then(r => r.text()).then(t => {{ document.getElementById('out').textContent = 'got ' + t; }});</script></body></html>"
+                    ),
+                )
+            }),
+        )
         .route("/missing", get(|| async { StatusCode::NOT_FOUND }))
         .route(
             "/slow",
@@ -174,6 +194,8 @@ async fn harness(base: &str, replies: Vec<Reply>, setup: impl FnOnce(&mut Config
         config.web.brave_url = format!("{base}/brave/res/v1/web/search");
         config.web.timeout_secs = 3;
         config.web.max_bytes = 1024 * 1024;
+        // The test site is on loopback, off the internet: the person lists it.
+        config.web.private_hosts = vec![base.trim_start_matches("http://").to_owned()];
         setup(config);
     })
     .await
@@ -309,7 +331,7 @@ async fn charsets_types_and_limits() {
 }
 
 #[tokio::test]
-async fn web_fetch_asks_per_domain_by_default() {
+async fn web_fetch_asks_per_site_by_default() {
     let base = site().await;
     let mut h = harness(&base, vec![], |config| {
         config.tools.policy.remove("web_fetch");
@@ -330,7 +352,8 @@ async fn web_fetch_asks_per_domain_by_default() {
         unreachable!()
     };
     let scope = scope.clone().unwrap();
-    assert_eq!(scope.value, "127.0.0.1");
+    // The suggestion is the site: scheme, host and port.
+    assert_eq!(scope.value, base);
     h.handle
         .submit(Command::Approve {
             call,
@@ -493,4 +516,111 @@ async fn a_page_cannot_talk_the_agent_past_approval() {
         std::fs::read_to_string(h.workspace.join("keep.txt")).unwrap(),
         "precious"
     );
+}
+
+/// A place on this machine the person never listed (a database's admin page, say): it counts
+/// every request that reaches it and answers with a secret, readable from any page.
+async fn internal() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let app = Router::new().fallback(move || {
+        let hits = counted.clone();
+        async move {
+            hits.fetch_add(1, Ordering::SeqCst);
+            (
+                [(header::ACCESS_CONTROL_ALLOW_ORIGIN, "*")],
+                "internal-secret-4471",
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://127.0.0.1:{port}"), hits)
+}
+
+/// web_fetch is no way into this machine or its network: loopback however spelled (a number, a
+/// name, an IPv6 form), cloud metadata, a redirect from a listed site, another port of a listed
+/// host. Nothing reaches the unlisted server; on the old code every one of these read its secret.
+#[tokio::test]
+async fn web_fetch_reaches_no_unlisted_place_off_the_internet() {
+    use std::sync::atomic::Ordering;
+    let base = site().await;
+    let (inside, hits) = internal().await;
+    let port = inside.rsplit(':').next().unwrap().to_owned();
+    let mut h = harness(&base, vec![], |_| {}).await;
+    for url in [
+        format!("{inside}/secret"),
+        format!("http://2130706433:{port}/secret"),
+        format!("http://0x7f.1:{port}/secret"),
+        format!("http://localhost:{port}/secret"),
+        format!("http://[::ffff:127.0.0.1]:{port}/secret"),
+        format!("http://user:pw@127.0.0.1:{port}/secret"),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        "http://[fd00:ec2::254]/latest/meta-data/".to_owned(),
+    ] {
+        let (status, out) = fetch(&mut h, url.clone()).await;
+        assert_eq!(status, ToolStatus::Failed, "{url}: {out}");
+        assert!(
+            out.contains("not a public internet address") && !out.contains("internal-secret"),
+            "{url}: {out}"
+        );
+        assert!(!out.contains("pw@"), "a password was shown: {out}");
+    }
+    // A listed site that redirects inside: not followed, the model is told where it leads.
+    let (status, out) = fetch(&mut h, format!("{base}/away?to={inside}/secret")).await;
+    assert_eq!(status, ToolStatus::Failed, "{out}");
+    assert!(
+        out.contains("another site") && !out.contains("internal-secret"),
+        "{out}"
+    );
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "a request reached the internal server"
+    );
+    // Listing the place lets it through: the person's exact host and port.
+    let mut h = harness(&base, vec![], |c| {
+        c.web.private_hosts.push(format!("127.0.0.1:{port}"))
+    })
+    .await;
+    let (status, out) = fetch(&mut h, format!("{inside}/secret")).await;
+    assert_eq!(status, ToolStatus::Succeeded, "{out}");
+    assert!(out.contains("internal-secret-4471"), "{out}");
+    assert_eq!(hits.load(Ordering::SeqCst), 1);
+}
+
+/// A rendered page's own scripts, images and frames are held to the same places: the page (on a
+/// listed site) cannot read the unlisted server, and Chromium runs with its own sandbox on.
+#[tokio::test]
+async fn a_rendered_page_reaches_no_unlisted_place() {
+    use std::sync::atomic::Ordering;
+    let base = site().await;
+    let (inside, hits) = internal().await;
+    let mut h = harness(&base, vec![], |c| c.web.timeout_secs = 30).await;
+    h.silence = std::time::Duration::from_secs(60);
+    let (status, rendered) = direct(
+        &mut h,
+        "web_fetch",
+        serde_json::json!({"url": format!("{base}/peek?at={inside}"), "render": true}),
+    )
+    .await;
+    assert_eq!(status, ToolStatus::Succeeded, "{rendered}");
+    assert!(rendered.contains("nothing came back"), "{rendered}");
+    assert!(!rendered.contains("internal-secret"), "{rendered}");
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        0,
+        "the browser reached the internal server"
+    );
+    // The page itself cannot be on an unlisted place either.
+    let (status, out) = direct(
+        &mut h,
+        "web_fetch",
+        serde_json::json!({"url": format!("{inside}/secret"), "render": true}),
+    )
+    .await;
+    assert_eq!(status, ToolStatus::Failed, "{out}");
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
 }

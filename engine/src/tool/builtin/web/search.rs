@@ -280,7 +280,7 @@ impl Tool for WebSearch {
             .unwrap_or(DEFAULT_RESULTS)
             .clamp(1, MAX_RESULTS);
         let config = self.0.config();
-        let client = Web::client(&config)?;
+        let client = Web::search_client(&config)?;
         let hits = match config.search {
             SearchBackend::Duckduckgo => duckduckgo(&client, &config, query, max).await?,
             SearchBackend::Searxng => searxng(&client, &config, query, max).await?,
