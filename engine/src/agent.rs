@@ -554,11 +554,18 @@ pub(crate) async fn run_call(
             break 'run None;
         };
         let scope = tool.scope_json(&call.arguments, &shared.workspace());
+        // A background job's turn: nobody is there to ask; only the tools this machine allows
+        // for jobs (narrowed by the job) run, whatever their policy.
         let headless = session.and_then(|s| shared.headless_allowed(s));
-        match shared
-            .policies
-            .policy_for_call(&call.name, tool.effect(), scope.as_ref())
-        {
+        let policy = match &headless {
+            Some(allowed) if !allowed.contains(&call.name) => None,
+            _ => Some(
+                shared
+                    .policies
+                    .policy_for_call(&call.name, tool.effect(), scope.as_ref()),
+            ),
+        };
+        match policy.unwrap_or(Policy::Ask) {
             Policy::Deny => {
                 finish(
                     &mut record,
@@ -570,14 +577,13 @@ pub(crate) async fn run_call(
                 );
                 break 'run None;
             }
-            // A background job's turn: nobody is there to ask; the job says what may run.
-            Policy::Ask if let Some(allowed) = &headless => {
-                if !allowed.iter().any(|t| t == &call.name) {
+            Policy::Ask if headless.is_some() => {
+                if policy.is_none() {
                     finish(
                         &mut record,
                         ToolStatus::Denied,
                         format!(
-                            "this is a background job with nobody to approve {}, and the job does not allow it; do without it",
+                            "this is a background job with nobody to approve {}, and jobs may not use it; do without it",
                             call.name
                         ),
                     );

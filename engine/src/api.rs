@@ -136,6 +136,9 @@ pub struct Settings {
     /// Dictation and sound.
     #[serde(default)]
     pub voice: VoiceConfig,
+    /// The tools background jobs may use on this machine (a job can only narrow this list).
+    #[serde(default)]
+    pub jobs_allow: Vec<String>,
 }
 
 /// What a submitted command was numbered; returned by `Handle::submit`.

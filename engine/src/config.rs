@@ -261,6 +261,9 @@ pub struct JobsConfig {
     pub concurrency: usize,
     /// Milliseconds a running job may go without a heartbeat before another worker takes it.
     pub visibility_ms: u64,
+    /// The tools a background job may use on this machine, with nobody there to approve them. A
+    /// job (whoever wrote it into the queue) can only narrow this list, never add to it.
+    pub allow: Vec<String>,
 }
 
 impl Default for JobsConfig {
@@ -268,6 +271,7 @@ impl Default for JobsConfig {
         Self {
             concurrency: 2,
             visibility_ms: 10_000,
+            allow: vec!["web_search".into(), "web_fetch".into()],
         }
     }
 }

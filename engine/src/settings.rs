@@ -23,6 +23,7 @@ pub(crate) fn current(shared: &Shared) -> Settings {
         tool_policies: config.tools.policy,
         mcp_servers: config.mcp,
         voice: config.voice,
+        jobs_allow: config.jobs.allow,
     }
 }
 
@@ -37,6 +38,7 @@ pub(crate) async fn save(shared: &Shared, settings: Settings) -> Result<Settings
     config.tools.policy = settings.tool_policies;
     config.mcp = settings.mcp_servers;
     config.voice = settings.voice;
+    config.jobs.allow = settings.jobs_allow;
     config.validate().map_err(|e| invalid(e.to_string()))?;
     for root in &config.workspace_roots {
         if !root.is_dir() {

@@ -90,15 +90,37 @@ fn cut(s: &str, max: usize) -> String {
     }
 }
 
+/// What jobs may do on this machine, in one line: nobody approves their tools one by one.
+fn allowed_line(allowed: &[String]) -> String {
+    if allowed.is_empty() {
+        "Jobs here may use no tools (jobs.allow in config.toml).".to_owned()
+    } else {
+        format!(
+            "Jobs here may use only: {} (jobs.allow in config.toml).",
+            allowed.join(", ")
+        )
+    }
+}
+
 /// The tab.
-pub fn view(p: Palette, jobs: &[JobRecord]) -> Element<'_, Message> {
+pub fn view<'a>(
+    p: Palette,
+    jobs: &'a [JobRecord],
+    allowed: Option<&[String]>,
+) -> Element<'a, Message> {
+    let mut col = column![].spacing(10);
+    if let Some(allowed) = allowed {
+        col = col.push(text(allowed_line(allowed)).size(12).color(p.muted));
+    }
     if jobs.is_empty() {
-        return text("No background jobs. `aetheria jobs submit research --text …` starts one.")
-            .size(13)
-            .color(p.muted)
+        return col
+            .push(
+                text("No background jobs. `aetheria jobs submit research --text …` starts one.")
+                    .size(13)
+                    .color(p.muted),
+            )
             .into();
     }
-    let mut col = column![].spacing(10);
     for job in jobs {
         let (label, color) = match job.state {
             JobState::Queued => ("QUEUED", p.muted),

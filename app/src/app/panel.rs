@@ -87,7 +87,13 @@ impl App {
             Tab::Activity => activity(p, &self.transcript),
             Tab::Files => self.files_tree(p),
             Tab::Sandbox => super::sandbox::view(p, &self.sandbox, &self.transcript),
-            Tab::Jobs => super::jobs::view(p, &self.jobs),
+            Tab::Jobs => super::jobs::view(
+                p,
+                &self.jobs,
+                self.known_settings
+                    .as_ref()
+                    .map(|s| s.jobs_allow.as_slice()),
+            ),
         };
         container(
             column![tabs, scrollable(body).height(Fill),]

@@ -143,7 +143,22 @@ impl Queue for EmbeddedQueue {
                     None => None,
                 };
                 if let Some(row) = claimed {
-                    let record = record(&row)?;
+                    let record = match record(&row) {
+                        Ok(record) => record,
+                        // Damaged (or written by someone else): set aside as dead, never run
+                        // and never handed out again.
+                        Err(e) => {
+                            tracing::warn!(uid = %row["uid"], %e, "a damaged job record was dead-lettered");
+                            self.store
+                                .exec(
+                                    "UPDATE job SET state = 'dead', error = $error WHERE uid = $uid",
+                                    json!({"uid": row["uid"], "error": format!("the job record is damaged: {e}")}),
+                                )
+                                .await
+                                .map_err(err)?;
+                            continue;
+                        }
+                    };
                     return Ok(Some(Delivery {
                         token: worker.to_owned(),
                         attempt: record.attempts,
@@ -346,5 +361,40 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(claimed.map(|d| d.spec.id), Some(spec.id));
+    }
+
+    /// A record that does not parse (written by another version, or by someone with the
+    /// database) is dead-lettered once, not handed out for ever; the good job behind it runs.
+    #[tokio::test]
+    async fn a_damaged_record_is_dead_lettered_once() {
+        let store = Store::open("mem://").await.unwrap();
+        let queue = EmbeddedQueue::new(store.clone(), Duration::from_millis(50));
+        let good = JobSpec::new(JobKind::Noop);
+        queue.submit(&good).await.unwrap();
+        let bad = JobSpec::new(JobKind::Noop);
+        queue.submit(&bad).await.unwrap();
+        store
+            .exec(
+                "UPDATE job SET spec = { kind: 'format_disk', id: 1 }, created_ms = 0 WHERE uid = $uid",
+                json!({"uid": bad.id.as_str()}),
+            )
+            .await
+            .unwrap();
+        let first = queue.claim("w", Duration::from_millis(100)).await.unwrap();
+        assert_eq!(first.map(|d| d.spec.id), Some(good.id));
+        // Past the lease, nothing comes back: the damaged one is dead, not running.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let rows = store
+            .rows(
+                "SELECT state, error FROM job WHERE uid = $uid",
+                json!({"uid": bad.id.as_str()}),
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows[0]["state"], "dead", "{rows:?}");
+        assert!(
+            rows[0]["error"].as_str().unwrap().contains("damaged"),
+            "{rows:?}"
+        );
     }
 }

@@ -20,6 +20,8 @@ const STREAM: &str = "aetheria:jobs";
 const GROUP: &str = "workers";
 const DELAYED: &str = "aetheria:jobs:delayed";
 const DEAD: &str = "aetheria:jobs:dead";
+/// How a record that does not parse is reported.
+const DAMAGED: &str = "is damaged";
 const INDEX: &str = "aetheria:jobs:index";
 const SCHEDULES: &str = "aetheria:schedules";
 
@@ -45,6 +47,7 @@ impl RedisQueue {
     /// Connects (retrying forever in the background after a lost connection) and makes sure the
     /// stream and its consumer group exist.
     pub async fn connect(url: &str, visibility: Duration) -> QueueResult<Self> {
+        refuse_open_remote(url)?;
         let config = fred::prelude::Config::from_url(url).map_err(err)?;
         let client = fred::types::Builder::from_config(config)
             .with_connection_config(|c| {
@@ -111,7 +114,7 @@ impl RedisQueue {
         }
         let spec: JobSpec = match map.get("spec").map(|s| serde_json::from_str(s)) {
             Some(Ok(spec)) => spec,
-            _ => return Err(QueueError(format!("job {id} is damaged"))),
+            _ => return Err(QueueError(format!("job {id} {DAMAGED}"))),
         };
         let state = map
             .get("state")
@@ -206,9 +209,34 @@ impl RedisQueue {
         entry: String,
         id: String,
     ) -> QueueResult<Option<Delivery>> {
-        let Some(record) = self.record(&id).await? else {
-            self.ack(&entry).await?;
-            return Ok(None);
+        let record = match self.record(&id).await {
+            Ok(Some(record)) => record,
+            Ok(None) => {
+                self.ack(&entry).await?;
+                return Ok(None);
+            }
+            // Damaged (or written by someone else): dead-lettered once, never redelivered.
+            Err(e) if e.0.ends_with(DAMAGED) => {
+                tracing::warn!(job = %id, "a damaged job record was dead-lettered");
+                let error = "the job record is damaged; it was set aside";
+                self.set_state(&id, JobState::Dead, &[("error", error)])
+                    .await?;
+                self.cmd(
+                    "XADD",
+                    vec![
+                        DEAD.into(),
+                        "*".into(),
+                        "id".into(),
+                        id.as_str().into(),
+                        "error".into(),
+                        error.into(),
+                    ],
+                )
+                .await?;
+                self.ack(&entry).await?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
         };
         if record.state.is_final() {
             self.ack(&entry).await?;
@@ -230,6 +258,33 @@ impl RedisQueue {
             token: entry,
         }))
     }
+}
+
+/// Whoever can write to the queue chooses what this machine's workers do (within `jobs.allow`),
+/// so a Redis off this machine must ask for a password: one reachable without is refused.
+fn refuse_open_remote(url: &str) -> QueueResult<()> {
+    let parsed =
+        url::Url::parse(url).map_err(|e| QueueError(format!("{url:?} is not a Redis URL: {e}")))?;
+    let local = match parsed.host() {
+        None => true,
+        // A redis:// URL's host is not parsed as an address by `url`: parse it here.
+        Some(url::Host::Domain(name)) => {
+            name.eq_ignore_ascii_case("localhost")
+                || name
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+    };
+    if local || parsed.password().is_some() {
+        return Ok(());
+    }
+    Err(QueueError(format!(
+        "Redis at {} asks for no password; a queue off this machine that anyone on the network \
+         can write to is refused (set a password: redis://:PASSWORD@host, better rediss:// too)",
+        parsed.host_str().unwrap_or_default()
+    )))
 }
 
 impl Queue for RedisQueue {
@@ -498,5 +553,34 @@ impl Queue for RedisQueue {
             }
             Ok(out)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_remote_redis_without_a_password_is_refused() {
+        for open in [
+            "redis://10.0.0.5:6379",
+            "redis://queue.lan/0",
+            "rediss://[2001:db8::1]:6380",
+        ] {
+            let refused = refuse_open_remote(open).unwrap_err().0;
+            assert!(
+                refused.contains("asks for no password"),
+                "{open}: {refused}"
+            );
+        }
+        for fine in [
+            "redis://127.0.0.1:6379",
+            "redis://localhost/0",
+            "redis://[::1]:6379",
+            "redis://:s3cret@10.0.0.5:6379",
+            "rediss://worker:s3cret@queue.lan:6380",
+        ] {
+            assert!(refuse_open_remote(fine).is_ok(), "{fine}");
+        }
     }
 }

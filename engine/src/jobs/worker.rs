@@ -11,8 +11,9 @@ use super::{Delivery, JobKind, Queue, QueueResult};
 use crate::api::{MessageStatus, Role, SessionId};
 use crate::engine::Shared;
 
-/// Runs `text` as a turn of a new session with nobody to approve: tools in `allow` run, others
-/// that would ask are denied. The final answer, or why the turn failed.
+/// Runs `text` as a turn of a new session with nobody to approve: the tools in both `allow` and
+/// this machine's `jobs.allow` run, every other is denied. The final answer, or why the turn
+/// failed.
 async fn prompt(
     shared: &Arc<Shared>,
     text: &str,
@@ -25,8 +26,10 @@ async fn prompt(
         .create_session(&session, &crate::agent::title_from(text))
         .await
         .map_err(|e| e.to_string())?;
+    let here = shared.config().jobs.allow;
+    let allowed = allow.iter().filter(|t| here.contains(t)).cloned().collect();
     if let Ok(mut headless) = shared.headless.lock() {
-        headless.insert(session.clone(), allow.to_vec());
+        headless.insert(session.clone(), allowed);
     }
     if !shared.begin_turn(&session) {
         return Err("the job's session is busy".into());
@@ -217,10 +220,12 @@ async fn handle(
         outcome = run_job(delivery, &cancelled, &progress, engine) => outcome,
         () = beat => Err("cancelled".to_owned()),
     };
+    // What a job found goes to a queue others may read: no secret this engine knows goes with it.
+    let redact = |text: String| engine.map_or(text.clone(), |shared| shared.redact(&text));
     match outcome {
-        Ok(result) => queue.complete(delivery, &result).await,
+        Ok(result) => queue.complete(delivery, &redact(result)).await,
         Err(_) if cancelled.is_cancelled() => Ok(()),
-        Err(error) => queue.fail(delivery, &error).await,
+        Err(error) => queue.fail(delivery, &redact(error)).await,
     }
 }
 
@@ -255,12 +260,26 @@ pub(crate) async fn run_job(
             let text = format!(
                 "Research this question thoroughly: {question}\n\n\
                  1. Plan the sub-questions. 2. Use web_search for each, then web_fetch the best sources (at least three). \
-                 3. Write a report in markdown with a title, a short answer, the findings, and numbered citations [1], [2]… \
-                 listing each source's title and URL at the end. 4. Save it with fs_write to research/{slug}.md. \
-                 5. Answer with the report."
+                 3. Answer with a report in markdown: a title, a short answer, the findings, and numbered citations [1], [2]… \
+                 listing each source's title and URL at the end. It is saved to research/{slug}.md for you."
             );
-            let allow = ["web_search", "web_fetch", "fs_write", "recall"].map(str::to_owned);
-            prompt(shared, &text, &allow, cancelled).await
+            // The model only reads; the engine writes the report, to that one file.
+            let allow = ["web_search", "web_fetch", "recall"].map(str::to_owned);
+            let report = prompt(shared, &text, &allow, cancelled).await?;
+            let path = format!("research/{slug}.md");
+            let workspace = shared.workspace();
+            let saved = {
+                let (path, report) = (path.clone(), report.clone());
+                tokio::task::spawn_blocking(move || {
+                    crate::tool::builtin::fs::save(&workspace, &path, &report)
+                })
+                .await
+            };
+            match saved {
+                Ok(Ok(())) => Ok(report),
+                Ok(Err(e)) => Err(format!("the report could not be saved to {path}: {e}")),
+                Err(e) => Err(format!("the report could not be saved to {path}: {e}")),
+            }
         }
         JobKind::Code {
             language,
@@ -268,6 +287,15 @@ pub(crate) async fn run_job(
             timeout_s,
         } => {
             let shared = engine.ok_or("this worker runs no engine; code runs need its sandbox")?;
+            let policy = shared
+                .policies
+                .policy("run_code", crate::api::Effect::Mutating);
+            if policy == crate::api::Policy::Deny {
+                return Err(
+                    "run_code is turned off in this machine's settings; code jobs do not run"
+                        .into(),
+                );
+            }
             set_progress("starting the sandbox".into());
             code_run(
                 shared, delivery, language, code, *timeout_s, cancelled, progress,

@@ -582,7 +582,7 @@ async fn web_fetch_reaches_no_unlisted_place_off_the_internet() {
     );
     // Listing the place lets it through: the person's exact host and port.
     let mut h = harness(&base, vec![], |c| {
-        c.web.private_hosts.push(format!("127.0.0.1:{port}"))
+        c.web.private_hosts.push(format!("127.0.0.1:{port}"));
     })
     .await;
     let (status, out) = fetch(&mut h, format!("{inside}/secret")).await;

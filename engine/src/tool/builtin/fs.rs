@@ -157,6 +157,13 @@ fn write_atomic(root: &Root, rel: &Path, shown: &str, content: &[u8]) -> Result<
     Ok(())
 }
 
+/// Writes a file the engine itself makes (a research report) at a path in the workspace, with
+/// the same confinement and atomic write as `fs_write`.
+pub(crate) fn save(workspace: &Workspace, path: &str, content: &str) -> Result<(), ToolError> {
+    let (root, rel) = workspace.resolve(path)?;
+    write_atomic(&root, &rel, path, content.as_bytes())
+}
+
 /// A unified diff from `old` (none: a new file) to `new`, cut to what the approval shows.
 fn diff(shown: &str, old: Option<&str>, new: &str) -> String {
     let header = if old.is_some() {
