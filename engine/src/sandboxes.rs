@@ -2,6 +2,8 @@
 //! stopped when idle, started again on demand, and removed at shutdown. Code tools and the sandbox
 //! commands (status, image build, list, remove) go through here; nothing else names the sandbox crate.
 
+mod changes;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -13,6 +15,8 @@ use aetheria_sandbox::{
 };
 use tokio::sync::Mutex;
 
+pub(crate) use self::changes::Changes;
+use self::changes::Snapshot;
 use crate::api::{SandboxStatus, SandboxSummary};
 use crate::config::{SandboxBackend, SandboxConfig};
 
@@ -29,6 +33,26 @@ struct Slot {
     active: usize,
     network: bool,
     workspace: Option<PathBuf>,
+    /// The workspace's places mounted read-only (made again when they change).
+    read_only: Vec<PathBuf>,
+}
+
+/// A finished run: how it ended, where, and what it did to the workspace folder.
+pub(crate) struct Ran {
+    pub outcome: ExecOutcome,
+    pub backend: aetheria_sandbox::Backend,
+    pub changes: Option<Changes>,
+}
+
+impl Ran {
+    /// The words for the model and the tool card.
+    pub(crate) fn describe(&self, what: &str) -> String {
+        let mut text = crate::tool::builtin::code::describe(&self.outcome, what, self.backend);
+        if let Some(changes) = &self.changes {
+            text.push_str(&changes.describe());
+        }
+        text
+    }
 }
 
 /// Every session's sandbox.
@@ -154,15 +178,25 @@ impl Sandboxes {
         key: &str,
         request: ExecRequest,
         sink: Option<Sink>,
-    ) -> Result<(ExecOutcome, aetheria_sandbox::Backend), SandboxError> {
+    ) -> Result<Ran, SandboxError> {
         let workspace = self.mount();
         let backend = self.backend().await?;
         let network = self.network(key);
+        let look = |root: Option<PathBuf>| async move {
+            match root {
+                Some(root) => tokio::task::spawn_blocking(move || Snapshot::take(&root))
+                    .await
+                    .ok(),
+                None => None,
+            }
+        };
+        let before = look(workspace.clone()).await;
+        let read_only = before.as_ref().map(Snapshot::protected).unwrap_or_default();
         let id = {
             let mut slots = self.slots.lock().await;
-            let stale = slots
-                .get(key)
-                .is_some_and(|s| s.network != network || s.workspace != workspace);
+            let stale = slots.get(key).is_some_and(|s| {
+                s.network != network || s.workspace != workspace || s.read_only != read_only
+            });
             if stale && let Some(old) = slots.remove(key) {
                 let _ = backend.destroy(&old.id).await;
             }
@@ -178,6 +212,7 @@ impl Sandboxes {
                     let spec = Spec {
                         name: key.to_owned(),
                         workspace: workspace.clone(),
+                        read_only: read_only.clone(),
                         network,
                         limits: Self::limits(&config),
                     };
@@ -190,7 +225,8 @@ impl Sandboxes {
                             running: true,
                             active: 1,
                             network,
-                            workspace,
+                            workspace: workspace.clone(),
+                            read_only,
                         },
                     );
                     id
@@ -202,7 +238,25 @@ impl Sandboxes {
             slot.last_used = Instant::now();
             slot.active = slot.active.saturating_sub(1);
         }
-        Ok((outcome?, backend.backend()))
+        let outcome = outcome?;
+        // Every process of the run has ended (the runner kills them): the folder is still.
+        let changes = match (before, look(workspace.clone()).await, workspace) {
+            (Some(before), Some(after), Some(root)) => {
+                let mut changes = Changes::between(&before, &after);
+                tokio::task::spawn_blocking(move || {
+                    changes.set_aside(&root);
+                    changes
+                })
+                .await
+                .ok()
+            }
+            _ => None,
+        };
+        Ok(Ran {
+            outcome,
+            backend: backend.backend(),
+            changes,
+        })
     }
 
     /// Removes the sandbox of `key` (a finished or cancelled job's), killing what runs in it.

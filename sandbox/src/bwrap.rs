@@ -106,6 +106,11 @@ impl BwrapHost {
         match &spec.workspace {
             Some(workspace) => {
                 cmd.arg("--bind").arg(workspace).arg("/workspace");
+                for rel in &spec.read_only {
+                    cmd.arg("--ro-bind")
+                        .arg(workspace.join(rel))
+                        .arg(Path::new("/workspace").join(rel));
+                }
             }
             None => {
                 cmd.args(["--dir", "/workspace"]);

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use bollard::Docker;
 use bollard::container::LogOutput;
-use bollard::models::{ContainerCreateBody, HostConfig};
+use bollard::models::{ContainerCreateBody, HostConfig, Mount, MountType};
 use bollard::query_parameters::{
     AttachContainerOptions, CreateContainerOptions, KillContainerOptions, ListContainersOptions,
     RemoveContainerOptions,
@@ -156,8 +156,24 @@ impl Host for DockerHost {
                 );
             }
         }
+        // Read-only places over the workspace (as mounts, not `binds` strings: a name may hold a
+        // colon or a comma).
+        let mounts = spec
+            .workspace
+            .iter()
+            .flat_map(|workspace| {
+                spec.read_only.iter().map(move |rel| Mount {
+                    target: Some(format!("/workspace/{}", slashed(rel))),
+                    source: Some(workspace.join(rel).display().to_string()),
+                    typ: Some(MountType::BIND),
+                    read_only: Some(true),
+                    ..Default::default()
+                })
+            })
+            .collect();
         let mib = 1024 * 1024;
         let host_config = HostConfig {
+            mounts: Some(mounts),
             network_mode: Some(if spec.network { "bridge" } else { "none" }.into()),
             readonly_rootfs: Some(true),
             tmpfs: Some(tmpfs),
@@ -307,6 +323,14 @@ impl Host for DockerHost {
             })
             .collect())
     }
+}
+
+/// A relative path with `/` between its names, as the sandbox (Linux) spells it.
+fn slashed(rel: &Path) -> String {
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The uid:gid code runs as: the workspace folder's owner, so files it writes belong to the

@@ -121,6 +121,9 @@ pub struct Spec {
     pub name: String,
     /// Host folder mounted read-write at `/workspace`, if any.
     pub workspace: Option<PathBuf>,
+    /// Places in the workspace (relative paths) mounted read-only over it: what the host would
+    /// run by itself later (`.git`, `.envrc`, editor tasks), which sandboxed code must not plant.
+    pub read_only: Vec<PathBuf>,
     /// Whether the sandbox may reach the network (off unless the person allowed it).
     pub network: bool,
     /// Resource limits.
@@ -133,6 +136,7 @@ impl Spec {
         Spec {
             name: name.into(),
             workspace: None,
+            read_only: Vec::new(),
             network: false,
             limits: Limits::default(),
         }

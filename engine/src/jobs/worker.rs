@@ -110,9 +110,9 @@ async fn code_run(
     };
     shared.sandboxes.discard(&key).await;
     match outcome {
-        Ok((outcome, backend)) => {
-            let text = crate::tool::builtin::code::describe(&outcome, language, backend);
-            if outcome.exit_code == Some(0) {
+        Ok(ran) => {
+            let text = ran.describe(language);
+            if ran.outcome.exit_code == Some(0) {
                 Ok(text)
             } else {
                 Err(text)

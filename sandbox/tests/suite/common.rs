@@ -56,6 +56,7 @@ pub fn spec(name: &str, workspace: &Path) -> Spec {
     Spec {
         name: name.into(),
         workspace: Some(workspace.to_path_buf()),
+        read_only: Vec::new(),
         network: false,
         limits: Limits {
             memory_mib: 256,

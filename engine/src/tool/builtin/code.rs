@@ -88,7 +88,7 @@ impl Tool for RunCode {
     const NAME: &'static str = "run_code";
 
     fn description(&self) -> &'static str {
-        "Run a Python, Bash or Node program in an isolated sandbox (not on the person's computer). The workspace folder is at /workspace; files written there appear in it. Returns the exit status with stdout and stderr (long output is cut in the middle)."
+        "Run a Python, Bash or Node program in an isolated sandbox (not on the person's computer). The workspace folder is at /workspace; files written there appear in it, except that .git, .envrc, .vscode, .idea, .devcontainer, .husky and package-manager settings are read-only (new ones are renamed after the run). Returns the exit status with stdout and stderr (long output is cut in the middle) and the workspace files created, changed and deleted."
     }
 
     fn effect(&self) -> Effect {
@@ -134,7 +134,7 @@ impl Tool for Shell {
     const NAME: &'static str = "shell";
 
     fn description(&self) -> &'static str {
-        "Run a Bash command line in an isolated sandbox (not on the person's computer), in /workspace. Debian tools, git, curl, python3 and node are there. Returns the exit status with stdout and stderr."
+        "Run a Bash command line in an isolated sandbox (not on the person's computer), in /workspace (the workspace folder; .git and other places the host runs by itself are read-only). Debian tools, git, curl, python3 and node are there. Returns the exit status with stdout and stderr and the workspace files created, changed and deleted."
     }
 
     fn effect(&self) -> Effect {
@@ -227,7 +227,7 @@ async fn run(
     let result = sandboxes.exec(&key, request, Some(tx)).await;
     let _ = forward.await;
     match result {
-        Ok((outcome, backend)) => Ok(ToolOutput(describe(&outcome, what, backend))),
+        Ok(ran) => Ok(ToolOutput(ran.describe(what))),
         // The model cannot fix a missing sandbox; it should tell the person what to do.
         Err(e) => Err(ToolError::RespondToModel(format!(
             "the sandbox is not available, so nothing ran: {e}. Tell the person; do not run code another way"
