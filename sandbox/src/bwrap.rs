@@ -2,15 +2,15 @@
 //! root filesystem (unpacked from the image's tarball), with every namespace unshared, no network
 //! unless allowed, read-only system binds, no capabilities, nested user namespaces disabled, and
 //! a read-only root, Landlock applied by the runner (writes only to /workspace and /tmp), and
-//! rlimits (processes, data size, file size) set inside the sandbox's own user namespace. As root, the sandbox first drops to an unprivileged uid
-//! (rlimits do not bind root). Code is never run without this isolation.
+//! rlimits (processes, data size, file size) set inside the sandbox's own user namespace, and a
+//! seccomp filter like Docker's default profile (`seccomp`). As root, the sandbox first drops to
+//! an unprivileged uid (rlimits do not bind root). Code is never run without this isolation.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Mutex;
 
-use tokio::io::AsyncBufReadExt;
 use tokio::process::Command;
 use tokio_util::io::ReaderStream;
 
@@ -52,7 +52,8 @@ impl BwrapHost {
         })
     }
 
-    fn command(&self, spec: &Spec) -> Command {
+    /// The bubblewrap command; `seccomp` are inheritable descriptors of its seccomp filters.
+    fn command(&self, spec: &Spec, seccomp: &[String]) -> Command {
         let limits = &spec.limits;
         let mib = 1024 * 1024;
         let (uid, gid) = sandbox_ids(spec.workspace.as_deref());
@@ -70,6 +71,9 @@ impl BwrapHost {
             Command::new(&self.bwrap)
         };
         cmd.args(["--unshare-all", "--unshare-user", "--disable-userns"]);
+        for fd in seccomp {
+            cmd.args(["--add-seccomp-fd", fd]);
+        }
         if spec.network {
             cmd.arg("--share-net");
         }
@@ -155,22 +159,21 @@ impl Host for BwrapHost {
     }
 
     async fn launch(&self, id: &SandboxId, spec: &Spec) -> Result<RunnerHandle, SandboxError> {
+        let filters = seccomp_files()?;
+        let fds: Vec<String> = filters.iter().map(ToString::to_string).collect();
         let mut child = self
-            .command(spec)
+            .command(spec, &fds)
             .spawn()
             .map_err(|e| SandboxError::Unavailable(format!("cannot start bubblewrap: {e}")))?;
+        // bubblewrap has read them; this process's copies close here.
+        drop(filters);
         let (Some(stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
             return Err(SandboxError::Runner("bubblewrap pipes missing".into()));
         };
         let short = id.0.clone();
-        tokio::spawn(async move {
-            let mut lines = tokio::io::BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                tracing::warn!(sandbox = %short, "runner: {line}");
-            }
-        });
+        tokio::spawn(log_lines(stderr, short));
         if let Some(entry) = self.running().get_mut(id) {
             entry.1 = child.id();
         }
@@ -236,6 +239,91 @@ pub(crate) fn running_as_root() -> bool {
     false
 }
 
+/// The longest line of the runner's stderr that is logged; the rest of a longer one is dropped.
+const MAX_LOG_LINE: usize = 4096;
+
+/// Cuts a byte stream into lines of at most `MAX_LOG_LINE` bytes, holding no more than one such
+/// line however long a line is (it may never end).
+#[derive(Default)]
+struct Lines {
+    line: Vec<u8>,
+    cut: bool,
+}
+
+impl Lines {
+    fn feed(&mut self, bytes: &[u8], mut emit: impl FnMut(String)) {
+        for piece in bytes.split_inclusive(|b| *b == b'\n') {
+            let room = MAX_LOG_LINE.saturating_sub(self.line.len());
+            self.cut |= piece.len() > room;
+            self.line.extend_from_slice(&piece[..piece.len().min(room)]);
+            if piece.ends_with(b"\n") {
+                let text = String::from_utf8_lossy(&self.line);
+                let more = if self.cut { " […]" } else { "" };
+                emit(format!("{}{more}", text.trim_end()));
+                self.line.clear();
+                self.cut = false;
+            }
+        }
+    }
+}
+
+/// Logs what bubblewrap and the runner write to stderr, line by line, in bounded memory.
+async fn log_lines(mut stderr: impl tokio::io::AsyncRead + Unpin, sandbox: String) {
+    use tokio::io::AsyncReadExt;
+    let mut lines = Lines::default();
+    let mut chunk = [0u8; 8192];
+    while let Ok(n) = stderr.read(&mut chunk).await {
+        if n == 0 {
+            break;
+        }
+        lines.feed(&chunk[..n], |line| {
+            tracing::warn!(%sandbox, "runner: {line}");
+        });
+    }
+}
+
+/// The seccomp filters as files bubblewrap inherits (descriptors open across exec), by number.
+#[cfg(target_os = "linux")]
+fn seccomp_files() -> Result<Vec<SeccompFile>, SandboxError> {
+    use std::io::{Seek, Write};
+    use std::os::fd::AsRawFd;
+    let failed =
+        |e: String| SandboxError::Unavailable(format!("cannot make the seccomp filter: {e}"));
+    crate::seccomp::programs()
+        .map_err(failed)?
+        .into_iter()
+        .map(|program| {
+            let mut file = tempfile::tempfile().map_err(|e| failed(e.to_string()))?;
+            file.write_all(&program)
+                .and_then(|()| file.rewind())
+                .map_err(|e| failed(e.to_string()))?;
+            rustix::io::fcntl_setfd(&file, rustix::io::FdFlags::empty())
+                .map_err(|e| failed(e.to_string()))?;
+            Ok(SeccompFile {
+                fd: file.as_raw_fd(),
+                _file: file,
+            })
+        })
+        .collect()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn seccomp_files() -> Result<Vec<SeccompFile>, SandboxError> {
+    Err(SandboxError::Unavailable("bubblewrap needs Linux".into()))
+}
+
+/// A filter file kept open until bubblewrap has started.
+struct SeccompFile {
+    fd: i32,
+    _file: std::fs::File,
+}
+
+impl std::fmt::Display for SeccompFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.fd)
+    }
+}
+
 /// The uid and gid code runs as inside: the workspace owner when not root, else 1000.
 fn sandbox_ids(workspace: Option<&Path>) -> (u32, u32) {
     #[cfg(unix)]
@@ -247,4 +335,28 @@ fn sandbox_ids(workspace: Option<&Path>) -> (u32, u32) {
     }
     let _ = workspace;
     (1000, 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endless_stderr_line_is_held_in_bounded_memory() {
+        let mut lines = Lines::default();
+        let mut seen = Vec::new();
+        let mib = vec![b'x'; 1 << 20];
+        for _ in 0..64 {
+            lines.feed(&mib, |l| seen.push(l));
+            assert!(
+                lines.line.capacity() <= 2 * MAX_LOG_LINE,
+                "{}",
+                lines.line.capacity()
+            );
+        }
+        lines.feed(b"\nok\n", |l| seen.push(l));
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0].len(), MAX_LOG_LINE + " […]".len());
+        assert_eq!(seen[1], "ok");
+    }
 }

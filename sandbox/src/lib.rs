@@ -9,6 +9,8 @@ pub mod image;
 mod output;
 mod pool;
 mod runner;
+#[cfg(target_os = "linux")]
+mod seccomp;
 
 use std::path::PathBuf;
 use std::time::Duration;

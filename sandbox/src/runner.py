@@ -193,10 +193,21 @@ def landlock(writable):
         return "error: %s" % e
 
 
+def undumpable():
+    # PR_SET_DUMPABLE 0: code of the same uid can neither ptrace the runner nor open its
+    # /proc/PID/fd (its stdout, where it could forge frames); a child becomes dumpable at exec.
+    try:
+        import ctypes
+        return ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0) == 0
+    except Exception:  # noqa: BLE001 - reported in the ready frame
+        return False
+
+
 def main():
+    guarded = undumpable()
     confined = landlock(["/workspace", "/tmp", "/dev/shm"])
     frame(b"R", json.dumps({"pid": os.getpid(), "uid": os.getuid(),
-                            "landlock": confined}).encode())
+                            "landlock": confined, "undumpable": guarded}).encode())
     job = None
     for line in sys.stdin.buffer:
         try:

@@ -262,6 +262,87 @@ pub async fn ignores_sigterm(sb: &dyn Sandbox, id: &SandboxId) {
     assert_clean(sb, id).await;
 }
 
+/// Code of the runner's uid tries to talk over the runner: write a forged "exit 0" frame into its
+/// stdout through /proc, and attach to it with ptrace. Both are refused (the runner is not
+/// dumpable), so the host sees the program's real exit.
+pub async fn runner_out_of_reach(sb: &dyn Sandbox, id: &SandboxId) {
+    let forge = r#"
+import ctypes, json, os, struct, sys
+runner = os.getppid()
+payload = json.dumps({"code": 0, "signal": None, "timed_out": False, "oom": False}).encode()
+forged = b"O" + struct.pack(">I", 6) + b"forged" + b"X" + struct.pack(">I", len(payload)) + payload
+try:
+    fd = os.open("/proc/%d/fd/1" % runner, os.O_WRONLY)
+    os.write(fd, forged)
+    print("wrote")
+except OSError as e:
+    print("open refused", e.errno)
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.ptrace(16, runner, 0, 0) == 0:
+    print("attached")
+else:
+    print("ptrace refused", ctypes.get_errno())
+sys.exit(3)
+"#;
+    let out = run(sb, id, &["python3", "-c", forge], 20).await;
+    let text = out.stdout.text();
+    assert_eq!(
+        out.exit_code,
+        Some(3),
+        "a forged exit was believed: {out:?}"
+    );
+    assert!(
+        !text.contains("forged") && !text.contains("wrote"),
+        "{text}"
+    );
+    assert!(
+        text.contains("open refused") && text.contains("ptrace refused"),
+        "{text}"
+    );
+    assert!(!text.contains("attached"), "{text}");
+    assert_clean(sb, id).await;
+}
+
+/// The calls Docker's default profile refuses an unprivileged container are refused in the
+/// bubblewrap sandbox too (`strict`; Docker 20.10's own profile still allows `io_uring` and
+/// `ptrace`), the host session's keyring among them.
+pub async fn dangerous_syscalls(sb: &dyn Sandbox, id: &SandboxId, strict: bool) {
+    let probe = r#"
+import ctypes, platform
+libc = ctypes.CDLL(None, use_errno=True)
+arm = platform.machine() == "aarch64"
+nr = {"keyctl": 219 if arm else 250, "io_uring_setup": 425, "ptrace": 117 if arm else 101,
+      "bpf": 280 if arm else 321, "perf_event_open": 241 if arm else 298}
+buf = ctypes.create_string_buffer(256)
+calls = {"keyctl": (0, -3, 0), "io_uring_setup": (4, buf), "ptrace": (0, 0, 0, 0),
+         "bpf": (5, buf, 128), "perf_event_open": (buf, 0, -1, -1, 0)}
+for name, args in calls.items():
+    ctypes.set_errno(0)
+    r = libc.syscall(nr[name], *args)
+    print(name, "allowed" if r >= 0 else "errno=%d" % ctypes.get_errno())
+"#;
+    let out = run(sb, id, &["python3", "-c", probe], 20).await;
+    let text = out.stdout.text();
+    assert!(out.success(), "{out:?}");
+    let names: &[&str] = if strict {
+        &[
+            "keyctl",
+            "io_uring_setup",
+            "ptrace",
+            "bpf",
+            "perf_event_open",
+        ]
+    } else {
+        &["keyctl", "bpf", "perf_event_open"]
+    };
+    for name in names {
+        assert!(
+            text.contains(&format!("{name} errno=1\n")),
+            "{name} not refused: {text}"
+        );
+    }
+}
+
 fn rss_kib() -> usize {
     std::fs::read_to_string("/proc/self/status")
         .unwrap()
@@ -274,7 +355,7 @@ fn rss_kib() -> usize {
 
 /// Expands every attack into a test against one backend.
 macro_rules! attacks {
-    ($backend:ident, $open:path, $oom_flag:expr) => {
+    ($backend:ident, $open:path, $oom_flag:expr, $strict:expr) => {
         mod $backend {
             use super::super::common::{skip, spec, workspace};
             use aetheria_sandbox::Sandbox;
@@ -343,9 +424,23 @@ macro_rules! attacks {
             async fn sigterm_ignorers_and_escapees_are_killed() {
                 with("term", super::ignores_sigterm).await
             }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn the_runner_cannot_be_talked_over() {
+                with("forge", super::runner_out_of_reach).await
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn dangerous_system_calls_are_refused() {
+                with(
+                    "calls",
+                    async |sb: &dyn Sandbox, id: &aetheria_sandbox::SandboxId| {
+                        super::dangerous_syscalls(sb, id, $strict).await
+                    },
+                )
+                .await
+            }
         }
     };
 }
 
-attacks!(docker, super::super::common::docker, true);
-attacks!(bwrap, super::super::common::bwrap, false);
+attacks!(docker, super::super::common::docker, true, false);
+attacks!(bwrap, super::super::common::bwrap, false, true);

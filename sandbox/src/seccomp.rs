@@ -1,0 +1,124 @@
+//! The system calls code in a bubblewrap sandbox may not make, as a seccomp filter bubblewrap
+//! loads (`--seccomp FD`): what Docker's default profile refuses an unprivileged container —
+//! kernel keyrings (the host session's keyring among them), io_uring, ptrace, eBPF, perf events,
+//! userfaultfd, kernel modules, mounts and new namespaces, kexec, reboot, clock and swap
+//! changes, other processes' memory — each refused with `EPERM` (`clone3` with `ENOSYS`, so the C
+//! library falls back to `clone`, whose namespace flags are checked). Everything else is allowed;
+//! a call for another architecture (32-bit on x86_64) kills the process.
+
+use std::collections::BTreeMap;
+
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule,
+};
+
+/// Refused outright.
+const DENIED: &[i64] = &[
+    libc::SYS_keyctl,
+    libc::SYS_add_key,
+    libc::SYS_request_key,
+    libc::SYS_io_uring_setup,
+    libc::SYS_io_uring_enter,
+    libc::SYS_io_uring_register,
+    libc::SYS_ptrace,
+    libc::SYS_process_vm_readv,
+    libc::SYS_process_vm_writev,
+    libc::SYS_kcmp,
+    libc::SYS_bpf,
+    libc::SYS_perf_event_open,
+    libc::SYS_userfaultfd,
+    libc::SYS_init_module,
+    libc::SYS_finit_module,
+    libc::SYS_delete_module,
+    libc::SYS_kexec_load,
+    libc::SYS_kexec_file_load,
+    libc::SYS_mount,
+    libc::SYS_umount2,
+    libc::SYS_pivot_root,
+    libc::SYS_unshare,
+    libc::SYS_setns,
+    libc::SYS_open_by_handle_at,
+    libc::SYS_name_to_handle_at,
+    libc::SYS_fanotify_init,
+    libc::SYS_quotactl,
+    libc::SYS_swapon,
+    libc::SYS_swapoff,
+    libc::SYS_reboot,
+    libc::SYS_syslog,
+    libc::SYS_acct,
+    libc::SYS_settimeofday,
+    libc::SYS_clock_settime,
+    libc::SYS_clock_adjtime,
+    libc::SYS_adjtimex,
+    libc::SYS_sethostname,
+    libc::SYS_setdomainname,
+    libc::SYS_personality,
+];
+
+/// `clone` flags that make a new namespace.
+const NAMESPACES: &[u64] = &[
+    libc::CLONE_NEWUSER as u64,
+    libc::CLONE_NEWNS as u64,
+    libc::CLONE_NEWPID as u64,
+    libc::CLONE_NEWNET as u64,
+    libc::CLONE_NEWUTS as u64,
+    libc::CLONE_NEWIPC as u64,
+    libc::CLONE_NEWCGROUP as u64,
+];
+
+fn errno(rules: BTreeMap<i64, Vec<SeccompRule>>, errno: i32) -> Result<BpfProgram, String> {
+    let arch = std::env::consts::ARCH
+        .try_into()
+        .map_err(|e| format!("no seccomp filter for this architecture: {e}"))?;
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(errno.unsigned_abs()),
+        arch,
+    )
+    .map_err(|e| e.to_string())?;
+    filter
+        .try_into()
+        .map_err(|e: seccompiler::BackendError| e.to_string())
+}
+
+/// The filters, each as bubblewrap reads one from a file descriptor (BPF instructions in native
+/// byte order, back to back). Two filters, as the kernel runs every loaded filter and takes the
+/// strictest answer: `EPERM` for the refused calls, `ENOSYS` for `clone3`.
+pub(crate) fn programs() -> Result<Vec<Vec<u8>>, String> {
+    let mut denied: BTreeMap<i64, Vec<SeccompRule>> =
+        DENIED.iter().map(|nr| (*nr, Vec::new())).collect();
+    let namespace_rules = NAMESPACES
+        .iter()
+        .map(|flag| {
+            SeccompCondition::new(
+                0,
+                SeccompCmpArgLen::Qword,
+                SeccompCmpOp::MaskedEq(*flag),
+                *flag,
+            )
+            .and_then(|c| SeccompRule::new(vec![c]))
+            .map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    denied.insert(libc::SYS_clone, namespace_rules);
+    let eperm = errno(denied, libc::EPERM)?;
+    let enosys = errno(
+        BTreeMap::from([(libc::SYS_clone3, Vec::new())]),
+        libc::ENOSYS,
+    )?;
+    Ok([eperm, enosys]
+        .iter()
+        .map(|program| {
+            let mut bytes = Vec::with_capacity(program.len() * 8);
+            for insn in program {
+                bytes.extend_from_slice(&insn.code.to_ne_bytes());
+                bytes.push(insn.jt);
+                bytes.push(insn.jf);
+                bytes.extend_from_slice(&insn.k.to_ne_bytes());
+            }
+            bytes
+        })
+        .collect())
+}
