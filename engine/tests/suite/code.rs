@@ -184,7 +184,7 @@ async fn long_output_is_cut_for_the_model_but_streamed_whole() {
     let (_, output) = &finished(&events)[0];
     assert!(output.contains("stdout:\n1\n2\n3\n"), "{}", &output[..200]);
     assert!(
-        output.trim_end().ends_with("199999\n200000"),
+        output.contains("199999\n200000\n") && output.ends_with("workspace changes: none"),
         "{}",
         &output[output.len() - 200..]
     );
@@ -287,7 +287,9 @@ async fn network_is_off_until_the_person_approves_it() {
         .until(|e| matches!(e, Event::ApprovalRequested { .. }))
         .await;
     assert!(
-        finished(&events)[0].1.ends_with("stdout:\nlo "),
+        finished(&events)[0]
+            .1
+            .ends_with("stdout:\nlo \nworkspace changes: none"),
         "{:?}",
         finished(&events)
     );
@@ -305,7 +307,12 @@ async fn network_is_off_until_the_person_approves_it() {
         .unwrap();
     let events = h.until(turn_ended).await;
     let done = finished(&events);
-    assert!(done[1].1.ends_with("stdout:\neth0 lo "), "{done:?}");
+    assert!(
+        done[1]
+            .1
+            .ends_with("stdout:\neth0 lo \nworkspace changes: none"),
+        "{done:?}"
+    );
     shutdown(h).await;
 }
 
