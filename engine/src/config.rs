@@ -230,6 +230,8 @@ pub struct SandboxConfig {
     /// Where the image's root filesystem is cached (default: the platform cache folder).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cache_dir: Option<PathBuf>,
+    /// MiB the workspace folder may grow by in one run; a run past it is stopped.
+    pub workspace_growth_mib: u64,
 }
 
 impl Default for SandboxConfig {
@@ -243,6 +245,7 @@ impl Default for SandboxConfig {
             pids: 256,
             cpus: 1.0,
             cache_dir: None,
+            workspace_growth_mib: 1024,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod secrets;
 
 mod agent;
+mod body;
 mod context;
 mod fetch;
 mod local;

@@ -2,12 +2,15 @@
 //! base URL, model, key reference); its client turns a `Request` into a stream of `ResponseEvent`s.
 
 mod anthropic;
+mod bounded;
 pub(crate) mod catalog;
 mod gemini;
 mod local;
 mod openai;
 mod sse;
 pub(crate) mod wire;
+
+use self::bounded::Bounded;
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -197,12 +200,18 @@ pub(crate) fn client(
             crate::local::models_dir(&config.data_dir),
             config.local.clone(),
         ))),
-        Wire::Openai => Ok(Arc::new(openai::OpenAiClient::new(provider.clone(), key)?)),
-        Wire::Anthropic => Ok(Arc::new(anthropic::AnthropicClient::new(
+        Wire::Openai => Ok(Arc::new(Bounded(openai::OpenAiClient::new(
             provider.clone(),
             key,
-        )?)),
-        Wire::Gemini => Ok(Arc::new(gemini::GeminiClient::new(provider.clone(), key)?)),
+        )?))),
+        Wire::Anthropic => Ok(Arc::new(Bounded(anthropic::AnthropicClient::new(
+            provider.clone(),
+            key,
+        )?))),
+        Wire::Gemini => Ok(Arc::new(Bounded(gemini::GeminiClient::new(
+            provider.clone(),
+            key,
+        )?))),
     }
 }
 

@@ -55,6 +55,23 @@ impl Ran {
     }
 }
 
+/// How often a run's growth of the workspace folder is looked at.
+const WATCH_EVERY: Duration = Duration::from_secs(1);
+
+/// The outcome of a run stopped from outside (its output went live to the card).
+fn stopped_outcome(duration: Duration) -> ExecOutcome {
+    ExecOutcome {
+        exit_code: None,
+        signal: Some(9),
+        timed_out: false,
+        oom_killed: false,
+        sandbox_restarted: true,
+        stdout: aetheria_sandbox::Captured::default(),
+        stderr: aetheria_sandbox::Captured::default(),
+        duration,
+    }
+}
+
 /// Every session's sandbox.
 pub(crate) struct Sandboxes {
     config: RwLock<SandboxConfig>,
@@ -233,7 +250,35 @@ impl Sandboxes {
                 }
             }
         };
-        let outcome = backend.exec(&id, request, sink).await;
+        let started = Instant::now();
+        let growth = self.config().workspace_growth_mib.saturating_mul(1 << 20);
+        let exec = backend.exec(&id, request, sink);
+        let watch = async {
+            // Looks at the folder every second while the run lasts; returns once it grew past
+            // the limit (never when there is no folder).
+            let (Some(before), Some(root)) = (&before, &workspace) else {
+                return std::future::pending::<u64>().await;
+            };
+            loop {
+                tokio::time::sleep(WATCH_EVERY).await;
+                if let Some(now) = look(Some(root.clone())).await {
+                    let grown = now.bytes().saturating_sub(before.bytes());
+                    if grown > growth {
+                        return grown;
+                    }
+                }
+            }
+        };
+        let (outcome, stopped) = tokio::select! {
+            outcome = exec => (outcome, None),
+            grown = watch => {
+                // The run is abandoned and its processes stopped with the sandbox's.
+                if let Err(e) = backend.stop(&id).await {
+                    tracing::warn!(%id, "stopping a run that filled the workspace failed: {e}");
+                }
+                (Ok(stopped_outcome(started.elapsed())), Some(grown))
+            }
+        };
         if let Some(slot) = self.slots.lock().await.get_mut(key) {
             slot.last_used = Instant::now();
             slot.active = slot.active.saturating_sub(1);
@@ -252,6 +297,10 @@ impl Sandboxes {
             }
             _ => None,
         };
+        let changes = changes.map(|mut c| {
+            c.stopped_at = stopped.map(|grown| (grown, growth));
+            c
+        });
         Ok(Ran {
             outcome,
             backend: backend.backend(),

@@ -149,7 +149,10 @@ pub(crate) async fn detect() -> Event {
             if !response.status().is_success() {
                 return None;
             }
-            let body: serde_json::Value = response.json().await.ok()?;
+            let text = crate::body::text_within(response, crate::body::MAX_API, name)
+                .await
+                .ok()?;
+            let body: serde_json::Value = serde_json::from_str(&text).ok()?;
             let model = body
                 .pointer("/data/0/id")
                 .and_then(serde_json::Value::as_str)?

@@ -61,6 +61,13 @@ pub enum Reply {
         /// The HTTP status.
         status: u16,
     },
+    /// A streamed answer that never ends: `first` events once, then `event` for ever.
+    Endless {
+        /// The opening events (a tool call's id and name).
+        first: Vec<String>,
+        /// The event sent over and over.
+        event: String,
+    },
 }
 
 impl Reply {
@@ -415,6 +422,18 @@ async fn completions(
             Response::builder()
                 .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
                 .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from_stream(stream))
+                .unwrap_or_else(|_| Response::new(Body::empty()))
+        }
+        Reply::Endless { first, event } => {
+            let sse = |e: &str| Bytes::from(format!("data: {e}\n\n"));
+            let event = sse(&event);
+            let opening = futures::stream::iter(first.iter().map(|e| sse(e)).collect::<Vec<_>>());
+            let stream = opening
+                .chain(futures::stream::repeat_with(move || event.clone()))
+                .map(Ok::<_, std::io::Error>);
+            Response::builder()
+                .header(header::CONTENT_TYPE, "text/event-stream")
                 .body(Body::from_stream(stream))
                 .unwrap_or_else(|_| Response::new(Body::empty()))
         }

@@ -119,15 +119,29 @@ impl Store {
         let docs: Vec<&Value> = std::iter::once(&doc).chain(answer.as_ref()).collect();
         let now = Utc::now();
         let at = serde_json::to_value(now).map_err(|e| MemoryError::Query(e.to_string()))?;
-        let mut res = self
-            .db
-            .query("BEGIN TRANSACTION")
-            .query("INSERT INTO message $docs RETURN NONE")
-            .query("UPDATE session SET updated_at = $at, updated_ms = $ms WHERE uid = $uid RETURN uid, title, created_at, updated_at")
-            .query("COMMIT TRANSACTION")
-            .bind(json!({ "docs": docs, "uid": session, "at": at, "ms": now_ms(now) }))
-            .await?
-            .check()?;
+        // A write to the same session meanwhile (its title, set after the first answer) makes
+        // the transaction conflict; it was rolled back whole, so it is simply tried again.
+        let mut attempt = 0;
+        let mut res = loop {
+            let tried = async {
+                self.db
+                    .query("BEGIN TRANSACTION")
+                    .query("INSERT INTO message $docs RETURN NONE")
+                    .query("UPDATE session SET updated_at = $at, updated_ms = $ms WHERE uid = $uid RETURN uid, title, created_at, updated_at")
+                    .query("COMMIT TRANSACTION")
+                    .bind(json!({ "docs": docs, "uid": session, "at": at, "ms": now_ms(now) }))
+                    .await?
+                    .check()
+            }
+            .await;
+            match tried {
+                Err(e) if attempt < 5 && e.to_string().to_lowercase().contains("transaction") => {
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(10 << attempt)).await;
+                }
+                other => break other?,
+            }
+        };
         // The UPDATE's rows: the statement before COMMIT.
         let rows: Vec<Value> = res.take(res.num_statements().saturating_sub(2))?;
         // The answer goes in the history search once it has its text (`update_message`).

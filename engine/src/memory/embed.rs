@@ -109,18 +109,17 @@ impl Embeddings {
             self.forget_key();
         }
         if !status.is_success() {
-            let body: String = response
-                .text()
+            let body: String = crate::body::error_text(response)
                 .await
-                .unwrap_or_default()
                 .chars()
                 .take(200)
                 .collect();
             return Err(format!("the embeddings endpoint answered {status}: {body}"));
         }
-        let answer: Answer = response
-            .json()
-            .await
+        let text =
+            crate::body::text_within(response, crate::body::MAX_API, "the embeddings endpoint")
+                .await?;
+        let answer: Answer = serde_json::from_str(&text)
             .map_err(|e| format!("the embeddings endpoint answered something unexpected: {e}"))?;
         let vector = answer
             .data

@@ -223,7 +223,11 @@ async fn read(
                         }
                     }
                     (Some("input_json_delta"), Some(Block::Tool { input, .. })) => {
-                        input.push_str(delta["partial_json"].as_str().unwrap_or_default());
+                        let piece = delta["partial_json"].as_str().unwrap_or_default();
+                        if input.len() + piece.len() > super::bounded::MAX_ANSWER {
+                            return Err(super::bounded::too_large(name));
+                        }
+                        input.push_str(piece);
                     }
                     _ => {}
                 }

@@ -329,6 +329,9 @@ impl Answer {
                         call.name = name.into_owned();
                     }
                     if let Some(args) = function.arguments {
+                        if call.arguments.len() + args.len() > super::bounded::MAX_ANSWER {
+                            return Err(super::bounded::too_large(name));
+                        }
                         call.arguments.push_str(&args);
                     }
                 }

@@ -376,26 +376,7 @@ pub(crate) async fn open(
     ))
 }
 
-/// Most of an error answer's body that is read: only its message is shown, and a server that
-/// sends an endless body must not hold the turn or fill the memory.
-pub(crate) const MAX_ERROR_BODY: usize = 64 << 10;
-/// Most of a whole (non-streamed) answer, or one page of a model list, that is read.
-pub(crate) const MAX_WHOLE_BODY: usize = 16 << 20;
-
-/// Reads at most `max` bytes of a body; the flag says whether more was there (the rest is not
-/// read). A connection that breaks off ends the body where it broke.
-pub(crate) async fn read_capped(mut response: reqwest::Response, max: usize) -> (Vec<u8>, bool) {
-    let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        let room = max - body.len();
-        if chunk.len() > room {
-            body.extend_from_slice(&chunk[..room]);
-            return (body, true);
-        }
-        body.extend_from_slice(&chunk);
-    }
-    (body, false)
-}
+pub(crate) use crate::body::{MAX_API as MAX_WHOLE_BODY, MAX_ERROR as MAX_ERROR_BODY, read_capped};
 
 /// A whole body of at most `max` bytes as text, or an error that says it was larger.
 pub(crate) async fn whole_text(

@@ -94,6 +94,11 @@ impl Snapshot {
         snapshot
     }
 
+    /// The bytes of every file looked at.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.entries.values().map(|e| e.len).sum()
+    }
+
     /// The protected places to mount read-only.
     pub(crate) fn protected(&self) -> Vec<PathBuf> {
         self.protected.clone()
@@ -114,6 +119,8 @@ pub(crate) struct Changes {
     made: Vec<PathBuf>,
     /// Such places that could not be renamed.
     pub stuck: Vec<PathBuf>,
+    /// The run was stopped: the folder grew by the first number of bytes, past the second.
+    pub stopped_at: Option<(u64, u64)>,
 }
 
 impl Changes {
@@ -206,7 +213,16 @@ impl Changes {
             }
             names.join(", ")
         };
-        let mut out = String::from("\nworkspace changes:");
+        let mut out = String::new();
+        if let Some((grown, limit)) = self.stopped_at {
+            out.push_str(&format!(
+                "\nSTOPPED: the run made the workspace grow by {} MiB, past the {} MiB a run may \
+                 (sandbox.workspace_growth_mib); its processes were killed",
+                grown >> 20,
+                limit >> 20
+            ));
+        }
+        out.push_str("\nworkspace changes:");
         if self.is_empty() {
             out.push_str(" none");
         }

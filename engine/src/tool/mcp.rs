@@ -13,7 +13,6 @@ use rmcp::model::{CallToolRequestParams, CallToolResult, ContentBlock};
 use rmcp::service::{Peer, RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
-use tokio::io::AsyncBufReadExt;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -27,6 +26,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 const CALL_TIMEOUT: Duration = Duration::from_secs(300);
 /// A server that failed to start is not tried again sooner than this (except for a direct call).
 const RETRY_AFTER: Duration = Duration::from_secs(30);
+/// The longest line of a server's stderr that is kept.
+const MAX_STDERR_LINE: usize = 4096;
 /// Lines of a server's stderr kept for the settings screen.
 const STDERR_LINES: usize = 20;
 /// Joins a server's name and its tool's name.
@@ -380,8 +381,24 @@ impl Server {
         let status = self.status.clone();
         let redactor = self.secrets.redactor();
         tokio::spawn(async move {
-            let mut lines = tokio::io::BufReader::new(stderr).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
+            use futures::StreamExt;
+            // A line longer than this is dropped (noted once), never held whole.
+            use tokio_util::codec::{AnyDelimiterCodec, AnyDelimiterCodecError, FramedRead};
+            let codec =
+                AnyDelimiterCodec::new_with_max_length(b"\n".to_vec(), Vec::new(), MAX_STDERR_LINE);
+            let mut lines = FramedRead::new(stderr, codec);
+            let mut overlong = false;
+            loop {
+                let line = match lines.next().await {
+                    Some(Ok(line)) => String::from_utf8_lossy(&line).trim_end().to_owned(),
+                    Some(Err(AnyDelimiterCodecError::MaxChunkLengthExceeded)) => {
+                        overlong = true;
+                        format!("[a line longer than {MAX_STDERR_LINE} bytes was left out]")
+                    }
+                    // After an overlong line the reader pauses once; it goes on with the rest.
+                    None if std::mem::take(&mut overlong) => continue,
+                    None | Some(Err(AnyDelimiterCodecError::Io(_))) => break,
+                };
                 let line = redactor.redact(&line);
                 tracing::info!(server = %name, "mcp stderr: {line}");
                 let mut status = status

@@ -656,3 +656,55 @@ async fn sandboxed_code_cannot_plant_what_the_host_runs_later() {
         shutdown(h).await;
     }
 }
+
+/// A run that keeps filling the workspace folder is stopped once it grew past the limit (here
+/// 4 MiB); the sandbox works again for the next run. On both backends.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_that_fills_the_workspace_is_stopped() {
+    let fill = "import time\nfor i in range(600):\n    open(f'/workspace/fill-{i}.bin', 'wb').write(b'x' * (1 << 20))\n    time.sleep(0.1)\nprint('never stopped')";
+    for backend in [SandboxBackend::Docker, SandboxBackend::Bubblewrap] {
+        let name = format!("{backend:?}").to_lowercase();
+        if skip(if name == "docker" { "docker" } else { "bwrap" }) {
+            continue;
+        }
+        let mut h = start(
+            vec![
+                call(
+                    "c1",
+                    "run_code",
+                    serde_json::json!({"language": "python", "code": fill, "timeout_s": 120}),
+                ),
+                Reply::text(&["Stopped."]),
+                call("c2", "shell", serde_json::json!({"command": "echo again"})),
+                Reply::text(&["Fine."]),
+            ],
+            |c| {
+                allow_code(c);
+                c.sandbox.backend = backend;
+                c.sandbox.workspace_growth_mib = 4;
+                c.sandbox.max_timeout_secs = 120;
+            },
+        )
+        .await;
+        let session = h.new_session().await;
+        let events = h.turn(&session, "fill").await;
+        let (_, output) = finished(&events)
+            .pop()
+            .unwrap_or_else(|| panic!("{name}: {:?}", events.last()));
+        assert!(
+            output.contains("STOPPED: the run made the workspace grow by")
+                && output.contains("past the 4 MiB"),
+            "{name}: {output}"
+        );
+        assert!(!output.contains("never stopped"), "{name}: {output}");
+        let made = std::fs::read_dir(&h.workspace).unwrap().count();
+        assert!(made < 100, "{name}: {made} files were written");
+        let events = h.turn(&session, "again").await;
+        let (status, output) = finished(&events)
+            .pop()
+            .unwrap_or_else(|| panic!("{name}: {events:?}"));
+        assert_eq!(status, ToolStatus::Succeeded, "{name}: {output}");
+        assert!(output.contains("again"), "{name}: {output}");
+        shutdown(h).await;
+    }
+}

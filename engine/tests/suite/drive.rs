@@ -188,6 +188,17 @@ async fn google(
             StatusCode::OK,
             file("f1", "Projects", "application/vnd.google-apps.folder"),
         ),
+        // A file whose metadata says 12 bytes and whose content never ends.
+        ("GET", "/drive/v3/files/big") if get(&query, "alt") == Some("media") => {
+            let chunk = axum::body::Bytes::from(vec![b'a'; 64 * 1024]);
+            let endless =
+                futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+            axum::body::Body::from_stream(endless).into_response()
+        }
+        ("GET", "/drive/v3/files/big") => reply(
+            StatusCode::OK,
+            json!({"id": "big", "name": "big.txt", "mimeType": "text/plain", "size": "12"}),
+        ),
         ("GET", "/drive/v3/files/t1") if get(&query, "alt") == Some("media") => {
             "hello, Drive".into_response()
         }
@@ -311,6 +322,13 @@ async fn sign_in_with_pkce_then_list_read_upload_and_refresh() {
     let (status, out) = direct(&mut h, "drive_read", json!({"file_id": "f1"})).await;
     assert_eq!(status, ToolStatus::Failed);
     assert!(out.contains("is a folder"), "{out}");
+    // The download stops at the limit, whatever the metadata said.
+    let (status, out) = direct(&mut h, "drive_read", json!({"file_id": "big"})).await;
+    assert_eq!(status, ToolStatus::Failed, "{out}");
+    assert!(
+        out.contains("big.txt (text/plain) is larger than 10 MiB"),
+        "{out}"
+    );
     let (_, out) = direct(&mut h, "drive_read", json!({"file_id": "gone"})).await;
     assert!(
         out.contains("found nothing there (File not found: gone.)"),

@@ -161,6 +161,51 @@ async fn a_stdio_server_lists_calls_fails_crashes_and_restarts() {
     assert!(stderr.contains("notes server starting"), "{stderr}");
 }
 
+/// A server that writes one endless-looking stderr line (8 MB, far past a pipe's buffer) still
+/// answers: its stderr is read on in bounded pieces, and the overlong line is noted, not kept.
+#[tokio::test]
+async fn a_flood_on_a_servers_stderr_is_read_in_bounded_lines() {
+    let Some(python) = python() else { return };
+    let mut h = Harness::start_with(vec![], |config| {
+        let mut server = stdio_server(&python);
+        server
+            .env
+            .insert("NOTES_STDERR_FLOOD".into(), (8 << 20).to_string());
+        config.mcp.insert("notes".into(), server);
+        config
+            .tools
+            .policy
+            .insert("notes__shout".into(), Policy::Allow);
+    })
+    .await;
+    let (status, out) = direct(
+        &mut h,
+        "notes__shout",
+        serde_json::json!({"text": "still here"}),
+    )
+    .await;
+    assert_eq!(
+        (status, out.as_str()),
+        (ToolStatus::Succeeded, "STILL HERE")
+    );
+    let stderr = servers(&mut h).await[0].stderr.join("\n");
+    assert!(
+        stderr.contains("[a line longer than 4096 bytes was left out]"),
+        "{}",
+        &stderr[..stderr.len().min(300)]
+    );
+    assert!(
+        stderr.contains("flood over"),
+        "{}",
+        &stderr[..stderr.len().min(300)]
+    );
+    assert!(
+        stderr.len() < 64 * 1024,
+        "{} bytes of stderr kept",
+        stderr.len()
+    );
+}
+
 /// Starts the Python server over streamable HTTP (with a required bearer token when given).
 async fn http_server(
     python: &std::path::Path,

@@ -513,3 +513,35 @@ async fn an_error_body_that_never_ends_fails_the_turn_at_once() {
     assert!(error.message.contains("400"), "{}", error.message);
     assert!(error.message.len() < 2000, "{}", error.message);
 }
+
+/// A provider that streams text (or one tool call's arguments) without end: the turn fails
+/// with a sentence once the answer passes its limit, instead of filling the memory for ever.
+#[tokio::test]
+async fn an_answer_that_never_ends_is_stopped_at_its_limit() {
+    use aetheria_engine::testkit::{text_chunk, tool_call_chunk};
+    let piece = "x".repeat(64 * 1024);
+    let mut h = Harness::start(vec![
+        Reply::Endless {
+            first: vec![],
+            event: text_chunk(&piece),
+        },
+        Reply::Endless {
+            first: vec![tool_call_chunk(
+                0,
+                Some("c1"),
+                Some("fs_read"),
+                "{\"path\": \"",
+            )],
+            event: tool_call_chunk(0, None, None, &piece),
+        },
+    ])
+    .await;
+    let session = h.new_session().await;
+    for expected in ["passed 32 MiB", "tool call larger than 32 MiB"] {
+        let events = h.turn(&session, "hello").await;
+        let Some(Event::TurnFailed { error, .. }) = events.last() else {
+            panic!("{:?}", events.last())
+        };
+        assert!(error.message.contains(expected), "{}", error.message);
+    }
+}

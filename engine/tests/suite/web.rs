@@ -126,6 +126,15 @@ async fn site() -> String {
             }),
         )
         .route(
+            "/endless/search",
+            get(|| async {
+                let chunk = axum::body::Bytes::from(vec![b' '; 64 * 1024]);
+                let endless =
+                    futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+                typed("application/json", axum::body::Body::from_stream(endless))
+            }),
+        )
+        .route(
             "/searx/search",
             get(|uri: axum::http::Uri| async move {
                 let q = query(&uri);
@@ -386,6 +395,18 @@ async fn the_three_search_backends() {
          2. htmd - Rust\n   https://docs.rs/htmd/latest/htmd/?search=convert\n   HTML to Markdown converter inspired by turndown.js.\n\
          3. A direct link\n   https://example.org/direct"
     );
+
+    // A backend whose answer never ends is cut off at the limit, at once (not at the timeout).
+    let endless = format!("{base}/endless/");
+    let mut h = harness(&base, vec![], move |c| {
+        c.web.search = SearchBackend::Searxng;
+        c.web.searxng_url = Some(endless);
+        c.web.timeout_secs = 600;
+    })
+    .await;
+    let (status, out) = direct(&mut h, "web_search", serde_json::json!({"query": "rust"})).await;
+    assert_eq!(status, ToolStatus::Failed, "{out}");
+    assert!(out.contains("larger than 4 MiB"), "{out}");
 
     let mut h = harness(&base, vec![], |c| c.web.search = SearchBackend::Searxng).await;
     let (_, searx) = direct(&mut h, "web_search", serde_json::json!({"query": "rust"})).await;

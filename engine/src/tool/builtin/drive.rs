@@ -82,7 +82,8 @@ impl Drive {
                 return Ok(response);
             }
             let status = response.status();
-            let body: Value = response.json().await.unwrap_or(Value::Null);
+            let body: Value = serde_json::from_str(&crate::body::error_text(response).await)
+                .unwrap_or(Value::Null);
             let message = body["error"]["message"]
                 .as_str()
                 .unwrap_or("no details")
@@ -114,7 +115,11 @@ impl Drive {
         &self,
         build: impl Fn(&reqwest::Client, &DriveConfig) -> reqwest::RequestBuilder,
     ) -> Result<Value, ToolError> {
-        self.send(build).await?.json().await.map_err(|e| {
+        let response = self.send(build).await?;
+        let text = crate::body::text_within(response, crate::body::MAX_API, "Google Drive")
+            .await
+            .map_err(ToolError::RespondToModel)?;
+        serde_json::from_str(&text).map_err(|e| {
             ToolError::RespondToModel(format!("Google Drive answered something unexpected: {e}"))
         })
     }
@@ -349,11 +354,16 @@ impl DriveRead {
                 None => http.get(at(&c.api_url, &format!("/files/{id}"), &[("alt", "media")])),
             })
             .await?;
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| ToolError::RespondToModel(format!("downloading failed: {e}")))?;
-        if bytes.len() > MAX_BYTES || bytes.iter().take(8192).any(|b| *b == 0) {
+        // Read no further than the limit: the size in the metadata is the server's word.
+        let (bytes, more) = crate::body::read_capped(response, MAX_BYTES).await;
+        if more {
+            return Err(ToolError::RespondToModel(format!(
+                "{} ({mime}) is larger than {} MiB; it cannot be shown",
+                meta["name"].as_str().unwrap_or(&id),
+                MAX_BYTES >> 20
+            )));
+        }
+        if bytes.iter().take(8192).any(|b| *b == 0) {
             return Err(ToolError::RespondToModel(format!(
                 "{} ({mime}, {} bytes) is not a text file that can be shown",
                 meta["name"].as_str().unwrap_or(&id),

@@ -188,14 +188,14 @@ impl Client {
         }
         let status = response.status();
         let headers = response.headers().clone();
-        let body = response.text().await.unwrap_or_default();
+        let body = crate::body::error_text(response).await;
         Err(explain(status, &headers, &body))
     }
 
     async fn json<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ToolError> {
-        let text = response.text().await.map_err(|e| {
-            ToolError::RespondToModel(format!("reading GitHub's answer failed: {e}"))
-        })?;
+        let text = crate::body::text_within(response, crate::body::MAX_API, "GitHub")
+            .await
+            .map_err(ToolError::RespondToModel)?;
         serde_json::from_str(&text).map_err(|e| {
             ToolError::RespondToModel(format!("GitHub answered something unexpected: {e}"))
         })
@@ -330,7 +330,7 @@ pub mod device {
             .await
             .map_err(|e| format!("GitHub could not be reached: {e}"))?;
         let status = response.status();
-        let text = response.text().await.map_err(|e| e.to_string())?;
+        let text = crate::body::text_within(response, crate::body::MAX_ERROR, "GitHub").await?;
         if !status.is_success() {
             return Err(format!(
                 "GitHub refused to start the sign-in ({status}): {text}"

@@ -158,7 +158,13 @@ impl Client {
             .get("x-ratelimit-reset")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<i64>().ok());
-        let text = response.text().await.unwrap_or_default();
+        let text = if status.is_success() {
+            crate::body::text_within(response, crate::body::MAX_API, "Vercel")
+                .await
+                .map_err(ToolError::RespondToModel)?
+        } else {
+            crate::body::error_text(response).await
+        };
         if status.is_success() {
             return serde_json::from_str(&text).map_err(|e| {
                 ToolError::RespondToModel(format!("Vercel answered something unexpected: {e}"))

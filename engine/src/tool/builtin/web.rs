@@ -414,27 +414,47 @@ async fn render(config: &WebConfig, reach: &Reach, url: &url::Url) -> Result<Pag
         })?;
         command.uid(NOBODY).gid(NOBODY);
     }
-    let output = tokio::time::timeout(
-        Duration::from_secs(config.timeout_secs + 10),
-        command.output(),
-    )
-    .await
-    .map_err(|_| ToolError::RespondToModel(format!("Chromium took too long to render {shown}")))?
-    .map_err(|e| {
-        ToolError::RespondToModel(format!(
-            "Chromium ({}) did not start: {e}",
-            binary.display()
-        ))
-    })?;
-    if !output.status.success() || output.stdout.is_empty() {
+    // The DOM is read up to the download limit (one byte more says it was longer); Chromium
+    // is killed when the call ends, however much more it would print.
+    command.stdout(std::process::Stdio::piped());
+    let run = async {
+        let mut child = command.spawn()?;
+        let mut bytes = Vec::new();
+        if let Some(stdout) = child.stdout.take() {
+            use tokio::io::AsyncReadExt;
+            stdout
+                .take(config.max_bytes.saturating_add(1))
+                .read_to_end(&mut bytes)
+                .await?;
+        }
+        let cut = bytes.len() as u64 > config.max_bytes;
+        let status = if cut {
+            child.kill().await?;
+            None
+        } else {
+            Some(child.wait().await?)
+        };
+        Ok::<_, std::io::Error>((bytes, cut, status))
+    };
+    let (mut bytes, cut, status) =
+        tokio::time::timeout(Duration::from_secs(config.timeout_secs + 10), run)
+            .await
+            .map_err(|_| {
+                ToolError::RespondToModel(format!("Chromium took too long to render {shown}"))
+            })?
+            .map_err(|e| {
+                ToolError::RespondToModel(format!(
+                    "Chromium ({}) did not start: {e}",
+                    binary.display()
+                ))
+            })?;
+    if status.is_some_and(|s| !s.success()) || bytes.is_empty() {
         return Err(ToolError::RespondToModel(format!(
             "Chromium could not render {shown} ({}); it runs only with its own sandbox, which needs \
              user namespaces (or its setuid helper) on this machine",
-            output.status
+            status.map_or_else(|| "no output".to_owned(), |s| s.to_string())
         )));
     }
-    let mut bytes = output.stdout;
-    let cut = bytes.len() as u64 > config.max_bytes;
     bytes.truncate(usize::try_from(config.max_bytes).unwrap_or(usize::MAX));
     Ok(Page {
         url: shown,

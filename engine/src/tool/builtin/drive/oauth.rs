@@ -67,9 +67,10 @@ async fn token_request(
         .send()
         .await
         .map_err(|e| format!("Google's token endpoint could not be reached: {e}"))?;
-    let answer: TokenAnswer = response
-        .json()
-        .await
+    let text =
+        crate::body::text_within(response, crate::body::MAX_ERROR, "Google's token endpoint")
+            .await?;
+    let answer: TokenAnswer = serde_json::from_str(&text)
         .map_err(|e| format!("Google's token endpoint answered something unexpected: {e}"))?;
     if let Some(error) = &answer.error {
         return Err(format!(

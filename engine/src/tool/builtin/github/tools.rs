@@ -19,6 +19,8 @@ use crate::tool::{ToolCx, ToolError};
 /// Largest tarball a clone downloads, and most files it unpacks.
 const MAX_TARBALL: usize = 200 << 20;
 const MAX_FILES: usize = 20_000;
+/// Most bytes a clone writes once unpacked (a small tarball can inflate enormously).
+const MAX_UNPACKED: u64 = 1 << 30;
 /// Largest file content shown.
 const MAX_FILE_CHARS: usize = 100_000;
 
@@ -630,7 +632,7 @@ fn unpack(
     let io = |e: std::io::Error| crate::tool::workspace::io_error(shown, &e);
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(tarball));
     root.dir.create_dir_all(rel).map_err(io)?;
-    let (mut files, mut skipped) = (0usize, 0usize);
+    let (mut files, mut skipped, mut written) = (0usize, 0usize, 0u64);
     for entry in archive
         .entries()
         .map_err(|e| ToolError::RespondToModel(format!("the download is not a tarball: {e}")))?
@@ -668,10 +670,20 @@ fn unpack(
             if let Some(parent) = dest.parent() {
                 root.dir.create_dir_all(parent).map_err(io)?;
             }
+            // The header's size is the archive's word: read no more than what is left.
+            let room = MAX_UNPACKED - written;
             let mut bytes = Vec::new();
-            entry
+            (&mut entry)
+                .take(room + 1)
                 .read_to_end(&mut bytes)
                 .map_err(|e| ToolError::RespondToModel(format!("the tarball is damaged: {e}")))?;
+            written += bytes.len() as u64;
+            if written > MAX_UNPACKED {
+                return Err(ToolError::RespondToModel(format!(
+                    "the repository unpacks to more than {} GiB; clone it in the sandbox with git instead",
+                    MAX_UNPACKED >> 30
+                )));
+            }
             root.dir.write(&dest, &bytes).map_err(io)?;
         } else {
             skipped += 1;

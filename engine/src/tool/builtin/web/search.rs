@@ -36,7 +36,9 @@ fn failed(backend: &str, e: &reqwest::Error) -> ToolError {
 
 async fn body(backend: &str, response: reqwest::Response) -> Result<String, ToolError> {
     let status = response.status();
-    let text = response.text().await.map_err(|e| failed(backend, &e))?;
+    let text = crate::body::text_within(response, crate::body::MAX_SEARCH, backend)
+        .await
+        .map_err(|e| ToolError::RespondToModel(format!("the {backend} search failed: {e}")))?;
     if status.is_success() {
         return Ok(text);
     }
