@@ -2,6 +2,8 @@
 //! answer as it arrives), run the tool calls it asks for (concurrently, each through the approval
 //! policy), feed the results back — until a final answer, the step limit, a failure or a cancel.
 
+mod attachments;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,10 +30,6 @@ const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
 
 /// How often streamed text is written to the database while it arrives.
 const FLUSH_EVERY: Duration = Duration::from_millis(150);
-/// Largest attachment whose text is added to a message.
-const MAX_ATTACHMENT_BYTES: u64 = 256 * 1024;
-/// Largest image attachment (Anthropic's limit per image).
-const MAX_IMAGE_BYTES: u64 = 5 * 1024 * 1024;
 
 const DEFAULT_SYSTEM_PROMPT: &str = "You are Aetheria, a careful desktop assistant. Answer in concise markdown. \
 Use the file tools to look at the person's workspace before you answer questions about it; paths are relative to the workspace. \
@@ -97,7 +95,7 @@ async fn turn(
     usage: &mut Usage,
     first_words: &mut Option<String>,
 ) -> TurnEnd {
-    let (content, images) = match with_attachments(shared, text, attachments).await {
+    let (content, images) = match attachments::with_attachments(shared, text, attachments).await {
         Ok(attached) => attached,
         Err(error) => return TurnEnd::Failed(error),
     };
@@ -747,7 +745,7 @@ async fn history(
             Role::User => {
                 out.push(ChatMessage::User(m.content));
                 for path in &m.images {
-                    match image_message(path).await {
+                    match attachments::image_message(&shared.config().data_dir, path).await {
                         Ok(image) => out.push(image),
                         Err(e) => {
                             tracing::warn!(path = %path.display(), %e, "an attached image is gone");
@@ -784,116 +782,6 @@ async fn history(
         }
     }
     Ok(out)
-}
-
-/// Adds the text of attached files to the message; binary or unreadable ones are an error.
-/// The image formats every vision model takes, by their first bytes.
-fn image_type(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("image/jpeg")
-    } else if bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a") {
-        Some("image/gif")
-    } else if bytes.len() > 12 && bytes.starts_with(b"RIFF") && bytes.get(8..12) == Some(b"WEBP") {
-        Some("image/webp")
-    } else {
-        None
-    }
-}
-
-/// A stored image as the provider gets it.
-async fn image_message(path: &std::path::Path) -> std::io::Result<ChatMessage> {
-    use base64::Engine as _;
-    let bytes = tokio::fs::read(path).await?;
-    let media_type = image_type(&bytes).ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "not a PNG, JPEG, GIF or WebP image",
-        )
-    })?;
-    Ok(ChatMessage::Image {
-        media_type: media_type.to_owned(),
-        data: base64::engine::general_purpose::STANDARD.encode(bytes),
-    })
-}
-
-/// The message text with text attachments inlined, and copies of image attachments kept in the
-/// data folder. Images go only to a model that takes them; otherwise nothing is stored and the
-/// person is told why.
-async fn with_attachments(
-    shared: &Shared,
-    text: String,
-    attachments: &[PathBuf],
-) -> Result<(String, Vec<PathBuf>), ErrorInfo> {
-    let invalid = |message: String| ErrorInfo::new(ErrorKind::Invalid, message);
-    let mut content = text;
-    let mut images: Vec<(Vec<u8>, &'static str)> = Vec::new();
-    for path in attachments {
-        let meta = tokio::fs::metadata(path)
-            .await
-            .map_err(|e| invalid(format!("cannot attach {}: {e}", path.display())))?;
-        if meta.len() > MAX_IMAGE_BYTES {
-            return Err(invalid(format!(
-                "{} is {} bytes; attachments can be at most {MAX_IMAGE_BYTES} bytes",
-                path.display(),
-                meta.len()
-            )));
-        }
-        let bytes = tokio::fs::read(path)
-            .await
-            .map_err(|e| invalid(format!("cannot attach {}: {e}", path.display())))?;
-        if let Some(media_type) = image_type(&bytes) {
-            images.push((bytes, media_type));
-            continue;
-        }
-        if meta.len() > MAX_ATTACHMENT_BYTES {
-            return Err(invalid(format!(
-                "{} is {} bytes; text attachments can be at most {MAX_ATTACHMENT_BYTES} bytes",
-                path.display(),
-                meta.len()
-            )));
-        }
-        let Ok(body) = String::from_utf8(bytes) else {
-            return Err(invalid(format!(
-                "{} is neither text nor a PNG, JPEG, GIF or WebP image; it cannot be attached",
-                path.display()
-            )));
-        };
-        let name = path.file_name().map_or_else(
-            || path.display().to_string(),
-            |n| n.to_string_lossy().into_owned(),
-        );
-        content.push_str(&format!(
-            "\n\n<attachment name=\"{name}\">\n{body}\n</attachment>"
-        ));
-    }
-    if images.is_empty() {
-        return Ok((content, Vec::new()));
-    }
-    let config = shared.config();
-    if let Some(provider) = config.effective_provider()
-        && !provider.takes_images()
-    {
-        return Err(invalid(format!(
-            "model {} of provider {} does not take images; pick a model that does (e.g. gpt-4o, claude, gemini, llava), or set `vision = true` on the provider if it does",
-            provider.model, provider.name
-        )));
-    }
-    let dir = config.data_dir.join("attachments");
-    tokio::fs::create_dir_all(&dir)
-        .await
-        .map_err(|e| invalid(format!("cannot keep the image in {}: {e}", dir.display())))?;
-    let mut kept = Vec::new();
-    for (bytes, media_type) in images {
-        let ext = media_type.trim_start_matches("image/");
-        let path = dir.join(format!("{}.{ext}", uuid::Uuid::now_v7()));
-        tokio::fs::write(&path, bytes)
-            .await
-            .map_err(|e| invalid(format!("cannot keep the image in {}: {e}", dir.display())))?;
-        kept.push(path);
-    }
-    Ok((content, kept))
 }
 
 /// The id the provider knows a call by: its own when it gave one.

@@ -631,11 +631,53 @@ impl Config {
             None => format!("surrealkv://{}", self.data_dir.join("db").display()),
         }
     }
+
+    /// A warning when the memory store is a server reached in the clear (`ws://`, `http://`) off
+    /// this machine: its password and every conversation cross the network unencrypted.
+    #[must_use]
+    pub fn memory_warning(&self) -> Option<String> {
+        let url = url::Url::parse(self.memory.url.as_deref()?).ok()?;
+        if !matches!(url.scheme(), "ws" | "http") {
+            return None;
+        }
+        let host = url.host_str()?.trim_matches(['[', ']']);
+        let local = host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        let mut shown = url.clone();
+        let _ = shown.set_password(None);
+        let _ = shown.set_username("");
+        (!local).then(|| {
+            format!(
+                "memory.url {shown} is not encrypted and not on this machine: the password and every \
+                 conversation cross the network in the clear; use wss:// (or https://)"
+            )
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_plain_memory_server_off_this_machine_warns() {
+        let mut config = Config::new("c".into(), "d".into());
+        for (url, warns) in [
+            ("ws://db.lan:8000", true),
+            ("http://10.0.0.5:8000", true),
+            ("ws://127.0.0.1:8000", false),
+            ("ws://[::1]:8000", false),
+            ("ws://localhost:8000", false),
+            ("wss://db.example.com", false),
+        ] {
+            config.memory.url = Some(url.into());
+            assert_eq!(config.memory_warning().is_some(), warns, "{url}");
+        }
+        config.memory.url = None;
+        assert!(config.memory_warning().is_none());
+    }
 
     #[test]
     fn sandbox_section_parses_validates_and_stays_out_when_default() {

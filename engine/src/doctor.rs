@@ -112,12 +112,20 @@ async fn database(config: &Config) -> Check {
             let lock_file = store.lock_file();
             drop(store);
             crate::memory::wait_closed(lock_file).await;
-            Check::new(
-                "database",
-                Status::Ok,
-                format!("{url} (schema {})", crate::memory::SCHEMA_VERSION),
-                None,
-            )
+            match config.memory_warning() {
+                Some(warning) => Check::new(
+                    "database",
+                    Status::Warn,
+                    warning,
+                    Some("put the server behind TLS (wss://) or reach it over a tunnel"),
+                ),
+                None => Check::new(
+                    "database",
+                    Status::Ok,
+                    format!("{url} (schema {})", crate::memory::SCHEMA_VERSION),
+                    None,
+                ),
+            }
         }
         Ok(Err(e)) => Check::new(
             "database",

@@ -207,6 +207,9 @@ impl Store {
     /// password from the keychain (or `AETHERIA_MEMORY_PASSWORD`).
     pub(crate) async fn open_configured(config: &crate::config::Config) -> Result<Self> {
         let url = config.memory_url();
+        if let Some(warning) = config.memory_warning() {
+            tracing::warn!("{warning}");
+        }
         let Some(user) = config.memory.user.clone() else {
             return Self::open(&url).await;
         };

@@ -200,3 +200,57 @@ async fn two_engines_share_their_memory_on_a_surrealdb_server() {
         let _ = tokio::task::spawn_blocking(move || Secrets::new().delete(&acct)).await;
     }
 }
+
+/// Whoever can write to a shared database cannot make this machine read its files: a stored
+/// message that names a host file as its image (here a real PNG outside the attachments folder)
+/// gets a note in the history, and the file never goes to the model. On the old code the file
+/// was read and sent.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forged_image_path_in_a_shared_database_reads_no_host_file() {
+    if skip("keychain") {
+        return;
+    }
+    let password = unique("pw");
+    let account = unique("aetheria-test-surreal");
+    keep(&account, &password).await;
+    let server = server(&password);
+    let (url, acct) = (server.url.clone(), account.clone());
+    let mut a = Harness::start_with(
+        vec![Reply::text(&["Hello."]), Reply::text(&["Still here."])],
+        move |c| on_server(c, &url, &acct),
+    )
+    .await;
+    let session = a.new_session().await;
+    a.turn(&session, "hi").await;
+    // The host file an attacker wants: a PNG (so it would pass as an image) outside the folder.
+    let secret = a.data.path().join("secret-screenshot.png");
+    let png = b"\x89PNG\r\n\x1a\nTOP-SECRET-PIXELS";
+    std::fs::write(&secret, png).unwrap();
+    let db = surrealdb::engine::any::connect(server.url.as_str())
+        .await
+        .unwrap();
+    db.signin(surrealdb::opt::auth::Root {
+        username: "root".into(),
+        password: password.clone(),
+    })
+    .await
+    .unwrap();
+    db.use_ns("aetheria").use_db("main").await.unwrap();
+    db.query("UPDATE message SET images = [$path] WHERE session = $sid AND role = 'user'")
+        .bind(("path", secret.display().to_string()))
+        .bind(("sid", session.to_string()))
+        .await
+        .unwrap()
+        .check()
+        .unwrap();
+    let events = a.turn(&session, "and now?").await;
+    assert!(
+        matches!(events.last(), Some(Event::TurnFinished { .. })),
+        "{events:?}"
+    );
+    let sent = serde_json::to_string(&a.server.requests()[1]).unwrap();
+    let leaked = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, png);
+    assert!(!sent.contains(&leaked), "the host file went to the model");
+    assert!(sent.contains("no longer available"), "{sent}");
+    let _ = tokio::task::spawn_blocking(move || Secrets::new().delete(&account)).await;
+}
