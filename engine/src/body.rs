@@ -48,10 +48,56 @@ pub(crate) async fn error_text(response: reqwest::Response) -> String {
     String::from_utf8_lossy(&body).into_owned()
 }
 
+/// Why a key or token must not go to `url`: it is plain `http://` (or `ws://`) to another
+/// machine, where anyone on the way reads it. `None` for https, and for this machine.
+pub(crate) fn in_the_clear(url: &str, what: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    if !matches!(parsed.scheme(), "http" | "ws") {
+        return None;
+    }
+    let host = parsed.host_str()?.trim_matches(['[', ']']);
+    let local = host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    (!local).then(|| {
+        format!(
+            "{what} was not sent: {host} is reached by plain {}, where anyone on the way could \
+             read it; use https://",
+            parsed.scheme()
+        )
+    })
+}
+
 fn size(bytes: usize) -> String {
     if bytes >= 1 << 20 {
         format!("{} MiB", bytes >> 20)
     } else {
         format!("{} KiB", bytes >> 10)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_goes_only_over_tls_or_to_this_machine() {
+        for url in [
+            "http://api.example.com/v1",
+            "ws://10.0.0.5:8000",
+            "http://192.168.1.4:11434/v1",
+        ] {
+            assert!(in_the_clear(url, "the key").is_some(), "{url}");
+        }
+        for url in [
+            "https://api.openai.com/v1",
+            "http://127.0.0.1:11434/v1",
+            "http://localhost:1234/v1",
+            "http://[::1]:8080/v1",
+            "wss://db.example.com",
+        ] {
+            assert!(in_the_clear(url, "the key").is_none(), "{url}");
+        }
     }
 }

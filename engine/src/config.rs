@@ -285,6 +285,18 @@ impl JobsConfig {
     }
 }
 
+/// Makes a folder (and its parents) that only its owner can enter: the config and data folders
+/// hold conversations, approvals and settings.
+pub(crate) fn private_dir(path: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
 /// The built-in local model runtime.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -497,11 +509,28 @@ impl Config {
         let path = self.config_dir.join(CONFIG_FILE);
         let text = toml::to_string_pretty(self)
             .map_err(|e| ConfigError::Invalid(format!("cannot serialise config: {e}")))?;
-        std::fs::create_dir_all(&self.config_dir).map_err(|source| ConfigError::Io {
+        private_dir(&self.config_dir).map_err(|source| ConfigError::Io {
             path: self.config_dir.clone(),
             source,
         })?;
-        std::fs::write(&path, text).map_err(|source| ConfigError::Io { path, source })
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let written = options.open(&path).and_then(|mut file| {
+            use std::io::Write;
+            // An older file keeps its mode on open: made private here too.
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            }
+            file.write_all(text.as_bytes())
+        });
+        written.map_err(|source| ConfigError::Io { path, source })
     }
 
     /// Checks names, URLs and limits.
@@ -660,6 +689,28 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn the_config_is_written_for_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let config_dir = dir.path().join("config");
+        std::fs::create_dir_all(&config_dir).unwrap();
+        std::fs::set_permissions(&config_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(config_dir.join(CONFIG_FILE), "").unwrap();
+        std::fs::set_permissions(
+            config_dir.join(CONFIG_FILE),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        Config::new(config_dir.clone(), dir.path().join("data"))
+            .save()
+            .unwrap();
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&config_dir), 0o700);
+        assert_eq!(mode(&config_dir.join(CONFIG_FILE)), 0o600);
+    }
 
     #[test]
     fn a_plain_memory_server_off_this_machine_warns() {

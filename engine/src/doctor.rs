@@ -106,7 +106,12 @@ fn voice(config: &Config) -> Check {
 
 async fn database(config: &Config) -> Check {
     let url = config.memory_url();
-    match tokio::time::timeout(Duration::from_secs(20), Store::open_configured(config)).await {
+    match tokio::time::timeout(
+        Duration::from_secs(20),
+        Store::open_configured(config, &crate::secrets::Secrets::new()),
+    )
+    .await
+    {
         Ok(Ok(store)) => {
             // Closed before the process exits, so the store's background tasks end cleanly.
             let lock_file = store.lock_file();

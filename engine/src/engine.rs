@@ -65,7 +65,11 @@ impl Engine {
     /// and the stream of events. Must be called inside a tokio runtime.
     pub async fn start(config: Config) -> Result<(Handle, Events)> {
         config.validate()?;
-        let store = Store::open_configured(&config).await?;
+        if let Err(e) = crate::config::private_dir(&config.data_dir) {
+            tracing::warn!(dir = %config.data_dir.display(), "cannot make the data folder private: {e}");
+        }
+        let secrets = Secrets::new();
+        let store = Store::open_configured(&config, &secrets).await?;
         store.recover_interrupted().await?;
         if config.memory.embeddings.is_some() {
             // Read the memories' vectors now, not on the first recall (~6 s at 100,000).
@@ -89,7 +93,6 @@ impl Engine {
         let workspace = Workspace::open(&roots)
             .map_err(|e| EngineError::Config(crate::config::ConfigError::Invalid(e)))?;
         let (event_tx, event_rx) = mpsc::unbounded_channel();
-        let secrets = Secrets::new();
         let sandboxes = Arc::new(Sandboxes::new(config.sandbox.clone()));
         sandboxes.set_workspace(&roots);
         let services = Services::new(&config, &secrets);

@@ -205,7 +205,10 @@ pub(crate) async fn wait_closed(lock_file: Option<std::path::PathBuf>) {
 impl Store {
     /// Opens the store the configuration names: for a server, signed in as `memory.user` with the
     /// password from the keychain (or `AETHERIA_MEMORY_PASSWORD`).
-    pub(crate) async fn open_configured(config: &crate::config::Config) -> Result<Self> {
+    pub(crate) async fn open_configured(
+        config: &crate::config::Config,
+        secrets: &crate::secrets::Secrets,
+    ) -> Result<Self> {
         let url = config.memory_url();
         if let Some(warning) = config.memory_warning() {
             tracing::warn!("{warning}");
@@ -219,10 +222,14 @@ impl Store {
             .clone()
             .unwrap_or_else(|| "surrealdb".to_owned());
         let password = match std::env::var("AETHERIA_MEMORY_PASSWORD") {
-            Ok(p) if !p.is_empty() => Some(p),
+            Ok(p) if !p.is_empty() => {
+                secrets.redactor().learn(&p);
+                Some(p)
+            }
             _ => {
-                let acct = account.clone();
-                tokio::task::spawn_blocking(move || crate::secrets::Secrets::new().get(&acct))
+                // Through the engine's keychain accessor: its redactor learns the password.
+                let (acct, secrets) = (account.clone(), secrets.clone());
+                tokio::task::spawn_blocking(move || secrets.get(&acct))
                     .await
                     .map_err(|e| MemoryError::Query(e.to_string()))?
                     .map_err(|e| MemoryError::Open {

@@ -194,6 +194,14 @@ pub(crate) fn client(
     key: Option<String>,
     config: &crate::config::Config,
 ) -> Result<Arc<dyn ModelClient>, ProviderError> {
+    if key.is_some()
+        && let Some(why) = crate::body::in_the_clear(
+            &provider.base_url,
+            &format!("the API key of {}", provider.name),
+        )
+    {
+        return Err(ProviderError::Connect(why));
+    }
     match provider.wire {
         Wire::Local => Ok(Arc::new(local::LocalClient::new(
             provider.clone(),

@@ -104,9 +104,21 @@ static PATTERNS: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
         r"|\b1//0[0-9A-Za-z_\-]{30,}",
         r"|\beyJ[A-Za-z0-9_\-]{10,}\.eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}",
         r"|(?i:\bbearer\s+)[A-Za-z0-9._~+/\-]{20,}=*",
+        // Stripe keys and webhook secrets, npm and Hugging Face tokens, Slack webhooks.
+        r"|\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}",
+        r"|\bwhsec_[A-Za-z0-9]{20,}",
+        r"|\bnpm_[A-Za-z0-9]{36}\b",
+        r"|\bhf_[A-Za-z0-9]{30,}",
+        r"|https://hooks\.slack\.com/services/[A-Za-z0-9/_\-]{20,}",
+        // An AWS secret access key where it is named (it has no shape of its own).
+        r#"|(?i:aws_?secret_?access_?key|secretaccesskey)["']?\s*[=:]\s*["']?[A-Za-z0-9/+=]{40}"#,
     ))
     .ok()
 });
+
+/// The password of a URL (`scheme://user:password@host`): the password goes, the rest stays.
+static URL_PASSWORD: LazyLock<Option<regex::Regex>> =
+    LazyLock::new(|| regex::Regex::new(r"\b([a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*:)[^/\s@]+@").ok());
 
 /// Replaces secrets in text with `[REDACTED]`: every value learned from the keychain (or
 /// configured), and anything shaped like a well-known key or token.
@@ -139,6 +151,11 @@ impl Redactor {
                     out = out.replace(secret.as_str(), "[REDACTED]");
                 }
             }
+        }
+        if let Some(urls) = URL_PASSWORD.as_ref()
+            && urls.is_match(&out)
+        {
+            out = urls.replace_all(&out, "${1}[REDACTED]@").into_owned();
         }
         match PATTERNS.as_ref() {
             Some(patterns) if patterns.is_match(&out) => {
@@ -183,6 +200,13 @@ mod tests {
             "AIzaSyA0123456789abcdefghijklmnopqrstuv",
             "ya29.a0AfH6SMBx0123456789abcdefghij",
             "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+            "sk_live_4eC39HqLyjWDarjtT1zdp7dc",
+            "rk_test_51H0abcdefghijklmnop",
+            "whsec_0123456789abcdefghijklmnop",
+            "npm_0123456789abcdefghijklmnopqrstuvwxyz",
+            "hf_abcdefghijklmnopqrstuvwxyzABCDEFGH",
+            "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXXXXXX",
+            "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
         ];
         for secret in planted {
             let text = format!("token={secret} end");
@@ -195,11 +219,22 @@ mod tests {
             r.redact("Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345"),
             "Authorization: [REDACTED]"
         );
+        // A URL keeps all but its password.
+        assert_eq!(
+            r.redact("cloning https://bob:hunter2-secret@git.example.com/x.git"),
+            "cloning https://bob:[REDACTED]@git.example.com/x.git"
+        );
+        assert_eq!(
+            r.redact("redis://:s3cret@10.0.0.5:6379/0 is down"),
+            "redis://:[REDACTED]@10.0.0.5:6379/0 is down"
+        );
         // Ordinary text is left alone.
         for plain in [
             "risk-management-plan-for-2026-and-beyond",
             "task-1234",
             "the sky is blue",
+            "https://example.com/a:b@c",
+            "user@example.com",
         ] {
             assert_eq!(r.redact(plain), plain);
             assert!(!r.finds(plain));

@@ -43,14 +43,19 @@ pub(crate) struct ToolCx {
     pub live: LiveOutput,
 }
 
-/// A running tool's live output: each piece is redacted, sent as `ToolOutputDelta` and kept
-/// (up to 1 MiB) for the call's record.
+/// The most output held back while a word (or a private-key block) is still arriving.
+const MAX_HELD: usize = 16 << 10;
+
+/// A running tool's live output: redacted, sent as `ToolOutputDelta` and kept (up to 1 MiB) for
+/// the call's record. The last word of a piece is held back until the next piece (or the end)
+/// shows it whole, so a secret cut across two pieces is still seen whole and redacted.
 #[derive(Clone)]
 pub(crate) struct LiveOutput {
     call: ToolCallId,
     events: mpsc::UnboundedSender<Event>,
     redactor: Redactor,
     log: Arc<Mutex<String>>,
+    held: Arc<Mutex<String>>,
 }
 
 impl LiveOutput {
@@ -64,11 +69,56 @@ impl LiveOutput {
             events,
             redactor,
             log: Arc::default(),
+            held: Arc::default(),
         }
     }
 
-    /// Sends and keeps a piece of output.
+    /// Takes a piece of output: what is whole goes out now, an unfinished last word waits.
     pub(crate) fn push(&self, text: &str) {
+        let ready = {
+            let Ok(mut held) = self.held.lock() else {
+                return self.send(text);
+            };
+            held.push_str(text);
+            let mut cut = held.rfind(char::is_whitespace).map_or(0, |i| {
+                i + held[i..].chars().next().map_or(1, char::len_utf8)
+            });
+            // A private key spans lines (with spaces in them): it goes out whole or waits.
+            if let Some(begin) = held.rfind("-----BEGIN") {
+                let end = held[begin..].find("-----END").and_then(|e| {
+                    let after = begin + e + "-----END".len();
+                    held[after..]
+                        .find("-----")
+                        .map(|t| after + t + "-----".len())
+                });
+                match end {
+                    None => cut = cut.min(begin),
+                    Some(end) if cut > begin && cut < end => cut = end,
+                    Some(_) => {}
+                }
+            }
+            if held.len() > MAX_HELD {
+                cut = held.len();
+            }
+            held.drain(..cut).collect::<String>()
+        };
+        if !ready.is_empty() {
+            self.send(&ready);
+        }
+    }
+
+    /// Sends what was held back (the output ended).
+    fn flush(&self) {
+        let rest = self.held.lock().map(|mut h| std::mem::take(&mut *h));
+        if let Ok(rest) = rest
+            && !rest.is_empty()
+        {
+            self.send(&rest);
+        }
+    }
+
+    /// Redacts, keeps and sends a piece.
+    fn send(&self, text: &str) {
         let text = self.redactor.redact(text);
         if let Ok(mut log) = self.log.lock()
             && log.len() < MAX_LOG_BYTES
@@ -96,8 +146,9 @@ impl LiveOutput {
         let _ = self.events.send(event);
     }
 
-    /// Everything pushed so far.
+    /// Everything pushed (the output has ended: what was held back goes out first).
     pub(crate) fn log(&self) -> String {
+        self.flush();
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 }
@@ -373,4 +424,33 @@ pub(crate) fn truncate_output(text: String) -> String {
     }
     let kept: String = text.chars().take(MAX_OUTPUT_CHARS).collect();
     format!("{kept}\n[output truncated: {MAX_OUTPUT_CHARS} of {count} characters shown]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_secret_cut_across_pieces_is_redacted_whole() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let live = LiveOutput::new(ToolCallId::new(), tx, Redactor::default());
+        let key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk=\n-----END OPENSSH PRIVATE KEY-----";
+        let (head, tail) = key.split_at(40);
+        for piece in [
+            "token ghp_0123456789abcdefgh",
+            "ijklmnopqrstuvwxyzAB and then\n",
+            head,
+            tail,
+            "\nbye",
+        ] {
+            live.push(piece);
+        }
+        let log = live.log();
+        let mut sent = String::new();
+        while let Ok(Event::ToolOutputDelta { delta, .. }) = rx.try_recv() {
+            sent.push_str(&delta);
+        }
+        assert_eq!(sent, log);
+        assert_eq!(log, "token [REDACTED] and then\n[REDACTED]\nbye");
+    }
 }

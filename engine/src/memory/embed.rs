@@ -98,6 +98,9 @@ impl Embeddings {
             ))
             .json(&serde_json::json!({ "model": config.model, "input": [text] }));
         if let Some(key) = key {
+            if let Some(why) = crate::body::in_the_clear(&config.base_url, "the embeddings key") {
+                return Err(why);
+            }
             request = request.bearer_auth(key);
         }
         let response = request

@@ -26,6 +26,34 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 const CALL_TIMEOUT: Duration = Duration::from_secs(300);
 /// A server that failed to start is not tried again sooner than this (except for a direct call).
 const RETRY_AFTER: Duration = Duration::from_secs(30);
+/// The app's environment variables a stdio server gets (besides those configured for it).
+const PASSED_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "LANG",
+    "LC_ALL",
+    "TMPDIR",
+    "TEMP",
+    "TMP",
+    "SHELL",
+    "XDG_RUNTIME_DIR",
+    "XDG_CACHE_HOME",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "SystemRoot",
+    "SYSTEMROOT",
+    "windir",
+    "COMSPEC",
+    "PATHEXT",
+    "USERPROFILE",
+    "APPDATA",
+    "LOCALAPPDATA",
+    "ProgramData",
+    "ProgramFiles",
+];
+
 /// The longest line of a server's stderr that is kept.
 const MAX_STDERR_LINE: usize = 4096;
 /// Lines of a server's stderr kept for the settings screen.
@@ -281,8 +309,19 @@ impl Server {
         let (exit_tx, exited) = watch::channel(None);
         let service = match (&self.config.command, &self.config.url) {
             (Some(command), _) => {
+                // The server gets what a program needs to run and the variables configured for
+                // it, not the app's whole environment (keys in variables stay with the app).
+                let redactor = self.secrets.redactor();
+                for value in self.config.env.values() {
+                    redactor.learn(value);
+                }
+                let kept = PASSED_ENV
+                    .iter()
+                    .filter_map(|name| std::env::var_os(name).map(|v| (*name, v)));
                 let mut child = tokio::process::Command::new(command)
                     .args(&self.config.args)
+                    .env_clear()
+                    .envs(kept)
                     .envs(&self.config.env)
                     .stdin(std::process::Stdio::piped())
                     .stdout(std::process::Stdio::piped())
@@ -315,6 +354,9 @@ impl Server {
             (None, Some(url)) => {
                 let mut config = StreamableHttpClientTransportConfig::with_uri(url.as_str());
                 if let Some(account) = &self.config.token_ref {
+                    if let Some(why) = crate::body::in_the_clear(url, "its token") {
+                        return Err(why);
+                    }
                     let secrets = self.secrets.clone();
                     let account = account.clone();
                     let token = tokio::task::spawn_blocking(move || secrets.get(&account))

@@ -154,30 +154,52 @@ async fn a_stdio_server_lists_calls_fails_crashes_and_restarts() {
     assert_eq!(info.len(), 1);
     assert_eq!(info[0].state, McpState::Running, "{info:?}");
     assert_eq!(info[0].restarts, 1, "{info:?}");
-    assert_eq!(info[0].tools.len(), 5);
+    assert_eq!(info[0].tools.len(), 6);
     // Its stderr was kept (and logged).
     let stderr = info[0].stderr.join("\n");
     assert!(stderr.contains("crashing on request"), "{stderr}");
     assert!(stderr.contains("notes server starting"), "{stderr}");
 }
 
-/// A server that writes one endless-looking stderr line (8 MB, far past a pipe's buffer) still
+/// A stdio server gets a cleared environment plus its own variables (their values redacted),
+/// and one that writes an endless-looking stderr line (8 MB, far past a pipe's buffer) still
 /// answers: its stderr is read on in bounded pieces, and the overlong line is noted, not kept.
 #[tokio::test]
-async fn a_flood_on_a_servers_stderr_is_read_in_bounded_lines() {
+async fn a_server_gets_a_cleared_environment_and_its_stderr_is_read_in_bounded_lines() {
     let Some(python) = python() else { return };
     let mut h = Harness::start_with(vec![], |config| {
         let mut server = stdio_server(&python);
         server
             .env
             .insert("NOTES_STDERR_FLOOD".into(), (8 << 20).to_string());
+        server
+            .env
+            .insert("NOTES_TOKEN".into(), "notes-token-0123456789".into());
         config.mcp.insert("notes".into(), server);
-        config
-            .tools
-            .policy
-            .insert("notes__shout".into(), Policy::Allow);
+        for tool in ["notes__shout", "notes__env"] {
+            config.tools.policy.insert(tool.into(), Policy::Allow);
+        }
     })
     .await;
+    // The server gets its configured variables (whose values are redacted like keys), not the
+    // app's whole environment.
+    let (_, out) = direct(
+        &mut h,
+        "notes__env",
+        serde_json::json!({"name": "NOTES_TOKEN"}),
+    )
+    .await;
+    assert_eq!(out, "[REDACTED]");
+    assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
+    let (_, out) = direct(
+        &mut h,
+        "notes__env",
+        serde_json::json!({"name": "CARGO_MANIFEST_DIR"}),
+    )
+    .await;
+    assert_eq!(out, "(unset)");
+    let (_, out) = direct(&mut h, "notes__env", serde_json::json!({"name": "PATH"})).await;
+    assert_ne!(out, "(unset)");
     let (status, out) = direct(
         &mut h,
         "notes__shout",

@@ -577,7 +577,7 @@ async fn web_fetch_reaches_no_unlisted_place_off_the_internet() {
         format!("http://0x7f.1:{port}/secret"),
         format!("http://localhost:{port}/secret"),
         format!("http://[::ffff:127.0.0.1]:{port}/secret"),
-        format!("http://user:pw@127.0.0.1:{port}/secret"),
+        format!("http://user@127.0.0.1:{port}/secret"),
         "http://169.254.169.254/latest/meta-data/".to_owned(),
         "http://[fd00:ec2::254]/latest/meta-data/".to_owned(),
     ] {
@@ -587,8 +587,19 @@ async fn web_fetch_reaches_no_unlisted_place_off_the_internet() {
             out.contains("not a public internet address") && !out.contains("internal-secret"),
             "{url}: {out}"
         );
-        assert!(!out.contains("pw@"), "a password was shown: {out}");
+        assert!(!out.contains("user@"), "a user name was shown: {out}");
     }
+    // A URL with a password is a secret on its way out: not fetched, and not shown.
+    let (status, out) = fetch(
+        &mut h,
+        format!("http://user:hunter22@127.0.0.1:{port}/secret"),
+    )
+    .await;
+    assert_eq!(status, ToolStatus::Failed, "{out}");
+    assert!(
+        out.contains("contains a secret") && !out.contains("hunter22"),
+        "{out}"
+    );
     // A listed site that redirects inside: not followed, the model is told where it leads.
     let (status, out) = fetch(&mut h, format!("{base}/away?to={inside}/secret")).await;
     assert_eq!(status, ToolStatus::Failed, "{out}");
