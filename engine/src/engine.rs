@@ -52,7 +52,7 @@ async fn remembered_choices(store: &Store, file: &std::path::Path) -> Remembered
     };
     let remembered = Remembered {
         policies: policies.into_iter().collect(),
-        grants: Vec::new(),
+        ..Remembered::default()
     };
     if let Err(e) = remembered.save(file) {
         tracing::warn!(file = %file.display(), "writing the remembered approvals: {e}");
@@ -102,8 +102,10 @@ impl Engine {
             secrets.clone(),
         ));
         let registry = Registry::builtin(&sandboxes, &services, mcp, &store, &embeddings);
+        let policies = Policies::new(config.tools.policy.clone(), remembered, Some(approvals));
+        policies.follow_servers(&config.mcp);
         let shared = Arc::new(Shared {
-            policies: Policies::new(config.tools.policy.clone(), remembered, Some(approvals)),
+            policies,
             config: RwLock::new(config),
             store,
             secrets,
@@ -284,6 +286,7 @@ impl Shared {
     /// Puts new settings in effect (already validated and saved).
     pub(crate) async fn apply(&self, config: Config, workspace: Workspace) {
         self.policies.configure(config.tools.policy.clone());
+        self.policies.follow_servers(&config.mcp);
         self.services.configure(&config);
         self.embeddings.configure(config.memory.embeddings.clone());
         self.registry.mcp.configure(&config.mcp);

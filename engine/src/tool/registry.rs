@@ -198,6 +198,30 @@ impl Policies {
         })
     }
 
+    /// Notes the MCP servers as configured now; the remembered choices for the tools of one whose
+    /// program changed are forgotten (written down at once).
+    pub(crate) fn follow_servers(
+        &self,
+        servers: &BTreeMap<String, crate::config::McpServerConfig>,
+    ) {
+        let now = servers
+            .iter()
+            .map(|(name, s)| {
+                let program = match (&s.command, &s.url) {
+                    (Some(command), _) => format!("{command} {}", s.args.join(" ")),
+                    (None, Some(url)) => url.clone(),
+                    (None, None) => String::new(),
+                };
+                (name.clone(), program)
+            })
+            .collect();
+        if let Err(e) = self.change(|r| {
+            r.follow_servers(&now);
+        }) {
+            tracing::warn!("writing the remembered approvals: {e}");
+        }
+    }
+
     /// Replaces the policies that come from the config file.
     pub(crate) fn configure(&self, configured: BTreeMap<String, Policy>) {
         if let Ok(mut c) = self.configured.write() {

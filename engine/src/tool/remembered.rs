@@ -25,6 +25,31 @@ pub(crate) struct Remembered {
     /// bare web domain, before grants named the scheme and port) is dropped, not the file.
     #[serde(default, deserialize_with = "known_grants")]
     pub grants: Vec<Grant>,
+    /// Each MCP server as it was when its tools' choices were remembered (its command, arguments
+    /// and URL): a choice for a server's tools holds only while the server is that program.
+    #[serde(default)]
+    pub servers: BTreeMap<String, String>,
+}
+
+impl Remembered {
+    /// Forgets every choice for the tools of a server whose program changed (or that is gone),
+    /// and notes the servers as they are now; `true` when something changed.
+    pub(crate) fn follow_servers(&mut self, now: &BTreeMap<String, String>) -> bool {
+        let changed: Vec<String> = self
+            .servers
+            .iter()
+            .filter(|(name, was)| now.get(*name) != Some(*was))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in &changed {
+            let prefix = format!("{name}__");
+            self.policies.retain(|tool, _| !tool.starts_with(&prefix));
+            self.grants.retain(|g| !g.tool.starts_with(&prefix));
+        }
+        let before = self.servers.clone();
+        self.servers.clone_from(now);
+        !changed.is_empty() || before != self.servers
+    }
 }
 
 fn known_grants<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Grant>, D::Error> {
@@ -116,6 +141,7 @@ mod tests {
                     parts: vec!["notes".into()],
                 },
             }],
+            servers: BTreeMap::from([("notes".to_owned(), "python notes.py".to_owned())]),
         };
         remembered.save(&path).unwrap();
         assert_eq!(Remembered::load(&path), remembered);
@@ -149,6 +175,36 @@ mod tests {
                     origin: "https://example.com".into()
                 }
             }]
+        );
+    }
+
+    #[test]
+    fn a_servers_choices_die_when_its_program_changes() {
+        let mut remembered = Remembered {
+            policies: BTreeMap::from([
+                ("notes__add".to_owned(), Policy::Allow),
+                ("files__rm".to_owned(), Policy::Allow),
+                ("fs_write".to_owned(), Policy::Allow),
+            ]),
+            ..Remembered::default()
+        };
+        let servers = |notes: &str| {
+            BTreeMap::from([
+                ("notes".to_owned(), notes.to_owned()),
+                ("files".to_owned(), "npx files-server".to_owned()),
+            ])
+        };
+        assert!(remembered.follow_servers(&servers("python notes.py")));
+        assert_eq!(
+            remembered.policies.len(),
+            3,
+            "the first look forgets nothing"
+        );
+        assert!(!remembered.follow_servers(&servers("python notes.py")));
+        assert!(remembered.follow_servers(&servers("python /tmp/evil.py")));
+        assert_eq!(
+            remembered.policies.keys().collect::<Vec<_>>(),
+            ["files__rm", "fs_write"]
         );
     }
 

@@ -151,6 +151,17 @@ fn explain(status: reqwest::StatusCode, headers: &HeaderMap, body: &str) -> Tool
     ToolError::RespondToModel(text)
 }
 
+/// Whether `url` lies on the API at `base` (same scheme, host and port, under its path).
+fn on_api(base: &str, url: &str) -> bool {
+    match (url::Url::parse(base), url::Url::parse(url)) {
+        (Ok(base), Ok(url)) => {
+            base.origin() == url.origin()
+                && url.path().starts_with(base.path().trim_end_matches('/'))
+        }
+        _ => false,
+    }
+}
+
 /// The `rel="next"` URL of a `Link` header.
 fn next_link(headers: &HeaderMap) -> Option<String> {
     let link = headers.get("link")?.to_str().ok()?;
@@ -228,7 +239,13 @@ impl Client {
                 return Ok((items, more));
             }
             match next {
-                Some(n) => url = n,
+                // The token goes only to the API it was made for: a next page elsewhere is not
+                // followed (its listing is reported as cut).
+                Some(n) if on_api(&self.base, &n) => url = n,
+                Some(n) => {
+                    tracing::warn!(next = %n, "GitHub named a next page off its API; not followed");
+                    return Ok((items, true));
+                }
                 None => return Ok((items, false)),
             }
         }
@@ -436,5 +453,20 @@ mod tests {
             err.to_string(),
             "GitHub did not accept the request (Validation Failed: title: missing_field)"
         );
+    }
+
+    #[test]
+    fn the_token_follows_next_pages_only_on_the_api() {
+        let base = "https://api.github.com";
+        assert!(on_api(base, "https://api.github.com/user/repos?page=2"));
+        assert!(!on_api(base, "https://evil.example/user/repos?page=2"));
+        assert!(!on_api(base, "http://api.github.com/user/repos?page=2"));
+        assert!(!on_api(base, "https://api.github.com:8443/user/repos"));
+        let enterprise = "https://git.corp/api/v3";
+        assert!(on_api(
+            enterprise,
+            "https://git.corp/api/v3/user/repos?page=2"
+        ));
+        assert!(!on_api(enterprise, "https://git.corp/login?next=x"));
     }
 }
