@@ -61,7 +61,70 @@ pub async fn docker_info() -> Result<DockerInfo, SandboxError> {
 pub struct DockerHost {
     docker: Docker,
     image: String,
+    /// `hostname/token`: the token is random, and its lock file (held while this lives) says
+    /// whether the owner still runs.
     owner: String,
+    _lock: Option<std::fs::File>,
+}
+
+/// Where the owners' lock files are.
+fn owners_dir() -> std::path::PathBuf {
+    crate::default_cache_dir().join("owners")
+}
+
+/// A new random owner token with its lock file, held when `hold`.
+fn new_owner(hold: bool) -> (String, Option<std::fs::File>) {
+    let token = random_token();
+    let dir = owners_dir();
+    let file = std::fs::create_dir_all(&dir)
+        .and_then(|()| std::fs::File::create(dir.join(format!("{token}.lock"))));
+    let lock = match file {
+        Ok(file) if hold => match file.try_lock() {
+            Ok(()) => Some(file),
+            Err(e) => {
+                tracing::warn!("cannot lock the sandbox owner file: {e}");
+                None
+            }
+        },
+        Ok(_) => None,
+        Err(e) => {
+            tracing::warn!("cannot make the sandbox owner file: {e}");
+            None
+        }
+    };
+    (format!("{}/{token}", hostname()), lock)
+}
+
+/// A random token: 16 bytes from the OS, as hex.
+fn random_token() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // No OS randomness: the time and pid still make it unique to this run.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        bytes.copy_from_slice(&(now ^ u128::from(std::process::id())).to_le_bytes());
+    }
+    hex::encode(bytes)
+}
+
+/// Whether the owner of a token has gone: its lock file is there and nobody holds it. A token
+/// with no lock file here is another user's (or machine's): never judged gone.
+fn owner_gone(token: &str) -> bool {
+    if token.len() != 32 || !token.chars().all(|c| c.is_ascii_hexdigit()) {
+        // An older label, `hostname/pid`.
+        return !process_alive(token);
+    }
+    let path = owners_dir().join(format!("{token}.lock"));
+    let gone = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .is_ok_and(|file| file.try_lock().is_ok());
+    if gone {
+        let _ = std::fs::remove_file(path);
+    }
+    gone
 }
 
 impl DockerHost {
@@ -70,10 +133,12 @@ impl DockerHost {
     pub async fn connect() -> Result<Self, SandboxError> {
         let docker = connect().await?;
         let image = image::image_ref();
+        let (owner, lock) = new_owner(true);
         let host = DockerHost {
             docker,
             image,
-            owner: format!("{}/{}", hostname(), std::process::id()),
+            owner,
+            _lock: lock,
         };
         let swept = host.sweep_orphans().await?;
         if swept > 0 {
@@ -82,11 +147,13 @@ impl DockerHost {
         Ok(host)
     }
 
-    /// Marks sandboxes made from now on as owned by process `pid` of this machine (tests use a
-    /// dead pid to stand for a crashed app).
+    /// Marks sandboxes made from now on as owned by an app that has crashed (its lock file is
+    /// there, held by nobody): tests use it to stand for one.
     #[doc(hidden)]
-    pub fn owned_by_pid(mut self, pid: u64) -> Self {
-        self.owner = format!("{}/{pid}", hostname());
+    #[must_use]
+    pub fn owned_by_a_crashed_app(mut self) -> Self {
+        let (owner, _) = new_owner(false);
+        self.owner = owner;
         self
     }
 
@@ -95,7 +162,7 @@ impl DockerHost {
         &self.docker
     }
 
-    /// Removes labelled containers whose owning process on this machine is gone.
+    /// Removes labelled containers whose owner on this machine is gone (its lock file free).
     pub async fn sweep_orphans(&self) -> Result<usize, SandboxError> {
         let me = hostname();
         let mut removed = 0;
@@ -106,13 +173,22 @@ impl DockerHost {
                 .and_then(|l| l.get(LABEL_OWNER))
                 .cloned()
                 .unwrap_or_default();
-            let (host, pid) = owner.rsplit_once('/').unwrap_or(("", ""));
+            let (host, token) = owner.rsplit_once('/').unwrap_or(("", ""));
             if host == me
-                && !process_alive(pid)
+                && owner_gone(token)
                 && let Some(id) = c.id
             {
                 self.remove(&SandboxId(id)).await?;
                 removed += 1;
+            }
+        }
+        // Lock files of apps that ended (with or without sandboxes) go too.
+        if let Ok(entries) = std::fs::read_dir(owners_dir()) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if let Some(token) = name.strip_suffix(".lock") {
+                    owner_gone(token);
+                }
             }
         }
         Ok(removed)

@@ -167,18 +167,13 @@ async fn cli_runs_code_and_manages_sandboxes() {
         "code ran as root: {out}"
     );
 
-    // `ask` removed its sandbox on exit; a crashed app's container is listed and removed.
+    // `ask` removed its sandbox on exit; another app's container (this test's, alive: no sweep
+    // takes it) is listed and removed by its id.
     let docker = aetheria_sandbox::connect_docker().await.unwrap();
-    let crashed = aetheria_sandbox::Pool::new(
-        aetheria_sandbox::DockerHost::connect()
-            .await
-            .unwrap()
-            .owned_by_pid(1),
-    );
-    let id =
-        aetheria_sandbox::Sandbox::create(&crashed, &aetheria_sandbox::Spec::new("left-behind"))
-            .await
-            .unwrap();
+    let other = aetheria_sandbox::Pool::new(aetheria_sandbox::DockerHost::connect().await.unwrap());
+    let id = aetheria_sandbox::Sandbox::create(&other, &aetheria_sandbox::Spec::new("left-behind"))
+        .await
+        .unwrap();
     let ps = env.run(&["sandbox", "ps"]).await;
     assert!(ps.status.success(), "{}", stderr(&ps));
     assert!(stdout(&ps).contains("left-behind"), "{}", stdout(&ps));

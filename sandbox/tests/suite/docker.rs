@@ -73,7 +73,7 @@ async fn orphans_of_a_dead_process_are_removed_at_start() {
         DockerHost::connect()
             .await
             .expect(NEED_IMAGE)
-            .owned_by_pid(4_000_000_000),
+            .owned_by_a_crashed_app(),
     );
     let ws = workspace();
     let orphan = crashed.create(&spec("orphan", ws.path())).await.unwrap();
