@@ -63,7 +63,7 @@ docker run --rm --network host -v "$WORK/debs:/debs:ro" -e PORT="$PORT" -e OLD="
 export DEBIAN_FRONTEND=noninteractive HOME=/root
 fail() { echo "FAILED: $*"; exit 1; }
 apt-get update -qq
-apt-get install -y -qq "$OLD" >/tmp/apt.log 2>&1 || { tail -20 /tmp/apt.log; fail "installing the older package"; }
+apt-get install -y -qq "$OLD" >/tmp/apt.log 2>&1 || { grep -v "^Selecting\|^Preparing\|^Unpacking\|^Get:" /tmp/apt.log | tail -30; fail "installing the older package"; }
 [ "$(dpkg-query -W -f="\${Version}" aetheria)" = 0.0.1 ] || fail "the older package is not installed"
 aetheria --version | grep -q "aetheria $VERSION" || fail "--version"
 start=$(date +%s%N); aetheria --version >/dev/null; echo "cold start of --version: $(( ($(date +%s%N) - start) / 1000000 )) ms"
