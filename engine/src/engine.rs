@@ -372,3 +372,28 @@ impl Shared {
         Ok(client)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::Policy;
+
+    /// Whole-tool choices an earlier version kept in this machine's database move to
+    /// `approvals.json` once; after that the file alone counts.
+    #[tokio::test]
+    async fn approvals_kept_in_the_local_database_move_to_the_file_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("surrealkv://{}", dir.path().join("db").display());
+        let store = Store::open(&url).await.unwrap();
+        assert!(!store.is_shared());
+        store.set_policy("fs_write", Policy::Allow).await.unwrap();
+        let file = dir.path().join(remembered::FILE);
+        let moved = remembered_choices(&store, &file).await;
+        assert_eq!(moved.policies.get("fs_write"), Some(&Policy::Allow));
+        assert_eq!(Remembered::load(&file), moved);
+        // A choice written to the database later (by anything) is not read again.
+        store.set_policy("shell", Policy::Allow).await.unwrap();
+        let again = remembered_choices(&store, &file).await;
+        assert_eq!(again, moved);
+    }
+}
