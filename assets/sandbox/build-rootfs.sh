@@ -37,8 +37,16 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-echo "step 1/4: debootstrap $suite from $mirror"
-debootstrap --variant=minbase "$suite" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 || {
+# Every download is checked against the Debian archive's keys: debootstrap refuses a Release file
+# whose signature does not verify (never "cannot check, going on"), and apt in the chroot checks
+# the packages of packages.txt the same way.
+keyring=${AETHERIA_DEBIAN_KEYRING:-/usr/share/keyrings/debian-archive-keyring.gpg}
+if [ ! -r "$keyring" ]; then
+    echo "error: the Debian archive keyring $keyring is missing, so the downloads could not be verified; install it (apt-get install debian-archive-keyring)" >&2
+    exit 2
+fi
+echo "step 1/4: debootstrap $suite from $mirror (signatures checked with $keyring)"
+debootstrap --variant=minbase --force-check-gpg --keyring="$keyring" "$suite" "$root" "$mirror" >"$work/debootstrap.log" 2>&1 || {
     tail -n 30 "$work/debootstrap.log" >&2
     exit 1
 }
