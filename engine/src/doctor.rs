@@ -105,7 +105,7 @@ fn voice(config: &Config) -> Check {
 }
 
 async fn database(config: &Config) -> Check {
-    let url = config.memory_url();
+    let url = crate::secrets::shown_url(&config.memory_url());
     match tokio::time::timeout(
         Duration::from_secs(20),
         Store::open_configured(config, &crate::secrets::Secrets::new()),

@@ -154,15 +154,16 @@ async fn download(
         .user_agent(concat!("aetheria/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| FetchError::Download(e.to_string()))?;
+    let shown = crate::secrets::shown_url(url);
     let response = client
         .get(url)
         .send()
         .await
-        .map_err(|e| FetchError::Download(format!("cannot download {url}: {e}")))?;
+        .map_err(|e| FetchError::Download(format!("cannot download {shown}: {e}")))?;
     let status = response.status();
     if !status.is_success() {
         return Err(FetchError::Download(format!(
-            "downloading {url} failed: HTTP {status}"
+            "downloading {shown} failed: HTTP {status}"
         )));
     }
     let total = response.content_length();
@@ -174,7 +175,7 @@ async fn download(
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|e| {
             FetchError::Download(format!(
-                "the download of {url} broke off after {done} bytes: {e}"
+                "the download of {shown} broke off after {done} bytes: {e}"
             ))
         })?;
         hasher.update(&chunk);
@@ -194,7 +195,7 @@ async fn download(
         && done != total
     {
         return Err(FetchError::Download(format!(
-            "the download of {url} ended after {done} of {total} bytes"
+            "the download of {shown} ended after {done} of {total} bytes"
         )));
     }
     progress(done, total);

@@ -233,14 +233,14 @@ impl Store {
                     .await
                     .map_err(|e| MemoryError::Query(e.to_string()))?
                     .map_err(|e| MemoryError::Open {
-                        url: url.clone(),
+                        url: crate::secrets::shown_url(&url),
                         message: format!("the keychain did not answer ({e})"),
                     })?
             }
         };
         let Some(password) = password else {
             return Err(MemoryError::Open {
-                url,
+                url: crate::secrets::shown_url(&url),
                 message: format!(
                     "memory.user is set but no password is stored: run `aetheria auth set {account}` (or set AETHERIA_MEMORY_PASSWORD)"
                 ),
@@ -260,12 +260,12 @@ impl Store {
             && let Err(e) = std::fs::create_dir_all(path)
         {
             return Err(MemoryError::Open {
-                url: url.to_owned(),
+                url: crate::secrets::shown_url(url),
                 message: e.to_string(),
             });
         }
         let open_err = |e: surrealdb::Error| MemoryError::Open {
-            url: url.to_owned(),
+            url: crate::secrets::shown_url(url),
             message: e.to_string(),
         };
         // A store closed a moment ago (same process, or an app that is quitting) releases its lock

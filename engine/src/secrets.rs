@@ -120,6 +120,24 @@ static PATTERNS: LazyLock<Option<regex::Regex>> = LazyLock::new(|| {
 static URL_PASSWORD: LazyLock<Option<regex::Regex>> =
     LazyLock::new(|| regex::Regex::new(r"\b([a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*:)[^/\s@]+@").ok());
 
+/// A URL as it may be printed or logged: without a user name or password, and otherwise as it
+/// was written (a text the URL parser refuses loses what looks like a URL password).
+#[must_use]
+pub fn shown_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            let _ = parsed.set_password(None);
+            let _ = parsed.set_username("");
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => match URL_PASSWORD.as_ref() {
+            Some(pattern) => pattern.replace_all(url, "${1}[REDACTED]@").into_owned(),
+            None => url.to_owned(),
+        },
+    }
+}
+
 /// Replaces secrets in text with `[REDACTED]`: every value learned from the keychain (or
 /// configured), and anything shaped like a well-known key or token.
 #[derive(Debug, Clone, Default)]
@@ -219,6 +237,11 @@ mod tests {
             r.redact("Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345"),
             "Authorization: [REDACTED]"
         );
+        assert_eq!(
+            shown_url("redis://worker:s3cret@queue.lan:6380/2"),
+            "redis://queue.lan:6380/2"
+        );
+        assert_eq!(shown_url("ws://127.0.0.1:8000"), "ws://127.0.0.1:8000");
         // A URL keeps all but its password.
         assert_eq!(
             r.redact("cloning https://bob:hunter2-secret@git.example.com/x.git"),

@@ -36,7 +36,10 @@ pub(super) async fn worker(
     }
     let (handle, mut events) = Engine::start(config).await?;
     match &shared_queue {
-        Some(url) => eprintln!("worker: taking jobs from {url} with {concurrency} slots"),
+        Some(url) => eprintln!(
+            "worker: taking jobs from {} with {concurrency} slots",
+            aetheria_engine::secrets::shown_url(url)
+        ),
         None => eprintln!("worker: running this machine's queued jobs (no Redis configured)"),
     }
     loop {

@@ -57,10 +57,10 @@ impl RedisQueue {
             .set_policy(fred::prelude::ReconnectPolicy::new_constant(0, 200))
             .build()
             .map_err(err)?;
-        client
-            .init()
-            .await
-            .map_err(|e| QueueError(format!("cannot reach Redis at {url}: {e}")))?;
+        client.init().await.map_err(|e| {
+            let shown = crate::secrets::shown_url(url);
+            QueueError(format!("cannot reach Redis at {shown}: {e}"))
+        })?;
         let queue = Self { client, visibility };
         match queue
             .cmd(
