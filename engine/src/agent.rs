@@ -555,15 +555,24 @@ pub(crate) async fn run_call(
         // A background job's turn: nobody is there to ask; only the tools this machine allows
         // for jobs (narrowed by the job) run, whatever their policy.
         let headless = session.and_then(|s| shared.headless_allowed(s));
-        let policy = match &headless {
-            Some(allowed) if !allowed.contains(&call.name) => None,
-            _ => Some(
-                shared
-                    .policies
-                    .policy_for_call(&call.name, tool.effect(), scope.as_ref()),
-            ),
-        };
-        match policy.unwrap_or(Policy::Ask) {
+        if headless
+            .as_ref()
+            .is_some_and(|allowed| !allowed.contains(&call.name))
+        {
+            finish(
+                &mut record,
+                ToolStatus::Denied,
+                format!(
+                    "this is a background job with nobody to approve {}, and jobs may not use it; do without it",
+                    call.name
+                ),
+            );
+            break 'run None;
+        }
+        match shared
+            .policies
+            .policy_for_call(&call.name, tool.effect(), scope.as_ref())
+        {
             Policy::Deny => {
                 finish(
                     &mut record,
@@ -575,19 +584,8 @@ pub(crate) async fn run_call(
                 );
                 break 'run None;
             }
-            Policy::Ask if headless.is_some() => {
-                if policy.is_none() {
-                    finish(
-                        &mut record,
-                        ToolStatus::Denied,
-                        format!(
-                            "this is a background job with nobody to approve {}, and jobs may not use it; do without it",
-                            call.name
-                        ),
-                    );
-                    break 'run None;
-                }
-            }
+            // A job's turn: the tool is on this machine's list for jobs (checked above).
+            Policy::Ask if headless.is_some() => {}
             Policy::Ask => {
                 record.status = ToolStatus::AwaitingApproval;
                 logged(shared.store.save_tool_call(session, &record).await);

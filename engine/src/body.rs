@@ -52,21 +52,28 @@ pub(crate) async fn error_text(response: reqwest::Response) -> String {
 /// machine, where anyone on the way reads it. `None` for https, and for this machine.
 pub(crate) fn in_the_clear(url: &str, what: &str) -> Option<String> {
     let parsed = url::Url::parse(url).ok()?;
-    if !matches!(parsed.scheme(), "http" | "ws") {
-        return None;
-    }
-    let host = parsed.host_str()?.trim_matches(['[', ']']);
-    let local = host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback());
-    (!local).then(|| {
+    plain_off_this_machine(&parsed).then(|| {
         format!(
-            "{what} was not sent: {host} is reached by plain {}, where anyone on the way could \
+            "{what} was not sent: {} is reached by plain {}, where anyone on the way could \
              read it; use https://",
+            parsed.host_str().unwrap_or_default(),
             parsed.scheme()
         )
     })
+}
+
+/// Whether a URL is unencrypted (`http://`, `ws://`) and leads to another machine.
+pub(crate) fn plain_off_this_machine(url: &url::Url) -> bool {
+    matches!(url.scheme(), "http" | "ws") && url.host_str().is_some_and(|h| !is_this_machine(h))
+}
+
+/// Whether a host names this machine: `localhost` or a loopback address (bracketed or not).
+pub(crate) fn is_this_machine(host: &str) -> bool {
+    let host = host.trim_matches(['[', ']']);
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn size(bytes: usize) -> String {

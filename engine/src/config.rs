@@ -666,21 +666,11 @@ impl Config {
     #[must_use]
     pub fn memory_warning(&self) -> Option<String> {
         let url = url::Url::parse(self.memory.url.as_deref()?).ok()?;
-        if !matches!(url.scheme(), "ws" | "http") {
-            return None;
-        }
-        let host = url.host_str()?.trim_matches(['[', ']']);
-        let local = host.eq_ignore_ascii_case("localhost")
-            || host
-                .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback());
-        let mut shown = url.clone();
-        let _ = shown.set_password(None);
-        let _ = shown.set_username("");
-        (!local).then(|| {
+        crate::body::plain_off_this_machine(&url).then(|| {
             format!(
-                "memory.url {shown} is not encrypted and not on this machine: the password and every \
-                 conversation cross the network in the clear; use wss:// (or https://)"
+                "memory.url {} is not encrypted and not on this machine: the password and every \
+                 conversation cross the network in the clear; use wss:// (or https://)",
+                crate::secrets::shown_url(url.as_str())
             )
         })
     }

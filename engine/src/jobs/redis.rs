@@ -202,6 +202,25 @@ impl RedisQueue {
         Ok(())
     }
 
+    /// Marks a job dead and adds it to the dead letters with why.
+    async fn bury(&self, id: &str, error: &str) -> QueueResult<()> {
+        self.set_state(id, JobState::Dead, &[("error", error)])
+            .await?;
+        self.cmd(
+            "XADD",
+            vec![
+                DEAD.into(),
+                "*".into(),
+                "id".into(),
+                id.into(),
+                "error".into(),
+                error.into(),
+            ],
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// Turns a claimed entry into a delivery, or acknowledges it when its job needs nothing more.
     async fn deliver(
         &self,
@@ -218,21 +237,8 @@ impl RedisQueue {
             // Damaged (or written by someone else): dead-lettered once, never redelivered.
             Err(e) if e.0.ends_with(DAMAGED) => {
                 tracing::warn!(job = %id, "a damaged job record was dead-lettered");
-                let error = "the job record is damaged; it was set aside";
-                self.set_state(&id, JobState::Dead, &[("error", error)])
+                self.bury(&id, "the job record is damaged; it was set aside")
                     .await?;
-                self.cmd(
-                    "XADD",
-                    vec![
-                        DEAD.into(),
-                        "*".into(),
-                        "id".into(),
-                        id.as_str().into(),
-                        "error".into(),
-                        error.into(),
-                    ],
-                )
-                .await?;
                 self.ack(&entry).await?;
                 return Ok(None);
             }
@@ -265,18 +271,8 @@ impl RedisQueue {
 fn refuse_open_remote(url: &str) -> QueueResult<()> {
     let parsed =
         url::Url::parse(url).map_err(|e| QueueError(format!("{url:?} is not a Redis URL: {e}")))?;
-    let local = match parsed.host() {
-        None => true,
-        // A redis:// URL's host is not parsed as an address by `url`: parse it here.
-        Some(url::Host::Domain(name)) => {
-            name.eq_ignore_ascii_case("localhost")
-                || name
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback())
-        }
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-    };
+    // (A redis:// URL's host is not parsed as an address by `url`: the host text is judged.)
+    let local = parsed.host_str().is_none_or(crate::body::is_this_machine);
     if local || parsed.password().is_some() {
         return Ok(());
     }
@@ -441,20 +437,7 @@ impl Queue for RedisQueue {
         Box::pin(async move {
             let id = delivery.spec.id.as_str();
             if delivery.attempt >= delivery.spec.max_attempts {
-                self.set_state(id, JobState::Dead, &[("error", error)])
-                    .await?;
-                self.cmd(
-                    "XADD",
-                    vec![
-                        DEAD.into(),
-                        "*".into(),
-                        "id".into(),
-                        id.into(),
-                        "error".into(),
-                        error.into(),
-                    ],
-                )
-                .await?;
+                self.bury(id, error).await?;
             } else {
                 self.set_state(id, JobState::Queued, &[("error", error)])
                     .await?;

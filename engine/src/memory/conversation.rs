@@ -52,6 +52,26 @@ fn message_doc(session: &SessionId, message: &MessageRecord) -> Result<Value> {
     Ok(doc)
 }
 
+/// Runs a transaction, and again when it conflicted with a write to the same records meanwhile
+/// (it was rolled back whole, so trying again is safe): at most 5 more times, 20 ms to 320 ms
+/// apart.
+async fn retrying<T, F, Fut>(mut run: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    let mut attempt = 0;
+    loop {
+        match run().await {
+            Err(e) if attempt < 5 && e.to_string().to_lowercase().contains("transaction") => {
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(10 << attempt)).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 impl Store {
     /// Stores a message as it is (the row of a later step's answer, or a message written whole).
     pub(crate) async fn insert_message(
@@ -119,29 +139,19 @@ impl Store {
         let docs: Vec<&Value> = std::iter::once(&doc).chain(answer.as_ref()).collect();
         let now = Utc::now();
         let at = serde_json::to_value(now).map_err(|e| MemoryError::Query(e.to_string()))?;
-        // A write to the same session meanwhile (its title, set after the first answer) makes
-        // the transaction conflict; it was rolled back whole, so it is simply tried again.
-        let mut attempt = 0;
-        let mut res = loop {
-            let tried = async {
-                self.db
-                    .query("BEGIN TRANSACTION")
-                    .query("INSERT INTO message $docs RETURN NONE")
-                    .query("UPDATE session SET updated_at = $at, updated_ms = $ms WHERE uid = $uid RETURN uid, title, created_at, updated_at")
-                    .query("COMMIT TRANSACTION")
-                    .bind(json!({ "docs": docs, "uid": session, "at": at, "ms": now_ms(now) }))
-                    .await?
-                    .check()
-            }
-            .await;
-            match tried {
-                Err(e) if attempt < 5 && e.to_string().to_lowercase().contains("transaction") => {
-                    attempt += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(10 << attempt)).await;
-                }
-                other => break other?,
-            }
-        };
+        // The session's title may be written meanwhile (after the first answer).
+        let mut res = retrying(|| async {
+            Ok(self
+                .db
+                .query("BEGIN TRANSACTION")
+                .query("INSERT INTO message $docs RETURN NONE")
+                .query("UPDATE session SET updated_at = $at, updated_ms = $ms WHERE uid = $uid RETURN uid, title, created_at, updated_at")
+                .query("COMMIT TRANSACTION")
+                .bind(json!({ "docs": docs, "uid": session, "at": at, "ms": now_ms(now) }))
+                .await?
+                .check()?)
+        })
+        .await?;
         // The UPDATE's rows: the statement before COMMIT.
         let rows: Vec<Value> = res.take(res.num_statements().saturating_sub(2))?;
         // The answer goes in the history search once it has its text (`update_message`).
@@ -243,15 +253,18 @@ impl Store {
         // The whole text replaces the parts stored as it streamed, in the same transaction.
         let parted = self.parted.lock().is_ok_and(|p| p.contains(id));
         let rows: Vec<Value> = if parted {
-            let mut res = self
-                .db
-                .query("BEGIN TRANSACTION")
-                .query(UPDATE)
-                .query("DELETE message_part WHERE message = $uid")
-                .query("COMMIT TRANSACTION")
-                .bind(vars)
-                .await?
-                .check()?;
+            let mut res = retrying(|| async {
+                Ok(self
+                    .db
+                    .query("BEGIN TRANSACTION")
+                    .query(UPDATE)
+                    .query("DELETE message_part WHERE message = $uid")
+                    .query("COMMIT TRANSACTION")
+                    .bind(vars.clone())
+                    .await?
+                    .check()?)
+            })
+            .await?;
             // The UPDATE's rows: the statement after BEGIN.
             let rows = res.take(1)?;
             if let Ok(mut p) = self.parted.lock() {

@@ -384,14 +384,9 @@ pub(crate) async fn whole_text(
     max: usize,
     name: &str,
 ) -> Result<String, ProviderError> {
-    let (body, more) = read_capped(response, max).await;
-    if more {
-        return Err(ProviderError::Stream(format!(
-            "provider {name:?} sent an answer larger than {} MiB; it was not read",
-            max >> 20
-        )));
-    }
-    Ok(String::from_utf8_lossy(&body).into_owned())
+    crate::body::text_within(response, max, &format!("provider {name:?}"))
+        .await
+        .map_err(ProviderError::Stream)
 }
 
 pub(crate) async fn send(tx: &Tx, event: ResponseEvent) -> Result<(), ProviderError> {

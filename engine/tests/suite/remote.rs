@@ -87,15 +87,20 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", uuid::Uuid::now_v7().simple())
 }
 
+/// A server with a fresh root password, kept in the keychain under a fresh account.
+async fn keyed_server() -> (Server, String, String) {
+    let password = unique("pw");
+    let account = unique("aetheria-test-surreal");
+    keep(&account, &password).await;
+    (server(&password), password, account)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn two_engines_share_their_memory_on_a_surrealdb_server() {
     if skip("keychain") {
         return;
     }
-    let password = unique("pw");
-    let account = unique("aetheria-test-surreal");
-    keep(&account, &password).await;
-    let server = server(&password);
+    let (server, _, account) = keyed_server().await;
 
     // "Machine A" talks; its turn is written to the server.
     let (url, acct) = (server.url.clone(), account.clone());
@@ -210,10 +215,7 @@ async fn a_forged_image_path_in_a_shared_database_reads_no_host_file() {
     if skip("keychain") {
         return;
     }
-    let password = unique("pw");
-    let account = unique("aetheria-test-surreal");
-    keep(&account, &password).await;
-    let server = server(&password);
+    let (server, password, account) = keyed_server().await;
     let (url, acct) = (server.url.clone(), account.clone());
     let mut a = Harness::start_with(
         vec![Reply::text(&["Hello."]), Reply::text(&["Still here."])],

@@ -119,10 +119,7 @@ async fn send(client: &reqwest::Client, url: url::Url) -> Result<reqwest::Respon
 
 /// A URL as shown: without a user name or password.
 fn without_userinfo(url: &url::Url) -> String {
-    let mut url = url.clone();
-    let _ = url.set_username("");
-    let _ = url.set_password(None);
-    url.to_string()
+    crate::secrets::shown_url(url.as_str())
 }
 
 /// Whether a redirect stays on the site that was allowed: the same scheme, host and port, or the
