@@ -95,6 +95,7 @@ impl Engine {
         let (event_tx, event_rx) = mpsc::unbounded_channel();
         let sandboxes = Arc::new(Sandboxes::new(config.sandbox.clone()));
         sandboxes.set_workspace(&roots);
+        sandboxes.set_private_hosts(&config.web.private_hosts);
         let services = Services::new(&config, &secrets);
         let mcp = Mcp::new(&config.mcp, secrets.clone());
         let embeddings = Arc::new(crate::memory::embed::Embeddings::new(
@@ -291,6 +292,7 @@ impl Shared {
         self.embeddings.configure(config.memory.embeddings.clone());
         self.registry.mcp.configure(&config.mcp);
         self.sandboxes.set_workspace(&config.workspace_roots);
+        self.sandboxes.set_private_hosts(&config.web.private_hosts);
         self.sandboxes.configure(config.sandbox.clone()).await;
         *self
             .workspace

@@ -3,6 +3,8 @@
 //! commands (status, image build, list, remove) go through here; nothing else names the sandbox crate.
 
 mod changes;
+#[cfg(unix)]
+mod egress;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -10,8 +12,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use aetheria_sandbox::{
-    ExecOutcome, ExecRequest, Limits, Preference, Sandbox, SandboxError, SandboxId, Sink, Spec,
-    image,
+    ExecOutcome, ExecRequest, Limits, Network, Preference, Sandbox, SandboxError, SandboxId, Sink,
+    Spec, image,
 };
 use tokio::sync::Mutex;
 
@@ -19,6 +21,7 @@ pub(crate) use self::changes::Changes;
 use self::changes::Snapshot;
 use crate::api::{SandboxStatus, SandboxSummary};
 use crate::config::{SandboxBackend, SandboxConfig};
+use crate::tool::builtin::web::guard::Reach;
 
 /// Which sandbox a call uses: its session's, or one shared by direct tool calls.
 pub(crate) fn key_of(session: Option<&crate::api::SessionId>) -> String {
@@ -81,6 +84,11 @@ pub(crate) struct Sandboxes {
     slots: Mutex<HashMap<String, Slot>>,
     /// Sessions whose sandbox may use the network (the person approved it).
     network: std::sync::Mutex<HashMap<String, bool>>,
+    /// Where an online sandbox may connect (`web.private_hosts` beside the public internet).
+    reach: Arc<RwLock<Reach>>,
+    /// The proxy online sandboxes leave through, started with the first one.
+    #[cfg(unix)]
+    egress: std::sync::Mutex<Option<egress::Egress>>,
 }
 
 impl Sandboxes {
@@ -91,7 +99,38 @@ impl Sandboxes {
             backend: Mutex::new(None),
             slots: Mutex::new(HashMap::new()),
             network: std::sync::Mutex::new(HashMap::new()),
+            reach: Arc::default(),
+            #[cfg(unix)]
+            egress: std::sync::Mutex::new(None),
         }
+    }
+
+    /// The places off the internet an online sandbox may reach (`web.private_hosts`).
+    pub(crate) fn set_private_hosts(&self, hosts: &[String]) {
+        *self.reach.write().unwrap_or_else(PoisonError::into_inner) = Reach::new(hosts);
+    }
+
+    /// What a sandbox gets for its network: nothing, or once allowed the egress proxy's socket.
+    /// A system with no Unix sockets (Windows) can offer no proxy: Docker's bridge there.
+    fn network_for(&self, on: bool) -> Result<Network, SandboxError> {
+        if !on {
+            return Ok(Network::Off);
+        }
+        #[cfg(unix)]
+        {
+            let mut egress = self.egress.lock().unwrap_or_else(PoisonError::into_inner);
+            let egress = match egress.as_mut() {
+                Some(running) => running,
+                None => egress.insert(egress::Egress::start(self.reach.clone()).map_err(|e| {
+                    SandboxError::Unavailable(format!(
+                        "the sandbox's way to the network (a proxy on this machine) did not start: {e}"
+                    ))
+                })?),
+            };
+            Ok(Network::Proxy(egress.socket().to_path_buf()))
+        }
+        #[cfg(not(unix))]
+        Ok(Network::Open)
     }
 
     pub(crate) fn config(&self) -> SandboxConfig {
@@ -230,7 +269,7 @@ impl Sandboxes {
                         name: key.to_owned(),
                         workspace: workspace.clone(),
                         read_only: read_only.clone(),
-                        network,
+                        network: self.network_for(network)?,
                         limits: Self::limits(&config),
                     };
                     let id = backend.create(&spec).await?;

@@ -1,6 +1,6 @@
 //! The fallback backend for Linux hosts with no Docker engine: bubblewrap namespaces over the same
 //! root filesystem (unpacked from the image's tarball), with every namespace unshared, no network
-//! unless allowed, read-only system binds, no capabilities, nested user namespaces disabled, and
+//! but the host's proxy socket when allowed, read-only system binds, no capabilities, nested user namespaces disabled, and
 //! a read-only root, Landlock applied by the runner (writes only to /workspace and /tmp), and
 //! rlimits (processes, data size, file size) set inside the sandbox's own user namespace, and a
 //! seccomp filter like Docker's default profile (`seccomp`). As root, the sandbox first drops to
@@ -16,7 +16,7 @@ use tokio_util::io::ReaderStream;
 
 use crate::pool::{Host, RunnerHandle};
 use crate::runner::{Runner, SCRIPT};
-use crate::{Backend, SandboxError, SandboxId, SandboxInfo, Spec};
+use crate::{Backend, Network, SandboxError, SandboxId, SandboxInfo, Spec};
 
 /// Makes and runs bubblewrap sandboxes on this host.
 pub struct BwrapHost {
@@ -74,8 +74,12 @@ impl BwrapHost {
         for fd in seccomp {
             cmd.args(["--add-seccomp-fd", fd]);
         }
-        if spec.network {
-            cmd.arg("--share-net");
+        match &spec.network {
+            // With a proxy, still no interface of the host: only its socket, bound further down.
+            Network::Off | Network::Proxy(_) => {}
+            Network::Open => {
+                cmd.arg("--share-net");
+            }
         }
         cmd.args(["--uid", &uid.to_string(), "--gid", &gid.to_string()]);
         cmd.args([
@@ -119,6 +123,9 @@ impl BwrapHost {
             None => {
                 cmd.args(["--dir", "/workspace"]);
             }
+        }
+        if let Network::Proxy(socket) = &spec.network {
+            cmd.arg("--bind").arg(socket).arg(crate::EGRESS_SOCKET);
         }
         // bwrap's root is a writable tmpfs: make it read-only, so only /tmp (capped) and
         // /workspace take writes.

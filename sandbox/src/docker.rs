@@ -1,5 +1,5 @@
 //! The Docker backend (bollard): one long-lived container per session from the locally built image,
-//! with no network unless allowed, a read-only root, a tmpfs `/tmp`, the workspace at `/workspace`,
+//! with no network (or only the host's proxy socket) unless allowed, a read-only root, a tmpfs `/tmp`, the workspace at `/workspace`,
 //! every capability dropped, `no-new-privileges`, a non-root user, pids/memory/CPU limits and an
 //! init process. The job runner is the container's main process; the host talks to it over attach.
 
@@ -17,7 +17,7 @@ use futures::StreamExt;
 
 use crate::pool::{Host, RunnerHandle};
 use crate::runner::{Runner, SCRIPT};
-use crate::{Backend, SandboxError, SandboxId, SandboxInfo, Spec, image};
+use crate::{Backend, Network, SandboxError, SandboxId, SandboxInfo, Spec, image};
 
 /// Label every Aetheria sandbox container carries.
 pub const LABEL: &str = "io.aetheria.sandbox";
@@ -65,6 +65,9 @@ pub struct DockerHost {
     /// whether the owner still runs.
     owner: String,
     _lock: Option<std::fs::File>,
+    /// Whether the engine runs on this machine's own kernel, so a Unix socket of this host can be
+    /// bound into a container (not Docker Desktop's virtual machine, not a remote engine).
+    shares_sockets: bool,
 }
 
 /// Where the owners' lock files are.
@@ -127,6 +130,26 @@ fn owner_gone(token: &str) -> bool {
     gone
 }
 
+/// Whether a Unix socket of this host can be bound into the engine's containers: the engine is
+/// reached over a local socket on Linux and is no Docker Desktop (whose engine runs in a virtual
+/// machine of its own).
+async fn shares_sockets(docker: &Docker) -> bool {
+    let local = std::env::var("DOCKER_HOST").map_or(true, |host| host.starts_with("unix://"));
+    if !cfg!(target_os = "linux") || !local {
+        return false;
+    }
+    match docker.info().await {
+        Ok(info) => !info
+            .operating_system
+            .unwrap_or_default()
+            .contains("Docker Desktop"),
+        Err(e) => {
+            tracing::warn!("cannot ask the Docker engine what it runs on: {e}");
+            false
+        }
+    }
+}
+
 impl DockerHost {
     /// Connects and removes containers a crashed Aetheria left behind on this machine. The image
     /// is checked when a sandbox is made, so `ps` and `rm` work before it is built.
@@ -134,11 +157,13 @@ impl DockerHost {
         let docker = connect().await?;
         let image = image::image_ref();
         let (owner, lock) = new_owner(true);
+        let shares_sockets = shares_sockets(&docker).await;
         let host = DockerHost {
             docker,
             image,
             owner,
             _lock: lock,
+            shares_sockets,
         };
         let swept = host.sweep_orphans().await?;
         if swept > 0 {
@@ -234,7 +259,7 @@ impl Host for DockerHost {
         }
         // Read-only places over the workspace (as mounts, not `binds` strings: a name may hold a
         // colon or a comma).
-        let mounts = spec
+        let mut mounts: Vec<Mount> = spec
             .workspace
             .iter()
             .flat_map(|workspace| {
@@ -247,10 +272,25 @@ impl Host for DockerHost {
                 })
             })
             .collect();
+        // With a proxy the container keeps no interface but loopback: the proxy's socket is its
+        // only way out. An engine that cannot take the socket gives the bridge instead.
+        let bridge = match &spec.network {
+            Network::Off => false,
+            Network::Proxy(socket) if self.shares_sockets => {
+                mounts.push(Mount {
+                    target: Some(crate::EGRESS_SOCKET.into()),
+                    source: Some(socket.display().to_string()),
+                    typ: Some(MountType::BIND),
+                    ..Default::default()
+                });
+                false
+            }
+            Network::Proxy(_) | Network::Open => true,
+        };
         let mib = 1024 * 1024;
         let host_config = HostConfig {
             mounts: Some(mounts),
-            network_mode: Some(if spec.network { "bridge" } else { "none" }.into()),
+            network_mode: Some(if bridge { "bridge" } else { "none" }.into()),
             readonly_rootfs: Some(true),
             tmpfs: Some(tmpfs),
             binds: Some(binds),
@@ -286,7 +326,7 @@ impl Host for DockerHost {
             attach_stdout: Some(true),
             attach_stderr: Some(true),
             tty: Some(false),
-            network_disabled: Some(!spec.network),
+            network_disabled: Some(!spec.network.is_on()),
             host_config: Some(host_config),
             ..Default::default()
         };

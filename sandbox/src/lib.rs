@@ -116,6 +116,37 @@ impl Default for Limits {
     }
 }
 
+/// Where a proxied sandbox finds the host's proxy socket.
+pub const EGRESS_SOCKET: &str = "/run/aetheria/egress.sock";
+/// The loopback address in the sandbox where the runner serves that socket as an HTTP proxy (the
+/// `HTTP_PROXY` and `HTTPS_PROXY` code gets).
+pub const EGRESS_PROXY: &str = "127.0.0.1:3128";
+
+/// How a sandbox reaches the network.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Network {
+    /// Not at all: loopback only.
+    #[default]
+    Off,
+    /// Only through the host's proxy listening on this Unix socket, which decides where each
+    /// connection may go. The sandbox keeps no network interface but loopback; the socket is
+    /// placed at [`EGRESS_SOCKET`], the runner serves it at [`EGRESS_PROXY`] and code gets
+    /// `HTTP_PROXY`/`HTTPS_PROXY`. A Docker engine that cannot take a socket of this host (Docker
+    /// Desktop's virtual machine on macOS and Windows, an engine on another machine) gives the
+    /// container Docker's bridge instead, as [`Network::Open`].
+    Proxy(PathBuf),
+    /// Docker's bridge (the host's network with bubblewrap): the internet, but also this
+    /// machine's services and the local network. Only for hosts that can offer no proxy socket.
+    Open,
+}
+
+impl Network {
+    /// Whether the sandbox reaches anything beyond loopback.
+    pub fn is_on(&self) -> bool {
+        !matches!(self, Network::Off)
+    }
+}
+
 /// What a sandbox is made from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Spec {
@@ -126,8 +157,8 @@ pub struct Spec {
     /// Places in the workspace (relative paths) mounted read-only over it: what the host would
     /// run by itself later (`.git`, `.envrc`, editor tasks), which sandboxed code must not plant.
     pub read_only: Vec<PathBuf>,
-    /// Whether the sandbox may reach the network (off unless the person allowed it).
-    pub network: bool,
+    /// How the sandbox reaches the network (not at all unless the person allowed it).
+    pub network: Network,
     /// Resource limits.
     pub limits: Limits,
 }
@@ -139,7 +170,7 @@ impl Spec {
             name: name.into(),
             workspace: None,
             read_only: Vec::new(),
-            network: false,
+            network: Network::Off,
             limits: Limits::default(),
         }
     }

@@ -4,11 +4,16 @@
 # O stdout, E stderr, X exit (JSON), F file (bytes), A ack (JSON), ! error (JSON).
 # It confines itself with Landlock where the kernel allows. One job runs at a time. When a job ends, and when its deadline passes or the host says "kill",
 # every other process of this user in the sandbox is killed, so nothing outlives its exec.
-import base64, json, os, signal, struct, subprocess, sys, threading, time
+import base64, json, os, signal, socket, struct, subprocess, sys, threading, time
 
 OUT = sys.stdout.buffer
 LOCK = threading.Lock()
 STATE = {"proc": None, "killed": False}
+# The host's proxy socket (when the person let this sandbox online) and where it is served as an
+# HTTP proxy for code, which has no other way out.
+EGRESS_SOCKET = "/run/aetheria/egress.sock"
+EGRESS_PROXY = ("127.0.0.1", 3128)
+PROXY_ENV = {}
 
 
 def frame(kind, payload):
@@ -74,11 +79,78 @@ def pump(stream, kind, done):
     done.set()
 
 
+def relay(source, sink, ends):
+    try:
+        while True:
+            chunk = source.recv(65536)
+            if not chunk:
+                break
+            sink.sendall(chunk)
+    except OSError:
+        pass
+    try:
+        sink.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    with ends[0]:
+        ends[1] += 1
+        if ends[1] == 2:
+            source.close()
+            sink.close()
+
+
+def serve_egress(listener):
+    while True:
+        try:
+            client, _ = listener.accept()
+        except OSError:
+            return
+        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            upstream.connect(EGRESS_SOCKET)
+        except OSError as e:
+            upstream.close()
+            try:
+                body = ("the sandbox's way out (Aetheria's proxy on the host) cannot be reached: %s\n"
+                        % e).encode()
+                client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: %d\r\n"
+                               b"Connection: close\r\n\r\n" % len(body) + body)
+            except OSError:
+                pass
+            client.close()
+            continue
+        ends = [threading.Lock(), 0]
+        threading.Thread(target=relay, args=(client, upstream, ends), daemon=True).start()
+        threading.Thread(target=relay, args=(upstream, client, ends), daemon=True).start()
+
+
+def egress():
+    # Serves the host's proxy socket on loopback, where every HTTP client finds a proxy. Code of
+    # this uid could bind the port itself, but only the runner starts before it.
+    if not os.path.exists(EGRESS_SOCKET):
+        return None
+    try:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(EGRESS_PROXY)
+        listener.listen(64)
+    except OSError as e:
+        return "error: %s" % e
+    threading.Thread(target=serve_egress, args=(listener,), daemon=True).start()
+    url = "http://%s:%d" % EGRESS_PROXY
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        PROXY_ENV[name] = PROXY_ENV[name.lower()] = url
+    PROXY_ENV["NO_PROXY"] = PROXY_ENV["no_proxy"] = "localhost,127.0.0.1,::1"
+    # Node's own fetch follows the variables only when asked to.
+    PROXY_ENV["NODE_USE_ENV_PROXY"] = "1"
+    return url
+
+
 def run(req):
     started = time.monotonic()
     before = oom_kills()
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp"),
            "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1", "TMPDIR": "/tmp"}
+    env.update(PROXY_ENV)
     env.update(req.get("env") or {})
     try:
         # Jobs run at a lower priority than the runner, so a CPU-hungry job (a fork bomb) cannot
@@ -205,8 +277,9 @@ def undumpable():
 
 def main():
     guarded = undumpable()
+    proxy = egress()
     confined = landlock(["/workspace", "/tmp", "/dev/shm"])
-    frame(b"R", json.dumps({"pid": os.getpid(), "uid": os.getuid(),
+    frame(b"R", json.dumps({"pid": os.getpid(), "uid": os.getuid(), "egress": proxy,
                             "landlock": confined, "undumpable": guarded}).encode())
     job = None
     for line in sys.stdin.buffer:

@@ -4,13 +4,15 @@
 //! userfaultfd, kernel modules, mounts and new namespaces, kexec, reboot, clock and swap
 //! changes, other processes' memory — each refused with `EPERM` (`clone3` with `ENOSYS`, so the C
 //! library falls back to `clone`, whose namespace flags are checked). Everything else is allowed;
-//! a call for another architecture (32-bit on x86_64) kills the process.
+//! a call for another architecture (32-bit on x86_64) kills the process, and on x86_64 every
+//! call of the x32 ABI is refused (x32 has numbers of its own — its `ptrace` is 521 — that a
+//! list of x86_64 numbers would miss; nothing in the sandbox needs x32).
 
 use std::collections::BTreeMap;
 
 use seccompiler::{
     BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
-    SeccompRule,
+    SeccompRule, sock_filter,
 };
 
 /// Refused outright.
@@ -83,6 +85,44 @@ fn errno(rules: BTreeMap<i64, Vec<SeccompRule>>, errno: i32) -> Result<BpfProgra
         .map_err(|e: seccompiler::BackendError| e.to_string())
 }
 
+/// Refuses (`EPERM`) every x32 call: those made under the x86_64 architecture with bit 30 of the
+/// number set. seccompiler matches numbers one by one, not a range, so these six instructions
+/// are written out; calls of other architectures pass on to the filters above.
+fn no_x32() -> BpfProgram {
+    const AUDIT_ARCH_X86_64: u32 = 62 | 0x8000_0000 | 0x4000_0000;
+    const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+    // Offsets in `struct seccomp_data`: the number at 0, the architecture at 4.
+    const NR: u32 = 0;
+    const ARCH: u32 = 4;
+    let load = |k| sock_filter {
+        code: (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jump = |op: u32, k, jt, jf| sock_filter {
+        code: (libc::BPF_JMP | op | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    };
+    let answer = |k| sock_filter {
+        code: (libc::BPF_RET | libc::BPF_K) as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    vec![
+        load(ARCH),
+        // Not x86_64: on to the allow at the end.
+        jump(libc::BPF_JEQ, AUDIT_ARCH_X86_64, 0, 3),
+        load(NR),
+        jump(libc::BPF_JGE, X32_SYSCALL_BIT, 0, 1),
+        answer(libc::SECCOMP_RET_ERRNO | libc::EPERM as u32),
+        answer(libc::SECCOMP_RET_ALLOW),
+    ]
+}
+
 /// The filters, each as bubblewrap reads one from a file descriptor (BPF instructions in native
 /// byte order, back to back). Two filters, as the kernel runs every loaded filter and takes the
 /// strictest answer: `EPERM` for the refused calls, `ENOSYS` for `clone3`.
@@ -108,7 +148,11 @@ pub(crate) fn programs() -> Result<Vec<Vec<u8>>, String> {
         BTreeMap::from([(libc::SYS_clone3, Vec::new())]),
         libc::ENOSYS,
     )?;
-    Ok([eperm, enosys]
+    let mut programs = vec![eperm, enosys];
+    if cfg!(target_arch = "x86_64") {
+        programs.push(no_x32());
+    }
+    Ok(programs
         .iter()
         .map(|program| {
             let mut bytes = Vec::with_capacity(program.len() * 8);

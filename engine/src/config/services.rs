@@ -45,8 +45,9 @@ pub struct WebConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub chromium: Option<PathBuf>,
     /// `host:port` places off the public internet (this machine, the local network) that
-    /// `web_fetch` may reach, e.g. `localhost:8080` or `192.168.1.20:80`. Every other loopback,
-    /// private, link-local or reserved address is refused, whatever name leads to it.
+    /// `web_fetch` (and a code sandbox the person let online) may reach, e.g. `localhost:8080` or
+    /// `192.168.1.20:80`. Every other loopback, private, link-local or reserved address is
+    /// refused, whatever name leads to it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub private_hosts: Vec<String>,
 }

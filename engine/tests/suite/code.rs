@@ -261,12 +261,40 @@ async fn code_asks_first_and_denied_code_never_runs() {
     shutdown(h).await;
 }
 
+/// A site on this machine's loopback that answers every request with `body`.
+async fn loopback_site(body: &'static str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(move || async move { body });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr.to_string()
+}
+
+/// Fetches `http://PLACE/` through the sandbox's proxy (the variables exempt loopback, which in
+/// the sandbox is its own) and prints the answer or the refusal.
+fn through_proxy(place: &str) -> String {
+    format!(
+        "NO_PROXY= no_proxy= python3 -c \"import urllib.request, urllib.error\n\
+         try: print(urllib.request.urlopen('http://{place}/', timeout=20).read().decode())\n\
+         except urllib.error.HTTPError as e: print('refused', e.code)\""
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
-async fn network_is_off_until_the_person_approves_it() {
+async fn network_is_off_until_the_person_approves_it_and_then_leads_only_to_the_internet() {
     if skip("docker") {
         return;
     }
+    // Two services of this machine: one the person listed in web.private_hosts, one not.
+    let listed = loopback_site("listed service").await;
+    let unlisted = loopback_site("unlisted service").await;
     let links = "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | sort | tr '\\n' ' '";
+    let online = format!(
+        "{links}; echo; echo $HTTPS_PROXY; {}; {}",
+        through_proxy(&listed),
+        through_proxy(&unlisted)
+    );
+    let listed_place = listed.clone();
     let mut h = start(
         vec![
             call("c1", "shell", serde_json::json!({"command": links})),
@@ -275,10 +303,13 @@ async fn network_is_off_until_the_person_approves_it() {
                 "sandbox_network",
                 serde_json::json!({"enabled": true}),
             ),
-            call("c3", "shell", serde_json::json!({"command": links})),
+            call("c3", "shell", serde_json::json!({"command": online})),
             Reply::text(&["ok"]),
         ],
-        allow_code,
+        move |config| {
+            allow_code(config);
+            config.web.private_hosts = vec![listed_place];
+        },
     )
     .await;
     let session = h.new_session().await;
@@ -307,10 +338,12 @@ async fn network_is_off_until_the_person_approves_it() {
         .unwrap();
     let events = h.until(turn_ended).await;
     let done = finished(&events);
+    // Online, the sandbox still has no interface of the host: its one way out is the proxy,
+    // which reaches the listed service and refuses the other one.
     assert!(
-        done[1]
-            .1
-            .ends_with("stdout:\neth0 lo \nworkspace changes: none"),
+        done[1].1.ends_with(
+            "stdout:\nlo \nhttp://127.0.0.1:3128\nlisted service\nrefused 403\n\nworkspace changes: none"
+        ),
         "{done:?}"
     );
     shutdown(h).await;

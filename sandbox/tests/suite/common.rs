@@ -4,7 +4,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use aetheria_sandbox::{
-    BwrapHost, DockerHost, ExecOutcome, ExecRequest, Limits, Pool, Sandbox, SandboxId, Spec, image,
+    BwrapHost, DockerHost, ExecOutcome, ExecRequest, Limits, Network, Pool, Sandbox, SandboxId,
+    Spec, image,
 };
 
 pub const NEED_IMAGE: &str = "the sandbox image is needed: run `installer/dev.sh test`, or `aetheria sandbox build-image` (AETHERIA_SKIP=docker skips locally)";
@@ -57,7 +58,7 @@ pub fn spec(name: &str, workspace: &Path) -> Spec {
         name: name.into(),
         workspace: Some(workspace.to_path_buf()),
         read_only: Vec::new(),
-        network: false,
+        network: Network::Off,
         limits: Limits {
             memory_mib: 256,
             pids: 64,

@@ -47,7 +47,7 @@ async fn network_switch_gives_a_real_interface() {
     let sb = Pool::new(DockerHost::connect().await.expect(NEED_IMAGE));
     let ws = workspace();
     let mut with_net = spec("net-on", ws.path());
-    with_net.network = true;
+    with_net.network = aetheria_sandbox::Network::Open;
     let id = sb.create(&with_net).await.unwrap();
     let links = run(
         &sb,

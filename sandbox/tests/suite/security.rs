@@ -45,6 +45,108 @@ pub async fn network_egress(sb: &dyn Sandbox, id: &SandboxId) {
     assert_eq!(links.stdout.text().trim(), "lo", "{links:?}");
 }
 
+/// A stand-in for the engine's proxy on a Unix socket of the host: it answers every `CONNECT`
+/// with 200, then echoes, and keeps the targets it was asked for.
+pub struct HostProxy {
+    _dir: tempfile::TempDir,
+    pub socket: std::path::PathBuf,
+    pub asked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl HostProxy {
+    pub fn start() -> Self {
+        use std::io::{BufRead, BufReader, Write};
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        // The sandbox user (uid 1000 when the tests run as root) must reach the socket.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let socket = dir.path().join("egress.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = asked.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let seen = seen.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    seen.lock().unwrap().push(line.trim().to_owned());
+                    loop {
+                        let mut header = String::new();
+                        if reader.read_line(&mut header).unwrap() == 0 || header == "\r\n" {
+                            break;
+                        }
+                    }
+                    let mut writer = stream;
+                    writer
+                        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                        .unwrap();
+                    let mut echo = String::new();
+                    while reader.read_line(&mut echo).unwrap_or(0) > 0 {
+                        let _ = writer.write_all(echo.as_bytes());
+                        echo.clear();
+                    }
+                });
+            }
+        });
+        Self {
+            _dir: dir,
+            socket,
+            asked,
+        }
+    }
+}
+
+/// With the network on through the host's proxy, code has loopback only: nothing is reached
+/// directly, and the proxy the runner serves leads to the host's socket and nowhere else.
+pub async fn proxied_network(sb: &dyn Sandbox, id: &SandboxId, proxy: &HostProxy) {
+    let links = sh(sb, id, "tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '").await;
+    assert_eq!(links.stdout.text().trim(), "lo", "{links:?}");
+    let direct = run(
+        sb,
+        id,
+        &[
+            "python3",
+            "-c",
+            "import socket; socket.create_connection(('1.1.1.1', 443), timeout=3)",
+        ],
+        20,
+    )
+    .await;
+    assert!(!direct.success(), "reached 1.1.1.1 directly: {direct:?}");
+    let through = run(
+        sb,
+        id,
+        &[
+            "python3",
+            "-c",
+            "import os, socket, urllib.parse\n\
+             proxy = urllib.parse.urlsplit(os.environ['HTTPS_PROXY'])\n\
+             s = socket.create_connection((proxy.hostname, proxy.port), timeout=10)\n\
+             s.sendall(b'CONNECT example.com:443 HTTP/1.1\\r\\nHost: example.com:443\\r\\n\\r\\n')\n\
+             f = s.makefile('rb')\n\
+             print(f.readline().decode().strip())\n\
+             f.readline()\n\
+             s.sendall(b'ping\\n')\n\
+             print(f.readline().decode().strip())\n",
+        ],
+        20,
+    )
+    .await;
+    assert_eq!(
+        through.stdout.text(),
+        "HTTP/1.1 200 Connection established\nping\n",
+        "{through:?}"
+    );
+    assert_eq!(
+        *proxy.asked.lock().unwrap(),
+        vec!["CONNECT example.com:443 HTTP/1.1".to_owned()]
+    );
+}
+
 pub async fn host_files(sb: &dyn Sandbox, id: &SandboxId) {
     let secret_dir = tempfile::tempdir().unwrap();
     let secret = secret_dir.path().join("secret.txt");
@@ -316,6 +418,13 @@ nr = {"keyctl": 219 if arm else 250, "io_uring_setup": 425, "ptrace": 117 if arm
 buf = ctypes.create_string_buffer(256)
 calls = {"keyctl": (0, -3, 0), "io_uring_setup": (4, buf), "ptrace": (0, 0, 0, 0),
          "bpf": (5, buf, 128), "perf_event_open": (buf, 0, -1, -1, 0)}
+if platform.machine() == "x86_64":
+    # The same calls through the x32 ABI (bit 30 set; x32's own ptrace is 521). A kernel with
+    # x32 off answers ENOSYS (38); a filter that sees them answers EPERM (1).
+    x32 = 0x40000000
+    nr.update({"x32 keyctl": x32 | 250, "x32 ptrace": x32 | 521, "x32 bpf": x32 | 321})
+    calls.update({"x32 keyctl": calls["keyctl"], "x32 ptrace": calls["ptrace"],
+                  "x32 bpf": calls["bpf"]})
 for name, args in calls.items():
     ctypes.set_errno(0)
     r = libc.syscall(nr[name], *args)
@@ -324,8 +433,8 @@ for name, args in calls.items():
     let out = run(sb, id, &["python3", "-c", probe], 20).await;
     let text = out.stdout.text();
     assert!(out.success(), "{out:?}");
-    let names: &[&str] = if strict {
-        &[
+    let mut names: Vec<&str> = if strict {
+        vec![
             "keyctl",
             "io_uring_setup",
             "ptrace",
@@ -333,8 +442,14 @@ for name, args in calls.items():
             "perf_event_open",
         ]
     } else {
-        &["keyctl", "bpf", "perf_event_open"]
+        vec!["keyctl", "bpf", "perf_event_open"]
     };
+    if cfg!(target_arch = "x86_64") {
+        names.extend(["x32 keyctl", "x32 bpf"]);
+        if strict {
+            names.push("x32 ptrace");
+        }
+    }
     for name in names {
         assert!(
             text.contains(&format!("{name} errno=1\n")),
@@ -377,6 +492,20 @@ macro_rules! attacks {
             #[tokio::test(flavor = "multi_thread")]
             async fn network_egress_is_blocked() {
                 with("net", super::network_egress).await
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn proxied_network_leaves_only_by_the_host_socket() {
+                if skip(stringify!($backend)) {
+                    return;
+                }
+                let proxy = super::HostProxy::start();
+                let sb = $open().await;
+                let ws = workspace();
+                let mut spec = spec("proxied", ws.path());
+                spec.network = aetheria_sandbox::Network::Proxy(proxy.socket.clone());
+                let id = sb.create(&spec).await.unwrap();
+                super::proxied_network(sb.as_ref(), &id, &proxy).await;
+                sb.destroy(&id).await.unwrap();
             }
             #[tokio::test(flavor = "multi_thread")]
             async fn host_files_are_out_of_reach() {

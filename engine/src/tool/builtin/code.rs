@@ -175,7 +175,11 @@ impl Tool for SandboxNetwork {
     const NAME: &'static str = "sandbox_network";
 
     fn description(&self) -> &'static str {
-        "Ask the person to let this conversation's sandbox reach the internet (for example to pip install or download data), or cut it off again. The sandbox restarts; files in /workspace stay, /tmp is emptied."
+        if cfg!(unix) {
+            "Ask the person to let this conversation's sandbox reach the internet (for example to pip install or download data), or cut it off again. The sandbox restarts; files in /workspace stay, /tmp is emptied. Online, every connection goes through Aetheria's proxy (HTTP_PROXY and HTTPS_PROXY are set, which pip, curl, git over https and npm follow): public internet addresses only, plus the places the person listed in web.private_hosts; never this machine's services or the local network. Programs that ignore those variables (raw sockets, ssh) get no network."
+        } else {
+            "Ask the person to let this conversation's sandbox reach the internet (for example to pip install or download data), or cut it off again. The sandbox restarts; files in /workspace stay, /tmp is emptied. Online, the sandbox is on Docker's network, which also reaches this machine's services and the local network."
+        }
     }
 
     fn effect(&self) -> Effect {
@@ -186,7 +190,11 @@ impl Tool for SandboxNetwork {
         let key = key_of(cx.session.as_ref());
         self.0.set_network(&key, args.enabled).await;
         Ok(ToolOutput(if args.enabled {
-            "the sandbox of this conversation can now reach the network".into()
+            if cfg!(unix) {
+                "the sandbox of this conversation can now reach the internet through Aetheria's proxy (HTTP_PROXY and HTTPS_PROXY are set)".into()
+            } else {
+                "the sandbox of this conversation can now reach the network".into()
+            }
         } else {
             "the sandbox of this conversation has no network again".into()
         }))

@@ -3,7 +3,7 @@
 //! for non-HTML types and an optional headless Chromium for script-heavy pages; `web_search` asks
 //! the configured backend (`search`).
 
-mod guard;
+pub(crate) mod guard;
 mod search;
 
 use std::path::PathBuf;

@@ -3,13 +3,14 @@
 //! refused when any address it leads to is loopback, private, link-local, metadata or reserved,
 //! whatever name or number spells it; the connection is then pinned to the addresses checked
 //! (no second lookup an attacker's DNS could answer differently). Headless Chromium gets the
-//! same rules through a proxy of this module that every one of its connections passes.
+//! same rules through a proxy of this module that every one of its connections passes, and so
+//! does a code sandbox the person let online (`sandboxes::egress`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::tool::ToolError;
@@ -190,9 +191,13 @@ impl Proxy {
     }
 }
 
-/// One browser connection: `CONNECT host:port` (https, websockets) or a plain http request in
-/// absolute form; anything else, or a refused target, gets a 403 and nothing is reached.
-async fn serve(mut browser: TcpStream, reach: &Reach) -> std::io::Result<()> {
+/// One client's connection (a browser's, or a sandbox's through its socket): `CONNECT host:port`
+/// (https, websockets, anything over TCP) or a plain http request in absolute form; anything
+/// else, or a refused target, gets a 403 and nothing is reached.
+pub(crate) async fn serve<S>(mut browser: S, reach: &Reach) -> std::io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut head = Vec::new();
     let end = loop {
         let mut chunk = [0u8; 4096];
@@ -243,7 +248,7 @@ async fn serve(mut browser: TcpStream, reach: &Reach) -> std::io::Result<()> {
     Ok(())
 }
 
-async fn forbid(browser: &mut TcpStream) -> std::io::Result<()> {
+async fn forbid<S: AsyncWrite + Unpin>(browser: &mut S) -> std::io::Result<()> {
     browser
         .write_all(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         .await
