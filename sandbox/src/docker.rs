@@ -1,7 +1,8 @@
 //! The Docker backend (bollard): one long-lived container per session from the locally built image,
 //! with no network (or only the host's proxy socket) unless allowed, a read-only root, a tmpfs `/tmp`, the workspace at `/workspace`,
-//! every capability dropped, `no-new-privileges`, a non-root user, pids/memory/CPU limits and an
-//! init process. The job runner is the container's main process; the host talks to it over attach.
+//! every capability dropped, `no-new-privileges`, code run as a non-root user other than the
+//! runner's, pids/memory/CPU limits and an init process. The job runner is the container's main
+//! process (root with only SETUID, SETGID and KILL); the host talks to it over attach.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -295,6 +296,9 @@ impl Host for DockerHost {
             tmpfs: Some(tmpfs),
             binds: Some(binds),
             cap_drop: Some(vec!["ALL".into()]),
+            // The runner starts as root with these alone: enough to start code as another uid
+            // and to kill what code leaves; code (that uid) gets none of them.
+            cap_add: Some(vec!["SETUID".into(), "SETGID".into(), "KILL".into()]),
             security_opt: Some(vec!["no-new-privileges".into()]),
             pids_limit: Some(limits.pids as i64),
             memory: Some((limits.memory_mib * mib) as i64),
@@ -316,9 +320,16 @@ impl Host for DockerHost {
                 "-c".into(),
                 SCRIPT.into(),
             ]),
-            user: Some(user_for(spec.workspace.as_deref())),
+            user: Some("0:0".into()),
             working_dir: Some("/workspace".into()),
-            env: Some(vec!["HOME=/tmp".into(), "LANG=C.UTF-8".into()]),
+            env: Some(vec![
+                "HOME=/tmp".into(),
+                "LANG=C.UTF-8".into(),
+                format!(
+                    "AETHERIA_CODE_USER={}",
+                    code_user(spec.workspace.as_deref())
+                ),
+            ]),
             labels: Some(labels),
             open_stdin: Some(true),
             stdin_once: Some(false),
@@ -449,9 +460,10 @@ fn slashed(rel: &Path) -> String {
         .join("/")
 }
 
-/// The uid:gid code runs as: the workspace folder's owner, so files it writes belong to the
-/// person, or 1000:1000 (the image's `sandbox` user) when that owner is root or unknown.
-fn user_for(workspace: Option<&Path>) -> String {
+/// The uid:gid code runs as (the runner, root with three capabilities, is another): the
+/// workspace folder's owner, so files it writes belong to the person, or 1000:1000 (the image's
+/// `sandbox` user) when that owner is root or unknown.
+fn code_user(workspace: Option<&Path>) -> String {
     #[cfg(unix)]
     if let Some(meta) = workspace.and_then(|w| std::fs::metadata(w).ok()) {
         use std::os::unix::fs::MetadataExt;

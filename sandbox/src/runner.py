@@ -2,8 +2,12 @@
 # nothing from the image but python3) and sends one JSON request per line on stdin; it answers with
 # binary frames on stdout: 1 byte kind, 4 bytes big-endian length, payload. Kinds: R ready,
 # O stdout, E stderr, X exit (JSON), F file (bytes), A ack (JSON), ! error (JSON).
-# It confines itself with Landlock where the kernel allows. One job runs at a time. When a job ends, and when its deadline passes or the host says "kill",
-# every other process of this user in the sandbox is killed, so nothing outlives its exec.
+# It confines itself with Landlock where the kernel allows. One job runs at a time. When a job ends,
+# and when its deadline passes or the host says "kill", every other process of the code's user in
+# the sandbox is killed, so nothing outlives its exec. Where the sandbox starts it as root (Docker,
+# with no capability but SETUID, SETGID and KILL), code runs as another uid (AETHERIA_CODE_USER),
+# so it can neither signal, trace nor read the runner; files moved in and out are written and read
+# as that uid too.
 import base64, json, os, signal, socket, struct, subprocess, sys, threading, time
 
 OUT = sys.stdout.buffer
@@ -14,6 +18,22 @@ STATE = {"proc": None, "killed": False}
 EGRESS_SOCKET = "/run/aetheria/egress.sock"
 EGRESS_PROXY = ("127.0.0.1", 3128)
 PROXY_ENV = {}
+
+
+def code_user():
+    # (uid, gid) code runs as when the runner is root; None when both share one uid.
+    if os.getuid() != 0:
+        return None
+    uid, _, gid = os.environ.get("AETHERIA_CODE_USER", "").partition(":")
+    if not uid.isdigit() or not gid.isdigit() or int(uid) == 0:
+        raise SystemExit("the runner is root but no other user was named for code")
+    return int(uid), int(gid)
+
+
+CODE_USER = code_user()
+# Keyword arguments that start a process as the code's user.
+AS_CODE = ({"user": CODE_USER[0], "group": CODE_USER[1], "extra_groups": []}
+           if CODE_USER else {})
 
 
 def frame(kind, payload):
@@ -41,12 +61,13 @@ def oom_kills():
 
 
 def others():
+    # Every process but init and the runner: the code's (with a separate uid every other one is).
     me = os.getpid()
     found = []
     for name in os.listdir("/proc"):
         if name.isdigit() and int(name) not in (1, me):
             try:
-                if os.stat("/proc/" + name).st_uid == os.getuid():
+                if CODE_USER or os.stat("/proc/" + name).st_uid == os.getuid():
                     found.append(int(name))
             except OSError:
                 pass
@@ -54,7 +75,8 @@ def others():
 
 
 def kill_all():
-    # kill(-1) reaches every process this user may signal except init and the runner itself.
+    # kill(-1) reaches every process the runner may signal except init and the runner itself:
+    # those of its own uid, or with CAP_KILL (as root) every one.
     for _ in range(50):
         try:
             os.kill(-1, signal.SIGKILL)
@@ -158,7 +180,7 @@ def run(req):
         proc = subprocess.Popen(req["argv"], cwd=req.get("cwd") or "/", env=env,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True,
-                                preexec_fn=lambda: os.nice(10))
+                                preexec_fn=lambda: os.nice(10), **AS_CODE)
     except OSError as e:
         reply(b"X", {"code": 127, "signal": None, "timed_out": False, "oom": False,
                      "spawn_error": str(e)})
@@ -275,6 +297,21 @@ def undumpable():
         return False
 
 
+# Moving a file in or out as the code's user, so the workspace gets no file of the runner's.
+PUT = ("import os, sys\np = sys.argv[1]\nos.makedirs(os.path.dirname(p) or '.', exist_ok=True)\n"
+       "open(p, 'wb').write(sys.stdin.buffer.read())")
+GET = "import sys\nsys.stdout.buffer.write(open(sys.argv[1], 'rb').read(int(sys.stdin.read())))"
+
+
+def as_code_user(script, path, data):
+    done = subprocess.run([sys.executable, "-c", script, path], input=data, capture_output=True,
+                          env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}, timeout=60, **AS_CODE)
+    if done.returncode != 0:
+        lines = done.stderr.decode(errors="replace").strip().splitlines()
+        raise OSError(lines[-1] if lines else "exit %d" % done.returncode)
+    return done.stdout
+
+
 def main():
     guarded = undumpable()
     proxy = egress()
@@ -301,13 +338,21 @@ def main():
                 reply(b"A", {"op": "kill"})
             elif op == "put":
                 path = req["path"]
-                os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-                with open(path, "wb") as f:
-                    f.write(base64.b64decode(req["data"]))
+                data = base64.b64decode(req["data"])
+                if CODE_USER:
+                    as_code_user(PUT, path, data)
+                else:
+                    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+                    with open(path, "wb") as f:
+                        f.write(data)
                 reply(b"A", {"op": "put", "path": path})
             elif op == "get":
-                with open(req["path"], "rb") as f:
-                    frame(b"F", f.read(req.get("max", 1 << 24) + 1))
+                most = req.get("max", 1 << 24) + 1
+                if CODE_USER:
+                    frame(b"F", as_code_user(GET, req["path"], str(most).encode())[:most])
+                else:
+                    with open(req["path"], "rb") as f:
+                        frame(b"F", f.read(most))
             else:
                 reply(b"!", {"message": "unknown op %r" % op})
         except Exception as e:  # noqa: BLE001 - every failure goes back to the host

@@ -21,13 +21,41 @@ async fn container_is_hardened_as_configured() {
     assert_eq!(hc.network_mode.as_deref(), Some("none"));
     assert_eq!(hc.readonly_rootfs, Some(true));
     assert_eq!(hc.cap_drop, Some(vec!["ALL".to_string()]));
+    assert_eq!(
+        hc.cap_add,
+        Some(vec!["SETUID".into(), "SETGID".into(), "KILL".into()])
+    );
     assert_eq!(hc.security_opt, Some(vec!["no-new-privileges".to_string()]));
     assert_eq!(hc.init, Some(true));
     assert_eq!(hc.pids_limit, Some(64));
     assert_eq!(hc.memory, Some(256 << 20));
     assert!(hc.tmpfs.unwrap().contains_key("/tmp"));
     let config = inspect.config.unwrap();
-    assert_eq!(config.user.as_deref(), Some("1000:1000"));
+    // The runner is root with the three capabilities above; code is the folder's owner (1000
+    // here) and has none.
+    assert_eq!(config.user.as_deref(), Some("0:0"));
+    assert!(
+        config
+            .env
+            .unwrap_or_default()
+            .contains(&"AETHERIA_CODE_USER=1000:1000".to_string())
+    );
+    let code = run(
+        &sb,
+        &id,
+        &[
+            "sh",
+            "-c",
+            "id -u; id -g; id -G; grep -E '^Cap(Prm|Eff|Amb)' /proc/self/status",
+        ],
+        10,
+    )
+    .await;
+    assert_eq!(
+        code.stdout.text(),
+        "1000\n1000\n1000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\nCapAmb:\t0000000000000000\n",
+        "{code:?}"
+    );
     assert_eq!(
         config
             .labels

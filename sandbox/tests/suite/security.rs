@@ -367,10 +367,18 @@ pub async fn ignores_sigterm(sb: &dyn Sandbox, id: &SandboxId) {
 /// Code of the runner's uid tries to talk over the runner: write a forged "exit 0" frame into its
 /// stdout through /proc, and attach to it with ptrace. Both are refused (the runner is not
 /// dumpable), so the host sees the program's real exit.
-pub async fn runner_out_of_reach(sb: &dyn Sandbox, id: &SandboxId) {
+pub async fn runner_out_of_reach(sb: &dyn Sandbox, id: &SandboxId, separate_uid: bool) {
     let forge = r#"
-import ctypes, json, os, struct, sys
+import ctypes, json, os, signal, struct, sys
 runner = os.getppid()
+if sys.argv[1] == "separate":
+    print("runner uid", os.stat("/proc/%d" % runner).st_uid, "mine", os.getuid())
+    for sig in (signal.SIGSTOP, signal.SIGKILL):
+        try:
+            os.kill(runner, sig)
+            print("signalled the runner")
+        except PermissionError:
+            print("signal refused")
 payload = json.dumps({"code": 0, "signal": None, "timed_out": False, "oom": False}).encode()
 forged = b"O" + struct.pack(">I", 6) + b"forged" + b"X" + struct.pack(">I", len(payload)) + payload
 try:
@@ -386,13 +394,20 @@ else:
     print("ptrace refused", ctypes.get_errno())
 sys.exit(3)
 "#;
-    let out = run(sb, id, &["python3", "-c", forge], 20).await;
+    let how = if separate_uid { "separate" } else { "shared" };
+    let out = run(sb, id, &["python3", "-c", forge, how], 20).await;
     let text = out.stdout.text();
     assert_eq!(
         out.exit_code,
         Some(3),
         "a forged exit was believed: {out:?}"
     );
+    if separate_uid {
+        assert!(
+            text.starts_with("runner uid 0 mine 1000\nsignal refused\nsignal refused\n"),
+            "{text}"
+        );
+    }
     assert!(
         !text.contains("forged") && !text.contains("wrote"),
         "{text}"
@@ -470,7 +485,7 @@ fn rss_kib() -> usize {
 
 /// Expands every attack into a test against one backend.
 macro_rules! attacks {
-    ($backend:ident, $open:path, $oom_flag:expr, $strict:expr) => {
+    ($backend:ident, $open:path, $oom_flag:expr, $strict:expr, $separate_uid:expr) => {
         mod $backend {
             use super::super::common::{skip, spec, workspace};
             use aetheria_sandbox::Sandbox;
@@ -555,7 +570,13 @@ macro_rules! attacks {
             }
             #[tokio::test(flavor = "multi_thread")]
             async fn the_runner_cannot_be_talked_over() {
-                with("forge", super::runner_out_of_reach).await
+                with(
+                    "forge",
+                    async |sb: &dyn Sandbox, id: &aetheria_sandbox::SandboxId| {
+                        super::runner_out_of_reach(sb, id, $separate_uid).await
+                    },
+                )
+                .await
             }
             #[tokio::test(flavor = "multi_thread")]
             async fn dangerous_system_calls_are_refused() {
@@ -571,5 +592,6 @@ macro_rules! attacks {
     };
 }
 
-attacks!(docker, super::super::common::docker, true, false);
-attacks!(bwrap, super::super::common::bwrap, false, true);
+// Docker starts code as another uid than its runner's; bubblewrap maps one uid only.
+attacks!(docker, super::super::common::docker, true, false, true);
+attacks!(bwrap, super::super::common::bwrap, false, true, false);
