@@ -186,7 +186,7 @@ async fn answer(
     let window = shared
         .config()
         .effective_provider()
-        .map_or(32_768, |p| p.context_window());
+        .map_or(32_768, |p| crate::provider::catalog::context_window(&p));
     for _step in 0..max_steps {
         // Fit the model's window before asking: old tool outputs shrink, older turns get summarised.
         match crate::context::fit(

@@ -8,11 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::Policy;
 pub use crate::api::VoiceConfig;
+pub use crate::api::config::{McpServerConfig, ProviderConfig, UnknownWire, Wire};
 
 mod services;
-pub use self::services::{
-    DriveConfig, GithubConfig, McpServerConfig, SearchBackend, VercelConfig, WebConfig,
-};
+pub use self::services::{DriveConfig, GithubConfig, SearchBackend, VercelConfig, WebConfig};
 
 /// The config file's name inside the config directory.
 pub const CONFIG_FILE: &str = "config.toml";
@@ -45,111 +44,6 @@ pub enum ConfigError {
         "no home directory found; set AETHERIA_CONFIG_DIR and AETHERIA_DATA_DIR to usable folders"
     )]
     NoHome,
-}
-
-/// A wire protocol a provider speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Wire {
-    /// OpenAI-compatible Chat Completions (OpenAI, Groq, OpenRouter, Ollama, LM Studio, llama.cpp…).
-    Openai,
-    /// Anthropic Messages.
-    Anthropic,
-    /// Google Gemini (`streamGenerateContent`).
-    Gemini,
-    /// A GGUF model run in-process (`model` is an installed model's name or a `.gguf` path).
-    Local,
-}
-
-impl std::str::FromStr for Wire {
-    type Err = ConfigError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "openai" | "openai-compatible" | "openai_compatible" => Ok(Self::Openai),
-            "anthropic" => Ok(Self::Anthropic),
-            "gemini" | "google" => Ok(Self::Gemini),
-            "local" | "gguf" => Ok(Self::Local),
-            other => Err(ConfigError::Invalid(format!(
-                "unknown wire {other:?}; supported: openai, anthropic, gemini, local"
-            ))),
-        }
-    }
-}
-
-/// One model endpoint, as data.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProviderConfig {
-    /// A short name (also the keychain account of its key).
-    pub name: String,
-    /// The protocol.
-    pub wire: Wire,
-    /// The API base, e.g. `https://api.openai.com/v1`.
-    pub base_url: String,
-    /// The model to ask.
-    pub model: String,
-    /// The environment variable that holds the key (defaults by name, e.g. `OPENAI_API_KEY`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_env: Option<String>,
-    /// The keychain account of the key, when it differs from `name`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_ref: Option<String>,
-    /// The model's context window in tokens (default: known for common models, else 32,768).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub context_window: Option<u64>,
-    /// Whether the model takes images (default: known for common model families, else no).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vision: Option<bool>,
-}
-
-impl ProviderConfig {
-    /// The environment variable consulted for this provider's key.
-    #[must_use]
-    pub fn key_env_var(&self) -> String {
-        if let Some(var) = &self.key_env {
-            return var.clone();
-        }
-        let upper: String = self
-            .name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() {
-                    c.to_ascii_uppercase()
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        format!("{upper}_API_KEY")
-    }
-
-    /// The model's context window in tokens: configured, else known for the model's family, else a
-    /// cautious 32,768.
-    #[must_use]
-    pub fn context_window(&self) -> u64 {
-        if let Some(window) = self.context_window {
-            return window;
-        }
-        crate::provider::catalog::capabilities(&self.model).0
-    }
-
-    /// Whether image attachments can go to this model: configured, else known for its family. The
-    /// built-in local runtime takes none.
-    #[must_use]
-    pub fn takes_images(&self) -> bool {
-        if self.wire == Wire::Local {
-            return false;
-        }
-        self.vision
-            .unwrap_or_else(|| crate::provider::catalog::capabilities(&self.model).2)
-    }
-
-    /// The keychain account that holds this provider's key.
-    #[must_use]
-    pub fn key_account(&self) -> &str {
-        self.key_ref.as_deref().unwrap_or(&self.name)
-    }
 }
 
 /// Where memory lives.

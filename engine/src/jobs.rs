@@ -13,12 +13,12 @@ mod worker;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use serde::{Deserialize, Serialize};
 
 pub use self::embedded::EmbeddedQueue;
 pub use self::redis::RedisQueue;
 pub use self::worker::Worker;
 use crate::api::JobId;
+pub use crate::api::jobs::{JobKind, JobRecord, JobSpec, JobState, MAX_ATTEMPTS};
 
 /// Answers the job commands of the engine API.
 pub(crate) async fn command(
@@ -59,8 +59,8 @@ pub(crate) async fn command(
             shared.emit(Event::JobUpdated { job });
         }
         Command::AddSchedule { cron, text, allow } => {
-            let made = schedule::Schedule::new(&cron, &text, allow)
-                .map_err(|e| failed(ErrorKind::Invalid, e.0))?;
+            let made =
+                schedule::new(&cron, &text, allow).map_err(|e| failed(ErrorKind::Invalid, e.0))?;
             queue.add_schedule(&made).await.map_err(storage)?;
             shared.emit(Event::ScheduleAdded { schedule: made });
         }
@@ -95,8 +95,6 @@ pub(crate) async fn command(
 
 /// How long a claimed job stays invisible to other workers without a heartbeat.
 pub const VISIBILITY: Duration = Duration::from_secs(10);
-/// Attempts before a job goes to the dead letters.
-pub const MAX_ATTEMPTS: u32 = 5;
 
 /// This process's worker: `jobs.concurrency` slots on the configured queue (Redis: one
 /// connection per slot), running jobs with this engine, until the engine shuts down. A queue that
@@ -155,122 +153,6 @@ pub(crate) async fn run_worker(shared: std::sync::Arc<crate::engine::Shared>) {
         .with_engine(shared.clone())
         .run(shared.shutdown.clone())
         .await;
-}
-
-/// What a job does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum JobKind {
-    /// Nothing (queue tests and benchmarks).
-    Noop,
-    /// A prompt run as a turn of a new session, with nobody there to approve: tools in `allow`
-    /// run, other tools that would ask are denied. The answer is the result.
-    Prompt {
-        /// What to ask.
-        text: String,
-        /// Tools the turn may use without asking.
-        #[serde(default)]
-        allow: Vec<String>,
-    },
-    /// Deep research: the agent plans, searches the web, reads sources and writes a report with
-    /// numbered citations to `research/<slug>.md` in the workspace (and answers with it).
-    Research {
-        /// The question.
-        question: String,
-    },
-    /// A program run in a sandbox of its own (never on the host), for as long as the sandbox
-    /// settings allow; its progress is the last line it printed. Exit status 0 completes the job
-    /// with the output; anything else fails the attempt with it.
-    Code {
-        /// `python`, `bash` or `node`.
-        language: String,
-        /// The program's source.
-        code: String,
-        /// Seconds before it is killed (the sandbox settings' default and maximum apply).
-        #[serde(default)]
-        timeout_s: Option<u64>,
-    },
-    /// Waits, reporting progress; `fail_first` attempts fail on purpose (retry tests).
-    Wait {
-        /// How long.
-        millis: u64,
-        /// Attempts that fail before one succeeds.
-        #[serde(default)]
-        fail_first: u32,
-    },
-}
-
-/// A job as submitted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct JobSpec {
-    /// Its id (submitting the same id twice runs it once).
-    pub id: JobId,
-    /// What to do.
-    #[serde(flatten)]
-    pub kind: JobKind,
-    /// Attempts before it is dead-lettered.
-    #[serde(default = "max_attempts")]
-    pub max_attempts: u32,
-}
-
-fn max_attempts() -> u32 {
-    MAX_ATTEMPTS
-}
-
-impl JobSpec {
-    /// A job with a new id.
-    #[must_use]
-    pub fn new(kind: JobKind) -> Self {
-        Self {
-            id: JobId::new(),
-            kind,
-            max_attempts: MAX_ATTEMPTS,
-        }
-    }
-}
-
-/// Where a job stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobState {
-    /// Waiting for a worker (or for its retry time).
-    Queued,
-    /// A worker has it.
-    Running,
-    /// Finished.
-    Done,
-    /// Failed `max_attempts` times; in the dead letters.
-    Dead,
-    /// Cancelled by the person.
-    Cancelled,
-}
-
-impl JobState {
-    /// Whether it will not run again.
-    #[must_use]
-    pub fn is_final(self) -> bool {
-        matches!(self, Self::Done | Self::Dead | Self::Cancelled)
-    }
-}
-
-/// A job and how it went.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct JobRecord {
-    /// What was asked.
-    pub spec: JobSpec,
-    /// Where it stands.
-    pub state: JobState,
-    /// Attempts so far.
-    pub attempts: u32,
-    /// The last progress note.
-    #[serde(default)]
-    pub progress: String,
-    /// Its result, when done.
-    #[serde(default)]
-    pub result: String,
-    /// The last error.
-    #[serde(default)]
-    pub error: String,
 }
 
 /// A job a worker holds.

@@ -3,7 +3,7 @@
 //! front ends of the same API.
 #![warn(missing_docs)]
 
-pub mod api;
+pub use aetheria_protocol as api;
 pub mod config;
 pub mod doctor;
 mod engine;

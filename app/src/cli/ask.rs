@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use aetheria_engine::api::{Command, Decision, Event, SessionId, ToolStatus};
-use aetheria_engine::config::{Config, ProviderConfig, Wire};
+use aetheria_engine::config::{Config, ConfigError, ProviderConfig, UnknownWire, Wire};
 use aetheria_engine::{Engine, Events, Handle};
 
 use super::{AskArgs, CliError, ToolAccess};
@@ -174,7 +174,10 @@ async fn create_session(
 
 /// Applies `--base-url`, `--model`, `--wire` and `--workspace` to the loaded config (not saved).
 fn apply_overrides(config: &mut Config, args: &AskArgs) -> Result<(), CliError> {
-    let wire: Wire = args.wire.parse()?;
+    let wire: Wire = args
+        .wire
+        .parse()
+        .map_err(|e: UnknownWire| ConfigError::Invalid(e.to_string()))?;
     if wire == Wire::Local {
         // The built-in runtime: `--model` names an installed model or a .gguf file.
         let model = match &args.model {

@@ -124,7 +124,7 @@ pub(super) async fn with_attachments(
     }
     let config = shared.config();
     if let Some(provider) = config.effective_provider()
-        && !provider.takes_images()
+        && !crate::provider::catalog::takes_images(&provider)
     {
         return Err(invalid(format!(
             "model {} of provider {} does not take images; pick a model that does (e.g. gpt-4o, claude, gemini, llava), or set `vision = true` on the provider if it does",

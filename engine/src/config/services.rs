@@ -2,7 +2,6 @@
 //! backend) and MCP servers. Every base URL is configurable, so a proxy, a self-hosted instance
 //! or a test server can stand in for the public one.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
@@ -156,67 +155,6 @@ impl Default for DriveConfig {
             api_url: "https://www.googleapis.com/drive/v3".into(),
             upload_url: "https://www.googleapis.com/upload/drive/v3".into(),
             token_ref: "google-drive".into(),
-        }
-    }
-}
-
-/// How Aetheria talks to an MCP server.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct McpServerConfig {
-    /// A program to start, speaking MCP on its stdin and stdout.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub command: Option<String>,
-    /// Its arguments.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub args: Vec<String>,
-    /// Extra environment variables for it.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub env: BTreeMap<String, String>,
-    /// Or the URL of a streamable-HTTP MCP endpoint.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub url: Option<String>,
-    /// The keychain account of a bearer token for `url`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub token_ref: Option<String>,
-    /// Off: its tools are not offered and it is not started.
-    #[serde(default = "yes", skip_serializing_if = "is_true")]
-    pub enabled: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
-fn is_true(v: &bool) -> bool {
-    *v
-}
-
-impl McpServerConfig {
-    /// Why this entry cannot work, if it cannot.
-    pub fn problem(&self, name: &str) -> Option<String> {
-        if name.is_empty()
-            || name.contains("__")
-            || !name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return Some(format!(
-                "the MCP server name {name:?} must be letters, digits, '-' or '_', without \"__\" (it prefixes its tools' names, joined by \"__\")"
-            ));
-        }
-        match (&self.command, &self.url) {
-            (Some(_), Some(_)) => Some(format!(
-                "MCP server {name}: give either a command or a url, not both"
-            )),
-            (None, None) => Some(format!("MCP server {name}: give a command or a url")),
-            (None, Some(url)) if !(url.starts_with("http://") || url.starts_with("https://")) => {
-                Some(format!(
-                    "MCP server {name}: the url must start with http:// or https://"
-                ))
-            }
-            _ => None,
         }
     }
 }

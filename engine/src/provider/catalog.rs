@@ -41,6 +41,23 @@ const KNOWN: [(&str, u64, bool, bool); 24] = [
     ("phi", 16_384, true, false),
 ];
 
+/// The model's context window in tokens: configured, else known for the model's family, else a
+/// cautious 32,768.
+pub(crate) fn context_window(provider: &ProviderConfig) -> u64 {
+    provider
+        .context_window
+        .unwrap_or_else(|| capabilities(&provider.model).0)
+}
+
+/// Whether image attachments can go to this model: configured, else known for its family. The
+/// built-in local runtime takes none.
+pub(crate) fn takes_images(provider: &ProviderConfig) -> bool {
+    provider.wire != Wire::Local
+        && provider
+            .vision
+            .unwrap_or_else(|| capabilities(&provider.model).2)
+}
+
 /// Capabilities of a model by its id: known family, else 32,768 tokens, tools, no images.
 #[must_use]
 pub(crate) fn capabilities(model: &str) -> (u64, bool, bool) {

@@ -294,8 +294,7 @@ async fn with_redis_an_occurrence_fires_once_across_processes() {
         .await
         .unwrap();
     let mut schedule =
-        aetheria_engine::jobs::schedule::Schedule::new("0 9 * * *", "Standup notes", vec![])
-            .unwrap();
+        aetheria_engine::jobs::schedule::new("0 9 * * *", "Standup notes", vec![]).unwrap();
     schedule.created_ms = 0;
     a.add_schedule(&schedule).await.unwrap();
     let now = chrono::Utc::now();

@@ -134,7 +134,6 @@ pub struct Transcript {
 /// What a front end asks of voice. Failures are answered by `Event::CommandFailed`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "voice", rename_all = "snake_case")]
-#[non_exhaustive]
 pub enum VoiceCommand {
     /// What voice can do here. Answered by `Status`.
     Status,
@@ -188,7 +187,6 @@ pub enum VoiceCommand {
 /// What voice reports.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "voice", rename_all = "snake_case")]
-#[non_exhaustive]
 pub enum VoiceEvent {
     /// What voice can do here.
     Status(VoiceStatus),

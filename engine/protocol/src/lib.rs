@@ -1,6 +1,10 @@
-//! The one typed API of the engine: every front end (GUI, CLI, worker) submits `Command`s and reads
-//! `Event`s; nothing else in the engine is public. Both enums are serde-tagged so a transcript can be
-//! logged, replayed in tests and printed as JSONL.
+//! The one typed API of the engine, as a crate of its own: every front end (GUI, CLI, worker)
+//! submits `Command`s and reads `Event`s, and this crate holds every type they carry and nothing
+//! of the engine (it depends on serde and small type crates only). Both enums are serde-tagged so
+//! a transcript can be logged, replayed in tests and printed as JSONL. The engine re-exports it as
+//! `aetheria_engine::api`.
+
+#![warn(missing_docs)]
 
 use std::fmt;
 use std::path::PathBuf;
@@ -9,6 +13,9 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+pub mod config;
+pub mod jobs;
 
 use crate::config::ProviderConfig;
 
@@ -158,7 +165,6 @@ pub struct Submission {
 /// What a front end asks of the engine. Each variant names the events that answer it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-#[non_exhaustive]
 pub enum Command {
     /// Create an empty conversation with an id chosen by the caller (so it can match the answer).
     /// Answered by `SessionCreated`, or `CommandFailed`.
@@ -559,7 +565,6 @@ pub struct Usage {
 /// What kind of failure; front ends choose wording and recovery from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-#[non_exhaustive]
 pub enum ErrorKind {
     /// No provider is configured or it names an unknown wire.
     Config,
@@ -615,7 +620,6 @@ impl fmt::Display for ErrorInfo {
 /// What the engine tells front ends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-#[non_exhaustive]
 pub enum Event {
     /// A session was created.
     SessionCreated {
@@ -743,12 +747,12 @@ pub enum Event {
     /// A schedule was added.
     ScheduleAdded {
         /// It.
-        schedule: crate::jobs::schedule::Schedule,
+        schedule: crate::jobs::Schedule,
     },
     /// Every schedule.
     Schedules {
         /// All of them.
-        schedules: Vec<crate::jobs::schedule::Schedule>,
+        schedules: Vec<crate::jobs::Schedule>,
     },
     /// A schedule was removed.
     ScheduleRemoved {
