@@ -1,0 +1,241 @@
+//! `Command`: everything a front end can ask of the engine, one variant per request, each naming
+//! the events that answer it.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::ProviderConfig;
+use crate::{
+    Decision, JobId, MemoryId, Policy, Secret, SessionId, Settings, ToolCallId, VoiceCommand,
+};
+
+/// What a front end asks of the engine. Each variant names the events that answer it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Command {
+    /// Create an empty conversation with an id chosen by the caller (so it can match the answer).
+    /// Answered by `SessionCreated`, or `CommandFailed`.
+    CreateSession {
+        /// The id the new session will have.
+        session: SessionId,
+        /// A title; when absent the session is titled after its first exchange.
+        title: Option<String>,
+    },
+    /// List sessions, newest first. Answered by `SessionList`.
+    ListSessions,
+    /// Load one session's messages and tool calls. Answered by `SessionLoaded`, or `CommandFailed`.
+    LoadSession {
+        /// Which session.
+        session: SessionId,
+    },
+    /// Rename a session. Answered by `SessionUpdated`, or `CommandFailed`.
+    RenameSession {
+        /// Which session.
+        session: SessionId,
+        /// The new title (trimmed; must not be empty).
+        title: String,
+    },
+    /// Delete a session with its messages and tool calls; a running turn is cancelled first.
+    /// Answered by `SessionDeleted`, or `CommandFailed`.
+    DeleteSession {
+        /// Which session.
+        session: SessionId,
+    },
+    /// Send a user message and run an agent turn. Answered by `TurnStarted`, then `TextDelta`*,
+    /// `ToolCallStarted`, `ApprovalRequested`?, `ToolCallFinished` (per tool call), and exactly one of
+    /// `TurnFinished`, `TurnFailed` or `TurnCancelled`; `SessionUpdated` when the session gets its
+    /// automatic title. `CommandFailed` if the session does not exist or already runs a turn.
+    SendMessage {
+        /// Which session.
+        session: SessionId,
+        /// What the person wrote.
+        text: String,
+        /// Files the person attached (paths on the host): text files are added to the message;
+        /// PNG, JPEG, GIF and WebP images go to models that take them (a clear refusal otherwise).
+        #[serde(default)]
+        attachments: Vec<PathBuf>,
+    },
+    /// Stop the running turn of a session within 200 ms; the partial answer is kept and marked
+    /// cancelled. Answered by `TurnCancelled` (nothing when no turn runs).
+    Cancel {
+        /// Which session.
+        session: SessionId,
+    },
+    /// Answer an `ApprovalRequested`. Answered by the call's `ToolCallFinished`, and
+    /// `ToolPolicyChanged` when `remember` turns the tool's policy to `allow`.
+    Approve {
+        /// The tool call that waits.
+        call: ToolCallId,
+        /// Run it or not.
+        decision: Decision,
+        /// With `Allow`: always allow this tool from now on (for a destructive tool only together
+        /// with `scope`: it is never allowed everywhere at once).
+        #[serde(default)]
+        remember: bool,
+        /// With `remember`: allow it only for this path prefix or domain (of the kind the request's
+        /// `scope` names), e.g. `notes` or `example.com`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scope: Option<String>,
+    },
+    /// Set a tool's approval policy, remembered across restarts. Answered by `ToolPolicyChanged`.
+    SetToolPolicy {
+        /// The tool's name.
+        tool: String,
+        /// The new policy.
+        policy: Policy,
+    },
+    /// List the tools the agent has (starting MCP servers not yet running, so theirs are listed).
+    /// Answered by `ToolList`.
+    ListTools,
+    /// List the MCP servers with their state and tools (starting those not yet running).
+    /// Answered by `McpServers`.
+    ListMcpServers,
+    /// Search every message and tool result (BM25, best first). Answered by `SearchResults`.
+    SearchHistory {
+        /// Words to look for.
+        query: String,
+        /// Most hits (default 20).
+        #[serde(default)]
+        limit: Option<usize>,
+    },
+    /// Queue a background job. Answered by `JobUpdated`, or `CommandFailed`.
+    SubmitJob {
+        /// The job.
+        job: crate::jobs::JobSpec,
+    },
+    /// The newest jobs. Answered by `JobList`, or `CommandFailed`.
+    ListJobs {
+        /// Most jobs (default 50).
+        #[serde(default)]
+        limit: Option<usize>,
+    },
+    /// One job. Answered by `JobUpdated`, or `CommandFailed`.
+    GetJob {
+        /// Which.
+        id: JobId,
+    },
+    /// Run a prompt on a cron schedule (UTC; 5 fields, or 6 with seconds). Answered by
+    /// `ScheduleAdded`, or `CommandFailed`.
+    AddSchedule {
+        /// When.
+        cron: String,
+        /// The prompt.
+        text: String,
+        /// Tools its runs may use without asking.
+        #[serde(default)]
+        allow: Vec<String>,
+    },
+    /// The schedules. Answered by `Schedules`, or `CommandFailed`.
+    ListSchedules,
+    /// Stop a schedule. Answered by `ScheduleRemoved`, or `CommandFailed`.
+    RemoveSchedule {
+        /// Which.
+        id: String,
+    },
+    /// Cancel a queued or running job. Answered by `JobUpdated`, or `CommandFailed`.
+    CancelJob {
+        /// Which.
+        id: JobId,
+    },
+    /// List the long-term memories, newest first. Answered by `Memories`.
+    ListMemories,
+    /// Change a memory's text and tags. Answered by `MemoryUpdated`, or `CommandFailed`.
+    UpdateMemory {
+        /// Which.
+        id: MemoryId,
+        /// The new fact.
+        text: String,
+        /// Its tags.
+        #[serde(default)]
+        tags: Vec<String>,
+    },
+    /// Delete a memory. Answered by `MemoryDeleted`, or `CommandFailed`.
+    DeleteMemory {
+        /// Which.
+        id: MemoryId,
+    },
+    /// List a folder of the workspace (the Files panel), confined like the file tools.
+    /// Answered by `FileList`, or `CommandFailed`.
+    ListFiles {
+        /// The folder, relative to the workspace ("" for its top).
+        path: String,
+    },
+    /// Read the editable settings. Answered by `Settings`.
+    GetSettings,
+    /// Validate, save to `config.toml` and apply at once (providers, workspace folders, policies).
+    /// Answered by `SettingsSaved`, or `CommandFailed` saying what is wrong (nothing is changed).
+    SaveSettings {
+        /// The new settings.
+        settings: Settings,
+    },
+    /// Store a provider's API key in the OS keychain. Answered by `KeyStored`, or `CommandFailed`.
+    StoreKey {
+        /// The provider's name (its keychain account, or its `key_ref`).
+        provider: String,
+        /// The key.
+        key: Secret,
+    },
+    /// Check that a provider answers (`GET /models`) with its key. Answered by `ProviderTested`.
+    TestProvider {
+        /// The provider as edited (it need not be saved yet).
+        provider: ProviderConfig,
+    },
+    /// List the models a provider offers (`GET /models`, every page; the installed models for the
+    /// local wire), with their capabilities. Answered by `ModelList`, or `CommandFailed`.
+    ListModels {
+        /// The provider as edited (it need not be saved yet).
+        provider: ProviderConfig,
+    },
+    /// Look for model servers on their usual local ports (Ollama 11434, LM Studio 1234, llama.cpp
+    /// 8080). Answered by `LocalServers`.
+    DetectLocalServers,
+    /// Run one tool directly, with its policy applied (approval is asked as for the model).
+    /// Answered by `ToolCallStarted`, `ApprovalRequested`?, `ToolCallFinished`.
+    CallTool {
+        /// The id the call will have.
+        call: ToolCallId,
+        /// The tool's name.
+        tool: String,
+        /// Its arguments as JSON.
+        arguments: serde_json::Value,
+    },
+    /// Say which sandbox runs code and whether its image is ready. Answered by `SandboxStatus`.
+    SandboxStatus,
+    /// Build the sandbox image with no registry (debootstrap, then import through the Docker
+    /// Engine API; the root filesystem alone for bubblewrap). Needs root and a Debian mirror the
+    /// first time. Answered by `SandboxImageProgress`*, then `SandboxStatus`, or `CommandFailed`.
+    BuildSandboxImage,
+    /// List every Aetheria sandbox the backend sees. Answered by `SandboxList`, or `CommandFailed`.
+    ListSandboxes,
+    /// Remove sandboxes by id (or id prefix); all of them when `ids` is empty. Answered by
+    /// `SandboxesRemoved`, or `CommandFailed`.
+    RemoveSandboxes {
+        /// Which.
+        #[serde(default)]
+        ids: Vec<String>,
+    },
+    /// List the installed local models. Answered by `LocalModels`, or `CommandFailed`.
+    ListLocalModels,
+    /// Install a local GGUF model from a file path or an `http(s)` URL. Answered by
+    /// `LocalModelProgress`*, then `LocalModelAdded`, or `CommandFailed` (nothing is kept).
+    AddLocalModel {
+        /// A file path or URL.
+        source: String,
+        /// The name to install it as (default: from the file name).
+        #[serde(default)]
+        name: Option<String>,
+        /// The expected sha256 of the file, hex.
+        #[serde(default)]
+        sha256: Option<String>,
+    },
+    /// Remove an installed local model. Answered by `LocalModelRemoved`, or `CommandFailed`.
+    RemoveLocalModel {
+        /// Its name.
+        name: String,
+    },
+    /// Dictation, speech models, cues and reading aloud (see `VoiceCommand`).
+    Voice(VoiceCommand),
+    /// Stop the engine: running turns are cancelled, sandboxes removed, then the event stream ends.
+    Shutdown,
+}
