@@ -852,8 +852,17 @@ impl App {
     fn open_settings(&mut self, onboarding: bool) {
         let (form, commands) = settings::Form::open(onboarding);
         self.settings = Some(form);
+        self.submit_for_settings(commands);
+    }
+
+    /// Sends the settings screen's commands, noting them so their failures show on the screen.
+    fn submit_for_settings(&mut self, commands: Vec<Command>) {
         for command in commands {
-            self.submit(command);
+            if let Some(id) = self.submit(command)
+                && let Some(form) = self.settings.as_mut()
+            {
+                form.sent.insert(id);
+            }
         }
     }
 
@@ -863,11 +872,7 @@ impl App {
         };
         match form.update(msg) {
             settings::Out::None => {}
-            settings::Out::Commands(commands) => {
-                for command in commands {
-                    self.submit(command);
-                }
-            }
+            settings::Out::Commands(commands) => self.submit_for_settings(commands),
             settings::Out::Task(task) => return task.map(Message::Settings),
             settings::Out::Close => self.settings = None,
             settings::Out::Theme(mode) => self.mode = mode,

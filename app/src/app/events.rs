@@ -222,8 +222,15 @@ impl App {
                     self.pending_send = None;
                     self.running = false;
                 }
-                match self.settings.as_mut() {
+                // The settings screen shows the failures of what it sent; any other goes to the
+                // notice line, open screen or not.
+                match self
+                    .settings
+                    .as_mut()
+                    .filter(|f| f.sent.contains(&submission))
+                {
                     Some(form) => {
+                        form.sent.remove(&submission);
                         form.voice.failed();
                         form.error = Some(error.message);
                     }
@@ -232,5 +239,38 @@ impl App {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aetheria_engine::api::{ErrorInfo, ErrorKind, SubmissionId};
+
+    use super::*;
+
+    fn failed(submission: u64, message: &str) -> Event {
+        Event::CommandFailed {
+            submission: SubmissionId(submission),
+            error: ErrorInfo::new(ErrorKind::Invalid, message),
+        }
+    }
+
+    #[test]
+    fn the_settings_screen_shows_only_the_failures_of_what_it_sent() {
+        let mut app = App::new();
+        let mut form = super::super::settings::Form::default();
+        form.sent.insert(SubmissionId(1));
+        app.settings = Some(form);
+        // A failure of something else (a job, a session) goes to the notice line.
+        app.engine_event(failed(2, "no such job"));
+        assert_eq!(app.notice.as_deref(), Some("no such job"));
+        assert_eq!(app.settings.as_ref().and_then(|f| f.error.as_deref()), None);
+        // The screen's own save shows on the screen.
+        app.engine_event(failed(1, "the provider needs a URL"));
+        assert_eq!(
+            app.settings.as_ref().and_then(|f| f.error.as_deref()),
+            Some("the provider needs a URL")
+        );
+        assert_eq!(app.notice.as_deref(), Some("no such job"));
     }
 }

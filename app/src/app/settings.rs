@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use aetheria_engine::api::{
     Command, Event, LocalModelInfo, McpServerInfo, McpState, ModelInfo, Policy, SandboxStatus,
-    Secret, Settings, ToolInfo,
+    Secret, Settings, SubmissionId, ToolInfo,
 };
 use aetheria_engine::config::{ProviderConfig, Wire};
 use iced::widget::{Space, button, column, container, row, scrollable, slider, text, text_input};
@@ -175,6 +175,8 @@ pub struct Form {
     pub memories: Memories,
     /// Voice: microphone, key, models.
     pub voice: super::voice_settings::VoiceSection,
+    /// The commands this screen sent: only their failures are shown on it.
+    pub sent: std::collections::HashSet<SubmissionId>,
 }
 
 /// What the form asks of the app.
