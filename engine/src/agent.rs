@@ -13,8 +13,9 @@ use futures::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{
-    Decision, Effect, ErrorInfo, ErrorKind, Event, MessageId, MessageRecord, MessageStatus, Policy,
-    Role, SessionId, ToolCallId, ToolCallRecord, ToolCallRequest, ToolStatus, Usage,
+    Decision, Effect, ErrorInfo, ErrorKind, Event, FinishReason, MessageId, MessageRecord,
+    MessageStatus, Policy, Role, SessionId, ToolCallId, ToolCallRecord, ToolCallRequest,
+    ToolStatus, Usage,
 };
 use crate::engine::{DEFAULT_TITLE, Shared};
 use crate::provider::{ChatMessage, Request, ResponseEvent};
@@ -36,7 +37,7 @@ Use the file tools to look at the person's workspace before you answer questions
 Never claim to have done something a tool did not confirm.";
 
 enum TurnEnd {
-    Finished(MessageId, String),
+    Finished(MessageId, FinishReason),
     Failed(ErrorInfo),
     Cancelled,
 }
@@ -237,7 +238,7 @@ async fn answer(
         let mut text = String::new();
         let mut thinking = String::new();
         let mut calls: Vec<ToolCallRequest> = Vec::new();
-        let mut finish_reason = String::from("stop");
+        let mut finish_reason = FinishReason::Stop;
         let mut flushed_len = 0;
         let mut last_flush = Instant::now();
         // An event read ahead while joining text deltas, handled next.
@@ -312,7 +313,7 @@ async fn answer(
                     usage.output_tokens += u.output_tokens;
                 }
                 Some(Ok(ResponseEvent::Finished { reason })) => {
-                    finish_reason = reason;
+                    finish_reason = FinishReason::from_wire(&reason);
                     break Ok(());
                 }
                 None => break Ok(()),
@@ -420,14 +421,11 @@ async fn answer(
         if cancel.is_cancelled() {
             return TurnEnd::Cancelled;
         }
-        for (call, result) in calls.iter().zip(results) {
-            match result {
-                Ok((_, output)) => history.push(ChatMessage::Tool {
-                    call_id: wire_id(call),
-                    content: output,
-                }),
-                Err(error) => return TurnEnd::Failed(error),
-            }
+        for (call, (_, output)) in calls.iter().zip(results) {
+            history.push(ChatMessage::Tool {
+                call_id: wire_id(call),
+                content: output,
+            });
         }
     }
     TurnEnd::Failed(ErrorInfo::new(
@@ -490,14 +488,15 @@ impl Stored {
     }
 }
 
-/// Runs one tool call through the policy, stores it and emits its events. `Err` ends the turn.
+/// Runs one tool call through the policy, stores it and emits its events; how it ended and the
+/// text the model gets. A failing tool never ends the turn: the model reads why and goes on.
 pub(crate) async fn run_call(
     shared: &Shared,
     session: Option<&SessionId>,
     message: Option<MessageId>,
     call: ToolCallRequest,
     cancel: &CancellationToken,
-) -> Result<(ToolStatus, String), ErrorInfo> {
+) -> (ToolStatus, String) {
     let mut record = ToolCallRecord {
         id: call.id.clone(),
         message,
@@ -528,7 +527,7 @@ pub(crate) async fn run_call(
         record.status = status;
         record.output = shared.redact(&truncate_output(output));
     };
-    let fatal = 'run: {
+    'run: {
         // An MCP server's tools are known once it runs: start servers not yet started.
         if shared.registry.get(&call.name).is_none() {
             shared.registry.mcp.start_all().await;
@@ -549,7 +548,7 @@ pub(crate) async fn run_call(
                     names.join(", ")
                 ),
             );
-            break 'run None;
+            break 'run;
         };
         let scope = tool.scope_json(&call.arguments, &shared.workspace());
         // A background job's turn: nobody is there to ask; only the tools this machine allows
@@ -567,7 +566,7 @@ pub(crate) async fn run_call(
                     call.name
                 ),
             );
-            break 'run None;
+            break 'run;
         }
         match shared
             .policies
@@ -582,7 +581,7 @@ pub(crate) async fn run_call(
                         call.name
                     ),
                 );
-                break 'run None;
+                break 'run;
             }
             // A job's turn: the tool is on this machine's list for jobs (checked above).
             Policy::Ask if headless.is_some() => {}
@@ -614,7 +613,7 @@ pub(crate) async fn run_call(
                         ToolStatus::Cancelled,
                         "the turn was stopped before approval".into(),
                     );
-                    break 'run None;
+                    break 'run;
                 };
                 if answer.decision == Decision::Deny {
                     finish(
@@ -622,7 +621,7 @@ pub(crate) async fn run_call(
                         ToolStatus::Denied,
                         "the person denied this call; do not retry it unless they ask".into(),
                     );
-                    break 'run None;
+                    break 'run;
                 }
                 // The folder or domain the person chose, in the same workspace folder as the
                 // call (none when it is no plain folder: `..`, an absolute path).
@@ -658,31 +657,17 @@ pub(crate) async fn run_call(
             result = tool.call_json(&call.arguments, cx()) => Some(result),
         };
         match result {
-            None => {
-                finish(
-                    &mut record,
-                    ToolStatus::Cancelled,
-                    "the turn was stopped while the tool ran".into(),
-                );
-                None
-            }
-            Some(Ok(output)) => {
-                finish(&mut record, ToolStatus::Succeeded, output.0);
-                None
-            }
+            None => finish(
+                &mut record,
+                ToolStatus::Cancelled,
+                "the turn was stopped while the tool ran".into(),
+            ),
+            Some(Ok(output)) => finish(&mut record, ToolStatus::Succeeded, output.0),
             Some(Err(ToolError::RespondToModel(message))) => {
                 finish(&mut record, ToolStatus::Failed, format!("error: {message}"));
-                None
-            }
-            Some(Err(ToolError::Fatal(message))) => {
-                finish(&mut record, ToolStatus::Failed, format!("error: {message}"));
-                Some(shared.error(
-                    ErrorKind::Internal,
-                    format!("tool {} failed: {message}", call.name),
-                ))
             }
         }
-    };
+    }
     record.log = live.log();
     logged(shared.store.save_tool_call(session, &record).await);
     shared.emit(Event::ToolCallFinished {
@@ -691,10 +676,7 @@ pub(crate) async fn run_call(
         status: record.status,
         output: record.output.clone(),
     });
-    match fatal {
-        Some(error) => Err(error),
-        None => Ok((record.status, record.output)),
-    }
+    (record.status, record.output)
 }
 
 /// The conversation so far, ending with what the person just said, as the provider sees it.

@@ -35,7 +35,7 @@ const MAX_LOG_BYTES: usize = 1 << 20;
 #[derive(Clone)]
 pub(crate) struct ToolCx {
     pub workspace: Arc<Workspace>,
-    #[allow(dead_code)] // long-running tools (web, services) watch it
+    /// Cancelled when the turn is stopped (long walks, like `fs_find`, watch it).
     pub cancel: CancellationToken,
     /// The session the call belongs to (none for a direct `CallTool`).
     pub session: Option<SessionId>,
@@ -281,10 +281,6 @@ pub(crate) enum ToolError {
     /// Goes back to the model so it can correct itself (bad arguments, file not found).
     #[error("{0}")]
     RespondToModel(String),
-    /// Ends the turn.
-    #[allow(dead_code)] // no built-in fails fatally yet; the sandbox and services will
-    #[error("{0}")]
-    Fatal(String),
 }
 
 /// A tool with typed arguments.

@@ -1,9 +1,9 @@
 //! How the window follows the engine: each event updates the session list, the open conversation,
 //! approvals, jobs and panels (the settings form and the sandbox tab take theirs first).
 
-use aetheria_engine::api::{Command, Event};
+use aetheria_engine::api::{Command, Event, FinishReason};
 
-use super::transcript::Transcript;
+use super::transcript::{Transcript, TurnEnding};
 use super::{App, Approval, jobs, panel, pretty};
 
 impl App {
@@ -183,9 +183,9 @@ impl App {
                 ..
             } if self.is_current(&session) => {
                 self.running = false;
-                self.transcript.end_turn(None);
+                self.transcript.end_turn(TurnEnding::Finished);
                 self.answer_ended();
-                if finish_reason == "length" {
+                if finish_reason == FinishReason::Length {
                     self.notice =
                         Some("The answer was cut: the model reached its output limit.".into());
                 }
@@ -205,11 +205,11 @@ impl App {
             }
             Event::TurnFailed { session, error } if self.is_current(&session) => {
                 self.running = false;
-                self.transcript.end_turn(Some(error.message));
+                self.transcript.end_turn(TurnEnding::Failed(error.message));
             }
             Event::TurnCancelled { session } if self.is_current(&session) => {
                 self.running = false;
-                self.transcript.end_turn(Some("Stopped.".into()));
+                self.transcript.end_turn(TurnEnding::Stopped);
             }
             Event::CommandFailed { submission, error } => {
                 self.dictation.failed(submission);

@@ -73,6 +73,17 @@ pub fn tail(text: &str, max: usize) -> &str {
     &text[start..]
 }
 
+/// How a turn ended, as the transcript shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TurnEnding {
+    /// The answer is complete.
+    Finished,
+    /// The person stopped it.
+    Stopped,
+    /// It failed, for this reason.
+    Failed(String),
+}
+
 /// The conversation.
 #[derive(Debug, Clone, Default)]
 pub struct Transcript {
@@ -347,19 +358,19 @@ impl Transcript {
             .find(|e| matches!(e, Entry::Tool { call: c, .. } if c == call))
     }
 
-    /// The turn ended: the streaming answer is parsed; an error or note is shown.
-    pub fn end_turn(&mut self, problem: Option<String>) {
-        let streaming = self.complete_streaming(problem.as_deref().map(|p| {
-            if p == "Stopped." {
-                "stopped"
-            } else {
-                "incomplete"
-            }
-        }));
-        if let Some(problem) = problem
-            && !(problem == "Stopped." && streaming)
-        {
-            self.entries.push(Entry::Error(problem));
+    /// The turn ended: the streaming answer is parsed; a note or the failure is shown.
+    pub fn end_turn(&mut self, ending: TurnEnding) {
+        let note = match &ending {
+            TurnEnding::Finished => None,
+            TurnEnding::Stopped => Some("stopped"),
+            TurnEnding::Failed(_) => Some("incomplete"),
+        };
+        let streaming = self.complete_streaming(note);
+        match ending {
+            // A stopped answer says so in its note; a turn stopped before any text says it here.
+            TurnEnding::Stopped if !streaming => self.entries.push(Entry::Error("Stopped.".into())),
+            TurnEnding::Failed(problem) => self.entries.push(Entry::Error(problem)),
+            TurnEnding::Finished | TurnEnding::Stopped => {}
         }
     }
 
@@ -408,16 +419,16 @@ mod tests {
         t.refresh();
         assert!(matches!(&t.entries[1],
             Entry::Assistant { markdown, streaming: true, .. } if markdown.text() == "**Hello**"));
-        t.end_turn(None);
+        t.end_turn(TurnEnding::Finished);
         assert!(matches!(&t.entries[1],
             Entry::Assistant { markdown, streaming: false, .. } if markdown.blocks().count() == 1));
         assert_eq!(t.last_answer(), Some("**Hello**"));
 
         t.push_delta(&MessageId::new(), "partial");
-        t.end_turn(Some("Stopped.".into()));
+        t.end_turn(TurnEnding::Stopped);
         assert!(matches!(&t.entries[2], Entry::Assistant { note: Some(n), .. } if n == "stopped"));
         assert_eq!(t.entries.len(), 3);
-        t.end_turn(Some("provider down".into()));
+        t.end_turn(TurnEnding::Failed("provider down".into()));
         assert!(matches!(&t.entries[3], Entry::Error(e) if e == "provider down"));
     }
 

@@ -5,7 +5,7 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use aetheria_engine::api::{Command, Decision, Event, SessionId, ToolStatus};
+use aetheria_engine::api::{Command, Decision, Event, FinishReason, SessionId, ToolStatus};
 use aetheria_engine::config::{Config, ConfigError, ProviderConfig, UnknownWire, Wire};
 use aetheria_engine::{Engine, Events, Handle};
 
@@ -92,7 +92,7 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
                 })?;
             }
             Event::TurnFinished { finish_reason, .. } => {
-                if !json && finish_reason == "length" {
+                if !json && finish_reason == FinishReason::Length {
                     eprintln!("\n[the answer was cut: the model reached its output limit]");
                 }
                 break ExitCode::SUCCESS;

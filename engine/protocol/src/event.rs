@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::ProviderConfig;
 use crate::{
-    ApprovalScope, Effect, ErrorInfo, FileEntry, LocalModelInfo, McpServerInfo, MemoryId,
-    MemoryRecord, MessageId, MessageRecord, ModelInfo, Policy, SandboxStatus, SandboxSummary,
-    SearchHit, SessionId, SessionSummary, Settings, SubmissionId, ToolCallId, ToolCallRecord,
-    ToolInfo, ToolStatus, Usage, VoiceEvent,
+    ApprovalScope, Effect, ErrorInfo, FileEntry, FinishReason, LocalModelInfo, McpServerInfo,
+    MemoryId, MemoryRecord, MessageId, MessageRecord, ModelInfo, Policy, SandboxStatus,
+    SandboxSummary, SearchHit, SessionId, SessionSummary, Settings, SubmissionId, ToolCallId,
+    ToolCallRecord, ToolInfo, ToolStatus, Usage, VoiceEvent,
 };
 
 /// What the engine tells front ends.
@@ -303,8 +303,8 @@ pub enum Event {
         message: MessageId,
         /// Tokens used over the whole turn, as reported.
         usage: Usage,
-        /// Why the model stopped (`stop`; `length` when it hit its output limit).
-        finish_reason: String,
+        /// Why the model stopped (`Length` when it hit its output limit).
+        finish_reason: FinishReason,
     },
     /// The turn failed; what had streamed is kept.
     TurnFailed {

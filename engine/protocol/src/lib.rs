@@ -167,6 +167,38 @@ pub struct Submission {
     pub command: Command,
 }
 
+/// Why the model stopped answering, as the providers' wires name it (one spelling for all: an
+/// Anthropic `max_tokens` and a Gemini `MAX_TOKENS` are both `Length`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// It finished its answer.
+    Stop,
+    /// It reached its output limit: the answer is cut.
+    Length,
+    /// It asked for tools.
+    ToolCalls,
+    /// The provider's filter stopped it.
+    ContentFilter,
+    /// Another reason, as the provider gave it.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl FinishReason {
+    /// The reason from a provider's word for it.
+    #[must_use]
+    pub fn from_wire(reason: &str) -> Self {
+        match reason {
+            "stop" => Self::Stop,
+            "length" => Self::Length,
+            "tool_calls" => Self::ToolCalls,
+            "content_filter" => Self::ContentFilter,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+}
+
 /// The person's answer to an approval request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -428,6 +460,22 @@ mod tests {
         assert!(!serde_json::to_string(&command).unwrap().contains("sk-very"));
         let back: Secret = serde_json::from_str("\"sk-in\"").unwrap();
         assert_eq!(back.expose(), "sk-in");
+    }
+
+    #[test]
+    fn finish_reasons_keep_the_wire_spelling() {
+        for (wire, reason) in [
+            ("stop", FinishReason::Stop),
+            ("length", FinishReason::Length),
+            ("tool_calls", FinishReason::ToolCalls),
+            ("content_filter", FinishReason::ContentFilter),
+            ("pause_turn", FinishReason::Other("pause_turn".into())),
+        ] {
+            assert_eq!(FinishReason::from_wire(wire), reason);
+            let json = serde_json::to_value(&reason).unwrap();
+            assert_eq!(json, serde_json::json!(wire));
+            assert_eq!(serde_json::from_value::<FinishReason>(json).unwrap(), reason);
+        }
     }
 
     #[test]

@@ -31,7 +31,7 @@ async fn text_streams_with_the_system_prompt_apart() {
     else {
         panic!("{events:?}")
     };
-    assert_eq!(finish_reason, "stop");
+    assert_eq!(*finish_reason, aetheria_engine::api::FinishReason::Stop);
     assert_eq!((usage.input_tokens, usage.output_tokens), (21, 3));
 
     let body = &h.server.requests()[0];

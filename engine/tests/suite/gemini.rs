@@ -31,7 +31,7 @@ async fn text_streams_and_the_request_has_gemini_shape() {
     else {
         panic!("{events:?}")
     };
-    assert_eq!(finish_reason, "stop");
+    assert_eq!(*finish_reason, aetheria_engine::api::FinishReason::Stop);
     assert_eq!((usage.input_tokens, usage.output_tokens), (17, 4));
     let body = &h.server.requests()[0];
     assert!(

@@ -27,7 +27,7 @@ async fn text_answer_streams_is_stored_and_titles_the_session() {
     else {
         panic!("no TurnFinished: {events:?}");
     };
-    assert_eq!(finish_reason, "stop");
+    assert_eq!(*finish_reason, aetheria_engine::api::FinishReason::Stop);
     assert_eq!(usage.input_tokens, 12);
     assert_eq!(usage.output_tokens, 4);
 
