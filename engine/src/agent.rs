@@ -501,6 +501,7 @@ pub(crate) async fn run_call(
         id: call.id.clone(),
         message,
         tool: call.name.clone(),
+        kind: None,
         arguments: call.arguments.clone(),
         status: ToolStatus::Running,
         output: String::new(),
@@ -517,10 +518,17 @@ pub(crate) async fn run_call(
         session: session.cloned(),
         live: live.clone(),
     };
+    // An MCP server's tools are known once it runs: start servers not yet started.
+    if shared.registry.get(&call.name).is_none() {
+        shared.registry.mcp.start_all().await;
+    }
+    let tool = shared.registry.get(&call.name);
+    record.kind = tool.as_ref().map(|t| t.kind());
     shared.emit(Event::ToolCallStarted {
         session: session.cloned(),
         call: call.id.clone(),
         tool: call.name.clone(),
+        kind: record.kind,
         arguments: call.arguments.clone(),
     });
     let finish = |record: &mut ToolCallRecord, status: ToolStatus, output: String| {
@@ -528,11 +536,7 @@ pub(crate) async fn run_call(
         record.output = shared.redact(&truncate_output(output));
     };
     'run: {
-        // An MCP server's tools are known once it runs: start servers not yet started.
-        if shared.registry.get(&call.name).is_none() {
-            shared.registry.mcp.start_all().await;
-        }
-        let Some(tool) = shared.registry.get(&call.name) else {
+        let Some(tool) = tool else {
             let names: Vec<String> = shared
                 .registry
                 .infos(&shared.policies)

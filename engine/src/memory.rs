@@ -693,6 +693,7 @@ mod tests {
             id: call.id.clone(),
             message: Some(m2.id.clone()),
             tool: "fs_list".into(),
+            kind: None,
             arguments: "{}".into(),
             status: ToolStatus::Running,
             output: String::new(),

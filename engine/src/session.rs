@@ -120,7 +120,11 @@ impl Router {
                 }
                 .await;
                 match loaded {
-                    Ok(Some((session, messages, tool_calls))) => {
+                    Ok(Some((session, messages, mut tool_calls))) => {
+                        // Records older than their tool's family get it from the tool, if any.
+                        for call in tool_calls.iter_mut().filter(|c| c.kind.is_none()) {
+                            call.kind = shared.registry.get(&call.tool).map(|t| t.kind());
+                        }
                         shared.emit(Event::SessionLoaded {
                             session,
                             messages,

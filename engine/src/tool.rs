@@ -22,7 +22,7 @@ use std::sync::Mutex;
 use tokio::sync::mpsc;
 
 pub(crate) use self::workspace::Workspace;
-use crate::api::{Effect, Event, SessionId, ToolCallId};
+use crate::api::{Effect, Event, SessionId, ToolCallId, ToolKind};
 use crate::secrets::Redactor;
 
 /// Most characters of tool output the model sees; the rest is cut with a note.
@@ -289,6 +289,8 @@ pub(crate) trait Tool: Send + Sync + 'static {
     type Args: DeserializeOwned + JsonSchema + Send;
     /// The name the model calls it by.
     const NAME: &'static str;
+    /// Its family, for front ends.
+    const KIND: ToolKind;
     /// What it does, for the model.
     fn description(&self) -> &'static str;
     /// What it can change; the fail-safe default is `Mutating`.
@@ -323,6 +325,7 @@ pub(crate) trait Tool: Send + Sync + 'static {
 /// A tool with its types erased, as the registry holds it.
 pub(crate) trait DynTool: Send + Sync {
     fn name(&self) -> &str;
+    fn kind(&self) -> ToolKind;
     fn description(&self) -> &str;
     fn effect(&self) -> Effect;
     fn schema(&self) -> serde_json::Value;
@@ -341,6 +344,10 @@ pub(crate) trait DynTool: Send + Sync {
 impl<T: Tool> DynTool for T {
     fn name(&self) -> &str {
         T::NAME
+    }
+
+    fn kind(&self) -> ToolKind {
+        T::KIND
     }
 
     fn description(&self) -> &str {

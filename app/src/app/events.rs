@@ -103,9 +103,10 @@ impl App {
                 session,
                 call,
                 tool,
+                kind,
                 arguments,
             } if session.as_ref().is_none_or(|s| self.is_current(s)) => {
-                self.transcript.push_tool(call, tool, arguments);
+                self.transcript.push_tool(call, tool, kind, arguments);
             }
             Event::ToolOutputDelta { call, delta } => {
                 self.transcript.push_output(&call, &delta);

@@ -2,16 +2,13 @@
 //! Build button and the build's progress), then every code run of the open session as a terminal
 //! with its live output, newest first.
 
-use aetheria_engine::api::{Event, SandboxStatus, SubmissionId, ToolStatus};
+use aetheria_engine::api::{Event, SandboxStatus, SubmissionId, ToolKind, ToolStatus};
 use iced::widget::{button, column, container, progress_bar, row, text};
 use iced::{Element, Fill};
 
 use super::Message;
 use super::transcript::{Entry, Transcript, tail};
 use crate::theme::{self, BOLD, ButtonKind, MONO, Palette};
-
-/// The tools whose runs the tab shows.
-pub const CODE_TOOLS: [&str; 2] = ["run_code", "shell"];
 
 /// Lines of a run's output shown in the tab.
 const SHOWN_BYTES: usize = 6 * 1024;
@@ -76,14 +73,13 @@ pub fn view<'a>(
         .filter_map(|e| match e {
             Entry::Tool {
                 tool,
+                kind: Some(ToolKind::Code),
                 arguments,
                 status,
                 live,
                 output,
                 ..
-            } if CODE_TOOLS.contains(&tool.as_str()) => {
-                Some(run_block(p, tool, arguments, *status, live, output))
-            }
+            } => Some(run_block(p, tool, arguments, *status, live, output)),
             _ => None,
         })
         .collect();

@@ -4,7 +4,7 @@
 
 use crate::markdown::Stream;
 use aetheria_engine::api::{
-    MessageId, MessageRecord, MessageStatus, Role, ToolCallId, ToolCallRecord, ToolStatus,
+    MessageId, MessageRecord, MessageStatus, Role, ToolCallId, ToolCallRecord, ToolKind, ToolStatus,
 };
 
 /// One entry of the conversation.
@@ -29,6 +29,8 @@ pub enum Entry {
         call: ToolCallId,
         /// The tool's name.
         tool: String,
+        /// Its family (code runs also show on the Sandbox tab).
+        kind: Option<ToolKind>,
         /// Its arguments as JSON text.
         arguments: String,
         /// Where it stands.
@@ -176,6 +178,7 @@ impl Transcript {
                         entries.push(Entry::Tool {
                             call: c.id.clone(),
                             tool: c.tool.clone(),
+                            kind: c.kind,
                             arguments: c.arguments.clone(),
                             status: c.status,
                             output: c.output.clone(),
@@ -287,11 +290,18 @@ impl Transcript {
     }
 
     /// Adds a running tool call; the streamed text before it is complete.
-    pub fn push_tool(&mut self, call: ToolCallId, tool: String, arguments: String) {
+    pub fn push_tool(
+        &mut self,
+        call: ToolCallId,
+        tool: String,
+        kind: Option<ToolKind>,
+        arguments: String,
+    ) {
         self.complete_streaming(None);
         self.entries.push(Entry::Tool {
             call,
             tool,
+            kind,
             arguments,
             status: ToolStatus::Running,
             output: String::new(),

@@ -87,6 +87,8 @@ pub struct SandboxSummary {
 pub struct ToolInfo {
     /// Its name.
     pub name: String,
+    /// What family it is of.
+    pub kind: ToolKind,
     /// What it does.
     pub description: String,
     /// What it can change.
@@ -95,6 +97,27 @@ pub struct ToolInfo {
     pub policy: Policy,
     /// The JSON schema of its arguments.
     pub schema: serde_json::Value,
+}
+
+/// What family a tool is of, so a front end can place its calls (code runs on the Sandbox tab)
+/// without knowing tool names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolKind {
+    /// Reads or changes files in the workspace folders.
+    Files,
+    /// Runs a program in the sandbox.
+    Code,
+    /// Manages the sandbox itself (its network).
+    Sandbox,
+    /// Searches or reads the web.
+    Web,
+    /// Long-term memory.
+    Memory,
+    /// An outside service: GitHub, Google Drive, Vercel.
+    Service,
+    /// A tool of an MCP server.
+    Mcp,
 }
 
 /// What a workspace entry is.

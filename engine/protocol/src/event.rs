@@ -9,7 +9,7 @@ use crate::{
     ApprovalScope, Effect, ErrorInfo, FileEntry, FinishReason, LocalModelInfo, McpServerInfo,
     MemoryId, MemoryRecord, MessageId, MessageRecord, ModelInfo, Policy, SandboxStatus,
     SandboxSummary, SearchHit, SessionId, SessionSummary, Settings, SubmissionId, ToolCallId,
-    ToolCallRecord, ToolInfo, ToolStatus, Usage, VoiceEvent,
+    ToolCallRecord, ToolInfo, ToolKind, ToolStatus, Usage, VoiceEvent,
 };
 
 /// What the engine tells front ends.
@@ -79,6 +79,8 @@ pub enum Event {
         call: ToolCallId,
         /// The tool's name.
         tool: String,
+        /// Its family (none when the model named no tool there is).
+        kind: Option<ToolKind>,
         /// Its arguments as JSON text.
         arguments: String,
     },

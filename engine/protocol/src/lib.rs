@@ -92,6 +92,7 @@ mod tools;
 mod voice;
 pub use self::catalog::{
     FileEntry, FileKind, LocalModelInfo, ModelInfo, SandboxStatus, SandboxSummary, ToolInfo,
+    ToolKind,
 };
 pub use self::recall::{MemoryRecord, SearchHit};
 pub use self::tools::{ApprovalScope, McpServerInfo, McpState, ScopeKind};
@@ -349,6 +350,9 @@ pub struct ToolCallRecord {
     pub message: Option<MessageId>,
     /// The tool's name.
     pub tool: String,
+    /// Its family (none for a tool there is no longer, or in records older than the field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<ToolKind>,
     /// The arguments as JSON text.
     pub arguments: String,
     /// Where it stands.
@@ -474,7 +478,10 @@ mod tests {
             assert_eq!(FinishReason::from_wire(wire), reason);
             let json = serde_json::to_value(&reason).unwrap();
             assert_eq!(json, serde_json::json!(wire));
-            assert_eq!(serde_json::from_value::<FinishReason>(json).unwrap(), reason);
+            assert_eq!(
+                serde_json::from_value::<FinishReason>(json).unwrap(),
+                reason
+            );
         }
     }
 

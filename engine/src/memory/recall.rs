@@ -462,6 +462,7 @@ mod tests {
                     id: ToolCallId::new(),
                     message: Some(answer.clone()),
                     tool: "shell".into(),
+                    kind: None,
                     arguments: "{}".into(),
                     status: ToolStatus::Succeeded,
                     output: "error: linking with `cc` failed: exit status: 1".into(),

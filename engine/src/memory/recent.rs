@@ -295,6 +295,7 @@ mod tests {
                         id: ToolCallId::new(),
                         message: messages.last().map(|(_, id)| id.clone()),
                         tool: "fs_read".into(),
+                        kind: None,
                         arguments: "{}".into(),
                         status: ToolStatus::Running,
                         output: String::new(),

@@ -10,6 +10,7 @@ macro_rules! service_tool {
         impl crate::tool::Tool for $tool {
             type Args = $args;
             const NAME: &'static str = $name;
+            const KIND: crate::api::ToolKind = crate::api::ToolKind::Service;
 
             fn description(&self) -> &'static str {
                 $description

@@ -548,6 +548,10 @@ impl DynTool for McpTool {
         &self.full_name
     }
 
+    fn kind(&self) -> crate::api::ToolKind {
+        crate::api::ToolKind::Mcp
+    }
+
     fn description(&self) -> &str {
         &self.description
     }

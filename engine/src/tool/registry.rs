@@ -104,6 +104,7 @@ impl Registry {
             .iter()
             .map(|t| ToolInfo {
                 name: t.name().to_owned(),
+                kind: t.kind(),
                 description: t.description().to_owned(),
                 effect: t.effect(),
                 policy: policies.policy(t.name(), t.effect()),

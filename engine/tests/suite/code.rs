@@ -148,6 +148,11 @@ async fn run_code_streams_output_writes_the_workspace_and_is_removed_at_exit() {
         "{:?}",
         tool_calls[0]
     );
+    // Its family is stored with it: the window puts reloaded code runs on the Sandbox tab.
+    assert_eq!(
+        tool_calls[0].kind,
+        Some(aetheria_engine::api::ToolKind::Code)
+    );
 
     let listed = sandboxes(&mut h).await;
     let mine: Vec<_> = listed

@@ -108,19 +108,25 @@ async fn a_tool_call_split_over_many_chunks_runs_and_its_result_goes_back() {
         .filter_map(|e| match e {
             Event::ToolCallStarted {
                 tool,
+                kind,
                 arguments,
                 call,
                 ..
-            } => Some((call.0.clone(), tool.clone(), arguments.clone())),
+            } => Some((call.0.clone(), tool.clone(), *kind, arguments.clone())),
             _ => None,
         })
         .collect();
     // The engine names the call itself; the provider's id goes back only on the wire (below).
     assert_eq!(started.len(), 1, "{started:?}");
     assert_ne!(started[0].0, "call_abc");
+    // The call says its tool's family, so a front end needs no list of tool names.
     assert_eq!(
-        (started[0].1.as_str(), started[0].2.as_str()),
-        ("fs_read", r#"{"path": "notes/todo.md"}"#)
+        (started[0].1.as_str(), started[0].2, started[0].3.as_str()),
+        (
+            "fs_read",
+            Some(aetheria_engine::api::ToolKind::Files),
+            r#"{"path": "notes/todo.md"}"#
+        )
     );
     assert!(events.iter().any(|e| matches!(e,
         Event::ToolCallFinished { status: ToolStatus::Succeeded, output, .. } if output == "- buy milk\n")));
@@ -211,6 +217,9 @@ async fn arguments_that_are_not_json_go_back_to_the_model() {
         content.contains("no tool named \"no_such_tool\""),
         "{content}"
     );
+    // A tool there is not has no family.
+    assert!(events.iter().any(|e| matches!(e,
+        Event::ToolCallStarted { tool, kind: None, .. } if tool == "no_such_tool")));
 }
 
 #[tokio::test]

@@ -86,6 +86,7 @@ pub(crate) struct RunCode(pub Arc<Sandboxes>);
 impl Tool for RunCode {
     type Args = RunCodeArgs;
     const NAME: &'static str = "run_code";
+    const KIND: crate::api::ToolKind = crate::api::ToolKind::Code;
 
     fn description(&self) -> &'static str {
         "Run a Python, Bash or Node program in an isolated sandbox (not on the person's computer). The workspace folder is at /workspace; files written there appear in it, except that .git, .envrc, .vscode, .idea, .devcontainer, .husky and package-manager settings are read-only (new ones are renamed after the run). Returns the exit status with stdout and stderr (long output is cut in the middle) and the workspace files created, changed and deleted."
@@ -132,6 +133,7 @@ pub(crate) struct Shell(pub Arc<Sandboxes>);
 impl Tool for Shell {
     type Args = ShellArgs;
     const NAME: &'static str = "shell";
+    const KIND: crate::api::ToolKind = crate::api::ToolKind::Code;
 
     fn description(&self) -> &'static str {
         "Run a Bash command line in an isolated sandbox (not on the person's computer), in /workspace (the workspace folder; .git and other places the host runs by itself are read-only). Debian tools, git, curl, python3 and node are there. Returns the exit status with stdout and stderr and the workspace files created, changed and deleted."
@@ -173,6 +175,7 @@ pub(crate) struct SandboxNetwork(pub Arc<Sandboxes>);
 impl Tool for SandboxNetwork {
     type Args = NetworkArgs;
     const NAME: &'static str = "sandbox_network";
+    const KIND: crate::api::ToolKind = crate::api::ToolKind::Sandbox;
 
     fn description(&self) -> &'static str {
         if cfg!(unix) {

@@ -198,6 +198,7 @@ pub(crate) struct FsListArgs {
 impl Tool for FsList {
     type Args = FsListArgs;
     const NAME: &'static str = "fs_list";
+    const KIND: crate::api::ToolKind = crate::api::ToolKind::Files;
 
     fn description(&self) -> &'static str {
         "List the files and folders in a folder of the workspace. Folders end with '/'; files show their size in bytes."
@@ -262,6 +263,7 @@ pub(crate) struct FsReadArgs {
 impl Tool for FsRead {
     type Args = FsReadArgs;
     const NAME: &'static str = "fs_read";
+    const KIND: crate::api::ToolKind = crate::api::ToolKind::Files;
 
     fn description(&self) -> &'static str {
         "Read a UTF-8 text file of the workspace, whole or a range of lines. Files over 256 KiB are cut unless a line range is given; binary files are refused."
@@ -336,6 +338,7 @@ pub(crate) struct FsWriteArgs {
 impl Tool for FsWrite {
     type Args = FsWriteArgs;
     const NAME: &'static str = "fs_write";
+    const KIND: crate::api::ToolKind = crate::api::ToolKind::Files;
 
     fn description(&self) -> &'static str {
         "Create or replace a text file of the workspace with the given content. Needs the person's approval."

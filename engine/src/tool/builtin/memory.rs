@@ -37,6 +37,7 @@ pub(crate) struct RememberArgs {
 impl Tool for Remember {
     type Args = RememberArgs;
     const NAME: &'static str = "remember";
+    const KIND: crate::api::ToolKind = crate::api::ToolKind::Memory;
 
     fn description(&self) -> &'static str {
         "Keep a short fact about the person or their work for later conversations. Do not store secrets."
@@ -91,6 +92,7 @@ pub(crate) struct RecallArgs {
 impl Tool for Recall {
     type Args = RecallArgs;
     const NAME: &'static str = "recall";
+    const KIND: crate::api::ToolKind = crate::api::ToolKind::Memory;
 
     fn description(&self) -> &'static str {
         "Look up facts kept with `remember` in earlier conversations."
@@ -152,6 +154,7 @@ pub(crate) struct ForgetArgs {
 impl Tool for Forget {
     type Args = ForgetArgs;
     const NAME: &'static str = "forget";
+    const KIND: crate::api::ToolKind = crate::api::ToolKind::Memory;
 
     fn description(&self) -> &'static str {
         "Delete a fact kept with `remember` (when it is wrong or the person asks)."

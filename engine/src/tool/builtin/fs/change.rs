@@ -51,6 +51,7 @@ fn apply(text: &str, args: &FsEditArgs, shown: &str) -> Result<String, ToolError
 impl Tool for FsEdit {
     type Args = FsEditArgs;
     const NAME: &'static str = "fs_edit";
+    const KIND: crate::api::ToolKind = crate::api::ToolKind::Files;
 
     fn description(&self) -> &'static str {
         "Edit a text file of the workspace by replacing an exact piece of text (which must occur once unless replace_all is set). Needs the person's approval, who sees the diff."
@@ -131,6 +132,7 @@ pub(crate) struct FsMoveArgs {
 impl Tool for FsMove {
     type Args = FsMoveArgs;
     const NAME: &'static str = "fs_move";
+    const KIND: crate::api::ToolKind = crate::api::ToolKind::Files;
 
     fn description(&self) -> &'static str {
         "Move or rename a file or folder of the workspace. The destination must not exist; missing folders are created. Needs the person's approval."
@@ -240,6 +242,7 @@ pub(crate) struct FsDeleteArgs {
 impl Tool for FsDelete {
     type Args = FsDeleteArgs;
     const NAME: &'static str = "fs_delete";
+    const KIND: crate::api::ToolKind = crate::api::ToolKind::Files;
 
     fn description(&self) -> &'static str {
         "Delete a file, a link or a folder of the workspace (a folder with content only with recursive). This cannot be undone; it always needs the person's approval."

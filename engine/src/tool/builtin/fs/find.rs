@@ -105,6 +105,7 @@ pub(crate) struct FsGlobArgs {
 impl Tool for FsGlob {
     type Args = FsGlobArgs;
     const NAME: &'static str = "fs_glob";
+    const KIND: crate::api::ToolKind = crate::api::ToolKind::Files;
 
     fn description(&self) -> &'static str {
         "Find files of the workspace whose path matches a glob pattern, skipping what .gitignore ignores. Returns paths relative to the workspace."
@@ -178,6 +179,7 @@ pub(crate) struct FsSearchArgs {
 impl Tool for FsSearch {
     type Args = FsSearchArgs;
     const NAME: &'static str = "fs_search";
+    const KIND: crate::api::ToolKind = crate::api::ToolKind::Files;
 
     fn description(&self) -> &'static str {
         "Search the text files of the workspace for lines matching a regular expression (or plain text), skipping binary files and what .gitignore ignores. Returns path:line: text."

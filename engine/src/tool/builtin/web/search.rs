@@ -257,6 +257,7 @@ pub(crate) struct WebSearchArgs {
 impl Tool for WebSearch {
     type Args = WebSearchArgs;
     const NAME: &'static str = "web_search";
+    const KIND: crate::api::ToolKind = crate::api::ToolKind::Web;
 
     fn description(&self) -> &'static str {
         "Search the web; returns titles, URLs and snippets. Use web_fetch to read a result."
