@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aetheria_engine::api::{Command, Event, JobId, Secret, SessionId};
+use aetheria_engine::api::{Command, ErrorInfo, Event, JobId, Secret, SessionId};
 use aetheria_engine::config::{Config, ProviderConfig, Wire};
 use aetheria_engine::jobs::JobRecord;
 use aetheria_engine::testkit::{Reply, ScriptedServer};
@@ -122,6 +122,18 @@ impl Harness {
     pub async fn turn(&mut self, session: &SessionId, text: &str) -> Vec<Event> {
         self.send(session, text);
         self.until(turn_ended).await
+    }
+
+    /// Submits a command that must fail, and returns the failure that answers that submission.
+    pub async fn refused(&mut self, command: Command) -> ErrorInfo {
+        let submitted = self.handle.submit(command).unwrap();
+        let events = self
+            .until(|e| matches!(e, Event::CommandFailed { submission, .. } if *submission == submitted))
+            .await;
+        match events.last() {
+            Some(Event::CommandFailed { error, .. }) => error.clone(),
+            other => unreachable!("{other:?}"),
+        }
     }
 }
 
