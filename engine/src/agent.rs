@@ -62,7 +62,7 @@ pub(crate) async fn run_turn(
         &mut first_words,
     )
     .await;
-    shared.end_turn(&session);
+    shared.turns.end(&session);
     match end {
         TurnEnd::Finished(message, finish_reason) => {
             shared.emit(Event::TurnFinished {

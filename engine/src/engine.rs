@@ -118,7 +118,7 @@ impl Engine {
             events: event_tx,
             client: Mutex::new(None),
             shutdown: CancellationToken::new(),
-            busy: std::sync::Mutex::default(),
+            turns: crate::turns::Turns::default(),
             jobs: tokio::sync::OnceCell::new(),
             headless: std::sync::Mutex::default(),
             embeddings,
@@ -207,9 +207,8 @@ pub(crate) struct Shared {
     events: mpsc::UnboundedSender<Event>,
     client: Mutex<Option<Arc<dyn ModelClient>>>,
     pub shutdown: CancellationToken,
-    /// Sessions with a running turn. A turn leaves this set before it emits its last event, so a
-    /// front end that sends the next message on `TurnFinished` is never refused as busy.
-    busy: std::sync::Mutex<std::collections::HashSet<crate::api::SessionId>>,
+    /// Every running turn (the window's, the CLI's, a job's), one per session.
+    pub turns: crate::turns::Turns,
     /// The job queue, opened on first use (Redis when `redis_url` is set, else embedded).
     jobs: tokio::sync::OnceCell<Arc<dyn crate::jobs::Queue>>,
     /// The embeddings endpoint for vector recall.
@@ -310,19 +309,6 @@ impl Shared {
     pub(crate) fn emit(&self, event: Event) {
         // A closed stream means no front end listens; the work still completes and is stored.
         let _ = self.events.send(event);
-    }
-
-    /// Marks a session busy; `false` when it already was.
-    pub(crate) fn begin_turn(&self, session: &crate::api::SessionId) -> bool {
-        self.busy
-            .lock()
-            .is_ok_and(|mut b| b.insert(session.clone()))
-    }
-
-    pub(crate) fn end_turn(&self, session: &crate::api::SessionId) {
-        if let Ok(mut b) = self.busy.lock() {
-            b.remove(session);
-        }
     }
 
     pub(crate) fn redact(&self, text: &str) -> String {

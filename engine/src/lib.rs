@@ -23,6 +23,7 @@ mod sandboxes;
 mod session;
 mod settings;
 mod tool;
+mod turns;
 mod voice;
 
 #[cfg(feature = "testkit")]

@@ -1,5 +1,6 @@
-//! Sessions: the router task owns which session runs a turn, with one cancellation token per turn.
-//! Each turn runs as its own task (the session's actor while it lives), so `Cancel`, `Approve` and
+//! Sessions: the router task starts turns (registered in `Shared::turns`, with every other turn,
+//! one per session, each with its cancellation token) and keeps their tasks to wait for at
+//! shutdown. Each turn runs as its own task (the session's actor while it lives), so `Cancel`, `Approve` and
 //! other sessions' commands are handled while a turn streams.
 
 use std::collections::HashMap;
@@ -8,21 +9,16 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 use crate::agent;
 use crate::api::{Command, ErrorKind, Event, Policy, SessionId, Submission, SubmissionId};
 use crate::engine::{DEFAULT_TITLE, Shared};
 use crate::tool::registry::Answer;
 
-struct RunningTurn {
-    cancel: CancellationToken,
-    task: JoinHandle<()>,
-}
-
 pub(crate) struct Router {
     shared: Arc<Shared>,
-    turns: HashMap<SessionId, RunningTurn>,
+    /// The tasks of the turns this router started (the turns themselves are in `Shared::turns`).
+    turns: HashMap<SessionId, JoinHandle<()>>,
     direct_calls: Vec<JoinHandle<()>>,
 }
 
@@ -37,7 +33,7 @@ impl Router {
 
     pub(crate) async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Submission>) {
         while let Some(Submission { id, command }) = rx.recv().await {
-            self.turns.retain(|_, t| !t.task.is_finished());
+            self.turns.retain(|_, t| !t.is_finished());
             self.direct_calls.retain(|t| !t.is_finished());
             if matches!(command, Command::Shutdown) {
                 break;
@@ -57,9 +53,9 @@ impl Router {
     async fn shutdown(&mut self) {
         self.shared.shutdown.cancel();
         self.shared.registry.mcp.stop_all().await;
-        for (_, turn) in self.turns.drain() {
-            turn.cancel.cancel();
-            if tokio::time::timeout(Duration::from_secs(5), turn.task)
+        // Every turn's token is a child of the shutdown token, cancelled above.
+        for (_, task) in self.turns.drain() {
+            if tokio::time::timeout(Duration::from_secs(5), task)
                 .await
                 .is_err()
             {
@@ -148,9 +144,9 @@ impl Router {
                 }
             }
             Command::DeleteSession { session } => {
-                if let Some(turn) = self.turns.remove(&session) {
-                    turn.cancel.cancel();
-                    let _ = tokio::time::timeout(Duration::from_secs(5), turn.task).await;
+                shared.turns.cancel(&session);
+                if let Some(task) = self.turns.remove(&session) {
+                    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
                 }
                 match store.delete_session(&session).await {
                     Ok(true) => shared.emit(Event::SessionDeleted { session }),
@@ -178,28 +174,26 @@ impl Router {
                     self.fail(id, ErrorKind::Invalid, "the message is empty");
                     return;
                 }
-                if !shared.begin_turn(&session) {
+                let Some(cancel) = shared.turns.begin(&session, &shared.shutdown) else {
                     self.fail(
                         id,
                         ErrorKind::Conflict,
                         "a turn is already running in this session; wait for it or stop it first",
                     );
                     return;
-                }
-                let cancel = shared.shutdown.child_token();
+                };
                 let task = tokio::spawn(agent::run_turn(
                     shared.clone(),
                     session.clone(),
                     text,
                     attachments,
-                    cancel.clone(),
+                    cancel,
                 ));
-                self.turns.insert(session, RunningTurn { cancel, task });
+                self.turns.insert(session, task);
             }
             Command::Cancel { session } => {
-                if let Some(turn) = self.turns.get(&session) {
-                    turn.cancel.cancel();
-                }
+                // Any turn: the window's, the CLI's or a background job's.
+                shared.turns.cancel(&session);
             }
             Command::Approve {
                 call,

@@ -31,15 +31,16 @@ async fn prompt(
     if let Ok(mut headless) = shared.headless.lock() {
         headless.insert(session.clone(), allowed);
     }
-    if !shared.begin_turn(&session) {
+    // In the same registry as the window's turns: `Cancel` on its session stops it too.
+    let Some(turn) = shared.turns.begin(&session, cancelled) else {
         return Err("the job's session is busy".into());
-    }
+    };
     crate::agent::run_turn(
         shared.clone(),
         session.clone(),
         text.to_owned(),
         Vec::new(),
-        cancelled.clone(),
+        turn,
     )
     .await;
     if let Ok(mut headless) = shared.headless.lock() {

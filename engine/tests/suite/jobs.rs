@@ -14,6 +14,45 @@ async fn until_state(h: &mut Harness, id: &JobId, state: JobState) -> JobRecord 
     h.job_until(id, |j| j.state == state).await
 }
 
+/// A job's turn is in the same registry as the window's: `Cancel` on its session stops it as it
+/// stops a turn the person started (before, only the router's own turns could be stopped).
+#[tokio::test]
+async fn a_job_turn_is_cancelled_like_a_window_turn() {
+    let pieces: Vec<String> = (0..200).map(|i| format!("w{i} ")).collect();
+    let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+    let slow =
+        aetheria_engine::testkit::Reply::text(&pieces).with_delay(Duration::from_millis(100));
+    let mut h = Harness::start(vec![slow]).await;
+    let job = JobSpec {
+        max_attempts: 1,
+        ..JobSpec::new(JobKind::Prompt {
+            text: "Write a long essay".into(),
+            allow: vec![],
+        })
+    };
+    h.handle
+        .submit(Command::SubmitJob { job: job.clone() })
+        .unwrap();
+    // The job's turn streams in a session of its own.
+    let events = h.until(|e| matches!(e, Event::TextDelta { .. })).await;
+    let session = events
+        .iter()
+        .find_map(|e| match e {
+            Event::TurnStarted { session, .. } => Some(session.clone()),
+            _ => None,
+        })
+        .expect("the job's turn started");
+    h.handle
+        .submit(Command::Cancel {
+            session: session.clone(),
+        })
+        .unwrap();
+    h.until(|e| matches!(e, Event::TurnCancelled { session: s } if *s == session))
+        .await;
+    let dead = until_state(&mut h, &job.id, JobState::Dead).await;
+    assert!(dead.error.contains("cancelled"), "{dead:?}");
+}
+
 #[tokio::test]
 async fn the_embedded_queue_retries_dead_letters_and_cancels() {
     let mut h = Harness::start(vec![]).await;
