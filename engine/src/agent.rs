@@ -175,7 +175,7 @@ async fn answer(
     cancel: &CancellationToken,
     usage: &mut Usage,
 ) -> TurnEnd {
-    let storage = |e: crate::memory::MemoryError| {
+    let storage = |e: crate::store::MemoryError| {
         TurnEnd::Failed(ErrorInfo::new(ErrorKind::Storage, e.to_string()))
     };
     let client = match shared.client().await {
@@ -190,10 +190,10 @@ async fn answer(
         .map_or(32_768, |p| crate::provider::catalog::context_window(&p));
     for _step in 0..max_steps {
         // Fit the model's window before asking: old tool outputs shrink, older turns get summarised.
-        match crate::context::fit(
+        match crate::compaction::fit(
             client.as_ref(),
             &mut history,
-            crate::context::budget(window),
+            crate::compaction::budget(window),
         )
         .await
         {
@@ -321,12 +321,12 @@ async fn answer(
                     if !overflowed
                         && text.is_empty()
                         && calls.is_empty()
-                        && crate::context::is_overflow(&e) =>
+                        && crate::compaction::is_overflow(&e) =>
                 {
                     // The estimate was too kind: compact to half and ask once more.
                     overflowed = true;
-                    let half = crate::context::estimate(&history) / 2;
-                    match crate::context::fit(client.as_ref(), &mut history, half).await {
+                    let half = crate::compaction::estimate(&history) / 2;
+                    match crate::compaction::fit(client.as_ref(), &mut history, half).await {
                         Ok(done) => {
                             if let Some(done) = done {
                                 shared.emit(Event::ContextCompacted {
@@ -437,11 +437,11 @@ async fn answer(
 }
 
 /// A write to the store going on in the background.
-struct Write<T>(Option<tokio::task::JoinHandle<Result<T, crate::memory::MemoryError>>>);
+struct Write<T>(Option<tokio::task::JoinHandle<Result<T, crate::store::MemoryError>>>);
 
 impl<T: Send + 'static> Write<T> {
     fn spawn(
-        write: impl Future<Output = Result<T, crate::memory::MemoryError>> + Send + 'static,
+        write: impl Future<Output = Result<T, crate::store::MemoryError>> + Send + 'static,
     ) -> Self {
         Self(Some(tokio::spawn(write)))
     }
@@ -688,7 +688,7 @@ async fn history(
     shared: &Shared,
     session: &SessionId,
     user: &MessageRecord,
-) -> Result<Vec<ChatMessage>, crate::memory::MemoryError> {
+) -> Result<Vec<ChatMessage>, crate::store::MemoryError> {
     // Long-term memories that share words (or meaning) with what the person just said.
     let recall = shared
         .store
@@ -791,7 +791,7 @@ fn remembered(result: std::io::Result<()>) {
 
 /// Some writes must not end a turn when they fail (a streaming flush, a status change): the final
 /// write reports the error. They are logged, never silently dropped.
-fn logged(result: Result<(), crate::memory::MemoryError>) {
+fn logged(result: Result<(), crate::store::MemoryError>) {
     if let Err(e) = result {
         tracing::warn!("database write failed: {e}");
     }

@@ -7,8 +7,8 @@ use fred::prelude::{ClientLike, Config as RedisConfig};
 use serde::Serialize;
 
 use crate::config::{Config, ProviderConfig};
-use crate::memory::Store;
 use crate::secrets::Secrets;
+use crate::store::Store;
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -116,7 +116,7 @@ async fn database(config: &Config) -> Check {
             // Closed before the process exits, so the store's background tasks end cleanly.
             let lock_file = store.lock_file();
             drop(store);
-            crate::memory::wait_closed(lock_file).await;
+            crate::store::wait_closed(lock_file).await;
             match config.memory_warning() {
                 Some(warning) => Check::new(
                     "database",
@@ -127,7 +127,7 @@ async fn database(config: &Config) -> Check {
                 None => Check::new(
                     "database",
                     Status::Ok,
-                    format!("{url} (schema {})", crate::memory::SCHEMA_VERSION),
+                    format!("{url} (schema {})", crate::store::SCHEMA_VERSION),
                     None,
                 ),
             }

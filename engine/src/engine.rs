@@ -15,11 +15,11 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{Command, ErrorInfo, ErrorKind, Event, Submission, SubmissionId};
 use crate::config::Config;
 use crate::error::{EngineError, Result};
-use crate::memory::Store;
 use crate::provider::{self, ModelClient};
+use crate::router::Router;
 use crate::sandboxes::Sandboxes;
 use crate::secrets::Secrets;
-use crate::session::Router;
+use crate::store::Store;
 use crate::tool::mcp::Mcp;
 use crate::tool::registry::{Approvals, Policies, Registry, Services};
 use crate::tool::remembered::{self, Remembered};
@@ -98,7 +98,7 @@ impl Engine {
         sandboxes.set_private_hosts(&config.web.private_hosts);
         let services = Services::new(&config, &secrets);
         let mcp = Mcp::new(&config.mcp, secrets.clone());
-        let embeddings = Arc::new(crate::memory::embed::Embeddings::new(
+        let embeddings = Arc::new(crate::store::embed::Embeddings::new(
             config.memory.embeddings.clone(),
             secrets.clone(),
         ));
@@ -212,7 +212,7 @@ pub(crate) struct Shared {
     /// The job queue, opened on first use (Redis when `redis_url` is set, else embedded).
     jobs: tokio::sync::OnceCell<Arc<dyn crate::jobs::Queue>>,
     /// The embeddings endpoint for vector recall.
-    pub(crate) embeddings: Arc<crate::memory::embed::Embeddings>,
+    pub(crate) embeddings: Arc<crate::store::embed::Embeddings>,
     /// Microphone, speech model, sound.
     pub(crate) voice: crate::voice::Voice,
     /// Sessions run by a job, with the tools their turns may use: nobody is there to approve.

@@ -1,7 +1,7 @@
 //! Errors of starting and talking to the engine; each says how to recover.
 
 use crate::config::ConfigError;
-use crate::memory::MemoryError;
+use crate::store::MemoryError;
 
 /// Why the engine could not start or accept a command.
 #[derive(Debug, thiserror::Error)]

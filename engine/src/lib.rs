@@ -13,15 +13,15 @@ pub mod secrets;
 
 mod agent;
 mod body;
-mod context;
+mod compaction;
 mod fetch;
 mod local;
-mod memory;
 mod platform;
 mod provider;
+mod router;
 mod sandboxes;
-mod session;
 mod settings;
+mod store;
 mod tool;
 mod turns;
 mod voice;

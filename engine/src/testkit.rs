@@ -582,7 +582,7 @@ pub mod recall_bench {
     use serde_json::json;
 
     use crate::api::SessionId;
-    use crate::memory::Store;
+    use crate::store::Store;
 
     /// A store to time searches on.
     pub struct SearchStore(Store);

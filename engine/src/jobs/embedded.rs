@@ -10,7 +10,7 @@ use serde_json::json;
 use super::schedule::Schedule;
 use super::{Delivery, JobRecord, JobSpec, Queue, QueueError, QueueResult, backoff};
 use crate::api::JobId;
-use crate::memory::Store;
+use crate::store::Store;
 
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()

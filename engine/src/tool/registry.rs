@@ -34,8 +34,8 @@ impl Registry {
         sandboxes: &Arc<Sandboxes>,
         services: &Services,
         mcp: Arc<Mcp>,
-        store: &crate::memory::Store,
-        embeddings: &Arc<crate::memory::embed::Embeddings>,
+        store: &crate::store::Store,
+        embeddings: &Arc<crate::store::embed::Embeddings>,
     ) -> Self {
         let mut registry = Self {
             tools: BTreeMap::new(),
@@ -338,8 +338,8 @@ mod tests {
             &crate::secrets::Secrets::new(),
         );
         let mcp = Mcp::new(&BTreeMap::new(), crate::secrets::Secrets::new());
-        let store = crate::memory::Store::open("mem://").await.unwrap();
-        let embeddings = Arc::new(crate::memory::embed::Embeddings::new(
+        let store = crate::store::Store::open("mem://").await.unwrap();
+        let embeddings = Arc::new(crate::store::embed::Embeddings::new(
             None,
             crate::secrets::Secrets::new(),
         ));
@@ -468,8 +468,8 @@ mod tests {
             &crate::secrets::Secrets::new(),
         );
         let mcp = Mcp::new(&BTreeMap::new(), crate::secrets::Secrets::new());
-        let store = crate::memory::Store::open("mem://").await.unwrap();
-        let embeddings = Arc::new(crate::memory::embed::Embeddings::new(
+        let store = crate::store::Store::open("mem://").await.unwrap();
+        let embeddings = Arc::new(crate::store::embed::Embeddings::new(
             None,
             crate::secrets::Secrets::new(),
         ));

@@ -8,14 +8,14 @@ use serde::Deserialize;
 use std::sync::Arc;
 
 use crate::api::{Effect, Event, MemoryId};
-use crate::memory::Store;
-use crate::memory::embed::Embeddings;
+use crate::store::Store;
+use crate::store::embed::Embeddings;
 use crate::tool::{Tool, ToolCx, ToolError, ToolOutput};
 
 /// Longest fact kept.
 const MAX_MEMORY_CHARS: usize = 1_000;
 
-fn storage(e: &crate::memory::MemoryError) -> ToolError {
+fn storage(e: &crate::store::MemoryError) -> ToolError {
     ToolError::RespondToModel(format!("the memory store failed: {e}"))
 }
 

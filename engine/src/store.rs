@@ -1,5 +1,5 @@
-//! Memory: the embedded SurrealDB store (on disk by default, in memory for tests, or a server by
-//! URL) that keeps sessions, messages, tool calls, remembered tool policies and long-term memories
+//! The store: the whole database — the embedded SurrealDB (on disk by default, in memory for
+//! tests, or a server by URL) that keeps sessions, messages, tool calls, remembered tool policies and long-term memories
 //! (searched in `recall`), with a schema version and migrations from the first release. Every
 //! message (once final) and tool result is also put in the full-text index of `fulltext`.
 

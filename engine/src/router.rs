@@ -1,7 +1,8 @@
-//! Sessions: the router task starts turns (registered in `Shared::turns`, with every other turn,
-//! one per session, each with its cancellation token) and keeps their tasks to wait for at
-//! shutdown. Each turn runs as its own task (the session's actor while it lives), so `Cancel`, `Approve` and
-//! other sessions' commands are handled while a turn streams.
+//! The router: the task that takes every submitted command and answers it. It starts turns
+//! (registered in `Shared::turns`, with every other turn, one per session, each with its
+//! cancellation token) and keeps their tasks to wait for at shutdown. Each turn runs as its own
+//! task (the session's actor while it lives), so `Cancel`, `Approve` and other sessions'
+//! commands are handled while a turn streams.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -46,7 +47,7 @@ impl Router {
         let events = self.shared.event_sender();
         let lock_file = self.shared.store.lock_file();
         drop(self);
-        crate::memory::wait_closed(lock_file).await;
+        crate::store::wait_closed(lock_file).await;
         drop(events);
     }
 
@@ -112,7 +113,7 @@ impl Router {
                         return Ok(None);
                     };
                     let (messages, tool_calls) = store.conversation(&session).await?;
-                    Ok::<_, crate::memory::MemoryError>(Some((summary, messages, tool_calls)))
+                    Ok::<_, crate::store::MemoryError>(Some((summary, messages, tool_calls)))
                 }
                 .await;
                 match loaded {

@@ -429,8 +429,8 @@ impl Store {
 mod tests {
     use super::*;
     use crate::api::Role;
-    use crate::memory::tests::{message, on_disk};
-    use crate::memory::wait_closed;
+    use crate::store::tests::{message, on_disk};
+    use crate::store::wait_closed;
 
     fn answer_row() -> MessageRecord {
         MessageRecord {

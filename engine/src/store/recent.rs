@@ -177,7 +177,7 @@ impl Recent {
 mod tests {
     use super::*;
     use crate::api::{MessageStatus, Role, ToolCallId, ToolCallRequest, ToolStatus};
-    use crate::memory::Store;
+    use crate::store::Store;
 
     fn message(text: &str) -> MessageRecord {
         MessageRecord {
