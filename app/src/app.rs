@@ -7,6 +7,7 @@ mod input;
 mod jobs;
 mod links;
 pub mod memories;
+mod message;
 mod panel;
 mod sandbox;
 pub mod settings;
@@ -16,6 +17,7 @@ pub mod voice;
 mod voice_settings;
 pub mod window_state;
 
+pub use self::message::Message;
 pub use self::view::{COMPOSER, RENAME, SEARCH, TRANSCRIPT};
 
 use std::collections::VecDeque;
@@ -61,119 +63,6 @@ pub struct Approval {
     pub warning: Option<&'static str>,
     /// The folder or domain "always allow" can be limited to.
     pub scope: Option<ApprovalScope>,
-}
-
-/// Everything the person can do, and what the engine reports.
-#[derive(Debug, Clone)]
-pub enum Message {
-    /// From the engine bridge.
-    Bridge(BridgeEvent),
-    /// Start a new conversation.
-    NewChat,
-    /// Open a conversation from the sidebar.
-    OpenSession(SessionId),
-    /// Open a search hit: its conversation, scrolled to the message or tool call that matched.
-    OpenHit {
-        /// The conversation.
-        session: SessionId,
-        /// The message or tool call (its id).
-        anchor: Option<String>,
-    },
-    /// An edit of the composer.
-    Compose(text_editor::Action),
-    /// Send what the composer holds.
-    Send,
-    /// Stop the running turn.
-    Stop,
-    /// Answer the first pending approval.
-    Approve {
-        /// Run it or not.
-        decision: Decision,
-        /// Always allow this tool (within `scope` when given).
-        remember: bool,
-        /// The folder or domain to always allow it for.
-        scope: Option<String>,
-    },
-    /// Answer the approval of one call (from its card in the chat).
-    ApproveCall {
-        /// The call.
-        call: ToolCallId,
-        /// Run it or not.
-        decision: Decision,
-        /// Always allow this tool.
-        remember: bool,
-    },
-    /// Enter was pressed while the approval prompt shows (at that moment): allows once, unless
-    /// the prompt appeared too recently for the key to be meant for it.
-    EnterOnPrompt(std::time::Instant),
-    /// Close the approval prompt and answer from the cards in the chat instead.
-    ReviewInChat,
-    /// Bring the approval prompt back.
-    ShowApprovalPrompt,
-    /// Switch light / God Mode.
-    ToggleTheme,
-    /// A link in an answer was clicked.
-    OpenLink(crate::markdown::Link),
-    /// The person saw where a link really goes and opens it.
-    OpenLinkAnyway(String),
-    /// The person decided not to open the link.
-    CancelLink,
-    /// Put text on the clipboard (a code block's Copy button).
-    Copy(String),
-    /// Hide the notice banner.
-    DismissNotice,
-    /// The sidebar's search text changed.
-    Search(String),
-    /// Ctrl+K: put the cursor in the search box.
-    FocusSearch,
-    /// Start renaming the open session.
-    StartRename,
-    /// The new title as it is typed.
-    RenameInput(String),
-    /// Save the new title.
-    CommitRename,
-    /// Ask before deleting the open session.
-    AskDelete,
-    /// Delete it (after the confirmation).
-    ConfirmDelete,
-    /// Ctrl+Shift+C: copy the last answer.
-    CopyLastAnswer,
-    /// Esc: close what is open, else stop the running turn.
-    Escape,
-    /// Fold or unfold a tool card.
-    ToggleTool(ToolCallId),
-    /// Open or close the model's reasoning of a message.
-    ToggleThinking(aetheria_engine::api::MessageId),
-    /// Open the file dialog to attach files.
-    Attach,
-    /// Files were picked or dropped onto the window.
-    Attached(Vec<PathBuf>),
-    /// Remove an attachment chip.
-    Detach(usize),
-    /// Switch the right panel's tab.
-    ShowTab(panel::Tab),
-    /// Cancel a background job (from the Jobs tab).
-    CancelJob(aetheria_engine::api::JobId),
-    /// Build the sandbox image (from the Sandbox tab).
-    BuildSandboxImage,
-    /// Open or close a folder in the Files tab.
-    ToggleDir(String),
-    /// Ctrl+, or the sidebar button: open the settings.
-    OpenSettings,
-    /// From the settings screen.
-    Settings(settings::Msg),
-    /// A provider was picked in the composer's model picker.
-    PickModel(ModelChoice),
-    /// The window was resized (remembered for the next start).
-    Resized(iced::Size),
-    /// Arrow keys: open the session above (-1) or below (+1) in the sidebar.
-    MoveSession(i32),
-    /// Animation time for spinners, only while something runs.
-    Tick,
-    /// The window's close button: stop the engine, then exit.
-    CloseRequested,
-    /// Dictation: the mic button and the push-to-talk key.
-    Voice(voice::Msg),
 }
 
 /// One entry of the model picker: a provider and its model.

@@ -3,6 +3,7 @@
 //! policy), feed the results back — until a final answer, the step limit, a failure or a cancel.
 
 mod attachments;
+mod history;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,9 +22,8 @@ use crate::engine::{DEFAULT_TITLE, Shared};
 use crate::provider::{ChatMessage, Request, ResponseEvent};
 use crate::tool::{LiveOutput, Scope, ToolCx, ToolError, truncate_output};
 
-/// Most memories added to a turn's context, and most characters they may take.
-const MEMORIES_IN_CONTEXT: usize = 8;
-const MEMORY_CONTEXT_CHARS: usize = 1_500;
+use self::history::{history, on_wire, wire_id};
+
 /// How many times a refused request is asked again before the turn fails.
 const MAX_RETRIES: u32 = 3;
 /// The longest wait between tries, whatever the server asks.
@@ -31,10 +31,6 @@ const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
 
 /// How often streamed text is written to the database while it arrives.
 const FLUSH_EVERY: Duration = Duration::from_millis(150);
-
-const DEFAULT_SYSTEM_PROMPT: &str = "You are Aetheria, a careful desktop assistant. Answer in concise markdown. \
-Use the file tools to look at the person's workspace before you answer questions about it; paths are relative to the workspace. \
-Never claim to have done something a tool did not confirm.";
 
 enum TurnEnd {
     Finished(MessageId, FinishReason),
@@ -681,105 +677,6 @@ pub(crate) async fn run_call(
         output: record.output.clone(),
     });
     (record.status, record.output)
-}
-
-/// The conversation so far, ending with what the person just said, as the provider sees it.
-async fn history(
-    shared: &Shared,
-    session: &SessionId,
-    user: &MessageRecord,
-) -> Result<Vec<ChatMessage>, crate::store::MemoryError> {
-    // Long-term memories that share words (or meaning) with what the person just said.
-    let recall = shared
-        .store
-        .recall(&user.content, MEMORIES_IN_CONTEXT, async || {
-            shared.embed_or_log(&user.content).await
-        });
-    let ((messages, calls), found) = tokio::try_join!(shared.store.conversation(session), recall)?;
-    // Read while `user` is being stored, so it may or may not be among them: it goes last. The
-    // first answer's row, stored with it, has no text yet and is left out below.
-    let messages = messages
-        .into_iter()
-        .filter(|m| m.id != user.id)
-        .chain([user.clone()]);
-    let mut system = shared
-        .config()
-        .system_prompt
-        .unwrap_or_else(|| DEFAULT_SYSTEM_PROMPT.to_owned());
-    // Within a size limit.
-    let mut budget = MEMORY_CONTEXT_CHARS;
-    let mut lines = Vec::new();
-    for memory in found {
-        let line = format!("- {}", memory.text);
-        if line.len() > budget {
-            break;
-        }
-        budget -= line.len();
-        lines.push(line);
-    }
-    if !lines.is_empty() {
-        system.push_str(
-            "\n\nFrom earlier conversations you remember (use it when it helps; the person can edit these in settings):\n",
-        );
-        system.push_str(&lines.join("\n"));
-    }
-    let mut out = vec![ChatMessage::System(system)];
-    for m in messages {
-        match m.role {
-            Role::User => {
-                out.push(ChatMessage::User(m.content));
-                for path in &m.images {
-                    match attachments::image_message(&shared.config().data_dir, path).await {
-                        Ok(image) => out.push(image),
-                        Err(e) => {
-                            tracing::warn!(path = %path.display(), %e, "an attached image is gone");
-                            out.push(ChatMessage::User(format!(
-                                "[an image attached here is no longer available: {e}]"
-                            )));
-                        }
-                    }
-                }
-            }
-            Role::Assistant => {
-                if m.content.is_empty() && m.tool_calls.is_empty() {
-                    continue;
-                }
-                let requested = m.tool_calls.clone();
-                out.push(ChatMessage::Assistant {
-                    content: m.content,
-                    tool_calls: m.tool_calls.into_iter().map(on_wire).collect(),
-                });
-                // Every requested call needs a result, or providers reject the history.
-                for c in requested {
-                    let output = calls
-                        .iter()
-                        .find(|r| r.id == c.id)
-                        .map(|r| r.output.clone())
-                        .filter(|o| !o.is_empty())
-                        .unwrap_or_else(|| "[no result: the call was interrupted]".to_owned());
-                    out.push(ChatMessage::Tool {
-                        call_id: wire_id(&c),
-                        content: output,
-                    });
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// The id the provider knows a call by: its own when it gave one.
-fn wire_id(call: &ToolCallRequest) -> ToolCallId {
-    call.wire_id
-        .as_deref()
-        .map_or_else(|| call.id.clone(), ToolCallId::from)
-}
-
-/// A call as the provider knows it (see `wire_id`).
-fn on_wire(mut call: ToolCallRequest) -> ToolCallRequest {
-    call.id = wire_id(&call);
-    call.wire_id = None;
-    call
 }
 
 /// Reports a remembered approval that could not be written down (it holds until the engine stops).
