@@ -20,6 +20,32 @@ EGRESS_PROXY = ("127.0.0.1", 3128)
 PROXY_ENV = {}
 
 
+def relay_cap():
+    # Connections relayed at once: two threads each, which count against the sandbox's process
+    # limit, so an eighth of it (at most 64) leaves room for code and the runner itself.
+    limit = None
+    for path in ("/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/pids/pids.max"):
+        try:
+            with open(path) as f:
+                value = f.read().strip()
+            if value.isdigit():
+                limit = int(value)
+                break
+        except OSError:
+            pass
+    try:
+        import resource
+        soft = resource.getrlimit(resource.RLIMIT_NPROC)[0]
+        if soft != resource.RLIM_INFINITY:
+            limit = min(limit or soft, soft)
+    except (ImportError, OSError, ValueError):
+        pass
+    return max(1, min(64, (limit or 512) // 8))
+
+
+RELAYS = threading.BoundedSemaphore(relay_cap())
+
+
 def code_user():
     # (uid, gid) code runs as when the runner is root; None when both share one uid.
     if os.getuid() != 0:
@@ -119,6 +145,17 @@ def relay(source, sink, ends):
         if ends[1] == 2:
             source.close()
             sink.close()
+            RELAYS.release()
+
+
+def refuse(client, status, why):
+    try:
+        body = why.encode()
+        client.sendall(b"HTTP/1.1 %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                       % (status.encode(), len(body)) + body)
+    except OSError:
+        pass
+    client.close()
 
 
 def serve_egress(listener):
@@ -127,23 +164,40 @@ def serve_egress(listener):
             client, _ = listener.accept()
         except OSError:
             return
+        if not RELAYS.acquire(blocking=False):
+            refuse(client, "503 Service Unavailable",
+                   "too many connections through the sandbox's proxy at once\n")
+            continue
         upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             upstream.connect(EGRESS_SOCKET)
         except OSError as e:
             upstream.close()
-            try:
-                body = ("the sandbox's way out (Aetheria's proxy on the host) cannot be reached: %s\n"
-                        % e).encode()
-                client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: %d\r\n"
-                               b"Connection: close\r\n\r\n" % len(body) + body)
-            except OSError:
-                pass
-            client.close()
+            RELAYS.release()
+            refuse(client, "502 Bad Gateway",
+                   "the sandbox's way out (Aetheria's proxy on the host) cannot be reached: %s\n"
+                   % e)
             continue
         ends = [threading.Lock(), 0]
-        threading.Thread(target=relay, args=(client, upstream, ends), daemon=True).start()
-        threading.Thread(target=relay, args=(upstream, client, ends), daemon=True).start()
+        try:
+            threading.Thread(target=relay, args=(client, upstream, ends), daemon=True).start()
+        except RuntimeError:
+            # No thread to spare: this connection is refused, the proxy goes on.
+            upstream.close()
+            RELAYS.release()
+            refuse(client, "503 Service Unavailable", "the sandbox has no thread to spare\n")
+            continue
+        try:
+            threading.Thread(target=relay, args=(upstream, client, ends), daemon=True).start()
+        except RuntimeError:
+            # The first relay ends once both ends are shut; it releases the slot.
+            for end in (upstream, client):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            with ends[0]:
+                ends[1] += 1
 
 
 def egress():
