@@ -127,6 +127,25 @@ def pump(stream, kind, done):
     done.set()
 
 
+def shut(sock, how):
+    try:
+        sock.shutdown(how)
+    except OSError:
+        pass
+
+
+def relay_over(ends, a, b):
+    # One direction of a relayed connection is over; the second to end closes both sockets and
+    # frees the connection's place.
+    with ends[0]:
+        ends[1] += 1
+        last = ends[1] == 2
+    if last:
+        a.close()
+        b.close()
+        RELAYS.release()
+
+
 def relay(source, sink, ends):
     try:
         while True:
@@ -136,16 +155,8 @@ def relay(source, sink, ends):
             sink.sendall(chunk)
     except OSError:
         pass
-    try:
-        sink.shutdown(socket.SHUT_WR)
-    except OSError:
-        pass
-    with ends[0]:
-        ends[1] += 1
-        if ends[1] == 2:
-            source.close()
-            sink.close()
-            RELAYS.release()
+    shut(sink, socket.SHUT_WR)
+    relay_over(ends, source, sink)
 
 
 def refuse(client, status, why):
@@ -190,14 +201,10 @@ def serve_egress(listener):
         try:
             threading.Thread(target=relay, args=(upstream, client, ends), daemon=True).start()
         except RuntimeError:
-            # The first relay ends once both ends are shut; it releases the slot.
-            for end in (upstream, client):
-                try:
-                    end.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            with ends[0]:
-                ends[1] += 1
+            # This direction never starts: shut both ends so the other one stops too.
+            shut(upstream, socket.SHUT_RDWR)
+            shut(client, socket.SHUT_RDWR)
+            relay_over(ends, upstream, client)
 
 
 def egress():

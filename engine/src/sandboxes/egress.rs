@@ -7,19 +7,21 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 
-use crate::tool::builtin::web::guard::{Reach, serve};
+use tokio_stream::wrappers::UnixListenerStream;
+
+use crate::tool::builtin::web::guard::{Reach, serve_all};
 
 /// A running proxy and its socket; both go when it is dropped.
 pub(crate) struct Egress {
     socket: PathBuf,
-    dir: PathBuf,
+    /// The socket's folder, removed with it.
+    _dir: tempfile::TempDir,
     task: tokio::task::AbortHandle,
 }
 
 impl Drop for Egress {
     fn drop(&mut self) {
         self.task.abort();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -27,32 +29,25 @@ impl Egress {
     /// Starts the proxy; `reach` is read for every connection, so a changed list applies at once.
     pub(crate) fn start(reach: Arc<RwLock<Reach>>) -> std::io::Result<Self> {
         use std::os::unix::fs::PermissionsExt;
-        let mut name = [0u8; 12];
-        getrandom::fill(&mut name).map_err(std::io::Error::other)?;
         // A short path (a socket's path has ~100 bytes at most) that nobody can guess. The folder
         // can be passed but not listed: the sandbox's user (another uid when this runs as root)
         // reaches the socket, other users cannot find it.
-        let name: String = name.iter().map(|b| format!("{b:02x}")).collect();
-        let dir = std::env::temp_dir().join(format!("aetheria-egress-{name}"));
-        std::fs::create_dir(&dir)?;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o711))?;
-        let socket = dir.join("egress.sock");
+        let dir = tempfile::Builder::new()
+            .prefix("aetheria-egress-")
+            .rand_bytes(16)
+            .permissions(std::fs::Permissions::from_mode(0o711))
+            .tempdir()?;
+        let socket = dir.path().join("egress.sock");
         let listener = tokio::net::UnixListener::bind(&socket)?;
         std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666))?;
-        let task = tokio::spawn(async move {
-            let mut connections = tokio::task::JoinSet::new();
-            while let Ok((stream, _)) = listener.accept().await {
-                let reach = reach.read().unwrap_or_else(PoisonError::into_inner).clone();
-                connections.spawn(async move {
-                    if let Err(e) = serve(stream, &reach).await {
-                        tracing::debug!(%e, "a sandbox's proxied connection ended");
-                    }
-                });
-                while connections.try_join_next().is_some() {}
-            }
+        let task = serve_all(UnixListenerStream::new(listener), move || {
+            reach.read().unwrap_or_else(PoisonError::into_inner).clone()
+        });
+        Ok(Self {
+            socket,
+            _dir: dir,
+            task,
         })
-        .abort_handle();
-        Ok(Self { socket, dir, task })
     }
 
     /// The socket sandboxes are given.

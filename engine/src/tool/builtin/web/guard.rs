@@ -10,8 +10,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::{Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_stream::wrappers::TcpListenerStream;
 
 use crate::tool::ToolError;
 
@@ -174,27 +176,39 @@ impl Proxy {
     pub(crate) async fn start(reach: Reach) -> std::io::Result<Self> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
-        let task = tokio::spawn(async move {
-            let mut connections = tokio::task::JoinSet::new();
-            while let Ok((stream, _)) = listener.accept().await {
-                let reach = reach.clone();
-                connections.spawn(async move {
-                    if let Err(e) = serve(stream, &reach).await {
-                        tracing::debug!(%e, "a proxied browser connection ended");
-                    }
-                });
-                while connections.try_join_next().is_some() {}
-            }
-        })
-        .abort_handle();
+        let task = serve_all(TcpListenerStream::new(listener), move || reach.clone());
         Ok(Self { addr, task })
     }
+}
+
+/// Serves every client connection that arrives through the checks, each judged by the rules
+/// `reach` gives when it arrives, until the returned task is aborted (or accepting fails).
+pub(crate) fn serve_all<S>(
+    mut clients: impl Stream<Item = std::io::Result<S>> + Send + Unpin + 'static,
+    reach: impl Fn() -> Reach + Send + 'static,
+) -> tokio::task::AbortHandle
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut connections = tokio::task::JoinSet::new();
+        while let Some(Ok(client)) = clients.next().await {
+            let reach = reach();
+            connections.spawn(async move {
+                if let Err(e) = serve(client, &reach).await {
+                    tracing::debug!(%e, "a proxied connection ended");
+                }
+            });
+            while connections.try_join_next().is_some() {}
+        }
+    })
+    .abort_handle()
 }
 
 /// One client's connection (a browser's, or a sandbox's through its socket): `CONNECT host:port`
 /// (https, websockets, anything over TCP) or a plain http request in absolute form; anything
 /// else, or a refused target, gets a 403 and nothing is reached.
-pub(crate) async fn serve<S>(mut browser: S, reach: &Reach) -> std::io::Result<()>
+async fn serve<S>(mut browser: S, reach: &Reach) -> std::io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
