@@ -677,8 +677,8 @@ impl App {
                 }
             }
             BridgeEvent::Events(events) => {
-                for event in events {
-                    self.engine_event(event);
+                for envelope in events {
+                    self.engine_event(envelope.event);
                 }
                 // Once per batch (a frame's worth of events), not per delta.
                 self.transcript.refresh();

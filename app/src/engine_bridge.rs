@@ -2,7 +2,7 @@
 //! its `Handle` first (the handshake), then forwards events in batches — all that arrived since the
 //! last frame in one message — so streaming stays smooth.
 
-use aetheria_engine::api::Event;
+use aetheria_engine::api::Envelope;
 use aetheria_engine::config::Config;
 use aetheria_engine::{Engine, Handle};
 use futures::{SinkExt, Stream, StreamExt};
@@ -22,7 +22,7 @@ pub enum BridgeEvent {
         workspace: Vec<std::path::PathBuf>,
     },
     /// Events that arrived since the last batch, in order.
-    Events(Vec<Event>),
+    Events(Vec<Envelope>),
     /// The engine could not start; the text says why and what to do.
     Failed(String),
     /// The engine has stopped (after `Command::Shutdown`) and its database is closed.

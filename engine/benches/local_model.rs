@@ -19,7 +19,7 @@ use candle_transformers::models::quantized_llama::ModelWeights;
 const TOKENS: usize = 128;
 
 async fn until<T>(events: &mut Events, mut pick: impl FnMut(Event) -> Option<T>) -> T {
-    while let Some(event) = events.recv().await {
+    while let Some(event) = events.recv().await.map(|e| e.event) {
         if let Event::CommandFailed { error, .. } | Event::TurnFailed { error, .. } = &event {
             panic!("{error:?}");
         }

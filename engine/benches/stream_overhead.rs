@@ -61,7 +61,7 @@ async fn timed_turn(
         })
         .unwrap();
     // The session is made before the clock starts: making it is not part of a turn.
-    while let Some(event) = events.recv().await {
+    while let Some(event) = events.recv().await.map(|e| e.event) {
         if matches!(event, Event::SessionCreated { .. }) {
             break;
         }
@@ -76,7 +76,7 @@ async fn timed_turn(
         })
         .unwrap();
     let (mut bytes, mut deltas, mut to_last_text) = (0, 0, Duration::ZERO);
-    while let Some(event) = events.recv().await {
+    while let Some(event) = events.recv().await.map(|e| e.event) {
         match event {
             Event::TextDelta { delta, .. } => {
                 to_last_text = t.elapsed();

@@ -48,7 +48,7 @@ async fn dictate(
         let let_go = Instant::now();
         handle.submit(Command::Voice(VoiceCommand::Stop))?;
         let transcript = loop {
-            match events.recv().await {
+            match events.recv().await.map(|e| e.event) {
                 Some(Event::Voice(VoiceEvent::Transcribed(t))) => break t,
                 Some(Event::CommandFailed { error, .. }) => return Err(error.message.into()),
                 Some(_) => {}

@@ -19,6 +19,7 @@ use crate::api::{
     ToolStatus, Usage,
 };
 use crate::engine::{DEFAULT_TITLE, Shared};
+use crate::outbox::Outbox;
 use crate::provider::{ChatMessage, Request, ResponseEvent};
 use crate::tool::{LiveOutput, Scope, ToolCx, ToolError, truncate_output};
 
@@ -32,6 +33,16 @@ const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
 /// How often streamed text is written to the database while it arrives.
 const FLUSH_EVERY: Duration = Duration::from_millis(150);
 
+/// What every step of a turn works with.
+#[derive(Clone, Copy)]
+struct TurnCx<'a> {
+    shared: &'a Arc<Shared>,
+    /// Where the turn's events go (stamped with the submission that started it, if any).
+    out: &'a Outbox,
+    session: &'a SessionId,
+    cancel: &'a CancellationToken,
+}
+
 enum TurnEnd {
     Finished(MessageId, FinishReason),
     Failed(ErrorInfo),
@@ -41,6 +52,7 @@ enum TurnEnd {
 /// Runs one turn and emits exactly one of `TurnFinished`, `TurnFailed`, `TurnCancelled`.
 pub(crate) async fn run_turn(
     shared: Arc<Shared>,
+    out: Outbox,
     session: SessionId,
     text: String,
     attachments: Vec<PathBuf>,
@@ -48,26 +60,23 @@ pub(crate) async fn run_turn(
 ) {
     let mut usage = Usage::default();
     let mut first_words = None;
-    let end = turn(
-        &shared,
-        &session,
-        text,
-        &attachments,
-        &cancel,
-        &mut usage,
-        &mut first_words,
-    )
-    .await;
+    let cx = TurnCx {
+        shared: &shared,
+        out: &out,
+        session: &session,
+        cancel: &cancel,
+    };
+    let end = turn(cx, text, &attachments, &mut usage, &mut first_words).await;
     shared.turns.end(&session);
     match end {
         TurnEnd::Finished(message, finish_reason) => {
-            shared.emit(Event::TurnFinished {
+            out.emit(Event::TurnFinished {
                 session: session.clone(),
                 message,
                 usage,
                 finish_reason,
             });
-            auto_title(&shared, &session, first_words).await;
+            auto_title(&shared, &out, &session, first_words).await;
         }
         TurnEnd::Failed(error) => {
             if error.kind == ErrorKind::Auth {
@@ -75,23 +84,27 @@ pub(crate) async fn run_turn(
                 shared.forget_client().await;
             }
             let error = shared.error(error.kind, &error.message);
-            shared.emit(Event::TurnFailed { session, error });
+            out.emit(Event::TurnFailed { session, error });
         }
-        TurnEnd::Cancelled => shared.emit(Event::TurnCancelled { session }),
+        TurnEnd::Cancelled => out.emit(Event::TurnCancelled { session }),
     }
 }
 
 /// Runs a turn; `first_words` gets what the person said when it is the first thing said in the
 /// session (for its title).
 async fn turn(
-    shared: &Arc<Shared>,
-    session: &SessionId,
+    cx: TurnCx<'_>,
     text: String,
     attachments: &[PathBuf],
-    cancel: &CancellationToken,
     usage: &mut Usage,
     first_words: &mut Option<String>,
 ) -> TurnEnd {
+    let TurnCx {
+        shared,
+        out,
+        session,
+        ..
+    } = cx;
     let (content, images) = match attachments::with_attachments(shared, text, attachments).await {
         Ok(attached) => attached,
         Err(error) => return TurnEnd::Failed(error),
@@ -135,10 +148,10 @@ async fn turn(
         *first_words = Some(user.content.clone());
     }
     let end = match history {
-        Ok(history) => answer(shared, session, history, &mut stored, cancel, usage).await,
+        Ok(history) => answer(cx, history, &mut stored, usage).await,
         Err(e) => TurnEnd::Failed(ErrorInfo::new(ErrorKind::Storage, e.to_string())),
     };
-    if let Err(error) = stored.wait(shared, session).await {
+    if let Err(error) = stored.wait(out, session).await {
         return TurnEnd::Failed(error);
     }
     // The turn ended before it streamed: the row of its answer goes.
@@ -164,13 +177,17 @@ fn assistant_row() -> MessageRecord {
 
 /// The model's answer to the history, with the tool calls it asks for, step after step.
 async fn answer(
-    shared: &Arc<Shared>,
-    session: &SessionId,
+    cx: TurnCx<'_>,
     mut history: Vec<ChatMessage>,
     stored: &mut Stored,
-    cancel: &CancellationToken,
     usage: &mut Usage,
 ) -> TurnEnd {
+    let TurnCx {
+        shared,
+        out,
+        session,
+        cancel,
+    } = cx;
     let storage = |e: crate::store::MemoryError| {
         TurnEnd::Failed(ErrorInfo::new(ErrorKind::Storage, e.to_string()))
     };
@@ -194,10 +211,10 @@ async fn answer(
         .await
         {
             Ok(Some(done)) => {
-                if let Err(e) = stored.wait(shared, session).await {
+                if let Err(e) = stored.wait(out, session).await {
                     return TurnEnd::Failed(e);
                 }
-                shared.emit(Event::ContextCompacted {
+                out.emit(Event::ContextCompacted {
                     session: session.clone(),
                     detail: done.describe(),
                 });
@@ -211,7 +228,7 @@ async fn answer(
             tools: shared.registry.specs(&shared.policies),
         };
         let mut stream = client.stream(request.clone());
-        if let Err(e) = stored.wait(shared, session).await {
+        if let Err(e) = stored.wait(out, session).await {
             return TurnEnd::Failed(e);
         }
         // The first answer's row was written with the person's message. A later step's is
@@ -262,7 +279,7 @@ async fn answer(
                         }
                     }
                     text.push_str(&delta);
-                    shared.emit(Event::TextDelta {
+                    out.emit(Event::TextDelta {
                         session: session.clone(),
                         message: assistant.id.clone(),
                         delta,
@@ -292,7 +309,7 @@ async fn answer(
                 }
                 Some(Ok(ResponseEvent::ThinkingDelta(delta))) => {
                     thinking.push_str(&delta);
-                    shared.emit(Event::ThinkingDelta {
+                    out.emit(Event::ThinkingDelta {
                         session: session.clone(),
                         message: assistant.id.clone(),
                         delta,
@@ -325,7 +342,7 @@ async fn answer(
                     match crate::compaction::fit(client.as_ref(), &mut history, half).await {
                         Ok(done) => {
                             if let Some(done) = done {
-                                shared.emit(Event::ContextCompacted {
+                                out.emit(Event::ContextCompacted {
                                     session: session.clone(),
                                     detail: done.describe(),
                                 });
@@ -347,7 +364,7 @@ async fn answer(
                             let wait = hint
                                 .unwrap_or(Duration::from_secs(1 << (attempt - 1)))
                                 .min(MAX_RETRY_WAIT);
-                            shared.emit(Event::ProviderRetrying {
+                            out.emit(Event::ProviderRetrying {
                                 session: session.clone(),
                                 attempt,
                                 wait_secs: wait.as_secs(),
@@ -407,6 +424,7 @@ async fn answer(
         let results = futures::future::join_all(calls.iter().cloned().map(|call| {
             run_call(
                 shared,
+                out,
                 Some(session),
                 Some(assistant.id.clone()),
                 call,
@@ -469,16 +487,16 @@ struct Stored {
 
 impl Stored {
     /// Waits until the message is stored and says the turn started (once).
-    async fn wait(&mut self, shared: &Shared, session: &SessionId) -> Result<(), ErrorInfo> {
+    async fn wait(&mut self, out: &Outbox, session: &SessionId) -> Result<(), ErrorInfo> {
         let Some(summary) = self.write.done().await? else {
             return Ok(());
         };
-        shared.emit(Event::TurnStarted {
+        out.emit(Event::TurnStarted {
             session: session.clone(),
             user_message: self.message.clone(),
         });
         if let Some(summary) = summary {
-            shared.emit(Event::SessionUpdated { session: summary });
+            out.emit(Event::SessionUpdated { session: summary });
         }
         Ok(())
     }
@@ -488,6 +506,7 @@ impl Stored {
 /// text the model gets. A failing tool never ends the turn: the model reads why and goes on.
 pub(crate) async fn run_call(
     shared: &Shared,
+    out: &Outbox,
     session: Option<&SessionId>,
     message: Option<MessageId>,
     call: ToolCallRequest,
@@ -503,11 +522,7 @@ pub(crate) async fn run_call(
         output: String::new(),
         log: String::new(),
     };
-    let live = LiveOutput::new(
-        call.id.clone(),
-        shared.event_sender(),
-        shared.secrets.redactor(),
-    );
+    let live = LiveOutput::new(call.id.clone(), out.clone(), shared.secrets.redactor());
     let cx = || ToolCx {
         workspace: shared.workspace(),
         cancel: cancel.clone(),
@@ -520,7 +535,7 @@ pub(crate) async fn run_call(
     }
     let tool = shared.registry.get(&call.name);
     record.kind = tool.as_ref().map(|t| t.kind());
-    shared.emit(Event::ToolCallStarted {
+    out.emit(Event::ToolCallStarted {
         session: session.cloned(),
         call: call.id.clone(),
         tool: call.name.clone(),
@@ -593,7 +608,7 @@ pub(crate) async fn run_call(
                     .await
                     .map(|p| shared.redact(&p));
                 let answer = shared.approvals.wait_for(&call.id);
-                shared.emit(Event::ApprovalRequested {
+                out.emit(Event::ApprovalRequested {
                     session: session.cloned(),
                     call: call.id.clone(),
                     tool: call.name.clone(),
@@ -641,7 +656,7 @@ pub(crate) async fn run_call(
                     _ if destructive || chosen.is_some() => {}
                     _ => {
                         remembered(shared.policies.remember(&call.name, Policy::Allow));
-                        shared.emit(Event::ToolPolicyChanged {
+                        out.emit(Event::ToolPolicyChanged {
                             tool: call.name.clone(),
                             policy: shared.policies.policy(&call.name, tool.effect()),
                         });
@@ -670,7 +685,7 @@ pub(crate) async fn run_call(
     }
     record.log = live.log();
     logged(shared.store.save_tool_call(session, &record).await);
-    shared.emit(Event::ToolCallFinished {
+    out.emit(Event::ToolCallFinished {
         session: session.cloned(),
         call: call.id.clone(),
         status: record.status,
@@ -695,7 +710,12 @@ fn logged(result: Result<(), crate::store::MemoryError>) {
 }
 
 /// Titles a session after its first exchange, from the person's first words.
-async fn auto_title(shared: &Shared, session: &SessionId, first_words: Option<String>) {
+async fn auto_title(
+    shared: &Shared,
+    out: &Outbox,
+    session: &SessionId,
+    first_words: Option<String>,
+) {
     let Ok(Some(summary)) = shared.store.session(session).await else {
         return;
     };
@@ -719,7 +739,7 @@ async fn auto_title(shared: &Shared, session: &SessionId, first_words: Option<St
         return;
     }
     if let Ok(Some(summary)) = shared.store.touch_session(session, Some(&title)).await {
-        shared.emit(Event::SessionUpdated { session: summary });
+        out.emit(Event::SessionUpdated { session: summary });
     }
 }
 

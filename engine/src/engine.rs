@@ -12,9 +12,10 @@ use tokio::sync::{Mutex, mpsc};
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::{Command, ErrorInfo, ErrorKind, Event, Submission, SubmissionId};
+use crate::api::{Command, Envelope, ErrorInfo, ErrorKind, Event, Submission, SubmissionId};
 use crate::config::Config;
 use crate::error::{EngineError, Result};
+use crate::outbox::Outbox;
 use crate::provider::{self, ModelClient};
 use crate::router::Router;
 use crate::sandboxes::Sandboxes;
@@ -115,7 +116,7 @@ impl Engine {
             sandboxes: sandboxes.clone(),
             approvals: Approvals::default(),
             workspace: RwLock::new(Arc::new(workspace)),
-            events: event_tx,
+            events: Outbox::new(event_tx),
             client: Mutex::new(None),
             shutdown: CancellationToken::new(),
             turns: crate::turns::Turns::default(),
@@ -172,21 +173,22 @@ impl Handle {
     }
 }
 
-/// The engine's events, in order. Ends after `Command::Shutdown`, or when every handle is dropped.
+/// The engine's events in order, each with the submission that caused it. Ends after
+/// `Command::Shutdown`, or when every handle is dropped.
 #[derive(Debug)]
-pub struct Events(UnboundedReceiverStream<Event>);
+pub struct Events(UnboundedReceiverStream<Envelope>);
 
 impl Events {
     /// The next event, or `None` when the engine has stopped.
-    pub async fn recv(&mut self) -> Option<Event> {
+    pub async fn recv(&mut self) -> Option<Envelope> {
         futures::StreamExt::next(self).await
     }
 }
 
 impl Stream for Events {
-    type Item = Event;
+    type Item = Envelope;
 
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Envelope>> {
         Pin::new(&mut self.0).poll_next(cx)
     }
 }
@@ -204,7 +206,7 @@ pub(crate) struct Shared {
     pub services: Services,
     pub approvals: Approvals,
     workspace: RwLock<Arc<Workspace>>,
-    events: mpsc::UnboundedSender<Event>,
+    events: Outbox,
     client: Mutex<Option<Arc<dyn ModelClient>>>,
     pub shutdown: CancellationToken,
     /// Every running turn (the window's, the CLI's, a job's), one per session.
@@ -301,14 +303,20 @@ impl Shared {
         self.forget_client().await;
     }
 
-    /// A sender of events that outlives this `Shared` (the router keeps one until the store closed).
-    pub(crate) fn event_sender(&self) -> mpsc::UnboundedSender<Event> {
+    /// Where the engine's own events go (stamped with no submission); it outlives this `Shared`
+    /// when cloned (the router keeps one until the store closed).
+    pub(crate) fn outbox(&self) -> Outbox {
         self.events.clone()
     }
 
+    /// Where the answers to `submission` go.
+    pub(crate) fn answering(&self, submission: SubmissionId) -> Outbox {
+        self.events.answering(submission)
+    }
+
+    /// Sends an event the engine says on its own (no submission caused it).
     pub(crate) fn emit(&self, event: Event) {
-        // A closed stream means no front end listens; the work still completes and is stored.
-        let _ = self.events.send(event);
+        self.events.emit(event);
     }
 
     pub(crate) fn redact(&self, text: &str) -> String {

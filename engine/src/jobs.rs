@@ -23,6 +23,7 @@ pub use crate::api::jobs::{JobKind, JobRecord, JobSpec, JobState, MAX_ATTEMPTS};
 /// Answers the job commands of the engine API.
 pub(crate) async fn command(
     shared: &crate::engine::Shared,
+    out: &crate::outbox::Outbox,
     command: crate::api::Command,
 ) -> Result<(), crate::api::ErrorInfo> {
     use crate::api::{Command, ErrorKind, Event};
@@ -41,14 +42,14 @@ pub(crate) async fn command(
                 .await
                 .map_err(storage)?
                 .ok_or_else(|| missing(&job.id))?;
-            shared.emit(Event::JobUpdated { job: record });
+            out.emit(Event::JobUpdated { job: record });
         }
         Command::ListJobs { limit } => {
             let jobs = queue
                 .list(limit.unwrap_or(50).clamp(1, 1000))
                 .await
                 .map_err(storage)?;
-            shared.emit(Event::JobList { jobs });
+            out.emit(Event::JobList { jobs });
         }
         Command::GetJob { id } => {
             let job = queue
@@ -56,23 +57,23 @@ pub(crate) async fn command(
                 .await
                 .map_err(storage)?
                 .ok_or_else(|| missing(&id))?;
-            shared.emit(Event::JobUpdated { job });
+            out.emit(Event::JobUpdated { job });
         }
         Command::AddSchedule { cron, text, allow } => {
             let made =
                 schedule::new(&cron, &text, allow).map_err(|e| failed(ErrorKind::Invalid, e.0))?;
             queue.add_schedule(&made).await.map_err(storage)?;
-            shared.emit(Event::ScheduleAdded { schedule: made });
+            out.emit(Event::ScheduleAdded { schedule: made });
         }
         Command::ListSchedules => {
             let schedules = queue.schedules().await.map_err(storage)?;
-            shared.emit(Event::Schedules { schedules });
+            out.emit(Event::Schedules { schedules });
         }
         Command::RemoveSchedule { id } => {
             if !queue.remove_schedule(&id).await.map_err(storage)? {
                 return Err(failed(ErrorKind::Missing, format!("no schedule {id}")));
             }
-            shared.emit(Event::ScheduleRemoved { id });
+            out.emit(Event::ScheduleRemoved { id });
         }
         Command::CancelJob { id } => {
             if !queue.cancel(&id).await.map_err(storage)? {
@@ -86,7 +87,7 @@ pub(crate) async fn command(
                 .await
                 .map_err(storage)?
                 .ok_or_else(|| missing(&id))?;
-            shared.emit(Event::JobUpdated { job });
+            out.emit(Event::JobUpdated { job });
         }
         _ => {}
     }

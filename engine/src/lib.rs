@@ -16,6 +16,7 @@ mod body;
 mod compaction;
 mod fetch;
 mod local;
+mod outbox;
 mod platform;
 mod provider;
 mod router;

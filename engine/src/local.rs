@@ -10,9 +10,10 @@ pub(crate) mod vocab;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::api::{Command, Event, SubmissionId};
+use crate::api::{Command, Event};
 use crate::config::{Config, ProviderConfig, Wire};
 use crate::engine::Shared;
+use crate::outbox::Outbox;
 
 /// Why a local model could not be added, loaded or run.
 #[derive(Debug, thiserror::Error)]
@@ -124,7 +125,7 @@ pub(crate) fn implied_provider(config: &Config) -> Option<ProviderConfig> {
 }
 
 /// Handles the model-manager commands.
-pub(crate) async fn command(shared: Arc<Shared>, id: SubmissionId, command: Command) {
+pub(crate) async fn command(shared: Arc<Shared>, out: Outbox, command: Command) {
     let dir = models_dir(&shared.config().data_dir);
     let result = match command {
         Command::ListLocalModels => store::list(&dir).map(|models| Event::LocalModels { models }),
@@ -133,10 +134,10 @@ pub(crate) async fn command(shared: Arc<Shared>, id: SubmissionId, command: Comm
             name,
             sha256,
         } => {
-            let events = shared.event_sender();
+            let events = out.clone();
             let from = source.clone();
             let mut progress = move |done, total| {
-                let _ = events.send(Event::LocalModelProgress {
+                events.emit(Event::LocalModelProgress {
                     source: from.clone(),
                     done,
                     total,
@@ -166,10 +167,7 @@ pub(crate) async fn command(shared: Arc<Shared>, id: SubmissionId, command: Comm
         _ => return,
     };
     match result {
-        Ok(event) => shared.emit(event),
-        Err(e) => shared.emit(Event::CommandFailed {
-            submission: id,
-            error: shared.error(e.kind(), e.to_string()),
-        }),
+        Ok(event) => out.emit(event),
+        Err(e) => out.fail(shared.error(e.kind(), e.to_string())),
     }
 }

@@ -44,7 +44,7 @@ impl Router {
         self.shutdown().await;
         // Close the database before the event stream ends, so a front end that exits when the
         // stream ends never cuts the store's close short.
-        let events = self.shared.event_sender();
+        let events = self.shared.outbox();
         let lock_file = self.shared.store.lock_file();
         drop(self);
         crate::store::wait_closed(lock_file).await;
@@ -77,14 +77,14 @@ impl Router {
     }
 
     fn fail(&self, submission: SubmissionId, kind: ErrorKind, message: impl AsRef<str>) {
-        self.shared.emit(Event::CommandFailed {
-            submission,
-            error: self.shared.error(kind, message),
-        });
+        self.shared
+            .answering(submission)
+            .fail(self.shared.error(kind, message));
     }
 
     async fn handle(&mut self, id: SubmissionId, command: Command) {
         let shared = self.shared.clone();
+        let out = shared.answering(id);
         let store = &shared.store;
         match command {
             Command::CreateSession { session, title } => {
@@ -97,14 +97,14 @@ impl Router {
                         self.fail(id, ErrorKind::Conflict, format!("session {session} exists"));
                     }
                     Ok(None) => match store.create_session(&session, &title).await {
-                        Ok(summary) => shared.emit(Event::SessionCreated { session: summary }),
+                        Ok(summary) => out.emit(Event::SessionCreated { session: summary }),
                         Err(e) => self.fail(id, ErrorKind::Storage, e.to_string()),
                     },
                     Err(e) => self.fail(id, ErrorKind::Storage, e.to_string()),
                 }
             }
             Command::ListSessions => match store.list_sessions().await {
-                Ok(sessions) => shared.emit(Event::SessionList { sessions }),
+                Ok(sessions) => out.emit(Event::SessionList { sessions }),
                 Err(e) => self.fail(id, ErrorKind::Storage, e.to_string()),
             },
             Command::LoadSession { session } => {
@@ -122,7 +122,7 @@ impl Router {
                         for call in tool_calls.iter_mut().filter(|c| c.kind.is_none()) {
                             call.kind = shared.registry.get(&call.tool).map(|t| t.kind());
                         }
-                        shared.emit(Event::SessionLoaded {
+                        out.emit(Event::SessionLoaded {
                             session,
                             messages,
                             tool_calls,
@@ -139,7 +139,7 @@ impl Router {
                     return;
                 }
                 match store.touch_session(&session, Some(title)).await {
-                    Ok(Some(summary)) => shared.emit(Event::SessionUpdated { session: summary }),
+                    Ok(Some(summary)) => out.emit(Event::SessionUpdated { session: summary }),
                     Ok(None) => self.fail(id, ErrorKind::Missing, format!("no session {session}")),
                     Err(e) => self.fail(id, ErrorKind::Storage, e.to_string()),
                 }
@@ -150,7 +150,7 @@ impl Router {
                     let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
                 }
                 match store.delete_session(&session).await {
-                    Ok(true) => shared.emit(Event::SessionDeleted { session }),
+                    Ok(true) => out.emit(Event::SessionDeleted { session }),
                     Ok(false) => self.fail(id, ErrorKind::Missing, format!("no session {session}")),
                     Err(e) => self.fail(id, ErrorKind::Storage, e.to_string()),
                 }
@@ -185,6 +185,7 @@ impl Router {
                 };
                 let task = tokio::spawn(agent::run_turn(
                     shared.clone(),
+                    out,
                     session.clone(),
                     text,
                     attachments,
@@ -224,7 +225,7 @@ impl Router {
             Command::ListTools => {
                 self.direct_calls.push(tokio::spawn(async move {
                     shared.registry.mcp.start_all().await;
-                    shared.emit(Event::ToolList {
+                    out.emit(Event::ToolList {
                         tools: shared.registry.infos(&shared.policies),
                     });
                 }));
@@ -236,11 +237,8 @@ impl Router {
                         .search(&query, limit.unwrap_or(20).clamp(1, 200))
                         .await
                     {
-                        Ok(hits) => shared.emit(Event::SearchResults { query, hits }),
-                        Err(e) => shared.emit(Event::CommandFailed {
-                            submission: id,
-                            error: shared.error(ErrorKind::Storage, e.to_string()),
-                        }),
+                        Ok(hits) => out.emit(Event::SearchResults { query, hits }),
+                        Err(e) => out.fail(shared.error(ErrorKind::Storage, e.to_string())),
                     }
                 }));
             }
@@ -252,16 +250,13 @@ impl Router {
             | Command::ListSchedules
             | Command::RemoveSchedule { .. } => {
                 self.direct_calls.push(tokio::spawn(async move {
-                    if let Err(e) = crate::jobs::command(&shared, command).await {
-                        shared.emit(Event::CommandFailed {
-                            submission: id,
-                            error: e,
-                        });
+                    if let Err(e) = crate::jobs::command(&shared, &out, command).await {
+                        out.fail(e);
                     }
                 }));
             }
             Command::ListMemories => match shared.store.memories().await {
-                Ok(memories) => shared.emit(Event::Memories { memories }),
+                Ok(memories) => out.emit(Event::Memories { memories }),
                 Err(e) => self.fail(id, ErrorKind::Storage, e.to_string()),
             },
             Command::UpdateMemory {
@@ -284,7 +279,7 @@ impl Router {
                             {
                                 tracing::warn!("the memory's embedding was not kept: {e}");
                             }
-                            shared.emit(Event::MemoryUpdated { memory });
+                            out.emit(Event::MemoryUpdated { memory });
                         }
                         Ok(None) => {
                             self.fail(id, ErrorKind::Missing, format!("no memory {memory}"));
@@ -295,61 +290,52 @@ impl Router {
             }
             Command::DeleteMemory { id: memory } => match shared.store.delete_memory(&memory).await
             {
-                Ok(true) => shared.emit(Event::MemoryDeleted { id: memory }),
+                Ok(true) => out.emit(Event::MemoryDeleted { id: memory }),
                 Ok(false) => self.fail(id, ErrorKind::Missing, format!("no memory {memory}")),
                 Err(e) => self.fail(id, ErrorKind::Storage, e.to_string()),
             },
             Command::ListMcpServers => {
                 self.direct_calls.push(tokio::spawn(async move {
                     shared.registry.mcp.start_all().await;
-                    shared.emit(Event::McpServers {
+                    out.emit(Event::McpServers {
                         servers: shared.registry.mcp.infos(),
                     });
                 }));
             }
-            Command::GetSettings => shared.emit(Event::Settings {
+            Command::GetSettings => out.emit(Event::Settings {
                 settings: crate::settings::current(&shared),
             }),
             Command::SaveSettings { settings } => {
                 match crate::settings::save(&shared, settings).await {
-                    Ok(settings) => shared.emit(Event::SettingsSaved { settings }),
-                    Err(error) => shared.emit(Event::CommandFailed {
-                        submission: id,
-                        error,
-                    }),
+                    Ok(settings) => out.emit(Event::SettingsSaved { settings }),
+                    Err(error) => out.fail(error),
                 }
             }
             Command::StoreKey { provider, key } => {
                 self.direct_calls.push(tokio::spawn(async move {
                     match crate::settings::store_key(&shared, &provider, key).await {
-                        Ok(()) => shared.emit(Event::KeyStored { provider }),
-                        Err(error) => shared.emit(Event::CommandFailed {
-                            submission: id,
-                            error,
-                        }),
+                        Ok(()) => out.emit(Event::KeyStored { provider }),
+                        Err(error) => out.fail(error),
                     }
                 }));
             }
             Command::TestProvider { provider } => {
                 self.direct_calls.push(tokio::spawn(async move {
                     let result = crate::settings::test(&shared, provider).await;
-                    shared.emit(result);
+                    out.emit(result);
                 }));
             }
             Command::ListModels { provider } => {
                 self.direct_calls.push(tokio::spawn(async move {
                     match crate::settings::models(&shared, provider).await {
-                        Ok(event) => shared.emit(event),
-                        Err(error) => shared.emit(Event::CommandFailed {
-                            submission: id,
-                            error,
-                        }),
+                        Ok(event) => out.emit(event),
+                        Err(error) => out.fail(error),
                     }
                 }));
             }
             Command::DetectLocalServers => {
                 self.direct_calls.push(tokio::spawn(async move {
-                    shared.emit(crate::settings::detect().await);
+                    out.emit(crate::settings::detect().await);
                 }));
             }
             Command::ListFiles { path } => {
@@ -357,7 +343,7 @@ impl Router {
                 let asked = path.clone();
                 let listed = tokio::task::spawn_blocking(move || workspace.list(&asked)).await;
                 match listed {
-                    Ok(Ok(entries)) => shared.emit(Event::FileList { path, entries }),
+                    Ok(Ok(entries)) => out.emit(Event::FileList { path, entries }),
                     Ok(Err(e)) => self.fail(id, ErrorKind::Invalid, e.to_string()),
                     Err(e) => self.fail(id, ErrorKind::Internal, e.to_string()),
                 }
@@ -376,19 +362,19 @@ impl Router {
                 };
                 let task = tokio::spawn(async move {
                     // A fatal tool error ends a direct call the same way: its finish event says so.
-                    let _ = agent::run_call(&shared, None, None, request, &cancel).await;
+                    let _ = agent::run_call(&shared, &out, None, None, request, &cancel).await;
                 });
                 self.direct_calls.push(task);
             }
             Command::SandboxStatus => {
                 self.direct_calls.push(tokio::spawn(async move {
                     let status = shared.sandboxes.status().await;
-                    shared.emit(Event::SandboxStatus { status });
+                    out.emit(Event::SandboxStatus { status });
                 }));
             }
             Command::BuildSandboxImage => {
                 self.direct_calls.push(tokio::spawn(async move {
-                    let events = shared.event_sender();
+                    let events = out.clone();
                     let mut progress = |p: aetheria_sandbox::image::Progress| {
                         let (message, fraction) = match p {
                             aetheria_sandbox::image::Progress::Step { message } => (message, None),
@@ -409,39 +395,30 @@ impl Router {
                             }
                             _ => return,
                         };
-                        let _ = events.send(Event::SandboxImageProgress { message, fraction });
+                        events.emit(Event::SandboxImageProgress { message, fraction });
                     };
                     match shared.sandboxes.build_image(&mut progress).await {
                         Ok(_) => {
                             let status = shared.sandboxes.status().await;
-                            shared.emit(Event::SandboxStatus { status });
+                            out.emit(Event::SandboxStatus { status });
                         }
-                        Err(e) => shared.emit(Event::CommandFailed {
-                            submission: id,
-                            error: shared.error(ErrorKind::Unavailable, e.to_string()),
-                        }),
+                        Err(e) => out.fail(shared.error(ErrorKind::Unavailable, e.to_string())),
                     }
                 }));
             }
             Command::ListSandboxes => {
                 self.direct_calls.push(tokio::spawn(async move {
                     match shared.sandboxes.list().await {
-                        Ok(sandboxes) => shared.emit(Event::SandboxList { sandboxes }),
-                        Err(e) => shared.emit(Event::CommandFailed {
-                            submission: id,
-                            error: shared.error(ErrorKind::Unavailable, e.to_string()),
-                        }),
+                        Ok(sandboxes) => out.emit(Event::SandboxList { sandboxes }),
+                        Err(e) => out.fail(shared.error(ErrorKind::Unavailable, e.to_string())),
                     }
                 }));
             }
             Command::RemoveSandboxes { ids } => {
                 self.direct_calls.push(tokio::spawn(async move {
                     match shared.sandboxes.remove(&ids).await {
-                        Ok(ids) => shared.emit(Event::SandboxesRemoved { ids }),
-                        Err(e) => shared.emit(Event::CommandFailed {
-                            submission: id,
-                            error: shared.error(ErrorKind::NotFound, e.to_string()),
-                        }),
+                        Ok(ids) => out.emit(Event::SandboxesRemoved { ids }),
+                        Err(e) => out.fail(shared.error(ErrorKind::NotFound, e.to_string())),
                     }
                 }));
             }
@@ -449,11 +426,11 @@ impl Router {
             | Command::AddLocalModel { .. }
             | Command::RemoveLocalModel { .. } => {
                 self.direct_calls
-                    .push(tokio::spawn(crate::local::command(shared, id, command)));
+                    .push(tokio::spawn(crate::local::command(shared, out, command)));
             }
             Command::Voice(command) => {
                 self.direct_calls
-                    .push(tokio::spawn(crate::voice::command(shared, id, command)));
+                    .push(tokio::spawn(crate::voice::command(shared, out, command)));
             }
             Command::Shutdown => {}
         }
@@ -476,7 +453,7 @@ impl Router {
         }
         let effect = shared.registry.get(tool).map(|t| t.effect());
         let now = effect.map_or(policy, |e| shared.policies.policy(tool, e));
-        shared.emit(Event::ToolPolicyChanged {
+        shared.answering(id).emit(Event::ToolPolicyChanged {
             tool: tool.to_owned(),
             policy: now,
         });

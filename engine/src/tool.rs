@@ -19,10 +19,9 @@ use tokio_util::sync::CancellationToken;
 
 use std::sync::Mutex;
 
-use tokio::sync::mpsc;
-
 pub(crate) use self::workspace::Workspace;
 use crate::api::{Effect, Event, SessionId, ToolCallId, ToolKind};
+use crate::outbox::Outbox;
 use crate::secrets::Redactor;
 
 /// Most characters of tool output the model sees; the rest is cut with a note.
@@ -52,18 +51,14 @@ const MAX_HELD: usize = 16 << 10;
 #[derive(Clone)]
 pub(crate) struct LiveOutput {
     call: ToolCallId,
-    events: mpsc::UnboundedSender<Event>,
+    events: Outbox,
     redactor: Redactor,
     log: Arc<Mutex<String>>,
     held: Arc<Mutex<String>>,
 }
 
 impl LiveOutput {
-    pub(crate) fn new(
-        call: ToolCallId,
-        events: mpsc::UnboundedSender<Event>,
-        redactor: Redactor,
-    ) -> Self {
+    pub(crate) fn new(call: ToolCallId, events: Outbox, redactor: Redactor) -> Self {
         Self {
             call,
             events,
@@ -130,7 +125,7 @@ impl LiveOutput {
             log.push_str(&text[..end]);
         }
         // A closed stream means no front end listens; the log still keeps the output.
-        let _ = self.events.send(Event::ToolOutputDelta {
+        self.events.emit(Event::ToolOutputDelta {
             call: self.call.clone(),
             delta: text,
         });
@@ -143,7 +138,7 @@ impl LiveOutput {
 
     /// Sends an event of the engine (a tool that changed something the front end shows).
     pub(crate) fn event(&self, event: Event) {
-        let _ = self.events.send(event);
+        self.events.emit(event);
     }
 
     /// Everything pushed (the output has ended: what was held back goes out first).
@@ -435,8 +430,8 @@ mod tests {
 
     #[test]
     fn a_secret_cut_across_pieces_is_redacted_whole() {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let live = LiveOutput::new(ToolCallId::new(), tx, Redactor::default());
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let live = LiveOutput::new(ToolCallId::new(), Outbox::new(tx), Redactor::default());
         let key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXk=\n-----END OPENSSH PRIVATE KEY-----";
         let (head, tail) = key.split_at(40);
         for piece in [
@@ -450,7 +445,11 @@ mod tests {
         }
         let log = live.log();
         let mut sent = String::new();
-        while let Ok(Event::ToolOutputDelta { delta, .. }) = rx.try_recv() {
+        while let Ok(crate::api::Envelope {
+            event: Event::ToolOutputDelta { delta, .. },
+            ..
+        }) = rx.try_recv()
+        {
             sent.push_str(&delta);
         }
         assert_eq!(sent, log);

@@ -14,11 +14,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
-use crate::api::{
-    ErrorInfo, ErrorKind, Event, SubmissionId, Transcript, VoiceCommand, VoiceEvent, VoiceStatus,
-};
+use crate::api::{ErrorInfo, ErrorKind, Event, Transcript, VoiceCommand, VoiceEvent, VoiceStatus};
 use crate::config::Config;
 use crate::engine::Shared;
+use crate::outbox::Outbox;
 
 use self::capture::{Input, Recorder, Recording};
 use self::whisper::Transcriber;
@@ -69,22 +68,18 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Handles one voice command; answers with events.
-pub(crate) async fn command(shared: Arc<Shared>, id: SubmissionId, command: VoiceCommand) {
-    if let Err(error) = run(&shared, command).await {
+pub(crate) async fn command(shared: Arc<Shared>, out: Outbox, command: VoiceCommand) {
+    if let Err(error) = run(&shared, &out, command).await {
         // A model URL or path may carry a token: errors are redacted like tool output.
-        let error = shared.error(error.kind, &error.message);
-        shared.emit(Event::CommandFailed {
-            submission: id,
-            error,
-        });
+        out.fail(shared.error(error.kind, &error.message));
     }
 }
 
-fn emit(shared: &Shared, event: VoiceEvent) {
-    shared.emit(Event::Voice(event));
+fn emit(out: &Outbox, event: VoiceEvent) {
+    out.emit(Event::Voice(event));
 }
 
-async fn run(shared: &Arc<Shared>, command: VoiceCommand) -> Result<(), ErrorInfo> {
+async fn run(shared: &Arc<Shared>, out: &Outbox, command: VoiceCommand) -> Result<(), ErrorInfo> {
     let config = shared.config();
     let models_dir = models::dir(&config.data_dir);
     match command {
@@ -96,34 +91,34 @@ async fn run(shared: &Arc<Shared>, command: VoiceCommand) -> Result<(), ErrorInf
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .is_some();
-            emit(shared, VoiceEvent::Status(status));
+            emit(out, VoiceEvent::Status(status));
         }
-        VoiceCommand::Start => start(shared, &config).await?,
+        VoiceCommand::Start => start(shared, out, &config).await?,
         VoiceCommand::Stop => {
             let stopped = Instant::now();
-            let recording = stop(shared, &config).await?;
+            let recording = stop(shared, out, &config).await?;
             let transcript = transcribe(shared, &config, recording.samples, stopped).await?;
-            emit(shared, VoiceEvent::Transcribed(transcript));
+            emit(out, VoiceEvent::Transcribed(transcript));
         }
         VoiceCommand::Cancel => {
-            stop(shared, &config).await?;
+            stop(shared, out, &config).await?;
         }
         VoiceCommand::Transcribe { path } => {
             let input = Input::File { path, paced: false };
             let recording = blocking(move || capture::record_all(&input)).await?;
             let transcript = transcribe(shared, &config, recording.samples, Instant::now()).await?;
-            emit(shared, VoiceEvent::Transcribed(transcript));
+            emit(out, VoiceEvent::Transcribed(transcript));
         }
-        VoiceCommand::Models => emit(shared, models_event(&config)),
+        VoiceCommand::Models => emit(out, models_event(&config)),
         VoiceCommand::InstallModel {
             name,
             source,
             checksum,
         } => {
-            let events = shared.event_sender();
+            let events = out.clone();
             let label = name.clone();
             let mut progress = move |done, total| {
-                let _ = events.send(Event::Voice(VoiceEvent::Progress {
+                events.emit(Event::Voice(VoiceEvent::Progress {
                     name: label.clone(),
                     done,
                     total,
@@ -138,16 +133,16 @@ async fn run(shared: &Arc<Shared>, command: VoiceCommand) -> Result<(), ErrorInf
             )
             .await
             .map_err(|e| failed(ErrorKind::Invalid, e))?;
-            emit(shared, models_event(&config));
+            emit(out, models_event(&config));
         }
         VoiceCommand::RemoveModel { name } => {
             models::remove(&models_dir, &name).map_err(|e| failed(ErrorKind::NotFound, e))?;
-            emit(shared, models_event(&config));
+            emit(out, models_event(&config));
         }
         VoiceCommand::PlayCue { cue } => {
             let error = blocking(move || sound::cue(cue)).await.err();
             let error = error.map(|e| e.message);
-            emit(shared, VoiceEvent::Played { cue, error });
+            emit(out, VoiceEvent::Played { cue, error });
         }
         VoiceCommand::Speak { text } => {
             let stop = Arc::new(AtomicBool::new(false));
@@ -162,7 +157,7 @@ async fn run(shared: &Arc<Shared>, command: VoiceCommand) -> Result<(), ErrorInf
             }
             let error = blocking(move || sound::speak(&text, &stop)).await.err();
             let error = error.map(|e| e.message);
-            emit(shared, VoiceEvent::Spoken { error });
+            emit(out, VoiceEvent::Spoken { error });
         }
         VoiceCommand::StopSpeaking => {
             if let Some(stop) = shared
@@ -217,7 +212,7 @@ fn model_path(config: &Config) -> Result<PathBuf, ErrorInfo> {
         .map_err(|e| failed(ErrorKind::Missing, e))
 }
 
-async fn start(shared: &Arc<Shared>, config: &Config) -> Result<(), ErrorInfo> {
+async fn start(shared: &Arc<Shared>, out: &Outbox, config: &Config) -> Result<(), ErrorInfo> {
     // Without a model the words would be lost: say so before anything records.
     let model = model_path(config)?;
     if shared
@@ -230,16 +225,16 @@ async fn start(shared: &Arc<Shared>, config: &Config) -> Result<(), ErrorInfo> {
         return Err(failed(ErrorKind::Conflict, "a recording already runs"));
     }
     let input = Input::from_setting(config.voice.input_device.as_deref());
-    let levels = shared.event_sender();
-    let ended = shared.event_sender();
+    let levels = out.clone();
+    let ended = out.clone();
     let recorder = blocking(move || {
         Recorder::start(
             input,
             move |level| {
-                let _ = levels.send(Event::Voice(VoiceEvent::Level { level }));
+                levels.emit(Event::Voice(VoiceEvent::Level { level }));
             },
             move |error| {
-                let _ = ended.send(Event::Voice(VoiceEvent::Stopped { error: Some(error) }));
+                ended.emit(Event::Voice(VoiceEvent::Stopped { error: Some(error) }));
             },
         )
     })
@@ -262,7 +257,7 @@ async fn start(shared: &Arc<Shared>, config: &Config) -> Result<(), ErrorInfo> {
         let _ = tokio::task::spawn_blocking(move || recorder.finish()).await;
         return Err(failed(ErrorKind::Conflict, "a recording already runs"));
     }
-    emit(shared, VoiceEvent::Started { device });
+    emit(out, VoiceEvent::Started { device });
     if config.voice.cues {
         tokio::task::spawn_blocking(|| sound::cue(crate::api::Cue::RecordStart));
     }
@@ -276,13 +271,13 @@ async fn start(shared: &Arc<Shared>, config: &Config) -> Result<(), ErrorInfo> {
     Ok(())
 }
 
-async fn stop(shared: &Arc<Shared>, config: &Config) -> Result<Recording, ErrorInfo> {
+async fn stop(shared: &Arc<Shared>, out: &Outbox, config: &Config) -> Result<Recording, ErrorInfo> {
     let recorder = shared
         .voice
         .take_recording()
         .ok_or_else(|| failed(ErrorKind::Conflict, "no recording runs"))?;
     let recording = blocking(move || recorder.finish()).await?;
-    emit(shared, VoiceEvent::Stopped { error: None });
+    emit(out, VoiceEvent::Stopped { error: None });
     if config.voice.cues {
         tokio::task::spawn_blocking(|| sound::cue(crate::api::Cue::RecordStop));
     }

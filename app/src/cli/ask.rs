@@ -25,7 +25,7 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
         Some(id) => SessionId::from(id.as_str()),
         None => create_session(&handle, &mut events, json).await?,
     };
-    handle.submit(Command::SendMessage {
+    let id = handle.submit(Command::SendMessage {
         session: session.clone(),
         text: args.prompt.join(" "),
         attachments: Vec::new(),
@@ -34,7 +34,7 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
     let mut interrupted = false;
     let code = loop {
         let event = tokio::select! {
-            event = events.recv() => event,
+            event = super::manage::answer(&mut events, id) => event,
             _ = tokio::signal::ctrl_c(), if !interrupted => {
                 interrupted = true;
                 handle.submit(Command::Cancel { session: session.clone() })?;
@@ -153,12 +153,12 @@ async fn create_session(
     json: bool,
 ) -> Result<SessionId, CliError> {
     let session = SessionId::new();
-    handle.submit(Command::CreateSession {
+    let id = handle.submit(Command::CreateSession {
         session: session.clone(),
         title: None,
     })?;
     loop {
-        match events.recv().await {
+        match super::manage::answer(events, id).await {
             Some(event @ Event::SessionCreated { .. }) => {
                 if json {
                     println!("{}", serde_json::to_string(&event)?);

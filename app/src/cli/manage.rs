@@ -3,7 +3,7 @@
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
-use aetheria_engine::api::{Command, Event, SessionId, ToolCallId, ToolStatus};
+use aetheria_engine::api::{Command, Event, SessionId, SubmissionId, ToolCallId, ToolStatus};
 use aetheria_engine::config::Config;
 use aetheria_engine::doctor::{self, Status};
 use aetheria_engine::secrets::Secrets;
@@ -27,15 +27,26 @@ pub(super) async fn request(
     command: Command,
     answers: fn(&Event) -> bool,
 ) -> Result<Event, CliError> {
-    handle.submit(command)?;
+    let id = handle.submit(command)?;
     loop {
-        match events.recv().await {
+        match answer(events, id).await {
             Some(Event::CommandFailed { error, .. }) => return Err(CliError::new(error.message)),
             Some(event) if answers(&event) => return Ok(event),
             Some(_) => {}
             None => return Err(CliError::new("the engine stopped unexpectedly")),
         }
     }
+}
+
+/// The next event answering `submission`, or none when the engine stopped. Events of other
+/// submissions (and what the engine says on its own, like a job's progress) are passed over.
+pub(super) async fn answer(events: &mut Events, submission: SubmissionId) -> Option<Event> {
+    while let Some(envelope) = events.recv().await {
+        if envelope.submission == Some(submission) {
+            return Some(envelope.event);
+        }
+    }
+    None
 }
 
 /// A download's progress on one stderr line (`fetching: 12.0 MiB of 75.0 MiB (16%)`), redrawn only
@@ -337,14 +348,14 @@ pub(super) async fn tools_call(
     config.run_jobs = false;
     let (handle, mut events) = Engine::start(config).await?;
     let call = ToolCallId::new();
-    handle.submit(Command::CallTool {
+    let id = handle.submit(Command::CallTool {
         call: call.clone(),
         tool: name.to_owned(),
         arguments,
     })?;
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let code = loop {
-        match events.recv().await {
+        match answer(&mut events, id).await {
             Some(Event::ApprovalRequested {
                 call: c,
                 tool,

@@ -57,14 +57,14 @@ pub(super) async fn add(
     json: bool,
 ) -> Result<ExitCode, CliError> {
     let (handle, mut events) = start().await?;
-    handle.submit(Command::AddLocalModel {
+    let id = handle.submit(Command::AddLocalModel {
         source,
         name,
         sha256,
     })?;
     let mut progress = Progress::default();
     let result = loop {
-        match events.recv().await {
+        match super::manage::answer(&mut events, id).await {
             Some(Event::LocalModelProgress { done, total, .. }) => progress.show(done, total),
             Some(Event::LocalModelAdded { model }) => break Ok(model),
             Some(Event::CommandFailed { error, .. }) => break Err(CliError::new(error.message)),

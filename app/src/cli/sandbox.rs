@@ -40,10 +40,10 @@ pub(super) async fn status(json: bool) -> Result<ExitCode, CliError> {
 
 pub(super) async fn build_image() -> Result<ExitCode, CliError> {
     let (handle, mut events) = start().await?;
-    handle.submit(Command::BuildSandboxImage)?;
+    let id = handle.submit(Command::BuildSandboxImage)?;
     let mut last_import = None;
     let result = loop {
-        match events.recv().await {
+        match super::manage::answer(&mut events, id).await {
             Some(Event::SandboxImageProgress { message, fraction }) => {
                 // Import progress arrives per MiB: show it on one line on a terminal.
                 if let Some(f) = fraction.filter(|f| *f < 1.0) {

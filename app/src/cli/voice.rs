@@ -115,14 +115,14 @@ pub(super) async fn add(
     checksum: Option<String>,
 ) -> Result<ExitCode, CliError> {
     let (handle, mut events) = start(None, None).await?;
-    handle.submit(Command::Voice(VoiceCommand::InstallModel {
+    let id = handle.submit(Command::Voice(VoiceCommand::InstallModel {
         name: name.clone(),
         source,
         checksum,
     }))?;
     let mut progress = Progress::default();
     let result = loop {
-        match events.recv().await {
+        match super::manage::answer(&mut events, id).await {
             Some(Event::Voice(VoiceEvent::Progress { done, total, .. })) => {
                 progress.show(done, total);
             }

@@ -45,7 +45,7 @@ pub(super) async fn pump(app: &mut App, events: &mut Events, until: impl Fn(&Eve
             .await
             .expect("no engine event within 60 s")
             .expect("engine stopped");
-        let stop = until(&event);
+        let stop = until(&event.event);
         let _ = app.update(Message::Bridge(BridgeEvent::Events(vec![event])));
         if stop {
             return;
@@ -717,7 +717,7 @@ async fn a_rate_limit_shows_the_retry_and_the_answer_still_arrives() {
             .await
             .unwrap()
             .unwrap();
-        if let Event::ProviderRetrying { reason: r, .. } = &event {
+        if let Event::ProviderRetrying { reason: r, .. } = &event.event {
             reason.clone_from(r);
         }
         let _ = app.update(Message::Bridge(BridgeEvent::Events(vec![event])));

@@ -100,7 +100,10 @@ async fn code_output_streams_into_the_sandbox_tab_after_approval_in_the_chat() {
         detail: "Docker answers but the image is missing".into(),
     };
     let _ = app.update(Message::Bridge(BridgeEvent::Events(vec![
-        Event::SandboxStatus { status: missing },
+        aetheria_engine::api::Envelope {
+            submission: None,
+            event: Event::SandboxStatus { status: missing },
+        },
     ])));
     assert!(shows(&app, "NOT READY"));
     click(&mut app, "BUILD IMAGE");

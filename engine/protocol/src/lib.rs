@@ -159,6 +159,24 @@ pub struct Settings {
 #[serde(transparent)]
 pub struct SubmissionId(pub u64);
 
+/// The version of this protocol. It changes when a front end built for one version could misread
+/// what an engine of another says (a variant's meaning or a field's type changed, one removed);
+/// adding a variant or an optional field does not change it.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// An event as it travels to front ends, with the submission that caused it: the answers to a
+/// command and, for `SendMessage`, every event of the turn it started (its tool calls, approvals
+/// and end included) carry that command's number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// The submission this event answers; none for what the engine says on its own (a
+    /// background job's progress, a scheduled run, a turn started by a job).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submission: Option<SubmissionId>,
+    /// What happened.
+    pub event: Event,
+}
+
 /// A command with its submission number, as it travels to the engine.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Submission {

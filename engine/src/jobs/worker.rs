@@ -37,6 +37,7 @@ async fn prompt(
     };
     crate::agent::run_turn(
         shared.clone(),
+        shared.outbox(),
         session.clone(),
         text.to_owned(),
         Vec::new(),

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aetheria_engine::api::{Command, ErrorInfo, Event, JobId, Secret, SessionId};
+use aetheria_engine::api::{Command, Envelope, ErrorInfo, Event, JobId, Secret, SessionId};
 use aetheria_engine::config::{Config, ProviderConfig, Wire};
 use aetheria_engine::jobs::JobRecord;
 use aetheria_engine::testkit::{Reply, ScriptedServer};
@@ -58,6 +58,11 @@ impl Harness {
 
     /// The next event, failing the test after `silence`.
     pub async fn next(&mut self) -> Event {
+        self.next_envelope().await.event
+    }
+
+    /// The next event with the submission that caused it, failing the test after `silence`.
+    pub async fn next_envelope(&mut self) -> Envelope {
         let silence = self.silence;
         tokio::time::timeout(silence, self.events.recv())
             .await

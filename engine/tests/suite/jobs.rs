@@ -33,15 +33,23 @@ async fn a_job_turn_is_cancelled_like_a_window_turn() {
     h.handle
         .submit(Command::SubmitJob { job: job.clone() })
         .unwrap();
-    // The job's turn streams in a session of its own.
-    let events = h.until(|e| matches!(e, Event::TextDelta { .. })).await;
-    let session = events
-        .iter()
-        .find_map(|e| match e {
-            Event::TurnStarted { session, .. } => Some(session.clone()),
-            _ => None,
-        })
-        .expect("the job's turn started");
+    // The job's turn streams in a session of its own; no front end's command caused its events.
+    let mut session = None;
+    loop {
+        let envelope = h.next_envelope().await;
+        match envelope.event {
+            Event::TurnStarted { session: s, .. } => {
+                assert_eq!(envelope.submission, None);
+                session = Some(s);
+            }
+            Event::TextDelta { .. } => {
+                assert_eq!(envelope.submission, None);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let session = session.expect("the job's turn started");
     h.handle
         .submit(Command::Cancel {
             session: session.clone(),

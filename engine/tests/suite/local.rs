@@ -35,7 +35,7 @@ impl Offline {
         let (probe, mut probe_events) = Engine::start(config.clone()).await.unwrap();
         probe.submit(Command::ListTools).unwrap();
         let all = loop {
-            if let Some(Event::ToolList { tools }) = probe_events.recv().await {
+            if let Some(Event::ToolList { tools }) = probe_events.recv().await.map(|e| e.event) {
                 break tools;
             }
         };
@@ -64,7 +64,8 @@ impl Offline {
             let event = tokio::time::timeout(Duration::from_secs(180), self.events.recv())
                 .await
                 .expect("no event within 180 s")
-                .expect("the event stream ended");
+                .expect("the event stream ended")
+                .event;
             let stop = done(&event);
             seen.push(event);
             if stop {

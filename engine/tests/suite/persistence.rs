@@ -25,7 +25,7 @@ async fn a_reopened_engine_finds_everything() {
     let config = config_for(&h.data, &h.workspace, &h.server.base_url());
     let (handle, mut events) = Engine::start(config).await.unwrap();
     handle.submit(Command::ListSessions).unwrap();
-    let Some(Event::SessionList { sessions }) = events.recv().await else {
+    let Some(Event::SessionList { sessions }) = events.recv().await.map(|e| e.event) else {
         panic!()
     };
     assert_eq!(sessions.len(), 1);
@@ -39,7 +39,7 @@ async fn a_reopened_engine_finds_everything() {
         messages,
         tool_calls,
         ..
-    }) = events.recv().await
+    }) = events.recv().await.map(|e| e.event)
     else {
         panic!()
     };
@@ -67,7 +67,7 @@ async fn a_reopened_engine_finds_everything() {
         })
         .unwrap();
     loop {
-        match events.recv().await {
+        match events.recv().await.map(|e| e.event) {
             Some(Event::TurnFinished { .. }) => break,
             Some(Event::TurnFailed { error, .. }) => panic!("{error:?}"),
             Some(_) => {}

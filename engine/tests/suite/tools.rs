@@ -126,7 +126,7 @@ async fn always_allow_is_remembered_across_restarts() {
     let config = super::common::config_for(&h.data, &h.workspace, &h.server.base_url());
     let (handle, mut events) = aetheria_engine::Engine::start(config).await.unwrap();
     handle.submit(Command::ListTools).unwrap();
-    let Some(Event::ToolList { tools }) = events.recv().await else {
+    let Some(Event::ToolList { tools }) = events.recv().await.map(|e| e.event) else {
         panic!("no tool list")
     };
     let write = tools.iter().find(|t| t.name == "fs_write").unwrap();
@@ -413,7 +413,7 @@ async fn always_allow_can_be_limited_to_a_folder() {
         })
         .unwrap();
     loop {
-        match events.recv().await.unwrap() {
+        match events.recv().await.map(|e| e.event).unwrap() {
             Event::ApprovalRequested { .. } => panic!("the grant was forgotten"),
             Event::ToolCallFinished { status, output, .. } => {
                 assert_eq!(status, ToolStatus::Succeeded, "{output}");
@@ -601,7 +601,7 @@ async fn a_folder_grant_never_reaches_past_its_folder() {
         })
         .unwrap();
     loop {
-        match events.recv().await.unwrap() {
+        match events.recv().await.map(|e| e.event).unwrap() {
             Event::ApprovalRequested { .. } => break,
             Event::ToolCallFinished { output, .. } => {
                 panic!("the grant reached another project: {output}")

@@ -554,3 +554,97 @@ async fn an_answer_that_never_ends_is_stopped_at_its_limit() {
         assert!(error.message.contains(expected), "{}", error.message);
     }
 }
+
+/// Every event says which submission caused it: a turn's stream, its tool calls, the approval it
+/// waited for and the call's end all carry the `SendMessage` that started it (not the `Approve`
+/// that let the call go on); an answer and a failure carry their own command.
+#[tokio::test]
+async fn every_event_carries_the_submission_that_caused_it() {
+    let mut h = Harness::start(vec![
+        Reply::tool_calls(
+            &[("c1", "fs_write", r#"{"path": "a.txt", "content": "hi"}"#)],
+            2,
+        ),
+        Reply::text(&["Written."]),
+    ])
+    .await;
+    let session = h.new_session().await;
+    let sent = h
+        .handle
+        .submit(Command::SendMessage {
+            session: session.clone(),
+            text: "Write a.txt".into(),
+            attachments: vec![],
+        })
+        .unwrap();
+    let mut turn = Vec::new();
+    loop {
+        let envelope = h.next_envelope().await;
+        if let Event::ApprovalRequested { call, .. } = &envelope.event {
+            let approved = h
+                .handle
+                .submit(Command::Approve {
+                    call: call.clone(),
+                    decision: aetheria_engine::api::Decision::Allow,
+                    remember: false,
+                    scope: None,
+                })
+                .unwrap();
+            assert_ne!(approved, sent);
+        }
+        let ended = super::common::turn_ended(&envelope.event);
+        turn.push(envelope);
+        if ended {
+            break;
+        }
+    }
+    let kinds = |e: &Event| serde_json::to_value(e).unwrap()["type"].clone();
+    let seen: Vec<_> = turn.iter().map(|e| kinds(&e.event)).collect();
+    for wanted in [
+        "turn_started",
+        "tool_call_started",
+        "approval_requested",
+        "tool_call_finished",
+        "text_delta",
+        "turn_finished",
+    ] {
+        assert!(seen.contains(&wanted.into()), "no {wanted} in {seen:?}");
+    }
+    for envelope in &turn {
+        assert_eq!(envelope.submission, Some(sent), "{:?}", envelope.event);
+    }
+    assert_eq!(
+        std::fs::read_to_string(h.workspace.join("a.txt")).unwrap(),
+        "hi"
+    );
+
+    // A forged approval fails, and the failure answers that submission alone.
+    let forged = h
+        .handle
+        .submit(Command::Approve {
+            call: "no-such-call".into(),
+            decision: aetheria_engine::api::Decision::Allow,
+            remember: false,
+            scope: None,
+        })
+        .unwrap();
+    let listed = h.handle.submit(Command::ListSessions).unwrap();
+    let mut answered = Vec::new();
+    while answered.len() < 2 {
+        let envelope = h.next_envelope().await;
+        match &envelope.event {
+            Event::CommandFailed { submission, .. } => {
+                assert_eq!(*submission, forged);
+                assert_eq!(envelope.submission, Some(forged));
+                answered.push("failed");
+            }
+            Event::SessionList { .. } => {
+                assert_eq!(envelope.submission, Some(listed));
+                answered.push("listed");
+            }
+            // The session's automatic title, after the turn.
+            Event::SessionUpdated { .. } => assert_eq!(envelope.submission, Some(sent)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

@@ -49,7 +49,8 @@ impl Voice {
             let event = tokio::time::timeout(Duration::from_secs(120), self.events.recv())
                 .await
                 .expect("no event within 120 s")
-                .expect("the event stream ended");
+                .expect("the event stream ended")
+                .event;
             let stop = done(&event);
             seen.push(event);
             if stop {
@@ -198,7 +199,9 @@ async fn the_microphone_path_records_meters_and_transcribes() {
     let mut levels = Vec::new();
     while began.elapsed() < Duration::from_millis(3200) {
         if let Ok(Some(Event::Voice(VoiceEvent::Level { level }))) =
-            tokio::time::timeout(Duration::from_millis(100), voice.events.recv()).await
+            tokio::time::timeout(Duration::from_millis(100), voice.events.recv())
+                .await
+                .map(|e| e.map(|e| e.event))
         {
             levels.push(level);
         }

@@ -18,7 +18,7 @@ fn cx(roots: &[std::path::PathBuf]) -> ToolCx {
         session: None,
         live: crate::tool::LiveOutput::new(
             crate::api::ToolCallId::from("t"),
-            events,
+            crate::outbox::Outbox::new(events),
             crate::secrets::Redactor::default(),
         ),
     }
