@@ -25,8 +25,9 @@ use std::path::PathBuf;
 
 use aetheria_engine::Handle;
 use aetheria_engine::api::{
-    ApprovalScope, Command, Decision, Effect, SearchHit, SessionId, SessionSummary, SubmissionId,
-    ToolCallId,
+    ApprovalScope, Command, Decision, Effect, JobsCommand, SandboxCommand, SearchHit,
+    SessionCommand, SessionId, SessionSummary, SettingsCommand, SubmissionId, ToolCallId,
+    ToolsCommand, TurnCommand,
 };
 use iced::widget::text_editor;
 use iced::{Subscription, Task, Theme};
@@ -131,8 +132,8 @@ pub struct App {
     pub(crate) tick: usize,
     /// The window is closing: exit once the engine has stopped.
     closing: bool,
-    /// What to send once the session being created exists, and the creating submission.
-    pending_send: Option<(String, Vec<PathBuf>, Option<SubmissionId>)>,
+    /// The message being sent: its failure (the session busy or gone) ends the wait for a turn.
+    sending: Option<SubmissionId>,
     /// Dictation's state.
     pub dictation: voice::Dictation,
     /// The search hit to show once its conversation is loaded (a message or tool call id).
@@ -184,7 +185,7 @@ impl App {
             restore: None,
             tick: 0,
             closing: false,
-            pending_send: None,
+            sending: None,
             dictation: voice::Dictation::default(),
             reveal: None,
             found_entry: None,
@@ -397,7 +398,7 @@ impl App {
                     self.current = Some(session.clone());
                     self.transcript = Transcript::default();
                     self.running = false;
-                    self.submit(Command::LoadSession { session });
+                    self.submit(Command::Session(SessionCommand::Load { session }));
                 }
             }
             // Typing ahead while a turn runs is fine; only sending waits.
@@ -405,7 +406,7 @@ impl App {
             Message::Send => self.send(),
             Message::Stop => {
                 if let Some(session) = self.current.clone() {
-                    self.submit(Command::Cancel { session });
+                    self.submit(Command::Turn(TurnCommand::Cancel { session }));
                 }
             }
             Message::EnterOnPrompt(at) => {
@@ -427,12 +428,12 @@ impl App {
                     if decision == Decision::Allow {
                         self.transcript.approved(&approval.call);
                     }
-                    self.submit(Command::Approve {
+                    self.submit(Command::Turn(TurnCommand::Approve {
                         call: approval.call,
                         decision,
                         remember,
                         scope,
-                    });
+                    }));
                 }
             }
             Message::ApproveCall {
@@ -448,12 +449,12 @@ impl App {
                     if decision == Decision::Allow {
                         self.transcript.approved(&call);
                     }
-                    self.submit(Command::Approve {
+                    self.submit(Command::Turn(TurnCommand::Approve {
                         call,
                         decision,
                         remember,
                         scope: None,
-                    });
+                    }));
                 }
                 if self.approvals.is_empty() {
                     self.approve_in_chat = false;
@@ -486,10 +487,10 @@ impl App {
                 // Two letters or more also search every message (titles filter as you type).
                 self.found.clear();
                 if text.trim().chars().count() >= 2 {
-                    self.submit(Command::SearchHistory {
+                    self.submit(Command::Session(SessionCommand::Search {
                         query: text.trim().to_owned(),
                         limit: Some(12),
-                    });
+                    }));
                 }
                 self.search = text;
             }
@@ -510,13 +511,13 @@ impl App {
                 if let Some((session, title)) = self.renaming.take()
                     && !title.trim().is_empty()
                 {
-                    self.submit(Command::RenameSession { session, title });
+                    self.submit(Command::Session(SessionCommand::Rename { session, title }));
                 }
             }
             Message::AskDelete => self.confirm_delete = self.current.clone(),
             Message::ConfirmDelete => {
                 if let Some(session) = self.confirm_delete.take() {
-                    self.submit(Command::DeleteSession { session });
+                    self.submit(Command::Session(SessionCommand::Delete { session }));
                 }
             }
             Message::CopyLastAnswer => {
@@ -528,15 +529,15 @@ impl App {
             Message::ToggleThinking(message) => self.transcript.toggle_thinking(&message),
             Message::ShowTab(tab) => {
                 if tab == panel::Tab::Jobs {
-                    self.submit(Command::ListJobs { limit: Some(50) });
+                    self.submit(Command::Jobs(JobsCommand::List { limit: Some(50) }));
                 }
                 self.tab = tab;
             }
             Message::CancelJob(id) => {
-                self.submit(Command::CancelJob { id });
+                self.submit(Command::Jobs(JobsCommand::Cancel { id }));
             }
             Message::BuildSandboxImage => {
-                let submission = self.submit(Command::BuildSandboxImage);
+                let submission = self.submit(Command::Sandbox(SandboxCommand::BuildImage));
                 self.sandbox.build_started(submission);
             }
             Message::OpenSettings => self.open_settings(/*onboarding*/ false),
@@ -577,13 +578,13 @@ impl App {
                     && settings.default_provider.as_ref() != Some(&choice.provider)
                 {
                     settings.default_provider = Some(choice.provider);
-                    self.submit(Command::SaveSettings { settings });
+                    self.submit(Command::Settings(SettingsCommand::Save { settings }));
                 }
             }
             Message::ToggleDir(path) => {
                 if !self.files.open.remove(&path) {
                     self.files.open.insert(path.clone());
-                    self.submit(Command::ListFiles { path });
+                    self.submit(Command::Tools(ToolsCommand::ListFiles { path }));
                 }
             }
             Message::Attach => return Task::perform(pick_files(), Message::Attached),
@@ -612,7 +613,7 @@ impl App {
                     && self.running
                     && let Some(session) = self.current.clone()
                 {
-                    self.submit(Command::Cancel { session });
+                    self.submit(Command::Turn(TurnCommand::Cancel { session }));
                 }
             }
         }
@@ -632,24 +633,18 @@ impl App {
         self.transcript
             .push_user(&transcript::with_attachment_names(&text, &attachments));
         self.running = true;
-        match self.current.clone() {
-            Some(session) => {
-                self.submit(Command::SendMessage {
-                    session,
-                    text,
-                    attachments,
-                });
-            }
-            None => {
-                let session = SessionId::new();
-                self.current = Some(session.clone());
-                let created = self.submit(Command::CreateSession {
-                    session,
-                    title: None,
-                });
-                self.pending_send = Some((text, attachments, created));
-            }
-        }
+        // A first message creates its session with it: one command, no round trip.
+        let (session, create) = match self.current.clone() {
+            Some(session) => (session, false),
+            None => (SessionId::new(), true),
+        };
+        self.current = Some(session.clone());
+        self.sending = self.submit(Command::Turn(TurnCommand::Send {
+            session,
+            text,
+            attachments,
+            create,
+        }));
     }
 
     fn bridge(&mut self, event: BridgeEvent) -> Task<Message> {
@@ -663,17 +658,17 @@ impl App {
                 self.status = Status::Ready;
                 self.provider = provider;
                 self.workspace = workspace;
-                self.submit(Command::ListSessions);
-                self.submit(Command::GetSettings);
-                self.submit(Command::SandboxStatus);
+                self.submit(Command::Session(SessionCommand::List));
+                self.submit(Command::Settings(SettingsCommand::Get));
+                self.submit(Command::Sandbox(SandboxCommand::Status));
                 self.submit(Command::Voice(aetheria_engine::api::VoiceCommand::Status));
                 if self.provider.is_none() {
                     self.open_settings(/*onboarding*/ true);
                 }
                 if !self.workspace.is_empty() {
-                    self.submit(Command::ListFiles {
+                    self.submit(Command::Tools(ToolsCommand::ListFiles {
                         path: String::new(),
-                    });
+                    }));
                 }
             }
             BridgeEvent::Events(events) => {

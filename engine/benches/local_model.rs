@@ -8,7 +8,9 @@
 
 use std::time::Instant;
 
-use aetheria_engine::api::{Command, Event, Policy, SessionId};
+use aetheria_engine::api::{
+    Command, Event, ModelsCommand, Policy, SessionCommand, SessionId, TurnCommand,
+};
 use aetheria_engine::config::Config;
 use aetheria_engine::testkit::test_model;
 use aetheria_engine::{Engine, Events};
@@ -74,11 +76,11 @@ fn main() {
         }
         let (handle, mut events) = Engine::start(config).await.unwrap();
         handle
-            .submit(Command::AddLocalModel {
+            .submit(Command::Models(ModelsCommand::AddLocal {
                 source: test_model::path().display().to_string(),
                 name: Some("bench".into()),
                 sha256: None,
-            })
+            }))
             .unwrap();
         let installed = until(&mut events, |e| match e {
             Event::LocalModelAdded { model } => Some(model.path),
@@ -88,10 +90,10 @@ fn main() {
 
         let session = SessionId::new();
         handle
-            .submit(Command::CreateSession {
+            .submit(Command::Session(SessionCommand::Create {
                 session: session.clone(),
                 title: Some("bench".into()),
-            })
+            }))
             .unwrap();
         until(&mut events, |e| {
             matches!(e, Event::SessionCreated { .. }).then_some(())
@@ -101,11 +103,12 @@ fn main() {
         let mut runs = Vec::new();
         for _ in 0..3 {
             handle
-                .submit(Command::SendMessage {
+                .submit(Command::Turn(TurnCommand::Send {
                     session: session.clone(),
                     text: prompt.into(),
                     attachments: vec![],
-                })
+                    create: false,
+                }))
                 .unwrap();
             let start = Instant::now();
             let mut first = None;

@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use aetheria_engine::api::{Command, Event, SessionId};
+use aetheria_engine::api::{Command, Event, SessionCommand, SessionId, TurnCommand};
 use aetheria_engine::config::{Config, ProviderConfig, Wire};
 use aetheria_engine::testkit::{self, Reply, ScriptedServer};
 use aetheria_engine::{Engine, Events, Handle};
@@ -55,10 +55,10 @@ async fn timed_turn(
 ) -> Turn {
     let session = SessionId::new();
     handle
-        .submit(Command::CreateSession {
+        .submit(Command::Session(SessionCommand::Create {
             session: session.clone(),
             title: Some("bench".into()),
-        })
+        }))
         .unwrap();
     // The session is made before the clock starts: making it is not part of a turn.
     while let Some(event) = events.recv().await.map(|e| e.event) {
@@ -69,11 +69,12 @@ async fn timed_turn(
     server.push(reply);
     let t = Instant::now();
     handle
-        .submit(Command::SendMessage {
+        .submit(Command::Turn(TurnCommand::Send {
             session,
             text: "stream".into(),
             attachments: vec![],
-        })
+            create: false,
+        }))
         .unwrap();
     let (mut bytes, mut deltas, mut to_last_text) = (0, 0, Duration::ZERO);
     while let Some(event) = events.recv().await.map(|e| e.event) {

@@ -15,6 +15,7 @@ mod agent;
 mod body;
 mod compaction;
 mod fetch;
+mod handlers;
 mod local;
 mod outbox;
 mod platform;

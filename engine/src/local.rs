@@ -8,12 +8,8 @@ pub(crate) mod store;
 pub(crate) mod vocab;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use crate::api::{Command, Event};
 use crate::config::{Config, ProviderConfig, Wire};
-use crate::engine::Shared;
-use crate::outbox::Outbox;
 
 /// Why a local model could not be added, loaded or run.
 #[derive(Debug, thiserror::Error)]
@@ -122,52 +118,4 @@ pub(crate) fn implied_provider(config: &Config) -> Option<ProviderConfig> {
         context_window: Some(model.context_length),
         vision: None,
     })
-}
-
-/// Handles the model-manager commands.
-pub(crate) async fn command(shared: Arc<Shared>, out: Outbox, command: Command) {
-    let dir = models_dir(&shared.config().data_dir);
-    let result = match command {
-        Command::ListLocalModels => store::list(&dir).map(|models| Event::LocalModels { models }),
-        Command::AddLocalModel {
-            source,
-            name,
-            sha256,
-        } => {
-            let events = out.clone();
-            let from = source.clone();
-            let mut progress = move |done, total| {
-                events.emit(Event::LocalModelProgress {
-                    source: from.clone(),
-                    done,
-                    total,
-                });
-            };
-            let added = store::add(
-                &dir,
-                &source,
-                name.as_deref(),
-                sha256.as_deref(),
-                &mut progress,
-            )
-            .await;
-            if added.is_ok() {
-                // The offline default may be this model now.
-                shared.forget_client().await;
-            }
-            added.map(|model| Event::LocalModelAdded { model })
-        }
-        Command::RemoveLocalModel { name } => {
-            let removed = store::remove(&dir, &name);
-            if removed.is_ok() {
-                shared.forget_client().await;
-            }
-            removed.map(|()| Event::LocalModelRemoved { name })
-        }
-        _ => return,
-    };
-    match result {
-        Ok(event) => out.emit(event),
-        Err(e) => out.fail(shared.error(e.kind(), e.to_string())),
-    }
 }

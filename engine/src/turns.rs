@@ -1,18 +1,25 @@
 //! The one registry of running turns, whoever started them: a message from the window or the
 //! CLI, or a background job's prompt. One turn per session at a time; `Cancel` reaches any of
-//! them the same way.
+//! them the same way; deleting a session and shutting down wait for its tasks.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::SessionId;
 
-/// Sessions with a running turn, each with the token that stops it.
+/// How long a stopped turn may take to store what it has.
+const STOP_WAIT: Duration = Duration::from_secs(5);
+
+/// Sessions with a running turn, each with the token that stops it, and the tasks of turns
+/// started by a command (a job's turn is awaited by its job instead).
 #[derive(Default)]
 pub(crate) struct Turns {
     running: Mutex<HashMap<SessionId, CancellationToken>>,
+    tasks: Mutex<Vec<(SessionId, JoinHandle<()>)>>,
 }
 
 impl Turns {
@@ -39,6 +46,40 @@ impl Turns {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(session);
+    }
+
+    /// Keeps the task of a turn started in `session`, to wait for when it is stopped.
+    pub(crate) fn track(&self, session: &SessionId, task: JoinHandle<()>) {
+        let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+        tasks.retain(|(_, t)| !t.is_finished());
+        tasks.push((session.clone(), task));
+    }
+
+    /// Stops the session's turn and waits (a while) until its task has stored what it had.
+    pub(crate) async fn stop(&self, session: &SessionId) {
+        self.cancel(session);
+        let tasks: Vec<_> = {
+            let mut tasks = self.tasks.lock().unwrap_or_else(PoisonError::into_inner);
+            let (theirs, others) = std::mem::take(&mut *tasks)
+                .into_iter()
+                .partition(|(s, _)| s == session);
+            *tasks = others;
+            theirs
+        };
+        for (_, task) in tasks {
+            let _ = tokio::time::timeout(STOP_WAIT, task).await;
+        }
+    }
+
+    /// Waits (a while) for every tracked turn's task; their tokens are children of the shutdown
+    /// token, cancelled before.
+    pub(crate) async fn wait_all(&self) {
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(PoisonError::into_inner));
+        for (_, task) in tasks {
+            if tokio::time::timeout(STOP_WAIT, task).await.is_err() {
+                tracing::warn!("a turn did not stop within 5 s of shutdown");
+            }
+        }
     }
 
     /// Stops the session's turn, if one runs; whether one did.

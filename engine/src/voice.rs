@@ -67,12 +67,13 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| failed(ErrorKind::Unavailable, e))
 }
 
-/// Handles one voice command; answers with events.
-pub(crate) async fn command(shared: Arc<Shared>, out: Outbox, command: VoiceCommand) {
-    if let Err(error) = run(&shared, &out, command).await {
-        // A model URL or path may carry a token: errors are redacted like tool output.
-        out.fail(shared.error(error.kind, &error.message));
-    }
+/// Handles one voice command; answers with events (a failure is redacted by the router: a model
+/// URL or path may carry a token).
+pub(crate) async fn handle(
+    cx: crate::handlers::Cx,
+    command: VoiceCommand,
+) -> Result<(), ErrorInfo> {
+    run(&cx.shared, &cx.out, command).await
 }
 
 fn emit(out: &Outbox, event: VoiceEvent) {

@@ -1,7 +1,7 @@
 //! How the window follows the engine: each event updates the session list, the open conversation,
 //! approvals, jobs and panels (the settings form and the sandbox tab take theirs first).
 
-use aetheria_engine::api::{Command, Event, FinishReason};
+use aetheria_engine::api::{Command, Event, FinishReason, SessionCommand, ToolsCommand};
 
 use super::transcript::{Transcript, TurnEnding};
 use super::{App, Approval, jobs, panel, pretty};
@@ -52,7 +52,7 @@ impl App {
                     && self.sessions.iter().any(|s| s.id == session)
                 {
                     self.current = Some(session.clone());
-                    self.submit(Command::LoadSession { session });
+                    self.submit(Command::Session(SessionCommand::Load { session }));
                 }
             }
             Event::SessionCreated { session } => {
@@ -60,15 +60,6 @@ impl App {
                 self.upsert_session(session);
                 if self.is_current(&id) {
                     self.remember();
-                }
-                if self.is_current(&id)
-                    && let Some((text, attachments, _)) = self.pending_send.take()
-                {
-                    self.submit(Command::SendMessage {
-                        session: id,
-                        text,
-                        attachments,
-                    });
                 }
             }
             Event::SessionUpdated { session } => self.upsert_session(session),
@@ -153,7 +144,7 @@ impl App {
                 {
                     // A tool may have changed the workspace: list what is shown again.
                     for path in self.files.to_refresh() {
-                        self.submit(Command::ListFiles { path });
+                        self.submit(Command::Tools(ToolsCommand::ListFiles { path }));
                     }
                 }
             }
@@ -170,9 +161,9 @@ impl App {
                 self.workspace = settings.workspace_roots;
                 self.files = panel::Files::default();
                 if !self.workspace.is_empty() {
-                    self.submit(Command::ListFiles {
+                    self.submit(Command::Tools(ToolsCommand::ListFiles {
                         path: String::new(),
-                    });
+                    }));
                 }
             }
             Event::FileList { path, entries } => {
@@ -214,13 +205,9 @@ impl App {
             }
             Event::CommandFailed { submission, error } => {
                 self.dictation.failed(submission);
-                // Only the failure of the session being created drops the message waiting for it.
-                if self
-                    .pending_send
-                    .as_ref()
-                    .is_some_and(|(_, _, created)| *created == Some(submission))
-                {
-                    self.pending_send = None;
+                // Only the failure of the message being sent ends the wait for its turn.
+                if self.sending == Some(submission) {
+                    self.sending = None;
                     self.running = false;
                 }
                 // The settings screen shows the failures of what it sent; any other goes to the

@@ -1,7 +1,7 @@
 //! The settings screen's long-term memories: every fact Aetheria keeps, each editable in place
 //! and deletable. Changes go to the engine at once (they are not part of "Save").
 
-use aetheria_engine::api::{Command, Event, MemoryId, MemoryRecord};
+use aetheria_engine::api::{Command, Event, MemoryCommand, MemoryId, MemoryRecord};
 use iced::widget::{button, column, row, text, text_input};
 use iced::{Element, Fill};
 
@@ -84,13 +84,13 @@ impl Memories {
                         .map(|m| m.tags.clone())
                         .unwrap_or_default();
                     if text.trim().is_empty() {
-                        return vec![Command::DeleteMemory { id }];
+                        return vec![Command::Memory(MemoryCommand::Delete { id })];
                     }
-                    return vec![Command::UpdateMemory { id, text, tags }];
+                    return vec![Command::Memory(MemoryCommand::Update { id, text, tags })];
                 }
             }
             MemoryMsg::Cancel => self.editing = None,
-            MemoryMsg::Delete(id) => return vec![Command::DeleteMemory { id }],
+            MemoryMsg::Delete(id) => return vec![Command::Memory(MemoryCommand::Delete { id })],
         }
         Vec::new()
     }

@@ -5,8 +5,9 @@
 use std::path::PathBuf;
 
 use aetheria_engine::api::{
-    Command, Event, LocalModelInfo, McpServerInfo, ModelInfo, Policy, SandboxStatus, Secret,
-    Settings, SubmissionId, ToolInfo,
+    Command, Event, LocalModelInfo, McpServerInfo, MemoryCommand, ModelInfo, ModelsCommand, Policy,
+    SandboxCommand, SandboxStatus, Secret, Settings, SettingsCommand, SubmissionId, ToolInfo,
+    ToolsCommand,
 };
 use aetheria_engine::config::{ProviderConfig, Wire};
 use iced::widget::{Space, button, column, container, row, scrollable, text, text_input};
@@ -208,13 +209,13 @@ impl Form {
             ..Self::default()
         };
         let mut commands = vec![
-            Command::GetSettings,
-            Command::ListTools,
-            Command::DetectLocalServers,
-            Command::ListLocalModels,
-            Command::SandboxStatus,
-            Command::ListMcpServers,
-            Command::ListMemories,
+            Command::Settings(SettingsCommand::Get),
+            Command::Tools(ToolsCommand::List),
+            Command::Models(ModelsCommand::DetectLocalServers),
+            Command::Models(ModelsCommand::ListLocal),
+            Command::Sandbox(SandboxCommand::Status),
+            Command::Tools(ToolsCommand::ListMcpServers),
+            Command::Memory(MemoryCommand::List),
         ];
         commands.extend(super::voice_settings::VoiceSection::commands());
         (form, commands)
@@ -368,22 +369,24 @@ impl Form {
                 if let Some(provider) = name
                     && !key.trim().is_empty()
                 {
-                    return Out::Commands(vec![Command::StoreKey {
+                    return Out::Commands(vec![Command::Settings(SettingsCommand::StoreKey {
                         provider,
                         key: Secret::new(key.trim()),
-                    }]);
+                    })]);
                 }
             }
             Msg::ListModels => {
                 if let Some(provider) = self.provider_mut().cloned() {
                     self.models = Some((provider.name.clone(), Vec::new()));
-                    return Out::Commands(vec![Command::ListModels { provider }]);
+                    return Out::Commands(vec![Command::Models(ModelsCommand::List { provider })]);
                 }
             }
             Msg::Test => {
                 if let Some(provider) = self.provider_mut().cloned() {
                     self.tested = Some((false, "Testing…".into()));
-                    return Out::Commands(vec![Command::TestProvider { provider }]);
+                    return Out::Commands(vec![Command::Settings(SettingsCommand::TestProvider {
+                        provider,
+                    })]);
                 }
             }
             Msg::AddFolder => {
@@ -417,7 +420,10 @@ impl Form {
                 if let Some(settings) = self.settings.as_mut() {
                     settings.tool_policies.insert(tool.clone(), policy);
                 }
-                return Out::Commands(vec![Command::SetToolPolicy { tool, policy }]);
+                return Out::Commands(vec![Command::Tools(ToolsCommand::SetPolicy {
+                    tool,
+                    policy,
+                })]);
             }
             Msg::McpEnabled(name, enabled) => {
                 if let Some(server) = self
@@ -438,7 +444,9 @@ impl Form {
             Msg::Save => {
                 if let Some(settings) = self.settings.clone() {
                     self.error = None;
-                    return Out::Commands(vec![Command::SaveSettings { settings }]);
+                    return Out::Commands(vec![Command::Settings(SettingsCommand::Save {
+                        settings,
+                    })]);
                 }
             }
             Msg::Memory(msg) => return Out::Commands(self.memories.update(msg)),

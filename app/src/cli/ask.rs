@@ -5,7 +5,9 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
-use aetheria_engine::api::{Command, Decision, Event, FinishReason, SessionId, ToolStatus};
+use aetheria_engine::api::{
+    Command, Decision, Event, FinishReason, SessionId, ToolStatus, TurnCommand,
+};
 use aetheria_engine::config::{Config, ConfigError, ProviderConfig, UnknownWire, Wire};
 use aetheria_engine::{Engine, Events, Handle};
 
@@ -21,15 +23,17 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
     config.run_jobs = false;
     let (handle, mut events) = Engine::start(config).await?;
     let json = args.json;
-    let session = match &args.session {
-        Some(id) => SessionId::from(id.as_str()),
-        None => create_session(&handle, &mut events, json).await?,
+    // Without `--session`, the message creates its session (`SessionCreated` comes first).
+    let (session, create) = match &args.session {
+        Some(id) => (SessionId::from(id.as_str()), false),
+        None => (SessionId::new(), true),
     };
-    let id = handle.submit(Command::SendMessage {
+    let id = handle.submit(Command::Turn(TurnCommand::Send {
         session: session.clone(),
         text: args.prompt.join(" "),
         attachments: Vec::new(),
-    })?;
+        create,
+    }))?;
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let mut interrupted = false;
     let code = loop {
@@ -37,7 +41,7 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
             event = super::manage::answer(&mut events, id) => event,
             _ = tokio::signal::ctrl_c(), if !interrupted => {
                 interrupted = true;
-                handle.submit(Command::Cancel { session: session.clone() })?;
+                handle.submit(Command::Turn(TurnCommand::Cancel { session: session.clone() }))?;
                 continue;
             }
         };
@@ -84,12 +88,12 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
                     interactive,
                 )
                 .await;
-                handle.submit(Command::Approve {
+                handle.submit(Command::Turn(TurnCommand::Approve {
                     call,
                     decision,
                     remember,
                     scope: None,
-                })?;
+                }))?;
             }
             Event::TurnFinished { finish_reason, .. } => {
                 if !json && finish_reason == FinishReason::Length {
@@ -144,31 +148,6 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
 pub(super) async fn shutdown(handle: &Handle, mut events: Events) {
     if handle.submit(Command::Shutdown).is_ok() {
         while events.recv().await.is_some() {}
-    }
-}
-
-async fn create_session(
-    handle: &Handle,
-    events: &mut Events,
-    json: bool,
-) -> Result<SessionId, CliError> {
-    let session = SessionId::new();
-    let id = handle.submit(Command::CreateSession {
-        session: session.clone(),
-        title: None,
-    })?;
-    loop {
-        match super::manage::answer(events, id).await {
-            Some(event @ Event::SessionCreated { .. }) => {
-                if json {
-                    println!("{}", serde_json::to_string(&event)?);
-                }
-                return Ok(session);
-            }
-            Some(Event::CommandFailed { error, .. }) => return Err(CliError::new(error.message)),
-            Some(_) => {}
-            None => return Err(CliError::new("the engine stopped unexpectedly")),
-        }
     }
 }
 

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use aetheria_engine::Engine;
-use aetheria_engine::api::{Command, Event, JobId};
+use aetheria_engine::api::{Command, Event, JobId, JobsCommand};
 use aetheria_engine::config::Config;
 use aetheria_engine::jobs::{JobKind, JobRecord, JobSpec};
 
@@ -194,18 +194,18 @@ pub(super) async fn submit(args: SubmitArgs) -> Result<ExitCode, CliError> {
     if let Some(n) = max_attempts {
         job.max_attempts = n;
     }
-    one(Command::SubmitJob { job }, json).await
+    one(Command::Jobs(JobsCommand::Submit { job }), json).await
 }
 
 pub(super) async fn list(json: bool) -> Result<ExitCode, CliError> {
-    one(Command::ListJobs { limit: None }, json).await
+    one(Command::Jobs(JobsCommand::List { limit: None }), json).await
 }
 
 pub(super) async fn show(id: &str, json: bool) -> Result<ExitCode, CliError> {
     one(
-        Command::GetJob {
+        Command::Jobs(JobsCommand::Get {
             id: JobId::from(id),
-        },
+        }),
         json,
     )
     .await
@@ -213,9 +213,9 @@ pub(super) async fn show(id: &str, json: bool) -> Result<ExitCode, CliError> {
 
 pub(super) async fn cancel(id: &str) -> Result<ExitCode, CliError> {
     one(
-        Command::CancelJob {
+        Command::Jobs(JobsCommand::Cancel {
             id: JobId::from(id),
-        },
+        }),
         false,
     )
     .await
@@ -230,7 +230,7 @@ pub(super) async fn schedule(
     let event = request(
         &handle,
         &mut events,
-        Command::AddSchedule { cron, text, allow },
+        Command::Jobs(JobsCommand::AddSchedule { cron, text, allow }),
         |e| matches!(e, Event::ScheduleAdded { .. }),
     )
     .await;
@@ -246,9 +246,12 @@ pub(super) async fn schedule(
 
 pub(super) async fn schedules(json: bool) -> Result<ExitCode, CliError> {
     let (handle, mut events) = start().await?;
-    let event = request(&handle, &mut events, Command::ListSchedules, |e| {
-        matches!(e, Event::Schedules { .. })
-    })
+    let event = request(
+        &handle,
+        &mut events,
+        Command::Jobs(JobsCommand::ListSchedules),
+        |e| matches!(e, Event::Schedules { .. }),
+    )
     .await;
     shutdown(&handle, events).await;
     let Event::Schedules { schedules } = event? else {
@@ -271,7 +274,7 @@ pub(super) async fn unschedule(id: String) -> Result<ExitCode, CliError> {
     let event = request(
         &handle,
         &mut events,
-        Command::RemoveSchedule { id: id.clone() },
+        Command::Jobs(JobsCommand::RemoveSchedule { id: id.clone() }),
         |e| matches!(e, Event::ScheduleRemoved { .. }),
     )
     .await;

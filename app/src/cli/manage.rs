@@ -3,7 +3,10 @@
 use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
-use aetheria_engine::api::{Command, Event, SessionId, SubmissionId, ToolCallId, ToolStatus};
+use aetheria_engine::api::{
+    Command, Event, SessionCommand, SessionId, SubmissionId, ToolCallId, ToolStatus, ToolsCommand,
+    TurnCommand,
+};
 use aetheria_engine::config::Config;
 use aetheria_engine::doctor::{self, Status};
 use aetheria_engine::secrets::Secrets;
@@ -80,9 +83,12 @@ impl Progress {
 
 pub(super) async fn sessions_list(json: bool) -> Result<ExitCode, CliError> {
     let (handle, mut events) = start().await?;
-    let event = request(&handle, &mut events, Command::ListSessions, |e| {
-        matches!(e, Event::SessionList { .. })
-    })
+    let event = request(
+        &handle,
+        &mut events,
+        Command::Session(SessionCommand::List),
+        |e| matches!(e, Event::SessionList { .. }),
+    )
     .await?;
     if let Event::SessionList { sessions } = event {
         if json {
@@ -106,9 +112,9 @@ pub(super) async fn sessions_list(json: bool) -> Result<ExitCode, CliError> {
 
 pub(super) async fn sessions_show(id: &str, json: bool) -> Result<ExitCode, CliError> {
     let (handle, mut events) = start().await?;
-    let command = Command::LoadSession {
+    let command = Command::Session(SessionCommand::Load {
         session: SessionId::from(id),
-    };
+    });
     let event = request(&handle, &mut events, command, |e| {
         matches!(e, Event::SessionLoaded { .. })
     })
@@ -153,9 +159,9 @@ pub(super) async fn sessions_show(id: &str, json: bool) -> Result<ExitCode, CliE
 
 pub(super) async fn sessions_rm(id: &str, json: bool) -> Result<ExitCode, CliError> {
     let (handle, mut events) = start().await?;
-    let command = Command::DeleteSession {
+    let command = Command::Session(SessionCommand::Delete {
         session: SessionId::from(id),
-    };
+    });
     let event = request(&handle, &mut events, command, |e| {
         matches!(e, Event::SessionDeleted { .. })
     })
@@ -313,9 +319,12 @@ pub(super) async fn auth_status(provider: &str) -> Result<ExitCode, CliError> {
 
 pub(super) async fn tools_list(json: bool) -> Result<ExitCode, CliError> {
     let (handle, mut events) = start().await?;
-    let event = request(&handle, &mut events, Command::ListTools, |e| {
-        matches!(e, Event::ToolList { .. })
-    })
+    let event = request(
+        &handle,
+        &mut events,
+        Command::Tools(ToolsCommand::List),
+        |e| matches!(e, Event::ToolList { .. }),
+    )
     .await?;
     shutdown(&handle, events).await;
     if let Event::ToolList { tools } = event {
@@ -348,11 +357,11 @@ pub(super) async fn tools_call(
     config.run_jobs = false;
     let (handle, mut events) = Engine::start(config).await?;
     let call = ToolCallId::new();
-    let id = handle.submit(Command::CallTool {
+    let id = handle.submit(Command::Tools(ToolsCommand::Call {
         call: call.clone(),
         tool: name.to_owned(),
         arguments,
-    })?;
+    }))?;
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let code = loop {
         match answer(&mut events, id).await {
@@ -365,12 +374,12 @@ pub(super) async fn tools_call(
             }) if c == call => {
                 let (decision, remember) =
                     decide(&tool, &arguments, preview.as_deref(), access, interactive).await;
-                handle.submit(Command::Approve {
+                handle.submit(Command::Turn(TurnCommand::Approve {
                     call: c,
                     decision,
                     remember,
                     scope: None,
-                })?;
+                }))?;
             }
             Some(Event::ToolCallFinished {
                 call: c,

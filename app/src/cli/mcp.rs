@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use aetheria_engine::api::{Command, Event, McpState, Settings};
+use aetheria_engine::api::{Command, Event, McpState, Settings, SettingsCommand, ToolsCommand};
 use aetheria_engine::config::McpServerConfig;
 
 use super::CliError;
@@ -15,9 +15,12 @@ async fn settings(
     handle: &aetheria_engine::Handle,
     events: &mut aetheria_engine::Events,
 ) -> Result<Settings, CliError> {
-    match request(handle, events, Command::GetSettings, |e| {
-        matches!(e, Event::Settings { .. })
-    })
+    match request(
+        handle,
+        events,
+        Command::Settings(SettingsCommand::Get),
+        |e| matches!(e, Event::Settings { .. }),
+    )
     .await?
     {
         Event::Settings { settings } => Ok(settings),
@@ -30,9 +33,12 @@ async fn save(
     events: &mut aetheria_engine::Events,
     settings: Settings,
 ) -> Result<(), CliError> {
-    request(handle, events, Command::SaveSettings { settings }, |e| {
-        matches!(e, Event::SettingsSaved { .. })
-    })
+    request(
+        handle,
+        events,
+        Command::Settings(SettingsCommand::Save { settings }),
+        |e| matches!(e, Event::SettingsSaved { .. }),
+    )
     .await
     .map(|_| ())
 }
@@ -105,9 +111,12 @@ pub(super) async fn rm(name: &str) -> Result<ExitCode, CliError> {
 
 pub(super) async fn list(json: bool) -> Result<ExitCode, CliError> {
     let (handle, mut events) = start().await?;
-    let event = request(&handle, &mut events, Command::ListMcpServers, |e| {
-        matches!(e, Event::McpServers { .. })
-    })
+    let event = request(
+        &handle,
+        &mut events,
+        Command::Tools(ToolsCommand::ListMcpServers),
+        |e| matches!(e, Event::McpServers { .. }),
+    )
     .await;
     shutdown(&handle, events).await;
     let Event::McpServers { servers } = event? else {

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use aetheria_engine::api::{Command, Event, LocalModelInfo};
+use aetheria_engine::api::{Command, Event, LocalModelInfo, ModelsCommand};
 
 use super::CliError;
 use super::ask::shutdown;
@@ -30,9 +30,12 @@ fn describe(m: &LocalModelInfo) -> String {
 
 pub(super) async fn list(json: bool) -> Result<ExitCode, CliError> {
     let (handle, mut events) = start().await?;
-    let event = request(&handle, &mut events, Command::ListLocalModels, |e| {
-        matches!(e, Event::LocalModels { .. })
-    })
+    let event = request(
+        &handle,
+        &mut events,
+        Command::Models(ModelsCommand::ListLocal),
+        |e| matches!(e, Event::LocalModels { .. }),
+    )
     .await;
     shutdown(&handle, events).await;
     let Event::LocalModels { models } = event? else {
@@ -57,11 +60,11 @@ pub(super) async fn add(
     json: bool,
 ) -> Result<ExitCode, CliError> {
     let (handle, mut events) = start().await?;
-    let id = handle.submit(Command::AddLocalModel {
+    let id = handle.submit(Command::Models(ModelsCommand::AddLocal {
         source,
         name,
         sha256,
-    })?;
+    }))?;
     let mut progress = Progress::default();
     let result = loop {
         match super::manage::answer(&mut events, id).await {
@@ -88,7 +91,7 @@ pub(super) async fn rm(name: String) -> Result<ExitCode, CliError> {
     let event = request(
         &handle,
         &mut events,
-        Command::RemoveLocalModel { name },
+        Command::Models(ModelsCommand::RemoveLocal { name }),
         |e| matches!(e, Event::LocalModelRemoved { .. }),
     )
     .await;

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use aetheria_engine::api::{Command, Event, MemoryId};
+use aetheria_engine::api::{Command, Event, MemoryCommand, MemoryId, SessionCommand};
 
 use super::CliError;
 use super::ask::shutdown;
@@ -23,10 +23,10 @@ pub(super) async fn search(
     let event = request(
         &handle,
         &mut events,
-        Command::SearchHistory {
+        Command::Session(SessionCommand::Search {
             query,
             limit: Some(limit),
-        },
+        }),
         |e| matches!(e, Event::SearchResults { .. }),
     )
     .await;
@@ -62,9 +62,12 @@ pub(super) async fn search(
 
 pub(super) async fn list(json: bool) -> Result<ExitCode, CliError> {
     let (handle, mut events) = start().await?;
-    let event = request(&handle, &mut events, Command::ListMemories, |e| {
-        matches!(e, Event::Memories { .. })
-    })
+    let event = request(
+        &handle,
+        &mut events,
+        Command::Memory(MemoryCommand::List),
+        |e| matches!(e, Event::Memories { .. }),
+    )
     .await;
     shutdown(&handle, events).await;
     let Event::Memories { memories } = event? else {
@@ -93,11 +96,11 @@ pub(super) async fn edit(id: &str, text: &[String]) -> Result<ExitCode, CliError
     let event = request(
         &handle,
         &mut events,
-        Command::UpdateMemory {
+        Command::Memory(MemoryCommand::Update {
             id: MemoryId::from(id),
             text: text.join(" "),
             tags: vec![],
-        },
+        }),
         |e| matches!(e, Event::MemoryUpdated { .. }),
     )
     .await;
@@ -112,9 +115,9 @@ pub(super) async fn rm(id: &str) -> Result<ExitCode, CliError> {
     let event = request(
         &handle,
         &mut events,
-        Command::DeleteMemory {
+        Command::Memory(MemoryCommand::Delete {
             id: MemoryId::from(id),
-        },
+        }),
         |e| matches!(e, Event::MemoryDeleted { .. }),
     )
     .await;

@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use aetheria_engine::api::{Command, Event};
+use aetheria_engine::api::{Command, Event, SandboxCommand};
 
 use super::CliError;
 use super::ask::shutdown;
@@ -12,9 +12,12 @@ use super::manage::{request, start};
 
 pub(super) async fn status(json: bool) -> Result<ExitCode, CliError> {
     let (handle, mut events) = start().await?;
-    let event = request(&handle, &mut events, Command::SandboxStatus, |e| {
-        matches!(e, Event::SandboxStatus { .. })
-    })
+    let event = request(
+        &handle,
+        &mut events,
+        Command::Sandbox(SandboxCommand::Status),
+        |e| matches!(e, Event::SandboxStatus { .. }),
+    )
     .await;
     shutdown(&handle, events).await;
     let Event::SandboxStatus { status } = event? else {
@@ -40,7 +43,7 @@ pub(super) async fn status(json: bool) -> Result<ExitCode, CliError> {
 
 pub(super) async fn build_image() -> Result<ExitCode, CliError> {
     let (handle, mut events) = start().await?;
-    let id = handle.submit(Command::BuildSandboxImage)?;
+    let id = handle.submit(Command::Sandbox(SandboxCommand::BuildImage))?;
     let mut last_import = None;
     let result = loop {
         match super::manage::answer(&mut events, id).await {
@@ -78,9 +81,12 @@ pub(super) async fn build_image() -> Result<ExitCode, CliError> {
 
 pub(super) async fn ps(json: bool) -> Result<ExitCode, CliError> {
     let (handle, mut events) = start().await?;
-    let event = request(&handle, &mut events, Command::ListSandboxes, |e| {
-        matches!(e, Event::SandboxList { .. })
-    })
+    let event = request(
+        &handle,
+        &mut events,
+        Command::Sandbox(SandboxCommand::List),
+        |e| matches!(e, Event::SandboxList { .. }),
+    )
     .await;
     shutdown(&handle, events).await;
     let Event::SandboxList { sandboxes } = event? else {
@@ -109,7 +115,7 @@ pub(super) async fn rm(ids: Vec<String>, all: bool) -> Result<ExitCode, CliError
     let event = request(
         &handle,
         &mut events,
-        Command::RemoveSandboxes { ids },
+        Command::Sandbox(SandboxCommand::Remove { ids }),
         |e| matches!(e, Event::SandboxesRemoved { .. }),
     )
     .await;

@@ -246,10 +246,12 @@ async fn search_rename_delete_and_copy_code() {
     let (handle, mut events) = Engine::start(config).await.unwrap();
     for title in ["Taxes 2026", "Groceries", "Tax receipts"] {
         handle
-            .submit(aetheria_engine::api::Command::CreateSession {
-                session: aetheria_engine::api::SessionId::new(),
-                title: Some(title.into()),
-            })
+            .submit(aetheria_engine::api::Command::Session(
+                aetheria_engine::api::SessionCommand::Create {
+                    session: aetheria_engine::api::SessionId::new(),
+                    title: Some(title.into()),
+                },
+            ))
             .unwrap();
     }
     let mut app = App::new();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use aetheria_app::app::{App, Message};
 use aetheria_app::engine_bridge::BridgeEvent;
 use aetheria_engine::Engine;
-use aetheria_engine::api::{Command, Event};
+use aetheria_engine::api::{Command, Event, JobsCommand};
 use aetheria_engine::config::Config;
 use aetheria_engine::jobs::{JobKind, JobSpec, JobState};
 use aetheria_engine::testkit::skip;
@@ -73,7 +73,9 @@ async fn a_finished_job_shows_a_desktop_notification() {
         millis: 1237,
         fail_first: 0,
     });
-    engine.submit(Command::SubmitJob { job }).unwrap();
+    engine
+        .submit(Command::Jobs(JobsCommand::Submit { job }))
+        .unwrap();
     pump(
         &mut app,
         &mut events,

@@ -138,7 +138,9 @@ async fn the_jobs_tab_follows_jobs_and_cancels_one() {
         fail_first: 0,
     });
     engine
-        .submit(aetheria_engine::api::Command::SubmitJob { job: quick })
+        .submit(aetheria_engine::api::Command::Jobs(
+            aetheria_engine::api::JobsCommand::Submit { job: quick },
+        ))
         .unwrap();
     pump_until_shown(&mut app, &mut events, "waited 200 ms").await;
     assert!(shows(&app, "DONE"));
@@ -148,7 +150,9 @@ async fn the_jobs_tab_follows_jobs_and_cancels_one() {
         fail_first: 0,
     });
     engine
-        .submit(aetheria_engine::api::Command::SubmitJob { job: long })
+        .submit(aetheria_engine::api::Command::Jobs(
+            aetheria_engine::api::JobsCommand::Submit { job: long },
+        ))
         .unwrap();
     pump_until_shown(&mut app, &mut events, "RUNNING").await;
     click(&mut app, "Cancel");

@@ -1,5 +1,6 @@
-//! `Command`: everything a front end can ask of the engine, one variant per request, each naming
-//! the events that answer it.
+//! `Command`: everything a front end can ask of the engine, grouped by domain (sessions, the turn,
+//! tools, jobs, memory, settings, models, the sandbox, voice); each variant names the events that
+//! answer it. On the wire a command is one flat object: `{"type": "session", "op": "create", …}`.
 
 use std::path::PathBuf;
 
@@ -10,27 +11,55 @@ use crate::{
     Decision, JobId, MemoryId, Policy, Secret, SessionId, Settings, ToolCallId, VoiceCommand,
 };
 
-/// What a front end asks of the engine. Each variant names the events that answer it.
+/// What a front end asks of the engine, by domain. Every answer carries the submission's number
+/// (`Envelope::submission`); a command that cannot be carried out is answered by
+/// `Event::CommandFailed`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Command {
+    /// Conversations: create, list, load, rename, delete, search.
+    Session(SessionCommand),
+    /// The agent's turn: send a message, stop it, answer its approvals.
+    Turn(TurnCommand),
+    /// Tools and MCP servers, their policies, and calling one directly.
+    Tools(ToolsCommand),
+    /// Background jobs and schedules.
+    Jobs(JobsCommand),
+    /// Long-term memories.
+    Memory(MemoryCommand),
+    /// The editable settings and the keychain.
+    Settings(SettingsCommand),
+    /// Providers' models and the local models.
+    Models(ModelsCommand),
+    /// The sandbox that runs code.
+    Sandbox(SandboxCommand),
+    /// Dictation, speech models, cues and reading aloud.
+    Voice(VoiceCommand),
+    /// Stop the engine: running turns are cancelled, sandboxes removed, then the event stream ends.
+    Shutdown,
+}
+
+/// Conversations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum SessionCommand {
     /// Create an empty conversation with an id chosen by the caller (so it can match the answer).
     /// Answered by `SessionCreated`, or `CommandFailed`.
-    CreateSession {
+    Create {
         /// The id the new session will have.
         session: SessionId,
         /// A title; when absent the session is titled after its first exchange.
         title: Option<String>,
     },
     /// List sessions, newest first. Answered by `SessionList`.
-    ListSessions,
+    List,
     /// Load one session's messages and tool calls. Answered by `SessionLoaded`, or `CommandFailed`.
-    LoadSession {
+    Load {
         /// Which session.
         session: SessionId,
     },
     /// Rename a session. Answered by `SessionUpdated`, or `CommandFailed`.
-    RenameSession {
+    Rename {
         /// Which session.
         session: SessionId,
         /// The new title (trimmed; must not be empty).
@@ -38,15 +67,31 @@ pub enum Command {
     },
     /// Delete a session with its messages and tool calls; a running turn is cancelled first.
     /// Answered by `SessionDeleted`, or `CommandFailed`.
-    DeleteSession {
+    Delete {
         /// Which session.
         session: SessionId,
     },
-    /// Send a user message and run an agent turn. Answered by `TurnStarted`, then `TextDelta`*,
-    /// `ToolCallStarted`, `ApprovalRequested`?, `ToolCallFinished` (per tool call), and exactly one of
+    /// Search every message and tool result (BM25, best first). Answered by `SearchResults`.
+    Search {
+        /// Words to look for.
+        query: String,
+        /// Most hits (default 20).
+        #[serde(default)]
+        limit: Option<usize>,
+    },
+}
+
+/// The agent's turn.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum TurnCommand {
+    /// Send a user message and run an agent turn. Answered by `SessionCreated` first when
+    /// `create` is set, then `TurnStarted`, `TextDelta`*, `ToolCallStarted`,
+    /// `ApprovalRequested`?, `ToolCallFinished` (per tool call), and exactly one of
     /// `TurnFinished`, `TurnFailed` or `TurnCancelled`; `SessionUpdated` when the session gets its
-    /// automatic title. `CommandFailed` if the session does not exist or already runs a turn.
-    SendMessage {
+    /// automatic title. `CommandFailed` if the session does not exist (and `create` is not set)
+    /// or already runs a turn.
+    Send {
         /// Which session.
         session: SessionId,
         /// What the person wrote.
@@ -55,6 +100,9 @@ pub enum Command {
         /// PNG, JPEG, GIF and WebP images go to models that take them (a clear refusal otherwise).
         #[serde(default)]
         attachments: Vec<PathBuf>,
+        /// Create the session first when it does not exist (no separate round trip).
+        #[serde(default)]
+        create: bool,
     },
     /// Stop the running turn of a session within 200 ms; the partial answer is kept and marked
     /// cancelled. Answered by `TurnCancelled` (nothing when no turn runs).
@@ -78,40 +126,65 @@ pub enum Command {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         scope: Option<String>,
     },
+}
+
+/// Tools and MCP servers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum ToolsCommand {
+    /// List the tools the agent has (starting MCP servers not yet running, so theirs are listed).
+    /// Answered by `ToolList`.
+    List,
     /// Set a tool's approval policy, remembered across restarts. Answered by `ToolPolicyChanged`.
-    SetToolPolicy {
+    SetPolicy {
         /// The tool's name.
         tool: String,
         /// The new policy.
         policy: Policy,
     },
-    /// List the tools the agent has (starting MCP servers not yet running, so theirs are listed).
-    /// Answered by `ToolList`.
-    ListTools,
     /// List the MCP servers with their state and tools (starting those not yet running).
     /// Answered by `McpServers`.
     ListMcpServers,
-    /// Search every message and tool result (BM25, best first). Answered by `SearchResults`.
-    SearchHistory {
-        /// Words to look for.
-        query: String,
-        /// Most hits (default 20).
-        #[serde(default)]
-        limit: Option<usize>,
+    /// Run one tool directly, with its policy applied (approval is asked as for the model).
+    /// Answered by `ToolCallStarted`, `ApprovalRequested`?, `ToolCallFinished`.
+    Call {
+        /// The id the call will have.
+        call: ToolCallId,
+        /// The tool's name.
+        tool: String,
+        /// Its arguments as JSON.
+        arguments: serde_json::Value,
     },
+    /// List a folder of the workspace (the Files panel), confined like the file tools.
+    /// Answered by `FileList`, or `CommandFailed`.
+    ListFiles {
+        /// The folder, relative to the workspace ("" for its top).
+        path: String,
+    },
+}
+
+/// Background jobs and schedules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum JobsCommand {
     /// Queue a background job. Answered by `JobUpdated`, or `CommandFailed`.
-    SubmitJob {
+    Submit {
         /// The job.
         job: crate::jobs::JobSpec,
     },
     /// The newest jobs. Answered by `JobList`, or `CommandFailed`.
-    ListJobs {
+    List {
         /// Most jobs (default 50).
         #[serde(default)]
         limit: Option<usize>,
     },
     /// One job. Answered by `JobUpdated`, or `CommandFailed`.
-    GetJob {
+    Get {
+        /// Which.
+        id: JobId,
+    },
+    /// Cancel a queued or running job. Answered by `JobUpdated`, or `CommandFailed`.
+    Cancel {
         /// Which.
         id: JobId,
     },
@@ -133,15 +206,16 @@ pub enum Command {
         /// Which.
         id: String,
     },
-    /// Cancel a queued or running job. Answered by `JobUpdated`, or `CommandFailed`.
-    CancelJob {
-        /// Which.
-        id: JobId,
-    },
+}
+
+/// Long-term memories.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum MemoryCommand {
     /// List the long-term memories, newest first. Answered by `Memories`.
-    ListMemories,
+    List,
     /// Change a memory's text and tags. Answered by `MemoryUpdated`, or `CommandFailed`.
-    UpdateMemory {
+    Update {
         /// Which.
         id: MemoryId,
         /// The new fact.
@@ -151,21 +225,21 @@ pub enum Command {
         tags: Vec<String>,
     },
     /// Delete a memory. Answered by `MemoryDeleted`, or `CommandFailed`.
-    DeleteMemory {
+    Delete {
         /// Which.
         id: MemoryId,
     },
-    /// List a folder of the workspace (the Files panel), confined like the file tools.
-    /// Answered by `FileList`, or `CommandFailed`.
-    ListFiles {
-        /// The folder, relative to the workspace ("" for its top).
-        path: String,
-    },
+}
+
+/// The editable settings and the keychain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum SettingsCommand {
     /// Read the editable settings. Answered by `Settings`.
-    GetSettings,
+    Get,
     /// Validate, save to `config.toml` and apply at once (providers, workspace folders, policies).
     /// Answered by `SettingsSaved`, or `CommandFailed` saying what is wrong (nothing is changed).
-    SaveSettings {
+    Save {
         /// The new settings.
         settings: Settings,
     },
@@ -181,45 +255,26 @@ pub enum Command {
         /// The provider as edited (it need not be saved yet).
         provider: ProviderConfig,
     },
+}
+
+/// Providers' models and the local models.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum ModelsCommand {
     /// List the models a provider offers (`GET /models`, every page; the installed models for the
     /// local wire), with their capabilities. Answered by `ModelList`, or `CommandFailed`.
-    ListModels {
+    List {
         /// The provider as edited (it need not be saved yet).
         provider: ProviderConfig,
     },
     /// Look for model servers on their usual local ports (Ollama 11434, LM Studio 1234, llama.cpp
     /// 8080). Answered by `LocalServers`.
     DetectLocalServers,
-    /// Run one tool directly, with its policy applied (approval is asked as for the model).
-    /// Answered by `ToolCallStarted`, `ApprovalRequested`?, `ToolCallFinished`.
-    CallTool {
-        /// The id the call will have.
-        call: ToolCallId,
-        /// The tool's name.
-        tool: String,
-        /// Its arguments as JSON.
-        arguments: serde_json::Value,
-    },
-    /// Say which sandbox runs code and whether its image is ready. Answered by `SandboxStatus`.
-    SandboxStatus,
-    /// Build the sandbox image with no registry (debootstrap, then import through the Docker
-    /// Engine API; the root filesystem alone for bubblewrap). Needs root and a Debian mirror the
-    /// first time. Answered by `SandboxImageProgress`*, then `SandboxStatus`, or `CommandFailed`.
-    BuildSandboxImage,
-    /// List every Aetheria sandbox the backend sees. Answered by `SandboxList`, or `CommandFailed`.
-    ListSandboxes,
-    /// Remove sandboxes by id (or id prefix); all of them when `ids` is empty. Answered by
-    /// `SandboxesRemoved`, or `CommandFailed`.
-    RemoveSandboxes {
-        /// Which.
-        #[serde(default)]
-        ids: Vec<String>,
-    },
     /// List the installed local models. Answered by `LocalModels`, or `CommandFailed`.
-    ListLocalModels,
+    ListLocal,
     /// Install a local GGUF model from a file path or an `http(s)` URL. Answered by
     /// `LocalModelProgress`*, then `LocalModelAdded`, or `CommandFailed` (nothing is kept).
-    AddLocalModel {
+    AddLocal {
         /// A file path or URL.
         source: String,
         /// The name to install it as (default: from the file name).
@@ -230,12 +285,29 @@ pub enum Command {
         sha256: Option<String>,
     },
     /// Remove an installed local model. Answered by `LocalModelRemoved`, or `CommandFailed`.
-    RemoveLocalModel {
+    RemoveLocal {
         /// Its name.
         name: String,
     },
-    /// Dictation, speech models, cues and reading aloud (see `VoiceCommand`).
-    Voice(VoiceCommand),
-    /// Stop the engine: running turns are cancelled, sandboxes removed, then the event stream ends.
-    Shutdown,
+}
+
+/// The sandbox that runs code.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum SandboxCommand {
+    /// Say which sandbox runs code and whether its image is ready. Answered by `SandboxStatus`.
+    Status,
+    /// Build the sandbox image with no registry (debootstrap, then import through the Docker
+    /// Engine API; the root filesystem alone for bubblewrap). Needs root and a Debian mirror the
+    /// first time. Answered by `SandboxImageProgress`*, then `SandboxStatus`, or `CommandFailed`.
+    BuildImage,
+    /// List every Aetheria sandbox the backend sees. Answered by `SandboxList`, or `CommandFailed`.
+    List,
+    /// Remove sandboxes by id (or id prefix); all of them when `ids` is empty. Answered by
+    /// `SandboxesRemoved`, or `CommandFailed`.
+    Remove {
+        /// Which.
+        #[serde(default)]
+        ids: Vec<String>,
+    },
 }

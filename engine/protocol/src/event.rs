@@ -84,7 +84,7 @@ pub enum Event {
         /// Its arguments as JSON text.
         arguments: String,
     },
-    /// A tool call waits for the person; answer with `Command::Approve`.
+    /// A tool call waits for the person; answer with `Command::Turn(TurnCommand::Approve)`.
     ApprovalRequested {
         /// Which session (none for a direct `CallTool`).
         session: Option<SessionId>,

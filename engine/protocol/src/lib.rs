@@ -16,10 +16,14 @@ use serde::{Deserialize, Serialize};
 
 mod command;
 pub mod config;
+
 mod event;
 pub mod jobs;
 
-pub use self::command::Command;
+pub use self::command::{
+    Command, JobsCommand, MemoryCommand, ModelsCommand, SandboxCommand, SessionCommand,
+    SettingsCommand, ToolsCommand, TurnCommand,
+};
 pub use self::event::Event;
 
 use crate::config::ProviderConfig;
@@ -452,15 +456,16 @@ mod tests {
 
     #[test]
     fn commands_and_events_are_tagged_json() {
-        let command = Command::SendMessage {
+        let command = Command::Turn(TurnCommand::Send {
             session: SessionId::from("s1"),
             text: "hi".into(),
             attachments: vec![],
-        };
+            create: false,
+        });
         let json = serde_json::to_value(&command).unwrap();
         assert_eq!(
             json,
-            serde_json::json!({"type": "send_message", "session": "s1", "text": "hi", "attachments": []})
+            serde_json::json!({"type": "turn", "op": "send", "session": "s1", "text": "hi", "attachments": [], "create": false})
         );
         let back: Command = serde_json::from_value(json).unwrap();
         assert_eq!(back, command);
@@ -474,10 +479,10 @@ mod tests {
 
     #[test]
     fn secrets_never_print_or_serialise() {
-        let command = Command::StoreKey {
+        let command = Command::Settings(SettingsCommand::StoreKey {
             provider: "openai".into(),
             key: Secret::new("sk-very-secret-123"),
-        };
+        });
         assert!(!format!("{command:?}").contains("sk-very"));
         assert!(!serde_json::to_string(&command).unwrap().contains("sk-very"));
         let back: Secret = serde_json::from_str("\"sk-in\"").unwrap();

@@ -133,7 +133,7 @@ pub struct Transcript {
 
 /// What a front end asks of voice. Failures are answered by `Event::CommandFailed`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "voice", rename_all = "snake_case")]
+#[serde(tag = "op", rename_all = "snake_case")]
 pub enum VoiceCommand {
     /// What voice can do here. Answered by `Status`.
     Status,

@@ -1,5 +1,5 @@
 //! The tool registry and the approval policy that guards it. Approval is enforced here, in code: a
-//! tool whose policy is `ask` does not run until a `Command::Approve` allows that very call, and a
+//! tool whose policy is `ask` does not run until a `Command::Turn(TurnCommand::Approve)` allows that very call, and a
 //! `deny` tool never runs.
 
 use std::collections::{BTreeMap, HashMap};

@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use aetheria_engine::api::{Command, Decision, Event, Policy, SessionId, ToolStatus};
+use aetheria_engine::api::{
+    Command, Decision, Event, JobsCommand, Policy, SandboxCommand, SessionCommand, SessionId,
+    ToolStatus, TurnCommand,
+};
 use aetheria_engine::config::{Config, SandboxBackend};
 use aetheria_engine::jobs::{JobKind, JobSpec, JobState};
 use aetheria_engine::testkit::Reply;
@@ -60,7 +63,9 @@ fn live(events: &[Event]) -> String {
 }
 
 async fn sandboxes(h: &mut Harness) -> Vec<aetheria_engine::api::SandboxSummary> {
-    h.handle.submit(Command::ListSandboxes).unwrap();
+    h.handle
+        .submit(Command::Sandbox(SandboxCommand::List))
+        .unwrap();
     match h
         .until(|e| matches!(e, Event::SandboxList { .. } | Event::CommandFailed { .. }))
         .await
@@ -135,9 +140,9 @@ async fn run_code_streams_output_writes_the_workspace_and_is_removed_at_exit() {
     );
     // The live output is stored with the call.
     h.handle
-        .submit(Command::LoadSession {
+        .submit(Command::Session(SessionCommand::Load {
             session: session.clone(),
-        })
+        }))
         .unwrap();
     let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
     let Some(Event::SessionLoaded { tool_calls, .. }) = loaded.last() else {
@@ -246,12 +251,12 @@ async fn code_asks_first_and_denied_code_never_runs() {
         "{preview}"
     );
     h.handle
-        .submit(Command::Approve {
+        .submit(Command::Turn(TurnCommand::Approve {
             call: call.clone(),
             decision: Decision::Deny,
             remember: false,
             scope: None,
-        })
+        }))
         .unwrap();
     let events = h.until(turn_ended).await;
     assert_eq!(finished(&events)[0].0, ToolStatus::Denied);
@@ -334,12 +339,12 @@ async fn network_is_off_until_the_person_approves_it_and_then_leads_only_to_the_
     };
     assert_eq!(tool, "sandbox_network");
     h.handle
-        .submit(Command::Approve {
+        .submit(Command::Turn(TurnCommand::Approve {
             call: call.clone(),
             decision: Decision::Allow,
             remember: false,
             scope: None,
-        })
+        }))
         .unwrap();
     let events = h.until(turn_ended).await;
     let done = finished(&events);
@@ -455,7 +460,9 @@ async fn bubblewrap_runs_code_when_chosen_and_status_says_so() {
         },
     )
     .await;
-    h.handle.submit(Command::SandboxStatus).unwrap();
+    h.handle
+        .submit(Command::Sandbox(SandboxCommand::Status))
+        .unwrap();
     let Some(Event::SandboxStatus { status }) = h
         .until(|e| matches!(e, Event::SandboxStatus { .. }))
         .await
@@ -482,7 +489,9 @@ async fn docker_status_reports_the_image() {
         return;
     }
     let mut h = start(vec![], |_| {}).await;
-    h.handle.submit(Command::SandboxStatus).unwrap();
+    h.handle
+        .submit(Command::Sandbox(SandboxCommand::Status))
+        .unwrap();
     let Some(Event::SandboxStatus { status }) = h
         .until(|e| matches!(e, Event::SandboxStatus { .. }))
         .await
@@ -522,9 +531,9 @@ async fn a_code_job_runs_in_its_own_sandbox_shows_progress_and_can_be_cancelled(
         "import time\nprint('step 1 of 2', flush=True)\ntime.sleep(2)\nprint('step 2 of 2', flush=True)\nopen('/workspace/job.txt','w').write('made by a job')\n",
     );
     h.handle
-        .submit(Command::SubmitJob {
+        .submit(Command::Jobs(JobsCommand::Submit {
             job: long_run.clone(),
-        })
+        }))
         .unwrap();
     let running = h
         .job_until(&long_run.id, |j| j.progress == "step 1 of 2")
@@ -546,9 +555,9 @@ async fn a_code_job_runs_in_its_own_sandbox_shows_progress_and_can_be_cancelled(
     // A failing program fails its only attempt, with its output as the error.
     let failing = code_job("bash", "echo 'no such input' >&2; exit 3");
     h.handle
-        .submit(Command::SubmitJob {
+        .submit(Command::Jobs(JobsCommand::Submit {
             job: failing.clone(),
-        })
+        }))
         .unwrap();
     let dead = h.job_until(&failing.id, |j| j.state.is_final()).await;
     assert_eq!(dead.state, JobState::Dead, "{dead:?}");
@@ -562,9 +571,9 @@ async fn a_code_job_runs_in_its_own_sandbox_shows_progress_and_can_be_cancelled(
         "import time\nprint('looping', flush=True)\nwhile True: time.sleep(1)\n",
     );
     h.handle
-        .submit(Command::SubmitJob {
+        .submit(Command::Jobs(JobsCommand::Submit {
             job: endless.clone(),
-        })
+        }))
         .unwrap();
     h.job_until(&endless.id, |j| j.progress == "looping").await;
     let name = format!("job-{}", endless.id);
@@ -573,9 +582,9 @@ async fn a_code_job_runs_in_its_own_sandbox_shows_progress_and_can_be_cancelled(
         "the job's own sandbox runs it"
     );
     h.handle
-        .submit(Command::CancelJob {
+        .submit(Command::Jobs(JobsCommand::Cancel {
             id: endless.id.clone(),
-        })
+        }))
         .unwrap();
     let cancelled = h.job_until(&endless.id, |j| j.state.is_final()).await;
     assert_eq!(cancelled.state, JobState::Cancelled, "{cancelled:?}");
@@ -592,9 +601,9 @@ async fn a_code_job_runs_in_its_own_sandbox_shows_progress_and_can_be_cancelled(
     // Nonsense is refused before any sandbox starts.
     let unknown = code_job("cobol", "DISPLAY 'HI'.");
     h.handle
-        .submit(Command::SubmitJob {
+        .submit(Command::Jobs(JobsCommand::Submit {
             job: unknown.clone(),
-        })
+        }))
         .unwrap();
     let refused = h.job_until(&unknown.id, |j| j.state.is_final()).await;
     assert!(

@@ -3,7 +3,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aetheria_engine::api::{Command, Envelope, ErrorInfo, Event, JobId, Secret, SessionId};
+use aetheria_engine::api::{
+    Command, Envelope, ErrorInfo, Event, JobId, JobsCommand, Secret, SessionCommand, SessionId,
+    SettingsCommand, ToolsCommand, TurnCommand,
+};
 use aetheria_engine::config::{Config, ProviderConfig, Wire};
 use aetheria_engine::jobs::JobRecord;
 use aetheria_engine::testkit::{Reply, ScriptedServer};
@@ -74,10 +77,10 @@ impl Harness {
     /// up to and including its answer, `KeyStored` or `CommandFailed`.
     pub async fn store_key(&mut self, provider: &str, key: &str) -> Vec<Event> {
         self.handle
-            .submit(Command::StoreKey {
+            .submit(Command::Settings(SettingsCommand::StoreKey {
                 provider: provider.into(),
                 key: Secret::new(key),
-            })
+            }))
             .unwrap();
         self.until(|e| matches!(e, Event::KeyStored { .. } | Event::CommandFailed { .. }))
             .await
@@ -99,10 +102,10 @@ impl Harness {
     pub async fn new_session(&mut self) -> SessionId {
         let session = SessionId::new();
         self.handle
-            .submit(Command::CreateSession {
+            .submit(Command::Session(SessionCommand::Create {
                 session: session.clone(),
                 title: None,
-            })
+            }))
             .unwrap();
         let events = self
             .until(|e| matches!(e, Event::SessionCreated { .. }))
@@ -115,11 +118,12 @@ impl Harness {
 
     pub fn send(&self, session: &SessionId, text: &str) {
         self.handle
-            .submit(Command::SendMessage {
+            .submit(Command::Turn(TurnCommand::Send {
                 session: session.clone(),
                 text: text.into(),
                 attachments: vec![],
-            })
+                create: false,
+            }))
             .unwrap();
     }
 
@@ -211,7 +215,7 @@ impl Harness {
     /// A background job as it is now.
     pub async fn job(&mut self, id: &JobId) -> JobRecord {
         self.handle
-            .submit(Command::GetJob { id: id.clone() })
+            .submit(Command::Jobs(JobsCommand::Get { id: id.clone() }))
             .unwrap();
         match self
             .until(|e| matches!(e, Event::JobUpdated { job } if &job.spec.id == id))
@@ -240,11 +244,11 @@ impl Harness {
         use aetheria_engine::api::{Decision, ToolCallId};
         let call = ToolCallId::new();
         self.handle
-            .submit(Command::CallTool {
+            .submit(Command::Tools(ToolsCommand::Call {
                 call: call.clone(),
                 tool: tool.into(),
                 arguments,
-            })
+            }))
             .unwrap();
         let mut asked = false;
         loop {
@@ -252,12 +256,12 @@ impl Harness {
                 Event::ApprovalRequested { call: c, .. } if c == call => {
                     asked = true;
                     self.handle
-                        .submit(Command::Approve {
+                        .submit(Command::Turn(TurnCommand::Approve {
                             call: call.clone(),
                             decision: Decision::Allow,
                             remember: false,
                             scope: None,
-                        })
+                        }))
                         .unwrap();
                 }
                 Event::ToolCallFinished {

@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use aetheria_engine::api::{Command, Event, Policy, ToolStatus};
+use aetheria_engine::api::{Command, Event, Policy, ToolStatus, ToolsCommand};
 use aetheria_engine::config::GithubConfig;
 use aetheria_engine::secrets::Secrets;
 use axum::Router;
@@ -482,7 +482,7 @@ async fn the_github_tools_speak_the_rest_api() {
 #[tokio::test]
 async fn github_tools_are_offered_only_when_configured() {
     let mut h = Harness::start(vec![]).await;
-    h.handle.submit(Command::ListTools).unwrap();
+    h.handle.submit(Command::Tools(ToolsCommand::List)).unwrap();
     let events = h.until(|e| matches!(e, Event::ToolList { .. })).await;
     let Some(Event::ToolList { tools }) = events.last() else {
         unreachable!()

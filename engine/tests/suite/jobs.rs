@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aetheria_engine::api::{Command, Event, JobId};
+use aetheria_engine::api::{Command, Event, JobId, JobsCommand, SessionCommand, TurnCommand};
 use aetheria_engine::jobs::{JobKind, JobRecord, JobSpec, JobState, Queue, RedisQueue, Worker};
 
 use super::common::Harness;
@@ -31,7 +31,7 @@ async fn a_job_turn_is_cancelled_like_a_window_turn() {
         })
     };
     h.handle
-        .submit(Command::SubmitJob { job: job.clone() })
+        .submit(Command::Jobs(JobsCommand::Submit { job: job.clone() }))
         .unwrap();
     // The job's turn streams in a session of its own; no front end's command caused its events.
     let mut session = None;
@@ -51,9 +51,9 @@ async fn a_job_turn_is_cancelled_like_a_window_turn() {
     }
     let session = session.expect("the job's turn started");
     h.handle
-        .submit(Command::Cancel {
+        .submit(Command::Turn(TurnCommand::Cancel {
             session: session.clone(),
-        })
+        }))
         .unwrap();
     h.until(|e| matches!(e, Event::TurnCancelled { session: s } if *s == session))
         .await;
@@ -81,7 +81,7 @@ async fn the_embedded_queue_retries_dead_letters_and_cancels() {
     });
     for spec in [&flaky, &hopeless, &long] {
         h.handle
-            .submit(Command::SubmitJob { job: spec.clone() })
+            .submit(Command::Jobs(JobsCommand::Submit { job: spec.clone() }))
             .unwrap();
         let events = h.until(|e| matches!(e, Event::JobUpdated { .. })).await;
         assert!(
@@ -99,21 +99,23 @@ async fn the_embedded_queue_retries_dead_letters_and_cancels() {
 
     until_state(&mut h, &long.id, JobState::Running).await;
     h.handle
-        .submit(Command::CancelJob {
+        .submit(Command::Jobs(JobsCommand::Cancel {
             id: long.id.clone(),
-        })
+        }))
         .unwrap();
     let events = h.until(|e| matches!(e, Event::JobUpdated { .. })).await;
     assert!(
         matches!(events.last(), Some(Event::JobUpdated { job }) if job.state == JobState::Cancelled)
     );
     let error = h
-        .refused(Command::CancelJob {
+        .refused(Command::Jobs(JobsCommand::Cancel {
             id: long.id.clone(),
-        })
+        }))
         .await;
     assert!(error.message.contains("already finished"), "{error:?}");
-    h.handle.submit(Command::ListJobs { limit: None }).unwrap();
+    h.handle
+        .submit(Command::Jobs(JobsCommand::List { limit: None }))
+        .unwrap();
     let events = h.until(|e| matches!(e, Event::JobList { .. })).await;
     let Some(Event::JobList { jobs }) = events.last() else {
         unreachable!()
@@ -138,7 +140,7 @@ async fn with_redis_the_commands_reach_the_shared_queue() {
         fail_first: 0,
     });
     h.handle
-        .submit(Command::SubmitJob { job: spec.clone() })
+        .submit(Command::Jobs(JobsCommand::Submit { job: spec.clone() }))
         .unwrap();
     let events = h.until(|e| matches!(e, Event::JobUpdated { .. })).await;
     assert!(
@@ -192,7 +194,7 @@ async fn prompt_and_research_jobs_run_turns_headlessly() {
         allow: vec!["fs_write".into()],
     });
     h.handle
-        .submit(Command::SubmitJob { job: first.clone() })
+        .submit(Command::Jobs(JobsCommand::Submit { job: first.clone() }))
         .unwrap();
     let done = until_state(&mut h, &first.id, JobState::Done).await;
     assert_eq!(done.result, "Saved the summary.");
@@ -208,9 +210,9 @@ async fn prompt_and_research_jobs_run_turns_headlessly() {
         allow: vec!["fs_delete".into()],
     });
     h.handle
-        .submit(Command::SubmitJob {
+        .submit(Command::Jobs(JobsCommand::Submit {
             job: second.clone(),
-        })
+        }))
         .unwrap();
     let done = until_state(&mut h, &second.id, JobState::Done).await;
     assert_eq!(done.result, "I could not delete it.");
@@ -229,9 +231,9 @@ async fn prompt_and_research_jobs_run_turns_headlessly() {
         question: "Which Rust web framework is fastest?".into(),
     });
     h.handle
-        .submit(Command::SubmitJob {
+        .submit(Command::Jobs(JobsCommand::Submit {
             job: research.clone(),
-        })
+        }))
         .unwrap();
     let done = until_state(&mut h, &research.id, JobState::Done).await;
     assert!(
@@ -259,7 +261,9 @@ async fn prompt_and_research_jobs_run_turns_headlessly() {
         report
     );
     // The jobs' conversations are sessions like any other.
-    h.handle.submit(Command::ListSessions).unwrap();
+    h.handle
+        .submit(Command::Session(SessionCommand::List))
+        .unwrap();
     let events = h.until(|e| matches!(e, Event::SessionList { .. })).await;
     let Some(Event::SessionList { sessions }) = events.last() else {
         unreachable!()
@@ -276,22 +280,22 @@ async fn a_scheduled_prompt_runs_each_occurrence_once() {
         .collect();
     let mut h = Harness::start(replies).await;
     let error = h
-        .refused(Command::AddSchedule {
+        .refused(Command::Jobs(JobsCommand::AddSchedule {
             cron: "not a cron".into(),
             text: "x".into(),
             allow: vec![],
-        })
+        }))
         .await;
     assert!(
         error.message.contains("is not a cron expression"),
         "{error:?}"
     );
     h.handle
-        .submit(Command::AddSchedule {
+        .submit(Command::Jobs(JobsCommand::AddSchedule {
             cron: "* * * * * *".into(),
             text: "Morning briefing".into(),
             allow: vec![],
-        })
+        }))
         .unwrap();
     let events = h.until(|e| matches!(e, Event::ScheduleAdded { .. })).await;
     let Some(Event::ScheduleAdded { schedule }) = events.last() else {
@@ -311,13 +315,15 @@ async fn a_scheduled_prompt_runs_each_occurrence_once() {
         }
     }
     h.handle
-        .submit(Command::RemoveSchedule {
+        .submit(Command::Jobs(JobsCommand::RemoveSchedule {
             id: schedule.id.clone(),
-        })
+        }))
         .unwrap();
     h.until(|e| matches!(e, Event::ScheduleRemoved { .. }))
         .await;
-    h.handle.submit(Command::ListSchedules).unwrap();
+    h.handle
+        .submit(Command::Jobs(JobsCommand::ListSchedules))
+        .unwrap();
     let events = h.until(|e| matches!(e, Event::Schedules { .. })).await;
     assert!(matches!(events.last(), Some(Event::Schedules { schedules }) if schedules.is_empty()));
     // Every occurrence ran once: job ids differ by the second they stand for.
@@ -391,7 +397,7 @@ async fn jobs_keep_this_machines_policies_and_its_secrets() {
         })
     };
     h.handle
-        .submit(Command::SubmitJob { job: code.clone() })
+        .submit(Command::Jobs(JobsCommand::Submit { job: code.clone() }))
         .unwrap();
     let dead = until_state(&mut h, &code.id, JobState::Dead).await;
     assert!(dead.error.contains("run_code is turned off"), "{dead:?}");
@@ -400,9 +406,9 @@ async fn jobs_keep_this_machines_policies_and_its_secrets() {
         allow: vec![],
     });
     h.handle
-        .submit(Command::SubmitJob {
+        .submit(Command::Jobs(JobsCommand::Submit {
             job: prompt.clone(),
-        })
+        }))
         .unwrap();
     let done = until_state(&mut h, &prompt.id, JobState::Done).await;
     assert!(!done.result.contains(token), "{done:?}");

@@ -4,7 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use aetheria_engine::api::{Command, ErrorKind, Event, Policy, ToolStatus};
+use aetheria_engine::api::{
+    Command, ErrorKind, Event, ModelsCommand, Policy, SessionCommand, ToolStatus, ToolsCommand,
+    TurnCommand,
+};
 use aetheria_engine::config::Config;
 use aetheria_engine::{Engine, Events, Handle};
 
@@ -33,7 +36,7 @@ impl Offline {
         // Every tool the engine has, allowed if named, else turned off (so a new built-in tool
         // never changes what this small model is offered).
         let (probe, mut probe_events) = Engine::start(config.clone()).await.unwrap();
-        probe.submit(Command::ListTools).unwrap();
+        probe.submit(Command::Tools(ToolsCommand::List)).unwrap();
         let all = loop {
             if let Some(Event::ToolList { tools }) = probe_events.recv().await.map(|e| e.event) {
                 break tools;
@@ -77,11 +80,11 @@ impl Offline {
     /// Asks to install `source`; the events up to `LocalModelAdded` or `CommandFailed`.
     async fn add(&mut self, source: &str, name: Option<&str>, sha256: Option<&str>) -> Vec<Event> {
         self.handle
-            .submit(Command::AddLocalModel {
+            .submit(Command::Models(ModelsCommand::AddLocal {
                 source: source.to_owned(),
                 name: name.map(str::to_owned),
                 sha256: sha256.map(str::to_owned),
-            })
+            }))
             .unwrap();
         self.until(|e| {
             matches!(
@@ -103,11 +106,12 @@ impl Offline {
 
     async fn turn(&mut self, session: &aetheria_engine::api::SessionId, text: &str) -> Vec<Event> {
         self.handle
-            .submit(Command::SendMessage {
+            .submit(Command::Turn(TurnCommand::Send {
                 session: session.clone(),
                 text: text.into(),
                 attachments: vec![],
-            })
+                create: false,
+            }))
             .unwrap();
         self.until(turn_ended).await
     }
@@ -126,10 +130,10 @@ impl Offline {
     async fn session(&mut self) -> aetheria_engine::api::SessionId {
         let session = aetheria_engine::api::SessionId::new();
         self.handle
-            .submit(Command::CreateSession {
+            .submit(Command::Session(SessionCommand::Create {
                 session: session.clone(),
                 title: Some("offline".into()),
-            })
+            }))
             .unwrap();
         self.until(|e| matches!(e, Event::SessionCreated { .. }))
             .await;
@@ -160,7 +164,10 @@ async fn the_model_manager_installs_checks_lists_and_removes() {
         .filter(|e| matches!(e, Event::LocalModelProgress { .. }))
         .count();
     assert!(progress >= 2, "no progress was reported: {events:?}");
-    offline.handle.submit(Command::ListLocalModels).unwrap();
+    offline
+        .handle
+        .submit(Command::Models(ModelsCommand::ListLocal))
+        .unwrap();
     let listed = offline
         .until(|e| matches!(e, Event::LocalModels { .. }))
         .await;
@@ -204,7 +211,10 @@ async fn the_model_manager_installs_checks_lists_and_removes() {
         "{events:?}"
     );
 
-    offline.handle.submit(Command::ListLocalModels).unwrap();
+    offline
+        .handle
+        .submit(Command::Models(ModelsCommand::ListLocal))
+        .unwrap();
     let listed = offline
         .until(|e| matches!(e, Event::LocalModels { .. }))
         .await;
@@ -216,9 +226,9 @@ async fn the_model_manager_installs_checks_lists_and_removes() {
 
     offline
         .handle
-        .submit(Command::RemoveLocalModel {
+        .submit(Command::Models(ModelsCommand::RemoveLocal {
             name: "SmolLM2-135M-Instruct.Q4_1".into(),
-        })
+        }))
         .unwrap();
     let events = offline
         .until(|e| {

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use aetheria_engine::api::{
-    Command, Decision, Effect, Event, McpServerInfo, McpState, Policy, ToolInfo, ToolStatus,
+    Command, Decision, Effect, Event, McpServerInfo, McpState, Policy, SettingsCommand, ToolInfo,
+    ToolStatus, ToolsCommand, TurnCommand,
 };
 use aetheria_engine::config::McpServerConfig;
 use aetheria_engine::testkit::Reply;
@@ -41,7 +42,7 @@ fn stdio_server(python: &std::path::Path) -> McpServerConfig {
 }
 
 async fn tools(h: &mut Harness) -> Vec<ToolInfo> {
-    h.handle.submit(Command::ListTools).unwrap();
+    h.handle.submit(Command::Tools(ToolsCommand::List)).unwrap();
     let events = h.until(|e| matches!(e, Event::ToolList { .. })).await;
     let Some(Event::ToolList { tools }) = events.last() else {
         unreachable!()
@@ -50,7 +51,9 @@ async fn tools(h: &mut Harness) -> Vec<ToolInfo> {
 }
 
 async fn servers(h: &mut Harness) -> Vec<McpServerInfo> {
-    h.handle.submit(Command::ListMcpServers).unwrap();
+    h.handle
+        .submit(Command::Tools(ToolsCommand::ListMcpServers))
+        .unwrap();
     let events = h.until(|e| matches!(e, Event::McpServers { .. })).await;
     let Some(Event::McpServers { servers }) = events.last() else {
         unreachable!()
@@ -85,7 +88,9 @@ async fn a_stdio_server_lists_calls_fails_crashes_and_restarts() {
     )
     .await;
     // The settings list the server.
-    h.handle.submit(Command::GetSettings).unwrap();
+    h.handle
+        .submit(Command::Settings(SettingsCommand::Get))
+        .unwrap();
     let events = h.until(|e| matches!(e, Event::Settings { .. })).await;
     assert!(
         matches!(events.last(), Some(Event::Settings { settings }) if settings.mcp_servers.contains_key("notes"))
@@ -120,12 +125,12 @@ async fn a_stdio_server_lists_calls_fails_crashes_and_restarts() {
     let offered = serde_json::to_string(&h.server.requests()[0]["tools"]).unwrap();
     assert!(offered.contains("notes__shout"), "{offered}");
     h.handle
-        .submit(Command::Approve {
+        .submit(Command::Turn(TurnCommand::Approve {
             call: call.clone(),
             decision: Decision::Allow,
             remember: false,
             scope: None,
-        })
+        }))
         .unwrap();
     let events = h.until(turn_ended).await;
     let output = events.iter().find_map(|e| match e {

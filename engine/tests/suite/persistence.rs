@@ -1,7 +1,9 @@
 //! Persistence on disk: a reopened engine finds sessions, messages and tool calls; a newer or
 //! damaged database is refused with a clear message and left untouched.
 
-use aetheria_engine::api::{Command, Event, MessageStatus, Role, ToolStatus};
+use aetheria_engine::api::{
+    Command, Event, MessageStatus, Role, SessionCommand, ToolStatus, TurnCommand,
+};
 use aetheria_engine::testkit::Reply;
 use aetheria_engine::{Engine, EngineError};
 
@@ -24,16 +26,18 @@ async fn a_reopened_engine_finds_everything() {
 
     let config = config_for(&h.data, &h.workspace, &h.server.base_url());
     let (handle, mut events) = Engine::start(config).await.unwrap();
-    handle.submit(Command::ListSessions).unwrap();
+    handle
+        .submit(Command::Session(SessionCommand::List))
+        .unwrap();
     let Some(Event::SessionList { sessions }) = events.recv().await.map(|e| e.event) else {
         panic!()
     };
     assert_eq!(sessions.len(), 1);
     assert_eq!(sessions[0].title, "What is in my workspace?");
     handle
-        .submit(Command::LoadSession {
+        .submit(Command::Session(SessionCommand::Load {
             session: session.clone(),
-        })
+        }))
         .unwrap();
     let Some(Event::SessionLoaded {
         messages,
@@ -60,11 +64,12 @@ async fn a_reopened_engine_finds_everything() {
 
     // The next turn sends the whole history, tool result included.
     handle
-        .submit(Command::SendMessage {
+        .submit(Command::Turn(TurnCommand::Send {
             session,
             text: "And now?".into(),
             attachments: vec![],
-        })
+            create: false,
+        }))
         .unwrap();
     loop {
         match events.recv().await.map(|e| e.event) {

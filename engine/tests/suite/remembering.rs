@@ -2,13 +2,17 @@
 //! session's context carries; the person lists, edits and deletes memories; history search finds
 //! messages and tool results across sessions.
 
-use aetheria_engine::api::{Command, Decision, Event, MemoryRecord, Role};
+use aetheria_engine::api::{
+    Command, Decision, Event, MemoryCommand, MemoryRecord, Role, SessionCommand, TurnCommand,
+};
 use aetheria_engine::testkit::Reply;
 
 use super::common::{Harness, remembering_with_embeddings, turn_ended};
 
 async fn memories(h: &mut Harness) -> Vec<MemoryRecord> {
-    h.handle.submit(Command::ListMemories).unwrap();
+    h.handle
+        .submit(Command::Memory(MemoryCommand::List))
+        .unwrap();
     let events = h.until(|e| matches!(e, Event::Memories { .. })).await;
     let Some(Event::Memories { memories }) = events.last() else {
         unreachable!()
@@ -38,12 +42,12 @@ async fn a_remembered_fact_reaches_a_later_session_and_the_person_can_edit_it() 
     };
     assert_eq!(tool, "remember");
     h.handle
-        .submit(Command::Approve {
+        .submit(Command::Turn(TurnCommand::Approve {
             call: call.clone(),
             decision: Decision::Allow,
             remember: false,
             scope: None,
-        })
+        }))
         .unwrap();
     let events = h.until(turn_ended).await;
     let stored = events.iter().find_map(|e| match e {
@@ -74,11 +78,11 @@ async fn a_remembered_fact_reaches_a_later_session_and_the_person_can_edit_it() 
     let listed = memories(&mut h).await;
     assert_eq!(listed.len(), 1);
     h.handle
-        .submit(Command::UpdateMemory {
+        .submit(Command::Memory(MemoryCommand::Update {
             id: listed[0].id.clone(),
             text: "The person's cat is called Mochi.".into(),
             tags: vec![],
-        })
+        }))
         .unwrap();
     let events = h.until(|e| matches!(e, Event::MemoryUpdated { .. })).await;
     assert!(
@@ -94,24 +98,24 @@ async fn a_remembered_fact_reaches_a_later_session_and_the_person_can_edit_it() 
         "{system}"
     );
     let error = h
-        .refused(Command::UpdateMemory {
+        .refused(Command::Memory(MemoryCommand::Update {
             id: listed[0].id.clone(),
             text: "  ".into(),
             tags: vec![],
-        })
+        }))
         .await;
     assert!(error.message.contains("cannot be empty"), "{error:?}");
     h.handle
-        .submit(Command::DeleteMemory {
+        .submit(Command::Memory(MemoryCommand::Delete {
             id: listed[0].id.clone(),
-        })
+        }))
         .unwrap();
     h.until(|e| matches!(e, Event::MemoryDeleted { .. })).await;
     assert!(memories(&mut h).await.is_empty());
     let error = h
-        .refused(Command::DeleteMemory {
+        .refused(Command::Memory(MemoryCommand::Delete {
             id: listed[0].id.clone(),
-        })
+        }))
         .await;
     assert!(error.message.contains("no memory"), "{error:?}");
 }
@@ -153,10 +157,10 @@ async fn history_search_finds_messages_across_sessions() {
     let code = h.new_session().await;
     h.turn(&code, "How do I build a release binary?").await;
     h.handle
-        .submit(Command::SearchHistory {
+        .submit(Command::Session(SessionCommand::Search {
             query: "Lisbon river".into(),
             limit: None,
-        })
+        }))
         .unwrap();
     let events = h.until(|e| matches!(e, Event::SearchResults { .. })).await;
     let Some(Event::SearchResults { query, hits }) = events.last() else {
@@ -175,10 +179,10 @@ async fn history_search_finds_messages_across_sessions() {
         "{hits:?}"
     );
     h.handle
-        .submit(Command::SearchHistory {
+        .submit(Command::Session(SessionCommand::Search {
             query: "release".into(),
             limit: Some(5),
-        })
+        }))
         .unwrap();
     let events = h.until(|e| matches!(e, Event::SearchResults { .. })).await;
     let Some(Event::SearchResults { hits, .. }) = events.last() else {

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command as Process, Stdio};
 use std::time::Duration;
 
-use aetheria_engine::api::{Command, ErrorKind, Event, Role};
+use aetheria_engine::api::{Command, ErrorKind, Event, Role, SessionCommand};
 use aetheria_engine::config::Config;
 use aetheria_engine::secrets::Secrets;
 use aetheria_engine::testkit::Reply;
@@ -119,7 +119,9 @@ async fn two_engines_share_their_memory_on_a_surrealdb_server() {
     // "Machine B", with its own data folder, sees it: listed, loaded and found by search.
     let (url, acct) = (server.url.clone(), account.clone());
     let mut b = Harness::start_with(vec![], move |c| on_server(c, &url, &acct)).await;
-    b.handle.submit(Command::ListSessions).unwrap();
+    b.handle
+        .submit(Command::Session(SessionCommand::List))
+        .unwrap();
     let Some(Event::SessionList { sessions }) = b
         .until(|e| matches!(e, Event::SessionList { .. }))
         .await
@@ -129,9 +131,9 @@ async fn two_engines_share_their_memory_on_a_surrealdb_server() {
     };
     assert!(sessions.iter().any(|s| s.id == session), "{sessions:?}");
     b.handle
-        .submit(Command::LoadSession {
+        .submit(Command::Session(SessionCommand::Load {
             session: session.clone(),
-        })
+        }))
         .unwrap();
     let Some(Event::SessionLoaded { messages, .. }) = b
         .until(|e| matches!(e, Event::SessionLoaded { .. }))
@@ -147,10 +149,10 @@ async fn two_engines_share_their_memory_on_a_surrealdb_server() {
         "Sea otters hold hands while they sleep."
     );
     b.handle
-        .submit(Command::SearchHistory {
+        .submit(Command::Session(SessionCommand::Search {
             query: "otter sleeping".into(),
             limit: None,
-        })
+        }))
         .unwrap();
     let Some(Event::SearchResults { hits, .. }) = b
         .until(|e| matches!(e, Event::SearchResults { .. }))
@@ -169,9 +171,9 @@ async fn two_engines_share_their_memory_on_a_surrealdb_server() {
     assert!(!b.data.path().join("db").exists());
     // B deletes the session; A, which knew it, asks the server before its next turn.
     b.handle
-        .submit(Command::DeleteSession {
+        .submit(Command::Session(SessionCommand::Delete {
             session: session.clone(),
-        })
+        }))
         .unwrap();
     b.until(|e| matches!(e, Event::SessionDeleted { .. })).await;
     a.send(&session, "and sea lions?");

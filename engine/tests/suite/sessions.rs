@@ -1,6 +1,6 @@
 //! Session commands: create, list, rename, delete, and the errors of each.
 
-use aetheria_engine::api::{Command, ErrorKind, Event, SessionId};
+use aetheria_engine::api::{Command, ErrorKind, Event, SessionCommand, SessionId, TurnCommand};
 use aetheria_engine::testkit::Reply;
 
 use super::common::Harness;
@@ -11,7 +11,9 @@ async fn create_list_rename_delete() {
     let a = h.new_session().await;
     let b = h.new_session().await;
 
-    h.handle.submit(Command::ListSessions).unwrap();
+    h.handle
+        .submit(Command::Session(SessionCommand::List))
+        .unwrap();
     let events = h.until(|e| matches!(e, Event::SessionList { .. })).await;
     let Some(Event::SessionList { sessions }) = events.last() else {
         unreachable!()
@@ -21,10 +23,10 @@ async fn create_list_rename_delete() {
     assert!(sessions.iter().all(|s| s.title == "New chat"));
 
     h.handle
-        .submit(Command::RenameSession {
+        .submit(Command::Session(SessionCommand::Rename {
             session: a.clone(),
             title: "  Taxes 2026 ".into(),
-        })
+        }))
         .unwrap();
     let events = h.until(|e| matches!(e, Event::SessionUpdated { .. })).await;
     assert!(
@@ -32,10 +34,10 @@ async fn create_list_rename_delete() {
     );
 
     h.handle
-        .submit(Command::RenameSession {
+        .submit(Command::Session(SessionCommand::Rename {
             session: a.clone(),
             title: "   ".into(),
-        })
+        }))
         .unwrap();
     let events = h.until(|e| matches!(e, Event::CommandFailed { .. })).await;
     assert!(
@@ -43,13 +45,17 @@ async fn create_list_rename_delete() {
     );
 
     h.handle
-        .submit(Command::DeleteSession { session: a.clone() })
+        .submit(Command::Session(SessionCommand::Delete {
+            session: a.clone(),
+        }))
         .unwrap();
     let events = h.until(|e| matches!(e, Event::SessionDeleted { .. })).await;
     assert!(matches!(events.last(), Some(Event::SessionDeleted { session }) if *session == a));
 
     h.handle
-        .submit(Command::LoadSession { session: a.clone() })
+        .submit(Command::Session(SessionCommand::Load {
+            session: a.clone(),
+        }))
         .unwrap();
     let events = h.until(|e| matches!(e, Event::CommandFailed { .. })).await;
     assert!(
@@ -92,11 +98,12 @@ async fn attachments_are_added_and_bad_ones_fail_clearly() {
     std::fs::write(&file, "attached words").unwrap();
     let s = h.new_session().await;
     h.handle
-        .submit(Command::SendMessage {
+        .submit(Command::Turn(TurnCommand::Send {
             session: s.clone(),
             text: "see file".into(),
             attachments: vec![file],
-        })
+            create: false,
+        }))
         .unwrap();
     let events = h.until(super::common::turn_ended).await;
     assert!(matches!(events.last(), Some(Event::TurnFinished { .. })));
@@ -110,11 +117,12 @@ async fn attachments_are_added_and_bad_ones_fail_clearly() {
     );
 
     h.handle
-        .submit(Command::SendMessage {
+        .submit(Command::Turn(TurnCommand::Send {
             session: s,
             text: "and this".into(),
             attachments: vec![h.workspace.join("missing.bin")],
-        })
+            create: false,
+        }))
         .unwrap();
     let events = h.until(super::common::turn_ended).await;
     assert!(
@@ -142,11 +150,12 @@ async fn images_go_to_models_that_take_them_and_stay_in_the_history() {
     std::fs::write(&image, PNG).unwrap();
     let s = h.new_session().await;
     h.handle
-        .submit(Command::SendMessage {
+        .submit(Command::Turn(TurnCommand::Send {
             session: s.clone(),
             text: "what is this?".into(),
             attachments: vec![image.clone()],
-        })
+            create: false,
+        }))
         .unwrap();
     let events = h.until(super::common::turn_ended).await;
     assert!(
@@ -185,11 +194,12 @@ async fn images_are_refused_clearly_by_models_without_vision() {
         (binary, "neither text nor a PNG"),
     ] {
         h.handle
-            .submit(Command::SendMessage {
+            .submit(Command::Turn(TurnCommand::Send {
                 session: s.clone(),
                 text: "look".into(),
                 attachments: vec![file],
-            })
+                create: false,
+            }))
             .unwrap();
         let events = h.until(super::common::turn_ended).await;
         let Some(Event::TurnFailed { error, .. }) = events.last() else {
@@ -199,4 +209,63 @@ async fn images_are_refused_clearly_by_models_without_vision() {
         assert!(error.message.contains(says), "{}", error.message);
     }
     assert!(h.server.requests().is_empty(), "nothing was sent");
+}
+
+/// A first message can create its session: one command, `SessionCreated` first, then the turn;
+/// without `create` a missing session is refused, and a forged id that exists is not created
+/// twice.
+#[tokio::test]
+async fn a_message_creates_its_session_when_asked() {
+    let mut h = Harness::start(vec![Reply::text(&["Hi there."])]).await;
+    let session = SessionId::new();
+    let refused = h
+        .refused(Command::Turn(TurnCommand::Send {
+            session: session.clone(),
+            text: "hello".into(),
+            attachments: vec![],
+            create: false,
+        }))
+        .await;
+    assert_eq!(refused.kind, ErrorKind::Missing);
+    h.handle
+        .submit(Command::Turn(TurnCommand::Send {
+            session: session.clone(),
+            text: "hello".into(),
+            attachments: vec![],
+            create: true,
+        }))
+        .unwrap();
+    let events = h.until(super::common::turn_ended).await;
+    assert!(
+        matches!(&events[0], Event::SessionCreated { session: s } if s.id == session),
+        "{events:?}"
+    );
+    assert!(matches!(events.last(), Some(Event::TurnFinished { .. })));
+    // Sent again with `create`, the session is used, not made again.
+    h.server.push(Reply::text(&["Again."]));
+    h.handle
+        .submit(Command::Turn(TurnCommand::Send {
+            session: session.clone(),
+            text: "and again".into(),
+            attachments: vec![],
+            create: true,
+        }))
+        .unwrap();
+    let again = h.until(super::common::turn_ended).await;
+    assert!(
+        !again
+            .iter()
+            .any(|e| matches!(e, Event::SessionCreated { .. })),
+        "{again:?}"
+    );
+    h.handle
+        .submit(Command::Session(SessionCommand::Load {
+            session: session.clone(),
+        }))
+        .unwrap();
+    let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
+    let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else {
+        unreachable!()
+    };
+    assert_eq!(messages.len(), 4, "{messages:?}");
 }

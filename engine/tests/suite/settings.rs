@@ -1,7 +1,7 @@
 //! Settings while the engine runs: read, save (validated, written, applied at once), keys to the
 //! keychain, provider tests and detection of local model servers.
 
-use aetheria_engine::api::{Command, ErrorKind, Event};
+use aetheria_engine::api::{Command, ErrorKind, Event, ModelsCommand, SettingsCommand};
 use aetheria_engine::config::{Config, ProviderConfig, Wire};
 use aetheria_engine::secrets::Secrets;
 use aetheria_engine::testkit::{Reply, ScriptedServer};
@@ -9,7 +9,9 @@ use aetheria_engine::testkit::{Reply, ScriptedServer};
 use super::common::{Harness, provider};
 
 async fn settings(h: &mut Harness) -> aetheria_engine::api::Settings {
-    h.handle.submit(Command::GetSettings).unwrap();
+    h.handle
+        .submit(Command::Settings(SettingsCommand::Get))
+        .unwrap();
     let events = h.until(|e| matches!(e, Event::Settings { .. })).await;
     let Some(Event::Settings { settings }) = events.last() else {
         unreachable!()
@@ -30,7 +32,7 @@ async fn saved_settings_apply_at_once_and_bad_ones_change_nothing() {
     let mut bad = s.clone();
     bad.providers[0].base_url = "not a url".into();
     h.handle
-        .submit(Command::SaveSettings { settings: bad })
+        .submit(Command::Settings(SettingsCommand::Save { settings: bad }))
         .unwrap();
     let events = h.until(|e| matches!(e, Event::CommandFailed { .. })).await;
     assert!(
@@ -50,9 +52,9 @@ async fn saved_settings_apply_at_once_and_bad_ones_change_nothing() {
     std::fs::create_dir_all(&extra).unwrap();
     s.workspace_roots.push(extra);
     h.handle
-        .submit(Command::SaveSettings {
+        .submit(Command::Settings(SettingsCommand::Save {
             settings: s.clone(),
-        })
+        }))
         .unwrap();
     let events = h.until(|e| matches!(e, Event::SettingsSaved { .. })).await;
     assert!(matches!(events.last(), Some(Event::SettingsSaved { settings }) if *settings == s));
@@ -73,7 +75,9 @@ async fn saved_settings_apply_at_once_and_bad_ones_change_nothing() {
     let mut missing = s;
     missing.workspace_roots.push(h.data.path().join("nope"));
     h.handle
-        .submit(Command::SaveSettings { settings: missing })
+        .submit(Command::Settings(SettingsCommand::Save {
+            settings: missing,
+        }))
         .unwrap();
     let events = h.until(|e| matches!(e, Event::CommandFailed { .. })).await;
     assert!(
@@ -86,7 +90,9 @@ async fn provider_tests_say_whether_it_answers() {
     let mut h = Harness::start(vec![]).await;
     let ok = provider(&h.server.base_url());
     h.handle
-        .submit(Command::TestProvider { provider: ok })
+        .submit(Command::Settings(SettingsCommand::TestProvider {
+            provider: ok,
+        }))
         .unwrap();
     let events = h.until(|e| matches!(e, Event::ProviderTested { .. })).await;
     assert!(
@@ -98,7 +104,9 @@ async fn provider_tests_say_whether_it_answers() {
         ..provider("http://127.0.0.1:9/v1")
     };
     h.handle
-        .submit(Command::TestProvider { provider: down })
+        .submit(Command::Settings(SettingsCommand::TestProvider {
+            provider: down,
+        }))
         .unwrap();
     let events = h.until(|e| matches!(e, Event::ProviderTested { .. })).await;
     assert!(
@@ -114,7 +122,9 @@ async fn local_servers_on_their_usual_ports_are_found() {
         .await
         .expect("port 11434 must be free for this test");
     let mut h = Harness::start(vec![]).await;
-    h.handle.submit(Command::DetectLocalServers).unwrap();
+    h.handle
+        .submit(Command::Models(ModelsCommand::DetectLocalServers))
+        .unwrap();
     let events = h.until(|e| matches!(e, Event::LocalServers { .. })).await;
     let Some(Event::LocalServers { found }) = events.last() else {
         unreachable!()
@@ -171,7 +181,9 @@ async fn keys_go_to_the_keychain_and_are_used_next_turn() {
 }
 
 async fn list_models(h: &mut Harness, provider: ProviderConfig) -> Event {
-    h.handle.submit(Command::ListModels { provider }).unwrap();
+    h.handle
+        .submit(Command::Models(ModelsCommand::List { provider }))
+        .unwrap();
     h.until(|e| matches!(e, Event::ModelList { .. } | Event::CommandFailed { .. }))
         .await
         .pop()

@@ -1,7 +1,8 @@
 //! Approvals enforced in code: ask → ApprovalRequested → Approve; deny; always allow; direct calls.
 
 use aetheria_engine::api::{
-    Command, Decision, Effect, Event, FileKind, Policy, ScopeKind, ToolCallId, ToolStatus,
+    Command, Decision, Effect, Event, FileKind, Policy, ScopeKind, SessionCommand, ToolCallId,
+    ToolStatus, ToolsCommand, TurnCommand,
 };
 use aetheria_engine::testkit::Reply;
 
@@ -125,7 +126,7 @@ async fn always_allow_is_remembered_across_restarts() {
     while h.events.recv().await.is_some() {}
     let config = super::common::config_for(&h.data, &h.workspace, &h.server.base_url());
     let (handle, mut events) = aetheria_engine::Engine::start(config).await.unwrap();
-    handle.submit(Command::ListTools).unwrap();
+    handle.submit(Command::Tools(ToolsCommand::List)).unwrap();
     let Some(Event::ToolList { tools }) = events.recv().await.map(|e| e.event) else {
         panic!("no tool list")
     };
@@ -167,7 +168,9 @@ async fn cancel_while_waiting_for_approval() {
     let session = h.new_session().await;
     h.send(&session, "write x");
     let (call, ..) = approval(&mut h).await;
-    h.handle.submit(Command::Cancel { session }).unwrap();
+    h.handle
+        .submit(Command::Turn(TurnCommand::Cancel { session }))
+        .unwrap();
     let events = h.until(turn_ended).await;
     assert!(events.iter().any(|e| matches!(
         e,
@@ -190,11 +193,11 @@ async fn direct_tool_calls_apply_the_policy() {
     std::fs::write(h.workspace.join("r.txt"), "read me").unwrap();
     let call = ToolCallId::new();
     h.handle
-        .submit(Command::CallTool {
+        .submit(Command::Tools(ToolsCommand::Call {
             call: call.clone(),
             tool: "fs_read".into(),
             arguments: serde_json::json!({ "path": "r.txt" }),
-        })
+        }))
         .unwrap();
     let events = h
         .until(|e| matches!(e, Event::ToolCallFinished { .. }))
@@ -205,11 +208,11 @@ async fn direct_tool_calls_apply_the_policy() {
 
     let call = ToolCallId::new();
     h.handle
-        .submit(Command::CallTool {
+        .submit(Command::Tools(ToolsCommand::Call {
             call: call.clone(),
             tool: "fs_write".into(),
             arguments: serde_json::json!({ "path": "w.txt", "content": "x" }),
-        })
+        }))
         .unwrap();
     let (asked, ..) = approval(&mut h).await;
     assert_eq!(asked, call);
@@ -227,10 +230,10 @@ async fn direct_tool_calls_apply_the_policy() {
     assert!(!h.workspace.join("w.txt").exists());
 
     h.handle
-        .submit(Command::SetToolPolicy {
+        .submit(Command::Tools(ToolsCommand::SetPolicy {
             tool: "nope".into(),
             policy: Policy::Allow,
-        })
+        }))
         .unwrap();
     let events = h.until(|e| matches!(e, Event::CommandFailed { .. })).await;
     assert!(
@@ -245,9 +248,9 @@ async fn the_files_panel_lists_the_workspace_and_nothing_outside() {
     std::fs::write(h.workspace.join("b.txt"), "bb").unwrap();
     std::fs::write(h.workspace.join("a.txt"), "a").unwrap();
     h.handle
-        .submit(Command::ListFiles {
+        .submit(Command::Tools(ToolsCommand::ListFiles {
             path: String::new(),
-        })
+        }))
         .unwrap();
     let events = h.until(|e| matches!(e, Event::FileList { .. })).await;
     let Some(Event::FileList { entries, .. }) = events.last() else {
@@ -266,7 +269,9 @@ async fn the_files_panel_lists_the_workspace_and_nothing_outside() {
         ]
     );
     h.handle
-        .submit(Command::ListFiles { path: "..".into() })
+        .submit(Command::Tools(ToolsCommand::ListFiles {
+            path: "..".into(),
+        }))
         .unwrap();
     let events = h.until(|e| matches!(e, Event::CommandFailed { .. })).await;
     assert!(matches!(events.last(), Some(Event::CommandFailed { .. })));
@@ -281,12 +286,12 @@ fn answer(
     scope: Option<String>,
 ) {
     h.handle
-        .submit(Command::Approve {
+        .submit(Command::Turn(TurnCommand::Approve {
             call,
             decision,
             remember,
             scope,
-        })
+        }))
         .unwrap();
 }
 
@@ -406,11 +411,11 @@ async fn always_allow_can_be_limited_to_a_folder() {
     let (handle, mut events) = aetheria_engine::Engine::start(config).await.unwrap();
     let call = ToolCallId::from("direct");
     handle
-        .submit(Command::CallTool {
+        .submit(Command::Tools(ToolsCommand::Call {
             call: call.clone(),
             tool: "fs_edit".into(),
             arguments: serde_json::json!({"path": "notes/a.md", "old_text": "new", "new_text": "newer"}),
-        })
+        }))
         .unwrap();
     loop {
         match events.recv().await.map(|e| e.event).unwrap() {
@@ -474,9 +479,9 @@ async fn a_planted_token_is_redacted_from_every_output() {
     assert!(sent.contains("[REDACTED]") && !sent.contains(token));
     // The saved history.
     h.handle
-        .submit(Command::LoadSession {
+        .submit(Command::Session(SessionCommand::Load {
             session: session.clone(),
-        })
+        }))
         .unwrap();
     let events = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
     let loaded = format!("{:?}", events.last());
@@ -594,11 +599,11 @@ async fn a_folder_grant_never_reaches_past_its_folder() {
     let config = super::common::config_for(&h.data, &other, &h.server.base_url());
     let (handle, mut events) = aetheria_engine::Engine::start(config).await.unwrap();
     handle
-        .submit(Command::CallTool {
+        .submit(Command::Tools(ToolsCommand::Call {
             call: ToolCallId::from("direct"),
             tool: "fs_edit".into(),
             arguments: serde_json::json!({"path": "notes/a.md", "old_text": "old", "new_text": "new"}),
-        })
+        }))
         .unwrap();
     loop {
         match events.recv().await.map(|e| e.event).unwrap() {

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use aetheria_engine::api::{Command, ErrorKind, Event, MessageStatus, Role, ToolStatus};
+use aetheria_engine::api::{
+    Command, ErrorKind, Event, MessageStatus, Role, SessionCommand, ToolStatus, TurnCommand,
+};
 use aetheria_engine::testkit::{Reply, text_chunk};
 
 use super::common::{Harness, roles, streamed_text};
@@ -73,9 +75,9 @@ async fn text_answer_streams_is_stored_and_titles_the_session() {
     assert_eq!(summary.title, "Say hello to the world please");
 
     h.handle
-        .submit(Command::LoadSession {
+        .submit(Command::Session(SessionCommand::Load {
             session: session.clone(),
-        })
+        }))
         .unwrap();
     let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
     let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else {
@@ -322,7 +324,9 @@ async fn an_unreachable_provider_fails_the_turn_and_keeps_the_message() {
     };
     assert_eq!(error.kind, ErrorKind::Unavailable);
     assert!(error.message.contains("cannot reach"), "{}", error.message);
-    h.handle.submit(Command::LoadSession { session }).unwrap();
+    h.handle
+        .submit(Command::Session(SessionCommand::Load { session }))
+        .unwrap();
     let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
     let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else {
         unreachable!()
@@ -349,7 +353,9 @@ async fn a_turn_without_a_model_keeps_the_message_and_no_empty_answer() {
         matches!(events.first(), Some(Event::TurnStarted { .. })),
         "{events:?}"
     );
-    h.handle.submit(Command::LoadSession { session }).unwrap();
+    h.handle
+        .submit(Command::Session(SessionCommand::Load { session }))
+        .unwrap();
     let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
     let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else {
         unreachable!()
@@ -384,7 +390,9 @@ async fn a_stream_cut_in_the_middle_keeps_the_partial_answer() {
         error.message
     );
 
-    h.handle.submit(Command::LoadSession { session }).unwrap();
+    h.handle
+        .submit(Command::Session(SessionCommand::Load { session }))
+        .unwrap();
     let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
     let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else {
         unreachable!()
@@ -424,9 +432,9 @@ async fn cancel_stops_a_stream_within_200_ms_and_keeps_the_partial_answer() {
     h.until(|e| matches!(e, Event::TextDelta { .. })).await;
     h.until(|e| matches!(e, Event::TextDelta { .. })).await;
     h.handle
-        .submit(Command::Cancel {
+        .submit(Command::Turn(TurnCommand::Cancel {
             session: session.clone(),
-        })
+        }))
         .unwrap();
     let events = h.until(super::common::turn_ended).await;
     assert!(
@@ -441,7 +449,9 @@ async fn cancel_stops_a_stream_within_200_ms_and_keeps_the_partial_answer() {
         .count();
     assert!(late <= 2, "{late} deltas arrived after Cancel");
 
-    h.handle.submit(Command::LoadSession { session }).unwrap();
+    h.handle
+        .submit(Command::Session(SessionCommand::Load { session }))
+        .unwrap();
     let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
     let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else {
         unreachable!()
@@ -571,11 +581,12 @@ async fn every_event_carries_the_submission_that_caused_it() {
     let session = h.new_session().await;
     let sent = h
         .handle
-        .submit(Command::SendMessage {
+        .submit(Command::Turn(TurnCommand::Send {
             session: session.clone(),
             text: "Write a.txt".into(),
             attachments: vec![],
-        })
+            create: false,
+        }))
         .unwrap();
     let mut turn = Vec::new();
     loop {
@@ -583,12 +594,12 @@ async fn every_event_carries_the_submission_that_caused_it() {
         if let Event::ApprovalRequested { call, .. } = &envelope.event {
             let approved = h
                 .handle
-                .submit(Command::Approve {
+                .submit(Command::Turn(TurnCommand::Approve {
                     call: call.clone(),
                     decision: aetheria_engine::api::Decision::Allow,
                     remember: false,
                     scope: None,
-                })
+                }))
                 .unwrap();
             assert_ne!(approved, sent);
         }
@@ -621,14 +632,17 @@ async fn every_event_carries_the_submission_that_caused_it() {
     // A forged approval fails, and the failure answers that submission alone.
     let forged = h
         .handle
-        .submit(Command::Approve {
+        .submit(Command::Turn(TurnCommand::Approve {
             call: "no-such-call".into(),
             decision: aetheria_engine::api::Decision::Allow,
             remember: false,
             scope: None,
-        })
+        }))
         .unwrap();
-    let listed = h.handle.submit(Command::ListSessions).unwrap();
+    let listed = h
+        .handle
+        .submit(Command::Session(SessionCommand::List))
+        .unwrap();
     let mut answered = Vec::new();
     while answered.len() < 2 {
         let envelope = h.next_envelope().await;

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use aetheria_engine::api::{Command, Decision, Event, Policy, ToolCallId, ToolStatus};
+use aetheria_engine::api::{
+    Command, Decision, Event, Policy, ToolCallId, ToolStatus, ToolsCommand, TurnCommand,
+};
 use aetheria_engine::config::{Config, SearchBackend};
 use aetheria_engine::secrets::Secrets;
 use aetheria_engine::testkit::Reply;
@@ -348,11 +350,11 @@ async fn web_fetch_asks_per_site_by_default() {
     .await;
     let call = ToolCallId::new();
     h.handle
-        .submit(Command::CallTool {
+        .submit(Command::Tools(ToolsCommand::Call {
             call: call.clone(),
             tool: "web_fetch".into(),
             arguments: serde_json::json!({ "url": format!("{base}/docs") }),
-        })
+        }))
         .unwrap();
     let events = h
         .until(|e| matches!(e, Event::ApprovalRequested { .. }))
@@ -364,12 +366,12 @@ async fn web_fetch_asks_per_site_by_default() {
     // The suggestion is the site: scheme, host and port.
     assert_eq!(scope.value, base);
     h.handle
-        .submit(Command::Approve {
+        .submit(Command::Turn(TurnCommand::Approve {
             call,
             decision: Decision::Allow,
             remember: true,
             scope: Some(scope.value),
-        })
+        }))
         .unwrap();
     h.until(|e| matches!(e, Event::ToolCallFinished { .. }))
         .await;
@@ -525,12 +527,12 @@ async fn a_page_cannot_talk_the_agent_past_approval() {
     assert_eq!(tool, "fs_delete");
     assert!(h.workspace.join("keep.txt").exists());
     h.handle
-        .submit(Command::Approve {
+        .submit(Command::Turn(TurnCommand::Approve {
             call: call.clone(),
             decision: Decision::Deny,
             remember: false,
             scope: None,
-        })
+        }))
         .unwrap();
     h.until(turn_ended).await;
     assert_eq!(

@@ -1,0 +1,74 @@
+//! Background jobs and schedules, on the configured queue (Redis, or the embedded one).
+
+use crate::api::{ErrorInfo, ErrorKind, Event, JobId, JobsCommand};
+use crate::jobs::{QueueError, schedule};
+
+use super::Cx;
+
+pub(super) async fn handle(cx: Cx, command: JobsCommand) -> Result<(), ErrorInfo> {
+    let Cx { shared, out } = &cx;
+    let failed = ErrorInfo::new;
+    let queue = shared
+        .jobs()
+        .await
+        .map_err(|e| failed(ErrorKind::Unavailable, e))?;
+    let storage = |e: QueueError| failed(ErrorKind::Storage, e.to_string());
+    let missing = |id: &JobId| failed(ErrorKind::Missing, format!("no job {id}"));
+    match command {
+        JobsCommand::Submit { job } => {
+            queue.submit(&job).await.map_err(storage)?;
+            let record = queue
+                .get(&job.id)
+                .await
+                .map_err(storage)?
+                .ok_or_else(|| missing(&job.id))?;
+            out.emit(Event::JobUpdated { job: record });
+        }
+        JobsCommand::List { limit } => {
+            let jobs = queue
+                .list(limit.unwrap_or(50).clamp(1, 1000))
+                .await
+                .map_err(storage)?;
+            out.emit(Event::JobList { jobs });
+        }
+        JobsCommand::Get { id } => {
+            let job = queue
+                .get(&id)
+                .await
+                .map_err(storage)?
+                .ok_or_else(|| missing(&id))?;
+            out.emit(Event::JobUpdated { job });
+        }
+        JobsCommand::AddSchedule { cron, text, allow } => {
+            let made =
+                schedule::new(&cron, &text, allow).map_err(|e| failed(ErrorKind::Invalid, e.0))?;
+            queue.add_schedule(&made).await.map_err(storage)?;
+            out.emit(Event::ScheduleAdded { schedule: made });
+        }
+        JobsCommand::ListSchedules => {
+            let schedules = queue.schedules().await.map_err(storage)?;
+            out.emit(Event::Schedules { schedules });
+        }
+        JobsCommand::RemoveSchedule { id } => {
+            if !queue.remove_schedule(&id).await.map_err(storage)? {
+                return Err(failed(ErrorKind::Missing, format!("no schedule {id}")));
+            }
+            out.emit(Event::ScheduleRemoved { id });
+        }
+        JobsCommand::Cancel { id } => {
+            if !queue.cancel(&id).await.map_err(storage)? {
+                return Err(failed(
+                    ErrorKind::Invalid,
+                    format!("job {id} is unknown or already finished"),
+                ));
+            }
+            let job = queue
+                .get(&id)
+                .await
+                .map_err(storage)?
+                .ok_or_else(|| missing(&id))?;
+            out.emit(Event::JobUpdated { job });
+        }
+    }
+    Ok(())
+}

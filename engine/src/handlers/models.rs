@@ -1,0 +1,55 @@
+//! Models: what a provider offers, model servers on this machine, and the installed local models.
+
+use crate::api::{ErrorInfo, Event, ModelsCommand};
+use crate::local::store;
+
+use super::Cx;
+
+pub(super) async fn handle(cx: Cx, command: ModelsCommand) -> Result<(), ErrorInfo> {
+    let Cx { shared, out } = &cx;
+    let dir = crate::local::models_dir(&shared.config().data_dir);
+    let failed = |e: crate::local::LocalError| ErrorInfo::new(e.kind(), e.to_string());
+    match command {
+        ModelsCommand::List { provider } => {
+            out.emit(crate::settings::models(shared, provider).await?);
+        }
+        ModelsCommand::DetectLocalServers => out.emit(crate::settings::detect().await),
+        ModelsCommand::ListLocal => {
+            let models = store::list(&dir).map_err(failed)?;
+            out.emit(Event::LocalModels { models });
+        }
+        ModelsCommand::AddLocal {
+            source,
+            name,
+            sha256,
+        } => {
+            let events = out.clone();
+            let from = source.clone();
+            let mut progress = move |done, total| {
+                events.emit(Event::LocalModelProgress {
+                    source: from.clone(),
+                    done,
+                    total,
+                });
+            };
+            let model = store::add(
+                &dir,
+                &source,
+                name.as_deref(),
+                sha256.as_deref(),
+                &mut progress,
+            )
+            .await
+            .map_err(failed)?;
+            // The offline default may be this model now.
+            shared.forget_client().await;
+            out.emit(Event::LocalModelAdded { model });
+        }
+        ModelsCommand::RemoveLocal { name } => {
+            store::remove(&dir, &name).map_err(failed)?;
+            shared.forget_client().await;
+            out.emit(Event::LocalModelRemoved { name });
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! Tools and MCP servers: list them, set a tool's policy, call one directly, list the workspace.
+
+use crate::api::{ErrorInfo, ErrorKind, Event, ToolCallRequest, ToolsCommand};
+
+use super::Cx;
+
+pub(super) async fn handle(cx: Cx, command: ToolsCommand) -> Result<(), ErrorInfo> {
+    let Cx { shared, out } = &cx;
+    match command {
+        ToolsCommand::List => {
+            shared.registry.mcp.start_all().await;
+            out.emit(Event::ToolList {
+                tools: shared.registry.infos(&shared.policies),
+            });
+        }
+        ToolsCommand::SetPolicy { tool, policy } => {
+            let Some(effect) = shared.registry.get(&tool).map(|t| t.effect()) else {
+                return Err(ErrorInfo::new(
+                    ErrorKind::Missing,
+                    format!("no tool named {tool:?}"),
+                ));
+            };
+            let written = shared.policies.remember(&tool, policy);
+            out.emit(Event::ToolPolicyChanged {
+                policy: shared.policies.policy(&tool, effect),
+                tool,
+            });
+            written.map_err(|e| {
+                ErrorInfo::new(
+                    ErrorKind::Storage,
+                    format!(
+                        "the choice holds until Aetheria stops, but could not be written down: {e}"
+                    ),
+                )
+            })?;
+        }
+        ToolsCommand::ListMcpServers => {
+            shared.registry.mcp.start_all().await;
+            out.emit(Event::McpServers {
+                servers: shared.registry.mcp.infos(),
+            });
+        }
+        ToolsCommand::Call {
+            call,
+            tool,
+            arguments,
+        } => {
+            let cancel = shared.shutdown.child_token();
+            let request = ToolCallRequest {
+                id: call,
+                wire_id: None,
+                name: tool,
+                arguments: arguments.to_string(),
+            };
+            // A failing tool is told by the call's `ToolCallFinished`, not as a failed command.
+            crate::agent::run_call(shared, out, None, None, request, &cancel).await;
+        }
+        ToolsCommand::ListFiles { path } => {
+            let workspace = shared.workspace();
+            let asked = path.clone();
+            let entries = tokio::task::spawn_blocking(move || workspace.list(&asked))
+                .await
+                .map_err(|e| ErrorInfo::new(ErrorKind::Internal, e.to_string()))?
+                .map_err(|e| ErrorInfo::new(ErrorKind::Invalid, e.to_string()))?;
+            out.emit(Event::FileList { path, entries });
+        }
+    }
+    Ok(())
+}
