@@ -246,10 +246,10 @@ impl App {
     /// Marks the search hit waiting in `reveal` and scrolls the conversation to it.
     fn reveal_hit(&mut self) -> Task<Message> {
         // Kept until the conversation that holds it is loaded.
-        let Some(&index) = self
+        let Some(index) = self
             .reveal
             .as_ref()
-            .and_then(|anchor| self.transcript.anchors.get(anchor))
+            .and_then(|anchor| self.transcript.anchor(anchor))
         else {
             return Task::none();
         };
@@ -396,7 +396,7 @@ impl App {
                 self.found_entry = None;
                 if self.current.as_ref() != Some(&session) {
                     self.current = Some(session.clone());
-                    self.transcript = Transcript::default();
+                    self.transcript = Transcript::new(Some(session.clone()));
                     self.running = false;
                     self.submit(Command::Session(SessionCommand::Load { session }));
                 }
@@ -630,8 +630,7 @@ impl App {
         }
         self.composer = text_editor::Content::new();
         let attachments = std::mem::take(&mut self.attachments);
-        self.transcript
-            .push_user(&transcript::with_attachment_names(&text, &attachments));
+        let names = transcript::attachment_names(&attachments);
         self.running = true;
         // A first message creates its session with it: one command, no round trip.
         let (session, create) = match self.current.clone() {
@@ -639,6 +638,8 @@ impl App {
             None => (SessionId::new(), true),
         };
         self.current = Some(session.clone());
+        self.transcript.follow(&session);
+        self.transcript.push_user(&text, names);
         self.sending = self.submit(Command::Turn(TurnCommand::Send {
             session,
             text,
@@ -677,7 +678,7 @@ impl App {
                 }
                 // Once per batch (a frame's worth of events), not per delta.
                 self.transcript.refresh();
-                if self.reveal.is_some() && !self.transcript.anchors.is_empty() {
+                if self.reveal.is_some() && !self.transcript.entries().is_empty() {
                     return self.reveal_hit();
                 }
             }

@@ -3,12 +3,14 @@
 
 use aetheria_engine::api::{Command, Event, FinishReason, SessionCommand, ToolsCommand};
 
-use super::transcript::{Transcript, TurnEnding};
+use super::transcript::Transcript;
 use super::{App, Approval, jobs, panel, pretty};
 
 impl App {
     /// Applies one engine event to the window's state.
     pub fn engine_event(&mut self, event: Event) {
+        // The open conversation takes its session's events (and tools called directly).
+        self.transcript.apply(&event);
         if let Event::Settings { settings } | Event::SettingsSaved { settings } = &event {
             self.known_settings = Some(settings.clone());
             self.voice_settings(settings);
@@ -75,32 +77,10 @@ impl App {
                 messages,
                 tool_calls,
             } if self.is_current(&session.id) => {
-                self.transcript = Transcript::from_history(&messages, &tool_calls);
+                self.transcript = Transcript::from_history(session.id, &messages, &tool_calls);
             }
             Event::TurnStarted { session, .. } if self.is_current(&session) => {
                 self.running = true;
-            }
-            Event::TextDelta {
-                session,
-                message,
-                delta,
-            } if self.is_current(&session) => self.transcript.push_delta(&message, &delta),
-            Event::ThinkingDelta {
-                session,
-                message,
-                delta,
-            } if self.is_current(&session) => self.transcript.push_thinking(&message, &delta),
-            Event::ToolCallStarted {
-                session,
-                call,
-                tool,
-                kind,
-                arguments,
-            } if session.as_ref().is_none_or(|s| self.is_current(s)) => {
-                self.transcript.push_tool(call, tool, kind, arguments);
-            }
-            Event::ToolOutputDelta { call, delta } => {
-                self.transcript.push_output(&call, &delta);
             }
             Event::ApprovalRequested {
                 call,
@@ -111,7 +91,6 @@ impl App {
                 scope,
                 ..
             } => {
-                self.transcript.awaiting(&call);
                 if self.approvals.is_empty() {
                     self.prompt_since = Some(std::time::Instant::now());
                 }
@@ -131,14 +110,8 @@ impl App {
                     warning,
                 });
             }
-            Event::ToolCallFinished {
-                call,
-                status,
-                output,
-                ..
-            } => {
+            Event::ToolCallFinished { call, status, .. } => {
                 self.approvals.retain(|a| a.call != call);
-                self.transcript.finish_tool(&call, status, output);
                 if status == aetheria_engine::api::ToolStatus::Succeeded
                     && !self.workspace.is_empty()
                 {
@@ -175,7 +148,6 @@ impl App {
                 ..
             } if self.is_current(&session) => {
                 self.running = false;
-                self.transcript.end_turn(TurnEnding::Finished);
                 self.answer_ended();
                 if finish_reason == FinishReason::Length {
                     self.notice =
@@ -192,16 +164,11 @@ impl App {
                     "{reason} — retrying in {wait_secs} s (attempt {attempt} of 3)"
                 ));
             }
-            Event::ContextCompacted { session, detail } if self.is_current(&session) => {
-                self.notice = Some(detail);
-            }
-            Event::TurnFailed { session, error } if self.is_current(&session) => {
+
+            Event::TurnFailed { session, .. } | Event::TurnCancelled { session }
+                if self.is_current(&session) =>
+            {
                 self.running = false;
-                self.transcript.end_turn(TurnEnding::Failed(error.message));
-            }
-            Event::TurnCancelled { session } if self.is_current(&session) => {
-                self.running = false;
-                self.transcript.end_turn(TurnEnding::Stopped);
             }
             Event::CommandFailed { submission, error } => {
                 self.dictation.failed(submission);

@@ -174,16 +174,9 @@ impl App {
 
 fn activity(p: Palette, transcript: &Transcript) -> Element<'_, Message> {
     let calls: Vec<Element<'_, Message>> = transcript
-        .entries
-        .iter()
-        .filter_map(|e| match e {
-            Entry::Tool {
-                call,
-                tool,
-                status,
-                took,
-                ..
-            } => Some((call, tool, status, took)),
+        .rows()
+        .filter_map(|(e, view)| match e {
+            Entry::Tool(t) => Some((&t.call, &t.tool, &t.status, &view.took)),
             _ => None,
         })
         .map(|(call, tool, status, took)| {

@@ -67,19 +67,18 @@ pub fn view<'a>(
 ) -> Element<'a, Message> {
     let mut col = column![status_block(p, panel)].spacing(12);
     let runs: Vec<Element<'a, Message>> = transcript
-        .entries
+        .entries()
         .iter()
         .rev()
         .filter_map(|e| match e {
-            Entry::Tool {
-                tool,
-                kind: Some(ToolKind::Code),
-                arguments,
-                status,
-                live,
-                output,
-                ..
-            } => Some(run_block(p, tool, arguments, *status, live, output)),
+            Entry::Tool(t) if t.kind == Some(ToolKind::Code) => Some(run_block(
+                p,
+                &t.tool,
+                &t.arguments,
+                t.status,
+                &t.live,
+                &t.output,
+            )),
             _ => None,
         })
         .collect();

@@ -7,7 +7,7 @@ use iced::widget::{
 };
 use iced::{Element, Fill, Length, Shrink, keyboard};
 
-use super::transcript::Entry;
+use super::transcript::{AnswerState, Entry, ToolEntry, View};
 use super::{App, Approval, Message, Status};
 use crate::markdown;
 use crate::theme::{self, BOLD, ButtonKind, HEADING, MONO, Palette};
@@ -258,7 +258,7 @@ impl App {
     }
 
     fn conversation(&self, p: Palette) -> Element<'_, Message> {
-        if self.transcript.entries.is_empty() {
+        if self.transcript.entries().is_empty() {
             let hint = if self.provider.is_none() {
                 "No model provider is configured yet. Add one to config.toml (see the README), then restart — or try `aetheria ask --base-url URL --model NAME` in a terminal."
             } else {
@@ -281,10 +281,11 @@ impl App {
             bottom: 8.0,
             ..Default::default()
         });
-        for (i, entry) in self.transcript.entries.iter().enumerate() {
+        for (i, (entry, view)) in self.transcript.rows().enumerate() {
             let shown = entry_view(
                 p,
                 entry,
+                view,
                 self.running,
                 self.font_size,
                 self.tick,
@@ -458,48 +459,53 @@ fn chip<'a>(p: Palette, caption: &str, fill: iced::Color) -> Element<'a, Message
 fn entry_view<'a>(
     p: Palette,
     entry: &'a Entry,
+    view: &'a View,
     running: bool,
     font_size: f32,
     tick: usize,
     answer_in_chat: bool,
 ) -> Element<'a, Message> {
     match entry {
-        Entry::User(body) => bubble(
+        Entry::User {
+            text: body,
+            attachments,
+            ..
+        } => bubble(
             p,
             "YOU",
             p.accent,
-            text(body.as_str()).size(font_size).into(),
+            text(super::transcript::with_attachments(body, attachments))
+                .size(font_size)
+                .into(),
         ),
-        Entry::Assistant {
-            markdown,
-            streaming,
-            note,
-            ..
-        } => {
+        Entry::Answer { state, .. } => {
             let actions = markdown::view::Actions {
                 open: Message::OpenLink,
                 copy: Message::Copy,
             };
             let mut col = column![markdown::view::blocks(
-                markdown.blocks(),
+                view.markdown.blocks(),
                 p,
                 font_size,
                 actions
             )]
             .spacing(6);
-            if *streaming && running {
-                col = col.push(text("▍").size(16));
-            }
+            let note = match state {
+                AnswerState::Streaming if running => {
+                    col = col.push(text("▍").size(16));
+                    None
+                }
+                AnswerState::Stopped => Some("stopped"),
+                AnswerState::Incomplete => Some("incomplete"),
+                AnswerState::Streaming | AnswerState::Complete => None,
+            };
             if let Some(note) = note {
                 col = col.push(label(format!("[{note}]")).color(p.muted));
             }
             bubble(p, "AETHERIA", p.assistant, col.into())
         }
-        Entry::Thinking {
-            id,
-            text: body,
-            expanded,
-        } => {
+        Entry::Thinking { id, text: body } => {
+            let expanded = &view.expanded;
             let words = body.split_whitespace().count();
             let caption = format!(
                 "{} THINKING · {words} word{}",
@@ -521,17 +527,16 @@ fn entry_view<'a>(
             }
             container(col).padding([0, 14]).width(Fill).into()
         }
-        Entry::Tool {
+        Entry::Tool(ToolEntry {
             call,
             tool,
             arguments,
             status,
             output,
             live,
-            expanded,
-            took,
             ..
-        } => {
+        }) => {
+            let (expanded, took) = (&view.expanded, &view.took);
             let (badge, fill) = status_badge(p, *status);
             let mut header = row![
                 text(format!("TOOL · {tool}"))
@@ -623,9 +628,14 @@ fn entry_view<'a>(
                 .style(move |_| theme::block(&p, p.tool))
                 .into()
         }
-        Entry::Error(message) => {
+        Entry::Failed { message } => {
             bubble(p, "ERROR", p.danger, text(message.as_str()).size(15).into())
         }
+        Entry::Stopped => bubble(p, "ERROR", p.danger, text("Stopped.").size(15).into()),
+        Entry::Compacted { detail } => container(label(format!("[{detail}]")).color(p.muted))
+            .padding([0, 14])
+            .width(Fill)
+            .into(),
     }
 }
 

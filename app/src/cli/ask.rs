@@ -5,6 +5,7 @@
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
+use aetheria_engine::api::conversation::{Change, Conversation, Entry};
 use aetheria_engine::api::{
     Command, Decision, Event, FinishReason, SessionId, ToolStatus, TurnCommand,
 };
@@ -36,6 +37,9 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
     }))?;
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let mut interrupted = false;
+    // What is printed comes from the conversation the window shows too.
+    let mut conversation = Conversation::new(Some(session.clone()));
+    let mut printed = Printed::default();
     let code = loop {
         let event = tokio::select! {
             event = super::manage::answer(&mut events, id) => event,
@@ -50,29 +54,12 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
         };
         if json {
             println!("{}", serde_json::to_string(&event)?);
+        } else {
+            for change in conversation.apply(&event) {
+                printed.show(&conversation, change);
+            }
         }
         match event {
-            Event::TextDelta { delta, .. } if !json => {
-                print!("{}", for_terminal(&delta));
-                let _ = std::io::stdout().flush();
-            }
-            Event::ToolCallStarted {
-                tool, arguments, ..
-            } if !json => {
-                eprintln!(
-                    "\n[tool] {} {}",
-                    for_terminal(&tool),
-                    short(&arguments, 200)
-                );
-            }
-            Event::ToolCallFinished { status, output, .. } if !json => {
-                let mark = if status == ToolStatus::Succeeded {
-                    "ok"
-                } else {
-                    "not run"
-                };
-                eprintln!("[tool {mark}] {}", short(&output, 300));
-            }
             Event::ApprovalRequested {
                 call,
                 tool,
@@ -112,9 +99,6 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
                     for_terminal(&reason)
                 );
             }
-            Event::ContextCompacted { detail, .. } if !json => {
-                eprintln!("\n[{}]", for_terminal(&detail));
-            }
             Event::TurnFailed { error, .. } => {
                 if !json {
                     eprintln!("\nerror: {}", for_terminal(&error.message));
@@ -148,6 +132,63 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
 pub(super) async fn shutdown(handle: &Handle, mut events: Events) {
     if handle.submit(Command::Shutdown).is_ok() {
         while events.recv().await.is_some() {}
+    }
+}
+
+/// How much of each entry is on the terminal already.
+#[derive(Debug, Default)]
+struct Printed {
+    /// Bytes of each answer printed (by entry).
+    answers: std::collections::HashMap<usize, usize>,
+    /// Tool calls whose end is printed (by entry).
+    ended: std::collections::HashSet<usize>,
+}
+
+impl Printed {
+    /// Prints what a change of the conversation added: the answer's new text on stdout, tool
+    /// calls and notes on stderr.
+    fn show(&mut self, conversation: &Conversation, change: Change) {
+        let ix = match change {
+            Change::Added(ix) | Change::Updated(ix) => ix,
+            Change::Reset => return,
+        };
+        let Some(entry) = conversation.entries().get(ix) else {
+            return;
+        };
+        match entry {
+            Entry::Answer { text, .. } => {
+                let done = self.answers.entry(ix).or_default();
+                if let Some(new) = text.get(*done..)
+                    && !new.is_empty()
+                {
+                    print!("{}", for_terminal(new));
+                    let _ = std::io::stdout().flush();
+                    *done = text.len();
+                }
+            }
+            Entry::Tool(tool) if change == Change::Added(ix) => {
+                eprintln!(
+                    "\n[tool] {} {}",
+                    for_terminal(&tool.tool),
+                    short(&tool.arguments, 200)
+                );
+            }
+            Entry::Tool(tool)
+                if !matches!(
+                    tool.status,
+                    ToolStatus::Running | ToolStatus::AwaitingApproval
+                ) && self.ended.insert(ix) =>
+            {
+                let mark = if tool.status == ToolStatus::Succeeded {
+                    "ok"
+                } else {
+                    "not run"
+                };
+                eprintln!("[tool {mark}] {}", short(&tool.output, 300));
+            }
+            Entry::Compacted { detail } => eprintln!("\n[{}]", for_terminal(detail)),
+            _ => {}
+        }
     }
 }
 

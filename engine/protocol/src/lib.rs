@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 mod command;
 pub mod config;
+pub mod conversation;
 
 mod event;
 pub mod jobs;

@@ -115,9 +115,7 @@ pub(super) async fn with_attachments(
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        content.push_str(&format!(
-            "\n\n<attachment name=\"{name}\">\n{body}\n</attachment>"
-        ));
+        content.push_str(&crate::api::conversation::attachment_block(&name, &body));
     }
     if images.is_empty() {
         return Ok((content, Vec::new()));

@@ -662,3 +662,74 @@ async fn every_event_carries_the_submission_that_caused_it() {
         }
     }
 }
+
+/// The conversation a front end reduces from a live turn's events is the one it reads back from
+/// the store: the same entries, in the same order, ending the same way.
+#[tokio::test]
+async fn a_live_conversation_is_the_stored_one() {
+    use aetheria_engine::api::conversation::{AnswerState, Conversation, Entry};
+    let mut h = Harness::start(vec![
+        Reply::tool_calls(
+            &[("c1", "fs_write", r#"{"path": "b.txt", "content": "yo"}"#)],
+            2,
+        ),
+        Reply::text(&["Wrote ", "b.txt."]),
+    ])
+    .await;
+    let session = h.new_session().await;
+    let mut live = Conversation::new(Some(session.clone()));
+    live.push_user("Write b.txt", vec![]);
+    h.send(&session, "Write b.txt");
+    loop {
+        let event = h.next().await;
+        live.apply(&event);
+        if let Event::ApprovalRequested { call, .. } = &event {
+            assert!(
+                live.approved(call).is_some(),
+                "the call waits in the conversation"
+            );
+            h.handle
+                .submit(Command::Turn(TurnCommand::Approve {
+                    call: call.clone(),
+                    decision: aetheria_engine::api::Decision::Allow,
+                    remember: false,
+                    scope: None,
+                }))
+                .unwrap();
+        }
+        if super::common::turn_ended(&event) {
+            break;
+        }
+    }
+    assert!(!live.running());
+    let kinds: Vec<&str> = live
+        .entries()
+        .iter()
+        .map(|e| match e {
+            Entry::User { .. } => "user",
+            Entry::Tool(t) if t.status == ToolStatus::Succeeded => "tool done",
+            Entry::Answer {
+                state: AnswerState::Complete,
+                ..
+            } => "answer",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        ["user", "tool done", "answer"],
+        "{:?}",
+        live.entries()
+    );
+    assert_eq!(live.last_answer(), Some("Wrote b.txt."));
+
+    h.handle
+        .submit(Command::Session(SessionCommand::Load {
+            session: session.clone(),
+        }))
+        .unwrap();
+    let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
+    let mut stored = Conversation::new(Some(session));
+    stored.apply(loaded.last().unwrap());
+    assert_eq!(stored.entries(), live.entries());
+}
