@@ -645,6 +645,7 @@ impl App {
             text,
             attachments,
             create,
+            allow: vec![],
         }));
     }
 

@@ -108,6 +108,7 @@ fn main() {
                     text: prompt.into(),
                     attachments: vec![],
                     create: false,
+                    allow: vec![],
                 }))
                 .unwrap();
             let start = Instant::now();

@@ -74,6 +74,7 @@ async fn timed_turn(
             text: "stream".into(),
             attachments: vec![],
             create: false,
+            allow: vec![],
         }))
         .unwrap();
     let (mut bytes, mut deltas, mut to_last_text) = (0, 0, Duration::ZERO);

@@ -1,9 +1,18 @@
-//! The agent turn: store the user message, then loop — stream from the provider (persisting the
-//! answer as it arrives), run the tool calls it asks for (concurrently, each through the approval
-//! policy), feed the results back — until a final answer, the step limit, a failure or a cancel.
+//! The agent turn: store the user message, then loop — stream from the provider (the recorder
+//! persisting the answer as it arrives), run the tool calls it asks for (concurrently, each through
+//! the gate), feed the results back — until a final answer, the step limit, a failure or a cancel.
+//! `gate` decides whether a call runs, `recorder` what is stored and when, `call` is one call's
+//! life, `history` builds what the provider sees, `attachments` reads attached files.
 
 mod attachments;
+mod call;
+mod gate;
 mod history;
+mod recorder;
+
+pub(crate) use self::call::{CallCx, run_call};
+pub(crate) use self::gate::Answerer;
+pub(crate) use self::recorder::{Recorder, title_from};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,16 +23,15 @@ use futures::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{
-    Decision, Effect, ErrorInfo, ErrorKind, Event, FinishReason, MessageId, MessageRecord,
-    MessageStatus, Policy, Role, SessionId, ToolCallId, ToolCallRecord, ToolCallRequest,
-    ToolStatus, Usage,
+    ErrorInfo, ErrorKind, Event, FinishReason, MessageId, MessageRecord, MessageStatus, Role,
+    SessionId, ToolCallId, ToolCallRequest, Usage,
 };
-use crate::engine::{DEFAULT_TITLE, Shared};
+use crate::engine::Shared;
 use crate::outbox::Outbox;
 use crate::provider::{ChatMessage, Request, ResponseEvent};
-use crate::tool::{LiveOutput, Scope, ToolCx, ToolError, truncate_output};
 
 use self::history::{history, on_wire, wire_id};
+use self::recorder::{Stored, Write, answer_row};
 
 /// How many times a refused request is asked again before the turn fails.
 const MAX_RETRIES: u32 = 3;
@@ -41,6 +49,8 @@ struct TurnCx<'a> {
     out: &'a Outbox,
     session: &'a SessionId,
     cancel: &'a CancellationToken,
+    recorder: &'a Recorder,
+    answerer: &'a Answerer,
 }
 
 enum TurnEnd {
@@ -56,8 +66,10 @@ pub(crate) async fn run_turn(
     session: SessionId,
     text: String,
     attachments: Vec<PathBuf>,
+    answerer: Answerer,
     cancel: CancellationToken,
 ) {
+    let recorder = Recorder::new(shared.store.clone(), Some(session.clone()));
     let mut usage = Usage::default();
     let mut first_words = None;
     let cx = TurnCx {
@@ -65,6 +77,8 @@ pub(crate) async fn run_turn(
         out: &out,
         session: &session,
         cancel: &cancel,
+        recorder: &recorder,
+        answerer: &answerer,
     };
     let end = turn(cx, text, &attachments, &mut usage, &mut first_words).await;
     shared.turns.end(&session);
@@ -76,7 +90,9 @@ pub(crate) async fn run_turn(
                 usage,
                 finish_reason,
             });
-            auto_title(&shared, &out, &session, first_words).await;
+            if let Some(summary) = recorder.title(first_words).await {
+                out.emit(Event::SessionUpdated { session: summary });
+            }
         }
         TurnEnd::Failed(error) => {
             if error.kind == ErrorKind::Auth {
@@ -103,6 +119,7 @@ async fn turn(
         shared,
         out,
         session,
+        recorder,
         ..
     } = cx;
     let (content, images) = match attachments::with_attachments(shared, text, attachments).await {
@@ -119,24 +136,10 @@ async fn turn(
         status: MessageStatus::Complete,
         created_at: Utc::now(),
     };
-    // The message is stored (with the row of the first answer, the session touched: one write)
-    // while the history is read and the model asked. Nothing of the turn is shown before it is
-    // stored (`TurnStarted` says it is), and the turn does not end before it is.
-    let first = assistant_row();
-    let mut stored = Stored {
-        write: Write::spawn({
-            let (shared, session, user, first) =
-                (shared.clone(), session.clone(), user.clone(), first.clone());
-            async move {
-                shared
-                    .store
-                    .add_user_message(&session, &user, Some(&first))
-                    .await
-            }
-        }),
-        message: user.id.clone(),
-        answer: Some(first),
-    };
+    // The message is stored while the history is read and the model asked. Nothing of the turn
+    // is shown before it is stored (`TurnStarted` says it is), and the turn does not end before
+    // it is.
+    let mut stored = recorder.user_message(&user);
     let history = history(shared, session, &user).await;
     if let Ok(history) = &history
         && history
@@ -156,23 +159,9 @@ async fn turn(
     }
     // The turn ended before it streamed: the row of its answer goes.
     if let Some(unused) = stored.answer.take() {
-        logged(shared.store.delete_message(&unused.id).await);
+        recorder.answer_unused(&unused.id).await;
     }
     end
-}
-
-/// The row of an answer about to stream.
-fn assistant_row() -> MessageRecord {
-    MessageRecord {
-        id: MessageId::new(),
-        role: Role::Assistant,
-        content: String::new(),
-        tool_calls: vec![],
-        images: vec![],
-        thinking: String::new(),
-        status: MessageStatus::Streaming,
-        created_at: Utc::now(),
-    }
 }
 
 /// The model's answer to the history, with the tool calls it asks for, step after step.
@@ -187,10 +176,9 @@ async fn answer(
         out,
         session,
         cancel,
+        recorder,
+        answerer,
     } = cx;
-    let storage = |e: crate::store::MemoryError| {
-        TurnEnd::Failed(ErrorInfo::new(ErrorKind::Storage, e.to_string()))
-    };
     let client = match shared.client().await {
         Ok(c) => c,
         Err(e) => return TurnEnd::Failed(e),
@@ -235,14 +223,10 @@ async fn answer(
         // written while the request goes out and the answer streams in; it is awaited before
         // anything updates it.
         let (assistant, mut row) = match stored.answer.take() {
-            Some(first) => (first, Write(None)),
+            Some(first) => (first, Write::none()),
             None => {
-                let assistant = assistant_row();
-                let row = Write::spawn({
-                    let (shared, session, assistant) =
-                        (shared.clone(), session.clone(), assistant.clone());
-                    async move { shared.store.insert_message(&session, &assistant).await }
-                });
+                let assistant = answer_row();
+                let row = recorder.answer_begun(&assistant);
                 (assistant, row)
             }
         };
@@ -291,19 +275,12 @@ async fn answer(
                         // Batched: a crash loses at most the last FLUSH_EVERY of text. Only the
                         // text since the last checkpoint is written; a failed write's text goes
                         // with the next one.
-                        let appended = shared
-                            .store
-                            .append_message_text(
-                                session,
-                                &assistant.id,
-                                flushed_len,
-                                &text[flushed_len..],
-                            )
-                            .await;
-                        if appended.is_ok() {
+                        if recorder
+                            .answer_text(&assistant.id, flushed_len, &text)
+                            .await
+                        {
                             flushed_len = text.len();
                         }
-                        logged(appended);
                         last_flush = Instant::now();
                     }
                 }
@@ -385,7 +362,7 @@ async fn answer(
         drop(stream);
         let written = row.done().await.map(drop);
         if !thinking.is_empty() && written.is_ok() {
-            logged(shared.store.set_thinking(&assistant.id, &thinking).await);
+            recorder.answer_thinking(&assistant.id, &thinking).await;
         }
         if let Err(end) = outcome {
             if let Err(e) = &written {
@@ -395,23 +372,14 @@ async fn answer(
                 TurnEnd::Cancelled => MessageStatus::Cancelled,
                 _ => MessageStatus::Failed,
             };
-            logged(
-                shared
-                    .store
-                    .update_message(&assistant.id, &text, &[], status)
-                    .await,
-            );
+            recorder.answer_cut(&assistant.id, &text, status).await;
             return end;
         }
         if let Err(e) = written {
             return TurnEnd::Failed(e);
         }
-        if let Err(e) = shared
-            .store
-            .update_message(&assistant.id, &text, &calls, MessageStatus::Complete)
-            .await
-        {
-            return storage(e);
+        if let Err(e) = recorder.answer_done(&assistant.id, &text, &calls).await {
+            return TurnEnd::Failed(e);
         }
         if calls.is_empty() {
             return TurnEnd::Finished(assistant.id, finish_reason);
@@ -421,16 +389,20 @@ async fn answer(
             tool_calls: calls.iter().cloned().map(on_wire).collect(),
         });
         // Independent calls run concurrently; results go back in the order the model asked.
-        let results = futures::future::join_all(calls.iter().cloned().map(|call| {
-            run_call(
-                shared,
-                out,
-                Some(session),
-                Some(assistant.id.clone()),
-                call,
-                cancel,
-            )
-        }))
+        let call_cx = CallCx {
+            shared,
+            out,
+            recorder,
+            answerer,
+            session: Some(session),
+            cancel,
+        };
+        let results = futures::future::join_all(
+            calls
+                .iter()
+                .cloned()
+                .map(|call| run_call(&call_cx, Some(assistant.id.clone()), call)),
+        )
         .await;
         if cancel.is_cancelled() {
             return TurnEnd::Cancelled;
@@ -448,342 +420,4 @@ async fn answer(
             "the agent stopped after {max_steps} steps without a final answer; send another message to let it continue"
         ),
     ))
-}
-
-/// A write to the store going on in the background.
-struct Write<T>(Option<tokio::task::JoinHandle<Result<T, crate::store::MemoryError>>>);
-
-impl<T: Send + 'static> Write<T> {
-    fn spawn(
-        write: impl Future<Output = Result<T, crate::store::MemoryError>> + Send + 'static,
-    ) -> Self {
-        Self(Some(tokio::spawn(write)))
-    }
-
-    /// Waits until it is done: its result the first time, `None` after.
-    async fn done(&mut self) -> Result<Option<T>, ErrorInfo> {
-        let Some(task) = self.0.take() else {
-            return Ok(None);
-        };
-        match task.await {
-            Ok(result) => result
-                .map(Some)
-                .map_err(|e| ErrorInfo::new(ErrorKind::Storage, e.to_string())),
-            Err(e) => Err(ErrorInfo::new(
-                ErrorKind::Storage,
-                format!("storing the conversation stopped: {e}"),
-            )),
-        }
-    }
-}
-
-/// What the person said, being stored while the turn goes on.
-struct Stored {
-    write: Write<Option<crate::api::SessionSummary>>,
-    message: MessageId,
-    /// The row of the first answer, stored with the message, until that answer takes it.
-    answer: Option<MessageRecord>,
-}
-
-impl Stored {
-    /// Waits until the message is stored and says the turn started (once).
-    async fn wait(&mut self, out: &Outbox, session: &SessionId) -> Result<(), ErrorInfo> {
-        let Some(summary) = self.write.done().await? else {
-            return Ok(());
-        };
-        out.emit(Event::TurnStarted {
-            session: session.clone(),
-            user_message: self.message.clone(),
-        });
-        if let Some(summary) = summary {
-            out.emit(Event::SessionUpdated { session: summary });
-        }
-        Ok(())
-    }
-}
-
-/// Runs one tool call through the policy, stores it and emits its events; how it ended and the
-/// text the model gets. A failing tool never ends the turn: the model reads why and goes on.
-pub(crate) async fn run_call(
-    shared: &Shared,
-    out: &Outbox,
-    session: Option<&SessionId>,
-    message: Option<MessageId>,
-    call: ToolCallRequest,
-    cancel: &CancellationToken,
-) -> (ToolStatus, String) {
-    let mut record = ToolCallRecord {
-        id: call.id.clone(),
-        message,
-        tool: call.name.clone(),
-        kind: None,
-        arguments: call.arguments.clone(),
-        status: ToolStatus::Running,
-        output: String::new(),
-        log: String::new(),
-    };
-    let live = LiveOutput::new(call.id.clone(), out.clone(), shared.secrets.redactor());
-    let cx = || ToolCx {
-        workspace: shared.workspace(),
-        cancel: cancel.clone(),
-        session: session.cloned(),
-        live: live.clone(),
-    };
-    // An MCP server's tools are known once it runs: start servers not yet started.
-    if shared.registry.get(&call.name).is_none() {
-        shared.registry.mcp.start_all().await;
-    }
-    let tool = shared.registry.get(&call.name);
-    record.kind = tool.as_ref().map(|t| t.kind());
-    out.emit(Event::ToolCallStarted {
-        session: session.cloned(),
-        call: call.id.clone(),
-        tool: call.name.clone(),
-        kind: record.kind,
-        arguments: call.arguments.clone(),
-    });
-    let finish = |record: &mut ToolCallRecord, status: ToolStatus, output: String| {
-        record.status = status;
-        record.output = shared.redact(&truncate_output(output));
-    };
-    'run: {
-        let Some(tool) = tool else {
-            let names: Vec<String> = shared
-                .registry
-                .infos(&shared.policies)
-                .into_iter()
-                .map(|t| t.name)
-                .collect();
-            finish(
-                &mut record,
-                ToolStatus::Failed,
-                format!(
-                    "there is no tool named {:?}; the tools are: {}",
-                    call.name,
-                    names.join(", ")
-                ),
-            );
-            break 'run;
-        };
-        let scope = tool.scope_json(&call.arguments, &shared.workspace());
-        // A background job's turn: nobody is there to ask; only the tools this machine allows
-        // for jobs (narrowed by the job) run, whatever their policy.
-        let headless = session.and_then(|s| shared.headless_allowed(s));
-        if headless
-            .as_ref()
-            .is_some_and(|allowed| !allowed.contains(&call.name))
-        {
-            finish(
-                &mut record,
-                ToolStatus::Denied,
-                format!(
-                    "this is a background job with nobody to approve {}, and jobs may not use it; do without it",
-                    call.name
-                ),
-            );
-            break 'run;
-        }
-        match shared
-            .policies
-            .policy_for_call(&call.name, tool.effect(), scope.as_ref())
-        {
-            Policy::Deny => {
-                finish(
-                    &mut record,
-                    ToolStatus::Denied,
-                    format!(
-                        "the tool {} is turned off in the person's settings; do not try it again",
-                        call.name
-                    ),
-                );
-                break 'run;
-            }
-            // A job's turn: the tool is on this machine's list for jobs (checked above).
-            Policy::Ask if headless.is_some() => {}
-            Policy::Ask => {
-                record.status = ToolStatus::AwaitingApproval;
-                logged(shared.store.save_tool_call(session, &record).await);
-                let preview = tool
-                    .preview_json(&call.arguments, cx())
-                    .await
-                    .map(|p| shared.redact(&p));
-                let answer = shared.approvals.wait_for(&call.id);
-                out.emit(Event::ApprovalRequested {
-                    session: session.cloned(),
-                    call: call.id.clone(),
-                    tool: call.name.clone(),
-                    effect: tool.effect(),
-                    arguments: call.arguments.clone(),
-                    preview,
-                    scope: scope.as_ref().map(Scope::suggestion),
-                });
-                let answer = tokio::select! {
-                    () = cancel.cancelled() => None,
-                    answer = answer => answer.ok(),
-                };
-                let Some(answer) = answer else {
-                    shared.approvals.forget(&call.id);
-                    finish(
-                        &mut record,
-                        ToolStatus::Cancelled,
-                        "the turn was stopped before approval".into(),
-                    );
-                    break 'run;
-                };
-                if answer.decision == Decision::Deny {
-                    finish(
-                        &mut record,
-                        ToolStatus::Denied,
-                        "the person denied this call; do not retry it unless they ask".into(),
-                    );
-                    break 'run;
-                }
-                // The folder or domain the person chose, in the same workspace folder as the
-                // call (none when it is no plain folder: `..`, an absolute path).
-                let chosen = answer.scope.as_deref().zip(scope.as_ref());
-                let grant = chosen.and_then(|(value, scope)| scope.grant(value));
-                let destructive = tool.effect() == Effect::Destructive;
-                match grant {
-                    _ if !answer.remember => {}
-                    // A destructive tool's grant must name a folder: the whole workspace would
-                    // be "everywhere" again.
-                    Some(grant) if !(destructive && grant.is_everywhere()) => {
-                        remembered(shared.policies.grant(&call.name, grant));
-                    }
-                    // A destructive tool is never allowed everywhere by one click, and a chosen
-                    // folder that is no folder is never widened to the whole tool: the answer
-                    // counts once.
-                    _ if destructive || chosen.is_some() => {}
-                    _ => {
-                        remembered(shared.policies.remember(&call.name, Policy::Allow));
-                        out.emit(Event::ToolPolicyChanged {
-                            tool: call.name.clone(),
-                            policy: shared.policies.policy(&call.name, tool.effect()),
-                        });
-                    }
-                }
-            }
-            Policy::Allow => {}
-        }
-        record.status = ToolStatus::Running;
-        logged(shared.store.save_tool_call(session, &record).await);
-        let result = tokio::select! {
-            () = cancel.cancelled() => None,
-            result = tool.call_json(&call.arguments, cx()) => Some(result),
-        };
-        match result {
-            None => finish(
-                &mut record,
-                ToolStatus::Cancelled,
-                "the turn was stopped while the tool ran".into(),
-            ),
-            Some(Ok(output)) => finish(&mut record, ToolStatus::Succeeded, output.0),
-            Some(Err(ToolError::RespondToModel(message))) => {
-                finish(&mut record, ToolStatus::Failed, format!("error: {message}"));
-            }
-        }
-    }
-    record.log = live.log();
-    logged(shared.store.save_tool_call(session, &record).await);
-    out.emit(Event::ToolCallFinished {
-        session: session.cloned(),
-        call: call.id.clone(),
-        status: record.status,
-        output: record.output.clone(),
-    });
-    (record.status, record.output)
-}
-
-/// Reports a remembered approval that could not be written down (it holds until the engine stops).
-fn remembered(result: std::io::Result<()>) {
-    if let Err(e) = result {
-        tracing::warn!("writing the remembered approvals failed: {e}");
-    }
-}
-
-/// Some writes must not end a turn when they fail (a streaming flush, a status change): the final
-/// write reports the error. They are logged, never silently dropped.
-fn logged(result: Result<(), crate::store::MemoryError>) {
-    if let Err(e) = result {
-        tracing::warn!("database write failed: {e}");
-    }
-}
-
-/// Titles a session after its first exchange, from the person's first words.
-async fn auto_title(
-    shared: &Shared,
-    out: &Outbox,
-    session: &SessionId,
-    first_words: Option<String>,
-) {
-    let Ok(Some(summary)) = shared.store.session(session).await else {
-        return;
-    };
-    if summary.title != DEFAULT_TITLE {
-        return;
-    }
-    let first = match first_words {
-        Some(words) => words,
-        None => {
-            let Ok(messages) = shared.store.messages(session).await else {
-                return;
-            };
-            let Some(first) = messages.into_iter().find(|m| m.role == Role::User) else {
-                return;
-            };
-            first.content
-        }
-    };
-    let title = title_from(&first);
-    if title.is_empty() {
-        return;
-    }
-    if let Ok(Some(summary)) = shared.store.touch_session(session, Some(&title)).await {
-        out.emit(Event::SessionUpdated { session: summary });
-    }
-}
-
-/// The first line of a message, cut to a word boundary of at most 48 characters.
-pub(crate) fn title_from(text: &str) -> String {
-    let line = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("");
-    let mut title = String::new();
-    for word in line.split_whitespace() {
-        if title.chars().count() + word.chars().count() + 1 > 48 {
-            if title.is_empty() {
-                title = word.chars().take(47).collect();
-                title.push('…');
-            } else {
-                title.push('…');
-            }
-            break;
-        }
-        if !title.is_empty() {
-            title.push(' ');
-        }
-        title.push_str(word);
-    }
-    title
-}
-
-#[cfg(test)]
-mod tests {
-    use super::title_from;
-
-    #[test]
-    fn titles_are_short_first_lines() {
-        assert_eq!(
-            title_from("  \nSummarise the README please\nmore"),
-            "Summarise the README please"
-        );
-        let long =
-            "Please read every file in the project and tell me which ones are unused by anything";
-        let title = title_from(long);
-        assert!(title.chars().count() <= 49, "{title}");
-        assert!(title.ends_with('…'));
-        assert_eq!(title_from(&"x".repeat(100)).chars().count(), 48);
-    }
 }

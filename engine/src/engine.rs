@@ -121,7 +121,6 @@ impl Engine {
             shutdown: CancellationToken::new(),
             turns: crate::turns::Turns::default(),
             jobs: tokio::sync::OnceCell::new(),
-            headless: std::sync::Mutex::default(),
             embeddings,
             voice: crate::voice::Voice::default(),
         });
@@ -217,9 +216,6 @@ pub(crate) struct Shared {
     pub(crate) embeddings: Arc<crate::store::embed::Embeddings>,
     /// Microphone, speech model, sound.
     pub(crate) voice: crate::voice::Voice,
-    /// Sessions run by a job, with the tools their turns may use: nobody is there to approve.
-    pub(crate) headless:
-        std::sync::Mutex<std::collections::HashMap<crate::api::SessionId, Vec<String>>>,
 }
 
 impl Shared {
@@ -241,14 +237,6 @@ impl Shared {
 
     pub(crate) fn job_visibility(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.config().jobs.visibility_ms.max(100))
-    }
-
-    /// Tools a headless job's turn may use without asking (none when a person is there).
-    pub(crate) fn headless_allowed(&self, session: &crate::api::SessionId) -> Option<Vec<String>> {
-        self.headless
-            .lock()
-            .ok()
-            .and_then(|h| h.get(session).cloned())
     }
 
     /// The embedding of `text`, or none (not configured, or the endpoint failed: logged, and

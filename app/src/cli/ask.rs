@@ -34,6 +34,7 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
         text: args.prompt.join(" "),
         attachments: Vec::new(),
         create,
+        allow: vec![],
     }))?;
     let interactive = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
     let mut interrupted = false;

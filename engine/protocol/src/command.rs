@@ -103,6 +103,10 @@ pub enum TurnCommand {
         /// Create the session first when it does not exist (no separate round trip).
         #[serde(default)]
         create: bool,
+        /// Tools this turn may use without asking (`all` for every tool), as `aetheria ask
+        /// --allow` grants them; a tool turned off in the settings stays off.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        allow: Vec<String>,
     },
     /// Stop the running turn of a session within 200 ms; the partial answer is kept and marked
     /// cancelled. Answered by `TurnCancelled` (nothing when no turn runs).

@@ -462,6 +462,7 @@ mod tests {
             text: "hi".into(),
             attachments: vec![],
             create: false,
+            allow: vec![],
         });
         let json = serde_json::to_value(&command).unwrap();
         assert_eq!(

@@ -53,7 +53,16 @@ pub(super) async fn handle(cx: Cx, command: ToolsCommand) -> Result<(), ErrorInf
                 arguments: arguments.to_string(),
             };
             // A failing tool is told by the call's `ToolCallFinished`, not as a failed command.
-            crate::agent::run_call(shared, out, None, None, request, &cancel).await;
+            let recorder = crate::agent::Recorder::new(shared.store.clone(), None);
+            let cx = crate::agent::CallCx {
+                shared,
+                out,
+                recorder: &recorder,
+                answerer: &crate::agent::Answerer::person(),
+                session: None,
+                cancel: &cancel,
+            };
+            crate::agent::run_call(&cx, None, request).await;
         }
         ToolsCommand::ListFiles { path } => {
             let workspace = shared.workspace();

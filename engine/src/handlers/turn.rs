@@ -14,6 +14,7 @@ pub(super) async fn handle(cx: Cx, command: TurnCommand) -> Result<(), ErrorInfo
             text,
             attachments,
             create,
+            allow,
         } => {
             let exists = shared
                 .store
@@ -45,6 +46,7 @@ pub(super) async fn handle(cx: Cx, command: TurnCommand) -> Result<(), ErrorInfo
                 session.clone(),
                 text,
                 attachments,
+                crate::agent::Answerer::Person { allowed: allow },
                 cancel,
             ));
             shared.turns.track(&session, task);

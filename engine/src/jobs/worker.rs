@@ -28,9 +28,6 @@ async fn prompt(
         .map_err(|e| e.to_string())?;
     let here = shared.config().jobs.allow;
     let allowed = allow.iter().filter(|t| here.contains(t)).cloned().collect();
-    if let Ok(mut headless) = shared.headless.lock() {
-        headless.insert(session.clone(), allowed);
-    }
     // In the same registry as the window's turns: `Cancel` on its session stops it too.
     let Some(turn) = shared.turns.begin(&session, cancelled) else {
         return Err("the job's session is busy".into());
@@ -41,12 +38,10 @@ async fn prompt(
         session.clone(),
         text.to_owned(),
         Vec::new(),
+        crate::agent::Answerer::Nobody { allowed },
         turn,
     )
     .await;
-    if let Ok(mut headless) = shared.headless.lock() {
-        headless.remove(&session);
-    }
     let messages = shared
         .store
         .messages(&session)

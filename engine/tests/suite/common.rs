@@ -123,6 +123,7 @@ impl Harness {
                 text: text.into(),
                 attachments: vec![],
                 create: false,
+                allow: vec![],
             }))
             .unwrap();
     }

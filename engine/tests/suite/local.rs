@@ -111,6 +111,7 @@ impl Offline {
                 text: text.into(),
                 attachments: vec![],
                 create: false,
+                allow: vec![],
             }))
             .unwrap();
         self.until(turn_ended).await

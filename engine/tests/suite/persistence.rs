@@ -69,6 +69,7 @@ async fn a_reopened_engine_finds_everything() {
             text: "And now?".into(),
             attachments: vec![],
             create: false,
+            allow: vec![],
         }))
         .unwrap();
     loop {

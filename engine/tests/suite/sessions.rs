@@ -103,6 +103,7 @@ async fn attachments_are_added_and_bad_ones_fail_clearly() {
             text: "see file".into(),
             attachments: vec![file],
             create: false,
+            allow: vec![],
         }))
         .unwrap();
     let events = h.until(super::common::turn_ended).await;
@@ -122,6 +123,7 @@ async fn attachments_are_added_and_bad_ones_fail_clearly() {
             text: "and this".into(),
             attachments: vec![h.workspace.join("missing.bin")],
             create: false,
+            allow: vec![],
         }))
         .unwrap();
     let events = h.until(super::common::turn_ended).await;
@@ -155,6 +157,7 @@ async fn images_go_to_models_that_take_them_and_stay_in_the_history() {
             text: "what is this?".into(),
             attachments: vec![image.clone()],
             create: false,
+            allow: vec![],
         }))
         .unwrap();
     let events = h.until(super::common::turn_ended).await;
@@ -199,6 +202,7 @@ async fn images_are_refused_clearly_by_models_without_vision() {
                 text: "look".into(),
                 attachments: vec![file],
                 create: false,
+                allow: vec![],
             }))
             .unwrap();
         let events = h.until(super::common::turn_ended).await;
@@ -224,6 +228,7 @@ async fn a_message_creates_its_session_when_asked() {
             text: "hello".into(),
             attachments: vec![],
             create: false,
+            allow: vec![],
         }))
         .await;
     assert_eq!(refused.kind, ErrorKind::Missing);
@@ -233,6 +238,7 @@ async fn a_message_creates_its_session_when_asked() {
             text: "hello".into(),
             attachments: vec![],
             create: true,
+            allow: vec![],
         }))
         .unwrap();
     let events = h.until(super::common::turn_ended).await;
@@ -249,6 +255,7 @@ async fn a_message_creates_its_session_when_asked() {
             text: "and again".into(),
             attachments: vec![],
             create: true,
+            allow: vec![],
         }))
         .unwrap();
     let again = h.until(super::common::turn_ended).await;

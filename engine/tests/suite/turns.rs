@@ -586,6 +586,7 @@ async fn every_event_carries_the_submission_that_caused_it() {
             text: "Write a.txt".into(),
             attachments: vec![],
             create: false,
+            allow: vec![],
         }))
         .unwrap();
     let mut turn = Vec::new();
@@ -732,4 +733,80 @@ async fn a_live_conversation_is_the_stored_one() {
     let mut stored = Conversation::new(Some(session));
     stored.apply(loaded.last().unwrap());
     assert_eq!(stored.entries(), live.entries());
+}
+
+/// A turn's own allow list (what `aetheria ask --allow` sends) is applied by the engine's gate: an
+/// allowed tool runs without asking, another still asks, and a tool turned off stays off.
+#[tokio::test]
+async fn a_turns_allow_list_is_applied_by_the_gate() {
+    let mut h = Harness::start_with(
+        vec![
+            Reply::tool_calls(
+                &[
+                    ("c1", "fs_write", r#"{"path": "ok.txt", "content": "1"}"#),
+                    ("c2", "fs_delete", r#"{"path": "ok.txt"}"#),
+                    ("c3", "shell", r#"{"command": "true"}"#),
+                ],
+                2,
+            ),
+            Reply::text(&["Done."]),
+        ],
+        |c| {
+            c.tools
+                .policy
+                .insert("shell".into(), aetheria_engine::api::Policy::Deny);
+        },
+    )
+    .await;
+    let session = h.new_session().await;
+    h.handle
+        .submit(Command::Turn(TurnCommand::Send {
+            session: session.clone(),
+            text: "go".into(),
+            attachments: vec![],
+            create: false,
+            allow: vec!["fs_write".into(), "shell".into()],
+        }))
+        .unwrap();
+    let mut asked = Vec::new();
+    let mut ended = std::collections::HashMap::new();
+    loop {
+        let event = h.next().await;
+        match &event {
+            Event::ApprovalRequested { call, tool, .. } => {
+                asked.push(tool.clone());
+                h.handle
+                    .submit(Command::Turn(TurnCommand::Approve {
+                        call: call.clone(),
+                        decision: aetheria_engine::api::Decision::Deny,
+                        remember: false,
+                        scope: None,
+                    }))
+                    .unwrap();
+            }
+            Event::ToolCallFinished { call, status, .. } => {
+                ended.insert(call.clone(), *status);
+            }
+            _ => {}
+        }
+        if super::common::turn_ended(&event) {
+            break;
+        }
+    }
+    assert_eq!(asked, ["fs_delete"], "only the tool not allowed asks");
+    let mut statuses: Vec<ToolStatus> = ended.into_values().collect();
+    statuses.sort_by_key(|s| format!("{s:?}"));
+    assert_eq!(
+        statuses,
+        [
+            ToolStatus::Denied,
+            ToolStatus::Denied,
+            ToolStatus::Succeeded
+        ],
+        "fs_write ran; fs_delete was denied by the person; shell stays off"
+    );
+    assert_eq!(
+        std::fs::read_to_string(h.workspace.join("ok.txt")).unwrap(),
+        "1"
+    );
 }
