@@ -12,7 +12,7 @@ mod recorder;
 
 pub(crate) use self::call::{CallCx, run_call};
 pub(crate) use self::gate::Answerer;
-pub(crate) use self::recorder::{Recorder, title_from};
+pub(crate) use self::recorder::{DEFAULT_TITLE, Recorder, title_from};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,9 +26,9 @@ use crate::api::{
     ErrorInfo, ErrorKind, Event, FinishReason, MessageId, MessageRecord, MessageStatus, Role,
     SessionId, ToolCallId, ToolCallRequest, Usage,
 };
-use crate::engine::Shared;
 use crate::outbox::Outbox;
 use crate::provider::{ChatMessage, Request, ResponseEvent};
+use crate::services::Services;
 
 use self::history::{history, on_wire, wire_id};
 use self::recorder::{Stored, Write, answer_row};
@@ -44,7 +44,7 @@ const FLUSH_EVERY: Duration = Duration::from_millis(150);
 /// What every step of a turn works with.
 #[derive(Clone, Copy)]
 struct TurnCx<'a> {
-    shared: &'a Arc<Shared>,
+    services: &'a Arc<Services>,
     /// Where the turn's events go (stamped with the submission that started it, if any).
     out: &'a Outbox,
     session: &'a SessionId,
@@ -61,7 +61,7 @@ enum TurnEnd {
 
 /// Runs one turn and emits exactly one of `TurnFinished`, `TurnFailed`, `TurnCancelled`.
 pub(crate) async fn run_turn(
-    shared: Arc<Shared>,
+    services: Arc<Services>,
     out: Outbox,
     session: SessionId,
     text: String,
@@ -69,11 +69,11 @@ pub(crate) async fn run_turn(
     answerer: Answerer,
     cancel: CancellationToken,
 ) {
-    let recorder = Recorder::new(shared.store.clone(), Some(session.clone()));
+    let recorder = Recorder::new(services.store.clone(), Some(session.clone()));
     let mut usage = Usage::default();
     let mut first_words = None;
     let cx = TurnCx {
-        shared: &shared,
+        services: &services,
         out: &out,
         session: &session,
         cancel: &cancel,
@@ -81,7 +81,7 @@ pub(crate) async fn run_turn(
         answerer: &answerer,
     };
     let end = turn(cx, text, &attachments, &mut usage, &mut first_words).await;
-    shared.turns.end(&session);
+    services.turns.end(&session);
     match end {
         TurnEnd::Finished(message, finish_reason) => {
             out.emit(Event::TurnFinished {
@@ -97,9 +97,9 @@ pub(crate) async fn run_turn(
         TurnEnd::Failed(error) => {
             if error.kind == ErrorKind::Auth {
                 // The key may be fixed meanwhile (`aetheria auth set`): read it again next turn.
-                shared.forget_client().await;
+                services.forget_client().await;
             }
-            let error = shared.error(error.kind, &error.message);
+            let error = services.error(error.kind, &error.message);
             out.emit(Event::TurnFailed { session, error });
         }
         TurnEnd::Cancelled => out.emit(Event::TurnCancelled { session }),
@@ -116,13 +116,13 @@ async fn turn(
     first_words: &mut Option<String>,
 ) -> TurnEnd {
     let TurnCx {
-        shared,
+        services,
         out,
         session,
         recorder,
         ..
     } = cx;
-    let (content, images) = match attachments::with_attachments(shared, text, attachments).await {
+    let (content, images) = match attachments::with_attachments(services, text, attachments).await {
         Ok(attached) => attached,
         Err(error) => return TurnEnd::Failed(error),
     };
@@ -140,7 +140,7 @@ async fn turn(
     // is shown before it is stored (`TurnStarted` says it is), and the turn does not end before
     // it is.
     let mut stored = recorder.user_message(&user);
-    let history = history(shared, session, &user).await;
+    let history = history(services, session, &user).await;
     if let Ok(history) = &history
         && history
             .iter()
@@ -172,20 +172,20 @@ async fn answer(
     usage: &mut Usage,
 ) -> TurnEnd {
     let TurnCx {
-        shared,
+        services,
         out,
         session,
         cancel,
         recorder,
         answerer,
     } = cx;
-    let client = match shared.client().await {
+    let client = match services.client().await {
         Ok(c) => c,
         Err(e) => return TurnEnd::Failed(e),
     };
 
-    let max_steps = shared.config().max_steps;
-    let window = shared
+    let max_steps = services.config().max_steps;
+    let window = services
         .config()
         .effective_provider()
         .map_or(32_768, |p| crate::provider::catalog::context_window(&p));
@@ -210,10 +210,10 @@ async fn answer(
             Ok(None) => {}
             Err(e) => return TurnEnd::Failed(e.to_info()),
         }
-        shared.registry.mcp.start_all().await;
+        services.registry.mcp.start_all().await;
         let mut request = Request {
             messages: history.clone(),
-            tools: shared.registry.specs(&shared.policies),
+            tools: services.registry.specs(&services.policies),
         };
         let mut stream = client.stream(request.clone());
         if let Err(e) = stored.wait(out, session).await {
@@ -345,7 +345,7 @@ async fn answer(
                                 session: session.clone(),
                                 attempt,
                                 wait_secs: wait.as_secs(),
-                                reason: shared.redact(&e.to_string()),
+                                reason: services.redact(&e.to_string()),
                             });
                             tokio::select! {
                                 () = cancel.cancelled() => break Err(TurnEnd::Cancelled),
@@ -390,7 +390,7 @@ async fn answer(
         });
         // Independent calls run concurrently; results go back in the order the model asked.
         let call_cx = CallCx {
-            shared,
+            services,
             out,
             recorder,
             answerer,

@@ -17,13 +17,13 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use crate::api::{Command, ErrorInfo, SessionCommand, SettingsCommand, ToolsCommand};
-use crate::engine::Shared;
 use crate::outbox::Outbox;
+use crate::services::Services;
 
 /// What a handler works with: the engine's services and where its answers go.
 #[derive(Clone)]
 pub(crate) struct Cx {
-    pub shared: Arc<Shared>,
+    pub services: Arc<Services>,
     pub out: Outbox,
 }
 

@@ -26,24 +26,24 @@ pub const VISIBILITY: Duration = Duration::from_secs(10);
 /// This process's worker: `jobs.concurrency` slots on the configured queue (Redis: one
 /// connection per slot), running jobs with this engine, until the engine shuts down. A queue that
 /// cannot be reached is tried again every 5 s.
-pub(crate) async fn run_worker(shared: std::sync::Arc<crate::engine::Shared>) {
-    let config = shared.config();
+pub(crate) async fn run_worker(services: std::sync::Arc<crate::services::Services>) {
+    let config = services.config();
     let slots = config.jobs.concurrency.clamp(1, 64);
     let mut queues: Vec<std::sync::Arc<dyn Queue>> = Vec::new();
     while queues.len() < slots {
         let queue: Result<std::sync::Arc<dyn Queue>, String> = match &config.redis_url {
-            Some(url) => RedisQueue::connect(url, shared.job_visibility())
+            Some(url) => RedisQueue::connect(url, services.job_visibility())
                 .await
                 .map(|q| std::sync::Arc::new(q) as std::sync::Arc<dyn Queue>)
                 .map_err(|e| e.to_string()),
-            None => shared.jobs().await,
+            None => services.jobs().await,
         };
         match queue {
             Ok(queue) => queues.push(queue),
             Err(e) => {
                 tracing::warn!("the job queue is not reachable ({e}); trying again in 5 s");
                 tokio::select! {
-                    () = shared.shutdown.cancelled() => return,
+                    () = services.shutdown.cancelled() => return,
                     () = tokio::time::sleep(Duration::from_secs(5)) => {}
                 }
             }
@@ -57,7 +57,7 @@ pub(crate) async fn run_worker(shared: std::sync::Arc<crate::engine::Shared>) {
     // Scheduled prompts: every process that runs jobs looks once a second; each occurrence is
     // fired by exactly one of them.
     let ticking = queues[0].clone();
-    let ticker = shared.clone();
+    let ticker = services.clone();
     tokio::spawn(async move {
         loop {
             tokio::select! {
@@ -77,8 +77,8 @@ pub(crate) async fn run_worker(shared: std::sync::Arc<crate::engine::Shared>) {
         }
     });
     Worker::new(queues, name)
-        .with_engine(shared.clone())
-        .run(shared.shutdown.clone())
+        .with_engine(services.clone())
+        .run(services.shutdown.clone())
         .await;
 }
 

@@ -22,6 +22,7 @@ mod platform;
 mod provider;
 mod router;
 mod sandboxes;
+mod services;
 mod settings;
 mod store;
 mod tool;

@@ -6,15 +6,15 @@ use std::time::Duration;
 
 use crate::api::{ErrorInfo, ErrorKind, Event, Secret, Settings};
 use crate::config::{ProviderConfig, Wire};
-use crate::engine::Shared;
+use crate::services::Services;
 use crate::tool::workspace::Workspace;
 
 /// Usual local ports of model servers that speak the OpenAI wire.
 const LOCAL_SERVERS: [(&str, u16); 3] = [("ollama", 11434), ("lmstudio", 1234), ("llamacpp", 8080)];
 
 /// The editable part of the configuration.
-pub(crate) fn current(shared: &Shared) -> Settings {
-    let config = shared.config();
+pub(crate) fn current(services: &Services) -> Settings {
+    let config = services.config();
     Settings {
         default_provider: config.default_provider,
         providers: config.providers,
@@ -28,9 +28,9 @@ pub(crate) fn current(shared: &Shared) -> Settings {
 }
 
 /// Validates, saves and applies new settings; on any error nothing changes.
-pub(crate) async fn save(shared: &Shared, settings: Settings) -> Result<Settings, ErrorInfo> {
+pub(crate) async fn save(services: &Services, settings: Settings) -> Result<Settings, ErrorInfo> {
     let invalid = |message: String| ErrorInfo::new(ErrorKind::Invalid, message);
-    let mut config = shared.config();
+    let mut config = services.config();
     config.default_provider = settings.default_provider;
     config.providers = settings.providers;
     config.workspace_roots = settings.workspace_roots;
@@ -55,31 +55,32 @@ pub(crate) async fn save(shared: &Shared, settings: Settings) -> Result<Settings
         .await
         .map_err(|e| ErrorInfo::new(ErrorKind::Internal, e.to_string()))?
         .map_err(|e| ErrorInfo::new(ErrorKind::Storage, e.to_string()))?;
-    shared.apply(config, workspace).await;
-    Ok(current(shared))
+    services.apply(config, workspace).await;
+    Ok(current(services))
 }
 
 /// Stores a key in the keychain under the provider's account.
 pub(crate) async fn store_key(
-    shared: &Shared,
+    services: &Services,
     provider: &str,
     key: Secret,
 ) -> Result<(), ErrorInfo> {
-    let account = shared.config().key_account_of(provider);
-    let secrets = shared.secrets.clone();
+    let account = services.config().key_account_of(provider);
+    let secrets = services.secrets.clone();
     tokio::task::spawn_blocking(move || secrets.set(&account, key.expose()))
         .await
         .map_err(|e| ErrorInfo::new(ErrorKind::Internal, e.to_string()))?
-        .map_err(|e| shared.error(ErrorKind::Auth, e.to_string()))?;
+        .map_err(|e| services.error(ErrorKind::Auth, e.to_string()))?;
     // The next turn reads the new key (the embeddings endpoint's too, whichever account it uses).
-    shared.forget_client().await;
-    shared.embeddings.forget_key();
+    services.forget_client().await;
+    services.embeddings.forget_key();
     Ok(())
 }
 
 /// Asks the provider for its model list with its key.
-pub(crate) async fn test(shared: &Shared, provider: ProviderConfig) -> Event {
-    let check = crate::doctor::check_provider(&provider, &shared.secrets, &shared.config()).await;
+pub(crate) async fn test(services: &Services, provider: ProviderConfig) -> Event {
+    let check =
+        crate::doctor::check_provider(&provider, &services.secrets, &services.config()).await;
     let mut detail = check.detail;
     if let Some(fix) = check.fix {
         detail.push_str(". ");
@@ -88,14 +89,17 @@ pub(crate) async fn test(shared: &Shared, provider: ProviderConfig) -> Event {
     Event::ProviderTested {
         provider: provider.name,
         ok: check.status == crate::doctor::Status::Ok,
-        detail: shared.redact(&detail),
+        detail: services.redact(&detail),
     }
 }
 
 /// The models a provider offers, with capabilities.
-pub(crate) async fn models(shared: &Shared, provider: ProviderConfig) -> Result<Event, ErrorInfo> {
+pub(crate) async fn models(
+    services: &Services,
+    provider: ProviderConfig,
+) -> Result<Event, ErrorInfo> {
     if provider.wire == Wire::Local {
-        let dir = crate::local::models_dir(&shared.config().data_dir);
+        let dir = crate::local::models_dir(&services.config().data_dir);
         let installed = tokio::task::spawn_blocking(move || crate::local::store::list(&dir))
             .await
             .map_err(|e| ErrorInfo::new(ErrorKind::Internal, e.to_string()))?
@@ -120,13 +124,13 @@ pub(crate) async fn models(shared: &Shared, provider: ProviderConfig) -> Result<
             models,
         });
     }
-    let key = crate::provider::lookup_key(&provider, &shared.secrets, Duration::from_secs(10))
+    let key = crate::provider::lookup_key(&provider, &services.secrets, Duration::from_secs(10))
         .await
         .ok()
         .flatten();
     let models = crate::provider::catalog::list(&provider, key.as_deref())
         .await
-        .map_err(|e| shared.error(e.to_info().kind, e.to_string()))?;
+        .map_err(|e| services.error(e.to_info().kind, e.to_string()))?;
     Ok(Event::ModelList {
         provider: provider.name,
         models,

@@ -453,7 +453,7 @@ async fn completions(
             cut_after,
         } => {
             let limit = cut_after.unwrap_or(usize::MAX);
-            // Shared, not cloned per event: long scripted answers stream in linear time.
+            // Services, not cloned per event: long scripted answers stream in linear time.
             let events = Arc::new(events);
             let stream = futures::stream::unfold(0usize, move |i| {
                 let events = events.clone();

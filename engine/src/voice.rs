@@ -16,8 +16,8 @@ use std::time::Instant;
 
 use crate::api::{ErrorInfo, ErrorKind, Event, Transcript, VoiceCommand, VoiceEvent, VoiceStatus};
 use crate::config::Config;
-use crate::engine::Shared;
 use crate::outbox::Outbox;
+use crate::services::Services;
 
 use self::capture::{Input, Recorder, Recording};
 use self::whisper::Transcriber;
@@ -73,20 +73,24 @@ pub(crate) async fn handle(
     cx: crate::handlers::Cx,
     command: VoiceCommand,
 ) -> Result<(), ErrorInfo> {
-    run(&cx.shared, &cx.out, command).await
+    run(&cx.services, &cx.out, command).await
 }
 
 fn emit(out: &Outbox, event: VoiceEvent) {
     out.emit(Event::Voice(event));
 }
 
-async fn run(shared: &Arc<Shared>, out: &Outbox, command: VoiceCommand) -> Result<(), ErrorInfo> {
-    let config = shared.config();
+async fn run(
+    services: &Arc<Services>,
+    out: &Outbox,
+    command: VoiceCommand,
+) -> Result<(), ErrorInfo> {
+    let config = services.config();
     let models_dir = models::dir(&config.data_dir);
     match command {
         VoiceCommand::Status => {
             let mut status = blocking(move || Ok(status(&config))).await?;
-            status.recording = shared
+            status.recording = services
                 .voice
                 .recording
                 .lock()
@@ -94,20 +98,21 @@ async fn run(shared: &Arc<Shared>, out: &Outbox, command: VoiceCommand) -> Resul
                 .is_some();
             emit(out, VoiceEvent::Status(status));
         }
-        VoiceCommand::Start => start(shared, out, &config).await?,
+        VoiceCommand::Start => start(services, out, &config).await?,
         VoiceCommand::Stop => {
             let stopped = Instant::now();
-            let recording = stop(shared, out, &config).await?;
-            let transcript = transcribe(shared, &config, recording.samples, stopped).await?;
+            let recording = stop(services, out, &config).await?;
+            let transcript = transcribe(services, &config, recording.samples, stopped).await?;
             emit(out, VoiceEvent::Transcribed(transcript));
         }
         VoiceCommand::Cancel => {
-            stop(shared, out, &config).await?;
+            stop(services, out, &config).await?;
         }
         VoiceCommand::Transcribe { path } => {
             let input = Input::File { path, paced: false };
             let recording = blocking(move || capture::record_all(&input)).await?;
-            let transcript = transcribe(shared, &config, recording.samples, Instant::now()).await?;
+            let transcript =
+                transcribe(services, &config, recording.samples, Instant::now()).await?;
             emit(out, VoiceEvent::Transcribed(transcript));
         }
         VoiceCommand::Models => emit(out, models_event(&config)),
@@ -147,7 +152,7 @@ async fn run(shared: &Arc<Shared>, out: &Outbox, command: VoiceCommand) -> Resul
         }
         VoiceCommand::Speak { text } => {
             let stop = Arc::new(AtomicBool::new(false));
-            let previous = shared
+            let previous = services
                 .voice
                 .speaking
                 .lock()
@@ -161,7 +166,7 @@ async fn run(shared: &Arc<Shared>, out: &Outbox, command: VoiceCommand) -> Resul
             emit(out, VoiceEvent::Spoken { error });
         }
         VoiceCommand::StopSpeaking => {
-            if let Some(stop) = shared
+            if let Some(stop) = services
                 .voice
                 .speaking
                 .lock()
@@ -213,10 +218,10 @@ fn model_path(config: &Config) -> Result<PathBuf, ErrorInfo> {
         .map_err(|e| failed(ErrorKind::Missing, e))
 }
 
-async fn start(shared: &Arc<Shared>, out: &Outbox, config: &Config) -> Result<(), ErrorInfo> {
+async fn start(services: &Arc<Services>, out: &Outbox, config: &Config) -> Result<(), ErrorInfo> {
     // Without a model the words would be lost: say so before anything records.
     let model = model_path(config)?;
-    if shared
+    if services
         .voice
         .recording
         .lock()
@@ -242,7 +247,7 @@ async fn start(shared: &Arc<Shared>, out: &Outbox, config: &Config) -> Result<()
     .await?;
     let device = recorder.device.clone();
     let refused = {
-        let mut slot = shared
+        let mut slot = services
             .voice
             .recording
             .lock()
@@ -263,7 +268,7 @@ async fn start(shared: &Arc<Shared>, out: &Outbox, config: &Config) -> Result<()
         tokio::task::spawn_blocking(|| sound::cue(crate::api::Cue::RecordStart));
     }
     // Load the model while the person speaks, so stopping only waits for the transcription.
-    let transcriber = shared.voice.transcriber.clone();
+    let transcriber = services.voice.transcriber.clone();
     tokio::task::spawn_blocking(move || {
         if let Err(e) = transcriber.model(&model) {
             tracing::warn!("{e}");
@@ -272,8 +277,12 @@ async fn start(shared: &Arc<Shared>, out: &Outbox, config: &Config) -> Result<()
     Ok(())
 }
 
-async fn stop(shared: &Arc<Shared>, out: &Outbox, config: &Config) -> Result<Recording, ErrorInfo> {
-    let recorder = shared
+async fn stop(
+    services: &Arc<Services>,
+    out: &Outbox,
+    config: &Config,
+) -> Result<Recording, ErrorInfo> {
+    let recorder = services
         .voice
         .take_recording()
         .ok_or_else(|| failed(ErrorKind::Conflict, "no recording runs"))?;
@@ -287,13 +296,13 @@ async fn stop(shared: &Arc<Shared>, out: &Outbox, config: &Config) -> Result<Rec
 
 /// Trims silence and transcribes; `since` is when the person stopped speaking.
 async fn transcribe(
-    shared: &Arc<Shared>,
+    services: &Arc<Services>,
     config: &Config,
     samples: Vec<f32>,
     since: Instant,
 ) -> Result<Transcript, ErrorInfo> {
     let model = model_path(config)?;
-    let transcriber = shared.voice.transcriber.clone();
+    let transcriber = services.voice.transcriber.clone();
     let (language, threads, fast) = (
         config.voice.language.clone(),
         config.voice.threads(),

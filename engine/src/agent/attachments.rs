@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::api::{ErrorInfo, ErrorKind};
-use crate::engine::Shared;
 use crate::provider::ChatMessage;
+use crate::services::Services;
 
 /// Largest attachment whose text is added to a message.
 const MAX_ATTACHMENT_BYTES: u64 = 256 * 1024;
@@ -73,7 +73,7 @@ pub(super) async fn image_message(
 /// data folder. Images go only to a model that takes them; otherwise nothing is stored and the
 /// person is told why.
 pub(super) async fn with_attachments(
-    shared: &Shared,
+    services: &Services,
     text: String,
     attachments: &[PathBuf],
 ) -> Result<(String, Vec<PathBuf>), ErrorInfo> {
@@ -120,7 +120,7 @@ pub(super) async fn with_attachments(
     if images.is_empty() {
         return Ok((content, Vec::new()));
     }
-    let config = shared.config();
+    let config = services.config();
     if let Some(provider) = config.effective_provider()
         && !crate::provider::catalog::takes_images(&provider)
     {

@@ -5,8 +5,8 @@
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{Event, MessageId, SessionId, ToolCallRecord, ToolCallRequest, ToolStatus};
-use crate::engine::Shared;
 use crate::outbox::Outbox;
+use crate::services::Services;
 use crate::tool::{LiveOutput, ToolCx, ToolError, truncate_output};
 
 use super::gate::{Answerer, ToolGate, Verdict};
@@ -14,7 +14,7 @@ use super::recorder::Recorder;
 
 /// Where a call belongs and who answers for it.
 pub(crate) struct CallCx<'a> {
-    pub shared: &'a Shared,
+    pub services: &'a Services,
     pub out: &'a Outbox,
     pub recorder: &'a Recorder,
     pub answerer: &'a Answerer,
@@ -29,7 +29,7 @@ pub(crate) async fn run_call(
     message: Option<MessageId>,
     call: ToolCallRequest,
 ) -> (ToolStatus, String) {
-    let shared = cx.shared;
+    let services = cx.services;
     let mut record = ToolCallRecord {
         id: call.id.clone(),
         message,
@@ -40,18 +40,18 @@ pub(crate) async fn run_call(
         output: String::new(),
         log: String::new(),
     };
-    let live = LiveOutput::new(call.id.clone(), cx.out.clone(), shared.secrets.redactor());
+    let live = LiveOutput::new(call.id.clone(), cx.out.clone(), services.secrets.redactor());
     let tool_cx = || ToolCx {
-        workspace: shared.workspace(),
+        workspace: services.workspace(),
         cancel: cx.cancel.clone(),
         session: cx.session.cloned(),
         live: live.clone(),
     };
     // An MCP server's tools are known once it runs: start servers not yet started.
-    if shared.registry.get(&call.name).is_none() {
-        shared.registry.mcp.start_all().await;
+    if services.registry.get(&call.name).is_none() {
+        services.registry.mcp.start_all().await;
     }
-    let tool = shared.registry.get(&call.name);
+    let tool = services.registry.get(&call.name);
     record.kind = tool.as_ref().map(|t| t.kind());
     cx.out.emit(Event::ToolCallStarted {
         session: cx.session.cloned(),
@@ -62,9 +62,9 @@ pub(crate) async fn run_call(
     });
     let (status, output) = match tool {
         None => {
-            let names: Vec<String> = shared
+            let names: Vec<String> = services
                 .registry
-                .infos(&shared.policies)
+                .infos(&services.policies)
                 .into_iter()
                 .map(|t| t.name)
                 .collect();
@@ -79,7 +79,7 @@ pub(crate) async fn run_call(
         }
         Some(tool) => {
             let gate = ToolGate {
-                shared,
+                services,
                 out: cx.out,
                 recorder: cx.recorder,
                 answerer: cx.answerer,
@@ -110,7 +110,7 @@ pub(crate) async fn run_call(
         }
     };
     record.status = status;
-    record.output = shared.redact(&truncate_output(output));
+    record.output = services.redact(&truncate_output(output));
     record.log = live.log();
     cx.recorder.tool_call(&record).await;
     cx.out.emit(Event::ToolCallFinished {

@@ -12,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 use crate::api::{
     Decision, Effect, Event, Policy, SessionId, ToolCallRecord, ToolCallRequest, ToolStatus,
 };
-use crate::engine::Shared;
 use crate::outbox::Outbox;
+use crate::services::Services;
 use crate::tool::{DynTool, Scope, ToolCx};
 
 use super::recorder::Recorder;
@@ -51,7 +51,7 @@ pub(super) enum Verdict {
 
 /// Decides one call.
 pub(super) struct ToolGate<'a> {
-    pub shared: &'a Shared,
+    pub services: &'a Services,
     pub out: &'a Outbox,
     pub recorder: &'a Recorder,
     pub answerer: &'a Answerer,
@@ -69,8 +69,8 @@ impl ToolGate<'_> {
         record: &mut ToolCallRecord,
         cx: impl Fn() -> ToolCx,
     ) -> Verdict {
-        let shared = self.shared;
-        let scope = tool.scope_json(&call.arguments, &shared.workspace());
+        let services = self.services;
+        let scope = tool.scope_json(&call.arguments, &services.workspace());
         let allowed = match self.answerer {
             Answerer::Nobody { allowed } if !allowed.contains(&call.name) => {
                 return Verdict::Refused(
@@ -84,7 +84,7 @@ impl ToolGate<'_> {
             Answerer::Nobody { .. } => true,
             Answerer::Person { allowed } => allowed.iter().any(|a| a == "all" || a == &call.name),
         };
-        match shared
+        match services
             .policies
             .policy_for_call(&call.name, tool.effect(), scope.as_ref())
         {
@@ -110,14 +110,14 @@ impl ToolGate<'_> {
         record: &mut ToolCallRecord,
         cx: impl Fn() -> ToolCx,
     ) -> Verdict {
-        let shared = self.shared;
+        let services = self.services;
         record.status = ToolStatus::AwaitingApproval;
         self.recorder.tool_call(record).await;
         let preview = tool
             .preview_json(&call.arguments, cx())
             .await
-            .map(|p| shared.redact(&p));
-        let answer = shared.approvals.wait_for(&call.id);
+            .map(|p| services.redact(&p));
+        let answer = services.approvals.wait_for(&call.id);
         self.out.emit(Event::ApprovalRequested {
             session: self.session.cloned(),
             call: call.id.clone(),
@@ -132,7 +132,7 @@ impl ToolGate<'_> {
             answer = answer => answer.ok(),
         };
         let Some(answer) = answer else {
-            shared.approvals.forget(&call.id);
+            services.approvals.forget(&call.id);
             return Verdict::Refused(
                 ToolStatus::Cancelled,
                 "the turn was stopped before approval".into(),
@@ -154,16 +154,16 @@ impl ToolGate<'_> {
             // A destructive tool's grant must name a folder: the whole workspace would be
             // "everywhere" again.
             Some(grant) if !(destructive && grant.is_everywhere()) => {
-                remembered(shared.policies.grant(&call.name, grant));
+                remembered(services.policies.grant(&call.name, grant));
             }
             // A destructive tool is never allowed everywhere by one click, and a chosen folder
             // that is no folder is never widened to the whole tool: the answer counts once.
             _ if destructive || chosen.is_some() => {}
             _ => {
-                remembered(shared.policies.remember(&call.name, Policy::Allow));
+                remembered(services.policies.remember(&call.name, Policy::Allow));
                 self.out.emit(Event::ToolPolicyChanged {
                     tool: call.name.clone(),
-                    policy: shared.policies.policy(&call.name, tool.effect()),
+                    policy: services.policies.policy(&call.name, tool.effect()),
                 });
             }
         }

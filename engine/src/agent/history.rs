@@ -4,8 +4,8 @@
 //! provider's own ids on the wire.
 
 use crate::api::{MessageRecord, Role, SessionId, ToolCallId, ToolCallRequest};
-use crate::engine::Shared;
 use crate::provider::ChatMessage;
+use crate::services::Services;
 
 use super::attachments;
 
@@ -20,24 +20,25 @@ Never claim to have done something a tool did not confirm.";
 
 /// The conversation so far, ending with what the person just said, as the provider sees it.
 pub(super) async fn history(
-    shared: &Shared,
+    services: &Services,
     session: &SessionId,
     user: &MessageRecord,
 ) -> Result<Vec<ChatMessage>, crate::store::MemoryError> {
     // Long-term memories that share words (or meaning) with what the person just said.
-    let recall = shared
+    let recall = services
         .store
         .recall(&user.content, MEMORIES_IN_CONTEXT, async || {
-            shared.embed_or_log(&user.content).await
+            services.embed_or_log(&user.content).await
         });
-    let ((messages, calls), found) = tokio::try_join!(shared.store.conversation(session), recall)?;
+    let ((messages, calls), found) =
+        tokio::try_join!(services.store.conversation(session), recall)?;
     // Read while `user` is being stored, so it may or may not be among them: it goes last. The
     // first answer's row, stored with it, has no text yet and is left out below.
     let messages = messages
         .into_iter()
         .filter(|m| m.id != user.id)
         .chain([user.clone()]);
-    let mut system = shared
+    let mut system = services
         .config()
         .system_prompt
         .unwrap_or_else(|| DEFAULT_SYSTEM_PROMPT.to_owned());
@@ -64,7 +65,7 @@ pub(super) async fn history(
             Role::User => {
                 out.push(ChatMessage::User(m.content));
                 for path in &m.images {
-                    match attachments::image_message(&shared.config().data_dir, path).await {
+                    match attachments::image_message(&services.config().data_dir, path).await {
                         Ok(image) => out.push(image),
                         Err(e) => {
                             tracing::warn!(path = %path.display(), %e, "an attached image is gone");

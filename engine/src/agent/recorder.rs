@@ -11,9 +11,11 @@ use crate::api::{
     ErrorInfo, ErrorKind, Event, MessageId, MessageRecord, MessageStatus, Role, SessionId,
     SessionSummary, ToolCallRecord, ToolCallRequest,
 };
-use crate::engine::DEFAULT_TITLE;
 use crate::outbox::Outbox;
 use crate::store::{MemoryError, Store};
+
+/// The title of a session until the recorder titles it after its first exchange.
+pub(crate) const DEFAULT_TITLE: &str = "New chat";
 
 /// Stores one turn (or one direct tool call, with no session).
 #[derive(Clone)]

@@ -6,9 +6,9 @@ use crate::jobs::{QueueError, schedule};
 use super::Cx;
 
 pub(super) async fn handle(cx: Cx, command: JobsCommand) -> Result<(), ErrorInfo> {
-    let Cx { shared, out } = &cx;
+    let Cx { services, out } = &cx;
     let failed = ErrorInfo::new;
-    let queue = shared
+    let queue = services
         .jobs()
         .await
         .map_err(|e| failed(ErrorKind::Unavailable, e))?;

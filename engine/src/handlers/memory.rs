@@ -5,8 +5,8 @@ use crate::api::{ErrorInfo, ErrorKind, Event, MemoryCommand};
 use super::{Cx, storage};
 
 pub(super) async fn handle(cx: Cx, command: MemoryCommand) -> Result<(), ErrorInfo> {
-    let Cx { shared, out } = &cx;
-    let store = &shared.store;
+    let Cx { services, out } = &cx;
+    let store = &services.store;
     let missing = |id| ErrorInfo::new(ErrorKind::Missing, format!("no memory {id}"));
     match command {
         MemoryCommand::List => {
@@ -25,7 +25,7 @@ pub(super) async fn handle(cx: Cx, command: MemoryCommand) -> Result<(), ErrorIn
                 .await
                 .map_err(storage)?
                 .ok_or_else(|| missing(&id))?;
-            if let Some(vector) = shared.embed_or_log(&memory.text).await
+            if let Some(vector) = services.embed_or_log(&memory.text).await
                 && let Err(e) = store.set_embedding(&memory.id, &vector).await
             {
                 tracing::warn!("the memory's embedding was not kept: {e}");

@@ -6,12 +6,12 @@ use crate::local::store;
 use super::Cx;
 
 pub(super) async fn handle(cx: Cx, command: ModelsCommand) -> Result<(), ErrorInfo> {
-    let Cx { shared, out } = &cx;
-    let dir = crate::local::models_dir(&shared.config().data_dir);
+    let Cx { services, out } = &cx;
+    let dir = crate::local::models_dir(&services.config().data_dir);
     let failed = |e: crate::local::LocalError| ErrorInfo::new(e.kind(), e.to_string());
     match command {
         ModelsCommand::List { provider } => {
-            out.emit(crate::settings::models(shared, provider).await?);
+            out.emit(crate::settings::models(services, provider).await?);
         }
         ModelsCommand::DetectLocalServers => out.emit(crate::settings::detect().await),
         ModelsCommand::ListLocal => {
@@ -42,12 +42,12 @@ pub(super) async fn handle(cx: Cx, command: ModelsCommand) -> Result<(), ErrorIn
             .await
             .map_err(failed)?;
             // The offline default may be this model now.
-            shared.forget_client().await;
+            services.forget_client().await;
             out.emit(Event::LocalModelAdded { model });
         }
         ModelsCommand::RemoveLocal { name } => {
             store::remove(&dir, &name).map_err(failed)?;
-            shared.forget_client().await;
+            services.forget_client().await;
             out.emit(Event::LocalModelRemoved { name });
         }
     }

@@ -7,8 +7,8 @@ use crate::api::{ErrorInfo, ErrorKind, Event, SandboxCommand};
 use super::Cx;
 
 pub(super) async fn handle(cx: Cx, command: SandboxCommand) -> Result<(), ErrorInfo> {
-    let Cx { shared, out } = &cx;
-    let sandboxes = &shared.sandboxes;
+    let Cx { services, out } = &cx;
+    let sandboxes = &services.sandboxes;
     let unavailable =
         |e: aetheria_sandbox::SandboxError| ErrorInfo::new(ErrorKind::Unavailable, e.to_string());
     match command {

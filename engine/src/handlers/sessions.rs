@@ -1,13 +1,13 @@
 //! Conversations: create, list, load, rename, delete, search.
 
+use crate::agent::DEFAULT_TITLE;
 use crate::api::{ErrorInfo, ErrorKind, Event, SessionCommand, SessionId};
-use crate::engine::DEFAULT_TITLE;
 
 use super::{Cx, storage};
 
 pub(super) async fn handle(cx: Cx, command: SessionCommand) -> Result<(), ErrorInfo> {
-    let Cx { shared, out } = &cx;
-    let store = &shared.store;
+    let Cx { services, out } = &cx;
+    let store = &services.store;
     let missing =
         |session: &SessionId| ErrorInfo::new(ErrorKind::Missing, format!("no session {session}"));
     match command {
@@ -28,7 +28,7 @@ pub(super) async fn handle(cx: Cx, command: SessionCommand) -> Result<(), ErrorI
             let (messages, mut tool_calls) = store.conversation(&id).await.map_err(storage)?;
             // Records older than their tool's family get it from the tool, if any.
             for call in tool_calls.iter_mut().filter(|c| c.kind.is_none()) {
-                call.kind = shared.registry.get(&call.tool).map(|t| t.kind());
+                call.kind = services.registry.get(&call.tool).map(|t| t.kind());
             }
             out.emit(Event::SessionLoaded {
                 session,
@@ -52,7 +52,7 @@ pub(super) async fn handle(cx: Cx, command: SessionCommand) -> Result<(), ErrorI
             out.emit(Event::SessionUpdated { session: summary });
         }
         SessionCommand::Delete { session } => {
-            shared.turns.stop(&session).await;
+            services.turns.stop(&session).await;
             if !store.delete_session(&session).await.map_err(storage)? {
                 return Err(missing(&session));
             }
@@ -75,7 +75,7 @@ pub(super) async fn create(
     session: &SessionId,
     title: Option<String>,
 ) -> Result<crate::api::SessionSummary, ErrorInfo> {
-    let store = &cx.shared.store;
+    let store = &cx.services.store;
     let title = title
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty())

@@ -5,24 +5,24 @@ use crate::api::{ErrorInfo, ErrorKind, Event, ToolCallRequest, ToolsCommand};
 use super::Cx;
 
 pub(super) async fn handle(cx: Cx, command: ToolsCommand) -> Result<(), ErrorInfo> {
-    let Cx { shared, out } = &cx;
+    let Cx { services, out } = &cx;
     match command {
         ToolsCommand::List => {
-            shared.registry.mcp.start_all().await;
+            services.registry.mcp.start_all().await;
             out.emit(Event::ToolList {
-                tools: shared.registry.infos(&shared.policies),
+                tools: services.registry.infos(&services.policies),
             });
         }
         ToolsCommand::SetPolicy { tool, policy } => {
-            let Some(effect) = shared.registry.get(&tool).map(|t| t.effect()) else {
+            let Some(effect) = services.registry.get(&tool).map(|t| t.effect()) else {
                 return Err(ErrorInfo::new(
                     ErrorKind::Missing,
                     format!("no tool named {tool:?}"),
                 ));
             };
-            let written = shared.policies.remember(&tool, policy);
+            let written = services.policies.remember(&tool, policy);
             out.emit(Event::ToolPolicyChanged {
-                policy: shared.policies.policy(&tool, effect),
+                policy: services.policies.policy(&tool, effect),
                 tool,
             });
             written.map_err(|e| {
@@ -35,9 +35,9 @@ pub(super) async fn handle(cx: Cx, command: ToolsCommand) -> Result<(), ErrorInf
             })?;
         }
         ToolsCommand::ListMcpServers => {
-            shared.registry.mcp.start_all().await;
+            services.registry.mcp.start_all().await;
             out.emit(Event::McpServers {
-                servers: shared.registry.mcp.infos(),
+                servers: services.registry.mcp.infos(),
             });
         }
         ToolsCommand::Call {
@@ -45,7 +45,7 @@ pub(super) async fn handle(cx: Cx, command: ToolsCommand) -> Result<(), ErrorInf
             tool,
             arguments,
         } => {
-            let cancel = shared.shutdown.child_token();
+            let cancel = services.shutdown.child_token();
             let request = ToolCallRequest {
                 id: call,
                 wire_id: None,
@@ -53,9 +53,9 @@ pub(super) async fn handle(cx: Cx, command: ToolsCommand) -> Result<(), ErrorInf
                 arguments: arguments.to_string(),
             };
             // A failing tool is told by the call's `ToolCallFinished`, not as a failed command.
-            let recorder = crate::agent::Recorder::new(shared.store.clone(), None);
+            let recorder = crate::agent::Recorder::new(services.store.clone(), None);
             let cx = crate::agent::CallCx {
-                shared,
+                services,
                 out,
                 recorder: &recorder,
                 answerer: &crate::agent::Answerer::person(),
@@ -65,7 +65,7 @@ pub(super) async fn handle(cx: Cx, command: ToolsCommand) -> Result<(), ErrorInf
             crate::agent::run_call(&cx, None, request).await;
         }
         ToolsCommand::ListFiles { path } => {
-            let workspace = shared.workspace();
+            let workspace = services.workspace();
             let asked = path.clone();
             let entries = tokio::task::spawn_blocking(move || workspace.list(&asked))
                 .await

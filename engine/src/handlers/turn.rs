@@ -1,5 +1,5 @@
 //! The turn's commands: send a message (creating its session when asked), stop a turn, answer an
-//! approval. A turn runs as a task of its own, registered in `Shared::turns`.
+//! approval. A turn runs as a task of its own, registered in `Services::turns`.
 
 use crate::api::{ErrorInfo, ErrorKind, Event, TurnCommand};
 use crate::tool::registry::Answer;
@@ -7,7 +7,7 @@ use crate::tool::registry::Answer;
 use super::{Cx, sessions, storage};
 
 pub(super) async fn handle(cx: Cx, command: TurnCommand) -> Result<(), ErrorInfo> {
-    let Cx { shared, out } = &cx;
+    let Cx { services, out } = &cx;
     match command {
         TurnCommand::Send {
             session,
@@ -16,7 +16,7 @@ pub(super) async fn handle(cx: Cx, command: TurnCommand) -> Result<(), ErrorInfo
             create,
             allow,
         } => {
-            let exists = shared
+            let exists = services
                 .store
                 .session_exists(&session)
                 .await
@@ -34,14 +34,14 @@ pub(super) async fn handle(cx: Cx, command: TurnCommand) -> Result<(), ErrorInfo
                 let summary = sessions::create(&cx, &session, None).await?;
                 out.emit(Event::SessionCreated { session: summary });
             }
-            let Some(cancel) = shared.turns.begin(&session, &shared.shutdown) else {
+            let Some(cancel) = services.turns.begin(&session, &services.shutdown) else {
                 return Err(ErrorInfo::new(
                     ErrorKind::Conflict,
                     "a turn is already running in this session; wait for it or stop it first",
                 ));
             };
             let task = tokio::spawn(crate::agent::run_turn(
-                shared.clone(),
+                services.clone(),
                 out.clone(),
                 session.clone(),
                 text,
@@ -49,11 +49,11 @@ pub(super) async fn handle(cx: Cx, command: TurnCommand) -> Result<(), ErrorInfo
                 crate::agent::Answerer::Person { allowed: allow },
                 cancel,
             ));
-            shared.turns.track(&session, task);
+            services.turns.track(&session, task);
         }
         // Any turn: the window's, the CLI's or a background job's.
         TurnCommand::Cancel { session } => {
-            shared.turns.cancel(&session);
+            services.turns.cancel(&session);
         }
         TurnCommand::Approve {
             call,
@@ -66,7 +66,7 @@ pub(super) async fn handle(cx: Cx, command: TurnCommand) -> Result<(), ErrorInfo
                 remember,
                 scope,
             };
-            if !shared.approvals.answer(&call, answer) {
+            if !services.approvals.answer(&call, answer) {
                 return Err(ErrorInfo::new(
                     ErrorKind::Missing,
                     format!("no tool call {call} waits for approval"),

@@ -9,32 +9,32 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Delivery, JobKind, Queue, QueueResult};
 use crate::api::{MessageStatus, Role, SessionId};
-use crate::engine::Shared;
+use crate::services::Services;
 
 /// Runs `text` as a turn of a new session with nobody to approve: the tools in both `allow` and
 /// this machine's `jobs.allow` run, every other is denied. The final answer, or why the turn
 /// failed.
 async fn prompt(
-    shared: &Arc<Shared>,
+    services: &Arc<Services>,
     text: &str,
     allow: &[String],
     cancelled: &CancellationToken,
 ) -> Result<String, String> {
     let session = SessionId::new();
-    shared
+    services
         .store
         .create_session(&session, &crate::agent::title_from(text))
         .await
         .map_err(|e| e.to_string())?;
-    let here = shared.config().jobs.allow;
+    let here = services.config().jobs.allow;
     let allowed = allow.iter().filter(|t| here.contains(t)).cloned().collect();
     // In the same registry as the window's turns: `Cancel` on its session stops it too.
-    let Some(turn) = shared.turns.begin(&session, cancelled) else {
+    let Some(turn) = services.turns.begin(&session, cancelled) else {
         return Err("the job's session is busy".into());
     };
     crate::agent::run_turn(
-        shared.clone(),
-        shared.outbox(),
+        services.clone(),
+        services.outbox(),
         session.clone(),
         text.to_owned(),
         Vec::new(),
@@ -42,7 +42,7 @@ async fn prompt(
         turn,
     )
     .await;
-    let messages = shared
+    let messages = services
         .store
         .messages(&session)
         .await
@@ -59,7 +59,7 @@ async fn prompt(
 /// Runs a program in a sandbox of the job's own, removed afterwards (a cancel kills it at once).
 /// The progress is the last line printed; the result is the exit status with the output.
 async fn code_run(
-    shared: &Arc<Shared>,
+    services: &Arc<Services>,
     delivery: &Delivery,
     language: &str,
     code: &str,
@@ -75,7 +75,7 @@ async fn code_run(
     if code.trim().is_empty() {
         return Err("the code is empty".into());
     }
-    let request = lang.request(code, shared.sandboxes.timeout(timeout_s));
+    let request = lang.request(code, services.sandboxes.timeout(timeout_s));
     let key = format!("job-{}", delivery.spec.id);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<aetheria_sandbox::Chunk>(64);
     let tail = async {
@@ -95,17 +95,17 @@ async fn code_run(
         }
     };
     let run = async {
-        let (result, ()) = tokio::join!(shared.sandboxes.exec(&key, request, Some(tx)), tail);
+        let (result, ()) = tokio::join!(services.sandboxes.exec(&key, request, Some(tx)), tail);
         result
     };
     let outcome = tokio::select! {
         outcome = run => outcome,
         () = cancelled.cancelled() => {
-            shared.sandboxes.discard(&key).await;
+            services.sandboxes.discard(&key).await;
             return Err("cancelled".into());
         }
     };
-    shared.sandboxes.discard(&key).await;
+    services.sandboxes.discard(&key).await;
     match outcome {
         Ok(ran) => {
             let text = ran.describe(language);
@@ -126,7 +126,7 @@ pub struct Worker {
     /// This worker's name (unique per process).
     name: String,
     /// The engine that runs prompts (none: only the built-in kinds).
-    engine: Option<Arc<Shared>>,
+    engine: Option<Arc<Services>>,
 }
 
 impl Worker {
@@ -140,8 +140,8 @@ impl Worker {
         }
     }
 
-    pub(crate) fn with_engine(mut self, shared: Arc<Shared>) -> Self {
-        self.engine = Some(shared);
+    pub(crate) fn with_engine(mut self, services: Arc<Services>) -> Self {
+        self.engine = Some(services);
         self
     }
 
@@ -181,11 +181,11 @@ impl Worker {
 }
 
 /// Tells this engine's front ends where a job stands now.
-async fn notify(queue: &dyn Queue, engine: Option<&Arc<Shared>>, delivery: &Delivery) {
-    if let Some(shared) = engine
+async fn notify(queue: &dyn Queue, engine: Option<&Arc<Services>>, delivery: &Delivery) {
+    if let Some(services) = engine
         && let Ok(Some(job)) = queue.get(&delivery.spec.id).await
     {
-        shared.emit(crate::api::Event::JobUpdated { job });
+        services.emit(crate::api::Event::JobUpdated { job });
     }
 }
 
@@ -193,7 +193,7 @@ async fn notify(queue: &dyn Queue, engine: Option<&Arc<Shared>>, delivery: &Deli
 async fn handle(
     queue: &dyn Queue,
     delivery: &Delivery,
-    engine: Option<&Arc<Shared>>,
+    engine: Option<&Arc<Services>>,
 ) -> QueueResult<()> {
     let cancelled = CancellationToken::new();
     let progress = std::sync::Mutex::new(String::new());
@@ -218,7 +218,7 @@ async fn handle(
         () = beat => Err("cancelled".to_owned()),
     };
     // What a job found goes to a queue others may read: no secret this engine knows goes with it.
-    let redact = |text: String| engine.map_or(text.clone(), |shared| shared.redact(&text));
+    let redact = |text: String| engine.map_or(text.clone(), |services| services.redact(&text));
     match outcome {
         Ok(result) => queue.complete(delivery, &redact(result)).await,
         Err(_) if cancelled.is_cancelled() => Ok(()),
@@ -231,7 +231,7 @@ pub(crate) async fn run_job(
     delivery: &Delivery,
     cancelled: &CancellationToken,
     progress: &std::sync::Mutex<String>,
-    engine: Option<&Arc<Shared>>,
+    engine: Option<&Arc<Services>>,
 ) -> Result<String, String> {
     let set_progress = |note: String| {
         if let Ok(mut p) = progress.lock() {
@@ -240,12 +240,12 @@ pub(crate) async fn run_job(
     };
     match &delivery.spec.kind {
         JobKind::Prompt { text, allow } => {
-            let shared = engine.ok_or("this worker runs no engine; prompts need one")?;
+            let services = engine.ok_or("this worker runs no engine; prompts need one")?;
             set_progress("answering".into());
-            prompt(shared, text, allow, cancelled).await
+            prompt(services, text, allow, cancelled).await
         }
         JobKind::Research { question } => {
-            let shared = engine.ok_or("this worker runs no engine; research needs one")?;
+            let services = engine.ok_or("this worker runs no engine; research needs one")?;
             set_progress("researching".into());
             let slug: String = question
                 .to_lowercase()
@@ -262,9 +262,9 @@ pub(crate) async fn run_job(
             );
             // The model only reads; the engine writes the report, to that one file.
             let allow = ["web_search", "web_fetch", "recall"].map(str::to_owned);
-            let report = prompt(shared, &text, &allow, cancelled).await?;
+            let report = prompt(services, &text, &allow, cancelled).await?;
             let path = format!("research/{slug}.md");
-            let workspace = shared.workspace();
+            let workspace = services.workspace();
             let saved = {
                 let (path, report) = (path.clone(), report.clone());
                 tokio::task::spawn_blocking(move || {
@@ -283,8 +283,9 @@ pub(crate) async fn run_job(
             code,
             timeout_s,
         } => {
-            let shared = engine.ok_or("this worker runs no engine; code runs need its sandbox")?;
-            let policy = shared
+            let services =
+                engine.ok_or("this worker runs no engine; code runs need its sandbox")?;
+            let policy = services
                 .policies
                 .policy("run_code", crate::api::Effect::Mutating);
             if policy == crate::api::Policy::Deny {
@@ -295,7 +296,7 @@ pub(crate) async fn run_job(
             }
             set_progress("starting the sandbox".into());
             code_run(
-                shared, delivery, language, code, *timeout_s, cancelled, progress,
+                services, delivery, language, code, *timeout_s, cancelled, progress,
             )
             .await
         }

@@ -32,7 +32,7 @@ impl Registry {
     /// The built-in tools; the code tools run in `sandboxes`, the web tools share `web`.
     pub(crate) fn builtin(
         sandboxes: &Arc<Sandboxes>,
-        services: &Services,
+        connectors: &Connectors,
         mcp: Arc<Mcp>,
         store: &crate::store::Store,
         embeddings: &Arc<crate::store::embed::Embeddings>,
@@ -55,11 +55,11 @@ impl Registry {
         registry.add(Remember(store.clone(), embeddings.clone()));
         registry.add(Recall(store.clone(), embeddings.clone()));
         registry.add(Forget(store.clone()));
-        registry.add(WebFetch(services.web.clone()));
-        registry.add(WebSearch(services.web.clone()));
-        super::builtin::github::register(&mut registry, &services.github);
-        super::builtin::vercel::register(&mut registry, &services.vercel);
-        super::builtin::drive::register(&mut registry, &services.drive);
+        registry.add(WebFetch(connectors.web.clone()));
+        registry.add(WebSearch(connectors.web.clone()));
+        super::builtin::github::register(&mut registry, &connectors.github);
+        super::builtin::vercel::register(&mut registry, &connectors.vercel);
+        super::builtin::drive::register(&mut registry, &connectors.drive);
         registry
     }
 
@@ -115,14 +115,14 @@ impl Registry {
 }
 
 /// The outside services the built-in tools reach, each with settings changed live.
-pub(crate) struct Services {
+pub(crate) struct Connectors {
     pub web: Arc<Web>,
     pub github: Arc<Github>,
     pub vercel: Arc<Vercel>,
     pub drive: Arc<Drive>,
 }
 
-impl Services {
+impl Connectors {
     pub(crate) fn new(config: &crate::config::Config, secrets: &crate::secrets::Secrets) -> Self {
         Self {
             web: Web::new(config.web.clone(), secrets.clone()),
@@ -333,7 +333,7 @@ mod tests {
         assert_eq!(policies.policy("fs_read", Effect::ReadOnly), Policy::Deny);
 
         let sandboxes = Arc::new(Sandboxes::new(crate::config::SandboxConfig::default()));
-        let services = Services::new(
+        let connectors = Connectors::new(
             &crate::config::Config::new("c".into(), "d".into()),
             &crate::secrets::Secrets::new(),
         );
@@ -343,7 +343,7 @@ mod tests {
             None,
             crate::secrets::Secrets::new(),
         ));
-        let registry = Registry::builtin(&sandboxes, &services, mcp, &store, &embeddings);
+        let registry = Registry::builtin(&sandboxes, &connectors, mcp, &store, &embeddings);
         let offered: Vec<_> = registry
             .specs(&policies)
             .into_iter()
@@ -463,7 +463,7 @@ mod tests {
     #[tokio::test]
     async fn schemas_come_from_doc_comments() {
         let sandboxes = Arc::new(Sandboxes::new(crate::config::SandboxConfig::default()));
-        let services = Services::new(
+        let connectors = Connectors::new(
             &crate::config::Config::new("c".into(), "d".into()),
             &crate::secrets::Secrets::new(),
         );
@@ -473,7 +473,7 @@ mod tests {
             None,
             crate::secrets::Secrets::new(),
         ));
-        let registry = Registry::builtin(&sandboxes, &services, mcp, &store, &embeddings);
+        let registry = Registry::builtin(&sandboxes, &connectors, mcp, &store, &embeddings);
         let write = registry.get("fs_write").unwrap();
         let schema = write.schema();
         assert_eq!(schema["type"], "object");
