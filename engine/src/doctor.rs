@@ -91,7 +91,7 @@ fn voice(config: &Config) -> Check {
         Err(e) => Check::new(
             "voice",
             Status::Warn,
-            e,
+            e.message,
             Some(&format!(
                 "dictation needs a speech model: `aetheria voice models add {}` (75 MB), or Settings → Voice",
                 if config.voice.model.is_empty() {

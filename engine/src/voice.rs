@@ -22,6 +22,49 @@ use crate::services::Services;
 use self::capture::{Input, Recorder, Recording};
 use self::whisper::Transcriber;
 
+/// What went wrong in voice, with the kind the API reports it as.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub(crate) struct VoiceError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl VoiceError {
+    fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// A device, program or model cannot be used here.
+    pub(crate) fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Unavailable, message)
+    }
+
+    /// What was asked for is wrong (a name, a file, a checksum).
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Invalid, message)
+    }
+
+    /// Something needed is not there (no speech model installed).
+    pub(crate) fn missing(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Missing, message)
+    }
+
+    /// Aetheria's own failure (a thread that crashed, a resampler refusing its input).
+    pub(crate) fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
+    }
+}
+
+impl From<VoiceError> for ErrorInfo {
+    fn from(e: VoiceError) -> Self {
+        ErrorInfo::new(e.kind, e.message)
+    }
+}
+
 /// The voice devices and model of one engine.
 #[derive(Default)]
 pub(crate) struct Voice {
@@ -59,12 +102,12 @@ fn failed(kind: ErrorKind, message: impl Into<String>) -> ErrorInfo {
 }
 
 async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, String> + Send + 'static,
+    work: impl FnOnce() -> Result<T, VoiceError> + Send + 'static,
 ) -> Result<T, ErrorInfo> {
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| failed(ErrorKind::Internal, e.to_string()))?
-        .map_err(|e| failed(ErrorKind::Unavailable, e))
+        .map_err(ErrorInfo::from)
 }
 
 /// Handles one voice command; answers with events (a failure is redacted by the router: a model
@@ -137,12 +180,11 @@ async fn run(
                 checksum.as_deref(),
                 &mut progress,
             )
-            .await
-            .map_err(|e| failed(ErrorKind::Invalid, e))?;
+            .await?;
             emit(out, models_event(&config));
         }
         VoiceCommand::RemoveModel { name } => {
-            models::remove(&models_dir, &name).map_err(|e| failed(ErrorKind::NotFound, e))?;
+            models::remove(&models_dir, &name)?;
             emit(out, models_event(&config));
         }
         VoiceCommand::PlayCue { cue } => {
@@ -192,7 +234,8 @@ fn status(config: &Config) -> VoiceStatus {
     let dir = models::dir(&config.data_dir);
     let model = models::resolve(&dir, &config.voice.model);
     let devices = capture::microphones().unwrap_or_default();
-    let unavailable = capture::probe(&input).or_else(|| model.as_ref().err().cloned());
+    let unavailable =
+        capture::probe(&input).or_else(|| model.as_ref().err().map(|e| e.message.clone()));
     let model = model.ok().map(|path| {
         let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
         crate::api::VoiceModel {
@@ -214,8 +257,10 @@ fn status(config: &Config) -> VoiceStatus {
 }
 
 fn model_path(config: &Config) -> Result<PathBuf, ErrorInfo> {
-    models::resolve(&models::dir(&config.data_dir), &config.voice.model)
-        .map_err(|e| failed(ErrorKind::Missing, e))
+    Ok(models::resolve(
+        &models::dir(&config.data_dir),
+        &config.voice.model,
+    )?)
 }
 
 async fn start(services: &Arc<Services>, out: &Outbox, config: &Config) -> Result<(), ErrorInfo> {

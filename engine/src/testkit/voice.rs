@@ -193,12 +193,15 @@ pub fn raw_whisper(
     let recording = capture::record_all(&capture::Input::File {
         path: wav.to_path_buf(),
         paced: false,
-    })?;
+    })
+    .map_err(|e| e.message)?;
     let speech = dsp::trim_silence(&recording.samples).to_vec();
     let transcriber = whisper::Transcriber::default();
-    transcriber.model(model)?;
+    transcriber.model(model).map_err(|e| e.message)?;
     let began = std::time::Instant::now();
-    let heard = transcriber.transcribe(model, &speech, "en", threads, short_context)?;
+    let heard = transcriber
+        .transcribe(model, &speech, "en", threads, short_context)
+        .map_err(|e| e.message)?;
     #[allow(clippy::cast_precision_loss)]
     let seconds = speech.len() as f64 / f64::from(dsp::RATE);
     Ok((heard.text, seconds, began.elapsed().as_secs_f64()))

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use rodio::Source;
 use rodio::microphone::{MicrophoneBuilder, available_inputs};
 
+use super::VoiceError;
 use super::dsp::{self, To16k};
 
 /// Where sound comes from.
@@ -52,7 +53,7 @@ pub(crate) struct Recording {
 /// A recording in progress.
 pub(crate) struct Recorder {
     stop: Arc<AtomicBool>,
-    thread: std::thread::JoinHandle<Result<Recording, String>>,
+    thread: std::thread::JoinHandle<Result<Recording, VoiceError>>,
     /// What records (for the person).
     pub device: String,
 }
@@ -64,7 +65,7 @@ impl Recorder {
         input: Input,
         level: impl FnMut(f32) + Send + 'static,
         ended: impl FnOnce(String) + Send + 'static,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, VoiceError> {
         let stop = Arc::new(AtomicBool::new(false));
         let (opened_tx, opened_rx) = std::sync::mpsc::sync_channel(1);
         let flag = stop.clone();
@@ -80,7 +81,7 @@ impl Recorder {
                 }
                 recording
             })
-            .map_err(|e| format!("cannot start recording: {e}"))?;
+            .map_err(|e| VoiceError::internal(format!("cannot start recording: {e}")))?;
         match opened_rx.recv_timeout(Duration::from_secs(10)) {
             Ok(Ok(device)) => Ok(Self {
                 stop,
@@ -93,35 +94,37 @@ impl Recorder {
             }
             Err(_) => {
                 stop.store(true, Ordering::Relaxed);
-                Err("the sound device did not open within 10 s".into())
+                Err(VoiceError::unavailable(
+                    "the sound device did not open within 10 s",
+                ))
             }
         }
     }
 
     /// Stops and returns what was recorded.
-    pub(crate) fn finish(self) -> Result<Recording, String> {
+    pub(crate) fn finish(self) -> Result<Recording, VoiceError> {
         self.stop.store(true, Ordering::Relaxed);
         self.thread
             .join()
-            .map_err(|_| "the recording thread crashed".to_owned())?
+            .map_err(|_| VoiceError::internal("the recording thread crashed"))?
     }
 }
 
 /// Runs a whole recording of `input` (not paced, to its end) on this thread: for files.
-pub(crate) fn record_all(input: &Input) -> Result<Recording, String> {
+pub(crate) fn record_all(input: &Input) -> Result<Recording, VoiceError> {
     let (tx, _rx) = std::sync::mpsc::sync_channel(1);
     record(input, &AtomicBool::new(false), |_| {}, &tx)
 }
 
-type Opened = std::sync::mpsc::SyncSender<Result<String, String>>;
+type Opened = std::sync::mpsc::SyncSender<Result<String, VoiceError>>;
 
 fn record(
     input: &Input,
     stop: &AtomicBool,
     level: impl FnMut(f32),
     opened: &Opened,
-) -> Result<Recording, String> {
-    let fail = |e: String| {
+) -> Result<Recording, VoiceError> {
+    let fail = |e: VoiceError| {
         let _ = opened.send(Err(e.clone()));
         Err(e)
     };
@@ -129,16 +132,21 @@ fn record(
         Input::File { path, paced } => {
             let file = match std::fs::File::open(path) {
                 Ok(file) => file,
-                Err(e) => return fail(format!("cannot open {}: {e}", path.display())),
+                Err(e) => {
+                    return fail(VoiceError::invalid(format!(
+                        "cannot open {}: {e}",
+                        path.display()
+                    )));
+                }
             };
             let decoder = match rodio::Decoder::try_from(file) {
                 Ok(decoder) => decoder,
                 Err(e) => {
-                    return fail(format!(
+                    return fail(VoiceError::invalid(format!(
                         "{} is not a sound file Aetheria can read (WAV): {}",
                         path.display(),
                         chain(&e)
-                    ));
+                    )));
                 }
             };
             let _ = opened.send(Ok(format!("file {}", path.display())));
@@ -155,15 +163,17 @@ fn record(
     }
 }
 
-fn open_microphone(name: Option<&str>) -> Result<(rodio::microphone::Microphone, String), String> {
+fn open_microphone(
+    name: Option<&str>,
+) -> Result<(rodio::microphone::Microphone, String), VoiceError> {
     let builder = MicrophoneBuilder::new();
     let (builder, device) = match name {
         Some(name) => {
             let inputs = available_inputs().map_err(|e| no_microphone(&chain(&e)))?;
             let Some(input) = inputs.into_iter().find(|i| i.to_string() == name) else {
-                return Err(format!(
+                return Err(VoiceError::unavailable(format!(
                     "the microphone {name:?} is not connected; pick another in Settings → Voice"
-                ));
+                )));
             };
             let builder = builder
                 .device(input)
@@ -194,8 +204,8 @@ fn open_microphone(name: Option<&str>) -> Result<(rodio::microphone::Microphone,
     Ok((microphone, device))
 }
 
-fn no_microphone(detail: &str) -> String {
-    format!("no microphone can record here ({detail})")
+fn no_microphone(detail: &str) -> VoiceError {
+    VoiceError::unavailable(format!("no microphone can record here ({detail})"))
 }
 
 /// The error and its causes in one line.
@@ -217,7 +227,7 @@ fn pump<S: Source>(
     mut level: impl FnMut(f32),
     paced: bool,
     live: bool,
-) -> Result<Recording, String> {
+) -> Result<Recording, VoiceError> {
     let channels = usize::from(source.channels().get());
     let rate = source.sample_rate().get();
     let mut to16k = To16k::new(rate)?;
@@ -274,14 +284,14 @@ fn feed(
     mono: &mut Vec<f32>,
     to16k: &mut To16k,
     out: &mut Vec<f32>,
-) -> Result<(), String> {
+) -> Result<(), VoiceError> {
     mono.clear();
     dsp::downmix(interleaved, channels, mono);
     to16k.push(mono, out)
 }
 
 /// The microphones this machine has, by name.
-pub(crate) fn microphones() -> Result<Vec<String>, String> {
+pub(crate) fn microphones() -> Result<Vec<String>, VoiceError> {
     available_inputs()
         .map(|inputs| inputs.iter().map(ToString::to_string).collect())
         .map_err(|e| no_microphone(&chain(&e)))
@@ -308,7 +318,7 @@ pub(crate) fn probe(input: &Input) -> Option<String> {
                     .and_then(|b| b.default_config().map(|_| ()))
                     .map_err(|e| chain(&e)),
             };
-            result.err().map(|e| no_microphone(&e))
+            result.err().map(|e| no_microphone(&e).message)
         }
     }
 }

@@ -3,6 +3,8 @@
 //! level for the meter, and trim leading and trailing silence with a simple energy VAD.
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
+
+use super::VoiceError;
 use rubato::{
     Async, FixedAsync, Indexing, Resampler, SincInterpolationParameters, SincInterpolationType,
     WindowFunction,
@@ -44,7 +46,7 @@ pub(crate) struct To16k {
 
 impl To16k {
     /// A resampler from `rate` (passes through when it is already 16 kHz).
-    pub(crate) fn new(rate: u32) -> Result<Self, String> {
+    pub(crate) fn new(rate: u32) -> Result<Self, VoiceError> {
         let ratio = f64::from(RATE) / f64::from(rate.max(1));
         let resampler = if rate == RATE {
             None
@@ -58,7 +60,9 @@ impl To16k {
             };
             Some(
                 Async::<f32>::new_sinc(ratio, 1.0, &parameters, CHUNK, 1, FixedAsync::Input)
-                    .map_err(|e| format!("cannot resample {rate} Hz to {RATE} Hz: {e}"))?,
+                    .map_err(|e| {
+                        VoiceError::internal(format!("cannot resample {rate} Hz to {RATE} Hz: {e}"))
+                    })?,
             )
         };
         let delay = resampler.as_ref().map_or(0, Resampler::output_delay);
@@ -75,7 +79,7 @@ impl To16k {
     }
 
     /// Feeds mono samples; resampled ones are appended to `out`.
-    pub(crate) fn push(&mut self, mono: &[f32], out: &mut Vec<f32>) -> Result<(), String> {
+    pub(crate) fn push(&mut self, mono: &[f32], out: &mut Vec<f32>) -> Result<(), VoiceError> {
         self.input_frames += mono.len() as u64;
         if self.resampler.is_none() {
             out.extend_from_slice(mono);
@@ -91,7 +95,7 @@ impl To16k {
     }
 
     /// Flushes what is buffered; afterwards `out` holds the whole input, resampled.
-    pub(crate) fn finish(&mut self, out: &mut Vec<f32>) -> Result<(), String> {
+    pub(crate) fn finish(&mut self, out: &mut Vec<f32>) -> Result<(), VoiceError> {
         if self.resampler.is_none() {
             return Ok(());
         }
@@ -122,22 +126,22 @@ impl To16k {
         Ok(())
     }
 
-    fn process(&mut self, valid: usize, out: &mut Vec<f32>) -> Result<(), String> {
+    fn process(&mut self, valid: usize, out: &mut Vec<f32>) -> Result<(), VoiceError> {
         let Some(resampler) = self.resampler.as_mut() else {
             return Ok(());
         };
         let input = InterleavedSlice::new(&self.pending[..CHUNK], 1, CHUNK)
-            .map_err(|e| format!("resampler input: {e}"))?;
+            .map_err(|e| VoiceError::internal(format!("resampler input: {e}")))?;
         let capacity = self.scratch.len();
         let mut output = InterleavedSlice::new_mut(&mut self.scratch, 1, capacity)
-            .map_err(|e| format!("resampler output: {e}"))?;
+            .map_err(|e| VoiceError::internal(format!("resampler output: {e}")))?;
         let indexing = Indexing {
             partial_len: (valid < CHUNK).then_some(valid),
             ..Indexing::default()
         };
         let (_, written) = resampler
             .process_into_buffer(&input, &mut output, Some(&indexing))
-            .map_err(|e| format!("resampling failed: {e}"))?;
+            .map_err(|e| VoiceError::internal(format!("resampling failed: {e}")))?;
         let produced = self.scratch.get(..written).unwrap_or_default();
         let skip = self.delay.min(produced.len());
         self.delay -= skip;
@@ -221,7 +225,7 @@ mod tests {
     }
 
     #[test]
-    fn resampling_keeps_length_and_pitch() -> Result<(), String> {
+    fn resampling_keeps_length_and_pitch() -> Result<(), VoiceError> {
         for rate in [8_000, 16_000, 22_050, 44_100, 48_000] {
             let input = tone(rate, 440.0, 1.0, 0.5);
             let mut resampler = To16k::new(rate)?;
@@ -246,7 +250,7 @@ mod tests {
     }
 
     #[test]
-    fn frequencies_above_the_new_nyquist_are_filtered_out() -> Result<(), String> {
+    fn frequencies_above_the_new_nyquist_are_filtered_out() -> Result<(), VoiceError> {
         // 12 kHz at 48 kHz would fold back to 4 kHz if the resampler only dropped samples.
         let input = tone(48_000, 12_000.0, 1.0, 0.5);
         let mut resampler = To16k::new(48_000)?;

@@ -3,6 +3,7 @@
 //! in whisper.cpp's `models/README.md`). Installing downloads or copies to a partial file, checks
 //! the digest and the ggml magic, then renames into place: a failed install leaves nothing.
 
+use super::VoiceError;
 use std::path::{Path, PathBuf};
 
 use crate::api::VoiceModel;
@@ -32,8 +33,8 @@ fn file_of(dir: &Path, name: &str) -> PathBuf {
     dir.join(format!("ggml-{name}.bin"))
 }
 
-fn check_name(name: &str) -> Result<(), String> {
-    crate::fetch::check_model_name(name, "speech model")
+fn check_name(name: &str) -> Result<(), VoiceError> {
+    crate::fetch::check_model_name(name, "speech model").map_err(VoiceError::invalid)
 }
 
 fn catalog_url(name: &str) -> String {
@@ -79,7 +80,7 @@ pub(crate) fn list(dir: &Path) -> Vec<VoiceModel> {
 }
 
 /// The file of the configured model: an installed model's name, or a path to a model file.
-pub(crate) fn resolve(dir: &Path, model: &str) -> Result<PathBuf, String> {
+pub(crate) fn resolve(dir: &Path, model: &str) -> Result<PathBuf, VoiceError> {
     let direct = PathBuf::from(model);
     if direct.extension().is_some_and(|e| e == "bin") && direct.is_file() {
         return Ok(direct);
@@ -95,9 +96,9 @@ pub(crate) fn resolve(dir: &Path, model: &str) -> Result<PathBuf, String> {
     } else {
         "pick an installed one in Settings → Voice (`aetheria voice models` lists them)".to_owned()
     };
-    Err(format!(
+    Err(VoiceError::missing(format!(
         "the speech model {model:?} is not installed: {how}"
-    ))
+    )))
 }
 
 /// Installs `name` from `source` (a URL or file; the catalog's download when absent), checked
@@ -108,16 +109,16 @@ pub(crate) async fn install(
     source: Option<&str>,
     checksum: Option<&str>,
     progress: &mut (dyn FnMut(u64, Option<u64>) + Send),
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, VoiceError> {
     check_name(name)?;
     let listed = CATALOG.iter().find(|(n, ..)| *n == name);
     let source = match (source, listed) {
         (Some(source), _) => source.to_owned(),
         (None, Some(_)) => catalog_url(name),
         (None, None) => {
-            return Err(format!(
+            return Err(VoiceError::invalid(format!(
                 "{name:?} is not in the catalog: give a URL or a file to install it from"
-            ));
+            )));
         }
     };
     let expected = match (checksum, listed) {
@@ -127,19 +128,23 @@ pub(crate) async fn install(
     };
     let target = file_of(dir, name);
     if target.exists() {
-        return Err(format!(
-            "a speech model named {name:?} is already installed; remove it first"
+        return Err(VoiceError::new(
+            crate::api::ErrorKind::Conflict,
+            format!("a speech model named {name:?} is already installed; remove it first"),
         ));
     }
     tokio::fs::create_dir_all(dir)
         .await
-        .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        .map_err(|e| VoiceError::unavailable(format!("cannot create {}: {e}", dir.display())))?;
     let partial = dir.join(format!(".{name}.partial"));
     let result = fetch_checked(&source, &partial, expected.as_deref(), progress).await;
     let result = match result {
         Ok(()) => match std::fs::rename(&partial, &target) {
             Ok(()) => Ok(target),
-            Err(e) => Err(format!("cannot install {}: {e}", target.display())),
+            Err(e) => Err(VoiceError::unavailable(format!(
+                "cannot install {}: {e}",
+                target.display()
+            ))),
         },
         Err(e) => Err(e),
     };
@@ -152,36 +157,39 @@ async fn fetch_checked(
     partial: &Path,
     expected: Option<&str>,
     progress: &mut (dyn FnMut(u64, Option<u64>) + Send),
-) -> Result<(), String> {
+) -> Result<(), VoiceError> {
     let digests = crate::fetch::fetch(source, partial, progress)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| VoiceError::unavailable(e.to_string()))?;
     if let Some(expected) = expected
         && !digests.matches(expected)
     {
-        return Err(format!(
+        return Err(VoiceError::invalid(format!(
             "checksum mismatch: expected {expected}, got sha256:{} (sha1:{}); nothing was installed",
             digests.sha256, digests.sha1
-        ));
+        )));
     }
     let mut magic = [0u8; 4];
     let read = std::fs::File::open(partial)
         .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic));
     if read.is_err() || magic != MAGIC {
-        return Err(format!(
+        return Err(VoiceError::invalid(format!(
             "{source} is not a whisper.cpp model (ggml .bin); nothing was installed"
-        ));
+        )));
     }
     Ok(())
 }
 
 /// Removes an installed model.
-pub(crate) fn remove(dir: &Path, name: &str) -> Result<(), String> {
+pub(crate) fn remove(dir: &Path, name: &str) -> Result<(), VoiceError> {
     check_name(name)?;
     let path = file_of(dir, name);
     std::fs::remove_file(&path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!("no speech model named {name:?} is installed"),
-        _ => format!("cannot remove {}: {e}", path.display()),
+        std::io::ErrorKind::NotFound => VoiceError::new(
+            crate::api::ErrorKind::NotFound,
+            format!("no speech model named {name:?} is installed"),
+        ),
+        _ => VoiceError::unavailable(format!("cannot remove {}: {e}", path.display())),
     })
 }
 
@@ -204,8 +212,18 @@ mod tests {
             resolve(dir.path(), "tiny.en")?,
             file_of(dir.path(), "tiny.en")
         );
-        let missing = resolve(dir.path(), "base.en").err().unwrap_or_default();
-        assert!(missing.contains("voice models add base.en"), "{missing}");
+        let missing = resolve(dir.path(), "base.en").unwrap_err();
+        assert_eq!(missing.kind, crate::api::ErrorKind::Missing);
+        assert!(
+            missing.message.contains("voice models add base.en"),
+            "{missing}"
+        );
+        let gone = remove(dir.path(), "base.en").unwrap_err();
+        assert_eq!(gone.kind, crate::api::ErrorKind::NotFound);
+        assert_eq!(
+            check_name("../x").unwrap_err().kind,
+            crate::api::ErrorKind::Invalid
+        );
         Ok(())
     }
 

@@ -13,6 +13,7 @@ use std::time::Duration;
 use rodio::source::SineWave;
 use rodio::{DeviceSinkBuilder, Player, Source};
 
+use super::VoiceError;
 use super::capture::chain;
 use crate::api::Cue;
 
@@ -24,12 +25,12 @@ pub(crate) fn probe() -> Option<String> {
 }
 
 /// Plays `source` to its end on the default output, or until `stop` is set. Blocks.
-fn play<S>(source: S, stop: &AtomicBool) -> Result<(), String>
+fn play<S>(source: S, stop: &AtomicBool) -> Result<(), VoiceError>
 where
     S: Source + Send + 'static,
 {
     let mut sink = DeviceSinkBuilder::open_default_sink()
-        .map_err(|e| format!("no sound output ({})", chain(&e)))?;
+        .map_err(|e| VoiceError::unavailable(format!("no sound output ({})", chain(&e))))?;
     sink.log_on_drop(false);
     let player = Player::connect_new(sink.mixer());
     player.append(source);
@@ -51,7 +52,7 @@ fn tone(hz: f32, ms: u64) -> impl Source + Send + 'static {
 }
 
 /// Plays a cue to its end (about a fifth of a second). Blocks.
-pub(crate) fn cue(cue: Cue) -> Result<(), String> {
+pub(crate) fn cue(cue: Cue) -> Result<(), VoiceError> {
     let never = AtomicBool::new(false);
     match cue {
         Cue::RecordStart => play(tone(660.0, 70).mix(tone(990.0, 70).delay_ms(70)), &never),
@@ -81,43 +82,49 @@ pub(crate) fn synthesiser() -> Option<&'static str> {
 }
 
 /// Speech for `text` as a WAV file's bytes. Blocks.
-pub(crate) fn synthesise(text: &str) -> Result<Vec<u8>, String> {
-    let program = synthesiser().ok_or(
-        "reading aloud needs espeak-ng: install it (`apt install espeak-ng`, `brew install espeak-ng`)",
-    )?;
+pub(crate) fn synthesise(text: &str) -> Result<Vec<u8>, VoiceError> {
+    let program = synthesiser().ok_or_else(|| {
+        VoiceError::unavailable(
+            "reading aloud needs espeak-ng: install it (`apt install espeak-ng`, `brew install espeak-ng`)",
+        )
+    })?;
     let mut child = Command::new(program)
         .args(["--stdout", "--stdin"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot start {program}: {e}"))?;
+        .map_err(|e| VoiceError::unavailable(format!("cannot start {program}: {e}")))?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin
             .write_all(text.as_bytes())
-            .map_err(|e| format!("cannot talk to {program}: {e}"))?;
+            .map_err(|e| VoiceError::unavailable(format!("cannot talk to {program}: {e}")))?;
     }
     let output = child
         .wait_with_output()
-        .map_err(|e| format!("{program} failed: {e}"))?;
+        .map_err(|e| VoiceError::unavailable(format!("{program} failed: {e}")))?;
     if !output.status.success() || output.stdout.len() < 44 {
-        return Err(format!(
+        return Err(VoiceError::unavailable(format!(
             "{program} failed: {}",
             String::from_utf8_lossy(&output.stderr).trim()
-        ));
+        )));
     }
     Ok(output.stdout)
 }
 
 /// Reads `text` aloud until it ends or `stop` is set. Blocks.
-pub(crate) fn speak(text: &str, stop: &Arc<AtomicBool>) -> Result<(), String> {
+pub(crate) fn speak(text: &str, stop: &Arc<AtomicBool>) -> Result<(), VoiceError> {
     let spoken = plain_text(text);
     if spoken.trim().is_empty() {
         return Ok(());
     }
     let wav = synthesise(&spoken)?;
-    let decoder = rodio::Decoder::try_from(std::io::Cursor::new(wav))
-        .map_err(|e| format!("the synthesiser's sound is unreadable: {}", chain(&e)))?;
+    let decoder = rodio::Decoder::try_from(std::io::Cursor::new(wav)).map_err(|e| {
+        VoiceError::unavailable(format!(
+            "the synthesiser's sound is unreadable: {}",
+            chain(&e)
+        ))
+    })?;
     play(decoder, stop)
 }
 

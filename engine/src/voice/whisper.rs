@@ -2,6 +2,7 @@
 //! transcription gets a fresh state on a blocking thread, and whisper's log goes to `tracing`
 //! instead of the terminal.
 
+use super::VoiceError;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -31,7 +32,7 @@ pub(crate) struct Heard {
 
 impl Transcriber {
     /// The model at `path`, loading it unless it is the one already loaded.
-    pub(crate) fn model(&self, path: &Path) -> Result<Arc<WhisperContext>, String> {
+    pub(crate) fn model(&self, path: &Path) -> Result<Arc<WhisperContext>, VoiceError> {
         let mut loaded = self.loaded.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((current, context)) = loaded.as_ref()
             && current == path
@@ -40,18 +41,18 @@ impl Transcriber {
         }
         whisper_rs::install_logging_hooks();
         let text_path = path.to_str().ok_or_else(|| {
-            format!(
+            VoiceError::invalid(format!(
                 "the speech model path {} is not valid UTF-8",
                 path.display()
-            )
+            ))
         })?;
         let context =
             WhisperContext::new_with_params(text_path, WhisperContextParameters::default())
                 .map_err(|e| {
-                    format!(
+                    VoiceError::invalid(format!(
                         "cannot load the speech model {}: {e}; is it a whisper.cpp ggml model?",
                         path.display()
-                    )
+                    ))
                 })?;
         let context = Arc::new(context);
         *loaded = Some((path.to_path_buf(), context.clone()));
@@ -68,11 +69,11 @@ impl Transcriber {
         language: &str,
         threads: usize,
         short_context: bool,
-    ) -> Result<Heard, String> {
+    ) -> Result<Heard, VoiceError> {
         let context = self.model(path)?;
         let mut state = context
             .create_state()
-            .map_err(|e| format!("cannot start the speech model: {e}"))?;
+            .map_err(|e| VoiceError::internal(format!("cannot start the speech model: {e}")))?;
         let english_only = !context.is_multilingual();
         let language = if english_only { "en" } else { language };
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
@@ -103,12 +104,12 @@ impl Transcriber {
         }
         state
             .full(params, audio)
-            .map_err(|e| format!("transcription failed: {e}"))?;
+            .map_err(|e| VoiceError::internal(format!("transcription failed: {e}")))?;
         let mut text = String::new();
         for segment in state.as_iter() {
             let piece = segment
                 .to_str_lossy()
-                .map_err(|e| format!("transcription failed: {e}"))?;
+                .map_err(|e| VoiceError::internal(format!("transcription failed: {e}")))?;
             if !is_non_speech(&piece) {
                 text.push_str(&piece);
             }
