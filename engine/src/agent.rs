@@ -122,14 +122,15 @@ async fn turn(
         recorder,
         ..
     } = cx;
-    let (content, images) = match attachments::with_attachments(services, text, attachments).await {
+    let (files, images) = match attachments::read(services, attachments).await {
         Ok(attached) => attached,
         Err(error) => return TurnEnd::Failed(error),
     };
     let user = MessageRecord {
         id: MessageId::new(),
         role: Role::User,
-        content,
+        content: text,
+        attachments: files,
         tool_calls: vec![],
         images,
         thinking: String::new(),

@@ -23,7 +23,7 @@ use surrealdb::engine::any::Any;
 use crate::api::{Policy, SessionId, SessionSummary};
 
 /// The schema this build writes. Bump it with a new step in `MIGRATIONS`.
-pub(crate) const SCHEMA_VERSION: i64 = 6;
+pub(crate) const SCHEMA_VERSION: i64 = 7;
 
 /// Each step takes the schema from version `index` to `index + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -72,7 +72,13 @@ const MIGRATIONS: &[&str] = &[
     DEFINE TABLE IF NOT EXISTS message_part SCHEMALESS;
     DEFINE INDEX IF NOT EXISTS message_part_message ON message_part FIELDS message;
 ",
+    // A message's attached files are kept apart from its text (`attachments`): the files older
+    // messages held inline, in `<attachment>` blocks, are moved out first (`move_attachments`).
+    "",
 ];
+
+/// The schema version whose step moves attached files out of messages' text.
+const ATTACHMENTS_APART: usize = 6;
 
 /// Why memory failed.
 #[derive(Debug, thiserror::Error)]
@@ -329,7 +335,7 @@ impl Store {
         let started = std::time::Instant::now();
         let mut res = self
             .db
-            .query("SELECT uid, session, role, content FROM message")
+            .query("SELECT uid, session, role, content, attachments FROM message")
             .query(
                 "SELECT uid, session, message, tool, output FROM tool_call WHERE session != NONE",
             )
@@ -349,7 +355,7 @@ impl Store {
                         s(m, "session"),
                         None,
                         s(m, "role"),
-                        s(m, "content"),
+                        conversation::searched_text(m),
                     )
                 })
                 .chain(calls.iter().map(|c| {
@@ -434,6 +440,9 @@ impl Store {
         for (from, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
             let to = from as i64 + 1;
             tracing::info!(from, to, "migrating database schema");
+            if from == ATTACHMENTS_APART {
+                self.move_attachments().await?;
+            }
             self.db
                 .query("BEGIN TRANSACTION")
                 .query(*step)
@@ -442,6 +451,31 @@ impl Store {
                 .bind(json!({ "v": to }))
                 .await?
                 .check()?;
+        }
+        Ok(())
+    }
+
+    /// Moves the files older user messages held inline (`<attachment name="…">…</attachment>`
+    /// blocks after the text, as the engine wrote them before version 7) into `attachments`.
+    /// A message is rewritten only when it parses whole, so running it again changes nothing.
+    async fn move_attachments(&self) -> Result<()> {
+        let rows = self
+            .rows(
+                "SELECT uid, content FROM message WHERE role = 'user' AND string::contains(content, $open)",
+                json!({ "open": conversation::OLD_ATTACHMENT_OPEN }),
+            )
+            .await?;
+        for row in rows {
+            let Some((text, files)) =
+                conversation::split_old_attachments(row["content"].as_str().unwrap_or_default())
+            else {
+                continue;
+            };
+            self.exec(
+                "UPDATE message SET content = $text, attachments = $files WHERE uid = $uid",
+                json!({ "text": text, "files": files, "uid": row["uid"] }),
+            )
+            .await?;
         }
         Ok(())
     }

@@ -646,6 +646,7 @@ async fn main_screen_snapshots_in_both_themes() {
         role,
         content: content.into(),
         tool_calls: vec![],
+        attachments: vec![],
         images: vec![],
         thinking: String::new(),
         status: MessageStatus::Complete,

@@ -138,34 +138,6 @@ pub struct Conversation {
     running: bool,
 }
 
-/// The marks the engine puts around an attached file's text in the stored message.
-const ATTACHMENT_OPEN: &str = "<attachment name=\"";
-const ATTACHMENT_CLOSE: &str = "</attachment>";
-
-/// An attached text file as the stored user message holds it (the model reads it there).
-#[must_use]
-pub fn attachment_block(name: &str, body: &str) -> String {
-    format!("\n\n{ATTACHMENT_OPEN}{name}\">\n{body}\n{ATTACHMENT_CLOSE}")
-}
-
-/// A stored user message: the person's text and the names of the files attached to it.
-#[must_use]
-pub fn split_attachments(content: &str) -> (String, Vec<String>) {
-    let mut text = String::new();
-    let mut names = Vec::new();
-    let mut rest = content;
-    while let Some(start) = rest.find(ATTACHMENT_OPEN) {
-        text.push_str(&rest[..start]);
-        let after = &rest[start + ATTACHMENT_OPEN.len()..];
-        names.push(after.split('"').next().unwrap_or("file").to_owned());
-        rest = after
-            .find(ATTACHMENT_CLOSE)
-            .map_or("", |end| &after[end + ATTACHMENT_CLOSE.len()..]);
-    }
-    text.push_str(rest);
-    (text.trim_end().to_owned(), names)
-}
-
 /// The last `max` bytes of `text`, cut at a character boundary.
 #[must_use]
 pub fn tail(text: &str, max: usize) -> &str {
@@ -201,11 +173,15 @@ impl Conversation {
             this.anchors.insert(m.id.to_string(), this.entries.len());
             match m.role {
                 Role::User => {
-                    let (text, mut attachments) = split_attachments(&m.content);
-                    attachments.extend(m.images.iter().map(|_| "an image".to_owned()));
+                    let attachments = m
+                        .attachments
+                        .iter()
+                        .map(|a| a.name.clone())
+                        .chain(m.images.iter().map(|_| "an image".to_owned()))
+                        .collect();
                     this.entries.push(Entry::User {
                         id: Some(m.id.clone()),
-                        text,
+                        text: m.content.clone(),
                         attachments,
                     });
                 }

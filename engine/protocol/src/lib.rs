@@ -340,6 +340,15 @@ pub struct ToolCallRequest {
     pub arguments: String,
 }
 
+/// A text file attached to a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Its file name.
+    pub name: String,
+    /// Its text.
+    pub text: String,
+}
+
 /// A stored message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageRecord {
@@ -347,8 +356,11 @@ pub struct MessageRecord {
     pub id: MessageId,
     /// Who wrote it.
     pub role: Role,
-    /// Its text (markdown).
+    /// Its text (markdown): what the person wrote, without the files attached to it.
     pub content: String,
+    /// Text files the person attached (the model reads each after the text).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
     /// Tool calls the assistant made in it.
     #[serde(default)]
     pub tool_calls: Vec<ToolCallRequest>,

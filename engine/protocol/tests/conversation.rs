@@ -4,12 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use aetheria_protocol::conversation::{
-    AnswerState, Change, Conversation, Entry, LIVE_KEPT, attachment_block, split_attachments,
-};
+use aetheria_protocol::conversation::{AnswerState, Change, Conversation, Entry, LIVE_KEPT};
 use aetheria_protocol::{
-    Effect, ErrorInfo, ErrorKind, Event, FinishReason, MessageId, MessageRecord, MessageStatus,
-    Role, SessionId, ToolCallId, ToolCallRecord, ToolKind, ToolStatus, Usage,
+    Attachment, Effect, ErrorInfo, ErrorKind, Event, FinishReason, MessageId, MessageRecord,
+    MessageStatus, Role, SessionId, ToolCallId, ToolCallRecord, ToolKind, ToolStatus, Usage,
 };
 
 fn session() -> SessionId {
@@ -281,23 +279,21 @@ fn live_output_keeps_its_end() {
 fn a_stored_session_reads_back_as_it_streamed() {
     let (user, answer) = (MessageId::new(), MessageId::new());
     let call = ToolCallId::new();
-    let content = format!(
-        "see these{}{}",
-        attachment_block("a.txt", "long text"),
-        attachment_block("b.md", "# b")
-    );
-    assert_eq!(
-        split_attachments(&content),
-        (
-            "see these".to_owned(),
-            vec!["a.txt".to_owned(), "b.md".to_owned()]
-        )
-    );
     let message = |id: &MessageId, role, content: &str, thinking: &str| MessageRecord {
         id: id.clone(),
         role,
         content: content.into(),
         tool_calls: vec![],
+        attachments: if role == Role::User {
+            ["a.txt", "b.md"]
+                .map(|name| Attachment {
+                    name: name.into(),
+                    text: "long text".into(),
+                })
+                .to_vec()
+        } else {
+            vec![]
+        },
         images: if role == Role::User {
             vec!["/tmp/p.png".into()]
         } else {
@@ -308,7 +304,7 @@ fn a_stored_session_reads_back_as_it_streamed() {
         created_at: chrono::Utc::now(),
     };
     let messages = [
-        message(&user, Role::User, &content, ""),
+        message(&user, Role::User, "see these", ""),
         message(&answer, Role::Assistant, "Partly", "Let me think."),
     ];
     let calls = [ToolCallRecord {

@@ -1,10 +1,11 @@
-//! What the person attaches to a message: text files inlined into it, images kept by id in the
-//! attachments folder of the data folder and sent again with the history. A stored message only
+//! What the person attaches to a message: text files kept with it (the model reads each after
+//! the text, `wire_text`), images kept by id in the attachments folder of the data folder and sent
+//! again with the history. A stored message only
 //! names an image by that id; reading one back never follows a path a record names.
 
 use std::path::{Path, PathBuf};
 
-use crate::api::{ErrorInfo, ErrorKind};
+use crate::api::{Attachment, ErrorInfo, ErrorKind, MessageRecord};
 use crate::provider::ChatMessage;
 use crate::services::Services;
 
@@ -69,16 +70,27 @@ pub(super) async fn image_message(
     })
 }
 
-/// The message text with text attachments inlined, and copies of image attachments kept in the
-/// data folder. Images go only to a model that takes them; otherwise nothing is stored and the
-/// person is told why.
-pub(super) async fn with_attachments(
+/// A user message's text as the model reads it: what the person wrote, then each attached file
+/// in an `<attachment>` block.
+pub(super) fn wire_text(message: &MessageRecord) -> String {
+    let mut text = message.content.clone();
+    for file in &message.attachments {
+        text.push_str(&format!(
+            "\n\n<attachment name=\"{}\">\n{}\n</attachment>",
+            file.name, file.text
+        ));
+    }
+    text
+}
+
+/// The text files attached, and copies of attached images kept in the data folder. Images go only
+/// to a model that takes them; otherwise nothing is stored and the person is told why.
+pub(super) async fn read(
     services: &Services,
-    text: String,
     attachments: &[PathBuf],
-) -> Result<(String, Vec<PathBuf>), ErrorInfo> {
+) -> Result<(Vec<Attachment>, Vec<PathBuf>), ErrorInfo> {
     let invalid = |message: String| ErrorInfo::new(ErrorKind::Invalid, message);
-    let mut content = text;
+    let mut files = Vec::new();
     let mut images: Vec<(Vec<u8>, &'static str)> = Vec::new();
     for path in attachments {
         let meta = tokio::fs::metadata(path)
@@ -115,10 +127,10 @@ pub(super) async fn with_attachments(
             || path.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
         );
-        content.push_str(&crate::api::conversation::attachment_block(&name, &body));
+        files.push(Attachment { name, text: body });
     }
     if images.is_empty() {
-        return Ok((content, Vec::new()));
+        return Ok((files, Vec::new()));
     }
     let config = services.config();
     if let Some(provider) = config.effective_provider()
@@ -143,7 +155,7 @@ pub(super) async fn with_attachments(
             .map_err(|e| invalid(format!("cannot keep the image in {}: {e}", dir.display())))?;
         kept.push(PathBuf::from(name));
     }
-    Ok((content, kept))
+    Ok((files, kept))
 }
 
 #[cfg(test)]

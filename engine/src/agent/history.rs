@@ -63,7 +63,7 @@ pub(super) async fn history(
     for m in messages {
         match m.role {
             Role::User => {
-                out.push(ChatMessage::User(m.content));
+                out.push(ChatMessage::User(attachments::wire_text(&m)));
                 for path in &m.images {
                     match attachments::image_message(&services.config().data_dir, path).await {
                         Ok(image) => out.push(image),

@@ -88,6 +88,7 @@ pub(super) fn answer_row() -> MessageRecord {
         role: Role::Assistant,
         content: String::new(),
         tool_calls: vec![],
+        attachments: vec![],
         images: vec![],
         thinking: String::new(),
         status: MessageStatus::Streaming,

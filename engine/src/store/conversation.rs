@@ -10,7 +10,7 @@ use super::fulltext;
 use super::recent::Conversation;
 use super::{MemoryError, Result, Store, decode, document, now_ms};
 use crate::api::{
-    MessageId, MessageRecord, MessageStatus, SessionId, SessionSummary, ToolCallRecord,
+    Attachment, MessageId, MessageRecord, MessageStatus, SessionId, SessionSummary, ToolCallRecord,
     ToolCallRequest,
 };
 
@@ -72,6 +72,42 @@ where
     }
 }
 
+/// What the history search finds a stored message (its document) by: its text and the names and
+/// text of the files attached to it.
+pub(super) fn searched_text(doc: &Value) -> String {
+    let mut text = doc["content"].as_str().unwrap_or_default().to_owned();
+    for file in doc["attachments"].as_array().into_iter().flatten() {
+        for part in ["name", "text"] {
+            text.push('\n');
+            text.push_str(file[part].as_str().unwrap_or_default());
+        }
+    }
+    text
+}
+
+/// How the engine marked a file attached to a message before version 7 of the schema.
+pub(super) const OLD_ATTACHMENT_OPEN: &str = "\n\n<attachment name=\"";
+const OLD_ATTACHMENT_CLOSE: &str = "\n</attachment>";
+
+/// A message text written before version 7: the person's text and the files attached after it,
+/// or `None` when it holds no attachment blocks in the shape the engine wrote them.
+pub(super) fn split_old_attachments(content: &str) -> Option<(String, Vec<Attachment>)> {
+    let start = content.find(OLD_ATTACHMENT_OPEN)?;
+    let blocks = content[start + OLD_ATTACHMENT_OPEN.len()..].strip_suffix(OLD_ATTACHMENT_CLOSE)?;
+    let between = format!("{OLD_ATTACHMENT_CLOSE}{OLD_ATTACHMENT_OPEN}");
+    let files = blocks
+        .split(between.as_str())
+        .map(|block| {
+            let (name, text) = block.split_once("\">\n")?;
+            Some(Attachment {
+                name: name.to_owned(),
+                text: text.to_owned(),
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some((content[..start].to_owned(), files))
+}
+
 impl Store {
     /// Stores a message as it is (the row of a later step's answer, or a message written whole).
     pub(crate) async fn insert_message(
@@ -92,12 +128,8 @@ impl Store {
     /// Puts a stored message (its document) in the history search.
     fn index_stored(&self, doc: &Value) -> Result<()> {
         let field = |name: &str| doc[name].as_str().unwrap_or_default();
-        self.index_message(
-            field("uid"),
-            field("session"),
-            field("role"),
-            field("content"),
-        )
+        let text = searched_text(doc);
+        self.index_message(field("uid"), field("session"), field("role"), &text)
     }
 
     /// Puts a message's text in the history search.
@@ -380,7 +412,7 @@ impl Store {
         let written = async {
             let mut rows = self
                 .rows(
-                    "SELECT uid, session, role, content FROM message WHERE status = 'streaming'",
+                    "SELECT uid, session, role, content, attachments FROM message WHERE status = 'streaming'",
                     json!({}),
                 )
                 .await?;

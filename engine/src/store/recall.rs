@@ -396,6 +396,7 @@ mod tests {
                     role,
                     content: text.into(),
                     tool_calls: vec![],
+                    attachments: vec![],
                     images: vec![],
                     thinking: String::new(),
                     status: MessageStatus::Complete,

@@ -185,6 +185,7 @@ mod tests {
             role: Role::User,
             content: text.into(),
             tool_calls: vec![],
+            attachments: vec![],
             images: vec![],
             thinking: String::new(),
             status: MessageStatus::Complete,

@@ -20,6 +20,7 @@ pub(super) fn message(role: Role, text: &str) -> MessageRecord {
         role,
         content: text.into(),
         tool_calls: vec![],
+        attachments: vec![],
         images: vec![],
         thinking: String::new(),
         status: MessageStatus::Complete,
@@ -273,4 +274,50 @@ async fn on_disk_store_survives_reopen_and_refuses_newer_schema() {
     let err = Store::open(&url).await.unwrap_err();
     assert!(matches!(err, MemoryError::TooNew { .. }), "{err}");
     assert!(err.to_string().contains("update Aetheria"));
+}
+
+/// A database written before attached files were kept apart (schema 6) has them moved out of
+/// the messages' text when it is opened: the text is what the person wrote, the files are
+/// attachments, the history search still finds their words, and a text that only looks like an
+/// attachment stays as it was.
+#[tokio::test]
+async fn attached_files_written_inline_move_out_of_the_text() {
+    let (dir, url) = on_disk();
+    let s = SessionId::new();
+    let old = "see these\n\n<attachment name=\"a.txt\">\nthe okapi lives here\n</attachment>\n\n<attachment name=\"b.md\">\n# b\n\nmore\n</attachment>";
+    let typed = "a note about \n\n<attachment name=\"x\"> written by hand";
+    let (first, second) = (message(Role::User, old), message(Role::User, typed));
+    {
+        let store = Store::open(&url).await.unwrap();
+        store.create_session(&s, "old").await.unwrap();
+        store.insert_message(&s, &first).await.unwrap();
+        store.insert_message(&s, &second).await.unwrap();
+        store.force_schema_version(6).await.unwrap();
+    }
+    // The index is built again from the moved rows.
+    std::fs::remove_dir_all(dir.path().join("db-search")).unwrap();
+    let store = Store::open(&url).await.unwrap();
+    assert_eq!(store.schema_version().await.unwrap(), SCHEMA_VERSION);
+    let messages = store.messages(&s).await.unwrap();
+    assert_eq!(messages[0].content, "see these");
+    assert_eq!(
+        messages[0].attachments,
+        vec![
+            crate::api::Attachment {
+                name: "a.txt".into(),
+                text: "the okapi lives here".into()
+            },
+            crate::api::Attachment {
+                name: "b.md".into(),
+                text: "# b\n\nmore".into()
+            },
+        ]
+    );
+    assert_eq!(messages[1].content, typed);
+    assert!(messages[1].attachments.is_empty());
+    let hits = store.search("okapi", 5).await.unwrap();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    // Again: nothing changes.
+    store.move_attachments().await.unwrap();
+    assert_eq!(store.messages(&s).await.unwrap(), messages);
 }
