@@ -527,7 +527,7 @@ impl Config {
     pub fn effective_provider(&self) -> Option<ProviderConfig> {
         self.active_provider()
             .cloned()
-            .or_else(|| crate::local::implied_provider(self))
+            .or_else(|| crate::offline::implied_provider(self))
     }
 
     /// The keychain account of a provider's key: its `key_ref` when it is configured, else its name.

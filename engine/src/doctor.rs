@@ -182,8 +182,8 @@ pub(crate) async fn check_provider(
     config: &Config,
 ) -> Check {
     if p.wire == crate::config::Wire::Local {
-        let dir = crate::local::models_dir(&config.data_dir);
-        return match crate::local::store::resolve(&dir, &p.model) {
+        let dir = crate::offline::models_dir(&config.data_dir);
+        return match crate::offline::store::resolve(&dir, &p.model) {
             Ok(path) => Check::new(
                 &format!("provider {}", p.name),
                 Status::Ok,
@@ -216,7 +216,7 @@ async fn reach(p: &ProviderConfig, key: Option<String>) -> Check {
         Err(e) => return Check::new(&name, Status::Fail, e.to_string(), None),
     };
     let url = format!("{}/models", p.base_url.trim_end_matches('/'));
-    let request = crate::provider::wire::authorize(client.get(&url), p.wire, key.as_deref());
+    let request = crate::provider::http::authorize(client.get(&url), p.wire, key.as_deref());
     let key_note = if key.is_some() { "key found" } else { "no key" };
     match request.send().await {
         Ok(r) if r.status().is_success() => Check::new(

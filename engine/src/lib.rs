@@ -16,7 +16,7 @@ mod body;
 mod compaction;
 mod fetch;
 mod handlers;
-mod local;
+mod offline;
 mod outbox;
 mod platform;
 mod provider;

@@ -5,10 +5,10 @@ mod anthropic;
 mod bounded;
 pub(crate) mod catalog;
 mod gemini;
+pub(crate) mod http;
 mod local;
 mod openai;
 mod sse;
-pub(crate) mod wire;
 
 use self::bounded::Bounded;
 
@@ -205,7 +205,7 @@ pub(crate) fn client(
     match provider.wire {
         Wire::Local => Ok(Arc::new(local::LocalClient::new(
             provider.clone(),
-            crate::local::models_dir(&config.data_dir),
+            crate::offline::models_dir(&config.data_dir),
             config.local.clone(),
         ))),
         Wire::Openai => Ok(Arc::new(Bounded(openai::OpenAiClient::new(
@@ -240,13 +240,13 @@ impl<T: Send + 'static> TaskStream<T> {
     }
 
     /// The task reads a provider's HTTP answer on the thread that streams answers
-    /// (`wire::spawn`).
+    /// (`http::spawn`).
     pub(crate) fn network<F, Fut>(body: F) -> Self
     where
         F: FnOnce(mpsc::Sender<T>) -> Fut,
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
-        Self::on(body, wire::spawn)
+        Self::on(body, http::spawn)
     }
 
     fn on<F, Fut>(body: F, spawn: impl FnOnce(Fut) -> tokio::task::JoinHandle<()>) -> Self

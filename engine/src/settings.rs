@@ -99,8 +99,8 @@ pub(crate) async fn models(
     provider: ProviderConfig,
 ) -> Result<Event, ErrorInfo> {
     if provider.wire == Wire::Local {
-        let dir = crate::local::models_dir(&services.config().data_dir);
-        let installed = tokio::task::spawn_blocking(move || crate::local::store::list(&dir))
+        let dir = crate::offline::models_dir(&services.config().data_dir);
+        let installed = tokio::task::spawn_blocking(move || crate::offline::store::list(&dir))
             .await
             .map_err(|e| ErrorInfo::new(ErrorKind::Internal, e.to_string()))?
             .map_err(|e| ErrorInfo::new(e.kind(), e.to_string()))?;

@@ -496,7 +496,7 @@ async fn completions(
 /// The HTTP client the engine's provider wires use (its timeouts and user agent), for benches that
 /// compare a bare read with an engine turn over the same kind of connection.
 pub fn provider_http_client() -> Result<reqwest::Client, String> {
-    crate::provider::wire::http_client().map_err(|e| e.to_string())
+    crate::provider::http::http_client().map_err(|e| e.to_string())
 }
 
 /// Whether a test of a real service (`docker`, `keychain`, `redis`…) is skipped because the person
@@ -561,7 +561,8 @@ pub mod test_model {
         tools: &[crate::api::ToolInfo],
         decide: bool,
     ) -> Result<(), String> {
-        let model = crate::local::runtime::LocalModel::load(model, 1).map_err(|e| e.to_string())?;
+        let model =
+            crate::offline::runtime::LocalModel::load(model, 1).map_err(|e| e.to_string())?;
         let specs: Vec<crate::provider::ToolSpec> = tools
             .iter()
             .map(|t| crate::provider::ToolSpec {
@@ -571,7 +572,7 @@ pub mod test_model {
             })
             .collect();
         model
-            .matcher(&crate::local::prompt::tool_grammar(&specs, decide))
+            .matcher(&crate::offline::prompt::tool_grammar(&specs, decide))
             .map(drop)
             .map_err(|e| e.to_string())
     }

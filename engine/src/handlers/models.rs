@@ -1,14 +1,14 @@
 //! Models: what a provider offers, model servers on this machine, and the installed local models.
 
 use crate::api::{ErrorInfo, Event, ModelsCommand};
-use crate::local::store;
+use crate::offline::store;
 
 use super::Cx;
 
 pub(super) async fn handle(cx: Cx, command: ModelsCommand) -> Result<(), ErrorInfo> {
     let Cx { services, out } = &cx;
-    let dir = crate::local::models_dir(&services.config().data_dir);
-    let failed = |e: crate::local::LocalError| ErrorInfo::new(e.kind(), e.to_string());
+    let dir = crate::offline::models_dir(&services.config().data_dir);
+    let failed = |e: crate::offline::LocalError| ErrorInfo::new(e.kind(), e.to_string());
     match command {
         ModelsCommand::List { provider } => {
             out.emit(crate::settings::models(services, provider).await?);

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use super::http::{self, Out, Tx};
 use super::sse::Flow;
-use super::wire::{self, Out, Tx};
 use super::{
     ChatMessage, EventStream, ModelClient, ProviderError, Request, ResponseEvent, TaskStream,
 };
@@ -32,7 +32,7 @@ impl AnthropicClient {
         Ok(Self {
             config,
             key,
-            http: wire::http_client()?,
+            http: http::http_client()?,
         })
     }
 
@@ -43,7 +43,7 @@ impl AnthropicClient {
             "messages": wire_messages(&request.messages),
             "stream": true,
         });
-        if let Some(system) = wire::system_prompt(&request.messages) {
+        if let Some(system) = http::system_prompt(&request.messages) {
             body["system"] = json!(system);
         }
         if !request.tools.is_empty() {
@@ -157,8 +157,8 @@ async fn run(
     has_key: bool,
     tx: &Tx,
 ) -> Result<(), ProviderError> {
-    let response = wire::open(builder, config, has_key).await?;
-    wire::batched(response, config, tx, read).await
+    let response = http::open(builder, config, has_key).await?;
+    http::batched(response, config, tx, read).await
 }
 
 async fn read(
@@ -171,8 +171,8 @@ async fn read(
     let mut usage = Usage::default();
     let mut stop: Option<String> = None;
     let mut stopped = false;
-    wire::each_event(response, config, out, |data, out| {
-        let v = wire::json(name, data)?;
+    http::each_event(response, config, out, |data, out| {
+        let v = http::json(name, data)?;
         let kind = v["type"].as_str().unwrap_or_default();
         match kind {
             "message_start" => {

@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::ProviderError;
-use super::wire;
+use super::http;
 use crate::api::ModelInfo;
 use crate::config::{ProviderConfig, Wire};
 
@@ -86,7 +86,7 @@ pub(crate) async fn list(
     provider: &ProviderConfig,
     key: Option<&str>,
 ) -> Result<Vec<ModelInfo>, ProviderError> {
-    let http = wire::http_client()?;
+    let http = http::http_client()?;
     let base = provider.base_url.trim_end_matches('/');
     let mut models = Vec::new();
     let mut cursor: Option<String> = None;
@@ -113,9 +113,9 @@ pub(crate) async fn list(
             _ => {}
         }
         let request = http.get(url);
-        let request = wire::authorize(request, provider.wire, key);
-        let response = wire::open(request, provider, key.is_some()).await?;
-        let text = wire::whole_text(response, wire::MAX_WHOLE_BODY, &provider.name).await?;
+        let request = http::authorize(request, provider.wire, key);
+        let response = http::open(request, provider, key.is_some()).await?;
+        let text = http::whole_text(response, http::MAX_WHOLE_BODY, &provider.name).await?;
         let body: Value = serde_json::from_str(&text).map_err(|e| {
             ProviderError::Stream(format!(
                 "provider {:?} answered GET /models with something that is not JSON: {e}",

@@ -5,8 +5,8 @@
 
 use serde_json::{Value, json};
 
+use super::http::{self, Out, Tx};
 use super::sse::Flow;
-use super::wire::{self, Out, Tx};
 use super::{
     ChatMessage, EventStream, ModelClient, ProviderError, Request, ResponseEvent, TaskStream,
 };
@@ -25,13 +25,13 @@ impl GeminiClient {
         Ok(Self {
             config,
             key,
-            http: wire::http_client()?,
+            http: http::http_client()?,
         })
     }
 
     fn body(&self, request: &Request) -> Value {
         let mut body = json!({ "contents": contents(&request.messages) });
-        if let Some(system) = wire::system_prompt(&request.messages) {
+        if let Some(system) = http::system_prompt(&request.messages) {
             body["systemInstruction"] = json!({ "parts": [{ "text": system }] });
         }
         if !request.tools.is_empty() {
@@ -138,8 +138,8 @@ async fn run(
     has_key: bool,
     tx: &Tx,
 ) -> Result<(), ProviderError> {
-    let response = wire::open(builder, config, has_key).await?;
-    wire::batched(response, config, tx, read).await
+    let response = http::open(builder, config, has_key).await?;
+    http::batched(response, config, tx, read).await
 }
 
 async fn read(
@@ -151,8 +151,8 @@ async fn read(
     let mut calls: Vec<ToolCallRequest> = Vec::new();
     let mut usage: Option<Usage> = None;
     let mut finish: Option<String> = None;
-    wire::each_event(response, config, out, |data, out| {
-        let v = wire::json(name, data)?;
+    http::each_event(response, config, out, |data, out| {
+        let v = http::json(name, data)?;
         if let Some(message) = v.pointer("/error/message").and_then(Value::as_str) {
             return Err(ProviderError::Stream(format!(
                 "provider {name:?} reported an error mid-answer: {message}; the partial answer is kept"

@@ -8,16 +8,16 @@ use std::sync::Arc;
 use llguidance::Matcher;
 use tokio::sync::OnceCell;
 
-use super::wire::Tx;
+use super::http::Tx;
 use super::{
     ChatMessage, EventStream, ModelClient, ProviderError, Request, ResponseEvent, TaskStream,
     ToolSpec,
 };
 use crate::api::Usage;
 use crate::config::{LocalConfig, ProviderConfig};
-use crate::local::prompt::{self, CALL_CLOSE, CALL_OPEN};
-use crate::local::runtime::{Generated, LocalModel, Sampler};
-use crate::local::{LocalError, select, store};
+use crate::offline::prompt::{self, CALL_CLOSE, CALL_OPEN};
+use crate::offline::runtime::{Generated, LocalModel, Sampler};
+use crate::offline::{LocalError, select, store};
 
 #[derive(Debug)]
 struct Inner {

@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use super::http::{self, Data, Out, Tx, send, truncate};
 use super::sse::{Flow, Repeats};
-use super::wire::{self, Data, Out, Tx, send, truncate};
 use super::{
     ChatMessage, EventStream, ModelClient, ProviderError, Request, ResponseEvent, TaskStream,
 };
@@ -27,7 +27,7 @@ impl OpenAiClient {
         Ok(Self {
             config,
             key,
-            http: wire::http_client()?,
+            http: http::http_client()?,
         })
     }
 
@@ -138,7 +138,7 @@ impl ModelClient for OpenAiClient {
         let has_key = self.key.is_some();
         let tools = !request.tools.is_empty();
         Box::pin(TaskStream::network(move |tx| async move {
-            let result = match wire::open(post(&body), &config, has_key).await {
+            let result = match http::open(post(&body), &config, has_key).await {
                 // Some servers refuse to stream when tools are offered: ask once more without.
                 Err(e) if tools && refuses_streaming(&e) => {
                     let mut whole = body.clone();
@@ -146,12 +146,12 @@ impl ModelClient for OpenAiClient {
                     if let Some(map) = whole.as_object_mut() {
                         map.remove("stream_options");
                     }
-                    match wire::open(post(&whole), &config, has_key).await {
+                    match http::open(post(&whole), &config, has_key).await {
                         Ok(response) => complete(response, &config, &tx).await,
                         Err(e) => Err(e),
                     }
                 }
-                Ok(response) => wire::batched(response, &config, &tx, read).await,
+                Ok(response) => http::batched(response, &config, &tx, read).await,
                 Err(e) => Err(e),
             };
             if let Err(e) = result {
@@ -174,7 +174,7 @@ async fn complete(
     tx: &Tx,
 ) -> Result<(), ProviderError> {
     let name = &config.name;
-    let text = super::wire::whole_text(response, super::wire::MAX_WHOLE_BODY, name).await?;
+    let text = super::http::whole_text(response, super::http::MAX_WHOLE_BODY, name).await?;
     let v: Value = serde_json::from_str(&text).map_err(|e| {
         ProviderError::Stream(format!(
             "provider {name:?} sent an answer that is not valid JSON ({e}): {}",
@@ -232,7 +232,7 @@ async fn read(
 ) -> Result<(), ProviderError> {
     let name = config.name.as_str();
     let mut answer = Answer::default();
-    wire::each_event_raw(response, config, out, |data, out| match data {
+    http::each_event_raw(response, config, out, |data, out| match data {
         // The usual token of a fast stream: the last chunk again with another text.
         Data::Raw(raw) => Ok(answer.repeats.raw(raw).map(|text| {
             out.text(text);
@@ -293,7 +293,7 @@ impl Answer {
                         "provider {name:?} reported an error mid-answer: {msg}"
                     )));
                 }
-                return Err(wire::not_json(name, data, &e));
+                return Err(http::not_json(name, data, &e));
             }
         };
         // Only a text read without escapes is a slice of the chunk, whose bytes can be compared.
@@ -477,7 +477,7 @@ mod tests {
 
     #[test]
     fn http_errors_say_what_to_do() {
-        use super::wire::http_error;
+        use super::http::http_error;
         use std::time::Duration;
         let config = ProviderConfig {
             name: "openai".into(),
