@@ -31,11 +31,10 @@ pub(crate) async fn run_worker(services: std::sync::Arc<crate::services::Service
     let slots = config.jobs.concurrency.clamp(1, 64);
     let mut queues: Vec<std::sync::Arc<dyn Queue>> = Vec::new();
     while queues.len() < slots {
-        let queue: Result<std::sync::Arc<dyn Queue>, String> = match &config.redis_url {
+        let queue: Result<std::sync::Arc<dyn Queue>, QueueError> = match &config.redis_url {
             Some(url) => RedisQueue::connect(url, services.job_visibility())
                 .await
-                .map(|q| std::sync::Arc::new(q) as std::sync::Arc<dyn Queue>)
-                .map_err(|e| e.to_string()),
+                .map(|q| std::sync::Arc::new(q) as std::sync::Arc<dyn Queue>),
             None => services.jobs().await,
         };
         match queue {

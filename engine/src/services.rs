@@ -116,15 +116,15 @@ impl Services {
     }
 
     /// The job queue.
-    pub(crate) async fn jobs(&self) -> Result<Arc<dyn crate::jobs::Queue>, String> {
+    pub(crate) async fn jobs(
+        &self,
+    ) -> Result<Arc<dyn crate::jobs::Queue>, crate::jobs::QueueError> {
         let url = self.config().redis_url;
         self.jobs
             .get_or_try_init(|| async {
                 let queue: Arc<dyn crate::jobs::Queue> = match url {
                     Some(url) => Arc::new(
-                        crate::jobs::RedisQueue::connect(&url, self.job_visibility())
-                            .await
-                            .map_err(|e| e.to_string())?,
+                        crate::jobs::RedisQueue::connect(&url, self.job_visibility()).await?,
                     ),
                     None => Arc::new(crate::jobs::EmbeddedQueue::new(
                         self.store.clone(),

@@ -11,7 +11,7 @@ pub(super) async fn handle(cx: Cx, command: JobsCommand) -> Result<(), ErrorInfo
     let queue = services
         .jobs()
         .await
-        .map_err(|e| failed(ErrorKind::Unavailable, e))?;
+        .map_err(|e| failed(ErrorKind::Unavailable, e.to_string()))?;
     let storage = |e: QueueError| failed(ErrorKind::Storage, e.to_string());
     let missing = |id: &JobId| failed(ErrorKind::Missing, format!("no job {id}"));
     match command {
