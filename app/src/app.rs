@@ -2,6 +2,7 @@
 //! the bridge handshake, the session list, the open conversation and pending approvals, and turns
 //! the person's actions into engine commands. Drawing lives in `view`.
 
+mod entry_view;
 mod events;
 mod input;
 mod jobs;

@@ -180,7 +180,7 @@ fn activity(p: Palette, transcript: &Transcript) -> Element<'_, Message> {
             _ => None,
         })
         .map(|(call, tool, status, took)| {
-            let (word, fill) = super::view::status_badge(p, *status);
+            let (word, fill) = super::entry_view::status_badge(p, *status);
             let time = took.map_or_else(String::new, |t| format!("{:.1} s", t.as_secs_f64()));
             button(
                 row![

@@ -167,7 +167,7 @@ fn run_block<'a>(
         .chars()
         .take(80)
         .collect();
-    let (word, fill) = super::view::status_badge(p, status);
+    let (word, fill) = super::entry_view::status_badge(p, status);
     // While it runs the live output; afterwards the same, or the result when nothing streamed.
     let shown = if live.is_empty() && status != ToolStatus::Running {
         output

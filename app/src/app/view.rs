@@ -1,15 +1,13 @@
 //! Drawing the window: sessions sidebar, conversation, composer, and the approval prompt over them.
 
-use aetheria_engine::api::{Decision, Effect, ScopeKind, ToolStatus};
+use aetheria_engine::api::{Decision, Effect, ScopeKind};
 use iced::widget::{
-    Space, button, center, column, container, mouse_area, opaque, pick_list, row, scrollable,
-    stack, text, text_editor, text_input,
+    Space, button, center, column, container, opaque, pick_list, row, scrollable, stack, text,
+    text_editor, text_input,
 };
 use iced::{Element, Fill, Length, Shrink, keyboard};
 
-use super::transcript::{AnswerState, Entry, ToolEntry, View};
 use super::{App, Approval, Message, Status};
-use crate::markdown;
 use crate::theme::{self, BOLD, ButtonKind, HEADING, MONO, Palette};
 
 /// The composer's widget id (tests and focus commands find it by this).
@@ -21,7 +19,7 @@ pub const TRANSCRIPT: &str = "transcript";
 /// The title field while renaming.
 pub const RENAME: &str = "rename";
 
-fn label<'a>(s: impl text::IntoFragment<'a>) -> text::Text<'a> {
+pub(super) fn label<'a>(s: impl text::IntoFragment<'a>) -> text::Text<'a> {
     text(s).font(BOLD).size(12)
 }
 
@@ -35,7 +33,7 @@ pub(super) fn btn<'a>(
         .style(theme::button(p, kind))
 }
 
-fn cut(s: &str, max: usize) -> String {
+pub(super) fn cut(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         s.to_owned()
     } else {
@@ -282,7 +280,7 @@ impl App {
             ..Default::default()
         });
         for (i, (entry, view)) in self.transcript.rows().enumerate() {
-            let shown = entry_view(
+            let shown = super::entry_view::entry_view(
                 p,
                 entry,
                 view,
@@ -452,214 +450,6 @@ fn length_hint(text: &str) -> Option<String> {
 fn chip<'a>(p: Palette, caption: &str, fill: iced::Color) -> Element<'a, Message> {
     container(text(cut(caption, 40)).font(BOLD).size(12))
         .padding([4, 8])
-        .style(move |_| theme::block(&p, fill))
-        .into()
-}
-
-fn entry_view<'a>(
-    p: Palette,
-    entry: &'a Entry,
-    view: &'a View,
-    running: bool,
-    font_size: f32,
-    tick: usize,
-    answer_in_chat: bool,
-) -> Element<'a, Message> {
-    match entry {
-        Entry::User {
-            text: body,
-            attachments,
-            ..
-        } => bubble(
-            p,
-            "YOU",
-            p.accent,
-            text(super::transcript::with_attachments(body, attachments))
-                .size(font_size)
-                .into(),
-        ),
-        Entry::Answer { state, .. } => {
-            let actions = markdown::view::Actions {
-                open: Message::OpenLink,
-                copy: Message::Copy,
-            };
-            let mut col = column![markdown::view::blocks(
-                view.markdown.blocks(),
-                p,
-                font_size,
-                actions
-            )]
-            .spacing(6);
-            let note = match state {
-                AnswerState::Streaming if running => {
-                    col = col.push(text("▍").size(16));
-                    None
-                }
-                AnswerState::Stopped => Some("stopped"),
-                AnswerState::Incomplete => Some("incomplete"),
-                AnswerState::Streaming | AnswerState::Complete => None,
-            };
-            if let Some(note) = note {
-                col = col.push(label(format!("[{note}]")).color(p.muted));
-            }
-            bubble(p, "AETHERIA", p.assistant, col.into())
-        }
-        Entry::Thinking { id, text: body } => {
-            let expanded = &view.expanded;
-            let words = body.split_whitespace().count();
-            let caption = format!(
-                "{} THINKING · {words} word{}",
-                if *expanded { "▾" } else { "▸" },
-                if words == 1 { "" } else { "s" }
-            );
-            let toggle = button(label(caption).color(p.muted))
-                .padding([4, 8])
-                .style(theme::button(
-                    p,
-                    ButtonKind::Item {
-                        selected: *expanded,
-                    },
-                ))
-                .on_press(Message::ToggleThinking(id.clone()));
-            let mut col = column![toggle].spacing(6);
-            if *expanded {
-                col = col.push(text(body.as_str()).size(font_size - 1.0).color(p.muted));
-            }
-            container(col).padding([0, 14]).width(Fill).into()
-        }
-        Entry::Tool(ToolEntry {
-            call,
-            tool,
-            arguments,
-            status,
-            output,
-            live,
-            ..
-        }) => {
-            let (expanded, took) = (&view.expanded, &view.took);
-            let (badge, fill) = status_badge(p, *status);
-            let mut header = row![
-                text(format!("TOOL · {tool}"))
-                    .font(BOLD)
-                    .size(14)
-                    .width(Fill),
-            ]
-            .spacing(8)
-            .align_y(iced::Center);
-            if let Some(took) = took {
-                header = header.push(label(format!("{:.1} s", took.as_secs_f64())).color(p.muted));
-            }
-            if *status == ToolStatus::Running && running {
-                const FRAMES: [&str; 4] = ["|", "/", "-", "\\"];
-                header = header.push(text(FRAMES[tick % FRAMES.len()]).font(MONO).size(14));
-            }
-            header = header
-                .push(
-                    container(label(badge))
-                        .padding([2, 6])
-                        .style(move |_| theme::badge(&p, fill)),
-                )
-                .push(label(if *expanded { "▲" } else { "▼" }));
-            let header = mouse_area(header).on_press(Message::ToggleTool(call.clone()));
-            let mut col = column![header].spacing(6);
-            // The card's own buttons, once the person moved the decision into the chat.
-            if *status == ToolStatus::AwaitingApproval && answer_in_chat {
-                let answer = |decision, remember| Message::ApproveCall {
-                    call: call.clone(),
-                    decision,
-                    remember,
-                };
-                col = col.push(
-                    row![
-                        btn(p, ButtonKind::Ok, "Allow once")
-                            .on_press(answer(Decision::Allow, false)),
-                        btn(p, ButtonKind::Secondary, "Always allow")
-                            .on_press(answer(Decision::Allow, true)),
-                        btn(p, ButtonKind::Danger, "Deny").on_press(answer(Decision::Deny, false)),
-                    ]
-                    .spacing(10),
-                );
-            }
-            if *expanded {
-                col = col.push(text(super::pretty(arguments)).font(MONO).size(13));
-                if output.is_empty() && !live.is_empty() {
-                    col = col.push(
-                        container(
-                            text(super::transcript::tail(live, 8_000))
-                                .font(MONO)
-                                .size(13),
-                        )
-                        .padding(8)
-                        .width(Fill)
-                        .style(move |_| theme::flat(&p, p.paper)),
-                    );
-                }
-                if !output.is_empty() {
-                    col = col.push(
-                        container(text(cut(output, 8_000)).font(MONO).size(13))
-                            .padding(8)
-                            .width(Fill)
-                            .style(move |_| theme::flat(&p, p.paper)),
-                    );
-                }
-            } else {
-                col = col.push(
-                    text(cut(&arguments.replace('\n', " "), 120))
-                        .font(MONO)
-                        .size(13),
-                );
-                if let Some(first) = output.lines().next() {
-                    let more = if output.lines().nth(1).is_some() {
-                        " …"
-                    } else {
-                        ""
-                    };
-                    col = col.push(
-                        text(format!("{}{more}", cut(first, 120)))
-                            .font(MONO)
-                            .size(13)
-                            .color(p.muted),
-                    );
-                }
-            }
-            container(col)
-                .padding(12)
-                .width(Fill)
-                .style(move |_| theme::block(&p, p.tool))
-                .into()
-        }
-        Entry::Failed { message } => {
-            bubble(p, "ERROR", p.danger, text(message.as_str()).size(15).into())
-        }
-        Entry::Stopped => bubble(p, "ERROR", p.danger, text("Stopped.").size(15).into()),
-        Entry::Compacted { detail } => container(label(format!("[{detail}]")).color(p.muted))
-            .padding([0, 14])
-            .width(Fill)
-            .into(),
-    }
-}
-
-/// How a tool call's status is shown: its word and its colour.
-pub(super) fn status_badge(p: Palette, status: ToolStatus) -> (&'static str, iced::Color) {
-    match status {
-        ToolStatus::AwaitingApproval => ("WAITING FOR YOU", p.accent),
-        ToolStatus::Running => ("RUNNING", p.surface),
-        ToolStatus::Succeeded => ("DONE", p.ok),
-        ToolStatus::Failed => ("FAILED", p.danger),
-        ToolStatus::Denied => ("DENIED", p.danger),
-        ToolStatus::Cancelled => ("STOPPED", p.surface),
-    }
-}
-
-fn bubble<'a>(
-    p: Palette,
-    who: &'a str,
-    fill: iced::Color,
-    content: Element<'a, Message>,
-) -> Element<'a, Message> {
-    container(column![label(who), content].spacing(6))
-        .padding(14)
-        .width(Fill)
         .style(move |_| theme::block(&p, fill))
         .into()
 }
