@@ -77,37 +77,27 @@ pub(crate) async fn run_call(
                 ),
             )
         }
-        Some(tool) => {
-            let gate = ToolGate {
-                services,
-                out: cx.out,
-                recorder: cx.recorder,
-                answerer: cx.answerer,
-                session: cx.session,
-                cancel: cx.cancel,
-            };
-            match gate.admit(&call, &tool, &mut record, tool_cx).await {
-                Verdict::Refused(status, why) => (status, why),
-                Verdict::Run => {
-                    record.status = ToolStatus::Running;
-                    cx.recorder.tool_call(&record).await;
-                    let result = tokio::select! {
-                        () = cx.cancel.cancelled() => None,
-                        result = tool.call_json(&call.arguments, tool_cx()) => Some(result),
-                    };
-                    match result {
-                        None => (
-                            ToolStatus::Cancelled,
-                            "the turn was stopped while the tool ran".into(),
-                        ),
-                        Some(Ok(output)) => (ToolStatus::Succeeded, output.0),
-                        Some(Err(ToolError::RespondToModel(message))) => {
-                            (ToolStatus::Failed, format!("error: {message}"))
-                        }
+        Some(tool) => match ToolGate(cx).admit(&call, &tool, &mut record, tool_cx).await {
+            Verdict::Refused(status, why) => (status, why),
+            Verdict::Run => {
+                record.status = ToolStatus::Running;
+                cx.recorder.tool_call(&record).await;
+                let result = tokio::select! {
+                    () = cx.cancel.cancelled() => None,
+                    result = tool.call_json(&call.arguments, tool_cx()) => Some(result),
+                };
+                match result {
+                    None => (
+                        ToolStatus::Cancelled,
+                        "the turn was stopped while the tool ran".into(),
+                    ),
+                    Some(Ok(output)) => (ToolStatus::Succeeded, output.0),
+                    Some(Err(ToolError::RespondToModel(message))) => {
+                        (ToolStatus::Failed, format!("error: {message}"))
                     }
                 }
             }
-        }
+        },
     };
     record.status = status;
     record.output = services.redact(&truncate_output(output));

@@ -7,16 +7,10 @@
 
 use std::sync::Arc;
 
-use tokio_util::sync::CancellationToken;
-
-use crate::api::{
-    Decision, Effect, Event, Policy, SessionId, ToolCallRecord, ToolCallRequest, ToolStatus,
-};
-use crate::outbox::Outbox;
-use crate::services::Services;
+use crate::api::{Decision, Effect, Event, Policy, ToolCallRecord, ToolCallRequest, ToolStatus};
 use crate::tool::{DynTool, Scope, ToolCx};
 
-use super::recorder::Recorder;
+use super::call::CallCx;
 
 /// Who answers for a turn's tool calls.
 #[derive(Debug, Clone)]
@@ -49,15 +43,8 @@ pub(super) enum Verdict {
     Refused(ToolStatus, String),
 }
 
-/// Decides one call.
-pub(super) struct ToolGate<'a> {
-    pub services: &'a Services,
-    pub out: &'a Outbox,
-    pub recorder: &'a Recorder,
-    pub answerer: &'a Answerer,
-    pub session: Option<&'a SessionId>,
-    pub cancel: &'a CancellationToken,
-}
+/// Decides one call, where it belongs and with who answers for it.
+pub(super) struct ToolGate<'a>(pub &'a CallCx<'a>);
 
 impl ToolGate<'_> {
     /// Decides whether `call` of `tool` runs, asking the person when it must (the record is
@@ -69,9 +56,9 @@ impl ToolGate<'_> {
         record: &mut ToolCallRecord,
         cx: impl Fn() -> ToolCx,
     ) -> Verdict {
-        let services = self.services;
+        let services = self.0.services;
         let scope = tool.scope_json(&call.arguments, &services.workspace());
-        let allowed = match self.answerer {
+        let allowed = match self.0.answerer {
             Answerer::Nobody { allowed } if !allowed.contains(&call.name) => {
                 return Verdict::Refused(
                     ToolStatus::Denied,
@@ -110,16 +97,16 @@ impl ToolGate<'_> {
         record: &mut ToolCallRecord,
         cx: impl Fn() -> ToolCx,
     ) -> Verdict {
-        let services = self.services;
+        let services = self.0.services;
         record.status = ToolStatus::AwaitingApproval;
-        self.recorder.tool_call(record).await;
+        self.0.recorder.tool_call(record).await;
         let preview = tool
             .preview_json(&call.arguments, cx())
             .await
             .map(|p| services.redact(&p));
         let answer = services.approvals.wait_for(&call.id);
-        self.out.emit(Event::ApprovalRequested {
-            session: self.session.cloned(),
+        self.0.out.emit(Event::ApprovalRequested {
+            session: self.0.session.cloned(),
             call: call.id.clone(),
             tool: call.name.clone(),
             effect: tool.effect(),
@@ -128,7 +115,7 @@ impl ToolGate<'_> {
             scope: scope.map(Scope::suggestion),
         });
         let answer = tokio::select! {
-            () = self.cancel.cancelled() => None,
+            () = self.0.cancel.cancelled() => None,
             answer = answer => answer.ok(),
         };
         let Some(answer) = answer else {
@@ -161,7 +148,7 @@ impl ToolGate<'_> {
             _ if destructive || chosen.is_some() => {}
             _ => {
                 remembered(services.policies.remember(&call.name, Policy::Allow));
-                self.out.emit(Event::ToolPolicyChanged {
+                self.0.out.emit(Event::ToolPolicyChanged {
                     tool: call.name.clone(),
                     policy: services.policies.policy(&call.name, tool.effect()),
                 });
