@@ -13,16 +13,20 @@ pub(super) async fn handle(cx: Cx, command: JobsCommand) -> Result<(), ErrorInfo
         .await
         .map_err(|e| failed(ErrorKind::Unavailable, e.to_string()))?;
     let storage = |e: QueueError| failed(ErrorKind::Storage, e.to_string());
-    let missing = |id: &JobId| failed(ErrorKind::Missing, format!("no job {id}"));
+    // A job as the queue holds it now.
+    let record = async |id: &JobId| {
+        queue
+            .get(id)
+            .await
+            .map_err(storage)?
+            .ok_or_else(|| failed(ErrorKind::Missing, format!("no job {id}")))
+    };
     match command {
         JobsCommand::Submit { job } => {
             queue.submit(&job).await.map_err(storage)?;
-            let record = queue
-                .get(&job.id)
-                .await
-                .map_err(storage)?
-                .ok_or_else(|| missing(&job.id))?;
-            out.emit(Event::JobUpdated { job: record });
+            out.emit(Event::JobUpdated {
+                job: record(&job.id).await?,
+            });
         }
         JobsCommand::List { limit } => {
             let jobs = queue
@@ -32,12 +36,9 @@ pub(super) async fn handle(cx: Cx, command: JobsCommand) -> Result<(), ErrorInfo
             out.emit(Event::JobList { jobs });
         }
         JobsCommand::Get { id } => {
-            let job = queue
-                .get(&id)
-                .await
-                .map_err(storage)?
-                .ok_or_else(|| missing(&id))?;
-            out.emit(Event::JobUpdated { job });
+            out.emit(Event::JobUpdated {
+                job: record(&id).await?,
+            });
         }
         JobsCommand::AddSchedule { cron, text, allow } => {
             let made =
@@ -62,12 +63,9 @@ pub(super) async fn handle(cx: Cx, command: JobsCommand) -> Result<(), ErrorInfo
                     format!("job {id} is unknown or already finished"),
                 ));
             }
-            let job = queue
-                .get(&id)
-                .await
-                .map_err(storage)?
-                .ok_or_else(|| missing(&id))?;
-            out.emit(Event::JobUpdated { job });
+            out.emit(Event::JobUpdated {
+                job: record(&id).await?,
+            });
         }
     }
     Ok(())

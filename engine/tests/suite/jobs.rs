@@ -469,3 +469,30 @@ async fn a_damaged_redis_record_is_dead_lettered_once() {
         .unwrap();
     assert!(again.is_none(), "{again:?}");
 }
+
+/// A forged or unknown job id gets a clear refusal of the right kind, and nothing is queued.
+#[tokio::test]
+async fn unknown_jobs_are_refused_clearly() {
+    let mut h = Harness::start(vec![]).await;
+    let unknown = JobId::new();
+    let missing = h
+        .refused(Command::Jobs(aetheria_engine::api::JobsCommand::Get {
+            id: unknown.clone(),
+        }))
+        .await;
+    assert_eq!(missing.kind, aetheria_engine::api::ErrorKind::Missing);
+    assert!(missing.message.contains("no job"), "{missing:?}");
+    let cancelled = h
+        .refused(Command::Jobs(aetheria_engine::api::JobsCommand::Cancel {
+            id: unknown,
+        }))
+        .await;
+    assert_eq!(cancelled.kind, aetheria_engine::api::ErrorKind::Invalid);
+    h.handle
+        .submit(Command::Jobs(aetheria_engine::api::JobsCommand::List {
+            limit: None,
+        }))
+        .unwrap();
+    let listed = h.until(|e| matches!(e, Event::JobList { .. })).await;
+    assert!(matches!(listed.last(), Some(Event::JobList { jobs }) if jobs.is_empty()));
+}
