@@ -340,9 +340,7 @@ fn strip_ids(rows: Vec<Value>) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{
-        MessageId, MessageRecord, MessageStatus, Role, ToolCallId, ToolCallRecord, ToolStatus,
-    };
+    use crate::api::{MessageId, MessageRecord, Role, ToolCallId, ToolCallRecord, ToolStatus};
 
     async fn store() -> Store {
         Store::open("mem://").await.unwrap()
@@ -393,14 +391,7 @@ mod tests {
                 session,
                 &MessageRecord {
                     id: id.clone(),
-                    role,
-                    content: text.into(),
-                    tool_calls: vec![],
-                    attachments: vec![],
-                    images: vec![],
-                    thinking: String::new(),
-                    status: MessageStatus::Complete,
-                    created_at: Utc::now(),
+                    ..crate::store::tests::message(role, text)
                 },
             )
             .await

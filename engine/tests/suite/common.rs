@@ -4,8 +4,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use aetheria_engine::api::{
-    Command, Envelope, ErrorInfo, Event, JobId, JobsCommand, Secret, SessionCommand, SessionId,
-    SettingsCommand, ToolsCommand, TurnCommand,
+    Command, Decision, Envelope, ErrorInfo, Event, JobId, JobsCommand, Secret, SessionCommand,
+    SessionId, SettingsCommand, SubmissionId, ToolCallId, ToolsCommand, TurnCommand,
 };
 use aetheria_engine::config::{Config, ProviderConfig, Wire};
 use aetheria_engine::jobs::JobRecord;
@@ -132,6 +132,18 @@ impl Harness {
     pub async fn turn(&mut self, session: &SessionId, text: &str) -> Vec<Event> {
         self.send(session, text);
         self.until(turn_ended).await
+    }
+
+    /// Answers a tool call waiting for approval (once, nothing remembered); the submission's number.
+    pub fn answer(&self, call: &ToolCallId, decision: Decision) -> SubmissionId {
+        self.handle
+            .submit(Command::Turn(TurnCommand::Approve {
+                call: call.clone(),
+                decision,
+                remember: false,
+                scope: None,
+            }))
+            .unwrap()
     }
 
     /// Submits a command that must fail, and returns the failure that answers that submission.

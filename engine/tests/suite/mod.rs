@@ -10,6 +10,7 @@ mod keychain;
 mod local;
 mod mcp;
 mod persistence;
+mod protocol;
 mod remembering;
 mod remote;
 mod sessions;
