@@ -180,17 +180,7 @@ mod tests {
     use crate::store::Store;
 
     fn message(text: &str) -> MessageRecord {
-        MessageRecord {
-            id: MessageId::new(),
-            role: Role::User,
-            content: text.into(),
-            tool_calls: vec![],
-            attachments: vec![],
-            images: vec![],
-            thinking: String::new(),
-            status: MessageStatus::Complete,
-            created_at: chrono::Utc::now(),
-        }
+        crate::store::tests::message(Role::User, text)
     }
 
     #[test]
