@@ -9,7 +9,8 @@ use super::{App, Approval, jobs, panel, pretty};
 impl App {
     /// Applies one engine event to the window's state.
     pub fn engine_event(&mut self, event: Event) {
-        // The open conversation takes its session's events (and tools called directly).
+        // The open conversation takes its session's events (and tools called directly); a
+        // session opened follows that session already, so its `SessionLoaded` fills it here.
         self.transcript.apply(&event);
         if let Event::Settings { settings } | Event::SettingsSaved { settings } = &event {
             self.known_settings = Some(settings.clone());
@@ -54,6 +55,7 @@ impl App {
                     && self.sessions.iter().any(|s| s.id == session)
                 {
                     self.current = Some(session.clone());
+                    self.transcript = Transcript::new(Some(session.clone()));
                     self.submit(Command::Session(SessionCommand::Load { session }));
                 }
             }
@@ -71,13 +73,6 @@ impl App {
                     self.current = None;
                     self.transcript = Transcript::default();
                 }
-            }
-            Event::SessionLoaded {
-                session,
-                messages,
-                tool_calls,
-            } if self.is_current(&session.id) => {
-                self.transcript = Transcript::from_history(session.id, &messages, &tool_calls);
             }
             Event::TurnStarted { session, .. } if self.is_current(&session) => {
                 self.running = true;

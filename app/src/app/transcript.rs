@@ -10,9 +10,7 @@ use crate::markdown::Stream;
 pub use aetheria_engine::api::conversation::{
     AnswerState, Change, Conversation, Entry, ToolEntry, tail,
 };
-use aetheria_engine::api::{
-    Event, MessageId, MessageRecord, SessionId, ToolCallId, ToolCallRecord, ToolStatus,
-};
+use aetheria_engine::api::{Event, MessageId, SessionId, ToolCallId, ToolStatus};
 
 /// What the window keeps of one entry.
 #[derive(Debug, Clone, Default)]
@@ -89,25 +87,6 @@ impl Transcript {
         Self {
             conversation: Conversation::new(session),
             views: Vec::new(),
-        }
-    }
-
-    /// Rebuilds a stored conversation.
-    #[must_use]
-    pub fn from_history(
-        session: SessionId,
-        messages: &[MessageRecord],
-        calls: &[ToolCallRecord],
-    ) -> Self {
-        let conversation = Conversation::from_history(session, messages, calls);
-        let views = conversation
-            .entries()
-            .iter()
-            .map(|e| View::of(e, false))
-            .collect();
-        Self {
-            conversation,
-            views,
         }
     }
 
@@ -264,12 +243,28 @@ impl Transcript {
 
 #[cfg(test)]
 mod tests {
-    use aetheria_engine::api::{FinishReason, MessageStatus, Role, ToolKind, Usage};
+    use aetheria_engine::api::{FinishReason, MessageRecord, MessageStatus, Role, ToolKind, Usage};
 
     use super::*;
 
     fn session() -> SessionId {
         SessionId::from("s")
+    }
+
+    /// A stored conversation opened in the window.
+    fn loaded(messages: &[MessageRecord]) -> Transcript {
+        let mut t = Transcript::new(Some(session()));
+        t.apply(&Event::SessionLoaded {
+            session: aetheria_engine::api::SessionSummary {
+                id: session(),
+                title: "t".into(),
+                created_at: chrono::Utc::now(),
+                updated_at: chrono::Utc::now(),
+            },
+            messages: messages.to_vec(),
+            tool_calls: vec![],
+        });
+        t
     }
 
     fn delta(message: &MessageId, text: &str) -> Event {
@@ -370,7 +365,7 @@ mod tests {
             status: MessageStatus::Complete,
             created_at: chrono::Utc::now(),
         };
-        let loaded = Transcript::from_history(session(), &[stored], &[]);
+        let loaded = loaded(&[stored]);
         let rows: Vec<_> = loaded.rows().collect();
         assert!(matches!(rows[0],
             (Entry::Thinking { text, .. }, View { expanded: false, .. }) if text == "Let me think."));
@@ -402,7 +397,7 @@ mod tests {
                 message(role, format!("message {i} ").repeat(20))
             })
             .collect();
-        let t = Transcript::from_history(session(), &messages, &[]);
+        let t = loaded(&messages);
         assert_eq!(t.anchor(messages[7].id.as_str()), Some(7));
         // Anchored at the bottom: the first entry is at the top (1), later ones lower, the last
         // ones in the final window (0).
