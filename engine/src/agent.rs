@@ -1,14 +1,16 @@
 //! The agent turn: store the user message, then loop — stream from the provider (the recorder
 //! persisting the answer as it arrives), run the tool calls it asks for (concurrently, each through
 //! the gate), feed the results back — until a final answer, the step limit, a failure or a cancel.
-//! `gate` decides whether a call runs, `recorder` what is stored and when, `call` is one call's
-//! life, `history` builds what the provider sees, `attachments` reads attached files.
+//! `step` reads one streamed answer, `gate` decides whether a call runs, `recorder` what is stored
+//! and when, `call` is one call's life, `history` builds what the provider sees, `attachments`
+//! reads attached files.
 
 mod attachments;
 mod call;
 mod gate;
 mod history;
 mod recorder;
+mod step;
 
 pub(crate) use self::call::{CallCx, run_call};
 pub(crate) use self::gate::Answerer;
@@ -16,30 +18,21 @@ pub(crate) use self::recorder::{DEFAULT_TITLE, Recorder, title_from};
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use futures::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{
     ErrorInfo, ErrorKind, Event, FinishReason, MessageId, MessageRecord, MessageStatus, Role,
-    SessionId, ToolCallId, ToolCallRequest, Usage,
+    SessionId, Usage,
 };
 use crate::outbox::Outbox;
-use crate::provider::{ChatMessage, Request, ResponseEvent};
+use crate::provider::{ChatMessage, Request};
 use crate::services::Services;
 
 use self::history::{history, on_wire, wire_id};
 use self::recorder::{Stored, Write, answer_row};
-
-/// How many times a refused request is asked again before the turn fails.
-const MAX_RETRIES: u32 = 3;
-/// The longest wait between tries, whatever the server asks.
-const MAX_RETRY_WAIT: Duration = Duration::from_secs(60);
-
-/// How often streamed text is written to the database while it arrives.
-const FLUSH_EVERY: Duration = Duration::from_millis(150);
+use self::step::{Step, StepStream};
 
 /// What every step of a turn works with.
 #[derive(Clone, Copy)]
@@ -212,11 +205,11 @@ async fn answer(
             Err(e) => return TurnEnd::Failed(e.to_info()),
         }
         services.registry.mcp.start_all().await;
-        let mut request = Request {
+        let request = Request {
             messages: history.clone(),
             tools: services.registry.specs(&services.policies),
         };
-        let mut stream = client.stream(request.clone());
+        let step = StepStream::start(client.as_ref(), request);
         if let Err(e) = stored.wait(out, session).await {
             return TurnEnd::Failed(e);
         }
@@ -231,136 +224,15 @@ async fn answer(
                 (assistant, row)
             }
         };
-        let mut attempt = 0u32;
-        let mut overflowed = false;
-        let mut text = String::new();
-        let mut thinking = String::new();
-        let mut calls: Vec<ToolCallRequest> = Vec::new();
-        let mut finish_reason = FinishReason::Stop;
-        let mut flushed_len = 0;
-        let mut last_flush = Instant::now();
-        // An event read ahead while joining text deltas, handled next.
-        let mut ahead = None;
-        let outcome: Result<(), TurnEnd> = loop {
-            let next = match ahead.take() {
-                Some(next) => next,
-                None => tokio::select! {
-                    biased;
-                    () = cancel.cancelled() => break Err(TurnEnd::Cancelled),
-                    next = stream.next() => next,
-                },
-            };
-            match next {
-                Some(Ok(ResponseEvent::TextDelta(mut delta))) => {
-                    // Deltas that already arrived go out as one event: the same text, less work
-                    // per token for the engine and the window.
-                    while let Some(more) = stream.next().now_or_never() {
-                        match more {
-                            Some(Ok(ResponseEvent::TextDelta(more))) => delta.push_str(&more),
-                            other => {
-                                ahead = Some(other);
-                                break;
-                            }
-                        }
-                    }
-                    text.push_str(&delta);
-                    out.emit(Event::TextDelta {
-                        session: session.clone(),
-                        message: assistant.id.clone(),
-                        delta,
-                    });
-                    if last_flush.elapsed() >= FLUSH_EVERY && text.len() != flushed_len {
-                        if let Err(e) = row.done().await {
-                            break Err(TurnEnd::Failed(e));
-                        }
-                        // Batched: a crash loses at most the last FLUSH_EVERY of text. Only the
-                        // text since the last checkpoint is written; a failed write's text goes
-                        // with the next one.
-                        if recorder
-                            .answer_text(&assistant.id, flushed_len, &text)
-                            .await
-                        {
-                            flushed_len = text.len();
-                        }
-                        last_flush = Instant::now();
-                    }
-                }
-                Some(Ok(ResponseEvent::ThinkingDelta(delta))) => {
-                    thinking.push_str(&delta);
-                    out.emit(Event::ThinkingDelta {
-                        session: session.clone(),
-                        message: assistant.id.clone(),
-                        delta,
-                    });
-                }
-                // The provider's id goes to the wire only; the engine names the call itself.
-                Some(Ok(ResponseEvent::ToolCall(mut call))) => {
-                    call.wire_id = Some(call.id.to_string());
-                    call.id = ToolCallId::new();
-                    calls.push(call);
-                }
-                Some(Ok(ResponseEvent::Usage(u))) => {
-                    usage.input_tokens += u.input_tokens;
-                    usage.output_tokens += u.output_tokens;
-                }
-                Some(Ok(ResponseEvent::Finished { reason })) => {
-                    finish_reason = FinishReason::from_wire(&reason);
-                    break Ok(());
-                }
-                None => break Ok(()),
-                Some(Err(e))
-                    if !overflowed
-                        && text.is_empty()
-                        && calls.is_empty()
-                        && crate::compaction::is_overflow(&e) =>
-                {
-                    // The estimate was too kind: compact to half and ask once more.
-                    overflowed = true;
-                    let half = crate::compaction::estimate(&history) / 2;
-                    match crate::compaction::fit(client.as_ref(), &mut history, half).await {
-                        Ok(done) => {
-                            if let Some(done) = done {
-                                out.emit(Event::ContextCompacted {
-                                    session: session.clone(),
-                                    detail: done.describe(),
-                                });
-                            }
-                            request.messages = history.clone();
-                            ahead = None;
-                            stream = client.stream(request.clone());
-                        }
-                        Err(e) => break Err(TurnEnd::Failed(e.to_info())),
-                    }
-                }
-                Some(Err(e)) => {
-                    // A refusal before any output is asked again, after the wait the server named
-                    // (else 1, 2, 4 s); output already shown is never thrown away.
-                    let nothing_yet = text.is_empty() && calls.is_empty();
-                    match e.retry().filter(|_| nothing_yet && attempt < MAX_RETRIES) {
-                        Some(hint) => {
-                            attempt += 1;
-                            let wait = hint
-                                .unwrap_or(Duration::from_secs(1 << (attempt - 1)))
-                                .min(MAX_RETRY_WAIT);
-                            out.emit(Event::ProviderRetrying {
-                                session: session.clone(),
-                                attempt,
-                                wait_secs: wait.as_secs(),
-                                reason: services.redact(&e.to_string()),
-                            });
-                            tokio::select! {
-                                () = cancel.cancelled() => break Err(TurnEnd::Cancelled),
-                                () = tokio::time::sleep(wait) => {}
-                            }
-                            ahead = None;
-                            stream = client.stream(request.clone());
-                        }
-                        None => break Err(TurnEnd::Failed(e.to_info())),
-                    }
-                }
-            }
-        };
-        drop(stream);
+        let (step, outcome) = step
+            .read(cx, &mut history, &assistant.id, &mut row, usage)
+            .await;
+        let Step {
+            text,
+            thinking,
+            calls,
+            finish_reason,
+        } = step;
         let written = row.done().await.map(drop);
         if !thinking.is_empty() && written.is_ok() {
             recorder.answer_thinking(&assistant.id, &thinking).await;
