@@ -26,18 +26,28 @@ pub(crate) async fn read_capped(mut response: reqwest::Response, max: usize) -> 
     (body, false)
 }
 
+/// An answer larger than the reader takes; none of it was used.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{who} sent an answer larger than {limit}; it was not read")]
+pub(crate) struct TooLarge {
+    /// Who sent it ("GitHub", "provider \"openai\"").
+    who: String,
+    /// The limit, for a person ("4 MiB").
+    limit: String,
+}
+
 /// A whole body of at most `max` bytes as text; `Err` says it was larger (`who` sent it).
 pub(crate) async fn text_within(
     response: reqwest::Response,
     max: usize,
     who: &str,
-) -> Result<String, String> {
+) -> Result<String, TooLarge> {
     let (body, more) = read_capped(response, max).await;
     if more {
-        return Err(format!(
-            "{who} sent an answer larger than {}; it was not read",
-            size(max)
-        ));
+        return Err(TooLarge {
+            who: who.to_owned(),
+            limit: size(max),
+        });
     }
     Ok(String::from_utf8_lossy(&body).into_owned())
 }

@@ -86,7 +86,7 @@ impl Engine {
             }
         }
         let workspace = Workspace::open(&roots)
-            .map_err(|e| EngineError::Config(crate::config::ConfigError::Invalid(e)))?;
+            .map_err(|e| EngineError::Config(crate::config::ConfigError::Invalid(e.to_string())))?;
         let (event_tx, event_rx) = mpsc::unbounded_channel();
         let sandboxes = Arc::new(Sandboxes::new(config.sandbox.clone()));
         sandboxes.set_workspace(&roots);

@@ -75,9 +75,17 @@ fn io(path: &Path, source: std::io::Error) -> FetchError {
     }
 }
 
+/// A name that cannot name a model file.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{name:?} cannot be a {what} name: use letters, digits, '.', '-' and '_'")]
+pub(crate) struct BadName {
+    name: String,
+    what: &'static str,
+}
+
 /// Whether `name` can name a model file: letters, digits, `.`, `-` and `_`, not hidden, at most
 /// 100 characters. The error names `what` it was meant to be ("model", "speech model").
-pub(crate) fn check_model_name(name: &str, what: &str) -> Result<(), String> {
+pub(crate) fn check_model_name(name: &str, what: &'static str) -> Result<(), BadName> {
     let ok = !name.is_empty()
         && name.len() <= 100
         && !name.starts_with('.')
@@ -87,9 +95,10 @@ pub(crate) fn check_model_name(name: &str, what: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "{name:?} cannot be a {what} name: use letters, digits, '.', '-' and '_'"
-        ))
+        Err(BadName {
+            name: name.to_owned(),
+            what,
+        })
     }
 }
 

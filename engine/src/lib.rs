@@ -32,6 +32,8 @@ mod voice;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
+pub use crate::tool::builtin::sign_in::SignInError;
+
 /// Signing in to Google Drive (OAuth for installed apps with PKCE; the CLI's `aetheria auth drive`).
 pub mod drive {
     pub use crate::tool::builtin::drive::oauth::{Pending, SCOPE, start};

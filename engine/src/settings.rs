@@ -49,7 +49,7 @@ pub(crate) async fn save(services: &Services, settings: Settings) -> Result<Sett
     let workspace = tokio::task::spawn_blocking(move || Workspace::open(&roots))
         .await
         .map_err(|e| ErrorInfo::new(ErrorKind::Internal, e.to_string()))?
-        .map_err(invalid)?;
+        .map_err(|e| invalid(e.to_string()))?;
     let to_save = config.clone();
     tokio::task::spawn_blocking(move || to_save.save())
         .await

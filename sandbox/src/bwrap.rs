@@ -297,7 +297,7 @@ fn seccomp_files() -> Result<Vec<SeccompFile>, SandboxError> {
     let failed =
         |e: String| SandboxError::Unavailable(format!("cannot make the seccomp filter: {e}"));
     crate::seccomp::programs()
-        .map_err(failed)?
+        .map_err(|e| failed(e.to_string()))?
         .into_iter()
         .map(|program| {
             let mut file = tempfile::tempfile().map_err(|e| failed(e.to_string()))?;

@@ -11,8 +11,8 @@
 use std::collections::BTreeMap;
 
 use seccompiler::{
-    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
-    SeccompRule, sock_filter,
+    BackendError, BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition,
+    SeccompFilter, SeccompRule, sock_filter,
 };
 
 /// Refused outright.
@@ -69,20 +69,16 @@ const NAMESPACES: &[u64] = &[
     libc::CLONE_NEWCGROUP as u64,
 ];
 
-fn errno(rules: BTreeMap<i64, Vec<SeccompRule>>, errno: i32) -> Result<BpfProgram, String> {
-    let arch = std::env::consts::ARCH
-        .try_into()
-        .map_err(|e| format!("no seccomp filter for this architecture: {e}"))?;
+fn errno(rules: BTreeMap<i64, Vec<SeccompRule>>, errno: i32) -> Result<BpfProgram, BackendError> {
+    // An architecture seccompiler does not know is its error too ("unsupported architecture").
+    let arch = std::env::consts::ARCH.try_into()?;
     let filter = SeccompFilter::new(
         rules,
         SeccompAction::Allow,
         SeccompAction::Errno(errno.unsigned_abs()),
         arch,
-    )
-    .map_err(|e| e.to_string())?;
-    filter
-        .try_into()
-        .map_err(|e: seccompiler::BackendError| e.to_string())
+    )?;
+    filter.try_into()
 }
 
 /// Refuses (`EPERM`) every x32 call: those made under the x86_64 architecture with bit 30 of the
@@ -126,7 +122,7 @@ fn no_x32() -> BpfProgram {
 /// The filters, each as bubblewrap reads one from a file descriptor (BPF instructions in native
 /// byte order, back to back). Two filters, as the kernel runs every loaded filter and takes the
 /// strictest answer: `EPERM` for the refused calls, `ENOSYS` for `clone3`.
-pub(crate) fn programs() -> Result<Vec<Vec<u8>>, String> {
+pub(crate) fn programs() -> Result<Vec<Vec<u8>>, BackendError> {
     let mut denied: BTreeMap<i64, Vec<SeccompRule>> =
         DENIED.iter().map(|nr| (*nr, Vec::new())).collect();
     let namespace_rules = NAMESPACES
@@ -139,7 +135,6 @@ pub(crate) fn programs() -> Result<Vec<Vec<u8>>, String> {
                 *flag,
             )
             .and_then(|c| SeccompRule::new(vec![c]))
-            .map_err(|e| e.to_string())
         })
         .collect::<Result<Vec<_>, _>>()?;
     denied.insert(libc::SYS_clone, namespace_rules);

@@ -17,7 +17,7 @@ use crate::api::LocalModelInfo;
 
 /// A model name that is safe as a file name: letters, digits, `.`, `-` and `_`.
 pub(crate) fn check_name(name: &str) -> Result<(), LocalError> {
-    crate::fetch::check_model_name(name, "model").map_err(LocalError::Name)
+    crate::fetch::check_model_name(name, "model").map_err(|e| LocalError::Name(e.to_string()))
 }
 
 /// The default name of a model from its file name or URL (`SmolLM2-135M-Instruct.Q4_1.gguf` →

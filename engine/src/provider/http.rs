@@ -386,7 +386,7 @@ pub(crate) async fn whole_text(
 ) -> Result<String, ProviderError> {
     crate::body::text_within(response, max, &format!("provider {name:?}"))
         .await
-        .map_err(ProviderError::Stream)
+        .map_err(|e| ProviderError::Stream(e.to_string()))
 }
 
 pub(crate) async fn send(tx: &Tx, event: ResponseEvent) -> Result<(), ProviderError> {

@@ -6,8 +6,35 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::body::TooLarge;
 use crate::config::EmbeddingsConfig;
-use crate::secrets::Secrets;
+use crate::secrets::{Secrets, SecretsError};
+
+/// Why a text got no vector (recall then falls back to words).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum EmbedError {
+    /// The keychain did not give the key.
+    #[error("the embeddings key could not be read: {0}")]
+    Keychain(#[from] SecretsError),
+    /// The key would travel in the clear; it was not sent.
+    #[error("{0}")]
+    InTheClear(String),
+    /// The endpoint could not be reached (or no HTTP client could be made).
+    #[error("the embeddings endpoint could not be reached: {0}")]
+    Unreachable(#[from] reqwest::Error),
+    /// The endpoint refused: its status and the start of its body.
+    #[error("the embeddings endpoint answered {status}: {body}")]
+    Refused {
+        status: reqwest::StatusCode,
+        body: String,
+    },
+    /// The answer was larger than an answer may be.
+    #[error(transparent)]
+    TooLarge(#[from] TooLarge),
+    /// The answer was not an embeddings answer, or carried no vector.
+    #[error("the embeddings endpoint answered something unexpected: {0}")]
+    Unexpected(String),
+}
 
 /// The configured embeddings endpoint (changed live by settings).
 pub(crate) struct Embeddings {
@@ -46,7 +73,7 @@ impl Embeddings {
     }
 
     /// The key kept for `account`, else the keychain's (then kept).
-    async fn keychain_key(&self, account: &str) -> Result<Option<String>, String> {
+    async fn keychain_key(&self, account: &str) -> Result<Option<String>, EmbedError> {
         if let Some((kept_for, key)) = &*self.key.lock().unwrap_or_else(PoisonError::into_inner)
             && kept_for == account
         {
@@ -56,15 +83,14 @@ impl Embeddings {
         let acct = account.to_owned();
         let key = tokio::task::spawn_blocking(move || secrets.get(&acct))
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| SecretsError::Failed(e.to_string()))??;
         *self.key.lock().unwrap_or_else(PoisonError::into_inner) =
             Some((account.to_owned(), key.clone()));
         Ok(key)
     }
 
     /// The vector of `text`; `Ok(None)` when no endpoint is configured.
-    pub(crate) async fn embed(&self, text: &str) -> Result<Option<Vec<f32>>, String> {
+    pub(crate) async fn embed(&self, text: &str) -> Result<Option<Vec<f32>>, EmbedError> {
         #[derive(Deserialize)]
         struct Answer {
             data: Vec<Item>,
@@ -86,8 +112,7 @@ impl Embeddings {
             None => {
                 let built = reqwest::Client::builder()
                     .timeout(Duration::from_secs(30))
-                    .build()
-                    .map_err(|e| e.to_string())?;
+                    .build()?;
                 self.http.get_or_init(|| built)
             }
         };
@@ -99,14 +124,11 @@ impl Embeddings {
             .json(&serde_json::json!({ "model": config.model, "input": [text] }));
         if let Some(key) = key {
             if let Some(why) = crate::body::in_the_clear(&config.base_url, "the embeddings key") {
-                return Err(why);
+                return Err(EmbedError::InTheClear(why));
             }
             request = request.bearer_auth(key);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| format!("the embeddings endpoint could not be reached: {e}"))?;
+        let response = request.send().await?;
         let status = response.status();
         if matches!(status.as_u16(), 401 | 403) {
             self.forget_key();
@@ -117,20 +139,20 @@ impl Embeddings {
                 .chars()
                 .take(200)
                 .collect();
-            return Err(format!("the embeddings endpoint answered {status}: {body}"));
+            return Err(EmbedError::Refused { status, body });
         }
         let text =
             crate::body::text_within(response, crate::body::MAX_API, "the embeddings endpoint")
                 .await?;
-        let answer: Answer = serde_json::from_str(&text)
-            .map_err(|e| format!("the embeddings endpoint answered something unexpected: {e}"))?;
+        let answer: Answer =
+            serde_json::from_str(&text).map_err(|e| EmbedError::Unexpected(e.to_string()))?;
         let vector = answer
             .data
             .into_iter()
             .next()
             .map(|i| i.embedding)
             .filter(|v| !v.is_empty())
-            .ok_or("the embeddings endpoint sent no vector")?;
+            .ok_or_else(|| EmbedError::Unexpected("no vector".into()))?;
         Ok(Some(vector))
     }
 }

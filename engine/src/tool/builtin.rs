@@ -40,6 +40,7 @@ pub(crate) mod drive;
 pub(crate) mod fs;
 pub(crate) mod github;
 pub(crate) mod memory;
+pub(crate) mod sign_in;
 pub(crate) mod vercel;
 pub(crate) mod web;
 

@@ -37,6 +37,14 @@ impl Root {
     }
 }
 
+/// A workspace folder that could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open workspace folder {}: {source}", path.display())]
+pub(crate) struct OpenError {
+    path: PathBuf,
+    source: std::io::Error,
+}
+
 /// All allowed folders.
 #[derive(Default)]
 pub(crate) struct Workspace {
@@ -45,11 +53,14 @@ pub(crate) struct Workspace {
 
 impl Workspace {
     /// Opens each folder; a folder that cannot be opened is an error naming it.
-    pub(crate) fn open(paths: &[PathBuf]) -> Result<Self, String> {
+    pub(crate) fn open(paths: &[PathBuf]) -> Result<Self, OpenError> {
         let mut roots: Vec<Arc<Root>> = Vec::new();
         for path in paths {
-            let dir = Dir::open_ambient_dir(path, ambient_authority())
-                .map_err(|e| format!("cannot open workspace folder {}: {e}", path.display()))?;
+            let dir =
+                Dir::open_ambient_dir(path, ambient_authority()).map_err(|source| OpenError {
+                    path: path.clone(),
+                    source,
+                })?;
             let base = path
                 .file_name()
                 .map_or_else(|| "root".to_owned(), |n| n.to_string_lossy().into_owned());

@@ -34,7 +34,8 @@ fn file_of(dir: &Path, name: &str) -> PathBuf {
 }
 
 fn check_name(name: &str) -> Result<(), VoiceError> {
-    crate::fetch::check_model_name(name, "speech model").map_err(VoiceError::invalid)
+    crate::fetch::check_model_name(name, "speech model")
+        .map_err(|e| VoiceError::invalid(e.to_string()))
 }
 
 fn catalog_url(name: &str) -> String {

@@ -378,3 +378,50 @@ async fn sign_in_with_pkce_then_list_read_upload_and_refresh() {
     let (_, out) = direct(&mut h, "drive_list", json!({})).await;
     assert!(out.contains("not signed in to Google Drive"), "{out}");
 }
+
+/// The person says no in the browser: the sign-in ends at once with an error that says so (of the
+/// kind front ends treat as a sign-in problem); a request that is not the redirect does not end
+/// it.
+#[tokio::test]
+async fn a_declined_sign_in_ends_with_an_error_that_says_so() {
+    let base = "http://127.0.0.1:9";
+    let config = DriveConfig {
+        client_id: Some("loop.apps.googleusercontent.com".into()),
+        client_secret_ref: None,
+        auth_url: format!("{base}/o/oauth2/v2/auth"),
+        token_url: format!("{base}/token"),
+        api_url: format!("{base}/drive/v3"),
+        upload_url: format!("{base}/upload/drive/v3"),
+        token_ref: format!("aetheria-test-drive-declined-{}", std::process::id()),
+    };
+    let pending = aetheria_engine::drive::start(&config).await.unwrap();
+    let redirect = url::Url::parse(&pending.auth_url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let finished = tokio::spawn(async move {
+        pending
+            .finish(&Secrets::new(), Duration::from_secs(60))
+            .await
+    });
+    let stray = reqwest::get(format!("{redirect}/favicon.ico"))
+        .await
+        .unwrap();
+    assert_eq!(stray.status(), 404);
+    let declined = reqwest::get(format!("{redirect}/?error=access_denied"))
+        .await
+        .unwrap();
+    assert_eq!(declined.status(), 400);
+    let err = finished.await.unwrap().unwrap_err();
+    assert!(
+        matches!(err, aetheria_engine::SignInError::Declined(_)),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("declined (access_denied)"),
+        "{err}"
+    );
+    assert_eq!(err.kind(), aetheria_engine::api::ErrorKind::Auth);
+}

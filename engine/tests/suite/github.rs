@@ -529,5 +529,6 @@ async fn the_device_flow_stores_the_token() {
     let err = aetheria_engine::github::device::start(&no_app)
         .await
         .unwrap_err();
-    assert!(err.contains("client id"), "{err}");
+    assert!(err.to_string().contains("client id"), "{err}");
+    assert_eq!(err.kind(), aetheria_engine::api::ErrorKind::Config, "{err}");
 }

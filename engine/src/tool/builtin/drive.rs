@@ -67,7 +67,7 @@ impl Drive {
         for force in [false, true] {
             let token = oauth::access_token(&config, &self.secrets, force)
                 .await
-                .map_err(ToolError::RespondToModel)?;
+                .map_err(|e| ToolError::RespondToModel(e.to_string()))?;
             let response = build(&http, &config)
                 .bearer_auth(token)
                 .send()
@@ -118,7 +118,7 @@ impl Drive {
         let response = self.send(build).await?;
         let text = crate::body::text_within(response, crate::body::MAX_API, "Google Drive")
             .await
-            .map_err(ToolError::RespondToModel)?;
+            .map_err(|e| ToolError::RespondToModel(e.to_string()))?;
         serde_json::from_str(&text).map_err(|e| {
             ToolError::RespondToModel(format!("Google Drive answered something unexpected: {e}"))
         })

@@ -206,7 +206,7 @@ impl Client {
     async fn json<T: DeserializeOwned>(response: reqwest::Response) -> Result<T, ToolError> {
         let text = crate::body::text_within(response, crate::body::MAX_API, "GitHub")
             .await
-            .map_err(ToolError::RespondToModel)?;
+            .map_err(|e| ToolError::RespondToModel(e.to_string()))?;
         serde_json::from_str(&text).map_err(|e| {
             ToolError::RespondToModel(format!("GitHub answered something unexpected: {e}"))
         })
@@ -314,23 +314,36 @@ pub mod device {
     use crate::config::GithubConfig;
     use crate::secrets::Secrets;
     use crate::tool::builtin::form;
+    use crate::tool::builtin::sign_in::{SignInError, keychain};
 
-    fn client_id(config: &GithubConfig) -> Result<&str, String> {
+    fn client_id(config: &GithubConfig) -> Result<&str, SignInError> {
         config.client_id.as_deref().ok_or_else(|| {
-            "the device flow needs an OAuth app's client id: set github.client_id (or store a personal access token with `aetheria auth set github`)".to_owned()
+            SignInError::Setup("the device flow needs an OAuth app's client id: set github.client_id (or store a personal access token with `aetheria auth set github`)".to_owned())
         })
     }
 
-    fn http() -> Result<reqwest::Client, String> {
+    fn http() -> Result<reqwest::Client, SignInError> {
         reqwest::Client::builder()
             .user_agent(concat!("Aetheria/", env!("CARGO_PKG_VERSION")))
             .timeout(Duration::from_secs(30))
             .build()
-            .map_err(|e| e.to_string())
+            .map_err(|e| SignInError::Local(format!("no HTTP client: {e}")))
+    }
+
+    fn unreachable(e: reqwest::Error) -> SignInError {
+        SignInError::Service(format!("GitHub could not be reached: {e}"))
+    }
+
+    fn unexpected(e: impl std::fmt::Display) -> SignInError {
+        SignInError::Service(format!("GitHub answered something unexpected: {e}"))
+    }
+
+    fn expired() -> SignInError {
+        SignInError::Declined("the code expired before it was entered; start again".into())
     }
 
     /// Asks for a device and user code.
-    pub async fn start(config: &GithubConfig) -> Result<DeviceCode, String> {
+    pub async fn start(config: &GithubConfig) -> Result<DeviceCode, SignInError> {
         let url = format!(
             "{}/login/device/code",
             config.oauth_url.trim_end_matches('/')
@@ -345,16 +358,15 @@ pub mod device {
             ]))
             .send()
             .await
-            .map_err(|e| format!("GitHub could not be reached: {e}"))?;
+            .map_err(unreachable)?;
         let status = response.status();
         let text = crate::body::text_within(response, crate::body::MAX_ERROR, "GitHub").await?;
         if !status.is_success() {
-            return Err(format!(
+            return Err(SignInError::Service(format!(
                 "GitHub refused to start the sign-in ({status}): {text}"
-            ));
+            )));
         }
-        serde_json::from_str(&text)
-            .map_err(|e| format!("GitHub answered something unexpected: {e}"))
+        serde_json::from_str(&text).map_err(unexpected)
     }
 
     /// Polls until the person enters the code (or it expires), then stores the token.
@@ -362,7 +374,7 @@ pub mod device {
         config: &GithubConfig,
         code: &DeviceCode,
         secrets: &Secrets,
-    ) -> Result<(), String> {
+    ) -> Result<(), SignInError> {
         #[derive(Deserialize)]
         struct Answer {
             access_token: Option<String>,
@@ -379,7 +391,7 @@ pub mod device {
         let deadline = std::time::Instant::now() + Duration::from_secs(code.expires_in);
         loop {
             if std::time::Instant::now() >= deadline {
-                return Err("the code expired before it was entered; start again".into());
+                return Err(expired());
             }
             tokio::time::sleep(Duration::from_secs(interval)).await;
             let answer: Answer = http
@@ -393,34 +405,31 @@ pub mod device {
                 ]))
                 .send()
                 .await
-                .map_err(|e| format!("GitHub could not be reached: {e}"))?
+                .map_err(unreachable)?
                 .json()
                 .await
-                .map_err(|e| format!("GitHub answered something unexpected: {e}"))?;
+                .map_err(unexpected)?;
             match (answer.access_token, answer.error.as_deref()) {
                 (Some(token), _) => {
                     let secrets = secrets.clone();
                     let account = config.token_ref.clone();
-                    return tokio::task::spawn_blocking(move || secrets.set(&account, &token))
-                        .await
-                        .map_err(|e| e.to_string())?
-                        .map_err(|e| e.to_string());
+                    return keychain(move || secrets.set(&account, &token)).await;
                 }
                 (None, Some("authorization_pending")) => {}
                 (None, Some("slow_down")) => interval = answer.interval.unwrap_or(interval + 5),
-                (None, Some("access_denied")) => return Err("the sign-in was declined".into()),
-                (None, Some("expired_token")) => {
-                    return Err("the code expired before it was entered; start again".into());
+                (None, Some("access_denied")) => {
+                    return Err(SignInError::Declined("the sign-in was declined".into()));
                 }
+                (None, Some("expired_token")) => return Err(expired()),
                 (None, error) => {
-                    return Err(format!(
+                    return Err(SignInError::Service(format!(
                         "GitHub refused the sign-in: {}",
                         answer
                             .error_description
                             .as_deref()
                             .or(error)
                             .unwrap_or("no reason given")
-                    ));
+                    )));
                 }
             }
         }

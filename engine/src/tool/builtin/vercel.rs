@@ -161,7 +161,7 @@ impl Client {
         let text = if status.is_success() {
             crate::body::text_within(response, crate::body::MAX_API, "Vercel")
                 .await
-                .map_err(ToolError::RespondToModel)?
+                .map_err(|e| ToolError::RespondToModel(e.to_string()))?
         } else {
             crate::body::error_text(response).await
         };

@@ -12,6 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::config::DriveConfig;
 use crate::secrets::Secrets;
 use crate::tool::builtin::form;
+use crate::tool::builtin::sign_in::{SignInError, keychain};
 
 /// The access the Drive tools need: files the person opens or makes with them, plus reading.
 pub const SCOPE: &str = "https://www.googleapis.com/auth/drive";
@@ -35,51 +36,56 @@ struct TokenAnswer {
     error_description: Option<String>,
 }
 
-fn random_url_safe(bytes: usize) -> Result<String, String> {
+fn random_url_safe(bytes: usize) -> Result<String, SignInError> {
     let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf).map_err(|e| format!("no randomness: {e}"))?;
+    getrandom::fill(&mut buf).map_err(|e| SignInError::Local(format!("no randomness: {e}")))?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf))
 }
 
-async fn client_secret(config: &DriveConfig, secrets: &Secrets) -> Result<Option<String>, String> {
+async fn client_secret(
+    config: &DriveConfig,
+    secrets: &Secrets,
+) -> Result<Option<String>, SignInError> {
     let Some(account) = config.client_secret_ref.clone() else {
         return Ok(None);
     };
     let secrets = secrets.clone();
-    tokio::task::spawn_blocking(move || secrets.get(&account))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
+    keychain(move || secrets.get(&account)).await
 }
 
 /// Posts to the token endpoint.
 async fn token_request(
     config: &DriveConfig,
     pairs: &[(&str, &str)],
-) -> Result<TokenAnswer, String> {
+) -> Result<TokenAnswer, SignInError> {
     let response = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
-        .map_err(|e| e.to_string())?
+        .map_err(|e| SignInError::Local(format!("no HTTP client: {e}")))?
         .post(&config.token_url)
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(form(pairs))
         .send()
         .await
-        .map_err(|e| format!("Google's token endpoint could not be reached: {e}"))?;
+        .map_err(|e| {
+            SignInError::Service(format!("Google's token endpoint could not be reached: {e}"))
+        })?;
     let text =
         crate::body::text_within(response, crate::body::MAX_ERROR, "Google's token endpoint")
             .await?;
-    let answer: TokenAnswer = serde_json::from_str(&text)
-        .map_err(|e| format!("Google's token endpoint answered something unexpected: {e}"))?;
+    let answer: TokenAnswer = serde_json::from_str(&text).map_err(|e| {
+        SignInError::Service(format!(
+            "Google's token endpoint answered something unexpected: {e}"
+        ))
+    })?;
     if let Some(error) = &answer.error {
-        return Err(format!(
+        return Err(SignInError::Declined(format!(
             "Google refused the sign-in: {} ({error})",
             answer
                 .error_description
                 .as_deref()
                 .unwrap_or("no reason given")
-        ));
+        )));
     }
     Ok(answer)
 }
@@ -96,21 +102,26 @@ pub struct Pending {
 }
 
 /// Starts a sign-in: a loopback listener for the redirect and the URL to open.
-pub async fn start(config: &DriveConfig) -> Result<Pending, String> {
-    let client_id = config.client_id.as_deref().ok_or(
-        "Google Drive needs an OAuth client id (a \"Desktop app\" client from Google Cloud console) as drive.client_id",
-    )?;
+pub async fn start(config: &DriveConfig) -> Result<Pending, SignInError> {
+    let client_id = config.client_id.as_deref().ok_or_else(|| {
+        SignInError::Setup(
+            "Google Drive needs an OAuth client id (a \"Desktop app\" client from Google Cloud console) as drive.client_id".into(),
+        )
+    })?;
+    let no_listener = |e: std::io::Error| {
+        SignInError::Local(format!("cannot listen for the sign-in's redirect: {e}"))
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
-        .map_err(|e| format!("cannot listen for the sign-in's redirect: {e}"))?;
-    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        .map_err(no_listener)?;
+    let port = listener.local_addr().map_err(no_listener)?.port();
     let redirect_uri = format!("http://127.0.0.1:{port}");
     let verifier = random_url_safe(32)?;
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(sha2::Sha256::digest(verifier.as_bytes()));
     let state = random_url_safe(16)?;
     let mut url = url::Url::parse(&config.auth_url)
-        .map_err(|e| format!("drive.auth_url is not a URL: {e}"))?;
+        .map_err(|e| SignInError::Setup(format!("drive.auth_url is not a URL: {e}")))?;
     url.query_pairs_mut()
         .append_pair("client_id", client_id)
         .append_pair("redirect_uri", &redirect_uri)
@@ -134,10 +145,12 @@ pub async fn start(config: &DriveConfig) -> Result<Pending, String> {
 impl Pending {
     /// Waits (up to `timeout`) for the browser to come back with the code, trades it for tokens and
     /// keeps them in the keychain.
-    pub async fn finish(self, secrets: &Secrets, timeout: Duration) -> Result<(), String> {
+    pub async fn finish(self, secrets: &Secrets, timeout: Duration) -> Result<(), SignInError> {
         let code = tokio::time::timeout(timeout, self.wait_for_code())
             .await
-            .map_err(|_| "the sign-in was not finished in the browser in time".to_owned())??;
+            .map_err(|_| {
+                SignInError::Declined("the sign-in was not finished in the browser in time".into())
+            })??;
         let client_id = self.config.client_id.clone().unwrap_or_default();
         let secret = client_secret(&self.config, secrets).await?;
         let mut pairs = vec![
@@ -152,7 +165,7 @@ impl Pending {
         }
         let answer = token_request(&self.config, &pairs).await?;
         let tokens = Tokens {
-            access_token: answer.access_token.ok_or("Google sent no access token")?,
+            access_token: answer.access_token.ok_or_else(no_token)?,
             refresh_token: answer.refresh_token,
             expires_at: chrono::Utc::now().timestamp() + answer.expires_in.unwrap_or(3600),
         };
@@ -160,19 +173,24 @@ impl Pending {
     }
 
     /// Serves the one redirect request and returns its code.
-    async fn wait_for_code(&self) -> Result<String, String> {
+    async fn wait_for_code(&self) -> Result<String, SignInError> {
+        let lost = |e: std::io::Error| {
+            SignInError::Local(format!("the browser's answer could not be read: {e}"))
+        };
         loop {
-            let (mut socket, _) = self.listener.accept().await.map_err(|e| e.to_string())?;
+            let (mut socket, _) = self.listener.accept().await.map_err(lost)?;
             let mut buf = vec![0u8; 8192];
-            let n = socket.read(&mut buf).await.map_err(|e| e.to_string())?;
+            let n = socket.read(&mut buf).await.map_err(lost)?;
             let request = String::from_utf8_lossy(&buf[..n]);
             let target = request
                 .lines()
                 .next()
                 .and_then(|line| line.split_whitespace().nth(1))
                 .unwrap_or("/");
-            let url =
-                url::Url::parse(&format!("http://127.0.0.1{target}")).map_err(|e| e.to_string())?;
+            // A request line that is no path is answered like any unknown page.
+            let Ok(url) = url::Url::parse(&format!("http://127.0.0.1{target}")) else {
+                continue;
+            };
             let get = |key: &str| {
                 url.query_pairs()
                     .find(|(k, _)| k == key)
@@ -182,7 +200,9 @@ impl Pending {
                 (_, _, Some(error)) => (
                     "400 Bad Request",
                     "The sign-in was declined. You can close this window.",
-                    Some(Err(format!("the sign-in was declined ({error})"))),
+                    Some(Err(SignInError::Declined(format!(
+                        "the sign-in was declined ({error})"
+                    )))),
                 ),
                 (Some(code), Some(state), None) if state == self.state => (
                     "200 OK",
@@ -213,14 +233,21 @@ impl Pending {
     }
 }
 
-async fn store(config: &DriveConfig, secrets: &Secrets, tokens: &Tokens) -> Result<(), String> {
-    let text = serde_json::to_string(tokens).map_err(|e| e.to_string())?;
+/// Google sent tokens without the access token.
+fn no_token() -> SignInError {
+    SignInError::Service("Google sent no access token".into())
+}
+
+async fn store(
+    config: &DriveConfig,
+    secrets: &Secrets,
+    tokens: &Tokens,
+) -> Result<(), SignInError> {
+    let text = serde_json::to_string(tokens)
+        .map_err(|e| SignInError::Local(format!("the tokens could not be written: {e}")))?;
     let secrets = secrets.clone();
     let account = config.token_ref.clone();
-    tokio::task::spawn_blocking(move || secrets.set(&account, &text))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
+    keychain(move || secrets.set(&account, &text)).await
 }
 
 /// A valid access token: the stored one, or a refreshed one when it expires within a minute (or
@@ -229,25 +256,26 @@ pub(crate) async fn access_token(
     config: &DriveConfig,
     secrets: &Secrets,
     force: bool,
-) -> Result<String, String> {
+) -> Result<String, SignInError> {
     let s = secrets.clone();
     let account = config.token_ref.clone();
-    let stored = tokio::task::spawn_blocking(move || s.get(&account))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?
-        .ok_or("not signed in to Google Drive: run `aetheria auth drive`")?;
-    let mut tokens: Tokens = serde_json::from_str(&stored).map_err(
-        |_| "the stored Google Drive sign-in is damaged: run `aetheria auth drive` again",
-    )?;
+    let stored = keychain(move || s.get(&account)).await?.ok_or_else(|| {
+        SignInError::SignedOut("not signed in to Google Drive: run `aetheria auth drive`".into())
+    })?;
+    let mut tokens: Tokens = serde_json::from_str(&stored).map_err(|_| {
+        SignInError::SignedOut(
+            "the stored Google Drive sign-in is damaged: run `aetheria auth drive` again".into(),
+        )
+    })?;
     secrets.redactor().learn(&tokens.access_token);
     if !force && tokens.expires_at - chrono::Utc::now().timestamp() > 60 {
         return Ok(tokens.access_token);
     }
-    let refresh = tokens
-        .refresh_token
-        .clone()
-        .ok_or("the Google Drive sign-in expired: run `aetheria auth drive` again")?;
+    let refresh = tokens.refresh_token.clone().ok_or_else(|| {
+        SignInError::SignedOut(
+            "the Google Drive sign-in expired: run `aetheria auth drive` again".into(),
+        )
+    })?;
     secrets.redactor().learn(&refresh);
     let client_id = config.client_id.clone().unwrap_or_default();
     let secret = client_secret(config, secrets).await?;
@@ -260,7 +288,7 @@ pub(crate) async fn access_token(
         pairs.push(("client_secret", secret));
     }
     let answer = token_request(config, &pairs).await?;
-    tokens.access_token = answer.access_token.ok_or("Google sent no access token")?;
+    tokens.access_token = answer.access_token.ok_or_else(no_token)?;
     tokens.expires_at = chrono::Utc::now().timestamp() + answer.expires_in.unwrap_or(3600);
     if answer.refresh_token.is_some() {
         tokens.refresh_token = answer.refresh_token;
