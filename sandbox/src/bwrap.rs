@@ -4,7 +4,9 @@
 //! a read-only root, Landlock applied by the runner (writes only to /workspace and /tmp), and
 //! rlimits (processes, data size, file size) set inside the sandbox's own user namespace, and a
 //! seccomp filter like Docker's default profile (`seccomp`). As root, the sandbox first drops to
-//! an unprivileged uid (rlimits do not bind root). Code is never run without this isolation.
+//! an unprivileged uid (rlimits do not bind root). Code shares the runner's uid, so the runner
+//! confines code further (a Landlock signal scope and `seccomp::code_program`). Code is never run
+//! without this isolation.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -52,8 +54,9 @@ impl BwrapHost {
         })
     }
 
-    /// The bubblewrap command; `seccomp` are inheritable descriptors of its seccomp filters.
-    fn command(&self, spec: &Spec, seccomp: &[String]) -> Command {
+    /// The bubblewrap command; `seccomp` are inheritable descriptors of its seccomp filters,
+    /// `code_filter` the filter the runner puts on code alone (hex).
+    fn command(&self, spec: &Spec, seccomp: &[String], code_filter: &str) -> Command {
         let limits = &spec.limits;
         let mib = 1024 * 1024;
         let (uid, gid) = sandbox_ids(spec.workspace.as_deref());
@@ -91,6 +94,9 @@ impl BwrapHost {
         ]);
         cmd.args(["--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin"]);
         cmd.args(["--setenv", "HOME", "/tmp", "--setenv", "LANG", "C.UTF-8"]);
+        // Code shares the runner's uid here: the runner keeps it off itself with this filter and
+        // a Landlock scope (`runner.py`, `confine_code`).
+        cmd.args(["--setenv", "AETHERIA_CODE_FILTER", code_filter]);
         for dir in ["usr", "etc"] {
             cmd.arg("--ro-bind")
                 .arg(self.rootfs.join(dir))
@@ -168,8 +174,9 @@ impl Host for BwrapHost {
     async fn launch(&self, id: &SandboxId, spec: &Spec) -> Result<RunnerHandle, SandboxError> {
         let filters = seccomp_files()?;
         let fds: Vec<String> = filters.iter().map(ToString::to_string).collect();
+        let code_filter = code_filter()?;
         let mut child = self
-            .command(spec, &fds)
+            .command(spec, &fds, &code_filter)
             .spawn()
             .map_err(|e| SandboxError::Unavailable(format!("cannot start bubblewrap: {e}")))?;
         // bubblewrap has read them; this process's copies close here.
@@ -316,6 +323,24 @@ fn seccomp_files() -> Result<Vec<SeccompFile>, SandboxError> {
 
 #[cfg(not(target_os = "linux"))]
 fn seccomp_files() -> Result<Vec<SeccompFile>, SandboxError> {
+    Err(SandboxError::Unavailable("bubblewrap needs Linux".into()))
+}
+
+/// The filter the runner puts on code alone, in hex (an environment variable's text).
+#[cfg(target_os = "linux")]
+fn code_filter() -> Result<String, SandboxError> {
+    use std::fmt::Write;
+    let program = crate::seccomp::code_program().map_err(|e| {
+        SandboxError::Unavailable(format!("cannot make the seccomp filter for code: {e}"))
+    })?;
+    Ok(program.iter().fold(String::new(), |mut hex, byte| {
+        let _ = write!(hex, "{byte:02x}");
+        hex
+    }))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn code_filter() -> Result<String, SandboxError> {
     Err(SandboxError::Unavailable("bubblewrap needs Linux".into()))
 }
 

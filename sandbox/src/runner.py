@@ -7,7 +7,9 @@
 # the sandbox is killed, so nothing outlives its exec. Where the sandbox starts it as root (Docker,
 # with no capability but SETUID, SETGID and KILL), code runs as another uid (AETHERIA_CODE_USER),
 # so it can neither signal, trace nor read the runner; files moved in and out are written and read
-# as that uid too.
+# as that uid too. Where code shares the runner's uid (bubblewrap), it gets a Landlock domain of
+# its own that keeps its signals in, and the host's filter of calls that name another process
+# (AETHERIA_CODE_FILTER): it can neither stop, kill, limit nor starve the runner.
 import base64, json, os, signal, socket, struct, subprocess, sys, threading, time
 
 OUT = sys.stdout.buffer
@@ -60,6 +62,63 @@ CODE_USER = code_user()
 # Keyword arguments that start a process as the code's user.
 AS_CODE = ({"user": CODE_USER[0], "group": CODE_USER[1], "extra_groups": []}
            if CODE_USER else {})
+
+
+def code_confinement():
+    # Prepared once, so that little runs between fork and exec: a Landlock ruleset that scopes
+    # signals and abstract sockets to code's own domain (ABI 6, Linux 6.12; the runner, outside
+    # it, may still signal code), and the host's seccomp filter. None with a separate uid.
+    if CODE_USER:
+        return None
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    found = {"syscall": libc.syscall, "prctl": libc.prctl, "scope": None, "filter": None}
+    abi = libc.syscall(444, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    if abi >= 6:
+        attr = (ctypes.c_uint64 * 3)(0, 0, 1 << 0 | 1 << 1)
+        fd = libc.syscall(444, ctypes.byref(attr), ctypes.c_size_t(24), ctypes.c_uint32(0))
+        if fd >= 0:
+            found["scope"] = fd
+    found["abi"] = abi
+    program = bytes.fromhex(os.environ.get("AETHERIA_CODE_FILTER", ""))
+    if program:
+        class Fprog(ctypes.Structure):
+            _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+        buf = ctypes.create_string_buffer(program, len(program))
+        found["buf"] = buf
+        found["filter"] = Fprog(len(program) // 8, ctypes.addressof(buf))
+    return found
+
+
+CODE_CONFINE = code_confinement()
+
+
+def start_code():
+    # Runs in the code's process between fork and exec. Jobs run at a lower priority than the
+    # runner, so a CPU-hungry job (a fork bomb) cannot starve the runner of the time it needs to
+    # kill it at the deadline.
+    os.nice(10)
+    c = CODE_CONFINE
+    if c is None:
+        return
+    if c["scope"] is not None and c["syscall"](446, c["scope"], 0) != 0:
+        raise OSError("Landlock refused to scope the code's signals")
+    if c["filter"] is not None:
+        import ctypes
+        # PR_SET_SECCOMP, SECCOMP_MODE_FILTER (no_new_privs is already set).
+        if c["prctl"](22, 2, ctypes.byref(c["filter"]), 0, 0) != 0:
+            raise OSError("the kernel refused the code's seccomp filter")
+
+
+def confinement_report():
+    c = CODE_CONFINE
+    if c is None:
+        return "separate uid"
+    scope = ("signals scoped" if c["scope"] is not None
+             else "signals not scoped (Landlock ABI %d; 6 is needed)" % c["abi"])
+    return scope + (", filter" if c["filter"] is not None else ", no filter")
 
 
 def frame(kind, payload):
@@ -236,13 +295,11 @@ def run(req):
     env.update(PROXY_ENV)
     env.update(req.get("env") or {})
     try:
-        # Jobs run at a lower priority than the runner, so a CPU-hungry job (a fork bomb) cannot
-        # starve the runner of the time it needs to kill it at the deadline.
         proc = subprocess.Popen(req["argv"], cwd=req.get("cwd") or "/", env=env,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True,
-                                preexec_fn=lambda: os.nice(10), **AS_CODE)
-    except OSError as e:
+                                preexec_fn=start_code, **AS_CODE)
+    except (OSError, subprocess.SubprocessError) as e:
         reply(b"X", {"code": 127, "signal": None, "timed_out": False, "oom": False,
                      "spawn_error": str(e)})
         return
@@ -378,7 +435,8 @@ def main():
     proxy = egress()
     confined = landlock(["/workspace", "/tmp", "/dev/shm"])
     frame(b"R", json.dumps({"pid": os.getpid(), "uid": os.getuid(), "egress": proxy,
-                            "landlock": confined, "undumpable": guarded}).encode())
+                            "landlock": confined, "undumpable": guarded,
+                            "code": confinement_report()}).encode())
     job = None
     for line in sys.stdin.buffer:
         try:

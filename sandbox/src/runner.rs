@@ -33,7 +33,9 @@ pub(crate) type Input = Pin<Box<dyn AsyncWrite + Send>>;
 pub(crate) type Output = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 
 enum Frame {
-    Ready,
+    /// The runner started; how code is kept off it (`"separate uid"`, or with one uid whether
+    /// its signals are scoped and the filter is on).
+    Ready(Option<String>),
     Out(StreamKind, Bytes),
     Exit(Value),
     File(Bytes),
@@ -70,7 +72,13 @@ impl Runner {
             _guard: guard,
         };
         match timeout(READY, runner.next_frame()).await {
-            Ok(Ok(Frame::Ready)) => Ok(runner),
+            Ok(Ok(Frame::Ready(confinement))) => {
+                // An old kernel leaves code able to signal its runner (SECURITY.md says so).
+                if let Some(report) = confinement.filter(|r| r.contains("not scoped")) {
+                    tracing::warn!("the sandbox's code can signal its runner: {report}");
+                }
+                Ok(runner)
+            }
             Ok(Ok(_)) => Err(SandboxError::Runner("unexpected first frame".into())),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(SandboxError::Runner(
@@ -279,7 +287,11 @@ fn decode(kind: u8, payload: Bytes) -> Result<Frame, SandboxError> {
             .map_err(|e| SandboxError::Runner(format!("malformed frame: {e}")))
     };
     Ok(match kind {
-        b'R' => Frame::Ready,
+        b'R' => Frame::Ready(
+            parse(&payload)
+                .ok()
+                .and_then(|ready| ready.get("code")?.as_str().map(str::to_owned)),
+        ),
         b'O' => Frame::Out(StreamKind::Stdout, payload),
         b'E' => Frame::Out(StreamKind::Stderr, payload),
         b'X' => Frame::Exit(parse(&payload)?),

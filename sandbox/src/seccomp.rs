@@ -147,17 +147,55 @@ pub(crate) fn programs() -> Result<Vec<Vec<u8>>, BackendError> {
     if cfg!(target_arch = "x86_64") {
         programs.push(no_x32());
     }
-    Ok(programs
-        .iter()
-        .map(|program| {
-            let mut bytes = Vec::with_capacity(program.len() * 8);
-            for insn in program {
-                bytes.extend_from_slice(&insn.code.to_ne_bytes());
-                bytes.push(insn.jt);
-                bytes.push(insn.jf);
-                bytes.extend_from_slice(&insn.k.to_ne_bytes());
-            }
-            bytes
-        })
-        .collect())
+    Ok(programs.iter().map(bytes).collect())
+}
+
+/// A program as the kernel reads it: BPF instructions in native byte order, back to back.
+fn bytes(program: &BpfProgram) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(program.len() * 8);
+    for insn in program {
+        bytes.extend_from_slice(&insn.code.to_ne_bytes());
+        bytes.push(insn.jt);
+        bytes.push(insn.jf);
+        bytes.extend_from_slice(&insn.k.to_ne_bytes());
+    }
+    bytes
+}
+
+/// `which` of `setpriority` for one process (`PRIO_PROCESS`).
+const PRIO_PROCESS: u64 = 0;
+/// `which` of `ioprio_set` for one process (`IOPRIO_WHO_PROCESS`).
+const IOPRIO_WHO_PROCESS: u64 = 1;
+
+/// The filter the runner puts on code alone where both share one uid (bubblewrap): the calls that
+/// change another process of the same uid by naming it — a resource limit (`prlimit`: a CPU limit
+/// of one second kills the runner, no open files breaks it), priority, scheduler, CPU set, I/O
+/// class — are refused with `EPERM` unless they name the caller itself (`0`). Signals are kept
+/// in by the runner's Landlock scope instead, which still lets code signal its own children.
+pub(crate) fn code_program() -> Result<Vec<u8>, BackendError> {
+    // 32-bit comparisons: pids and these selectors are C `int`s, whose upper bits the kernel
+    // ignores.
+    let is_not = |arg: u8, value: u64| {
+        SeccompCondition::new(arg, SeccompCmpArgLen::Dword, SeccompCmpOp::Ne, value)
+            .and_then(|c| SeccompRule::new(vec![c]))
+    };
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    for call in [
+        libc::SYS_prlimit64,
+        libc::SYS_sched_setaffinity,
+        libc::SYS_sched_setscheduler,
+        libc::SYS_sched_setparam,
+        libc::SYS_sched_setattr,
+    ] {
+        rules.insert(call, vec![is_not(0, 0)?]);
+    }
+    rules.insert(
+        libc::SYS_setpriority,
+        vec![is_not(0, PRIO_PROCESS)?, is_not(1, 0)?],
+    );
+    rules.insert(
+        libc::SYS_ioprio_set,
+        vec![is_not(0, IOPRIO_WHO_PROCESS)?, is_not(1, 0)?],
+    );
+    errno(rules, libc::EPERM).map(|program| bytes(&program))
 }

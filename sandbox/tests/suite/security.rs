@@ -383,21 +383,47 @@ pub async fn ignores_sigterm(sb: &dyn Sandbox, id: &SandboxId) {
     assert_clean(sb, id).await;
 }
 
-/// Code of the runner's uid tries to talk over the runner: write a forged "exit 0" frame into its
-/// stdout through /proc, and attach to it with ptrace. Both are refused (the runner is not
-/// dumpable), so the host sees the program's real exit.
+/// Code tries to talk over its runner: write a forged "exit 0" frame into its stdout through
+/// /proc, attach to it with ptrace, stop or kill it (by its pid, by a pidfd, and with `kill(-1)`),
+/// and starve it by naming its pid to calls that change another process (a one-second CPU limit
+/// through `prlimit` kills, a lowered priority, CPU set or I/O class starves). Every one is refused,
+/// with bubblewrap too, where code shares the runner's uid: the runner is not dumpable, code gets a
+/// Landlock domain that keeps its signals in, and a filter refuses calls that name another process.
+/// So the host sees the program's real exit and the sandbox goes on.
 pub async fn runner_out_of_reach(sb: &dyn Sandbox, id: &SandboxId, separate_uid: bool) {
     let forge = r#"
-import ctypes, json, os, signal, struct, sys
+import ctypes, json, os, platform, resource, signal, struct, sys
 runner = os.getppid()
-if sys.argv[1] == "separate":
-    print("runner uid", os.stat("/proc/%d" % runner).st_uid, "mine", os.getuid())
-    for sig in (signal.SIGSTOP, signal.SIGKILL):
-        try:
-            os.kill(runner, sig)
-            print("signalled the runner")
-        except PermissionError:
-            print("signal refused")
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+print("runner uid", os.stat("/proc/%d" % runner).st_uid, "mine", os.getuid())
+def attempt(name, call):
+    try:
+        call()
+        print(name, "done")
+    except OSError as e:
+        print(name, "refused", e.errno)
+def syscall(nr, *args):
+    if libc.syscall(nr, *args) != 0:
+        raise OSError(ctypes.get_errno(), "")
+arm = platform.machine() == "aarch64"
+attempt("stop", lambda: os.kill(runner, signal.SIGSTOP))
+attempt("kill", lambda: os.kill(runner, signal.SIGKILL))
+def by_pidfd():
+    fd = os.pidfd_open(runner)
+    signal.pidfd_send_signal(fd, signal.SIGKILL)
+attempt("pidfd", by_pidfd)
+attempt("cpu limit", lambda: resource.prlimit(runner, resource.RLIMIT_CPU, (1, 1)))
+attempt("files limit", lambda: resource.prlimit(runner, resource.RLIMIT_NOFILE, (0, 0)))
+attempt("priority", lambda: os.setpriority(os.PRIO_PROCESS, runner, 19))
+attempt("cpu set", lambda: os.sched_setaffinity(runner, {0}))
+attempt("scheduler", lambda: os.sched_setscheduler(runner, os.SCHED_IDLE, os.sched_param(0)))
+# ioprio_set(IOPRIO_WHO_PROCESS, runner, IOPRIO_CLASS_IDLE << 13)
+attempt("io class", lambda: syscall(30 if arm else 251, 1, runner, 3 << 13))
+if sys.argv[1] == "shared":
+    # Every process of the caller's uid: the runner's too.
+    attempt("everyone's priority", lambda: os.setpriority(os.PRIO_USER, 0, 19))
+    attempt("kill everyone", lambda: os.kill(-1, signal.SIGKILL))
 payload = json.dumps({"code": 0, "signal": None, "timed_out": False, "oom": False}).encode()
 forged = b"O" + struct.pack(">I", 6) + b"forged" + b"X" + struct.pack(">I", len(payload)) + payload
 try:
@@ -406,11 +432,18 @@ try:
     print("wrote")
 except OSError as e:
     print("open refused", e.errno)
-libc = ctypes.CDLL(None, use_errno=True)
 if libc.ptrace(16, runner, 0, 0) == 0:
     print("attached")
 else:
     print("ptrace refused", ctypes.get_errno())
+# Its own children it may still signal, its own priority and limits still change.
+import subprocess
+child = subprocess.Popen(["sleep", "100"])
+os.kill(child.pid, signal.SIGKILL)
+print("own child", child.wait())
+os.setpriority(os.PRIO_PROCESS, 0, 15)
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+print("own priority", os.getpriority(os.PRIO_PROCESS, 0))
 sys.exit(3)
 "#;
     let how = if separate_uid { "separate" } else { "shared" };
@@ -419,14 +452,42 @@ sys.exit(3)
     assert_eq!(
         out.exit_code,
         Some(3),
-        "a forged exit was believed: {out:?}"
+        "the runner was stopped or a forged exit believed: {out:?}"
     );
+    let runner_uid = text
+        .lines()
+        .next()
+        .and_then(|line| line.strip_prefix("runner uid "))
+        .unwrap_or_else(|| panic!("{text}"));
     if separate_uid {
+        assert_eq!(runner_uid, "0 mine 1000", "{text}");
+    } else {
+        let (runner, mine) = runner_uid.split_once(" mine ").unwrap();
+        assert_eq!(runner, mine, "{text}");
+    }
+    for what in [
+        "stop",
+        "kill",
+        "pidfd",
+        "cpu limit",
+        "files limit",
+        "priority",
+        "cpu set",
+        "scheduler",
+        "io class",
+    ] {
         assert!(
-            text.starts_with("runner uid 0 mine 1000\nsignal refused\nsignal refused\n"),
-            "{text}"
+            text.lines()
+                .any(|l| l.starts_with(&format!("{what} refused"))),
+            "{what} was not refused:\n{text}"
         );
     }
+    // kill(-1) "succeeds" when there is someone it may signal; the runner must not be among them,
+    // which the exit code above and the next run below show.
+    if !separate_uid {
+        assert!(text.contains("everyone's priority refused"), "{text}");
+    }
+    assert!(text.contains("own child -9\nown priority 15"), "{text}");
     assert!(
         !text.contains("forged") && !text.contains("wrote"),
         "{text}"
@@ -436,6 +497,9 @@ sys.exit(3)
         "{text}"
     );
     assert!(!text.contains("attached"), "{text}");
+    // The same runner goes on: the next run works, at its usual priority.
+    let next = sh(sb, id, "echo alive; nice").await;
+    assert_eq!(next.stdout.text(), "alive\n10\n", "{next:?}");
     assert_clean(sb, id).await;
 }
 
