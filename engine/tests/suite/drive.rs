@@ -252,6 +252,19 @@ async fn direct(h: &mut Harness, tool: &str, arguments: Value) -> (ToolStatus, S
     (d.status, d.output)
 }
 
+/// Drive's settings with every endpoint at the loopback server at `base`.
+fn loopback_config(base: &str, token: &str) -> DriveConfig {
+    DriveConfig {
+        client_id: Some("loop.apps.googleusercontent.com".into()),
+        client_secret_ref: None,
+        auth_url: format!("{base}/o/oauth2/v2/auth"),
+        token_url: format!("{base}/token"),
+        api_url: format!("{base}/drive/v3"),
+        upload_url: format!("{base}/upload/drive/v3"),
+        token_ref: format!("aetheria-test-{token}-{}", std::process::id()),
+    }
+}
+
 #[tokio::test]
 async fn sign_in_with_pkce_then_list_read_upload_and_refresh() {
     if super::common::skip("keychain") {
@@ -262,15 +275,7 @@ async fn sign_in_with_pkce_then_list_read_upload_and_refresh() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let config = DriveConfig {
-        client_id: Some("loop.apps.googleusercontent.com".into()),
-        client_secret_ref: None,
-        auth_url: format!("{base}/o/oauth2/v2/auth"),
-        token_url: format!("{base}/token"),
-        api_url: format!("{base}/drive/v3"),
-        upload_url: format!("{base}/upload/drive/v3"),
-        token_ref: format!("aetheria-test-drive-{}", std::process::id()),
-    };
+    let config = loopback_config(&base, "drive");
 
     // The sign-in: the test plays the browser, following Google's redirect to the loopback.
     let pending = aetheria_engine::drive::start(&config).await.unwrap();
@@ -385,15 +390,7 @@ async fn sign_in_with_pkce_then_list_read_upload_and_refresh() {
 #[tokio::test]
 async fn a_declined_sign_in_ends_with_an_error_that_says_so() {
     let base = "http://127.0.0.1:9";
-    let config = DriveConfig {
-        client_id: Some("loop.apps.googleusercontent.com".into()),
-        client_secret_ref: None,
-        auth_url: format!("{base}/o/oauth2/v2/auth"),
-        token_url: format!("{base}/token"),
-        api_url: format!("{base}/drive/v3"),
-        upload_url: format!("{base}/upload/drive/v3"),
-        token_ref: format!("aetheria-test-drive-declined-{}", std::process::id()),
-    };
+    let config = loopback_config(base, "drive-declined");
     let pending = aetheria_engine::drive::start(&config).await.unwrap();
     let redirect = url::Url::parse(&pending.auth_url)
         .unwrap()
