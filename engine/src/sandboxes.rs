@@ -110,8 +110,9 @@ impl Sandboxes {
         *self.reach.write().unwrap_or_else(PoisonError::into_inner) = Reach::new(hosts);
     }
 
-    /// What a sandbox gets for its network: nothing, or once allowed the egress proxy's socket.
-    /// A system with no Unix sockets (Windows) can offer no proxy: Docker's bridge there.
+    /// What a sandbox gets for its network: nothing, or once allowed the egress proxy's socket
+    /// (bound in, or reached through the runner's pipes where the engine cannot take it). A
+    /// build with no Unix sockets (Windows) can offer no proxy yet: Docker's bridge there.
     fn network_for(&self, on: bool) -> Result<Network, SandboxError> {
         if !on {
             return Ok(Network::Off);

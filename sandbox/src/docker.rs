@@ -183,6 +183,16 @@ impl DockerHost {
         self
     }
 
+    /// Treats the engine as one that cannot take a Unix socket of this machine (Docker Desktop,
+    /// a remote engine), so an online sandbox reaches the proxy through the runner's pipes: tests
+    /// use it to stand for one.
+    #[doc(hidden)]
+    #[must_use]
+    pub fn as_if_in_a_virtual_machine(mut self) -> Self {
+        self.shares_sockets = false;
+        self
+    }
+
     /// The engine connection.
     pub fn docker(&self) -> &Docker {
         &self.docker
@@ -274,9 +284,10 @@ impl Host for DockerHost {
             })
             .collect();
         // With a proxy the container keeps no interface but loopback: the proxy's socket is its
-        // only way out. An engine that cannot take the socket gives the bridge instead.
-        let bridge = match &spec.network {
-            Network::Off => false,
+        // only way out. An engine that cannot take the socket (in a virtual machine, or on
+        // another machine) gets the proxy through the runner's pipes instead (`tunnel`).
+        let (bridge, tunnel) = match &spec.network {
+            Network::Off => (false, false),
             Network::Proxy(socket) if self.shares_sockets => {
                 mounts.push(Mount {
                     target: Some(crate::EGRESS_SOCKET.into()),
@@ -284,9 +295,10 @@ impl Host for DockerHost {
                     typ: Some(MountType::BIND),
                     ..Default::default()
                 });
-                false
+                (false, false)
             }
-            Network::Proxy(_) | Network::Open => true,
+            Network::Proxy(_) => (false, true),
+            Network::Open => (true, false),
         };
         let mib = 1024 * 1024;
         let host_config = HostConfig {
@@ -329,6 +341,7 @@ impl Host for DockerHost {
                     "AETHERIA_CODE_USER={}",
                     code_user(spec.workspace.as_deref())
                 ),
+                format!("AETHERIA_EGRESS_TUNNEL={}", u8::from(tunnel)),
             ]),
             labels: Some(labels),
             open_stdin: Some(true),
@@ -355,7 +368,7 @@ impl Host for DockerHost {
         Ok(SandboxId(created.id))
     }
 
-    async fn launch(&self, id: &SandboxId, _spec: &Spec) -> Result<RunnerHandle, SandboxError> {
+    async fn launch(&self, id: &SandboxId, spec: &Spec) -> Result<RunnerHandle, SandboxError> {
         let state = self.docker.inspect_container(&id.0, None).await?.state;
         if state.and_then(|s| s.running).unwrap_or(false) {
             self.halt(id).await?;
@@ -389,7 +402,12 @@ impl Host for DockerHost {
                 }
             }
         });
-        let runner = Runner::start(attached.input, Box::pin(output), None).await?;
+        let mut runner = Runner::start(attached.input, Box::pin(output), None).await?;
+        if let Network::Proxy(socket) = &spec.network
+            && !self.shares_sockets
+        {
+            runner.tunnel_to(socket.clone());
+        }
         Ok(RunnerHandle(runner))
     }
 

@@ -11,6 +11,7 @@ mod pool;
 mod runner;
 #[cfg(target_os = "linux")]
 mod seccomp;
+mod tunnel;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -132,8 +133,8 @@ pub enum Network {
     /// connection may go. The sandbox keeps no network interface but loopback; the socket is
     /// placed at [`EGRESS_SOCKET`], the runner serves it at [`EGRESS_PROXY`] and code gets
     /// `HTTP_PROXY`/`HTTPS_PROXY`. A Docker engine that cannot take a socket of this host (Docker
-    /// Desktop's virtual machine on macOS and Windows, an engine on another machine) gives the
-    /// container Docker's bridge instead, as [`Network::Open`].
+    /// Desktop's virtual machine on macOS and Windows, an engine on another machine) gets no
+    /// network either: the runner's pipes carry each connection to the socket instead (`tunnel`).
     Proxy(PathBuf),
     /// Docker's bridge (the host's network with bubblewrap): the internet, but also this
     /// machine's services and the local network. Only for hosts that can offer no proxy socket.

@@ -1,7 +1,10 @@
 # Aetheria's in-sandbox job runner. The host starts it once per sandbox (as `python3 -c`, so it needs
 # nothing from the image but python3) and sends one JSON request per line on stdin; it answers with
 # binary frames on stdout: 1 byte kind, 4 bytes big-endian length, payload. Kinds: R ready,
-# O stdout, E stderr, X exit (JSON), F file (bytes), A ack (JSON), ! error (JSON).
+# O stdout, E stderr, X exit (JSON), F file (bytes), A ack (JSON), ! error (JSON), and for a
+# sandbox whose proxy is reached through these pipes (AETHERIA_EGRESS_TUNNEL=1: a Docker engine
+# that cannot take the host's socket) C connection opened, T its bytes, Z its end, each with a
+# 4-byte id first; the host answers with "net" and "net_end" requests.
 # It confines itself with Landlock where the kernel allows. One job runs at a time. When a job ends,
 # and when its deadline passes or the host says "kill", every other process of the code's user in
 # the sandbox is killed, so nothing outlives its exec. Where the sandbox starts it as root (Docker,
@@ -10,7 +13,7 @@
 # as that uid too. Where code shares the runner's uid (bubblewrap), it gets a Landlock domain of
 # its own that keeps its signals in, and the host's filter of calls that name another process
 # (AETHERIA_CODE_FILTER): it can neither stop, kill, limit nor starve the runner.
-import base64, json, os, signal, socket, struct, subprocess, sys, threading, time
+import base64, json, os, queue, signal, socket, struct, subprocess, sys, threading, time
 
 OUT = sys.stdout.buffer
 LOCK = threading.Lock()
@@ -20,6 +23,10 @@ STATE = {"proc": None, "killed": False}
 EGRESS_SOCKET = "/run/aetheria/egress.sock"
 EGRESS_PROXY = ("127.0.0.1", 3128)
 PROXY_ENV = {}
+TUNNEL = os.environ.get("AETHERIA_EGRESS_TUNNEL") == "1"
+# Tunnelled connections by id, while open: {"sock", "queue" (bytes from the host), "ends"}.
+CONNS = {}
+NEXT_CONN = [0]
 
 
 def relay_cap():
@@ -121,10 +128,16 @@ def confinement_report():
     return scope + (", filter" if c["filter"] is not None else ", no filter")
 
 
-def frame(kind, payload):
+def frame(kind, payload, conn=None):
+    # A connection's frame goes only while it is open (none after its program ended).
     with LOCK:
+        if conn is not None:
+            if conn not in CONNS:
+                return False
+            payload = struct.pack(">I", conn) + payload
         OUT.write(kind + struct.pack(">I", len(payload)) + payload)
         OUT.flush()
+        return True
 
 
 def reply(kind, obj):
@@ -266,10 +279,110 @@ def serve_egress(listener):
             relay_over(ends, upstream, client)
 
 
+def tunnel_done(cid, conn):
+    # One direction of a tunnelled connection is over; the second closes it and frees its place.
+    with conn["ends"][0]:
+        conn["ends"][1] += 1
+        last = conn["ends"][1] == 2
+    if last:
+        with LOCK:
+            CONNS.pop(cid, None)
+        conn["sock"].close()
+        RELAYS.release()
+
+
+def tunnel_out(cid, conn):
+    # Code's bytes, to the host.
+    sock = conn["sock"]
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk or not frame(b"T", chunk, cid):
+                break
+    except OSError:
+        pass
+    frame(b"Z", b"", cid)
+    tunnel_done(cid, conn)
+
+
+def tunnel_in(cid, conn):
+    # The proxy's bytes, from the host, to code; None is the proxy's end.
+    sock = conn["sock"]
+    while True:
+        data = conn["queue"].get()
+        if data is None:
+            break
+        try:
+            sock.sendall(data)
+        except OSError:
+            break
+    shut(sock, socket.SHUT_WR)
+    tunnel_done(cid, conn)
+
+
+def to_code(req, data):
+    # A "net" or "net_end" request: bytes or the end for a connection. Code that does not read
+    # what the proxy sends loses the connection rather than the runner growing without bound.
+    conn = CONNS.get(req.get("id"))
+    if conn is None:
+        return
+    try:
+        conn["queue"].put_nowait(data)
+    except queue.Full:
+        shut(conn["sock"], socket.SHUT_RDWR)
+
+
+def close_tunnels():
+    # The program ended: its connections go, and no frame of theirs follows.
+    with LOCK:
+        conns = list(CONNS.values())
+        CONNS.clear()
+    for conn in conns:
+        shut(conn["sock"], socket.SHUT_RDWR)
+        try:
+            conn["queue"].put_nowait(None)
+        except queue.Full:
+            pass
+
+
+def serve_tunnel(listener):
+    while True:
+        try:
+            client, _ = listener.accept()
+        except OSError:
+            return
+        if not RELAYS.acquire(blocking=False):
+            refuse(client, "503 Service Unavailable",
+                   "too many connections through the sandbox's proxy at once\n")
+            continue
+        NEXT_CONN[0] += 1
+        cid = NEXT_CONN[0]
+        conn = {"sock": client, "queue": queue.Queue(maxsize=256), "ends": [threading.Lock(), 0]}
+        with LOCK:
+            CONNS[cid] = conn
+        frame(b"C", b"", cid)
+        started = 0
+        for direction in (tunnel_out, tunnel_in):
+            try:
+                threading.Thread(target=direction, args=(cid, conn), daemon=True).start()
+                started += 1
+            except RuntimeError:
+                break
+        if started < 2:
+            # No thread to spare: the connection ends (a direction that runs sees it end).
+            shut(client, socket.SHUT_RDWR)
+            if started == 0:
+                frame(b"Z", b"", cid)
+            for _ in range(2 - started):
+                tunnel_done(cid, conn)
+
+
 def egress():
-    # Serves the host's proxy socket on loopback, where every HTTP client finds a proxy. Code of
-    # this uid could bind the port itself, but only the runner starts before it.
-    if not os.path.exists(EGRESS_SOCKET):
+    # Serves the host's proxy on loopback, where every HTTP client finds a proxy: its socket bound
+    # in here, or the host reached through these pipes. Code of this uid could bind the port
+    # itself, but only the runner starts before it.
+    direct = os.path.exists(EGRESS_SOCKET)
+    if not direct and not TUNNEL:
         return None
     try:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -277,7 +390,8 @@ def egress():
         listener.listen(64)
     except OSError as e:
         return "error: %s" % e
-    threading.Thread(target=serve_egress, args=(listener,), daemon=True).start()
+    threading.Thread(target=serve_egress if direct else serve_tunnel, args=(listener,),
+                     daemon=True).start()
     url = "http://%s:%d" % EGRESS_PROXY
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
         PROXY_ENV[name] = PROXY_ENV[name.lower()] = url
@@ -331,6 +445,7 @@ def run(req):
     kill_all()
     outs[0].wait(1.0)
     outs[1].wait(1.0)
+    close_tunnels()
     after = oom_kills()
     code = proc.returncode
     reply(b"X", {"code": code if code >= 0 else None,
@@ -451,6 +566,10 @@ def main():
                         continue
                 job = threading.Thread(target=run, args=(req,), daemon=True)
                 job.start()
+            elif op == "net":
+                to_code(req, base64.b64decode(req.get("data") or ""))
+            elif op == "net_end":
+                to_code(req, None)
             elif op == "kill":
                 STATE["killed"] = True
                 kill_all()

@@ -15,6 +15,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::time::{Instant, timeout, timeout_at};
 
 use crate::output::Captured;
+use crate::tunnel::{FromProxy, Tunnel};
 use crate::{Chunk, ExecOutcome, ExecRequest, SandboxError, Sink, StreamKind};
 
 /// The runner's source, passed to `python3 -c` when a sandbox starts.
@@ -41,6 +42,24 @@ enum Frame {
     File(Bytes),
     Ack,
     Error(String),
+    /// Code opened a connection to the proxy port (tunnelled sandboxes only).
+    Open(u32),
+    /// Bytes code sent on a connection.
+    Data(u32, Bytes),
+    /// Code closed its side of a connection.
+    End(u32),
+}
+
+impl Frame {
+    fn is_tunnel(&self) -> bool {
+        matches!(self, Frame::Open(_) | Frame::Data(..) | Frame::End(_))
+    }
+}
+
+/// What the exec loop heard next.
+enum Heard {
+    Runner(Result<Result<Frame, SandboxError>, tokio::time::error::Elapsed>),
+    Proxy(FromProxy),
 }
 
 /// A connection to one running runner.
@@ -54,6 +73,8 @@ pub(crate) struct Runner {
     pub(crate) broken: bool,
     /// Keeps the sandbox process alive while the runner is in use (bubblewrap's child).
     _guard: Option<Box<dyn Any + Send>>,
+    /// The proxy reached through the runner's pipes, when the sandbox has no other way out.
+    tunnel: Option<Tunnel>,
 }
 
 impl Runner {
@@ -70,6 +91,7 @@ impl Runner {
             dirty: false,
             broken: false,
             _guard: guard,
+            tunnel: None,
         };
         match timeout(READY, runner.next_frame()).await {
             Ok(Ok(Frame::Ready(confinement))) => {
@@ -84,6 +106,22 @@ impl Runner {
             Err(_) => Err(SandboxError::Runner(
                 "the runner did not start within 30 s".into(),
             )),
+        }
+    }
+
+    /// Relays the connections code opens to the proxy port to the proxy listening on `socket`
+    /// (the runner was started with `AETHERIA_EGRESS_TUNNEL=1`).
+    pub(crate) fn tunnel_to(&mut self, socket: std::path::PathBuf) {
+        self.tunnel = Some(Tunnel::new(socket));
+    }
+
+    /// The next frame that answers a request (a late frame of a closed connection is skipped).
+    async fn next_answer(&mut self) -> Result<Frame, SandboxError> {
+        loop {
+            let frame = self.next_frame().await?;
+            if !frame.is_tunnel() {
+                return Ok(frame);
+            }
         }
     }
 
@@ -134,7 +172,7 @@ impl Runner {
         self.send(&json!({"op": "kill"})).await?;
         let deadline = Instant::now() + GRACE;
         loop {
-            match timeout_at(deadline, self.next_frame()).await {
+            match timeout_at(deadline, self.next_answer()).await {
                 Ok(Ok(Frame::Exit(_))) => break,
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => return Err(e),
@@ -166,13 +204,66 @@ impl Runner {
         }))
         .await?;
         self.dirty = true;
+        // The tunnel is lent to the job, and its connections end with it.
+        let mut tunnel = self.tunnel.take();
+        let outcome = self
+            .job(&request, started, stream_bytes, sink, tunnel.as_mut())
+            .await;
+        if let Some(tunnel) = tunnel.as_mut() {
+            tunnel.close_all();
+        }
+        self.tunnel = tunnel;
+        outcome
+    }
+
+    /// Reads a started job's frames to its exit, relaying its connections through `tunnel`.
+    async fn job(
+        &mut self,
+        request: &ExecRequest,
+        started: Instant,
+        stream_bytes: usize,
+        sink: Option<Sink>,
+        mut tunnel: Option<&mut Tunnel>,
+    ) -> Result<ExecOutcome, SandboxError> {
         let mut stdout = Captured::default();
         let mut stderr = Captured::default();
         let mut streamed = 0usize;
         let mut deadline = started + request.timeout + GRACE;
         let mut kill_sent = false;
         let exit = loop {
-            match timeout_at(deadline, self.next_frame()).await {
+            let heard = match tunnel.as_deref_mut() {
+                Some(tunnel) => tokio::select! {
+                    frame = timeout_at(deadline, self.next_frame()) => Heard::Runner(frame),
+                    event = tunnel.next() => Heard::Proxy(event),
+                },
+                None => Heard::Runner(timeout_at(deadline, self.next_frame()).await),
+            };
+            let next = match heard {
+                Heard::Runner(next) => next,
+                Heard::Proxy(event) => {
+                    if let Some(tunnel) = tunnel.as_deref_mut() {
+                        self.relay_back(tunnel, event).await?;
+                    }
+                    continue;
+                }
+            };
+            match next {
+                Ok(Ok(Frame::Open(id))) => {
+                    let opened = tunnel.as_deref_mut().is_some_and(|t| t.open(id));
+                    if !opened {
+                        self.send(&json!({"op": "net_end", "id": id})).await?;
+                    }
+                }
+                Ok(Ok(Frame::Data(id, data))) => {
+                    if let Some(tunnel) = tunnel.as_deref_mut() {
+                        self.relay_out(tunnel, id, data, deadline).await?;
+                    }
+                }
+                Ok(Ok(Frame::End(id))) => {
+                    if let Some(tunnel) = tunnel.as_deref_mut() {
+                        tunnel.end(id);
+                    }
+                }
                 Ok(Ok(Frame::Out(stream, data))) => {
                     match stream {
                         StreamKind::Stdout => stdout.push(&data),
@@ -240,6 +331,57 @@ impl Runner {
         })
     }
 
+    /// What the proxy side of a connection did, passed on to the runner.
+    async fn relay_back(
+        &mut self,
+        tunnel: &mut Tunnel,
+        event: FromProxy,
+    ) -> Result<(), SandboxError> {
+        match event {
+            FromProxy::Data(id, data) => {
+                let b64 = base64::engine::general_purpose::STANDARD;
+                self.send(&json!({"op": "net", "id": id, "data": b64.encode(&data)}))
+                    .await
+            }
+            FromProxy::End(id) => {
+                tunnel.proxy_ended(id);
+                self.send(&json!({"op": "net_end", "id": id})).await
+            }
+        }
+    }
+
+    /// Bytes code sent on `id`, to the proxy. While the proxy is behind, what it sends back
+    /// still goes on to the runner (so neither side waits for the other); a connection whose
+    /// bytes the proxy has not taken by the job's deadline is dropped.
+    async fn relay_out(
+        &mut self,
+        tunnel: &mut Tunnel,
+        id: u32,
+        data: Bytes,
+        deadline: Instant,
+    ) -> Result<(), SandboxError> {
+        let Some(sender) = tunnel.sender(id) else {
+            // Gone already: its bytes have nowhere to go.
+            return Ok(());
+        };
+        loop {
+            let event = tokio::select! {
+                permit = sender.reserve() => {
+                    if let Ok(permit) = permit {
+                        permit.send(data);
+                    }
+                    return Ok(());
+                }
+                event = tunnel.next() => event,
+                () = tokio::time::sleep_until(deadline) => {
+                    tunnel.drop_connection(id);
+                    return self.send(&json!({"op": "net_end", "id": id})).await;
+                }
+            };
+            self.relay_back(tunnel, event).await?;
+        }
+    }
+
     /// Writes a file inside the sandbox.
     pub(crate) async fn put(&mut self, path: &str, data: &[u8]) -> Result<(), SandboxError> {
         if data.len() > MAX_FILE {
@@ -253,7 +395,7 @@ impl Runner {
         let b64 = base64::engine::general_purpose::STANDARD;
         self.send(&json!({"op": "put", "path": path, "data": b64.encode(data)}))
             .await?;
-        match timeout(GRACE * 2, self.next_frame()).await {
+        match timeout(GRACE * 2, self.next_answer()).await {
             Ok(Ok(Frame::Ack)) => Ok(()),
             Ok(Ok(Frame::Error(message))) => Err(SandboxError::File(format!("{path}: {message}"))),
             Ok(Ok(_)) => Err(SandboxError::Runner("unexpected answer to put".into())),
@@ -267,7 +409,7 @@ impl Runner {
         self.settle().await?;
         self.send(&json!({"op": "get", "path": path, "max": MAX_FILE}))
             .await?;
-        match timeout(GRACE * 2, self.next_frame()).await {
+        match timeout(GRACE * 2, self.next_answer()).await {
             Ok(Ok(Frame::File(data))) if data.len() > MAX_FILE => Err(SandboxError::File(format!(
                 "{path} is larger than {} MiB",
                 MAX_FILE >> 20
@@ -297,6 +439,19 @@ fn decode(kind: u8, payload: Bytes) -> Result<Frame, SandboxError> {
         b'X' => Frame::Exit(parse(&payload)?),
         b'F' => Frame::File(payload),
         b'A' => Frame::Ack,
+        b'C' | b'T' | b'Z' => {
+            if payload.len() < 4 {
+                return Err(SandboxError::Runner(
+                    "a connection frame without its id".into(),
+                ));
+            }
+            let id = u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]);
+            match kind {
+                b'C' => Frame::Open(id),
+                b'T' => Frame::Data(id, payload.slice(4..)),
+                _ => Frame::End(id),
+            }
+        }
         b'!' => Frame::Error(
             parse(&payload)?
                 .get("message")

@@ -155,3 +155,74 @@ async fn rootfs_imports_through_the_engine_api_with_progress() {
         .await
         .unwrap();
 }
+
+/// Docker Desktop (macOS, Windows) and an engine on another machine cannot take a Unix socket of
+/// this machine. There an online sandbox still gets no network of Docker's (not the bridge, which
+/// reaches this machine's services and the LAN): the runner serves the proxy port and its pipes
+/// carry each connection to the host's proxy. The same checks as with the socket bound in —
+/// nothing directly, `CONNECT` through the proxy, the cap on connections at once — and 2 MB each
+/// way through one connection, whole and in order, while both sides send at once.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_engine_in_a_virtual_machine_gets_the_proxy_through_the_runner() {
+    if skip("docker") {
+        return;
+    }
+    let proxy = super::security::HostProxy::start();
+    let host = DockerHost::connect()
+        .await
+        .expect(NEED_IMAGE)
+        .as_if_in_a_virtual_machine();
+    let docker = host.docker().clone();
+    let sb = Pool::new(host);
+    let ws = workspace();
+    let mut spec = spec("tunnelled", ws.path());
+    spec.network = aetheria_sandbox::Network::Proxy(proxy.socket.clone());
+    let id = sb.create(&spec).await.unwrap();
+    let inspect = docker.inspect_container(&id.0, None).await.unwrap();
+    assert_eq!(
+        inspect.host_config.unwrap().network_mode.as_deref(),
+        Some("none")
+    );
+    assert!(
+        inspect
+            .mounts
+            .unwrap_or_default()
+            .iter()
+            .all(|m| m.destination.as_deref() != Some("/run/aetheria/egress.sock")),
+        "the host's socket was bound in"
+    );
+    super::security::proxied_network(&sb, &id, &proxy).await;
+    let both_ways = r#"
+import os, socket, threading, urllib.parse
+p = urllib.parse.urlsplit(os.environ["HTTPS_PROXY"])
+s = socket.create_connection((p.hostname, p.port), timeout=30)
+s.sendall(b"CONNECT example.com:443 HTTP/1.1\r\n\r\n")
+f = s.makefile("rb")
+print(f.readline().decode().strip())
+f.readline()
+lines = [(b"%07d " % i) + b"x" * 1015 + b"\n" for i in range(2048)]
+threading.Thread(target=lambda: s.sendall(b"".join(lines)), daemon=True).start()
+back = [f.readline() for _ in lines]
+print("echoed", sum(map(len, back)), "in order" if back == lines else "NOT in order")
+"#;
+    let out = run(&sb, &id, &["python3", "-c", both_ways], 60).await;
+    assert_eq!(
+        out.stdout.text(),
+        "HTTP/1.1 200 Connection established\nechoed 2097152 in order\n",
+        "{out:?}"
+    );
+    // The next program finds the way out again (the connections of the last one are gone).
+    let again = run(
+        &sb,
+        &id,
+        &["python3", "-c", "import os, socket, urllib.parse\np = urllib.parse.urlsplit(os.environ['HTTPS_PROXY'])\ns = socket.create_connection((p.hostname, p.port), timeout=10)\ns.sendall(b'CONNECT example.org:443 HTTP/1.1\\r\\n\\r\\n')\nprint(s.makefile('rb').readline().decode().strip())"],
+        20,
+    )
+    .await;
+    assert_eq!(
+        again.stdout.text(),
+        "HTTP/1.1 200 Connection established\n",
+        "{again:?}"
+    );
+    sb.destroy(&id).await.unwrap();
+}

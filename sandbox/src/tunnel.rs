@@ -1,0 +1,167 @@
+//! The egress proxy reached through the runner's own pipes, for a Docker engine that cannot take a
+//! Unix socket of this machine (Docker Desktop's virtual machine, an engine on another machine).
+//! The container keeps no network at all; the runner serves the proxy port inside it and sends
+//! each connection's bytes as frames, and this side relays them to the engine's proxy socket, so
+//! an online sandbox reaches what the proxy allows (the internet), never the engine's bridge,
+//! this machine's services or the LAN. Connections live only while a program runs.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Most connections relayed at once (the runner caps them lower, by its process limit).
+const MAX_CONNECTIONS: usize = 64;
+/// Chunks waiting for the proxy per connection before the relay waits for it.
+const QUEUED: usize = 64;
+/// The largest read from the proxy sent on as one frame.
+const CHUNK: usize = 64 * 1024;
+
+/// What the proxy side of a connection did.
+pub(crate) enum FromProxy {
+    /// Bytes for the code's end.
+    Data(u32, Bytes),
+    /// The proxy closed (or could not be reached): the code's end is told so.
+    End(u32),
+}
+
+/// One relayed connection.
+struct Connection {
+    /// Bytes from code to the proxy; `None` once code closed its side.
+    to_proxy: Option<mpsc::Sender<Bytes>>,
+    /// The proxy's side ended.
+    proxy_done: bool,
+    task: JoinHandle<()>,
+}
+
+/// The connections of one sandbox.
+pub(crate) struct Tunnel {
+    socket: PathBuf,
+    connections: HashMap<u32, Connection>,
+    events: mpsc::Sender<FromProxy>,
+    from_proxy: mpsc::Receiver<FromProxy>,
+}
+
+impl Tunnel {
+    /// Relays to the proxy listening on `socket`.
+    pub(crate) fn new(socket: PathBuf) -> Self {
+        let (events, from_proxy) = mpsc::channel(QUEUED);
+        Self {
+            socket,
+            connections: HashMap::new(),
+            events,
+            from_proxy,
+        }
+    }
+
+    /// The next thing the proxy side did (pending forever when nothing is open).
+    pub(crate) async fn next(&mut self) -> FromProxy {
+        match self.from_proxy.recv().await {
+            Some(event) => event,
+            // This side holds a sender, so the channel never closes.
+            None => std::future::pending().await,
+        }
+    }
+
+    /// Code opened connection `id`; false when it cannot be relayed (too many, or an id in use),
+    /// and the runner is to be told it ended.
+    pub(crate) fn open(&mut self, id: u32) -> bool {
+        self.connections
+            .retain(|_, c| !(c.task.is_finished() || c.to_proxy.is_none() && c.proxy_done));
+        if self.connections.len() >= MAX_CONNECTIONS || self.connections.contains_key(&id) {
+            return false;
+        }
+        let (to_proxy, mut outgoing) = mpsc::channel::<Bytes>(QUEUED);
+        let events = self.events.clone();
+        let socket = self.socket.clone();
+        let task = tokio::spawn(async move {
+            #[cfg(unix)]
+            let stream = tokio::net::UnixStream::connect(&socket).await;
+            #[cfg(not(unix))]
+            let stream: std::io::Result<tokio::net::TcpStream> = Err(std::io::Error::other(
+                format!("no Unix socket {} here", socket.display()),
+            ));
+            let Ok(stream) = stream else {
+                let _ = events.send(FromProxy::End(id)).await;
+                return;
+            };
+            let (mut read, mut write) = tokio::io::split(stream);
+            let writer = async move {
+                while let Some(bytes) = outgoing.recv().await {
+                    if write.write_all(&bytes).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = write.shutdown().await;
+            };
+            let reader = async {
+                let mut buf = vec![0u8; CHUNK];
+                loop {
+                    match read.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            let data = Bytes::copy_from_slice(&buf[..n]);
+                            if events.send(FromProxy::Data(id, data)).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                let _ = events.send(FromProxy::End(id)).await;
+            };
+            tokio::join!(writer, reader);
+        });
+        self.connections.insert(
+            id,
+            Connection {
+                to_proxy: Some(to_proxy),
+                proxy_done: false,
+                task,
+            },
+        );
+        true
+    }
+
+    /// Where bytes code sent on `id` go (none when it is gone or code closed it).
+    pub(crate) fn sender(&self, id: u32) -> Option<mpsc::Sender<Bytes>> {
+        self.connections.get(&id).and_then(|c| c.to_proxy.clone())
+    }
+
+    /// Drops connection `id` at once (the proxy did not take its bytes in time).
+    pub(crate) fn drop_connection(&mut self, id: u32) {
+        if let Some(c) = self.connections.remove(&id) {
+            c.task.abort();
+        }
+    }
+
+    /// Code closed its side of `id`.
+    pub(crate) fn end(&mut self, id: u32) {
+        if let Some(c) = self.connections.get_mut(&id) {
+            c.to_proxy = None;
+        }
+    }
+
+    /// The proxy closed its side of `id`.
+    pub(crate) fn proxy_ended(&mut self, id: u32) {
+        if let Some(c) = self.connections.get_mut(&id) {
+            c.proxy_done = true;
+        }
+    }
+
+    /// The program ended: every connection goes (the runner closes its ends too).
+    pub(crate) fn close_all(&mut self) {
+        for (_, c) in self.connections.drain() {
+            c.task.abort();
+        }
+        while self.from_proxy.try_recv().is_ok() {}
+    }
+}
+
+impl Drop for Tunnel {
+    fn drop(&mut self) {
+        self.close_all();
+    }
+}
