@@ -466,3 +466,33 @@ fn decode(kind: u8, payload: Bytes) -> Result<Frame, SandboxError> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn connection_frames_carry_their_id_and_a_short_one_is_refused() {
+        let id = 0x0102_0304u32.to_be_bytes();
+        assert!(matches!(
+            decode(b'C', Bytes::copy_from_slice(&id)),
+            Ok(Frame::Open(0x0102_0304))
+        ));
+        let mut data = id.to_vec();
+        data.extend_from_slice(b"bytes");
+        match decode(b'T', Bytes::from(data)) {
+            Ok(Frame::Data(0x0102_0304, bytes)) => assert_eq!(&bytes[..], b"bytes"),
+            _ => panic!("not a data frame"),
+        }
+        assert!(matches!(
+            decode(b'Z', Bytes::copy_from_slice(&id)),
+            Ok(Frame::End(_))
+        ));
+        for kind in [b'C', b'T', b'Z'] {
+            assert!(decode(kind, Bytes::from_static(b"\x00\x01")).is_err());
+        }
+        assert!(decode(b'?', Bytes::new()).is_err());
+    }
+}

@@ -165,3 +165,68 @@ impl Drop for Tunnel {
         self.close_all();
     }
 }
+
+#[cfg(all(test, unix))]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    /// An echo server on a Unix socket: what comes in goes back, and its end ends the reply.
+    fn echo_server(dir: &tempfile::TempDir) -> PathBuf {
+        let path = dir.path().join("proxy.sock");
+        let listener = tokio::net::UnixListener::bind(&path).unwrap();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let (mut read, mut write) = stream.into_split();
+                    let _ = tokio::io::copy(&mut read, &mut write).await;
+                    let _ = write.shutdown().await;
+                });
+            }
+        });
+        path
+    }
+
+    #[tokio::test]
+    async fn bytes_go_to_the_proxy_and_back_and_ends_are_passed_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tunnel = Tunnel::new(echo_server(&dir));
+        assert!(tunnel.open(7));
+        // An id in use is refused: the runner is told the new one ended.
+        assert!(!tunnel.open(7));
+        let sender = tunnel.sender(7).unwrap();
+        sender.send(Bytes::from_static(b"hello ")).await.unwrap();
+        sender.send(Bytes::from_static(b"proxy")).await.unwrap();
+        drop(sender);
+        tunnel.end(7);
+        assert!(tunnel.sender(7).is_none(), "code's side is closed");
+        let mut back = Vec::new();
+        loop {
+            match tunnel.next().await {
+                FromProxy::Data(7, data) => back.extend_from_slice(&data),
+                FromProxy::End(7) => break,
+                _ => panic!("another connection spoke"),
+            }
+        }
+        assert_eq!(back, b"hello proxy");
+        tunnel.proxy_ended(7);
+        // Both sides ended: its place is free again.
+        assert!(tunnel.open(7));
+    }
+
+    #[tokio::test]
+    async fn a_proxy_that_is_not_there_ends_the_connection_and_the_cap_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut tunnel = Tunnel::new(dir.path().join("nobody.sock"));
+        assert!(tunnel.open(1));
+        assert!(matches!(tunnel.next().await, FromProxy::End(1)));
+        let mut live = Tunnel::new(echo_server(&dir));
+        for id in 0..MAX_CONNECTIONS as u32 {
+            assert!(live.open(id), "{id}");
+        }
+        assert!(!live.open(1000), "more than the cap at once");
+        live.close_all();
+        assert!(live.open(1000), "closing frees every place");
+    }
+}
