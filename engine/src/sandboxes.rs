@@ -3,7 +3,6 @@
 //! commands (status, image build, list, remove) go through here; nothing else names the sandbox crate.
 
 mod changes;
-#[cfg(unix)]
 mod egress;
 
 use std::collections::HashMap;
@@ -87,7 +86,6 @@ pub(crate) struct Sandboxes {
     /// Where an online sandbox may connect (`web.private_hosts` beside the public internet).
     reach: Arc<RwLock<Reach>>,
     /// The proxy online sandboxes leave through, started with the first one.
-    #[cfg(unix)]
     egress: std::sync::Mutex<Option<egress::Egress>>,
 }
 
@@ -100,7 +98,6 @@ impl Sandboxes {
             slots: Mutex::new(HashMap::new()),
             network: std::sync::Mutex::new(HashMap::new()),
             reach: Arc::default(),
-            #[cfg(unix)]
             egress: std::sync::Mutex::new(None),
         }
     }
@@ -110,28 +107,23 @@ impl Sandboxes {
         *self.reach.write().unwrap_or_else(PoisonError::into_inner) = Reach::new(hosts);
     }
 
-    /// What a sandbox gets for its network: nothing, or once allowed the egress proxy's socket
-    /// (bound in, or reached through the runner's pipes where the engine cannot take it). A
-    /// build with no Unix sockets (Windows) can offer no proxy yet: Docker's bridge there.
+    /// What a sandbox gets for its network: nothing, or once allowed the egress proxy (its
+    /// socket bound in, or reached through the runner's pipes where the engine cannot take it or
+    /// the system has no Unix sockets).
     fn network_for(&self, on: bool) -> Result<Network, SandboxError> {
         if !on {
             return Ok(Network::Off);
         }
-        #[cfg(unix)]
-        {
-            let mut egress = self.egress.lock().unwrap_or_else(PoisonError::into_inner);
-            let egress = match egress.as_mut() {
-                Some(running) => running,
-                None => egress.insert(egress::Egress::start(self.reach.clone()).map_err(|e| {
-                    SandboxError::Unavailable(format!(
-                        "the sandbox's way to the network (a proxy on this machine) did not start: {e}"
-                    ))
-                })?),
-            };
-            Ok(Network::Proxy(egress.socket().to_path_buf()))
-        }
-        #[cfg(not(unix))]
-        Ok(Network::Open)
+        let mut egress = self.egress.lock().unwrap_or_else(PoisonError::into_inner);
+        let egress = match egress.as_mut() {
+            Some(running) => running,
+            None => egress.insert(egress::Egress::start(self.reach.clone()).map_err(|e| {
+                SandboxError::Unavailable(format!(
+                    "the sandbox's way to the network (a proxy on this machine) did not start: {e}"
+                ))
+            })?),
+        };
+        Ok(egress.network())
     }
 
     pub(crate) fn config(&self) -> SandboxConfig {

@@ -18,6 +18,7 @@ use tokio_util::io::ReaderStream;
 
 use crate::pool::{Host, RunnerHandle};
 use crate::runner::{Runner, SCRIPT};
+use crate::tunnel::Upstream;
 use crate::{Backend, Network, SandboxError, SandboxId, SandboxInfo, Spec};
 
 /// Makes and runs bubblewrap sandboxes on this host.
@@ -78,8 +79,9 @@ impl BwrapHost {
             cmd.args(["--add-seccomp-fd", fd]);
         }
         match &spec.network {
-            // With a proxy, still no interface of the host: only its socket, bound further down.
-            Network::Off | Network::Proxy(_) => {}
+            // With a proxy, still no interface of the host: only its socket, bound further down,
+            // or the runner's pipes.
+            Network::Off | Network::Proxy(_) | Network::Relayed(_) => {}
             Network::Open => {
                 cmd.arg("--share-net");
             }
@@ -130,8 +132,14 @@ impl BwrapHost {
                 cmd.args(["--dir", "/workspace"]);
             }
         }
-        if let Network::Proxy(socket) = &spec.network {
-            cmd.arg("--bind").arg(socket).arg(crate::EGRESS_SOCKET);
+        match &spec.network {
+            Network::Proxy(socket) => {
+                cmd.arg("--bind").arg(socket).arg(crate::EGRESS_SOCKET);
+            }
+            Network::Relayed(_) => {
+                cmd.args(["--setenv", "AETHERIA_EGRESS_TUNNEL", "1"]);
+            }
+            Network::Off | Network::Open => {}
         }
         // bwrap's root is a writable tmpfs: make it read-only, so only /tmp (capped) and
         // /workspace take writes.
@@ -191,12 +199,15 @@ impl Host for BwrapHost {
         if let Some(entry) = self.running().get_mut(id) {
             entry.1 = child.id();
         }
-        let runner = Runner::start(
+        let mut runner = Runner::start(
             Box::pin(stdin),
             Box::pin(ReaderStream::new(stdout)),
             Some(Box::new(child)),
         )
         .await?;
+        if let Network::Relayed(addr) = &spec.network {
+            runner.tunnel_to(Upstream::Tcp(*addr));
+        }
         Ok(RunnerHandle(runner))
     }
 

@@ -18,6 +18,7 @@ use futures::StreamExt;
 
 use crate::pool::{Host, RunnerHandle};
 use crate::runner::{Runner, SCRIPT};
+use crate::tunnel::Upstream;
 use crate::{Backend, Network, SandboxError, SandboxId, SandboxInfo, Spec, image};
 
 /// Label every Aetheria sandbox container carries.
@@ -297,7 +298,7 @@ impl Host for DockerHost {
                 });
                 (false, false)
             }
-            Network::Proxy(_) => (false, true),
+            Network::Proxy(_) | Network::Relayed(_) => (false, true),
             Network::Open => (true, false),
         };
         let mib = 1024 * 1024;
@@ -403,10 +404,12 @@ impl Host for DockerHost {
             }
         });
         let mut runner = Runner::start(attached.input, Box::pin(output), None).await?;
-        if let Network::Proxy(socket) = &spec.network
-            && !self.shares_sockets
-        {
-            runner.tunnel_to(socket.clone());
+        match &spec.network {
+            Network::Proxy(socket) if !self.shares_sockets => {
+                runner.tunnel_to(Upstream::Socket(socket.clone()));
+            }
+            Network::Relayed(addr) => runner.tunnel_to(Upstream::Tcp(*addr)),
+            _ => {}
         }
         Ok(RunnerHandle(runner))
     }

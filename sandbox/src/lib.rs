@@ -136,6 +136,10 @@ pub enum Network {
     /// Desktop's virtual machine on macOS and Windows, an engine on another machine) gets no
     /// network either: the runner's pipes carry each connection to the socket instead (`tunnel`).
     Proxy(PathBuf),
+    /// Only through the host's proxy listening on this loopback TCP address (a host with no
+    /// Unix sockets: Windows), always reached through the runner's pipes; the sandbox keeps no
+    /// network interface but loopback, as with [`Network::Proxy`].
+    Relayed(std::net::SocketAddr),
     /// Docker's bridge (the host's network with bubblewrap): the internet, but also this
     /// machine's services and the local network. Only for hosts that can offer no proxy socket.
     Open,

@@ -15,7 +15,7 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::time::{Instant, timeout, timeout_at};
 
 use crate::output::Captured;
-use crate::tunnel::{FromProxy, Tunnel};
+use crate::tunnel::{FromProxy, Tunnel, Upstream};
 use crate::{Chunk, ExecOutcome, ExecRequest, SandboxError, Sink, StreamKind};
 
 /// The runner's source, passed to `python3 -c` when a sandbox starts.
@@ -109,10 +109,10 @@ impl Runner {
         }
     }
 
-    /// Relays the connections code opens to the proxy port to the proxy listening on `socket`
-    /// (the runner was started with `AETHERIA_EGRESS_TUNNEL=1`).
-    pub(crate) fn tunnel_to(&mut self, socket: std::path::PathBuf) {
-        self.tunnel = Some(Tunnel::new(socket));
+    /// Relays the connections code opens to the proxy port to the proxy at `upstream` (the
+    /// runner was started with `AETHERIA_EGRESS_TUNNEL=1`).
+    pub(crate) fn tunnel_to(&mut self, upstream: Upstream) {
+        self.tunnel = Some(Tunnel::new(upstream));
     }
 
     /// The next frame that answers a request (a late frame of a closed connection is skipped).

@@ -1,11 +1,13 @@
 //! The egress proxy reached through the runner's own pipes, for a Docker engine that cannot take a
-//! Unix socket of this machine (Docker Desktop's virtual machine, an engine on another machine).
+//! Unix socket of this machine (Docker Desktop's virtual machine, an engine on another machine)
+//! and for a proxy on a loopback TCP port (a system with no Unix sockets: Windows).
 //! The container keeps no network at all; the runner serves the proxy port inside it and sends
 //! each connection's bytes as frames, and this side relays them to the engine's proxy socket, so
 //! an online sandbox reaches what the proxy allows (the internet), never the engine's bridge,
 //! this machine's services or the LAN. Connections live only while a program runs.
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use bytes::Bytes;
@@ -19,6 +21,34 @@ const MAX_CONNECTIONS: usize = 64;
 const QUEUED: usize = 64;
 /// The largest read from the proxy sent on as one frame.
 const CHUNK: usize = 64 * 1024;
+
+/// Where the proxy listens.
+#[derive(Debug, Clone)]
+pub(crate) enum Upstream {
+    /// A Unix socket of this machine.
+    Socket(PathBuf),
+    /// A loopback TCP address (where there are no Unix sockets).
+    Tcp(SocketAddr),
+}
+
+/// A connection to the proxy.
+trait Duplex: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Duplex for T {}
+
+impl Upstream {
+    async fn connect(&self) -> std::io::Result<Box<dyn Duplex>> {
+        match self {
+            #[cfg(unix)]
+            Upstream::Socket(path) => Ok(Box::new(tokio::net::UnixStream::connect(path).await?)),
+            #[cfg(not(unix))]
+            Upstream::Socket(path) => Err(std::io::Error::other(format!(
+                "no Unix socket {} here",
+                path.display()
+            ))),
+            Upstream::Tcp(addr) => Ok(Box::new(tokio::net::TcpStream::connect(addr).await?)),
+        }
+    }
+}
 
 /// What the proxy side of a connection did.
 pub(crate) enum FromProxy {
@@ -39,18 +69,18 @@ struct Connection {
 
 /// The connections of one sandbox.
 pub(crate) struct Tunnel {
-    socket: PathBuf,
+    upstream: Upstream,
     connections: HashMap<u32, Connection>,
     events: mpsc::Sender<FromProxy>,
     from_proxy: mpsc::Receiver<FromProxy>,
 }
 
 impl Tunnel {
-    /// Relays to the proxy listening on `socket`.
-    pub(crate) fn new(socket: PathBuf) -> Self {
+    /// Relays to the proxy listening at `upstream`.
+    pub(crate) fn new(upstream: Upstream) -> Self {
         let (events, from_proxy) = mpsc::channel(QUEUED);
         Self {
-            socket,
+            upstream,
             connections: HashMap::new(),
             events,
             from_proxy,
@@ -76,15 +106,9 @@ impl Tunnel {
         }
         let (to_proxy, mut outgoing) = mpsc::channel::<Bytes>(QUEUED);
         let events = self.events.clone();
-        let socket = self.socket.clone();
+        let upstream = self.upstream.clone();
         let task = tokio::spawn(async move {
-            #[cfg(unix)]
-            let stream = tokio::net::UnixStream::connect(&socket).await;
-            #[cfg(not(unix))]
-            let stream: std::io::Result<tokio::net::TcpStream> = Err(std::io::Error::other(
-                format!("no Unix socket {} here", socket.display()),
-            ));
-            let Ok(stream) = stream else {
+            let Ok(stream) = upstream.connect().await else {
                 let _ = events.send(FromProxy::End(id)).await;
                 return;
             };
@@ -191,7 +215,7 @@ mod tests {
     #[tokio::test]
     async fn bytes_go_to_the_proxy_and_back_and_ends_are_passed_on() {
         let dir = tempfile::tempdir().unwrap();
-        let mut tunnel = Tunnel::new(echo_server(&dir));
+        let mut tunnel = Tunnel::new(Upstream::Socket(echo_server(&dir)));
         assert!(tunnel.open(7));
         // An id in use is refused: the runner is told the new one ended.
         assert!(!tunnel.open(7));
@@ -218,10 +242,10 @@ mod tests {
     #[tokio::test]
     async fn a_proxy_that_is_not_there_ends_the_connection_and_the_cap_holds() {
         let dir = tempfile::tempdir().unwrap();
-        let mut tunnel = Tunnel::new(dir.path().join("nobody.sock"));
+        let mut tunnel = Tunnel::new(Upstream::Socket(dir.path().join("nobody.sock")));
         assert!(tunnel.open(1));
         assert!(matches!(tunnel.next().await, FromProxy::End(1)));
-        let mut live = Tunnel::new(echo_server(&dir));
+        let mut live = Tunnel::new(Upstream::Socket(echo_server(&dir)));
         for id in 0..MAX_CONNECTIONS as u32 {
             assert!(live.open(id), "{id}");
         }

@@ -45,17 +45,44 @@ pub async fn network_egress(sb: &dyn Sandbox, id: &SandboxId) {
     assert_eq!(links.stdout.text().trim(), "lo", "{links:?}");
 }
 
-/// A stand-in for the engine's proxy on a Unix socket of the host: it answers every `CONNECT`
-/// with 200, then echoes, and keeps the targets it was asked for.
+/// A stand-in for the engine's proxy on a Unix socket of the host (or on loopback TCP, as a
+/// Windows build serves it): it answers every `CONNECT` with 200, then echoes, and keeps the
+/// targets it was asked for.
 pub struct HostProxy {
     _dir: tempfile::TempDir,
     pub socket: std::path::PathBuf,
+    /// Its loopback address, when it listens on TCP instead.
+    pub addr: Option<std::net::SocketAddr>,
     pub asked: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+type Asked = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// One client of the stand-in proxy.
+fn proxy_one<S: std::io::Read + std::io::Write>(reading: S, mut writer: S, seen: &Asked) {
+    use std::io::{BufRead, BufReader};
+    let mut reader = BufReader::new(reading);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    seen.lock().unwrap().push(line.trim().to_owned());
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).unwrap() == 0 || header == "\r\n" {
+            break;
+        }
+    }
+    writer
+        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        .unwrap();
+    let mut echo = String::new();
+    while reader.read_line(&mut echo).unwrap_or(0) > 0 {
+        let _ = writer.write_all(echo.as_bytes());
+        echo.clear();
+    }
 }
 
 impl HostProxy {
     pub fn start() -> Self {
-        use std::io::{BufRead, BufReader, Write};
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         // The sandbox user (uid 1000 when the tests run as root) must reach the socket.
@@ -63,38 +90,41 @@ impl HostProxy {
         let socket = dir.path().join("egress.sock");
         let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
         std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).unwrap();
-        let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let asked = Asked::default();
         let seen = asked.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
                 let seen = seen.clone();
-                std::thread::spawn(move || {
-                    let mut reader = BufReader::new(stream.try_clone().unwrap());
-                    let mut line = String::new();
-                    reader.read_line(&mut line).unwrap();
-                    seen.lock().unwrap().push(line.trim().to_owned());
-                    loop {
-                        let mut header = String::new();
-                        if reader.read_line(&mut header).unwrap() == 0 || header == "\r\n" {
-                            break;
-                        }
-                    }
-                    let mut writer = stream;
-                    writer
-                        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-                        .unwrap();
-                    let mut echo = String::new();
-                    while reader.read_line(&mut echo).unwrap_or(0) > 0 {
-                        let _ = writer.write_all(echo.as_bytes());
-                        echo.clear();
-                    }
-                });
+                std::thread::spawn(move || proxy_one(stream.try_clone().unwrap(), stream, &seen));
             }
         });
         Self {
             _dir: dir,
             socket,
+            addr: None,
+            asked,
+        }
+    }
+
+    /// The same on a loopback TCP port.
+    pub fn start_tcp() -> Self {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let asked = Asked::default();
+        let seen = asked.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let seen = seen.clone();
+                std::thread::spawn(move || proxy_one(stream.try_clone().unwrap(), stream, &seen));
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        Self {
+            socket: dir.path().join("none"),
+            _dir: dir,
+            addr: Some(addr),
             asked,
         }
     }
@@ -601,6 +631,22 @@ macro_rules! attacks {
                 let ws = workspace();
                 let mut spec = spec("proxied", ws.path());
                 spec.network = aetheria_sandbox::Network::Proxy(proxy.socket.clone());
+                let id = sb.create(&spec).await.unwrap();
+                super::proxied_network(sb.as_ref(), &id, &proxy).await;
+                sb.destroy(&id).await.unwrap();
+            }
+            /// As a Windows build gives it: the proxy on loopback TCP, reached only through the
+            /// runner's pipes.
+            #[tokio::test(flavor = "multi_thread")]
+            async fn relayed_network_leaves_only_through_the_runner() {
+                if skip(stringify!($backend)) {
+                    return;
+                }
+                let proxy = super::HostProxy::start_tcp();
+                let sb = $open().await;
+                let ws = workspace();
+                let mut spec = spec("relayed", ws.path());
+                spec.network = aetheria_sandbox::Network::Relayed(proxy.addr.unwrap());
                 let id = sb.create(&spec).await.unwrap();
                 super::proxied_network(sb.as_ref(), &id, &proxy).await;
                 sb.destroy(&id).await.unwrap();
