@@ -241,16 +241,22 @@ def refuse(client, status, why):
     client.close()
 
 
-def serve_egress(listener):
+def accepted(listener):
+    # Each client the cap on connections lets in (its place taken); past the cap a 503, and on.
     while True:
         try:
             client, _ = listener.accept()
         except OSError:
             return
-        if not RELAYS.acquire(blocking=False):
+        if RELAYS.acquire(blocking=False):
+            yield client
+        else:
             refuse(client, "503 Service Unavailable",
                    "too many connections through the sandbox's proxy at once\n")
-            continue
+
+
+def serve_egress(listener):
+    for client in accepted(listener):
         upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             upstream.connect(EGRESS_SOCKET)
@@ -346,15 +352,7 @@ def close_tunnels():
 
 
 def serve_tunnel(listener):
-    while True:
-        try:
-            client, _ = listener.accept()
-        except OSError:
-            return
-        if not RELAYS.acquire(blocking=False):
-            refuse(client, "503 Service Unavailable",
-                   "too many connections through the sandbox's proxy at once\n")
-            continue
+    for client in accepted(listener):
         NEXT_CONN[0] += 1
         cid = NEXT_CONN[0]
         conn = {"sock": client, "queue": queue.Queue(maxsize=256), "ends": [threading.Lock(), 0]}

@@ -621,35 +621,38 @@ macro_rules! attacks {
             async fn network_egress_is_blocked() {
                 with("net", super::network_egress).await
             }
-            #[tokio::test(flavor = "multi_thread")]
-            async fn proxied_network_leaves_only_by_the_host_socket() {
+            /// Online through the host's proxy, with only a network of `network(proxy)`.
+            async fn online(
+                name: &str,
+                proxy: super::HostProxy,
+                network: impl FnOnce(&super::HostProxy) -> aetheria_sandbox::Network,
+            ) {
                 if skip(stringify!($backend)) {
                     return;
                 }
-                let proxy = super::HostProxy::start();
                 let sb = $open().await;
                 let ws = workspace();
-                let mut spec = spec("proxied", ws.path());
-                spec.network = aetheria_sandbox::Network::Proxy(proxy.socket.clone());
+                let mut spec = spec(name, ws.path());
+                spec.network = network(&proxy);
                 let id = sb.create(&spec).await.unwrap();
                 super::proxied_network(sb.as_ref(), &id, &proxy).await;
                 sb.destroy(&id).await.unwrap();
+            }
+            #[tokio::test(flavor = "multi_thread")]
+            async fn proxied_network_leaves_only_by_the_host_socket() {
+                online("proxied", super::HostProxy::start(), |p| {
+                    aetheria_sandbox::Network::Proxy(p.socket.clone())
+                })
+                .await
             }
             /// As a Windows build gives it: the proxy on loopback TCP, reached only through the
             /// runner's pipes.
             #[tokio::test(flavor = "multi_thread")]
             async fn relayed_network_leaves_only_through_the_runner() {
-                if skip(stringify!($backend)) {
-                    return;
-                }
-                let proxy = super::HostProxy::start_tcp();
-                let sb = $open().await;
-                let ws = workspace();
-                let mut spec = spec("relayed", ws.path());
-                spec.network = aetheria_sandbox::Network::Relayed(proxy.addr.unwrap());
-                let id = sb.create(&spec).await.unwrap();
-                super::proxied_network(sb.as_ref(), &id, &proxy).await;
-                sb.destroy(&id).await.unwrap();
+                online("relayed", super::HostProxy::start_tcp(), |p| {
+                    aetheria_sandbox::Network::Relayed(p.addr.unwrap())
+                })
+                .await
             }
             #[tokio::test(flavor = "multi_thread")]
             async fn host_files_are_out_of_reach() {
