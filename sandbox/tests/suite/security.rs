@@ -81,6 +81,19 @@ fn proxy_one<S: std::io::Read + std::io::Write>(reading: S, mut writer: S, seen:
     }
 }
 
+/// Serves each client of the stand-in proxy on a thread of its own.
+fn serve_proxy<S: std::io::Read + std::io::Write + Send + 'static>(
+    clients: impl Iterator<Item = std::io::Result<S>>,
+    try_clone: fn(&S) -> std::io::Result<S>,
+    seen: &Asked,
+) {
+    for stream in clients {
+        let Ok(stream) = stream else { return };
+        let seen = seen.clone();
+        std::thread::spawn(move || proxy_one(try_clone(&stream).unwrap(), stream, &seen));
+    }
+}
+
 impl HostProxy {
     pub fn start() -> Self {
         use std::os::unix::fs::PermissionsExt;
@@ -93,11 +106,11 @@ impl HostProxy {
         let asked = Asked::default();
         let seen = asked.clone();
         std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { return };
-                let seen = seen.clone();
-                std::thread::spawn(move || proxy_one(stream.try_clone().unwrap(), stream, &seen));
-            }
+            serve_proxy(
+                listener.incoming(),
+                std::os::unix::net::UnixStream::try_clone,
+                &seen,
+            );
         });
         Self {
             _dir: dir,
@@ -114,11 +127,7 @@ impl HostProxy {
         let asked = Asked::default();
         let seen = asked.clone();
         std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { return };
-                let seen = seen.clone();
-                std::thread::spawn(move || proxy_one(stream.try_clone().unwrap(), stream, &seen));
-            }
+            serve_proxy(listener.incoming(), std::net::TcpStream::try_clone, &seen);
         });
         let dir = tempfile::tempdir().unwrap();
         Self {
