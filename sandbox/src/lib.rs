@@ -141,7 +141,8 @@ pub enum Network {
     /// network interface but loopback, as with [`Network::Proxy`].
     Relayed(std::net::SocketAddr),
     /// Docker's bridge (the host's network with bubblewrap): the internet, but also this
-    /// machine's services and the local network. Only for hosts that can offer no proxy socket.
+    /// machine's services and the local network. The engine never gives it (every host has its
+    /// proxy, bound in or relayed); it is for callers that want a real interface.
     Open,
 }
 
