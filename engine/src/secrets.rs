@@ -77,6 +77,18 @@ impl Secrets {
         entry.set_password(secret).map_err(map_err)
     }
 
+    /// [`Secrets::get`] on a blocking thread, for async code (the Secret Service is a D-Bus call).
+    pub async fn load(&self, account: &str) -> Result<Option<String>, SecretsError> {
+        let (secrets, account) = (self.clone(), account.to_owned());
+        off_thread(move || secrets.get(&account)).await
+    }
+
+    /// [`Secrets::set`] on a blocking thread, for async code.
+    pub async fn save(&self, account: &str, secret: String) -> Result<(), SecretsError> {
+        let (secrets, account) = (self.clone(), account.to_owned());
+        off_thread(move || secrets.set(&account, &secret)).await
+    }
+
     /// Deletes a secret; `false` when there was none. Blocking.
     pub fn delete(&self, account: &str) -> Result<bool, SecretsError> {
         let entry = keyring::Entry::new(SERVICE, account).map_err(map_err)?;
@@ -86,6 +98,15 @@ impl Secrets {
             Err(e) => Err(map_err(e)),
         }
     }
+}
+
+/// Runs a keychain call on a blocking thread; a call whose thread stopped is a keychain failure.
+async fn off_thread<T: Send + 'static>(
+    call: impl FnOnce() -> Result<T, SecretsError> + Send + 'static,
+) -> Result<T, SecretsError> {
+    tokio::task::spawn_blocking(call)
+        .await
+        .map_err(|e| SecretsError::Failed(format!("the keychain call stopped: {e}")))?
 }
 
 /// Shapes of well-known keys and tokens, redacted even when the keychain never handed them out

@@ -340,14 +340,10 @@ fn seccomp_files() -> Result<Vec<SeccompFile>, SandboxError> {
 /// The filter the runner puts on code alone, in hex (an environment variable's text).
 #[cfg(target_os = "linux")]
 fn code_filter() -> Result<String, SandboxError> {
-    use std::fmt::Write;
     let program = crate::seccomp::code_program().map_err(|e| {
         SandboxError::Unavailable(format!("cannot make the seccomp filter for code: {e}"))
     })?;
-    Ok(program.iter().fold(String::new(), |mut hex, byte| {
-        let _ = write!(hex, "{byte:02x}");
-        hex
-    }))
+    Ok(hex::encode(program))
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -79,11 +79,7 @@ impl Embeddings {
         {
             return Ok(key.clone());
         }
-        let secrets = self.secrets.clone();
-        let acct = account.to_owned();
-        let key = tokio::task::spawn_blocking(move || secrets.get(&acct))
-            .await
-            .map_err(|e| SecretsError::Failed(e.to_string()))??;
+        let key = self.secrets.load(account).await?;
         *self.key.lock().unwrap_or_else(PoisonError::into_inner) =
             Some((account.to_owned(), key.clone()));
         Ok(key)

@@ -62,11 +62,9 @@ pub(crate) async fn keychain_token(
     account: &str,
     missing: &str,
 ) -> Result<String, ToolError> {
-    let secrets = secrets.clone();
-    let acct = account.to_owned();
-    tokio::task::spawn_blocking(move || secrets.get(&acct))
+    secrets
+        .load(account)
         .await
-        .map_err(|e| ToolError::RespondToModel(format!("reading the keychain failed: {e}")))?
         .map_err(|e| ToolError::RespondToModel(e.to_string()))?
         .ok_or_else(|| ToolError::RespondToModel(missing.to_owned()))
 }

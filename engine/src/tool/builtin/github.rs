@@ -314,7 +314,7 @@ pub mod device {
     use crate::config::GithubConfig;
     use crate::secrets::Secrets;
     use crate::tool::builtin::form;
-    use crate::tool::builtin::sign_in::{SignInError, keychain};
+    use crate::tool::builtin::sign_in::SignInError;
 
     fn client_id(config: &GithubConfig) -> Result<&str, SignInError> {
         config.client_id.as_deref().ok_or_else(|| {
@@ -411,9 +411,7 @@ pub mod device {
                 .map_err(unexpected)?;
             match (answer.access_token, answer.error.as_deref()) {
                 (Some(token), _) => {
-                    let secrets = secrets.clone();
-                    let account = config.token_ref.clone();
-                    return keychain(move || secrets.set(&account, &token)).await;
+                    return Ok(secrets.save(&config.token_ref, token).await?);
                 }
                 (None, Some("authorization_pending")) => {}
                 (None, Some("slow_down")) => interval = answer.interval.unwrap_or(interval + 5),

@@ -46,13 +46,3 @@ impl From<TooLarge> for SignInError {
         Self::Service(e.to_string())
     }
 }
-
-/// A keychain call run off the async threads (the Secret Service is a blocking D-Bus call).
-pub(crate) async fn keychain<T: Send + 'static>(
-    call: impl FnOnce() -> Result<T, SecretsError> + Send + 'static,
-) -> Result<T, SignInError> {
-    tokio::task::spawn_blocking(call)
-        .await
-        .map_err(|e| SignInError::Local(format!("the keychain call stopped: {e}")))?
-        .map_err(SignInError::Keychain)
-}

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::config::DriveConfig;
 use crate::secrets::Secrets;
 use crate::tool::builtin::form;
-use crate::tool::builtin::sign_in::{SignInError, keychain};
+use crate::tool::builtin::sign_in::SignInError;
 
 /// The access the Drive tools need: files the person opens or makes with them, plus reading.
 pub const SCOPE: &str = "https://www.googleapis.com/auth/drive";
@@ -49,8 +49,7 @@ async fn client_secret(
     let Some(account) = config.client_secret_ref.clone() else {
         return Ok(None);
     };
-    let secrets = secrets.clone();
-    keychain(move || secrets.get(&account)).await
+    Ok(secrets.load(&account).await?)
 }
 
 /// Posts to the token endpoint.
@@ -245,9 +244,7 @@ async fn store(
 ) -> Result<(), SignInError> {
     let text = serde_json::to_string(tokens)
         .map_err(|e| SignInError::Local(format!("the tokens could not be written: {e}")))?;
-    let secrets = secrets.clone();
-    let account = config.token_ref.clone();
-    keychain(move || secrets.set(&account, &text)).await
+    Ok(secrets.save(&config.token_ref, text).await?)
 }
 
 /// A valid access token: the stored one, or a refreshed one when it expires within a minute (or
@@ -257,9 +254,7 @@ pub(crate) async fn access_token(
     secrets: &Secrets,
     force: bool,
 ) -> Result<String, SignInError> {
-    let s = secrets.clone();
-    let account = config.token_ref.clone();
-    let stored = keychain(move || s.get(&account)).await?.ok_or_else(|| {
+    let stored = secrets.load(&config.token_ref).await?.ok_or_else(|| {
         SignInError::SignedOut("not signed in to Google Drive: run `aetheria auth drive`".into())
     })?;
     let mut tokens: Tokens = serde_json::from_str(&stored).map_err(|_| {
