@@ -3,7 +3,7 @@
 #   installer/dev.sh run     install build packages, build the optimised app (profile `fast`) and open it
 #   installer/dev.sh test    install build + test packages, start the services tests need
 #                            (Docker, Redis, Xvfb, a keychain) and run every test
-#   installer/dev.sh deps [build|runtime|test]...   only install packages
+#   installer/dev.sh deps [build|runtime|test|windows]...   only install packages
 #   installer/dev.sh fetch   only fetch what the tests download once (the test models, the MCP SDK)
 # The package lists live in installer/debian/*-packages.txt (the .deb's Depends use runtime).
 set -euo pipefail

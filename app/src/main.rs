@@ -8,13 +8,25 @@ use clap::Parser;
 fn main() -> ExitCode {
     init_logging();
     match Cli::parse().into_run() {
-        Run::Window => match aetheria_app::app::App::run() {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: the window could not open: {e}");
-                ExitCode::FAILURE
+        Run::Window => {
+            let detached = let_go_of_own_console();
+            match aetheria_app::app::App::run() {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    let message = format!("The window could not open: {e}");
+                    eprintln!("error: {message}");
+                    if detached {
+                        // No console shows stderr: the person sees why in a dialog instead.
+                        rfd::MessageDialog::new()
+                            .set_level(rfd::MessageLevel::Error)
+                            .set_title("Aetheria")
+                            .set_description(message)
+                            .show();
+                    }
+                    ExitCode::FAILURE
+                }
             }
-        },
+        }
         Run::Command(cli) => {
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(rt) => rt,
@@ -32,6 +44,26 @@ fn main() -> ExitCode {
             }
         }
     }
+}
+
+/// On Windows the binary is a console program, so `aetheria ask` prints where it was typed; opened
+/// from the Start menu it gets a console window of its own, which the window does not need and
+/// which is let go of here (true then). A console the person started it from stays.
+#[cfg(windows)]
+#[allow(unsafe_code)]
+fn let_go_of_own_console() -> bool {
+    use windows_sys::Win32::System::Console::{FreeConsole, GetConsoleProcessList};
+    let mut processes = [0u32; 2];
+    // SAFETY: the buffer is valid for the length given; the call only reads this process's
+    // console's process list into it.
+    let attached = unsafe { GetConsoleProcessList(processes.as_mut_ptr(), 2) };
+    // SAFETY: detaches this process from its console; nothing holds a console handle here.
+    attached == 1 && unsafe { FreeConsole() } != 0
+}
+
+#[cfg(not(windows))]
+fn let_go_of_own_console() -> bool {
+    false
 }
 
 /// Logs go to stderr, filtered by `AETHERIA_LOG` (default: warnings). Secrets never reach them.

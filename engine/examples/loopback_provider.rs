@@ -6,6 +6,9 @@
 //! cargo run -p aetheria-engine --features testkit --example loopback_provider -- 127.0.0.1:8089
 //! aetheria ask --base-url http://127.0.0.1:8089/v1 --model demo "What is in my workspace?"
 //! ```
+//!
+//! Stopped with Ctrl-C (SIGINT), it prints the `Authorization` header of every request it served,
+//! so a package test can check the key the app sent came from where it should.
 
 use std::time::Duration;
 
@@ -39,5 +42,11 @@ async fn main() -> std::io::Result<()> {
     let server = ScriptedServer::start_on(&addr, replies).await?;
     println!("{}", server.base_url());
     tokio::signal::ctrl_c().await?;
+    for authorization in server.authorizations() {
+        println!(
+            "authorization: {}",
+            authorization.as_deref().unwrap_or("(none)")
+        );
+    }
     Ok(())
 }

@@ -305,9 +305,7 @@ async fn sandbox(config: &Config) -> Check {
                 status.image,
                 status.detail
             ),
-            Some(
-                "run `sudo aetheria sandbox build-image` (builds the image with no registry); until then code is not run",
-            ),
+            Some(&crate::platform::sandbox_image_fix(&status.image)),
         ),
         Err(_) => Check::new(
             "sandbox",

@@ -76,6 +76,12 @@ pub async fn build_rootfs(
         });
         return Ok(out);
     }
+    if !cfg!(target_os = "linux") {
+        return Err(SandboxError::Build(format!(
+            "the image is built with no registry only on Linux (debootstrap); here, with Docker running, build it from assets/sandbox/Dockerfile (installed with Aetheria, in its `sandbox` folder): `docker build -t {} <that folder>`",
+            image_ref()
+        )));
+    }
     tokio::fs::create_dir_all(cache_dir).await?;
     let recipe = tempfile::tempdir()?;
     let script = recipe.path().join("build-rootfs.sh");

@@ -29,13 +29,22 @@ pub type DockerSandbox = Pool<DockerHost>;
 /// A bubblewrap sandbox pool.
 pub type BwrapSandbox = Pool<BwrapHost>;
 
+/// How to get a Docker engine on this platform, for the messages below.
+const INSTALL_DOCKER: &str = if cfg!(windows) {
+    "install and start Docker Desktop (with the WSL 2 backend)"
+} else if cfg!(target_os = "macos") {
+    "install and start Docker Desktop or colima"
+} else {
+    "install and start Docker (Debian/Ubuntu: `apt-get install docker.io`)"
+};
+
 /// Why a sandbox operation failed. Every message says what the person can do about it.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SandboxError {
     /// No Docker engine answers; code execution is refused until one does.
     #[error(
-        "no Docker engine answers ({0}); install and start Docker (Debian/Ubuntu: `apt-get install docker.io`), or set DOCKER_HOST to a reachable engine"
+        "no Docker engine answers ({0}); {INSTALL_DOCKER}, or set DOCKER_HOST to a reachable engine"
     )]
     NoDocker(String),
     /// The sandbox image has not been built yet.
