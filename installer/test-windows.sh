@@ -163,6 +163,7 @@ wineserver -k 2>/dev/null || true
 wineserver -w 2>/dev/null || true
 (DISPLAY=$display WGPU_BACKEND=vulkan wine "$exe" >"$WORK/window.log" 2>&1) & PIDS+=($!)
 app=$!
+disown "$app"   # ended by `wineserver -k` below, which bash would otherwise report as "Killed"
 shot="$WORK/windows-wine.png"
 spread=0
 # Until the window has drawn itself (its first frame compiles shaders on a software GPU).
