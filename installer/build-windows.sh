@@ -36,10 +36,7 @@ if [ "$PROFILE" = release ]; then
   # RUSTFLAGS set there would replace .cargo/config.toml's flags for the target: carried over.
   RUSTFLAGS="$RUSTFLAGS -C link-args=-static -C link-args=-static-libgcc -C link-args=-static-libstdc++"
 else
-  # A target folder of its own: cargo locks the folder it builds in (the host's part included),
-  # and CI builds this beside the tests, the screenshots and the package test, which use the
-  # native one.
-  export CARGO_TARGET_DIR="${AETHERIA_WINDOWS_TARGET:-$HOME/.cache/aetheria/windows-target}"
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/aetheria/target}"
 fi
 dir=$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")
 
