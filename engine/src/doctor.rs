@@ -305,7 +305,7 @@ async fn sandbox(config: &Config) -> Check {
                 status.image,
                 status.detail
             ),
-            Some(&crate::platform::sandbox_image_fix(&status.image)),
+            Some(&crate::platform::sandbox_image_fix()),
         ),
         Err(_) => Check::new(
             "sandbox",

@@ -13,24 +13,15 @@ pub(crate) fn docker_fix() -> &'static str {
     }
 }
 
-/// How to make the sandbox's image `image` here: with no registry on Linux (debootstrap needs
-/// root); elsewhere Docker builds it from the Dockerfile installed beside the app.
-pub(crate) fn sandbox_image_fix(image: &str) -> String {
+/// How to make the sandbox's image here: with no registry on Linux (debootstrap needs root);
+/// elsewhere Docker builds it from the Dockerfile installed beside the app.
+pub(crate) fn sandbox_image_fix() -> String {
     if cfg!(target_os = "linux") {
         return "run `sudo aetheria sandbox build-image` (builds the image with no registry); until then code is not run".into();
     }
-    // Windows: `<install>\sandbox`; macOS: `Aetheria.app/Contents/Resources/sandbox`.
-    let exe_dir = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(std::path::Path::to_path_buf));
-    let recipe = match exe_dir {
-        Some(dir) if cfg!(target_os = "macos") => dir.join("../Resources/sandbox"),
-        Some(dir) => dir.join("sandbox"),
-        None => std::path::PathBuf::from("sandbox"),
-    };
     format!(
-        "start Docker, then build the image from the Dockerfile installed with Aetheria: `docker build -t {image} \"{}\"`; until then code is not run",
-        recipe.display()
+        "start Docker, then build the image from the Dockerfile installed with Aetheria: `{}`; until then code is not run",
+        aetheria_sandbox::image::dockerfile_build_command()
     )
 }
 

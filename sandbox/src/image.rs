@@ -78,8 +78,8 @@ pub async fn build_rootfs(
     }
     if !cfg!(target_os = "linux") {
         return Err(SandboxError::Build(format!(
-            "the image is built with no registry only on Linux (debootstrap); here, with Docker running, build it from assets/sandbox/Dockerfile (installed with Aetheria, in its `sandbox` folder): `docker build -t {} <that folder>`",
-            image_ref()
+            "the image is built with no registry only on Linux (debootstrap); here, start Docker and build it from the Dockerfile installed with Aetheria: `{}`",
+            dockerfile_build_command()
         )));
     }
     tokio::fs::create_dir_all(cache_dir).await?;
@@ -121,6 +121,21 @@ pub async fn build_rootfs(
         )));
     }
     Ok(out)
+}
+
+/// The command that builds this recipe's image with Docker from the Dockerfile installed beside
+/// the app (Windows: `<install>\sandbox`; macOS: `Aetheria.app/Contents/Resources/sandbox`), for
+/// where it cannot be built with no registry.
+pub fn dockerfile_build_command() -> String {
+    let exe_dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(Path::to_path_buf));
+    let recipe = match exe_dir {
+        Some(dir) if cfg!(target_os = "macos") => dir.join("../Resources/sandbox"),
+        Some(dir) => dir.join("sandbox"),
+        None => PathBuf::from("sandbox"),
+    };
+    format!("docker build -t {} \"{}\"", image_ref(), recipe.display())
 }
 
 /// Imports a root filesystem tarball as this recipe's image through the Engine API.
