@@ -661,7 +661,8 @@ impl App {
                 self.status = Status::Ready;
                 self.provider = provider;
                 self.workspace = workspace;
-                self.submit(Command::Session(SessionCommand::List));
+                // The list, and the open conversation after a reconnection.
+                self.reload();
                 self.submit(Command::Settings(SettingsCommand::Get));
                 self.submit(Command::Sandbox(SandboxCommand::Status));
                 self.submit(Command::Voice(aetheria_engine::api::VoiceCommand::Status));
@@ -685,6 +686,11 @@ impl App {
                 }
             }
             BridgeEvent::Failed(reason) => self.status = Status::Failed(reason),
+            BridgeEvent::Reconnecting(reason) => {
+                self.engine = None;
+                self.status = Status::Connecting;
+                self.notice = Some(reason);
+            }
             BridgeEvent::Stopped => {
                 self.engine = None;
                 if self.closing {

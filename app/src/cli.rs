@@ -10,6 +10,7 @@ mod mcp;
 mod models;
 mod recall;
 mod sandbox;
+mod serve;
 mod voice;
 
 use std::path::PathBuf;
@@ -52,6 +53,13 @@ enum Commands {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Host this data folder's engine with no window: schedules and queued jobs run, and the window
+    /// and every command connect to it.
+    Serve {
+        /// End once nothing has been connected, queued, running or scheduled for this many seconds.
+        #[arg(long, value_name = "SECONDS")]
+        idle_exit: Option<u64>,
     },
     /// Run background jobs from Redis (many workers on many machines can share one Redis).
     Worker {
@@ -530,6 +538,7 @@ impl Cli {
                 SandboxCommand::Rm { ids, all } => sandbox::rm(ids, all).await,
             },
             Commands::Search { words, limit, json } => recall::search(&words, limit, json).await,
+            Commands::Serve { idle_exit } => serve::run(idle_exit).await,
             Commands::Worker {
                 redis,
                 concurrency,

@@ -35,16 +35,34 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(cli.execute()) {
-                Ok(code) => code,
+            // On a thread with the stack a Linux main thread has (8 MiB): Windows gives its main
+            // thread 1 MiB, too little for a debug build's command futures (`doctor` overflowed
+            // it under Wine once it also asked who hosts the data folder).
+            let command = std::thread::Builder::new()
+                .name("aetheria-command".into())
+                .stack_size(COMMAND_STACK)
+                .spawn(move || runtime.block_on(cli.execute()));
+            let done = match command {
+                Ok(thread) => thread.join(),
                 Err(e) => {
+                    eprintln!("error: cannot start the command's thread: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match done {
+                Ok(Ok(code)) => code,
+                Ok(Err(e)) => {
                     eprintln!("error: {e}");
                     ExitCode::from(2)
                 }
+                Err(_) => ExitCode::FAILURE,
             }
         }
     }
 }
+
+/// The stack of the thread a command runs on.
+const COMMAND_STACK: usize = 8 << 20;
 
 /// On Windows the binary is a console program, so `aetheria ask` prints where it was typed; opened
 /// from the Start menu it gets a console window of its own, which the window does not need and

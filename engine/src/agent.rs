@@ -148,7 +148,7 @@ async fn turn(
         Ok(history) => answer(cx, history, &mut stored, usage).await,
         Err(e) => TurnEnd::Failed(ErrorInfo::new(ErrorKind::Storage, e.to_string())),
     };
-    if let Err(error) = stored.wait(out, session).await {
+    if let Err(error) = stored.wait(out, session, &services.turns).await {
         return TurnEnd::Failed(error);
     }
     // The turn ended before it streamed: the row of its answer goes.
@@ -193,7 +193,7 @@ async fn answer(
         .await
         {
             Ok(Some(done)) => {
-                if let Err(e) = stored.wait(out, session).await {
+                if let Err(e) = stored.wait(out, session, &services.turns).await {
                     return TurnEnd::Failed(e);
                 }
                 out.emit(Event::ContextCompacted {
@@ -210,7 +210,7 @@ async fn answer(
             tools: services.registry.specs(&services.policies),
         };
         let step = StepStream::start(client.as_ref(), request);
-        if let Err(e) = stored.wait(out, session).await {
+        if let Err(e) = stored.wait(out, session, &services.turns).await {
             return TurnEnd::Failed(e);
         }
         // The first answer's row was written with the person's message. A later step's is

@@ -58,7 +58,7 @@ pub async fn run(config: &Config) -> Vec<Check> {
         ),
         None,
     )];
-    checks.push(database(config).await);
+    checks.extend(host_and_database(config).await);
     checks.push(keychain().await);
     checks.push(provider(config).await);
     checks.push(docker().await);
@@ -101,6 +101,71 @@ fn voice(config: &Config) -> Check {
                 }
             )),
         ),
+    }
+}
+
+/// Which process hosts the data folder's engine; the database is opened here only when none does
+/// (holding the host lock meanwhile, so no process starts hosting halfway through).
+async fn host_and_database(config: &Config) -> Vec<Check> {
+    let endpoint = match crate::host::endpoint_path(&config.data_dir) {
+        Ok(endpoint) => endpoint,
+        Err(e) => {
+            return vec![
+                Check::new("host", Status::Fail, e.to_string(), None),
+                database(config).await,
+            ];
+        }
+    };
+    match crate::host::connect(&endpoint, "doctor").await {
+        Ok(client) => {
+            let opened = client.into_opened();
+            let host = opened.host.clone();
+            if opened.handle.submit(crate::api::Command::Shutdown).is_ok() {
+                let mut events = opened.events;
+                while events.recv().await.is_some() {}
+            }
+            let url = crate::secrets::shown_url(&config.memory_url());
+            vec![
+                Check::new(
+                    "host",
+                    Status::Ok,
+                    format!(
+                        "{} (pid {}) hosts {} since {}, on {}; {} other clients connected",
+                        host.kind,
+                        host.pid,
+                        host.data_dir.display(),
+                        host.since.format("%Y-%m-%d %H:%M:%S UTC"),
+                        endpoint.display(),
+                        host.clients.saturating_sub(1)
+                    ),
+                    None,
+                ),
+                Check::new(
+                    "database",
+                    Status::Ok,
+                    format!("{url}: open in the host"),
+                    None,
+                ),
+            ]
+        }
+        Err(crate::host::ConnectError::NoHost(_)) => {
+            let lock = crate::host::try_lock(&config.data_dir);
+            let host = Check::new(
+                "host",
+                Status::Ok,
+                "no process hosts this data folder; the next window or command will (`aetheria serve` keeps one running)",
+                None,
+            );
+            let database = database(config).await;
+            drop(lock);
+            vec![host, database]
+        }
+        Err(e) => vec![Check::new(
+            "host",
+            Status::Fail,
+            e.to_string(),
+            Some("close the Aetheria that runs (it may be another version), then try again"),
+        )],
     }
 }
 

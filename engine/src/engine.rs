@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 use tokio_util::sync::CancellationToken;
 
+use crate::api::endpoint::CLIENT_SHIFT;
 use crate::api::{Command, Envelope, Submission, SubmissionId};
 use crate::config::Config;
 use crate::error::{EngineError, Result};
@@ -118,11 +119,7 @@ impl Engine {
         }
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(Router::new(services).run(rx));
-        let handle = Handle {
-            tx,
-            next: Arc::new(AtomicU64::new(1)),
-        };
-        Ok((handle, Events(UnboundedReceiverStream::new(event_rx))))
+        Ok((Handle::new(tx, 0), Events::new(event_rx)))
     }
 }
 
@@ -147,25 +144,73 @@ async fn stop_idle_sandboxes(sandboxes: Arc<Sandboxes>, shutdown: CancellationTo
 pub struct Handle {
     tx: mpsc::UnboundedSender<Submission>,
     next: Arc<AtomicU64>,
+    client: u64,
 }
 
 impl Handle {
+    /// A handle whose submissions go to `tx`, numbered in the range of client `client` (0 for the
+    /// front end of the process that runs the engine).
+    pub(crate) fn new(tx: mpsc::UnboundedSender<Submission>, client: u64) -> Self {
+        Self {
+            tx,
+            next: Arc::new(AtomicU64::new((client << CLIENT_SHIFT) | 1)),
+            client,
+        }
+    }
+
+    /// Whether this handle (or a clone of it) made `submission`; events of other front ends'
+    /// submissions are `false` here, and what the engine says on its own has none.
+    #[must_use]
+    pub fn owns(&self, submission: Option<SubmissionId>) -> bool {
+        submission.is_some_and(|id| crate::api::endpoint::client_of(id) == self.client)
+    }
+
     /// Queues a command; its answers arrive as events.
     pub fn submit(&self, command: Command) -> Result<SubmissionId> {
         let id = SubmissionId(self.next.fetch_add(1, Ordering::Relaxed));
-        self.tx
-            .send(Submission { id, command })
-            .map_err(|_| EngineError::EngineDied)?;
+        self.submit_as(Submission { id, command })?;
         Ok(id)
+    }
+
+    /// Queues a submission numbered elsewhere (by a client of this process's endpoint).
+    pub(crate) fn submit_as(&self, submission: Submission) -> Result<()> {
+        self.tx
+            .send(submission)
+            .map_err(|_| EngineError::EngineDied)
     }
 }
 
 /// The engine's events in order, each with the submission that caused it. Ends after
-/// `Command::Shutdown`, or when every handle is dropped.
-#[derive(Debug)]
-pub struct Events(UnboundedReceiverStream<Envelope>);
+/// `Command::Shutdown`, or when every handle is dropped (for a client of another process's
+/// engine: when the connection ends, after `Event::HostLost` unless it was shut down).
+pub struct Events {
+    rx: UnboundedReceiverStream<Envelope>,
+    /// What must live as long as these events are read (the host lock of a process that keeps
+    /// its data folder to itself).
+    _keep: Option<Box<dyn std::any::Any + Send>>,
+}
+
+impl std::fmt::Debug for Events {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Events").finish_non_exhaustive()
+    }
+}
 
 impl Events {
+    pub(crate) fn new(rx: mpsc::UnboundedReceiver<Envelope>) -> Self {
+        Self {
+            rx: UnboundedReceiverStream::new(rx),
+            _keep: None,
+        }
+    }
+
+    /// These events, keeping `guard` alive as long as they are.
+    #[cfg_attr(unix, allow(dead_code))]
+    pub(crate) fn keeping(mut self, guard: impl std::any::Any + Send) -> Self {
+        self._keep = Some(Box::new(guard));
+        self
+    }
+
     /// The next event, or `None` when the engine has stopped.
     pub async fn recv(&mut self) -> Option<Envelope> {
         futures::StreamExt::next(self).await
@@ -176,7 +221,7 @@ impl Stream for Events {
     type Item = Envelope;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Envelope>> {
-        Pin::new(&mut self.0).poll_next(cx)
+        Pin::new(&mut self.rx).poll_next(cx)
     }
 }
 

@@ -13,6 +13,10 @@ pub enum EngineError {
     /// The database could not be opened or migrated (fatal; the message says what to do).
     #[error(transparent)]
     Memory(#[from] MemoryError),
+    /// The process hosting the data folder's engine cannot be reached or become this one (the
+    /// message says why and what to do).
+    #[error("{0}")]
+    Host(String),
     /// The engine task ended; start a new engine.
     #[error("the engine has stopped")]
     EngineDied,

@@ -16,6 +16,7 @@ mod body;
 mod compaction;
 mod fetch;
 mod handlers;
+pub mod host;
 mod offline;
 mod outbox;
 mod platform;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::SessionId;
+use crate::api::{MessageId, MessageRecord, MessageStatus, Role, SessionId};
 
 /// How long a stopped turn may take to store what it has.
 const STOP_WAIT: Duration = Duration::from_secs(5);
@@ -20,6 +20,17 @@ const STOP_WAIT: Duration = Duration::from_secs(5);
 pub(crate) struct Turns {
     running: Mutex<HashMap<SessionId, CancellationToken>>,
     tasks: Mutex<Vec<(SessionId, JoinHandle<()>)>>,
+    live: Mutex<HashMap<SessionId, Live>>,
+}
+
+/// What a running turn has said that may not be stored yet: the person's message once it is out,
+/// and the whole text of each answer. The events that add to it are sent while it is held, and a
+/// session loaded meanwhile is completed from it under the same lock, so a front end that opens a
+/// session mid-turn (another client's turn, a job's) misses nothing and sees nothing twice.
+#[derive(Debug, Default)]
+struct Live {
+    user: Option<MessageRecord>,
+    answers: Vec<(MessageId, String)>,
 }
 
 impl Turns {
@@ -36,7 +47,77 @@ impl Turns {
         }
         let token = parent.child_token();
         running.insert(session.clone(), token.clone());
+        self.live_map().insert(session.clone(), Live::default());
         Some(token)
+    }
+
+    fn live_map(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Live>> {
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The person's message of the session's turn is stored: `emit` says so (`TurnStarted`).
+    pub(crate) fn said_user(&self, session: &SessionId, user: &MessageRecord, emit: impl FnOnce()) {
+        let mut live = self.live_map();
+        if let Some(live) = live.get_mut(session) {
+            live.user = Some(user.clone());
+        }
+        emit();
+    }
+
+    /// More text of `answer`: `emit` sends it (`TextDelta`).
+    pub(crate) fn said_text(
+        &self,
+        session: &SessionId,
+        answer: &MessageId,
+        delta: String,
+        emit: impl FnOnce(String),
+    ) {
+        let mut live = self.live_map();
+        if let Some(live) = live.get_mut(session) {
+            match live.answers.iter_mut().find(|(id, _)| id == answer) {
+                Some((_, text)) => text.push_str(&delta),
+                None => live.answers.push((answer.clone(), delta.clone())),
+            }
+        }
+        emit(delta);
+    }
+
+    /// The session's stored `messages`, completed with what its running turn has said and not
+    /// stored yet, handed to `emit` (`SessionLoaded`) before the turn can say more.
+    pub(crate) fn loaded(
+        &self,
+        session: &SessionId,
+        mut messages: Vec<MessageRecord>,
+        emit: impl FnOnce(Vec<MessageRecord>),
+    ) {
+        let live = self.live_map();
+        if let Some(live) = live.get(session) {
+            if let Some(user) = &live.user
+                && !messages.iter().any(|m| m.id == user.id)
+            {
+                messages.push(user.clone());
+            }
+            for (id, text) in &live.answers {
+                match messages.iter_mut().find(|m| &m.id == id) {
+                    Some(stored) if stored.content.len() < text.len() => {
+                        stored.content.clone_from(text);
+                    }
+                    Some(_) => {}
+                    None => messages.push(MessageRecord {
+                        id: id.clone(),
+                        role: Role::Assistant,
+                        content: text.clone(),
+                        attachments: Vec::new(),
+                        tool_calls: Vec::new(),
+                        images: Vec::new(),
+                        thinking: String::new(),
+                        status: MessageStatus::Streaming,
+                        created_at: chrono::Utc::now(),
+                    }),
+                }
+            }
+        }
+        emit(messages);
     }
 
     /// The turn has ended (it leaves before it emits its last event, so a front end that sends
@@ -46,6 +127,7 @@ impl Turns {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(session);
+        self.live_map().remove(session);
     }
 
     /// Keeps the task of a turn started in `session`, to wait for when it is stopped.

@@ -187,7 +187,20 @@ impl App {
                     None => self.notice = Some(error.message),
                 }
             }
+            // Events were dropped for this window (it fell behind its host): what it shows may
+            // be stale, so the list and the open conversation are read again.
+            Event::Lagged { .. } => self.reload(),
             _ => {}
+        }
+    }
+
+    /// Reads the sessions and the open conversation again from the engine.
+    pub(crate) fn reload(&mut self) {
+        self.submit(Command::Session(SessionCommand::List));
+        if let Some(session) = self.current.clone() {
+            self.transcript = Transcript::new(Some(session.clone()));
+            self.running = false;
+            self.submit(Command::Session(SessionCommand::Load { session }));
         }
     }
 }

@@ -10,7 +10,7 @@ use aetheria_engine::api::{
     Command, Decision, Event, FinishReason, SessionId, ToolStatus, TurnCommand,
 };
 use aetheria_engine::config::{Config, ConfigError, ProviderConfig, UnknownWire, Wire};
-use aetheria_engine::{Engine, Events, Handle};
+use aetheria_engine::{Events, Handle};
 
 use super::{AskArgs, CliError, ToolAccess};
 use crate::visible::for_terminal;
@@ -22,7 +22,8 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
     let mut config = Config::load()?;
     apply_overrides(&mut config, &args)?;
     config.run_jobs = false;
-    let (handle, mut events) = Engine::start(config).await?;
+    let own = own_flags(&args);
+    let (handle, mut events) = super::manage::open(config, own.as_deref()).await?;
     let json = args.json;
     // Without `--session`, the message creates its session (`SessionCreated` comes first).
     let (session, create) = match &args.session {
@@ -191,6 +192,20 @@ impl Printed {
             _ => {}
         }
     }
+}
+
+/// The flags that give this command an engine set up differently from the data folder's.
+fn own_flags(args: &AskArgs) -> Option<String> {
+    let named: Vec<&str> = [
+        (args.wire != "openai", "--wire"),
+        (args.base_url.is_some(), "--base-url"),
+        (args.model.is_some(), "--model"),
+        (args.access.workspace.is_some(), "--workspace"),
+    ]
+    .into_iter()
+    .filter_map(|(given, flag)| given.then_some(flag))
+    .collect();
+    (!named.is_empty()).then(|| named.join(", "))
 }
 
 /// Applies `--base-url`, `--model`, `--wire` and `--workspace` to the loaded config (not saved).

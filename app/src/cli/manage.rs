@@ -20,7 +20,33 @@ pub(super) async fn start() -> Result<(Handle, Events), CliError> {
     let mut config = Config::load()?;
     // A short-lived command leaves background jobs to the app or a worker.
     config.run_jobs = false;
-    Ok(Engine::start(config).await?)
+    open(config, None).await
+}
+
+/// The engine of the data folder: that of the process hosting it (the window, `aetheria serve`,
+/// another command), or one hosted here for as long as this command runs. `own` names the flags
+/// that changed `config`: they need the engine hosted here, so beside a host they are refused.
+pub(super) async fn open(config: Config, own: Option<&str>) -> Result<(Handle, Events), CliError> {
+    let opened = Engine::open(config, "cli").await?;
+    if let (false, Some(flags)) = (opened.hosting, own) {
+        let host = opened.host;
+        shutdown(&opened.handle, opened.events).await;
+        return Err(CliError::new(format!(
+            "{flags} set up an engine of this command's own, but this data folder's engine runs in another process ({}, pid {}): leave {flags} out to use its settings, change them there (Settings), or run this once it has closed",
+            host.kind, host.pid
+        )));
+    }
+    Ok((opened.handle, opened.events))
+}
+
+/// A file named on the command line, as the engine must see it: the engine may run in another
+/// process (the window, `aetheria serve`) whose working folder is not this one. URLs pass as they
+/// are.
+pub(super) fn from_here(source: &str) -> String {
+    if source.contains("://") {
+        return source.to_owned();
+    }
+    std::path::absolute(source).map_or_else(|_| source.to_owned(), |p| p.display().to_string())
 }
 
 /// Submits a command and returns the first event that answers it (or its failure).
@@ -47,6 +73,10 @@ pub(super) async fn answer(events: &mut Events, submission: SubmissionId) -> Opt
     while let Some(envelope) = events.recv().await {
         if envelope.submission == Some(submission) {
             return Some(envelope.event);
+        }
+        if let Event::HostLost { reason } = &envelope.event {
+            // The stream ends next; say why first.
+            eprintln!("{}", for_terminal(reason));
         }
     }
     None
@@ -355,7 +385,8 @@ pub(super) async fn tools_call(
     let mut config = Config::load()?;
     apply_workspace(&mut config, access)?;
     config.run_jobs = false;
-    let (handle, mut events) = Engine::start(config).await?;
+    let own = access.workspace.is_some().then_some("--workspace");
+    let (handle, mut events) = open(config, own).await?;
     let call = ToolCallId::new();
     let id = handle.submit(Command::Tools(ToolsCommand::Call {
         call: call.clone(),

@@ -61,7 +61,7 @@ pub(super) async fn add(
 ) -> Result<ExitCode, CliError> {
     let (handle, mut events) = start().await?;
     let id = handle.submit(Command::Models(ModelsCommand::AddLocal {
-        source,
+        source: super::manage::from_here(&source),
         name,
         sha256,
     }))?;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use aetheria_engine::api::{Command, Cue, Event, VoiceCommand, VoiceEvent, VoiceModel};
 use aetheria_engine::config::Config;
-use aetheria_engine::{Engine, Events, Handle};
+use aetheria_engine::{Events, Handle};
 
 use super::CliError;
 use super::ask::shutdown;
@@ -18,13 +18,19 @@ async fn start(
 ) -> Result<(Handle, Events), CliError> {
     let mut config = Config::load()?;
     config.run_jobs = false;
+    let own = match (&model, &language) {
+        (Some(_), Some(_)) => Some("--model, --language"),
+        (Some(_), None) => Some("--model"),
+        (None, Some(_)) => Some("--language"),
+        (None, None) => None,
+    };
     if let Some(model) = model {
         config.voice.model = model;
     }
     if let Some(language) = language {
         config.voice.language = language;
     }
-    Ok(Engine::start(config).await?)
+    super::manage::open(config, own).await
 }
 
 fn mib(bytes: u64) -> String {
@@ -42,7 +48,9 @@ pub(super) async fn transcribe(
     let event = request(
         &handle,
         &mut events,
-        Command::Voice(VoiceCommand::Transcribe { path: file }),
+        Command::Voice(VoiceCommand::Transcribe {
+            path: std::path::absolute(&file).unwrap_or(file),
+        }),
         |e| matches!(e, Event::Voice(VoiceEvent::Transcribed(_))),
     )
     .await;
@@ -117,7 +125,7 @@ pub(super) async fn add(
     let (handle, mut events) = start(None, None).await?;
     let id = handle.submit(Command::Voice(VoiceCommand::InstallModel {
         name: name.clone(),
-        source,
+        source: source.as_deref().map(super::manage::from_here),
         checksum,
     }))?;
     let mut progress = Progress::default();

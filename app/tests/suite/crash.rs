@@ -4,9 +4,8 @@
 use std::time::Duration;
 
 use aetheria_engine::testkit::{Reply, ScriptedServer, text_chunk};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
-use super::common::{Env, stderr, stdout};
+use super::common::{Env, session_after_deltas, stderr, stdout};
 
 #[tokio::test]
 async fn sigkill_mid_stream_keeps_the_user_message_and_the_partial_answer() {
@@ -21,28 +20,12 @@ async fn sigkill_mid_stream_keeps_the_user_message_and_the_partial_answer() {
         .command(&["ask", "--json", "count slowly"])
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut session = None;
-    let mut deltas = 0;
-    while let Some(line) = lines.next_line().await.unwrap() {
-        let event: serde_json::Value = serde_json::from_str(&line).unwrap();
-        match event["type"].as_str() {
-            Some("session_created") => {
-                session = Some(event["session"]["id"].as_str().unwrap().to_owned());
-            }
-            Some("text_delta") => deltas += 1,
-            _ => {}
-        }
-        if deltas == 30 {
-            break;
-        }
-    }
+    let session = session_after_deltas(&mut child, 30).await;
     // Let the batched writer pass at least one flush interval, then kill without warning.
     tokio::time::sleep(Duration::from_millis(400)).await;
     child.start_kill().unwrap(); // SIGKILL
     let status = child.wait().await.unwrap();
     assert!(!status.success());
-    let session = session.expect("no session_created event");
 
     let out = env.run(&["sessions", "show", &session, "--json"]).await;
     assert!(out.status.success(), "{}", stderr(&out));

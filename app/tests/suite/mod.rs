@@ -5,6 +5,7 @@ mod gui;
 mod gui_notify;
 mod gui_recall;
 mod gui_voice;
+mod host;
 mod jobs;
 mod layering;
 mod models;

@@ -293,8 +293,14 @@ impl Conversation {
                 *self = Self::from_history(session.id.clone(), messages, tool_calls);
                 vec![Change::Reset]
             }
-            Event::TurnStarted { user_message, .. } => {
+            Event::TurnStarted {
+                user_message, text, ..
+            } => {
                 self.running = true;
+                if self.anchors.contains_key(user_message.as_str()) {
+                    // Loaded already (a session opened while its turn runs).
+                    return Vec::new();
+                }
                 let ix = self
                     .entries
                     .iter()
@@ -307,7 +313,16 @@ impl Conversation {
                         self.anchors.insert(user_message.to_string(), ix);
                         vec![Change::Updated(ix)]
                     }
-                    None => Vec::new(),
+                    // Sent by another front end (or a job): shown as it was stored.
+                    None => {
+                        self.anchors
+                            .insert(user_message.to_string(), self.entries.len());
+                        vec![self.push(Entry::User {
+                            id: Some(user_message.clone()),
+                            text: text.clone(),
+                            attachments: Vec::new(),
+                        })]
+                    }
                 }
             }
             Event::TextDelta { message, delta, .. } => vec![self.answer_delta(message, delta)],

@@ -51,6 +51,10 @@ pub enum Event {
         session: SessionId,
         /// The stored user message.
         user_message: MessageId,
+        /// What the person wrote, for front ends that did not send it (another client's turn,
+        /// a job's).
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        text: String,
     },
     /// A piece of the assistant's answer.
     TextDelta {
@@ -322,6 +326,18 @@ pub enum Event {
     },
     /// Dictation, speech models, cues and reading aloud (see `VoiceEvent`).
     Voice(VoiceEvent),
+    /// This front end fell behind the engine it is connected to and `missed` events were dropped
+    /// for it (the others were not held back): what it shows may be stale, so it reloads.
+    Lagged {
+        /// How many events it did not get.
+        missed: u64,
+    },
+    /// The connection to the process hosting the engine ended: no further event comes. `reason`
+    /// says why and what to do; a turn streaming at that moment is recovered by the next host.
+    HostLost {
+        /// Why, in a sentence.
+        reason: String,
+    },
     /// A command could not be carried out.
     CommandFailed {
         /// Which submission.
@@ -329,4 +345,43 @@ pub enum Event {
         /// Why.
         error: ErrorInfo,
     },
+}
+
+impl Event {
+    /// Whether a front end shows this event when another front end's submission caused it: what
+    /// changed for everyone (a session made or renamed, a turn's stream, a job's progress, a
+    /// setting saved), not what answered a question only the asker shows (a list, a loaded
+    /// session, a failure, a form's contents) nor an approval the asker answers.
+    #[must_use]
+    pub fn concerns_everyone(&self) -> bool {
+        matches!(
+            self,
+            Self::SessionCreated { .. }
+                | Self::SessionUpdated { .. }
+                | Self::SessionDeleted { .. }
+                | Self::TurnStarted { .. }
+                | Self::TextDelta { .. }
+                | Self::ThinkingDelta { .. }
+                | Self::ToolCallStarted { .. }
+                | Self::ToolOutputDelta { .. }
+                | Self::ToolCallFinished { .. }
+                | Self::ToolPolicyChanged { .. }
+                | Self::JobUpdated { .. }
+                | Self::ScheduleAdded { .. }
+                | Self::ScheduleRemoved { .. }
+                | Self::MemoryUpdated { .. }
+                | Self::MemoryDeleted { .. }
+                | Self::SettingsSaved { .. }
+                | Self::KeyStored { .. }
+                | Self::LocalModelAdded { .. }
+                | Self::LocalModelRemoved { .. }
+                | Self::ProviderRetrying { .. }
+                | Self::ContextCompacted { .. }
+                | Self::TurnFinished { .. }
+                | Self::TurnFailed { .. }
+                | Self::TurnCancelled { .. }
+                | Self::Lagged { .. }
+                | Self::HostLost { .. }
+        )
+    }
 }

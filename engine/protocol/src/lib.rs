@@ -18,6 +18,7 @@ mod command;
 pub mod config;
 pub mod conversation;
 
+pub mod endpoint;
 mod event;
 pub mod jobs;
 
@@ -131,7 +132,12 @@ impl fmt::Debug for Secret {
 
 impl Serialize for Secret {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str("[REDACTED]")
+        // In clear only inside `endpoint::encode`, on its way to the engine's own process.
+        if endpoint::exposing_secrets() {
+            serializer.serialize_str(&self.0)
+        } else {
+            serializer.serialize_str("[REDACTED]")
+        }
     }
 }
 
@@ -183,7 +189,7 @@ pub struct Envelope {
 }
 
 /// A command with its submission number, as it travels to the engine.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Submission {
     /// Assigned by the handle, in submission order.
     pub id: SubmissionId,

@@ -7,7 +7,8 @@
 use aetheria_protocol::conversation::{AnswerState, Change, Conversation, Entry, LIVE_KEPT};
 use aetheria_protocol::{
     Attachment, Effect, ErrorInfo, ErrorKind, Event, FinishReason, MessageId, MessageRecord,
-    MessageStatus, Role, SessionId, ToolCallId, ToolCallRecord, ToolKind, ToolStatus, Usage,
+    MessageStatus, Role, SessionId, SessionSummary, ToolCallId, ToolCallRecord, ToolKind,
+    ToolStatus, Usage,
 };
 
 fn session() -> SessionId {
@@ -63,6 +64,7 @@ fn a_turn_with_an_approval_streams_into_entries() {
             Event::TurnStarted {
                 session: session(),
                 user_message: user.clone(),
+                text: "Write a.txt".into(),
             },
             text(&first, "I will "),
             text(&first, "write it."),
@@ -351,4 +353,73 @@ fn a_stored_session_reads_back_as_it_streamed() {
     });
     assert_eq!(changes, vec![Change::Reset]);
     assert_eq!(loaded, c);
+}
+
+/// Another front end's turn (or a job's): its message shows from `TurnStarted`; a session opened
+/// while that turn runs is loaded with what was said so far, and the stream goes on from there
+/// with nothing twice.
+#[test]
+fn another_front_ends_turn_shows_and_a_session_opened_mid_turn_goes_on() {
+    let mut watching = Conversation::new(Some(session()));
+    let (user, answer) = (MessageId::new(), MessageId::new());
+    let started = Event::TurnStarted {
+        session: session(),
+        user_message: user.clone(),
+        text: "count for me".into(),
+    };
+    let changes = apply(
+        &mut watching,
+        &[
+            started.clone(),
+            text(&answer, "one "),
+            text(&answer, "two "),
+        ],
+    );
+    assert_eq!(
+        changes,
+        vec![Change::Added(0), Change::Added(1), Change::Updated(1)]
+    );
+    assert!(matches!(&watching.entries()[0],
+        Entry::User { text, id: Some(id), .. } if text == "count for me" && *id == user));
+
+    // Opened mid-turn: the engine loads it with what the turn said so far (stored or not).
+    let mut opened = Conversation::new(Some(session()));
+    let record = |id: &MessageId, role: Role, content: &str| MessageRecord {
+        id: id.clone(),
+        role,
+        content: content.into(),
+        attachments: vec![],
+        tool_calls: vec![],
+        images: vec![],
+        thinking: String::new(),
+        status: MessageStatus::Streaming,
+        created_at: chrono::Utc::now(),
+    };
+    let summary: SessionSummary = serde_json::from_value(serde_json::json!({
+        "id": session().as_str(), "title": "count for me",
+        "created_at": "2026-12-06T04:00:00Z", "updated_at": "2026-12-06T04:00:00Z"
+    }))
+    .unwrap();
+    apply(
+        &mut opened,
+        &[
+            // What arrived before the load is replaced by it.
+            text(&answer, "one "),
+            Event::SessionLoaded {
+                session: summary,
+                messages: vec![
+                    record(&user, Role::User, "count for me"),
+                    record(&answer, Role::Assistant, "one two "),
+                ],
+                tool_calls: vec![],
+            },
+            // A late `TurnStarted` of a message loaded already adds nothing.
+            started,
+            text(&answer, "three"),
+            finished(&answer),
+        ],
+    );
+    assert_eq!(opened.entries().len(), 2, "{:?}", opened.entries());
+    assert!(matches!(&opened.entries()[1],
+        Entry::Answer { text, .. } if text == "one two three"));
 }

@@ -38,7 +38,7 @@ variants!(event_name, EVENTS, Event:
     SettingsSaved, KeyStored, ProviderTested, ModelList, LocalServers, FileList, ToolList,
     SandboxStatus, SandboxImageProgress, SandboxList, SandboxesRemoved, LocalModels,
     LocalModelProgress, LocalModelAdded, LocalModelRemoved, ProviderRetrying, ContextCompacted,
-    TurnFinished, TurnFailed, TurnCancelled, Voice, CommandFailed);
+    TurnFinished, TurnFailed, TurnCancelled, Voice, Lagged, HostLost, CommandFailed);
 variants!(voice_event_name, VOICE_EVENTS, VoiceEvent:
     Status, Started, Level, Stopped, Transcribed, Models, Progress, Played, Spoken);
 
@@ -185,6 +185,7 @@ fn events() -> Vec<Value> {
         json!({"type": "session_updated", "session": session()}),
         json!({"type": "session_deleted", "session": "s1"}),
         json!({"type": "turn_started", "session": "s1", "user_message": "m0"}),
+        json!({"type": "turn_started", "session": "s1", "user_message": "m0", "text": "hi"}),
         json!({"type": "text_delta", "session": "s1", "message": "m1", "delta": "Hel"}),
         json!({"type": "thinking_delta", "session": "s1", "message": "m1", "delta": "hmm"}),
         json!({"type": "tool_call_started", "session": "s1", "call": "c1", "tool": "fs_read",
@@ -256,6 +257,8 @@ fn events() -> Vec<Value> {
         json!({"type": "voice", "voice": "progress", "name": "base.en", "done": 1}),
         json!({"type": "voice", "voice": "played", "cue": "record_stop"}),
         json!({"type": "voice", "voice": "spoken"}),
+        json!({"type": "lagged", "missed": 120}),
+        json!({"type": "host_lost", "reason": "the host stopped"}),
         json!({"type": "command_failed", "submission": 7, "error": error()}),
     ]
 }

@@ -55,7 +55,7 @@ impl<T: Send + 'static> Write<T> {
 /// What the person said, being stored while the turn goes on.
 pub(super) struct Stored {
     write: Write<Option<SessionSummary>>,
-    message: MessageId,
+    message: MessageRecord,
     /// The row of the first answer, stored with the message, until that answer takes it.
     pub(super) answer: Option<MessageRecord>,
 }
@@ -66,13 +66,17 @@ impl Stored {
         &mut self,
         out: &Outbox,
         session: &SessionId,
+        turns: &crate::turns::Turns,
     ) -> Result<(), ErrorInfo> {
         let Some(summary) = self.write.done().await? else {
             return Ok(());
         };
-        out.emit(Event::TurnStarted {
-            session: session.clone(),
-            user_message: self.message.clone(),
+        turns.said_user(session, &self.message, || {
+            out.emit(Event::TurnStarted {
+                session: session.clone(),
+                user_message: self.message.id.clone(),
+                text: self.message.content.clone(),
+            });
         });
         if let Some(summary) = summary {
             out.emit(Event::SessionUpdated { session: summary });
@@ -134,7 +138,7 @@ impl Recorder {
         });
         Stored {
             write,
-            message: user.id.clone(),
+            message: user.clone(),
             answer: Some(first),
         }
     }

@@ -110,10 +110,12 @@ impl<'c> StepStream<'c> {
                         }
                     }
                     step.text.push_str(&delta);
-                    out.emit(Event::TextDelta {
-                        session: session.clone(),
-                        message: answer.clone(),
-                        delta,
+                    services.turns.said_text(session, answer, delta, |delta| {
+                        out.emit(Event::TextDelta {
+                            session: session.clone(),
+                            message: answer.clone(),
+                            delta,
+                        });
                     });
                     if last_flush.elapsed() >= FLUSH_EVERY && step.text.len() != flushed_len {
                         if let Err(e) = row.done().await {

@@ -30,10 +30,13 @@ pub(super) async fn handle(cx: Cx, command: SessionCommand) -> Result<(), ErrorI
             for call in tool_calls.iter_mut().filter(|c| c.kind.is_none()) {
                 call.kind = services.registry.get(&call.tool).map(|t| t.kind());
             }
-            out.emit(Event::SessionLoaded {
-                session,
-                messages,
-                tool_calls,
+            // Completed with what a turn running there has said and not stored yet.
+            services.turns.loaded(&id, messages, |messages| {
+                out.emit(Event::SessionLoaded {
+                    session,
+                    messages,
+                    tool_calls,
+                });
             });
         }
         SessionCommand::Rename { session, title } => {

@@ -5,6 +5,8 @@ mod context;
 mod drive;
 mod gemini;
 mod github;
+#[cfg(unix)]
+mod host;
 mod jobs;
 mod keychain;
 mod local;
