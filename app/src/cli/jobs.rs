@@ -34,7 +34,29 @@ pub(super) async fn worker(
     if shared_queue.is_some() && config.memory.url.is_none() {
         config.memory.url = Some("mem://".into());
     }
-    let (handle, mut events) = Engine::start(config).await?;
+    let (handle, mut events) = if shared_queue.is_some() {
+        Engine::start(config).await?
+    } else {
+        // This machine's queue lives in the data folder: its host runs it. Hosted already, there
+        // is nothing for a worker to do (or, beside a command, nothing it may do yet).
+        let opened = Engine::open(config, "worker").await?;
+        if !opened.hosting {
+            let host = opened.host.clone();
+            shutdown(&opened.handle, opened.events).await;
+            if host.kind == "cli" {
+                return Err(CliError::new(format!(
+                    "a command (pid {}) hosts this data folder and does not run jobs; run the worker again when it has ended",
+                    host.pid
+                )));
+            }
+            eprintln!(
+                "worker: {} (pid {}) hosts this data folder and runs its queued jobs; nothing to do",
+                host.kind, host.pid
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        (opened.handle, opened.events)
+    };
     match &shared_queue {
         Some(url) => eprintln!(
             "worker: taking jobs from {} with {concurrency} slots",

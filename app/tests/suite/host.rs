@@ -58,6 +58,14 @@ async fn commands_work_beside_a_headless_host() {
         "{}",
         stderr(&out)
     );
+    // A worker for this machine's queue finds the host running it.
+    let out = env.run(&["worker"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("runs its queued jobs; nothing to do"),
+        "{}",
+        stderr(&out)
+    );
     // Flags that would set up an engine of the command's own are refused beside a host, saying so.
     let out = env.run(&["ask", "--model", "other", "hi"]).await;
     assert!(!out.status.success());
