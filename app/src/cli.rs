@@ -11,6 +11,7 @@ mod models;
 mod recall;
 mod sandbox;
 mod serve;
+mod service;
 mod voice;
 
 use std::path::PathBuf;
@@ -61,6 +62,10 @@ enum Commands {
         #[arg(long, value_name = "SECONDS")]
         idle_exit: Option<u64>,
     },
+    /// Start `aetheria serve` at every login with the system's service manager (a systemd user
+    /// unit on Linux, a launchd agent on macOS), or stop doing so.
+    #[command(subcommand)]
+    Service(ServiceCommand),
     /// Run background jobs from Redis (many workers on many machines can share one Redis).
     Worker {
         /// The Redis URL (default: redis_url from the config).
@@ -274,6 +279,16 @@ pub struct AskArgs {
     /// What to ask.
     #[arg(required = true, num_args = 1..)]
     prompt: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum ServiceCommand {
+    /// Write the service's file and ask the service manager to start it now and at login.
+    Install,
+    /// Stop it and remove its file.
+    Uninstall,
+    /// Whether it is installed.
+    Status,
 }
 
 #[derive(Debug, Subcommand)]
@@ -539,6 +554,11 @@ impl Cli {
             },
             Commands::Search { words, limit, json } => recall::search(&words, limit, json).await,
             Commands::Serve { idle_exit } => serve::run(idle_exit).await,
+            Commands::Service(cmd) => match cmd {
+                ServiceCommand::Install => service::install(),
+                ServiceCommand::Uninstall => service::uninstall(),
+                ServiceCommand::Status => service::status(),
+            },
             Commands::Worker {
                 redis,
                 concurrency,

@@ -10,4 +10,6 @@ mod jobs;
 mod layering;
 mod models;
 mod sandbox;
+#[cfg(target_os = "linux")]
+mod service;
 mod voice;
