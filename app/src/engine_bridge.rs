@@ -1,6 +1,7 @@
-//! The only place the GUI touches the engine: a subscription that starts the engine, hands the app
-//! its `Handle` first (the handshake), then forwards events in batches — all that arrived since the
-//! last frame in one message — so streaming stays smooth.
+//! The only place the GUI touches the engine: a subscription that joins the data folder's engine
+//! (starting `aetheria serve` to host it when no process does), hands the app its `Handle` first
+//! (the handshake), then forwards events in batches — all that arrived since the last frame in one
+//! message — so streaming stays smooth; when the host goes away it joins the next one.
 
 use aetheria_engine::api::{Envelope, Event};
 use aetheria_engine::config::Config;
