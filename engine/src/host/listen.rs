@@ -186,9 +186,14 @@ async fn client(stream: UnixStream, shared: Arc<Shared>, stopped: CancellationTo
     if send(&mut framed, &welcome).await {
         let (sink, stream) = framed.split();
         let (private_tx, private_rx) = mpsc::channel(64);
+        let reading = async {
+            read(stream, number, &shared.handle, private_tx).await;
+            // The writer ends the connection once it has sent the reader's last words.
+            std::future::pending::<()>().await;
+        };
         tokio::select! {
             () = write(sink, events, private_rx) => {}
-            () = read(stream, number, &shared.handle, private_tx) => {}
+            () = reading => {}
             () = stopped.cancelled() => {}
         }
     }
@@ -226,8 +231,8 @@ async fn hello(
     }
 }
 
-/// Writes the engine's events and this client's own answers until the connection or the engine
-/// ends. A client too slow for its queue loses the oldest events and is told how many.
+/// Writes the engine's events and this client's own answers until the connection, the engine or
+/// the reader ends. A client too slow for its queue loses the oldest events and is told how many.
 async fn write<S>(
     mut sink: S,
     mut events: broadcast::Receiver<Bytes>,
@@ -238,9 +243,12 @@ async fn write<S>(
     loop {
         let bytes = tokio::select! {
             biased;
-            Some(frame) = private.recv() => match endpoint::encode_host(&frame) {
-                Ok(bytes) => Bytes::from(bytes),
-                Err(_) => continue,
+            frame = private.recv() => match frame.map(|f| endpoint::encode_host(&f)) {
+                Some(Ok(bytes)) => Bytes::from(bytes),
+                Some(Err(_)) => continue,
+                // The reader has ended (the client left, or sent what cannot be followed), and
+                // what it had to say is sent.
+                None => break,
             },
             received = events.recv() => match received {
                 Ok(bytes) => bytes,
@@ -275,11 +283,10 @@ where
             Ok(bytes) => bytes,
             Err(e) => {
                 // Too long, or the connection broke: the stream cannot be followed further.
+                // The writer sends it, then ends the connection (this sender is dropped).
                 let _ = private
                     .send(error(format!("{e}; the connection is closed")))
                     .await;
-                // Give the writer a moment to send it.
-                tokio::time::sleep(Duration::from_millis(100)).await;
                 return;
             }
         };
