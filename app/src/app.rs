@@ -2,6 +2,7 @@
 //! the bridge handshake, the session list, the open conversation and pending approvals, and turns
 //! the person's actions into engine commands. Drawing lives in `view`.
 
+mod background;
 mod entry_view;
 mod events;
 mod input;
@@ -9,6 +10,7 @@ mod jobs;
 mod links;
 pub mod memories;
 mod message;
+pub mod offline_models;
 mod panel;
 mod sandbox;
 pub mod settings;
@@ -141,6 +143,8 @@ pub struct App {
     reveal: Option<String>,
     /// The entry a search hit opened, marked in the conversation.
     pub(crate) found_entry: Option<usize>,
+    /// The login service Settings → Background switches.
+    login_service: std::sync::Arc<Result<crate::service::Service, crate::service::ServiceError>>,
 }
 
 impl Default for App {
@@ -190,7 +194,13 @@ impl App {
             dictation: voice::Dictation::default(),
             reveal: None,
             found_entry: None,
+            login_service: std::sync::Arc::new(crate::service::Service::of_this_program()),
         }
+    }
+
+    /// Points Settings → Background at another service manager's file and commands (a test's).
+    pub fn use_login_service(&mut self, service: crate::service::Service) {
+        self.login_service = std::sync::Arc::new(Ok(service));
     }
 
     /// A window that restores `state` and remembers changes in `dir`.
@@ -743,7 +753,8 @@ impl App {
     }
 
     fn open_settings(&mut self, onboarding: bool) {
-        let (form, commands) = settings::Form::open(onboarding);
+        let (mut form, commands) = settings::Form::open(onboarding);
+        form.background = background::Background::new(self.login_service.clone());
         self.settings = Some(form);
         self.submit_for_settings(commands);
     }
@@ -751,10 +762,17 @@ impl App {
     /// Sends the settings screen's commands, noting them so their failures show on the screen.
     fn submit_for_settings(&mut self, commands: Vec<Command>) {
         for command in commands {
+            let adds_model = matches!(
+                command,
+                Command::Models(aetheria_engine::api::ModelsCommand::AddLocal { .. })
+            );
             if let Some(id) = self.submit(command)
                 && let Some(form) = self.settings.as_mut()
             {
                 form.sent.insert(id);
+                if adds_model {
+                    form.offline.sent(id);
+                }
             }
         }
     }

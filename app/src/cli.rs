@@ -262,7 +262,8 @@ pub struct AskArgs {
     /// Continue this session instead of starting a new one.
     #[arg(long, value_name = "ID")]
     session: Option<String>,
-    /// Print one engine event per line as JSON instead of the answer.
+    /// Print each envelope of the turn (`{"submission":…,"event":{…}}`) as a JSON line instead of
+    /// the answer.
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -499,7 +500,8 @@ from_error!(
     aetheria_engine::config::ConfigError,
     aetheria_engine::secrets::SecretsError,
     std::io::Error,
-    serde_json::Error
+    serde_json::Error,
+    crate::service::ServiceError
 );
 
 /// What `main` should do.

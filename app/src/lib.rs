@@ -5,5 +5,6 @@ pub mod app;
 pub mod cli;
 pub mod engine_bridge;
 pub mod markdown;
+pub mod service;
 pub mod theme;
 pub mod visible;

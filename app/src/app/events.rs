@@ -182,7 +182,10 @@ impl App {
                     Some(form) => {
                         form.sent.remove(&submission);
                         form.voice.failed();
-                        form.error = Some(error.message);
+                        // A refused model shows beside the model field, the rest atop the screen.
+                        if !form.offline.failed(submission, &error.message) {
+                            form.error = Some(error.message);
+                        }
                     }
                     None => self.notice = Some(error.message),
                 }

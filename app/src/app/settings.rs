@@ -5,9 +5,8 @@
 use std::path::PathBuf;
 
 use aetheria_engine::api::{
-    Command, Event, LocalModelInfo, McpServerInfo, MemoryCommand, ModelInfo, ModelsCommand, Policy,
-    SandboxCommand, SandboxStatus, Secret, Settings, SettingsCommand, SubmissionId, ToolInfo,
-    ToolsCommand,
+    Command, Event, McpServerInfo, MemoryCommand, ModelInfo, ModelsCommand, Policy, SandboxCommand,
+    SandboxStatus, Secret, Settings, SettingsCommand, SubmissionId, ToolInfo, ToolsCommand,
 };
 use aetheria_engine::config::{ProviderConfig, Wire};
 use iced::widget::{Space, button, column, container, row, scrollable, text, text_input};
@@ -102,8 +101,8 @@ pub enum Msg {
     AddPreset(usize),
     /// Add a provider found on this machine.
     UseFound(usize),
-    /// Add an installed offline model as a provider.
-    UseLocal(usize),
+    /// The offline models section.
+    Offline(super::offline_models::OfflineMsg),
     /// Remove the selected provider.
     Remove,
     /// Make the selected provider the default.
@@ -138,6 +137,8 @@ pub enum Msg {
     Memory(MemoryMsg),
     /// The voice section.
     Voice(super::voice_settings::VoiceMsg),
+    /// The login service.
+    Background(super::background::BackgroundMsg),
     /// Light / God Mode.
     Theme(Mode),
     /// Text size.
@@ -165,8 +166,8 @@ pub struct Form {
     pub found: Option<Vec<ProviderConfig>>,
     /// The models the selected provider offers, once asked: `(provider, models)`.
     pub models: Option<(String, Vec<ModelInfo>)>,
-    /// Offline models installed here (`None` until listed).
-    pub local_models: Option<Vec<LocalModelInfo>>,
+    /// Offline models: installed here, and one being added.
+    pub offline: super::offline_models::OfflineModels,
     /// Shown as the first-run welcome.
     pub onboarding: bool,
     /// A problem to show (bad settings, keychain error).
@@ -181,6 +182,8 @@ pub struct Form {
     pub memories: Memories,
     /// Voice: microphone, key, models.
     pub voice: super::voice_settings::VoiceSection,
+    /// Whether the engine starts at login.
+    pub background: super::background::Background,
     /// The commands this screen sent: only their failures are shown on it.
     pub sent: std::collections::HashSet<SubmissionId>,
 }
@@ -259,7 +262,10 @@ impl Form {
                 self.memories.event(event);
             }
             Event::LocalServers { found } => self.found = Some(found.clone()),
-            Event::LocalModels { models } => self.local_models = Some(models.clone()),
+            Event::LocalModels { .. }
+            | Event::LocalModelProgress { .. }
+            | Event::LocalModelAdded { .. }
+            | Event::LocalModelRemoved { .. } => return self.offline.event(event),
             Event::ModelList { provider, models } => {
                 self.models = Some((provider.clone(), models.clone()));
             }
@@ -306,19 +312,22 @@ impl Form {
                     self.add_provider(provider);
                 }
             }
-            Msg::UseLocal(i) => {
-                if let Some(model) = self.local_models.as_ref().and_then(|m| m.get(i)) {
-                    let provider = ProviderConfig {
+            Msg::Offline(msg) => {
+                use super::offline_models::OfflineOut;
+                match self.offline.update(msg) {
+                    OfflineOut::None => {}
+                    OfflineOut::Command(command) => return Out::Commands(vec![command]),
+                    OfflineOut::Task(task) => return Out::Task(task.map(Msg::Offline)),
+                    OfflineOut::Use(model) => self.add_provider(ProviderConfig {
                         name: "local".into(),
                         wire: Wire::Local,
                         base_url: String::new(),
-                        model: model.name.clone(),
+                        model: model.name,
                         key_env: None,
                         key_ref: None,
                         context_window: Some(model.context_length),
                         vision: None,
-                    };
-                    self.add_provider(provider);
+                    }),
                 }
             }
             Msg::Remove => {
@@ -461,6 +470,9 @@ impl Form {
                     VoiceOut::Task(task) => Out::Task(task.map(Msg::Voice)),
                 };
             }
+            Msg::Background(msg) => {
+                return Out::Task(self.background.update(msg).map(Msg::Background));
+            }
             Msg::Close => return Out::Close,
         }
         Out::None
@@ -508,6 +520,7 @@ impl Form {
         col = col.push(mcp_section(p, settings, self.mcp.as_deref()));
         col = col.push(self.memories.view(p).map(Msg::Memory));
         col = col.push(self.voice.view(p, &settings.voice).map(Msg::Voice));
+        col = col.push(self.background.view(p).map(Msg::Background));
         if !self.tools.is_empty() {
             col = col.push(self.policies(p));
         }
@@ -654,35 +667,7 @@ impl Form {
                 }
             }
         }
-        match self.local_models.as_deref() {
-            None => {}
-            Some([]) => {
-                col = col.push(
-                    text("No offline model installed. `aetheria models add FILE-OR-URL` installs a GGUF model (SmolLM2, Llama 3.2…) that answers with no network.")
-                        .size(13)
-                        .color(p.muted),
-                );
-            }
-            Some(models) => {
-                for (i, model) in models.iter().enumerate() {
-                    col = col.push(
-                        row![
-                            text(format!(
-                                "Offline model {} ({}, {} MiB, runs on this computer)",
-                                model.name,
-                                model.quantization,
-                                model.size_bytes >> 20
-                            ))
-                            .size(13)
-                            .width(Fill),
-                            button_(p, ButtonKind::Ok, "Use it").on_press(Msg::UseLocal(i)),
-                        ]
-                        .spacing(8)
-                        .align_y(iced::Center),
-                    );
-                }
-            }
-        }
+        col = col.push(self.offline.view(p).map(Msg::Offline));
         col.into()
     }
 

@@ -1,6 +1,7 @@
-//! `aetheria ask`: one turn in the terminal. The answer streams to stdout (or every engine event
-//! as a JSON line with `--json`); tool activity goes to stderr; approvals are asked on the terminal,
-//! granted by `--allow`, or denied when there is no one to ask.
+//! `aetheria ask`: one turn in the terminal. The answer streams to stdout (or, with `--json`, each
+//! envelope of the turn as a JSON line: `{"submission":…,"event":{…}}`); tool activity goes to
+//! stderr; approvals are asked on the terminal, granted by `--allow`, or denied when there is no one
+//! to ask.
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -44,19 +45,21 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
     let mut printed = Printed::default();
     let code = loop {
         let event = tokio::select! {
-            event = super::manage::answer(&mut events, id) => event,
+            envelope = super::manage::answer_envelope(&mut events, id) => envelope,
             _ = tokio::signal::ctrl_c(), if !interrupted => {
                 interrupted = true;
                 handle.submit(Command::Turn(TurnCommand::Cancel { session: session.clone() }))?;
                 continue;
             }
         };
-        let Some(event) = event else {
+        let Some(envelope) = event else {
             return Err(CliError::new("the engine stopped unexpectedly"));
         };
         if json {
-            println!("{}", serde_json::to_string(&event)?);
-        } else {
+            println!("{}", serde_json::to_string(&envelope)?);
+        }
+        let event = envelope.event;
+        if !json {
             for change in conversation.apply(&event) {
                 printed.show(&conversation, change);
             }

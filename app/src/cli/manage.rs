@@ -4,8 +4,8 @@ use std::io::{IsTerminal, Read};
 use std::process::ExitCode;
 
 use aetheria_engine::api::{
-    Command, Event, SessionCommand, SessionId, SubmissionId, ToolCallId, ToolStatus, ToolsCommand,
-    TurnCommand,
+    Command, Envelope, Event, SessionCommand, SessionId, SubmissionId, ToolCallId, ToolStatus,
+    ToolsCommand, TurnCommand,
 };
 use aetheria_engine::config::Config;
 use aetheria_engine::doctor::{self, Status};
@@ -70,9 +70,19 @@ pub(super) async fn request(
 /// The next event answering `submission`, or none when the engine stopped. Events of other
 /// submissions (and what the engine says on its own, like a job's progress) are passed over.
 pub(super) async fn answer(events: &mut Events, submission: SubmissionId) -> Option<Event> {
+    answer_envelope(events, submission)
+        .await
+        .map(|envelope| envelope.event)
+}
+
+/// As [`answer`], keeping the envelope (what `--json` prints).
+pub(super) async fn answer_envelope(
+    events: &mut Events,
+    submission: SubmissionId,
+) -> Option<Envelope> {
     while let Some(envelope) = events.recv().await {
         if envelope.submission == Some(submission) {
-            return Some(envelope.event);
+            return Some(envelope);
         }
         if let Event::HostLost { reason } = &envelope.event {
             // The stream ends next; say why first.

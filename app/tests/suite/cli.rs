@@ -58,14 +58,19 @@ async fn ask_streams_the_answer_and_the_session_can_be_continued() {
 }
 
 #[tokio::test]
-async fn ask_json_prints_one_engine_event_per_line() {
+async fn ask_json_prints_one_envelope_per_line() {
     let server = ScriptedServer::start(vec![Reply::text(&["a", "b"])])
         .await
         .unwrap();
     let env = Env::new(&server.base_url());
     let out = env.run(&["ask", "--json", "hi"]).await;
     assert!(out.status.success(), "{}", stderr(&out));
-    let events = json_lines(&out);
+    let envelopes = json_lines(&out);
+    // Every line answers the one submission `ask` made, and carries its number.
+    let submission = &envelopes[0]["submission"];
+    assert!(submission.as_u64().is_some(), "{:?}", envelopes[0]);
+    assert!(envelopes.iter().all(|e| &e["submission"] == submission));
+    let events: Vec<&serde_json::Value> = envelopes.iter().map(|e| &e["event"]).collect();
     let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
     assert_eq!(types.first(), Some(&"session_created"));
     assert!(types.contains(&"turn_started"));

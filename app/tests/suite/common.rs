@@ -109,14 +109,15 @@ pub fn json_lines(o: &Output) -> Vec<serde_json::Value> {
         .collect()
 }
 
-/// Reads the lines of `aetheria ask --json` until `deltas` text deltas have come; the id of the
+/// Reads the envelopes `aetheria ask --json` prints until `deltas` text deltas have come; the id of the
 /// session the turn made.
 pub async fn session_after_deltas(child: &mut Child, deltas: usize) -> String {
     let mut lines: Lines<BufReader<ChildStdout>> =
         BufReader::new(child.stdout.take().unwrap()).lines();
     let (mut session, mut seen) = (None, 0);
     while let Some(line) = lines.next_line().await.unwrap() {
-        let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let envelope: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let event = &envelope["event"];
         match event["type"].as_str() {
             Some("session_created") => {
                 session = Some(event["session"]["id"].as_str().unwrap().to_owned());

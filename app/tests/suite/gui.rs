@@ -398,7 +398,7 @@ async fn attachments_show_as_chips_and_go_with_the_message() {
 }
 
 /// Replaces a text field's content the way a person does: click, go to the end, erase, type.
-fn retype(app: &mut App, id: &'static str, old_len: usize, new: &str) {
+pub(super) fn retype(app: &mut App, id: &'static str, old_len: usize, new: &str) {
     let mut ui = simulator(app.view());
     ui.click(widget::Id::new(id)).unwrap();
     let _ = ui.tap_key(Key::Named(Named::End));
@@ -477,9 +477,9 @@ async fn onboarding_adds_a_provider_with_its_key_and_chats() {
     assert!(
         shows(
             &app,
-            "No offline model installed. `aetheria models add FILE-OR-URL` installs a GGUF model (SmolLM2, Llama 3.2…) that answers with no network."
+            "No offline model installed. Add a GGUF model (SmolLM2, Llama 3.2…) from a file or a URL: it answers with no network."
         ),
-        "the welcome says how to get an offline model"
+        "the welcome offers an offline model"
     );
     click(&mut app, "Save");
     pump(&mut app, &mut events, |e| {

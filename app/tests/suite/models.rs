@@ -124,3 +124,116 @@ async fn models_are_downloaded_checked_and_answer_offline() {
     let out = env.run(&["models", "list"]).await;
     assert!(stdout(&out).contains("no local models"), "{}", stdout(&out));
 }
+
+#[tokio::test]
+async fn the_welcome_adds_an_offline_model_with_progress_and_uses_it() {
+    use super::gui::{click, pump, retype, shows};
+    use aetheria_app::app::offline_models::SOURCE;
+    use aetheria_app::app::{App, Message};
+    use aetheria_app::engine_bridge::BridgeEvent;
+    use aetheria_engine::api::Event;
+
+    let base = serve_model().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config =
+        aetheria_engine::config::Config::new(dir.path().join("config"), dir.path().join("data"));
+    let (handle, mut events) = aetheria_engine::Engine::start(config).await.unwrap();
+    let mut app = App::new();
+    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
+        handle,
+        provider: None,
+        workspace: vec![],
+    }));
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::LocalModels { .. })
+    })
+    .await;
+    assert!(shows(&app, "WELCOME TO AETHERIA"));
+    assert!(shows(
+        &app,
+        "No offline model installed. Add a GGUF model (SmolLM2, Llama 3.2…) from a file or a URL: it answers with no network."
+    ));
+
+    // A file that is not a model: refused beside the field (not atop the screen), nothing kept.
+    let bogus = dir.path().join("bogus.gguf");
+    std::fs::write(&bogus, b"not a model at all").unwrap();
+    let bogus = bogus.display().to_string();
+    retype(&mut app, SOURCE, 0, &bogus);
+    click(&mut app, "Add model");
+    let said = std::cell::RefCell::new(String::new());
+    pump(&mut app, &mut events, |e| match e {
+        Event::CommandFailed { error, .. } => {
+            said.replace(error.message.clone());
+            true
+        }
+        Event::LocalModelAdded { .. } => panic!("a bogus file was installed"),
+        _ => false,
+    })
+    .await;
+    let said = said.into_inner();
+    assert!(shows(&app, &said), "the refusal is not shown: {said}");
+    assert!(
+        shows(
+            &app,
+            "No offline model installed. Add a GGUF model (SmolLM2, Llama 3.2…) from a file or a URL: it answers with no network."
+        ),
+        "nothing was installed"
+    );
+
+    // The real model from a URL: its progress, then it is listed and can be used.
+    let url = format!("{base}/{MODEL_FILE}");
+    retype(&mut app, SOURCE, bogus.chars().count(), &url);
+    click(&mut app, "Add model");
+    let progress = std::cell::RefCell::new(None);
+    pump(&mut app, &mut events, |e| match e {
+        Event::LocalModelProgress {
+            done,
+            total: Some(total),
+            ..
+        } if *done > 0 => {
+            progress.replace(Some((*done, *total)));
+            true
+        }
+        Event::LocalModelAdded { .. } => panic!("no progress came before the model"),
+        _ => false,
+    })
+    .await;
+    let (done, total) = progress.into_inner().unwrap();
+    let mib = |bytes: u64| format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20));
+    assert!(
+        shows(
+            &app,
+            &format!("Adding {url}: {} of {}", mib(done), mib(total))
+        ),
+        "the progress is shown"
+    );
+    let added = std::cell::RefCell::new(None);
+    pump(&mut app, &mut events, |e| match e {
+        Event::LocalModelAdded { model } => {
+            added.replace(Some(model.clone()));
+            true
+        }
+        _ => false,
+    })
+    .await;
+    let model = added.into_inner().unwrap();
+    assert_eq!(model.sha256, MODEL_SHA256);
+    let row = format!(
+        "Offline model {} ({}, {} MiB, runs on this computer)",
+        model.name,
+        model.quantization,
+        model.size_bytes >> 20
+    );
+    assert!(shows(&app, &row), "the installed model is listed");
+    click(&mut app, "Use this model");
+    click(&mut app, "Save");
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::SettingsSaved { .. })
+    })
+    .await;
+    assert!(
+        !shows(&app, "WELCOME TO AETHERIA"),
+        "saving closes the welcome"
+    );
+    assert!(shows(&app, &format!("local · {}", model.name)));
+}

@@ -129,3 +129,132 @@ async fn service_install_writes_a_user_unit_that_runs_serve_and_enables_it() {
         stdout(&out)
     );
 }
+
+/// Runs what an update asked for (a task's messages go back to the app), as iced's runtime would.
+async fn run_task(app: &mut aetheria_app::app::App, task: iced::Task<aetheria_app::app::Message>) {
+    use futures::StreamExt;
+    let Some(mut stream) = iced_runtime::task::into_stream(task) else {
+        return;
+    };
+    while let Some(action) = stream.next().await {
+        if let iced_runtime::Action::Output(message) = action {
+            let next = app.update(message);
+            Box::pin(run_task(app, next)).await;
+        }
+    }
+}
+
+/// Scrolls the settings screen to its end, clicks `caption` and runs what the click started.
+async fn click_and_run(app: &mut aetheria_app::app::App, caption: &str) {
+    use iced::mouse::{Event::WheelScrolled, ScrollDelta};
+    let mut ui = iced_test::simulator(app.view());
+    ui.point_at(iced::Point::new(512.0, 384.0));
+    let _ = ui.simulate([iced::Event::Mouse(WheelScrolled {
+        delta: ScrollDelta::Lines { x: 0.0, y: -1000.0 },
+    })]);
+    ui.click(caption)
+        .unwrap_or_else(|e| panic!("cannot click {caption:?}: {e:?}"));
+    for message in ui.into_messages() {
+        let task = app.update(message);
+        run_task(app, task).await;
+    }
+}
+
+#[tokio::test]
+async fn settings_starts_the_engine_at_login_and_stops_it() {
+    use aetheria_app::app::{App, Message};
+    use aetheria_app::engine_bridge::BridgeEvent;
+    use aetheria_app::service::Service;
+    use aetheria_engine::api::Event;
+
+    let env = Env::new("http://127.0.0.1:9/v1");
+    let config_home = env.dir.path().join("xdg-config");
+    let bin = env.dir.path().join("bin");
+    let calls = env.dir.path().join("calls");
+    let unit_path = config_home.join("systemd/user/aetheria.service");
+    let data = env.dir.path().join("data");
+    let folders = |name: &str| match name {
+        "XDG_CONFIG_HOME" => Some(config_home.clone().into_os_string()),
+        "AETHERIA_DATA_DIR" => Some(data.clone().into_os_string()),
+        _ => None,
+    };
+    let mut service =
+        Service::for_program(Path::new(env!("CARGO_BIN_EXE_aetheria")), &folders).unwrap();
+    // The service manager is a recording one, answering "no session bus" first.
+    fake_systemctl(&bin, &calls, 1);
+    for command in service.enable.iter_mut().chain(service.disable.iter_mut()) {
+        command[0] = bin.join("systemctl").display().to_string();
+    }
+
+    let config = aetheria_engine::config::Config::new(env.dir.path().join("config"), data.clone());
+    let (handle, mut events) = aetheria_engine::Engine::start(config).await.unwrap();
+    let mut app = App::new();
+    app.use_login_service(service);
+    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
+        handle,
+        provider: None,
+        workspace: vec![],
+    }));
+    // No provider: the welcome (the settings screen) opens by itself.
+    super::gui::pump(&mut app, &mut events, |e| {
+        matches!(e, Event::Settings { .. })
+    })
+    .await;
+    assert!(super::gui::shows(&app, "Does not start at login."));
+
+    // The service manager refuses: the file is written, and the window says what to run.
+    click_and_run(&mut app, "Start at login").await;
+    assert!(unit_path.exists());
+    assert!(
+        super::gui::shows(
+            &app,
+            &format!(
+                "Written to {}, but the service manager did not take it (`{} --user daemon-reload` failed: Failed to connect to bus). In a session that has one, run: {} --user daemon-reload && {} --user enable --now aetheria.service",
+                unit_path.display(),
+                bin.join("systemctl").display(),
+                bin.join("systemctl").display(),
+                bin.join("systemctl").display(),
+            )
+        ),
+        "the refusal is shown"
+    );
+
+    // It takes it: enabled and started; the switch now turns it off.
+    std::fs::remove_file(&calls).unwrap();
+    fake_systemctl(&bin, &calls, 0);
+    click_and_run(&mut app, "Stop starting at login").await;
+    assert!(!unit_path.exists());
+    assert!(super::gui::shows(
+        &app,
+        "The engine no longer starts at login."
+    ));
+    click_and_run(&mut app, "Start at login").await;
+    assert!(super::gui::shows(
+        &app,
+        "The engine now starts at every login, and runs now."
+    ));
+    assert!(super::gui::shows(&app, &unit_path.display().to_string()));
+    assert_eq!(
+        std::fs::read_to_string(&calls).unwrap(),
+        "--user disable --now aetheria.service\n--user daemon-reload\n--user daemon-reload\n--user enable --now aetheria.service\n"
+    );
+    // What the window wrote is what `aetheria service` writes for these folders.
+    let unit = std::fs::read_to_string(&unit_path).unwrap();
+    assert!(
+        unit.contains(&format!(
+            "Environment=\"AETHERIA_DATA_DIR={}\"",
+            data.display()
+        )),
+        "{unit}"
+    );
+    let out = env
+        .command(&["service", "status"])
+        .env("XDG_CONFIG_HOME", &config_home)
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        stdout(&out).trim(),
+        format!("installed: {}", unit_path.display())
+    );
+}
