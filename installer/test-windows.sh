@@ -179,6 +179,18 @@ done
 awk -v s="$spread" 'BEGIN { exit !(s > 0.05) }' || fail "the window did not draw (screenshot deviation $spread)"
 sleep 3
 kill -0 "$app" 2>/dev/null || fail "the window's process exited after drawing"
+# The window started `aetheria serve` to host its data folder on a named pipe: commands run beside
+# the window as its clients.
+hosted=""
+for _ in $(seq 1 120); do
+  hosted=$(wine "$exe" doctor 2>&1 | tr -d '\r' | grep '^\[ok  \] host' || true)
+  echo "$hosted" | grep -q 'serve (pid' && break
+  sleep 1
+done
+echo "$hosted" | grep -qF 'on \\.\pipe\aetheria-' || fail "no host on a named pipe beside the window: $hosted"
+wine "$exe" sessions list 2>&1 | tr -d '\r' | grep -q "What is in my workspace?" \
+  || fail "sessions list beside the window: $(wine "$exe" sessions list 2>&1)"
+say "beside the window: $hosted; sessions list works through the pipe"
 if [ -n "${AETHERIA_WINE_SHOTS:-}" ]; then
   mkdir -p "$AETHERIA_WINE_SHOTS" && DISPLAY=$display import -window root "$AETHERIA_WINE_SHOTS/windows-wine.png"
   say "saved $AETHERIA_WINE_SHOTS/windows-wine.png"

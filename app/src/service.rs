@@ -138,7 +138,7 @@ fn service(exe: &Path, env: &dyn Fn(&str) -> Option<OsString>) -> Result<Service
 #[cfg(not(any(target_os = "linux", target_os = "macos")))]
 fn service(_exe: &Path, _env: &dyn Fn(&str) -> Option<OsString>) -> Result<Service, ServiceError> {
     Err(ServiceError(
-        "on this system a data folder's engine is not served to other processes yet, so there is no service to install: keep the window open for schedules and jobs"
+        "a login item is not made on this system yet: the engine the window starts keeps running after it closes while schedules or jobs are due, and `aetheria serve` runs it by hand"
             .into(),
     ))
 }

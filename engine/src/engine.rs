@@ -185,9 +185,6 @@ impl Handle {
 /// engine: when the connection ends, after `Event::HostLost` unless it was shut down).
 pub struct Events {
     rx: UnboundedReceiverStream<Envelope>,
-    /// What must live as long as these events are read (the host lock of a process that keeps
-    /// its data folder to itself).
-    _keep: Option<Box<dyn std::any::Any + Send>>,
 }
 
 impl std::fmt::Debug for Events {
@@ -200,15 +197,7 @@ impl Events {
     pub(crate) fn new(rx: mpsc::UnboundedReceiver<Envelope>) -> Self {
         Self {
             rx: UnboundedReceiverStream::new(rx),
-            _keep: None,
         }
-    }
-
-    /// These events, keeping `guard` alive as long as they are.
-    #[cfg_attr(unix, allow(dead_code))]
-    pub(crate) fn keeping(mut self, guard: impl std::any::Any + Send) -> Self {
-        self._keep = Some(Box::new(guard));
-        self
     }
 
     /// The next event, or `None` when the engine has stopped.

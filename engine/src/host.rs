@@ -18,8 +18,9 @@ use crate::engine::{Engine, Events, Handle};
 use crate::error::{EngineError, Result};
 
 mod connect;
-#[cfg(unix)]
 mod listen;
+#[cfg(windows)]
+mod pipe;
 
 pub use connect::{Client, ConnectError, connect};
 
@@ -58,8 +59,9 @@ impl Opened {
     }
 }
 
-/// The endpoint of the engine of `data_dir`: a socket in the user's runtime folder (or a private
-/// folder of the user's in the temporary folder), named after the data folder.
+/// The endpoint of the engine of `data_dir`, named after the data folder: a socket in the user's
+/// runtime folder (or a private folder of the user's in the temporary folder), or on Windows a
+/// named pipe (`\\.\pipe\aetheria-…`).
 pub fn endpoint_path(data_dir: &Path) -> Result<PathBuf> {
     use sha2::Digest;
     let canonical = data_dir
@@ -67,11 +69,15 @@ pub fn endpoint_path(data_dir: &Path) -> Result<PathBuf> {
         .unwrap_or_else(|_| data_dir.to_path_buf());
     let digest = sha2::Sha256::digest(canonical.as_os_str().as_encoded_bytes());
     let name: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    Ok(runtime_dir()?.join(format!("{name}.sock")))
+    #[cfg(unix)]
+    return Ok(runtime_dir()?.join(format!("{name}.sock")));
+    #[cfg(windows)]
+    return Ok(PathBuf::from(format!(r"\\.\pipe\aetheria-{name}")));
 }
 
 /// The folder of this user's endpoints, made private to the user; refused when it is a link,
 /// someone else owns it or others may enter it (looked at before anything is changed in it).
+#[cfg(unix)]
 fn runtime_dir() -> Result<PathBuf> {
     let dir = match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
         Some(dir) if dir.is_absolute() && dir.is_dir() => dir.join("aetheria"),
@@ -82,8 +88,8 @@ fn runtime_dir() -> Result<PathBuf> {
 }
 
 /// Makes `dir` (whose parent exists) a folder only this user may enter, or refuses it.
+#[cfg(unix)]
 fn private_endpoint_dir(dir: &Path) -> Result<()> {
-    #[cfg(unix)]
     {
         use std::os::unix::fs::{DirBuilderExt, MetadataExt};
         match std::fs::DirBuilder::new().mode(0o700).create(dir) {
@@ -104,11 +110,10 @@ fn private_endpoint_dir(dir: &Path) -> Result<()> {
             crate::config::private_dir(dir).map_err(|e| endpoint_error(dir, &e.to_string()))?;
         }
     }
-    #[cfg(not(unix))]
-    crate::config::private_dir(dir).map_err(|e| endpoint_error(dir, &e.to_string()))?;
     Ok(())
 }
 
+#[cfg(unix)]
 fn endpoint_error(dir: &Path, why: &str) -> EngineError {
     EngineError::Host(format!(
         "the folder of Aetheria's local endpoint {} cannot be used: {why}",
@@ -122,12 +127,6 @@ pub(crate) fn user_id() -> u32 {
     rustix::process::geteuid().as_raw()
 }
 
-/// This process's effective user id (none on Windows, where the endpoint is not yet served).
-#[cfg(not(unix))]
-pub(crate) fn user_id() -> u32 {
-    0
-}
-
 /// What `Engine::open_with` does when no process hosts the data folder.
 #[derive(Debug)]
 pub enum WhenNoHost {
@@ -135,8 +134,7 @@ pub enum WhenNoHost {
     HostHere,
     /// Start this command (`aetheria serve --idle-exit N`) to host it, and connect to it: the
     /// engine then outlives this process (a window that closes while jobs or schedules are due).
-    /// Its output goes to `serve.log` in the data folder. Where the endpoint is not served yet
-    /// (Windows), this process hosts it instead.
+    /// Its output goes to `serve.log` in the data folder.
     Start(std::process::Command),
 }
 
@@ -156,8 +154,8 @@ impl Engine {
         let endpoint = endpoint_path(&config.data_dir)?;
         let deadline = tokio::time::Instant::now() + WAIT_FOR_HOST;
         let mut start = match when {
-            WhenNoHost::Start(command) if cfg!(unix) => Some(command),
-            _ => None,
+            WhenNoHost::Start(command) => Some(command),
+            WhenNoHost::HostHere => None,
         };
         let mut started: Option<std::process::Child> = None;
         loop {
@@ -198,7 +196,8 @@ impl Engine {
 const SERVE_LOG: &str = "serve.log";
 
 /// Starts `command` as the data folder's host, in a process group of its own (a signal to this
-/// process's terminal does not reach it), its output appended to `serve.log`.
+/// process's terminal does not reach it; on Windows with no console window), its output appended
+/// to `serve.log`.
 fn spawn_host(mut command: std::process::Command, data_dir: &Path) -> Result<std::process::Child> {
     let log_path = data_dir.join(SERVE_LOG);
     let log = std::fs::OpenOptions::new()
@@ -215,6 +214,12 @@ fn spawn_host(mut command: std::process::Command, data_dir: &Path) -> Result<std
         .stderr(log_err);
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    #[cfg(windows)]
+    {
+        /// `CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW`.
+        const DETACHED: u32 = 0x0000_0200 | 0x0800_0000;
+        std::os::windows::process::CommandExt::creation_flags(&mut command, DETACHED);
+    }
     let child = command.spawn().map_err(|e| {
         EngineError::Host(format!(
             "starting {:?} to host the data folder: {e}",
@@ -280,15 +285,7 @@ async fn host(
         clients: 0,
     };
     let (handle, events) = Engine::start(config).await?;
-    #[cfg(unix)]
     let (events, connected) = listen::serve(&endpoint, lock, handle.clone(), events, info.clone())?;
-    // The named pipe, limited to this user, is not served yet: this process keeps the folder to
-    // itself (and the lock) while it runs.
-    #[cfg(not(unix))]
-    let (events, connected) = {
-        let _ = endpoint;
-        (events.keeping(lock), Arc::new(AtomicUsize::new(0)))
-    };
     Ok(Opened {
         handle,
         events,

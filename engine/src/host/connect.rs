@@ -2,10 +2,6 @@
 //! connection into the same `Handle` and `Events` an engine in this process gives, so a front end
 //! cannot tell the two apart — except that when the host goes away, `Event::HostLost` says so.
 
-// The handshake and the connection's tasks serve the Unix socket today; the Windows named pipe
-// to come will use them as they are.
-#![cfg_attr(not(unix), allow(dead_code))]
-
 use std::path::Path;
 use std::time::Duration;
 
@@ -66,13 +62,10 @@ pub async fn connect(path: &Path, kind: &str) -> Result<Client, ConnectError> {
             .map_err(|e| ConnectError::NoHost(format!("{}: {e}", path.display())))?;
         handshake(stream, kind).await
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
     {
-        let _ = kind;
-        Err(ConnectError::NoHost(format!(
-            "{}: the local endpoint is not served on this system yet",
-            path.display()
-        )))
+        let pipe = super::pipe::connect(&path.to_string_lossy()).await?;
+        handshake(pipe, kind).await
     }
 }
 

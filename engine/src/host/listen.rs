@@ -1,16 +1,19 @@
-//! The hosting side of the endpoint (Unix): a socket only this user can open, each peer's uid
-//! checked again, a hello with the protocol version, then every event of the engine to every
+//! The hosting side of the endpoint: a Unix socket only this user can open, each peer's uid
+//! checked again (a named pipe only this user can open, on Windows), a hello with the protocol
+//! version, then every event of the engine to every
 //! client through a bounded queue of its own (one that falls behind is told how much it missed,
 //! and never holds the others back), and each client's submissions, in its own number range, to
 //! the engine. A bad frame gets an error frame and never takes the host down.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+#[cfg(unix)]
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
@@ -46,7 +49,7 @@ pub(super) fn serve(
     mut engine_events: Events,
     info: HostInfo,
 ) -> Result<(Events, Arc<AtomicUsize>)> {
-    let listener = bind(endpoint)?;
+    let listener = Listener::bind(endpoint)?;
     let (broadcast_tx, _) = broadcast::channel(CLIENT_QUEUE);
     let shared = Arc::new(Shared {
         handle,
@@ -74,45 +77,98 @@ pub(super) fn serve(
         }
         stop.cancel();
     });
-    let path = endpoint.to_path_buf();
     let connected = shared.clients.clone();
-    tokio::spawn(accept(listener, shared, stopped, lock, path));
+    tokio::spawn(accept(listener, shared, stopped, lock));
     Ok((Events::new(local_rx), connected))
 }
 
-/// Binds the endpoint, replacing a socket left by a host that died (this process holds the lock,
-/// so nothing else listens there), readable and writable by this user only.
-fn bind(endpoint: &Path) -> Result<UnixListener> {
-    use std::os::unix::fs::PermissionsExt;
-    let fail =
-        |e: std::io::Error| EngineError::Host(format!("listening on {}: {e}", endpoint.display()));
-    match std::fs::remove_file(endpoint) {
-        Ok(()) => {
-            tracing::info!(endpoint = %endpoint.display(), "removed the endpoint of a host that ended");
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(fail(e)),
-    }
-    let listener = UnixListener::bind(endpoint).map_err(fail)?;
-    std::fs::set_permissions(endpoint, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
-    Ok(listener)
+/// The Unix socket of the endpoint.
+#[cfg(unix)]
+struct Listener {
+    socket: UnixListener,
+    path: std::path::PathBuf,
 }
 
-/// Takes connections until the engine stops; then removes the endpoint and lets the lock go, in
-/// that order (the next host binds its own socket only once it holds the lock).
+#[cfg(unix)]
+impl Listener {
+    /// Binds the endpoint, replacing a socket left by a host that died (this process holds the
+    /// lock, so nothing else listens there), readable and writable by this user only.
+    fn bind(endpoint: &Path) -> Result<Self> {
+        use std::os::unix::fs::PermissionsExt;
+        let fail = |e: std::io::Error| {
+            EngineError::Host(format!("listening on {}: {e}", endpoint.display()))
+        };
+        match std::fs::remove_file(endpoint) {
+            Ok(()) => {
+                tracing::info!(endpoint = %endpoint.display(), "removed the endpoint of a host that ended");
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(fail(e)),
+        }
+        let socket = UnixListener::bind(endpoint).map_err(fail)?;
+        std::fs::set_permissions(endpoint, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
+        Ok(Self {
+            socket,
+            path: endpoint.to_path_buf(),
+        })
+    }
+
+    /// The next connection, and whether its peer is this user.
+    async fn accept(&mut self) -> std::io::Result<(UnixStream, std::result::Result<(), String>)> {
+        let (stream, _) = self.socket.accept().await?;
+        let peer = same_user(&stream);
+        Ok((stream, peer))
+    }
+
+    /// Stops listening and removes the socket.
+    fn close(self) {
+        drop(self.socket);
+        if let Err(e) = std::fs::remove_file(&self.path) {
+            tracing::warn!(endpoint = %self.path.display(), "removing the endpoint: {e}");
+        }
+    }
+}
+
+/// The named pipe of the endpoint.
+#[cfg(windows)]
+struct Listener(super::pipe::Listener);
+
+#[cfg(windows)]
+impl Listener {
+    fn bind(endpoint: &Path) -> Result<Self> {
+        super::pipe::Listener::bind(&endpoint.to_string_lossy())
+            .map(Self)
+            .map_err(|e| EngineError::Host(format!("listening on {}: {e}", endpoint.display())))
+    }
+
+    /// The next connection (only this user can open the pipe).
+    async fn accept(
+        &mut self,
+    ) -> std::io::Result<(
+        tokio::net::windows::named_pipe::NamedPipeServer,
+        std::result::Result<(), String>,
+    )> {
+        Ok((self.0.accept().await?, Ok(())))
+    }
+
+    /// Stops listening (a pipe goes with its last handle).
+    fn close(self) {}
+}
+
+/// Takes connections until the engine stops; then closes the endpoint and lets the lock go, in
+/// that order (the next host binds its own endpoint only once it holds the lock).
 async fn accept(
-    listener: UnixListener,
+    mut listener: Listener,
     shared: Arc<Shared>,
     stopped: CancellationToken,
     lock: std::fs::File,
-    path: PathBuf,
 ) {
     loop {
         tokio::select! {
             () = stopped.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    tokio::spawn(client(stream, shared.clone(), stopped.clone()));
+                Ok((stream, peer)) => {
+                    tokio::spawn(client(stream, peer, shared.clone(), stopped.clone()));
                 }
                 Err(e) => {
                     tracing::warn!("accepting a client: {e}");
@@ -121,14 +177,12 @@ async fn accept(
             },
         }
     }
-    drop(listener);
-    if let Err(e) = std::fs::remove_file(&path) {
-        tracing::warn!(endpoint = %path.display(), "removing the endpoint: {e}");
-    }
+    listener.close();
     drop(lock);
 }
 
 /// Whether the peer of `stream` runs as this user.
+#[cfg(unix)]
 fn same_user(stream: &UnixStream) -> std::result::Result<(), String> {
     let cred = stream
         .peer_cred()
@@ -144,7 +198,10 @@ fn same_user(stream: &UnixStream) -> std::result::Result<(), String> {
     }
 }
 
-async fn send(framed: &mut Framed<UnixStream, LengthDelimitedCodec>, frame: &HostFrame) -> bool {
+async fn send<S>(framed: &mut Framed<S, LengthDelimitedCodec>, frame: &HostFrame) -> bool
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     match endpoint::encode_host(frame) {
         Ok(bytes) => framed.send(Bytes::from(bytes)).await.is_ok(),
         Err(_) => false,
@@ -152,8 +209,14 @@ async fn send(framed: &mut Framed<UnixStream, LengthDelimitedCodec>, frame: &Hos
 }
 
 /// One client, from hello to goodbye.
-async fn client(stream: UnixStream, shared: Arc<Shared>, stopped: CancellationToken) {
-    let peer = same_user(&stream);
+async fn client<S>(
+    stream: S,
+    peer: std::result::Result<(), String>,
+    shared: Arc<Shared>,
+    stopped: CancellationToken,
+) where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
     let codec = LengthDelimitedCodec::builder()
         .max_frame_length(MAX_CLIENT_FRAME)
         .new_codec();
@@ -202,9 +265,12 @@ async fn client(stream: UnixStream, shared: Arc<Shared>, stopped: CancellationTo
 }
 
 /// Reads the hello: the client's kind, or why it is refused.
-async fn hello(
-    framed: &mut Framed<UnixStream, LengthDelimitedCodec>,
-) -> std::result::Result<String, String> {
+async fn hello<S>(
+    framed: &mut Framed<S, LengthDelimitedCodec>,
+) -> std::result::Result<String, String>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let first = tokio::time::timeout(HELLO_TIMEOUT, framed.next())
         .await
         .map_err(|_| format!("no hello within {HELLO_TIMEOUT:?}"))?;
