@@ -27,6 +27,9 @@ pub enum BackgroundMsg {
 pub struct Background {
     /// The service of this program, or why there is none on this system.
     service: Arc<Result<Service, ServiceError>>,
+    /// Whether its file is in place (read when the section opens and after each switch, not on
+    /// every redraw).
+    installed: bool,
     /// A switch is being acted on.
     busy: bool,
     /// The last answer: worked, and what it said.
@@ -42,8 +45,10 @@ impl Default for Background {
 impl Background {
     /// The section for this service (the app's own, or a test's).
     pub fn new(service: Arc<Result<Service, ServiceError>>) -> Self {
+        let installed = service.as_ref().as_ref().is_ok_and(Service::installed);
         Self {
             service,
+            installed,
             busy: false,
             said: None,
         }
@@ -72,6 +77,7 @@ impl Background {
             }
             BackgroundMsg::Done(worked, said) => {
                 self.busy = false;
+                self.installed = self.service.as_ref().as_ref().is_ok_and(Service::installed);
                 self.said = Some((worked, said));
                 Task::none()
             }
@@ -91,7 +97,7 @@ impl Background {
         match self.service.as_ref() {
             Err(why) => col = col.push(text(why.to_string()).size(13).color(p.muted)),
             Ok(service) => {
-                let installed = service.installed();
+                let installed = self.installed;
                 let (state, caption, msg) = if installed {
                     (
                         "Starts at login:",
