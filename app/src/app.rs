@@ -598,7 +598,7 @@ impl App {
                     self.submit(Command::Tools(ToolsCommand::ListFiles { path }));
                 }
             }
-            Message::Attach => return Task::perform(pick_files(), Message::Attached),
+            Message::Attach => return Task::perform(input::pick_files(), Message::Attached),
             Message::Attached(paths) => {
                 for path in paths {
                     if path.is_file() && !self.attachments.contains(&path) {
@@ -791,23 +791,4 @@ impl App {
         }
         Task::none()
     }
-}
-
-/// Opens the system file dialog (the XDG portal on Linux); nothing when it is cancelled or missing.
-async fn pick_files() -> Vec<PathBuf> {
-    rfd::AsyncFileDialog::new()
-        .set_title("Attach files")
-        .pick_files()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .map(|f| f.path().to_path_buf())
-        .collect()
-}
-
-pub(crate) fn pretty(arguments: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(arguments)
-        .ok()
-        .and_then(|v| serde_json::to_string_pretty(&v).ok())
-        .unwrap_or_else(|| arguments.to_owned())
 }

@@ -137,7 +137,7 @@ pub(super) fn entry_view<'a>(
                 );
             }
             if *expanded {
-                col = col.push(text(super::pretty(arguments)).font(MONO).size(13));
+                col = col.push(text(pretty(arguments)).font(MONO).size(13));
                 if output.is_empty() && !live.is_empty() {
                     col = col.push(
                         container(
@@ -218,4 +218,12 @@ fn bubble<'a>(
         .width(Fill)
         .style(move |_| theme::block(&p, fill))
         .into()
+}
+
+/// Tool arguments as indented JSON (as they came when they are not JSON).
+pub(crate) fn pretty(arguments: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(arguments)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| arguments.to_owned())
 }

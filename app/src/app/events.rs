@@ -3,8 +3,9 @@
 
 use aetheria_engine::api::{Command, Event, FinishReason, SessionCommand, ToolsCommand};
 
+use super::entry_view::pretty;
 use super::transcript::Transcript;
-use super::{App, Approval, jobs, panel, pretty};
+use super::{App, Approval, jobs, panel};
 
 impl App {
     /// Applies one engine event to the window's state.

@@ -1,5 +1,7 @@
-//! Input that does not come from a widget: the window's keyboard shortcuts, and the termination
-//! signals that close it as gracefully as its close button.
+//! Input that does not come from a widget: the window's keyboard shortcuts, the termination
+//! signals that close it as gracefully as its close button, and the system's file dialog.
+
+use std::path::PathBuf;
 
 use aetheria_engine::api::Decision;
 
@@ -68,6 +70,18 @@ pub(super) fn shortcut(
         },
         _ => None,
     }
+}
+
+/// Opens the system file dialog (the XDG portal on Linux); nothing when it is cancelled or missing.
+pub(super) async fn pick_files() -> Vec<PathBuf> {
+    rfd::AsyncFileDialog::new()
+        .set_title("Attach files")
+        .pick_files()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .map(|f| f.path().to_path_buf())
+        .collect()
 }
 
 #[cfg(test)]

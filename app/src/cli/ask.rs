@@ -199,16 +199,12 @@ impl Printed {
 
 /// The flags that give this command an engine set up differently from the data folder's.
 fn own_flags(args: &AskArgs) -> Option<String> {
-    let named: Vec<&str> = [
+    super::manage::given_flags(&[
         (args.wire != "openai", "--wire"),
         (args.base_url.is_some(), "--base-url"),
         (args.model.is_some(), "--model"),
         (args.access.workspace.is_some(), "--workspace"),
-    ]
-    .into_iter()
-    .filter_map(|(given, flag)| given.then_some(flag))
-    .collect();
-    (!named.is_empty()).then(|| named.join(", "))
+    ])
 }
 
 /// Applies `--base-url`, `--model`, `--wire` and `--workspace` to the loaded config (not saved).

@@ -39,6 +39,16 @@ pub(super) async fn open(config: Config, own: Option<&str>) -> Result<(Handle, E
     Ok((opened.handle, opened.events))
 }
 
+/// The flags among `flags` that were given, as `--a, --b` (none when none was): what `open`
+/// refuses beside a host.
+pub(super) fn given_flags(flags: &[(bool, &str)]) -> Option<String> {
+    let named: Vec<&str> = flags
+        .iter()
+        .filter_map(|(given, flag)| given.then_some(*flag))
+        .collect();
+    (!named.is_empty()).then(|| named.join(", "))
+}
+
 /// A file named on the command line, as the engine must see it: the engine may run in another
 /// process (the window, `aetheria serve`) whose working folder is not this one. URLs pass as they
 /// are.
@@ -395,8 +405,8 @@ pub(super) async fn tools_call(
     let mut config = Config::load()?;
     apply_workspace(&mut config, access)?;
     config.run_jobs = false;
-    let own = access.workspace.is_some().then_some("--workspace");
-    let (handle, mut events) = open(config, own).await?;
+    let own = given_flags(&[(access.workspace.is_some(), "--workspace")]);
+    let (handle, mut events) = open(config, own.as_deref()).await?;
     let call = ToolCallId::new();
     let id = handle.submit(Command::Tools(ToolsCommand::Call {
         call: call.clone(),

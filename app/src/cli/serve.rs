@@ -20,7 +20,7 @@ pub(super) async fn run(idle_exit: Option<u64>) -> Result<ExitCode, CliError> {
     let mut config = Config::load()?;
     config.run_jobs = true;
     let data_dir = config.data_dir.clone();
-    let opened = Engine::open(config, "serve").await?;
+    let mut opened = Engine::open(config, "serve").await?;
     if !opened.hosting {
         let host = opened.host.clone();
         shutdown(&opened.handle, opened.events).await;
@@ -43,7 +43,9 @@ pub(super) async fn run(idle_exit: Option<u64>) -> Result<ExitCode, CliError> {
     let mut events = Watched::default();
     let mut idle_since = tokio::time::Instant::now();
     let mut terminate = terminate_signal()?;
-    let mut opened = opened;
+    // One timer for the whole run (not one per event while a turn streams).
+    let mut check = tokio::time::interval(IDLE_CHECK);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let reason = loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break "interrupted",
@@ -52,7 +54,7 @@ pub(super) async fn run(idle_exit: Option<u64>) -> Result<ExitCode, CliError> {
                 Some(envelope) => events.see(envelope.submission, &envelope.event),
                 None => break "the engine stopped",
             },
-            () = tokio::time::sleep(IDLE_CHECK), if idle_exit.is_some() => {
+            _ = check.tick(), if idle_exit.is_some() => {
                 let busy = opened.clients() > 0 || !events.idle(&handle);
                 if busy {
                     idle_since = tokio::time::Instant::now();

@@ -18,19 +18,17 @@ async fn start(
 ) -> Result<(Handle, Events), CliError> {
     let mut config = Config::load()?;
     config.run_jobs = false;
-    let own = match (&model, &language) {
-        (Some(_), Some(_)) => Some("--model, --language"),
-        (Some(_), None) => Some("--model"),
-        (None, Some(_)) => Some("--language"),
-        (None, None) => None,
-    };
+    let own = super::manage::given_flags(&[
+        (model.is_some(), "--model"),
+        (language.is_some(), "--language"),
+    ]);
     if let Some(model) = model {
         config.voice.model = model;
     }
     if let Some(language) = language {
         config.voice.language = language;
     }
-    super::manage::open(config, own).await
+    super::manage::open(config, own.as_deref()).await
 }
 
 fn mib(bytes: u64) -> String {
