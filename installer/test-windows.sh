@@ -3,8 +3,8 @@
 # install (files, Start menu shortcut, "Apps & features" entry), `aetheria.exe --version`,
 # `doctor` (which must explain the missing Docker engine on Windows and give fixes), `data path`
 # (the Windows folders), a headless `ask` against the loopback model server with its key from the
-# environment, then a silent uninstall that keeps the person's data, and one with /DELETEAPPDATA
-# that does not. In between it opens the window under Xvfb (wgpu's Vulkan path, through Wine's
+# environment, the login item (`service install`, its Startup script run, `service uninstall`),
+# then a silent uninstall that keeps the person's data, and one with /DELETEAPPDATA that does not. In between it opens the window under Xvfb (wgpu's Vulkan path, through Wine's
 # winevulkan to Mesa's software Vulkan) and saves a screenshot of it. Prints the figures the README
 # quotes: installer size, install time, --version time.
 # Needs the packages of installer/debian/windows-packages.txt.
@@ -108,6 +108,17 @@ uninstall() {
   if wine reg query "$key" >/dev/null 2>&1; then fail "the Apps & features entry is left behind"; fi
 }
 
+# Waits until `doctor` says an `aetheria serve` hosts the data folder on a named pipe ($1: when).
+hosted_by_serve() {
+  hosted=""
+  for _ in $(seq 1 120); do
+    hosted=$(wine "$exe" doctor 2>&1 | tr -d '\r' | grep '^\[ok  \] host' || true)
+    echo "$hosted" | grep -q 'serve (pid' && break
+    sleep 1
+  done
+  echo "$hosted" | grep -qF 'on \\.\pipe\aetheria-' || fail "no host on a named pipe $1: $hosted"
+}
+
 say "installing silently"
 install
 exe="$install_dir/aetheria.exe"
@@ -181,13 +192,7 @@ sleep 3
 kill -0 "$app" 2>/dev/null || fail "the window's process exited after drawing"
 # The window started `aetheria serve` to host its data folder on a named pipe: commands run beside
 # the window as its clients.
-hosted=""
-for _ in $(seq 1 120); do
-  hosted=$(wine "$exe" doctor 2>&1 | tr -d '\r' | grep '^\[ok  \] host' || true)
-  echo "$hosted" | grep -q 'serve (pid' && break
-  sleep 1
-done
-echo "$hosted" | grep -qF 'on \\.\pipe\aetheria-' || fail "no host on a named pipe beside the window: $hosted"
+hosted_by_serve "beside the window"
 wine "$exe" sessions list 2>&1 | tr -d '\r' | grep -q "What is in my workspace?" \
   || fail "sessions list beside the window: $(wine "$exe" sessions list 2>&1)"
 say "beside the window: $hosted; sessions list works through the pipe"
@@ -198,8 +203,31 @@ fi
 wineserver -k; wineserver -w 2>/dev/null || true
 say "the window opens and draws"
 
-say "uninstalling silently: the person's data stays"
+# The login item: `service install` puts a script in the Startup folder, which Windows runs at
+# every login, and starts the engine now; the script, run as a login runs it, starts it again;
+# `service uninstall` takes it away.
+# (Wine names the folder StartUp; Windows' file names ignore case.)
+programs="$user_dir/AppData/Roaming/Microsoft/Windows/Start Menu/Programs"
+startup="$(find "$programs" -maxdepth 1 -iname startup | head -n1)/Aetheria engine.cmd"
+wine "$exe" service install >"$WORK/service.log" 2>&1 || { cat "$WORK/service.log"; fail "service install"; }
+[ -f "$startup" ] || fail "no login item in the Startup folder: $(cat "$WORK/service.log")"
+grep -qF 'aetheria.exe" serve' "$startup" || fail "the Startup script does not start serve: $(cat "$startup")"
+hosted_by_serve "after service install"
+wine "$exe" service status 2>&1 | tr -d '\r' | grep -q '^installed: .*Startup' || fail "service status: $(wine "$exe" service status 2>&1)"
+wineserver -k; wineserver -w 2>/dev/null || true
+wine cmd /c "$(winepath -w "$startup" 2>/dev/null)" >"$WORK/startup.log" 2>&1 || { cat "$WORK/startup.log"; fail "the Startup script"; }
+hosted_by_serve "after the Startup script ran"
+wine "$exe" sessions list 2>&1 | tr -d '\r' | grep -q "What is in my workspace?" || fail "sessions list through the login item's engine"
+wine "$exe" service uninstall >"$WORK/service.log" 2>&1 || { cat "$WORK/service.log"; fail "service uninstall"; }
+[ ! -e "$startup" ] || fail "service uninstall left the Startup script"
+# Left installed, it goes with the package (the uninstaller below checks).
+wine "$exe" service install >"$WORK/service.log" 2>&1 || { cat "$WORK/service.log"; fail "service install"; }
+wineserver -k; wineserver -w 2>/dev/null || true
+say "the login item: written to the Startup folder, starts the engine, and is taken away again"
+
+say "uninstalling silently: the person's data stays, the login item goes"
 uninstall
+[ ! -e "$startup" ] || fail "the uninstaller left the login item in the Startup folder"
 [ -d "$data_dir" ] || fail "a silent uninstall took the person's data"
 
 say "installing again, then uninstalling with /DELETEAPPDATA"

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod console;
 pub mod engine_bridge;
 pub mod markdown;
 pub mod service;

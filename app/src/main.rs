@@ -9,7 +9,7 @@ fn main() -> ExitCode {
     init_logging();
     match Cli::parse().into_run() {
         Run::Window => {
-            let detached = let_go_of_own_console();
+            let detached = aetheria_app::console::let_go_of_own_console();
             match aetheria_app::app::App::run() {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -63,26 +63,6 @@ fn main() -> ExitCode {
 
 /// The stack of the thread a command runs on.
 const COMMAND_STACK: usize = 8 << 20;
-
-/// On Windows the binary is a console program, so `aetheria ask` prints where it was typed; opened
-/// from the Start menu it gets a console window of its own, which the window does not need and
-/// which is let go of here (true then). A console the person started it from stays.
-#[cfg(windows)]
-#[allow(unsafe_code)]
-fn let_go_of_own_console() -> bool {
-    use windows_sys::Win32::System::Console::{FreeConsole, GetConsoleProcessList};
-    let mut processes = [0u32; 2];
-    // SAFETY: the buffer is valid for the length given; the call only reads this process's
-    // console's process list into it.
-    let attached = unsafe { GetConsoleProcessList(processes.as_mut_ptr(), 2) };
-    // SAFETY: detaches this process from its console; nothing holds a console handle here.
-    attached == 1 && unsafe { FreeConsole() } != 0
-}
-
-#[cfg(not(windows))]
-fn let_go_of_own_console() -> bool {
-    false
-}
 
 /// Logs go to stderr, filtered by `AETHERIA_LOG` (default: warnings). Secrets never reach them.
 fn init_logging() {

@@ -1,8 +1,9 @@
 //! Aetheria's engine started at login by the system's own service manager (a systemd user unit on
-//! Linux, a launchd agent on macOS), so scheduled prompts and queued jobs run whether or not a
-//! window was opened. Shared by `aetheria service …` and the window's Settings → Background. Where
-//! the service manager does not answer (no user session of systemd, as in a container), the file
-//! is still written and the caller says how to start it.
+//! Linux, a launchd agent on macOS, a script in the Startup folder on Windows), so scheduled
+//! prompts and queued jobs run whether or not a window was opened. Shared by `aetheria service …`
+//! and the window's Settings → Background. Where the service manager does not answer (no user
+//! session of systemd, as in a container), the file is still written and the caller says how to
+//! start it. Each system's file is made by a plain function, built and tested on every system.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -32,11 +33,13 @@ pub struct Service {
     pub enable: Vec<Vec<String>>,
     /// Those that stop it and forget it.
     pub disable: Vec<Vec<String>>,
+    /// A program started now and left running, where no service manager command starts the
+    /// service (Windows).
+    pub start_now: Option<Vec<String>>,
 }
 
 /// The environment a service of this data folder needs: where its settings and data are, when not
 /// in the default places.
-#[cfg(any(target_os = "linux", target_os = "macos"))]
 fn folders(env: &dyn Fn(&str) -> Option<OsString>) -> Vec<(&'static str, String)> {
     ["AETHERIA_CONFIG_DIR", "AETHERIA_DATA_DIR"]
         .into_iter()
@@ -48,19 +51,13 @@ fn folders(env: &dyn Fn(&str) -> Option<OsString>) -> Vec<(&'static str, String)
         .collect()
 }
 
-#[cfg(any(target_os = "linux", target_os = "macos"))]
 fn strings(words: &[&str]) -> Vec<String> {
     words.iter().map(|w| (*w).to_owned()).collect()
 }
 
-#[cfg(target_os = "linux")]
-fn service(exe: &Path, env: &dyn Fn(&str) -> Option<OsString>) -> Result<Service, ServiceError> {
-    let config = match env("XDG_CONFIG_HOME").map(PathBuf::from) {
-        Some(dir) if dir.is_absolute() => dir,
-        _ => directories::BaseDirs::new()
-            .map(|b| b.home_dir().join(".config"))
-            .ok_or_else(|| ServiceError("no home folder is known for this user".into()))?,
-    };
+/// The systemd user unit, under `config` (the user's `XDG_CONFIG_HOME`).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+fn systemd(exe: &Path, folders: &[(&str, String)], config: &Path) -> Service {
     // systemd's quoting: a word in double quotes, with `\` and `"` escaped, and `%` doubled.
     let quote = |s: &str| {
         format!(
@@ -77,14 +74,14 @@ fn service(exe: &Path, env: &dyn Fn(&str) -> Option<OsString>) -> Result<Service
         "ExecStart={} serve\n",
         quote(&exe.display().to_string())
     ));
-    for (name, value) in folders(env) {
+    for (name, value) in folders {
         text.push_str(&format!(
             "Environment={}\n",
             quote(&format!("{name}={value}"))
         ));
     }
     text.push_str("Restart=on-failure\n\n[Install]\nWantedBy=default.target\n");
-    Ok(Service {
+    Service {
         path: config.join("systemd/user/aetheria.service"),
         text,
         enable: vec![
@@ -101,24 +98,23 @@ fn service(exe: &Path, env: &dyn Fn(&str) -> Option<OsString>) -> Result<Service
             ]),
             strings(&["systemctl", "--user", "daemon-reload"]),
         ],
-    })
+        start_now: None,
+    }
 }
 
-#[cfg(target_os = "macos")]
-fn service(exe: &Path, env: &dyn Fn(&str) -> Option<OsString>) -> Result<Service, ServiceError> {
-    let home = directories::BaseDirs::new()
-        .map(|b| b.home_dir().to_path_buf())
-        .ok_or_else(|| ServiceError("no home folder is known for this user".into()))?;
+/// The launchd agent, under `home`.
+#[cfg_attr(not(target_os = "macos"), allow(dead_code))]
+fn launchd(exe: &Path, folders: &[(&str, String)], home: &Path) -> Service {
     let escape = |s: &str| {
         s.replace('&', "&amp;")
             .replace('<', "&lt;")
             .replace('>', "&gt;")
     };
     let mut env = String::new();
-    for (name, value) in folders(env) {
+    for (name, value) in folders {
         env.push_str(&format!(
             "    <key>{name}</key><string>{}</string>\n",
-            escape(&value)
+            escape(value)
         ));
     }
     let path = home.join("Library/LaunchAgents/com.aetheria.serve.plist");
@@ -127,20 +123,118 @@ fn service(exe: &Path, env: &dyn Fn(&str) -> Option<OsString>) -> Result<Service
         escape(&exe.display().to_string())
     );
     let plist = path.display().to_string();
-    Ok(Service {
+    Service {
         path,
         text,
         enable: vec![strings(&["launchctl", "load", "-w", plist.as_str()])],
         disable: vec![strings(&["launchctl", "unload", "-w", plist.as_str()])],
-    })
+        start_now: None,
+    }
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+/// The login item on Windows: a script in the user's Startup folder (under `roaming`, the
+/// roaming AppData folder), which Windows runs at every login and lists among the startup apps.
+/// It sets the folders and starts `serve` in a console of its own, which `serve` lets go of (no
+/// window stays); Windows has no command that starts it now, so `install` starts `serve` itself.
+#[cfg_attr(not(windows), allow(dead_code))]
+fn startup_script(exe: &Path, folders: &[(&str, String)], roaming: &Path) -> Service {
+    // A batch file's quoting: inside `set "…"` and a quoted word every character is itself but
+    // `%`, which is doubled (Windows paths cannot hold `"`).
+    let quote = |s: &str| s.replace('%', "%%");
+    let mut text = String::from(
+        "@echo off\r\nrem Aetheria's engine: scheduled prompts and background jobs (aetheria service install)\r\n",
+    );
+    for (name, value) in folders {
+        text.push_str(&format!("set \"{name}={}\"\r\n", quote(value)));
+    }
+    text.push_str(&format!(
+        "start \"\" /min \"{}\" serve\r\n",
+        quote(&exe.display().to_string())
+    ));
+    Service {
+        path: [
+            "Microsoft",
+            "Windows",
+            "Start Menu",
+            "Programs",
+            "Startup",
+            "Aetheria engine.cmd",
+        ]
+        .iter()
+        .fold(roaming.to_path_buf(), |path, part| path.join(part)),
+        text,
+        enable: Vec::new(),
+        disable: Vec::new(),
+        start_now: Some(vec![exe.display().to_string(), "serve".into()]),
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "macos"))]
+fn home() -> Result<PathBuf, ServiceError> {
+    directories::BaseDirs::new()
+        .map(|b| b.home_dir().to_path_buf())
+        .ok_or_else(|| ServiceError("no home folder is known for this user".into()))
+}
+
+#[cfg(target_os = "linux")]
+fn service(exe: &Path, env: &dyn Fn(&str) -> Option<OsString>) -> Result<Service, ServiceError> {
+    let config = match env("XDG_CONFIG_HOME").map(PathBuf::from) {
+        Some(dir) if dir.is_absolute() => dir,
+        _ => home()?.join(".config"),
+    };
+    Ok(systemd(exe, &folders(env), &config))
+}
+
+#[cfg(target_os = "macos")]
+fn service(exe: &Path, env: &dyn Fn(&str) -> Option<OsString>) -> Result<Service, ServiceError> {
+    Ok(launchd(exe, &folders(env), &home()?))
+}
+
+#[cfg(windows)]
+fn service(exe: &Path, env: &dyn Fn(&str) -> Option<OsString>) -> Result<Service, ServiceError> {
+    let roaming = match env("APPDATA").map(PathBuf::from) {
+        Some(dir) if dir.is_absolute() => dir,
+        _ => directories::BaseDirs::new()
+            .map(|b| b.config_dir().to_path_buf())
+            .ok_or_else(|| ServiceError("no AppData folder is known for this user".into()))?,
+    };
+    Ok(startup_script(exe, &folders(env), &roaming))
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 fn service(_exe: &Path, _env: &dyn Fn(&str) -> Option<OsString>) -> Result<Service, ServiceError> {
     Err(ServiceError(
         "a login item is not made on this system yet: the engine the window starts keeps running after it closes while schedules or jobs are due, and `aetheria serve` runs it by hand"
             .into(),
     ))
+}
+
+/// Starts `command` and leaves it running, with no console window and nothing of this process's
+/// (so a window's switch or a command's exit does not end it).
+fn start_detached(command: &[String]) -> Option<String> {
+    let (program, args) = command.split_first()?;
+    let mut child = std::process::Command::new(program);
+    child
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut child, 0);
+    #[cfg(windows)]
+    {
+        /// `CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW`.
+        const DETACHED: u32 = 0x0000_0200 | 0x0800_0000;
+        std::os::windows::process::CommandExt::creation_flags(&mut child, DETACHED);
+    }
+    match child.spawn() {
+        Ok(mut child) => {
+            // Reaped when it ends, whenever that is.
+            std::thread::spawn(move || child.wait());
+            None
+        }
+        Err(e) => Some(format!("`{}` could not start: {e}", command.join(" "))),
+    }
 }
 
 /// Runs the service manager's commands; the first failure, if any.
@@ -194,10 +288,17 @@ impl Service {
         }
         std::fs::write(&self.path, &self.text)
             .map_err(|e| ServiceError(format!("{}: {e}", self.path.display())))?;
-        Ok(match run_all(&self.enable) {
+        let failed =
+            run_all(&self.enable).or_else(|| self.start_now.as_deref().and_then(start_detached));
+        Ok(match failed {
             None => Installed::Running,
             Some(why) => {
-                let how: Vec<String> = self.enable.iter().map(|c| c.join(" ")).collect();
+                let how: Vec<String> = self
+                    .enable
+                    .iter()
+                    .chain(self.start_now.as_slice())
+                    .map(|c| c.join(" "))
+                    .collect();
                 Installed::Written {
                     why,
                     how: how.join(" && "),
@@ -216,5 +317,92 @@ impl Service {
         std::fs::remove_file(&self.path)
             .map_err(|e| ServiceError(format!("{}: {e}", self.path.display())))?;
         Ok(stopped)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn folders() -> Vec<(&'static str, String)> {
+        vec![("AETHERIA_DATA_DIR", "/data/100% mine \"&<x>".to_owned())]
+    }
+
+    #[test]
+    fn the_systemd_unit_quotes_what_systemd_would_expand() {
+        let unit = systemd(
+            Path::new("/opt/a b/aetheria"),
+            &folders(),
+            Path::new("/home/u/.config"),
+        );
+        assert_eq!(
+            unit.path,
+            Path::new("/home/u/.config/systemd/user/aetheria.service")
+        );
+        assert!(
+            unit.text
+                .contains("ExecStart=\"/opt/a b/aetheria\" serve\n")
+        );
+        assert!(
+            unit.text
+                .contains("Environment=\"AETHERIA_DATA_DIR=/data/100%% mine \\\"&<x>\"\n"),
+            "{}",
+            unit.text
+        );
+        assert_eq!(unit.start_now, None);
+    }
+
+    #[test]
+    fn the_launchd_agent_escapes_what_a_plist_would_read_as_markup() {
+        let agent = launchd(
+            Path::new("/Apps/A&B/aetheria"),
+            &folders(),
+            Path::new("/Users/u"),
+        );
+        assert_eq!(
+            agent.path,
+            Path::new("/Users/u/Library/LaunchAgents/com.aetheria.serve.plist")
+        );
+        assert!(agent.text.contains(
+            "<array><string>/Apps/A&amp;B/aetheria</string><string>serve</string></array>"
+        ));
+        assert!(agent.text.contains(
+            "<key>AETHERIA_DATA_DIR</key><string>/data/100% mine \"&amp;&lt;x&gt;</string>"
+        ));
+        assert_eq!(
+            agent.enable,
+            vec![strings(&[
+                "launchctl",
+                "load",
+                "-w",
+                "/Users/u/Library/LaunchAgents/com.aetheria.serve.plist"
+            ])]
+        );
+    }
+
+    #[test]
+    fn the_windows_startup_script_sets_the_folders_and_starts_serve() {
+        let exe = Path::new(r"C:\Program Files\100%\aetheria.exe");
+        let folders = vec![("AETHERIA_DATA_DIR", r"D:\data & 50%".to_owned())];
+        let script = startup_script(exe, &folders, Path::new("/roaming"));
+        assert!(
+            script
+                .path
+                .ends_with("Microsoft/Windows/Start Menu/Programs/Startup/Aetheria engine.cmd")
+        );
+        assert_eq!(
+            script.text.split("\r\n").skip(2).collect::<Vec<_>>(),
+            [
+                "set \"AETHERIA_DATA_DIR=D:\\data & 50%%\"",
+                "start \"\" /min \"C:\\Program Files\\100%%\\aetheria.exe\" serve",
+                "",
+            ]
+        );
+        assert!(script.text.starts_with("@echo off\r\n"));
+        assert!(script.enable.is_empty() && script.disable.is_empty());
+        assert_eq!(
+            script.start_now,
+            Some(vec![exe.display().to_string(), "serve".to_owned()])
+        );
     }
 }

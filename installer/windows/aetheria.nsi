@@ -122,6 +122,8 @@ Section "Uninstall"
   Delete "$INSTDIR\uninstall.exe"
   RMDir "$INSTDIR"
   Delete "$SMPROGRAMS\${PRODUCT}.lnk"
+  ; The login item `aetheria service install` writes would start a program that is gone.
+  Delete "$SMSTARTUP\Aetheria engine.cmd"
   DeleteRegKey HKCU "${UNINSTALL_KEY}"
   ${If} $DeleteAppData == ${BST_CHECKED}
     !insertmacro DeleteAppData

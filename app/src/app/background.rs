@@ -1,7 +1,7 @@
-//! Settings → Background: whether Aetheria's engine starts at login (a systemd user unit or a
-//! launchd agent, as `aetheria service install` writes), so schedules and queued jobs run with no
-//! window open. The switch acts at once, off the window's thread; the service manager's answer is
-//! shown as it came.
+//! Settings → Background: whether Aetheria's engine starts at login (a systemd user unit, a
+//! launchd agent or a Startup-folder script, as `aetheria service install` writes), so schedules
+//! and queued jobs run with no window open. The switch acts at once, off the window's thread; the
+//! service manager's answer is shown as it came.
 
 use std::sync::Arc;
 

@@ -17,6 +17,8 @@ use super::ask::shutdown;
 const IDLE_CHECK: Duration = Duration::from_secs(1);
 
 pub(super) async fn run(idle_exit: Option<u64>) -> Result<ExitCode, CliError> {
+    // Started at login from the Startup folder, it had a console window of its own.
+    crate::console::let_go_of_own_console();
     let mut config = Config::load()?;
     config.run_jobs = true;
     let data_dir = config.data_dir.clone();
