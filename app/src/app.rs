@@ -5,6 +5,7 @@
 mod background;
 mod entry_view;
 mod events;
+pub mod export;
 mod input;
 mod jobs;
 mod links;
@@ -36,7 +37,7 @@ use iced::widget::text_editor;
 use iced::{Subscription, Task, Theme};
 
 use self::transcript::Transcript;
-use crate::engine_bridge::{self, BridgeEvent};
+use crate::engine_bridge;
 use crate::theme::{Mode, Palette};
 
 /// Where the app stands with its engine.
@@ -143,6 +144,8 @@ pub struct App {
     reveal: Option<String>,
     /// The entry a search hit opened, marked in the conversation.
     pub(crate) found_entry: Option<usize>,
+    /// The conversation header's Export.
+    pub(crate) export: export::Export,
     /// The login service Settings → Background switches.
     login_service: std::sync::Arc<Result<crate::service::Service, crate::service::ServiceError>>,
 }
@@ -194,8 +197,14 @@ impl App {
             dictation: voice::Dictation::default(),
             reveal: None,
             found_entry: None,
+            export: export::Export::default(),
             login_service: std::sync::Arc::new(crate::service::Service::of_this_program()),
         }
+    }
+
+    /// Points Export at another data folder's images (a test's).
+    pub fn use_data_dir(&mut self, dir: PathBuf) {
+        self.export = export::Export::new(Some(dir));
     }
 
     /// Points Settings → Background at another service manager's file and commands (a test's).
@@ -553,6 +562,15 @@ impl App {
             }
             Message::OpenSettings => self.open_settings(/*onboarding*/ false),
             Message::Settings(msg) => return self.settings_message(msg),
+            Message::Export(msg) => {
+                let title = (self.current.as_ref())
+                    .and_then(|id| self.session_title(id))
+                    .unwrap_or_default();
+                return self
+                    .export
+                    .update(msg, self.engine.as_ref(), self.current.as_ref(), &title)
+                    .map(Message::Export);
+            }
             Message::MoveSession(step) => {
                 let shown: Vec<SessionId> = self.shown_sessions().map(|s| s.id.clone()).collect();
                 let at = self
@@ -658,59 +676,6 @@ impl App {
             create,
             allow: vec![],
         }));
-    }
-
-    fn bridge(&mut self, event: BridgeEvent) -> Task<Message> {
-        match event {
-            BridgeEvent::Ready {
-                handle,
-                provider,
-                workspace,
-            } => {
-                self.engine = Some(handle);
-                self.status = Status::Ready;
-                self.provider = provider;
-                self.workspace = workspace;
-                // The list, and the open conversation after a reconnection.
-                self.reload();
-                self.submit(Command::Settings(SettingsCommand::Get));
-                self.submit(Command::Sandbox(SandboxCommand::Status));
-                self.submit(Command::Voice(aetheria_engine::api::VoiceCommand::Status));
-                if self.provider.is_none() {
-                    self.open_settings(/*onboarding*/ true);
-                }
-                if !self.workspace.is_empty() {
-                    self.submit(Command::Tools(ToolsCommand::ListFiles {
-                        path: String::new(),
-                    }));
-                }
-            }
-            BridgeEvent::Events(events) => {
-                for envelope in events {
-                    self.engine_event(envelope.event);
-                }
-                // Once per batch (a frame's worth of events), not per delta.
-                self.transcript.refresh();
-                if self.reveal.is_some() && !self.transcript.entries().is_empty() {
-                    return self.reveal_hit();
-                }
-            }
-            BridgeEvent::Failed(reason) => self.status = Status::Failed(reason),
-            BridgeEvent::Reconnecting(reason) => {
-                self.engine = None;
-                self.status = Status::Connecting;
-                self.notice = Some(reason);
-            }
-            BridgeEvent::Stopped => {
-                self.engine = None;
-                if self.closing {
-                    return iced::exit();
-                }
-                self.status =
-                    Status::Failed("The engine stopped. Restart Aetheria to continue.".into());
-            }
-        }
-        Task::none()
     }
 
     fn is_current(&self, session: &SessionId) -> bool {

@@ -308,6 +308,19 @@ enum SessionsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Write a session to a Markdown file (its images in a folder beside it) or one
+    /// self-contained HTML file (images inlined); to the terminal without --out.
+    Export {
+        /// The session's id.
+        id: String,
+        /// What to write.
+        #[arg(long, value_enum, default_value = "md")]
+        format: crate::export::Format,
+        /// The file to write (refused when it exists; a Markdown file's images go to
+        /// `<name>-images/` beside it).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Delete a session.
     Rm {
         /// The session's id.
@@ -533,6 +546,9 @@ impl Cli {
             Commands::Sessions(cmd) => match cmd {
                 SessionsCommand::List { json } => manage::sessions_list(json).await,
                 SessionsCommand::Show { id, json } => manage::sessions_show(&id, json).await,
+                SessionsCommand::Export { id, format, out } => {
+                    manage::sessions_export(&id, format, out.as_deref()).await
+                }
                 SessionsCommand::Rm { id, json } => manage::sessions_rm(&id, json).await,
             },
             Commands::Auth(cmd) => match cmd {

@@ -5,6 +5,7 @@ pub mod app;
 pub mod cli;
 pub mod console;
 pub mod engine_bridge;
+pub mod export;
 pub mod markdown;
 pub mod service;
 pub mod theme;

@@ -5,7 +5,7 @@
 //! and when, `call` is one call's life, `history` builds what the provider sees, `attachments`
 //! reads attached files.
 
-mod attachments;
+pub(crate) mod attachments;
 mod call;
 mod gate;
 mod history;

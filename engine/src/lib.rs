@@ -40,6 +40,14 @@ pub mod drive {
     pub use crate::tool::builtin::drive::oauth::{Pending, SCOPE, start};
 }
 
+/// Images kept with the person's messages, for front ends that show or export them: read only
+/// from the data folder's attachments, whatever a stored record names.
+pub mod images {
+    pub use crate::agent::attachments::{
+        image_type as media_type, read_image as read, stored_image as stored,
+    };
+}
+
 /// Signing in to GitHub with the OAuth device flow (the CLI's `aetheria auth github`).
 pub mod github {
     pub use crate::tool::builtin::github::{DeviceCode, device};

@@ -1,13 +1,77 @@
-//! How the window follows the engine: each event updates the session list, the open conversation,
+//! How the window follows the engine: the bridge's reports, and each event updates the session list, the open conversation,
 //! approvals, jobs and panels (the settings form and the sandbox tab take theirs first).
 
-use aetheria_engine::api::{Command, Event, FinishReason, SessionCommand, ToolsCommand};
+use aetheria_engine::api::{
+    Command, Event, FinishReason, SandboxCommand, SessionCommand, SettingsCommand, ToolsCommand,
+};
+use iced::Task;
 
 use super::entry_view::pretty;
 use super::transcript::Transcript;
-use super::{App, Approval, jobs, panel};
+use super::{App, Approval, Message, Status, jobs, panel};
+use crate::engine_bridge::BridgeEvent;
 
 impl App {
+    /// What the engine bridge reports: the engine ready (again), a batch of its events, or
+    /// that it failed, moved or stopped.
+    pub(super) fn bridge(&mut self, event: BridgeEvent) -> Task<Message> {
+        match event {
+            BridgeEvent::Ready {
+                handle,
+                provider,
+                workspace,
+            } => {
+                self.engine = Some(handle);
+                self.status = Status::Ready;
+                self.provider = provider;
+                self.workspace = workspace;
+                // The list, and the open conversation after a reconnection.
+                self.reload();
+                self.submit(Command::Settings(SettingsCommand::Get));
+                self.submit(Command::Sandbox(SandboxCommand::Status));
+                self.submit(Command::Voice(aetheria_engine::api::VoiceCommand::Status));
+                if self.provider.is_none() {
+                    self.open_settings(/*onboarding*/ true);
+                }
+                if !self.workspace.is_empty() {
+                    self.submit(Command::Tools(ToolsCommand::ListFiles {
+                        path: String::new(),
+                    }));
+                }
+            }
+            BridgeEvent::Events(events) => {
+                let mut tasks = Vec::new();
+                for envelope in events {
+                    match self.export.on_engine(&envelope) {
+                        Some(task) => tasks.push(task.map(Message::Export)),
+                        None => self.engine_event(envelope.event),
+                    }
+                }
+                // Once per batch (a frame's worth of events), not per delta.
+                self.transcript.refresh();
+                if self.reveal.is_some() && !self.transcript.entries().is_empty() {
+                    tasks.push(self.reveal_hit());
+                }
+                return Task::batch(tasks);
+            }
+            BridgeEvent::Failed(reason) => self.status = Status::Failed(reason),
+            BridgeEvent::Reconnecting(reason) => {
+                self.engine = None;
+                self.status = Status::Connecting;
+                self.notice = Some(reason);
+            }
+            BridgeEvent::Stopped => {
+                self.engine = None;
+                if self.closing {
+                    return iced::exit();
+                }
+                self.status =
+                    Status::Failed("The engine stopped. Restart Aetheria to continue.".into());
+            }
+        }
+        Task::none()
+    }
+
     /// Applies one engine event to the window's state.
     pub fn engine_event(&mut self, event: Event) {
         // The open conversation takes its session's events (and tools called directly); a

@@ -108,6 +108,8 @@ pub enum Message {
     OpenSettings,
     /// From the settings screen.
     Settings(settings::Msg),
+    /// The conversation header's Export.
+    Export(super::export::ExportMsg),
     /// A provider was picked in the composer's model picker.
     PickModel(ModelChoice),
     /// The window was resized (remembered for the next start).

@@ -208,12 +208,17 @@ impl App {
         let mut header = row![heading].spacing(10).align_y(iced::Center);
         if self.current.is_some() && self.renaming.is_none() {
             header = header
+                .push(self.export.view(p).map(Message::Export))
                 .push(btn(p, ButtonKind::Secondary, "Rename").on_press(Message::StartRename))
                 .push(btn(p, ButtonKind::Secondary, "Delete").on_press(Message::AskDelete));
         }
         // The model and workspace sit under the title, so a long title keeps one line.
         let chips = row![chip(p, model, p.assistant), chip(p, &workspace, p.tool)].spacing(10);
-        let header = column![header, chips].spacing(8);
+        let mut header = column![header, chips].spacing(8);
+        if let Some((worked, said)) = &self.export.said {
+            let color = if *worked { p.ok } else { p.danger };
+            header = header.push(text(said.as_str()).size(13).color(color));
+        }
 
         let mut col = column![header].spacing(16).padding(22);
         if let Some(notice) = &self.notice {

@@ -207,6 +207,79 @@ pub(super) async fn sessions_show(id: &str, json: bool) -> Result<ExitCode, CliE
     Ok(ExitCode::SUCCESS)
 }
 
+pub(super) async fn sessions_export(
+    id: &str,
+    format: crate::export::Format,
+    out: Option<&std::path::Path>,
+) -> Result<ExitCode, CliError> {
+    use crate::export::{self, Format};
+    let data_dir = Config::load()?.data_dir;
+    // The file is claimed before anything is read: an existing one is never overwritten.
+    let file = match out {
+        Some(path) => Some(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
+    let written = async {
+        let (handle, mut events) = start().await?;
+        let command = Command::Session(SessionCommand::Load {
+            session: SessionId::from(id),
+        });
+        let event = request(&handle, &mut events, command, |e| {
+            matches!(e, Event::SessionLoaded { .. })
+        })
+        .await;
+        shutdown(&handle, events).await;
+        let Event::SessionLoaded {
+            session,
+            messages,
+            tool_calls,
+        } = event?
+        else {
+            return Err(CliError::new("the engine answered something else"));
+        };
+        let session = export::Session {
+            summary: &session,
+            messages: &messages,
+            tool_calls: &tool_calls,
+            data_dir: &data_dir,
+        };
+        if let (Format::Md, Some(path)) = (format, out) {
+            let (folder, _) = export::images_beside(path);
+            if folder.exists() {
+                return Err(CliError::new(format!(
+                    "{} exists already; the images would go there",
+                    folder.display()
+                )));
+            }
+        }
+        Ok::<_, CliError>(export::render(&session, format, out)?)
+    }
+    .await;
+    match (file, out, written) {
+        (Some(mut file), Some(path), Ok(text)) => {
+            std::io::Write::write_all(&mut file, text.as_bytes())
+                .map_err(|e| CliError::new(format!("{}: {e}", path.display())))?;
+            println!("wrote {}", path.display());
+        }
+        (None, _, Ok(text)) => print!("{}", for_terminal(&text)),
+        (_, path, Err(e)) => {
+            // Nothing half-written stays behind.
+            if let Some(path) = path {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(e);
+        }
+        (Some(_), None, Ok(_)) => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(super) async fn sessions_rm(id: &str, json: bool) -> Result<ExitCode, CliError> {
     let (handle, mut events) = start().await?;
     let command = Command::Session(SessionCommand::Delete {

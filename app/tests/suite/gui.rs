@@ -80,6 +80,23 @@ pub(super) fn click(app: &mut App, caption: &str) {
     }
 }
 
+/// Runs what an update asked for (a task's messages go back to the app), as iced's runtime would.
+pub(super) async fn run_task(
+    app: &mut aetheria_app::app::App,
+    task: iced::Task<aetheria_app::app::Message>,
+) {
+    use futures::StreamExt;
+    let Some(mut stream) = iced_runtime::task::into_stream(task) else {
+        return;
+    };
+    while let Some(action) = stream.next().await {
+        if let iced_runtime::Action::Output(message) = action {
+            let next = app.update(message);
+            Box::pin(run_task(app, next)).await;
+        }
+    }
+}
+
 pub(super) fn shows(app: &App, caption: &str) -> bool {
     simulator(app.view()).find(caption).is_ok()
 }

@@ -1,6 +1,7 @@
 mod cli;
 mod common;
 mod crash;
+mod export;
 mod gui;
 mod gui_notify;
 mod gui_recall;

@@ -130,20 +130,6 @@ async fn service_install_writes_a_user_unit_that_runs_serve_and_enables_it() {
     );
 }
 
-/// Runs what an update asked for (a task's messages go back to the app), as iced's runtime would.
-async fn run_task(app: &mut aetheria_app::app::App, task: iced::Task<aetheria_app::app::Message>) {
-    use futures::StreamExt;
-    let Some(mut stream) = iced_runtime::task::into_stream(task) else {
-        return;
-    };
-    while let Some(action) = stream.next().await {
-        if let iced_runtime::Action::Output(message) = action {
-            let next = app.update(message);
-            Box::pin(run_task(app, next)).await;
-        }
-    }
-}
-
 /// Scrolls the settings screen to its end, clicks `caption` and runs what the click started.
 async fn click_and_run(app: &mut aetheria_app::app::App, caption: &str) {
     use iced::mouse::{Event::WheelScrolled, ScrollDelta};
@@ -156,7 +142,7 @@ async fn click_and_run(app: &mut aetheria_app::app::App, caption: &str) {
         .unwrap_or_else(|e| panic!("cannot click {caption:?}: {e:?}"));
     for message in ui.into_messages() {
         let task = app.update(message);
-        run_task(app, task).await;
+        super::gui::run_task(app, task).await;
     }
 }
 

@@ -15,7 +15,7 @@ const MAX_ATTACHMENT_BYTES: u64 = 256 * 1024;
 const MAX_IMAGE_BYTES: u64 = 5 * 1024 * 1024;
 
 /// The image formats every vision model takes, by their first bytes.
-fn image_type(bytes: &[u8]) -> Option<&'static str> {
+pub fn image_type(bytes: &[u8]) -> Option<&'static str> {
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         Some("image/png")
     } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
@@ -37,12 +37,31 @@ const FOLDER: &str = "attachments";
 /// others may write to) naming any other file, or a path elsewhere, gets `None`: the engine
 /// never reads a host file because a stored message named it. Records written before images
 /// were kept by id hold the full path of a file in that folder, which resolves the same way.
-pub(super) fn stored_image(data_dir: &Path, recorded: &Path) -> Option<PathBuf> {
+pub fn stored_image(data_dir: &Path, recorded: &Path) -> Option<PathBuf> {
     let name = recorded.file_name()?.to_str()?;
     let (id, ext) = name.split_once('.')?;
     let plain = uuid::Uuid::try_parse(id).is_ok_and(|u| u.hyphenated().to_string() == id)
         && matches!(ext, "png" | "jpeg" | "gif" | "webp");
     plain.then(|| data_dir.join(FOLDER).join(name))
+}
+
+/// A stored image's bytes and media type, read only from where the app keeps them (see
+/// `stored_image`) and only when they are an image the app takes.
+pub fn read_image(data_dir: &Path, recorded: &Path) -> std::io::Result<(Vec<u8>, &'static str)> {
+    let path = stored_image(data_dir, recorded).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "the message names no image this app kept",
+        )
+    })?;
+    let bytes = std::fs::read(path)?;
+    let media_type = image_type(&bytes).ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not a PNG, JPEG, GIF or WebP image",
+        )
+    })?;
+    Ok((bytes, media_type))
 }
 
 /// A stored image as the provider gets it.
@@ -51,19 +70,10 @@ pub(super) async fn image_message(
     recorded: &Path,
 ) -> std::io::Result<ChatMessage> {
     use base64::Engine as _;
-    let path = stored_image(data_dir, recorded).ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "the message names no image this app kept",
-        )
-    })?;
-    let bytes = tokio::fs::read(path).await?;
-    let media_type = image_type(&bytes).ok_or_else(|| {
-        std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "not a PNG, JPEG, GIF or WebP image",
-        )
-    })?;
+    let (data_dir, recorded) = (data_dir.to_path_buf(), recorded.to_path_buf());
+    let (bytes, media_type) = tokio::task::spawn_blocking(move || read_image(&data_dir, &recorded))
+        .await
+        .map_err(std::io::Error::other)??;
     Ok(ChatMessage::Image {
         media_type: media_type.to_owned(),
         data: base64::engine::general_purpose::STANDARD.encode(bytes),
