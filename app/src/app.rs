@@ -13,6 +13,7 @@ pub mod memories;
 mod message;
 pub mod offline_models;
 mod panel;
+mod pictures;
 mod sandbox;
 pub mod settings;
 mod transcript;
@@ -146,6 +147,10 @@ pub struct App {
     pub(crate) found_entry: Option<usize>,
     /// The conversation header's Export.
     pub(crate) export: export::Export,
+    /// The data folder, where the images people attach are kept (shown and exported from there).
+    pub(crate) data_dir: Option<PathBuf>,
+    /// An image opened over the window: its file and pixels.
+    pub(crate) enlarged: Option<(PathBuf, iced::widget::image::Handle)>,
     /// The login service Settings → Background switches.
     login_service: std::sync::Arc<Result<crate::service::Service, crate::service::ServiceError>>,
 }
@@ -198,13 +203,17 @@ impl App {
             reveal: None,
             found_entry: None,
             export: export::Export::default(),
+            data_dir: aetheria_engine::config::Config::directories()
+                .ok()
+                .map(|(_, data)| data),
+            enlarged: None,
             login_service: std::sync::Arc::new(crate::service::Service::of_this_program()),
         }
     }
 
-    /// Points Export at another data folder's images (a test's).
+    /// Shows and exports the images of another data folder (a test's).
     pub fn use_data_dir(&mut self, dir: PathBuf) {
-        self.export = export::Export::new(Some(dir));
+        self.data_dir = Some(dir);
     }
 
     /// Points Settings → Background at another service manager's file and commands (a test's).
@@ -634,8 +643,14 @@ impl App {
                     self.attachments.remove(index);
                 }
             }
+            Message::Enlarge(None) => self.enlarged = None,
+            Message::Enlarge(Some(path)) => match pictures::full(&path) {
+                Ok(image) => self.enlarged = Some((path, image)),
+                Err(why) => self.notice = Some(format!("The image cannot be shown: {why}")),
+            },
             Message::Escape => {
-                let closed = self.confirm_delete.take().is_some()
+                let closed = self.enlarged.take().is_some()
+                    || self.confirm_delete.take().is_some()
                     || self.renaming.take().is_some()
                     || self.settings.take().is_some();
                 if !closed
@@ -660,6 +675,7 @@ impl App {
         self.composer = text_editor::Content::new();
         let attachments = std::mem::take(&mut self.attachments);
         let names = transcript::attachment_names(&attachments);
+        let images = transcript::picked_images(&attachments);
         self.running = true;
         // A first message creates its session with it: one command, no round trip.
         let (session, create) = match self.current.clone() {
@@ -668,7 +684,8 @@ impl App {
         };
         self.current = Some(session.clone());
         self.transcript.follow(&session);
-        self.transcript.push_user(&text, names);
+        self.transcript.push_user(&text, names, images);
+        self.transcript.show_images(self.data_dir.as_deref());
         self.sending = self.submit(Command::Turn(TurnCommand::Send {
             session,
             text,

@@ -1,6 +1,9 @@
 //! One entry of the conversation as the window draws it: the person's message, an answer (its
 //! markdown parsed as it streams), the model's reasoning, a tool call's card with its live output
-//! and, when the person moved approvals into the chat, its buttons; a compaction, a failure.
+//! and, when the person moved approvals into the chat, its buttons; a compaction, a failure; the
+//! images a person attached, as thumbnails that open over the window.
+
+use std::path::PathBuf;
 
 use aetheria_engine::api::{Decision, ToolStatus};
 use iced::widget::{button, column, container, mouse_area, row, text};
@@ -12,28 +15,55 @@ use super::view::{btn, cut, label};
 use crate::markdown;
 use crate::theme::{self, BOLD, ButtonKind, MONO, Palette};
 
+/// How the conversation is drawn this frame, the same for every entry.
+pub(super) struct Look {
+    pub(super) p: Palette,
+    /// A turn runs (the cursor of a streaming answer, a running call's spinner).
+    pub(super) running: bool,
+    pub(super) font_size: f32,
+    /// The spinner's frame.
+    pub(super) tick: usize,
+    /// Approvals are answered from the cards in the chat.
+    pub(super) answer_in_chat: bool,
+}
+
 pub(super) fn entry_view<'a>(
-    p: Palette,
+    look: &Look,
     entry: &'a Entry,
     view: &'a View,
-    running: bool,
-    font_size: f32,
-    tick: usize,
-    answer_in_chat: bool,
 ) -> Element<'a, Message> {
+    let &Look {
+        p,
+        running,
+        font_size,
+        tick,
+        answer_in_chat,
+    } = look;
     match entry {
         Entry::User {
             text: body,
             attachments,
             ..
-        } => bubble(
-            p,
-            "YOU",
-            p.accent,
-            text(super::transcript::with_attachments(body, attachments))
-                .size(font_size)
-                .into(),
-        ),
+        } => {
+            // Shown images stand for themselves; one that cannot be shown stays a line.
+            let shown: Vec<PathBuf> = view.pictures.iter().map(|p| p.path.clone()).collect();
+            let picked_names = super::transcript::attachment_names(&shown);
+            let names: Vec<String> = attachments
+                .iter()
+                .filter(|name| {
+                    shown.is_empty()
+                        || (name.as_str() != "an image" && !picked_names.contains(name))
+                })
+                .cloned()
+                .collect();
+            let mut content =
+                column![text(super::transcript::with_attachments(body, &names)).size(font_size)]
+                    .spacing(8);
+            if !view.pictures.is_empty() {
+                content = content.push(thumbnails(p, &view.pictures));
+            }
+            bubble(p, "YOU", p.accent, content.into())
+        }
         Entry::Answer { state, .. } => {
             let actions = markdown::view::Actions {
                 open: Message::OpenLink,
@@ -205,6 +235,60 @@ pub(super) fn status_badge(p: Palette, status: ToolStatus) -> (&'static str, ice
         ToolStatus::Denied => ("DENIED", p.danger),
         ToolStatus::Cancelled => ("STOPPED", p.surface),
     }
+}
+
+/// Thumbnails of a message's images, each opening the image over the window.
+fn thumbnails<'a>(p: Palette, pictures: &[super::pictures::Picture]) -> Element<'a, Message> {
+    let mut line = row![].spacing(10);
+    for (n, picture) in pictures.iter().enumerate() {
+        let path = picture.path.clone();
+        let picture = iced::widget::image(picture.thumb.clone())
+            .width(160)
+            .height(120)
+            .content_fit(iced::ContentFit::Contain);
+        line = line.push(
+            button(column![picture, label(format!("image {}", n + 1))].spacing(4))
+                .padding(4)
+                .style(theme::button(p, ButtonKind::Secondary))
+                .on_press(Message::Enlarge(Some(path))),
+        );
+    }
+    line.wrap().into()
+}
+
+/// An attached image over the window, as large as it fits.
+pub(super) fn enlarged<'a>(
+    p: Palette,
+    path: &std::path::Path,
+    image: &iced::widget::image::Handle,
+) -> Element<'a, Message> {
+    container(
+        column![
+            // As large as it fits, never larger than it is.
+            iced::widget::image(image.clone()).content_fit(iced::ContentFit::ScaleDown),
+            row![
+                text(
+                    path.file_name()
+                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+                )
+                .font(MONO)
+                .size(12)
+                .width(Fill),
+                button(text("Close image").font(BOLD).size(13))
+                    .padding([6, 12])
+                    .style(theme::button(p, ButtonKind::Secondary))
+                    .on_press(Message::Enlarge(None)),
+            ]
+            .spacing(10)
+            .align_y(iced::Center),
+        ]
+        .spacing(10),
+    )
+    .padding(14)
+    .max_width(1100)
+    .max_height(800)
+    .style(move |_| theme::block(&p, p.surface))
+    .into()
 }
 
 fn bubble<'a>(

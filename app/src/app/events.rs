@@ -42,13 +42,14 @@ impl App {
             BridgeEvent::Events(events) => {
                 let mut tasks = Vec::new();
                 for envelope in events {
-                    match self.export.on_engine(&envelope) {
+                    match self.export.on_engine(&envelope, self.data_dir.as_deref()) {
                         Some(task) => tasks.push(task.map(Message::Export)),
                         None => self.engine_event(envelope.event),
                     }
                 }
                 // Once per batch (a frame's worth of events), not per delta.
                 self.transcript.refresh();
+                self.transcript.show_images(self.data_dir.as_deref());
                 if self.reveal.is_some() && !self.transcript.entries().is_empty() {
                     tasks.push(self.reveal_hit());
                 }

@@ -32,35 +32,14 @@ struct Pending {
 }
 
 /// Export's state.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Export {
-    /// Where attached images are kept (read into the file).
-    data_dir: Option<PathBuf>,
     pending: Option<Pending>,
     /// The last export: worked, and what to say.
     pub said: Option<(bool, String)>,
 }
 
-impl Default for Export {
-    fn default() -> Self {
-        Self::new(
-            aetheria_engine::config::Config::directories()
-                .ok()
-                .map(|(_, data)| data),
-        )
-    }
-}
-
 impl Export {
-    /// Export for the data folder `data_dir` (the app's own, or a test's).
-    pub fn new(data_dir: Option<PathBuf>) -> Self {
-        Self {
-            data_dir,
-            pending: None,
-            said: None,
-        }
-    }
-
     /// Acts on `msg` for the open `session`, titled `title`.
     pub fn update(
         &mut self,
@@ -119,8 +98,13 @@ impl Export {
     }
 
     /// Takes the engine's answer to Export's own request (the stored session, or why not) and
-    /// writes the file off the window's thread; `None` for every other envelope.
-    pub fn on_engine(&mut self, envelope: &Envelope) -> Option<Task<ExportMsg>> {
+    /// writes the file off the window's thread, its images read from `data_dir`; `None` for every
+    /// other envelope.
+    pub fn on_engine(
+        &mut self,
+        envelope: &Envelope,
+        data_dir: Option<&Path>,
+    ) -> Option<Task<ExportMsg>> {
         let pending = self.pending.as_ref()?;
         if envelope.submission != Some(pending.submission) {
             return None;
@@ -134,7 +118,7 @@ impl Export {
             } => {
                 let (session, messages, tool_calls) =
                     (session.clone(), messages.clone(), tool_calls.clone());
-                let data_dir = self.data_dir.clone().unwrap_or_default();
+                let data_dir = data_dir.map(Path::to_path_buf).unwrap_or_default();
                 Some(Task::perform(
                     async move {
                         tokio::task::spawn_blocking(move || {

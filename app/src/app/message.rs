@@ -108,6 +108,8 @@ pub enum Message {
     OpenSettings,
     /// From the settings screen.
     Settings(settings::Msg),
+    /// Show an attached image over the window (none: close it).
+    Enlarge(Option<PathBuf>),
     /// The conversation header's Export.
     Export(super::export::ExportMsg),
     /// A provider was picked in the composer's model picker.

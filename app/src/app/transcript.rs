@@ -23,6 +23,13 @@ pub struct View {
     started: Option<Instant>,
     /// How long a call ran, once finished (only for calls seen live).
     pub took: Option<Duration>,
+    /// The person's message was sent from this window: its images are the files they picked
+    /// (a stored message's are read only from the engine's kept copies).
+    pub picked: bool,
+    /// The images of the person's message that can be shown, once decoded.
+    pub pictures: Vec<super::pictures::Picture>,
+    /// Its images were looked at (decoded or found unreadable).
+    decoded: bool,
 }
 
 /// The conversation and the window's state of each entry (one `View` per entry, same order).
@@ -43,6 +50,20 @@ pub fn attachment_names(attachments: &[std::path::PathBuf]) -> Vec<String> {
                 |n| n.to_string_lossy().into_owned(),
             )
         })
+        .collect()
+}
+
+/// The attached files a model takes as images (by their names; the engine checks their bytes).
+#[must_use]
+pub fn picked_images(attachments: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
+    attachments
+        .iter()
+        .filter(|path| {
+            path.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                ["png", "jpg", "jpeg", "gif", "webp"].contains(&e.to_ascii_lowercase().as_str())
+            })
+        })
+        .cloned()
         .collect()
 }
 
@@ -74,6 +95,7 @@ impl View {
                 };
             }
             Entry::Tool(_) if live => view.started = Some(Instant::now()),
+            Entry::User { id: None, .. } => view.picked = live,
             _ => {}
         }
         view
@@ -162,8 +184,13 @@ impl Transcript {
     }
 
     /// Adds the person's message (before the engine stored it).
-    pub fn push_user(&mut self, text: &str, attachments: Vec<String>) {
-        let change = self.conversation.push_user(text, attachments);
+    pub fn push_user(
+        &mut self,
+        text: &str,
+        attachments: Vec<String>,
+        images: Vec<std::path::PathBuf>,
+    ) {
+        let change = self.conversation.push_user(text, attachments, images);
         self.changed(change);
     }
 
@@ -188,6 +215,33 @@ impl Transcript {
         for (entry, view) in self.conversation.entries().iter().zip(&mut self.views) {
             if matches!(entry, Entry::Thinking { id, .. } if id == message) {
                 view.expanded = !view.expanded;
+            }
+        }
+    }
+
+    /// Decodes the images of messages not shown before: the engine's kept copies (only a file of
+    /// the data folder's attachments, whatever a stored record names), or the files the person
+    /// picked for a message sent from this window.
+    pub fn show_images(&mut self, data_dir: Option<&std::path::Path>) {
+        for (entry, view) in self.conversation.entries().iter().zip(&mut self.views) {
+            let Entry::User { images, .. } = entry else {
+                continue;
+            };
+            if view.decoded || images.is_empty() {
+                continue;
+            }
+            view.decoded = true;
+            for image in images {
+                let path =
+                    match data_dir.and_then(|dir| aetheria_engine::images::stored(dir, image)) {
+                        Some(kept) => kept,
+                        None if view.picked => image.clone(),
+                        None => continue,
+                    };
+                match super::pictures::thumbnail(&path) {
+                    Ok(picture) => view.pictures.push(picture),
+                    Err(why) => tracing::warn!("an attached image is not shown: {why}"),
+                }
             }
         }
     }
@@ -278,7 +332,7 @@ mod tests {
     #[test]
     fn deltas_are_parsed_per_frame_and_whole_at_the_end() {
         let mut t = Transcript::new(Some(session()));
-        t.push_user("hi", vec!["a.txt".into()]);
+        t.push_user("hi", vec!["a.txt".into()], vec![]);
         let m = MessageId::new();
         t.apply(&delta(&m, "**Hel"));
         t.apply(&delta(&m, "lo**"));
@@ -337,7 +391,7 @@ mod tests {
     fn thinking_streams_apart_collapsed_and_comes_back_from_history() {
         let mut t = Transcript::new(Some(session()));
         let id = MessageId::new();
-        t.push_user("why?", vec![]);
+        t.push_user("why?", vec![], vec![]);
         for piece in ["Let me ", "think."] {
             t.apply(&Event::ThinkingDelta {
                 session: session(),

@@ -70,6 +70,10 @@ impl App {
         let prompt = self.approvals.front().filter(|_| self.prompting());
         let modal = match (prompt, &self.confirm_delete, &self.settings) {
             (Some(approval), _, _) => Some(approval_prompt(p, approval, self.approvals.len())),
+            (None, None, None) if self.enlarged.is_some() => self
+                .enlarged
+                .as_ref()
+                .map(|(path, image)| super::entry_view::enlarged(p, path, image)),
             (None, Some(session), _) => Some(delete_prompt(p, self.session_title(session))),
             (None, None, Some(form)) => Some(
                 form.view(p, self.mode, self.font_size)
@@ -208,12 +212,19 @@ impl App {
         let mut header = row![heading].spacing(10).align_y(iced::Center);
         if self.current.is_some() && self.renaming.is_none() {
             header = header
-                .push(self.export.view(p).map(Message::Export))
                 .push(btn(p, ButtonKind::Secondary, "Rename").on_press(Message::StartRename))
                 .push(btn(p, ButtonKind::Secondary, "Delete").on_press(Message::AskDelete));
         }
-        // The model and workspace sit under the title, so a long title keeps one line.
-        let chips = row![chip(p, model, p.assistant), chip(p, &workspace, p.tool)].spacing(10);
+        // The model and workspace sit under the title, so a long title keeps one line; so does
+        // Export, at the line's end.
+        let mut chips = row![chip(p, model, p.assistant), chip(p, &workspace, p.tool)]
+            .spacing(10)
+            .align_y(iced::Center);
+        if self.current.is_some() {
+            chips = chips
+                .push(Space::new().width(Fill))
+                .push(self.export.view(p).map(Message::Export));
+        }
         let mut header = column![header, chips].spacing(8);
         if let Some((worked, said)) = &self.export.said {
             let color = if *worked { p.ok } else { p.danger };
@@ -284,16 +295,15 @@ impl App {
             bottom: 8.0,
             ..Default::default()
         });
+        let look = super::entry_view::Look {
+            p,
+            running: self.running,
+            font_size: self.font_size,
+            tick: self.tick,
+            answer_in_chat: self.approve_in_chat,
+        };
         for (i, (entry, view)) in self.transcript.rows().enumerate() {
-            let shown = super::entry_view::entry_view(
-                p,
-                entry,
-                view,
-                self.running,
-                self.font_size,
-                self.tick,
-                self.approve_in_chat,
-            );
+            let shown = super::entry_view::entry_view(&look, entry, view);
             // The search hit that opened this conversation is marked.
             if self.found_entry == Some(i) {
                 list = list.push(

@@ -17,15 +17,7 @@ use aetheria_engine::config::Config;
 use aetheria_engine::testkit::{Reply, ScriptedServer};
 
 use super::common::{Env, stderr, stdout};
-
-/// A 1×1 PNG.
-const PNG: &[u8] = &[
-    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
-    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
-    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0xda, 0x63, 0xf8, 0xff, 0xff, 0x3f,
-    0x00, 0x05, 0xfe, 0x02, 0xfe, 0xa7, 0xd6, 0xa4, 0x8c, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e,
-    0x44, 0xae, 0x42, 0x60, 0x82,
-];
+use super::gui_images::png;
 
 fn message(role: Role, content: &str, images: Vec<PathBuf>) -> MessageRecord {
     MessageRecord {
@@ -55,8 +47,8 @@ impl Hostile {
         let data = tempfile::tempdir().unwrap();
         let kept = data.path().join("attachments");
         std::fs::create_dir_all(&kept).unwrap();
-        let png = format!("{}.png", aetheria_engine::api::SessionId::new());
-        std::fs::write(kept.join(&png), PNG).unwrap();
+        let kept_name = format!("{}.png", aetheria_engine::api::SessionId::new());
+        std::fs::write(kept.join(&kept_name), png()).unwrap();
         let fake = format!("{}.png", aetheria_engine::api::SessionId::new());
         std::fs::write(kept.join(&fake), b"#!/bin/sh\necho not an image\n").unwrap();
         let secret = data.path().join("secret.png");
@@ -65,7 +57,7 @@ impl Hostile {
         let mut user = message(
             Role::User,
             "Look <img src=x onerror=alert(1)>",
-            vec![PathBuf::from(&png), secret, PathBuf::from(&fake)],
+            vec![PathBuf::from(&kept_name), secret, PathBuf::from(&fake)],
         );
         user.attachments.push(Attachment {
             name: "notes.txt".into(),
@@ -137,7 +129,7 @@ fn html_export_keeps_hostile_text_as_text_and_inlines_only_kept_images() {
     // no image, is said and not read.
     let inlined = format!(
         "src=\"data:image/png;base64,{}\"",
-        base64::engine::general_purpose::STANDARD.encode(PNG)
+        base64::engine::general_purpose::STANDARD.encode(png())
     );
     assert_eq!(html.matches(&inlined).count(), 1, "{html}");
     assert_eq!(html.matches("data:image").count(), 1, "{html}");
@@ -179,7 +171,7 @@ fn markdown_export_fences_tool_output_it_cannot_close_and_copies_images_beside()
     assert!(md.starts_with("# Evil # title <b>\n"), "{md}");
     // The kept image is copied beside the file and linked; the others are said.
     let folder = out.path().join("my chat-images");
-    assert_eq!(std::fs::read(folder.join("image-1.png")).unwrap(), PNG);
+    assert_eq!(std::fs::read(folder.join("image-1.png")).unwrap(), png());
     assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 1);
     assert!(
         md.contains("![image 1](<my chat-images/image-1.png>)"),
@@ -265,7 +257,7 @@ async fn the_window_exports_the_open_conversation_with_its_image() {
         workspace: vec![],
     }));
     let picture = dir.path().join("dot.png");
-    std::fs::write(&picture, PNG).unwrap();
+    std::fs::write(&picture, png()).unwrap();
     let _ = app.update(Message::Attached(vec![picture]));
     super::gui::type_and_send(&mut app, "What is this?");
     super::gui::pump(&mut app, &mut events, |e| {
@@ -310,5 +302,5 @@ fn assert_kept_in(data: &Path) {
         .map(|e| e.unwrap().path())
         .collect();
     assert_eq!(kept.len(), 1);
-    assert_eq!(std::fs::read(&kept[0]).unwrap(), PNG);
+    assert_eq!(std::fs::read(&kept[0]).unwrap(), png());
 }

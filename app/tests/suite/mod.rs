@@ -3,6 +3,7 @@ mod common;
 mod crash;
 mod export;
 mod gui;
+mod gui_images;
 mod gui_notify;
 mod gui_recall;
 mod gui_voice;

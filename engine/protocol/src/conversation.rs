@@ -5,6 +5,7 @@
 //! changes.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 use crate::{
     ApprovalScope, Effect, Event, MessageId, MessageRecord, MessageStatus, Role, SessionId,
@@ -25,6 +26,10 @@ pub enum Entry {
         text: String,
         /// The names of the files attached (an image without a name is "an image").
         attachments: Vec<String>,
+        /// The images attached: as the stored message names the engine's kept copies, or the
+        /// files the person picked while it is not stored yet (a front end reads a stored one
+        /// only through the engine's `images::stored`, never the path a record names).
+        images: Vec<PathBuf>,
     },
     /// The model's reasoning before an answer.
     Thinking {
@@ -183,6 +188,7 @@ impl Conversation {
                         id: Some(m.id.clone()),
                         text: m.content.clone(),
                         attachments,
+                        images: m.images.clone(),
                     });
                 }
                 Role::Assistant => {
@@ -252,13 +258,20 @@ impl Conversation {
         })
     }
 
-    /// The person sent a message (shown before the engine stored it).
-    pub fn push_user(&mut self, text: &str, attachments: Vec<String>) -> Change {
+    /// The person sent a message (shown before the engine stored it), with the images they
+    /// picked.
+    pub fn push_user(
+        &mut self,
+        text: &str,
+        attachments: Vec<String>,
+        images: Vec<PathBuf>,
+    ) -> Change {
         self.running = true;
         self.push(Entry::User {
             id: None,
             text: text.to_owned(),
             attachments,
+            images,
         })
     }
 
@@ -321,6 +334,7 @@ impl Conversation {
                             id: Some(user_message.clone()),
                             text: text.clone(),
                             attachments: Vec::new(),
+                            images: Vec::new(),
                         })]
                     }
                 }

@@ -51,7 +51,7 @@ fn apply(conversation: &mut Conversation, events: &[Event]) -> Vec<Change> {
 fn a_turn_with_an_approval_streams_into_entries() {
     let mut c = Conversation::new(Some(session()));
     assert_eq!(
-        c.push_user("Write a.txt", vec!["notes.md".into()]),
+        c.push_user("Write a.txt", vec!["notes.md".into()], vec![]),
         Change::Added(0)
     );
     assert!(c.running());
@@ -142,7 +142,7 @@ fn a_turn_with_an_approval_streams_into_entries() {
 #[test]
 fn a_failure_keeps_what_came_and_says_why() {
     let mut c = Conversation::new(Some(session()));
-    c.push_user("hi", vec![]);
+    c.push_user("hi", vec![], vec![]);
     let m = MessageId::new();
     apply(
         &mut c,
@@ -168,7 +168,7 @@ fn a_failure_keeps_what_came_and_says_why() {
 fn a_cancel_marks_the_answer_or_says_it_stopped() {
     // During the answer: the answer says it was stopped; no extra entry.
     let mut c = Conversation::new(Some(session()));
-    c.push_user("go", vec![]);
+    c.push_user("go", vec![], vec![]);
     let m = MessageId::new();
     let changes = apply(
         &mut c,
@@ -189,7 +189,7 @@ fn a_cancel_marks_the_answer_or_says_it_stopped() {
 
     // Before any answer (a call was waiting): the call ended stopped, and the turn says so.
     let mut c = Conversation::new(Some(session()));
-    c.push_user("delete it", vec![]);
+    c.push_user("delete it", vec![], vec![]);
     let call = ToolCallId::new();
     apply(
         &mut c,
@@ -212,7 +212,7 @@ fn a_cancel_marks_the_answer_or_says_it_stopped() {
 #[test]
 fn compaction_shows_in_the_conversation() {
     let mut c = Conversation::new(Some(session()));
-    c.push_user("more", vec![]);
+    c.push_user("more", vec![], vec![]);
     let changes = c.apply(&Event::ContextCompacted {
         session: session(),
         detail: "3 older turns summarised".into(),
@@ -241,7 +241,7 @@ fn other_sessions_change_nothing() {
     // A conversation whose session is not created yet shows no session's events (a job's turn
     // streaming meanwhile stays out of it).
     let mut fresh = Conversation::new(None);
-    fresh.push_user("hi", vec![]);
+    fresh.push_user("hi", vec![], vec![]);
     assert!(fresh.apply(&text(&m, "a job's answer")).is_empty());
     assert_eq!(fresh.entries().len(), 1);
 }
@@ -326,6 +326,7 @@ fn a_stored_session_reads_back_as_it_streamed() {
             id: Some(user.clone()),
             text: "see these".into(),
             attachments: vec!["a.txt".into(), "b.md".into(), "an image".into()],
+            images: vec!["/tmp/p.png".into()],
         }
     );
     assert!(matches!(&c.entries()[1], Entry::Thinking { text, .. } if text == "Let me think."));

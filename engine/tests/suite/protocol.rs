@@ -105,7 +105,7 @@ async fn a_live_conversation_is_the_stored_one() {
     .await;
     let session = h.new_session().await;
     let mut live = Conversation::new(Some(session.clone()));
-    live.push_user("Write b.txt", vec![]);
+    live.push_user("Write b.txt", vec![], vec![]);
     h.send(&session, "Write b.txt");
     loop {
         let event = h.next().await;

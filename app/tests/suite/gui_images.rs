@@ -1,0 +1,151 @@
+//! Images in the conversation: a picture the person attaches shows as a thumbnail in their message
+//! (from the file they picked, then from the engine's kept copy when the session is opened again),
+//! opens over the window and closes with Esc; a stored message naming a file outside the kept
+//! images, or a kept file that is no image, shows none and crashes nothing.
+
+use aetheria_app::app::{App, Message};
+use aetheria_app::engine_bridge::BridgeEvent;
+use aetheria_engine::api::{
+    Envelope, Event, MessageId, MessageRecord, MessageStatus, Role, SessionId, SessionSummary,
+};
+use aetheria_engine::config::Config;
+use aetheria_engine::testkit::{Reply, ScriptedServer};
+
+use super::gui::{click, pump, shows, type_and_send};
+
+/// A real 2×2 PNG, red.
+pub(super) fn png() -> Vec<u8> {
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image::RgbaImage::from_pixel(2, 2, image::Rgba([255, 0, 0, 255]))
+        .write_to(&mut bytes, image::ImageFormat::Png)
+        .unwrap();
+    bytes.into_inner()
+}
+
+#[tokio::test]
+async fn an_attached_image_shows_in_the_message_and_opens_over_the_window() {
+    let server = ScriptedServer::start(vec![Reply::text(&["A red dot."])])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut config = Config::new(dir.path().join("config"), data.clone());
+    let mut provider = super::gui::loopback("loopback", &server);
+    provider.vision = Some(true);
+    config.use_provider(provider);
+    let (handle, mut events) = aetheria_engine::Engine::start(config).await.unwrap();
+    let mut app = App::new();
+    app.use_data_dir(data.clone());
+    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
+        handle,
+        provider: Some("loopback".into()),
+        workspace: vec![],
+    }));
+    let picture = dir.path().join("dot.png");
+    std::fs::write(&picture, png()).unwrap();
+    let _ = app.update(Message::Attached(vec![picture]));
+    type_and_send(&mut app, "What is this?");
+    // At once, from the file picked: a thumbnail, not a line saying an image is attached.
+    assert!(shows(&app, "image 1"));
+    assert!(!shows(&app, "[attached: dot.png]"));
+    let session = pump_to_end(&mut app, &mut events).await;
+
+    click(&mut app, "image 1");
+    assert!(shows(&app, "Close image"));
+    assert!(shows(&app, "dot.png"), "the picked file's name under it");
+    let _ = app.update(Message::Escape);
+    assert!(!shows(&app, "Close image"));
+
+    // Opened again, the message's image is the engine's kept copy.
+    let _ = app.update(Message::NewChat);
+    assert!(!shows(&app, "image 1"));
+    let _ = app.update(Message::OpenSession(session));
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::SessionLoaded { .. })
+    })
+    .await;
+    assert!(shows(&app, "image 1"));
+    click(&mut app, "image 1");
+    let kept = std::fs::read_dir(data.join("attachments"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name();
+    assert!(
+        shows(&app, &kept.to_string_lossy()),
+        "the kept copy is what opens"
+    );
+    click(&mut app, "Close image");
+    assert!(!shows(&app, "Close image"));
+}
+
+/// Feeds the app events until the turn ends; the session it ran in.
+async fn pump_to_end(app: &mut App, events: &mut aetheria_engine::Events) -> SessionId {
+    let session = std::cell::RefCell::new(None);
+    pump(app, events, |e| {
+        if let Event::TurnFinished { session: s, .. } = e {
+            *session.borrow_mut() = Some(s.clone());
+        }
+        matches!(e, Event::TurnFinished { .. })
+    })
+    .await;
+    session.into_inner().unwrap()
+}
+
+#[tokio::test]
+async fn a_stored_message_naming_a_host_file_shows_no_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(data.join("attachments")).unwrap();
+    let secret = dir.path().join("secret.png");
+    std::fs::write(&secret, png()).unwrap();
+    // And a kept file that only starts like a PNG: said, never handed to the renderer.
+    let corrupt = format!("{}.png", SessionId::new());
+    std::fs::write(
+        data.join("attachments").join(&corrupt),
+        b"\x89PNG\r\n\x1a\ngarbage",
+    )
+    .unwrap();
+    let config = Config::new(dir.path().join("config"), data.clone());
+    let (handle, _events) = aetheria_engine::Engine::start(config).await.unwrap();
+    let mut app = App::new();
+    app.use_data_dir(data);
+    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
+        handle,
+        provider: Some("loopback".into()),
+        workspace: vec![],
+    }));
+    let session = SessionId::new();
+    let _ = app.update(Message::OpenSession(session.clone()));
+    // What a shared database could hand the window: a message whose image is a host file.
+    let forged = MessageRecord {
+        id: MessageId::new(),
+        role: Role::User,
+        content: "look".into(),
+        attachments: Vec::new(),
+        tool_calls: Vec::new(),
+        images: vec![secret.clone(), "../../secret.png".into(), corrupt.into()],
+        thinking: String::new(),
+        status: MessageStatus::Complete,
+        created_at: chrono::Utc::now(),
+    };
+    let _ = app.update(Message::Bridge(BridgeEvent::Events(vec![Envelope {
+        submission: None,
+        event: Event::SessionLoaded {
+            session: SessionSummary {
+                id: session,
+                title: "forged".into(),
+                created_at: chrono::Utc::now(),
+                updated_at: chrono::Utc::now(),
+            },
+            messages: vec![forged],
+            tool_calls: Vec::new(),
+        },
+    }])));
+    assert!(shows(
+        &app,
+        "look\n[attached: an image]\n[attached: an image]\n[attached: an image]"
+    ));
+    assert!(!shows(&app, "image 1"));
+}
