@@ -18,6 +18,7 @@ use self::sections::{
 use super::memories::{Memories, MemoryMsg};
 use crate::theme::{self, BOLD, ButtonKind, HEADING, MONO, Mode, Palette};
 
+pub mod mcp_add;
 mod sections;
 
 /// Widget ids of the provider fields (focus and tests find them by these).
@@ -133,6 +134,8 @@ pub enum Msg {
     McpEnabled(String, bool),
     /// Remove an MCP server.
     McpRemove(String),
+    /// The form that adds an MCP server.
+    McpAdd(mcp_add::AddMsg),
     /// The long-term memories section.
     Memory(MemoryMsg),
     /// The voice section.
@@ -178,6 +181,8 @@ pub struct Form {
     pub sandbox: Option<SandboxStatus>,
     /// The MCP servers with their state (`None` until listed).
     pub mcp: Option<Vec<McpServerInfo>>,
+    /// The form that adds an MCP server.
+    pub mcp_add: mcp_add::AddForm,
     /// The long-term memories.
     pub memories: Memories,
     /// Voice: microphone, key, models.
@@ -448,6 +453,26 @@ impl Form {
                     settings.mcp_servers.remove(&name);
                 }
             }
+            Msg::McpAdd(msg) => {
+                let Some(settings) = self.settings.as_mut() else {
+                    return Out::None;
+                };
+                let servers = &settings.mcp_servers;
+                let Some(new) = self.mcp_add.update(msg, |name| servers.contains_key(name)) else {
+                    return Out::None;
+                };
+                self.note = Some(format!(
+                    "Added {}: it starts when you Save; its tools are named {}__TOOL and ask before they run.",
+                    new.name, new.name
+                ));
+                settings.mcp_servers.insert(new.name, new.server);
+                if let Some((account, key)) = new.token {
+                    return Out::Commands(vec![Command::Settings(SettingsCommand::StoreKey {
+                        provider: account,
+                        key,
+                    })]);
+                }
+            }
             Msg::Theme(mode) => return Out::Theme(mode),
             Msg::FontSize(size) => return Out::FontSize(size),
             Msg::Save => {
@@ -518,6 +543,7 @@ impl Form {
         col = col.push(folders(p, settings));
         col = col.push(sandbox_section(p, self.sandbox.as_ref()));
         col = col.push(mcp_section(p, settings, self.mcp.as_deref()));
+        col = col.push(self.mcp_add.view(p).map(Msg::McpAdd));
         col = col.push(self.memories.view(p).map(Msg::Memory));
         col = col.push(self.voice.view(p, &settings.voice).map(Msg::Voice));
         col = col.push(self.background.view(p).map(Msg::Background));

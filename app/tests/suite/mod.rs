@@ -4,6 +4,7 @@ mod crash;
 mod export;
 mod gui;
 mod gui_images;
+mod gui_mcp;
 mod gui_notify;
 mod gui_recall;
 mod gui_voice;

@@ -9,7 +9,8 @@ use iced::{Element, Fill, Length};
 use super::Msg;
 use crate::theme::{self, BOLD, ButtonKind, MONO, Mode, Palette};
 
-/// MCP servers: each with its state, tools and last error; on/off and remove take effect on Save.
+/// MCP servers: each with its state, tools and last error; adding (the form below), on/off and
+/// remove take effect on Save.
 pub(super) fn mcp_section<'a>(
     p: Palette,
     settings: &'a Settings,
@@ -18,7 +19,7 @@ pub(super) fn mcp_section<'a>(
     let mut col = column![section("MCP SERVERS — THEIR TOOLS ASK BEFORE THEY RUN")].spacing(8);
     if settings.mcp_servers.is_empty() {
         col = col.push(
-            text("None yet. Add one with `aetheria mcp add NAME -- COMMAND ARGS…` or `--url URL`.")
+            text("None yet. Add one below: the command line that starts it, or its URL.")
                 .size(13)
                 .color(p.muted),
         );
@@ -68,6 +69,14 @@ pub(super) fn mcp_section<'a>(
         );
         if let Some(error) = info.and_then(|i| i.error.as_deref()) {
             col = col.push(text(error).size(12).color(p.danger));
+        }
+        if let Some(info) = info.filter(|i| !i.tools.is_empty()) {
+            col = col.push(
+                text(info.tools.join("  "))
+                    .font(MONO)
+                    .size(12)
+                    .color(p.muted),
+            );
         }
     }
     col.into()
@@ -134,11 +143,11 @@ pub(super) fn section(caption: &str) -> Element<'_, Msg> {
     text(caption).font(BOLD).size(12).into()
 }
 
-pub(super) fn button_<'a>(
+pub(super) fn button_<'a, M>(
     p: Palette,
     kind: ButtonKind,
     caption: &'a str,
-) -> button::Button<'a, Msg> {
+) -> button::Button<'a, M> {
     button(text(caption).font(BOLD).size(13))
         .padding([6, 12])
         .style(theme::button(p, kind))

@@ -1,0 +1,108 @@
+//! Settings → MCP servers in the window, with a real MCP server (the official Python SDK's, from
+//! the engine's test fixtures): added from its command line with no terminal, saved, started,
+//! its tools listed; a bad entry refused with a reason; turned off and removed.
+
+use aetheria_app::app::settings::{self, mcp_add};
+use aetheria_app::app::{App, Message};
+use aetheria_app::engine_bridge::BridgeEvent;
+use aetheria_engine::api::{Event, McpState};
+use aetheria_engine::config::Config;
+
+use super::gui::{click, pump, retype, shows};
+
+#[tokio::test]
+async fn settings_add_an_mcp_server_from_its_command_line_and_list_its_tools() {
+    let Some(python) = std::env::var_os("AETHERIA_TEST_MCP_PYTHON") else {
+        assert!(
+            aetheria_engine::testkit::skip("mcp"),
+            "AETHERIA_TEST_MCP_PYTHON is not set: run installer/dev.sh test (AETHERIA_SKIP=mcp to skip)"
+        );
+        return;
+    };
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../engine/tests/fixtures/mcp/notes_server.py"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::new(dir.path().join("config"), dir.path().join("data"));
+    let (handle, mut events) = aetheria_engine::Engine::start(config).await.unwrap();
+    let mut app = App::new();
+    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
+        handle,
+        provider: Some("loopback".into()),
+        workspace: vec![],
+    }));
+    let _ = app.update(Message::OpenSettings);
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::McpServers { .. })
+    })
+    .await;
+    assert!(shows(
+        &app,
+        "None yet. Add one below: the command line that starts it, or its URL."
+    ));
+
+    // A name that would break tool names is refused, and what was typed stays.
+    retype(&mut app, mcp_add::NAME, 0, "my__notes");
+    let line = format!("{} \"{script}\" stdio", python.to_string_lossy());
+    retype(&mut app, mcp_add::TARGET, 0, &line);
+    click(&mut app, "Add server");
+    assert!(shows(
+        &app,
+        "the MCP server name \"my__notes\" must be letters, digits, '-' or '_', without \"__\" (it prefixes its tools' names, joined by \"__\")"
+    ));
+    retype(&mut app, mcp_add::NAME, "my__notes".len(), "notes");
+    retype(&mut app, mcp_add::ENV, 0, "NOTES_GREETING=\"hello there\"");
+    click(&mut app, "Add server");
+    assert!(shows(
+        &app,
+        "Added notes: it starts when you Save; its tools are named notes__TOOL and ask before they run."
+    ));
+    click(&mut app, "Save");
+    let mut saved = None;
+    while saved.is_none() {
+        let envelope = events.recv().await.unwrap();
+        if let Event::SettingsSaved { settings } = &envelope.event {
+            saved = Some(settings.clone());
+        }
+        let _ = app.update(Message::Bridge(BridgeEvent::Events(vec![envelope])));
+    }
+    let server = &saved.unwrap().mcp_servers["notes"];
+    assert_eq!(server.args, [script, "stdio"]);
+    assert_eq!(server.env["NOTES_GREETING"], "hello there");
+
+    // Opened again, the server runs and its tools are listed.
+    let _ = app.update(Message::OpenSettings);
+    let mut listed = None;
+    while listed.is_none() {
+        let envelope = events.recv().await.unwrap();
+        if let Event::McpServers { servers } = &envelope.event {
+            listed = Some(servers.clone());
+        }
+        let _ = app.update(Message::Bridge(BridgeEvent::Events(vec![envelope])));
+    }
+    let notes = listed
+        .unwrap()
+        .into_iter()
+        .find(|s| s.name == "notes")
+        .unwrap();
+    assert_eq!(notes.state, McpState::Running, "{:?}", notes.error);
+    assert!(shows(&app, "RUNNING · 6 TOOLS"));
+    assert!(shows(&app, &notes.tools.join("  ")));
+    assert!(notes.tools.iter().any(|t| t == "notes__shout"));
+
+    // Turned off and removed, saved: gone from the settings.
+    let _ = app.update(Message::Settings(settings::Msg::McpEnabled(
+        "notes".into(),
+        false,
+    )));
+    assert!(shows(&app, "OFF"));
+    let _ = app.update(Message::Settings(settings::Msg::McpRemove("notes".into())));
+    click(&mut app, "Save");
+    pump(
+        &mut app,
+        &mut events,
+        |e| matches!(e, Event::SettingsSaved { settings } if settings.mcp_servers.is_empty()),
+    )
+    .await;
+}
