@@ -15,6 +15,7 @@ pub mod offline_models;
 mod panel;
 mod pictures;
 mod sandbox;
+pub mod schedules;
 pub mod settings;
 mod transcript;
 mod view;
@@ -149,6 +150,8 @@ pub struct App {
     pub(crate) export: export::Export,
     /// The data folder, where the images people attach are kept (shown and exported from there).
     pub(crate) data_dir: Option<PathBuf>,
+    /// The Jobs tab's schedules.
+    pub(crate) schedules: schedules::Schedules,
     /// An image opened over the window: its file and pixels.
     pub(crate) enlarged: Option<(PathBuf, iced::widget::image::Handle)>,
     /// The login service Settings → Background switches.
@@ -207,6 +210,7 @@ impl App {
                 .ok()
                 .map(|(_, data)| data),
             enlarged: None,
+            schedules: schedules::Schedules::default(),
             login_service: std::sync::Arc::new(crate::service::Service::of_this_program()),
         }
     }
@@ -559,6 +563,7 @@ impl App {
             Message::ShowTab(tab) => {
                 if tab == panel::Tab::Jobs {
                     self.submit(Command::Jobs(JobsCommand::List { limit: Some(50) }));
+                    self.submit(schedules::Schedules::refresh());
                 }
                 self.tab = tab;
             }
@@ -643,6 +648,7 @@ impl App {
                     self.attachments.remove(index);
                 }
             }
+            Message::Schedule(msg) => self.schedules.update(msg, self.engine.as_ref()),
             Message::Enlarge(None) => self.enlarged = None,
             Message::Enlarge(Some(path)) => match pictures::full(&path) {
                 Ok(image) => self.enlarged = Some((path, image)),

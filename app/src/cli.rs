@@ -389,10 +389,14 @@ enum JobsCommand {
         /// Its id.
         id: String,
     },
-    /// Run a prompt on a cron schedule (UTC), e.g. `"0 9 * * 1-5" --text "Summarise my inbox"`.
+    /// Run a prompt on a cron schedule, e.g. `"0 9 * * 1-5" --text "Summarise my inbox"`.
     Schedule {
         /// The cron expression (5 fields, or 6 with seconds first).
         cron: String,
+        /// The time zone its times are in (an IANA name such as Europe/Paris; default: this
+        /// machine's).
+        #[arg(long)]
+        tz: Option<String>,
         /// The prompt.
         #[arg(long)]
         text: String,
@@ -587,9 +591,12 @@ impl Cli {
                 JobsCommand::List { json } => jobs::list(json).await,
                 JobsCommand::Show { id, json } => jobs::show(&id, json).await,
                 JobsCommand::Cancel { id } => jobs::cancel(&id).await,
-                JobsCommand::Schedule { cron, text, allow } => {
-                    jobs::schedule(cron, text, allow).await
-                }
+                JobsCommand::Schedule {
+                    cron,
+                    tz,
+                    text,
+                    allow,
+                } => jobs::schedule(cron, tz, text, allow).await,
                 JobsCommand::Schedules { json } => jobs::schedules(json).await,
                 JobsCommand::Unschedule { id } => jobs::unschedule(id).await,
             },

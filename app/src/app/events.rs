@@ -42,6 +42,7 @@ impl App {
             BridgeEvent::Events(events) => {
                 let mut tasks = Vec::new();
                 for envelope in events {
+                    self.schedules.on_engine(&envelope);
                     match self.export.on_engine(&envelope, self.data_dir.as_deref()) {
                         Some(task) => tasks.push(task.map(Message::Export)),
                         None => self.engine_event(envelope.event),

@@ -108,6 +108,8 @@ pub enum Message {
     OpenSettings,
     /// From the settings screen.
     Settings(settings::Msg),
+    /// From the Jobs tab's schedules.
+    Schedule(super::schedules::ScheduleMsg),
     /// Show an attached image over the window (none: close it).
     Enlarge(Option<PathBuf>),
     /// The conversation header's Export.

@@ -87,13 +87,18 @@ impl App {
             Tab::Activity => activity(p, &self.transcript),
             Tab::Files => self.files_tree(p),
             Tab::Sandbox => super::sandbox::view(p, &self.sandbox, &self.transcript),
-            Tab::Jobs => super::jobs::view(
-                p,
-                &self.jobs,
-                self.known_settings
-                    .as_ref()
-                    .map(|s| s.jobs_allow.as_slice()),
-            ),
+            Tab::Jobs => column![
+                super::jobs::view(
+                    p,
+                    &self.jobs,
+                    self.known_settings
+                        .as_ref()
+                        .map(|s| s.jobs_allow.as_slice()),
+                ),
+                self.schedules.view(p).map(Message::Schedule),
+            ]
+            .spacing(18)
+            .into(),
         };
         container(
             column![tabs, scrollable(body).height(Fill),]

@@ -245,25 +245,54 @@ pub(super) async fn cancel(id: &str) -> Result<ExitCode, CliError> {
 
 pub(super) async fn schedule(
     cron: String,
+    tz: Option<String>,
     text: String,
     allow: Vec<String>,
 ) -> Result<ExitCode, CliError> {
+    let timezone = tz.or_else(aetheria_engine::jobs::schedule::local_zone);
     let (handle, mut events) = start().await?;
     let event = request(
         &handle,
         &mut events,
-        Command::Jobs(JobsCommand::AddSchedule { cron, text, allow }),
+        Command::Jobs(JobsCommand::AddSchedule {
+            cron,
+            timezone,
+            text,
+            allow,
+        }),
         |e| matches!(e, Event::ScheduleAdded { .. }),
     )
     .await;
     shutdown(&handle, events).await;
     if let Event::ScheduleAdded { schedule } = event? {
         println!(
-            "scheduled {} ({}, UTC); the app or a worker runs it",
-            schedule.id, schedule.cron
+            "scheduled {} ({}, {}; {}); the app or a worker runs it",
+            schedule.id,
+            schedule.cron,
+            zone_name(&schedule),
+            next_run(&schedule)
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The zone a schedule's times are in.
+fn zone_name(schedule: &aetheria_engine::api::jobs::Schedule) -> &str {
+    schedule.timezone.as_deref().unwrap_or("UTC")
+}
+
+/// When a schedule runs next, in its zone.
+fn next_run(schedule: &aetheria_engine::api::jobs::Schedule) -> String {
+    let next = aetheria_engine::jobs::schedule::next_runs(
+        &schedule.cron,
+        schedule.timezone.as_deref(),
+        chrono::Utc::now(),
+        1,
+    );
+    match next.ok().and_then(|runs| runs.into_iter().next()) {
+        Some(at) => format!("next {}", at.format("%H:%M %Z on %a %-d %b %Y")),
+        None => "no next run".to_owned(),
+    }
 }
 
 pub(super) async fn schedules(json: bool) -> Result<ExitCode, CliError> {
@@ -285,7 +314,14 @@ pub(super) async fn schedules(json: bool) -> Result<ExitCode, CliError> {
         println!("no schedules");
     } else {
         for s in schedules {
-            println!("{}  {:<16} {}", s.id, s.cron, for_terminal(&s.text));
+            println!(
+                "{}  {:<16} {}  {}  {}",
+                s.id,
+                s.cron,
+                zone_name(&s),
+                next_run(&s),
+                for_terminal(&s.text)
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -651,6 +651,24 @@ async fn jobs_and_schedules_from_the_command_line() {
             "jobs",
             "schedule",
             "0 9 * * 1-5",
+            "--tz",
+            "Mars/Olympus",
+            "--text",
+            "x",
+        ])
+        .await;
+    assert!(
+        stderr(&out).contains("\"Mars/Olympus\" is not a time zone"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env
+        .run(&[
+            "jobs",
+            "schedule",
+            "0 9 * * 1-5",
+            "--tz",
+            "Asia/Tokyo",
             "--text",
             "Summarise my inbox",
             "--allow",
@@ -658,9 +676,22 @@ async fn jobs_and_schedules_from_the_command_line() {
         ])
         .await;
     assert!(out.status.success(), "{}", stderr(&out));
+    // Said in its zone: 09:00 in Tokyo, JST.
+    assert!(
+        stdout(&out).contains("0 9 * * 1-5, Asia/Tokyo; next 09:00 JST on"),
+        "{}",
+        stdout(&out)
+    );
     let out = env.run(&["jobs", "schedules", "--json"]).await;
     let schedules: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(schedules[0]["cron"], "0 9 * * 1-5");
+    assert_eq!(schedules[0]["timezone"], "Asia/Tokyo");
+    let out = env.run(&["jobs", "schedules"]).await;
+    assert!(
+        stdout(&out).contains("0 9 * * 1-5      Asia/Tokyo  next 09:00 JST on"),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(schedules[0]["allow"][0], "web_fetch");
     let id = schedules[0]["id"].as_str().unwrap().to_owned();
     let out = env.run(&["jobs", "unschedule", &id]).await;

@@ -204,7 +204,15 @@ async fn a_schedule_fires_once_with_two_hosts_racing_for_the_folder() {
     let at = chrono::Utc::now() + chrono::Duration::seconds(25);
     let cron = at.format("%-S %-M %-H * * *").to_string();
     let out = env
-        .run(&["jobs", "schedule", &cron, "--text", "Morning brief"])
+        .run(&[
+            "jobs",
+            "schedule",
+            &cron,
+            "--tz",
+            "UTC",
+            "--text",
+            "Morning brief",
+        ])
         .await;
     assert!(out.status.success(), "{}", stderr(&out));
 
@@ -368,6 +376,7 @@ async fn the_host_a_window_starts_outlives_it_while_work_is_due() {
     let added = handle
         .submit(Command::Jobs(JobsCommand::AddSchedule {
             cron: at.format("%-S %-M %-H * * *").to_string(),
+            timezone: None,
             text: "Morning brief".into(),
             allow: vec![],
         }))

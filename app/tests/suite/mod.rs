@@ -7,6 +7,7 @@ mod gui_images;
 mod gui_mcp;
 mod gui_notify;
 mod gui_recall;
+mod gui_schedules;
 mod gui_voice;
 mod host;
 mod jobs;

@@ -192,11 +192,14 @@ pub enum JobsCommand {
         /// Which.
         id: JobId,
     },
-    /// Run a prompt on a cron schedule (UTC; 5 fields, or 6 with seconds). Answered by
-    /// `ScheduleAdded`, or `CommandFailed`.
+    /// Run a prompt on a cron schedule (5 fields, or 6 with seconds), read in a time zone.
+    /// Answered by `ScheduleAdded`, or `CommandFailed`.
     AddSchedule {
         /// When.
         cron: String,
+        /// The IANA time zone the times are in (`Europe/Paris`); none: UTC.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timezone: Option<String>,
         /// The prompt.
         text: String,
         /// Tools its runs may use without asking.

@@ -130,8 +130,12 @@ pub struct JobRecord {
 pub struct Schedule {
     /// Its id.
     pub id: String,
-    /// When: a cron expression (5 fields, or 6 with seconds first), in UTC.
+    /// When: a cron expression (5 fields, or 6 with seconds first), read in `timezone`.
     pub cron: String,
+    /// The IANA time zone its times are in (`Europe/Paris`); none: UTC (schedules made before
+    /// zones were stored).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
     /// The prompt.
     pub text: String,
     /// Tools its runs may use without asking.

@@ -40,9 +40,14 @@ pub(super) async fn handle(cx: Cx, command: JobsCommand) -> Result<(), ErrorInfo
                 job: record(&id).await?,
             });
         }
-        JobsCommand::AddSchedule { cron, text, allow } => {
-            let made =
-                schedule::new(&cron, &text, allow).map_err(|e| failed(ErrorKind::Invalid, e.0))?;
+        JobsCommand::AddSchedule {
+            cron,
+            timezone,
+            text,
+            allow,
+        } => {
+            let made = schedule::new(&cron, timezone.as_deref(), &text, allow)
+                .map_err(|e| failed(ErrorKind::Invalid, e.0))?;
             queue.add_schedule(&made).await.map_err(storage)?;
             out.emit(Event::ScheduleAdded { schedule: made });
         }

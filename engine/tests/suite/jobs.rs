@@ -282,6 +282,7 @@ async fn a_scheduled_prompt_runs_each_occurrence_once() {
     let error = h
         .refused(Command::Jobs(JobsCommand::AddSchedule {
             cron: "not a cron".into(),
+            timezone: None,
             text: "x".into(),
             allow: vec![],
         }))
@@ -293,6 +294,7 @@ async fn a_scheduled_prompt_runs_each_occurrence_once() {
     h.handle
         .submit(Command::Jobs(JobsCommand::AddSchedule {
             cron: "* * * * * *".into(),
+            timezone: None,
             text: "Morning briefing".into(),
             allow: vec![],
         }))
@@ -348,7 +350,7 @@ async fn with_redis_an_occurrence_fires_once_across_processes() {
         .await
         .unwrap();
     let mut schedule =
-        aetheria_engine::jobs::schedule::new("0 9 * * *", "Standup notes", vec![]).unwrap();
+        aetheria_engine::jobs::schedule::new("0 9 * * *", None, "Standup notes", vec![]).unwrap();
     schedule.created_ms = 0;
     a.add_schedule(&schedule).await.unwrap();
     let now = chrono::Utc::now();

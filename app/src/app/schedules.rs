@@ -1,0 +1,251 @@
+//! The Jobs tab's schedules: prompts that run on their own, each with its cron expression, its
+//! time zone and its next runs in the person's own time; a form that shows the next runs as the
+//! expression is typed and schedules it in this machine's zone; Remove. Other front ends' changes
+//! arrive as they happen (the engine says them to every client).
+
+use aetheria_engine::Handle;
+use aetheria_engine::api::jobs::Schedule;
+use aetheria_engine::api::{Command, Envelope, Event, JobsCommand, SubmissionId};
+use aetheria_engine::jobs::schedule::{local_zone, next_runs};
+use iced::widget::{button, column, container, row, text, text_input};
+use iced::{Element, Fill};
+
+use crate::theme::{self, BOLD, ButtonKind, MONO, Palette};
+
+/// The cron field's id.
+pub const CRON: &str = "schedule-cron";
+/// The prompt field's id.
+pub const PROMPT: &str = "schedule-prompt";
+
+/// Runs shown ahead.
+const AHEAD: usize = 3;
+
+/// What the schedules section does.
+#[derive(Debug, Clone)]
+pub enum ScheduleMsg {
+    Cron(String),
+    Prompt(String),
+    /// Schedule what the form holds.
+    Add,
+    /// Stop a schedule (by id).
+    Remove(String),
+}
+
+/// The schedules as this window knows them, and the form.
+#[derive(Debug, Clone)]
+pub struct Schedules {
+    /// None until the engine listed them.
+    list: Option<Vec<Schedule>>,
+    cron: String,
+    prompt: String,
+    /// This machine's time zone, which new schedules use (none: UTC).
+    zone: Option<String>,
+    /// The form's last Add, until answered.
+    adding: Option<SubmissionId>,
+    /// Why it was refused.
+    error: Option<String>,
+}
+
+impl Default for Schedules {
+    fn default() -> Self {
+        Self::new(local_zone())
+    }
+}
+
+impl Schedules {
+    /// The section, scheduling in `zone` (a test's, or this machine's).
+    pub fn new(zone: Option<String>) -> Self {
+        Self {
+            list: None,
+            cron: String::new(),
+            prompt: String::new(),
+            zone,
+            adding: None,
+            error: None,
+        }
+    }
+
+    /// The command that lists them (when the tab opens).
+    pub fn refresh() -> Command {
+        Command::Jobs(JobsCommand::ListSchedules)
+    }
+
+    pub fn update(&mut self, msg: ScheduleMsg, engine: Option<&Handle>) {
+        match msg {
+            ScheduleMsg::Cron(cron) => self.cron = cron,
+            ScheduleMsg::Prompt(prompt) => self.prompt = prompt,
+            ScheduleMsg::Add => {
+                if let Err(why) = next_runs(&self.cron, self.zone.as_deref(), now(), 1) {
+                    self.error = Some(why.0);
+                    return;
+                }
+                if self.prompt.trim().is_empty() {
+                    self.error = Some("Write the prompt it runs.".into());
+                    return;
+                }
+                let command = Command::Jobs(JobsCommand::AddSchedule {
+                    cron: self.cron.trim().to_owned(),
+                    timezone: self.zone.clone(),
+                    text: self.prompt.trim().to_owned(),
+                    allow: Vec::new(),
+                });
+                match engine.map(|e| e.submit(command)) {
+                    Some(Ok(id)) => {
+                        self.adding = Some(id);
+                        self.error = None;
+                    }
+                    Some(Err(e)) => self.error = Some(e.to_string()),
+                    None => self.error = Some("The engine is not running.".into()),
+                }
+            }
+            ScheduleMsg::Remove(id) => {
+                if let Some(engine) = engine {
+                    let _ = engine.submit(Command::Jobs(JobsCommand::RemoveSchedule { id }));
+                }
+            }
+        }
+    }
+
+    /// Follows the engine: the list, schedules added or removed by any front end, and the
+    /// answer to the form's own Add.
+    pub fn on_engine(&mut self, envelope: &Envelope) {
+        let own = self.adding.is_some() && envelope.submission == self.adding;
+        match &envelope.event {
+            Event::Schedules { schedules } => self.list = Some(schedules.clone()),
+            Event::ScheduleAdded { schedule } => {
+                let list = self.list.get_or_insert_with(Vec::new);
+                list.retain(|s| s.id != schedule.id);
+                list.push(schedule.clone());
+                if own {
+                    self.adding = None;
+                    self.cron.clear();
+                    self.prompt.clear();
+                }
+            }
+            Event::ScheduleRemoved { id } => {
+                if let Some(list) = self.list.as_mut() {
+                    list.retain(|s| &s.id != id);
+                }
+            }
+            Event::CommandFailed { error, .. } if own => {
+                self.adding = None;
+                self.error = Some(error.message.clone());
+            }
+            _ => {}
+        }
+    }
+
+    pub fn view(&self, p: Palette) -> Element<'_, ScheduleMsg> {
+        let zone = self.zone.as_deref().unwrap_or("UTC");
+        let mut col = column![
+            text(format!(
+                "SCHEDULES — PROMPTS THAT RUN ON THEIR OWN ({zone})"
+            ))
+            .font(BOLD)
+            .size(12)
+        ]
+        .spacing(8);
+        match &self.list {
+            None => col = col.push(text("Looking…").size(12).color(p.muted)),
+            Some(list) if list.is_empty() => {
+                col = col.push(text("None yet.").size(12).color(p.muted));
+            }
+            Some(list) => {
+                for schedule in list {
+                    col = col.push(self.item(p, schedule));
+                }
+            }
+        }
+        let field = |id: &'static str, hint: &'static str, value: &str| {
+            text_input(hint, value)
+                .id(id)
+                .size(13)
+                .padding(6)
+                .style(theme::input(p))
+        };
+        col = col.push(
+            field(
+                CRON,
+                "when: 0 9 * * 1-5 (minute hour day month weekday)",
+                &self.cron,
+            )
+            .on_input(ScheduleMsg::Cron),
+        );
+        col = col.push(
+            row![
+                field(PROMPT, "what to ask", &self.prompt)
+                    .on_input(ScheduleMsg::Prompt)
+                    .on_submit(ScheduleMsg::Add)
+                    .width(Fill),
+                button(text("Schedule it").font(BOLD).size(12))
+                    .padding([4, 8])
+                    .style(theme::button(p, ButtonKind::Primary))
+                    .on_press_maybe(self.adding.is_none().then_some(ScheduleMsg::Add)),
+            ]
+            .spacing(6)
+            .align_y(iced::Center),
+        );
+        if !self.cron.trim().is_empty() {
+            let preview = match runs(&self.cron, self.zone.as_deref()) {
+                Ok(runs) => (format!("Runs {runs}"), p.muted),
+                Err(why) => (why, p.danger),
+            };
+            col = col.push(text(preview.0).size(12).color(preview.1));
+        }
+        if let Some(error) = &self.error {
+            col = col.push(text(error.as_str()).size(12).color(p.danger));
+        }
+        col.into()
+    }
+
+    fn item<'a>(&self, p: Palette, schedule: &'a Schedule) -> Element<'a, ScheduleMsg> {
+        let zone = schedule.timezone.as_deref().unwrap_or("UTC");
+        let when = match runs(&schedule.cron, schedule.timezone.as_deref()) {
+            Ok(runs) => format!("next {runs}"),
+            Err(why) => why,
+        };
+        container(
+            column![
+                row![
+                    text(format!("{} · {zone}", schedule.cron))
+                        .font(MONO)
+                        .size(12)
+                        .width(Fill),
+                    button(text("Remove").font(BOLD).size(11))
+                        .padding([2, 6])
+                        .style(theme::button(p, ButtonKind::Ghost))
+                        .on_press(ScheduleMsg::Remove(schedule.id.clone())),
+                ]
+                .align_y(iced::Center),
+                text(schedule.text.as_str()).size(13),
+                text(when).size(12).color(p.muted),
+            ]
+            .spacing(4),
+        )
+        .padding(8)
+        .width(Fill)
+        .style(move |_| theme::block(&p, p.paper))
+        .into()
+    }
+}
+
+fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+/// The next runs of `cron` in `zone`, said in this machine's own time.
+fn runs(cron: &str, zone: Option<&str>) -> Result<String, String> {
+    let runs = next_runs(cron, zone, now(), AHEAD).map_err(|e| e.0)?;
+    if runs.is_empty() {
+        return Ok("never".into());
+    }
+    let said: Vec<String> = runs
+        .iter()
+        .map(|at| {
+            at.with_timezone(&chrono::Local)
+                .format("%a %-d %b %H:%M")
+                .to_string()
+        })
+        .collect();
+    Ok(said.join(", "))
+}

@@ -1,0 +1,93 @@
+//! The Jobs tab's schedules: a prompt scheduled from the window in this machine's time zone, its
+//! next runs shown while the expression is typed, a bad expression refused, and Remove.
+
+use aetheria_app::app::schedules::{CRON, PROMPT};
+use aetheria_app::app::{App, Message};
+use aetheria_app::engine_bridge::BridgeEvent;
+use aetheria_engine::api::Event;
+use aetheria_engine::config::Config;
+
+use super::gui::{click, pump, retype, shows};
+
+#[tokio::test]
+async fn a_prompt_is_scheduled_from_the_window_in_this_machine_s_zone() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::new(dir.path().join("config"), dir.path().join("data"));
+    let (handle, mut events) = aetheria_engine::Engine::start(config).await.unwrap();
+    let mut app = App::new();
+    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
+        handle,
+        provider: Some("loopback".into()),
+        workspace: vec![],
+    }));
+    click(&mut app, "JOBS");
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::Schedules { .. })
+    })
+    .await;
+    let zone = aetheria_engine::jobs::schedule::local_zone();
+    let zone_name = zone.clone().unwrap_or_else(|| "UTC".into());
+    assert!(shows(
+        &app,
+        &format!("SCHEDULES — PROMPTS THAT RUN ON THEIR OWN ({zone_name})")
+    ));
+    assert!(shows(&app, "None yet."));
+
+    retype(&mut app, CRON, 0, "61 * * * *");
+    let refused = "\"61 * * * *\" is not a cron expression";
+    assert!(
+        simulator_text_starts(&app, refused),
+        "a bad expression is said as it is typed"
+    );
+    // Nine in the morning on New Year's Day, in this zone: 2027 is a Friday, 2028 a Saturday,
+    // 2029 a Monday (shown in this machine's time, which is the schedule's).
+    retype(&mut app, CRON, "61 * * * *".len(), "0 9 1 1 *");
+    assert!(shows(
+        &app,
+        "Runs Fri 1 Jan 09:00, Sat 1 Jan 09:00, Mon 1 Jan 09:00"
+    ));
+    retype(&mut app, PROMPT, 0, "Plan the year");
+    click(&mut app, "Schedule it");
+    let mut added = None;
+    while added.is_none() {
+        let envelope = events.recv().await.unwrap();
+        if let Event::ScheduleAdded { schedule } = &envelope.event {
+            added = Some(schedule.clone());
+        }
+        let _ = app.update(Message::Bridge(BridgeEvent::Events(vec![envelope])));
+    }
+    let added = added.unwrap();
+    assert_eq!(added.timezone, zone, "stored with its zone");
+    assert_eq!(added.text, "Plan the year");
+    assert!(shows(&app, &format!("0 9 1 1 * · {zone_name}")));
+    assert!(shows(
+        &app,
+        "next Fri 1 Jan 09:00, Sat 1 Jan 09:00, Mon 1 Jan 09:00"
+    ));
+    assert!(
+        !shows(
+            &app,
+            "Runs Fri 1 Jan 09:00, Sat 1 Jan 09:00, Mon 1 Jan 09:00"
+        ),
+        "the form is cleared"
+    );
+
+    click(&mut app, "Remove");
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::ScheduleRemoved { .. })
+    })
+    .await;
+    assert!(shows(&app, "None yet."));
+}
+
+/// Whether the window shows a text that starts with `start` (a cron error goes on to croner's
+/// own words).
+fn simulator_text_starts(app: &App, start: &str) -> bool {
+    use iced_test::selector::Candidate;
+    let mut ui = iced_test::simulator(app.view());
+    ui.find(|candidate: Candidate<'_>| match candidate {
+        Candidate::Text { content, .. } if content.starts_with(start) => Some(()),
+        _ => None,
+    })
+    .is_ok()
+}
