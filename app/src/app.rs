@@ -12,6 +12,7 @@ mod links;
 pub mod memories;
 mod message;
 pub mod offline_models;
+pub mod palette;
 mod panel;
 mod pictures;
 mod sandbox;
@@ -150,6 +151,8 @@ pub struct App {
     pub(crate) export: export::Export,
     /// The data folder, where the images people attach are kept (shown and exported from there).
     pub(crate) data_dir: Option<PathBuf>,
+    /// The command palette, while open.
+    pub(crate) palette: Option<palette::CommandPalette>,
     /// The Jobs tab's schedules.
     pub(crate) schedules: schedules::Schedules,
     /// An image opened over the window: its file and pixels.
@@ -211,6 +214,7 @@ impl App {
                 .map(|(_, data)| data),
             enlarged: None,
             schedules: schedules::Schedules::default(),
+            palette: None,
             login_service: std::sync::Arc::new(crate::service::Service::of_this_program()),
         }
     }
@@ -334,16 +338,15 @@ impl App {
     /// The engine bridge, and the keyboard shortcuts.
     pub fn subscription(&self) -> Subscription<Message> {
         let bridge = engine_bridge::subscription().map(Message::Bridge);
-        let asking = self.prompting();
-        let keys =
-            iced::keyboard::listen()
-                .with(asking)
-                .filter_map(|(asking, event)| match event {
-                    iced::keyboard::Event::KeyPressed { key, modifiers, .. } => {
-                        input::shortcut(&key, modifiers, asking)
-                    }
-                    _ => None,
-                });
+        let state = (self.prompting(), self.palette.is_some());
+        let keys = iced::keyboard::listen()
+            .with(state)
+            .filter_map(|((asking, palette), event)| match event {
+                iced::keyboard::Event::KeyPressed { key, modifiers, .. } => {
+                    input::shortcut(&key, modifiers, asking, palette)
+                }
+                _ => None,
+            });
         let drops = iced::event::listen_with(|event, _status, _window| match event {
             iced::Event::Window(iced::window::Event::FileDropped(path)) => {
                 Some(Message::Attached(vec![path]))
@@ -649,13 +652,25 @@ impl App {
                 }
             }
             Message::Schedule(msg) => self.schedules.update(msg, self.engine.as_ref()),
+            Message::OpenPalette => {
+                self.palette = Some(palette::CommandPalette::default());
+                return iced::widget::operation::focus(palette::INPUT);
+            }
+            Message::Palette(msg) => {
+                let action = self.palette.as_mut().and_then(|p| p.update(msg));
+                if let Some(action) = action {
+                    self.palette = None;
+                    return self.handle(action);
+                }
+            }
             Message::Enlarge(None) => self.enlarged = None,
             Message::Enlarge(Some(path)) => match pictures::full(&path) {
                 Ok(image) => self.enlarged = Some((path, image)),
                 Err(why) => self.notice = Some(format!("The image cannot be shown: {why}")),
             },
             Message::Escape => {
-                let closed = self.enlarged.take().is_some()
+                let closed = self.palette.take().is_some()
+                    || self.enlarged.take().is_some()
                     || self.confirm_delete.take().is_some()
                     || self.renaming.take().is_some()
                     || self.settings.take().is_some();

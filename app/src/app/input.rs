@@ -37,14 +37,22 @@ pub(super) fn enter_answers(since: Option<std::time::Instant>, at: std::time::In
 }
 
 /// The window's shortcuts. While an approval waits, Enter allows once (after `ENTER_GRACE`) and
-/// Escape denies.
+/// Escape denies; while the command palette is open, the arrows move its choice.
 pub(super) fn shortcut(
     key: &iced::keyboard::Key,
     modifiers: iced::keyboard::Modifiers,
     asking: bool,
+    palette: bool,
 ) -> Option<Message> {
+    use super::palette::PaletteMsg;
     use iced::keyboard::{Key, key::Named};
     match key.as_ref() {
+        Key::Named(Named::ArrowUp) if palette && !asking => {
+            Some(Message::Palette(PaletteMsg::Move(-1)))
+        }
+        Key::Named(Named::ArrowDown) if palette && !asking => {
+            Some(Message::Palette(PaletteMsg::Move(1)))
+        }
         Key::Named(Named::Enter) if asking => {
             Some(Message::EnterOnPrompt(std::time::Instant::now()))
         }
@@ -66,6 +74,7 @@ pub(super) fn shortcut(
             "c" if modifiers.shift() => Some(Message::CopyLastAnswer),
             "," => Some(Message::OpenSettings),
             "d" if modifiers.shift() => Some(Message::ToggleTheme),
+            "p" if modifiers.shift() && !asking => Some(Message::OpenPalette),
             _ => None,
         },
         _ => None,
@@ -94,7 +103,7 @@ mod tests {
     fn shortcuts() {
         let none = Modifiers::empty();
         let is = |key: Key, m: Modifiers, asking: bool, want: &str| {
-            let got = format!("{:?}", shortcut(&key, m, asking));
+            let got = format!("{:?}", shortcut(&key, m, asking, false));
             assert!(got.contains(want), "{key:?} {m:?} asking={asking}: {got}");
         };
         is(
@@ -126,8 +135,19 @@ mod tests {
         is(Key::Named(Named::Enter), none, true, "EnterOnPrompt");
         is(Key::Named(Named::ArrowDown), none, false, "MoveSession(1)");
         is(Key::Named(Named::ArrowUp), none, false, "MoveSession(-1)");
-        assert!(shortcut(&Key::Named(Named::Enter), none, false).is_none());
-        assert!(shortcut(&Key::Character("n".into()), none, false).is_none());
+        is(
+            Key::Character("P".into()),
+            Modifiers::CTRL | Modifiers::SHIFT,
+            false,
+            "OpenPalette",
+        );
+        assert!(shortcut(&Key::Named(Named::Enter), none, false, false).is_none());
+        assert!(shortcut(&Key::Character("n".into()), none, false, false).is_none());
+        // With the palette open the arrows choose in it, not among the conversations.
+        let palette = |key| format!("{:?}", shortcut(&Key::Named(key), none, false, true));
+        assert!(palette(Named::ArrowDown).contains("Move(1)"));
+        assert!(palette(Named::ArrowUp).contains("Move(-1)"));
+        assert!(palette(Named::Escape).contains("Escape"));
     }
 
     #[test]

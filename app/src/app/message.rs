@@ -108,6 +108,10 @@ pub enum Message {
     OpenSettings,
     /// From the settings screen.
     Settings(settings::Msg),
+    /// Ctrl+Shift+P: open the command palette.
+    OpenPalette,
+    /// From the command palette.
+    Palette(super::palette::PaletteMsg),
     /// From the Jobs tab's schedules.
     Schedule(super::schedules::ScheduleMsg),
     /// Show an attached image over the window (none: close it).

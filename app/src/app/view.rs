@@ -70,6 +70,10 @@ impl App {
         let prompt = self.approvals.front().filter(|_| self.prompting());
         let modal = match (prompt, &self.confirm_delete, &self.settings) {
             (Some(approval), _, _) => Some(approval_prompt(p, approval, self.approvals.len())),
+            (None, None, None) if self.palette.is_some() => self
+                .palette
+                .as_ref()
+                .map(|palette| palette.view(p).map(Message::Palette)),
             (None, None, None) if self.enlarged.is_some() => self
                 .enlarged
                 .as_ref()

@@ -6,6 +6,7 @@ mod gui;
 mod gui_images;
 mod gui_mcp;
 mod gui_notify;
+mod gui_palette;
 mod gui_recall;
 mod gui_schedules;
 mod gui_voice;
