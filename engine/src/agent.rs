@@ -99,6 +99,14 @@ pub(crate) async fn run_turn(
     }
 }
 
+/// Prices `usage` with the turn's model: the configured price, else the list price.
+fn priced(services: &Services, usage: &mut Usage) {
+    let config = services.config();
+    usage.cost_micros = config.effective_provider().and_then(|provider| {
+        crate::provider::catalog::cost_micros(&provider, &config.prices, usage)
+    });
+}
+
 /// Runs a turn; `first_words` gets what the person said when it is the first thing said in the
 /// session (for its title).
 async fn turn(
@@ -126,6 +134,7 @@ async fn turn(
         attachments: files,
         tool_calls: vec![],
         images,
+        usage: None,
         thinking: String::new(),
         status: MessageStatus::Complete,
         created_at: Utc::now(),
@@ -251,10 +260,19 @@ async fn answer(
         if let Err(e) = written {
             return TurnEnd::Failed(e);
         }
-        if let Err(e) = recorder.answer_done(&assistant.id, &text, &calls).await {
+        // The turn's last answer keeps what the whole turn took, in the same write.
+        let last = calls.is_empty();
+        if last {
+            priced(services, usage);
+        }
+        let kept = last.then_some(*usage);
+        if let Err(e) = recorder
+            .answer_done(&assistant.id, &text, &calls, kept)
+            .await
+        {
             return TurnEnd::Failed(e);
         }
-        if calls.is_empty() {
+        if last {
             return TurnEnd::Finished(assistant.id, finish_reason);
         }
         history.push(ChatMessage::Assistant {

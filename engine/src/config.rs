@@ -236,6 +236,16 @@ impl LocalConfig {
     }
 }
 
+/// A model's price, in US dollars per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    /// Per million prompt tokens.
+    pub input: f64,
+    /// Per million completion tokens.
+    pub output: f64,
+}
+
 /// The whole configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -291,6 +301,10 @@ pub struct Config {
     /// Dictation and sound.
     #[serde(default, skip_serializing_if = "VoiceConfig::is_default")]
     pub voice: VoiceConfig,
+    /// What models cost, by model name (`[prices."gpt-4o"] input = 2.5, output = 10`): these
+    /// override the list prices this build knows.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub prices: BTreeMap<String, Price>,
     /// Whether this process runs queued jobs (the app and `aetheria worker` do; short-lived CLI
     /// commands do not). Not stored.
     #[serde(skip, default = "run_jobs")]
@@ -333,6 +347,7 @@ impl Config {
             mcp: BTreeMap::new(),
             jobs: JobsConfig::default(),
             voice: VoiceConfig::default(),
+            prices: BTreeMap::new(),
             run_jobs: true,
             config_dir,
             data_dir,

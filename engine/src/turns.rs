@@ -110,6 +110,7 @@ impl Turns {
                         attachments: Vec::new(),
                         tool_calls: Vec::new(),
                         images: Vec::new(),
+                        usage: None,
                         thinking: String::new(),
                         status: MessageStatus::Streaming,
                         created_at: chrono::Utc::now(),

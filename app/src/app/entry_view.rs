@@ -64,7 +64,7 @@ pub(super) fn entry_view<'a>(
             }
             bubble(p, "YOU", p.accent, content.into())
         }
-        Entry::Answer { state, .. } => {
+        Entry::Answer { state, usage, .. } => {
             let actions = markdown::view::Actions {
                 open: Message::OpenLink,
                 copy: Message::Copy,
@@ -87,6 +87,9 @@ pub(super) fn entry_view<'a>(
             };
             if let Some(note) = note {
                 col = col.push(label(format!("[{note}]")).color(p.muted));
+            }
+            if let Some(usage) = usage {
+                col = col.push(text(spent(usage)).font(MONO).size(11).color(p.muted));
             }
             bubble(p, "AETHERIA", p.assistant, col.into())
         }
@@ -237,6 +240,41 @@ pub(super) fn status_badge(p: Palette, status: ToolStatus) -> (&'static str, ice
     }
 }
 
+/// What a turn (or a conversation) took: tokens in and out, and the cost when it is known.
+pub(super) fn spent(usage: &aetheria_engine::api::Usage) -> String {
+    let tokens = format!(
+        "{} in · {} out",
+        thousands(usage.input_tokens),
+        thousands(usage.output_tokens)
+    );
+    match usage.cost_micros {
+        Some(0) => format!("{tokens} · no cost"),
+        Some(micros) => {
+            #[allow(clippy::cast_precision_loss)]
+            let dollars = micros as f64 / 1e6;
+            if dollars < 0.01 {
+                format!("{tokens} · ${dollars:.4}")
+            } else {
+                format!("{tokens} · ${dollars:.2}")
+            }
+        }
+        None => tokens,
+    }
+}
+
+/// `1234567` as `1,234,567`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Thumbnails of a message's images, each opening the image over the window.
 fn thumbnails<'a>(p: Palette, pictures: &[super::pictures::Picture]) -> Element<'a, Message> {
     let mut line = row![].spacing(10);
@@ -310,4 +348,30 @@ pub(crate) fn pretty(arguments: &str) -> String {
         .ok()
         .and_then(|v| serde_json::to_string_pretty(&v).ok())
         .unwrap_or_else(|| arguments.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use aetheria_engine::api::Usage;
+
+    use super::spent;
+
+    #[test]
+    fn usage_reads_as_tokens_and_dollars() {
+        let usage = |cost_micros| Usage {
+            input_tokens: 1_234_567,
+            output_tokens: 890,
+            cost_micros,
+        };
+        assert_eq!(spent(&usage(None)), "1,234,567 in · 890 out");
+        assert_eq!(spent(&usage(Some(0))), "1,234,567 in · 890 out · no cost");
+        assert_eq!(
+            spent(&usage(Some(1_234))),
+            "1,234,567 in · 890 out · $0.0012"
+        );
+        assert_eq!(
+            spent(&usage(Some(3_456_789))),
+            "1,234,567 in · 890 out · $3.46"
+        );
+    }
 }

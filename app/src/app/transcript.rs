@@ -260,6 +260,12 @@ impl Transcript {
         }
     }
 
+    /// What every turn shown took, added up.
+    #[must_use]
+    pub fn total_usage(&self) -> Option<aetheria_engine::api::Usage> {
+        self.conversation.total_usage()
+    }
+
     /// The text of the last answer, for copying.
     #[must_use]
     pub fn last_answer(&self) -> Option<&str> {
@@ -415,6 +421,7 @@ mod tests {
             tool_calls: vec![],
             attachments: vec![],
             images: vec![],
+            usage: None,
             thinking: "Let me think.".into(),
             status: MessageStatus::Complete,
             created_at: chrono::Utc::now(),
@@ -437,6 +444,7 @@ mod tests {
             tool_calls: vec![],
             attachments: vec![],
             images: vec![],
+            usage: None,
             thinking: String::new(),
             status: MessageStatus::Complete,
             created_at: chrono::Utc::now(),

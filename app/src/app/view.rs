@@ -224,6 +224,15 @@ impl App {
         let mut chips = row![chip(p, model, p.assistant), chip(p, &workspace, p.tool)]
             .spacing(10)
             .align_y(iced::Center);
+        // What this conversation took so far, added up.
+        if let Some(total) = self.transcript.total_usage() {
+            chips = chips.push(
+                text(super::entry_view::spent(&total))
+                    .font(MONO)
+                    .size(11)
+                    .color(p.muted),
+            );
+        }
         if self.current.is_some() {
             chips = chips
                 .push(Space::new().width(Fill))

@@ -27,6 +27,7 @@ fn message(role: Role, content: &str, images: Vec<PathBuf>) -> MessageRecord {
         attachments: Vec::new(),
         tool_calls: Vec::new(),
         images,
+        usage: None,
         thinking: String::new(),
         status: MessageStatus::Complete,
         created_at: chrono::Utc::now(),

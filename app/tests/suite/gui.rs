@@ -665,6 +665,7 @@ async fn main_screen_snapshots_in_both_themes() {
         tool_calls: vec![],
         attachments: vec![],
         images: vec![],
+        usage: None,
         thinking: String::new(),
         status: MessageStatus::Complete,
         created_at: at,

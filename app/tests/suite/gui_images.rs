@@ -126,6 +126,7 @@ async fn a_stored_message_naming_a_host_file_shows_no_image() {
         attachments: Vec::new(),
         tool_calls: Vec::new(),
         images: vec![secret.clone(), "../../secret.png".into(), corrupt.into()],
+        usage: None,
         thinking: String::new(),
         status: MessageStatus::Complete,
         created_at: chrono::Utc::now(),

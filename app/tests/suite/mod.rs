@@ -9,6 +9,7 @@ mod gui_notify;
 mod gui_palette;
 mod gui_recall;
 mod gui_schedules;
+mod gui_usage;
 mod gui_voice;
 mod host;
 mod jobs;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use crate::{
     ApprovalScope, Effect, Event, MessageId, MessageRecord, MessageStatus, Role, SessionId,
-    ToolCallId, ToolCallRecord, ToolKind, ToolStatus,
+    ToolCallId, ToolCallRecord, ToolKind, ToolStatus, Usage,
 };
 
 /// Bytes of a tool's live output kept per call (the end of it).
@@ -46,6 +46,8 @@ pub enum Entry {
         text: String,
         /// Whether it is still coming, and how it ended.
         state: AnswerState,
+        /// What the turn it ended took (on a turn's last answer, once it finished).
+        usage: Option<Usage>,
     },
     /// A tool call.
     Tool(ToolEntry),
@@ -210,6 +212,7 @@ impl Conversation {
                             id: m.id.clone(),
                             text: m.content.clone(),
                             state,
+                            usage: m.usage,
                         });
                     }
                     for c in calls.iter().filter(|c| c.message.as_ref() == Some(&m.id)) {
@@ -235,6 +238,18 @@ impl Conversation {
     #[must_use]
     pub fn entries(&self) -> &[Entry] {
         &self.entries
+    }
+
+    /// What every turn shown took, added up (the cost only when every turn's is known).
+    #[must_use]
+    pub fn total_usage(&self) -> Option<Usage> {
+        self.entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Answer { usage, .. } => *usage,
+                _ => None,
+            })
+            .reduce(Usage::plus)
     }
 
     /// The entry of a stored message or tool call (by id).
@@ -406,7 +421,22 @@ impl Conversation {
             Event::ContextCompacted { detail, .. } => vec![self.push(Entry::Compacted {
                 detail: detail.clone(),
             })],
-            Event::TurnFinished { .. } => self.end_turn(TurnEnding::Finished),
+            Event::TurnFinished { message, usage, .. } => {
+                let mut changes = self.end_turn(TurnEnding::Finished);
+                let ix = self
+                    .entries
+                    .iter()
+                    .rposition(|e| matches!(e, Entry::Answer { id, .. } if id == message));
+                if let Some(ix) = ix
+                    && let Entry::Answer { usage: kept, .. } = &mut self.entries[ix]
+                {
+                    *kept = Some(*usage);
+                    if !changes.contains(&Change::Updated(ix)) {
+                        changes.push(Change::Updated(ix));
+                    }
+                }
+                changes
+            }
             Event::TurnFailed { error, .. } => {
                 self.end_turn(TurnEnding::Failed(error.message.clone()))
             }
@@ -432,6 +462,7 @@ impl Conversation {
             id: message.clone(),
             text: delta.to_owned(),
             state: AnswerState::Streaming,
+            usage: None,
         })
     }
 

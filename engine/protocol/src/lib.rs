@@ -373,6 +373,9 @@ pub struct MessageRecord {
     /// Images the person attached (copies kept in the data folder, sent again with the history).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<PathBuf>,
+    /// What the turn this answer ended took (its tokens and cost), on the turn's last answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
     /// The model's reasoning before the answer, when it showed it (shown collapsed).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub thinking: String,
@@ -405,13 +408,29 @@ pub struct ToolCallRecord {
     pub log: String,
 }
 
-/// Token counts a provider reported.
+/// Token counts a provider reported, and what they cost where the model's price is known.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     /// Prompt tokens.
     pub input_tokens: u64,
     /// Completion tokens.
     pub output_tokens: u64,
+    /// Their cost in millionths of a US dollar (a model run on this machine costs nothing;
+    /// none: the price is not known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_micros: Option<u64>,
+}
+
+impl Usage {
+    /// The tokens and cost of both (a cost known only when both are).
+    #[must_use]
+    pub fn plus(self, other: Self) -> Self {
+        Self {
+            input_tokens: self.input_tokens + other.input_tokens,
+            output_tokens: self.output_tokens + other.output_tokens,
+            cost_micros: self.cost_micros.zip(other.cost_micros).map(|(a, b)| a + b),
+        }
+    }
 }
 
 /// What kind of failure; front ends choose wording and recovery from it.

@@ -301,6 +301,7 @@ fn a_stored_session_reads_back_as_it_streamed() {
         } else {
             vec![]
         },
+        usage: None,
         thinking: thinking.into(),
         status: MessageStatus::Cancelled,
         created_at: chrono::Utc::now(),
@@ -392,6 +393,7 @@ fn another_front_ends_turn_shows_and_a_session_opened_mid_turn_goes_on() {
         attachments: vec![],
         tool_calls: vec![],
         images: vec![],
+        usage: None,
         thinking: String::new(),
         status: MessageStatus::Streaming,
         created_at: chrono::Utc::now(),

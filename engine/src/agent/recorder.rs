@@ -9,7 +9,7 @@ use chrono::Utc;
 
 use crate::api::{
     ErrorInfo, ErrorKind, Event, MessageId, MessageRecord, MessageStatus, Role, SessionId,
-    SessionSummary, ToolCallRecord, ToolCallRequest,
+    SessionSummary, ToolCallRecord, ToolCallRequest, Usage,
 };
 use crate::outbox::Outbox;
 use crate::store::{MemoryError, Store};
@@ -94,6 +94,7 @@ pub(super) fn answer_row() -> MessageRecord {
         tool_calls: vec![],
         attachments: vec![],
         images: vec![],
+        usage: None,
         thinking: String::new(),
         status: MessageStatus::Streaming,
         created_at: Utc::now(),
@@ -173,7 +174,7 @@ impl Recorder {
 
     /// An answer was cut (stopped or failed): what came is kept, marked so.
     pub(super) async fn answer_cut(&self, id: &MessageId, text: &str, status: MessageStatus) {
-        logged(self.store.update_message(id, text, &[], status).await);
+        logged(self.store.update_message(id, text, &[], status, None).await);
     }
 
     /// An answer is complete, with the calls it asked for.
@@ -182,9 +183,10 @@ impl Recorder {
         id: &MessageId,
         text: &str,
         calls: &[ToolCallRequest],
+        usage: Option<Usage>,
     ) -> Result<(), ErrorInfo> {
         self.store
-            .update_message(id, text, calls, MessageStatus::Complete)
+            .update_message(id, text, calls, MessageStatus::Complete, usage)
             .await
             .map_err(storage)
     }

@@ -443,7 +443,8 @@ mod tests {
                 ResponseEvent::ThinkingDelta("The person wants files.".into()),
                 ResponseEvent::Usage(Usage {
                     input_tokens: 21,
-                    output_tokens: 30
+                    output_tokens: 30,
+                    cost_micros: None
                 }),
                 ResponseEvent::ToolCall(ToolCallRequest {
                     id: ToolCallId::from("toolu_1"),

@@ -204,6 +204,57 @@ fn gemini_models(body: &Value) -> Vec<ModelInfo> {
         .collect()
 }
 
+/// List prices this build knows, in US dollars per million tokens (prompt, completion), by the
+/// start of the model's id; the longest match wins. Prices change: `[prices]` in the config
+/// overrides them.
+const PRICES: &[(&str, f64, f64)] = &[
+    ("gpt-4o-mini", 0.15, 0.60),
+    ("gpt-4o", 2.50, 10.00),
+    ("gpt-4.1-nano", 0.10, 0.40),
+    ("gpt-4.1-mini", 0.40, 1.60),
+    ("gpt-4.1", 2.00, 8.00),
+    ("o3-mini", 1.10, 4.40),
+    ("o4-mini", 1.10, 4.40),
+    ("claude-3-5-haiku", 0.80, 4.00),
+    ("claude-3-5-sonnet", 3.00, 15.00),
+    ("claude-3-7-sonnet", 3.00, 15.00),
+    ("claude-sonnet-4", 3.00, 15.00),
+    ("claude-opus-4", 15.00, 75.00),
+    ("gemini-2.0-flash", 0.10, 0.40),
+    ("gemini-2.5-flash", 0.30, 2.50),
+    ("gemini-2.5-pro", 1.25, 10.00),
+];
+
+/// What `usage` of `provider`'s model cost, in millionths of a dollar: nothing on this machine's
+/// own runtime; the configured price, else the list price; none when neither is known.
+pub(crate) fn cost_micros(
+    provider: &ProviderConfig,
+    prices: &std::collections::BTreeMap<String, crate::config::Price>,
+    usage: &crate::api::Usage,
+) -> Option<u64> {
+    if provider.wire == Wire::Local {
+        return Some(0);
+    }
+    let (input, output) = match prices.get(&provider.model) {
+        Some(price) => (price.input, price.output),
+        None => PRICES
+            .iter()
+            .filter(|(id, ..)| provider.model.starts_with(id))
+            .max_by_key(|(id, ..)| id.len())
+            .map(|&(_, input, output)| (input, output))?,
+    };
+    // Dollars per million tokens are millionths of a dollar per token.
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    let micros = (usage.input_tokens as f64 * input + usage.output_tokens as f64 * output)
+        .max(0.0)
+        .round() as u64;
+    Some(micros)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,5 +293,59 @@ mod tests {
         assert_eq!(models[0].id, "gemini-2.5-flash");
         assert_eq!(models[0].context_window, 1_000_000);
         assert!(models[0].vision);
+    }
+
+    #[test]
+    fn a_turn_costs_the_configured_price_else_the_list_price() {
+        use crate::api::Usage;
+        let usage = Usage {
+            input_tokens: 1_000,
+            output_tokens: 200,
+            cost_micros: None,
+        };
+        let provider = |wire, model: &str| ProviderConfig {
+            name: "p".into(),
+            wire,
+            base_url: String::new(),
+            model: model.into(),
+            key_env: None,
+            key_ref: None,
+            context_window: None,
+            vision: None,
+        };
+        let none = std::collections::BTreeMap::new();
+        // gpt-4o-mini, not gpt-4o: the longest known start wins. 1000 × 0.15 + 200 × 0.60.
+        assert_eq!(
+            cost_micros(
+                &provider(Wire::Openai, "gpt-4o-mini-2024-07-18"),
+                &none,
+                &usage
+            ),
+            Some(270)
+        );
+        assert_eq!(
+            cost_micros(&provider(Wire::Openai, "gpt-4o"), &none, &usage),
+            Some(4_500)
+        );
+        assert_eq!(
+            cost_micros(&provider(Wire::Openai, "mystery-model"), &none, &usage),
+            None
+        );
+        assert_eq!(
+            cost_micros(&provider(Wire::Local, "smollm2"), &none, &usage),
+            Some(0)
+        );
+        let mut prices = std::collections::BTreeMap::new();
+        prices.insert(
+            "mystery-model".to_owned(),
+            crate::config::Price {
+                input: 1.0,
+                output: 2.5,
+            },
+        );
+        assert_eq!(
+            cost_micros(&provider(Wire::Openai, "mystery-model"), &prices, &usage),
+            Some(1_500)
+        );
     }
 }

@@ -192,6 +192,7 @@ async fn complete(
             ResponseEvent::Usage(Usage {
                 input_tokens: usage["prompt_tokens"].as_u64().unwrap_or(0),
                 output_tokens: usage["completion_tokens"].as_u64().unwrap_or(0),
+                cost_micros: None,
             }),
         )
         .await?;
@@ -305,6 +306,7 @@ impl Answer {
             out.push(ResponseEvent::Usage(Usage {
                 input_tokens: usage.prompt_tokens.unwrap_or(0),
                 output_tokens: usage.completion_tokens.unwrap_or(0),
+                cost_micros: None,
             }));
         }
         for choice in chunk.choices {
@@ -708,7 +710,8 @@ mod tests {
                 ResponseEvent::TextDelta("Hé wörld ✓ 日本語".into()),
                 ResponseEvent::Usage(Usage {
                     input_tokens: 5,
-                    output_tokens: 7
+                    output_tokens: 7,
+                    cost_micros: None
                 }),
                 ResponseEvent::ToolCall(ToolCallRequest {
                     id: ToolCallId::from("call_q"),

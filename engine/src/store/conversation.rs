@@ -11,7 +11,7 @@ use super::recent::Conversation;
 use super::{MemoryError, Result, Store, decode, document, now_ms};
 use crate::api::{
     Attachment, MessageId, MessageRecord, MessageStatus, SessionId, SessionSummary, ToolCallRecord,
-    ToolCallRequest,
+    ToolCallRequest, Usage,
 };
 
 /// A session's messages, oldest first.
@@ -255,15 +255,17 @@ impl Store {
         content: &str,
         tool_calls: &[ToolCallRequest],
         status: MessageStatus,
+        usage: Option<Usage>,
     ) -> Result<()> {
         let written = self
-            .store_message_update(id, content, tool_calls, status)
+            .store_message_update(id, content, tool_calls, status, usage)
             .await;
         self.noted(written, |recent| {
             recent.change_message(id, |m| {
                 content.clone_into(&mut m.content);
                 tool_calls.clone_into(&mut m.tool_calls);
                 m.status = status;
+                m.usage = usage;
             });
         })
     }
@@ -274,13 +276,15 @@ impl Store {
         content: &str,
         tool_calls: &[ToolCallRequest],
         status: MessageStatus,
+        usage: Option<Usage>,
     ) -> Result<()> {
-        const UPDATE: &str = "UPDATE message SET content = $content, tool_calls = $calls, status = $status WHERE uid = $uid RETURN session, role";
+        const UPDATE: &str = "UPDATE message SET content = $content, tool_calls = $calls, status = $status, usage = $usage WHERE uid = $uid RETURN session, role";
         let vars = json!({
             "uid": id,
             "content": content,
             "calls": tool_calls,
             "status": status,
+            "usage": usage,
         });
         // The whole text replaces the parts stored as it streamed, in the same transaction.
         let parted = self.parted.lock().is_ok_and(|p| p.contains(id));
@@ -548,7 +552,13 @@ mod tests {
         assert!(store.search("wombat", 5).await.unwrap().is_empty());
 
         store
-            .update_message(&answer.id, "Hello, wombat!", &[], MessageStatus::Complete)
+            .update_message(
+                &answer.id,
+                "Hello, wombat!",
+                &[],
+                MessageStatus::Complete,
+                None,
+            )
             .await
             .unwrap();
         assert_eq!(part_rows(&store).await, 0);
@@ -628,7 +638,7 @@ mod tests {
                     .unwrap();
             }
             store
-                .update_message(&answer.id, &text, &[], MessageStatus::Complete)
+                .update_message(&answer.id, &text, &[], MessageStatus::Complete, None)
                 .await
                 .unwrap();
             assert_eq!(store.messages(&s).await.unwrap()[0].content, text);

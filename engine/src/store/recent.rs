@@ -269,7 +269,7 @@ mod tests {
                     ];
                     let status = [MessageStatus::Streaming, MessageStatus::Complete][pick(2)];
                     store
-                        .update_message(id, &text, &calls, status)
+                        .update_message(id, &text, &calls, status, None)
                         .await
                         .unwrap();
                 }

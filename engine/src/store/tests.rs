@@ -22,6 +22,7 @@ pub(super) fn message(role: Role, text: &str) -> MessageRecord {
         tool_calls: vec![],
         attachments: vec![],
         images: vec![],
+        usage: None,
         thinking: String::new(),
         status: MessageStatus::Complete,
         created_at: Utc::now(),
@@ -50,6 +51,7 @@ async fn sessions_messages_and_calls_round_trip() {
             "hi there",
             std::slice::from_ref(&call),
             MessageStatus::Complete,
+            None,
         )
         .await
         .unwrap();
@@ -153,11 +155,23 @@ async fn history_search_gets_an_answer_once_it_is_final_or_recovered() {
         hits.into_iter().map(|h| h.message).collect()
     };
     store
-        .update_message(&finished.id, "partial zebra", &[], MessageStatus::Streaming)
+        .update_message(
+            &finished.id,
+            "partial zebra",
+            &[],
+            MessageStatus::Streaming,
+            None,
+        )
         .await
         .unwrap();
     store
-        .update_message(&left.id, "partial okapi", &[], MessageStatus::Streaming)
+        .update_message(
+            &left.id,
+            "partial okapi",
+            &[],
+            MessageStatus::Streaming,
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -166,7 +180,13 @@ async fn history_search_gets_an_answer_once_it_is_final_or_recovered() {
     );
     assert!(found(&store, "zebra").await.is_empty());
     store
-        .update_message(&finished.id, "whole zebra", &[], MessageStatus::Complete)
+        .update_message(
+            &finished.id,
+            "whole zebra",
+            &[],
+            MessageStatus::Complete,
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(

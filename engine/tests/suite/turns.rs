@@ -564,3 +564,70 @@ async fn an_answer_that_never_ends_is_stopped_at_its_limit() {
         assert!(error.message.contains(expected), "{}", error.message);
     }
 }
+
+/// A turn's tokens and cost: priced from the config (`[prices]`), said with `TurnFinished`, kept
+/// with the turn's last answer, and read back with the session (the cost is none for a model
+/// whose price is not known).
+#[tokio::test]
+async fn a_turn_s_tokens_and_cost_are_said_and_kept_with_its_answer() {
+    let mut h = Harness::start_with(
+        vec![Reply::text(&["a", "b", "c", "d"]), Reply::text(&["e"])],
+        |config| {
+            config.prices.insert(
+                "test-model".into(),
+                aetheria_engine::config::Price {
+                    input: 1.5,
+                    output: 10.0,
+                },
+            );
+        },
+    )
+    .await;
+    let session = h.new_session().await;
+    let events = h.turn(&session, "count").await;
+    let Some(Event::TurnFinished { usage, message, .. }) = events.last() else {
+        panic!("no TurnFinished: {events:?}");
+    };
+    // 12 prompt tokens at $1.50 and 4 completion tokens at $10 per million: 58 millionths.
+    assert_eq!(
+        (usage.input_tokens, usage.output_tokens, usage.cost_micros),
+        (12, 4, Some(58))
+    );
+    let message = message.clone();
+    // Kept once the turn has ended: loading the session shows it.
+    h.until(|e| matches!(e, Event::SessionUpdated { .. })).await;
+    h.handle
+        .submit(Command::Session(SessionCommand::Load {
+            session: session.clone(),
+        }))
+        .unwrap();
+    let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
+    let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else {
+        unreachable!()
+    };
+    let answer = messages.iter().find(|m| m.id == message).unwrap();
+    assert_eq!(answer.usage.map(|u| u.cost_micros), Some(Some(58)));
+    let user = messages.iter().find(|m| m.role == Role::User).unwrap();
+    assert_eq!(user.usage, None);
+    // The reducer adds up the session's turns.
+    let conversation = aetheria_engine::api::conversation::Conversation::from_history(
+        session.clone(),
+        messages,
+        &[],
+    );
+    let events = h.turn(&session, "once more").await;
+    let Some(Event::TurnFinished { usage: second, .. }) = events.last() else {
+        panic!("no TurnFinished: {events:?}");
+    };
+    let mut conversation = conversation;
+    for event in &events {
+        conversation.apply(event);
+    }
+    let total = conversation.total_usage().unwrap();
+    assert_eq!(
+        total.input_tokens,
+        12 + second.input_tokens,
+        "both turns: {total:?}"
+    );
+    assert_eq!(total.cost_micros, Some(58 + second.cost_micros.unwrap()));
+}
