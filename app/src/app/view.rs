@@ -219,26 +219,33 @@ impl App {
                 .push(btn(p, ButtonKind::Secondary, "Rename").on_press(Message::StartRename))
                 .push(btn(p, ButtonKind::Secondary, "Delete").on_press(Message::AskDelete));
         }
-        // The model and workspace sit under the title, so a long title keeps one line; so does
-        // Export, at the line's end.
-        let mut chips = row![chip(p, model, p.assistant), chip(p, &workspace, p.tool)]
+        // The model and workspace sit under the title, so a long title keeps one line.
+        let chips = row![chip(p, model, p.assistant), chip(p, &workspace, p.tool)]
             .spacing(10)
             .align_y(iced::Center);
-        // What this conversation took so far, added up.
-        if let Some(total) = self.transcript.total_usage() {
-            chips = chips.push(
-                text(super::entry_view::spent(&total))
+        // Under them, what this conversation took so far and its Export: a line of its own, so
+        // neither is pushed out of a narrow window.
+        let total = self.transcript.total_usage();
+        let spent = (self.current.is_some() || total.is_some()).then(|| {
+            let said = total.map(|total| super::entry_view::spent(&total));
+            let mut line = row![
+                text(said.unwrap_or_default())
                     .font(MONO)
                     .size(11)
-                    .color(p.muted),
-            );
-        }
-        if self.current.is_some() {
-            chips = chips
-                .push(Space::new().width(Fill))
-                .push(self.export.view(p).map(Message::Export));
-        }
+                    .color(p.muted)
+                    .width(Fill)
+            ]
+            .spacing(10)
+            .align_y(iced::Center);
+            if self.current.is_some() {
+                line = line.push(self.export.view(p).map(Message::Export));
+            }
+            line
+        });
         let mut header = column![header, chips].spacing(8);
+        if let Some(spent) = spent {
+            header = header.push(spent);
+        }
         if let Some((worked, said)) = &self.export.said {
             let color = if *worked { p.ok } else { p.danger };
             header = header.push(text(said.as_str()).size(13).color(color));

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use aetheria_app::app::Message;
 use aetheria_app::app::export::ExportMsg;
-use aetheria_app::app::{App, Message};
 use aetheria_app::engine_bridge::BridgeEvent;
 use aetheria_app::export::{self, Format};
 use aetheria_engine::api::{
@@ -249,14 +249,8 @@ async fn the_window_exports_the_open_conversation_with_its_image() {
     let mut provider = super::gui::loopback("loopback", &server);
     provider.vision = Some(true);
     config.use_provider(provider);
-    let (handle, mut events) = aetheria_engine::Engine::start(config).await.unwrap();
-    let mut app = App::new();
+    let (mut app, mut events) = super::gui::window_on(config).await;
     app.use_data_dir(data.clone());
-    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
-        handle,
-        provider: Some("loopback".into()),
-        workspace: vec![],
-    }));
     let picture = dir.path().join("dot.png");
     std::fs::write(&picture, png()).unwrap();
     let _ = app.update(Message::Attached(vec![picture]));

@@ -38,6 +38,14 @@ fn ready(app: &mut App, handle: aetheria_engine::Handle, provider: Option<&str>)
     }));
 }
 
+/// A window on a new engine of `config`, handed it as the bridge does (its provider "loopback").
+pub(super) async fn window_on(config: Config) -> (App, Events) {
+    let (handle, events) = Engine::start(config).await.unwrap();
+    let mut app = App::new();
+    ready(&mut app, handle, Some("loopback"));
+    (app, events)
+}
+
 /// Feeds engine events to the app until one matches (inclusive).
 pub(super) async fn pump(app: &mut App, events: &mut Events, until: impl Fn(&Event) -> bool) {
     loop {

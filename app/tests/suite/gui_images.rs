@@ -33,14 +33,8 @@ async fn an_attached_image_shows_in_the_message_and_opens_over_the_window() {
     let mut provider = super::gui::loopback("loopback", &server);
     provider.vision = Some(true);
     config.use_provider(provider);
-    let (handle, mut events) = aetheria_engine::Engine::start(config).await.unwrap();
-    let mut app = App::new();
+    let (mut app, mut events) = super::gui::window_on(config).await;
     app.use_data_dir(data.clone());
-    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
-        handle,
-        provider: Some("loopback".into()),
-        workspace: vec![],
-    }));
     let picture = dir.path().join("dot.png");
     std::fs::write(&picture, png()).unwrap();
     let _ = app.update(Message::Attached(vec![picture]));
@@ -108,14 +102,8 @@ async fn a_stored_message_naming_a_host_file_shows_no_image() {
     )
     .unwrap();
     let config = Config::new(dir.path().join("config"), data.clone());
-    let (handle, _events) = aetheria_engine::Engine::start(config).await.unwrap();
-    let mut app = App::new();
+    let (mut app, _events) = super::gui::window_on(config).await;
     app.use_data_dir(data);
-    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
-        handle,
-        provider: Some("loopback".into()),
-        workspace: vec![],
-    }));
     let session = SessionId::new();
     let _ = app.update(Message::OpenSession(session.clone()));
     // What a shared database could hand the window: a message whose image is a host file.

@@ -2,8 +2,8 @@
 //! the engine's test fixtures): added from its command line with no terminal, saved, started,
 //! its tools listed; a bad entry refused with a reason; turned off and removed.
 
+use aetheria_app::app::Message;
 use aetheria_app::app::settings::{self, mcp_add};
-use aetheria_app::app::{App, Message};
 use aetheria_app::engine_bridge::BridgeEvent;
 use aetheria_engine::api::{Event, McpState};
 use aetheria_engine::config::Config;
@@ -25,13 +25,7 @@ async fn settings_add_an_mcp_server_from_its_command_line_and_list_its_tools() {
     );
     let dir = tempfile::tempdir().unwrap();
     let config = Config::new(dir.path().join("config"), dir.path().join("data"));
-    let (handle, mut events) = aetheria_engine::Engine::start(config).await.unwrap();
-    let mut app = App::new();
-    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
-        handle,
-        provider: Some("loopback".into()),
-        workspace: vec![],
-    }));
+    let (mut app, mut events) = super::gui::window_on(config).await;
     let _ = app.update(Message::OpenSettings);
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::McpServers { .. })

@@ -1,8 +1,7 @@
 //! The command palette: Ctrl+Shift+P lists every action with its shortcut; typed words narrow it;
 //! Enter runs the chosen one and closes it; Esc closes it without running anything.
 
-use aetheria_app::app::{App, Message, palette};
-use aetheria_app::engine_bridge::BridgeEvent;
+use aetheria_app::app::{Message, palette};
 use aetheria_app::theme::Mode;
 use aetheria_engine::config::Config;
 use iced::keyboard::{Key, key::Named};
@@ -15,13 +14,7 @@ use super::gui::shows;
 async fn the_palette_finds_an_action_by_its_words_and_runs_it() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::new(dir.path().join("config"), dir.path().join("data"));
-    let (handle, _events) = aetheria_engine::Engine::start(config).await.unwrap();
-    let mut app = App::new();
-    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
-        handle,
-        provider: Some("loopback".into()),
-        workspace: vec![],
-    }));
+    let (mut app, _events) = super::gui::window_on(config).await;
     let _ = app.update(Message::OpenPalette);
     assert!(shows(&app, "COMMANDS"));
     for (name, keys) in [

@@ -13,13 +13,7 @@ use super::gui::{click, pump, retype, shows};
 async fn a_prompt_is_scheduled_from_the_window_in_this_machine_s_zone() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::new(dir.path().join("config"), dir.path().join("data"));
-    let (handle, mut events) = aetheria_engine::Engine::start(config).await.unwrap();
-    let mut app = App::new();
-    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
-        handle,
-        provider: Some("loopback".into()),
-        workspace: vec![],
-    }));
+    let (mut app, mut events) = super::gui::window_on(config).await;
     click(&mut app, "JOBS");
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::Schedules { .. })

@@ -1,8 +1,6 @@
 //! What turns take, in the window: each finished turn's tokens and cost under its answer, and the
-//! conversation's total beside the model, priced from the config.
+//! conversation's total under the model, priced from the config.
 
-use aetheria_app::app::{App, Message};
-use aetheria_app::engine_bridge::BridgeEvent;
 use aetheria_engine::api::Event;
 use aetheria_engine::config::{Config, Price};
 use aetheria_engine::testkit::{Reply, ScriptedServer};
@@ -25,13 +23,7 @@ async fn each_turn_shows_its_tokens_and_cost_and_the_conversation_its_total() {
             output: 1000.0,
         },
     );
-    let (handle, mut events) = aetheria_engine::Engine::start(config).await.unwrap();
-    let mut app = App::new();
-    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
-        handle,
-        provider: Some("loopback".into()),
-        workspace: vec![],
-    }));
+    let (mut app, mut events) = super::gui::window_on(config).await;
     type_and_send(&mut app, "Count");
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::TurnFinished { .. })
