@@ -2,7 +2,8 @@
 # Runs the app in a real window under Xvfb against the scripted loopback provider, drives it like a
 # person with xdotool, and saves screenshots: main (light), approval prompt, settings, the sandbox
 # tab with a real code run (when a sandbox is available), dictation held on Ctrl+Space (a WAV of
-# espeak-ng speech stands in for the microphone; the real tiny.en model transcribes), main (dark).
+# espeak-ng speech stands in for the microphone; the real tiny.en model transcribes), a prompt
+# scheduled in the Jobs tab, the command palette, main (dark) and the palette in the dark theme.
 # Fails when the app crashes or a screenshot is blank. Usage: installer/screenshots.sh [OUT_DIR]
 # AETHERIA_SCREENSHOT_PROFILE=release (what .ci/run uses) shoots the release build, made exactly as
 # the packages make it (installer/release-env.sh), so installer/test-packages.sh reuses it;
@@ -134,8 +135,36 @@ if [ -n "$DICTATE" ]; then
   xdotool key Return
   sleep 2
 fi
+# The Jobs tab through the command palette, and a prompt scheduled there (its fields sit at fixed
+# places in the right panel of this 1280×800 screen); the engine must have it.
+xdotool key ctrl+shift+p
+sleep 0.5
+xdotool type --delay 20 "jobs"
+xdotool key Return
+sleep 1
+xdotool mousemove 1080 254 click 1
+sleep 0.3
+xdotool type --delay 15 "0 9 * * 1-5"
+xdotool mousemove 1035 291 click 1
+sleep 0.3
+xdotool type --delay 15 "Summarise my inbox"
+xdotool key Return
+shot schedules 2
+AETHERIA_CONFIG_DIR="$WORK/config" AETHERIA_DATA_DIR="$WORK/data" "$BIN" jobs schedules 2>&1 \
+  | grep -q "0 9 \* \* 1-5 .*Summarise my inbox" \
+  || { echo "the schedule made in the window is not in the engine"; tail -20 "$WORK/app.log"; exit 1; }
+xdotool key ctrl+shift+p
+sleep 0.5
+xdotool type --delay 20 "conv"
+shot palette 1.5
+xdotool key Escape
 xdotool key ctrl+shift+d
 shot main-dark 1.5
+xdotool key ctrl+shift+p
+sleep 0.5
+xdotool type --delay 20 "export"
+shot palette-dark 1.5
+xdotool key Escape
 alive
 # Quit as a logout would (SIGTERM): the app must stop its engine, remove its sandboxes and exit.
 pid=$(xdotool getwindowpid "$WIN")

@@ -86,11 +86,13 @@ impl App {
             (None, None, None) => None,
         };
         let dim = move |_: &iced::Theme| {
+            // Dimmed toward black in both themes (God Mode's shadow is neon green, which tinted
+            // the whole window behind a dialog).
             theme::flat(
                 &p,
                 iced::Color {
                     a: 0.55,
-                    ..p.shadow
+                    ..Palette::of(crate::theme::Mode::Light).shadow
                 },
             )
         };
