@@ -277,6 +277,10 @@ pub struct AskArgs {
     /// Use this model.
     #[arg(long, value_name = "NAME")]
     model: Option<String>,
+    /// Attach a file to the message (a text file is read with it; a PNG, JPEG, GIF or WebP image
+    /// goes to a model that takes images); repeat for more.
+    #[arg(long, value_name = "FILE")]
+    attach: Vec<std::path::PathBuf>,
     /// What to ask.
     #[arg(required = true, num_args = 1..)]
     prompt: Vec<String>,

@@ -31,10 +31,16 @@ pub(super) async fn run(args: AskArgs) -> Result<ExitCode, CliError> {
         Some(id) => (SessionId::from(id.as_str()), false),
         None => (SessionId::new(), true),
     };
+    // The engine may be another process's, started elsewhere: it gets whole paths.
+    let attachments = args
+        .attach
+        .iter()
+        .map(std::path::absolute)
+        .collect::<Result<Vec<_>, _>>()?;
     let id = handle.submit(Command::Turn(TurnCommand::Send {
         session: session.clone(),
         text: args.prompt.join(" "),
-        attachments: Vec::new(),
+        attachments,
         create,
         allow: vec![],
     }))?;

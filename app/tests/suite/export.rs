@@ -299,3 +299,38 @@ fn assert_kept_in(data: &Path) {
     assert_eq!(kept.len(), 1);
     assert_eq!(std::fs::read(&kept[0]).unwrap(), png());
 }
+
+/// `aetheria ask --attach`: a text file goes with the message (the model reads it; the stored
+/// message names it, so an export lists it), a relative path is the shell's, and a missing file
+/// is refused with its name.
+#[tokio::test]
+async fn ask_attaches_files_and_an_export_names_them() {
+    let server = ScriptedServer::start(vec![Reply::text(&["Read it."])])
+        .await
+        .unwrap();
+    let env = Env::new(&server.base_url());
+    std::fs::write(env.workspace.join("notes.txt"), "the quarterly figures").unwrap();
+    let out = env
+        .command(&["ask", "--attach", "notes.txt", "What is in it?"])
+        .current_dir(&env.workspace)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let request = server.requests().pop().unwrap().to_string();
+    assert!(request.contains("the quarterly figures"), "{request}");
+    let list = env.run(&["sessions", "list", "--json"]).await;
+    let sessions: serde_json::Value = serde_json::from_str(&stdout(&list)).unwrap();
+    let id = sessions[0]["id"].as_str().unwrap().to_owned();
+    let md = stdout(&env.run(&["sessions", "export", &id]).await);
+    assert!(md.contains("_Attached: notes.txt_"), "{md}");
+
+    let out = env
+        .command(&["ask", "--attach", "missing.txt", "and this?"])
+        .current_dir(&env.workspace)
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("missing.txt"), "{}", stderr(&out));
+}
