@@ -160,7 +160,8 @@ pub(super) async fn sessions_list(json: bool) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub(super) async fn sessions_show(id: &str, json: bool) -> Result<ExitCode, CliError> {
+/// A stored session (`SessionLoaded`), asked of the data folder's engine.
+async fn load_session(id: &str) -> Result<Event, CliError> {
     let (handle, mut events) = start().await?;
     let command = Command::Session(SessionCommand::Load {
         session: SessionId::from(id),
@@ -170,7 +171,11 @@ pub(super) async fn sessions_show(id: &str, json: bool) -> Result<ExitCode, CliE
     })
     .await;
     shutdown(&handle, events).await;
-    let event = event?;
+    event
+}
+
+pub(super) async fn sessions_show(id: &str, json: bool) -> Result<ExitCode, CliError> {
+    let event = load_session(id).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&event)?);
         return Ok(ExitCode::SUCCESS);
@@ -226,20 +231,11 @@ pub(super) async fn sessions_export(
         None => None,
     };
     let written = async {
-        let (handle, mut events) = start().await?;
-        let command = Command::Session(SessionCommand::Load {
-            session: SessionId::from(id),
-        });
-        let event = request(&handle, &mut events, command, |e| {
-            matches!(e, Event::SessionLoaded { .. })
-        })
-        .await;
-        shutdown(&handle, events).await;
         let Event::SessionLoaded {
             session,
             messages,
             tool_calls,
-        } = event?
+        } = load_session(id).await?
         else {
             return Err(CliError::new("the engine answered something else"));
         };

@@ -13,7 +13,6 @@ use aetheria_engine::api::{
     Attachment, Event, MessageId, MessageRecord, MessageStatus, Role, SessionId, SessionSummary,
     ToolCallId, ToolCallRecord, ToolStatus,
 };
-use aetheria_engine::config::Config;
 use aetheria_engine::testkit::{Reply, ScriptedServer};
 
 use super::common::{Env, stderr, stdout};
@@ -240,21 +239,13 @@ async fn sessions_export_writes_a_new_file_and_never_overwrites_one() {
 
 #[tokio::test]
 async fn the_window_exports_the_open_conversation_with_its_image() {
-    let server = ScriptedServer::start(vec![Reply::text(&["A red dot."])])
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let mut config = Config::new(dir.path().join("config"), data.clone());
-    let mut provider = super::gui::loopback("loopback", &server);
-    provider.vision = Some(true);
-    config.use_provider(provider);
-    let (mut app, mut events) = super::gui::window_on(config).await;
-    app.use_data_dir(data.clone());
-    let picture = dir.path().join("dot.png");
-    std::fs::write(&picture, png()).unwrap();
-    let _ = app.update(Message::Attached(vec![picture]));
-    super::gui::type_and_send(&mut app, "What is this?");
+    let super::gui_images::Pictured {
+        mut app,
+        mut events,
+        data,
+        dir,
+        server: _server,
+    } = super::gui_images::sent_with_a_picture("What is this?").await;
     super::gui::pump(&mut app, &mut events, |e| {
         matches!(e, Event::TurnFinished { .. })
     })

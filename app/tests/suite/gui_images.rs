@@ -22,8 +22,19 @@ pub(super) fn png() -> Vec<u8> {
     bytes.into_inner()
 }
 
-#[tokio::test]
-async fn an_attached_image_shows_in_the_message_and_opens_over_the_window() {
+/// A window whose model takes images and answers "A red dot.", right after the person sent
+/// `prompt` with a picture (`dot.png`) attached.
+pub(super) struct Pictured {
+    pub app: App,
+    pub events: aetheria_engine::Events,
+    /// The engine's data folder.
+    pub data: std::path::PathBuf,
+    pub dir: tempfile::TempDir,
+    /// Bound for as long as the test runs (the engine's model and folders go with them).
+    pub server: ScriptedServer,
+}
+
+pub(super) async fn sent_with_a_picture(prompt: &str) -> Pictured {
     let server = ScriptedServer::start(vec![Reply::text(&["A red dot."])])
         .await
         .unwrap();
@@ -33,12 +44,30 @@ async fn an_attached_image_shows_in_the_message_and_opens_over_the_window() {
     let mut provider = super::gui::loopback("loopback", &server);
     provider.vision = Some(true);
     config.use_provider(provider);
-    let (mut app, mut events) = super::gui::window_on(config).await;
+    let (mut app, events) = super::gui::window_on(config).await;
     app.use_data_dir(data.clone());
     let picture = dir.path().join("dot.png");
     std::fs::write(&picture, png()).unwrap();
     let _ = app.update(Message::Attached(vec![picture]));
-    type_and_send(&mut app, "What is this?");
+    type_and_send(&mut app, prompt);
+    Pictured {
+        app,
+        events,
+        data,
+        dir,
+        server,
+    }
+}
+
+#[tokio::test]
+async fn an_attached_image_shows_in_the_message_and_opens_over_the_window() {
+    let Pictured {
+        mut app,
+        mut events,
+        data,
+        dir: _dir,
+        server: _server,
+    } = sent_with_a_picture("What is this?").await;
     // At once, from the file picked: a thumbnail, not a line saying an image is attached.
     assert!(shows(&app, "image 1"));
     assert!(!shows(&app, "[attached: dot.png]"));
