@@ -1,5 +1,6 @@
-//! How the window follows the engine: the bridge's reports, and each event updates the session list, the open conversation,
-//! approvals, jobs and panels (the settings form and the sandbox tab take theirs first).
+//! How the window follows the engine: the bridge's reports, and each event updates the session
+//! list, the open conversation, approvals, jobs and panels (the settings form and the sandbox tab
+//! take theirs first).
 
 use aetheria_engine::api::{
     Command, Event, FinishReason, SandboxCommand, SessionCommand, SettingsCommand, ToolsCommand,
