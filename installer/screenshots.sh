@@ -3,7 +3,8 @@
 # person with xdotool, and saves screenshots: main (light), approval prompt, settings, the sandbox
 # tab with a real code run (when a sandbox is available), dictation held on Ctrl+Space (a WAV of
 # espeak-ng speech stands in for the microphone; the real tiny.en model transcribes), a prompt
-# scheduled in the Jobs tab, the command palette, main (dark) and the palette in the dark theme.
+# scheduled in the Jobs tab, the command palette, main (dark) and the palette in the dark theme;
+# then a fresh install's welcome with the models hub downloading from a loopback mirror (both themes).
 # Fails when the app crashes or a screenshot is blank. Usage: installer/screenshots.sh [OUT_DIR]
 # AETHERIA_SCREENSHOT_PROFILE=release (what .ci/run uses) shoots the release build, made exactly as
 # the packages make it (installer/release-env.sh), so installer/test-packages.sh reuses it;
@@ -179,4 +180,46 @@ if [ -n "$DICTATE" ]; then
   echo "$found" | grep -qi "read me file" || { echo "the dictated message was not sent: $found"; tail -20 "$WORK/app.log"; exit 1; }
   echo "dictation: the held key's words were sent"
 fi
+
+# A fresh install's welcome: the models hub comes first, and shows a catalogue download in progress
+# from a loopback mirror (the test model, served at 2 MiB/s).
+FRESH="$WORK/fresh"
+mkdir -p "$FRESH/config" "$FRESH/data"
+MPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python3 - "$MODELS" "$MPORT" >"$WORK/mirror.log" 2>&1 <<'PY' & PIDS+=($!)
+import http.server, os, sys, time
+folder, port = sys.argv[1], int(sys.argv[2])
+class Slow(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        path = os.path.join(folder, os.path.basename(self.path))
+        if not os.path.isfile(path):
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(os.path.getsize(path)))
+        self.end_headers()
+        with open(path, "rb") as f:
+            while block := f.read(256 << 10):
+                self.wfile.write(block)
+                time.sleep(0.125)
+http.server.ThreadingHTTPServer(("127.0.0.1", port), Slow).serve_forever()
+PY
+cat >"$FRESH/config/config.toml" <<TOML
+[local]
+mirror = "http://127.0.0.1:$MPORT"
+TOML
+AETHERIA_CONFIG_DIR="$FRESH/config" AETHERIA_DATA_DIR="$FRESH/data" \
+  dbus-run-session -- bash -c 'printf x | env -u DISPLAY XDG_DATA_HOME="$0" gnome-keyring-daemon --daemonize --unlock --components=secrets >/dev/null; exec "$1"' \
+  "$WORK/keyrings" "$BIN" >"$WORK/app-fresh.log" 2>&1 & PIDS+=($!)
+APP=$!
+WIN=$(xdotool search --sync --name Aetheria | head -1)
+xdotool windowactivate --sync "$WIN"
+sleep 2
+# The first catalogue entry's Download button, at its fixed place on the welcome of this screen.
+xdotool mousemove 919 345 click 1
+shot models-hub 5
+compgen -G "$FRESH/data/models/.smollm2-135m-instruct.partial" >/dev/null \
+  || { echo "no download under way for the models hub shot"; tail -20 "$WORK/app-fresh.log"; exit 1; }
+xdotool key ctrl+shift+d
+shot models-hub-dark 1.5
 echo "screenshots in $OUT"

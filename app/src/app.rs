@@ -2,6 +2,7 @@
 //! the bridge handshake, the session list, the open conversation and pending approvals, and turns
 //! the person's actions into engine commands. Drawing lives in `view`.
 
+mod actions;
 mod background;
 mod entry_view;
 mod events;
@@ -11,13 +12,15 @@ mod jobs;
 mod links;
 pub mod memories;
 mod message;
-pub mod offline_models;
+pub mod models_hub;
 pub mod palette;
 mod panel;
 mod pictures;
+mod prompts;
 mod sandbox;
 pub mod schedules;
 pub mod settings;
+mod shell;
 mod transcript;
 mod view;
 pub mod voice;
@@ -36,12 +39,12 @@ use aetheria_engine::api::{
     SessionCommand, SessionId, SessionSummary, SettingsCommand, SubmissionId, ToolCallId,
     ToolsCommand, TurnCommand,
 };
+use iced::Task;
 use iced::widget::text_editor;
-use iced::{Subscription, Task, Theme};
 
 use self::transcript::Transcript;
 use crate::engine_bridge;
-use crate::theme::{Mode, Palette};
+use crate::theme::Mode;
 
 /// Where the app stands with its engine.
 #[derive(Debug, Clone, PartialEq)]
@@ -254,128 +257,10 @@ impl App {
         }
     }
 
-    /// Runs the window until it is closed.
-    pub fn run() -> iced::Result {
-        let dir = window_state::folder();
-        let state = dir
-            .as_deref()
-            .map(window_state::WindowState::load)
-            .unwrap_or_default();
-        let size = (state.width, state.height);
-        let boot = move || Self::with_state(state.clone(), dir.clone());
-        let mut app = iced::application(boot, Self::update, Self::view)
-            .title(Self::title)
-            .subscription(Self::subscription)
-            .theme(Self::theme)
-            .window(iced::window::Settings {
-                size: iced::Size::new(size.0, size.1),
-                // Closing stops the engine first, so the database closes cleanly.
-                exit_on_close_request: false,
-                ..iced::window::Settings::default()
-            })
-            .default_font(crate::theme::BODY);
-        for font in crate::theme::FONTS {
-            app = app.font(font);
-        }
-        app.run()
-    }
-
-    /// Marks the search hit waiting in `reveal` and scrolls the conversation to it.
-    fn reveal_hit(&mut self) -> Task<Message> {
-        // Kept until the conversation that holds it is loaded.
-        let Some(index) = self
-            .reveal
-            .as_ref()
-            .and_then(|anchor| self.transcript.anchor(anchor))
-        else {
-            return Task::none();
-        };
-        self.reveal = None;
-        self.found_entry = Some(index);
-        let offset = self.transcript.offset_from_bottom(index);
-        iced::widget::operation::snap_to(
-            view::TRANSCRIPT,
-            iced::widget::operation::RelativeOffset {
-                x: None,
-                y: Some(offset),
-            },
-        )
-    }
-
     /// What the composer holds.
     #[must_use]
     pub fn composer_text(&self) -> String {
         self.composer.text()
-    }
-
-    pub(crate) fn session_title(&self, id: &SessionId) -> Option<String> {
-        self.sessions
-            .iter()
-            .find(|s| &s.id == id)
-            .map(|s| s.title.clone())
-    }
-
-    fn title(&self) -> String {
-        let session = self.current.as_ref().and_then(|id| self.session_title(id));
-        match session {
-            Some(title) => format!("{title} — Aetheria"),
-            None => "Aetheria".into(),
-        }
-    }
-
-    /// The colours in use.
-    #[must_use]
-    pub fn palette(&self) -> Palette {
-        Palette::of(self.mode)
-    }
-
-    /// The iced theme of the current mode.
-    #[must_use]
-    pub fn theme(&self) -> Theme {
-        self.palette().theme(self.mode)
-    }
-
-    /// The engine bridge, and the keyboard shortcuts.
-    pub fn subscription(&self) -> Subscription<Message> {
-        let bridge = engine_bridge::subscription().map(Message::Bridge);
-        let state = (self.prompting(), self.palette.is_some());
-        let keys = iced::keyboard::listen()
-            .with(state)
-            .filter_map(|((asking, palette), event)| match event {
-                iced::keyboard::Event::KeyPressed { key, modifiers, .. } => {
-                    input::shortcut(&key, modifiers, asking, palette)
-                }
-                _ => None,
-            });
-        let drops = iced::event::listen_with(|event, _status, _window| match event {
-            iced::Event::Window(iced::window::Event::FileDropped(path)) => {
-                Some(Message::Attached(vec![path]))
-            }
-            _ => None,
-        });
-        let resized = iced::window::resize_events().map(|(_, size)| Message::Resized(size));
-        let close = iced::window::close_requests().map(|_| Message::CloseRequested);
-        // Spinners move only while a turn runs, so an idle window does not redraw.
-        let ticks = if self.running {
-            iced::time::every(std::time::Duration::from_millis(120)).map(|_| Message::Tick)
-        } else {
-            Subscription::none()
-        };
-        let terminate = Subscription::run(input::termination).map(|()| Message::CloseRequested);
-        let talk = voice::subscription(&self.dictation.hotkey);
-        Subscription::batch([bridge, keys, drops, resized, close, terminate, ticks, talk])
-    }
-
-    /// Whether the approval prompt is shown (keys then belong to it).
-    pub(crate) fn prompting(&self) -> bool {
-        !self.approvals.is_empty() && !self.approve_in_chat
-    }
-
-    /// Opens a web address with the system's browser (the address was judged by `links`).
-    fn open_link(&mut self, url: &str) {
-        if let Err(e) = open::that_detached(url) {
-            self.notice = Some(format!("Cannot open {url}: {e}"));
-        }
     }
 
     fn submit(&mut self, command: Command) -> Option<SubmissionId> {
@@ -531,6 +416,8 @@ impl App {
                 self.search = text;
             }
             Message::FocusSearch => return iced::widget::operation::focus(view::SEARCH),
+            Message::MoveFocus(true) => return iced::widget::operation::focus_next(),
+            Message::MoveFocus(false) => return iced::widget::operation::focus_previous(),
             Message::StartRename => {
                 if let Some(id) = self.current.clone() {
                     let title = self.session_title(&id).unwrap_or_default();
@@ -681,116 +568,6 @@ impl App {
                     self.submit(Command::Turn(TurnCommand::Cancel { session }));
                 }
             }
-        }
-        Task::none()
-    }
-
-    fn send(&mut self) {
-        if self.running || self.engine.is_none() {
-            return;
-        }
-        let text = self.composer.text().trim().to_owned();
-        if text.is_empty() && self.attachments.is_empty() {
-            return;
-        }
-        self.composer = text_editor::Content::new();
-        let attachments = std::mem::take(&mut self.attachments);
-        let names = transcript::attachment_names(&attachments);
-        let images = transcript::picked_images(&attachments);
-        self.running = true;
-        // A first message creates its session with it: one command, no round trip.
-        let (session, create) = match self.current.clone() {
-            Some(session) => (session, false),
-            None => (SessionId::new(), true),
-        };
-        self.current = Some(session.clone());
-        self.transcript.follow(&session);
-        self.transcript.push_user(&text, names, images);
-        self.transcript.show_images(self.data_dir.as_deref());
-        self.sending = self.submit(Command::Turn(TurnCommand::Send {
-            session,
-            text,
-            attachments,
-            create,
-            allow: vec![],
-        }));
-    }
-
-    fn is_current(&self, session: &SessionId) -> bool {
-        self.current.as_ref() == Some(session)
-    }
-
-    fn upsert_session(&mut self, summary: SessionSummary) {
-        self.sessions.retain(|s| s.id != summary.id);
-        self.sessions.insert(0, summary);
-    }
-
-    /// The sessions the sidebar shows (filtered by the search box), in order.
-    pub(crate) fn shown_sessions(&self) -> impl Iterator<Item = &SessionSummary> {
-        let needle = self.search.trim().to_lowercase();
-        self.sessions
-            .iter()
-            .filter(move |s| needle.is_empty() || s.title.to_lowercase().contains(&needle))
-    }
-
-    /// The model picker's entries and the chosen one.
-    pub(crate) fn model_choices(&self) -> (Vec<ModelChoice>, Option<ModelChoice>) {
-        let Some(settings) = &self.known_settings else {
-            return (Vec::new(), None);
-        };
-        let choices: Vec<ModelChoice> = settings
-            .providers
-            .iter()
-            .map(|p| ModelChoice {
-                provider: p.name.clone(),
-                label: format!("{} · {}", p.name, p.model),
-            })
-            .collect();
-        let current = settings
-            .default_provider
-            .as_ref()
-            .and_then(|name| choices.iter().find(|c| &c.provider == name))
-            .or_else(|| choices.first())
-            .cloned();
-        (choices, current)
-    }
-
-    fn open_settings(&mut self, onboarding: bool) {
-        let (mut form, commands) = settings::Form::open(onboarding);
-        form.background = background::Background::new(self.login_service.clone());
-        self.settings = Some(form);
-        self.submit_for_settings(commands);
-    }
-
-    /// Sends the settings screen's commands, noting them so their failures show on the screen.
-    fn submit_for_settings(&mut self, commands: Vec<Command>) {
-        for command in commands {
-            let adds_model = matches!(
-                command,
-                Command::Models(aetheria_engine::api::ModelsCommand::AddLocal { .. })
-            );
-            if let Some(id) = self.submit(command)
-                && let Some(form) = self.settings.as_mut()
-            {
-                form.sent.insert(id);
-                if adds_model {
-                    form.offline.sent(id);
-                }
-            }
-        }
-    }
-
-    fn settings_message(&mut self, msg: settings::Msg) -> Task<Message> {
-        let Some(form) = self.settings.as_mut() else {
-            return Task::none();
-        };
-        match form.update(msg) {
-            settings::Out::None => {}
-            settings::Out::Commands(commands) => self.submit_for_settings(commands),
-            settings::Out::Task(task) => return task.map(Message::Settings),
-            settings::Out::Close => self.settings = None,
-            settings::Out::Theme(mode) => self.mode = mode,
-            settings::Out::FontSize(size) => self.font_size = size.clamp(12.0, 22.0),
         }
         Task::none()
     }

@@ -209,6 +209,10 @@ pub struct LocalConfig {
     /// what the person last said (none for a plain question). Each tool's schema costs a small
     /// model's CPU time before the first word, and small models call what they are shown.
     pub max_tools: usize,
+    /// Where catalogue models download from instead of their publishers' URLs: a mirror that
+    /// serves each file under its file name (default: `$AETHERIA_MODELS_URL`, else none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<String>,
 }
 
 impl Default for LocalConfig {
@@ -219,6 +223,7 @@ impl Default for LocalConfig {
             max_tokens: 1024,
             default_model: None,
             max_tools: 3,
+            mirror: None,
         }
     }
 }
@@ -461,6 +466,13 @@ impl Config {
             if let Some(problem) = server.problem(name) {
                 return Err(ConfigError::Invalid(problem));
             }
+        }
+        if let Some(mirror) = &self.local.mirror
+            && !(mirror.starts_with("http://") || mirror.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "local.mirror must be an http(s) URL, not {mirror:?}"
+            )));
         }
         let web = &self.web;
         if web.timeout_secs == 0 || web.max_bytes < 1024 {

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use futures::StreamExt;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
 
 /// Bytes between two progress reports.
 const PROGRESS_STEP: u64 = 4 << 20;
@@ -26,6 +27,43 @@ pub(crate) enum FetchError {
     /// The download failed.
     #[error("{0}")]
     Download(String),
+    /// The disk has less room than the file needs.
+    #[error(
+        "not enough disk space in {dir}: the file needs {needed} MiB and {available} MiB are free; nothing was kept",
+        needed = needed >> 20, available = available >> 20
+    )]
+    NoRoom {
+        /// The folder it was going to.
+        dir: PathBuf,
+        /// Bytes it needs.
+        needed: u64,
+        /// Bytes free there.
+        available: u64,
+    },
+    /// It was stopped.
+    #[error("stopped; nothing was kept")]
+    Cancelled,
+}
+
+/// Room kept free beyond what a file needs, so a download never fills the disk to the brim.
+const HEADROOM: u64 = 64 << 20;
+
+/// Refuses a file of `size` bytes unless the disk holding `dir` has room for it and some to
+/// spare (`HEADROOM`).
+pub(crate) fn ensure_room(dir: &Path, size: u64) -> Result<(), FetchError> {
+    let available = fs4::available_space(dir).map_err(|e| io(dir, e))?;
+    room(dir, size.saturating_add(HEADROOM), available)
+}
+
+fn room(dir: &Path, needed: u64, available: u64) -> Result<(), FetchError> {
+    if needed > available {
+        return Err(FetchError::NoRoom {
+            dir: dir.to_path_buf(),
+            needed,
+            available,
+        });
+    }
+    Ok(())
 }
 
 /// The digests of fetched bytes, hex.
@@ -108,16 +146,26 @@ pub(crate) fn is_url(source: &str) -> bool {
 }
 
 /// Fetches `source` (a URL or a file path) into `to`; `progress(done, total)` as bytes arrive.
+/// Refused before a byte is written when the disk lacks room for the size the source declares;
+/// stops with `Cancelled` soon after `stop` is cancelled. The caller removes `to` on failure.
 pub(crate) async fn fetch(
     source: &str,
     to: &Path,
     progress: &mut (dyn FnMut(u64, Option<u64>) + Send),
+    stop: &CancellationToken,
 ) -> Result<Digests, FetchError> {
     if is_url(source) {
-        download(source, to, progress).await
+        download(source, to, progress, stop).await
     } else {
-        copy(Path::new(source), to, progress)
+        copy(Path::new(source), to, progress, stop)
     }
+}
+
+/// The folder a file is written in, for the room check.
+fn folder_of(to: &Path) -> &Path {
+    to.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
 /// Copies a local file, hashing it on the way.
@@ -125,15 +173,22 @@ fn copy(
     from: &Path,
     to: &Path,
     progress: &mut (dyn FnMut(u64, Option<u64>) + Send),
+    stop: &CancellationToken,
 ) -> Result<Digests, FetchError> {
     let mut input = std::fs::File::open(from).map_err(|e| io(from, e))?;
     let total = input.metadata().ok().map(|m| m.len());
+    if let Some(total) = total {
+        ensure_room(folder_of(to), total)?;
+    }
     let mut output = std::fs::File::create(to).map_err(|e| io(to, e))?;
     let mut hasher = Hasher::new();
     let mut buffer = vec![0u8; 1 << 20];
     let (mut done, mut reported) = (0u64, 0u64);
     progress(0, total);
     loop {
+        if stop.is_cancelled() {
+            return Err(FetchError::Cancelled);
+        }
         let n = input.read(&mut buffer).map_err(|e| io(from, e))?;
         if n == 0 {
             break;
@@ -156,6 +211,7 @@ async fn download(
     url: &str,
     to: &Path,
     progress: &mut (dyn FnMut(u64, Option<u64>) + Send),
+    stop: &CancellationToken,
 ) -> Result<Digests, FetchError> {
     let client = reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(15))
@@ -164,11 +220,11 @@ async fn download(
         .build()
         .map_err(|e| FetchError::Download(e.to_string()))?;
     let shown = crate::secrets::shown_url(url);
-    let response = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| FetchError::Download(format!("cannot download {shown}: {e}")))?;
+    let response = tokio::select! {
+        response = client.get(url).send() => response,
+        () = stop.cancelled() => return Err(FetchError::Cancelled),
+    }
+    .map_err(|e| FetchError::Download(format!("cannot download {shown}: {e}")))?;
     let status = response.status();
     if !status.is_success() {
         return Err(FetchError::Download(format!(
@@ -176,12 +232,20 @@ async fn download(
         )));
     }
     let total = response.content_length();
+    if let Some(total) = total {
+        ensure_room(folder_of(to), total)?;
+    }
     let mut output = tokio::fs::File::create(to).await.map_err(|e| io(to, e))?;
     let mut hasher = Hasher::new();
     let (mut done, mut reported) = (0u64, 0u64);
     progress(0, total);
     let mut body = response.bytes_stream();
-    while let Some(chunk) = body.next().await {
+    loop {
+        let chunk = tokio::select! {
+            chunk = body.next() => chunk,
+            () = stop.cancelled() => return Err(FetchError::Cancelled),
+        };
+        let Some(chunk) = chunk else { break };
         let chunk = chunk.map_err(|e| {
             FetchError::Download(format!(
                 "the download of {shown} broke off after {done} bytes: {e}"
@@ -243,6 +307,7 @@ mod tests {
             &from.display().to_string(),
             &dir.path().join("b"),
             &mut |_, _| calls += 1,
+            &CancellationToken::new(),
         )
         .await?;
         // The well-known digests of "abc".
@@ -253,6 +318,34 @@ mod tests {
         assert_eq!(digests.sha1, "a9993e364706816aba3e25717850c26c9cd0d89d");
         assert_eq!(std::fs::read(dir.path().join("b"))?, b"abc");
         assert!(calls >= 2);
+        Ok(())
+    }
+
+    #[test]
+    fn a_file_larger_than_the_free_space_is_refused_with_both_figures() {
+        let e = room(Path::new("/m"), 3 << 20, 2 << 20).expect_err("no room");
+        assert!(matches!(e, FetchError::NoRoom { .. }));
+        let shown = e.to_string();
+        assert!(shown.contains("needs 3 MiB and 2 MiB are free"), "{shown}");
+        room(Path::new("/m"), 2 << 20, 2 << 20).expect("exactly enough");
+    }
+
+    #[tokio::test]
+    async fn a_stopped_copy_keeps_going_no_further() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let from = dir.path().join("a");
+        std::fs::write(&from, b"abc")?;
+        let stop = CancellationToken::new();
+        stop.cancel();
+        let e = fetch(
+            &from.display().to_string(),
+            &dir.path().join("b"),
+            &mut |_, _| {},
+            &stop,
+        )
+        .await
+        .expect_err("stopped");
+        assert!(matches!(e, FetchError::Cancelled), "{e}");
         Ok(())
     }
 }

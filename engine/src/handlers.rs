@@ -16,7 +16,9 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use crate::api::{Command, ErrorInfo, SessionCommand, SettingsCommand, ToolsCommand};
+use crate::api::{
+    Command, ErrorInfo, ModelsCommand, SessionCommand, SettingsCommand, ToolsCommand,
+};
 use crate::outbox::Outbox;
 use crate::services::Services;
 
@@ -59,7 +61,9 @@ pub(crate) fn in_order(command: &Command) -> bool {
             c,
             ToolsCommand::SetPolicy { .. } | ToolsCommand::ListFiles { .. }
         ),
-        Command::Jobs(_) | Command::Models(_) | Command::Sandbox(_) | Command::Voice(_) => false,
+        // Choosing the default writes the config, as a settings save does.
+        Command::Models(c) => matches!(c, ModelsCommand::SetDefault { .. }),
+        Command::Jobs(_) | Command::Sandbox(_) | Command::Voice(_) => false,
     }
 }
 

@@ -1,13 +1,18 @@
 //! The offline model: GGUF files kept in the data folder (the model manager) and run in-process,
 //! so Aetheria answers and calls tools with no network and no other program installed.
 
+pub(crate) mod catalog;
 pub(crate) mod prompt;
 pub(crate) mod runtime;
 pub(crate) mod select;
 pub(crate) mod store;
 pub(crate) mod vocab;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ProviderConfig, Wire};
 
@@ -58,6 +63,12 @@ pub(crate) enum LocalError {
     /// A name that cannot be a file name.
     #[error("{0}")]
     Name(String),
+    /// The disk lacks room for it.
+    #[error("{0}")]
+    NoRoom(String),
+    /// The install was stopped.
+    #[error("the install of {0:?} was stopped; nothing was kept")]
+    Stopped(String),
 }
 
 impl From<crate::fetch::FetchError> for LocalError {
@@ -65,6 +76,9 @@ impl From<crate::fetch::FetchError> for LocalError {
         match e {
             crate::fetch::FetchError::Io { path, source } => Self::Io { path, source },
             crate::fetch::FetchError::Download(message) => Self::Download(message),
+            e @ crate::fetch::FetchError::NoRoom { .. } => Self::NoRoom(e.to_string()),
+            // The caller knows the name and says which install stopped.
+            crate::fetch::FetchError::Cancelled => Self::Stopped(String::new()),
         }
     }
 }
@@ -91,7 +105,57 @@ impl LocalError {
                 ErrorKind::Internal
             }
             Self::Unsupported(_) | Self::Checksum { .. } | Self::Name(_) => ErrorKind::Invalid,
+            Self::NoRoom(_) => ErrorKind::Conflict,
+            Self::Stopped(_) => ErrorKind::Cancelled,
         }
+    }
+}
+
+/// The installs under way, by the name each installs as, so a front end can stop one.
+#[derive(Debug, Default)]
+pub(crate) struct Installs(Mutex<HashMap<String, CancellationToken>>);
+
+/// An install under way; its entry goes when this is dropped, however the install ends.
+pub(crate) struct Install<'a> {
+    installs: &'a Installs,
+    name: String,
+    /// Cancelled when someone asks it to stop.
+    pub stop: CancellationToken,
+}
+
+impl Installs {
+    /// Starts tracking an install of `name`; refused while another install of that name runs.
+    pub(crate) fn begin(&self, name: &str) -> Result<Install<'_>, LocalError> {
+        let mut running = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if running.contains_key(name) {
+            return Err(LocalError::Name(format!(
+                "{name:?} is already being installed; wait for it or stop it"
+            )));
+        }
+        let stop = CancellationToken::new();
+        running.insert(name.to_owned(), stop.clone());
+        Ok(Install {
+            installs: self,
+            name: name.to_owned(),
+            stop,
+        })
+    }
+
+    /// Asks the install of `name` to stop; `false` when none runs.
+    pub(crate) fn stop(&self, name: &str) -> bool {
+        let running = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        running.get(name).map(CancellationToken::cancel).is_some()
+    }
+}
+
+impl Drop for Install<'_> {
+    fn drop(&mut self) {
+        let mut running = self
+            .installs
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        running.remove(&self.name);
     }
 }
 
@@ -100,14 +164,25 @@ pub(crate) fn models_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("models")
 }
 
-/// The provider of the offline default: the configured `local.default_model`, else the first
-/// installed model. Its context window is the model's.
+/// The installed model that answers offline: the configured `local.default_model` while it is
+/// installed, else the first installed model.
+pub(crate) fn default_model(
+    config: &Config,
+    models: Vec<crate::api::LocalModelInfo>,
+) -> Option<crate::api::LocalModelInfo> {
+    let chosen = config.local.default_model.as_ref();
+    let mut models = models.into_iter();
+    let first = models.next()?;
+    match chosen {
+        Some(name) if &first.name != name => models.find(|m| &m.name == name).or(Some(first)),
+        _ => Some(first),
+    }
+}
+
+/// The provider of the offline default (see `default_model`). Its context window is the model's.
 pub(crate) fn implied_provider(config: &Config) -> Option<ProviderConfig> {
     let models = store::list(&models_dir(&config.data_dir)).ok()?;
-    let model = match &config.local.default_model {
-        Some(name) => models.into_iter().find(|m| &m.name == name)?,
-        None => models.into_iter().next()?,
-    };
+    let model = default_model(config, models)?;
     Some(ProviderConfig {
         name: "local".into(),
         wire: Wire::Local,

@@ -45,6 +45,8 @@ pub(crate) struct Services {
     pub(crate) embeddings: Arc<crate::store::embed::Embeddings>,
     /// Microphone, speech model, sound.
     pub(crate) voice: crate::voice::Voice,
+    /// Local-model installs under way, so one can be stopped.
+    pub(crate) installs: crate::offline::Installs,
 }
 
 /// What the engine starts with; the rest of the services begin empty.
@@ -80,6 +82,7 @@ impl Services {
             jobs: tokio::sync::OnceCell::new(),
             embeddings: parts.embeddings,
             voice: crate::voice::Voice::default(),
+            installs: crate::offline::Installs::default(),
         }
     }
 
@@ -153,6 +156,23 @@ impl Services {
             .unwrap_or_else(PoisonError::into_inner) = Arc::new(workspace);
         *self.config.write().unwrap_or_else(PoisonError::into_inner) = config;
         self.forget_client().await;
+    }
+
+    /// Saves the config with `local.default_model` set to `model` and uses it from now on; on an
+    /// error nothing changes.
+    pub(crate) async fn set_default_local_model(
+        &self,
+        model: Option<String>,
+    ) -> Result<(), crate::config::ConfigError> {
+        let mut config = self.config();
+        config.local.default_model = model;
+        let saved = config.clone();
+        tokio::task::spawn_blocking(move || saved.save())
+            .await
+            .map_err(|e| crate::config::ConfigError::Invalid(e.to_string()))??;
+        *self.config.write().unwrap_or_else(PoisonError::into_inner) = config;
+        self.forget_client().await;
+        Ok(())
     }
 
     /// Where the engine's own events go (stamped with no submission); it outlives this `Services`

@@ -251,7 +251,7 @@ impl App {
                         form.sent.remove(&submission);
                         form.voice.failed();
                         // A refused model shows beside the model field, the rest atop the screen.
-                        if !form.offline.failed(submission, &error.message) {
+                        if !form.hub.failed(submission, &error.message) {
                             form.error = Some(error.message);
                         }
                     }

@@ -62,6 +62,9 @@ pub(super) fn shortcut(
             scope: None,
         }),
         Key::Named(Named::Escape) => Some(Message::Escape),
+        Key::Named(Named::Tab) if !asking && !modifiers.command() && !modifiers.alt() => {
+            Some(Message::MoveFocus(!modifiers.shift()))
+        }
         Key::Named(Named::ArrowUp) if !asking && modifiers.is_empty() => {
             Some(Message::MoveSession(-1))
         }
@@ -141,6 +144,17 @@ mod tests {
             false,
             "OpenPalette",
         );
+        is(Key::Named(Named::Tab), none, false, "MoveFocus(true)");
+        is(
+            Key::Named(Named::Tab),
+            Modifiers::SHIFT,
+            false,
+            "MoveFocus(false)",
+        );
+        // While an approval waits, Tab does not move the cursor away from it; Alt+Tab is the
+        // system's.
+        assert!(shortcut(&Key::Named(Named::Tab), none, true, false).is_none());
+        assert!(shortcut(&Key::Named(Named::Tab), Modifiers::ALT, false, false).is_none());
         assert!(shortcut(&Key::Named(Named::Enter), none, false, false).is_none());
         assert!(shortcut(&Key::Character("n".into()), none, false, false).is_none());
         // With the palette open the arrows choose in it, not among the conversations.

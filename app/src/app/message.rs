@@ -72,6 +72,9 @@ pub enum Message {
     Search(String),
     /// Ctrl+K: put the cursor in the search box.
     FocusSearch,
+    /// Tab (`true`) or Shift+Tab: the cursor to the next or previous field, in the order the
+    /// window shows them.
+    MoveFocus(bool),
     /// Start renaming the open session.
     StartRename,
     /// The new title as it is typed.

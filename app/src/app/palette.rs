@@ -42,6 +42,16 @@ const ACTIONS: &[Action] = &[
         message: || Message::MoveSession(1),
     },
     Action {
+        name: "Next field",
+        keys: "Tab",
+        message: || Message::MoveFocus(true),
+    },
+    Action {
+        name: "Previous field",
+        keys: "Shift+Tab",
+        message: || Message::MoveFocus(false),
+    },
+    Action {
         name: "Attach files",
         keys: "",
         message: || Message::Attach,

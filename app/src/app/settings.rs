@@ -9,16 +9,15 @@ use aetheria_engine::api::{
     SandboxStatus, Secret, Settings, SettingsCommand, SubmissionId, ToolInfo, ToolsCommand,
 };
 use aetheria_engine::config::{ProviderConfig, Wire};
-use iced::widget::{Space, button, column, container, row, scrollable, text, text_input};
-use iced::{Element, Fill, Length, Task};
+use iced::widget::{Space, column, container, row, scrollable, text};
+use iced::{Element, Fill, Task};
 
-use self::sections::{
-    appearance, button_, folders, mcp_section, model_choices, panel, sandbox_section, section,
-};
+use self::sections::{appearance, button_, folders, mcp_section, panel, sandbox_section, section};
 use super::memories::{Memories, MemoryMsg};
-use crate::theme::{self, BOLD, ButtonKind, HEADING, MONO, Mode, Palette};
+use crate::theme::{self, BOLD, ButtonKind, HEADING, Mode, Palette};
 
 pub mod mcp_add;
+mod provider_view;
 mod sections;
 
 /// Widget ids of the provider fields (focus and tests find them by these).
@@ -102,8 +101,8 @@ pub enum Msg {
     AddPreset(usize),
     /// Add a provider found on this machine.
     UseFound(usize),
-    /// The offline models section.
-    Offline(super::offline_models::OfflineMsg),
+    /// The models hub.
+    Hub(super::models_hub::HubMsg),
     /// Remove the selected provider.
     Remove,
     /// Make the selected provider the default.
@@ -169,8 +168,8 @@ pub struct Form {
     pub found: Option<Vec<ProviderConfig>>,
     /// The models the selected provider offers, once asked: `(provider, models)`.
     pub models: Option<(String, Vec<ModelInfo>)>,
-    /// Offline models: installed here, and one being added.
-    pub offline: super::offline_models::OfflineModels,
+    /// The models hub: installed here, the catalogue, one being added.
+    pub hub: super::models_hub::ModelsHub,
     /// Shown as the first-run welcome.
     pub onboarding: bool,
     /// A problem to show (bad settings, keychain error).
@@ -220,11 +219,11 @@ impl Form {
             Command::Settings(SettingsCommand::Get),
             Command::Tools(ToolsCommand::List),
             Command::Models(ModelsCommand::DetectLocalServers),
-            Command::Models(ModelsCommand::ListLocal),
             Command::Sandbox(SandboxCommand::Status),
             Command::Tools(ToolsCommand::ListMcpServers),
             Command::Memory(MemoryCommand::List),
         ];
+        commands.extend(super::models_hub::ModelsHub::commands());
         commands.extend(super::voice_settings::VoiceSection::commands());
         (form, commands)
     }
@@ -268,9 +267,11 @@ impl Form {
             }
             Event::LocalServers { found } => self.found = Some(found.clone()),
             Event::LocalModels { .. }
+            | Event::ModelCatalog { .. }
             | Event::LocalModelProgress { .. }
             | Event::LocalModelAdded { .. }
-            | Event::LocalModelRemoved { .. } => return self.offline.event(event),
+            | Event::LocalModelCancelled { .. }
+            | Event::LocalModelRemoved { .. } => return self.hub.event(event),
             Event::ModelList { provider, models } => {
                 self.models = Some((provider.clone(), models.clone()));
             }
@@ -317,13 +318,13 @@ impl Form {
                     self.add_provider(provider);
                 }
             }
-            Msg::Offline(msg) => {
-                use super::offline_models::OfflineOut;
-                match self.offline.update(msg) {
-                    OfflineOut::None => {}
-                    OfflineOut::Command(command) => return Out::Commands(vec![command]),
-                    OfflineOut::Task(task) => return Out::Task(task.map(Msg::Offline)),
-                    OfflineOut::Use(model) => self.add_provider(ProviderConfig {
+            Msg::Hub(msg) => {
+                use super::models_hub::HubOut;
+                match self.hub.update(msg) {
+                    HubOut::None => {}
+                    HubOut::Command(command) => return Out::Commands(vec![command]),
+                    HubOut::Task(task) => return Out::Task(task.map(Msg::Hub)),
+                    HubOut::Use(model) => self.add_provider(ProviderConfig {
                         name: "local".into(),
                         wire: Wire::Local,
                         base_url: String::new(),
@@ -519,7 +520,7 @@ impl Form {
         let mut col = column![text(title).font(HEADING).size(26)].spacing(18);
         if self.onboarding {
             col = col.push(
-                text("Connect a model to start: use a server already running on this computer, or add a cloud provider and its key. Then allow a folder to work in.")
+                text("Pick a model to start. With no network: download a small one that runs on this computer, just below. Or use a model server already running here, or a cloud provider and its key. Then allow a folder to work in.")
                     .size(15),
             );
         }
@@ -539,7 +540,20 @@ impl Form {
                     .style(move |_| theme::badge(&p, p.ok)),
             );
         }
-        col = col.push(self.providers(p, settings));
+        let speech = self.voice.installed();
+        let hub = column![
+            section("MODELS ON THIS COMPUTER — ANSWER WITH NO NETWORK"),
+            self.hub.view(p, &speech).map(Msg::Hub),
+        ]
+        .spacing(8);
+        // The welcome offers the offline path first.
+        if self.onboarding {
+            col = col.push(hub);
+            col = col.push(self.providers(p, settings));
+        } else {
+            col = col.push(self.providers(p, settings));
+            col = col.push(hub);
+        }
         col = col.push(folders(p, settings));
         col = col.push(sandbox_section(p, self.sandbox.as_ref()));
         col = col.push(mcp_section(p, settings, self.mcp.as_deref()));
@@ -564,164 +578,5 @@ impl Form {
         }))
         .height(Fill);
         panel(p, column![body, footer].spacing(16).into())
-    }
-
-    fn providers<'a>(&'a self, p: Palette, settings: &'a Settings) -> Element<'a, Msg> {
-        let mut list = row![].spacing(8);
-        for (i, provider) in settings.providers.iter().enumerate() {
-            let default = settings.default_provider.as_ref() == Some(&provider.name)
-                || (settings.default_provider.is_none() && i == 0);
-            let caption = if default {
-                format!("★ {}", provider.name)
-            } else {
-                provider.name.clone()
-            };
-            list = list.push(
-                button(text(caption).font(BOLD).size(13))
-                    .padding([6, 10])
-                    .style(theme::button(
-                        p,
-                        ButtonKind::Item {
-                            selected: i == self.selected,
-                        },
-                    ))
-                    .on_press(Msg::Select(i)),
-            );
-        }
-        let mut col = column![section("MODEL PROVIDERS"), list.wrap()].spacing(10);
-        if let Some(provider) = settings.providers.get(self.selected) {
-            let field =
-                |label: &'a str, value: &'a str, id: &'static str, on: fn(String) -> Msg| {
-                    row![
-                        text(label).font(BOLD).size(13).width(Length::Fixed(90.0)),
-                        text_input(label, value)
-                            .id(id)
-                            .on_input(on)
-                            .padding(6)
-                            .size(14)
-                            .style(theme::input(p)),
-                    ]
-                    .spacing(8)
-                    .align_y(iced::Center)
-                };
-            col = col
-                .push(field("Name", &provider.name, "settings-name", Msg::Name))
-                .push(field("Base URL", &provider.base_url, URL, Msg::Url))
-                .push(field("Model", &provider.model, MODEL, Msg::Model))
-                .push(
-                    row![
-                        text("API key")
-                            .font(BOLD)
-                            .size(13)
-                            .width(Length::Fixed(90.0)),
-                        text_input("stored in the OS keychain, never in the config", &self.key)
-                            .id(KEY)
-                            .secure(true)
-                            .on_input(Msg::Key)
-                            .on_submit(Msg::SaveKey)
-                            .padding(6)
-                            .size(14)
-                            .style(theme::input(p)),
-                        button_(p, ButtonKind::Secondary, "Save key").on_press(Msg::SaveKey),
-                    ]
-                    .spacing(8)
-                    .align_y(iced::Center),
-                )
-                .push(
-                    row![
-                        button_(p, ButtonKind::Secondary, "Test connection").on_press(Msg::Test),
-                        button_(p, ButtonKind::Secondary, "List models").on_press(Msg::ListModels),
-                        button_(p, ButtonKind::Secondary, "Make default")
-                            .on_press(Msg::MakeDefault),
-                        Space::new().width(Fill),
-                        button_(p, ButtonKind::Danger, "Remove").on_press(Msg::Remove),
-                    ]
-                    .spacing(10),
-                );
-            if let Some((name, models)) = &self.models
-                && name == &provider.name
-            {
-                col = col.push(model_choices(p, models, &provider.model));
-            }
-            if let Some((ok, detail)) = &self.tested {
-                let fill = if *ok { p.ok } else { p.accent };
-                col = col.push(
-                    container(text(detail.as_str()).size(13))
-                        .padding(8)
-                        .width(Fill)
-                        .style(move |_| theme::badge(&p, fill)),
-                );
-            }
-        }
-        let mut add = row![text("Add:").font(BOLD).size(13)]
-            .spacing(8)
-            .align_y(iced::Center);
-        for (i, (name, ..)) in PRESETS.iter().enumerate() {
-            add = add.push(button_(p, ButtonKind::Secondary, name).on_press(Msg::AddPreset(i)));
-        }
-        col = col.push(add.wrap());
-        match &self.found {
-            None => {
-                col = col.push(
-                    text("Looking for model servers on this computer…")
-                        .size(13)
-                        .color(p.muted),
-                );
-            }
-            Some(found) if found.is_empty() => {
-                col = col.push(
-                    text("No local model server found (Ollama on 11434, LM Studio on 1234, llama.cpp on 8080).")
-                        .size(13)
-                        .color(p.muted),
-                );
-            }
-            Some(found) => {
-                for (i, server) in found.iter().enumerate() {
-                    col = col.push(
-                        row![
-                            text(format!(
-                                "Found {} at {} ({})",
-                                server.name, server.base_url, server.model
-                            ))
-                            .size(13)
-                            .width(Fill),
-                            button_(p, ButtonKind::Ok, "Use it").on_press(Msg::UseFound(i)),
-                        ]
-                        .spacing(8)
-                        .align_y(iced::Center),
-                    );
-                }
-            }
-        }
-        col = col.push(self.offline.view(p).map(Msg::Offline));
-        col.into()
-    }
-
-    fn policies(&self, p: Palette) -> Element<'_, Msg> {
-        let mut col = column![section("TOOLS — RUN WITHOUT ASKING?")].spacing(8);
-        for tool in &self.tools {
-            let choice = |caption: &'static str, policy: Policy| {
-                button(text(caption).font(BOLD).size(12))
-                    .padding([4, 8])
-                    .style(theme::button(
-                        p,
-                        ButtonKind::Item {
-                            selected: tool.policy == policy,
-                        },
-                    ))
-                    .on_press(Msg::Policy(tool.name.clone(), policy))
-            };
-            col = col.push(
-                row![
-                    text(tool.name.as_str()).font(MONO).size(13).width(Fill),
-                    choice("allow", Policy::Allow),
-                    choice("ask", Policy::Ask),
-                    choice("deny", Policy::Deny),
-                ]
-                .spacing(6)
-                .align_y(iced::Center),
-            );
-        }
-        col.into()
     }
 }

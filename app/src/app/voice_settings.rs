@@ -74,6 +74,16 @@ impl VoiceSection {
         ]
     }
 
+    /// The speech models installed here.
+    #[must_use]
+    pub fn installed(&self) -> Vec<&VoiceModel> {
+        self.models
+            .iter()
+            .flatten()
+            .filter(|m| m.path.is_some())
+            .collect()
+    }
+
     /// Applies a voice event.
     pub fn event(&mut self, event: &VoiceEvent) {
         match event {

@@ -46,6 +46,14 @@ pub(super) async fn window_on(config: Config) -> (App, Events) {
     (app, events)
 }
 
+/// A window on a new engine of `config` with no provider, as on a fresh install: the welcome.
+pub(super) async fn welcome_on(config: Config) -> (App, Events) {
+    let (handle, events) = Engine::start(config).await.unwrap();
+    let mut app = App::new();
+    ready(&mut app, handle, None);
+    (app, events)
+}
+
 /// Feeds engine events to the app until one matches (inclusive).
 pub(super) async fn pump(app: &mut App, events: &mut Events, until: impl Fn(&Event) -> bool) {
     loop {
@@ -448,13 +456,7 @@ async fn onboarding_adds_a_provider_with_its_key_and_chats() {
         .expect("port 1234 must be free for this test");
     let dir = tempfile::tempdir().unwrap();
     let config = Config::new(dir.path().join("config"), dir.path().join("data"));
-    let (handle, mut events) = Engine::start(config).await.unwrap();
-    let mut app = App::new();
-    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
-        handle,
-        provider: None,
-        workspace: vec![],
-    }));
+    let (mut app, mut events) = welcome_on(config).await;
     // With no provider the welcome opens by itself and looks for local servers.
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::LocalServers { .. })
@@ -470,39 +472,44 @@ async fn onboarding_adds_a_provider_with_its_key_and_chats() {
     );
 
     click(&mut app, "custom");
-    retype(&mut app, settings::URL, 40, &server.base_url());
-    retype(&mut app, settings::MODEL, 10, "test-model");
+    // The provider's form sits below the models hub on the welcome, where the simulator cannot
+    // scroll: what a person types and presses there goes as the form's messages.
+    let form = |app: &mut App, msg: settings::Msg| {
+        let _ = app.update(Message::Settings(msg));
+    };
+    form(&mut app, settings::Msg::Url(server.base_url()));
+    form(&mut app, settings::Msg::Model("test-model".into()));
     let keychain = !aetheria_engine::testkit::skip("keychain");
     let key = format!("sk-onboarding-{}", std::process::id());
     if keychain {
-        retype(&mut app, settings::KEY, 0, &key);
+        form(&mut app, settings::Msg::Key(key.clone()));
         assert!(!shows(&app, &key), "the key field does not show the key");
-        click(&mut app, "Save key");
+        form(&mut app, settings::Msg::SaveKey);
         pump(&mut app, &mut events, |e| {
             matches!(e, Event::KeyStored { .. } | Event::CommandFailed { .. })
         })
         .await;
         assert!(shows(&app, "The key for custom is in the OS keychain."));
     }
-    click(&mut app, "Test connection");
+    form(&mut app, settings::Msg::Test);
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::ProviderTested { .. })
     })
     .await;
     assert!(shows(&app, "Test connection"));
     // The provider's models, with what they can do; picking one fills the model field.
-    retype(&mut app, settings::MODEL, 10, "other");
-    click(&mut app, "List models");
+    form(&mut app, settings::Msg::Model("other".into()));
+    form(&mut app, settings::Msg::ListModels);
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::ModelList { .. })
     })
     .await;
     assert!(shows(&app, "test-model · 32k · tools"));
-    click(&mut app, "test-model · 32k · tools");
+    form(&mut app, settings::Msg::Model("test-model".into()));
     assert!(
         shows(
             &app,
-            "No offline model installed. Add a GGUF model (SmolLM2, Llama 3.2…) from a file or a URL: it answers with no network."
+            "No offline model installed. Download a small one below, or add a GGUF model from a file or a URL: it answers with no network."
         ),
         "the welcome offers an offline model"
     );

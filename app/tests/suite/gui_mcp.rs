@@ -10,19 +10,28 @@ use aetheria_engine::config::Config;
 
 use super::gui::{click, pump, retype, shows};
 
-#[tokio::test]
-async fn settings_add_an_mcp_server_from_its_command_line_and_list_its_tools() {
+/// The Python with the MCP SDK and the notes server's script; `None` when a skip was asked for
+/// (`AETHERIA_SKIP=mcp`), and a failure when the Python is simply missing.
+pub(super) fn notes_server() -> Option<(std::ffi::OsString, &'static str)> {
     let Some(python) = std::env::var_os("AETHERIA_TEST_MCP_PYTHON") else {
         assert!(
             aetheria_engine::testkit::skip("mcp"),
             "AETHERIA_TEST_MCP_PYTHON is not set: run installer/dev.sh test (AETHERIA_SKIP=mcp to skip)"
         );
-        return;
+        return None;
     };
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../engine/tests/fixtures/mcp/notes_server.py"
     );
+    Some((python, script))
+}
+
+#[tokio::test]
+async fn settings_add_an_mcp_server_from_its_command_line_and_list_its_tools() {
+    let Some((python, script)) = notes_server() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let config = Config::new(dir.path().join("config"), dir.path().join("data"));
     let (mut app, mut events) = super::gui::window_on(config).await;

@@ -11,7 +11,12 @@ use aetheria_engine::testkit::test_model::{
 };
 
 /// A minimal HTTP/1.1 file server on loopback: `/MODEL_FILE` is the model, anything else 404.
-async fn serve_model() -> String {
+pub(super) async fn serve_model() -> String {
+    serve(false).await
+}
+
+/// As `serve_model`; with `stall`, the model's first 8 MiB come and then nothing more.
+async fn serve(stall: bool) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let bytes = std::sync::Arc::new(std::fs::read(model_file()).unwrap());
@@ -41,6 +46,10 @@ async fn serve_model() -> String {
                         bytes.len()
                     );
                     let _ = socket.write_all(head.as_bytes()).await;
+                    if stall {
+                        let _ = socket.write_all(&bytes[..8 << 20]).await;
+                        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                    }
                     let _ = socket.write_all(&bytes).await;
                 } else {
                     let _ = socket
@@ -128,22 +137,14 @@ async fn models_are_downloaded_checked_and_answer_offline() {
 #[tokio::test]
 async fn the_welcome_adds_an_offline_model_with_progress_and_uses_it() {
     use super::gui::{click, pump, retype, shows};
-    use aetheria_app::app::offline_models::SOURCE;
-    use aetheria_app::app::{App, Message};
-    use aetheria_app::engine_bridge::BridgeEvent;
+    use aetheria_app::app::models_hub::SOURCE;
     use aetheria_engine::api::Event;
 
     let base = serve_model().await;
     let dir = tempfile::tempdir().unwrap();
     let config =
         aetheria_engine::config::Config::new(dir.path().join("config"), dir.path().join("data"));
-    let (handle, mut events) = aetheria_engine::Engine::start(config).await.unwrap();
-    let mut app = App::new();
-    let _ = app.update(Message::Bridge(BridgeEvent::Ready {
-        handle,
-        provider: None,
-        workspace: vec![],
-    }));
+    let (mut app, mut events) = super::gui::welcome_on(config).await;
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::LocalModels { .. })
     })
@@ -151,7 +152,7 @@ async fn the_welcome_adds_an_offline_model_with_progress_and_uses_it() {
     assert!(shows(&app, "WELCOME TO AETHERIA"));
     assert!(shows(
         &app,
-        "No offline model installed. Add a GGUF model (SmolLM2, Llama 3.2…) from a file or a URL: it answers with no network."
+        "No offline model installed. Download a small one below, or add a GGUF model from a file or a URL: it answers with no network."
     ));
 
     // A file that is not a model: refused beside the field (not atop the screen), nothing kept.
@@ -175,7 +176,7 @@ async fn the_welcome_adds_an_offline_model_with_progress_and_uses_it() {
     assert!(
         shows(
             &app,
-            "No offline model installed. Add a GGUF model (SmolLM2, Llama 3.2…) from a file or a URL: it answers with no network."
+            "No offline model installed. Download a small one below, or add a GGUF model from a file or a URL: it answers with no network."
         ),
         "nothing was installed"
     );
@@ -236,4 +237,106 @@ async fn the_welcome_adds_an_offline_model_with_progress_and_uses_it() {
         "saving closes the welcome"
     );
     assert!(shows(&app, &format!("local · {}", model.name)));
+}
+
+/// The window's models hub: the catalogue downloads from a loopback mirror (the real file, pinned
+/// by the catalogue's sum) with progress and Cancel, the model becomes the one that answers
+/// offline, and Remove asks once more before it removes.
+#[tokio::test]
+async fn the_hub_downloads_from_the_catalogue_stops_chooses_and_removes() {
+    use super::gui::{click, pump, pump_until_shown, shows};
+    use aetheria_engine::api::{ErrorKind, Event};
+
+    let start = |mirror: String| async move {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = aetheria_engine::config::Config::new(
+            dir.path().join("config"),
+            dir.path().join("data"),
+        );
+        config.local.mirror = Some(mirror);
+        let (mut app, mut events) = super::gui::welcome_on(config).await;
+        pump(&mut app, &mut events, |e| {
+            matches!(e, Event::ModelCatalog { .. })
+        })
+        .await;
+        (app, events, dir)
+    };
+
+    // A download that stalls half-way: Cancel stops it, and the hub says why it ended.
+    let (mut app, mut events, dir) = start(serve(true).await).await;
+    assert!(shows(
+        &app,
+        "MODELS ON THIS COMPUTER — ANSWER WITH NO NETWORK"
+    ));
+    assert!(shows(&app, "SmolLM2 135M Instruct"));
+    assert!(shows(&app, "SmolLM2 · Q4_1 · 93.8 MiB · Apache-2.0"));
+    assert!(shows(&app, "Llama 3.2 1B Instruct"));
+    click(&mut app, "Download");
+    pump(
+        &mut app,
+        &mut events,
+        |e| matches!(e, Event::LocalModelProgress { done, .. } if *done > 0),
+    )
+    .await;
+    assert!(shows(&app, "Cancel"));
+    click(&mut app, "Cancel");
+    let kind = std::cell::Cell::new(None);
+    pump(&mut app, &mut events, |e| match e {
+        Event::CommandFailed { error, .. } => {
+            kind.set(Some(error.kind));
+            true
+        }
+        _ => false,
+    })
+    .await;
+    assert_eq!(kind.get(), Some(ErrorKind::Cancelled));
+    assert!(shows(
+        &app,
+        "the install of \"smollm2-135m-instruct\" was stopped; nothing was kept"
+    ));
+    assert!(!shows(&app, "Cancel"), "nothing is under way");
+    let models = dir.path().join("data").join("models");
+    assert_eq!(
+        std::fs::read_dir(&models).unwrap().count(),
+        0,
+        "nothing kept"
+    );
+    drop((app, events));
+
+    // The real download: it is installed, answers offline, then is removed on the second press.
+    let (mut app, mut events, _dir) = start(serve_model().await).await;
+    click(&mut app, "Download");
+    let added = std::cell::RefCell::new(None);
+    pump(&mut app, &mut events, |e| match e {
+        Event::LocalModelAdded { model } => {
+            added.replace(Some(model.clone()));
+            true
+        }
+        _ => false,
+    })
+    .await;
+    let model = added.into_inner().unwrap();
+    assert_eq!(model.converted_from.as_deref(), Some("Q4_1"));
+    assert!(shows(&app, "Installed"));
+    assert!(
+        shows(&app, "ANSWERS OFFLINE"),
+        "the only model answers offline"
+    );
+    let row = "Offline model smollm2-135m-instruct (Q8_0, 138 MiB, runs on this computer)";
+    assert!(shows(&app, row), "the installed model is listed");
+    let details = format!(
+        "{} · llama (converted from Q4_1) · {}-token window",
+        model.display_name, model.context_length
+    );
+    assert!(shows(&app, &details), "{details}");
+    click(&mut app, "Remove");
+    assert!(shows(&app, row), "one press only asks");
+    click(&mut app, "Really remove?");
+    pump_until_shown(
+        &mut app,
+        &mut events,
+        "No offline model installed. Download a small one below, or add a GGUF model from a file or a URL: it answers with no network.",
+    )
+    .await;
+    assert!(!shows(&app, "Installed"));
 }

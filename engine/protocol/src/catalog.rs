@@ -38,6 +38,30 @@ pub struct ModelInfo {
     pub vision: bool,
 }
 
+/// A model of the built-in catalogue: a small model the offline runtime runs well, pinned by the
+/// sha256 of its file, downloaded from where its publisher put it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogModel {
+    /// The name it is installed as.
+    pub name: String,
+    /// A name for people.
+    pub display_name: String,
+    /// The model family (`SmolLM2`, `Llama 3.2`).
+    pub family: String,
+    /// How the weights are stored in the file (`Q4_K_M`…).
+    pub quantization: String,
+    /// The file's size.
+    pub size_bytes: u64,
+    /// Its licence.
+    pub licence: String,
+    /// sha256 of the file, hex: the download is refused when it differs.
+    pub sha256: String,
+    /// Where it downloads from.
+    pub url: String,
+    /// Whether a model of this name is installed.
+    pub installed: bool,
+}
+
 /// An installed local model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LocalModelInfo {

@@ -296,6 +296,29 @@ pub enum ModelsCommand {
         /// Its name.
         name: String,
     },
+    /// The built-in catalogue of small models. Answered by `ModelCatalog`.
+    Catalog,
+    /// Install a catalogue model by name: downloaded from the catalogue's URL (or the mirror
+    /// `AETHERIA_MODELS_URL` names) and checked against the catalogue's sha256. Answered as
+    /// `AddLocal` is.
+    InstallCatalog {
+        /// Its catalogue name.
+        name: String,
+    },
+    /// Stop an install under way (`AddLocal` or `InstallCatalog`) by the name it installs as; its
+    /// partial file is removed and it fails with `Cancelled`. Answered by `LocalModelCancelled`,
+    /// or `CommandFailed` (`Missing`) when no such install runs.
+    CancelAdd {
+        /// The name it installs as.
+        name: String,
+    },
+    /// Make an installed model the offline default (saved as `local.default_model`); `None`
+    /// goes back to the first installed. Answered by `LocalModels`, or `CommandFailed`.
+    SetDefault {
+        /// Its name.
+        #[serde(default)]
+        name: Option<String>,
+    },
 }
 
 /// The sandbox that runs code.

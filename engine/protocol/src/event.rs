@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::ProviderConfig;
 use crate::{
-    ApprovalScope, Effect, ErrorInfo, FileEntry, FinishReason, LocalModelInfo, McpServerInfo,
-    MemoryId, MemoryRecord, MessageId, MessageRecord, ModelInfo, Policy, SandboxStatus,
-    SandboxSummary, SearchHit, SessionId, SessionSummary, Settings, SubmissionId, ToolCallId,
-    ToolCallRecord, ToolInfo, ToolKind, ToolStatus, Usage, VoiceEvent,
+    ApprovalScope, CatalogModel, Effect, ErrorInfo, FileEntry, FinishReason, LocalModelInfo,
+    McpServerInfo, MemoryId, MemoryRecord, MessageId, MessageRecord, ModelInfo, Policy,
+    SandboxStatus, SandboxSummary, SearchHit, SessionId, SessionSummary, Settings, SubmissionId,
+    ToolCallId, ToolCallRecord, ToolInfo, ToolKind, ToolStatus, Usage, VoiceEvent,
 };
 
 /// What the engine tells front ends.
@@ -260,11 +260,28 @@ pub enum Event {
     LocalModels {
         /// By name.
         models: Vec<LocalModelInfo>,
+        /// The one that answers when no provider is configured (none when none is installed).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        default: Option<String>,
+    },
+    /// The built-in catalogue of small models.
+    ModelCatalog {
+        /// Smallest first.
+        models: Vec<CatalogModel>,
+    },
+    /// An install was asked to stop: it fails with `Cancelled` and keeps nothing, unless it had
+    /// already finished.
+    LocalModelCancelled {
+        /// The name it would have had.
+        name: String,
     },
     /// How far a model install is.
     LocalModelProgress {
         /// The source being fetched.
         source: String,
+        /// The name it installs as (what `CancelAdd` takes).
+        #[serde(default)]
+        name: String,
         /// Bytes so far.
         done: u64,
         /// All bytes, when known.

@@ -97,8 +97,8 @@ mod recall;
 mod tools;
 mod voice;
 pub use self::catalog::{
-    FileEntry, FileKind, LocalModelInfo, ModelInfo, SandboxStatus, SandboxSummary, ToolInfo,
-    ToolKind,
+    CatalogModel, FileEntry, FileKind, LocalModelInfo, ModelInfo, SandboxStatus, SandboxSummary,
+    ToolInfo, ToolKind,
 };
 pub use self::recall::{MemoryRecord, SearchHit};
 pub use self::tools::{ApprovalScope, McpServerInfo, McpState, ScopeKind};
@@ -459,6 +459,8 @@ pub enum ErrorKind {
     Invalid,
     /// The database failed.
     Storage,
+    /// The person (or another front end) stopped it.
+    Cancelled,
     /// Anything else.
     Internal,
 }

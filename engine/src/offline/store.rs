@@ -10,6 +10,7 @@ use candle_core::Device;
 use candle_core::quantized::gguf_file::{self, Content};
 use candle_core::quantized::{GgmlDType, QTensor};
 use chrono::Utc;
+use tokio_util::sync::CancellationToken;
 
 use super::LocalError;
 use super::vocab::Vocab;
@@ -111,17 +112,19 @@ pub(crate) fn remove(dir: &Path, name: &str) -> Result<(), LocalError> {
     Ok(())
 }
 
-/// Installs a model from a file path or an `http(s)` URL under `name` (default: from the source).
+/// Installs a model from a file path or an `http(s)` URL under `name` (see `default_name`).
 /// `progress(done, total)` is called as bytes arrive. With `sha256`, the source bytes must match.
+/// Refused before anything is written when the disk lacks room; stops soon after `stop` is
+/// cancelled. Whatever fails, nothing of it is kept.
 pub(crate) async fn add(
     dir: &Path,
     source: &str,
-    name: Option<&str>,
+    name: &str,
     sha256: Option<&str>,
     progress: &mut (dyn FnMut(u64, Option<u64>) + Send),
+    stop: &CancellationToken,
 ) -> Result<LocalModelInfo, LocalError> {
-    let name = name.map_or_else(|| default_name(source), str::to_owned);
-    check_name(&name)?;
+    check_name(name)?;
     if dir.join(format!("{name}.gguf")).exists() {
         return Err(LocalError::Name(format!(
             "a model named {name:?} is already installed; remove it first (`aetheria models rm {name}`) or choose another name"
@@ -131,12 +134,16 @@ pub(crate) async fn add(
         .await
         .map_err(|e| LocalError::io(dir, e))?;
     let partial = dir.join(format!(".{name}.partial"));
-    let result = match crate::fetch::fetch(source, &partial, progress).await {
-        Ok(digests) => finish(dir, &name, source, &partial, &digests.sha256, sha256).await,
+    let result = match crate::fetch::fetch(source, &partial, progress, stop).await {
+        Ok(digests) => finish(dir, name, source, &partial, &digests.sha256, sha256, stop).await,
         Err(e) => Err(e.into()),
     };
     let _ = std::fs::remove_file(&partial);
-    result
+    let _ = std::fs::remove_file(partial.with_extension("q8"));
+    match result {
+        Err(LocalError::Stopped(_)) => Err(LocalError::Stopped(name.to_owned())),
+        other => other,
+    }
 }
 
 async fn finish(
@@ -146,6 +153,7 @@ async fn finish(
     partial: &Path,
     digest: &str,
     expected: Option<&str>,
+    stop: &CancellationToken,
 ) -> Result<LocalModelInfo, LocalError> {
     if let Some(expected) = expected {
         let expected = expected.trim().to_ascii_lowercase();
@@ -158,10 +166,12 @@ async fn finish(
     }
     let (partial, target) = (partial.to_path_buf(), dir.join(format!("{name}.gguf")));
     let (name, source, digest) = (name.to_owned(), source.to_owned(), digest.to_owned());
-    let info =
-        tokio::task::spawn_blocking(move || install(&partial, &target, &name, &source, &digest))
-            .await
-            .map_err(LocalError::model)??;
+    let stop = stop.clone();
+    let info = tokio::task::spawn_blocking(move || {
+        install(&partial, &target, &name, &source, &digest, &stop)
+    })
+    .await
+    .map_err(LocalError::model)??;
     let manifest = dir.join(format!("{}.json", info.name));
     let text = serde_json::to_string_pretty(&info).map_err(LocalError::model)?;
     std::fs::write(&manifest, text).map_err(|e| LocalError::io(&manifest, e))?;
@@ -176,6 +186,7 @@ fn install(
     name: &str,
     source: &str,
     digest: &str,
+    stop: &CancellationToken,
 ) -> Result<LocalModelInfo, LocalError> {
     let mut file = std::fs::File::open(partial).map_err(|e| LocalError::io(partial, e))?;
     let content = Content::read(&mut file)
@@ -187,6 +198,9 @@ fn install(
         )));
     }
     Vocab::from_gguf(&content)?;
+    if stop.is_cancelled() {
+        return Err(LocalError::Stopped(String::new()));
+    }
     let quantization = dominant_type(&content);
     let slow = |t: GgmlDType| {
         matches!(
@@ -196,7 +210,18 @@ fn install(
     };
     let converted_from = if content.tensor_infos.values().any(|t| slow(t.ggml_dtype)) {
         let converted = partial.with_extension("q8");
-        let result = requantize(&content, &mut file, &converted, &slow);
+        // Every weight as Q8_0 (34 bytes per 32): what the converted copy takes at most, beside
+        // the downloaded file until it is removed.
+        let elements: u64 = content
+            .tensor_infos
+            .values()
+            .map(|t| t.shape.elem_count() as u64)
+            .sum();
+        crate::fetch::ensure_room(
+            partial.parent().unwrap_or(Path::new(".")),
+            elements / 32 * 34,
+        )?;
+        let result = requantize(&content, &mut file, &converted, &slow, stop);
         if let Err(e) = result {
             let _ = std::fs::remove_file(&converted);
             return Err(e);
@@ -265,11 +290,15 @@ fn requantize(
     file: &mut std::fs::File,
     out: &Path,
     slow: &dyn Fn(GgmlDType) -> bool,
+    stop: &CancellationToken,
 ) -> Result<(), LocalError> {
     let mut names: Vec<&String> = content.tensor_infos.keys().collect();
     names.sort();
     let mut tensors: Vec<(String, QTensor)> = Vec::with_capacity(names.len());
     for name in names {
+        if stop.is_cancelled() {
+            return Err(LocalError::Stopped(String::new()));
+        }
         let tensor = content
             .tensor(file, name, &Device::Cpu)
             .map_err(LocalError::model)?;

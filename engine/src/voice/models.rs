@@ -159,7 +159,7 @@ async fn fetch_checked(
     expected: Option<&str>,
     progress: &mut (dyn FnMut(u64, Option<u64>) + Send),
 ) -> Result<(), VoiceError> {
-    let digests = crate::fetch::fetch(source, partial, progress)
+    let digests = crate::fetch::fetch(source, partial, progress, &Default::default())
         .await
         .map_err(|e| VoiceError::unavailable(e.to_string()))?;
     if let Some(expected) = expected

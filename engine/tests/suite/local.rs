@@ -172,7 +172,7 @@ async fn the_model_manager_installs_checks_lists_and_removes() {
     let listed = offline
         .until(|e| matches!(e, Event::LocalModels { .. }))
         .await;
-    assert!(matches!(listed.last(), Some(Event::LocalModels { models }) if models.is_empty()));
+    assert!(matches!(listed.last(), Some(Event::LocalModels { models, .. }) if models.is_empty()));
 
     // Installed under its file name, converted to the faster Q8_0 format.
     let events = offline
@@ -219,7 +219,7 @@ async fn the_model_manager_installs_checks_lists_and_removes() {
     let listed = offline
         .until(|e| matches!(e, Event::LocalModels { .. }))
         .await;
-    let Some(Event::LocalModels { models }) = listed.last() else {
+    let Some(Event::LocalModels { models, .. }) = listed.last() else {
         unreachable!()
     };
     let names: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();

@@ -11,6 +11,7 @@ mod jobs;
 mod keychain;
 mod local;
 mod mcp;
+mod models_hub;
 mod persistence;
 mod protocol;
 mod remembering;

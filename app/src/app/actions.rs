@@ -1,0 +1,155 @@
+//! What the window does with a conversation and the settings screen beyond drawing them: sending
+//! the composer's message, keeping the sidebar's sessions in order (and which are shown), the
+//! model choices, bringing a search hit into view, and opening the settings screen with its
+//! commands noted so only their failures show on it.
+
+use aetheria_engine::api::{Command, SessionId, SessionSummary, TurnCommand};
+use iced::Task;
+
+use iced::widget::text_editor;
+
+use super::{App, Message, ModelChoice, background, settings, transcript, view};
+
+impl App {
+    pub(super) fn send(&mut self) {
+        if self.running || self.engine.is_none() {
+            return;
+        }
+        let text = self.composer.text().trim().to_owned();
+        if text.is_empty() && self.attachments.is_empty() {
+            return;
+        }
+        self.composer = text_editor::Content::new();
+        let attachments = std::mem::take(&mut self.attachments);
+        let names = transcript::attachment_names(&attachments);
+        let images = transcript::picked_images(&attachments);
+        self.running = true;
+        // A first message creates its session with it: one command, no round trip.
+        let (session, create) = match self.current.clone() {
+            Some(session) => (session, false),
+            None => (SessionId::new(), true),
+        };
+        self.current = Some(session.clone());
+        self.transcript.follow(&session);
+        self.transcript.push_user(&text, names, images);
+        self.transcript.show_images(self.data_dir.as_deref());
+        self.sending = self.submit(Command::Turn(TurnCommand::Send {
+            session,
+            text,
+            attachments,
+            create,
+            allow: vec![],
+        }));
+    }
+
+    pub(super) fn is_current(&self, session: &SessionId) -> bool {
+        self.current.as_ref() == Some(session)
+    }
+
+    pub(super) fn upsert_session(&mut self, summary: SessionSummary) {
+        self.sessions.retain(|s| s.id != summary.id);
+        self.sessions.insert(0, summary);
+    }
+
+    pub(super) fn open_settings(&mut self, onboarding: bool) {
+        let (mut form, commands) = settings::Form::open(onboarding);
+        form.background = background::Background::new(self.login_service.clone());
+        self.settings = Some(form);
+        self.submit_for_settings(commands);
+    }
+
+    /// Sends the settings screen's commands, noting them so their failures show on the screen.
+    pub(super) fn submit_for_settings(&mut self, commands: Vec<Command>) {
+        for command in commands {
+            let adds_model = matches!(
+                command,
+                Command::Models(
+                    aetheria_engine::api::ModelsCommand::AddLocal { .. }
+                        | aetheria_engine::api::ModelsCommand::InstallCatalog { .. }
+                )
+            );
+            if let Some(id) = self.submit(command)
+                && let Some(form) = self.settings.as_mut()
+            {
+                form.sent.insert(id);
+                if adds_model {
+                    form.hub.sent(id);
+                }
+            }
+        }
+    }
+
+    pub(super) fn settings_message(&mut self, msg: settings::Msg) -> Task<Message> {
+        let Some(form) = self.settings.as_mut() else {
+            return Task::none();
+        };
+        match form.update(msg) {
+            settings::Out::None => {}
+            settings::Out::Commands(commands) => self.submit_for_settings(commands),
+            settings::Out::Task(task) => return task.map(Message::Settings),
+            settings::Out::Close => self.settings = None,
+            settings::Out::Theme(mode) => self.mode = mode,
+            settings::Out::FontSize(size) => self.font_size = size.clamp(12.0, 22.0),
+        }
+        Task::none()
+    }
+
+    /// The sessions the sidebar shows (filtered by the search box), in order.
+    pub(crate) fn shown_sessions(&self) -> impl Iterator<Item = &SessionSummary> {
+        let needle = self.search.trim().to_lowercase();
+        self.sessions
+            .iter()
+            .filter(move |s| needle.is_empty() || s.title.to_lowercase().contains(&needle))
+    }
+
+    /// The model picker's entries and the chosen one.
+    pub(crate) fn model_choices(&self) -> (Vec<ModelChoice>, Option<ModelChoice>) {
+        let Some(settings) = &self.known_settings else {
+            return (Vec::new(), None);
+        };
+        let choices: Vec<ModelChoice> = settings
+            .providers
+            .iter()
+            .map(|p| ModelChoice {
+                provider: p.name.clone(),
+                label: format!("{} · {}", p.name, p.model),
+            })
+            .collect();
+        let current = settings
+            .default_provider
+            .as_ref()
+            .and_then(|name| choices.iter().find(|c| &c.provider == name))
+            .or_else(|| choices.first())
+            .cloned();
+        (choices, current)
+    }
+
+    pub(crate) fn session_title(&self, id: &SessionId) -> Option<String> {
+        self.sessions
+            .iter()
+            .find(|s| &s.id == id)
+            .map(|s| s.title.clone())
+    }
+
+    /// Marks the search hit waiting in `reveal` and scrolls the conversation to it.
+    pub(super) fn reveal_hit(&mut self) -> Task<Message> {
+        // Kept until the conversation that holds it is loaded.
+        let Some(index) = self
+            .reveal
+            .as_ref()
+            .and_then(|anchor| self.transcript.anchor(anchor))
+        else {
+            return Task::none();
+        };
+        self.reveal = None;
+        self.found_entry = Some(index);
+        let offset = self.transcript.offset_from_bottom(index);
+        iced::widget::operation::snap_to(
+            view::TRANSCRIPT,
+            iced::widget::operation::RelativeOffset {
+                x: None,
+                y: Some(offset),
+            },
+        )
+    }
+}

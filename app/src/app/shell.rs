@@ -1,0 +1,99 @@
+//! The iced application around `App`: how the window is run, its title and theme, and the
+//! subscriptions that feed it (the engine bridge, shortcuts, dropped files, resizes, closing,
+//! signals, dictation's key, the spinner's tick).
+
+use iced::{Subscription, Theme};
+
+use super::{App, Message, engine_bridge, input, voice, window_state};
+use crate::theme::Palette;
+
+impl App {
+    /// Runs the window until it is closed.
+    pub fn run() -> iced::Result {
+        let dir = window_state::folder();
+        let state = dir
+            .as_deref()
+            .map(window_state::WindowState::load)
+            .unwrap_or_default();
+        let size = (state.width, state.height);
+        let boot = move || Self::with_state(state.clone(), dir.clone());
+        let mut app = iced::application(boot, Self::update, Self::view)
+            .title(Self::title)
+            .subscription(Self::subscription)
+            .theme(Self::theme)
+            .window(iced::window::Settings {
+                size: iced::Size::new(size.0, size.1),
+                // Closing stops the engine first, so the database closes cleanly.
+                exit_on_close_request: false,
+                ..iced::window::Settings::default()
+            })
+            .default_font(crate::theme::BODY);
+        for font in crate::theme::FONTS {
+            app = app.font(font);
+        }
+        app.run()
+    }
+
+    pub(super) fn title(&self) -> String {
+        let session = self.current.as_ref().and_then(|id| self.session_title(id));
+        match session {
+            Some(title) => format!("{title} — Aetheria"),
+            None => "Aetheria".into(),
+        }
+    }
+
+    /// The colours in use.
+    #[must_use]
+    pub fn palette(&self) -> Palette {
+        Palette::of(self.mode)
+    }
+
+    /// The iced theme of the current mode.
+    #[must_use]
+    pub fn theme(&self) -> Theme {
+        self.palette().theme(self.mode)
+    }
+
+    /// The engine bridge, and the keyboard shortcuts.
+    pub fn subscription(&self) -> Subscription<Message> {
+        let bridge = engine_bridge::subscription().map(Message::Bridge);
+        let state = (self.prompting(), self.palette.is_some());
+        let keys = iced::keyboard::listen()
+            .with(state)
+            .filter_map(|((asking, palette), event)| match event {
+                iced::keyboard::Event::KeyPressed { key, modifiers, .. } => {
+                    input::shortcut(&key, modifiers, asking, palette)
+                }
+                _ => None,
+            });
+        let drops = iced::event::listen_with(|event, _status, _window| match event {
+            iced::Event::Window(iced::window::Event::FileDropped(path)) => {
+                Some(Message::Attached(vec![path]))
+            }
+            _ => None,
+        });
+        let resized = iced::window::resize_events().map(|(_, size)| Message::Resized(size));
+        let close = iced::window::close_requests().map(|_| Message::CloseRequested);
+        // Spinners move only while a turn runs, so an idle window does not redraw.
+        let ticks = if self.running {
+            iced::time::every(std::time::Duration::from_millis(120)).map(|_| Message::Tick)
+        } else {
+            Subscription::none()
+        };
+        let terminate = Subscription::run(input::termination).map(|()| Message::CloseRequested);
+        let talk = voice::subscription(&self.dictation.hotkey);
+        Subscription::batch([bridge, keys, drops, resized, close, terminate, ticks, talk])
+    }
+
+    /// Whether the approval prompt is shown (keys then belong to it).
+    pub(crate) fn prompting(&self) -> bool {
+        !self.approvals.is_empty() && !self.approve_in_chat
+    }
+
+    /// Opens a web address with the system's browser (the address was judged by `links`).
+    pub(super) fn open_link(&mut self, url: &str) {
+        if let Err(e) = open::that_detached(url) {
+            self.notice = Some(format!("Cannot open {url}: {e}"));
+        }
+    }
+}
