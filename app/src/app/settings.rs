@@ -133,6 +133,8 @@ pub enum Msg {
     McpEnabled(String, bool),
     /// Remove an MCP server.
     McpRemove(String),
+    /// Stop an MCP server and start it again (at once, not on Save).
+    McpRestart(String),
     /// The form that adds an MCP server.
     McpAdd(mcp_add::AddMsg),
     /// The long-term memories section.
@@ -453,6 +455,11 @@ impl Form {
                 if let Some(settings) = self.settings.as_mut() {
                     settings.mcp_servers.remove(&name);
                 }
+            }
+            Msg::McpRestart(name) => {
+                return Out::Commands(vec![Command::Tools(ToolsCommand::RestartMcpServer {
+                    name,
+                })]);
             }
             Msg::McpAdd(msg) => {
                 let Some(settings) = self.settings.as_mut() else {

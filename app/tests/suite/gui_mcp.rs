@@ -93,6 +93,51 @@ async fn settings_add_an_mcp_server_from_its_command_line_and_list_its_tools() {
     assert!(shows(&app, "RUNNING · 6 TOOLS"));
     assert!(shows(&app, &notes.tools.join("  ")));
     assert!(notes.tools.iter().any(|t| t == "notes__shout"));
+    // What it said last on stderr is shown under it, escape sequences made visible text.
+    let shown = shown_stderr(&app).expect("its stderr is shown");
+    assert!(shown.starts_with("started again 0×"), "{shown}");
+    assert!(
+        shown.ends_with(notes.stderr.last().unwrap().as_str()),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains('\u{1b}'),
+        "a raw escape reached the window: {shown}"
+    );
+    assert!(
+        notes
+            .stderr
+            .iter()
+            .any(|l| l.contains("clear\\u{1b}[2J screen")),
+        "the escape is kept as visible text: {:?}",
+        notes.stderr
+    );
+    let first_pid = started_pid(&notes.stderr).expect("the start is on stderr");
+
+    // Restart acts at once: a new process, counted, its tools listed again.
+    let _ = app.update(Message::Settings(settings::Msg::McpRestart("notes".into())));
+    let mut restarted = None;
+    while restarted.is_none() {
+        let envelope = events.recv().await.unwrap();
+        if let Event::McpServers { servers } = &envelope.event {
+            restarted = servers.iter().find(|s| s.name == "notes").cloned();
+        }
+        let _ = app.update(Message::Bridge(BridgeEvent::Events(vec![envelope])));
+    }
+    let restarted = restarted.unwrap();
+    assert_eq!(restarted.state, McpState::Running, "{:?}", restarted.error);
+    assert_eq!(restarted.restarts, 1);
+    assert!(shows(&app, "RUNNING · 6 TOOLS"));
+    assert!(shown_stderr(&app).unwrap().starts_with("started again 1×"));
+    let second_pid = started_pid(&restarted.stderr).expect("the start is on stderr");
+    assert_ne!(first_pid, second_pid, "a new process started");
+    // A server that does not exist cannot be restarted; the settings say so.
+    let _ = app.update(Message::Settings(settings::Msg::McpRestart("nope".into())));
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::CommandFailed { .. })
+    })
+    .await;
+    assert!(shows(&app, "no MCP server named \"nope\""));
 
     // Turned off and removed, saved: gone from the settings.
     let _ = app.update(Message::Settings(settings::Msg::McpEnabled(
@@ -108,4 +153,26 @@ async fn settings_add_an_mcp_server_from_its_command_line_and_list_its_tools() {
         |e| matches!(e, Event::SettingsSaved { settings } if settings.mcp_servers.is_empty()),
     )
     .await;
+}
+
+/// The stderr lines the window shows under the server (after "started again N×").
+fn shown_stderr(app: &aetheria_app::app::App) -> Option<String> {
+    use iced_test::selector::Candidate;
+    let mut ui = iced_test::simulator(app.view());
+    ui.find(|candidate: Candidate<'_>| match candidate {
+        Candidate::Text { content, .. } if content.starts_with("started again ") => {
+            Some(content.to_owned())
+        }
+        _ => None,
+    })
+    .ok()
+}
+
+/// The pid of the last start the notes server reported on stderr.
+fn started_pid(stderr: &[String]) -> Option<String> {
+    stderr
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix("notes server starting (pid "))
+        .map(|pid| pid.trim_end_matches(')').to_owned())
 }

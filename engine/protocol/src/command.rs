@@ -149,6 +149,13 @@ pub enum ToolsCommand {
     /// List the MCP servers with their state and tools (starting those not yet running).
     /// Answered by `McpServers`.
     ListMcpServers,
+    /// Stop an MCP server and start it again (its tools are listed anew). Answered by
+    /// `McpServers`, or `CommandFailed` (`Missing` for an unknown name, `Conflict` for one that is
+    /// off).
+    RestartMcpServer {
+        /// Its name.
+        name: String,
+    },
     /// Run one tool directly, with its policy applied (approval is asked as for the model).
     /// Answered by `ToolCallStarted`, `ApprovalRequested`?, `ToolCallFinished`.
     Call {

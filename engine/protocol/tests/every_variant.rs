@@ -153,6 +153,7 @@ fn commands() -> Vec<Value> {
         json!({"type": "models", "op": "add_local", "source": "https://example.com/m.gguf",
                "name": "m", "sha256": null}),
         json!({"type": "models", "op": "remove_local", "name": "m"}),
+        json!({"type": "tools", "op": "restart_mcp_server", "name": "notes"}),
         json!({"type": "models", "op": "catalog"}),
         json!({"type": "models", "op": "install_catalog", "name": "smollm2-135m-instruct"}),
         json!({"type": "models", "op": "cancel_add", "name": "m"}),

@@ -34,6 +34,17 @@ pub(super) async fn handle(cx: Cx, command: ToolsCommand) -> Result<(), ErrorInf
                 )
             })?;
         }
+        ToolsCommand::RestartMcpServer { name } => {
+            services
+                .registry
+                .mcp
+                .restart(&name)
+                .await
+                .map_err(|(kind, message)| ErrorInfo::new(kind, message))?;
+            out.emit(Event::McpServers {
+                servers: services.registry.mcp.infos(),
+            });
+        }
         ToolsCommand::ListMcpServers => {
             services.registry.mcp.start_all().await;
             out.emit(Event::McpServers {

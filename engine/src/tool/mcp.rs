@@ -119,6 +119,28 @@ impl Mcp {
         futures::future::join_all(starts).await;
     }
 
+    /// Stops the server named `name` and starts it again; its state (running, or failed and why)
+    /// is in `infos` after. Refused for an unknown name or a server that is off.
+    pub(crate) async fn restart(&self, name: &str) -> Result<(), (crate::api::ErrorKind, String)> {
+        use crate::api::ErrorKind;
+        let server = self
+            .servers
+            .read()
+            .ok()
+            .and_then(|s| s.get(name).cloned())
+            .ok_or_else(|| (ErrorKind::Missing, format!("no MCP server named {name:?}")))?;
+        if !server.config.enabled {
+            return Err((
+                ErrorKind::Conflict,
+                format!("the MCP server {name} is off; turn it on first"),
+            ));
+        }
+        server.stop().await;
+        server.status().last_try = None;
+        let _ = server.running().await;
+        Ok(())
+    }
+
     /// The tools of the running servers.
     pub(crate) fn tools(&self) -> Vec<Arc<dyn DynTool>> {
         self.servers()
@@ -441,7 +463,19 @@ impl Server {
                     None if std::mem::take(&mut overlong) => continue,
                     None | Some(Err(AnyDelimiterCodecError::Io(_))) => break,
                 };
-                let line = redactor.redact(&line);
+                // Shown in the window and the log: an escape sequence stays visible, inert text.
+                let line: String = redactor
+                    .redact(&line)
+                    .chars()
+                    .flat_map(|c| {
+                        let shown: Vec<char> = if c.is_control() {
+                            c.escape_default().collect()
+                        } else {
+                            vec![c]
+                        };
+                        shown
+                    })
+                    .collect();
                 tracing::info!(server = %name, "mcp stderr: {line}");
                 let mut status = status
                     .lock()

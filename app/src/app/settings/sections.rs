@@ -9,8 +9,11 @@ use iced::{Element, Fill, Length};
 use super::Msg;
 use crate::theme::{self, BOLD, ButtonKind, MONO, Mode, Palette};
 
-/// MCP servers: each with its state, tools and last error; adding (the form below), on/off and
-/// remove take effect on Save.
+/// How many of a server's last stderr lines are shown.
+const STDERR_SHOWN: usize = 4;
+
+/// MCP servers: each with its state, tools, last error, restarts and last stderr lines; adding
+/// (the form below), on/off and remove take effect on Save, Restart at once.
 pub(super) fn mcp_section<'a>(
     p: Palette,
     settings: &'a Settings,
@@ -48,6 +51,13 @@ pub(super) fn mcp_section<'a>(
                 })
             })
             .unwrap_or_default();
+        // Restarting acts at once on the running server, so only a saved one that is on can.
+        let restart = button_(p, ButtonKind::Secondary, "Restart");
+        let restart = if server.enabled && info.is_some() {
+            restart.on_press(Msg::McpRestart(name.clone()))
+        } else {
+            restart
+        };
         let toggle = if server.enabled {
             "Turn off"
         } else {
@@ -62,6 +72,7 @@ pub(super) fn mcp_section<'a>(
                 text(target).font(MONO).size(12).width(Fill),
                 button_(p, ButtonKind::Secondary, toggle)
                     .on_press(Msg::McpEnabled(name.clone(), !server.enabled)),
+                restart,
                 button_(p, ButtonKind::Danger, "Remove").on_press(Msg::McpRemove(name.clone())),
             ]
             .spacing(8)
@@ -76,6 +87,19 @@ pub(super) fn mcp_section<'a>(
                     .font(MONO)
                     .size(12)
                     .color(p.muted),
+            );
+        }
+        if let Some(info) = info.filter(|i| !i.stderr.is_empty() || i.restarts > 0) {
+            // What it last said on stderr (already redacted by the engine), newest last.
+            let mut said = format!("started again {}×", info.restarts);
+            for line in info.stderr.iter().rev().take(STDERR_SHOWN).rev() {
+                said.push('\n');
+                said.push_str(&super::super::view::cut(line, 160));
+            }
+            col = col.push(
+                container(text(said).font(MONO).size(11).color(p.muted))
+                    .padding([4, 8])
+                    .width(Fill),
             );
         }
     }
