@@ -244,7 +244,7 @@ async fn the_welcome_adds_an_offline_model_with_progress_and_uses_it() {
 /// offline, and Remove asks once more before it removes.
 #[tokio::test]
 async fn the_hub_downloads_from_the_catalogue_stops_chooses_and_removes() {
-    use super::gui::{click, pump, pump_until_shown, shows};
+    use super::gui::{click, pump, pump_until_shown, retype, shows};
     use aetheria_engine::api::{ErrorKind, Event};
 
     let start = |mirror: String| async move {
@@ -329,6 +329,44 @@ async fn the_hub_downloads_from_the_catalogue_stops_chooses_and_removes() {
         model.display_name, model.context_length
     );
     assert!(shows(&app, &details), "{details}");
+
+    // A second model, from a file: the engine says which one answers offline now (the first by
+    // name), and Make default moves it back.
+    let file = model_file().display().to_string();
+    retype(&mut app, aetheria_app::app::models_hub::SOURCE, 0, &file);
+    click(&mut app, "Add model");
+    let default = std::cell::RefCell::new(None);
+    let listed = |e: &Event| match e {
+        Event::LocalModels { models, default: d } if models.len() == 2 => {
+            default.replace(d.clone());
+            true
+        }
+        _ => false,
+    };
+    pump(&mut app, &mut events, listed).await;
+    assert_eq!(
+        default.take().as_deref(),
+        Some("SmolLM2-135M-Instruct.Q4_1")
+    );
+    click(&mut app, "Make default");
+    pump(&mut app, &mut events, listed).await;
+    assert_eq!(default.take().as_deref(), Some("smollm2-135m-instruct"));
+    assert!(
+        shows(&app, "Make default"),
+        "the other one can be chosen now"
+    );
+    // Remove asks once more; the first row is the file's model.
+    click(&mut app, "Remove");
+    assert!(shows(&app, "Really remove?"), "one press only asks");
+    click(&mut app, "Really remove?");
+    pump(
+        &mut app,
+        &mut events,
+        |e| matches!(e, Event::LocalModels { models, .. } if models.len() == 1),
+    )
+    .await;
+    assert!(shows(&app, "ANSWERS OFFLINE"));
+    assert!(!shows(&app, "Make default"));
     click(&mut app, "Remove");
     assert!(shows(&app, row), "one press only asks");
     click(&mut app, "Really remove?");

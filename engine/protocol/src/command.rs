@@ -287,7 +287,8 @@ pub enum ModelsCommand {
     /// List the installed local models. Answered by `LocalModels`, or `CommandFailed`.
     ListLocal,
     /// Install a local GGUF model from a file path or an `http(s)` URL. Answered by
-    /// `LocalModelProgress`*, then `LocalModelAdded`, or `CommandFailed` (nothing is kept).
+    /// `LocalModelProgress`*, then `LocalModelAdded` and `LocalModels` (which one answers offline
+    /// may have changed), or `CommandFailed` (nothing is kept).
     AddLocal {
         /// A file path or URL.
         source: String,
@@ -298,7 +299,8 @@ pub enum ModelsCommand {
         #[serde(default)]
         sha256: Option<String>,
     },
-    /// Remove an installed local model. Answered by `LocalModelRemoved`, or `CommandFailed`.
+    /// Remove an installed local model. Answered by `LocalModelRemoved` and `LocalModels`, or
+    /// `CommandFailed`.
     RemoveLocal {
         /// Its name.
         name: String,

@@ -66,6 +66,8 @@ pub(super) async fn handle(cx: Cx, command: ModelsCommand) -> Result<(), ErrorIn
             store::remove(&dir, &name).map_err(failed)?;
             services.forget_client().await;
             out.emit(Event::LocalModelRemoved { name });
+            // Which model answers offline may have changed.
+            out.emit(local_models(services, &dir)?);
         }
     }
     Ok(())
@@ -106,5 +108,6 @@ async fn install(
     // The offline default may be this model now.
     services.forget_client().await;
     out.emit(Event::LocalModelAdded { model });
+    out.emit(local_models(services, dir)?);
     Ok(())
 }
