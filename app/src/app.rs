@@ -8,7 +8,7 @@ mod entry_view;
 mod events;
 pub mod export;
 mod input;
-mod jobs;
+pub mod jobs;
 mod links;
 pub mod memories;
 mod message;
@@ -450,6 +450,7 @@ impl App {
             }
             Message::ToggleTool(call) => self.transcript.toggle(&call),
             Message::ToggleThinking(message) => self.transcript.toggle_thinking(&message),
+            Message::Background(kind) => return self.send_to_background(kind),
             Message::ShowTab(tab) => {
                 if tab == panel::Tab::Jobs {
                     self.submit(Command::Jobs(JobsCommand::List { limit: Some(50) }));

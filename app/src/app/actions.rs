@@ -42,6 +42,25 @@ impl App {
         }));
     }
 
+    /// Queues the composer's message as a job of `kind` and shows the Jobs tab, where it runs.
+    pub(super) fn send_to_background(&mut self, kind: super::jobs::Background) -> Task<Message> {
+        let text = self.composer.text().trim().to_owned();
+        if text.is_empty() || self.engine.is_none() {
+            return Task::none();
+        }
+        let allowed = self
+            .known_settings
+            .as_ref()
+            .map(|s| s.jobs_allow.clone())
+            .unwrap_or_default();
+        let job = aetheria_engine::jobs::JobSpec::new(kind.job(text, &allowed));
+        self.composer = text_editor::Content::new();
+        self.submit(Command::Jobs(aetheria_engine::api::JobsCommand::Submit {
+            job,
+        }));
+        self.handle(Message::ShowTab(super::panel::Tab::Jobs))
+    }
+
     pub(super) fn is_current(&self, session: &SessionId) -> bool {
         self.current.as_ref() == Some(session)
     }

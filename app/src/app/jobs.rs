@@ -6,6 +6,36 @@ use iced::widget::{button, column, container, row, text};
 use iced::{Element, Fill};
 
 use super::Message;
+
+/// What the composer's message becomes when it is sent to the background instead of the chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Background {
+    /// A prompt job: a turn of its own session, with the tools the job allow list names.
+    Prompt,
+    /// Deep research: a report with citations in the workspace.
+    Research,
+    /// The message as a Python program, run in a sandbox of its own.
+    Python,
+}
+
+impl Background {
+    /// The job for `text`; a prompt may use `allowed` (the machine's job allow list).
+    #[must_use]
+    pub fn job(self, text: String, allowed: &[String]) -> JobKind {
+        match self {
+            Self::Prompt => JobKind::Prompt {
+                text,
+                allow: allowed.to_vec(),
+            },
+            Self::Research => JobKind::Research { question: text },
+            Self::Python => JobKind::Code {
+                language: "python".into(),
+                code: text,
+                timeout_s: None,
+            },
+        }
+    }
+}
 use crate::theme::{self, BOLD, ButtonKind, Palette};
 
 /// Puts a job's news into the list (newest first); `true` when it just finished.
@@ -115,7 +145,7 @@ pub fn view<'a>(
     if jobs.is_empty() {
         return col
             .push(
-                text("No background jobs. `aetheria jobs submit research --text …` starts one.")
+                text("No background jobs: type a message, press Background.")
                     .size(13)
                     .color(p.muted),
             )

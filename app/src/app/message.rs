@@ -70,6 +70,8 @@ pub enum Message {
     DismissNotice,
     /// The sidebar's search text changed.
     Search(String),
+    /// Send the composer's message as a background job instead of to the chat.
+    Background(super::jobs::Background),
     /// Ctrl+K: put the cursor in the search box.
     FocusSearch,
     /// Tab (`true`) or Shift+Tab: the cursor to the next or previous field, in the order the

@@ -52,6 +52,21 @@ const ACTIONS: &[Action] = &[
         message: || Message::MoveFocus(false),
     },
     Action {
+        name: "Run the message in the background",
+        keys: "",
+        message: || Message::Background(super::jobs::Background::Prompt),
+    },
+    Action {
+        name: "Research the message in the background",
+        keys: "",
+        message: || Message::Background(super::jobs::Background::Research),
+    },
+    Action {
+        name: "Run the message as a Python job (sandbox)",
+        keys: "",
+        message: || Message::Background(super::jobs::Background::Python),
+    },
+    Action {
         name: "Attach files",
         keys: "",
         message: || Message::Attach,

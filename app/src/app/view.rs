@@ -397,8 +397,13 @@ impl App {
                 && (!self.composer.text().trim().is_empty() || !self.attachments.is_empty());
             send.on_press_maybe(ready.then_some(Message::Send)).into()
         };
+        // Background sends the message as a job instead (research and Python: the palette).
+        let later = btn(p, ButtonKind::Secondary, "Background").on_press_maybe(
+            (self.engine.is_some() && !self.composer.text().trim().is_empty())
+                .then_some(Message::Background(super::jobs::Background::Prompt)),
+        );
         let buttons = column![
-            action,
+            row![later, action].spacing(8),
             row![
                 self.mic_button(p),
                 btn(p, ButtonKind::Secondary, "Attach").on_press(Message::Attach),

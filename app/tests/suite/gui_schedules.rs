@@ -1,5 +1,6 @@
-//! The Jobs tab's schedules: a prompt scheduled from the window in this machine's time zone, its
-//! next runs shown while the expression is typed, a bad expression refused, and Remove.
+//! The Jobs tab: a prompt scheduled from the window in this machine's time zone, its next runs
+//! shown while the expression is typed, a bad expression refused, and Remove; the composer's
+//! message sent to the background as a prompt or research job.
 
 use aetheria_app::app::schedules::{CRON, PROMPT};
 use aetheria_app::app::{App, Message};
@@ -84,4 +85,72 @@ fn simulator_text_starts(app: &App, start: &str) -> bool {
         _ => None,
     })
     .is_ok()
+}
+
+/// The composer's Background: the message becomes a prompt job with the machine's job allow
+/// list, the composer empties and the Jobs tab shows it; from the palette, a research job.
+#[tokio::test]
+async fn the_composer_sends_a_message_to_the_background_as_a_job() {
+    use aetheria_app::app::jobs::Background;
+    use aetheria_engine::jobs::JobKind;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path().join("config"), dir.path().join("data"));
+    config.jobs.allow = vec!["fs_read".into()];
+    let (mut app, mut events) = super::gui::window_on(config).await;
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::Settings { .. })
+    })
+    .await;
+    assert!(shows(&app, "Background"));
+
+    let typed = |app: &mut App, text: &str| {
+        let mut ui = iced_test::simulator(app.view());
+        ui.click(iced::widget::Id::new(aetheria_app::app::COMPOSER))
+            .expect("composer");
+        let _ = ui.typewrite(text);
+        for message in ui.into_messages() {
+            let _ = app.update(message);
+        }
+    };
+    typed(&mut app, "Summarise the notes folder");
+    click(&mut app, "Background");
+    assert_eq!(app.composer_text().trim(), "", "the composer is emptied");
+    let submitted = std::cell::RefCell::new(None);
+    pump(&mut app, &mut events, |e| match e {
+        Event::JobUpdated { job } => {
+            submitted.replace(Some(job.spec.kind.clone()));
+            true
+        }
+        _ => false,
+    })
+    .await;
+    assert_eq!(
+        submitted.take(),
+        Some(JobKind::Prompt {
+            text: "Summarise the notes folder".into(),
+            allow: vec!["fs_read".into()],
+        })
+    );
+    assert!(shows(
+        &app,
+        "Jobs here may use only: fs_read (jobs.allow in config.toml)."
+    ));
+
+    typed(&mut app, "How do solar panels age?");
+    let _ = app.update(Message::Background(Background::Research));
+    pump(&mut app, &mut events, |e| match e {
+        Event::JobUpdated { job } => {
+            submitted.replace(Some(job.spec.kind.clone()));
+            matches!(job.spec.kind, JobKind::Research { .. })
+        }
+        _ => false,
+    })
+    .await;
+    assert_eq!(
+        submitted.take(),
+        Some(JobKind::Research {
+            question: "How do solar panels age?".into()
+        })
+    );
 }
