@@ -130,7 +130,7 @@ async fn the_jobs_tab_follows_jobs_and_cancels_one() {
     .await;
     assert!(shows(
         &app,
-        "No background jobs. `aetheria jobs submit research --text …` starts one."
+        "No background jobs: type a message, press Background."
     ));
 
     let quick = JobSpec::new(JobKind::Wait {
