@@ -10,7 +10,7 @@ mod palette;
 
 use iced::{Border, Shadow, Vector};
 
-pub use self::button::{ButtonKind, button};
+pub use self::button::{ButtonKind, action, button};
 pub use self::container::{badge, block, flat};
 pub use self::font::{BODY, BOLD, FONTS, HEADING, MONO};
 pub use self::input::{editor, input, pick_list};

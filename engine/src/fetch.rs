@@ -48,9 +48,13 @@ pub(crate) enum FetchError {
 /// Room kept free beyond what a file needs, so a download never fills the disk to the brim.
 const HEADROOM: u64 = 64 << 20;
 
-/// Refuses a file of `size` bytes unless the disk holding `dir` has room for it and some to
+/// Refuses to write `size` bytes to the file `to` unless its disk has room for them and some to
 /// spare (`HEADROOM`).
-pub(crate) fn ensure_room(dir: &Path, size: u64) -> Result<(), FetchError> {
+pub(crate) fn ensure_room(to: &Path, size: u64) -> Result<(), FetchError> {
+    let dir = to
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let available = fs4::available_space(dir).map_err(|e| io(dir, e))?;
     room(dir, size.saturating_add(HEADROOM), available)
 }
@@ -161,13 +165,6 @@ pub(crate) async fn fetch(
     }
 }
 
-/// The folder a file is written in, for the room check.
-fn folder_of(to: &Path) -> &Path {
-    to.parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-}
-
 /// Copies a local file, hashing it on the way.
 fn copy(
     from: &Path,
@@ -178,7 +175,7 @@ fn copy(
     let mut input = std::fs::File::open(from).map_err(|e| io(from, e))?;
     let total = input.metadata().ok().map(|m| m.len());
     if let Some(total) = total {
-        ensure_room(folder_of(to), total)?;
+        ensure_room(to, total)?;
     }
     let mut output = std::fs::File::create(to).map_err(|e| io(to, e))?;
     let mut hasher = Hasher::new();
@@ -233,7 +230,7 @@ async fn download(
     }
     let total = response.content_length();
     if let Some(total) = total {
-        ensure_room(folder_of(to), total)?;
+        ensure_room(to, total)?;
     }
     let mut output = tokio::fs::File::create(to).await.map_err(|e| io(to, e))?;
     let mut hasher = Hasher::new();

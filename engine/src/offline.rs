@@ -166,28 +166,25 @@ pub(crate) fn models_dir(data_dir: &Path) -> PathBuf {
 
 /// The installed model that answers offline: the configured `local.default_model` while it is
 /// installed, else the first installed model.
-pub(crate) fn default_model(
+pub(crate) fn default_model<'a>(
     config: &Config,
-    models: Vec<crate::api::LocalModelInfo>,
-) -> Option<crate::api::LocalModelInfo> {
+    models: &'a [crate::api::LocalModelInfo],
+) -> Option<&'a crate::api::LocalModelInfo> {
     let chosen = config.local.default_model.as_ref();
-    let mut models = models.into_iter();
-    let first = models.next()?;
-    match chosen {
-        Some(name) if &first.name != name => models.find(|m| &m.name == name).or(Some(first)),
-        _ => Some(first),
-    }
+    chosen
+        .and_then(|name| models.iter().find(|m| &m.name == name))
+        .or_else(|| models.first())
 }
 
 /// The provider of the offline default (see `default_model`). Its context window is the model's.
 pub(crate) fn implied_provider(config: &Config) -> Option<ProviderConfig> {
     let models = store::list(&models_dir(&config.data_dir)).ok()?;
-    let model = default_model(config, models)?;
+    let model = default_model(config, &models)?;
     Some(ProviderConfig {
         name: "local".into(),
         wire: Wire::Local,
         base_url: String::new(),
-        model: model.name,
+        model: model.name.clone(),
         key_env: None,
         key_ref: None,
         context_window: Some(model.context_length),

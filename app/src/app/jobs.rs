@@ -1,11 +1,13 @@
 //! The Jobs tab: background jobs newest first, each with its state, progress or result, and a
-//! Cancel button while it can still be stopped. The engine reports every change (`JobUpdated`).
+//! Cancel button while it can still be stopped; and what the composer's message becomes when it
+//! is sent to the background. The engine reports every change (`JobUpdated`).
 
 use aetheria_engine::jobs::{JobKind, JobRecord, JobState};
 use iced::widget::{button, column, container, row, text};
 use iced::{Element, Fill};
 
 use super::Message;
+use crate::theme::{self, BOLD, ButtonKind, Palette};
 
 /// What the composer's message becomes when it is sent to the background instead of the chat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +38,6 @@ impl Background {
         }
     }
 }
-use crate::theme::{self, BOLD, ButtonKind, Palette};
 
 /// Puts a job's news into the list (newest first); `true` when it just finished.
 pub fn upsert(jobs: &mut Vec<JobRecord>, job: JobRecord) -> bool {

@@ -267,11 +267,7 @@ impl ModelsHub {
 
     /// The hub; `speech` are the speech models installed here (managed in the voice section).
     pub fn view<'a>(&'a self, p: Palette, speech: &[&'a VoiceModel]) -> Element<'a, HubMsg> {
-        let small = |caption: &'static str, kind: ButtonKind| {
-            button(text(caption).font(BOLD).size(13))
-                .padding([6, 12])
-                .style(theme::button(p, kind))
-        };
+        let small = |caption: &'static str, kind: ButtonKind| theme::action(p, kind, caption);
         let busy = self.adding.is_some();
         let mut col = column![].spacing(8);
         match self.installed.as_deref() {

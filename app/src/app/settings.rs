@@ -12,7 +12,7 @@ use aetheria_engine::config::{ProviderConfig, Wire};
 use iced::widget::{Space, column, container, row, scrollable, text};
 use iced::{Element, Fill, Task};
 
-use self::sections::{appearance, button_, folders, mcp_section, panel, sandbox_section, section};
+use self::sections::{appearance, folders, mcp_section, panel, sandbox_section, section};
 use super::memories::{Memories, MemoryMsg};
 use crate::theme::{self, BOLD, ButtonKind, HEADING, Mode, Palette};
 
@@ -574,9 +574,9 @@ impl Form {
         col = col.push(appearance(p, mode, font_size));
         // Save and Close stay in view below the scrolling sections.
         let footer = row![
-            button_(p, ButtonKind::Primary, "Save").on_press(Msg::Save),
+            theme::action(p, ButtonKind::Primary, "Save").on_press(Msg::Save),
             Space::new().width(Fill),
-            button_(p, ButtonKind::Secondary, "Close").on_press(Msg::Close),
+            theme::action(p, ButtonKind::Secondary, "Close").on_press(Msg::Close),
         ]
         .spacing(12);
         let body = scrollable(col.padding(iced::Padding {

@@ -26,6 +26,13 @@ pub enum ButtonKind {
     },
 }
 
+/// A button with a bold caption at the size of the settings pages' actions.
+pub fn action<'a, M: 'a>(p: Palette, kind: ButtonKind, caption: &'a str) -> btn::Button<'a, M> {
+    btn::Button::new(iced::widget::text(caption).font(super::BOLD).size(13))
+        .padding([6, 12])
+        .style(button(p, kind))
+}
+
 /// A button style: pressed buttons sink into their shadow.
 pub fn button(p: Palette, kind: ButtonKind) -> impl Fn(&Theme, btn::Status) -> btn::Style {
     move |_theme, status| {

@@ -308,8 +308,8 @@ pub enum ModelsCommand {
     /// The built-in catalogue of small models. Answered by `ModelCatalog`.
     Catalog,
     /// Install a catalogue model by name: downloaded from the catalogue's URL (or the mirror
-    /// `AETHERIA_MODELS_URL` names) and checked against the catalogue's sha256. Answered as
-    /// `AddLocal` is.
+    /// `local.mirror` or `$AETHERIA_MODELS_URL` names) and always checked against the
+    /// catalogue's sha256. Answered as `AddLocal` is.
     InstallCatalog {
         /// Its catalogue name.
         name: String,

@@ -52,7 +52,7 @@ pub(super) async fn handle(cx: Cx, command: ModelsCommand) -> Result<(), ErrorIn
             if let Some(name) = &name {
                 let installed = store::list(&dir).map_err(failed)?;
                 if !installed.iter().any(|m| &m.name == name) {
-                    return Err(failed(crate::offline::LocalError::NotFound(name.clone())));
+                    return Err(failed(LocalError::NotFound(name.clone())));
                 }
             }
             // The next offline turn loads the chosen model.
@@ -76,7 +76,8 @@ pub(super) async fn handle(cx: Cx, command: ModelsCommand) -> Result<(), ErrorIn
 /// The installed models and which one answers offline.
 fn local_models(services: &Services, dir: &Path) -> Result<Event, ErrorInfo> {
     let models = store::list(dir).map_err(|e| ErrorInfo::new(e.kind(), e.to_string()))?;
-    let default = crate::offline::default_model(&services.config(), models.clone()).map(|m| m.name);
+    let default =
+        crate::offline::default_model(&services.config(), &models).map(|m| m.name.clone());
     Ok(Event::LocalModels { models, default })
 }
 

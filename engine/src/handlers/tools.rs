@@ -35,12 +35,7 @@ pub(super) async fn handle(cx: Cx, command: ToolsCommand) -> Result<(), ErrorInf
             })?;
         }
         ToolsCommand::RestartMcpServer { name } => {
-            services
-                .registry
-                .mcp
-                .restart(&name)
-                .await
-                .map_err(|(kind, message)| ErrorInfo::new(kind, message))?;
+            services.registry.mcp.restart(&name).await?;
             out.emit(Event::McpServers {
                 servers: services.registry.mcp.infos(),
             });

@@ -138,6 +138,7 @@ pub(crate) async fn add(
         Ok(digests) => finish(dir, name, source, &partial, &digests.sha256, sha256, stop).await,
         Err(e) => Err(e.into()),
     };
+    // The download, and the converted copy a failed conversion may have left.
     let _ = std::fs::remove_file(&partial);
     let _ = std::fs::remove_file(partial.with_extension("q8"));
     match result {
@@ -217,15 +218,9 @@ fn install(
             .values()
             .map(|t| t.shape.elem_count() as u64)
             .sum();
-        crate::fetch::ensure_room(
-            partial.parent().unwrap_or(Path::new(".")),
-            elements / 32 * 34,
-        )?;
-        let result = requantize(&content, &mut file, &converted, &slow, stop);
-        if let Err(e) = result {
-            let _ = std::fs::remove_file(&converted);
-            return Err(e);
-        }
+        crate::fetch::ensure_room(&converted, elements / 32 * 34)?;
+        // On any failure `add` removes the converted copy with the download.
+        requantize(&content, &mut file, &converted, &slow, stop)?;
         std::fs::rename(&converted, target).map_err(|e| LocalError::io(target, e))?;
         Some(format!("{quantization:?}"))
     } else {

@@ -121,16 +121,18 @@ impl Mcp {
 
     /// Stops the server named `name` and starts it again; its state (running, or failed and why)
     /// is in `infos` after. Refused for an unknown name or a server that is off.
-    pub(crate) async fn restart(&self, name: &str) -> Result<(), (crate::api::ErrorKind, String)> {
-        use crate::api::ErrorKind;
+    pub(crate) async fn restart(&self, name: &str) -> Result<(), crate::api::ErrorInfo> {
+        use crate::api::{ErrorInfo, ErrorKind};
         let server = self
             .servers
             .read()
             .ok()
             .and_then(|s| s.get(name).cloned())
-            .ok_or_else(|| (ErrorKind::Missing, format!("no MCP server named {name:?}")))?;
+            .ok_or_else(|| {
+                ErrorInfo::new(ErrorKind::Missing, format!("no MCP server named {name:?}"))
+            })?;
         if !server.config.enabled {
-            return Err((
+            return Err(ErrorInfo::new(
                 ErrorKind::Conflict,
                 format!("the MCP server {name} is off; turn it on first"),
             ));
@@ -464,18 +466,15 @@ impl Server {
                     None | Some(Err(AnyDelimiterCodecError::Io(_))) => break,
                 };
                 // Shown in the window and the log: an escape sequence stays visible, inert text.
-                let line: String = redactor
-                    .redact(&line)
-                    .chars()
-                    .flat_map(|c| {
-                        let shown: Vec<char> = if c.is_control() {
-                            c.escape_default().collect()
-                        } else {
-                            vec![c]
-                        };
-                        shown
-                    })
-                    .collect();
+                let mut shown = String::with_capacity(line.len());
+                for c in redactor.redact(&line).chars() {
+                    if c.is_control() {
+                        shown.extend(c.escape_default());
+                    } else {
+                        shown.push(c);
+                    }
+                }
+                let line = shown;
                 tracing::info!(server = %name, "mcp stderr: {line}");
                 let mut status = status
                     .lock()

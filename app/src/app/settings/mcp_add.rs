@@ -159,7 +159,7 @@ impl AddForm {
                 .secure(true)
                 .on_input(AddMsg::Token)
                 .width(260),
-                super::button_(p, ButtonKind::Primary, "Add server").on_press(AddMsg::Add),
+                super::theme::action(p, ButtonKind::Primary, "Add server").on_press(AddMsg::Add),
             ]
             .spacing(8)
             .align_y(iced::Center),

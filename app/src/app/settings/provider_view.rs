@@ -5,7 +5,7 @@ use aetheria_engine::api::{Policy, Settings};
 use iced::widget::{Space, button, column, container, row, text, text_input};
 use iced::{Element, Fill, Length};
 
-use super::sections::{button_, model_choices, section};
+use super::sections::{model_choices, section};
 use super::{KEY, MODEL, Msg, PRESETS, URL};
 use crate::theme::{self, BOLD, ButtonKind, MONO, Palette};
 
@@ -66,19 +66,21 @@ impl super::Form {
                             .padding(6)
                             .size(14)
                             .style(theme::input(p)),
-                        button_(p, ButtonKind::Secondary, "Save key").on_press(Msg::SaveKey),
+                        theme::action(p, ButtonKind::Secondary, "Save key").on_press(Msg::SaveKey),
                     ]
                     .spacing(8)
                     .align_y(iced::Center),
                 )
                 .push(
                     row![
-                        button_(p, ButtonKind::Secondary, "Test connection").on_press(Msg::Test),
-                        button_(p, ButtonKind::Secondary, "List models").on_press(Msg::ListModels),
-                        button_(p, ButtonKind::Secondary, "Make default")
+                        theme::action(p, ButtonKind::Secondary, "Test connection")
+                            .on_press(Msg::Test),
+                        theme::action(p, ButtonKind::Secondary, "List models")
+                            .on_press(Msg::ListModels),
+                        theme::action(p, ButtonKind::Secondary, "Make default")
                             .on_press(Msg::MakeDefault),
                         Space::new().width(Fill),
-                        button_(p, ButtonKind::Danger, "Remove").on_press(Msg::Remove),
+                        theme::action(p, ButtonKind::Danger, "Remove").on_press(Msg::Remove),
                     ]
                     .spacing(10),
                 );
@@ -101,7 +103,8 @@ impl super::Form {
             .spacing(8)
             .align_y(iced::Center);
         for (i, (name, ..)) in PRESETS.iter().enumerate() {
-            add = add.push(button_(p, ButtonKind::Secondary, name).on_press(Msg::AddPreset(i)));
+            add =
+                add.push(theme::action(p, ButtonKind::Secondary, name).on_press(Msg::AddPreset(i)));
         }
         col = col.push(add.wrap());
         match &self.found {
@@ -129,7 +132,7 @@ impl super::Form {
                             ))
                             .size(13)
                             .width(Fill),
-                            button_(p, ButtonKind::Ok, "Use it").on_press(Msg::UseFound(i)),
+                            theme::action(p, ButtonKind::Ok, "Use it").on_press(Msg::UseFound(i)),
                         ]
                         .spacing(8)
                         .align_y(iced::Center),

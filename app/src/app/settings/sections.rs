@@ -52,7 +52,7 @@ pub(super) fn mcp_section<'a>(
             })
             .unwrap_or_default();
         // Restarting acts at once on the running server, so only a saved one that is on can.
-        let restart = button_(p, ButtonKind::Secondary, "Restart");
+        let restart = theme::action(p, ButtonKind::Secondary, "Restart");
         let restart = if server.enabled && info.is_some() {
             restart.on_press(Msg::McpRestart(name.clone()))
         } else {
@@ -70,10 +70,11 @@ pub(super) fn mcp_section<'a>(
                     .padding([2, 6])
                     .style(move |_| theme::badge(&p, color)),
                 text(target).font(MONO).size(12).width(Fill),
-                button_(p, ButtonKind::Secondary, toggle)
+                theme::action(p, ButtonKind::Secondary, toggle)
                     .on_press(Msg::McpEnabled(name.clone(), !server.enabled)),
                 restart,
-                button_(p, ButtonKind::Danger, "Remove").on_press(Msg::McpRemove(name.clone())),
+                theme::action(p, ButtonKind::Danger, "Remove")
+                    .on_press(Msg::McpRemove(name.clone())),
             ]
             .spacing(8)
             .align_y(iced::Center),
@@ -121,13 +122,13 @@ pub(super) fn folders<'a>(p: Palette, settings: &'a Settings) -> Element<'a, Msg
                     .font(MONO)
                     .size(13)
                     .width(Fill),
-                button_(p, ButtonKind::Danger, "Remove").on_press(Msg::RemoveFolder(i)),
+                theme::action(p, ButtonKind::Danger, "Remove").on_press(Msg::RemoveFolder(i)),
             ]
             .spacing(8)
             .align_y(iced::Center),
         );
     }
-    col.push(button_(p, ButtonKind::Secondary, "Add folder…").on_press(Msg::AddFolder))
+    col.push(theme::action(p, ButtonKind::Secondary, "Add folder…").on_press(Msg::AddFolder))
         .into()
 }
 
@@ -165,16 +166,6 @@ pub(super) fn appearance<'a>(p: Palette, mode: Mode, font_size: f32) -> Element<
 
 pub(super) fn section(caption: &str) -> Element<'_, Msg> {
     text(caption).font(BOLD).size(12).into()
-}
-
-pub(super) fn button_<'a, M>(
-    p: Palette,
-    kind: ButtonKind,
-    caption: &'a str,
-) -> button::Button<'a, M> {
-    button(text(caption).font(BOLD).size(13))
-        .padding([6, 12])
-        .style(theme::button(p, kind))
 }
 
 pub(super) fn panel<'a>(p: Palette, content: Element<'a, Msg>) -> Element<'a, Msg> {
