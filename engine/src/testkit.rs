@@ -5,6 +5,7 @@
 
 pub mod anthropic;
 pub mod gemini;
+pub mod mirror;
 pub mod voice;
 
 use std::collections::VecDeque;

@@ -136,7 +136,8 @@ impl ModelsHub {
             Event::LocalModelCancelled { .. } => {}
             _ => return false,
         }
-        // The engine's rule: the chosen model while installed, else the first.
+        // Until the engine's LocalModels (sent after every install and removal) says which model
+        // answers offline, its rule: the chosen model while installed, else the first.
         let installed = self.installed.as_deref().unwrap_or_default();
         if !installed
             .iter()

@@ -56,15 +56,34 @@ pub(super) async fn welcome_on(config: Config) -> (App, Events) {
 
 /// Feeds engine events to the app until one matches (inclusive).
 pub(super) async fn pump(app: &mut App, events: &mut Events, until: impl Fn(&Event) -> bool) {
+    pump_for(app, events, |e| until(e).then_some(())).await;
+}
+
+/// Feeds engine events to the app until `pick` finds what it wants in one (inclusive): that.
+pub(super) async fn pump_for<T>(
+    app: &mut App,
+    events: &mut Events,
+    pick: impl Fn(&Event) -> Option<T>,
+) -> T {
+    pump_within(app, events, Duration::from_secs(60), pick).await
+}
+
+/// As `pump_for`, waiting at most `wait` for each event.
+pub(super) async fn pump_within<T>(
+    app: &mut App,
+    events: &mut Events,
+    wait: Duration,
+    pick: impl Fn(&Event) -> Option<T>,
+) -> T {
     loop {
-        let event = tokio::time::timeout(Duration::from_secs(60), events.recv())
+        let event = tokio::time::timeout(wait, events.recv())
             .await
-            .expect("no engine event within 60 s")
+            .unwrap_or_else(|_| panic!("no engine event within {} s", wait.as_secs()))
             .expect("engine stopped");
-        let stop = until(&event.event);
+        let found = pick(&event.event);
         let _ = app.update(Message::Bridge(BridgeEvent::Events(vec![event])));
-        if stop {
-            return;
+        if let Some(found) = found {
+            return found;
         }
     }
 }

@@ -3,14 +3,17 @@
 //! adds a real MCP server and saves, chats offline with the downloaded model, which calls the MCP
 //! tool once allowed, and schedules a prompt in the Jobs tab.
 
+use aetheria_app::app::Message;
 use aetheria_app::app::schedules::{CRON, PROMPT};
 use aetheria_app::app::settings::{self, mcp_add::AddMsg};
-use aetheria_app::app::{App, Message};
-use aetheria_app::engine_bridge::BridgeEvent;
 use aetheria_engine::api::{Event, ToolStatus};
 use aetheria_engine::config::Config;
 
-use super::gui::{click, pump, retype, shows, type_and_send};
+use super::gui::{click, pump, pump_for, pump_within, retype, shows, type_and_send};
+
+/// How long a small model on one slow CPU thread may take between two events: reading its
+/// prompt (tool schemas included) can take minutes in a debug build before the first.
+const SLOW: std::time::Duration = std::time::Duration::from_secs(600);
 
 #[tokio::test]
 async fn from_a_fresh_install_to_an_offline_chat_an_mcp_tool_and_a_schedule() {
@@ -70,30 +73,23 @@ async fn from_a_fresh_install_to_an_offline_chat_an_mcp_tool_and_a_schedule() {
         &mut app,
         "Use the notes__shout tool to shout the text hello.",
     );
-    slow_pump(
-        &mut app,
-        &mut events,
-        |e| matches!(e, Event::ApprovalRequested { tool, .. } if tool == "notes__shout"),
-    )
+    pump_within(&mut app, &mut events, SLOW, |e| {
+        matches!(e, Event::ApprovalRequested { tool, .. } if tool == "notes__shout").then_some(())
+    })
     .await;
     click(&mut app, "Allow once");
-    let finished = std::cell::RefCell::new(None);
-    slow_pump(&mut app, &mut events, |e| match e {
-        Event::ToolCallFinished { status, output, .. } => {
-            finished.replace(Some((*status, output.clone())));
-            true
-        }
+    let (status, output) = pump_within(&mut app, &mut events, SLOW, |e| match e {
+        Event::ToolCallFinished { status, output, .. } => Some((*status, output.clone())),
         Event::TurnFinished { .. } | Event::TurnFailed { .. } => {
             panic!("the turn ended before the tool ran: {e:?}")
         }
-        _ => false,
+        _ => None,
     })
     .await;
-    let (status, output) = finished.into_inner().unwrap();
     assert_eq!(status, ToolStatus::Succeeded, "{output}");
     assert!(output.contains("HELLO"), "{output}");
-    slow_pump(&mut app, &mut events, |e| {
-        matches!(e, Event::TurnFinished { .. })
+    pump_within(&mut app, &mut events, SLOW, |e| {
+        matches!(e, Event::TurnFinished { .. }).then_some(())
     })
     .await;
     assert!(
@@ -110,36 +106,11 @@ async fn from_a_fresh_install_to_an_offline_chat_an_mcp_tool_and_a_schedule() {
     retype(&mut app, CRON, 0, "0 9 * * 1-5");
     retype(&mut app, PROMPT, 0, "Summarise my notes");
     click(&mut app, "Schedule it");
-    let added = std::cell::RefCell::new(None);
-    pump(&mut app, &mut events, |e| match e {
-        Event::ScheduleAdded { schedule } => {
-            added.replace(Some(schedule.clone()));
-            true
-        }
-        _ => false,
+    let schedule = pump_for(&mut app, &mut events, |e| match e {
+        Event::ScheduleAdded { schedule } => Some(schedule.clone()),
+        _ => None,
     })
     .await;
-    let schedule = added.into_inner().unwrap();
     assert_eq!(schedule.cron, "0 9 * * 1-5");
     assert_eq!(schedule.text, "Summarise my notes");
-}
-
-/// As `gui::pump`, with the patience a small model on one slow CPU thread needs: reading its
-/// prompt (tool schemas included) can take minutes in a debug build before the first event.
-async fn slow_pump(
-    app: &mut App,
-    events: &mut aetheria_engine::Events,
-    until: impl Fn(&Event) -> bool,
-) {
-    loop {
-        let event = tokio::time::timeout(std::time::Duration::from_secs(600), events.recv())
-            .await
-            .expect("no engine event within 600 s")
-            .expect("engine stopped");
-        let stop = until(&event.event);
-        let _ = app.update(Message::Bridge(BridgeEvent::Events(vec![event])));
-        if stop {
-            return;
-        }
-    }
 }

@@ -105,15 +105,11 @@ async fn an_attached_image_shows_in_the_message_and_opens_over_the_window() {
 
 /// Feeds the app events until the turn ends; the session it ran in.
 async fn pump_to_end(app: &mut App, events: &mut aetheria_engine::Events) -> SessionId {
-    let session = std::cell::RefCell::new(None);
-    pump(app, events, |e| {
-        if let Event::TurnFinished { session: s, .. } = e {
-            *session.borrow_mut() = Some(s.clone());
-        }
-        matches!(e, Event::TurnFinished { .. })
+    super::gui::pump_for(app, events, |e| match e {
+        Event::TurnFinished { session, .. } => Some(session.clone()),
+        _ => None,
     })
-    .await;
-    session.into_inner().unwrap()
+    .await
 }
 
 #[tokio::test]

@@ -38,16 +38,11 @@ async fn the_search_box_finds_messages_and_settings_edit_memories() {
         workspace: vec![],
     }));
     type_and_send(&mut app, "Tell me about Lisbon");
-    let kept = std::cell::RefCell::new(None);
-    pump(&mut app, &mut events, |e| match e {
-        Event::MemoryUpdated { memory } => {
-            *kept.borrow_mut() = Some(memory.id.clone());
-            true
-        }
-        _ => false,
+    let memory = super::gui::pump_for(&mut app, &mut events, |e| match e {
+        Event::MemoryUpdated { memory } => Some(memory.id.clone()),
+        _ => None,
     })
     .await;
-    let memory = kept.into_inner().expect("the remember tool kept a memory");
     pump_until_shown(
         &mut app,
         &mut events,

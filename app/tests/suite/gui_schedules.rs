@@ -116,21 +116,17 @@ async fn the_composer_sends_a_message_to_the_background_as_a_job() {
     typed(&mut app, "Summarise the notes folder");
     click(&mut app, "Background");
     assert_eq!(app.composer_text().trim(), "", "the composer is emptied");
-    let submitted = std::cell::RefCell::new(None);
-    pump(&mut app, &mut events, |e| match e {
-        Event::JobUpdated { job } => {
-            submitted.replace(Some(job.spec.kind.clone()));
-            true
-        }
-        _ => false,
+    let submitted = super::gui::pump_for(&mut app, &mut events, |e| match e {
+        Event::JobUpdated { job } => Some(job.spec.kind.clone()),
+        _ => None,
     })
     .await;
     assert_eq!(
-        submitted.take(),
-        Some(JobKind::Prompt {
+        submitted,
+        JobKind::Prompt {
             text: "Summarise the notes folder".into(),
             allow: vec!["fs_read".into()],
-        })
+        }
     );
     assert!(shows(
         &app,
@@ -139,18 +135,17 @@ async fn the_composer_sends_a_message_to_the_background_as_a_job() {
 
     typed(&mut app, "How do solar panels age?");
     let _ = app.update(Message::Background(Background::Research));
-    pump(&mut app, &mut events, |e| match e {
-        Event::JobUpdated { job } => {
-            submitted.replace(Some(job.spec.kind.clone()));
-            matches!(job.spec.kind, JobKind::Research { .. })
+    let submitted = super::gui::pump_for(&mut app, &mut events, |e| match e {
+        Event::JobUpdated { job } if matches!(job.spec.kind, JobKind::Research { .. }) => {
+            Some(job.spec.kind.clone())
         }
-        _ => false,
+        _ => None,
     })
     .await;
     assert_eq!(
-        submitted.take(),
-        Some(JobKind::Research {
+        submitted,
+        JobKind::Research {
             question: "How do solar panels age?".into()
-        })
+        }
     );
 }

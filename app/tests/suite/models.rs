@@ -1,66 +1,22 @@
 //! `aetheria models` and the offline default through the real binary: the real SmolLM2 GGUF is
 //! downloaded from a loopback HTTP server, checked, installed, and answers `ask` with no provider.
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
-
 use super::common::{Env, stderr, stdout};
 
+use aetheria_engine::testkit::mirror::Mirror;
 use aetheria_engine::testkit::test_model::{
     FILE as MODEL_FILE, SHA256 as MODEL_SHA256, path as model_file,
 };
 
-/// A minimal HTTP/1.1 file server on loopback: `/MODEL_FILE` is the model, anything else 404.
+/// A loopback mirror serving the real model under its file name (`testkit::mirror`).
 pub(super) async fn serve_model() -> String {
     serve(false).await
 }
 
 /// As `serve_model`; with `stall`, the model's first 8 MiB come and then nothing more.
 async fn serve(stall: bool) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let bytes = std::sync::Arc::new(std::fs::read(model_file()).unwrap());
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let bytes = bytes.clone();
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    let Ok(n) = socket.read(&mut buf).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    request.extend_from_slice(&buf[..n]);
-                }
-                let line = String::from_utf8_lossy(&request)
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .to_owned();
-                if line.starts_with(&format!("GET /{MODEL_FILE} ")) {
-                    let head = format!(
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                        bytes.len()
-                    );
-                    let _ = socket.write_all(head.as_bytes()).await;
-                    if stall {
-                        let _ = socket.write_all(&bytes[..8 << 20]).await;
-                        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
-                    }
-                    let _ = socket.write_all(&bytes).await;
-                } else {
-                    let _ = socket
-                        .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\nConnection: close\r\n\r\nnot found")
-                        .await;
-                }
-                let _ = socket.shutdown().await;
-            });
-        }
-    });
-    format!("http://{addr}")
+    let mode = if stall { Mirror::Stalls } else { Mirror::Real };
+    aetheria_engine::testkit::mirror::start(mode).await.unwrap()
 }
 
 #[tokio::test]
@@ -185,21 +141,16 @@ async fn the_welcome_adds_an_offline_model_with_progress_and_uses_it() {
     let url = format!("{base}/{MODEL_FILE}");
     retype(&mut app, SOURCE, bogus.chars().count(), &url);
     click(&mut app, "Add model");
-    let progress = std::cell::RefCell::new(None);
-    pump(&mut app, &mut events, |e| match e {
+    let (done, total) = super::gui::pump_for(&mut app, &mut events, |e| match e {
         Event::LocalModelProgress {
             done,
             total: Some(total),
             ..
-        } if *done > 0 => {
-            progress.replace(Some((*done, *total)));
-            true
-        }
+        } if *done > 0 => Some((*done, *total)),
         Event::LocalModelAdded { .. } => panic!("no progress came before the model"),
-        _ => false,
+        _ => None,
     })
     .await;
-    let (done, total) = progress.into_inner().unwrap();
     let mib = |bytes: u64| format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20));
     assert!(
         shows(
@@ -208,16 +159,11 @@ async fn the_welcome_adds_an_offline_model_with_progress_and_uses_it() {
         ),
         "the progress is shown"
     );
-    let added = std::cell::RefCell::new(None);
-    pump(&mut app, &mut events, |e| match e {
-        Event::LocalModelAdded { model } => {
-            added.replace(Some(model.clone()));
-            true
-        }
-        _ => false,
+    let model = super::gui::pump_for(&mut app, &mut events, |e| match e {
+        Event::LocalModelAdded { model } => Some(model.clone()),
+        _ => None,
     })
     .await;
-    let model = added.into_inner().unwrap();
     assert_eq!(model.sha256, MODEL_SHA256);
     let row = format!(
         "Offline model {} ({}, {} MiB, runs on this computer)",
@@ -306,16 +252,11 @@ async fn the_hub_downloads_from_the_catalogue_stops_chooses_and_removes() {
     // The real download: it is installed, answers offline, then is removed on the second press.
     let (mut app, mut events, _dir) = start(serve_model().await).await;
     click(&mut app, "Download");
-    let added = std::cell::RefCell::new(None);
-    pump(&mut app, &mut events, |e| match e {
-        Event::LocalModelAdded { model } => {
-            added.replace(Some(model.clone()));
-            true
-        }
-        _ => false,
+    let model = super::gui::pump_for(&mut app, &mut events, |e| match e {
+        Event::LocalModelAdded { model } => Some(model.clone()),
+        _ => None,
     })
     .await;
-    let model = added.into_inner().unwrap();
     assert_eq!(model.converted_from.as_deref(), Some("Q4_1"));
     assert!(shows(&app, "Installed"));
     assert!(
@@ -335,22 +276,15 @@ async fn the_hub_downloads_from_the_catalogue_stops_chooses_and_removes() {
     let file = model_file().display().to_string();
     retype(&mut app, aetheria_app::app::models_hub::SOURCE, 0, &file);
     click(&mut app, "Add model");
-    let default = std::cell::RefCell::new(None);
     let listed = |e: &Event| match e {
-        Event::LocalModels { models, default: d } if models.len() == 2 => {
-            default.replace(d.clone());
-            true
-        }
-        _ => false,
+        Event::LocalModels { models, default } if models.len() == 2 => Some(default.clone()),
+        _ => None,
     };
-    pump(&mut app, &mut events, listed).await;
-    assert_eq!(
-        default.take().as_deref(),
-        Some("SmolLM2-135M-Instruct.Q4_1")
-    );
+    let default = super::gui::pump_for(&mut app, &mut events, listed).await;
+    assert_eq!(default.as_deref(), Some("SmolLM2-135M-Instruct.Q4_1"));
     click(&mut app, "Make default");
-    pump(&mut app, &mut events, listed).await;
-    assert_eq!(default.take().as_deref(), Some("smollm2-135m-instruct"));
+    let default = super::gui::pump_for(&mut app, &mut events, listed).await;
+    assert_eq!(default.as_deref(), Some("smollm2-135m-instruct"));
     assert!(
         shows(&app, "Make default"),
         "the other one can be chosen now"

@@ -2,7 +2,7 @@
 //! documented stream format: text, parallel tool calls with a thinking block, an `error` event
 //! mid-answer, a cut stream and a refused key.
 
-use aetheria_engine::api::{Command, ErrorKind, Event, MessageId, SessionCommand, ToolStatus};
+use aetheria_engine::api::{ErrorKind, Event, MessageId, ToolStatus};
 use aetheria_engine::config::Wire;
 use aetheria_engine::testkit::{Reply, anthropic};
 
@@ -137,15 +137,7 @@ async fn parallel_tool_calls_round_trip_and_thinking_is_not_the_answer() {
         "{body}"
     );
 
-    h.handle
-        .submit(Command::Session(SessionCommand::Load {
-            session: session.clone(),
-        }))
-        .unwrap();
-    let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
-    let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else {
-        unreachable!()
-    };
+    let messages = h.messages(&session).await;
     let stored = messages
         .iter()
         .find(|m| m.id == thinking_message)

@@ -99,6 +99,26 @@ impl Harness {
         }
     }
 
+    /// The stored messages of a session, as `SessionCommand::Load` gives them.
+    pub async fn messages(
+        &mut self,
+        session: &SessionId,
+    ) -> Vec<aetheria_engine::api::MessageRecord> {
+        self.handle
+            .submit(Command::Session(SessionCommand::Load {
+                session: session.clone(),
+            }))
+            .unwrap();
+        match self
+            .until(|e| matches!(e, Event::SessionLoaded { .. }))
+            .await
+            .pop()
+        {
+            Some(Event::SessionLoaded { messages, .. }) => messages,
+            other => unreachable!("{other:?}"),
+        }
+    }
+
     pub async fn new_session(&mut self) -> SessionId {
         let session = SessionId::new();
         self.handle

@@ -4,86 +4,21 @@
 //! swaps the file, a download larger than the disk and a name not in the catalogue are refused.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use aetheria_engine::api::{Command, ErrorKind, Event, ModelsCommand, SubmissionId};
 use aetheria_engine::config::Config;
 use aetheria_engine::{Engine, Events, Handle};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 
+use aetheria_engine::testkit::mirror::Mirror;
 use aetheria_engine::testkit::test_model::{FILE, SHA256, path as model_file};
 
 /// The catalogue's name for the test model (the same file, pinned by the same sum).
 const CATALOGUED: &str = "smollm2-135m-instruct";
 
-/// How the mirror answers for the model's file name.
-#[derive(Clone, Copy)]
-enum Mirror {
-    /// The real file.
-    Real,
-    /// 8 MiB of the real file, then nothing (the connection stays open).
-    Stalls,
-    /// Other bytes of the right length.
-    Swapped,
-    /// A header declaring 100 TB, then nothing.
-    Huge,
-}
-
-/// A loopback HTTP/1.1 server answering `GET /FILE` as `mode` says; anything else 404.
+/// A loopback mirror answering as `mode` says.
 async fn mirror(mode: Mirror) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let bytes = Arc::new(std::fs::read(model_file()).unwrap());
-    tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let bytes = bytes.clone();
-            tokio::spawn(async move {
-                let mut request = Vec::new();
-                let mut buf = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => request.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let asked = String::from_utf8_lossy(&request).starts_with(&format!("GET /{FILE} "));
-                if !asked {
-                    let _ = socket
-                        .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                        .await;
-                    return;
-                }
-                let length = match mode {
-                    Mirror::Huge => 100_000_000_000_000,
-                    _ => bytes.len() as u64,
-                };
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {length}\r\nConnection: close\r\n\r\n"
-                );
-                let _ = socket.write_all(head.as_bytes()).await;
-                match mode {
-                    Mirror::Real => {
-                        let _ = socket.write_all(&bytes).await;
-                    }
-                    Mirror::Swapped => {
-                        let mut other = bytes.to_vec();
-                        let middle = other.len() / 2;
-                        other[middle] ^= 0xff;
-                        let _ = socket.write_all(&other).await;
-                    }
-                    Mirror::Stalls => {
-                        let _ = socket.write_all(&bytes[..8 << 20]).await;
-                        tokio::time::sleep(Duration::from_secs(3600)).await;
-                    }
-                    Mirror::Huge => tokio::time::sleep(Duration::from_secs(3600)).await,
-                }
-                let _ = socket.shutdown().await;
-            });
-        }
-    });
-    format!("http://{addr}")
+    aetheria_engine::testkit::mirror::start(mode).await.unwrap()
 }
 
 struct Hub {

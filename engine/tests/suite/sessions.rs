@@ -265,14 +265,6 @@ async fn a_message_creates_its_session_when_asked() {
             .any(|e| matches!(e, Event::SessionCreated { .. })),
         "{again:?}"
     );
-    h.handle
-        .submit(Command::Session(SessionCommand::Load {
-            session: session.clone(),
-        }))
-        .unwrap();
-    let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
-    let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else {
-        unreachable!()
-    };
+    let messages = h.messages(&session).await;
     assert_eq!(messages.len(), 4, "{messages:?}");
 }

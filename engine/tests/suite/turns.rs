@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use aetheria_engine::api::{
-    Command, ErrorKind, Event, MessageStatus, Role, SessionCommand, ToolStatus, TurnCommand,
+    Command, ErrorKind, Event, MessageStatus, Role, ToolStatus, TurnCommand,
 };
 use aetheria_engine::testkit::{Reply, text_chunk};
 
@@ -74,15 +74,7 @@ async fn text_answer_streams_is_stored_and_titles_the_session() {
     };
     assert_eq!(summary.title, "Say hello to the world please");
 
-    h.handle
-        .submit(Command::Session(SessionCommand::Load {
-            session: session.clone(),
-        }))
-        .unwrap();
-    let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
-    let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else {
-        unreachable!()
-    };
+    let messages = h.messages(&session).await;
     assert_eq!(messages.len(), 2);
     assert_eq!(messages[0].role, Role::User);
     assert_eq!(messages[1].content, "Hello, world ✓");
@@ -324,13 +316,7 @@ async fn an_unreachable_provider_fails_the_turn_and_keeps_the_message() {
     };
     assert_eq!(error.kind, ErrorKind::Unavailable);
     assert!(error.message.contains("cannot reach"), "{}", error.message);
-    h.handle
-        .submit(Command::Session(SessionCommand::Load { session }))
-        .unwrap();
-    let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
-    let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else {
-        unreachable!()
-    };
+    let messages = h.messages(&session).await;
     assert_eq!(messages[0].content, "anyone there?");
 }
 
@@ -353,13 +339,7 @@ async fn a_turn_without_a_model_keeps_the_message_and_no_empty_answer() {
         matches!(events.first(), Some(Event::TurnStarted { .. })),
         "{events:?}"
     );
-    h.handle
-        .submit(Command::Session(SessionCommand::Load { session }))
-        .unwrap();
-    let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
-    let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else {
-        unreachable!()
-    };
+    let messages = h.messages(&session).await;
     let stored: Vec<(Role, &str)> = messages
         .iter()
         .map(|m| (m.role, m.content.as_str()))
@@ -390,13 +370,7 @@ async fn a_stream_cut_in_the_middle_keeps_the_partial_answer() {
         error.message
     );
 
-    h.handle
-        .submit(Command::Session(SessionCommand::Load { session }))
-        .unwrap();
-    let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
-    let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else {
-        unreachable!()
-    };
+    let messages = h.messages(&session).await;
     assert_eq!(messages[1].content, "The first half and then");
     assert_eq!(messages[1].status, MessageStatus::Failed);
 }
@@ -449,13 +423,7 @@ async fn cancel_stops_a_stream_within_200_ms_and_keeps_the_partial_answer() {
         .count();
     assert!(late <= 2, "{late} deltas arrived after Cancel");
 
-    h.handle
-        .submit(Command::Session(SessionCommand::Load { session }))
-        .unwrap();
-    let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
-    let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else {
-        unreachable!()
-    };
+    let messages = h.messages(&session).await;
     assert_eq!(messages[1].status, MessageStatus::Cancelled);
     assert!(
         messages[1].content.starts_with("w0 w1 "),
@@ -596,15 +564,7 @@ async fn a_turn_s_tokens_and_cost_are_said_and_kept_with_its_answer() {
     let message = message.clone();
     // Kept once the turn has ended: loading the session shows it.
     h.until(|e| matches!(e, Event::SessionUpdated { .. })).await;
-    h.handle
-        .submit(Command::Session(SessionCommand::Load {
-            session: session.clone(),
-        }))
-        .unwrap();
-    let loaded = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
-    let Some(Event::SessionLoaded { messages, .. }) = loaded.last() else {
-        unreachable!()
-    };
+    let messages = h.messages(&session).await;
     let answer = messages.iter().find(|m| m.id == message).unwrap();
     assert_eq!(answer.usage.map(|u| u.cost_micros), Some(Some(58)));
     let user = messages.iter().find(|m| m.role == Role::User).unwrap();
@@ -612,7 +572,7 @@ async fn a_turn_s_tokens_and_cost_are_said_and_kept_with_its_answer() {
     // The reducer adds up the session's turns.
     let conversation = aetheria_engine::api::conversation::Conversation::from_history(
         session.clone(),
-        messages,
+        &messages,
         &[],
     );
     let events = h.turn(&session, "once more").await;
