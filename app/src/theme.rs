@@ -13,7 +13,7 @@ use iced::{Border, Shadow, Vector};
 pub use self::button::{ButtonKind, action, button};
 pub use self::container::{badge, block, flat};
 pub use self::font::{BODY, BOLD, FONTS, HEADING, MONO};
-pub use self::input::{editor, input, pick_list};
+pub use self::input::{editor, field, input, pick_list};
 pub use self::palette::{Mode, Palette};
 
 /// Thickness of every border.

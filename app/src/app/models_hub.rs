@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use aetheria_engine::api::{
     CatalogModel, Command, Event, LocalModelInfo, ModelsCommand, SubmissionId, VoiceModel,
 };
-use iced::widget::{Space, button, column, container, progress_bar, row, text, text_input};
+use iced::widget::{Space, button, column, container, progress_bar, row, text};
 use iced::{Element, Fill, Task};
 
 use crate::theme::{self, BOLD, ButtonKind, Palette};
@@ -336,11 +336,7 @@ impl ModelsHub {
                 );
             }
         }
-        let field = text_input("A .gguf file or https://… URL", &self.source)
-            .id(SOURCE)
-            .size(13)
-            .padding(6)
-            .style(theme::input(p));
+        let field = theme::field(p, SOURCE, "A .gguf file or https://… URL", &self.source);
         let (field, choose, add) = if busy {
             (
                 field,

@@ -7,7 +7,7 @@ use aetheria_engine::Handle;
 use aetheria_engine::api::jobs::Schedule;
 use aetheria_engine::api::{Command, Envelope, Event, JobsCommand, SubmissionId};
 use aetheria_engine::jobs::schedule::{local_zone, next_runs};
-use iced::widget::{button, column, container, row, text, text_input};
+use iced::widget::{button, column, container, row, text};
 use iced::{Element, Fill};
 
 use crate::theme::{self, BOLD, ButtonKind, MONO, Palette};
@@ -156,13 +156,7 @@ impl Schedules {
                 }
             }
         }
-        let field = |id: &'static str, hint: &'static str, value: &str| {
-            text_input(hint, value)
-                .id(id)
-                .size(13)
-                .padding(6)
-                .style(theme::input(p))
-        };
+        let field = |id, hint, value| theme::field(p, id, hint, value);
         col = col.push(
             field(
                 CRON,

@@ -47,6 +47,20 @@ pub fn pick_list(p: Palette) -> impl Fn(&Theme, picker::Status) -> picker::Style
     }
 }
 
+/// A single-line field at the size of the settings pages' forms, found by `id`.
+pub fn field<'a, M: Clone + 'a>(
+    p: Palette,
+    id: &'static str,
+    hint: &str,
+    value: &str,
+) -> text_input::TextInput<'a, M> {
+    text_input(hint, value)
+        .id(id)
+        .size(13)
+        .padding(6)
+        .style(input(p))
+}
+
 /// Single-line inputs (search, rename).
 pub fn input(p: Palette) -> impl Fn(&Theme, text_input::Status) -> text_input::Style {
     move |_theme, status| {

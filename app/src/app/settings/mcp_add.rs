@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use aetheria_engine::api::Secret;
 use aetheria_engine::config::McpServerConfig;
-use iced::widget::{column, row, text, text_input};
+use iced::widget::{column, row, text};
 use iced::{Element, Fill};
 
 use crate::theme::{self, ButtonKind, Palette};
@@ -125,13 +125,7 @@ impl AddForm {
     }
 
     pub fn view(&self, p: Palette) -> Element<'_, AddMsg> {
-        let field = |id: &'static str, hint: &'static str, value: &str| {
-            text_input(hint, value)
-                .id(id)
-                .size(13)
-                .padding(6)
-                .style(theme::input(p))
-        };
+        let field = |id, hint, value| theme::field(p, id, hint, value);
         let mut col = column![
             row![
                 field(NAME, "name (letters, digits, - or _)", &self.name)
