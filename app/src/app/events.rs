@@ -42,6 +42,13 @@ impl App {
             }
             BridgeEvent::Events(events) => {
                 let mut tasks = Vec::new();
+                // Only these bring the person's messages, and with them pictures to decode.
+                let pictures = events.iter().any(|e| {
+                    matches!(
+                        e.event,
+                        Event::SessionLoaded { .. } | Event::TurnStarted { .. }
+                    )
+                });
                 for envelope in events {
                     self.schedules.on_engine(&envelope);
                     match self.export.on_engine(&envelope, self.data_dir.as_deref()) {
@@ -51,7 +58,9 @@ impl App {
                 }
                 // Once per batch (a frame's worth of events), not per delta.
                 self.transcript.refresh();
-                self.transcript.show_images(self.data_dir.as_deref());
+                if pictures {
+                    self.transcript.show_images(self.data_dir.as_deref());
+                }
                 if self.reveal.is_some() && !self.transcript.entries().is_empty() {
                     tasks.push(self.reveal_hit());
                 }
