@@ -2,6 +2,7 @@
 //! (`ask`, `sessions`, `search`, `memory`, `worker`, `jobs`, `auth`, `tools`, `mcp`, `sandbox`, `models`, `voice`, `data`, `doctor`). Every one of them drives the same engine API as
 //! the window.
 
+mod accounts;
 mod args;
 mod ask;
 mod data;
@@ -18,6 +19,7 @@ mod voice;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use aetheria_engine::api::AccountService;
 use clap::{Args, Parser, Subcommand};
 
 use self::args::{
@@ -221,8 +223,15 @@ impl Cli {
                 AuthCommand::Set { provider } => manage::auth_set(&provider).await,
                 AuthCommand::Rm { provider } => manage::auth_rm(&provider).await,
                 AuthCommand::Status { provider } => manage::auth_status(&provider).await,
-                AuthCommand::Github { client_id } => manage::auth_github(client_id).await,
-                AuthCommand::Drive { client_id } => manage::auth_drive(client_id).await,
+                AuthCommand::Github { client_id } => {
+                    accounts::sign_in(AccountService::Github, client_id).await
+                }
+                AuthCommand::Drive { client_id } => {
+                    accounts::sign_in(AccountService::Drive, client_id).await
+                }
+                AuthCommand::Vercel => accounts::set_token(AccountService::Vercel).await,
+                AuthCommand::Signout { service } => accounts::sign_out(service).await,
+                AuthCommand::Accounts => accounts::status().await,
             },
             Commands::Tools(cmd) => match cmd {
                 ToolsCommand::List { json } => manage::tools_list(json).await,

@@ -3,6 +3,7 @@
 //! redacted and sent as `CommandFailed` once, by the router. Which commands run in the order they
 //! came and which run beside the others is decided here too (`in_order`).
 
+mod accounts;
 mod jobs;
 mod memory;
 mod models;
@@ -17,7 +18,8 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use crate::api::{
-    Command, ErrorInfo, ModelsCommand, SessionCommand, SettingsCommand, ToolsCommand,
+    AccountsCommand, Command, ErrorInfo, ModelsCommand, SessionCommand, SettingsCommand,
+    ToolsCommand,
 };
 use crate::outbox::Outbox;
 use crate::services::Services;
@@ -44,6 +46,7 @@ pub(crate) fn handle(
         Command::Models(c) => Box::pin(models::handle(cx, c)),
         Command::Sandbox(c) => Box::pin(sandbox::handle(cx, c)),
         Command::Voice(c) => Box::pin(crate::voice::handle(cx, c)),
+        Command::Accounts(c) => Box::pin(accounts::handle(cx, c)),
         Command::Shutdown => return None,
     })
 }
@@ -63,6 +66,11 @@ pub(crate) fn in_order(command: &Command) -> bool {
         ),
         // Choosing the default writes the config, as a settings save does.
         Command::Models(c) => matches!(c, ModelsCommand::SetDefault { .. }),
+        // Storing or forgetting a token saves the config; a sign-in waits for the person.
+        Command::Accounts(c) => matches!(
+            c,
+            AccountsCommand::SetToken { .. } | AccountsCommand::SignOut { .. }
+        ),
         Command::Jobs(_) | Command::Sandbox(_) | Command::Voice(_) => false,
     }
 }

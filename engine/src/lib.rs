@@ -11,6 +11,7 @@ mod error;
 pub mod jobs;
 pub mod secrets;
 
+mod accounts;
 mod agent;
 mod body;
 mod compaction;
@@ -25,6 +26,7 @@ mod router;
 mod sandboxes;
 mod services;
 mod settings;
+mod stoppable;
 mod store;
 mod tool;
 mod turns;

@@ -8,11 +8,7 @@ pub(crate) mod select;
 pub(crate) mod store;
 pub(crate) mod vocab;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
-
-use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, ProviderConfig, Wire};
 
@@ -112,52 +108,7 @@ impl LocalError {
 }
 
 /// The installs under way, by the name each installs as, so a front end can stop one.
-#[derive(Debug, Default)]
-pub(crate) struct Installs(Mutex<HashMap<String, CancellationToken>>);
-
-/// An install under way; its entry goes when this is dropped, however the install ends.
-pub(crate) struct Install<'a> {
-    installs: &'a Installs,
-    name: String,
-    /// Cancelled when someone asks it to stop.
-    pub stop: CancellationToken,
-}
-
-impl Installs {
-    /// Starts tracking an install of `name`; refused while another install of that name runs.
-    pub(crate) fn begin(&self, name: &str) -> Result<Install<'_>, LocalError> {
-        let mut running = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if running.contains_key(name) {
-            return Err(LocalError::Name(format!(
-                "{name:?} is already being installed; wait for it or stop it"
-            )));
-        }
-        let stop = CancellationToken::new();
-        running.insert(name.to_owned(), stop.clone());
-        Ok(Install {
-            installs: self,
-            name: name.to_owned(),
-            stop,
-        })
-    }
-
-    /// Asks the install of `name` to stop; `false` when none runs.
-    pub(crate) fn stop(&self, name: &str) -> bool {
-        let running = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        running.get(name).map(CancellationToken::cancel).is_some()
-    }
-}
-
-impl Drop for Install<'_> {
-    fn drop(&mut self) {
-        let mut running = self
-            .installs
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        running.remove(&self.name);
-    }
-}
+pub(crate) type Installs = crate::stoppable::Stoppable<String>;
 
 /// Where installed models live.
 pub(crate) fn models_dir(data_dir: &Path) -> PathBuf {

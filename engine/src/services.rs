@@ -47,6 +47,10 @@ pub(crate) struct Services {
     pub(crate) voice: crate::voice::Voice,
     /// Local-model installs under way, so one can be stopped.
     pub(crate) installs: crate::offline::Installs,
+    /// Sign-ins waiting for the person, so one can be stopped.
+    pub(crate) sign_ins: crate::accounts::SignIns,
+    /// Held while the config is read, changed and saved, so two writers never undo each other.
+    config_writes: tokio::sync::Mutex<()>,
 }
 
 /// What the engine starts with; the rest of the services begin empty.
@@ -83,6 +87,8 @@ impl Services {
             embeddings: parts.embeddings,
             voice: crate::voice::Voice::default(),
             installs: crate::offline::Installs::default(),
+            sign_ins: crate::accounts::SignIns::default(),
+            config_writes: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -164,15 +170,35 @@ impl Services {
         &self,
         model: Option<String>,
     ) -> Result<(), crate::config::ConfigError> {
+        self.change_config(|config| config.local.default_model = model)
+            .await
+    }
+
+    /// Changes the config as `change` says, saves it and uses it from now on (the outside
+    /// services' settings and the model client too); on an error nothing changes. Writers take
+    /// turns, so one never saves over another's change.
+    pub(crate) async fn change_config(
+        &self,
+        change: impl FnOnce(&mut Config) + Send,
+    ) -> Result<(), crate::config::ConfigError> {
+        let _writing = self.config_writes.lock().await;
         let mut config = self.config();
-        config.local.default_model = model;
+        change(&mut config);
+        config.validate()?;
         let saved = config.clone();
         tokio::task::spawn_blocking(move || saved.save())
             .await
             .map_err(|e| crate::config::ConfigError::Invalid(e.to_string()))??;
+        self.connectors.configure(&config);
         *self.config.write().unwrap_or_else(PoisonError::into_inner) = config;
         self.forget_client().await;
         Ok(())
+    }
+
+    /// Held by a writer of the whole config (the settings screen's Save), so it and
+    /// `change_config` take turns.
+    pub(crate) async fn config_writes(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.config_writes.lock().await
     }
 
     /// Where the engine's own events go (stamped with no submission); it outlives this `Services`

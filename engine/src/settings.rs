@@ -30,6 +30,7 @@ pub(crate) fn current(services: &Services) -> Settings {
 /// Validates, saves and applies new settings; on any error nothing changes.
 pub(crate) async fn save(services: &Services, settings: Settings) -> Result<Settings, ErrorInfo> {
     let invalid = |message: String| ErrorInfo::new(ErrorKind::Invalid, message);
+    let _writing = services.config_writes().await;
     let mut config = services.config();
     config.default_provider = settings.default_provider;
     config.providers = settings.providers;

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use aetheria_engine::api::AccountService;
 use clap::Subcommand;
 
 use super::{ToolAccess, jobs};
@@ -240,12 +241,36 @@ pub(super) enum AuthCommand {
         client_id: Option<String>,
     },
     /// Sign in to GitHub with the OAuth device flow; the token goes to the keychain and the
-    /// GitHub tools are turned on.
+    /// GitHub tools are turned on. (`auth set github` keeps a personal access token instead.)
     Github {
         /// The OAuth app's client id (saved as github.client_id).
         #[arg(long)]
         client_id: Option<String>,
     },
+    /// Keep a Vercel token (read from stdin, never echoed) and turn the Vercel tools on.
+    Vercel,
+    /// Forget the token of github, drive or vercel and turn its tools off (its settings stay).
+    Signout {
+        /// github, drive or vercel.
+        #[arg(value_parser = parse_service)]
+        service: AccountService,
+    },
+    /// Where GitHub, Google Drive and Vercel stand: signed in, tools on.
+    Accounts,
+}
+
+/// A service the accounts commands know, by the name the config uses for it.
+pub(super) fn account_service(name: &str) -> Option<AccountService> {
+    match name {
+        "github" => Some(AccountService::Github),
+        "drive" | "google-drive" => Some(AccountService::Drive),
+        "vercel" => Some(AccountService::Vercel),
+        _ => None,
+    }
+}
+
+fn parse_service(name: &str) -> Result<AccountService, String> {
+    account_service(name).ok_or_else(|| format!("{name:?} is none of github, drive, vercel"))
 }
 
 #[derive(Debug, Subcommand)]

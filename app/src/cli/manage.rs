@@ -306,95 +306,37 @@ fn account(provider: &str) -> Result<(String, Option<String>), CliError> {
     Ok((config.key_account_of(provider), env))
 }
 
-pub(super) async fn auth_set(provider: &str) -> Result<ExitCode, CliError> {
-    let (account, _) = account(provider)?;
-    let key = if std::io::stdin().is_terminal() {
-        rpassword::prompt_password(format!("API key for {provider} (not shown): "))?
+/// A secret typed at a prompt (not shown) or piped in, trimmed; refused when empty.
+pub(super) fn read_secret(what: &str) -> Result<String, CliError> {
+    let secret = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(format!("{what}: "))?
     } else {
-        let mut key = String::new();
-        std::io::stdin().read_to_string(&mut key)?;
-        key
+        let mut secret = String::new();
+        std::io::stdin().read_to_string(&mut secret)?;
+        secret
     };
-    let key = key.trim().to_owned();
-    if key.is_empty() {
-        return Err(CliError::new("no key was given; nothing was stored"));
+    let secret = secret.trim().to_owned();
+    if secret.is_empty() {
+        return Err(CliError::new("nothing was given; nothing was stored"));
     }
+    Ok(secret)
+}
+
+pub(super) async fn auth_set(provider: &str) -> Result<ExitCode, CliError> {
+    let (account, env) = account(provider)?;
+    // `github` and `vercel`, unless a model provider has that name, are the services' tokens.
+    if env.is_none()
+        && let Some(service) = super::args::account_service(provider)
+        && service.takes_token()
+    {
+        return super::accounts::set_token(service).await;
+    }
+    let key = read_secret(&format!("API key for {provider} (not shown)"))?;
     let acct = account.clone();
     tokio::task::spawn_blocking(move || Secrets::new().set(&acct, &key))
         .await
         .map_err(CliError::new)??;
     println!("stored the key for {provider} in the OS keychain");
-    enable_service(provider)?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// A token stored for `github` or `vercel` turns that service's tools on.
-fn enable_service(name: &str) -> Result<(), CliError> {
-    let mut config = Config::load()?;
-    let changed = match name {
-        "github" if config.github.is_none() => {
-            config.github = Some(aetheria_engine::config::GithubConfig::default());
-            true
-        }
-        "vercel" if config.vercel.is_none() => {
-            config.vercel = Some(aetheria_engine::config::VercelConfig::default());
-            true
-        }
-        _ => false,
-    };
-    if changed {
-        config.save()?;
-        println!("the {name} tools are on (config: [{name}])");
-    }
-    Ok(())
-}
-
-pub(super) async fn auth_drive(client_id: Option<String>) -> Result<ExitCode, CliError> {
-    let mut config = Config::load()?;
-    let mut drive = config.drive.clone().unwrap_or_default();
-    if client_id.is_some() {
-        drive.client_id = client_id;
-    }
-    let pending = aetheria_engine::drive::start(&drive)
-        .await
-        .map_err(CliError::new)?;
-    println!("Sign in to Google in your browser: {}", pending.auth_url);
-    if let Err(e) = open::that_detached(&pending.auth_url) {
-        println!("(the browser did not open by itself: {e}; open the address above)");
-    }
-    pending
-        .finish(&Secrets::new(), std::time::Duration::from_secs(300))
-        .await
-        .map_err(CliError::new)?;
-    config.drive = Some(drive);
-    config.save()?;
-    println!(
-        "signed in to Google Drive; the tokens are in the OS keychain and the Drive tools are on"
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-pub(super) async fn auth_github(client_id: Option<String>) -> Result<ExitCode, CliError> {
-    let mut config = Config::load()?;
-    let mut github = config.github.clone().unwrap_or_default();
-    if client_id.is_some() {
-        github.client_id = client_id;
-    }
-    let code = aetheria_engine::github::device::start(&github)
-        .await
-        .map_err(CliError::new)?;
-    println!(
-        "Open {} and enter the code {} (it expires in {} minutes)…",
-        code.verification_uri,
-        code.user_code,
-        code.expires_in / 60
-    );
-    aetheria_engine::github::device::finish(&github, &code, &Secrets::new())
-        .await
-        .map_err(CliError::new)?;
-    config.github = Some(github);
-    config.save()?;
-    println!("signed in to GitHub; the token is in the OS keychain and the GitHub tools are on");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,5 +1,5 @@
 //! `Command`: everything a front end can ask of the engine, grouped by domain (sessions, the turn,
-//! tools, jobs, memory, settings, models, the sandbox, voice); each variant names the events that
+//! tools, jobs, memory, settings, models, the sandbox, voice, accounts); each variant names the events that
 //! answer it. On the wire a command is one flat object: `{"type": "session", "op": "create", …}`.
 
 use std::path::PathBuf;
@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::ProviderConfig;
 use crate::{
-    Decision, JobId, MemoryId, Policy, Secret, SessionId, Settings, ToolCallId, VoiceCommand,
+    AccountsCommand, Decision, JobId, MemoryId, Policy, Secret, SessionId, Settings, ToolCallId,
+    VoiceCommand,
 };
 
 /// What a front end asks of the engine, by domain. Every answer carries the submission's number
@@ -35,6 +36,8 @@ pub enum Command {
     Sandbox(SandboxCommand),
     /// Dictation, speech models, cues and reading aloud.
     Voice(VoiceCommand),
+    /// Signing in to GitHub, Google Drive and Vercel.
+    Accounts(AccountsCommand),
     /// Stop the engine: running turns are cancelled, sandboxes removed, then the event stream ends.
     Shutdown,
 }

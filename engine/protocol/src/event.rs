@@ -355,6 +355,19 @@ pub enum Event {
         /// Why, in a sentence.
         reason: String,
     },
+    /// Where each service Aetheria signs in to stands (after a sign-in, a token stored, a
+    /// sign-out, or when asked).
+    Accounts {
+        /// GitHub, Google Drive and Vercel, in that order.
+        accounts: Vec<crate::Account>,
+    },
+    /// A sign-in waits for the person: the code to enter or the page to open.
+    SignInStarted {
+        /// Which service.
+        service: crate::AccountService,
+        /// What to do.
+        step: crate::SignInStep,
+    },
     /// A command could not be carried out.
     CommandFailed {
         /// Which submission.
@@ -390,6 +403,7 @@ impl Event {
                 | Self::MemoryDeleted { .. }
                 | Self::SettingsSaved { .. }
                 | Self::KeyStored { .. }
+                | Self::Accounts { .. }
                 | Self::LocalModelAdded { .. }
                 | Self::LocalModelRemoved { .. }
                 | Self::ProviderRetrying { .. }

@@ -92,10 +92,12 @@ id_type!(
     MemoryId
 );
 
+mod accounts;
 mod catalog;
 mod recall;
 mod tools;
 mod voice;
+pub use self::accounts::{Account, AccountService, AccountsCommand, SignInStep};
 pub use self::catalog::{
     CatalogModel, FileEntry, FileKind, LocalModelInfo, ModelInfo, SandboxStatus, SandboxSummary,
     ToolInfo, ToolKind,

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use aetheria_protocol::{
-    Command, Envelope, Event, Submission, SubmissionId, VoiceCommand, VoiceEvent,
+    AccountsCommand, Command, Envelope, Event, Submission, SubmissionId, VoiceCommand, VoiceEvent,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -26,7 +26,9 @@ macro_rules! variants {
 }
 
 variants!(command_name, COMMANDS, Command:
-    Session, Turn, Tools, Jobs, Memory, Settings, Models, Sandbox, Voice, Shutdown);
+    Session, Turn, Tools, Jobs, Memory, Settings, Models, Sandbox, Voice, Accounts, Shutdown);
+variants!(accounts_command_name, ACCOUNTS_COMMANDS, AccountsCommand:
+    Status, SignIn, SetToken, SignOut, CancelSignIn);
 variants!(voice_command_name, VOICE_COMMANDS, VoiceCommand:
     Status, Start, Stop, Cancel, Transcribe, Models, InstallModel, RemoveModel, PlayCue, Speak,
     StopSpeaking);
@@ -39,7 +41,8 @@ variants!(event_name, EVENTS, Event:
     SandboxStatus, SandboxImageProgress, SandboxList, SandboxesRemoved, LocalModels,
     LocalModelProgress, LocalModelAdded, LocalModelRemoved, ModelCatalog, LocalModelCancelled,
     ProviderRetrying, ContextCompacted,
-    TurnFinished, TurnFailed, TurnCancelled, Voice, Lagged, HostLost, CommandFailed);
+    TurnFinished, TurnFailed, TurnCancelled, Voice, Lagged, HostLost, Accounts, SignInStarted,
+    CommandFailed);
 variants!(voice_event_name, VOICE_EVENTS, VoiceEvent:
     Status, Started, Level, Stopped, Transcribed, Models, Progress, Played, Spoken);
 
@@ -174,6 +177,11 @@ fn commands() -> Vec<Value> {
         json!({"type": "voice", "op": "play_cue", "cue": "record_start"}),
         json!({"type": "voice", "op": "speak", "text": "hello"}),
         json!({"type": "voice", "op": "stop_speaking"}),
+        json!({"type": "accounts", "op": "status"}),
+        json!({"type": "accounts", "op": "sign_in", "service": "github", "client_id": "Iv1.abc"}),
+        json!({"type": "accounts", "op": "sign_in", "service": "drive"}),
+        json!({"type": "accounts", "op": "sign_out", "service": "vercel"}),
+        json!({"type": "accounts", "op": "cancel_sign_in", "service": "drive"}),
         json!({"type": "shutdown"}),
     ]
 }
@@ -270,6 +278,17 @@ fn events() -> Vec<Value> {
         json!({"type": "voice", "voice": "progress", "name": "base.en", "done": 1}),
         json!({"type": "voice", "voice": "played", "cue": "record_stop"}),
         json!({"type": "voice", "voice": "spoken"}),
+        json!({"type": "accounts", "accounts": [
+            {"service": "github", "signed_in": true, "tools_on": true, "client_id": "Iv1.abc",
+             "signing_in": false},
+            {"service": "drive", "signed_in": false, "tools_on": false, "signing_in": true},
+            {"service": "vercel", "signed_in": false, "tools_on": false, "signing_in": false,
+             "problem": "the keychain is locked"}]}),
+        json!({"type": "sign_in_started", "service": "github",
+               "step": {"kind": "enter_code", "user_code": "WDJB-MJHT",
+                        "verification_uri": "https://github.com/login/device", "expires_in": 900}}),
+        json!({"type": "sign_in_started", "service": "drive",
+               "step": {"kind": "open_browser", "url": "https://accounts.google.com/o/oauth2/v2/auth?client_id=x"}}),
         json!({"type": "lagged", "missed": 120}),
         json!({"type": "host_lost", "reason": "the host stopped"}),
         json!({"type": "command_failed", "submission": 7, "error": error()}),
@@ -280,10 +299,14 @@ fn events() -> Vec<Value> {
 fn every_command_goes_to_json_and_back() {
     let mut seen = BTreeSet::new();
     let mut voice = BTreeSet::new();
+    let mut accounts = BTreeSet::from(["SetToken"]);
     for wire in commands() {
         let command: Command = round_trip(&wire);
         if let Command::Voice(v) = &command {
             voice.insert(voice_command_name(v));
+        }
+        if let Command::Accounts(a) = &command {
+            accounts.insert(accounts_command_name(a));
         }
         seen.insert(command_name(&command));
         // As it travels: with its submission number.
@@ -301,6 +324,12 @@ fn every_command_goes_to_json_and_back() {
         voice,
         VOICE_COMMANDS.iter().copied().collect(),
         "a voice command without a sample"
+    );
+    // `SetToken` carries a secret, which never prints: its sample is below.
+    assert_eq!(
+        accounts,
+        ACCOUNTS_COMMANDS.iter().copied().collect(),
+        "an accounts command without a sample"
     );
 }
 
@@ -343,6 +372,13 @@ fn a_stored_key_parses_but_never_prints() {
     assert!(!printed.contains("sk-live"), "{printed}");
     assert!(!format!("{command:?}").contains("sk-live"));
     assert_eq!(command_name(&command), "Settings");
+    let wire = json!({"type": "accounts", "op": "set_token", "service": "vercel",
+                      "token": "vcp_live_456"});
+    let command: Command = serde_json::from_value(wire).unwrap();
+    let printed = serde_json::to_string(&command).unwrap();
+    assert!(!printed.contains("vcp_live"), "{printed}");
+    assert!(!format!("{command:?}").contains("vcp_live"));
+    assert_eq!(command_name(&command), "Accounts");
 }
 
 /// Hostile or mistaken input is refused with a reason, not taken for something else.
@@ -354,6 +390,8 @@ fn unknown_and_malformed_commands_are_refused() {
         json!({"type": "turn", "op": "send", "session": "s1"}),
         json!({"type": "tools", "op": "set_policy", "tool": "shell", "policy": "sometimes"}),
         json!({"op": "list"}),
+        json!({"type": "accounts", "op": "sign_in", "service": "gitlab"}),
+        json!({"type": "accounts", "op": "set_token", "service": "vercel"}),
         json!("shutdown"),
     ] {
         assert!(

@@ -87,6 +87,9 @@ pub struct GithubConfig {
     pub client_id: Option<String>,
     /// The keychain account of the token.
     pub token_ref: String,
+    /// Its tools are offered (`false` after signing out: the rest is kept for the next sign-in).
+    #[serde(skip_serializing_if = "is_true")]
+    pub enabled: bool,
 }
 
 impl Default for GithubConfig {
@@ -96,6 +99,7 @@ impl Default for GithubConfig {
             oauth_url: "https://github.com".into(),
             client_id: None,
             token_ref: "github".into(),
+            enabled: true,
         }
     }
 }
@@ -111,6 +115,9 @@ pub struct VercelConfig {
     pub team_id: Option<String>,
     /// The keychain account of the token.
     pub token_ref: String,
+    /// Its tools are offered (`false` after signing out: the rest is kept for the next sign-in).
+    #[serde(skip_serializing_if = "is_true")]
+    pub enabled: bool,
 }
 
 impl Default for VercelConfig {
@@ -119,6 +126,7 @@ impl Default for VercelConfig {
             api_url: "https://api.vercel.com".into(),
             team_id: None,
             token_ref: "vercel".into(),
+            enabled: true,
         }
     }
 }
@@ -143,6 +151,9 @@ pub struct DriveConfig {
     pub upload_url: String,
     /// The keychain account of the tokens.
     pub token_ref: String,
+    /// Its tools are offered (`false` after signing out: the rest is kept for the next sign-in).
+    #[serde(skip_serializing_if = "is_true")]
+    pub enabled: bool,
 }
 
 impl Default for DriveConfig {
@@ -155,6 +166,12 @@ impl Default for DriveConfig {
             api_url: "https://www.googleapis.com/drive/v3".into(),
             upload_url: "https://www.googleapis.com/upload/drive/v3".into(),
             token_ref: "google-drive".into(),
+            enabled: true,
         }
     }
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
+fn is_true(v: &bool) -> bool {
+    *v
 }

@@ -91,7 +91,12 @@ async fn install(
 ) -> Result<(), ErrorInfo> {
     let Cx { services, out } = cx;
     let failed = |e: LocalError| ErrorInfo::new(e.kind(), e.to_string());
-    let running = services.installs.begin(name).map_err(failed)?;
+    let key = name.to_owned();
+    let running = services.installs.begin(&key).ok_or_else(|| {
+        failed(LocalError::Name(format!(
+            "{name:?} is already being installed; wait for it or stop it"
+        )))
+    })?;
     let events = out.clone();
     let (from, installing) = (source.to_owned(), name.to_owned());
     let mut progress = move |done, total| {

@@ -126,17 +126,21 @@ impl Connectors {
     pub(crate) fn new(config: &crate::config::Config, secrets: &crate::secrets::Secrets) -> Self {
         Self {
             web: Web::new(config.web.clone(), secrets.clone()),
-            github: Github::new(config.github.clone(), secrets.clone()),
-            vercel: Vercel::new(config.vercel.clone(), secrets.clone()),
-            drive: Drive::new(config.drive.clone(), secrets.clone()),
+            github: Github::new(config.github.clone().filter(|c| c.enabled), secrets.clone()),
+            vercel: Vercel::new(config.vercel.clone().filter(|c| c.enabled), secrets.clone()),
+            drive: Drive::new(config.drive.clone().filter(|c| c.enabled), secrets.clone()),
         }
     }
 
+    /// Each service gets its settings when its tools are on (signing out turns them off).
     pub(crate) fn configure(&self, config: &crate::config::Config) {
         self.web.configure(config.web.clone());
-        self.github.configure(config.github.clone());
-        self.vercel.configure(config.vercel.clone());
-        self.drive.configure(config.drive.clone());
+        self.github
+            .configure(config.github.clone().filter(|c| c.enabled));
+        self.vercel
+            .configure(config.vercel.clone().filter(|c| c.enabled));
+        self.drive
+            .configure(config.drive.clone().filter(|c| c.enabled));
     }
 }
 

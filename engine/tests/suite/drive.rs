@@ -252,8 +252,17 @@ async fn direct(h: &mut Harness, tool: &str, arguments: Value) -> (ToolStatus, S
     (d.status, d.output)
 }
 
+/// The loopback Google: its address and what it saw.
+pub(super) async fn serve() -> String {
+    let app = Router::new().fallback(google).with_state(Shared::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    base
+}
+
 /// Drive's settings with every endpoint at the loopback server at `base`.
-fn loopback_config(base: &str, token: &str) -> DriveConfig {
+pub(super) fn loopback_config(base: &str, token: &str) -> DriveConfig {
     DriveConfig {
         client_id: Some("loop.apps.googleusercontent.com".into()),
         client_secret_ref: None,
@@ -262,6 +271,7 @@ fn loopback_config(base: &str, token: &str) -> DriveConfig {
         api_url: format!("{base}/drive/v3"),
         upload_url: format!("{base}/upload/drive/v3"),
         token_ref: format!("aetheria-test-{token}-{}", std::process::id()),
+        enabled: true,
     }
 }
 

@@ -1,3 +1,4 @@
+mod accounts;
 mod anthropic;
 mod code;
 mod common;

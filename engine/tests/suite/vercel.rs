@@ -154,6 +154,7 @@ async fn the_vercel_tools_speak_the_rest_api() {
             api_url: base,
             team_id: Some("team_loop".into()),
             token_ref: acct,
+            enabled: true,
         });
     })
     .await;

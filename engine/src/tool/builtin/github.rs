@@ -366,7 +366,27 @@ pub mod device {
                 "GitHub refused to start the sign-in ({status}): {text}"
             )));
         }
-        serde_json::from_str(&text).map_err(unexpected)
+        let code: DeviceCode = serde_json::from_str(&text).map_err(unexpected)?;
+        checked(code)
+    }
+
+    /// The code as the person will see and follow it: a short visible code, a web address to
+    /// open (nothing else a browser would run), and waits kept within reason.
+    fn checked(mut code: DeviceCode) -> Result<DeviceCode, SignInError> {
+        let web = url::Url::parse(&code.verification_uri)
+            .is_ok_and(|u| matches!(u.scheme(), "https" | "http") && u.host().is_some());
+        if !web || code.verification_uri.len() > 512 {
+            return Err(unexpected("the sign-in page is not a web address"));
+        }
+        if code.user_code.is_empty()
+            || code.user_code.len() > 32
+            || !code.user_code.chars().all(|c| c.is_ascii_graphic())
+        {
+            return Err(unexpected("the code to enter is not a short code"));
+        }
+        code.expires_in = code.expires_in.clamp(1, 3600);
+        code.interval = code.interval.clamp(1, 60);
+        Ok(code)
     }
 
     /// Polls until the person enters the code (or it expires), then stores the token.
