@@ -160,6 +160,8 @@ pub struct App {
     pub(crate) schedules: schedules::Schedules,
     /// An image opened over the window: its file and pixels.
     pub(crate) enlarged: Option<(PathBuf, iced::widget::image::Handle)>,
+    /// Where web pages open: the system's browser, or a list a test reads.
+    browser: shell::Browser,
     /// The login service Settings → Background switches.
     login_service: std::sync::Arc<Result<crate::service::Service, crate::service::ServiceError>>,
 }
@@ -218,6 +220,7 @@ impl App {
             enlarged: None,
             schedules: schedules::Schedules::default(),
             palette: None,
+            browser: shell::Browser::System,
             login_service: std::sync::Arc::new(crate::service::Service::of_this_program()),
         }
     }

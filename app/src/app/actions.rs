@@ -87,12 +87,16 @@ impl App {
                         | aetheria_engine::api::ModelsCommand::InstallCatalog { .. }
                 )
             );
+            let account = settings::accounts::Accounts::service_of(&command);
             if let Some(id) = self.submit(command)
                 && let Some(form) = self.settings.as_mut()
             {
                 form.sent.insert(id);
                 if adds_model {
                     form.hub.sent(id);
+                }
+                if let Some(service) = account {
+                    form.accounts.sent(id, service);
                 }
             }
         }
@@ -109,6 +113,7 @@ impl App {
             settings::Out::Close => self.settings = None,
             settings::Out::Theme(mode) => self.mode = mode,
             settings::Out::FontSize(size) => self.font_size = size.clamp(12.0, 22.0),
+            settings::Out::Open(url) => self.open_link(&url),
         }
         Task::none()
     }

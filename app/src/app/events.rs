@@ -51,6 +51,15 @@ impl App {
                 });
                 for envelope in events {
                     self.schedules.on_engine(&envelope);
+                    if let Some(form) = self.settings.as_mut() {
+                        let (taken, open) = form.accounts.on_engine(&envelope);
+                        if let Some(url) = open {
+                            self.open_link(&url);
+                        }
+                        if taken {
+                            continue;
+                        }
+                    }
                     match self.export.on_engine(&envelope, self.data_dir.as_deref()) {
                         Some(task) => tasks.push(task.map(Message::Export)),
                         None => self.engine_event(envelope.event),

@@ -16,6 +16,7 @@ use self::sections::{appearance, folders, mcp_section, panel, sandbox_section, s
 use super::memories::{Memories, MemoryMsg};
 use crate::theme::{self, BOLD, ButtonKind, HEADING, Mode, Palette};
 
+pub mod accounts;
 pub mod mcp_add;
 mod provider_view;
 mod sections;
@@ -137,6 +138,8 @@ pub enum Msg {
     McpRestart(String),
     /// The form that adds an MCP server.
     McpAdd(mcp_add::AddMsg),
+    /// The accounts section.
+    Accounts(accounts::AccountsMsg),
     /// The long-term memories section.
     Memory(MemoryMsg),
     /// The voice section.
@@ -184,6 +187,8 @@ pub struct Form {
     pub mcp: Option<Vec<McpServerInfo>>,
     /// The form that adds an MCP server.
     pub mcp_add: mcp_add::AddForm,
+    /// GitHub, Google Drive and Vercel.
+    pub accounts: accounts::Accounts,
     /// The long-term memories.
     pub memories: Memories,
     /// Voice: microphone, key, models.
@@ -208,6 +213,8 @@ pub enum Out {
     Theme(Mode),
     /// Change the text size.
     FontSize(f32),
+    /// Open a web page in the browser.
+    Open(String),
 }
 
 impl Form {
@@ -226,6 +233,7 @@ impl Form {
             Command::Memory(MemoryCommand::List),
         ];
         commands.extend(super::models_hub::ModelsHub::commands());
+        commands.extend(accounts::Accounts::commands());
         commands.extend(super::voice_settings::VoiceSection::commands());
         (form, commands)
     }
@@ -492,6 +500,15 @@ impl Form {
                 }
             }
             Msg::Memory(msg) => return Out::Commands(self.memories.update(msg)),
+            Msg::Accounts(msg) => {
+                use accounts::AccountsOut;
+                return match self.accounts.update(msg) {
+                    AccountsOut::None => Out::None,
+                    AccountsOut::Command(command) => Out::Commands(vec![command]),
+                    AccountsOut::Open(url) => Out::Open(url),
+                    AccountsOut::Copy(code) => Out::Task(iced::clipboard::write(code)),
+                };
+            }
             Msg::Voice(msg) => {
                 use super::voice_settings::VoiceOut;
                 let Some(settings) = self.settings.as_mut() else {
@@ -565,6 +582,7 @@ impl Form {
         col = col.push(sandbox_section(p, self.sandbox.as_ref()));
         col = col.push(mcp_section(p, settings, self.mcp.as_deref()));
         col = col.push(self.mcp_add.view(p).map(Msg::McpAdd));
+        col = col.push(self.accounts.view(p).map(Msg::Accounts));
         col = col.push(self.memories.view(p).map(Msg::Memory));
         col = col.push(self.voice.view(p, &settings.voice).map(Msg::Voice));
         col = col.push(self.background.view(p).map(Msg::Background));

@@ -90,10 +90,39 @@ impl App {
         !self.approvals.is_empty() && !self.approve_in_chat
     }
 
-    /// Opens a web address with the system's browser (the address was judged by `links`).
+    /// Opens a web address with the system's browser (the address was judged by `links`, or is
+    /// a sign-in page the engine checked).
     pub(super) fn open_link(&mut self, url: &str) {
-        if let Err(e) = open::that_detached(url) {
-            self.notice = Some(format!("Cannot open {url}: {e}"));
+        match &mut self.browser {
+            Browser::System => {
+                if let Err(e) = open::that_detached(url) {
+                    self.notice = Some(format!("Cannot open {url}: {e}"));
+                }
+            }
+            Browser::Recorded(pages) => pages.push(url.to_owned()),
         }
     }
+
+    /// From now on pages are noted instead of opened (tests read them with `opened_pages`).
+    pub fn record_browser(&mut self) {
+        self.browser = Browser::Recorded(Vec::new());
+    }
+
+    /// The pages opened since `record_browser`.
+    #[must_use]
+    pub fn opened_pages(&self) -> &[String] {
+        match &self.browser {
+            Browser::System => &[],
+            Browser::Recorded(pages) => pages,
+        }
+    }
+}
+
+/// Where web pages open.
+#[derive(Debug)]
+pub(super) enum Browser {
+    /// The system's browser.
+    System,
+    /// Nowhere: the pages are noted (tests).
+    Recorded(Vec<String>),
 }

@@ -3,6 +3,7 @@ mod common;
 mod crash;
 mod export;
 mod gui;
+mod gui_accounts;
 mod gui_first_run;
 mod gui_images;
 mod gui_mcp;
