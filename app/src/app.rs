@@ -542,7 +542,11 @@ impl App {
                     self.attachments.remove(index);
                 }
             }
-            Message::Schedule(msg) => self.schedules.update(msg, self.engine.as_ref()),
+            Message::Schedule(msg) => {
+                if let Some(session) = self.schedules.update(msg, self.engine.as_ref()) {
+                    return self.handle(Message::OpenSession(session));
+                }
+            }
             Message::OpenPalette => {
                 self.palette = Some(palette::CommandPalette::default());
                 return iced::widget::operation::focus(palette::INPUT);

@@ -270,6 +270,8 @@ impl Cli {
                 } => jobs::schedule(cron, tz, text, allow).await,
                 JobsCommand::Schedules { json } => jobs::schedules(json).await,
                 JobsCommand::Unschedule { id } => jobs::unschedule(id).await,
+                JobsCommand::Pause { id } => jobs::pause(id, true).await,
+                JobsCommand::Resume { id } => jobs::pause(id, false).await,
             },
             Commands::Memory(cmd) => match cmd {
                 MemoryCommand::List { json } => recall::list(json).await,

@@ -145,6 +145,11 @@ pub trait Queue: Send + Sync {
         &'a self,
         schedule: &'a schedule::Schedule,
     ) -> BoxFuture<'a, QueueResult<()>>;
+    /// Replaces a kept schedule by `schedule` (same id); `false` when there was none.
+    fn replace_schedule<'a>(
+        &'a self,
+        schedule: &'a schedule::Schedule,
+    ) -> BoxFuture<'a, QueueResult<bool>>;
     /// Drops a schedule; `false` when there was none.
     fn remove_schedule<'a>(&'a self, id: &'a str) -> BoxFuture<'a, QueueResult<bool>>;
     /// Every schedule.

@@ -174,6 +174,14 @@ pub fn view<'a>(
         ]
         .spacing(6)
         .align_y(iced::Center);
+        if let Some(session) = job.session() {
+            head = head.push(
+                button(text("Open").font(BOLD).size(11))
+                    .padding([2, 6])
+                    .style(theme::button(p, ButtonKind::Secondary))
+                    .on_press(Message::OpenSession(session)),
+            );
+        }
         if !job.state.is_final() {
             head = head.push(
                 button(text("Cancel").font(BOLD).size(11))

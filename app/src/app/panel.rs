@@ -95,7 +95,7 @@ impl App {
                         .as_ref()
                         .map(|s| s.jobs_allow.as_slice()),
                 ),
-                self.schedules.view(p).map(Message::Schedule),
+                self.schedules.view(p, &self.jobs).map(Message::Schedule),
             ]
             .spacing(18)
             .into(),

@@ -5,7 +5,8 @@
 
 use aetheria_engine::Handle;
 use aetheria_engine::api::jobs::Schedule;
-use aetheria_engine::api::{Command, Envelope, Event, JobsCommand, SubmissionId};
+use aetheria_engine::api::jobs::{JobRecord, JobState};
+use aetheria_engine::api::{Command, Envelope, Event, JobsCommand, SessionId, SubmissionId};
 use aetheria_engine::jobs::schedule::{local_zone, next_runs};
 use iced::widget::{button, column, container, row, text};
 use iced::{Element, Fill};
@@ -29,6 +30,10 @@ pub enum ScheduleMsg {
     Add,
     /// Stop a schedule (by id).
     Remove(String),
+    /// Pause (`true`) or resume a schedule (by id).
+    Pause(String, bool),
+    /// Open the conversation of a run.
+    Open(SessionId),
 }
 
 /// The schedules as this window knows them, and the form.
@@ -70,18 +75,19 @@ impl Schedules {
         Command::Jobs(JobsCommand::ListSchedules)
     }
 
-    pub fn update(&mut self, msg: ScheduleMsg, engine: Option<&Handle>) {
+    /// Handles a message; the conversation to open, when one was asked for.
+    pub fn update(&mut self, msg: ScheduleMsg, engine: Option<&Handle>) -> Option<SessionId> {
         match msg {
             ScheduleMsg::Cron(cron) => self.cron = cron,
             ScheduleMsg::Prompt(prompt) => self.prompt = prompt,
             ScheduleMsg::Add => {
                 if let Err(why) = next_runs(&self.cron, self.zone.as_deref(), now(), 1) {
                     self.error = Some(why.0);
-                    return;
+                    return None;
                 }
                 if self.prompt.trim().is_empty() {
                     self.error = Some("Write the prompt it runs.".into());
-                    return;
+                    return None;
                 }
                 let command = Command::Jobs(JobsCommand::AddSchedule {
                     cron: self.cron.trim().to_owned(),
@@ -103,7 +109,14 @@ impl Schedules {
                     let _ = engine.submit(Command::Jobs(JobsCommand::RemoveSchedule { id }));
                 }
             }
+            ScheduleMsg::Pause(id, paused) => {
+                if let Some(engine) = engine {
+                    let _ = engine.submit(Command::Jobs(JobsCommand::PauseSchedule { id, paused }));
+                }
+            }
+            ScheduleMsg::Open(session) => return Some(session),
         }
+        None
     }
 
     /// Follows the engine: the list, schedules added or removed by any front end, and the
@@ -122,6 +135,11 @@ impl Schedules {
                     self.prompt.clear();
                 }
             }
+            Event::ScheduleChanged { schedule } => {
+                if let Some(slot) = self.list.iter_mut().flatten().find(|s| s.id == schedule.id) {
+                    *slot = schedule.clone();
+                }
+            }
             Event::ScheduleRemoved { id } => {
                 if let Some(list) = self.list.as_mut() {
                     list.retain(|s| &s.id != id);
@@ -135,7 +153,8 @@ impl Schedules {
         }
     }
 
-    pub fn view(&self, p: Palette) -> Element<'_, ScheduleMsg> {
+    /// The section; `jobs` are the runs the window knows (each schedule shows its latest).
+    pub fn view<'a>(&'a self, p: Palette, jobs: &'a [JobRecord]) -> Element<'a, ScheduleMsg> {
         let zone = self.zone.as_deref().unwrap_or("UTC");
         let mut col = column![
             text(format!(
@@ -152,7 +171,7 @@ impl Schedules {
             }
             Some(list) => {
                 for schedule in list {
-                    col = col.push(self.item(p, schedule));
+                    col = col.push(item(p, schedule, jobs));
                 }
             }
         }
@@ -191,36 +210,116 @@ impl Schedules {
         }
         col.into()
     }
+}
 
-    fn item<'a>(&self, p: Palette, schedule: &'a Schedule) -> Element<'a, ScheduleMsg> {
-        let zone = schedule.timezone.as_deref().unwrap_or("UTC");
-        let when = match runs(&schedule.cron, schedule.timezone.as_deref()) {
+/// Runs shown under a schedule.
+const RUNS: usize = 3;
+
+/// One schedule: when, what, its next runs (or PAUSED), its latest runs with their
+/// conversations.
+fn item<'a>(p: Palette, schedule: &'a Schedule, jobs: &'a [JobRecord]) -> Element<'a, ScheduleMsg> {
+    let zone = schedule.timezone.as_deref().unwrap_or("UTC");
+    let when = if schedule.paused {
+        "paused: it does not run until resumed".to_owned()
+    } else {
+        match runs(&schedule.cron, schedule.timezone.as_deref()) {
             Ok(runs) => format!("next {runs}"),
             Err(why) => why,
-        };
-        container(
-            column![
-                row![
-                    text(format!("{} · {zone}", schedule.cron))
-                        .font(MONO)
-                        .size(12)
-                        .width(Fill),
-                    button(text("Remove").font(BOLD).size(11))
-                        .padding([2, 6])
-                        .style(theme::button(p, ButtonKind::Ghost))
-                        .on_press(ScheduleMsg::Remove(schedule.id.clone())),
-                ]
-                .align_y(iced::Center),
-                text(schedule.text.as_str()).size(13),
-                text(when).size(12).color(p.muted),
-            ]
-            .spacing(4),
-        )
+        }
+    };
+    let small = |caption: &'static str, kind| {
+        button(text(caption).font(BOLD).size(11))
+            .padding([2, 6])
+            .style(theme::button(p, kind))
+    };
+    let mut head = row![
+        text(format!("{} · {zone}", schedule.cron))
+            .font(MONO)
+            .size(12)
+            .width(Fill),
+    ]
+    .spacing(6)
+    .align_y(iced::Center);
+    if schedule.paused {
+        head = head.push(
+            container(text("PAUSED").font(BOLD).size(11))
+                .padding([2, 6])
+                .style(move |_| theme::badge(&p, p.muted)),
+        );
+        head = head.push(
+            small("Resume", ButtonKind::Ok)
+                .on_press(ScheduleMsg::Pause(schedule.id.clone(), false)),
+        );
+    } else {
+        head = head.push(
+            small("Pause", ButtonKind::Secondary)
+                .on_press(ScheduleMsg::Pause(schedule.id.clone(), true)),
+        );
+    }
+    head = head.push(
+        small("Remove", ButtonKind::Ghost).on_press(ScheduleMsg::Remove(schedule.id.clone())),
+    );
+    let mut col = column![
+        head,
+        text(schedule.text.as_str()).size(13),
+        text(when).size(12).color(p.muted)
+    ]
+    .spacing(4);
+    let runs: Vec<&JobRecord> = jobs
+        .iter()
+        .filter(|j| schedule.made(&j.spec.id))
+        .take(RUNS)
+        .collect();
+    for run in runs {
+        col = col.push(run_line(p, run));
+    }
+    container(col)
         .padding(8)
         .width(Fill)
         .style(move |_| theme::block(&p, p.paper))
         .into()
+}
+
+/// One run of a schedule: when it stood for, how it went, and its conversation.
+fn run_line(p: Palette, run: &JobRecord) -> Element<'_, ScheduleMsg> {
+    let at = run
+        .spec
+        .id
+        .as_str()
+        .rsplit('-')
+        .next()
+        .and_then(|s| s.parse::<i64>().ok())
+        .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
+        .map(|at| {
+            at.with_timezone(&chrono::Local)
+                .format("%a %-d %b %H:%M")
+                .to_string()
+        })
+        .unwrap_or_default();
+    let state = match run.state {
+        JobState::Queued => "queued",
+        JobState::Running => "running",
+        JobState::Done => "answered",
+        JobState::Dead => "failed",
+        JobState::Cancelled => "cancelled",
+    };
+    let mut line = row![
+        text(format!("ran {at}: {state}"))
+            .size(12)
+            .color(p.muted)
+            .width(Fill)
+    ]
+    .spacing(6)
+    .align_y(iced::Center);
+    if let Some(session) = run.session() {
+        line = line.push(
+            button(text("Open").font(BOLD).size(11))
+                .padding([2, 6])
+                .style(theme::button(p, ButtonKind::Secondary))
+                .on_press(ScheduleMsg::Open(session)),
+        );
     }
+    line.into()
 }
 
 fn now() -> chrono::DateTime<chrono::Utc> {

@@ -324,6 +324,16 @@ pub(super) enum JobsCommand {
         /// Its id.
         id: String,
     },
+    /// Pause a schedule: no run until it is resumed.
+    Pause {
+        /// Its id.
+        id: String,
+    },
+    /// Resume a paused schedule (what it missed meanwhile does not run).
+    Resume {
+        /// Its id.
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]

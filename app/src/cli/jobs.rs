@@ -277,6 +277,26 @@ pub(super) async fn schedule(
 }
 
 /// The zone a schedule's times are in.
+pub(super) async fn pause(id: String, paused: bool) -> Result<ExitCode, CliError> {
+    let (handle, mut events) = start().await?;
+    let event = request(
+        &handle,
+        &mut events,
+        Command::Jobs(JobsCommand::PauseSchedule { id, paused }),
+        |e| matches!(e, Event::ScheduleChanged { .. }),
+    )
+    .await;
+    shutdown(&handle, events).await;
+    if let Event::ScheduleChanged { schedule } = event? {
+        if schedule.paused {
+            println!("paused schedule {}", schedule.id);
+        } else {
+            println!("resumed schedule {}: {}", schedule.id, next_run(&schedule));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn zone_name(schedule: &aetheria_engine::api::jobs::Schedule) -> &str {
     schedule.timezone.as_deref().unwrap_or("UTC")
 }
@@ -314,12 +334,17 @@ pub(super) async fn schedules(json: bool) -> Result<ExitCode, CliError> {
         println!("no schedules");
     } else {
         for s in schedules {
+            let when = if s.paused {
+                "paused".to_owned()
+            } else {
+                next_run(&s)
+            };
             println!(
                 "{}  {:<16} {}  {}  {}",
                 s.id,
                 s.cron,
                 zone_name(&s),
-                next_run(&s),
+                when,
                 for_terminal(&s.text)
             );
         }

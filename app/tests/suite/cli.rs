@@ -737,6 +737,27 @@ async fn jobs_and_schedules_from_the_command_line() {
     );
     assert_eq!(schedules[0]["allow"][0], "web_fetch");
     let id = schedules[0]["id"].as_str().unwrap().to_owned();
+    let out = env.run(&["jobs", "pause", &id]).await;
+    assert_eq!(stdout(&out).trim(), format!("paused schedule {id}"));
+    let out = env.run(&["jobs", "schedules"]).await;
+    assert!(
+        stdout(&out).contains("Asia/Tokyo  paused"),
+        "{}",
+        stdout(&out)
+    );
+    let out = env.run(&["jobs", "resume", &id]).await;
+    assert!(
+        stdout(&out).starts_with(&format!("resumed schedule {id}: next 09:00 JST on")),
+        "{}",
+        stdout(&out)
+    );
+    let out = env.run(&["jobs", "pause", "no-such-schedule"]).await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no schedule no-such-schedule"),
+        "{}",
+        stderr(&out)
+    );
     let out = env.run(&["jobs", "unschedule", &id]).await;
     assert!(out.status.success(), "{}", stderr(&out));
     let out = env.run(&["jobs", "schedules"]).await;

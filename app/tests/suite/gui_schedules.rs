@@ -67,12 +67,82 @@ async fn a_prompt_is_scheduled_from_the_window_in_this_machine_s_zone() {
         "the form is cleared"
     );
 
+    // Paused, it says so instead of its next runs; resumed, they are back.
+    click(&mut app, "Pause");
+    pump(
+        &mut app,
+        &mut events,
+        |e| matches!(e, Event::ScheduleChanged { schedule } if schedule.paused),
+    )
+    .await;
+    assert!(shows(&app, "PAUSED"));
+    assert!(shows(&app, "paused: it does not run until resumed"));
+    click(&mut app, "Resume");
+    pump(
+        &mut app,
+        &mut events,
+        |e| matches!(e, Event::ScheduleChanged { schedule } if !schedule.paused),
+    )
+    .await;
+    assert!(!shows(&app, "PAUSED"));
+    assert!(shows(
+        &app,
+        "next Fri 1 Jan 09:00, Sat 1 Jan 09:00, Mon 1 Jan 09:00"
+    ));
+
     click(&mut app, "Remove");
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::ScheduleRemoved { .. })
     })
     .await;
     assert!(shows(&app, "None yet."));
+}
+
+/// A schedule's runs are listed under it, each opening the conversation it ran in.
+#[tokio::test]
+async fn a_schedule_s_runs_open_their_conversations() {
+    use aetheria_app::app::schedules::ScheduleMsg;
+    use aetheria_engine::jobs::JobState;
+    use aetheria_engine::testkit::{Reply, ScriptedServer};
+
+    let replies = (0..30)
+        .map(|i| Reply::text(&[&format!("Briefing number {i}.")]))
+        .collect();
+    let server = ScriptedServer::start(replies).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = Config::new(dir.path().join("config"), dir.path().join("data"));
+    config.use_provider(super::gui::loopback("loopback", &server));
+    let (mut app, mut events) = super::gui::window_on(config).await;
+    click(&mut app, "JOBS");
+    retype(&mut app, CRON, 0, "* * * * * *");
+    retype(&mut app, PROMPT, 0, "Brief me");
+    click(&mut app, "Schedule it");
+    let run = super::gui::pump_for(&mut app, &mut events, |e| match e {
+        Event::JobUpdated { job } if job.state == JobState::Done => Some(job.clone()),
+        _ => None,
+    })
+    .await;
+    // Paused before looking: a run a second would keep changing the list. (A run's job id is
+    // its schedule's id and the second it stands for.)
+    let id = run.spec.id.as_str().rsplit_once('-').unwrap().0.to_owned();
+    let _ = app.update(Message::Schedule(ScheduleMsg::Pause(id, true)));
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::ScheduleChanged { .. })
+    })
+    .await;
+    assert!(simulator_text_starts(&app, "ran "), "its runs are listed");
+    assert!(!shows(&app, "YOU"), "no conversation is open yet");
+    let session = run.session().unwrap();
+    let _ = app.update(Message::Schedule(ScheduleMsg::Open(session.clone())));
+    pump(
+        &mut app,
+        &mut events,
+        |e| matches!(e, Event::SessionLoaded { session: s, .. } if s.id == session),
+    )
+    .await;
+    // The conversation it ran in: the prompt as the person's message, the answer as Aetheria's.
+    assert!(shows(&app, "YOU") && shows(&app, "AETHERIA"));
+    assert!(shows(&app, &run.result));
 }
 
 /// Whether the window shows a text that starts with `start` (a cron error goes on to croner's

@@ -218,6 +218,14 @@ pub enum JobsCommand {
     },
     /// The schedules. Answered by `Schedules`, or `CommandFailed`.
     ListSchedules,
+    /// Pause a schedule (no run until resumed) or resume it (occurrences missed meanwhile do not
+    /// run). Answered by `ScheduleChanged`, or `CommandFailed`.
+    PauseSchedule {
+        /// Which.
+        id: String,
+        /// Pause (`true`) or resume.
+        paused: bool,
+    },
     /// Stop a schedule. Answered by `ScheduleRemoved`, or `CommandFailed`.
     RemoveSchedule {
         /// Which.

@@ -155,6 +155,11 @@ pub enum Event {
         /// All of them.
         schedules: Vec<crate::jobs::Schedule>,
     },
+    /// A schedule was paused or resumed.
+    ScheduleChanged {
+        /// The schedule as it is now.
+        schedule: crate::jobs::Schedule,
+    },
     /// A schedule was removed.
     ScheduleRemoved {
         /// Which.
@@ -398,6 +403,7 @@ impl Event {
                 | Self::ToolPolicyChanged { .. }
                 | Self::JobUpdated { .. }
                 | Self::ScheduleAdded { .. }
+                | Self::ScheduleChanged { .. }
                 | Self::ScheduleRemoved { .. }
                 | Self::MemoryUpdated { .. }
                 | Self::MemoryDeleted { .. }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::JobId;
+use crate::{JobId, SessionId};
 
 /// Attempts before a job goes to the dead letters.
 pub const MAX_ATTEMPTS: u32 = 5;
@@ -125,6 +125,26 @@ pub struct JobRecord {
     pub error: String,
 }
 
+impl JobRecord {
+    /// The conversation its latest attempt ran in, for the kinds that run as a turn (a prompt, a
+    /// research); none before it started. Each attempt has its own, named after the job.
+    #[must_use]
+    pub fn session(&self) -> Option<SessionId> {
+        match self.spec.kind {
+            JobKind::Prompt { .. } | JobKind::Research { .. } if self.attempts > 0 => {
+                Some(job_session(&self.spec.id, self.attempts))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// The conversation attempt `attempt` of job `job` runs in.
+#[must_use]
+pub fn job_session(job: &JobId, attempt: u32) -> SessionId {
+    SessionId(format!("job-{job}-{attempt}"))
+}
+
 /// A prompt that runs on a schedule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Schedule {
@@ -143,9 +163,24 @@ pub struct Schedule {
     pub allow: Vec<String>,
     /// When it was made (Unix ms); earlier occurrences never run.
     pub created_ms: i64,
+    /// Paused: no occurrence runs until it is resumed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
+    /// When it was last resumed (Unix ms): occurrences missed while it was paused never run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumed_ms: Option<i64>,
 }
 
 impl Schedule {
+    /// Whether a job is one of this schedule's runs.
+    #[must_use]
+    pub fn made(&self, job: &JobId) -> bool {
+        job.as_str()
+            .strip_prefix(self.id.as_str())
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|at| !at.is_empty() && at.bytes().all(|b| b.is_ascii_digit()))
+    }
+
     /// The job of one occurrence (the same id wherever it is made).
     #[must_use]
     pub fn job(&self, at: DateTime<Utc>) -> JobSpec {
@@ -156,5 +191,56 @@ impl Schedule {
                 allow: self.allow.clone(),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schedule() -> Schedule {
+        Schedule {
+            id: "0193ab".into(),
+            cron: "0 9 * * *".into(),
+            timezone: None,
+            text: "brief".into(),
+            allow: Vec::new(),
+            created_ms: 0,
+            paused: false,
+            resumed_ms: None,
+        }
+    }
+
+    #[test]
+    fn a_schedule_knows_its_runs_and_a_run_its_conversation() {
+        let s = schedule();
+        let at = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let job = s.job(at);
+        assert!(s.made(&job.id));
+        for other in [
+            "0193ab",
+            "0193ab-",
+            "0193abc-1800000000",
+            "0193ab-18x",
+            "x0193ab-1",
+        ] {
+            assert!(!s.made(&JobId(other.into())), "{other}");
+        }
+        let mut record = JobRecord {
+            spec: job,
+            state: JobState::Queued,
+            attempts: 0,
+            progress: String::new(),
+            result: String::new(),
+            error: String::new(),
+        };
+        assert_eq!(record.session(), None, "not started yet");
+        record.attempts = 2;
+        assert_eq!(
+            record.session(),
+            Some(SessionId("job-0193ab-1800000000-2".into()))
+        );
+        record.spec.kind = JobKind::Noop;
+        assert_eq!(record.session(), None, "a job that is no turn");
     }
 }

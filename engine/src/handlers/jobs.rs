@@ -55,6 +55,16 @@ pub(super) async fn handle(cx: Cx, command: JobsCommand) -> Result<(), ErrorInfo
             let schedules = queue.schedules().await.map_err(storage)?;
             out.emit(Event::Schedules { schedules });
         }
+        JobsCommand::PauseSchedule { id, paused } => {
+            let kept = queue.schedules().await.map_err(storage)?;
+            let missing = || failed(ErrorKind::Missing, format!("no schedule {id}"));
+            let schedule = kept.iter().find(|s| s.id == id).ok_or_else(missing)?;
+            let changed = schedule::paused(schedule, paused, chrono::Utc::now());
+            if !queue.replace_schedule(&changed).await.map_err(storage)? {
+                return Err(missing());
+            }
+            out.emit(Event::ScheduleChanged { schedule: changed });
+        }
         JobsCommand::RemoveSchedule { id } => {
             if !queue.remove_schedule(&id).await.map_err(storage)? {
                 return Err(failed(ErrorKind::Missing, format!("no schedule {id}")));

@@ -269,6 +269,20 @@ impl Queue for EmbeddedQueue {
         })
     }
 
+    fn replace_schedule<'a>(&'a self, schedule: &'a Schedule) -> BoxFuture<'a, QueueResult<bool>> {
+        Box::pin(async move {
+            let rows = self
+                .store
+                .rows(
+                    "UPDATE schedule SET spec = $spec WHERE uid = $uid RETURN AFTER",
+                    json!({"uid": schedule.id, "spec": schedule}),
+                )
+                .await
+                .map_err(err)?;
+            Ok(!rows.is_empty())
+        })
+    }
+
     fn remove_schedule<'a>(&'a self, id: &'a str) -> BoxFuture<'a, QueueResult<bool>> {
         Box::pin(async move {
             let rows = self

@@ -481,6 +481,28 @@ impl Queue for RedisQueue {
         })
     }
 
+    fn replace_schedule<'a>(&'a self, schedule: &'a Schedule) -> BoxFuture<'a, QueueResult<bool>> {
+        Box::pin(async move {
+            // Only over one that is kept: a schedule removed meanwhile stays removed.
+            const REPLACE: &str = "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then \
+                redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end return 0";
+            let json = serde_json::to_string(schedule).map_err(err)?;
+            let replaced = self
+                .cmd(
+                    "EVAL",
+                    vec![
+                        REPLACE.into(),
+                        1.into(),
+                        SCHEDULES.into(),
+                        schedule.id.as_str().into(),
+                        json.into(),
+                    ],
+                )
+                .await?;
+            Ok(replaced.as_i64() == Some(1))
+        })
+    }
+
     fn remove_schedule<'a>(&'a self, id: &'a str) -> BoxFuture<'a, QueueResult<bool>> {
         Box::pin(async move {
             let removed = self.cmd("HDEL", vec![SCHEDULES.into(), id.into()]).await?;

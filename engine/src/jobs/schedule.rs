@@ -35,6 +35,8 @@ pub fn new(
         text: text.trim().to_owned(),
         allow,
         created_ms: Utc::now().timestamp_millis(),
+        paused: false,
+        resumed_ms: None,
     })
 }
 
@@ -64,15 +66,20 @@ fn zone(schedule: &Schedule) -> Tz {
         .unwrap_or(Tz::UTC)
 }
 
-/// The latest occurrence of `schedule` at or before `now` (and not before it was made).
+/// The latest occurrence of `schedule` at or before `now` (and not before it was made or last
+/// resumed); none while it is paused.
 #[must_use]
 pub fn due(schedule: &Schedule, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if schedule.paused {
+        return None;
+    }
+    let since = schedule.created_ms.max(schedule.resumed_ms.unwrap_or(0));
     let cron = croner::Cron::from_str(&schedule.cron).ok()?;
     let at = cron
         .find_previous_occurrence(&now.with_timezone(&zone(schedule)), true)
         .ok()?
         .with_timezone(&Utc);
-    (at.timestamp_millis() >= schedule.created_ms).then_some(at)
+    (at.timestamp_millis() >= since).then_some(at)
 }
 
 /// The next `count` runs of `cron` in `timezone` (UTC when none) after `from`, in that zone; or
@@ -112,9 +119,39 @@ pub async fn tick(queue: &dyn Queue, now: DateTime<Utc>) -> QueueResult<Vec<JobI
     Ok(made)
 }
 
+/// `schedule` paused, or resumed from `now` on (what it missed meanwhile does not run).
+#[must_use]
+pub fn paused(schedule: &Schedule, paused: bool, now: DateTime<Utc>) -> Schedule {
+    let mut changed = schedule.clone();
+    if changed.paused && !paused {
+        changed.resumed_ms = Some(now.timestamp_millis());
+    }
+    changed.paused = paused;
+    changed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_paused_schedule_is_never_due_and_a_resumed_one_skips_what_it_missed() {
+        let mut s = new("0 9 * * *", None, "brief", vec![]).unwrap();
+        s.created_ms = 0;
+        let at = |h| chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, 6, h, 30, 0).unwrap();
+        assert_eq!(due(&s, at(10)), Some(at(9) - chrono::Duration::minutes(30)));
+        let p = paused(&s, true, at(10));
+        assert_eq!(due(&p, at(10)), None);
+        assert_eq!(p.resumed_ms, None);
+        // Resumed at 10:30: today's 9:00 was missed while paused and does not run.
+        let r = paused(&p, false, at(10));
+        assert_eq!(r.resumed_ms, Some(at(10).timestamp_millis()));
+        assert_eq!(due(&r, at(11)), None);
+        let tomorrow = at(10) + chrono::Duration::days(1);
+        assert!(due(&r, tomorrow).is_some());
+        // Resuming one that runs changes nothing.
+        assert_eq!(paused(&s, false, at(10)), s);
+    }
 
     #[test]
     fn occurrences_and_ids() {

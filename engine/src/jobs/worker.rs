@@ -8,19 +8,21 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::{Delivery, JobKind, Queue, QueueResult};
-use crate::api::{MessageStatus, Role, SessionId};
+use crate::api::{MessageStatus, Role};
 use crate::services::Services;
 
 /// Runs `text` as a turn of a new session with nobody to approve: the tools in both `allow` and
-/// this machine's `jobs.allow` run, every other is denied. The final answer, or why the turn
+/// this machine's `jobs.allow` run, every other is denied. The session is named after the job
+/// and attempt, so front ends link a run to its conversation. The final answer, or why the turn
 /// failed.
 async fn prompt(
     services: &Arc<Services>,
+    delivery: &Delivery,
     text: &str,
     allow: &[String],
     cancelled: &CancellationToken,
 ) -> Result<String, String> {
-    let session = SessionId::new();
+    let session = crate::api::jobs::job_session(&delivery.spec.id, delivery.attempt);
     services
         .store
         .create_session(&session, &crate::agent::title_from(text))
@@ -242,7 +244,7 @@ pub(crate) async fn run_job(
         JobKind::Prompt { text, allow } => {
             let services = engine.ok_or("this worker runs no engine; prompts need one")?;
             set_progress("answering".into());
-            prompt(services, text, allow, cancelled).await
+            prompt(services, delivery, text, allow, cancelled).await
         }
         JobKind::Research { question } => {
             let services = engine.ok_or("this worker runs no engine; research needs one")?;
@@ -262,7 +264,7 @@ pub(crate) async fn run_job(
             );
             // The model only reads; the engine writes the report, to that one file.
             let allow = ["web_search", "web_fetch", "recall"].map(str::to_owned);
-            let report = prompt(services, &text, &allow, cancelled).await?;
+            let report = prompt(services, delivery, &text, &allow, cancelled).await?;
             let path = format!("research/{slug}.md");
             let workspace = services.workspace();
             let saved = {

@@ -275,7 +275,7 @@ async fn prompt_and_research_jobs_run_turns_headlessly() {
 /// removing the schedule stops it.
 #[tokio::test]
 async fn a_scheduled_prompt_runs_each_occurrence_once() {
-    let replies = (0..6)
+    let replies = (0..40)
         .map(|i| aetheria_engine::testkit::Reply::text(&[&format!("Briefing {i}.")]))
         .collect();
     let mut h = Harness::start(replies).await;
@@ -305,15 +305,76 @@ async fn a_scheduled_prompt_runs_each_occurrence_once() {
     };
     let schedule = schedule.clone();
     // Two occurrences run.
-    let mut done = std::collections::BTreeSet::new();
+    let mut done: Vec<aetheria_engine::api::jobs::JobRecord> = Vec::new();
     while done.len() < 2 {
         let events = h
             .until(|e| matches!(e, Event::JobUpdated { job } if job.state == JobState::Done))
             .await;
         if let Some(Event::JobUpdated { job }) = events.last() {
-            assert!(job.spec.id.as_str().starts_with(&schedule.id), "{job:?}");
+            assert!(schedule.made(&job.spec.id), "{job:?}");
             assert!(job.result.starts_with("Briefing"), "{job:?}");
-            done.insert(job.spec.id.clone());
+            if !done.iter().any(|d| d.spec.id == job.spec.id) {
+                done.push(job.clone());
+            }
+        }
+    }
+    // Each run's conversation is the one its record names.
+    let run = done[0].clone();
+    let session = run.session().expect("a run that ran has its conversation");
+    h.handle
+        .submit(Command::Session(
+            aetheria_engine::api::SessionCommand::Load {
+                session: session.clone(),
+            },
+        ))
+        .unwrap();
+    let events = h
+        .until(|e| matches!(e, Event::SessionLoaded { session: s, .. } if s.id == session))
+        .await;
+    let Some(Event::SessionLoaded { messages, .. }) = events.last() else {
+        unreachable!()
+    };
+    assert_eq!(messages[0].content, "Morning briefing");
+    assert_eq!(messages.last().unwrap().content, run.result);
+
+    // Paused, then resumed from now on; a forged id changes nothing.
+    let pause = |id: &str, paused| {
+        Command::Jobs(JobsCommand::PauseSchedule {
+            id: id.to_owned(),
+            paused,
+        })
+    };
+    let error = h.refused(pause("forged-id", true)).await;
+    assert_eq!(error.kind, aetheria_engine::api::ErrorKind::Missing);
+    h.handle.submit(pause(&schedule.id, true)).unwrap();
+    let events = h
+        .until(|e| matches!(e, Event::ScheduleChanged { .. }))
+        .await;
+    assert!(
+        matches!(events.last(), Some(Event::ScheduleChanged { schedule: s }) if s.paused && s.resumed_ms.is_none())
+    );
+    h.handle
+        .submit(Command::Jobs(JobsCommand::ListSchedules))
+        .unwrap();
+    let events = h.until(|e| matches!(e, Event::Schedules { .. })).await;
+    assert!(matches!(events.last(), Some(Event::Schedules { schedules }) if schedules[0].paused));
+    let before = chrono::Utc::now().timestamp_millis();
+    h.handle.submit(pause(&schedule.id, false)).unwrap();
+    let events = h
+        .until(|e| matches!(e, Event::ScheduleChanged { .. }))
+        .await;
+    assert!(
+        matches!(events.last(), Some(Event::ScheduleChanged { schedule: s }) if !s.paused && s.resumed_ms.is_some_and(|at| at >= before))
+    );
+    // Resumed, it runs again.
+    loop {
+        let events = h
+            .until(|e| matches!(e, Event::JobUpdated { job } if job.state == JobState::Done))
+            .await;
+        if let Some(Event::JobUpdated { job }) = events.last()
+            && !done.iter().any(|d| d.spec.id == job.spec.id)
+        {
+            break;
         }
     }
     h.handle
@@ -330,7 +391,7 @@ async fn a_scheduled_prompt_runs_each_occurrence_once() {
     assert!(matches!(events.last(), Some(Event::Schedules { schedules }) if schedules.is_empty()));
     // Every occurrence ran once: job ids differ by the second they stand for.
     let prompts = h.server.requests().len();
-    assert!((2..=6).contains(&prompts), "{prompts}");
+    assert!((3..=40).contains(&prompts), "{prompts}");
 }
 
 /// Many processes tick the same schedules: each occurrence is fired by exactly one.
@@ -370,7 +431,20 @@ async fn with_redis_an_occurrence_fires_once_across_processes() {
         .await
         .unwrap();
     assert!(!again.iter().any(|id| id.as_str().starts_with(&schedule.id)));
+    // Paused through one process, the other sees it; a removed schedule is not brought back.
+    let paused = aetheria_engine::jobs::schedule::paused(&schedule, true, now);
+    assert!(a.replace_schedule(&paused).await.unwrap());
+    let kept = b.schedules().await.unwrap();
+    assert!(kept.iter().any(|s| s.id == schedule.id && s.paused));
     assert!(a.remove_schedule(&schedule.id).await.unwrap());
+    assert!(!b.replace_schedule(&schedule).await.unwrap());
+    assert!(
+        !a.schedules()
+            .await
+            .unwrap()
+            .iter()
+            .any(|s| s.id == schedule.id)
+    );
     assert!(a.cancel(&mine[0]).await.unwrap());
 }
 
