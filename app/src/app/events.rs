@@ -52,6 +52,7 @@ impl App {
                 for envelope in events {
                     self.schedules.on_engine(&envelope);
                     if let Some(form) = self.settings.as_mut() {
+                        form.mcp_try.on_engine(&envelope);
                         let (taken, open) = form.accounts.on_engine(&envelope);
                         if let Some(url) = open {
                             self.open_link(&url);

@@ -18,6 +18,7 @@ use crate::theme::{self, BOLD, ButtonKind, HEADING, Mode, Palette};
 
 pub mod accounts;
 pub mod mcp_add;
+pub mod mcp_try;
 mod provider_view;
 mod sections;
 
@@ -136,8 +137,12 @@ pub enum Msg {
     McpRemove(String),
     /// Stop an MCP server and start it again (at once, not on Save).
     McpRestart(String),
-    /// The form that adds an MCP server.
+    /// Fill the form with a kept MCP server, to change it.
+    McpEdit(String),
+    /// The form that adds (or edits) an MCP server.
     McpAdd(mcp_add::AddMsg),
+    /// The form that tries a server's tool.
+    McpTry(mcp_try::TryMsg),
     /// The accounts section.
     Accounts(accounts::AccountsMsg),
     /// The long-term memories section.
@@ -187,6 +192,8 @@ pub struct Form {
     pub mcp: Option<Vec<McpServerInfo>>,
     /// The form that adds an MCP server.
     pub mcp_add: mcp_add::AddForm,
+    /// The form that tries a server's tool.
+    pub mcp_try: mcp_try::TryForm,
     /// GitHub, Google Drive and Vercel.
     pub accounts: accounts::Accounts,
     /// The long-term memories.
@@ -469,18 +476,37 @@ impl Form {
                     name,
                 })]);
             }
+            Msg::McpTry(msg) => {
+                if let Some(command) = self.mcp_try.update(msg) {
+                    return Out::Commands(vec![command]);
+                }
+            }
+            Msg::McpEdit(name) => {
+                if let Some(server) = self
+                    .settings
+                    .as_ref()
+                    .and_then(|s| s.mcp_servers.get(&name))
+                {
+                    self.mcp_add = mcp_add::AddForm::edit(&name, server);
+                }
+            }
             Msg::McpAdd(msg) => {
                 let Some(settings) = self.settings.as_mut() else {
                     return Out::None;
                 };
                 let servers = &settings.mcp_servers;
+                let edited = self.mcp_add.editing().is_some();
                 let Some(new) = self.mcp_add.update(msg, |name| servers.contains_key(name)) else {
                     return Out::None;
                 };
-                self.note = Some(format!(
-                    "Added {}: it starts when you Save; its tools are named {}__TOOL and ask before they run.",
-                    new.name, new.name
-                ));
+                self.note = Some(if edited {
+                    format!("Changed {}: it starts again when you Save.", new.name)
+                } else {
+                    format!(
+                        "Added {}: it starts when you Save; its tools are named {}__TOOL and ask before they run.",
+                        new.name, new.name
+                    )
+                });
                 settings.mcp_servers.insert(new.name, new.server);
                 if let Some((account, key)) = new.token {
                     return Out::Commands(vec![Command::Settings(SettingsCommand::StoreKey {
@@ -581,6 +607,9 @@ impl Form {
         col = col.push(folders(p, settings));
         col = col.push(sandbox_section(p, self.sandbox.as_ref()));
         col = col.push(mcp_section(p, settings, self.mcp.as_deref()));
+        if let Some(tried) = self.mcp_try.view(p, self.mcp.as_deref()) {
+            col = col.push(tried.map(Msg::McpTry));
+        }
         col = col.push(self.mcp_add.view(p).map(Msg::McpAdd));
         col = col.push(self.accounts.view(p).map(Msg::Accounts));
         col = col.push(self.memories.view(p).map(Msg::Memory));

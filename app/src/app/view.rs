@@ -67,23 +67,26 @@ impl App {
             .width(Fill)
             .height(Fill)
             .style(move |_| theme::flat(&p, p.paper));
-        let prompt = self.approvals.front().filter(|_| self.prompting());
-        let modal = match (prompt, &self.confirm_delete, &self.settings) {
-            (Some(approval), _, _) => Some(approval_prompt(p, approval, self.approvals.len())),
-            (None, None, None) if self.palette.is_some() => self
+        let prompt = self
+            .approvals
+            .front()
+            .filter(|_| self.prompting())
+            .map(|approval| approval_prompt(p, approval, self.approvals.len()));
+        let modal = match (&self.confirm_delete, &self.settings) {
+            (None, None) if self.palette.is_some() => self
                 .palette
                 .as_ref()
                 .map(|palette| palette.view(p).map(Message::Palette)),
-            (None, None, None) if self.enlarged.is_some() => self
+            (None, None) if self.enlarged.is_some() => self
                 .enlarged
                 .as_ref()
                 .map(|(path, image)| super::entry_view::enlarged(p, path, image)),
-            (None, Some(session), _) => Some(delete_prompt(p, self.session_title(session))),
-            (None, None, Some(form)) => Some(
+            (Some(session), _) => Some(delete_prompt(p, self.session_title(session))),
+            (None, Some(form)) => Some(
                 form.view(p, self.mode, self.font_size)
                     .map(Message::Settings),
             ),
-            (None, None, None) => None,
+            (None, None) => None,
         };
         let dim = move |_: &iced::Theme| {
             // Dimmed toward black in both themes (God Mode's shadow is neon green, which tinted
@@ -96,9 +99,18 @@ impl App {
                 },
             )
         };
-        match modal {
-            Some(modal) => stack![window, opaque(center(modal).style(dim))].into(),
-            None => window.into(),
+        // An approval goes over whatever is open (the settings' "Try a tool" asks too).
+        match (modal, prompt) {
+            (None, None) => window.into(),
+            (Some(modal), None) | (None, Some(modal)) => {
+                stack![window, opaque(center(modal).style(dim))].into()
+            }
+            (Some(modal), Some(prompt)) => stack![
+                window,
+                opaque(center(modal).style(dim)),
+                opaque(center(prompt).style(dim))
+            ]
+            .into(),
         }
     }
 

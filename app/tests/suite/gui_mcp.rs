@@ -3,7 +3,7 @@
 //! its tools listed; a bad entry refused with a reason; turned off and removed.
 
 use aetheria_app::app::Message;
-use aetheria_app::app::settings::{self, mcp_add};
+use aetheria_app::app::settings::{self, mcp_add, mcp_try};
 use aetheria_app::engine_bridge::BridgeEvent;
 use aetheria_engine::api::{Event, McpState};
 use aetheria_engine::config::Config;
@@ -131,6 +131,44 @@ async fn settings_add_an_mcp_server_from_its_command_line_and_list_its_tools() {
     assert!(shown_stderr(&app).unwrap().starts_with("started again 1×"));
     let second_pid = started_pid(&restarted.stderr).expect("the start is on stderr");
     assert_ne!(first_pid, second_pid, "a new process started");
+    // A tool tried from the window: bad arguments are refused here; the call asks first, then
+    // its answer is shown.
+    // (Below the simulator's fold, which cannot scroll: the form's messages are sent.)
+    let tried = |msg| Message::Settings(settings::Msg::McpTry(msg));
+    assert!(shows(&app, "Try a tool"));
+    let _ = app.update(tried(mcp_try::TryMsg::Open("notes".into())));
+    assert!(shows(&app, "TRY A TOOL OF notes"));
+    let _ = app.update(tried(mcp_try::TryMsg::Tool("notes__shout".into())));
+    let _ = app.update(tried(mcp_try::TryMsg::Args("[1]".into())));
+    let _ = app.update(tried(mcp_try::TryMsg::Call));
+    assert!(shows(
+        &app,
+        "The arguments are a JSON object: {\"key\": …}."
+    ));
+    let args = "{\"text\": \"hello from the window\"}";
+    let _ = app.update(tried(mcp_try::TryMsg::Args(args.into())));
+    let _ = app.update(tried(mcp_try::TryMsg::Call));
+    pump(
+        &mut app,
+        &mut events,
+        |e| matches!(e, Event::ApprovalRequested { tool, .. } if tool == "notes__shout"),
+    )
+    .await;
+    assert!(shows(&app, "Calling… (it asks for your approval first)"));
+    let _ = app.update(Message::Approve {
+        decision: aetheria_engine::api::Decision::Allow,
+        remember: false,
+        scope: None,
+    });
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::ToolCallFinished { .. })
+    })
+    .await;
+    assert!(shows(&app, "It answered:"));
+    assert!(shows(&app, "HELLO FROM THE WINDOW"));
+    let _ = app.update(tried(mcp_try::TryMsg::Close));
+    assert!(!shows(&app, "TRY A TOOL OF notes"));
+
     // A server that does not exist cannot be restarted; the settings say so.
     let _ = app.update(Message::Settings(settings::Msg::McpRestart("nope".into())));
     pump(&mut app, &mut events, |e| {
@@ -138,6 +176,32 @@ async fn settings_add_an_mcp_server_from_its_command_line_and_list_its_tools() {
     })
     .await;
     assert!(shows(&app, "no MCP server named \"nope\""));
+
+    // Edited in place: the form holds it as it would be typed, its name stays; saved, it
+    // starts again with the change.
+    let _ = app.update(Message::Settings(settings::Msg::McpEdit("notes".into())));
+    assert!(shows(&app, "Keep changes"));
+    assert!(shows(&app, "'NOTES_GREETING=hello there'"));
+    let edit = |msg| Message::Settings(settings::Msg::McpAdd(msg));
+    let _ = app.update(edit(mcp_add::AddMsg::Env(
+        "NOTES_GREETING=\"hi again\"".into(),
+    )));
+    let _ = app.update(edit(mcp_add::AddMsg::Add));
+    assert!(shows(&app, "Changed notes: it starts again when you Save."));
+    click(&mut app, "Save");
+    let saved = super::gui::pump_for(&mut app, &mut events, |e| match e {
+        Event::SettingsSaved { settings } => Some(settings.clone()),
+        _ => None,
+    })
+    .await;
+    let server = &saved.mcp_servers["notes"];
+    assert_eq!(server.env["NOTES_GREETING"], "hi again");
+    assert_eq!(server.args, [script, "stdio"], "the rest is as it was");
+    let _ = app.update(Message::OpenSettings);
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::McpServers { .. })
+    })
+    .await;
 
     // Turned off and removed, saved: gone from the settings.
     let _ = app.update(Message::Settings(settings::Msg::McpEnabled(

@@ -1,7 +1,7 @@
-//! Settings → MCP servers → Add: a server from a command line (stdio) or a URL (streamable
-//! HTTP), its environment, and for a URL a bearer token that goes to the keychain. What the
-//! person typed is checked here with the engine's own rules; the server is added to the edited
-//! settings and takes effect on Save, as `aetheria mcp add` does at once.
+//! Settings → MCP servers → Add or Edit: a server from a command line (stdio) or a URL
+//! (streamable HTTP), its environment, and for a URL a bearer token that goes to the keychain.
+//! What the person typed is checked here with the engine's own rules; the server is added to (or
+//! changed in) the edited settings and takes effect on Save, as `aetheria mcp add` does at once.
 
 use std::collections::BTreeMap;
 
@@ -28,8 +28,10 @@ pub enum AddMsg {
     Target(String),
     Env(String),
     Token(String),
-    /// Check it and add it.
+    /// Check it and add it (or keep the changes of the server being edited).
     Add,
+    /// Stop editing; the form empties.
+    CancelEdit,
 }
 
 /// A server ready to add: its name, its entry, and a token to put in the keychain first.
@@ -47,16 +49,58 @@ pub struct AddForm {
     target: String,
     env: String,
     token: String,
+    /// The server being edited (its name stays), with its keychain account when it has a token.
+    editing: Option<(String, Option<String>)>,
     /// Why the last Add was refused.
     error: Option<String>,
 }
 
 impl AddForm {
+    /// The form filled with a kept server, to change it in place: its command line or URL and
+    /// its environment as they would be typed; its token stays unless a new one is typed.
+    #[must_use]
+    pub fn edit(name: &str, server: &McpServerConfig) -> Self {
+        let target = match (&server.url, &server.command) {
+            (Some(url), _) => url.clone(),
+            (None, Some(command)) => {
+                let words = std::iter::once(command).chain(&server.args);
+                shlex::try_join(words.map(String::as_str)).unwrap_or_default()
+            }
+            (None, None) => String::new(),
+        };
+        let env = server
+            .env
+            .iter()
+            .map(|(k, v)| {
+                let pair = format!("{k}={v}");
+                shlex::try_quote(&pair).map_or(pair.clone(), std::borrow::Cow::into_owned)
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        Self {
+            name: name.to_owned(),
+            target,
+            env,
+            token: String::new(),
+            editing: Some((name.to_owned(), server.token_ref.clone())),
+            error: None,
+        }
+    }
+
+    /// The name of the server being edited.
+    #[must_use]
+    pub fn editing(&self) -> Option<&str> {
+        self.editing.as_ref().map(|(name, _)| name.as_str())
+    }
+
     /// Applies `msg`; a server to add when Add was pressed and what was typed holds. `taken`
     /// says whether a name is in use already.
     pub fn update(&mut self, msg: AddMsg, taken: impl Fn(&str) -> bool) -> Option<NewServer> {
         match msg {
-            AddMsg::Name(v) => self.name = v,
+            // The name of a server being edited stays: its tools and their policies carry it.
+            AddMsg::Name(v) if self.editing.is_none() => self.name = v,
+            AddMsg::Name(_) => {}
+            AddMsg::CancelEdit => *self = Self::default(),
             AddMsg::Target(v) => self.target = v,
             AddMsg::Env(v) => self.env = v,
             AddMsg::Token(v) => self.token = v,
@@ -101,18 +145,24 @@ impl AddForm {
             (program, words.collect(), None)
         };
         let account = format!("mcp-{name}");
+        // An edited URL server keeps its stored token unless a new one is typed.
+        let kept = self
+            .editing
+            .as_ref()
+            .and_then(|(_, token_ref)| token_ref.clone())
+            .filter(|_| is_url && token.is_empty());
         let server = McpServerConfig {
             command,
             args,
             env,
             url,
-            token_ref: (!token.is_empty()).then(|| account.clone()),
+            token_ref: kept.or_else(|| (!token.is_empty()).then(|| account.clone())),
             enabled: true,
         };
         if let Some(problem) = server.problem(&name) {
             return Err(problem);
         }
-        if taken(&name) {
+        if self.editing.is_none() && taken(&name) {
             return Err(format!(
                 "An MCP server named {name:?} exists; remove it first."
             ));
@@ -126,11 +176,36 @@ impl AddForm {
 
     pub fn view(&self, p: Palette) -> Element<'_, AddMsg> {
         let field = |id, hint, value| theme::field(p, id, hint, value);
+        let name = field(NAME, "name (letters, digits, - or _)", &self.name).width(220);
+        let (name, keep, token_hint) = match &self.editing {
+            None => (
+                name.on_input(AddMsg::Name),
+                "Add server",
+                "bearer token (URL only; to the keychain)",
+            ),
+            Some((_, Some(_))) => (
+                name,
+                "Keep changes",
+                "new token (empty: keep the stored one)",
+            ),
+            Some((_, None)) => (
+                name,
+                "Keep changes",
+                "bearer token (URL only; to the keychain)",
+            ),
+        };
+        let mut buttons =
+            row![super::theme::action(p, ButtonKind::Primary, keep).on_press(AddMsg::Add)]
+                .spacing(8);
+        if self.editing.is_some() {
+            buttons = buttons.push(
+                super::theme::action(p, ButtonKind::Secondary, "Cancel edit")
+                    .on_press(AddMsg::CancelEdit),
+            );
+        }
         let mut col = column![
             row![
-                field(NAME, "name (letters, digits, - or _)", &self.name)
-                    .on_input(AddMsg::Name)
-                    .width(220),
+                name,
                 field(
                     TARGET,
                     "command line (npx -y @scope/server) or https:// URL",
@@ -145,15 +220,11 @@ impl AddForm {
                 field(ENV, "environment: KEY=VALUE KEY2=\"two words\"", &self.env)
                     .on_input(AddMsg::Env)
                     .width(Fill),
-                field(
-                    TOKEN,
-                    "bearer token (URL only; to the keychain)",
-                    &self.token
-                )
-                .secure(true)
-                .on_input(AddMsg::Token)
-                .width(260),
-                super::theme::action(p, ButtonKind::Primary, "Add server").on_press(AddMsg::Add),
+                field(TOKEN, token_hint, &self.token)
+                    .secure(true)
+                    .on_input(AddMsg::Token)
+                    .width(260),
+                buttons,
             ]
             .spacing(8)
             .align_y(iced::Center),
@@ -176,6 +247,7 @@ mod tests {
             target: target.into(),
             env: env.into(),
             token: token.into(),
+            editing: None,
             error: None,
         }
     }
@@ -223,5 +295,40 @@ mod tests {
         assert!(f.update(AddMsg::Add, |_| false).is_none());
         assert_eq!(f.name, "n");
         assert!(f.error.is_some());
+    }
+
+    #[test]
+    fn a_kept_server_is_edited_in_place_and_keeps_its_name_and_token() {
+        let kept = form(
+            "notes",
+            r#"python3 "/my files/s.py" stdio"#,
+            r#"B="two words""#,
+            "",
+        )
+        .checked(&|_| false)
+        .unwrap()
+        .server;
+        let mut f = AddForm::edit("notes", &kept);
+        assert_eq!(f.target, r#"python3 '/my files/s.py' stdio"#);
+        assert_eq!(f.env, "'B=two words'");
+        // Round trip: unchanged, it is the same server; its name cannot be typed over.
+        let _ = f.update(AddMsg::Name("other".into()), |_| true);
+        assert_eq!(f.editing(), Some("notes"));
+        let same = f.clone().checked(&|_| true).unwrap();
+        assert_eq!((same.name.as_str(), &same.server), ("notes", &kept));
+        let _ = f.update(AddMsg::Env("B=one".into()), |_| true);
+        let changed = f.update(AddMsg::Add, |_| true).unwrap();
+        assert_eq!(changed.server.env["B"], "one");
+        assert_eq!(f.editing(), None, "the form empties");
+
+        // A URL server keeps its stored token unless a new one is typed.
+        let remote = form("remote", "https://mcp.example/mcp", "", "tok")
+            .checked(&|_| false)
+            .unwrap()
+            .server;
+        let f = AddForm::edit("remote", &remote);
+        let same = f.checked(&|_| true).unwrap();
+        assert_eq!(same.server.token_ref.as_deref(), Some("mcp-remote"));
+        assert!(same.token.is_none(), "nothing new for the keychain");
     }
 }

@@ -70,6 +70,8 @@ pub(super) fn mcp_section<'a>(
                     .padding([2, 6])
                     .style(move |_| theme::badge(&p, color)),
                 text(target).font(MONO).size(12).width(Fill),
+                theme::action(p, ButtonKind::Secondary, "Edit")
+                    .on_press(Msg::McpEdit(name.clone())),
                 theme::action(p, ButtonKind::Secondary, toggle)
                     .on_press(Msg::McpEnabled(name.clone(), !server.enabled)),
                 restart,
@@ -84,10 +86,17 @@ pub(super) fn mcp_section<'a>(
         }
         if let Some(info) = info.filter(|i| !i.tools.is_empty()) {
             col = col.push(
-                text(info.tools.join("  "))
-                    .font(MONO)
-                    .size(12)
-                    .color(p.muted),
+                row![
+                    text(info.tools.join("  "))
+                        .font(MONO)
+                        .size(12)
+                        .color(p.muted)
+                        .width(Fill),
+                    theme::action(p, ButtonKind::Secondary, "Try a tool")
+                        .on_press(Msg::McpTry(super::mcp_try::TryMsg::Open(name.clone()))),
+                ]
+                .spacing(8)
+                .align_y(iced::Center),
             );
         }
         if let Some(info) = info.filter(|i| !i.stderr.is_empty() || i.restarts > 0) {
