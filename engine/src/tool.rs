@@ -55,7 +55,14 @@ pub(crate) struct LiveOutput {
     redactor: Redactor,
     log: Arc<Mutex<String>>,
     held: Arc<Mutex<String>>,
+    /// Images the call produced, checked, waiting to be kept with its record.
+    images: Arc<Mutex<Vec<Vec<u8>>>>,
 }
+
+/// The most images one call keeps.
+pub(crate) const MAX_CALL_IMAGES: usize = 4;
+/// The largest image a call keeps (as an attached image may be).
+pub(crate) const MAX_CALL_IMAGE_BYTES: usize = 5 << 20;
 
 impl LiveOutput {
     pub(crate) fn new(call: ToolCallId, events: Outbox, redactor: Redactor) -> Self {
@@ -65,7 +72,41 @@ impl LiveOutput {
             redactor,
             log: Arc::default(),
             held: Arc::default(),
+            images: Arc::default(),
         }
+    }
+
+    /// Keeps an image the call produced, for the person to see with its card; or why not (too
+    /// many, too large, not a PNG, JPEG, GIF or WebP).
+    pub(crate) fn image(&self, bytes: Vec<u8>) -> Result<(), String> {
+        if bytes.len() > MAX_CALL_IMAGE_BYTES {
+            return Err(format!(
+                "an image of {} bytes (at most {MAX_CALL_IMAGE_BYTES} are kept)",
+                bytes.len()
+            ));
+        }
+        if crate::agent::attachments::image_type(&bytes).is_none() {
+            return Err("an image that is no PNG, JPEG, GIF or WebP".into());
+        }
+        let mut images = self
+            .images
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if images.len() >= MAX_CALL_IMAGES {
+            return Err(format!("more than {MAX_CALL_IMAGES} images"));
+        }
+        images.push(bytes);
+        Ok(())
+    }
+
+    /// The images kept so far (taken: a call's images are stored once).
+    pub(crate) fn take_images(&self) -> Vec<Vec<u8>> {
+        std::mem::take(
+            &mut *self
+                .images
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     /// Takes a piece of output: what is whole goes out now, an unfinished last word waits.

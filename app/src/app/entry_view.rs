@@ -211,6 +211,10 @@ pub(super) fn entry_view<'a>(
                     );
                 }
             }
+            // What it drew is shown whether the card is open or not.
+            if !view.pictures.is_empty() {
+                col = col.push(thumbnails(p, &view.pictures));
+            }
             container(col)
                 .padding(12)
                 .width(Fill)

@@ -42,12 +42,11 @@ impl App {
             }
             BridgeEvent::Events(events) => {
                 let mut tasks = Vec::new();
-                // Only these bring the person's messages, and with them pictures to decode.
-                let pictures = events.iter().any(|e| {
-                    matches!(
-                        e.event,
-                        Event::SessionLoaded { .. } | Event::TurnStarted { .. }
-                    )
+                // Only these bring pictures to decode: the person's messages, a tool's drawings.
+                let pictures = events.iter().any(|e| match &e.event {
+                    Event::SessionLoaded { .. } | Event::TurnStarted { .. } => true,
+                    Event::ToolCallFinished { images, .. } => !images.is_empty(),
+                    _ => false,
                 });
                 for envelope in events {
                     self.schedules.on_engine(&envelope);

@@ -224,8 +224,11 @@ impl Transcript {
     /// picked for a message sent from this window.
     pub fn show_images(&mut self, data_dir: Option<&std::path::Path>) {
         for (entry, view) in self.conversation.entries().iter().zip(&mut self.views) {
-            let Entry::User { images, .. } = entry else {
-                continue;
+            // The person's images, and those a tool produced (only ever from the data folder).
+            let (images, picked) = match entry {
+                Entry::User { images, .. } => (images, view.picked),
+                Entry::Tool(tool) => (&tool.images, false),
+                _ => continue,
             };
             if view.decoded || images.is_empty() {
                 continue;
@@ -235,7 +238,7 @@ impl Transcript {
                 let path =
                     match data_dir.and_then(|dir| aetheria_engine::images::stored(dir, image)) {
                         Some(kept) => kept,
-                        None if view.picked => image.clone(),
+                        None if picked => image.clone(),
                         None => continue,
                     };
                 match super::pictures::thumbnail(&path) {
@@ -382,6 +385,7 @@ mod tests {
         t.toggle(&call);
         assert!(t.rows().next().unwrap().1.expanded);
         t.apply(&Event::ToolCallFinished {
+            images: Vec::new(),
             session: Some(session()),
             call: call.clone(),
             status: ToolStatus::Succeeded,

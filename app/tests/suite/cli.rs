@@ -584,8 +584,8 @@ async fn mcp_servers_are_added_listed_and_removed() {
 
     let out = env.run(&["mcp", "list"]).await;
     let listed = stdout(&out);
-    // The server's seventh tool has a name no model can call (a space, an escape): left out.
-    assert!(listed.contains("running, 6 tools"), "{listed}");
+    // The server's eighth tool has a name no model can call (a space, an escape): left out.
+    assert!(listed.contains("running, 7 tools"), "{listed}");
     assert!(listed.contains("notes__shout"), "{listed}");
     assert!(!listed.contains("clear"), "{listed}");
     let out = env.run(&["tools", "list", "--json"]).await;

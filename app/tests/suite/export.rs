@@ -70,6 +70,7 @@ impl Hostile {
         );
         answer.thinking = "I think </details><script>bad()</script>".into();
         let call = ToolCallRecord {
+            images: Vec::new(),
             id: ToolCallId::new(),
             message: Some(answer.id.clone()),
             tool: "shell".into(),

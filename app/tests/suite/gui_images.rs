@@ -163,3 +163,63 @@ async fn a_stored_message_naming_a_host_file_shows_no_image() {
     ));
     assert!(!shows(&app, "image 1"));
 }
+
+/// A picture an MCP tool draws shows on its card in the chat (the real notes server's PNG, kept by
+/// the engine), opens over the window, and is there again when the conversation is reopened.
+#[tokio::test]
+async fn a_tool_s_picture_shows_on_its_card() {
+    use aetheria_engine::api::Policy;
+
+    let Some((python, script)) = super::gui_mcp::notes_server() else {
+        return;
+    };
+    let server = ScriptedServer::start(vec![
+        Reply::tool_calls(&[("p1", "notes__picture", "{\"kind\": \"plain\"}")], 9),
+        Reply::text(&["Here is an orange square."]),
+    ])
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut config = Config::new(dir.path().join("config"), data.clone());
+    config.use_provider(super::gui::loopback("loopback", &server));
+    config.mcp.insert(
+        "notes".into(),
+        aetheria_engine::config::McpServerConfig {
+            command: Some(python.to_string_lossy().into_owned()),
+            args: vec![script.into(), "stdio".into()],
+            env: Default::default(),
+            url: None,
+            token_ref: None,
+            enabled: true,
+        },
+    );
+    config
+        .tools
+        .policy
+        .insert("notes__picture".into(), Policy::Allow);
+    let (mut app, mut events) = super::gui::window_on(config).await;
+    app.use_data_dir(data.clone());
+    type_and_send(&mut app, "Draw me something");
+    let session = pump_to_end(&mut app, &mut events).await;
+    assert!(shows(&app, "TOOL · notes__picture"));
+    assert!(shows(&app, "image 1"), "the tool's picture is on its card");
+    click(&mut app, "image 1");
+    let kept = std::fs::read_dir(data.join("attachments"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name();
+    assert!(shows(&app, &kept.to_string_lossy()), "the kept copy opens");
+    let _ = app.update(Message::Escape);
+
+    let _ = app.update(Message::NewChat);
+    assert!(!shows(&app, "image 1"));
+    let _ = app.update(Message::OpenSession(session));
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::SessionLoaded { .. })
+    })
+    .await;
+    assert!(shows(&app, "image 1"));
+}

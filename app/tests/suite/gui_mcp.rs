@@ -90,7 +90,7 @@ async fn settings_add_an_mcp_server_from_its_command_line_and_list_its_tools() {
         .find(|s| s.name == "notes")
         .unwrap();
     assert_eq!(notes.state, McpState::Running, "{:?}", notes.error);
-    assert!(shows(&app, "RUNNING · 6 TOOLS"));
+    assert!(shows(&app, "RUNNING · 7 TOOLS"));
     assert!(shows(&app, &notes.tools.join("  ")));
     assert!(notes.tools.iter().any(|t| t == "notes__shout"));
     // What it said last on stderr is shown under it, escape sequences made visible text.
@@ -127,7 +127,7 @@ async fn settings_add_an_mcp_server_from_its_command_line_and_list_its_tools() {
     let restarted = restarted.unwrap();
     assert_eq!(restarted.state, McpState::Running, "{:?}", restarted.error);
     assert_eq!(restarted.restarts, 1);
-    assert!(shows(&app, "RUNNING · 6 TOOLS"));
+    assert!(shows(&app, "RUNNING · 7 TOOLS"));
     assert!(shown_stderr(&app).unwrap().starts_with("started again 1×"));
     let second_pid = started_pid(&restarted.stderr).expect("the start is on stderr");
     assert_ne!(first_pid, second_pid, "a new process started");

@@ -97,6 +97,8 @@ pub struct ToolEntry {
     pub live: String,
     /// What the person is asked, while the call waits for approval.
     pub approval: Option<Approval>,
+    /// Images it produced, by the names the data folder keeps them under.
+    pub images: Vec<std::path::PathBuf>,
 }
 
 /// What a call waiting for approval can change, for the person to decide.
@@ -226,6 +228,7 @@ impl Conversation {
                             output: c.output.clone(),
                             live: tail(&c.log, LIVE_KEPT).to_owned(),
                             approval: None,
+                            images: c.images.clone(),
                         }));
                     }
                 }
@@ -385,6 +388,7 @@ impl Conversation {
                     output: String::new(),
                     live: String::new(),
                     approval: None,
+                    images: Vec::new(),
                 })));
                 changes
             }
@@ -412,10 +416,12 @@ impl Conversation {
                 call,
                 status,
                 output,
+                images,
                 ..
             } => self.update_tool(call, |t| {
                 t.status = *status;
                 t.output.clone_from(output);
+                t.images.clone_from(images);
                 t.approval = None;
             }),
             Event::ContextCompacted { detail, .. } => vec![self.push(Entry::Compacted {

@@ -125,6 +125,9 @@ pub enum Event {
         status: ToolStatus,
         /// The output or error, as the model sees it.
         output: String,
+        /// Images it produced, kept by name in the data folder (as `ToolCallRecord::images`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        images: Vec<std::path::PathBuf>,
     },
     /// A tool's policy changed.
     ToolPolicyChanged {

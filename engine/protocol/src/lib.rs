@@ -408,6 +408,10 @@ pub struct ToolCallRecord {
     /// Everything it printed while it ran, as the person saw it live (sandbox runs; up to 1 MiB).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub log: String,
+    /// Images it produced (an MCP tool's image content), kept by name in the data folder's
+    /// attachments as the person's are (see `images::stored`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<PathBuf>,
 }
 
 /// Token counts a provider reported, and what they cost where the model's price is known.

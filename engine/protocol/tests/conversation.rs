@@ -115,6 +115,7 @@ fn a_turn_with_an_approval_streams_into_entries() {
                 delta: "writing\n".into(),
             },
             Event::ToolCallFinished {
+                images: Vec::new(),
                 session: Some(session()),
                 call: call.clone(),
                 status: ToolStatus::Succeeded,
@@ -196,6 +197,7 @@ fn a_cancel_marks_the_answer_or_says_it_stopped() {
         &[
             started(&call, "fs_delete"),
             Event::ToolCallFinished {
+                images: Vec::new(),
                 session: Some(session()),
                 call: call.clone(),
                 status: ToolStatus::Cancelled,
@@ -311,6 +313,7 @@ fn a_stored_session_reads_back_as_it_streamed() {
         message(&answer, Role::Assistant, "Partly", "Let me think."),
     ];
     let calls = [ToolCallRecord {
+        images: Vec::new(),
         id: call.clone(),
         message: Some(answer),
         tool: "fs_read".into(),

@@ -151,21 +151,29 @@ pub(super) async fn read(
             provider.model, provider.name
         )));
     }
-    let dir = config.data_dir.join(FOLDER);
-    tokio::fs::create_dir_all(&dir)
+    let kept = keep(&config.data_dir, images)
         .await
-        .map_err(|e| invalid(format!("cannot keep the image in {}: {e}", dir.display())))?;
+        .map_err(|e| invalid(format!("cannot keep the image: {e}")))?;
+    Ok((files, kept))
+}
+
+/// Keeps images (checked: one of `image_type`'s kinds) in the attachments folder of `data_dir`,
+/// each under a new id; the names a record keeps them by.
+pub(crate) async fn keep(
+    data_dir: &Path,
+    images: Vec<(Vec<u8>, &'static str)>,
+) -> std::io::Result<Vec<PathBuf>> {
+    let dir = data_dir.join(FOLDER);
+    tokio::fs::create_dir_all(&dir).await?;
     let mut kept = Vec::new();
     for (bytes, media_type) in images {
         let ext = media_type.trim_start_matches("image/");
         // The record keeps the image's name only; it is found again in this machine's folder.
         let name = format!("{}.{ext}", uuid::Uuid::now_v7().hyphenated());
-        tokio::fs::write(dir.join(&name), bytes)
-            .await
-            .map_err(|e| invalid(format!("cannot keep the image in {}: {e}", dir.display())))?;
+        tokio::fs::write(dir.join(&name), bytes).await?;
         kept.push(PathBuf::from(name));
     }
-    Ok((files, kept))
+    Ok(kept)
 }
 
 #[cfg(test)]

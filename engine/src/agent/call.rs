@@ -2,6 +2,8 @@
 //! the turn), redacted, recorded and reported. A failing tool never ends the turn: the model reads
 //! why and goes on.
 
+use std::path::PathBuf;
+
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{Event, MessageId, SessionId, ToolCallRecord, ToolCallRequest, ToolStatus};
@@ -39,6 +41,7 @@ pub(crate) async fn run_call(
         status: ToolStatus::Running,
         output: String::new(),
         log: String::new(),
+        images: Vec::new(),
     };
     let live = LiveOutput::new(call.id.clone(), cx.out.clone(), services.secrets.redactor());
     let tool_cx = || ToolCx {
@@ -102,12 +105,34 @@ pub(crate) async fn run_call(
     record.status = status;
     record.output = services.redact(&truncate_output(output));
     record.log = live.log();
+    record.images = keep_images(services, &live).await;
     cx.recorder.tool_call(&record).await;
     cx.out.emit(Event::ToolCallFinished {
         session: cx.session.cloned(),
         call: call.id.clone(),
         status: record.status,
         output: record.output.clone(),
+        images: record.images.clone(),
     });
     (record.status, record.output)
+}
+
+/// Keeps the images a call produced with the person's attachments; one that cannot be written is
+/// logged and left out (the call's text already says it had an image).
+async fn keep_images(services: &Services, live: &LiveOutput) -> Vec<PathBuf> {
+    let images: Vec<(Vec<u8>, &'static str)> = live
+        .take_images()
+        .into_iter()
+        .filter_map(|bytes| super::attachments::image_type(&bytes).map(|t| (bytes, t)))
+        .collect();
+    if images.is_empty() {
+        return Vec::new();
+    }
+    match super::attachments::keep(&services.config().data_dir, images).await {
+        Ok(kept) => kept,
+        Err(e) => {
+            tracing::warn!("a tool's images could not be kept: {e}");
+            Vec::new()
+        }
+    }
 }

@@ -451,6 +451,7 @@ mod tests {
             .save_tool_call(
                 Some(&code),
                 &ToolCallRecord {
+                    images: Vec::new(),
                     id: ToolCallId::new(),
                     message: Some(answer.clone()),
                     tool: "shell".into(),

@@ -283,6 +283,7 @@ mod tests {
                 }
                 6 => {
                     let call = ToolCallRecord {
+                        images: Vec::new(),
                         id: ToolCallId::new(),
                         message: messages.last().map(|(_, id)| id.clone()),
                         tool: "fs_read".into(),

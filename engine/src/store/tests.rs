@@ -56,6 +56,7 @@ async fn sessions_messages_and_calls_round_trip() {
         .await
         .unwrap();
     let record = ToolCallRecord {
+        images: Vec::new(),
         id: call.id.clone(),
         message: Some(m2.id.clone()),
         tool: "fs_list".into(),

@@ -552,6 +552,24 @@ pub(crate) struct McpTool {
     server: std::sync::Weak<Server>,
 }
 
+/// Keeps one image of a result (base64, as MCP sends it) with the call, or says why not.
+fn keep_image(cx: &ToolCx, data: &str) -> Result<(), String> {
+    use base64::Engine as _;
+    // Refused before decoding: the text of a larger image says its size already.
+    let most = crate::tool::MAX_CALL_IMAGE_BYTES.div_ceil(3) * 4;
+    if data.len() > most + 4 {
+        return Err(format!(
+            "an image of about {} bytes (at most {} are kept)",
+            data.len() / 4 * 3,
+            crate::tool::MAX_CALL_IMAGE_BYTES
+        ));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data.trim())
+        .map_err(|e| format!("an image that is not base64 ({e})"))?;
+    cx.live.image(bytes)
+}
+
 /// The text the model sees for a tool result.
 fn result_text(result: &CallToolResult) -> String {
     let mut parts: Vec<String> = result
@@ -600,7 +618,7 @@ impl DynTool for McpTool {
     fn call_json(
         &self,
         arguments: &str,
-        _cx: ToolCx,
+        cx: ToolCx,
     ) -> BoxFuture<'_, Result<ToolOutput, ToolError>> {
         let text = if arguments.trim().is_empty() {
             "{}"
@@ -626,7 +644,15 @@ impl DynTool for McpTool {
                 ))
             })?;
             let result = server.call(&self.tool, arguments).await?;
-            let text = result_text(&result);
+            let mut text = result_text(&result);
+            // Its pictures go to the person (checked, bounded); the model reads that they came.
+            for block in &result.content {
+                if let ContentBlock::Image(image) = block
+                    && let Err(why) = keep_image(&cx, &image.data)
+                {
+                    text.push_str(&format!("\n[an image was not kept: {why}]"));
+                }
+            }
             if result.is_error == Some(true) {
                 return Err(ToolError::RespondToModel(text));
             }

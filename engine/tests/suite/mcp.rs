@@ -159,7 +159,7 @@ async fn a_stdio_server_lists_calls_fails_crashes_and_restarts() {
     assert_eq!(info.len(), 1);
     assert_eq!(info[0].state, McpState::Running, "{info:?}");
     assert_eq!(info[0].restarts, 1, "{info:?}");
-    assert_eq!(info[0].tools.len(), 6);
+    assert_eq!(info[0].tools.len(), 7);
     // Its stderr was kept (and logged).
     let stderr = info[0].stderr.join("\n");
     assert!(stderr.contains("crashing on request"), "{stderr}");
@@ -444,4 +444,98 @@ async fn every_tool_the_engine_can_offer_fits_in_the_local_models_grammar() {
         aetheria_engine::testkit::test_model::tool_grammar_compiles(&model, &all, decide)
             .unwrap_or_else(|e| panic!("{} tools, decide {decide}: {e}", all.len()));
     }
+}
+
+/// What an MCP tool draws is kept with its call (in the data folder, by a new name) and shown to
+/// the person; the model reads that an image came. Bytes that are no image, more than four images
+/// and an oversized one are not kept, and the call's text says so.
+#[tokio::test]
+async fn a_tool_s_pictures_are_kept_checked_and_bounded() {
+    let Some(python) = python() else { return };
+    let picture = |kind: &str| serde_json::json!({ "kind": kind }).to_string();
+    let mut h = Harness::start_with(
+        vec![
+            Reply::tool_calls(&[("p1", "notes__picture", &picture("plain"))], 7),
+            Reply::text(&["An orange square."]),
+        ],
+        |config| {
+            config.mcp.insert("notes".into(), stdio_server(&python));
+            config
+                .tools
+                .policy
+                .insert("notes__picture".into(), Policy::Allow);
+        },
+    )
+    .await;
+    let attachments = h.data.path().join("data").join("attachments");
+    let session = h.new_session().await;
+    let events = h.turn(&session, "Draw me something").await;
+    let Some(Event::ToolCallFinished {
+        status,
+        output,
+        images,
+        ..
+    }) = events
+        .iter()
+        .find(|e| matches!(e, Event::ToolCallFinished { .. }))
+    else {
+        panic!("no call in {events:?}")
+    };
+    assert_eq!(*status, ToolStatus::Succeeded, "{output}");
+    assert!(output.contains("[image, image/png]") && output.contains("an orange square"));
+    assert_eq!(images.len(), 1);
+    let kept = aetheria_engine::images::stored(&h.data.path().join("data"), &images[0])
+        .expect("a name the data folder keeps");
+    assert!(kept.starts_with(&attachments));
+    let (bytes, kind) =
+        aetheria_engine::images::read(&h.data.path().join("data"), &images[0]).unwrap();
+    assert_eq!((kind, &bytes[..4]), ("image/png", &b"\x89PNG"[..]));
+    // Kept with the conversation: loaded again, the call still has its picture.
+    h.handle
+        .submit(Command::Session(
+            aetheria_engine::api::SessionCommand::Load {
+                session: session.clone(),
+            },
+        ))
+        .unwrap();
+    let events = h.until(|e| matches!(e, Event::SessionLoaded { .. })).await;
+    let Some(Event::SessionLoaded { tool_calls, .. }) = events.last() else {
+        unreachable!()
+    };
+    assert_eq!(&tool_calls[0].images, images);
+
+    // What a hostile server sends instead.
+    let count = || std::fs::read_dir(&attachments).unwrap().count();
+    let before = count();
+    for (kind, said, kept) in [
+        ("forged", "an image that is no PNG, JPEG, GIF or WebP", 0),
+        ("huge", "at most 5242880 are kept", 0),
+        ("many", "more than 4 images", 4),
+    ] {
+        let call = aetheria_engine::api::ToolCallId::new();
+        h.handle
+            .submit(Command::Tools(ToolsCommand::Call {
+                call: call.clone(),
+                tool: "notes__picture".into(),
+                arguments: serde_json::json!({ "kind": kind }),
+            }))
+            .unwrap();
+        let events = h
+            .until(|e| matches!(e, Event::ToolCallFinished { call: c, .. } if c == &call))
+            .await;
+        let Some(Event::ToolCallFinished { output, images, .. }) = events.last() else {
+            unreachable!()
+        };
+        assert!(output.contains(said), "{kind}: {output}");
+        assert!(
+            output.contains("[an image was not kept:"),
+            "{kind}: {output}"
+        );
+        assert_eq!(images.len(), kept, "{kind}");
+    }
+    assert_eq!(
+        count(),
+        before + 4,
+        "only the four real images were written"
+    );
 }

@@ -210,6 +210,7 @@ mod tests {
         let finished = |call: ToolCallId| Envelope {
             submission: None,
             event: Event::ToolCallFinished {
+                images: Vec::new(),
                 session: None,
                 call,
                 status: ToolStatus::Succeeded,
