@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod clipboard;
 pub mod console;
 pub mod engine_bridge;
 pub mod export;

@@ -99,6 +99,10 @@ pub enum Message {
     Attach,
     /// Files were picked or dropped onto the window.
     Attached(Vec<PathBuf>),
+    /// Ctrl+V in the composer: copied files or an image are attached, text is typed in.
+    Paste,
+    /// What the clipboard held.
+    Pasted(crate::clipboard::Clip),
     /// Remove an attachment chip.
     Detach(usize),
     /// Switch the right panel's tab.

@@ -72,6 +72,11 @@ const ACTIONS: &[Action] = &[
         message: || Message::Attach,
     },
     Action {
+        name: "Paste files or an image from the clipboard",
+        keys: "Ctrl+V",
+        message: || Message::Paste,
+    },
+    Action {
         name: "Copy the last answer",
         keys: "Ctrl+Shift+C",
         message: || Message::CopyLastAnswer,

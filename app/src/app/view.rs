@@ -396,7 +396,13 @@ impl App {
                 {
                     Some(text_editor::Binding::Custom(Message::Send))
                 } else {
-                    text_editor::Binding::from_key_press(press)
+                    // Ctrl+V: copied files and images are attached; text is typed as always.
+                    match text_editor::Binding::from_key_press(press) {
+                        Some(text_editor::Binding::Paste) => {
+                            Some(text_editor::Binding::Custom(Message::Paste))
+                        }
+                        binding => binding,
+                    }
                 }
             });
         let action: Element<'_, Message> = if self.running {

@@ -223,3 +223,80 @@ async fn a_tool_s_picture_shows_on_its_card() {
     .await;
     assert!(shows(&app, "image 1"));
 }
+
+/// Ctrl+V in the composer with the real X clipboard (Xvfb): an image copied anywhere is attached
+/// (saved as a PNG) and sent to the model; copied files are attached; text is typed in.
+#[tokio::test]
+async fn the_clipboard_s_image_files_and_text_are_pasted() {
+    if std::env::var_os("DISPLAY").is_none() {
+        assert!(
+            aetheria_engine::testkit::skip("display"),
+            "DISPLAY is not set: run installer/dev.sh test, which starts Xvfb (AETHERIA_SKIP=display to skip)"
+        );
+        return;
+    }
+    let server = ScriptedServer::start(vec![Reply::text(&["A green square."])])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut config = Config::new(dir.path().join("config"), data.clone());
+    let mut provider = super::gui::loopback("loopback", &server);
+    provider.vision = Some(true);
+    config.use_provider(provider);
+    let (mut app, mut events) = super::gui::window_on(config).await;
+    app.use_data_dir(data.clone());
+    // Another program copies an image (it owns the clipboard while it lives).
+    let mut other = arboard::Clipboard::new().expect("the X clipboard");
+    other
+        .set_image(arboard::ImageData {
+            width: 2,
+            height: 2,
+            bytes: [0u8, 200, 0, 255].repeat(4).into(),
+        })
+        .unwrap();
+    let task = app.update(Message::Paste);
+    super::gui::run_task(&mut app, task).await;
+    let pasted: Vec<_> = std::fs::read_dir(data.join("pasted"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(pasted.len(), 1, "{pasted:?}");
+    let name = pasted[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(
+        name.starts_with("pasted-") && name.ends_with(".png"),
+        "{name}"
+    );
+    assert!(shows(&app, &name), "its chip is in the composer");
+    type_and_send(&mut app, "What colour?");
+    pump_to_end(&mut app, &mut events).await;
+    // The model got the image, as the PNG of those pixels.
+    let request = &server.requests()[0];
+    assert!(
+        request.to_string().contains("data:image/png;base64,"),
+        "{request}"
+    );
+    assert!(shows(&app, "image 1"));
+
+    // Copied files are attached as they are.
+    let notes = dir.path().join("notes.txt");
+    std::fs::write(&notes, "milk, eggs").unwrap();
+    other.set().file_list(&[&notes]).unwrap();
+    let task = app.update(Message::Paste);
+    super::gui::run_task(&mut app, task).await;
+    assert!(shows(&app, "notes.txt"));
+
+    // Text is typed in.
+    other.set_text("pasted words").unwrap();
+    let task = app.update(Message::Paste);
+    super::gui::run_task(&mut app, task).await;
+    assert!(
+        app.composer_text().contains("pasted words"),
+        "{}",
+        app.composer_text()
+    );
+}
