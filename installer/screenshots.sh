@@ -4,12 +4,14 @@
 # tab with a real code run (when a sandbox is available), dictation held on Ctrl+Space (a WAV of
 # espeak-ng speech stands in for the microphone; the real tiny.en model transcribes), a prompt
 # scheduled in the Jobs tab, the command palette, main (dark) and the palette in the dark theme;
-# then a fresh install's welcome with the models hub downloading from a loopback mirror (both themes).
+# an image pasted into the chat, the settings' MCP servers with the real notes server (both
+# themes); then a fresh install's welcome with the models hub downloading from a loopback mirror
+# (both themes).
 # Fails when the app crashes or a screenshot is blank. Usage: installer/screenshots.sh [OUT_DIR]
 # AETHERIA_SCREENSHOT_PROFILE=release (what .ci/run uses) shoots the release build, made exactly as
 # the packages make it (installer/release-env.sh), so installer/test-packages.sh reuses it;
 # AETHERIA_SCREENSHOT_PROFILE=dev shoots the debug build the tests made (quicker while working).
-# Needs: xvfb openbox xdotool imagemagick dbus gnome-keyring (installer/debian/test-packages.txt).
+# Needs: xvfb openbox xdotool xclip imagemagick dbus gnome-keyring (installer/debian/test-packages.txt).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -57,9 +59,25 @@ wire = "openai"
 base_url = "http://127.0.0.1:$PORT/v1"
 model = "scripted-demo"
 
+vision = true
+
 [tools.policy]
 run_code = "allow"
 TOML
+# The MCP page: the real notes server (the MCP SDK's venv the tests use).
+MCP_PYTHON="${AETHERIA_TEST_MCP_PYTHON:-$HOME/.cache/aetheria/mcp-venv/bin/python}"
+MCP=""
+if [ -x "$MCP_PYTHON" ]; then
+  cat >>"$WORK/config/config.toml" <<TOML
+
+[mcp.notes]
+command = "$MCP_PYTHON"
+args = ["$ROOT/engine/tests/fixtures/mcp/notes_server.py", "stdio"]
+TOML
+  MCP=1
+elif [ "${CI:-}" = true ]; then
+  echo "the MCP page needs the MCP SDK's venv (installer/dev.sh test)"; exit 1
+fi
 # Dictation: the test model and a sentence spoken by espeak-ng, played as the microphone.
 MODELS="${AETHERIA_TEST_MODELS:-$HOME/.cache/aetheria/test-models}"
 DICTATE=""
@@ -159,8 +177,31 @@ sleep 0.5
 xdotool type --delay 20 "conv"
 shot palette 1.5
 xdotool key Escape
+# An image copied elsewhere, pasted into the composer with Ctrl+V and sent: its thumbnail in the chat.
+convert -size 480x300 gradient:orange-purple -fill white -pointsize 40 -gravity center \
+  -annotate 0 "pasted" "$WORK/picture.png"
+xclip -selection clipboard -t image/png -i "$WORK/picture.png"
+xdotool mousemove 580 720 click 1
+sleep 0.3
+xdotool key ctrl+v
+sleep 1
+xdotool type --delay 15 "What is in this picture?"
+xdotool key Return
+shot image-chat 3
+# Settings scrolled to the MCP servers (and the accounts below them).
+settings_mcp() {
+  xdotool key ctrl+comma
+  sleep 1.5
+  xdotool mousemove 640 420
+  for _ in $(seq 1 "${MCP_SCROLL:-14}"); do xdotool click 5; sleep 0.05; done
+  shot "$1" 1.5
+  xdotool key Escape
+  sleep 0.5
+}
+if [ -n "$MCP" ]; then settings_mcp settings-mcp; fi
 xdotool key ctrl+shift+d
 shot main-dark 1.5
+if [ -n "$MCP" ]; then settings_mcp settings-mcp-dark; fi
 xdotool key ctrl+shift+p
 sleep 0.5
 xdotool type --delay 20 "export"

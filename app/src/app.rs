@@ -537,35 +537,8 @@ impl App {
                     }
                 }
             }
-            Message::Paste => {
-                // Kept where attached images are looked for; the engine copies them on send.
-                let dir = self
-                    .data_dir
-                    .clone()
-                    .unwrap_or_else(std::env::temp_dir)
-                    .join("pasted");
-                return Task::perform(
-                    async move {
-                        tokio::task::spawn_blocking(move || crate::clipboard::read(&dir))
-                            .await
-                            .unwrap_or_else(|e| crate::clipboard::Clip::Failed(e.to_string()))
-                    },
-                    Message::Pasted,
-                );
-            }
-            Message::Pasted(clip) => {
-                use crate::clipboard::Clip;
-                match clip {
-                    Clip::Files(paths) => return self.handle(Message::Attached(paths)),
-                    Clip::Image(path) => return self.handle(Message::Attached(vec![path])),
-                    Clip::Text(text) => {
-                        let paste = text_editor::Edit::Paste(std::sync::Arc::new(text));
-                        self.composer.perform(text_editor::Action::Edit(paste));
-                    }
-                    Clip::Empty => {}
-                    Clip::Failed(why) => self.notice = Some(why),
-                }
-            }
+            Message::Paste => return self.paste(),
+            Message::Pasted(clip) => return self.pasted(clip),
             Message::Detach(index) => {
                 if index < self.attachments.len() {
                     self.attachments.remove(index);
@@ -592,6 +565,11 @@ impl App {
                 Ok(image) => self.enlarged = Some((path, image)),
                 Err(why) => self.notice = Some(format!("The image cannot be shown: {why}")),
             },
+            Message::EscapeInField => {
+                if self.palette.take().is_none() {
+                    self.renaming = None;
+                }
+            }
             Message::Escape => {
                 let closed = self.palette.take().is_some()
                     || self.enlarged.take().is_some()

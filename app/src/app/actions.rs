@@ -176,4 +176,39 @@ impl App {
             },
         )
     }
+
+    /// Ctrl+V in the composer: reads the clipboard off the window's thread.
+    pub(super) fn paste(&self) -> Task<Message> {
+        // Kept where attached images are looked for; the engine copies them on send.
+        let dir = self
+            .data_dir
+            .clone()
+            .unwrap_or_else(std::env::temp_dir)
+            .join("pasted");
+        Task::perform(
+            async move {
+                tokio::task::spawn_blocking(move || crate::clipboard::read(&dir))
+                    .await
+                    .unwrap_or_else(|e| crate::clipboard::Clip::Failed(e.to_string()))
+            },
+            Message::Pasted,
+        )
+    }
+
+    /// What the clipboard held: files and an image are attached, text is typed in.
+    pub(super) fn pasted(&mut self, clip: crate::clipboard::Clip) -> Task<Message> {
+        use crate::clipboard::Clip;
+        match clip {
+            Clip::Files(paths) => return self.handle(Message::Attached(paths)),
+            Clip::Image(path) => return self.handle(Message::Attached(vec![path])),
+            Clip::Text(text) => {
+                let paste = iced::widget::text_editor::Edit::Paste(std::sync::Arc::new(text));
+                self.composer
+                    .perform(iced::widget::text_editor::Action::Edit(paste));
+            }
+            Clip::Empty => {}
+            Clip::Failed(why) => self.notice = Some(why),
+        }
+        Task::none()
+    }
 }

@@ -91,6 +91,8 @@ pub enum Message {
     CopyLastAnswer,
     /// Esc: close what is open, else stop the running turn.
     Escape,
+    /// Esc in a text field: the command palette or the rename closes.
+    EscapeInField,
     /// Fold or unfold a tool card.
     ToggleTool(ToolCallId),
     /// Open or close the model's reasoning of a message.

@@ -9,18 +9,19 @@ use aetheria_engine::api::{
     SandboxStatus, Secret, Settings, SettingsCommand, SubmissionId, ToolInfo, ToolsCommand,
 };
 use aetheria_engine::config::{ProviderConfig, Wire};
-use iced::widget::{Space, column, container, row, scrollable, text};
-use iced::{Element, Fill, Task};
+use iced::Task;
 
-use self::sections::{appearance, folders, mcp_section, panel, sandbox_section, section};
 use super::memories::{Memories, MemoryMsg};
-use crate::theme::{self, BOLD, ButtonKind, HEADING, Mode, Palette};
+use crate::theme::Mode;
 
 pub mod accounts;
 pub mod mcp_add;
 pub mod mcp_try;
+mod pages;
 mod provider_view;
 mod sections;
+
+pub use self::pages::Page;
 
 /// Widget ids of the provider fields (focus and tests find them by these).
 pub const URL: &str = "settings-url";
@@ -97,6 +98,8 @@ const PRESETS: [(&str, Wire, &str, &str); 11] = [
 /// What the settings screen does.
 #[derive(Debug, Clone)]
 pub enum Msg {
+    /// Show another page.
+    Page(Page),
     /// Choose the provider to edit.
     Select(usize),
     /// Add a preset provider (by index in `PRESETS`).
@@ -182,6 +185,8 @@ pub struct Form {
     pub hub: super::models_hub::ModelsHub,
     /// Shown as the first-run welcome.
     pub onboarding: bool,
+    /// The page shown.
+    pub page: Page,
     /// A problem to show (bad settings, keychain error).
     pub error: Option<String>,
     /// A note to show (key stored).
@@ -311,6 +316,7 @@ impl Form {
     pub fn update(&mut self, msg: Msg) -> Out {
         self.note = None;
         match msg {
+            Msg::Page(page) => self.page = page,
             Msg::Select(i) => {
                 self.selected = i;
                 self.tested = None;
@@ -552,85 +558,5 @@ impl Form {
             Msg::Close => return Out::Close,
         }
         Out::None
-    }
-
-    /// The screen.
-    pub fn view(&self, p: Palette, mode: Mode, font_size: f32) -> Element<'_, Msg> {
-        let Some(settings) = &self.settings else {
-            return panel(
-                p,
-                column![text("Loading settings…").font(BOLD).size(18)].into(),
-            );
-        };
-        let title = if self.onboarding {
-            "WELCOME TO AETHERIA"
-        } else {
-            "SETTINGS"
-        };
-        let mut col = column![text(title).font(HEADING).size(26)].spacing(18);
-        if self.onboarding {
-            col = col.push(
-                text("Pick a model to start. With no network: download a small one that runs on this computer, just below. Or use a model server already running here, or a cloud provider and its key. Then allow a folder to work in.")
-                    .size(15),
-            );
-        }
-        if let Some(error) = &self.error {
-            col = col.push(
-                container(text(error.as_str()).size(14))
-                    .padding(10)
-                    .width(Fill)
-                    .style(move |_| theme::badge(&p, p.danger)),
-            );
-        }
-        if let Some(note) = &self.note {
-            col = col.push(
-                container(text(note.as_str()).size(14))
-                    .padding(10)
-                    .width(Fill)
-                    .style(move |_| theme::badge(&p, p.ok)),
-            );
-        }
-        let speech = self.voice.installed();
-        let hub = column![
-            section("MODELS ON THIS COMPUTER — ANSWER WITH NO NETWORK"),
-            self.hub.view(p, &speech).map(Msg::Hub),
-        ]
-        .spacing(8);
-        // The welcome offers the offline path first.
-        if self.onboarding {
-            col = col.push(hub);
-            col = col.push(self.providers(p, settings));
-        } else {
-            col = col.push(self.providers(p, settings));
-            col = col.push(hub);
-        }
-        col = col.push(folders(p, settings));
-        col = col.push(sandbox_section(p, self.sandbox.as_ref()));
-        col = col.push(mcp_section(p, settings, self.mcp.as_deref()));
-        if let Some(tried) = self.mcp_try.view(p, self.mcp.as_deref()) {
-            col = col.push(tried.map(Msg::McpTry));
-        }
-        col = col.push(self.mcp_add.view(p).map(Msg::McpAdd));
-        col = col.push(self.accounts.view(p).map(Msg::Accounts));
-        col = col.push(self.memories.view(p).map(Msg::Memory));
-        col = col.push(self.voice.view(p, &settings.voice).map(Msg::Voice));
-        col = col.push(self.background.view(p).map(Msg::Background));
-        if !self.tools.is_empty() {
-            col = col.push(self.policies(p));
-        }
-        col = col.push(appearance(p, mode, font_size));
-        // Save and Close stay in view below the scrolling sections.
-        let footer = row![
-            theme::action(p, ButtonKind::Primary, "Save").on_press(Msg::Save),
-            Space::new().width(Fill),
-            theme::action(p, ButtonKind::Secondary, "Close").on_press(Msg::Close),
-        ]
-        .spacing(12);
-        let body = scrollable(col.padding(iced::Padding {
-            right: 12.0,
-            ..Default::default()
-        }))
-        .height(Fill);
-        panel(p, column![body, footer].spacing(16).into())
     }
 }

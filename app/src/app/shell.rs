@@ -66,10 +66,16 @@ impl App {
                 }
                 _ => None,
             });
-        let drops = iced::event::listen_with(|event, _status, _window| match event {
+        let drops = iced::event::listen_with(|event, status, _window| match event {
             iced::Event::Window(iced::window::Event::FileDropped(path)) => {
                 Some(Message::Attached(vec![path]))
             }
+            // Esc in a text field is taken by the field (it lets go of the cursor); the palette's
+            // search and the rename field then close too. Other dialogs keep what was typed.
+            iced::Event::Keyboard(iced::keyboard::Event::KeyPressed {
+                key: iced::keyboard::Key::Named(iced::keyboard::key::Named::Escape),
+                ..
+            }) if status == iced::event::Status::Captured => Some(Message::EscapeInField),
             _ => None,
         });
         let resized = iced::window::resize_events().map(|(_, size)| Message::Resized(size));

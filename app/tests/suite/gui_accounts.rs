@@ -74,6 +74,9 @@ async fn sign_in_to_github_and_vercel_from_the_window() {
     let (mut app, mut events) = super::gui::window_on(config).await;
     app.record_browser();
     let _ = app.update(Message::OpenSettings);
+    let _ = app.update(Message::Settings(aetheria_app::app::settings::Msg::Page(
+        aetheria_app::app::settings::Page::Accounts,
+    )));
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::Accounts { .. })
     })
@@ -82,9 +85,7 @@ async fn sign_in_to_github_and_vercel_from_the_window() {
     assert!(shows(&app, "GitHub") && shows(&app, "Google Drive") && shows(&app, "Vercel"));
     assert!(!shows(&app, "SIGNED IN"));
 
-    let _ = app.update(accounts_msg(accounts::AccountsMsg::SignIn(
-        AccountService::Drive,
-    )));
+    super::gui::click(&mut app, "Sign in with Google");
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::CommandFailed { .. })
     })
@@ -95,13 +96,13 @@ async fn sign_in_to_github_and_vercel_from_the_window() {
     ));
 
     // GitHub: the client id typed, the code shown and the page opened.
-    // (The section lies below the simulator's fold, which cannot scroll: its messages are sent.)
-    let _ = app.update(accounts_msg(accounts::AccountsMsg::ClientId(
-        AccountService::Github,
-        "Iv1.window".into(),
-    )));
-    let sign_in = || accounts_msg(accounts::AccountsMsg::SignIn(AccountService::Github));
-    let _ = app.update(sign_in());
+    super::gui::retype(
+        &mut app,
+        accounts::client_id_field(AccountService::Github),
+        0,
+        "Iv1.window",
+    );
+    super::gui::click(&mut app, "Sign in with GitHub");
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::SignInStarted { .. })
     })
@@ -113,9 +114,7 @@ async fn sign_in_to_github_and_vercel_from_the_window() {
     ));
     assert_eq!(app.opened_pages(), ["https://github.com/login/device"]);
     // Cancelled while it waits: the form is back, nothing is signed in.
-    let _ = app.update(accounts_msg(accounts::AccountsMsg::Cancel(
-        AccountService::Github,
-    )));
+    super::gui::click(&mut app, "Cancel");
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::CommandFailed { .. })
     })
@@ -125,7 +124,7 @@ async fn sign_in_to_github_and_vercel_from_the_window() {
     assert!(!shows(&app, "the sign-in to GitHub was stopped"));
 
     // Again, and this time the person enters the code.
-    let _ = app.update(sign_in());
+    super::gui::click(&mut app, "Sign in with GitHub");
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::SignInStarted { .. })
     })
@@ -141,13 +140,13 @@ async fn sign_in_to_github_and_vercel_from_the_window() {
     assert_eq!(app.opened_pages().len(), 2);
 
     // Vercel's token, pasted and kept (never shown).
-    let _ = app.update(accounts_msg(accounts::AccountsMsg::Token(
-        AccountService::Vercel,
-        "vcp_window_token".into(),
-    )));
-    let _ = app.update(accounts_msg(accounts::AccountsMsg::SaveToken(
-        AccountService::Vercel,
-    )));
+    super::gui::retype(
+        &mut app,
+        accounts::token_field(AccountService::Vercel),
+        0,
+        "vcp_window_token",
+    );
+    super::gui::click(&mut app, "Keep token");
     pump(&mut app, &mut events, |e| {
         signed(e, AccountService::Vercel, true)
     })

@@ -36,6 +36,9 @@ async fn settings_add_an_mcp_server_from_its_command_line_and_list_its_tools() {
     let config = Config::new(dir.path().join("config"), dir.path().join("data"));
     let (mut app, mut events) = super::gui::window_on(config).await;
     let _ = app.update(Message::OpenSettings);
+    let _ = app.update(Message::Settings(aetheria_app::app::settings::Msg::Page(
+        aetheria_app::app::settings::Page::Mcp,
+    )));
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::McpServers { .. })
     })
@@ -76,6 +79,9 @@ async fn settings_add_an_mcp_server_from_its_command_line_and_list_its_tools() {
 
     // Opened again, the server runs and its tools are listed.
     let _ = app.update(Message::OpenSettings);
+    let _ = app.update(Message::Settings(aetheria_app::app::settings::Msg::Page(
+        aetheria_app::app::settings::Page::Mcp,
+    )));
     let mut listed = None;
     while listed.is_none() {
         let envelope = events.recv().await.unwrap();
@@ -133,21 +139,24 @@ async fn settings_add_an_mcp_server_from_its_command_line_and_list_its_tools() {
     assert_ne!(first_pid, second_pid, "a new process started");
     // A tool tried from the window: bad arguments are refused here; the call asks first, then
     // its answer is shown.
-    // (Below the simulator's fold, which cannot scroll: the form's messages are sent.)
-    let tried = |msg| Message::Settings(settings::Msg::McpTry(msg));
-    assert!(shows(&app, "Try a tool"));
-    let _ = app.update(tried(mcp_try::TryMsg::Open("notes".into())));
+    click(&mut app, "Try a tool");
     assert!(shows(&app, "TRY A TOOL OF notes"));
+    let tried = |msg| Message::Settings(settings::Msg::McpTry(msg));
+    // (A pick list opens a menu the simulator does not draw: the choice is sent.)
     let _ = app.update(tried(mcp_try::TryMsg::Tool("notes__shout".into())));
-    let _ = app.update(tried(mcp_try::TryMsg::Args("[1]".into())));
-    let _ = app.update(tried(mcp_try::TryMsg::Call));
+    retype(&mut app, mcp_try::ARGS, 2, "[1]");
+    click(&mut app, "Call");
     assert!(shows(
         &app,
         "The arguments are a JSON object: {\"key\": …}."
     ));
-    let args = "{\"text\": \"hello from the window\"}";
-    let _ = app.update(tried(mcp_try::TryMsg::Args(args.into())));
-    let _ = app.update(tried(mcp_try::TryMsg::Call));
+    retype(
+        &mut app,
+        mcp_try::ARGS,
+        3,
+        "{\"text\": \"hello from the window\"}",
+    );
+    click(&mut app, "Call");
     pump(
         &mut app,
         &mut events,
@@ -166,7 +175,7 @@ async fn settings_add_an_mcp_server_from_its_command_line_and_list_its_tools() {
     .await;
     assert!(shows(&app, "It answered:"));
     assert!(shows(&app, "HELLO FROM THE WINDOW"));
-    let _ = app.update(tried(mcp_try::TryMsg::Close));
+    click(&mut app, "Close");
     assert!(!shows(&app, "TRY A TOOL OF notes"));
 
     // A server that does not exist cannot be restarted; the settings say so.
@@ -198,6 +207,9 @@ async fn settings_add_an_mcp_server_from_its_command_line_and_list_its_tools() {
     assert_eq!(server.env["NOTES_GREETING"], "hi again");
     assert_eq!(server.args, [script, "stdio"], "the rest is as it was");
     let _ = app.update(Message::OpenSettings);
+    let _ = app.update(Message::Settings(aetheria_app::app::settings::Msg::Page(
+        aetheria_app::app::settings::Page::Mcp,
+    )));
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::McpServers { .. })
     })

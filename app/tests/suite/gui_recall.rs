@@ -77,6 +77,9 @@ async fn the_search_box_finds_messages_and_settings_edit_memories() {
 
     // The settings list what `remember` kept; edit it in place, then delete it.
     let _ = app.update(Message::OpenSettings);
+    let _ = app.update(Message::Settings(aetheria_app::app::settings::Msg::Page(
+        aetheria_app::app::settings::Page::Memory,
+    )));
     pump_until_shown(&mut app, &mut events, "The person keeps bees on the roof.").await;
     // The section sits below the fold of the settings panel: its buttons' messages are sent as
     // a click would send them; the text is typed into the real input.

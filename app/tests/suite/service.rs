@@ -186,6 +186,7 @@ async fn settings_starts_the_engine_at_login_and_stops_it() {
         matches!(e, Event::Settings { .. })
     })
     .await;
+    super::gui::click(&mut app, "General");
     assert!(super::gui::shows(&app, "Does not start at login."));
 
     // The service manager refuses: the file is written, and the window says what to run.

@@ -195,12 +195,10 @@ impl AddForm {
             ),
         };
         let mut buttons =
-            row![super::theme::action(p, ButtonKind::Primary, keep).on_press(AddMsg::Add)]
-                .spacing(8);
+            row![theme::action(p, ButtonKind::Primary, keep).on_press(AddMsg::Add)].spacing(8);
         if self.editing.is_some() {
             buttons = buttons.push(
-                super::theme::action(p, ButtonKind::Secondary, "Cancel edit")
-                    .on_press(AddMsg::CancelEdit),
+                theme::action(p, ButtonKind::Secondary, "Cancel edit").on_press(AddMsg::CancelEdit),
             );
         }
         let mut col = column![
