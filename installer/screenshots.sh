@@ -188,20 +188,20 @@ sleep 1
 xdotool type --delay 15 "What is in this picture?"
 xdotool key Return
 shot image-chat 3
-# Settings scrolled to the MCP servers (and the accounts below them).
-settings_mcp() {
+# A page of the settings, by its tab (the tabs sit at fixed places down the settings' left side).
+settings_page() {
   xdotool key ctrl+comma
   sleep 1.5
-  xdotool mousemove 640 420
-  for _ in $(seq 1 "${MCP_SCROLL:-14}"); do xdotool click 5; sleep 0.05; done
+  xdotool mousemove 380 "$2" click 1
   shot "$1" 1.5
   xdotool key Escape
   sleep 0.5
 }
-if [ -n "$MCP" ]; then settings_mcp settings-mcp; fi
+if [ -n "$MCP" ]; then settings_page settings-mcp "${MCP_TAB_Y:-246}"; fi
+settings_page settings-accounts "${ACCOUNTS_TAB_Y:-281}"
 xdotool key ctrl+shift+d
 shot main-dark 1.5
-if [ -n "$MCP" ]; then settings_mcp settings-mcp-dark; fi
+if [ -n "$MCP" ]; then settings_page settings-mcp-dark "${MCP_TAB_Y:-246}"; fi
 xdotool key ctrl+shift+p
 sleep 0.5
 xdotool type --delay 20 "export"

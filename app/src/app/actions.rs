@@ -198,9 +198,16 @@ impl App {
     /// What the clipboard held: files and an image are attached, text is typed in.
     pub(super) fn pasted(&mut self, clip: crate::clipboard::Clip) -> Task<Message> {
         use crate::clipboard::Clip;
+        // The chips appear above the composer, which then takes the typing again.
+        let attached = |app: &mut Self, paths| {
+            Task::batch([
+                app.handle(Message::Attached(paths)),
+                iced::widget::operation::focus(super::view::COMPOSER),
+            ])
+        };
         match clip {
-            Clip::Files(paths) => return self.handle(Message::Attached(paths)),
-            Clip::Image(path) => return self.handle(Message::Attached(vec![path])),
+            Clip::Files(paths) => return attached(self, paths),
+            Clip::Image(path) => return attached(self, vec![path]),
             Clip::Text(text) => {
                 let paste = iced::widget::text_editor::Edit::Paste(std::sync::Arc::new(text));
                 self.composer

@@ -194,7 +194,7 @@ impl Accounts {
         let (state, fill) = match (&account.problem, account.signed_in) {
             (Some(_), _) => ("KEYCHAIN PROBLEM", p.danger),
             (None, true) => ("SIGNED IN", p.ok),
-            (None, false) => ("SIGNED OUT", p.surface),
+            (None, false) => ("SIGNED OUT", p.muted),
         };
         let tools = if account.tools_on {
             "its tools are on"
