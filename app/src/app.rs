@@ -4,6 +4,7 @@
 
 mod actions;
 mod background;
+pub mod composer;
 mod entry_view;
 mod events;
 pub mod export;
@@ -36,11 +37,9 @@ use std::path::PathBuf;
 use aetheria_engine::Handle;
 use aetheria_engine::api::{
     ApprovalScope, Command, Decision, Effect, JobsCommand, SandboxCommand, SearchHit,
-    SessionCommand, SessionId, SessionSummary, SettingsCommand, SubmissionId, ToolCallId,
-    ToolsCommand, TurnCommand,
+    SessionCommand, SessionId, SessionSummary, SubmissionId, ToolCallId, ToolsCommand, TurnCommand,
 };
 use iced::Task;
-use iced::widget::text_editor;
 
 use self::transcript::Transcript;
 use crate::engine_bridge;
@@ -102,7 +101,8 @@ pub struct App {
     pub(crate) current: Option<SessionId>,
     pub(crate) transcript: Transcript,
     pub(crate) running: bool,
-    pub(crate) composer: text_editor::Content,
+    /// The message being written and its files.
+    pub(crate) composer: composer::Composer,
     pub(crate) approvals: VecDeque<Approval>,
     /// The person closed the approval prompt to answer from the tool cards in the chat.
     pub(crate) approve_in_chat: bool,
@@ -120,8 +120,6 @@ pub struct App {
     pub(crate) renaming: Option<(SessionId, String)>,
     /// The session waiting for a delete confirmation.
     pub(crate) confirm_delete: Option<SessionId>,
-    /// Files to send with the next message.
-    pub(crate) attachments: Vec<PathBuf>,
     /// The right panel's tab.
     pub(crate) tab: panel::Tab,
     pub(crate) sandbox: sandbox::SandboxPanel,
@@ -186,7 +184,7 @@ impl App {
             current: None,
             transcript: Transcript::default(),
             running: false,
-            composer: text_editor::Content::new(),
+            composer: composer::Composer::default(),
             approvals: VecDeque::new(),
             approve_in_chat: false,
             notice: None,
@@ -197,7 +195,6 @@ impl App {
             jobs: Vec::new(),
             renaming: None,
             confirm_delete: None,
-            attachments: Vec::new(),
             tab: panel::Tab::default(),
             sandbox: sandbox::SandboxPanel::default(),
             files: panel::Files::default(),
@@ -326,8 +323,7 @@ impl App {
                 }
             }
             // Typing ahead while a turn runs is fine; only sending waits.
-            Message::Compose(action) => self.composer.perform(action),
-            Message::Send => self.send(),
+            Message::Composer(msg) => return self.composer_message(msg),
             Message::Stop => {
                 if let Some(session) = self.current.clone() {
                     self.submit(Command::Turn(TurnCommand::Cancel { session }));
@@ -453,7 +449,6 @@ impl App {
             }
             Message::ToggleTool(call) => self.transcript.toggle(&call),
             Message::ToggleThinking(message) => self.transcript.toggle_thinking(&message),
-            Message::Background(kind) => return self.send_to_background(kind),
             Message::ShowTab(tab) => {
                 if tab == panel::Tab::Jobs {
                     self.submit(Command::Jobs(JobsCommand::List { limit: Some(50) }));
@@ -510,38 +505,10 @@ impl App {
                 self.window.width = size.width;
                 self.window.height = size.height;
             }
-            Message::PickModel(choice) => {
-                if let Some(mut settings) = self.known_settings.clone()
-                    && settings.default_provider.as_ref() != Some(&choice.provider)
-                {
-                    settings.default_provider = Some(choice.provider);
-                    self.submit(Command::Settings(SettingsCommand::Save { settings }));
-                }
-            }
             Message::ToggleDir(path) => {
                 if !self.files.open.remove(&path) {
                     self.files.open.insert(path.clone());
                     self.submit(Command::Tools(ToolsCommand::ListFiles { path }));
-                }
-            }
-            Message::Attach => return Task::perform(input::pick_files(), Message::Attached),
-            Message::Attached(paths) => {
-                for path in paths {
-                    if path.is_file() && !self.attachments.contains(&path) {
-                        self.attachments.push(path);
-                    } else if !path.is_file() {
-                        self.notice = Some(format!(
-                            "{} is not a file; only files can be attached",
-                            path.display()
-                        ));
-                    }
-                }
-            }
-            Message::Paste => return self.paste(),
-            Message::Pasted(clip) => return self.pasted(clip),
-            Message::Detach(index) => {
-                if index < self.attachments.len() {
-                    self.attachments.remove(index);
                 }
             }
             Message::Schedule(msg) => {

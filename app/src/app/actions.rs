@@ -3,24 +3,51 @@
 //! model choices, bringing a search hit into view, and opening the settings screen with its
 //! commands noted so only their failures show on it.
 
-use aetheria_engine::api::{Command, SessionId, SessionSummary, TurnCommand};
+use aetheria_engine::api::{Command, SessionId, SessionSummary, SettingsCommand, TurnCommand};
 use iced::Task;
 
-use iced::widget::text_editor;
-
-use super::{App, Message, ModelChoice, background, settings, transcript, view};
+use super::{App, Message, ModelChoice, background, composer, settings, transcript, view};
 
 impl App {
-    pub(super) fn send(&mut self) {
-        if self.running || self.engine.is_none() {
-            return;
-        }
-        let text = self.composer.text().trim().to_owned();
-        if text.is_empty() && self.attachments.is_empty() {
-            return;
-        }
-        self.composer = text_editor::Content::new();
-        let attachments = std::mem::take(&mut self.attachments);
+    /// A message of the composer, and what the window does with what it asks.
+    pub(super) fn composer_message(&mut self, msg: composer::Msg) -> Task<Message> {
+        // Kept where attached images are looked for; the engine copies them on send.
+        let dir = self
+            .data_dir
+            .clone()
+            .unwrap_or_else(std::env::temp_dir)
+            .join("pasted");
+        let (task, event) = self
+            .composer
+            .update(msg, self.engine.is_some(), self.running, dir);
+        let task = task.map(Message::Composer);
+        let follow = match event {
+            None => Task::none(),
+            Some(composer::Event::Send { text, attachments }) => {
+                self.send(text, attachments);
+                Task::none()
+            }
+            Some(composer::Event::Stop) => self.handle(Message::Stop),
+            Some(composer::Event::Background { kind, text }) => self.send_to_background(kind, text),
+            Some(composer::Event::PickModel(choice)) => {
+                if let Some(mut settings) = self.known_settings.clone()
+                    && settings.default_provider.as_ref() != Some(&choice.provider)
+                {
+                    settings.default_provider = Some(choice.provider);
+                    self.submit(Command::Settings(SettingsCommand::Save { settings }));
+                }
+                Task::none()
+            }
+            Some(composer::Event::Notice(notice)) => {
+                self.notice = Some(notice);
+                Task::none()
+            }
+        };
+        Task::batch([task, follow])
+    }
+
+    /// Sends a message the composer gave up, as a turn of the open session (or a new one).
+    fn send(&mut self, text: String, attachments: Vec<std::path::PathBuf>) {
         let names = transcript::attachment_names(&attachments);
         let images = transcript::picked_images(&attachments);
         self.running = true;
@@ -43,18 +70,13 @@ impl App {
     }
 
     /// Queues the composer's message as a job of `kind` and shows the Jobs tab, where it runs.
-    pub(super) fn send_to_background(&mut self, kind: super::jobs::Background) -> Task<Message> {
-        let text = self.composer.text().trim().to_owned();
-        if text.is_empty() || self.engine.is_none() {
-            return Task::none();
-        }
+    fn send_to_background(&mut self, kind: super::jobs::Background, text: String) -> Task<Message> {
         let allowed = self
             .known_settings
             .as_ref()
             .map(|s| s.jobs_allow.clone())
             .unwrap_or_default();
         let job = aetheria_engine::jobs::JobSpec::new(kind.job(text, &allowed));
-        self.composer = text_editor::Content::new();
         self.submit(Command::Jobs(aetheria_engine::api::JobsCommand::Submit {
             job,
         }));
@@ -175,47 +197,5 @@ impl App {
                 y: Some(offset),
             },
         )
-    }
-
-    /// Ctrl+V in the composer: reads the clipboard off the window's thread.
-    pub(super) fn paste(&self) -> Task<Message> {
-        // Kept where attached images are looked for; the engine copies them on send.
-        let dir = self
-            .data_dir
-            .clone()
-            .unwrap_or_else(std::env::temp_dir)
-            .join("pasted");
-        Task::perform(
-            async move {
-                tokio::task::spawn_blocking(move || crate::clipboard::read(&dir))
-                    .await
-                    .unwrap_or_else(|e| crate::clipboard::Clip::Failed(e.to_string()))
-            },
-            Message::Pasted,
-        )
-    }
-
-    /// What the clipboard held: files and an image are attached, text is typed in.
-    pub(super) fn pasted(&mut self, clip: crate::clipboard::Clip) -> Task<Message> {
-        use crate::clipboard::Clip;
-        // The chips appear above the composer, which then takes the typing again.
-        let attached = |app: &mut Self, paths| {
-            Task::batch([
-                app.handle(Message::Attached(paths)),
-                iced::widget::operation::focus(super::view::COMPOSER),
-            ])
-        };
-        match clip {
-            Clip::Files(paths) => return attached(self, paths),
-            Clip::Image(path) => return attached(self, vec![path]),
-            Clip::Text(text) => {
-                let paste = iced::widget::text_editor::Edit::Paste(std::sync::Arc::new(text));
-                self.composer
-                    .perform(iced::widget::text_editor::Action::Edit(paste));
-            }
-            Clip::Empty => {}
-            Clip::Failed(why) => self.notice = Some(why),
-        }
-        Task::none()
     }
 }

@@ -4,9 +4,8 @@
 use std::path::PathBuf;
 
 use aetheria_engine::api::{Decision, SessionId, ToolCallId};
-use iced::widget::text_editor;
 
-use super::{ModelChoice, panel, settings, voice};
+use super::{panel, settings, voice};
 use crate::engine_bridge::BridgeEvent;
 
 /// Everything the person can do, and what the engine reports.
@@ -25,10 +24,8 @@ pub enum Message {
         /// The message or tool call (its id).
         anchor: Option<String>,
     },
-    /// An edit of the composer.
-    Compose(text_editor::Action),
-    /// Send what the composer holds.
-    Send,
+    /// The composer: the message being written, its files, Send, Background, the model picker.
+    Composer(super::composer::Msg),
     /// Stop the running turn.
     Stop,
     /// Answer the first pending approval.
@@ -70,8 +67,6 @@ pub enum Message {
     DismissNotice,
     /// The sidebar's search text changed.
     Search(String),
-    /// Send the composer's message as a background job instead of to the chat.
-    Background(super::jobs::Background),
     /// Ctrl+K: put the cursor in the search box.
     FocusSearch,
     /// Tab (`true`) or Shift+Tab: the cursor to the next or previous field, in the order the
@@ -97,16 +92,6 @@ pub enum Message {
     ToggleTool(ToolCallId),
     /// Open or close the model's reasoning of a message.
     ToggleThinking(aetheria_engine::api::MessageId),
-    /// Open the file dialog to attach files.
-    Attach,
-    /// Files were picked or dropped onto the window.
-    Attached(Vec<PathBuf>),
-    /// Ctrl+V in the composer: copied files or an image are attached, text is typed in.
-    Paste,
-    /// What the clipboard held.
-    Pasted(crate::clipboard::Clip),
-    /// Remove an attachment chip.
-    Detach(usize),
     /// Switch the right panel's tab.
     ShowTab(panel::Tab),
     /// Cancel a background job (from the Jobs tab).
@@ -129,8 +114,6 @@ pub enum Message {
     Enlarge(Option<PathBuf>),
     /// The conversation header's Export.
     Export(super::export::ExportMsg),
-    /// A provider was picked in the composer's model picker.
-    PickModel(ModelChoice),
     /// The window was resized (remembered for the next start).
     Resized(iced::Size),
     /// Arrow keys: open the session above (-1) or below (+1) in the sidebar.

@@ -5,6 +5,7 @@ use iced::widget::{button, column, container, row, scrollable, text, text_input}
 use iced::{Element, Fill};
 
 use super::Message;
+use super::composer::Msg as ComposerMsg;
 use super::export::ExportMsg;
 use super::panel::Tab;
 use crate::export::Format;
@@ -54,27 +55,27 @@ const ACTIONS: &[Action] = &[
     Action {
         name: "Run the message in the background",
         keys: "",
-        message: || Message::Background(super::jobs::Background::Prompt),
+        message: || Message::Composer(ComposerMsg::Background(super::jobs::Background::Prompt)),
     },
     Action {
         name: "Research the message in the background",
         keys: "",
-        message: || Message::Background(super::jobs::Background::Research),
+        message: || Message::Composer(ComposerMsg::Background(super::jobs::Background::Research)),
     },
     Action {
         name: "Run the message as a Python job (sandbox)",
         keys: "",
-        message: || Message::Background(super::jobs::Background::Python),
+        message: || Message::Composer(ComposerMsg::Background(super::jobs::Background::Python)),
     },
     Action {
         name: "Attach files",
         keys: "",
-        message: || Message::Attach,
+        message: || Message::Composer(ComposerMsg::Attach),
     },
     Action {
         name: "Paste files or an image from the clipboard",
         keys: "Ctrl+V",
-        message: || Message::Paste,
+        message: || Message::Composer(ComposerMsg::Paste),
     },
     Action {
         name: "Copy the last answer",

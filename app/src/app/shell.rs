@@ -68,7 +68,9 @@ impl App {
             });
         let drops = iced::event::listen_with(|event, status, _window| match event {
             iced::Event::Window(iced::window::Event::FileDropped(path)) => {
-                Some(Message::Attached(vec![path]))
+                Some(Message::Composer(super::composer::Msg::Attached(vec![
+                    path,
+                ])))
             }
             // Esc in a text field is taken by the field (it lets go of the cursor); the palette's
             // search and the rename field then close too. Other dialogs keep what was typed.

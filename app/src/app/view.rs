@@ -1,10 +1,9 @@
 //! Drawing the window: sessions sidebar, conversation, composer, and the approval prompt over them.
 
 use iced::widget::{
-    button, center, column, container, opaque, pick_list, row, scrollable, stack, text,
-    text_editor, text_input,
+    button, center, column, container, opaque, row, scrollable, stack, text, text_input,
 };
-use iced::{Element, Fill, Length, keyboard};
+use iced::{Element, Fill, Length};
 
 use super::prompts::{approval_prompt, delete_prompt};
 use super::{App, Message, Status};
@@ -361,150 +360,40 @@ impl App {
     }
 
     fn composer(&self, p: Palette) -> Element<'_, Message> {
-        let asking = self.prompting();
-        let running = self.running;
-        let hotkey = self.dictation.hotkey.clone();
-        let editor = text_editor(&self.composer)
-            .id(COMPOSER)
-            .placeholder("Message Aetheria — Enter sends, Shift+Enter adds a line")
-            .on_action(Message::Compose)
-            .height(Length::Fixed(92.0))
-            .padding(12)
-            .size(16)
-            .style(theme::editor(p))
-            .key_binding(move |press| {
-                // While an approval waits, keys belong to the prompt (Enter allows, Esc denies).
-                // The push-to-talk key belongs to dictation, not to the text.
-                if asking || hotkey.pressed(&press.key, press.modifiers) {
-                    return None;
-                }
-                if running
-                    && matches!(
-                        press.key.as_ref(),
-                        keyboard::Key::Named(keyboard::key::Named::Escape)
-                    )
-                {
-                    return Some(text_editor::Binding::Custom(Message::Stop));
-                }
-                let enter = matches!(
-                    press.key.as_ref(),
-                    keyboard::Key::Named(keyboard::key::Named::Enter)
-                );
-                if enter
-                    && !press.modifiers.shift()
-                    && matches!(press.status, text_editor::Status::Focused { .. })
-                {
-                    Some(text_editor::Binding::Custom(Message::Send))
-                } else {
-                    // Ctrl+V: copied files and images are attached; text is typed as always.
-                    match text_editor::Binding::from_key_press(press) {
-                        Some(text_editor::Binding::Paste) => {
-                            Some(text_editor::Binding::Custom(Message::Paste))
-                        }
-                        binding => binding,
-                    }
-                }
-            });
-        let action: Element<'_, Message> = if self.running {
-            btn(p, ButtonKind::Danger, "Stop")
-                .on_press(Message::Stop)
-                .into()
-        } else {
-            let send = btn(p, ButtonKind::Primary, "Send");
-            let ready = self.engine.is_some()
-                && (!self.composer.text().trim().is_empty() || !self.attachments.is_empty());
-            send.on_press_maybe(ready.then_some(Message::Send)).into()
-        };
-        // Background sends the message as a job instead (research and Python: the palette).
-        let later = btn(p, ButtonKind::Secondary, "Background").on_press_maybe(
-            (self.engine.is_some() && !self.composer.text().trim().is_empty())
-                .then_some(Message::Background(super::jobs::Background::Prompt)),
-        );
-        let buttons = column![
-            row![later, action].spacing(8),
-            row![
-                self.mic_button(p),
-                btn(p, ButtonKind::Secondary, "Attach").on_press(Message::Attach),
-            ]
-            .spacing(8),
-        ]
-        .spacing(10)
-        .align_x(iced::Right);
-        let (choices, current) = self.model_choices();
-        let mut col = column![].spacing(8);
-        if self.approve_in_chat && !self.approvals.is_empty() {
+        let banner = (self.approve_in_chat && !self.approvals.is_empty()).then(|| {
             let n = self.approvals.len();
-            col = col.push(
-                container(
-                    row![
-                        text(format!(
-                            "{n} action{} wait{} for your approval in the chat",
-                            if n == 1 { "" } else { "s" },
-                            if n == 1 { "s" } else { "" }
-                        ))
-                        .font(BOLD)
-                        .size(13)
-                        .width(Fill),
-                        button(label("Show prompt"))
-                            .padding([2, 6])
-                            .style(theme::button(p, ButtonKind::Secondary))
-                            .on_press(Message::ShowApprovalPrompt),
-                    ]
-                    .align_y(iced::Center),
-                )
-                .padding([6, 10])
-                .width(Fill)
-                .style(move |_| theme::badge(&p, p.accent)),
-            );
-        }
-        if !self.attachments.is_empty() {
-            let chips = self.attachments.iter().enumerate().map(|(i, path)| {
-                let name = path.file_name().map_or_else(
-                    || path.display().to_string(),
-                    |n| n.to_string_lossy().into_owned(),
-                );
-                container(
-                    row![
-                        text(cut(&name, 32)).font(BOLD).size(12),
-                        button(text("×").font(BOLD).size(12))
-                            .padding([0, 4])
-                            .style(theme::button(p, ButtonKind::Secondary))
-                            .on_press(Message::Detach(i)),
-                    ]
-                    .spacing(6)
-                    .align_y(iced::Center),
-                )
-                .padding([3, 8])
-                .style(move |_| theme::badge(&p, p.tool))
-                .into()
-            });
-            col = col.push(row(chips).spacing(8).wrap());
-        }
-        col = col.push(row![editor, buttons].spacing(12).align_y(iced::Bottom));
-        if let Some(bar) = self.dictation_bar(p) {
-            col = col.push(bar);
-        }
-        let mut footer = row![].spacing(12).align_y(iced::Center);
-        if choices.len() > 1 {
-            footer = footer.push(
-                pick_list(choices, current, Message::PickModel)
-                    .text_size(13)
-                    .padding([4, 8])
-                    .style(theme::pick_list(p)),
-            );
-        }
-        if let Some(hint) = length_hint(&self.composer.text()) {
-            footer = footer.push(label(hint).color(p.muted));
-        }
-        col = col.push(footer);
-        col.into()
+            container(
+                row![
+                    text(format!(
+                        "{n} action{} wait{} for your approval in the chat",
+                        if n == 1 { "" } else { "s" },
+                        if n == 1 { "s" } else { "" }
+                    ))
+                    .font(BOLD)
+                    .size(13)
+                    .width(Fill),
+                    button(label("Show prompt"))
+                        .padding([2, 6])
+                        .style(theme::button(p, ButtonKind::Secondary))
+                        .on_press(Message::ShowApprovalPrompt),
+                ]
+                .align_y(iced::Center),
+            )
+            .padding([6, 10])
+            .width(Fill)
+            .style(move |_| theme::badge(&p, p.accent))
+            .into()
+        });
+        let look = super::composer::Look {
+            engine: self.engine.is_some(),
+            running: self.running,
+            asking: self.prompting(),
+            hotkey: self.dictation.hotkey.clone(),
+            choices: self.model_choices(),
+        };
+        self.composer
+            .view(p, look, banner, self.mic_button(p), self.dictation_bar(p))
     }
-}
-
-/// For long input: characters and an estimate of tokens (about four characters each).
-fn length_hint(text: &str) -> Option<String> {
-    let chars = text.trim().chars().count();
-    (chars >= 200).then(|| format!("{chars} characters · about {} tokens", chars.div_ceil(4)))
 }
 
 fn chip<'a>(p: Palette, caption: &str, fill: iced::Color) -> Element<'a, Message> {

@@ -3,11 +3,9 @@
 //! focus — the level meter while recording, and the transcript landing in the composer. Also the
 //! sounds the window asks for: a cue when a background job ends, and answers read aloud.
 
-use std::sync::Arc;
-
 use aetheria_engine::api::{Command, Cue, SubmissionId, VoiceCommand, VoiceEvent, VoiceStatus};
 use iced::keyboard::{self, Key, Modifiers};
-use iced::widget::{column, container, text, text_editor, tooltip};
+use iced::widget::{column, container, text, tooltip};
 use iced::{Element, Fill, Subscription};
 
 use super::view::btn;
@@ -237,7 +235,8 @@ impl App {
                 }
                 self.insert_dictated(&transcript.text);
                 if transcript.auto_send && !self.running {
-                    self.send();
+                    // Sending answers at once (no task to run).
+                    let _ = self.composer_message(super::composer::Msg::Send);
                 }
             }
             _ => {}
@@ -246,21 +245,7 @@ impl App {
 
     /// Puts dictated words at the cursor, with a space before them when the text needs one.
     fn insert_dictated(&mut self, words: &str) {
-        let cursor = self.composer.cursor().position;
-        let line = self
-            .composer
-            .line(cursor.line)
-            .map(|l| l.text.to_string())
-            .unwrap_or_default();
-        let before = line.chars().take(cursor.column).last();
-        let spaced = match before {
-            Some(c) if !c.is_whitespace() => format!(" {words}"),
-            _ => words.to_owned(),
-        };
-        self.composer
-            .perform(text_editor::Action::Edit(text_editor::Edit::Paste(
-                Arc::new(spaced),
-            )));
+        self.composer.insert_spaced(words);
     }
 
     fn voice_config(&self) -> aetheria_engine::api::VoiceConfig {

@@ -419,7 +419,9 @@ async fn attachments_show_as_chips_and_go_with_the_message() {
     .await;
 
     // Dropping files onto the window attaches them (the drop arrives as this message).
-    let _ = app.update(Message::Attached(vec![file.clone(), other.clone()]));
+    let _ = app.update(Message::Composer(
+        aetheria_app::app::composer::Msg::Attached(vec![file.clone(), other.clone()]),
+    ));
     assert!(shows(&app, "notes.txt") && shows(&app, "other.txt"));
     let mut ui = simulator(app.view());
     let _ = ui.click("×").unwrap(); // the first chip's remove button
@@ -427,8 +429,12 @@ async fn attachments_show_as_chips_and_go_with_the_message() {
         let _ = app.update(message);
     }
     assert!(!shows(&app, "notes.txt"), "the first chip was removed");
-    let _ = app.update(Message::Detach(0));
-    let _ = app.update(Message::Attached(vec![file, dir.path().to_path_buf()]));
+    let _ = app.update(Message::Composer(aetheria_app::app::composer::Msg::Detach(
+        0,
+    )));
+    let _ = app.update(Message::Composer(
+        aetheria_app::app::composer::Msg::Attached(vec![file, dir.path().to_path_buf()]),
+    ));
     assert!(shows(&app, "notes.txt"));
     assert!(
         !shows(&app, "other.txt"),
@@ -588,10 +594,12 @@ async fn the_model_picker_switches_the_provider() {
     .await;
 
     // iced's pick_list draws its text itself, so selectors cannot find it: pick as it would.
-    let _ = app.update(Message::PickModel(aetheria_app::app::ModelChoice {
-        provider: "second".into(),
-        label: "second · test-model".into(),
-    }));
+    let _ = app.update(Message::Composer(
+        aetheria_app::app::composer::Msg::PickModel(aetheria_app::app::ModelChoice {
+            provider: "second".into(),
+            label: "second · test-model".into(),
+        }),
+    ));
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::SettingsSaved { .. })
     })

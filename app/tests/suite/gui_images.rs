@@ -48,7 +48,9 @@ pub(super) async fn sent_with_a_picture(prompt: &str) -> Pictured {
     app.use_data_dir(data.clone());
     let picture = dir.path().join("dot.png");
     std::fs::write(&picture, png()).unwrap();
-    let _ = app.update(Message::Attached(vec![picture]));
+    let _ = app.update(Message::Composer(
+        aetheria_app::app::composer::Msg::Attached(vec![picture]),
+    ));
     type_and_send(&mut app, prompt);
     Pictured {
         app,
@@ -255,7 +257,7 @@ async fn the_clipboard_s_image_files_and_text_are_pasted() {
             bytes: [0u8, 200, 0, 255].repeat(4).into(),
         })
         .unwrap();
-    let task = app.update(Message::Paste);
+    let task = app.update(Message::Composer(aetheria_app::app::composer::Msg::Paste));
     super::gui::run_task(&mut app, task).await;
     let pasted: Vec<_> = std::fs::read_dir(data.join("pasted"))
         .unwrap()
@@ -286,13 +288,13 @@ async fn the_clipboard_s_image_files_and_text_are_pasted() {
     let notes = dir.path().join("notes.txt");
     std::fs::write(&notes, "milk, eggs").unwrap();
     other.set().file_list(&[&notes]).unwrap();
-    let task = app.update(Message::Paste);
+    let task = app.update(Message::Composer(aetheria_app::app::composer::Msg::Paste));
     super::gui::run_task(&mut app, task).await;
     assert!(shows(&app, "notes.txt"));
 
     // Text is typed in.
     other.set_text("pasted words").unwrap();
-    let task = app.update(Message::Paste);
+    let task = app.update(Message::Composer(aetheria_app::app::composer::Msg::Paste));
     super::gui::run_task(&mut app, task).await;
     assert!(
         app.composer_text().contains("pasted words"),

@@ -204,7 +204,9 @@ async fn the_composer_sends_a_message_to_the_background_as_a_job() {
     ));
 
     typed(&mut app, "How do solar panels age?");
-    let _ = app.update(Message::Background(Background::Research));
+    let _ = app.update(Message::Composer(
+        aetheria_app::app::composer::Msg::Background(Background::Research),
+    ));
     let submitted = super::gui::pump_for(&mut app, &mut events, |e| match e {
         Event::JobUpdated { job } if matches!(job.spec.kind, JobKind::Research { .. }) => {
             Some(job.spec.kind.clone())
