@@ -22,6 +22,7 @@ mod sandbox;
 pub mod schedules;
 pub mod settings;
 mod shell;
+pub mod sidebar;
 mod transcript;
 mod view;
 pub mod voice;
@@ -36,8 +37,8 @@ use std::path::PathBuf;
 
 use aetheria_engine::Handle;
 use aetheria_engine::api::{
-    ApprovalScope, Command, Decision, Effect, JobsCommand, SandboxCommand, SearchHit,
-    SessionCommand, SessionId, SessionSummary, SubmissionId, ToolCallId, ToolsCommand, TurnCommand,
+    ApprovalScope, Command, Decision, Effect, JobsCommand, SandboxCommand, SessionCommand,
+    SessionId, SessionSummary, SubmissionId, ToolCallId, ToolsCommand, TurnCommand,
 };
 use iced::Task;
 
@@ -111,11 +112,10 @@ pub struct App {
     pub(crate) notice: Option<String>,
     /// A clicked link waiting for the person to see where it goes: its address and why.
     pub(crate) link_to_confirm: Option<(String, String)>,
-    pub(crate) search: String,
+    /// The sidebar's search and what it found.
+    pub(crate) sidebar: sidebar::Sidebar,
     /// Background jobs, newest first.
     pub(crate) jobs: Vec<aetheria_engine::jobs::JobRecord>,
-    /// Messages and tool results the history search found for `search`.
-    pub(crate) found: Vec<SearchHit>,
     /// The session being renamed and the title typed so far.
     pub(crate) renaming: Option<(SessionId, String)>,
     /// The session waiting for a delete confirmation.
@@ -190,8 +190,7 @@ impl App {
             notice: None,
             link_to_confirm: None,
             prompt_since: None,
-            search: String::new(),
-            found: Vec::new(),
+            sidebar: sidebar::Sidebar::default(),
             jobs: Vec::new(),
             renaming: None,
             confirm_delete: None,
@@ -283,7 +282,9 @@ impl App {
             message,
             Message::NewChat
                 | Message::OpenSession(_)
-                | Message::MoveSession(_)
+                | Message::Sidebar(
+                    sidebar::Msg::Open(_) | sidebar::Msg::Move(_) | sidebar::Msg::NewChat
+                )
                 | Message::ToggleTheme
                 | Message::Resized(_)
                 | Message::Settings(settings::Msg::Theme(_) | settings::Msg::FontSize(_))
@@ -306,12 +307,34 @@ impl App {
                 self.transcript = Transcript::default();
                 self.running = false;
             }
-            Message::OpenHit { session, anchor } => {
-                self.reveal = anchor;
-                if self.current.as_ref() == Some(&session) {
-                    return self.reveal_hit();
-                }
-                return self.handle(Message::OpenSession(session));
+            Message::Sidebar(msg) => {
+                let (task, event) = self
+                    .sidebar
+                    .update(msg, &self.sessions, self.current.as_ref());
+                let follow = match event {
+                    None => Task::none(),
+                    Some(sidebar::Event::NewChat) => self.handle(Message::NewChat),
+                    Some(sidebar::Event::Open(session)) => {
+                        self.handle(Message::OpenSession(session))
+                    }
+                    Some(sidebar::Event::OpenHit(session, anchor)) => {
+                        self.reveal = anchor;
+                        if self.current.as_ref() == Some(&session) {
+                            self.reveal_hit()
+                        } else {
+                            self.handle(Message::OpenSession(session))
+                        }
+                    }
+                    Some(sidebar::Event::Search(query)) => {
+                        let id = self.submit(Command::Session(SessionCommand::Search {
+                            query,
+                            limit: Some(12),
+                        }));
+                        self.sidebar.searching(id);
+                        Task::none()
+                    }
+                };
+                return Task::batch([task.map(Message::Sidebar), follow]);
             }
             Message::OpenSession(session) => {
                 self.found_entry = None;
@@ -403,18 +426,6 @@ impl App {
             Message::CancelLink => self.link_to_confirm = None,
             Message::Copy(text) => return iced::clipboard::write(text),
             Message::DismissNotice => self.notice = None,
-            Message::Search(text) => {
-                // Two letters or more also search every message (titles filter as you type).
-                self.found.clear();
-                if text.trim().chars().count() >= 2 {
-                    self.submit(Command::Session(SessionCommand::Search {
-                        query: text.trim().to_owned(),
-                        limit: Some(12),
-                    }));
-                }
-                self.search = text;
-            }
-            Message::FocusSearch => return iced::widget::operation::focus(view::SEARCH),
             Message::MoveFocus(true) => return iced::widget::operation::focus_next(),
             Message::MoveFocus(false) => return iced::widget::operation::focus_previous(),
             Message::StartRename => {
@@ -473,21 +484,6 @@ impl App {
                     .export
                     .update(msg, self.engine.as_ref(), self.current.as_ref(), &title)
                     .map(Message::Export);
-            }
-            Message::MoveSession(step) => {
-                let shown: Vec<SessionId> = self.shown_sessions().map(|s| s.id.clone()).collect();
-                let at = self
-                    .current
-                    .as_ref()
-                    .and_then(|id| shown.iter().position(|s| s == id));
-                let next = match at {
-                    Some(i) => i.checked_add_signed(step as isize),
-                    None if step > 0 => Some(0),
-                    None => shown.len().checked_sub(1),
-                };
-                if let Some(session) = next.and_then(|i| shown.get(i)).cloned() {
-                    return self.handle(Message::OpenSession(session));
-                }
             }
             Message::Tick => self.tick = self.tick.wrapping_add(1),
             Message::CloseRequested => {

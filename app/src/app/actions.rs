@@ -140,14 +140,6 @@ impl App {
         Task::none()
     }
 
-    /// The sessions the sidebar shows (filtered by the search box), in order.
-    pub(crate) fn shown_sessions(&self) -> impl Iterator<Item = &SessionSummary> {
-        let needle = self.search.trim().to_lowercase();
-        self.sessions
-            .iter()
-            .filter(move |s| needle.is_empty() || s.title.to_lowercase().contains(&needle))
-    }
-
     /// The model picker's entries and the chosen one.
     pub(crate) fn model_choices(&self) -> (Vec<ModelChoice>, Option<ModelChoice>) {
         let Some(settings) = &self.known_settings else {

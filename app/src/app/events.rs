@@ -50,6 +50,9 @@ impl App {
                 });
                 for envelope in events {
                     self.schedules.on_engine(&envelope);
+                    if self.sidebar.on_engine(&envelope) {
+                        continue;
+                    }
                     if let Some(form) = self.settings.as_mut() {
                         form.mcp_try.on_engine(&envelope);
                         let (taken, open) = form.accounts.on_engine(&envelope);
@@ -128,10 +131,6 @@ impl App {
                     jobs::notify(&ended);
                     self.job_ended();
                 }
-            }
-            // Only the answer to what the box holds now.
-            Event::SearchResults { query, hits } if query == self.search.trim() => {
-                self.found = hits;
             }
             Event::SessionList { sessions } => {
                 self.sessions = sessions;

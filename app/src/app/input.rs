@@ -66,14 +66,14 @@ pub(super) fn shortcut(
             Some(Message::MoveFocus(!modifiers.shift()))
         }
         Key::Named(Named::ArrowUp) if !asking && modifiers.is_empty() => {
-            Some(Message::MoveSession(-1))
+            Some(Message::Sidebar(super::sidebar::Msg::Move(-1)))
         }
         Key::Named(Named::ArrowDown) if !asking && modifiers.is_empty() => {
-            Some(Message::MoveSession(1))
+            Some(Message::Sidebar(super::sidebar::Msg::Move(1)))
         }
         Key::Character(c) if modifiers.command() => match c.to_ascii_lowercase().as_str() {
             "n" if !modifiers.shift() => Some(Message::NewChat),
-            "k" if !modifiers.shift() => Some(Message::FocusSearch),
+            "k" if !modifiers.shift() => Some(Message::Sidebar(super::sidebar::Msg::Focus)),
             "c" if modifiers.shift() => Some(Message::CopyLastAnswer),
             "," => Some(Message::OpenSettings),
             "d" if modifiers.shift() => Some(Message::ToggleTheme),
@@ -119,7 +119,7 @@ mod tests {
             Key::Character("k".into()),
             Modifiers::CTRL,
             false,
-            "FocusSearch",
+            "Sidebar(Focus)",
         );
         is(
             Key::Character(",".into()),
@@ -136,8 +136,13 @@ mod tests {
         is(Key::Named(Named::Escape), none, false, "Escape");
         is(Key::Named(Named::Escape), none, true, "Deny");
         is(Key::Named(Named::Enter), none, true, "EnterOnPrompt");
-        is(Key::Named(Named::ArrowDown), none, false, "MoveSession(1)");
-        is(Key::Named(Named::ArrowUp), none, false, "MoveSession(-1)");
+        is(
+            Key::Named(Named::ArrowDown),
+            none,
+            false,
+            "Sidebar(Move(1))",
+        );
+        is(Key::Named(Named::ArrowUp), none, false, "Sidebar(Move(-1))");
         is(
             Key::Character("P".into()),
             Modifiers::CTRL | Modifiers::SHIFT,

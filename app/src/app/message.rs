@@ -15,15 +15,10 @@ pub enum Message {
     Bridge(BridgeEvent),
     /// Start a new conversation.
     NewChat,
-    /// Open a conversation from the sidebar.
+    /// Open a conversation (from the sidebar, a search hit, a job or a schedule's run).
     OpenSession(SessionId),
-    /// Open a search hit: its conversation, scrolled to the message or tool call that matched.
-    OpenHit {
-        /// The conversation.
-        session: SessionId,
-        /// The message or tool call (its id).
-        anchor: Option<String>,
-    },
+    /// The sidebar: the conversations, the search, New chat.
+    Sidebar(super::sidebar::Msg),
     /// The composer: the message being written, its files, Send, Background, the model picker.
     Composer(super::composer::Msg),
     /// Stop the running turn.
@@ -65,10 +60,6 @@ pub enum Message {
     Copy(String),
     /// Hide the notice banner.
     DismissNotice,
-    /// The sidebar's search text changed.
-    Search(String),
-    /// Ctrl+K: put the cursor in the search box.
-    FocusSearch,
     /// Tab (`true`) or Shift+Tab: the cursor to the next or previous field, in the order the
     /// window shows them.
     MoveFocus(bool),
@@ -116,8 +107,6 @@ pub enum Message {
     Export(super::export::ExportMsg),
     /// The window was resized (remembered for the next start).
     Resized(iced::Size),
-    /// Arrow keys: open the session above (-1) or below (+1) in the sidebar.
-    MoveSession(i32),
     /// Animation time for spinners, only while something runs.
     Tick,
     /// The window's close button: stop the engine, then exit.

@@ -8,6 +8,7 @@ use super::Message;
 use super::composer::Msg as ComposerMsg;
 use super::export::ExportMsg;
 use super::panel::Tab;
+use super::sidebar::Msg as SidebarMsg;
 use crate::export::Format;
 use crate::theme::{self, BOLD, ButtonKind, HEADING, MONO, Palette};
 
@@ -30,17 +31,17 @@ const ACTIONS: &[Action] = &[
     Action {
         name: "Search conversations",
         keys: "Ctrl+K",
-        message: || Message::FocusSearch,
+        message: || Message::Sidebar(SidebarMsg::Focus),
     },
     Action {
         name: "Previous conversation",
         keys: "↑",
-        message: || Message::MoveSession(-1),
+        message: || Message::Sidebar(SidebarMsg::Move(-1)),
     },
     Action {
         name: "Next conversation",
         keys: "↓",
-        message: || Message::MoveSession(1),
+        message: || Message::Sidebar(SidebarMsg::Move(1)),
     },
     Action {
         name: "Next field",

@@ -3,7 +3,7 @@
 use iced::widget::{
     button, center, column, container, opaque, row, scrollable, stack, text, text_input,
 };
-use iced::{Element, Fill, Length};
+use iced::{Element, Fill};
 
 use super::prompts::{approval_prompt, delete_prompt};
 use super::{App, Message, Status};
@@ -114,88 +114,8 @@ impl App {
     }
 
     fn sidebar(&self, p: Palette) -> Element<'_, Message> {
-        let mut list = column![].spacing(10);
-        for s in self.shown_sessions() {
-            let selected = self.current.as_ref() == Some(&s.id);
-            list = list.push(
-                button(text(cut(&s.title, 28)).size(14))
-                    .width(Fill)
-                    .padding([8, 10])
-                    .style(theme::button(p, ButtonKind::Item { selected }))
-                    .on_press(Message::OpenSession(s.id.clone())),
-            );
-        }
-        if !self.found.is_empty() {
-            list = list.push(label("IN MESSAGES").color(p.muted));
-            for hit in &self.found {
-                let who = match (&hit.role, &hit.tool) {
-                    (Some(aetheria_engine::api::Role::User), _) => "you".to_owned(),
-                    (Some(_), _) => "Aetheria".to_owned(),
-                    (None, Some(tool)) => tool.clone(),
-                    (None, None) => String::new(),
-                };
-                // The snippet's « » mark the matched words.
-                let snippet = cut(&hit.snippet, 90);
-                list = list.push(
-                    button(
-                        column![
-                            text(format!("{} · {who}", cut(&hit.session_title, 22)))
-                                .font(BOLD)
-                                .size(12),
-                            text(snippet).size(12),
-                        ]
-                        .spacing(2),
-                    )
-                    .width(Fill)
-                    .padding([6, 10])
-                    .style(theme::button(p, ButtonKind::Item { selected: false }))
-                    .on_press(Message::OpenHit {
-                        session: hit.session.clone(),
-                        anchor: hit
-                            .tool_call
-                            .as_ref()
-                            .map(ToString::to_string)
-                            .or_else(|| hit.message.as_ref().map(ToString::to_string)),
-                    }),
-                );
-            }
-        }
-        let mode = match self.mode {
-            crate::theme::Mode::Light => "God Mode",
-            crate::theme::Mode::GodMode => "Light mode",
-        };
-        let side = column![
-            text("AETHERIA").font(HEADING).size(28),
-            btn(p, ButtonKind::Primary, "+ New chat")
-                .width(Fill)
-                .on_press(Message::NewChat),
-            text_input("Search sessions (Ctrl+K)", &self.search)
-                .id(SEARCH)
-                .on_input(Message::Search)
-                .padding(8)
-                .size(14)
-                .style(theme::input(p)),
-            label("SESSIONS").color(p.muted),
-            scrollable(list.padding(iced::Padding {
-                right: 8.0,
-                bottom: 6.0,
-                ..Default::default()
-            }))
-            .height(Fill),
-            btn(p, ButtonKind::Secondary, "Settings")
-                .width(Fill)
-                .on_press(Message::OpenSettings),
-            btn(p, ButtonKind::Secondary, mode)
-                .width(Fill)
-                .on_press(Message::ToggleTheme),
-        ]
-        .spacing(14)
-        .padding(18);
-        container(side)
-            .width(Length::Fixed(270.0))
-            .height(Fill)
-            .style(move |_| theme::block(&p, p.surface))
-            .into()
+        self.sidebar
+            .view(p, self.mode, &self.sessions, self.current.as_ref())
     }
 
     fn main(&self, p: Palette) -> Element<'_, Message> {

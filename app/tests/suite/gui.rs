@@ -352,15 +352,15 @@ async fn search_rename_delete_and_copy_code() {
 
     // Arrow keys move through the sessions the sidebar shows (still filtered by "TAX"); the
     // renamed session is the newest now, so the other one is below it.
-    let _ = app.update(Message::MoveSession(-1));
-    let _ = app.update(Message::MoveSession(1));
+    let _ = app.update(Message::Sidebar(aetheria_app::app::sidebar::Msg::Move(-1)));
+    let _ = app.update(Message::Sidebar(aetheria_app::app::sidebar::Msg::Move(1)));
     pump(
         &mut app,
         &mut events,
         |e| matches!(e, Event::SessionLoaded { session, .. } if session.title == "Tax receipts"),
     )
     .await;
-    let _ = app.update(Message::MoveSession(-1));
+    let _ = app.update(Message::Sidebar(aetheria_app::app::sidebar::Msg::Move(-1)));
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::SessionLoaded { session, .. } if session.title == "Taxes 2026 final")
     })
