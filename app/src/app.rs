@@ -3,6 +3,7 @@
 //! the person's actions into engine commands. Drawing lives in `view`.
 
 mod actions;
+pub mod approvals;
 mod background;
 pub mod composer;
 mod entry_view;
@@ -32,13 +33,12 @@ pub mod window_state;
 pub use self::message::Message;
 pub use self::view::{COMPOSER, RENAME, SEARCH, TRANSCRIPT};
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
 
 use aetheria_engine::Handle;
 use aetheria_engine::api::{
-    ApprovalScope, Command, Decision, Effect, JobsCommand, SandboxCommand, SessionCommand,
-    SessionId, SessionSummary, SubmissionId, ToolCallId, ToolsCommand, TurnCommand,
+    Command, Decision, JobsCommand, SandboxCommand, SessionCommand, SessionId, SessionSummary,
+    SubmissionId, ToolsCommand, TurnCommand,
 };
 use iced::Task;
 
@@ -55,25 +55,6 @@ pub enum Status {
     Ready,
     /// The engine could not start; the text says why.
     Failed(String),
-}
-
-/// A tool call waiting for the person.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Approval {
-    /// The call.
-    pub call: ToolCallId,
-    /// The tool's name.
-    pub tool: String,
-    /// What it can change.
-    pub effect: Effect,
-    /// Its arguments, pretty-printed, hidden layout characters shown as `<U+…>`.
-    pub arguments: String,
-    /// What it would change (a diff for file writes), when the tool can tell; shown the same way.
-    pub preview: Option<String>,
-    /// Why the person should look twice (the arguments or preview hid characters).
-    pub warning: Option<&'static str>,
-    /// The folder or domain "always allow" can be limited to.
-    pub scope: Option<ApprovalScope>,
 }
 
 /// One entry of the model picker: a provider and its model.
@@ -104,11 +85,8 @@ pub struct App {
     pub(crate) running: bool,
     /// The message being written and its files.
     pub(crate) composer: composer::Composer,
-    pub(crate) approvals: VecDeque<Approval>,
-    /// The person closed the approval prompt to answer from the tool cards in the chat.
-    pub(crate) approve_in_chat: bool,
-    /// Since when the approval prompt shows its current call (Enter waits `ENTER_GRACE`).
-    pub(crate) prompt_since: Option<std::time::Instant>,
+    /// Tool calls waiting for the person.
+    pub(crate) approvals: approvals::Approvals,
     pub(crate) notice: Option<String>,
     /// A clicked link waiting for the person to see where it goes: its address and why.
     pub(crate) link_to_confirm: Option<(String, String)>,
@@ -185,11 +163,9 @@ impl App {
             transcript: Transcript::default(),
             running: false,
             composer: composer::Composer::default(),
-            approvals: VecDeque::new(),
-            approve_in_chat: false,
+            approvals: approvals::Approvals::default(),
             notice: None,
             link_to_confirm: None,
-            prompt_since: None,
             sidebar: sidebar::Sidebar::default(),
             jobs: Vec::new(),
             renaming: None,
@@ -352,61 +328,18 @@ impl App {
                     self.submit(Command::Turn(TurnCommand::Cancel { session }));
                 }
             }
-            Message::EnterOnPrompt(at) => {
-                if input::enter_answers(self.prompt_since, at) {
-                    return self.update(Message::Approve {
-                        decision: Decision::Allow,
-                        remember: false,
-                        scope: None,
-                    });
-                }
-            }
-            Message::Approve {
-                decision,
-                remember,
-                scope,
-            } => {
-                self.prompt_since = Some(std::time::Instant::now());
-                if let Some(approval) = self.approvals.pop_front() {
-                    if decision == Decision::Allow {
-                        self.transcript.approved(&approval.call);
+            Message::Approval(msg) => {
+                if let Some(decided) = self.approvals.update(msg) {
+                    if decided.decision == Decision::Allow {
+                        self.transcript.approved(&decided.call);
                     }
                     self.submit(Command::Turn(TurnCommand::Approve {
-                        call: approval.call,
-                        decision,
-                        remember,
-                        scope,
+                        call: decided.call,
+                        decision: decided.decision,
+                        remember: decided.remember,
+                        scope: decided.scope,
                     }));
                 }
-            }
-            Message::ApproveCall {
-                call,
-                decision,
-                remember,
-            } => {
-                if let Some(i) = self.approvals.iter().position(|a| a.call == call) {
-                    self.approvals.remove(i);
-                    if i == 0 {
-                        self.prompt_since = Some(std::time::Instant::now());
-                    }
-                    if decision == Decision::Allow {
-                        self.transcript.approved(&call);
-                    }
-                    self.submit(Command::Turn(TurnCommand::Approve {
-                        call,
-                        decision,
-                        remember,
-                        scope: None,
-                    }));
-                }
-                if self.approvals.is_empty() {
-                    self.approve_in_chat = false;
-                }
-            }
-            Message::ReviewInChat => self.approve_in_chat = true,
-            Message::ShowApprovalPrompt => {
-                self.approve_in_chat = false;
-                self.prompt_since = Some(std::time::Instant::now());
             }
             Message::ToggleTheme => {
                 self.mode = match self.mode {

@@ -153,10 +153,12 @@ pub(super) fn entry_view<'a>(
             let mut col = column![header].spacing(6);
             // The card's own buttons, once the person moved the decision into the chat.
             if *status == ToolStatus::AwaitingApproval && answer_in_chat {
-                let answer = |decision, remember| Message::ApproveCall {
-                    call: call.clone(),
-                    decision,
-                    remember,
+                let answer = |decision, remember| {
+                    Message::Approval(super::approvals::Msg::AnswerCall {
+                        call: call.clone(),
+                        decision,
+                        remember,
+                    })
                 };
                 col = col.push(
                     row![

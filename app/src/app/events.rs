@@ -7,9 +7,8 @@ use aetheria_engine::api::{
 };
 use iced::Task;
 
-use super::entry_view::pretty;
 use super::transcript::Transcript;
-use super::{App, Approval, Message, Status, jobs, panel};
+use super::{App, Message, Status, jobs, panel};
 use crate::engine_bridge::BridgeEvent;
 
 impl App {
@@ -50,6 +49,7 @@ impl App {
                 });
                 for envelope in events {
                     self.schedules.on_engine(&envelope);
+                    self.approvals.on_engine(&envelope);
                     if self.sidebar.on_engine(&envelope) {
                         continue;
                     }
@@ -162,43 +162,13 @@ impl App {
             Event::TurnStarted { session, .. } if self.is_current(&session) => {
                 self.running = true;
             }
-            Event::ApprovalRequested {
-                call,
-                tool,
-                effect,
-                arguments,
-                preview,
-                scope,
-                ..
-            } => {
-                if self.approvals.is_empty() {
-                    self.prompt_since = Some(std::time::Instant::now());
-                }
-                // Made visible once here, not at every frame the prompt is drawn.
-                let warning = [Some(arguments.as_str()), preview.as_deref()]
-                    .into_iter()
-                    .flatten()
-                    .find_map(crate::visible::warning);
-                let visible = |text: &str| crate::visible::for_window(text).into_owned();
-                self.approvals.push_back(Approval {
-                    call,
-                    tool,
-                    effect,
-                    arguments: visible(&pretty(&arguments)),
-                    preview: preview.as_deref().map(visible),
-                    scope,
-                    warning,
-                });
-            }
-            Event::ToolCallFinished { call, status, .. } => {
-                self.approvals.retain(|a| a.call != call);
+            // A tool may have changed the workspace: list what is shown again.
+            Event::ToolCallFinished { status, .. }
                 if status == aetheria_engine::api::ToolStatus::Succeeded
-                    && !self.workspace.is_empty()
-                {
-                    // A tool may have changed the workspace: list what is shown again.
-                    for path in self.files.to_refresh() {
-                        self.submit(Command::Tools(ToolsCommand::ListFiles { path }));
-                    }
+                    && !self.workspace.is_empty() =>
+            {
+                for path in self.files.to_refresh() {
+                    self.submit(Command::Tools(ToolsCommand::ListFiles { path }));
                 }
             }
             Event::SettingsSaved { settings } => {

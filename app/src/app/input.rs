@@ -53,14 +53,16 @@ pub(super) fn shortcut(
         Key::Named(Named::ArrowDown) if palette && !asking => {
             Some(Message::Palette(PaletteMsg::Move(1)))
         }
-        Key::Named(Named::Enter) if asking => {
-            Some(Message::EnterOnPrompt(std::time::Instant::now()))
+        Key::Named(Named::Enter) if asking => Some(Message::Approval(
+            super::approvals::Msg::Enter(std::time::Instant::now()),
+        )),
+        Key::Named(Named::Escape) if asking => {
+            Some(Message::Approval(super::approvals::Msg::Answer {
+                decision: Decision::Deny,
+                remember: false,
+                scope: None,
+            }))
         }
-        Key::Named(Named::Escape) if asking => Some(Message::Approve {
-            decision: Decision::Deny,
-            remember: false,
-            scope: None,
-        }),
         Key::Named(Named::Escape) => Some(Message::Escape),
         Key::Named(Named::Tab) if !asking && !modifiers.command() && !modifiers.alt() => {
             Some(Message::MoveFocus(!modifiers.shift()))
@@ -104,69 +106,80 @@ mod tests {
 
     #[test]
     fn shortcuts() {
+        use super::super::approvals::Msg as Approval;
+        use super::super::palette::PaletteMsg;
+        use super::super::sidebar::Msg as Sidebar;
         let none = Modifiers::empty();
-        let is = |key: Key, m: Modifiers, asking: bool, want: &str| {
-            let got = format!("{:?}", shortcut(&key, m, asking, false));
-            assert!(got.contains(want), "{key:?} {m:?} asking={asking}: {got}");
-        };
-        is(
-            Key::Character("n".into()),
-            Modifiers::CTRL,
-            false,
-            "NewChat",
-        );
-        is(
-            Key::Character("k".into()),
-            Modifiers::CTRL,
-            false,
-            "Sidebar(Focus)",
-        );
-        is(
-            Key::Character(",".into()),
-            Modifiers::CTRL,
-            false,
-            "OpenSettings",
-        );
-        is(
-            Key::Character("C".into()),
-            Modifiers::CTRL | Modifiers::SHIFT,
-            false,
-            "CopyLastAnswer",
-        );
-        is(Key::Named(Named::Escape), none, false, "Escape");
-        is(Key::Named(Named::Escape), none, true, "Deny");
-        is(Key::Named(Named::Enter), none, true, "EnterOnPrompt");
-        is(
-            Key::Named(Named::ArrowDown),
-            none,
-            false,
-            "Sidebar(Move(1))",
-        );
-        is(Key::Named(Named::ArrowUp), none, false, "Sidebar(Move(-1))");
-        is(
-            Key::Character("P".into()),
-            Modifiers::CTRL | Modifiers::SHIFT,
-            false,
-            "OpenPalette",
-        );
-        is(Key::Named(Named::Tab), none, false, "MoveFocus(true)");
-        is(
-            Key::Named(Named::Tab),
-            Modifiers::SHIFT,
-            false,
-            "MoveFocus(false)",
-        );
+        let (ctrl, ctrl_shift) = (Modifiers::CTRL, Modifiers::CTRL | Modifiers::SHIFT);
+        let key = |k: &str| Key::Character(k.into());
+        let named = Key::Named;
+        let got = |k: Key, m, asking| shortcut(&k, m, asking, false);
+        assert!(matches!(got(key("n"), ctrl, false), Some(Message::NewChat)));
+        assert!(matches!(
+            got(key("k"), ctrl, false),
+            Some(Message::Sidebar(Sidebar::Focus))
+        ));
+        assert!(matches!(
+            got(key(","), ctrl, false),
+            Some(Message::OpenSettings)
+        ));
+        assert!(matches!(
+            got(key("C"), ctrl_shift, false),
+            Some(Message::CopyLastAnswer)
+        ));
+        assert!(matches!(
+            got(key("P"), ctrl_shift, false),
+            Some(Message::OpenPalette)
+        ));
+        assert!(matches!(
+            got(named(Named::Escape), none, false),
+            Some(Message::Escape)
+        ));
+        assert!(matches!(
+            got(named(Named::Escape), none, true),
+            Some(Message::Approval(Approval::Answer {
+                decision: Decision::Deny,
+                remember: false,
+                scope: None
+            }))
+        ));
+        assert!(matches!(
+            got(named(Named::Enter), none, true),
+            Some(Message::Approval(Approval::Enter(_)))
+        ));
+        assert!(matches!(
+            got(named(Named::ArrowDown), none, false),
+            Some(Message::Sidebar(Sidebar::Move(1)))
+        ));
+        assert!(matches!(
+            got(named(Named::ArrowUp), none, false),
+            Some(Message::Sidebar(Sidebar::Move(-1)))
+        ));
+        assert!(matches!(
+            got(named(Named::Tab), none, false),
+            Some(Message::MoveFocus(true))
+        ));
+        assert!(matches!(
+            got(named(Named::Tab), Modifiers::SHIFT, false),
+            Some(Message::MoveFocus(false))
+        ));
         // While an approval waits, Tab does not move the cursor away from it; Alt+Tab is the
         // system's.
-        assert!(shortcut(&Key::Named(Named::Tab), none, true, false).is_none());
-        assert!(shortcut(&Key::Named(Named::Tab), Modifiers::ALT, false, false).is_none());
-        assert!(shortcut(&Key::Named(Named::Enter), none, false, false).is_none());
-        assert!(shortcut(&Key::Character("n".into()), none, false, false).is_none());
+        assert!(got(named(Named::Tab), none, true).is_none());
+        assert!(got(named(Named::Tab), Modifiers::ALT, false).is_none());
+        assert!(got(named(Named::Enter), none, false).is_none());
+        assert!(got(key("n"), none, false).is_none());
         // With the palette open the arrows choose in it, not among the conversations.
-        let palette = |key| format!("{:?}", shortcut(&Key::Named(key), none, false, true));
-        assert!(palette(Named::ArrowDown).contains("Move(1)"));
-        assert!(palette(Named::ArrowUp).contains("Move(-1)"));
-        assert!(palette(Named::Escape).contains("Escape"));
+        let palette = |k| shortcut(&Key::Named(k), none, false, true);
+        assert!(matches!(
+            palette(Named::ArrowDown),
+            Some(Message::Palette(PaletteMsg::Move(1)))
+        ));
+        assert!(matches!(
+            palette(Named::ArrowUp),
+            Some(Message::Palette(PaletteMsg::Move(-1)))
+        ));
+        assert!(matches!(palette(Named::Escape), Some(Message::Escape)));
     }
 
     #[test]

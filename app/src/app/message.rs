@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use aetheria_engine::api::{Decision, SessionId, ToolCallId};
+use aetheria_engine::api::{SessionId, ToolCallId};
 
 use super::{panel, settings, voice};
 use crate::engine_bridge::BridgeEvent;
@@ -23,31 +23,8 @@ pub enum Message {
     Composer(super::composer::Msg),
     /// Stop the running turn.
     Stop,
-    /// Answer the first pending approval.
-    Approve {
-        /// Run it or not.
-        decision: Decision,
-        /// Always allow this tool (within `scope` when given).
-        remember: bool,
-        /// The folder or domain to always allow it for.
-        scope: Option<String>,
-    },
-    /// Answer the approval of one call (from its card in the chat).
-    ApproveCall {
-        /// The call.
-        call: ToolCallId,
-        /// Run it or not.
-        decision: Decision,
-        /// Always allow this tool.
-        remember: bool,
-    },
-    /// Enter was pressed while the approval prompt shows (at that moment): allows once, unless
-    /// the prompt appeared too recently for the key to be meant for it.
-    EnterOnPrompt(std::time::Instant),
-    /// Close the approval prompt and answer from the cards in the chat instead.
-    ReviewInChat,
-    /// Bring the approval prompt back.
-    ShowApprovalPrompt,
+    /// Tool calls waiting for the person: the prompt, the cards' buttons, the banner.
+    Approval(super::approvals::Msg),
     /// Switch light / God Mode.
     ToggleTheme,
     /// A link in an answer was clicked.

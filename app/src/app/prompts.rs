@@ -5,8 +5,9 @@ use aetheria_engine::api::{Decision, Effect, ScopeKind};
 use iced::widget::{Space, button, column, container, row, scrollable, text};
 use iced::{Element, Fill, Length, Shrink};
 
+use super::Message;
+use super::approvals::Approval;
 use super::view::{btn, cut, label};
-use super::{Approval, Message};
 use crate::theme::{self, ButtonKind, HEADING, MONO, Palette};
 
 pub(super) fn delete_prompt<'a>(p: Palette, title: Option<String>) -> Element<'a, Message> {
@@ -52,10 +53,12 @@ fn diff_line<'a>(p: Palette, line: &'a str) -> Element<'a, Message> {
 /// "Allow once", "Always allow" (never for a destructive tool: it would allow it everywhere) and
 /// "Deny"; below them, "Always allow" limited to the call's folder or domain, when it has one.
 fn always_row<'a>(p: Palette, approval: &'a Approval) -> Element<'a, Message> {
-    let answer = |decision, remember, scope: Option<String>| Message::Approve {
-        decision,
-        remember,
-        scope,
+    let answer = |decision, remember, scope: Option<String>| {
+        Message::Approval(super::approvals::Msg::Answer {
+            decision,
+            remember,
+            scope,
+        })
     };
     let mut buttons =
         row![btn(p, ButtonKind::Ok, "Allow once").on_press(answer(Decision::Allow, false, None))]
@@ -137,7 +140,7 @@ pub(super) fn approval_prompt<'a>(
             button(label("Review in chat"))
                 .padding([2, 6])
                 .style(theme::button(p, ButtonKind::Ghost))
-                .on_press(Message::ReviewInChat),
+                .on_press(Message::Approval(super::approvals::Msg::ReviewInChat)),
         ]
         .align_y(iced::Center),
     ]

@@ -95,7 +95,7 @@ impl App {
 
     /// Whether the approval prompt is shown (keys then belong to it).
     pub(crate) fn prompting(&self) -> bool {
-        !self.approvals.is_empty() && !self.approve_in_chat
+        self.approvals.prompting()
     }
 
     /// Opens a web address with the system's browser (the address was judged by `links`, or is

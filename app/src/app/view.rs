@@ -5,7 +5,7 @@ use iced::widget::{
 };
 use iced::{Element, Fill};
 
-use super::prompts::{approval_prompt, delete_prompt};
+use super::prompts::delete_prompt;
 use super::{App, Message, Status};
 use crate::theme::{self, BOLD, ButtonKind, HEADING, MONO, Palette};
 
@@ -66,11 +66,7 @@ impl App {
             .width(Fill)
             .height(Fill)
             .style(move |_| theme::flat(&p, p.paper));
-        let prompt = self
-            .approvals
-            .front()
-            .filter(|_| self.prompting())
-            .map(|approval| approval_prompt(p, approval, self.approvals.len()));
+        let prompt = self.approvals.prompt(p);
         let modal = match (&self.confirm_delete, &self.settings) {
             (None, None) if self.palette.is_some() => self
                 .palette
@@ -253,7 +249,7 @@ impl App {
             running: self.running,
             font_size: self.font_size,
             tick: self.tick,
-            answer_in_chat: self.approve_in_chat,
+            answer_in_chat: self.approvals.in_chat(),
         };
         for (i, (entry, view)) in self.transcript.rows().enumerate() {
             let shown = super::entry_view::entry_view(&look, entry, view);
@@ -280,30 +276,7 @@ impl App {
     }
 
     fn composer(&self, p: Palette) -> Element<'_, Message> {
-        let banner = (self.approve_in_chat && !self.approvals.is_empty()).then(|| {
-            let n = self.approvals.len();
-            container(
-                row![
-                    text(format!(
-                        "{n} action{} wait{} for your approval in the chat",
-                        if n == 1 { "" } else { "s" },
-                        if n == 1 { "s" } else { "" }
-                    ))
-                    .font(BOLD)
-                    .size(13)
-                    .width(Fill),
-                    button(label("Show prompt"))
-                        .padding([2, 6])
-                        .style(theme::button(p, ButtonKind::Secondary))
-                        .on_press(Message::ShowApprovalPrompt),
-                ]
-                .align_y(iced::Center),
-            )
-            .padding([6, 10])
-            .width(Fill)
-            .style(move |_| theme::badge(&p, p.accent))
-            .into()
-        });
+        let banner = self.approvals.banner(p);
         let look = super::composer::Look {
             engine: self.engine.is_some(),
             running: self.running,

@@ -225,13 +225,12 @@ async fn type_send_stream_stop_and_approve() {
         "the prompt shows a diff of the write"
     );
     // An Enter meant for the message being typed, pressed as the prompt appears, answers nothing.
-    let _ = app.update(Message::EnterOnPrompt(std::time::Instant::now()));
+    let enter = |at| Message::Approval(aetheria_app::app::approvals::Msg::Enter(at));
+    let _ = app.update(enter(std::time::Instant::now()));
     assert!(shows(&app, "APPROVE THIS ACTION?"));
     assert!(!workspace.join("note.md").exists());
     // Once the prompt has been there a moment, Enter allows once (the press carries its time).
-    let _ = app.update(Message::EnterOnPrompt(
-        std::time::Instant::now() + Duration::from_secs(2),
-    ));
+    let _ = app.update(enter(std::time::Instant::now() + Duration::from_secs(2)));
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::TurnFinished { .. })
     })

@@ -164,11 +164,13 @@ async fn settings_add_an_mcp_server_from_its_command_line_and_list_its_tools() {
     )
     .await;
     assert!(shows(&app, "Calling… (it asks for your approval first)"));
-    let _ = app.update(Message::Approve {
-        decision: aetheria_engine::api::Decision::Allow,
-        remember: false,
-        scope: None,
-    });
+    let _ = app.update(Message::Approval(
+        aetheria_app::app::approvals::Msg::Answer {
+            decision: aetheria_engine::api::Decision::Allow,
+            remember: false,
+            scope: None,
+        },
+    ));
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::ToolCallFinished { .. })
     })
