@@ -16,7 +16,7 @@ pub mod memories;
 mod message;
 pub mod models_hub;
 pub mod palette;
-mod panel;
+pub mod panel;
 mod pictures;
 mod prompts;
 mod sandbox;
@@ -37,8 +37,7 @@ use std::path::PathBuf;
 
 use aetheria_engine::Handle;
 use aetheria_engine::api::{
-    Command, Decision, JobsCommand, SandboxCommand, SessionCommand, SessionId, SessionSummary,
-    SubmissionId, ToolsCommand, TurnCommand,
+    Command, Decision, SessionCommand, SessionId, SessionSummary, SubmissionId, TurnCommand,
 };
 use iced::Task;
 
@@ -92,17 +91,12 @@ pub struct App {
     pub(crate) link_to_confirm: Option<(String, String)>,
     /// The sidebar's search and what it found.
     pub(crate) sidebar: sidebar::Sidebar,
-    /// Background jobs, newest first.
-    pub(crate) jobs: Vec<aetheria_engine::jobs::JobRecord>,
     /// The session being renamed and the title typed so far.
     pub(crate) renaming: Option<(SessionId, String)>,
     /// The session waiting for a delete confirmation.
     pub(crate) confirm_delete: Option<SessionId>,
-    /// The right panel's tab.
-    pub(crate) tab: panel::Tab,
-    pub(crate) sandbox: sandbox::SandboxPanel,
-    /// The workspace tree as listed so far.
-    pub(crate) files: panel::Files,
+    /// The right panel: activity, files, the sandbox, jobs and schedules.
+    pub(crate) panel: panel::Panel,
     /// The settings screen, when open.
     pub(crate) settings: Option<settings::Form>,
     /// Base text size of the conversation.
@@ -132,8 +126,6 @@ pub struct App {
     pub(crate) data_dir: Option<PathBuf>,
     /// The command palette, while open.
     pub(crate) palette: Option<palette::CommandPalette>,
-    /// The Jobs tab's schedules.
-    pub(crate) schedules: schedules::Schedules,
     /// An image opened over the window: its file and pixels.
     pub(crate) enlarged: Option<(PathBuf, iced::widget::image::Handle)>,
     /// Where web pages open: the system's browser, or a list a test reads.
@@ -167,12 +159,9 @@ impl App {
             notice: None,
             link_to_confirm: None,
             sidebar: sidebar::Sidebar::default(),
-            jobs: Vec::new(),
             renaming: None,
             confirm_delete: None,
-            tab: panel::Tab::default(),
-            sandbox: sandbox::SandboxPanel::default(),
-            files: panel::Files::default(),
+            panel: panel::Panel::default(),
             settings: None,
             font_size: 16.0,
             known_settings: None,
@@ -190,7 +179,6 @@ impl App {
                 .ok()
                 .map(|(_, data)| data),
             enlarged: None,
-            schedules: schedules::Schedules::default(),
             palette: None,
             browser: shell::Browser::System,
             login_service: std::sync::Arc::new(crate::service::Service::of_this_program()),
@@ -239,17 +227,7 @@ impl App {
     }
 
     fn submit(&mut self, command: Command) -> Option<SubmissionId> {
-        let Some(engine) = &self.engine else {
-            self.notice = Some("The engine is not ready yet.".into());
-            return None;
-        };
-        match engine.submit(command) {
-            Ok(id) => Some(id),
-            Err(e) => {
-                self.notice = Some(format!("The engine stopped ({e}); restart Aetheria."));
-                None
-            }
-        }
+        submit_to(self.engine.as_ref(), &mut self.notice, command)
     }
 
     /// Handles one message; never blocks (engine commands are queued).
@@ -393,19 +371,19 @@ impl App {
             }
             Message::ToggleTool(call) => self.transcript.toggle(&call),
             Message::ToggleThinking(message) => self.transcript.toggle_thinking(&message),
-            Message::ShowTab(tab) => {
-                if tab == panel::Tab::Jobs {
-                    self.submit(Command::Jobs(JobsCommand::List { limit: Some(50) }));
-                    self.submit(schedules::Schedules::refresh());
+            Message::Panel(msg) => {
+                let Self {
+                    panel,
+                    engine,
+                    notice,
+                    ..
+                } = self;
+                let mut submit = |command| submit_to(engine.as_ref(), notice, command);
+                if let Some(panel::Event::Open(session)) =
+                    panel.update(msg, engine.as_ref(), &mut submit)
+                {
+                    return self.handle(Message::OpenSession(session));
                 }
-                self.tab = tab;
-            }
-            Message::CancelJob(id) => {
-                self.submit(Command::Jobs(JobsCommand::Cancel { id }));
-            }
-            Message::BuildSandboxImage => {
-                let submission = self.submit(Command::Sandbox(SandboxCommand::BuildImage));
-                self.sandbox.build_started(submission);
             }
             Message::OpenSettings => self.open_settings(/*onboarding*/ false),
             Message::Settings(msg) => return self.settings_message(msg),
@@ -433,17 +411,6 @@ impl App {
             Message::Resized(size) => {
                 self.window.width = size.width;
                 self.window.height = size.height;
-            }
-            Message::ToggleDir(path) => {
-                if !self.files.open.remove(&path) {
-                    self.files.open.insert(path.clone());
-                    self.submit(Command::Tools(ToolsCommand::ListFiles { path }));
-                }
-            }
-            Message::Schedule(msg) => {
-                if let Some(session) = self.schedules.update(msg, self.engine.as_ref()) {
-                    return self.handle(Message::OpenSession(session));
-                }
             }
             Message::OpenPalette => {
                 self.palette = Some(palette::CommandPalette::default());
@@ -481,5 +448,24 @@ impl App {
             }
         }
         Task::none()
+    }
+}
+
+/// Sends a command to the engine; when it cannot be sent, the notice says why.
+fn submit_to(
+    engine: Option<&Handle>,
+    notice: &mut Option<String>,
+    command: Command,
+) -> Option<SubmissionId> {
+    let Some(engine) = engine else {
+        *notice = Some("The engine is not ready yet.".into());
+        return None;
+    };
+    match engine.submit(command) {
+        Ok(id) => Some(id),
+        Err(e) => {
+            *notice = Some(format!("The engine stopped ({e}); restart Aetheria."));
+            None
+        }
     }
 }

@@ -80,7 +80,9 @@ impl App {
         self.submit(Command::Jobs(aetheria_engine::api::JobsCommand::Submit {
             job,
         }));
-        self.handle(Message::ShowTab(super::panel::Tab::Jobs))
+        self.handle(Message::Panel(super::panel::Msg::Show(
+            super::panel::Tab::Jobs,
+        )))
     }
 
     pub(super) fn is_current(&self, session: &SessionId) -> bool {

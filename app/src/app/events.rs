@@ -48,7 +48,7 @@ impl App {
                     _ => false,
                 });
                 for envelope in events {
-                    self.schedules.on_engine(&envelope);
+                    self.panel.schedules.on_engine(&envelope);
                     self.approvals.on_engine(&envelope);
                     if self.sidebar.on_engine(&envelope) {
                         continue;
@@ -117,17 +117,17 @@ impl App {
         {
             return;
         }
-        if self.sandbox.on_event(&event) {
+        if self.panel.sandbox.on_event(&event) {
             if let Some(form) = self.settings.as_mut() {
-                form.sandbox = self.sandbox.status.clone();
+                form.sandbox = self.panel.sandbox.status.clone();
             }
             return;
         }
         match event {
-            Event::JobList { jobs } => self.jobs = jobs,
+            Event::JobList { jobs } => self.panel.jobs = jobs,
             Event::JobUpdated { job } => {
                 let ended = job.clone();
-                if jobs::upsert(&mut self.jobs, job) {
+                if jobs::upsert(&mut self.panel.jobs, job) {
                     jobs::notify(&ended);
                     self.job_ended();
                 }
@@ -167,7 +167,7 @@ impl App {
                 if status == aetheria_engine::api::ToolStatus::Succeeded
                     && !self.workspace.is_empty() =>
             {
-                for path in self.files.to_refresh() {
+                for path in self.panel.files.to_refresh() {
                     self.submit(Command::Tools(ToolsCommand::ListFiles { path }));
                 }
             }
@@ -182,7 +182,7 @@ impl App {
                     .or_else(|| settings.providers.first())
                     .map(|p| format!("{} · {}", p.name, p.model));
                 self.workspace = settings.workspace_roots;
-                self.files = panel::Files::default();
+                self.panel.files = panel::Files::default();
                 if !self.workspace.is_empty() {
                     self.submit(Command::Tools(ToolsCommand::ListFiles {
                         path: String::new(),
@@ -190,7 +190,7 @@ impl App {
                 }
             }
             Event::FileList { path, entries } => {
-                self.files.listed.insert(path, entries);
+                self.panel.files.listed.insert(path, entries);
             }
             Event::TurnFinished {
                 session,

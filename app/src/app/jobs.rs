@@ -187,7 +187,9 @@ pub fn view<'a>(
                 button(text("Cancel").font(BOLD).size(11))
                     .padding([2, 6])
                     .style(theme::button(p, ButtonKind::Ghost))
-                    .on_press(Message::CancelJob(job.spec.id.clone())),
+                    .on_press(Message::Panel(super::panel::Msg::CancelJob(
+                        job.spec.id.clone(),
+                    ))),
             );
         }
         col = col.push(

@@ -60,14 +60,8 @@ pub enum Message {
     ToggleTool(ToolCallId),
     /// Open or close the model's reasoning of a message.
     ToggleThinking(aetheria_engine::api::MessageId),
-    /// Switch the right panel's tab.
-    ShowTab(panel::Tab),
-    /// Cancel a background job (from the Jobs tab).
-    CancelJob(aetheria_engine::api::JobId),
-    /// Build the sandbox image (from the Sandbox tab).
-    BuildSandboxImage,
-    /// Open or close a folder in the Files tab.
-    ToggleDir(String),
+    /// The right panel: its tabs, the files tree, the sandbox, jobs and schedules.
+    Panel(panel::Msg),
     /// Ctrl+, or the sidebar button: open the settings.
     OpenSettings,
     /// From the settings screen.
@@ -76,8 +70,6 @@ pub enum Message {
     OpenPalette,
     /// From the command palette.
     Palette(super::palette::PaletteMsg),
-    /// From the Jobs tab's schedules.
-    Schedule(super::schedules::ScheduleMsg),
     /// Show an attached image over the window (none: close it).
     Enlarge(Option<PathBuf>),
     /// The conversation header's Export.

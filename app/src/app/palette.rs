@@ -111,22 +111,22 @@ const ACTIONS: &[Action] = &[
     Action {
         name: "Show activity",
         keys: "",
-        message: || Message::ShowTab(Tab::Activity),
+        message: || Message::Panel(super::panel::Msg::Show(Tab::Activity)),
     },
     Action {
         name: "Show files",
         keys: "",
-        message: || Message::ShowTab(Tab::Files),
+        message: || Message::Panel(super::panel::Msg::Show(Tab::Files)),
     },
     Action {
         name: "Show the sandbox",
         keys: "",
-        message: || Message::ShowTab(Tab::Sandbox),
+        message: || Message::Panel(super::panel::Msg::Show(Tab::Sandbox)),
     },
     Action {
         name: "Show jobs and schedules",
         keys: "",
-        message: || Message::ShowTab(Tab::Jobs),
+        message: || Message::Panel(super::panel::Msg::Show(Tab::Jobs)),
     },
     Action {
         name: "Settings",

@@ -1,17 +1,24 @@
-//! The right panel: **Activity** lists every tool call of the open session with its status and
-//! time; **Files** shows the workspace as a tree (listed through the engine, so it sees exactly what
-//! the file tools may touch) and refreshes after a tool changes something; **Sandbox** (in
-//! `sandbox`) shows the code sandbox and live output of code runs; **Jobs** (in `jobs`) the
-//! background jobs.
+//! The right panel, a component: **Activity** lists every tool call of the open session with its
+//! status and time; **Files** shows the workspace as a tree (listed through the engine, so it sees
+//! exactly what the file tools may touch) and refreshes after a tool changes something; **Sandbox**
+//! (in `sandbox`) shows the code sandbox and live output of code runs; **Jobs** (in `jobs` and
+//! `schedules`) the background jobs and the schedules. It owns its tab and what each tab shows;
+//! opening a run's conversation comes back to the window as an `Event`.
 
 use std::collections::{BTreeSet, HashMap};
 
-use aetheria_engine::api::{FileEntry, FileKind};
+use aetheria_engine::Handle;
+use aetheria_engine::api::{
+    Command, FileEntry, FileKind, JobId, JobsCommand, SandboxCommand, SessionId, SubmissionId,
+    ToolsCommand,
+};
+use aetheria_engine::jobs::JobRecord;
 use iced::widget::{button, column, container, row, scrollable, text};
 use iced::{Element, Fill, Length};
 
+use super::schedules::{ScheduleMsg, Schedules};
 use super::transcript::{Entry, Transcript};
-use super::{App, Message};
+use super::{App, Message, sandbox};
 use crate::theme::{self, BOLD, ButtonKind, MONO, Palette};
 
 /// Which tab is shown.
@@ -46,6 +53,78 @@ impl Files {
     }
 }
 
+/// What the panel does.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    /// Show a tab.
+    Show(Tab),
+    /// Cancel a background job.
+    CancelJob(JobId),
+    /// Build the sandbox image.
+    BuildSandboxImage,
+    /// Open or close a folder of the Files tab.
+    ToggleDir(String),
+    /// The Jobs tab's schedules.
+    Schedule(ScheduleMsg),
+}
+
+/// What the panel asks of the window.
+#[derive(Debug)]
+pub enum Event {
+    /// Open this conversation (a schedule's run).
+    Open(SessionId),
+}
+
+/// The panel's tab and what its tabs show.
+#[derive(Debug, Default)]
+pub struct Panel {
+    /// The tab shown.
+    pub tab: Tab,
+    /// The workspace tree as listed so far.
+    pub files: Files,
+    /// The sandbox tab.
+    pub sandbox: sandbox::SandboxPanel,
+    /// Background jobs, newest first.
+    pub jobs: Vec<JobRecord>,
+    /// The schedules.
+    pub schedules: Schedules,
+}
+
+impl Panel {
+    /// Handles a message; `submit` sends a command to the engine (its submission, when sent).
+    pub fn update(
+        &mut self,
+        msg: Msg,
+        engine: Option<&Handle>,
+        submit: &mut dyn FnMut(Command) -> Option<SubmissionId>,
+    ) -> Option<Event> {
+        match msg {
+            Msg::Show(tab) => {
+                if tab == Tab::Jobs {
+                    submit(Command::Jobs(JobsCommand::List { limit: Some(50) }));
+                    submit(Schedules::refresh());
+                }
+                self.tab = tab;
+            }
+            Msg::CancelJob(id) => {
+                submit(Command::Jobs(JobsCommand::Cancel { id }));
+            }
+            Msg::BuildSandboxImage => {
+                let submission = submit(Command::Sandbox(SandboxCommand::BuildImage));
+                self.sandbox.build_started(submission);
+            }
+            Msg::ToggleDir(path) => {
+                if !self.files.open.remove(&path) {
+                    self.files.open.insert(path.clone());
+                    submit(Command::Tools(ToolsCommand::ListFiles { path }));
+                }
+            }
+            Msg::Schedule(msg) => return self.schedules.update(msg, engine).map(Event::Open),
+        }
+        None
+    }
+}
+
 /// The path of `name` inside `folder`.
 pub fn join(folder: &str, name: &str) -> String {
     if folder.is_empty() {
@@ -71,10 +150,10 @@ impl App {
                 .style(theme::button(
                     p,
                     ButtonKind::Item {
-                        selected: self.tab == which,
+                        selected: self.panel.tab == which,
                     },
                 ))
-                .on_press(Message::ShowTab(which))
+                .on_press(Message::Panel(Msg::Show(which)))
         };
         let tabs = row![
             tab("ACTIVITY", Tab::Activity),
@@ -83,19 +162,22 @@ impl App {
             tab("JOBS", Tab::Jobs)
         ]
         .spacing(6);
-        let body = match self.tab {
+        let body = match self.panel.tab {
             Tab::Activity => activity(p, &self.transcript),
             Tab::Files => self.files_tree(p),
-            Tab::Sandbox => super::sandbox::view(p, &self.sandbox, &self.transcript),
+            Tab::Sandbox => super::sandbox::view(p, &self.panel.sandbox, &self.transcript),
             Tab::Jobs => column![
                 super::jobs::view(
                     p,
-                    &self.jobs,
+                    &self.panel.jobs,
                     self.known_settings
                         .as_ref()
                         .map(|s| s.jobs_allow.as_slice()),
                 ),
-                self.schedules.view(p, &self.jobs).map(Message::Schedule),
+                self.panel
+                    .schedules
+                    .view(p, &self.panel.jobs)
+                    .map(|m| Message::Panel(Msg::Schedule(m))),
             ]
             .spacing(18)
             .into(),
@@ -132,7 +214,7 @@ impl App {
         rows: &mut Vec<Element<'a, Message>>,
         budget: &mut usize,
     ) {
-        let Some(entries) = self.files.listed.get(folder) else {
+        let Some(entries) = self.panel.files.listed.get(folder) else {
             return;
         };
         let indent = f32::from(depth) * 14.0;
@@ -145,12 +227,12 @@ impl App {
             let path = join(folder, &entry.name);
             match entry.kind {
                 FileKind::Dir => {
-                    let open = self.files.open.contains(&path);
+                    let open = self.panel.files.open.contains(&path);
                     let mark = if open { "▾" } else { "▸" };
                     let line = button(text(format!("{mark} {}/", entry.name)).font(BOLD).size(13))
                         .padding([2, 4])
                         .style(theme::button(p, ButtonKind::Ghost))
-                        .on_press(Message::ToggleDir(path.clone()));
+                        .on_press(Message::Panel(Msg::ToggleDir(path.clone())));
                     rows.push(row![iced::widget::Space::new().width(indent), line].into());
                     if open && depth < 12 {
                         self.tree_rows(p, &path, depth + 1, rows, budget);

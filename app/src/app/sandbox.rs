@@ -126,7 +126,7 @@ fn status_block(p: Palette, panel: &SandboxPanel) -> Element<'_, Message> {
                     button(text("BUILD IMAGE").font(BOLD).size(13))
                         .padding([6, 12])
                         .style(theme::button(p, ButtonKind::Primary))
-                        .on_press(Message::BuildSandboxImage),
+                        .on_press(Message::Panel(super::panel::Msg::BuildSandboxImage)),
                 );
             }
         }

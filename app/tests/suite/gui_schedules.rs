@@ -125,7 +125,9 @@ async fn a_schedule_s_runs_open_their_conversations() {
     // Paused before looking: a run a second would keep changing the list. (A run's job id is
     // its schedule's id and the second it stands for.)
     let id = run.spec.id.as_str().rsplit_once('-').unwrap().0.to_owned();
-    let _ = app.update(Message::Schedule(ScheduleMsg::Pause(id, true)));
+    let _ = app.update(Message::Panel(aetheria_app::app::panel::Msg::Schedule(
+        ScheduleMsg::Pause(id, true),
+    )));
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::ScheduleChanged { .. })
     })
@@ -133,7 +135,9 @@ async fn a_schedule_s_runs_open_their_conversations() {
     assert!(simulator_text_starts(&app, "ran "), "its runs are listed");
     assert!(!shows(&app, "YOU"), "no conversation is open yet");
     let session = run.session().unwrap();
-    let _ = app.update(Message::Schedule(ScheduleMsg::Open(session.clone())));
+    let _ = app.update(Message::Panel(aetheria_app::app::panel::Msg::Schedule(
+        ScheduleMsg::Open(session.clone()),
+    )));
     pump(
         &mut app,
         &mut events,
