@@ -56,6 +56,18 @@ pub enum Status {
     Failed(String),
 }
 
+/// What is open over the window, one at a time (an approval prompt goes over it).
+pub(crate) enum Modal {
+    /// The settings screen (the welcome on a first start).
+    Settings(Box<settings::Form>),
+    /// The command palette.
+    Palette(palette::CommandPalette),
+    /// An image, as large as it fits: its file and pixels.
+    Enlarged(PathBuf, iced::widget::image::Handle),
+    /// Delete this session? (asked first)
+    ConfirmDelete(SessionId),
+}
+
 /// One entry of the model picker: a provider and its model.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelChoice {
@@ -93,12 +105,10 @@ pub struct App {
     pub(crate) sidebar: sidebar::Sidebar,
     /// The session being renamed and the title typed so far.
     pub(crate) renaming: Option<(SessionId, String)>,
-    /// The session waiting for a delete confirmation.
-    pub(crate) confirm_delete: Option<SessionId>,
+    /// What is open over the window: the settings, the palette, an image, a confirmation.
+    pub(crate) modal: Option<Modal>,
     /// The right panel: activity, files, the sandbox, jobs and schedules.
     pub(crate) panel: panel::Panel,
-    /// The settings screen, when open.
-    pub(crate) settings: Option<settings::Form>,
     /// Base text size of the conversation.
     pub(crate) font_size: f32,
     /// The settings as the engine last reported them (for the model picker).
@@ -124,10 +134,6 @@ pub struct App {
     pub(crate) export: export::Export,
     /// The data folder, where the images people attach are kept (shown and exported from there).
     pub(crate) data_dir: Option<PathBuf>,
-    /// The command palette, while open.
-    pub(crate) palette: Option<palette::CommandPalette>,
-    /// An image opened over the window: its file and pixels.
-    pub(crate) enlarged: Option<(PathBuf, iced::widget::image::Handle)>,
     /// Where web pages open: the system's browser, or a list a test reads.
     browser: shell::Browser,
     /// The login service Settings → Background switches.
@@ -160,9 +166,8 @@ impl App {
             link_to_confirm: None,
             sidebar: sidebar::Sidebar::default(),
             renaming: None,
-            confirm_delete: None,
             panel: panel::Panel::default(),
-            settings: None,
+            modal: None,
             font_size: 16.0,
             known_settings: None,
             window: window_state::WindowState::default(),
@@ -178,8 +183,6 @@ impl App {
             data_dir: aetheria_engine::config::Config::directories()
                 .ok()
                 .map(|(_, data)| data),
-            enlarged: None,
-            palette: None,
             browser: shell::Browser::System,
             login_service: std::sync::Arc::new(crate::service::Service::of_this_program()),
         }
@@ -224,6 +227,31 @@ impl App {
     #[must_use]
     pub fn composer_text(&self) -> String {
         self.composer.text()
+    }
+
+    /// Opens `modal` over the window, unless the settings are open (what is typed there is kept:
+    /// nothing else opens over it); whether it opened.
+    fn open_modal(&mut self, modal: Modal) -> bool {
+        if matches!(self.modal, Some(Modal::Settings(_))) && !matches!(modal, Modal::Settings(_)) {
+            return false;
+        }
+        self.modal = Some(modal);
+        true
+    }
+
+    /// The settings screen, when open.
+    pub(crate) fn settings_form(&mut self) -> Option<&mut settings::Form> {
+        match &mut self.modal {
+            Some(Modal::Settings(form)) => Some(form),
+            _ => None,
+        }
+    }
+
+    /// Closes the settings screen (when open).
+    fn close_settings(&mut self) {
+        if matches!(self.modal, Some(Modal::Settings(_))) {
+            self.modal = None;
+        }
     }
 
     fn submit(&mut self, command: Command) -> Option<SubmissionId> {
@@ -358,9 +386,13 @@ impl App {
                     self.submit(Command::Session(SessionCommand::Rename { session, title }));
                 }
             }
-            Message::AskDelete => self.confirm_delete = self.current.clone(),
+            Message::AskDelete => {
+                if let Some(session) = self.current.clone() {
+                    self.open_modal(Modal::ConfirmDelete(session));
+                }
+            }
             Message::ConfirmDelete => {
-                if let Some(session) = self.confirm_delete.take() {
+                if let Some(Modal::ConfirmDelete(session)) = self.modal.take() {
                     self.submit(Command::Session(SessionCommand::Delete { session }));
                 }
             }
@@ -413,32 +445,40 @@ impl App {
                 self.window.height = size.height;
             }
             Message::OpenPalette => {
-                self.palette = Some(palette::CommandPalette::default());
-                return iced::widget::operation::focus(palette::INPUT);
+                if self.open_modal(Modal::Palette(palette::CommandPalette::default())) {
+                    return iced::widget::operation::focus(palette::INPUT);
+                }
             }
             Message::Palette(msg) => {
-                let action = self.palette.as_mut().and_then(|p| p.update(msg));
+                let action = match &mut self.modal {
+                    Some(Modal::Palette(palette)) => palette.update(msg),
+                    _ => None,
+                };
                 if let Some(action) = action {
-                    self.palette = None;
+                    self.modal = None;
                     return self.handle(action);
                 }
             }
-            Message::Enlarge(None) => self.enlarged = None,
+            Message::Enlarge(None) => {
+                if matches!(self.modal, Some(Modal::Enlarged(..))) {
+                    self.modal = None;
+                }
+            }
             Message::Enlarge(Some(path)) => match pictures::full(&path) {
-                Ok(image) => self.enlarged = Some((path, image)),
+                Ok(image) => {
+                    self.open_modal(Modal::Enlarged(path, image));
+                }
                 Err(why) => self.notice = Some(format!("The image cannot be shown: {why}")),
             },
             Message::EscapeInField => {
-                if self.palette.take().is_none() {
+                if matches!(self.modal, Some(Modal::Palette(_))) {
+                    self.modal = None;
+                } else {
                     self.renaming = None;
                 }
             }
             Message::Escape => {
-                let closed = self.palette.take().is_some()
-                    || self.enlarged.take().is_some()
-                    || self.confirm_delete.take().is_some()
-                    || self.renaming.take().is_some()
-                    || self.settings.take().is_some();
+                let closed = self.renaming.take().is_some() || self.modal.take().is_some();
                 if !closed
                     && self.running
                     && let Some(session) = self.current.clone()

@@ -97,7 +97,7 @@ impl App {
     pub(super) fn open_settings(&mut self, onboarding: bool) {
         let (mut form, commands) = settings::Form::open(onboarding);
         form.background = background::Background::new(self.login_service.clone());
-        self.settings = Some(form);
+        self.open_modal(super::Modal::Settings(Box::new(form)));
         self.submit_for_settings(commands);
     }
 
@@ -113,7 +113,7 @@ impl App {
             );
             let account = settings::accounts::Accounts::service_of(&command);
             if let Some(id) = self.submit(command)
-                && let Some(form) = self.settings.as_mut()
+                && let Some(form) = self.settings_form()
             {
                 form.sent.insert(id);
                 if adds_model {
@@ -127,14 +127,14 @@ impl App {
     }
 
     pub(super) fn settings_message(&mut self, msg: settings::Msg) -> Task<Message> {
-        let Some(form) = self.settings.as_mut() else {
+        let Some(form) = self.settings_form() else {
             return Task::none();
         };
         match form.update(msg) {
             settings::Out::None => {}
             settings::Out::Commands(commands) => self.submit_for_settings(commands),
             settings::Out::Task(task) => return task.map(Message::Settings),
-            settings::Out::Close => self.settings = None,
+            settings::Out::Close => self.close_settings(),
             settings::Out::Theme(mode) => self.mode = mode,
             settings::Out::FontSize(size) => self.font_size = size.clamp(12.0, 22.0),
             settings::Out::Open(url) => self.open_link(&url),

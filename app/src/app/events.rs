@@ -53,7 +53,7 @@ impl App {
                     if self.sidebar.on_engine(&envelope) {
                         continue;
                     }
-                    if let Some(form) = self.settings.as_mut() {
+                    if let Some(form) = self.settings_form() {
                         form.mcp_try.on_engine(&envelope);
                         let (taken, open) = form.accounts.on_engine(&envelope);
                         if let Some(url) = open {
@@ -106,20 +106,21 @@ impl App {
             self.voice_settings(settings);
         }
         if let Event::Voice(voice) = event {
-            if let Some(form) = self.settings.as_mut() {
+            if let Some(form) = self.settings_form() {
                 form.voice.event(&voice);
             }
             self.voice_event(voice);
             return;
         }
-        if let Some(form) = self.settings.as_mut()
+        if let Some(form) = self.settings_form()
             && form.event(&event)
         {
             return;
         }
         if self.panel.sandbox.on_event(&event) {
-            if let Some(form) = self.settings.as_mut() {
-                form.sandbox = self.panel.sandbox.status.clone();
+            let status = self.panel.sandbox.status.clone();
+            if let Some(form) = self.settings_form() {
+                form.sandbox = status;
             }
             return;
         }
@@ -172,7 +173,7 @@ impl App {
                 }
             }
             Event::SettingsSaved { settings } => {
-                self.settings = None;
+                self.close_settings();
                 // The microphone or the model may have changed.
                 self.submit(Command::Voice(aetheria_engine::api::VoiceCommand::Status));
                 self.provider = settings
@@ -230,8 +231,7 @@ impl App {
                 // The settings screen shows the failures of what it sent; any other goes to the
                 // notice line, open screen or not.
                 match self
-                    .settings
-                    .as_mut()
+                    .settings_form()
                     .filter(|f| f.sent.contains(&submission))
                 {
                     Some(form) => {
@@ -281,15 +281,15 @@ mod tests {
         let mut app = App::new();
         let mut form = super::super::settings::Form::default();
         form.sent.insert(SubmissionId(1));
-        app.settings = Some(form);
+        app.modal = Some(super::super::Modal::Settings(Box::new(form)));
         // A failure of something else (a job, a session) goes to the notice line.
         app.engine_event(failed(2, "no such job"));
         assert_eq!(app.notice.as_deref(), Some("no such job"));
-        assert_eq!(app.settings.as_ref().and_then(|f| f.error.as_deref()), None);
+        assert_eq!(app.settings_form().and_then(|f| f.error.as_deref()), None);
         // The screen's own save shows on the screen.
         app.engine_event(failed(1, "the provider needs a URL"));
         assert_eq!(
-            app.settings.as_ref().and_then(|f| f.error.as_deref()),
+            app.settings_form().and_then(|f| f.error.as_deref()),
             Some("the provider needs a URL")
         );
         assert_eq!(app.notice.as_deref(), Some("no such job"));

@@ -57,7 +57,10 @@ impl App {
     /// The engine bridge, and the keyboard shortcuts.
     pub fn subscription(&self) -> Subscription<Message> {
         let bridge = engine_bridge::subscription().map(Message::Bridge);
-        let state = (self.prompting(), self.palette.is_some());
+        let state = (
+            self.prompting(),
+            matches!(self.modal, Some(super::Modal::Palette(_))),
+        );
         let keys = iced::keyboard::listen()
             .with(state)
             .filter_map(|((asking, palette), event)| match event {

@@ -67,22 +67,14 @@ impl App {
             .height(Fill)
             .style(move |_| theme::flat(&p, p.paper));
         let prompt = self.approvals.prompt(p);
-        let modal = match (&self.confirm_delete, &self.settings) {
-            (None, None) if self.palette.is_some() => self
-                .palette
-                .as_ref()
-                .map(|palette| palette.view(p).map(Message::Palette)),
-            (None, None) if self.enlarged.is_some() => self
-                .enlarged
-                .as_ref()
-                .map(|(path, image)| super::entry_view::enlarged(p, path, image)),
-            (Some(session), _) => Some(delete_prompt(p, self.session_title(session))),
-            (None, Some(form)) => Some(
-                form.view(p, self.mode, self.font_size)
-                    .map(Message::Settings),
-            ),
-            (None, None) => None,
-        };
+        let modal = self.modal.as_ref().map(|modal| match modal {
+            super::Modal::Palette(palette) => palette.view(p).map(Message::Palette),
+            super::Modal::Enlarged(path, image) => super::entry_view::enlarged(p, path, image),
+            super::Modal::ConfirmDelete(session) => delete_prompt(p, self.session_title(session)),
+            super::Modal::Settings(form) => form
+                .view(p, self.mode, self.font_size)
+                .map(Message::Settings),
+        });
         let dim = move |_: &iced::Theme| {
             // Dimmed toward black in both themes (God Mode's shadow is neon green, which tinted
             // the whole window behind a dialog).
