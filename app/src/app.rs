@@ -9,6 +9,7 @@ pub mod composer;
 mod entry_view;
 mod events;
 pub mod export;
+pub mod header;
 mod input;
 pub mod jobs;
 mod links;
@@ -103,8 +104,8 @@ pub struct App {
     pub(crate) link_to_confirm: Option<(String, String)>,
     /// The sidebar's search and what it found.
     pub(crate) sidebar: sidebar::Sidebar,
-    /// The session being renamed and the title typed so far.
-    pub(crate) renaming: Option<(SessionId, String)>,
+    /// The conversation's header: its title being renamed, the export.
+    pub(crate) header: header::Header,
     /// What is open over the window: the settings, the palette, an image, a confirmation.
     pub(crate) modal: Option<Modal>,
     /// The right panel: activity, files, the sandbox, jobs and schedules.
@@ -130,8 +131,6 @@ pub struct App {
     reveal: Option<String>,
     /// The entry a search hit opened, marked in the conversation.
     pub(crate) found_entry: Option<usize>,
-    /// The conversation header's Export.
-    pub(crate) export: export::Export,
     /// The data folder, where the images people attach are kept (shown and exported from there).
     pub(crate) data_dir: Option<PathBuf>,
     /// Where web pages open: the system's browser, or a list a test reads.
@@ -165,7 +164,7 @@ impl App {
             notice: None,
             link_to_confirm: None,
             sidebar: sidebar::Sidebar::default(),
-            renaming: None,
+            header: header::Header::default(),
             panel: panel::Panel::default(),
             modal: None,
             font_size: 16.0,
@@ -179,7 +178,6 @@ impl App {
             dictation: voice::Dictation::default(),
             reveal: None,
             found_entry: None,
-            export: export::Export::default(),
             data_dir: aetheria_engine::config::Config::directories()
                 .ok()
                 .map(|(_, data)| data),
@@ -367,29 +365,23 @@ impl App {
             Message::DismissNotice => self.notice = None,
             Message::MoveFocus(true) => return iced::widget::operation::focus_next(),
             Message::MoveFocus(false) => return iced::widget::operation::focus_previous(),
-            Message::StartRename => {
-                if let Some(id) = self.current.clone() {
-                    let title = self.session_title(&id).unwrap_or_default();
-                    self.renaming = Some((id, title));
-                    return iced::widget::operation::focus(view::RENAME);
+            Message::Header(msg) => {
+                let title = (self.current.as_ref())
+                    .and_then(|id| self.session_title(id))
+                    .unwrap_or_default();
+                let (task, event) =
+                    self.header
+                        .update(msg, self.current.as_ref(), &title, self.engine.as_ref());
+                match event {
+                    Some(header::Event::Rename(session, title)) => {
+                        self.submit(Command::Session(SessionCommand::Rename { session, title }));
+                    }
+                    Some(header::Event::AskDelete(session)) => {
+                        self.open_modal(Modal::ConfirmDelete(session));
+                    }
+                    None => {}
                 }
-            }
-            Message::RenameInput(text) => {
-                if let Some((_, title)) = &mut self.renaming {
-                    *title = text;
-                }
-            }
-            Message::CommitRename => {
-                if let Some((session, title)) = self.renaming.take()
-                    && !title.trim().is_empty()
-                {
-                    self.submit(Command::Session(SessionCommand::Rename { session, title }));
-                }
-            }
-            Message::AskDelete => {
-                if let Some(session) = self.current.clone() {
-                    self.open_modal(Modal::ConfirmDelete(session));
-                }
+                return task.map(Message::Header);
             }
             Message::ConfirmDelete => {
                 if let Some(Modal::ConfirmDelete(session)) = self.modal.take() {
@@ -419,15 +411,6 @@ impl App {
             }
             Message::OpenSettings => self.open_settings(/*onboarding*/ false),
             Message::Settings(msg) => return self.settings_message(msg),
-            Message::Export(msg) => {
-                let title = (self.current.as_ref())
-                    .and_then(|id| self.session_title(id))
-                    .unwrap_or_default();
-                return self
-                    .export
-                    .update(msg, self.engine.as_ref(), self.current.as_ref(), &title)
-                    .map(Message::Export);
-            }
             Message::Tick => self.tick = self.tick.wrapping_add(1),
             Message::CloseRequested => {
                 self.remember();
@@ -474,11 +457,11 @@ impl App {
                 if matches!(self.modal, Some(Modal::Palette(_))) {
                     self.modal = None;
                 } else {
-                    self.renaming = None;
+                    self.header.cancel_rename();
                 }
             }
             Message::Escape => {
-                let closed = self.renaming.take().is_some() || self.modal.take().is_some();
+                let closed = self.header.cancel_rename() || self.modal.take().is_some();
                 if !closed
                     && self.running
                     && let Some(session) = self.current.clone()

@@ -63,8 +63,8 @@ impl App {
                             continue;
                         }
                     }
-                    match self.export.on_engine(&envelope, self.data_dir.as_deref()) {
-                        Some(task) => tasks.push(task.map(Message::Export)),
+                    match self.header.on_engine(&envelope, self.data_dir.as_deref()) {
+                        Some(task) => tasks.push(task.map(Message::Header)),
                         None => self.engine_event(envelope.event),
                     }
                 }

@@ -40,15 +40,9 @@ pub enum Message {
     /// Tab (`true`) or Shift+Tab: the cursor to the next or previous field, in the order the
     /// window shows them.
     MoveFocus(bool),
-    /// Start renaming the open session.
-    StartRename,
-    /// The new title as it is typed.
-    RenameInput(String),
-    /// Save the new title.
-    CommitRename,
-    /// Ask before deleting the open session.
-    AskDelete,
-    /// Delete it (after the confirmation).
+    /// The conversation's header: rename, delete, export.
+    Header(super::header::Msg),
+    /// Delete the open session (after the confirmation).
     ConfirmDelete,
     /// Ctrl+Shift+C: copy the last answer.
     CopyLastAnswer,
@@ -72,8 +66,6 @@ pub enum Message {
     Palette(super::palette::PaletteMsg),
     /// Show an attached image over the window (none: close it).
     Enlarge(Option<PathBuf>),
-    /// The conversation header's Export.
-    Export(super::export::ExportMsg),
     /// The window was resized (remembered for the next start).
     Resized(iced::Size),
     /// Animation time for spinners, only while something runs.

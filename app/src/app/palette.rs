@@ -7,6 +7,7 @@ use iced::{Element, Fill};
 use super::Message;
 use super::composer::Msg as ComposerMsg;
 use super::export::ExportMsg;
+use super::header::Msg as HeaderMsg;
 use super::panel::Tab;
 use super::sidebar::Msg as SidebarMsg;
 use crate::export::Format;
@@ -91,22 +92,22 @@ const ACTIONS: &[Action] = &[
     Action {
         name: "Rename this conversation",
         keys: "",
-        message: || Message::StartRename,
+        message: || Message::Header(HeaderMsg::StartRename),
     },
     Action {
         name: "Delete this conversation",
         keys: "",
-        message: || Message::AskDelete,
+        message: || Message::Header(HeaderMsg::AskDelete),
     },
     Action {
         name: "Export this conversation as Markdown",
         keys: "",
-        message: || Message::Export(ExportMsg::Choose(Format::Md)),
+        message: || Message::Header(HeaderMsg::Export(ExportMsg::Choose(Format::Md))),
     },
     Action {
         name: "Export this conversation as HTML",
         keys: "",
-        message: || Message::Export(ExportMsg::Choose(Format::Html)),
+        message: || Message::Header(HeaderMsg::Export(ExportMsg::Choose(Format::Html))),
     },
     Action {
         name: "Show activity",
@@ -267,7 +268,9 @@ mod tests {
         assert_eq!(names, ["Export this conversation as HTML"]);
         assert!(matches!(
             palette.update(PaletteMsg::RunChosen),
-            Some(Message::Export(ExportMsg::Choose(Format::Html)))
+            Some(Message::Header(HeaderMsg::Export(ExportMsg::Choose(
+                Format::Html
+            ))))
         ));
         palette.update(PaletteMsg::Query("conversation".into()));
         let count = palette.shown().len();

@@ -1,8 +1,6 @@
 //! Drawing the window: sessions sidebar, conversation, composer, and the approval prompt over them.
 
-use iced::widget::{
-    button, center, column, container, opaque, row, scrollable, stack, text, text_input,
-};
+use iced::widget::{button, center, column, container, opaque, row, scrollable, stack, text};
 use iced::{Element, Fill};
 
 use super::prompts::delete_prompt;
@@ -118,60 +116,16 @@ impl App {
             1 => format!("workspace: {}", self.workspace[0].display()),
             n => format!("{n} workspace folders"),
         };
-        let heading: Element<'_, Message> = match &self.renaming {
-            Some((_, typed)) => text_input("Session title", typed)
-                .id(RENAME)
-                .on_input(Message::RenameInput)
-                .on_submit(Message::CommitRename)
-                .font(HEADING)
-                .size(22)
-                .padding(6)
-                .style(theme::input(p))
-                .into(),
-            None => text(cut(title, 48))
-                .font(HEADING)
-                .size(24)
-                .width(Fill)
-                .into(),
-        };
-        let mut header = row![heading].spacing(10).align_y(iced::Center);
-        if self.current.is_some() && self.renaming.is_none() {
-            header = header
-                .push(btn(p, ButtonKind::Secondary, "Rename").on_press(Message::StartRename))
-                .push(btn(p, ButtonKind::Secondary, "Delete").on_press(Message::AskDelete));
-        }
-        // The model and workspace sit under the title, so a long title keeps one line.
-        let chips = row![chip(p, model, p.assistant), chip(p, &workspace, p.tool)]
-            .spacing(10)
-            .align_y(iced::Center);
-        // Under them, what this conversation took so far and its Export: a line of its own, so
-        // neither is pushed out of a narrow window.
-        let total = self.transcript.total_usage();
-        let spent = (self.current.is_some() || total.is_some()).then(|| {
-            let said = total.map(|total| super::entry_view::spent(&total));
-            let mut line = row![
-                text(said.unwrap_or_default())
-                    .font(MONO)
-                    .size(11)
-                    .color(p.muted)
-                    .width(Fill)
-            ]
-            .spacing(10)
-            .align_y(iced::Center);
-            if self.current.is_some() {
-                line = line.push(self.export.view(p).map(Message::Export));
-            }
-            line
-        });
-        let mut header = column![header, chips].spacing(8);
-        if let Some(spent) = spent {
-            header = header.push(spent);
-        }
-        if let Some((worked, said)) = &self.export.said {
-            let color = if *worked { p.ok } else { p.danger };
-            header = header.push(text(said.as_str()).size(13).color(color));
-        }
-
+        let header = self.header.view(
+            p,
+            super::header::Look {
+                current: self.current.as_ref(),
+                title,
+                model,
+                workspace,
+                total: self.transcript.total_usage(),
+            },
+        );
         let mut col = column![header].spacing(16).padding(22);
         if let Some(notice) = &self.notice {
             col = col.push(
@@ -279,11 +233,4 @@ impl App {
         self.composer
             .view(p, look, banner, self.mic_button(p), self.dictation_bar(p))
     }
-}
-
-fn chip<'a>(p: Palette, caption: &str, fill: iced::Color) -> Element<'a, Message> {
-    container(text(cut(caption, 40)).font(BOLD).size(12))
-        .padding([4, 8])
-        .style(move |_| theme::block(&p, fill))
-        .into()
 }

@@ -253,9 +253,8 @@ async fn the_window_exports_the_open_conversation_with_its_image() {
     .await;
 
     let file = dir.path().join("out.html");
-    let task = app.update(Message::Export(ExportMsg::Chosen(
-        Format::Html,
-        Some(file.clone()),
+    let task = app.update(Message::Header(aetheria_app::app::header::Msg::Export(
+        ExportMsg::Chosen(Format::Html, Some(file.clone())),
     )));
     super::gui::run_task(&mut app, task).await;
     // The engine's answer to Export's own request writes the file off the window's thread.
