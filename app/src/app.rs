@@ -6,6 +6,7 @@ mod actions;
 pub mod approvals;
 mod background;
 pub mod composer;
+pub mod conversation;
 mod entry_view;
 mod events;
 pub mod export;
@@ -100,8 +101,8 @@ pub struct App {
     /// Tool calls waiting for the person.
     pub(crate) approvals: approvals::Approvals,
     pub(crate) notice: Option<String>,
-    /// A clicked link waiting for the person to see where it goes: its address and why.
-    pub(crate) link_to_confirm: Option<(String, String)>,
+    /// The link waiting to be confirmed, and what else the person does in the conversation.
+    pub(crate) conversation: conversation::Conversation,
     /// The sidebar's search and what it found.
     pub(crate) sidebar: sidebar::Sidebar,
     /// The conversation's header: its title being renamed, the export.
@@ -162,7 +163,7 @@ impl App {
             composer: composer::Composer::default(),
             approvals: approvals::Approvals::default(),
             notice: None,
-            link_to_confirm: None,
+            conversation: conversation::Conversation::default(),
             sidebar: sidebar::Sidebar::default(),
             header: header::Header::default(),
             panel: panel::Panel::default(),
@@ -235,6 +236,24 @@ impl App {
         }
         self.modal = Some(modal);
         true
+    }
+
+    /// Opens an image over the window (`None`: closes the one shown).
+    fn enlarge(&mut self, path: Option<PathBuf>) -> Task<Message> {
+        match path {
+            None => {
+                if matches!(self.modal, Some(Modal::Enlarged(..))) {
+                    self.modal = None;
+                }
+            }
+            Some(path) => match pictures::full(&path) {
+                Ok(image) => {
+                    self.open_modal(Modal::Enlarged(path, image));
+                }
+                Err(why) => self.notice = Some(format!("The image cannot be shown: {why}")),
+            },
+        }
+        Task::none()
     }
 
     /// The settings screen, when open.
@@ -351,17 +370,16 @@ impl App {
                     Mode::GodMode => Mode::Light,
                 };
             }
-            Message::OpenLink(link) => match links::judge(&link.url, &link.text) {
-                links::Verdict::Open(url) => self.open_link(&url),
-                links::Verdict::Confirm { url, why } => self.link_to_confirm = Some((url, why)),
-                links::Verdict::Refuse(why) => self.notice = Some(why),
-            },
-            Message::OpenLinkAnyway(url) => {
-                self.link_to_confirm = None;
-                self.open_link(&url);
+            Message::Conversation(msg) => {
+                let (task, event) = self.conversation.update(msg, &mut self.transcript);
+                match event {
+                    Some(conversation::Event::Open(url)) => self.open_link(&url),
+                    Some(conversation::Event::Enlarge(path)) => return self.enlarge(path),
+                    Some(conversation::Event::Notice(notice)) => self.notice = Some(notice),
+                    None => {}
+                }
+                return task.map(Message::Conversation);
             }
-            Message::CancelLink => self.link_to_confirm = None,
-            Message::Copy(text) => return iced::clipboard::write(text),
             Message::DismissNotice => self.notice = None,
             Message::MoveFocus(true) => return iced::widget::operation::focus_next(),
             Message::MoveFocus(false) => return iced::widget::operation::focus_previous(),
@@ -388,13 +406,6 @@ impl App {
                     self.submit(Command::Session(SessionCommand::Delete { session }));
                 }
             }
-            Message::CopyLastAnswer => {
-                if let Some(answer) = self.transcript.last_answer() {
-                    return iced::clipboard::write(answer.to_owned());
-                }
-            }
-            Message::ToggleTool(call) => self.transcript.toggle(&call),
-            Message::ToggleThinking(message) => self.transcript.toggle_thinking(&message),
             Message::Panel(msg) => {
                 let Self {
                     panel,
@@ -442,17 +453,6 @@ impl App {
                     return self.handle(action);
                 }
             }
-            Message::Enlarge(None) => {
-                if matches!(self.modal, Some(Modal::Enlarged(..))) {
-                    self.modal = None;
-                }
-            }
-            Message::Enlarge(Some(path)) => match pictures::full(&path) {
-                Ok(image) => {
-                    self.open_modal(Modal::Enlarged(path, image));
-                }
-                Err(why) => self.notice = Some(format!("The image cannot be shown: {why}")),
-            },
             Message::EscapeInField => {
                 if matches!(self.modal, Some(Modal::Palette(_))) {
                     self.modal = None;

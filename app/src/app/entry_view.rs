@@ -10,6 +10,7 @@ use iced::widget::{button, column, container, mouse_area, row, text};
 use iced::{Element, Fill};
 
 use super::Message;
+use super::conversation::Msg;
 use super::transcript::{AnswerState, Entry, ToolEntry, View};
 use super::view::{btn, cut, label};
 use crate::markdown;
@@ -66,8 +67,8 @@ pub(super) fn entry_view<'a>(
         }
         Entry::Answer { state, usage, .. } => {
             let actions = markdown::view::Actions {
-                open: Message::OpenLink,
-                copy: Message::Copy,
+                open: |link| Message::Conversation(Msg::OpenLink(link)),
+                copy: |text| Message::Conversation(Msg::Copy(text)),
             };
             let mut col = column![markdown::view::blocks(
                 view.markdown.blocks(),
@@ -109,7 +110,7 @@ pub(super) fn entry_view<'a>(
                         selected: *expanded,
                     },
                 ))
-                .on_press(Message::ToggleThinking(id.clone()));
+                .on_press(Message::Conversation(Msg::ToggleThinking(id.clone())));
             let mut col = column![toggle].spacing(6);
             if *expanded {
                 col = col.push(text(body.as_str()).size(font_size - 1.0).color(p.muted));
@@ -149,7 +150,8 @@ pub(super) fn entry_view<'a>(
                         .style(move |_| theme::badge(&p, fill)),
                 )
                 .push(label(if *expanded { "▲" } else { "▼" }));
-            let header = mouse_area(header).on_press(Message::ToggleTool(call.clone()));
+            let header =
+                mouse_area(header).on_press(Message::Conversation(Msg::ToggleTool(call.clone())));
             let mut col = column![header].spacing(6);
             // The card's own buttons, once the person moved the decision into the chat.
             if *status == ToolStatus::AwaitingApproval && answer_in_chat {
@@ -294,7 +296,7 @@ fn thumbnails<'a>(p: Palette, pictures: &[super::pictures::Picture]) -> Element<
             button(column![picture, label(format!("image {}", n + 1))].spacing(4))
                 .padding(4)
                 .style(theme::button(p, ButtonKind::Secondary))
-                .on_press(Message::Enlarge(Some(path))),
+                .on_press(Message::Conversation(Msg::Enlarge(Some(path)))),
         );
     }
     line.wrap().into()
@@ -321,7 +323,7 @@ pub(super) fn enlarged<'a>(
                 button(text("Close image").font(BOLD).size(13))
                     .padding([6, 12])
                     .style(theme::button(p, ButtonKind::Secondary))
-                    .on_press(Message::Enlarge(None)),
+                    .on_press(Message::Conversation(Msg::Enlarge(None))),
             ]
             .spacing(10)
             .align_y(iced::Center),

@@ -76,7 +76,9 @@ pub(super) fn shortcut(
         Key::Character(c) if modifiers.command() => match c.to_ascii_lowercase().as_str() {
             "n" if !modifiers.shift() => Some(Message::NewChat),
             "k" if !modifiers.shift() => Some(Message::Sidebar(super::sidebar::Msg::Focus)),
-            "c" if modifiers.shift() => Some(Message::CopyLastAnswer),
+            "c" if modifiers.shift() => Some(Message::Conversation(
+                super::conversation::Msg::CopyLastAnswer,
+            )),
             "," => Some(Message::OpenSettings),
             "d" if modifiers.shift() => Some(Message::ToggleTheme),
             "p" if modifiers.shift() && !asking => Some(Message::OpenPalette),
@@ -125,7 +127,9 @@ mod tests {
         ));
         assert!(matches!(
             got(key("C"), ctrl_shift, false),
-            Some(Message::CopyLastAnswer)
+            Some(Message::Conversation(
+                super::super::conversation::Msg::CopyLastAnswer
+            ))
         ));
         assert!(matches!(
             got(key("P"), ctrl_shift, false),

@@ -1,9 +1,7 @@
 //! `Message`: everything the person can do in the window, and what the engine reports to it —
 //! the one input of `App::update`.
 
-use std::path::PathBuf;
-
-use aetheria_engine::api::{SessionId, ToolCallId};
+use aetheria_engine::api::SessionId;
 
 use super::{panel, settings, voice};
 use crate::engine_bridge::BridgeEvent;
@@ -27,14 +25,8 @@ pub enum Message {
     Approval(super::approvals::Msg),
     /// Switch light / God Mode.
     ToggleTheme,
-    /// A link in an answer was clicked.
-    OpenLink(crate::markdown::Link),
-    /// The person saw where a link really goes and opens it.
-    OpenLinkAnyway(String),
-    /// The person decided not to open the link.
-    CancelLink,
-    /// Put text on the clipboard (a code block's Copy button).
-    Copy(String),
+    /// In the conversation: fold a card, copy, open a link or an image.
+    Conversation(super::conversation::Msg),
     /// Hide the notice banner.
     DismissNotice,
     /// Tab (`true`) or Shift+Tab: the cursor to the next or previous field, in the order the
@@ -44,16 +36,10 @@ pub enum Message {
     Header(super::header::Msg),
     /// Delete the open session (after the confirmation).
     ConfirmDelete,
-    /// Ctrl+Shift+C: copy the last answer.
-    CopyLastAnswer,
     /// Esc: close what is open, else stop the running turn.
     Escape,
     /// Esc in a text field: the command palette or the rename closes.
     EscapeInField,
-    /// Fold or unfold a tool card.
-    ToggleTool(ToolCallId),
-    /// Open or close the model's reasoning of a message.
-    ToggleThinking(aetheria_engine::api::MessageId),
     /// The right panel: its tabs, the files tree, the sandbox, jobs and schedules.
     Panel(panel::Msg),
     /// Ctrl+, or the sidebar button: open the settings.
@@ -64,8 +50,6 @@ pub enum Message {
     OpenPalette,
     /// From the command palette.
     Palette(super::palette::PaletteMsg),
-    /// Show an attached image over the window (none: close it).
-    Enlarge(Option<PathBuf>),
     /// The window was resized (remembered for the next start).
     Resized(iced::Size),
     /// Animation time for spinners, only while something runs.

@@ -82,7 +82,7 @@ const ACTIONS: &[Action] = &[
     Action {
         name: "Copy the last answer",
         keys: "Ctrl+Shift+C",
-        message: || Message::CopyLastAnswer,
+        message: || Message::Conversation(super::conversation::Msg::CopyLastAnswer),
     },
     Action {
         name: "Stop the answer",

@@ -283,7 +283,9 @@ fn activity(p: Palette, transcript: &Transcript) -> Element<'_, Message> {
             .width(Fill)
             .padding([6, 8])
             .style(theme::button(p, ButtonKind::Item { selected: false }))
-            .on_press(Message::ToggleTool(call.clone()))
+            .on_press(Message::Conversation(super::conversation::Msg::ToggleTool(
+                call.clone(),
+            )))
             .into()
         })
         .collect();

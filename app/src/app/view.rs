@@ -5,7 +5,7 @@ use iced::{Element, Fill};
 
 use super::prompts::delete_prompt;
 use super::{App, Message, Status};
-use crate::theme::{self, BOLD, ButtonKind, HEADING, MONO, Palette};
+use crate::theme::{self, BOLD, ButtonKind, HEADING, Palette};
 
 /// The composer's widget id (tests and focus commands find it by this).
 pub const COMPOSER: &str = "composer";
@@ -141,25 +141,8 @@ impl App {
                 .style(move |_| theme::block(&p, p.danger)),
             );
         }
-        if let Some((url, why)) = &self.link_to_confirm {
-            col = col.push(
-                container(
-                    column![
-                        text(why.as_str()).size(14),
-                        text(format!("It goes to: {url}")).font(MONO).size(13),
-                        row![
-                            btn(p, ButtonKind::Secondary, "Open it")
-                                .on_press(Message::OpenLinkAnyway(url.clone())),
-                            btn(p, ButtonKind::Secondary, "Cancel").on_press(Message::CancelLink),
-                        ]
-                        .spacing(10),
-                    ]
-                    .spacing(8),
-                )
-                .padding(10)
-                .width(Fill)
-                .style(move |_| theme::block(&p, p.surface)),
-            );
+        if let Some(banner) = self.conversation.link_banner(p) {
+            col = col.push(banner);
         }
         col = col.push(self.conversation(p));
         col = col.push(self.composer(p));

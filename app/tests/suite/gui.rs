@@ -378,7 +378,7 @@ async fn search_rename_delete_and_copy_code() {
     assert!(
         copied
             .iter()
-            .any(|m| matches!(m, Message::Copy(code) if code == "fn answer() -> u8 {\n    42\n}")),
+            .any(|m| matches!(m, Message::Conversation(aetheria_app::app::conversation::Msg::Copy(code)) if code == "fn answer() -> u8 {\n    42\n}")),
         "{copied:?}"
     );
 
