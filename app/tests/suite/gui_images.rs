@@ -34,8 +34,9 @@ pub(super) struct Pictured {
     pub server: ScriptedServer,
 }
 
-pub(super) async fn sent_with_a_picture(prompt: &str) -> Pictured {
-    let server = ScriptedServer::start(vec![Reply::text(&["A red dot."])])
+/// A window whose model takes images and answers `answer`, its data folder known to it.
+async fn seeing(answer: &str) -> Pictured {
+    let server = ScriptedServer::start(vec![Reply::text(&[answer])])
         .await
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -46,6 +47,23 @@ pub(super) async fn sent_with_a_picture(prompt: &str) -> Pictured {
     config.use_provider(provider);
     let (mut app, events) = super::gui::window_on(config).await;
     app.use_data_dir(data.clone());
+    Pictured {
+        app,
+        events,
+        data,
+        dir,
+        server,
+    }
+}
+
+pub(super) async fn sent_with_a_picture(prompt: &str) -> Pictured {
+    let Pictured {
+        mut app,
+        events,
+        data,
+        dir,
+        server,
+    } = seeing("A red dot.").await;
     let picture = dir.path().join("dot.png");
     std::fs::write(&picture, png()).unwrap();
     let _ = app.update(Message::Composer(
@@ -237,17 +255,13 @@ async fn the_clipboard_s_image_files_and_text_are_pasted() {
         );
         return;
     }
-    let server = ScriptedServer::start(vec![Reply::text(&["A green square."])])
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let mut config = Config::new(dir.path().join("config"), data.clone());
-    let mut provider = super::gui::loopback("loopback", &server);
-    provider.vision = Some(true);
-    config.use_provider(provider);
-    let (mut app, mut events) = super::gui::window_on(config).await;
-    app.use_data_dir(data.clone());
+    let Pictured {
+        mut app,
+        mut events,
+        data,
+        dir,
+        server,
+    } = seeing("A green square.").await;
     // Another program copies an image (it owns the clipboard while it lives).
     let mut other = arboard::Clipboard::new().expect("the X clipboard");
     other
