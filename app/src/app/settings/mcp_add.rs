@@ -214,14 +214,14 @@ impl AddForm {
                 .width(Fill),
             ]
             .spacing(8),
+            field(ENV, "environment: KEY=VALUE KEY2=\"two words\"", &self.env)
+                .on_input(AddMsg::Env)
+                .width(Fill),
             row![
-                field(ENV, "environment: KEY=VALUE KEY2=\"two words\"", &self.env)
-                    .on_input(AddMsg::Env)
-                    .width(Fill),
                 field(TOKEN, token_hint, &self.token)
                     .secure(true)
                     .on_input(AddMsg::Token)
-                    .width(260),
+                    .width(Fill),
                 buttons,
             ]
             .spacing(8)

@@ -69,7 +69,7 @@ pub(super) fn mcp_section<'a>(
                 container(text(state).font(BOLD).size(11))
                     .padding([2, 6])
                     .style(move |_| theme::badge(&p, color)),
-                text(target).font(MONO).size(12).width(Fill),
+                iced::widget::Space::new().width(Fill),
                 theme::action(p, ButtonKind::Secondary, "Edit")
                     .on_press(Msg::McpEdit(name.clone())),
                 theme::action(p, ButtonKind::Secondary, toggle)
@@ -80,6 +80,13 @@ pub(super) fn mcp_section<'a>(
             ]
             .spacing(8)
             .align_y(iced::Center),
+        );
+        // What starts it, on a line of its own (a long command line must not squeeze the row).
+        col = col.push(
+            text(super::super::view::cut(&target, 120))
+                .font(MONO)
+                .size(12)
+                .color(p.muted),
         );
         if let Some(error) = info.and_then(|i| i.error.as_deref()) {
             col = col.push(text(error).size(12).color(p.danger));
