@@ -94,14 +94,14 @@ pub struct App {
     pub(crate) workspace: Vec<PathBuf>,
     pub(crate) sessions: Vec<SessionSummary>,
     pub(crate) current: Option<SessionId>,
-    pub(crate) transcript: Transcript,
     pub(crate) running: bool,
     /// The message being written and its files.
     pub(crate) composer: composer::Composer,
     /// Tool calls waiting for the person.
     pub(crate) approvals: approvals::Approvals,
     pub(crate) notice: Option<String>,
-    /// The link waiting to be confirmed, and what else the person does in the conversation.
+    /// The open conversation: its entries and their view state, the search hit shown, the link
+    /// waiting to be confirmed.
     pub(crate) conversation: conversation::Conversation,
     /// The sidebar's search and what it found.
     pub(crate) sidebar: sidebar::Sidebar,
@@ -128,10 +128,6 @@ pub struct App {
     sending: Option<SubmissionId>,
     /// Dictation's state.
     pub dictation: voice::Dictation,
-    /// The search hit to show once its conversation is loaded (a message or tool call id).
-    reveal: Option<String>,
-    /// The entry a search hit opened, marked in the conversation.
-    pub(crate) found_entry: Option<usize>,
     /// The data folder, where the images people attach are kept (shown and exported from there).
     pub(crate) data_dir: Option<PathBuf>,
     /// Where web pages open: the system's browser, or a list a test reads.
@@ -158,7 +154,6 @@ impl App {
             workspace: Vec::new(),
             sessions: Vec::new(),
             current: None,
-            transcript: Transcript::default(),
             running: false,
             composer: composer::Composer::default(),
             approvals: approvals::Approvals::default(),
@@ -177,8 +172,6 @@ impl App {
             closing: false,
             sending: None,
             dictation: voice::Dictation::default(),
-            reveal: None,
-            found_entry: None,
             data_dir: aetheria_engine::config::Config::directories()
                 .ok()
                 .map(|(_, data)| data),
@@ -301,9 +294,9 @@ impl App {
             Message::Voice(msg) => self.voice(msg),
             Message::NewChat => {
                 self.current = None;
-                self.found_entry = None;
-                self.reveal = None;
-                self.transcript = Transcript::default();
+                self.conversation.found_entry = None;
+                self.conversation.reveal = None;
+                self.conversation.transcript = Transcript::default();
                 self.running = false;
             }
             Message::Sidebar(msg) => {
@@ -317,7 +310,7 @@ impl App {
                         self.handle(Message::OpenSession(session))
                     }
                     Some(sidebar::Event::OpenHit(session, anchor)) => {
-                        self.reveal = anchor;
+                        self.conversation.reveal = anchor;
                         if self.current.as_ref() == Some(&session) {
                             self.reveal_hit()
                         } else {
@@ -336,10 +329,10 @@ impl App {
                 return Task::batch([task.map(Message::Sidebar), follow]);
             }
             Message::OpenSession(session) => {
-                self.found_entry = None;
+                self.conversation.found_entry = None;
                 if self.current.as_ref() != Some(&session) {
                     self.current = Some(session.clone());
-                    self.transcript = Transcript::new(Some(session.clone()));
+                    self.conversation.transcript = Transcript::new(Some(session.clone()));
                     self.running = false;
                     self.submit(Command::Session(SessionCommand::Load { session }));
                 }
@@ -354,7 +347,7 @@ impl App {
             Message::Approval(msg) => {
                 if let Some(decided) = self.approvals.update(msg) {
                     if decided.decision == Decision::Allow {
-                        self.transcript.approved(&decided.call);
+                        self.conversation.transcript.approved(&decided.call);
                     }
                     self.submit(Command::Turn(TurnCommand::Approve {
                         call: decided.call,
@@ -371,7 +364,7 @@ impl App {
                 };
             }
             Message::Conversation(msg) => {
-                let (task, event) = self.conversation.update(msg, &mut self.transcript);
+                let (task, event) = self.conversation.update(msg);
                 match event {
                     Some(conversation::Event::Open(url)) => self.open_link(&url),
                     Some(conversation::Event::Enlarge(path)) => return self.enlarge(path),

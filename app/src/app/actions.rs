@@ -57,9 +57,11 @@ impl App {
             None => (SessionId::new(), true),
         };
         self.current = Some(session.clone());
-        self.transcript.follow(&session);
-        self.transcript.push_user(&text, names, images);
-        self.transcript.show_images(self.data_dir.as_deref());
+        self.conversation.transcript.follow(&session);
+        self.conversation.transcript.push_user(&text, names, images);
+        self.conversation
+            .transcript
+            .show_images(self.data_dir.as_deref());
         self.sending = self.submit(Command::Turn(TurnCommand::Send {
             session,
             text,
@@ -174,16 +176,17 @@ impl App {
     /// Marks the search hit waiting in `reveal` and scrolls the conversation to it.
     pub(super) fn reveal_hit(&mut self) -> Task<Message> {
         // Kept until the conversation that holds it is loaded.
-        let Some(index) = self
+        let conversation = &self.conversation;
+        let Some(index) = conversation
             .reveal
             .as_ref()
-            .and_then(|anchor| self.transcript.anchor(anchor))
+            .and_then(|anchor| conversation.transcript.anchor(anchor))
         else {
             return Task::none();
         };
-        self.reveal = None;
-        self.found_entry = Some(index);
-        let offset = self.transcript.offset_from_bottom(index);
+        self.conversation.reveal = None;
+        self.conversation.found_entry = Some(index);
+        let offset = self.conversation.transcript.offset_from_bottom(index);
         iced::widget::operation::snap_to(
             view::TRANSCRIPT,
             iced::widget::operation::RelativeOffset {

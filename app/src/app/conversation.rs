@@ -1,8 +1,8 @@
 //! What the person does in the open conversation besides writing: fold a tool card or a model's
 //! reasoning, copy an answer or a code block, open a link (judged first: one whose text names
 //! another address than it goes to waits for the person), open an image over the window. It owns
-//! the link waiting to be confirmed; the conversation itself (`Transcript`) is the window's, which
-//! the engine's events and the composer also change.
+//! the open conversation's entries and their view state (`Transcript`, fed by the engine's events
+//! and the messages the composer sends), the search hit shown in it and the link waiting.
 
 use std::path::PathBuf;
 
@@ -49,16 +49,25 @@ pub enum Event {
     Notice(String),
 }
 
-/// The link waiting for the person to see where it goes.
-#[derive(Debug, Default)]
+/// The open conversation: its entries with their view state, the search hit shown in it, and
+/// the link waiting for the person to see where it goes.
+#[derive(Default)]
 pub struct Conversation {
-    /// Its address and why it waits.
+    /// The entries (the protocol's `Conversation`, kept by the engine's events) and how each is
+    /// shown.
+    pub transcript: Transcript,
+    /// The search hit to show once the conversation is loaded (a message or tool call id).
+    pub reveal: Option<String>,
+    /// The entry a search hit opened, marked.
+    pub found_entry: Option<usize>,
+    /// The link waiting: its address and why it waits.
     link: Option<(String, String)>,
 }
 
 impl Conversation {
-    /// Handles a message on `transcript`, the open conversation.
-    pub fn update(&mut self, msg: Msg, transcript: &mut Transcript) -> (Task<Msg>, Option<Event>) {
+    /// Handles a message.
+    pub fn update(&mut self, msg: Msg) -> (Task<Msg>, Option<Event>) {
+        let transcript = &mut self.transcript;
         let event = match msg {
             Msg::ToggleTool(call) => {
                 transcript.toggle(&call);

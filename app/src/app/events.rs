@@ -69,11 +69,15 @@ impl App {
                     }
                 }
                 // Once per batch (a frame's worth of events), not per delta.
-                self.transcript.refresh();
+                self.conversation.transcript.refresh();
                 if pictures {
-                    self.transcript.show_images(self.data_dir.as_deref());
+                    self.conversation
+                        .transcript
+                        .show_images(self.data_dir.as_deref());
                 }
-                if self.reveal.is_some() && !self.transcript.entries().is_empty() {
+                if self.conversation.reveal.is_some()
+                    && !self.conversation.transcript.entries().is_empty()
+                {
                     tasks.push(self.reveal_hit());
                 }
                 return Task::batch(tasks);
@@ -100,7 +104,7 @@ impl App {
     pub fn engine_event(&mut self, event: Event) {
         // The open conversation takes its session's events (and tools called directly); a
         // session opened follows that session already, so its `SessionLoaded` fills it here.
-        self.transcript.apply(&event);
+        self.conversation.transcript.apply(&event);
         if let Event::Settings { settings } | Event::SettingsSaved { settings } = &event {
             self.known_settings = Some(settings.clone());
             self.voice_settings(settings);
@@ -141,7 +145,7 @@ impl App {
                     && self.sessions.iter().any(|s| s.id == session)
                 {
                     self.current = Some(session.clone());
-                    self.transcript = Transcript::new(Some(session.clone()));
+                    self.conversation.transcript = Transcript::new(Some(session.clone()));
                     self.submit(Command::Session(SessionCommand::Load { session }));
                 }
             }
@@ -157,7 +161,7 @@ impl App {
                 self.sessions.retain(|s| s.id != session);
                 if self.is_current(&session) {
                     self.current = None;
-                    self.transcript = Transcript::default();
+                    self.conversation.transcript = Transcript::default();
                 }
             }
             Event::TurnStarted { session, .. } if self.is_current(&session) => {
@@ -256,7 +260,7 @@ impl App {
     pub(crate) fn reload(&mut self) {
         self.submit(Command::Session(SessionCommand::List));
         if let Some(session) = self.current.clone() {
-            self.transcript = Transcript::new(Some(session.clone()));
+            self.conversation.transcript = Transcript::new(Some(session.clone()));
             self.running = false;
             self.submit(Command::Session(SessionCommand::Load { session }));
         }

@@ -102,7 +102,7 @@ impl Panel {
             Msg::Show(tab) => {
                 if tab == Tab::Jobs {
                     submit(Command::Jobs(JobsCommand::List { limit: Some(50) }));
-                    submit(Schedules::refresh());
+                    submit(self.schedules.refresh());
                 }
                 self.tab = tab;
             }
@@ -163,9 +163,11 @@ impl App {
         ]
         .spacing(6);
         let body = match self.panel.tab {
-            Tab::Activity => activity(p, &self.transcript),
+            Tab::Activity => activity(p, &self.conversation.transcript),
             Tab::Files => self.files_tree(p),
-            Tab::Sandbox => super::sandbox::view(p, &self.panel.sandbox, &self.transcript),
+            Tab::Sandbox => {
+                super::sandbox::view(p, &self.panel.sandbox, &self.conversation.transcript)
+            }
             Tab::Jobs => column![
                 super::jobs::view(
                     p,

@@ -49,6 +49,9 @@ pub struct Schedules {
     adding: Option<SubmissionId>,
     /// Why it was refused.
     error: Option<String>,
+    /// Schedules added since the list was last asked for: a list answered before they were made
+    /// may arrive after them, and must not hide them.
+    added_since_refresh: Vec<Schedule>,
 }
 
 impl Default for Schedules {
@@ -67,11 +70,13 @@ impl Schedules {
             zone,
             adding: None,
             error: None,
+            added_since_refresh: Vec::new(),
         }
     }
 
     /// The command that lists them (when the tab opens).
-    pub fn refresh() -> Command {
+    pub fn refresh(&mut self) -> Command {
+        self.added_since_refresh.clear();
         Command::Jobs(JobsCommand::ListSchedules)
     }
 
@@ -124,8 +129,17 @@ impl Schedules {
     pub fn on_engine(&mut self, envelope: &Envelope) {
         let own = self.adding.is_some() && envelope.submission == self.adding;
         match &envelope.event {
-            Event::Schedules { schedules } => self.list = Some(schedules.clone()),
+            Event::Schedules { schedules } => {
+                let mut list = schedules.clone();
+                for added in self.added_since_refresh.drain(..) {
+                    if !list.iter().any(|s| s.id == added.id) {
+                        list.push(added);
+                    }
+                }
+                self.list = Some(list);
+            }
             Event::ScheduleAdded { schedule } => {
+                self.added_since_refresh.push(schedule.clone());
                 let list = self.list.get_or_insert_with(Vec::new);
                 list.retain(|s| s.id != schedule.id);
                 list.push(schedule.clone());
@@ -141,6 +155,7 @@ impl Schedules {
                 }
             }
             Event::ScheduleRemoved { id } => {
+                self.added_since_refresh.retain(|s| &s.id != id);
                 if let Some(list) = self.list.as_mut() {
                     list.retain(|s| &s.id != id);
                 }
@@ -341,4 +356,52 @@ fn runs(cron: &str, zone: Option<&str>) -> Result<String, String> {
         })
         .collect();
     Ok(said.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schedule(id: &str) -> Schedule {
+        Schedule {
+            id: id.into(),
+            cron: "0 9 * * *".into(),
+            timezone: None,
+            text: "brief".into(),
+            allow: Vec::new(),
+            created_ms: 0,
+            paused: false,
+            resumed_ms: None,
+        }
+    }
+
+    #[test]
+    fn a_list_answered_before_an_add_does_not_hide_it() {
+        let mut section = Schedules::new(None);
+        let _ = section.refresh();
+        let event = |event| Envelope {
+            submission: None,
+            event,
+        };
+        section.on_engine(&event(Event::ScheduleAdded {
+            schedule: schedule("new"),
+        }));
+        // The list asked for when the tab opened, made before the add, arrives after it.
+        section.on_engine(&event(Event::Schedules {
+            schedules: vec![schedule("old")],
+        }));
+        let ids: Vec<&str> = section
+            .list
+            .iter()
+            .flatten()
+            .map(|s| s.id.as_str())
+            .collect();
+        assert_eq!(ids, ["old", "new"]);
+        // The next list is the engine's as it is.
+        let _ = section.refresh();
+        section.on_engine(&event(Event::Schedules {
+            schedules: vec![schedule("old")],
+        }));
+        assert_eq!(section.list.as_ref().map(Vec::len), Some(1));
+    }
 }

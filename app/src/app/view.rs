@@ -123,7 +123,7 @@ impl App {
                 title,
                 model,
                 workspace,
-                total: self.transcript.total_usage(),
+                total: self.conversation.transcript.total_usage(),
             },
         );
         let mut col = column![header].spacing(16).padding(22);
@@ -150,7 +150,7 @@ impl App {
     }
 
     fn conversation(&self, p: Palette) -> Element<'_, Message> {
-        if self.transcript.entries().is_empty() {
+        if self.conversation.transcript.entries().is_empty() {
             let hint = if self.provider.is_none() {
                 "No model provider is configured yet. Add one to config.toml (see the README), then restart — or try `aetheria ask --base-url URL --model NAME` in a terminal."
             } else {
@@ -180,10 +180,10 @@ impl App {
             tick: self.tick,
             answer_in_chat: self.approvals.in_chat(),
         };
-        for (i, (entry, view)) in self.transcript.rows().enumerate() {
+        for (i, (entry, view)) in self.conversation.transcript.rows().enumerate() {
             let shown = super::entry_view::entry_view(&look, entry, view);
             // The search hit that opened this conversation is marked.
-            if self.found_entry == Some(i) {
+            if self.conversation.found_entry == Some(i) {
                 list = list.push(
                     column![
                         container(label("FOUND").color(iced::Color::BLACK))

@@ -267,7 +267,11 @@ impl App {
     /// A turn ended: read the answer aloud, when that is on.
     pub(super) fn answer_ended(&mut self) {
         if self.voice_config().read_aloud
-            && let Some(answer) = self.transcript.last_answer().map(str::to_owned)
+            && let Some(answer) = self
+                .conversation
+                .transcript
+                .last_answer()
+                .map(str::to_owned)
         {
             self.voice_command(VoiceCommand::Speak { text: answer });
         }

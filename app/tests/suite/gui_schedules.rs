@@ -114,6 +114,11 @@ async fn a_schedule_s_runs_open_their_conversations() {
     config.use_provider(super::gui::loopback("loopback", &server));
     let (mut app, mut events) = super::gui::window_on(config).await;
     click(&mut app, "JOBS");
+    // The tab's list first: an answer listed before the schedule is added must not arrive after it.
+    pump(&mut app, &mut events, |e| {
+        matches!(e, Event::Schedules { .. })
+    })
+    .await;
     retype(&mut app, CRON, 0, "* * * * * *");
     retype(&mut app, PROMPT, 0, "Brief me");
     click(&mut app, "Schedule it");
