@@ -95,7 +95,16 @@ fn blocks<'a>(
                     AnswerState::Streaming | AnswerState::Complete => {}
                 }
             }
-            Entry::Tool(tool) => out.push(Block::Tool(tool)),
+            Entry::Tool(tool) => {
+                out.push(Block::Tool(tool));
+                // What it drew, by the same rule as the person's images.
+                for recorded in &tool.images {
+                    out.push(Block::Image(
+                        aetheria_engine::images::read(data_dir, recorded)
+                            .map_err(|e| e.to_string()),
+                    ));
+                }
+            }
             Entry::Compacted { detail } => {
                 out.push(Block::Note(format!("Older turns were compacted: {detail}")));
             }
@@ -338,7 +347,7 @@ pub fn html(session: &Session<'_>) -> String {
             Block::Image(Ok((bytes, media_type))) => {
                 let _ = writeln!(
                     page,
-                    "<p><img alt=\"an attached image\" src=\"data:{media_type};base64,{}\"></p>",
+                    "<p><img alt=\"an image\" src=\"data:{media_type};base64,{}\"></p>",
                     base64::engine::general_purpose::STANDARD.encode(bytes)
                 );
             }

@@ -18,6 +18,22 @@ use aetheria_engine::testkit::{Reply, ScriptedServer};
 use super::common::{Env, stderr, stdout};
 use super::gui_images::png;
 
+/// A real 3×1 PNG, blue: what a tool drew.
+fn drawn() -> Vec<u8> {
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image::RgbaImage::from_pixel(3, 1, image::Rgba([0, 0, 255, 255]))
+        .write_to(&mut bytes, image::ImageFormat::Png)
+        .unwrap();
+    bytes.into_inner()
+}
+
+/// A host file a forged tool record names.
+fn secret_for_tool(data: &tempfile::TempDir) -> PathBuf {
+    let secret = data.path().join("tool-secret.png");
+    std::fs::write(&secret, b"\x89PNG\r\n\x1a\nTOOL-SECRET-BYTES").unwrap();
+    secret
+}
+
 fn message(role: Role, content: &str, images: Vec<PathBuf>) -> MessageRecord {
     MessageRecord {
         id: MessageId::new(),
@@ -51,6 +67,9 @@ impl Hostile {
         std::fs::write(kept.join(&kept_name), png()).unwrap();
         let fake = format!("{}.png", aetheria_engine::api::SessionId::new());
         std::fs::write(kept.join(&fake), b"#!/bin/sh\necho not an image\n").unwrap();
+        // What a tool drew (kept by the engine), and a tool record forged to name a host file.
+        let drawn_name = format!("{}.png", aetheria_engine::api::SessionId::new());
+        std::fs::write(kept.join(&drawn_name), drawn()).unwrap();
         let secret = data.path().join("secret.png");
         std::fs::write(&secret, b"\x89PNG\r\n\x1a\nTOP-SECRET-BYTES").unwrap();
 
@@ -70,7 +89,7 @@ impl Hostile {
         );
         answer.thinking = "I think </details><script>bad()</script>".into();
         let call = ToolCallRecord {
-            images: Vec::new(),
+            images: vec![PathBuf::from(&drawn_name), secret_for_tool(&data)],
             id: ToolCallId::new(),
             message: Some(answer.id.clone()),
             tool: "shell".into(),
@@ -133,8 +152,20 @@ fn html_export_keeps_hostile_text_as_text_and_inlines_only_kept_images() {
         base64::engine::general_purpose::STANDARD.encode(png())
     );
     assert_eq!(html.matches(&inlined).count(), 1, "{html}");
-    assert_eq!(html.matches("data:image").count(), 1, "{html}");
-    assert!(!html.contains("TOP-SECRET"));
+    // And what the tool drew, after its card; its forged second picture is said, not read.
+    let drawn_inlined = format!(
+        "src=\"data:image/png;base64,{}\"",
+        base64::engine::general_purpose::STANDARD.encode(drawn())
+    );
+    assert_eq!(html.matches(&drawn_inlined).count(), 1, "{html}");
+    assert!(html.find(&drawn_inlined) > html.find("<div class=\"tool\">"));
+    assert_eq!(html.matches("data:image").count(), 2, "{html}");
+    assert!(!html.contains("TOP-SECRET") && !html.contains("TOOL-SECRET"));
+    assert_eq!(
+        html.matches("An image that cannot be shown: the message names no image this app kept")
+            .count(),
+        2
+    );
     assert!(
         html.contains("An image that cannot be shown: the message names no image this app kept")
     );
@@ -173,13 +204,15 @@ fn markdown_export_fences_tool_output_it_cannot_close_and_copies_images_beside()
     // The kept image is copied beside the file and linked; the others are said.
     let folder = out.path().join("my chat-images");
     assert_eq!(std::fs::read(folder.join("image-1.png")).unwrap(), png());
-    assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 1);
+    // What the tool drew is copied too.
+    assert_eq!(std::fs::read(folder.join("image-2.png")).unwrap(), drawn());
+    assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 2);
     assert!(
         md.contains("![image 1](<my chat-images/image-1.png>)"),
         "{md}"
     );
     assert!(md.contains("the message names no image this app kept"));
-    assert!(!md.contains("TOP-SECRET"));
+    assert!(!md.contains("TOP-SECRET") && !md.contains("TOOL-SECRET"));
 }
 
 #[tokio::test]
