@@ -55,9 +55,12 @@ pub(crate) struct LiveOutput {
     redactor: Redactor,
     log: Arc<Mutex<String>>,
     held: Arc<Mutex<String>>,
-    /// Images the call produced, checked, waiting to be kept with its record.
-    images: Arc<Mutex<Vec<Vec<u8>>>>,
+    /// Images the call produced, checked (with their media type), waiting to be kept.
+    images: Arc<Mutex<Vec<CallImage>>>,
 }
+
+/// An image a call produced: its bytes and media type.
+pub(crate) type CallImage = (Vec<u8>, &'static str);
 
 /// The most images one call keeps.
 pub(crate) const MAX_CALL_IMAGES: usize = 4;
@@ -85,9 +88,9 @@ impl LiveOutput {
                 bytes.len()
             ));
         }
-        if crate::agent::attachments::image_type(&bytes).is_none() {
+        let Some(media_type) = crate::agent::attachments::image_type(&bytes) else {
             return Err("an image that is no PNG, JPEG, GIF or WebP".into());
-        }
+        };
         let mut images = self
             .images
             .lock()
@@ -95,12 +98,12 @@ impl LiveOutput {
         if images.len() >= MAX_CALL_IMAGES {
             return Err(format!("more than {MAX_CALL_IMAGES} images"));
         }
-        images.push(bytes);
+        images.push((bytes, media_type));
         Ok(())
     }
 
     /// The images kept so far (taken: a call's images are stored once).
-    pub(crate) fn take_images(&self) -> Vec<Vec<u8>> {
+    pub(crate) fn take_images(&self) -> Vec<CallImage> {
         std::mem::take(
             &mut *self
                 .images

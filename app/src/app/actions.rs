@@ -11,15 +11,12 @@ use super::{App, Message, ModelChoice, background, composer, settings, transcrip
 impl App {
     /// A message of the composer, and what the window does with what it asks.
     pub(super) fn composer_message(&mut self, msg: composer::Msg) -> Task<Message> {
-        // Kept where attached images are looked for; the engine copies them on send.
-        let dir = self
-            .data_dir
-            .clone()
-            .unwrap_or_else(std::env::temp_dir)
-            .join("pasted");
-        let (task, event) = self
-            .composer
-            .update(msg, self.engine.is_some(), self.running, dir);
+        let (task, event) = self.composer.update(
+            msg,
+            self.engine.is_some(),
+            self.running,
+            self.data_dir.as_deref(),
+        );
         let task = task.map(Message::Composer);
         let follow = match event {
             None => Task::none(),

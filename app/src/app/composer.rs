@@ -91,14 +91,15 @@ impl Composer {
         self.content.text()
     }
 
-    /// Handles a message; `engine` and `running` say what the window can do with it now, `dir`
-    /// is where a pasted image is kept.
+    /// Handles a message; `engine` and `running` say what the window can do with it now; a
+    /// pasted image is kept in `data_dir`'s `pasted` folder (the system's temporary folder's
+    /// without one).
     pub fn update(
         &mut self,
         msg: Msg,
         engine: bool,
         running: bool,
-        dir: PathBuf,
+        data_dir: Option<&std::path::Path>,
     ) -> (Task<Msg>, Option<Event>) {
         let none = |event| (Task::none(), event);
         match msg {
@@ -126,6 +127,10 @@ impl Composer {
                 }
             }
             Msg::Paste => {
+                // Kept where attached images are looked for; the engine copies them on send.
+                let dir = data_dir
+                    .map_or_else(std::env::temp_dir, std::path::Path::to_path_buf)
+                    .join("pasted");
                 let read = async move {
                     tokio::task::spawn_blocking(move || crate::clipboard::read(&dir))
                         .await
@@ -224,8 +229,10 @@ impl Composer {
             .size(16)
             .style(theme::editor(p))
             .key_binding(move |press| binding(press, asking, running, &hotkey));
-        let ready =
-            engine && (!self.content.text().trim().is_empty() || !self.attachments.is_empty());
+        // The whole text, read once per redraw (reading it joins the editor's lines).
+        let written = self.content.text();
+        let has_text = !written.trim().is_empty();
+        let ready = engine && (has_text || !self.attachments.is_empty());
         let go = if running {
             action(p, ButtonKind::Danger, "Stop").on_press(own(Msg::Stop))
         } else {
@@ -233,8 +240,7 @@ impl Composer {
         };
         // Background sends the message as a job instead (research and Python: the palette).
         let later = action(p, ButtonKind::Secondary, "Background").on_press_maybe(
-            (engine && !self.content.text().trim().is_empty())
-                .then_some(own(Msg::Background(jobs::Background::Prompt))),
+            (engine && has_text).then_some(own(Msg::Background(jobs::Background::Prompt))),
         );
         let buttons = column![
             row![later, go].spacing(8),
@@ -266,7 +272,7 @@ impl Composer {
                     .style(theme::pick_list(p)),
             );
         }
-        if let Some(hint) = length_hint(&self.content.text()) {
+        if let Some(hint) = length_hint(&written) {
             footer = footer.push(label(hint).color(p.muted));
         }
         col.push(footer).into()

@@ -120,11 +120,7 @@ pub(crate) async fn run_call(
 /// Keeps the images a call produced with the person's attachments; one that cannot be written is
 /// logged and left out (the call's text already says it had an image).
 async fn keep_images(services: &Services, live: &LiveOutput) -> Vec<PathBuf> {
-    let images: Vec<(Vec<u8>, &'static str)> = live
-        .take_images()
-        .into_iter()
-        .filter_map(|bytes| super::attachments::image_type(&bytes).map(|t| (bytes, t)))
-        .collect();
+    let images = live.take_images();
     if images.is_empty() {
         return Vec::new();
     }
