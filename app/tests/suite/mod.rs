@@ -1,4 +1,5 @@
 mod cli;
+mod cli_accounts;
 mod common;
 mod crash;
 mod export;
