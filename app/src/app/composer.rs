@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use iced::widget::{button, column, container, pick_list, row, text, text_editor};
 use iced::{Element, Length, Task, keyboard};
 
-use super::view::{COMPOSER, cut, label};
+use super::view::{COMPOSER, btn, cut, label};
 use super::{Message, ModelChoice, jobs, voice};
 use crate::clipboard::Clip;
 use crate::theme::{self, BOLD, ButtonKind, Palette};
@@ -234,19 +234,19 @@ impl Composer {
         let has_text = !written.trim().is_empty();
         let ready = engine && (has_text || !self.attachments.is_empty());
         let go = if running {
-            action(p, ButtonKind::Danger, "Stop").on_press(own(Msg::Stop))
+            btn(p, ButtonKind::Danger, "Stop").on_press(own(Msg::Stop))
         } else {
-            action(p, ButtonKind::Primary, "Send").on_press_maybe(ready.then_some(own(Msg::Send)))
+            btn(p, ButtonKind::Primary, "Send").on_press_maybe(ready.then_some(own(Msg::Send)))
         };
         // Background sends the message as a job instead (research and Python: the palette).
-        let later = action(p, ButtonKind::Secondary, "Background").on_press_maybe(
+        let later = btn(p, ButtonKind::Secondary, "Background").on_press_maybe(
             (engine && has_text).then_some(own(Msg::Background(jobs::Background::Prompt))),
         );
         let buttons = column![
             row![later, go].spacing(8),
             row![
                 mic,
-                action(p, ButtonKind::Secondary, "Attach").on_press(own(Msg::Attach)),
+                btn(p, ButtonKind::Secondary, "Attach").on_press(own(Msg::Attach)),
             ]
             .spacing(8),
         ]
@@ -331,13 +331,6 @@ fn binding(
             binding => binding,
         },
     }
-}
-
-/// A button of the composer, at its size.
-fn action<'a>(p: Palette, kind: ButtonKind, caption: &'a str) -> button::Button<'a, Message> {
-    button(text(caption).font(BOLD).size(15))
-        .padding([8, 14])
-        .style(theme::button(p, kind))
 }
 
 /// For long input: characters and an estimate of tokens (about four characters each).
