@@ -32,7 +32,7 @@ pub mod voice;
 mod voice_settings;
 pub mod window_state;
 
-pub use self::message::Message;
+pub use self::message::{Action, Message, Window};
 pub use self::view::{COMPOSER, RENAME, SEARCH, TRANSCRIPT};
 
 use std::path::PathBuf;
@@ -43,18 +43,17 @@ use aetheria_engine::api::{
 };
 use iced::Task;
 
-use self::transcript::Transcript;
 use crate::engine_bridge;
 use crate::theme::Mode;
 
-/// Where the app stands with its engine.
+/// What fills the window: it follows the engine.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Status {
-    /// Starting the engine.
-    Connecting,
-    /// The engine runs.
-    Ready,
-    /// The engine could not start; the text says why.
+pub enum Screen {
+    /// The engine is starting (or reconnecting).
+    Starting,
+    /// The engine runs: the sidebar, the conversation and the panel.
+    Main,
+    /// The engine could not start or stopped; the text says why.
     Failed(String),
 }
 
@@ -89,19 +88,17 @@ impl std::fmt::Display for ModelChoice {
 pub struct App {
     pub(crate) mode: Mode,
     pub(crate) engine: Option<Handle>,
-    pub(crate) status: Status,
+    pub(crate) screen: Screen,
     pub(crate) provider: Option<String>,
     pub(crate) workspace: Vec<PathBuf>,
     pub(crate) sessions: Vec<SessionSummary>,
-    pub(crate) current: Option<SessionId>,
-    pub(crate) running: bool,
     /// The message being written and its files.
     pub(crate) composer: composer::Composer,
     /// Tool calls waiting for the person.
     pub(crate) approvals: approvals::Approvals,
     pub(crate) notice: Option<String>,
-    /// The open conversation: its entries and their view state, the search hit shown, the link
-    /// waiting to be confirmed.
+    /// The open conversation (its session is the one open): its entries and their view state,
+    /// whether its turn runs, the search hit shown, the link waiting to be confirmed.
     pub(crate) conversation: conversation::Conversation,
     /// The sidebar's search and what it found.
     pub(crate) sidebar: sidebar::Sidebar,
@@ -124,16 +121,12 @@ pub struct App {
     pub(crate) tick: usize,
     /// The window is closing: exit once the engine has stopped.
     closing: bool,
-    /// The message being sent: its failure (the session busy or gone) ends the wait for a turn.
-    sending: Option<SubmissionId>,
     /// Dictation's state.
     pub dictation: voice::Dictation,
     /// The data folder, where the images people attach are kept (shown and exported from there).
     pub(crate) data_dir: Option<PathBuf>,
-    /// Where web pages open: the system's browser, or a list a test reads.
-    browser: shell::Browser,
-    /// The login service Settings → Background switches.
-    login_service: std::sync::Arc<Result<crate::service::Service, crate::service::ServiceError>>,
+    /// What the window uses of the desktop: where web pages open, the login service.
+    desktop: shell::Desktop,
 }
 
 impl Default for App {
@@ -149,12 +142,10 @@ impl App {
         Self {
             mode: Mode::default(),
             engine: None,
-            status: Status::Connecting,
+            screen: Screen::Starting,
             provider: None,
             workspace: Vec::new(),
             sessions: Vec::new(),
-            current: None,
-            running: false,
             composer: composer::Composer::default(),
             approvals: approvals::Approvals::default(),
             notice: None,
@@ -170,13 +161,11 @@ impl App {
             restore: None,
             tick: 0,
             closing: false,
-            sending: None,
             dictation: voice::Dictation::default(),
             data_dir: aetheria_engine::config::Config::directories()
                 .ok()
                 .map(|(_, data)| data),
-            browser: shell::Browser::System,
-            login_service: std::sync::Arc::new(crate::service::Service::of_this_program()),
+            desktop: shell::Desktop::default(),
         }
     }
 
@@ -187,7 +176,7 @@ impl App {
 
     /// Points Settings → Background at another service manager's file and commands (a test's).
     pub fn use_login_service(&mut self, service: crate::service::Service) {
-        self.login_service = std::sync::Arc::new(Ok(service));
+        self.desktop.login_service = std::sync::Arc::new(Ok(service));
     }
 
     /// A window that restores `state` and remembers changes in `dir`.
@@ -205,7 +194,7 @@ impl App {
 
     /// Writes what the next start restores (size, open session, theme, text size).
     fn remember(&mut self) {
-        self.window.last_session.clone_from(&self.current);
+        self.window.last_session = self.current().cloned();
         self.window.dark = self.mode == Mode::GodMode;
         self.window.font_size = self.font_size;
         if let Some(dir) = &self.state_dir
@@ -213,6 +202,12 @@ impl App {
         {
             tracing::warn!("cannot remember the window state: {e}");
         }
+    }
+
+    /// The open session (none: a new chat not sent yet).
+    #[must_use]
+    pub fn current(&self) -> Option<&SessionId> {
+        self.conversation.session()
     }
 
     /// What the composer holds.
@@ -272,13 +267,11 @@ impl App {
     pub fn update(&mut self, message: Message) -> Task<Message> {
         let remembered = matches!(
             message,
-            Message::NewChat
-                | Message::OpenSession(_)
+            Message::Do(Action::NewChat | Action::OpenSession(_) | Action::ToggleTheme)
                 | Message::Sidebar(
                     sidebar::Msg::Open(_) | sidebar::Msg::Move(_) | sidebar::Msg::NewChat
                 )
-                | Message::ToggleTheme
-                | Message::Resized(_)
+                | Message::Window(Window::Resized(_))
                 | Message::Settings(settings::Msg::Theme(_) | settings::Msg::FontSize(_))
         );
         let task = self.handle(message);
@@ -291,31 +284,20 @@ impl App {
     fn handle(&mut self, message: Message) -> Task<Message> {
         match message {
             Message::Bridge(event) => return self.bridge(event),
+            Message::Window(report) => return self.window_report(report),
+            Message::Do(action) => return self.act(action),
             Message::Voice(msg) => self.voice(msg),
-            Message::NewChat => {
-                self.current = None;
-                self.conversation.found_entry = None;
-                self.conversation.reveal = None;
-                self.conversation.transcript = Transcript::default();
-                self.running = false;
-            }
             Message::Sidebar(msg) => {
-                let (task, event) = self
-                    .sidebar
-                    .update(msg, &self.sessions, self.current.as_ref());
+                let current = self.current().cloned();
+                let (task, event) = self.sidebar.update(msg, &self.sessions, current.as_ref());
                 let follow = match event {
                     None => Task::none(),
-                    Some(sidebar::Event::NewChat) => self.handle(Message::NewChat),
-                    Some(sidebar::Event::Open(session)) => {
-                        self.handle(Message::OpenSession(session))
-                    }
+                    Some(sidebar::Event::NewChat) => self.act(Action::NewChat),
+                    Some(sidebar::Event::Open(session)) => self.act(Action::OpenSession(session)),
                     Some(sidebar::Event::OpenHit(session, anchor)) => {
-                        self.conversation.reveal = anchor;
-                        if self.current.as_ref() == Some(&session) {
-                            self.reveal_hit()
-                        } else {
-                            self.handle(Message::OpenSession(session))
-                        }
+                        let open = self.act(Action::OpenSession(session));
+                        let reveal = self.conversation.reveal(anchor);
+                        Task::batch([open, reveal.map(Message::Conversation)])
                     }
                     Some(sidebar::Event::Search(query)) => {
                         let id = self.submit(Command::Session(SessionCommand::Search {
@@ -328,26 +310,12 @@ impl App {
                 };
                 return Task::batch([task.map(Message::Sidebar), follow]);
             }
-            Message::OpenSession(session) => {
-                self.conversation.found_entry = None;
-                if self.current.as_ref() != Some(&session) {
-                    self.current = Some(session.clone());
-                    self.conversation.transcript = Transcript::new(Some(session.clone()));
-                    self.running = false;
-                    self.submit(Command::Session(SessionCommand::Load { session }));
-                }
-            }
             // Typing ahead while a turn runs is fine; only sending waits.
             Message::Composer(msg) => return self.composer_message(msg),
-            Message::Stop => {
-                if let Some(session) = self.current.clone() {
-                    self.submit(Command::Turn(TurnCommand::Cancel { session }));
-                }
-            }
             Message::Approval(msg) => {
                 if let Some(decided) = self.approvals.update(msg) {
                     if decided.decision == Decision::Allow {
-                        self.conversation.transcript.approved(&decided.call);
+                        self.conversation.approved(&decided.call);
                     }
                     self.submit(Command::Turn(TurnCommand::Approve {
                         call: decided.call,
@@ -357,32 +325,19 @@ impl App {
                     }));
                 }
             }
-            Message::ToggleTheme => {
-                self.mode = match self.mode {
-                    Mode::Light => Mode::GodMode,
-                    Mode::GodMode => Mode::Light,
-                };
-            }
             Message::Conversation(msg) => {
                 let (task, event) = self.conversation.update(msg);
-                match event {
-                    Some(conversation::Event::Open(url)) => self.open_link(&url),
-                    Some(conversation::Event::Enlarge(path)) => return self.enlarge(path),
-                    Some(conversation::Event::Notice(notice)) => self.notice = Some(notice),
-                    None => {}
-                }
-                return task.map(Message::Conversation);
+                let follow = event.map_or_else(Task::none, |event| self.conversation_event(event));
+                return Task::batch([task.map(Message::Conversation), follow]);
             }
-            Message::DismissNotice => self.notice = None,
-            Message::MoveFocus(true) => return iced::widget::operation::focus_next(),
-            Message::MoveFocus(false) => return iced::widget::operation::focus_previous(),
             Message::Header(msg) => {
-                let title = (self.current.as_ref())
+                let title = (self.current())
                     .and_then(|id| self.session_title(id))
                     .unwrap_or_default();
+                let current = self.current().cloned();
                 let (task, event) =
                     self.header
-                        .update(msg, self.current.as_ref(), &title, self.engine.as_ref());
+                        .update(msg, current.as_ref(), &title, self.engine.as_ref());
                 match event {
                     Some(header::Event::Rename(session, title)) => {
                         self.submit(Command::Session(SessionCommand::Rename { session, title }));
@@ -393,11 +348,6 @@ impl App {
                     None => {}
                 }
                 return task.map(Message::Header);
-            }
-            Message::ConfirmDelete => {
-                if let Some(Modal::ConfirmDelete(session)) = self.modal.take() {
-                    self.submit(Command::Session(SessionCommand::Delete { session }));
-                }
             }
             Message::Panel(msg) => {
                 let Self {
@@ -410,32 +360,10 @@ impl App {
                 if let Some(panel::Event::Open(session)) =
                     panel.update(msg, engine.as_ref(), &mut submit)
                 {
-                    return self.handle(Message::OpenSession(session));
+                    return self.act(Action::OpenSession(session));
                 }
             }
-            Message::OpenSettings => self.open_settings(/*onboarding*/ false),
             Message::Settings(msg) => return self.settings_message(msg),
-            Message::Tick => self.tick = self.tick.wrapping_add(1),
-            Message::CloseRequested => {
-                self.remember();
-                let stopping = self
-                    .engine
-                    .as_ref()
-                    .is_some_and(|engine| engine.submit(Command::Shutdown).is_ok());
-                if !stopping {
-                    return iced::exit();
-                }
-                self.closing = true;
-            }
-            Message::Resized(size) => {
-                self.window.width = size.width;
-                self.window.height = size.height;
-            }
-            Message::OpenPalette => {
-                if self.open_modal(Modal::Palette(palette::CommandPalette::default())) {
-                    return iced::widget::operation::focus(palette::INPUT);
-                }
-            }
             Message::Palette(msg) => {
                 let action = match &mut self.modal {
                     Some(Modal::Palette(palette)) => palette.update(msg),
@@ -446,20 +374,96 @@ impl App {
                     return self.handle(action);
                 }
             }
-            Message::EscapeInField => {
+        }
+        Task::none()
+    }
+
+    /// What the conversation asks of the window.
+    fn conversation_event(&mut self, event: conversation::Event) -> Task<Message> {
+        match event {
+            conversation::Event::Open(url) => self.open_link(&url),
+            conversation::Event::Enlarge(path) => return self.enlarge(path),
+            conversation::Event::Notice(notice) => self.notice = Some(notice),
+            conversation::Event::AnswerEnded { cut } => {
+                self.answer_ended();
+                if cut {
+                    self.notice =
+                        Some("The answer was cut: the model reached its output limit.".into());
+                }
+            }
+        }
+        Task::none()
+    }
+
+    /// What the person asks of the whole window.
+    fn act(&mut self, action: Action) -> Task<Message> {
+        match action {
+            Action::NewChat => self.conversation.open(None),
+            Action::OpenSession(session) => {
+                if self.current() != Some(&session) {
+                    self.conversation.open(Some(session.clone()));
+                    self.submit(Command::Session(SessionCommand::Load { session }));
+                }
+            }
+            Action::Stop => {
+                if let Some(session) = self.current().cloned() {
+                    self.submit(Command::Turn(TurnCommand::Cancel { session }));
+                }
+            }
+            Action::ToggleTheme => {
+                self.mode = match self.mode {
+                    Mode::Light => Mode::GodMode,
+                    Mode::GodMode => Mode::Light,
+                };
+            }
+            Action::OpenSettings => self.open_settings(/*onboarding*/ false),
+            Action::OpenPalette => {
+                if self.open_modal(Modal::Palette(palette::CommandPalette::default())) {
+                    return iced::widget::operation::focus(palette::INPUT);
+                }
+            }
+            Action::DismissNotice => self.notice = None,
+            Action::ConfirmDelete => {
+                if let Some(Modal::ConfirmDelete(session)) = self.modal.take() {
+                    self.submit(Command::Session(SessionCommand::Delete { session }));
+                }
+            }
+            Action::Escape => {
+                let closed = self.header.cancel_rename() || self.modal.take().is_some();
+                if !closed && self.conversation.running() {
+                    return self.act(Action::Stop);
+                }
+            }
+            Action::MoveFocus(true) => return iced::widget::operation::focus_next(),
+            Action::MoveFocus(false) => return iced::widget::operation::focus_previous(),
+        }
+        Task::none()
+    }
+
+    /// What the window reports of itself.
+    fn window_report(&mut self, report: Window) -> Task<Message> {
+        match report {
+            Window::Tick => self.tick = self.tick.wrapping_add(1),
+            Window::Resized(size) => {
+                self.window.width = size.width;
+                self.window.height = size.height;
+            }
+            Window::CloseRequested => {
+                self.remember();
+                let stopping = self
+                    .engine
+                    .as_ref()
+                    .is_some_and(|engine| engine.submit(Command::Shutdown).is_ok());
+                if !stopping {
+                    return iced::exit();
+                }
+                self.closing = true;
+            }
+            Window::EscapeInField => {
                 if matches!(self.modal, Some(Modal::Palette(_))) {
                     self.modal = None;
                 } else {
                     self.header.cancel_rename();
-                }
-            }
-            Message::Escape => {
-                let closed = self.header.cancel_rename() || self.modal.take().is_some();
-                if !closed
-                    && self.running
-                    && let Some(session) = self.current.clone()
-                {
-                    self.submit(Command::Turn(TurnCommand::Cancel { session }));
                 }
             }
         }

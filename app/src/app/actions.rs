@@ -1,12 +1,12 @@
 //! What the window does with a conversation and the settings screen beyond drawing them: sending
 //! the composer's message, keeping the sidebar's sessions in order (and which are shown), the
-//! model choices, bringing a search hit into view, and opening the settings screen with its
+//! model choices, and opening the settings screen with its
 //! commands noted so only their failures show on it.
 
 use aetheria_engine::api::{Command, SessionId, SessionSummary, SettingsCommand, TurnCommand};
 use iced::Task;
 
-use super::{App, Message, ModelChoice, background, composer, settings, transcript, view};
+use super::{App, Message, ModelChoice, background, composer, settings};
 
 impl App {
     /// A message of the composer, and what the window does with what it asks.
@@ -14,7 +14,7 @@ impl App {
         let (task, event) = self.composer.update(
             msg,
             self.engine.is_some(),
-            self.running,
+            self.conversation.running(),
             self.data_dir.as_deref(),
         );
         let task = task.map(Message::Composer);
@@ -24,7 +24,7 @@ impl App {
                 self.send(text, attachments);
                 Task::none()
             }
-            Some(composer::Event::Stop) => self.handle(Message::Stop),
+            Some(composer::Event::Stop) => self.act(super::Action::Stop),
             Some(composer::Event::Background { kind, text }) => self.send_to_background(kind, text),
             Some(composer::Event::PickModel(choice)) => {
                 if let Some(mut settings) = self.known_settings.clone()
@@ -45,27 +45,20 @@ impl App {
 
     /// Sends a message the composer gave up, as a turn of the open session (or a new one).
     fn send(&mut self, text: String, attachments: Vec<std::path::PathBuf>) {
-        let names = transcript::attachment_names(&attachments);
-        let images = transcript::picked_images(&attachments);
-        self.running = true;
         // A first message creates its session with it: one command, no round trip.
-        let (session, create) = match self.current.clone() {
-            Some(session) => (session, false),
+        let (session, create) = match self.current() {
+            Some(session) => (session.clone(), false),
             None => (SessionId::new(), true),
         };
-        self.current = Some(session.clone());
-        self.conversation.transcript.follow(&session);
-        self.conversation.transcript.push_user(&text, names, images);
-        self.conversation
-            .transcript
-            .show_images(self.data_dir.as_deref());
-        self.sending = self.submit(Command::Turn(TurnCommand::Send {
+        (self.conversation).sending(&session, &text, &attachments, self.data_dir.as_deref());
+        let sent = self.submit(Command::Turn(TurnCommand::Send {
             session,
             text,
             attachments,
             create,
             allow: vec![],
         }));
+        self.conversation.sent(sent);
     }
 
     /// Queues the composer's message as a job of `kind` and shows the Jobs tab, where it runs.
@@ -85,7 +78,7 @@ impl App {
     }
 
     pub(super) fn is_current(&self, session: &SessionId) -> bool {
-        self.current.as_ref() == Some(session)
+        self.current() == Some(session)
     }
 
     pub(super) fn upsert_session(&mut self, summary: SessionSummary) {
@@ -95,7 +88,7 @@ impl App {
 
     pub(super) fn open_settings(&mut self, onboarding: bool) {
         let (mut form, commands) = settings::Form::open(onboarding);
-        form.background = background::Background::new(self.login_service.clone());
+        form.background = background::Background::new(self.desktop.login_service.clone());
         self.open_modal(super::Modal::Settings(Box::new(form)));
         self.submit_for_settings(commands);
     }
@@ -168,28 +161,5 @@ impl App {
             .iter()
             .find(|s| &s.id == id)
             .map(|s| s.title.clone())
-    }
-
-    /// Marks the search hit waiting in `reveal` and scrolls the conversation to it.
-    pub(super) fn reveal_hit(&mut self) -> Task<Message> {
-        // Kept until the conversation that holds it is loaded.
-        let conversation = &self.conversation;
-        let Some(index) = conversation
-            .reveal
-            .as_ref()
-            .and_then(|anchor| conversation.transcript.anchor(anchor))
-        else {
-            return Task::none();
-        };
-        self.conversation.reveal = None;
-        self.conversation.found_entry = Some(index);
-        let offset = self.conversation.transcript.offset_from_bottom(index);
-        iced::widget::operation::snap_to(
-            view::TRANSCRIPT,
-            iced::widget::operation::RelativeOffset {
-                x: None,
-                y: Some(offset),
-            },
-        )
     }
 }

@@ -1,21 +1,24 @@
-//! What the person does in the open conversation besides writing: fold a tool card or a model's
-//! reasoning, copy an answer or a code block, open a link (judged first: one whose text names
-//! another address than it goes to waits for the person), open an image over the window. It owns
-//! the open conversation's entries and their view state (`Transcript`, fed by the engine's events
-//! and the messages the composer sends), the search hit shown in it and the link waiting.
+//! The open conversation: its entries and their view state (`Transcript`, fed by the engine's
+//! events and the messages the composer sends), whether its turn runs, the search hit shown in it
+//! and the link waiting; and what the person does in it besides writing: fold a tool card or a
+//! model's reasoning, copy an answer or a code block, open a link (judged first: one whose text
+//! names another address than it goes to waits for the person), open an image over the window.
 
 use std::path::PathBuf;
 
-use aetheria_engine::api::{MessageId, ToolCallId};
-use iced::widget::{column, container, row, text};
+use aetheria_engine::api::{
+    Envelope, Event as EngineEvent, FinishReason, MessageId, SessionId, SubmissionId, ToolCallId,
+};
+use iced::widget::{column, container, row, scrollable, text};
 use iced::{Element, Fill, Task};
 
 use super::Message;
+use super::entry_view::{self, Look};
 use super::links;
-use super::transcript::Transcript;
-use super::view::btn;
+use super::transcript::{self, Transcript};
+use super::view::{TRANSCRIPT, btn, label};
 use crate::markdown::Link;
-use crate::theme::{self, ButtonKind, MONO, Palette};
+use crate::theme::{self, ButtonKind, HEADING, MONO, Palette};
 
 /// What the person does in the conversation.
 #[derive(Debug, Clone)]
@@ -45,26 +48,172 @@ pub enum Event {
     Open(String),
     /// Show this image over the window, or close the one shown.
     Enlarge(Option<PathBuf>),
-    /// Something to tell the person (a link that is refused).
+    /// Something to tell the person (a link that is refused, a retry, an answer cut).
     Notice(String),
+    /// Its turn finished with an answer (dictation may read it aloud); `cut`: at the model's
+    /// output limit.
+    AnswerEnded {
+        /// The model stopped at its output limit.
+        cut: bool,
+    },
 }
 
-/// The open conversation: its entries with their view state, the search hit shown in it, and
-/// the link waiting for the person to see where it goes.
+/// The open conversation: its entries with their view state, whether a turn of it runs, the
+/// search hit shown in it, and the link waiting for the person to see where it goes.
 #[derive(Default)]
 pub struct Conversation {
     /// The entries (the protocol's `Conversation`, kept by the engine's events) and how each is
     /// shown.
     pub transcript: Transcript,
+    /// A turn of it runs, or its message is on the way.
+    running: bool,
+    /// The message being sent: its failure (the session busy or gone) ends the wait for a turn.
+    sending: Option<SubmissionId>,
     /// The search hit to show once the conversation is loaded (a message or tool call id).
-    pub reveal: Option<String>,
+    reveal: Option<String>,
     /// The entry a search hit opened, marked.
-    pub found_entry: Option<usize>,
+    found_entry: Option<usize>,
     /// The link waiting: its address and why it waits.
     link: Option<(String, String)>,
 }
 
 impl Conversation {
+    /// The session shown (none: a new chat not sent yet).
+    #[must_use]
+    pub fn session(&self) -> Option<&SessionId> {
+        self.transcript.session()
+    }
+
+    /// Whether a turn of it runs (or its message is on the way).
+    #[must_use]
+    pub fn running(&self) -> bool {
+        self.running
+    }
+
+    /// Shows `session` (none: a new chat), empty until its `SessionLoaded` arrives.
+    pub fn open(&mut self, session: Option<SessionId>) {
+        self.transcript = Transcript::new(session);
+        self.running = false;
+        self.sending = None;
+        self.reveal = None;
+        self.found_entry = None;
+    }
+
+    /// Shows the person's message at once, as the turn of `session` it starts (a new chat follows
+    /// the session its message creates).
+    pub fn sending(
+        &mut self,
+        session: &SessionId,
+        text: &str,
+        attachments: &[PathBuf],
+        data_dir: Option<&std::path::Path>,
+    ) {
+        let names = transcript::attachment_names(attachments);
+        let images = transcript::picked_images(attachments);
+        self.running = true;
+        self.transcript.follow(session);
+        self.transcript.push_user(text, names, images);
+        self.transcript.show_images(data_dir);
+    }
+
+    /// The message was submitted as `submission` (none: it could not be, and no turn comes).
+    pub fn sent(&mut self, submission: Option<SubmissionId>) {
+        self.sending = submission;
+        if submission.is_none() {
+            self.running = false;
+        }
+    }
+
+    /// The person approved a waiting call: it shows as running.
+    pub fn approved(&mut self, call: &ToolCallId) {
+        self.transcript.approved(call);
+    }
+
+    /// Brings the search hit `anchor` into view once the conversation holding it is shown (after
+    /// `open`, which forgets a hit waiting).
+    pub fn reveal(&mut self, anchor: Option<String>) -> Task<Msg> {
+        self.reveal = anchor;
+        self.reveal_hit()
+    }
+
+    /// Follows one event of the engine: its session's entries, its turn starting and ending, and
+    /// the failure of its own message.
+    pub fn on_engine(&mut self, envelope: &Envelope) -> Option<Event> {
+        let event = &envelope.event;
+        // Events of other sessions change no entry (and a session opened follows it already,
+        // so its `SessionLoaded` fills it here).
+        self.transcript.apply(event);
+        let ours = |session: &SessionId| self.session() == Some(session);
+        match event {
+            EngineEvent::TurnStarted { session, .. } if ours(session) => {
+                self.running = true;
+                None
+            }
+            EngineEvent::TurnFinished {
+                session,
+                finish_reason,
+                ..
+            } if ours(session) => {
+                self.running = false;
+                self.sending = None;
+                Some(Event::AnswerEnded {
+                    cut: *finish_reason == FinishReason::Length,
+                })
+            }
+            EngineEvent::TurnFailed { session, .. } | EngineEvent::TurnCancelled { session }
+                if ours(session) =>
+            {
+                self.running = false;
+                self.sending = None;
+                None
+            }
+            EngineEvent::ProviderRetrying {
+                session,
+                attempt,
+                wait_secs,
+                reason,
+            } if ours(session) => Some(Event::Notice(format!(
+                "{reason} — retrying in {wait_secs} s (attempt {attempt} of 3)"
+            ))),
+            // Only the failure of the message being sent ends the wait for its turn.
+            EngineEvent::CommandFailed { submission, .. } if self.sending == Some(*submission) => {
+                self.sending = None;
+                self.running = false;
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// After a batch of events (a frame's worth, not per delta): what streamed is parsed, the
+    /// pictures that came are decoded, and a search hit waiting is brought into view.
+    pub fn after_batch(&mut self, pictures: bool, data_dir: Option<&std::path::Path>) -> Task<Msg> {
+        self.transcript.refresh();
+        if pictures {
+            self.transcript.show_images(data_dir);
+        }
+        self.reveal_hit()
+    }
+
+    /// Marks the search hit waiting and scrolls to it (kept until the conversation holding it is
+    /// loaded).
+    fn reveal_hit(&mut self) -> Task<Msg> {
+        let Some(index) = (self.reveal.as_ref()).and_then(|anchor| self.transcript.anchor(anchor))
+        else {
+            return Task::none();
+        };
+        self.reveal = None;
+        self.found_entry = Some(index);
+        let offset = self.transcript.offset_from_bottom(index);
+        iced::widget::operation::snap_to(
+            TRANSCRIPT,
+            iced::widget::operation::RelativeOffset {
+                x: None,
+                y: Some(offset),
+            },
+        )
+    }
+
     /// Handles a message.
     pub fn update(&mut self, msg: Msg) -> (Task<Msg>, Option<Event>) {
         let transcript = &mut self.transcript;
@@ -103,6 +252,56 @@ impl Conversation {
             Msg::Enlarge(path) => Some(Event::Enlarge(path)),
         };
         (Task::none(), event)
+    }
+
+    /// The entries, or a welcome when there are none (`configured`: a model provider is set).
+    pub(super) fn view<'a>(&'a self, look: &Look, configured: bool) -> Element<'a, Message> {
+        let p = look.p;
+        if self.transcript.entries().is_empty() {
+            let hint = if configured {
+                "Ask anything. Aetheria can read and write files in your workspace — it asks before changing anything."
+            } else {
+                "No model provider is configured yet. Add one to config.toml (see the README), then restart — or try `aetheria ask --base-url URL --model NAME` in a terminal."
+            };
+            return container(
+                column![
+                    text("What should we do?").font(HEADING).size(34),
+                    text(hint).size(16).color(p.muted),
+                ]
+                .spacing(12)
+                .max_width(620),
+            )
+            .height(Fill)
+            .center_y(Fill)
+            .into();
+        }
+        let mut list = column![].spacing(18).padding(iced::Padding {
+            right: 14.0,
+            bottom: 8.0,
+            ..Default::default()
+        });
+        for (i, (entry, view)) in self.transcript.rows().enumerate() {
+            let shown = entry_view::entry_view(look, entry, view);
+            // The search hit that opened this conversation is marked.
+            if self.found_entry == Some(i) {
+                list = list.push(
+                    column![
+                        container(label("FOUND").color(iced::Color::BLACK))
+                            .padding([2, 8])
+                            .style(move |_| theme::badge(&p, p.accent)),
+                        shown
+                    ]
+                    .spacing(4),
+                );
+            } else {
+                list = list.push(shown);
+            }
+        }
+        scrollable(list)
+            .id(TRANSCRIPT)
+            .anchor_bottom()
+            .height(Fill)
+            .into()
     }
 
     /// The link waiting, where it really goes and why it waits, with Open it and Cancel.

@@ -3,12 +3,11 @@
 //! take theirs first).
 
 use aetheria_engine::api::{
-    Command, Event, FinishReason, SandboxCommand, SessionCommand, SettingsCommand, ToolsCommand,
+    Command, Envelope, Event, SandboxCommand, SessionCommand, SettingsCommand, ToolsCommand,
 };
 use iced::Task;
 
-use super::transcript::Transcript;
-use super::{App, Message, Status, jobs, panel};
+use super::{App, Message, Screen, jobs, panel};
 use crate::engine_bridge::BridgeEvent;
 
 impl App {
@@ -22,7 +21,7 @@ impl App {
                 workspace,
             } => {
                 self.engine = Some(handle);
-                self.status = Status::Ready;
+                self.screen = Screen::Main;
                 self.provider = provider;
                 self.workspace = workspace;
                 // The list, and the open conversation after a reconnection.
@@ -48,6 +47,9 @@ impl App {
                     _ => false,
                 });
                 for envelope in events {
+                    if let Some(event) = self.conversation.on_engine(&envelope) {
+                        tasks.push(self.conversation_event(event));
+                    }
                     self.panel.schedules.on_engine(&envelope);
                     self.approvals.on_engine(&envelope);
                     if self.sidebar.on_engine(&envelope) {
@@ -65,27 +67,19 @@ impl App {
                     }
                     match self.header.on_engine(&envelope, self.data_dir.as_deref()) {
                         Some(task) => tasks.push(task.map(Message::Header)),
-                        None => self.engine_event(envelope.event),
+                        None => self.app_event(envelope.event),
                     }
                 }
-                // Once per batch (a frame's worth of events), not per delta.
-                self.conversation.transcript.refresh();
-                if pictures {
-                    self.conversation
-                        .transcript
-                        .show_images(self.data_dir.as_deref());
-                }
-                if self.conversation.reveal.is_some()
-                    && !self.conversation.transcript.entries().is_empty()
-                {
-                    tasks.push(self.reveal_hit());
-                }
+                let shown = self
+                    .conversation
+                    .after_batch(pictures, self.data_dir.as_deref());
+                tasks.push(shown.map(Message::Conversation));
                 return Task::batch(tasks);
             }
-            BridgeEvent::Failed(reason) => self.status = Status::Failed(reason),
+            BridgeEvent::Failed(reason) => self.screen = Screen::Failed(reason),
             BridgeEvent::Reconnecting(reason) => {
                 self.engine = None;
-                self.status = Status::Connecting;
+                self.screen = Screen::Starting;
                 self.notice = Some(reason);
             }
             BridgeEvent::Stopped => {
@@ -93,18 +87,27 @@ impl App {
                 if self.closing {
                     return iced::exit();
                 }
-                self.status =
-                    Status::Failed("The engine stopped. Restart Aetheria to continue.".into());
+                self.screen =
+                    Screen::Failed("The engine stopped. Restart Aetheria to continue.".into());
             }
         }
         Task::none()
     }
 
-    /// Applies one engine event to the window's state.
+    /// Applies one engine event that answers no submission of the window (a test's).
     pub fn engine_event(&mut self, event: Event) {
-        // The open conversation takes its session's events (and tools called directly); a
-        // session opened follows that session already, so its `SessionLoaded` fills it here.
-        self.conversation.transcript.apply(&event);
+        let envelope = Envelope {
+            submission: None,
+            event,
+        };
+        if let Some(event) = self.conversation.on_engine(&envelope) {
+            let _ = self.conversation_event(event);
+        }
+        self.app_event(envelope.event);
+    }
+
+    /// Applies one engine event to what the window keeps beyond its components.
+    fn app_event(&mut self, event: Event) {
         if let Event::Settings { settings } | Event::SettingsSaved { settings } = &event {
             self.known_settings = Some(settings.clone());
             self.voice_settings(settings);
@@ -141,11 +144,10 @@ impl App {
                 self.sessions = sessions;
                 // Reopen the session that was open when the window last closed.
                 if let Some(session) = self.restore.take()
-                    && self.current.is_none()
+                    && self.current().is_none()
                     && self.sessions.iter().any(|s| s.id == session)
                 {
-                    self.current = Some(session.clone());
-                    self.conversation.transcript = Transcript::new(Some(session.clone()));
+                    self.conversation.open(Some(session.clone()));
                     self.submit(Command::Session(SessionCommand::Load { session }));
                 }
             }
@@ -160,12 +162,8 @@ impl App {
             Event::SessionDeleted { session } => {
                 self.sessions.retain(|s| s.id != session);
                 if self.is_current(&session) {
-                    self.current = None;
-                    self.conversation.transcript = Transcript::default();
+                    self.conversation.open(None);
                 }
-            }
-            Event::TurnStarted { session, .. } if self.is_current(&session) => {
-                self.running = true;
             }
             // A tool may have changed the workspace: list what is shown again.
             Event::ToolCallFinished { status, .. }
@@ -197,41 +195,8 @@ impl App {
             Event::FileList { path, entries } => {
                 self.panel.files.listed.insert(path, entries);
             }
-            Event::TurnFinished {
-                session,
-                finish_reason,
-                ..
-            } if self.is_current(&session) => {
-                self.running = false;
-                self.answer_ended();
-                if finish_reason == FinishReason::Length {
-                    self.notice =
-                        Some("The answer was cut: the model reached its output limit.".into());
-                }
-            }
-            Event::ProviderRetrying {
-                session,
-                attempt,
-                wait_secs,
-                reason,
-            } if self.is_current(&session) => {
-                self.notice = Some(format!(
-                    "{reason} — retrying in {wait_secs} s (attempt {attempt} of 3)"
-                ));
-            }
-
-            Event::TurnFailed { session, .. } | Event::TurnCancelled { session }
-                if self.is_current(&session) =>
-            {
-                self.running = false;
-            }
             Event::CommandFailed { submission, error } => {
                 self.dictation.failed(submission);
-                // Only the failure of the message being sent ends the wait for its turn.
-                if self.sending == Some(submission) {
-                    self.sending = None;
-                    self.running = false;
-                }
                 // The settings screen shows the failures of what it sent; any other goes to the
                 // notice line, open screen or not.
                 match self
@@ -259,9 +224,8 @@ impl App {
     /// Reads the sessions and the open conversation again from the engine.
     pub(crate) fn reload(&mut self) {
         self.submit(Command::Session(SessionCommand::List));
-        if let Some(session) = self.current.clone() {
-            self.conversation.transcript = Transcript::new(Some(session.clone()));
-            self.running = false;
+        if let Some(session) = self.current().cloned() {
+            self.conversation.open(Some(session.clone()));
             self.submit(Command::Session(SessionCommand::Load { session }));
         }
     }

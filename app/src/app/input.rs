@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use aetheria_engine::api::Decision;
 
-use super::Message;
+use super::{Action, Message};
 
 /// SIGTERM (logout, `kill`) and SIGHUP close the window like its close button: the engine stops,
 /// sandboxes are removed and the database is closed before the process exits.
@@ -63,9 +63,9 @@ pub(super) fn shortcut(
                 scope: None,
             }))
         }
-        Key::Named(Named::Escape) => Some(Message::Escape),
+        Key::Named(Named::Escape) => Some(Message::Do(Action::Escape)),
         Key::Named(Named::Tab) if !asking && !modifiers.command() && !modifiers.alt() => {
-            Some(Message::MoveFocus(!modifiers.shift()))
+            Some(Message::Do(Action::MoveFocus(!modifiers.shift())))
         }
         Key::Named(Named::ArrowUp) if !asking && modifiers.is_empty() => {
             Some(Message::Sidebar(super::sidebar::Msg::Move(-1)))
@@ -74,14 +74,14 @@ pub(super) fn shortcut(
             Some(Message::Sidebar(super::sidebar::Msg::Move(1)))
         }
         Key::Character(c) if modifiers.command() => match c.to_ascii_lowercase().as_str() {
-            "n" if !modifiers.shift() => Some(Message::NewChat),
+            "n" if !modifiers.shift() => Some(Message::Do(Action::NewChat)),
             "k" if !modifiers.shift() => Some(Message::Sidebar(super::sidebar::Msg::Focus)),
             "c" if modifiers.shift() => Some(Message::Conversation(
                 super::conversation::Msg::CopyLastAnswer,
             )),
-            "," => Some(Message::OpenSettings),
-            "d" if modifiers.shift() => Some(Message::ToggleTheme),
-            "p" if modifiers.shift() && !asking => Some(Message::OpenPalette),
+            "," => Some(Message::Do(Action::OpenSettings)),
+            "d" if modifiers.shift() => Some(Message::Do(Action::ToggleTheme)),
+            "p" if modifiers.shift() && !asking => Some(Message::Do(Action::OpenPalette)),
             _ => None,
         },
         _ => None,
@@ -116,14 +116,17 @@ mod tests {
         let key = |k: &str| Key::Character(k.into());
         let named = Key::Named;
         let got = |k: Key, m, asking| shortcut(&k, m, asking, false);
-        assert!(matches!(got(key("n"), ctrl, false), Some(Message::NewChat)));
+        assert!(matches!(
+            got(key("n"), ctrl, false),
+            Some(Message::Do(Action::NewChat))
+        ));
         assert!(matches!(
             got(key("k"), ctrl, false),
             Some(Message::Sidebar(Sidebar::Focus))
         ));
         assert!(matches!(
             got(key(","), ctrl, false),
-            Some(Message::OpenSettings)
+            Some(Message::Do(Action::OpenSettings))
         ));
         assert!(matches!(
             got(key("C"), ctrl_shift, false),
@@ -133,11 +136,11 @@ mod tests {
         ));
         assert!(matches!(
             got(key("P"), ctrl_shift, false),
-            Some(Message::OpenPalette)
+            Some(Message::Do(Action::OpenPalette))
         ));
         assert!(matches!(
             got(named(Named::Escape), none, false),
-            Some(Message::Escape)
+            Some(Message::Do(Action::Escape))
         ));
         assert!(matches!(
             got(named(Named::Escape), none, true),
@@ -161,11 +164,11 @@ mod tests {
         ));
         assert!(matches!(
             got(named(Named::Tab), none, false),
-            Some(Message::MoveFocus(true))
+            Some(Message::Do(Action::MoveFocus(true)))
         ));
         assert!(matches!(
             got(named(Named::Tab), Modifiers::SHIFT, false),
-            Some(Message::MoveFocus(false))
+            Some(Message::Do(Action::MoveFocus(false)))
         ));
         // While an approval waits, Tab does not move the cursor away from it; Alt+Tab is the
         // system's.
@@ -183,7 +186,10 @@ mod tests {
             palette(Named::ArrowUp),
             Some(Message::Palette(PaletteMsg::Move(-1)))
         ));
-        assert!(matches!(palette(Named::Escape), Some(Message::Escape)));
+        assert!(matches!(
+            palette(Named::Escape),
+            Some(Message::Do(Action::Escape))
+        ));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use aetheria_engine::jobs::{JobKind, JobRecord, JobState};
 use iced::widget::{button, column, container, row, text};
 use iced::{Element, Fill};
 
-use super::Message;
+use super::{Action, Message};
 use crate::theme::{self, BOLD, ButtonKind, Palette};
 
 /// What the composer's message becomes when it is sent to the background instead of the chat.
@@ -179,7 +179,7 @@ pub fn view<'a>(
                 button(text("Open").font(BOLD).size(11))
                     .padding([2, 6])
                     .style(theme::button(p, ButtonKind::Secondary))
-                    .on_press(Message::OpenSession(session)),
+                    .on_press(Message::Do(Action::OpenSession(session))),
             );
         }
         if !job.state.is_final() {

@@ -4,12 +4,12 @@
 use iced::widget::{button, column, container, row, scrollable, text, text_input};
 use iced::{Element, Fill};
 
-use super::Message;
 use super::composer::Msg as ComposerMsg;
 use super::export::ExportMsg;
 use super::header::Msg as HeaderMsg;
 use super::panel::Tab;
 use super::sidebar::Msg as SidebarMsg;
+use super::{Action, Message};
 use crate::export::Format;
 use crate::theme::{self, BOLD, ButtonKind, HEADING, MONO, Palette};
 
@@ -17,127 +17,127 @@ use crate::theme::{self, BOLD, ButtonKind, HEADING, MONO, Palette};
 pub const INPUT: &str = "palette-input";
 
 /// One action: its name, its shortcut (none: only here), and what it does.
-struct Action {
+struct Choice {
     name: &'static str,
     keys: &'static str,
     message: fn() -> Message,
 }
 
-const ACTIONS: &[Action] = &[
-    Action {
+const ACTIONS: &[Choice] = &[
+    Choice {
         name: "New chat",
         keys: "Ctrl+N",
-        message: || Message::NewChat,
+        message: || Message::Do(Action::NewChat),
     },
-    Action {
+    Choice {
         name: "Search conversations",
         keys: "Ctrl+K",
         message: || Message::Sidebar(SidebarMsg::Focus),
     },
-    Action {
+    Choice {
         name: "Previous conversation",
         keys: "↑",
         message: || Message::Sidebar(SidebarMsg::Move(-1)),
     },
-    Action {
+    Choice {
         name: "Next conversation",
         keys: "↓",
         message: || Message::Sidebar(SidebarMsg::Move(1)),
     },
-    Action {
+    Choice {
         name: "Next field",
         keys: "Tab",
-        message: || Message::MoveFocus(true),
+        message: || Message::Do(Action::MoveFocus(true)),
     },
-    Action {
+    Choice {
         name: "Previous field",
         keys: "Shift+Tab",
-        message: || Message::MoveFocus(false),
+        message: || Message::Do(Action::MoveFocus(false)),
     },
-    Action {
+    Choice {
         name: "Run the message in the background",
         keys: "",
         message: || Message::Composer(ComposerMsg::Background(super::jobs::Background::Prompt)),
     },
-    Action {
+    Choice {
         name: "Research the message in the background",
         keys: "",
         message: || Message::Composer(ComposerMsg::Background(super::jobs::Background::Research)),
     },
-    Action {
+    Choice {
         name: "Run the message as a Python job (sandbox)",
         keys: "",
         message: || Message::Composer(ComposerMsg::Background(super::jobs::Background::Python)),
     },
-    Action {
+    Choice {
         name: "Attach files",
         keys: "",
         message: || Message::Composer(ComposerMsg::Attach),
     },
-    Action {
+    Choice {
         name: "Paste files or an image from the clipboard",
         keys: "Ctrl+V",
         message: || Message::Composer(ComposerMsg::Paste),
     },
-    Action {
+    Choice {
         name: "Copy the last answer",
         keys: "Ctrl+Shift+C",
         message: || Message::Conversation(super::conversation::Msg::CopyLastAnswer),
     },
-    Action {
+    Choice {
         name: "Stop the answer",
         keys: "Esc",
-        message: || Message::Stop,
+        message: || Message::Do(Action::Stop),
     },
-    Action {
+    Choice {
         name: "Rename this conversation",
         keys: "",
         message: || Message::Header(HeaderMsg::StartRename),
     },
-    Action {
+    Choice {
         name: "Delete this conversation",
         keys: "",
         message: || Message::Header(HeaderMsg::AskDelete),
     },
-    Action {
+    Choice {
         name: "Export this conversation as Markdown",
         keys: "",
         message: || Message::Header(HeaderMsg::Export(ExportMsg::Choose(Format::Md))),
     },
-    Action {
+    Choice {
         name: "Export this conversation as HTML",
         keys: "",
         message: || Message::Header(HeaderMsg::Export(ExportMsg::Choose(Format::Html))),
     },
-    Action {
+    Choice {
         name: "Show activity",
         keys: "",
         message: || Message::Panel(super::panel::Msg::Show(Tab::Activity)),
     },
-    Action {
+    Choice {
         name: "Show files",
         keys: "",
         message: || Message::Panel(super::panel::Msg::Show(Tab::Files)),
     },
-    Action {
+    Choice {
         name: "Show the sandbox",
         keys: "",
         message: || Message::Panel(super::panel::Msg::Show(Tab::Sandbox)),
     },
-    Action {
+    Choice {
         name: "Show jobs and schedules",
         keys: "",
         message: || Message::Panel(super::panel::Msg::Show(Tab::Jobs)),
     },
-    Action {
+    Choice {
         name: "Settings",
         keys: "Ctrl+,",
-        message: || Message::OpenSettings,
+        message: || Message::Do(Action::OpenSettings),
     },
-    Action {
+    Choice {
         name: "Switch light / God Mode",
         keys: "Ctrl+Shift+D",
-        message: || Message::ToggleTheme,
+        message: || Message::Do(Action::ToggleTheme),
     },
 ];
 
@@ -163,7 +163,7 @@ pub struct CommandPalette {
 
 impl CommandPalette {
     /// The actions whose names hold every word typed, in their order.
-    fn shown(&self) -> Vec<&'static Action> {
+    fn shown(&self) -> Vec<&'static Choice> {
         let words: Vec<String> = self
             .query
             .split_whitespace()

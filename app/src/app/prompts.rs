@@ -5,9 +5,9 @@ use aetheria_engine::api::{Decision, Effect, ScopeKind};
 use iced::widget::{Space, button, column, container, row, scrollable, text};
 use iced::{Element, Fill, Length, Shrink};
 
-use super::Message;
 use super::approvals::Approval;
 use super::view::{btn, cut, label};
+use super::{Action, Message};
 use crate::theme::{self, ButtonKind, HEADING, MONO, Palette};
 
 pub(super) fn delete_prompt<'a>(p: Palette, title: Option<String>) -> Element<'a, Message> {
@@ -21,9 +21,10 @@ pub(super) fn delete_prompt<'a>(p: Palette, title: Option<String>) -> Element<'a
             ))
             .size(16),
             row![
-                btn(p, ButtonKind::Danger, "Delete for good").on_press(Message::ConfirmDelete),
+                btn(p, ButtonKind::Danger, "Delete for good")
+                    .on_press(Message::Do(Action::ConfirmDelete)),
                 Space::new().width(Fill),
-                btn(p, ButtonKind::Secondary, "Keep it").on_press(Message::Escape),
+                btn(p, ButtonKind::Secondary, "Keep it").on_press(Message::Do(Action::Escape)),
             ]
             .spacing(12),
         ]

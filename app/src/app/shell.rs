@@ -4,7 +4,7 @@
 
 use iced::{Subscription, Theme};
 
-use super::{App, Message, engine_bridge, input, voice, window_state};
+use super::{App, Message, Window, engine_bridge, input, voice, window_state};
 use crate::theme::Palette;
 
 impl App {
@@ -35,7 +35,7 @@ impl App {
     }
 
     pub(super) fn title(&self) -> String {
-        let session = self.current.as_ref().and_then(|id| self.session_title(id));
+        let session = self.current().and_then(|id| self.session_title(id));
         match session {
             Some(title) => format!("{title} — Aetheria"),
             None => "Aetheria".into(),
@@ -80,18 +80,23 @@ impl App {
             iced::Event::Keyboard(iced::keyboard::Event::KeyPressed {
                 key: iced::keyboard::Key::Named(iced::keyboard::key::Named::Escape),
                 ..
-            }) if status == iced::event::Status::Captured => Some(Message::EscapeInField),
+            }) if status == iced::event::Status::Captured => {
+                Some(Message::Window(Window::EscapeInField))
+            }
             _ => None,
         });
-        let resized = iced::window::resize_events().map(|(_, size)| Message::Resized(size));
-        let close = iced::window::close_requests().map(|_| Message::CloseRequested);
+        let resized =
+            iced::window::resize_events().map(|(_, size)| Message::Window(Window::Resized(size)));
+        let close = iced::window::close_requests().map(|_| Message::Window(Window::CloseRequested));
         // Spinners move only while a turn runs, so an idle window does not redraw.
-        let ticks = if self.running {
-            iced::time::every(std::time::Duration::from_millis(120)).map(|_| Message::Tick)
+        let ticks = if self.conversation.running() {
+            iced::time::every(std::time::Duration::from_millis(120))
+                .map(|_| Message::Window(Window::Tick))
         } else {
             Subscription::none()
         };
-        let terminate = Subscription::run(input::termination).map(|()| Message::CloseRequested);
+        let terminate =
+            Subscription::run(input::termination).map(|()| Message::Window(Window::CloseRequested));
         let talk = voice::subscription(&self.dictation.hotkey);
         Subscription::batch([bridge, keys, drops, resized, close, terminate, ticks, talk])
     }
@@ -104,7 +109,7 @@ impl App {
     /// Opens a web address with the system's browser (the address was judged by `links`, or is
     /// a sign-in page the engine checked).
     pub(super) fn open_link(&mut self, url: &str) {
-        match &mut self.browser {
+        match &mut self.desktop.browser {
             Browser::System => {
                 if let Err(e) = open::that_detached(url) {
                     self.notice = Some(format!("Cannot open {url}: {e}"));
@@ -116,15 +121,33 @@ impl App {
 
     /// From now on pages are noted instead of opened (tests read them with `opened_pages`).
     pub fn record_browser(&mut self) {
-        self.browser = Browser::Recorded(Vec::new());
+        self.desktop.browser = Browser::Recorded(Vec::new());
     }
 
     /// The pages opened since `record_browser`.
     #[must_use]
     pub fn opened_pages(&self) -> &[String] {
-        match &self.browser {
+        match &self.desktop.browser {
             Browser::System => &[],
             Browser::Recorded(pages) => pages,
+        }
+    }
+}
+
+/// What the window uses of the desktop it runs on.
+pub(super) struct Desktop {
+    /// Where web pages open: the system's browser, or a list a test reads.
+    pub(super) browser: Browser,
+    /// The login service Settings → Background switches.
+    pub(super) login_service:
+        std::sync::Arc<Result<crate::service::Service, crate::service::ServiceError>>,
+}
+
+impl Default for Desktop {
+    fn default() -> Self {
+        Self {
+            browser: Browser::System,
+            login_service: std::sync::Arc::new(crate::service::Service::of_this_program()),
         }
     }
 }

@@ -9,8 +9,8 @@ use aetheria_engine::api::{
 use iced::widget::{button, column, container, scrollable, text, text_input};
 use iced::{Element, Fill, Length, Task};
 
-use super::Message;
 use super::view::{SEARCH, btn, cut, label};
+use super::{Action, Message};
 use crate::theme::{self, BOLD, ButtonKind, HEADING, Mode, Palette};
 
 /// What the sidebar does.
@@ -174,10 +174,10 @@ impl Sidebar {
             .height(Fill),
             btn(p, ButtonKind::Secondary, "Settings")
                 .width(Fill)
-                .on_press(Message::OpenSettings),
+                .on_press(Message::Do(Action::OpenSettings)),
             btn(p, ButtonKind::Secondary, theme_caption)
                 .width(Fill)
-                .on_press(Message::ToggleTheme),
+                .on_press(Message::Do(Action::ToggleTheme)),
         ]
         .spacing(14)
         .padding(18);

@@ -129,6 +129,12 @@ impl Transcript {
         self.conversation.anchor(id)
     }
 
+    /// The session it follows (none: a new chat not sent yet).
+    #[must_use]
+    pub fn session(&self) -> Option<&SessionId> {
+        self.conversation.session.as_ref()
+    }
+
     /// Follows `session` from now on, when it followed none (a new chat's first message).
     pub fn follow(&mut self, session: &SessionId) {
         if self.conversation.session.is_none() {

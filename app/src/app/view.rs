@@ -1,10 +1,10 @@
 //! Drawing the window: sessions sidebar, conversation, composer, and the approval prompt over them.
 
-use iced::widget::{button, center, column, container, opaque, row, scrollable, stack, text};
+use iced::widget::{button, center, column, container, opaque, row, stack, text};
 use iced::{Element, Fill};
 
 use super::prompts::delete_prompt;
-use super::{App, Message, Status};
+use super::{Action, App, Message, Screen};
 use crate::theme::{self, BOLD, ButtonKind, HEADING, Palette};
 
 /// The composer's widget id (tests and focus commands find it by this).
@@ -43,9 +43,9 @@ impl App {
     /// The whole window.
     pub fn view(&self) -> Element<'_, Message> {
         let p = self.palette();
-        let body: Element<'_, Message> = match &self.status {
-            Status::Connecting => center(text("Starting Aetheria…").font(BOLD).size(20)).into(),
-            Status::Failed(reason) => center(
+        let body: Element<'_, Message> = match &self.screen {
+            Screen::Starting => center(text("Starting Aetheria…").font(BOLD).size(20)).into(),
+            Screen::Failed(reason) => center(
                 container(
                     column![
                         text("Aetheria could not start").font(HEADING).size(26),
@@ -58,7 +58,7 @@ impl App {
                 .style(move |_| theme::block(&p, p.danger)),
             )
             .into(),
-            Status::Ready => row![self.sidebar(p), self.main(p), self.panel(p)].into(),
+            Screen::Main => row![self.sidebar(p), self.main(p), self.panel(p)].into(),
         };
         let window = container(body)
             .width(Fill)
@@ -101,13 +101,12 @@ impl App {
 
     fn sidebar(&self, p: Palette) -> Element<'_, Message> {
         self.sidebar
-            .view(p, self.mode, &self.sessions, self.current.as_ref())
+            .view(p, self.mode, &self.sessions, self.current())
     }
 
     fn main(&self, p: Palette) -> Element<'_, Message> {
         let title = self
-            .current
-            .as_ref()
+            .current()
             .and_then(|id| self.sessions.iter().find(|s| &s.id == id))
             .map_or("New chat", |s| s.title.as_str());
         let model = self.provider.as_deref().unwrap_or("no provider");
@@ -119,7 +118,7 @@ impl App {
         let header = self.header.view(
             p,
             super::header::Look {
-                current: self.current.as_ref(),
+                current: self.current(),
                 title,
                 model,
                 workspace,
@@ -132,7 +131,8 @@ impl App {
                 container(
                     row![
                         text(notice.as_str()).size(14).width(Fill),
-                        btn(p, ButtonKind::Secondary, "Dismiss").on_press(Message::DismissNotice),
+                        btn(p, ButtonKind::Secondary, "Dismiss")
+                            .on_press(Message::Do(Action::DismissNotice)),
                     ]
                     .spacing(10)
                     .align_y(iced::Center),
@@ -150,65 +150,21 @@ impl App {
     }
 
     fn conversation(&self, p: Palette) -> Element<'_, Message> {
-        if self.conversation.transcript.entries().is_empty() {
-            let hint = if self.provider.is_none() {
-                "No model provider is configured yet. Add one to config.toml (see the README), then restart — or try `aetheria ask --base-url URL --model NAME` in a terminal."
-            } else {
-                "Ask anything. Aetheria can read and write files in your workspace — it asks before changing anything."
-            };
-            return container(
-                column![
-                    text("What should we do?").font(HEADING).size(34),
-                    text(hint).size(16).color(p.muted),
-                ]
-                .spacing(12)
-                .max_width(620),
-            )
-            .height(Fill)
-            .center_y(Fill)
-            .into();
-        }
-        let mut list = column![].spacing(18).padding(iced::Padding {
-            right: 14.0,
-            bottom: 8.0,
-            ..Default::default()
-        });
         let look = super::entry_view::Look {
             p,
-            running: self.running,
+            running: self.conversation.running(),
             font_size: self.font_size,
             tick: self.tick,
             answer_in_chat: self.approvals.in_chat(),
         };
-        for (i, (entry, view)) in self.conversation.transcript.rows().enumerate() {
-            let shown = super::entry_view::entry_view(&look, entry, view);
-            // The search hit that opened this conversation is marked.
-            if self.conversation.found_entry == Some(i) {
-                list = list.push(
-                    column![
-                        container(label("FOUND").color(iced::Color::BLACK))
-                            .padding([2, 8])
-                            .style(move |_| theme::badge(&p, p.accent)),
-                        shown
-                    ]
-                    .spacing(4),
-                );
-            } else {
-                list = list.push(shown);
-            }
-        }
-        scrollable(list)
-            .id(TRANSCRIPT)
-            .anchor_bottom()
-            .height(Fill)
-            .into()
+        self.conversation.view(&look, self.provider.is_some())
     }
 
     fn composer(&self, p: Palette) -> Element<'_, Message> {
         let banner = self.approvals.banner(p);
         let look = super::composer::Look {
             engine: self.engine.is_some(),
-            running: self.running,
+            running: self.conversation.running(),
             asking: self.prompting(),
             hotkey: self.dictation.hotkey.clone(),
             choices: self.model_choices(),

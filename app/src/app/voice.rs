@@ -234,7 +234,7 @@ impl App {
                     return;
                 }
                 self.insert_dictated(&transcript.text);
-                if transcript.auto_send && !self.running {
+                if transcript.auto_send && !self.conversation.running() {
                     // Sending answers at once (no task to run).
                     let _ = self.composer_message(super::composer::Msg::Send);
                 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use aetheria_app::app::{App, COMPOSER, Message};
+use aetheria_app::app::{Action, App, COMPOSER, Message, Window};
 use aetheria_app::engine_bridge::BridgeEvent;
 use aetheria_engine::api::Event;
 use aetheria_engine::config::{Config, ProviderConfig, Wire};
@@ -641,8 +641,10 @@ async fn the_last_session_theme_and_size_come_back_on_start() {
         matches!(e, Event::TurnFinished { .. })
     })
     .await;
-    let _ = app.update(Message::ToggleTheme);
-    let _ = app.update(Message::Resized(iced::Size::new(1000.0, 700.0)));
+    let _ = app.update(Message::Do(Action::ToggleTheme));
+    let _ = app.update(Message::Window(Window::Resized(iced::Size::new(
+        1000.0, 700.0,
+    ))));
     let saved = WindowState::load(&state_dir);
     assert!(saved.dark);
     assert_eq!((saved.width, saved.height), (1000.0, 700.0));
@@ -664,7 +666,7 @@ async fn the_last_session_theme_and_size_come_back_on_start() {
     assert!(shows(&app, "Remembered answer."));
 
     // Closing the window stops the engine; its database is closed and free for the next start.
-    let _ = app.update(Message::CloseRequested);
+    let _ = app.update(Message::Window(Window::CloseRequested));
     tokio::time::timeout(Duration::from_secs(60), async {
         while events.recv().await.is_some() {}
     })
@@ -714,7 +716,7 @@ async fn main_screen_snapshots_in_both_themes() {
     app.engine_event(Event::SessionList {
         sessions: vec![session.clone()],
     });
-    let _ = app.update(Message::OpenSession(session.id.clone()));
+    let _ = app.update(Message::Do(Action::OpenSession(session.id.clone())));
     app.engine_event(Event::SessionLoaded {
         session,
         messages: vec![
@@ -737,7 +739,7 @@ async fn main_screen_snapshots_in_both_themes() {
     let snapshots = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/snapshots");
     for (name, toggle) in [("main-light", false), ("main-dark", true)] {
         if toggle {
-            let _ = app.update(Message::ToggleTheme);
+            let _ = app.update(Message::Do(Action::ToggleTheme));
         }
         let mut ui = iced_test::Simulator::with_settings(settings.clone(), app.view());
         let snapshot = ui.snapshot(&app.theme()).unwrap();

@@ -6,8 +6,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use aetheria_app::app::Message;
 use aetheria_app::app::settings::{self, accounts};
+use aetheria_app::app::{Action, Message};
 use aetheria_engine::api::{AccountService, Event};
 use aetheria_engine::config::{Config, GithubConfig, VercelConfig};
 use axum::Router;
@@ -73,7 +73,7 @@ async fn sign_in_to_github_and_vercel_from_the_window() {
     // Google Drive has no client id: its sign-in cannot start.
     let (mut app, mut events) = super::gui::window_on(config).await;
     app.record_browser();
-    let _ = app.update(Message::OpenSettings);
+    let _ = app.update(Message::Do(Action::OpenSettings));
     let _ = app.update(Message::Settings(aetheria_app::app::settings::Msg::Page(
         aetheria_app::app::settings::Page::Accounts,
     )));

@@ -3,7 +3,7 @@
 //! opens over the window and closes with Esc; a stored message naming a file outside the kept
 //! images, or a kept file that is no image, shows none and crashes nothing.
 
-use aetheria_app::app::{App, Message};
+use aetheria_app::app::{Action, App, Message};
 use aetheria_app::engine_bridge::BridgeEvent;
 use aetheria_engine::api::{
     Envelope, Event, MessageId, MessageRecord, MessageStatus, Role, SessionId, SessionSummary,
@@ -96,13 +96,13 @@ async fn an_attached_image_shows_in_the_message_and_opens_over_the_window() {
     click(&mut app, "image 1");
     assert!(shows(&app, "Close image"));
     assert!(shows(&app, "dot.png"), "the picked file's name under it");
-    let _ = app.update(Message::Escape);
+    let _ = app.update(Message::Do(Action::Escape));
     assert!(!shows(&app, "Close image"));
 
     // Opened again, the message's image is the engine's kept copy.
-    let _ = app.update(Message::NewChat);
+    let _ = app.update(Message::Do(Action::NewChat));
     assert!(!shows(&app, "image 1"));
-    let _ = app.update(Message::OpenSession(session));
+    let _ = app.update(Message::Do(Action::OpenSession(session)));
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::SessionLoaded { .. })
     })
@@ -150,7 +150,7 @@ async fn a_stored_message_naming_a_host_file_shows_no_image() {
     let (mut app, _events) = super::gui::window_on(config).await;
     app.use_data_dir(data);
     let session = SessionId::new();
-    let _ = app.update(Message::OpenSession(session.clone()));
+    let _ = app.update(Message::Do(Action::OpenSession(session.clone())));
     // What a shared database could hand the window: a message whose image is a host file.
     let forged = MessageRecord {
         id: MessageId::new(),
@@ -232,11 +232,11 @@ async fn a_tool_s_picture_shows_on_its_card() {
         .unwrap()
         .file_name();
     assert!(shows(&app, &kept.to_string_lossy()), "the kept copy opens");
-    let _ = app.update(Message::Escape);
+    let _ = app.update(Message::Do(Action::Escape));
 
-    let _ = app.update(Message::NewChat);
+    let _ = app.update(Message::Do(Action::NewChat));
     assert!(!shows(&app, "image 1"));
-    let _ = app.update(Message::OpenSession(session));
+    let _ = app.update(Message::Do(Action::OpenSession(session)));
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::SessionLoaded { .. })
     })

@@ -2,8 +2,8 @@
 //! the engine's test fixtures): added from its command line with no terminal, saved, started,
 //! its tools listed; a bad entry refused with a reason; turned off and removed.
 
-use aetheria_app::app::Message;
 use aetheria_app::app::settings::{self, mcp_add, mcp_try};
+use aetheria_app::app::{Action, Message};
 use aetheria_app::engine_bridge::BridgeEvent;
 use aetheria_engine::api::{Event, McpState};
 use aetheria_engine::config::Config;
@@ -35,7 +35,7 @@ async fn settings_add_an_mcp_server_from_its_command_line_and_list_its_tools() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::new(dir.path().join("config"), dir.path().join("data"));
     let (mut app, mut events) = super::gui::window_on(config).await;
-    let _ = app.update(Message::OpenSettings);
+    let _ = app.update(Message::Do(Action::OpenSettings));
     let _ = app.update(Message::Settings(aetheria_app::app::settings::Msg::Page(
         aetheria_app::app::settings::Page::Mcp,
     )));
@@ -78,7 +78,7 @@ async fn settings_add_an_mcp_server_from_its_command_line_and_list_its_tools() {
     assert_eq!(server.env["NOTES_GREETING"], "hello there");
 
     // Opened again, the server runs and its tools are listed.
-    let _ = app.update(Message::OpenSettings);
+    let _ = app.update(Message::Do(Action::OpenSettings));
     let _ = app.update(Message::Settings(aetheria_app::app::settings::Msg::Page(
         aetheria_app::app::settings::Page::Mcp,
     )));
@@ -208,7 +208,7 @@ async fn settings_add_an_mcp_server_from_its_command_line_and_list_its_tools() {
     let server = &saved.mcp_servers["notes"];
     assert_eq!(server.env["NOTES_GREETING"], "hi again");
     assert_eq!(server.args, [script, "stdio"], "the rest is as it was");
-    let _ = app.update(Message::OpenSettings);
+    let _ = app.update(Message::Do(Action::OpenSettings));
     let _ = app.update(Message::Settings(aetheria_app::app::settings::Msg::Page(
         aetheria_app::app::settings::Page::Mcp,
     )));

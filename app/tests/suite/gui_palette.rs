@@ -1,7 +1,7 @@
 //! The command palette: Ctrl+Shift+P lists every action with its shortcut; typed words narrow it;
 //! Enter runs the chosen one and closes it; Esc closes it without running anything.
 
-use aetheria_app::app::{Message, palette};
+use aetheria_app::app::{Action, Message, palette};
 use aetheria_app::theme::Mode;
 use aetheria_engine::config::Config;
 use iced::keyboard::{Key, key::Named};
@@ -15,7 +15,7 @@ async fn the_palette_finds_an_action_by_its_words_and_runs_it() {
     let dir = tempfile::tempdir().unwrap();
     let config = Config::new(dir.path().join("config"), dir.path().join("data"));
     let (mut app, _events) = super::gui::window_on(config).await;
-    let _ = app.update(Message::OpenPalette);
+    let _ = app.update(Message::Do(Action::OpenPalette));
     assert!(shows(&app, "COMMANDS"));
     for (name, keys) in [
         ("New chat", "Ctrl+N"),
@@ -29,10 +29,10 @@ async fn the_palette_finds_an_action_by_its_words_and_runs_it() {
         }
     }
     // Esc closes it, running nothing.
-    let _ = app.update(Message::Escape);
+    let _ = app.update(Message::Do(Action::Escape));
     assert!(!shows(&app, "COMMANDS"));
 
-    let _ = app.update(Message::OpenPalette);
+    let _ = app.update(Message::Do(Action::OpenPalette));
     let before = app.palette();
     let mut ui = simulator(app.view());
     ui.click(widget::Id::new(palette::INPUT)).unwrap();

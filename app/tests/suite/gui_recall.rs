@@ -3,7 +3,7 @@
 
 use aetheria_app::app::memories::MemoryMsg;
 use aetheria_app::app::settings::Msg;
-use aetheria_app::app::{App, Message, SEARCH};
+use aetheria_app::app::{Action, App, Message, SEARCH};
 use aetheria_app::engine_bridge::BridgeEvent;
 use aetheria_engine::Engine;
 use aetheria_engine::api::Event;
@@ -53,7 +53,7 @@ async fn the_search_box_finds_messages_and_settings_edit_memories() {
         matches!(e, Event::SessionUpdated { .. })
     })
     .await;
-    let _ = app.update(Message::NewChat);
+    let _ = app.update(Message::Do(Action::NewChat));
 
     // Typing searches titles and every message.
     let mut ui = simulator(app.view());
@@ -72,11 +72,11 @@ async fn the_search_box_finds_messages_and_settings_edit_memories() {
     assert!(shows(&app, "Tell me about Lisbon"));
     // The hit is marked where it is in the conversation (scrolled into view).
     assert!(shows(&app, "FOUND"));
-    let _ = app.update(Message::NewChat);
+    let _ = app.update(Message::Do(Action::NewChat));
     assert!(!shows(&app, "FOUND"));
 
     // The settings list what `remember` kept; edit it in place, then delete it.
-    let _ = app.update(Message::OpenSettings);
+    let _ = app.update(Message::Do(Action::OpenSettings));
     let _ = app.update(Message::Settings(aetheria_app::app::settings::Msg::Page(
         aetheria_app::app::settings::Page::Memory,
     )));

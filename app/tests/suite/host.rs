@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use aetheria_app::app::{App, Message};
+use aetheria_app::app::{Action, App, Message};
 use aetheria_app::engine_bridge::{BridgeEvent, for_window};
 use aetheria_engine::Engine;
 use aetheria_engine::api::Event;
@@ -138,7 +138,7 @@ async fn a_turn_asked_in_the_terminal_streams_in_the_window() {
             // The person opens it once the answer is well under way (a click in the sidebar
             // sends this message): what streamed before comes with the session, the rest after.
             if deltas == 3 && !opened_session {
-                let _ = app.update(Message::OpenSession(session.id.clone()));
+                let _ = app.update(Message::Do(Action::OpenSession(session.id.clone())));
                 opened_session = true;
             }
         }
