@@ -329,3 +329,79 @@ impl Conversation {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aetheria_engine::api::{ErrorInfo, ErrorKind, Usage};
+
+    use super::*;
+
+    fn envelope(event: EngineEvent) -> Envelope {
+        Envelope {
+            submission: None,
+            event,
+        }
+    }
+
+    #[test]
+    fn it_runs_from_its_message_until_its_turn_ends_or_its_message_fails() {
+        let session = SessionId::new();
+        let mut c = Conversation::default();
+        c.sending(&session, "hi", &[], None);
+        assert!(c.running());
+        assert_eq!(c.session(), Some(&session));
+        // A message that could not be submitted: no turn comes, so nothing waits for one.
+        c.sent(None);
+        assert!(!c.running());
+
+        c.sending(&session, "again", &[], None);
+        c.sent(Some(SubmissionId(7)));
+        let failed = |n| {
+            envelope(EngineEvent::CommandFailed {
+                submission: SubmissionId(n),
+                error: ErrorInfo::new(ErrorKind::Conflict, "busy"),
+            })
+        };
+        // Another command's failure is not this message's.
+        assert!(c.on_engine(&failed(8)).is_none());
+        assert!(c.running());
+        assert!(c.on_engine(&failed(7)).is_none());
+        assert!(!c.running());
+
+        // Another session's turn does not move this one; its own start and end do.
+        let started = |s: &SessionId| {
+            envelope(EngineEvent::TurnStarted {
+                session: s.clone(),
+                user_message: MessageId::new(),
+                text: "q".into(),
+            })
+        };
+        c.on_engine(&started(&SessionId::new()));
+        assert!(!c.running());
+        c.on_engine(&started(&session));
+        assert!(c.running());
+        let finished = |reason| {
+            envelope(EngineEvent::TurnFinished {
+                session: session.clone(),
+                message: MessageId::new(),
+                usage: Usage::default(),
+                finish_reason: reason,
+            })
+        };
+        assert!(matches!(
+            c.on_engine(&finished(FinishReason::Length)),
+            Some(Event::AnswerEnded { cut: true })
+        ));
+        assert!(!c.running());
+        c.on_engine(&started(&session));
+        assert!(matches!(
+            c.on_engine(&finished(FinishReason::Stop)),
+            Some(Event::AnswerEnded { cut: false })
+        ));
+        // Opening another conversation forgets the turn and the message of this one.
+        c.on_engine(&started(&session));
+        c.open(None);
+        assert!(!c.running());
+        assert_eq!(c.session(), None);
+    }
+}
