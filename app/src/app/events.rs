@@ -56,7 +56,7 @@ impl App {
                         continue;
                     }
                     if let Some(form) = self.settings_form() {
-                        form.mcp_try.on_engine(&envelope);
+                        form.mcp.on_engine(&envelope);
                         let (taken, open) = form.accounts.on_engine(&envelope);
                         if let Some(url) = open {
                             self.open_link(&url);
@@ -127,7 +127,7 @@ impl App {
         if self.panel.sandbox.on_event(&event) {
             let status = self.panel.sandbox.status.clone();
             if let Some(form) = self.settings_form() {
-                form.sandbox = status;
+                form.workspace.sandbox = status;
             }
             return;
         }

@@ -1,12 +1,11 @@
-//! The settings screen, also the onboarding when no model works yet: providers (keys go to the
-//! keychain, never the config), a connection test, local servers found on this machine, workspace
-//! folders, tool policies, theme and text size. Everything is saved through the engine.
-
-use std::path::PathBuf;
+//! The settings screen, also the onboarding when no model works yet. It holds the settings being
+//! edited (saved through the engine on Save) and one component per page — providers and the
+//! models hub, workspace, MCP, accounts, memory, voice, general — each with its own message, state
+//! and view; it routes their messages and the engine's answers to them.
 
 use aetheria_engine::api::{
-    Command, Event, McpServerInfo, MemoryCommand, ModelInfo, ModelsCommand, Policy, SandboxCommand,
-    SandboxStatus, Secret, Settings, SettingsCommand, SubmissionId, ToolInfo, ToolsCommand,
+    Command, Event, MemoryCommand, ModelsCommand, SandboxCommand, Settings, SettingsCommand,
+    SubmissionId, ToolsCommand,
 };
 use aetheria_engine::config::{ProviderConfig, Wire};
 use iced::Task;
@@ -15,11 +14,13 @@ use super::memories::{Memories, MemoryMsg};
 use crate::theme::Mode;
 
 pub mod accounts;
+pub mod mcp;
 pub mod mcp_add;
 pub mod mcp_try;
 mod pages;
-mod provider_view;
+pub mod providers;
 mod sections;
+pub mod workspace;
 
 pub use self::pages::Page;
 
@@ -30,122 +31,19 @@ pub const MODEL: &str = "settings-model";
 /// The API key field.
 pub const KEY: &str = "settings-key";
 
-/// Providers a person can add with one click (the key comes next).
-const PRESETS: [(&str, Wire, &str, &str); 11] = [
-    (
-        "openai",
-        Wire::Openai,
-        "https://api.openai.com/v1",
-        "gpt-4o-mini",
-    ),
-    (
-        "anthropic",
-        Wire::Anthropic,
-        "https://api.anthropic.com/v1",
-        "claude-sonnet-4-5",
-    ),
-    (
-        "gemini",
-        Wire::Gemini,
-        "https://generativelanguage.googleapis.com/v1beta",
-        "gemini-2.5-flash",
-    ),
-    (
-        "groq",
-        Wire::Openai,
-        "https://api.groq.com/openai/v1",
-        "llama-3.3-70b-versatile",
-    ),
-    (
-        "openrouter",
-        Wire::Openai,
-        "https://openrouter.ai/api/v1",
-        "openrouter/auto",
-    ),
-    (
-        "mistral",
-        Wire::Openai,
-        "https://api.mistral.ai/v1",
-        "mistral-large-latest",
-    ),
-    (
-        "deepseek",
-        Wire::Openai,
-        "https://api.deepseek.com/v1",
-        "deepseek-chat",
-    ),
-    (
-        "ollama",
-        Wire::Openai,
-        "http://127.0.0.1:11434/v1",
-        "llama3.2",
-    ),
-    (
-        "lmstudio",
-        Wire::Openai,
-        "http://127.0.0.1:1234/v1",
-        "local-model",
-    ),
-    (
-        "llamacpp",
-        Wire::Openai,
-        "http://127.0.0.1:8080/v1",
-        "default",
-    ),
-    ("custom", Wire::Openai, "http://127.0.0.1:8080/v1", "model"),
-];
-
 /// What the settings screen does.
 #[derive(Debug, Clone)]
 pub enum Msg {
     /// Show another page.
     Page(Page),
-    /// Choose the provider to edit.
-    Select(usize),
-    /// Add a preset provider (by index in `PRESETS`).
-    AddPreset(usize),
-    /// Add a provider found on this machine.
-    UseFound(usize),
+    /// The model providers.
+    Provider(providers::ProviderMsg),
     /// The models hub.
     Hub(super::models_hub::HubMsg),
-    /// Remove the selected provider.
-    Remove,
-    /// Make the selected provider the default.
-    MakeDefault,
-    /// Edits of the selected provider.
-    Name(String),
-    /// Base URL.
-    Url(String),
-    /// Model.
-    Model(String),
-    /// Ask the selected provider which models it has.
-    ListModels,
-    /// The API key being typed (never stored in the app).
-    Key(String),
-    /// Put the typed key in the keychain.
-    SaveKey,
-    /// Test the selected provider.
-    Test,
-    /// Pick a workspace folder.
-    AddFolder,
-    /// A folder was picked.
-    FolderPicked(Option<PathBuf>),
-    /// Remove a workspace folder.
-    RemoveFolder(usize),
-    /// Set a tool's policy.
-    Policy(String, Policy),
-    /// Turn an MCP server on or off.
-    McpEnabled(String, bool),
-    /// Remove an MCP server.
-    McpRemove(String),
-    /// Stop an MCP server and start it again (at once, not on Save).
-    McpRestart(String),
-    /// Fill the form with a kept MCP server, to change it.
-    McpEdit(String),
-    /// The form that adds (or edits) an MCP server.
-    McpAdd(mcp_add::AddMsg),
-    /// The form that tries a server's tool.
-    McpTry(mcp_try::TryMsg),
+    /// The workspace page: folders, the sandbox, the tools' policies.
+    Workspace(workspace::WorkspaceMsg),
+    /// The MCP servers page.
+    Mcp(mcp::McpMsg),
     /// The accounts section.
     Accounts(accounts::AccountsMsg),
     /// The long-term memories section.
@@ -169,18 +67,10 @@ pub enum Msg {
 pub struct Form {
     /// The settings as edited (`None` until the engine sent them).
     pub settings: Option<Settings>,
-    /// The provider being edited.
-    pub selected: usize,
-    /// The key being typed.
-    pub key: String,
-    /// The last connection test: worked, and what was found.
-    pub tested: Option<(bool, String)>,
-    /// Tools with their policies.
-    pub tools: Vec<ToolInfo>,
-    /// Servers found on this machine (`None` while looking).
-    pub found: Option<Vec<ProviderConfig>>,
-    /// The models the selected provider offers, once asked: `(provider, models)`.
-    pub models: Option<(String, Vec<ModelInfo>)>,
+    /// The model providers' page state.
+    pub providers: providers::Providers,
+    /// The workspace page: the tools with their policies, the sandbox.
+    pub workspace: workspace::Workspace,
     /// The models hub: installed here, the catalogue, one being added.
     pub hub: super::models_hub::ModelsHub,
     /// Shown as the first-run welcome.
@@ -191,14 +81,8 @@ pub struct Form {
     pub error: Option<String>,
     /// A note to show (key stored).
     pub note: Option<String>,
-    /// Which sandbox runs code, as last reported.
-    pub sandbox: Option<SandboxStatus>,
-    /// The MCP servers with their state (`None` until listed).
-    pub mcp: Option<Vec<McpServerInfo>>,
-    /// The form that adds an MCP server.
-    pub mcp_add: mcp_add::AddForm,
-    /// The form that tries a server's tool.
-    pub mcp_try: mcp_try::TryForm,
+    /// The MCP servers page.
+    pub mcp: mcp::McpPage,
     /// GitHub, Google Drive and Vercel.
     pub accounts: accounts::Accounts,
     /// The long-term memories.
@@ -250,62 +134,29 @@ impl Form {
         (form, commands)
     }
 
-    fn provider_mut(&mut self) -> Option<&mut ProviderConfig> {
-        let selected = self.selected;
-        self.settings.as_mut()?.providers.get_mut(selected)
-    }
-
-    fn add_provider(&mut self, provider: ProviderConfig) {
-        let Some(settings) = self.settings.as_mut() else {
-            return;
-        };
-        let mut provider = provider;
-        let base = provider.name.clone();
-        let mut n = 2;
-        while settings.providers.iter().any(|p| p.name == provider.name) {
-            provider.name = format!("{base}-{n}");
-            n += 1;
-        }
-        if settings.providers.is_empty() {
-            settings.default_provider = Some(provider.name.clone());
-        }
-        settings.providers.push(provider);
-        self.selected = settings.providers.len() - 1;
-        self.tested = None;
-        self.key.clear();
-    }
-
     /// Applies an engine event meant for the form; `true` when it was.
     pub fn event(&mut self, event: &Event) -> bool {
+        if self.providers.event(event) && !matches!(event, Event::Settings { .. }) {
+            return true;
+        }
         match event {
-            Event::Settings { settings } => {
-                self.settings = Some(settings.clone());
-                self.selected = 0;
+            Event::Settings { settings } => self.settings = Some(settings.clone()),
+            Event::ToolList { .. } | Event::ToolPolicyChanged { .. } => {
+                return self.workspace.event(event);
             }
-            Event::ToolList { tools } => self.tools.clone_from(tools),
-            Event::McpServers { servers } => self.mcp = Some(servers.clone()),
+            Event::McpServers { .. } => return self.mcp.event(event),
             Event::Memories { .. } | Event::MemoryUpdated { .. } | Event::MemoryDeleted { .. } => {
                 self.memories.event(event);
             }
-            Event::LocalServers { found } => self.found = Some(found.clone()),
             Event::LocalModels { .. }
             | Event::ModelCatalog { .. }
             | Event::LocalModelProgress { .. }
             | Event::LocalModelAdded { .. }
             | Event::LocalModelCancelled { .. }
             | Event::LocalModelRemoved { .. } => return self.hub.event(event),
-            Event::ModelList { provider, models } => {
-                self.models = Some((provider.clone(), models.clone()));
-            }
-            Event::ProviderTested { ok, detail, .. } => self.tested = Some((*ok, detail.clone())),
             Event::KeyStored { provider } => {
                 self.note = Some(format!("The key for {provider} is in the OS keychain."));
                 self.error = None;
-            }
-            Event::ToolPolicyChanged { tool, policy } => {
-                if let Some(t) = self.tools.iter_mut().find(|t| &t.name == tool) {
-                    t.policy = *policy;
-                }
             }
             _ => return false,
         }
@@ -317,28 +168,12 @@ impl Form {
         self.note = None;
         match msg {
             Msg::Page(page) => self.page = page,
-            Msg::Select(i) => {
-                self.selected = i;
-                self.tested = None;
-                self.key.clear();
-            }
-            Msg::AddPreset(i) => {
-                if let Some((name, wire, url, model)) = PRESETS.get(i) {
-                    self.add_provider(ProviderConfig {
-                        name: (*name).into(),
-                        wire: *wire,
-                        base_url: (*url).into(),
-                        model: (*model).into(),
-                        key_env: None,
-                        key_ref: None,
-                        context_window: None,
-                        vision: None,
-                    });
-                }
-            }
-            Msg::UseFound(i) => {
-                if let Some(provider) = self.found.as_ref().and_then(|f| f.get(i)).cloned() {
-                    self.add_provider(provider);
+            Msg::Provider(msg) => {
+                let Some(settings) = self.settings.as_mut() else {
+                    return Out::None;
+                };
+                if let Some(command) = self.providers.update(msg, settings) {
+                    return Out::Commands(vec![command]);
                 }
             }
             Msg::Hub(msg) => {
@@ -347,178 +182,46 @@ impl Form {
                     HubOut::None => {}
                     HubOut::Command(command) => return Out::Commands(vec![command]),
                     HubOut::Task(task) => return Out::Task(task.map(Msg::Hub)),
-                    HubOut::Use(model) => self.add_provider(ProviderConfig {
-                        name: "local".into(),
-                        wire: Wire::Local,
-                        base_url: String::new(),
-                        model: model.name,
-                        key_env: None,
-                        key_ref: None,
-                        context_window: Some(model.context_length),
-                        vision: None,
-                    }),
-                }
-            }
-            Msg::Remove => {
-                let selected = self.selected;
-                if let Some(settings) = self.settings.as_mut()
-                    && selected < settings.providers.len()
-                {
-                    let removed = settings.providers.remove(selected);
-                    if settings.default_provider.as_ref() == Some(&removed.name) {
-                        settings.default_provider =
-                            settings.providers.first().map(|p| p.name.clone());
+                    HubOut::Use(model) => {
+                        let Some(settings) = self.settings.as_mut() else {
+                            return Out::None;
+                        };
+                        self.providers.add(
+                            settings,
+                            ProviderConfig {
+                                name: "local".into(),
+                                wire: Wire::Local,
+                                base_url: String::new(),
+                                model: model.name,
+                                key_env: None,
+                                key_ref: None,
+                                context_window: Some(model.context_length),
+                                vision: None,
+                            },
+                        );
                     }
-                    self.selected = 0;
                 }
             }
-            Msg::MakeDefault => {
-                let selected = self.selected;
-                if let Some(settings) = self.settings.as_mut() {
-                    settings.default_provider =
-                        settings.providers.get(selected).map(|p| p.name.clone());
-                }
-            }
-            Msg::Name(name) => {
-                let old = self
-                    .provider_mut()
-                    .map(|p| std::mem::replace(&mut p.name, name.clone()));
-                if let Some(settings) = self.settings.as_mut()
-                    && settings.default_provider.is_some()
-                    && settings.default_provider == old
-                {
-                    settings.default_provider = Some(name);
-                }
-            }
-            Msg::Url(url) => {
-                if let Some(p) = self.provider_mut() {
-                    p.base_url = url;
-                }
-            }
-            Msg::Model(model) => {
-                if let Some(p) = self.provider_mut() {
-                    p.model = model;
-                }
-            }
-            Msg::Key(key) => self.key = key,
-            Msg::SaveKey => {
-                let name = self.provider_mut().map(|p| p.name.clone());
-                let key = std::mem::take(&mut self.key);
-                if let Some(provider) = name
-                    && !key.trim().is_empty()
-                {
-                    return Out::Commands(vec![Command::Settings(SettingsCommand::StoreKey {
-                        provider,
-                        key: Secret::new(key.trim()),
-                    })]);
-                }
-            }
-            Msg::ListModels => {
-                if let Some(provider) = self.provider_mut().cloned() {
-                    self.models = Some((provider.name.clone(), Vec::new()));
-                    return Out::Commands(vec![Command::Models(ModelsCommand::List { provider })]);
-                }
-            }
-            Msg::Test => {
-                if let Some(provider) = self.provider_mut().cloned() {
-                    self.tested = Some((false, "Testing…".into()));
-                    return Out::Commands(vec![Command::Settings(SettingsCommand::TestProvider {
-                        provider,
-                    })]);
-                }
-            }
-            Msg::AddFolder => {
-                return Out::Task(Task::perform(
-                    async {
-                        rfd::AsyncFileDialog::new()
-                            .set_title("Allow a workspace folder")
-                            .pick_folder()
-                            .await
-                            .map(|f| f.path().to_path_buf())
-                    },
-                    Msg::FolderPicked,
-                ));
-            }
-            Msg::FolderPicked(Some(folder)) => {
-                if let Some(settings) = self.settings.as_mut()
-                    && !settings.workspace_roots.contains(&folder)
-                {
-                    settings.workspace_roots.push(folder);
-                }
-            }
-            Msg::FolderPicked(None) => {}
-            Msg::RemoveFolder(i) => {
-                if let Some(settings) = self.settings.as_mut()
-                    && i < settings.workspace_roots.len()
-                {
-                    settings.workspace_roots.remove(i);
-                }
-            }
-            Msg::Policy(tool, policy) => {
-                if let Some(settings) = self.settings.as_mut() {
-                    settings.tool_policies.insert(tool.clone(), policy);
-                }
-                return Out::Commands(vec![Command::Tools(ToolsCommand::SetPolicy {
-                    tool,
-                    policy,
-                })]);
-            }
-            Msg::McpEnabled(name, enabled) => {
-                if let Some(server) = self
-                    .settings
-                    .as_mut()
-                    .and_then(|s| s.mcp_servers.get_mut(&name))
-                {
-                    server.enabled = enabled;
-                }
-            }
-            Msg::McpRemove(name) => {
-                if let Some(settings) = self.settings.as_mut() {
-                    settings.mcp_servers.remove(&name);
-                }
-            }
-            Msg::McpRestart(name) => {
-                return Out::Commands(vec![Command::Tools(ToolsCommand::RestartMcpServer {
-                    name,
-                })]);
-            }
-            Msg::McpTry(msg) => {
-                if let Some(command) = self.mcp_try.update(msg) {
-                    return Out::Commands(vec![command]);
-                }
-            }
-            Msg::McpEdit(name) => {
-                if let Some(server) = self
-                    .settings
-                    .as_ref()
-                    .and_then(|s| s.mcp_servers.get(&name))
-                {
-                    self.mcp_add = mcp_add::AddForm::edit(&name, server);
-                }
-            }
-            Msg::McpAdd(msg) => {
+            Msg::Workspace(msg) => {
                 let Some(settings) = self.settings.as_mut() else {
                     return Out::None;
                 };
-                let servers = &settings.mcp_servers;
-                let edited = self.mcp_add.editing().is_some();
-                let Some(new) = self.mcp_add.update(msg, |name| servers.contains_key(name)) else {
+                return match self.workspace.update(msg, settings) {
+                    workspace::WorkspaceOut::None => Out::None,
+                    workspace::WorkspaceOut::Command(command) => Out::Commands(vec![command]),
+                    workspace::WorkspaceOut::Task(task) => Out::Task(task.map(Msg::Workspace)),
+                };
+            }
+            Msg::Mcp(msg) => {
+                let Some(settings) = self.settings.as_mut() else {
                     return Out::None;
                 };
-                self.note = Some(if edited {
-                    format!("Changed {}: it starts again when you Save.", new.name)
-                } else {
-                    format!(
-                        "Added {}: it starts when you Save; its tools are named {}__TOOL and ask before they run.",
-                        new.name, new.name
-                    )
-                });
-                settings.mcp_servers.insert(new.name, new.server);
-                if let Some((account, key)) = new.token {
-                    return Out::Commands(vec![Command::Settings(SettingsCommand::StoreKey {
-                        provider: account,
-                        key,
-                    })]);
+                let (note, command) = self.mcp.update(msg, settings);
+                if note.is_some() {
+                    self.note = note;
+                }
+                if let Some(command) = command {
+                    return Out::Commands(vec![command]);
                 }
             }
             Msg::Theme(mode) => return Out::Theme(mode),

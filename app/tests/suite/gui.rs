@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use aetheria_app::app::settings::providers::ProviderMsg;
 use aetheria_app::app::{Action, App, COMPOSER, Message, Window};
 use aetheria_app::engine_bridge::BridgeEvent;
 use aetheria_engine::api::Event;
@@ -498,38 +499,38 @@ async fn onboarding_adds_a_provider_with_its_key_and_chats() {
     click(&mut app, "custom");
     // The provider's form sits below the models hub on the welcome, where the simulator cannot
     // scroll: what a person types and presses there goes as the form's messages.
-    let form = |app: &mut App, msg: settings::Msg| {
-        let _ = app.update(Message::Settings(msg));
+    let form = |app: &mut App, msg: ProviderMsg| {
+        let _ = app.update(Message::Settings(settings::Msg::Provider(msg)));
     };
-    form(&mut app, settings::Msg::Url(server.base_url()));
-    form(&mut app, settings::Msg::Model("test-model".into()));
+    form(&mut app, ProviderMsg::Url(server.base_url()));
+    form(&mut app, ProviderMsg::Model("test-model".into()));
     let keychain = !aetheria_engine::testkit::skip("keychain");
     let key = format!("sk-onboarding-{}", std::process::id());
     if keychain {
-        form(&mut app, settings::Msg::Key(key.clone()));
+        form(&mut app, ProviderMsg::Key(key.clone()));
         assert!(!shows(&app, &key), "the key field does not show the key");
-        form(&mut app, settings::Msg::SaveKey);
+        form(&mut app, ProviderMsg::SaveKey);
         pump(&mut app, &mut events, |e| {
             matches!(e, Event::KeyStored { .. } | Event::CommandFailed { .. })
         })
         .await;
         assert!(shows(&app, "The key for custom is in the OS keychain."));
     }
-    form(&mut app, settings::Msg::Test);
+    form(&mut app, ProviderMsg::Test);
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::ProviderTested { .. })
     })
     .await;
     assert!(shows(&app, "Test connection"));
     // The provider's models, with what they can do; picking one fills the model field.
-    form(&mut app, settings::Msg::Model("other".into()));
-    form(&mut app, settings::Msg::ListModels);
+    form(&mut app, ProviderMsg::Model("other".into()));
+    form(&mut app, ProviderMsg::ListModels);
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::ModelList { .. })
     })
     .await;
     assert!(shows(&app, "test-model · 32k · tools"));
-    form(&mut app, settings::Msg::Model("test-model".into()));
+    form(&mut app, ProviderMsg::Model("test-model".into()));
     assert!(
         shows(
             &app,

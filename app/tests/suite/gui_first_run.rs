@@ -5,6 +5,7 @@
 
 use aetheria_app::app::Message;
 use aetheria_app::app::schedules::{CRON, PROMPT};
+use aetheria_app::app::settings::mcp::McpMsg;
 use aetheria_app::app::settings::{self, mcp_add::AddMsg};
 use aetheria_engine::api::{Event, ToolStatus};
 use aetheria_engine::config::Config;
@@ -51,7 +52,7 @@ async fn from_a_fresh_install_to_an_offline_chat_an_mcp_tool_and_a_schedule() {
         AddMsg::Target(line),
         AddMsg::Add,
     ] {
-        let _ = app.update(Message::Settings(settings::Msg::McpAdd(msg)));
+        let _ = app.update(Message::Settings(settings::Msg::Mcp(McpMsg::Add(msg))));
     }
     assert!(shows(
         &app,

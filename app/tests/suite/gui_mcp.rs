@@ -2,6 +2,7 @@
 //! the engine's test fixtures): added from its command line with no terminal, saved, started,
 //! its tools listed; a bad entry refused with a reason; turned off and removed.
 
+use aetheria_app::app::settings::mcp::McpMsg;
 use aetheria_app::app::settings::{self, mcp_add, mcp_try};
 use aetheria_app::app::{Action, Message};
 use aetheria_app::engine_bridge::BridgeEvent;
@@ -121,7 +122,9 @@ async fn settings_add_an_mcp_server_from_its_command_line_and_list_its_tools() {
     let first_pid = started_pid(&notes.stderr).expect("the start is on stderr");
 
     // Restart acts at once: a new process, counted, its tools listed again.
-    let _ = app.update(Message::Settings(settings::Msg::McpRestart("notes".into())));
+    let _ = app.update(Message::Settings(settings::Msg::Mcp(McpMsg::Restart(
+        "notes".into(),
+    ))));
     let mut restarted = None;
     while restarted.is_none() {
         let envelope = events.recv().await.unwrap();
@@ -141,7 +144,7 @@ async fn settings_add_an_mcp_server_from_its_command_line_and_list_its_tools() {
     // its answer is shown.
     click(&mut app, "Try a tool");
     assert!(shows(&app, "TRY A TOOL OF notes"));
-    let tried = |msg| Message::Settings(settings::Msg::McpTry(msg));
+    let tried = |msg| Message::Settings(settings::Msg::Mcp(McpMsg::Try(msg)));
     // (A pick list opens a menu the simulator does not draw: the choice is sent.)
     let _ = app.update(tried(mcp_try::TryMsg::Tool("notes__shout".into())));
     retype(&mut app, mcp_try::ARGS, 2, "[1]");
@@ -181,7 +184,9 @@ async fn settings_add_an_mcp_server_from_its_command_line_and_list_its_tools() {
     assert!(!shows(&app, "TRY A TOOL OF notes"));
 
     // A server that does not exist cannot be restarted; the settings say so.
-    let _ = app.update(Message::Settings(settings::Msg::McpRestart("nope".into())));
+    let _ = app.update(Message::Settings(settings::Msg::Mcp(McpMsg::Restart(
+        "nope".into(),
+    ))));
     pump(&mut app, &mut events, |e| {
         matches!(e, Event::CommandFailed { .. })
     })
@@ -190,10 +195,12 @@ async fn settings_add_an_mcp_server_from_its_command_line_and_list_its_tools() {
 
     // Edited in place: the form holds it as it would be typed, its name stays; saved, it
     // starts again with the change.
-    let _ = app.update(Message::Settings(settings::Msg::McpEdit("notes".into())));
+    let _ = app.update(Message::Settings(settings::Msg::Mcp(McpMsg::Edit(
+        "notes".into(),
+    ))));
     assert!(shows(&app, "Keep changes"));
     assert!(shows(&app, "'NOTES_GREETING=hello there'"));
-    let edit = |msg| Message::Settings(settings::Msg::McpAdd(msg));
+    let edit = |msg| Message::Settings(settings::Msg::Mcp(McpMsg::Add(msg)));
     let _ = app.update(edit(mcp_add::AddMsg::Env(
         "NOTES_GREETING=\"hi again\"".into(),
     )));
@@ -218,12 +225,14 @@ async fn settings_add_an_mcp_server_from_its_command_line_and_list_its_tools() {
     .await;
 
     // Turned off and removed, saved: gone from the settings.
-    let _ = app.update(Message::Settings(settings::Msg::McpEnabled(
+    let _ = app.update(Message::Settings(settings::Msg::Mcp(McpMsg::Enabled(
         "notes".into(),
         false,
-    )));
+    ))));
     assert!(shows(&app, "OFF"));
-    let _ = app.update(Message::Settings(settings::Msg::McpRemove("notes".into())));
+    let _ = app.update(Message::Settings(settings::Msg::Mcp(McpMsg::Remove(
+        "notes".into(),
+    ))));
     click(&mut app, "Save");
     pump(
         &mut app,

@@ -5,7 +5,8 @@
 use iced::widget::{Space, column, container, row, scrollable, text};
 use iced::{Element, Fill};
 
-use super::sections::{appearance, folders, mcp_section, panel, sandbox_section, section};
+use super::sections::{appearance, panel, section};
+use super::workspace;
 use super::{Form, Msg};
 use crate::theme::{self, BOLD, ButtonKind, HEADING, Mode, Palette};
 
@@ -104,31 +105,19 @@ impl Form {
                 .spacing(8);
                 // The welcome offers the offline path first, and a folder to work in.
                 if self.onboarding {
-                    column![hub, self.providers(p, settings), folders(p, settings)]
+                    column![
+                        hub,
+                        self.providers.view(p, settings).map(Msg::Provider),
+                        workspace::folders(p, settings).map(Msg::Workspace)
+                    ]
                 } else {
-                    column![self.providers(p, settings), hub]
+                    column![self.providers.view(p, settings).map(Msg::Provider), hub]
                 }
                 .spacing(18)
                 .into()
             }
-            Page::Workspace => {
-                let mut col = column![
-                    folders(p, settings),
-                    sandbox_section(p, self.sandbox.as_ref())
-                ]
-                .spacing(18);
-                if !self.tools.is_empty() {
-                    col = col.push(self.policies(p));
-                }
-                col.into()
-            }
-            Page::Mcp => {
-                let mut col = column![mcp_section(p, settings, self.mcp.as_deref())].spacing(18);
-                if let Some(tried) = self.mcp_try.view(p, self.mcp.as_deref()) {
-                    col = col.push(tried.map(Msg::McpTry));
-                }
-                col.push(self.mcp_add.view(p).map(Msg::McpAdd)).into()
-            }
+            Page::Workspace => self.workspace.view(p, settings).map(Msg::Workspace),
+            Page::Mcp => self.mcp.view(p, settings).map(Msg::Mcp),
             Page::Accounts => self.accounts.view(p).map(Msg::Accounts),
             Page::Memory => self.memories.view(p).map(Msg::Memory),
             Page::Voice => self.voice.view(p, &settings.voice).map(Msg::Voice),
