@@ -53,25 +53,33 @@ pub(crate) async fn run_worker(services: std::sync::Arc<crate::services::Service
         std::env::var("HOSTNAME").unwrap_or_else(|_| "aetheria".into()),
         std::process::id()
     );
-    // Scheduled prompts: every process that runs jobs looks once a second; each occurrence is
-    // fired by exactly one of them.
+    // Scheduled prompts: every process that runs jobs looks when the next one comes due (and at
+    // least every `schedule::RELOAD`, for schedules other processes made; at once when this
+    // engine changes one); each occurrence is fired by exactly one of them.
     let ticking = queues[0].clone();
     let ticker = services.clone();
     tokio::spawn(async move {
         loop {
-            tokio::select! {
-                () = ticker.shutdown.cancelled() => return,
-                () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            }
-            match schedule::tick(ticking.as_ref(), chrono::Utc::now()).await {
-                Ok(made) => {
+            let now = chrono::Utc::now();
+            let next = match schedule::tick(ticking.as_ref(), now).await {
+                Ok((made, next)) => {
                     for id in made {
                         if let Ok(Some(job)) = ticking.get(&id).await {
                             ticker.emit(crate::api::Event::JobUpdated { job });
                         }
                     }
+                    next
                 }
-                Err(e) => tracing::warn!("scheduled prompts: {e}"),
+                Err(e) => {
+                    tracing::warn!("scheduled prompts: {e}");
+                    None
+                }
+            };
+            let wait = schedule::wait_until(next, chrono::Utc::now());
+            tokio::select! {
+                () = ticker.shutdown.cancelled() => return,
+                () = ticker.schedules_changed.notified() => {}
+                () = tokio::time::sleep(wait) => {}
             }
         }
     });
@@ -110,6 +118,12 @@ pub fn backoff(attempt: u32) -> Duration {
 pub trait Queue: Send + Sync {
     /// How long a claimed job may go without a heartbeat before another worker takes it.
     fn visibility(&self) -> Duration;
+    /// How long an idle worker's claim waits before it looks again. A queue that knows when its
+    /// next job comes due (one process, woken by its own submissions) waits long; one that other
+    /// processes fill looks often.
+    fn idle_wait(&self) -> Duration {
+        Duration::from_millis(500)
+    }
     /// Adds a job (a known id is not added twice).
     fn submit<'a>(&'a self, spec: &'a JobSpec) -> BoxFuture<'a, QueueResult<()>>;
     /// Claims the next job for `worker`: a due one, or one whose worker stopped answering;

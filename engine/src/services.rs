@@ -51,6 +51,8 @@ pub(crate) struct Services {
     pub(crate) sign_ins: crate::accounts::SignIns,
     /// Held while the config is read, changed and saved, so two writers never undo each other.
     config_writes: tokio::sync::Mutex<()>,
+    /// Wakes the schedule ticker when this engine adds, pauses or removes a schedule.
+    pub(crate) schedules_changed: tokio::sync::Notify,
 }
 
 /// What the engine starts with; the rest of the services begin empty.
@@ -89,6 +91,7 @@ impl Services {
             installs: crate::offline::Installs::default(),
             sign_ins: crate::accounts::SignIns::default(),
             config_writes: tokio::sync::Mutex::new(()),
+            schedules_changed: tokio::sync::Notify::new(),
         }
     }
 
@@ -129,16 +132,18 @@ impl Services {
         &self,
     ) -> Result<Arc<dyn crate::jobs::Queue>, crate::jobs::QueueError> {
         let url = self.config().redis_url;
+        let memory = self.config().memory_url();
+        let shared_store = memory.starts_with("ws") || memory.starts_with("http");
         self.jobs
             .get_or_try_init(|| async {
                 let queue: Arc<dyn crate::jobs::Queue> = match url {
                     Some(url) => Arc::new(
                         crate::jobs::RedisQueue::connect(&url, self.job_visibility()).await?,
                     ),
-                    None => Arc::new(crate::jobs::EmbeddedQueue::new(
-                        self.store.clone(),
-                        self.job_visibility(),
-                    )),
+                    None => Arc::new(
+                        crate::jobs::EmbeddedQueue::new(self.store.clone(), self.job_visibility())
+                            .shared(shared_store),
+                    ),
                 };
                 Ok(queue)
             })

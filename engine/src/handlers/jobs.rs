@@ -49,6 +49,7 @@ pub(super) async fn handle(cx: Cx, command: JobsCommand) -> Result<(), ErrorInfo
             let made = schedule::new(&cron, timezone.as_deref(), &text, allow)
                 .map_err(|e| failed(ErrorKind::Invalid, e.0))?;
             queue.add_schedule(&made).await.map_err(storage)?;
+            services.schedules_changed.notify_one();
             out.emit(Event::ScheduleAdded { schedule: made });
         }
         JobsCommand::ListSchedules => {
@@ -63,12 +64,14 @@ pub(super) async fn handle(cx: Cx, command: JobsCommand) -> Result<(), ErrorInfo
             if !queue.replace_schedule(&changed).await.map_err(storage)? {
                 return Err(missing());
             }
+            services.schedules_changed.notify_one();
             out.emit(Event::ScheduleChanged { schedule: changed });
         }
         JobsCommand::RemoveSchedule { id } => {
             if !queue.remove_schedule(&id).await.map_err(storage)? {
                 return Err(failed(ErrorKind::Missing, format!("no schedule {id}")));
             }
+            services.schedules_changed.notify_one();
             out.emit(Event::ScheduleRemoved { id });
         }
         JobsCommand::Cancel { id } => {

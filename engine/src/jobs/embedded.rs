@@ -24,10 +24,12 @@ fn err(e: impl std::fmt::Display) -> QueueError {
 pub struct EmbeddedQueue {
     store: Store,
     lease: Duration,
-    /// Wakes the claims waiting on this queue when a job is submitted through it. A job queued
-    /// otherwise (a retry coming due, a lease running out, another process on a shared server)
-    /// is found when a claim's wait ends.
+    /// Wakes the claims waiting on this queue when a job is submitted or put back through it. A
+    /// retry coming due or a lease running out wakes them when it does; a job another process
+    /// queued on a shared server is found when a claim's wait ends.
     submitted: tokio::sync::Notify,
+    /// Other processes may queue jobs (the database is a server): idle claims look often.
+    shared: bool,
 }
 
 impl EmbeddedQueue {
@@ -38,7 +40,36 @@ impl EmbeddedQueue {
             store,
             lease,
             submitted: tokio::sync::Notify::new(),
+            shared: false,
         }
+    }
+
+    /// A queue that other processes fill too (its store is a shared server).
+    #[must_use]
+    pub(crate) fn shared(mut self, shared: bool) -> Self {
+        self.shared = shared;
+        self
+    }
+
+    /// When the next job comes due or a running one's lease runs out, if any does.
+    async fn next_due_ms(&self) -> QueueResult<Option<i64>> {
+        let queued = self
+            .one(
+                "SELECT VALUE due_ms FROM job WHERE state = 'queued' ORDER BY due_ms LIMIT 1",
+                json!({}),
+            )
+            .await?;
+        let leased = self
+            .one(
+                "SELECT VALUE lease_ms FROM job WHERE state = 'running' ORDER BY lease_ms LIMIT 1",
+                json!({}),
+            )
+            .await?;
+        Ok([queued, leased]
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_i64())
+            .min())
     }
 
     fn lease_ms(&self) -> i64 {
@@ -76,6 +107,16 @@ fn record(row: &serde_json::Value) -> QueueResult<JobRecord> {
 }
 
 impl Queue for EmbeddedQueue {
+    fn idle_wait(&self) -> Duration {
+        // Alone on its database, it is woken by what it is given and knows when the rest comes
+        // due; on a shared server, others' jobs are found by looking.
+        if self.shared {
+            Duration::from_millis(500)
+        } else {
+            Duration::from_secs(300)
+        }
+    }
+
     fn visibility(&self) -> Duration {
         self.lease
     }
@@ -169,11 +210,22 @@ impl Queue for EmbeddedQueue {
                 if found && tokio::time::Instant::now() < deadline {
                     continue;
                 }
-                // Asleep until a job is submitted or the wait ends: an idle app does not query
-                // its database 20 times a second for each slot.
+                // Asleep until a job is submitted, the next one comes due (a retry, a lease that
+                // runs out) or the wait ends: an idle app does not query its database.
+                let wake = match self.next_due_ms().await? {
+                    Some(due) => {
+                        let ms = u64::try_from(due.saturating_sub(now_ms()).max(0)).unwrap_or(0);
+                        deadline.min(tokio::time::Instant::now() + Duration::from_millis(ms + 1))
+                    }
+                    None => deadline,
+                };
                 tokio::select! {
                     () = submitted => {}
-                    () = tokio::time::sleep_until(deadline) => return Ok(None),
+                    () = tokio::time::sleep_until(wake) => {
+                        if wake >= deadline {
+                            return Ok(None);
+                        }
+                    }
                 }
             }
         })
@@ -232,7 +284,10 @@ impl Queue for EmbeddedQueue {
                     json!({"uid": delivery.spec.id, "state": state, "error": error, "due": due}),
                 )
                 .await
-                .map_err(err)
+                .map_err(err)?;
+            // A retry is due later: the waiting claims learn when.
+            self.submitted.notify_waiters();
+            Ok(())
         })
     }
 
@@ -375,6 +430,36 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(claimed.map(|d| d.spec.id), Some(spec.id));
+    }
+
+    /// A claim on an idle queue sleeps past a job that is not due yet, and wakes when it comes
+    /// due (a retry's backoff), not when its long wait ends.
+    #[tokio::test]
+    async fn a_waiting_claim_wakes_when_a_retry_comes_due() {
+        let store = Store::open("mem://").await.unwrap();
+        let queue = Arc::new(EmbeddedQueue::new(store, Duration::from_secs(10)));
+        let spec = JobSpec::new(JobKind::Noop);
+        queue.submit(&spec).await.unwrap();
+        let first = queue
+            .claim("w", Duration::from_secs(1))
+            .await
+            .unwrap()
+            .unwrap();
+        // Failed once: queued again, due after its backoff (1 s).
+        queue.fail(&first, "once").await.unwrap();
+        let started = tokio::time::Instant::now();
+        let again = tokio::time::timeout(
+            Duration::from_secs(120),
+            queue.claim("w", Duration::from_secs(3600)),
+        )
+        .await
+        .expect("the claim slept through the retry")
+        .unwrap();
+        assert_eq!(again.map(|d| d.spec.id), Some(spec.id));
+        assert!(
+            started.elapsed() >= Duration::from_millis(900),
+            "claimed before it was due"
+        );
     }
 
     /// A record that does not parse (written by another version, or by someone with the

@@ -103,10 +103,18 @@ pub fn next_runs(
         .collect())
 }
 
-/// Submits the due occurrence of every schedule that no process has fired yet; the jobs made.
-pub async fn tick(queue: &dyn Queue, now: DateTime<Utc>) -> QueueResult<Vec<JobId>> {
+/// Submits the due occurrence of every schedule that no process has fired yet: the jobs made, and
+/// when the next run of any schedule comes.
+pub async fn tick(
+    queue: &dyn Queue,
+    now: DateTime<Utc>,
+) -> QueueResult<(Vec<JobId>, Option<DateTime<Utc>>)> {
     let mut made = Vec::new();
+    let mut next: Option<DateTime<Utc>> = None;
     for schedule in queue.schedules().await? {
+        if let Some(at) = next_after(&schedule, now) {
+            next = Some(next.map_or(at, |n| n.min(at)));
+        }
         let Some(at) = due(&schedule, now) else {
             continue;
         };
@@ -116,7 +124,32 @@ pub async fn tick(queue: &dyn Queue, now: DateTime<Utc>) -> QueueResult<Vec<JobI
             made.push(job.id);
         }
     }
-    Ok(made)
+    Ok((made, next))
+}
+
+/// How often the schedules are read again when none comes due sooner (for those another process
+/// made; this engine's own changes wake the ticker at once).
+pub const RELOAD: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long the ticker sleeps: until `next` comes due (a little after, so it is due), at most
+/// `RELOAD`.
+#[must_use]
+pub fn wait_until(next: Option<DateTime<Utc>>, now: DateTime<Utc>) -> std::time::Duration {
+    next.map_or(RELOAD, |at| {
+        let until = (at - now).to_std().unwrap_or_default();
+        (until + std::time::Duration::from_millis(5)).min(RELOAD)
+    })
+}
+
+/// The first run of `schedule` after `now` (none when paused or unreadable).
+fn next_after(schedule: &Schedule, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    if schedule.paused {
+        return None;
+    }
+    let cron = croner::Cron::from_str(&schedule.cron).ok()?;
+    cron.find_next_occurrence(&now.with_timezone(&zone(schedule)), false)
+        .ok()
+        .map(|at| at.with_timezone(&Utc))
 }
 
 /// `schedule` paused, or resumed from `now` on (what it missed meanwhile does not run).
@@ -133,6 +166,31 @@ pub fn paused(schedule: &Schedule, paused: bool, now: DateTime<Utc>) -> Schedule
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ticker_sleeps_until_the_next_run_at_most_the_reload() {
+        let now = Utc::now();
+        let soon = now + chrono::Duration::seconds(3);
+        let wait = wait_until(Some(soon), now);
+        assert!(wait >= std::time::Duration::from_secs(3), "{wait:?}");
+        assert!(wait < std::time::Duration::from_millis(3100), "{wait:?}");
+        assert_eq!(wait_until(None, now), RELOAD);
+        assert_eq!(
+            wait_until(Some(now + chrono::Duration::hours(5)), now),
+            RELOAD
+        );
+        // A run already due (the clock moved on while it ticked): at once, nearly.
+        let late = wait_until(Some(now - chrono::Duration::seconds(1)), now);
+        assert!(late <= std::time::Duration::from_millis(5), "{late:?}");
+        let mut every_minute = new("* * * * *", None, "ping", vec![]).unwrap();
+        let next = next_after(&every_minute, now).unwrap();
+        assert!(
+            next > now && next <= now + chrono::Duration::seconds(60),
+            "{next}"
+        );
+        every_minute.paused = true;
+        assert_eq!(next_after(&every_minute, now), None);
+    }
 
     #[test]
     fn a_paused_schedule_is_never_due_and_a_resumed_one_skips_what_it_missed() {

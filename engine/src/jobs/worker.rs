@@ -158,7 +158,7 @@ impl Worker {
                 while !stop.is_cancelled() {
                     let claimed = tokio::select! {
                         () = stop.cancelled() => break,
-                        claimed = queue.claim(&name, Duration::from_millis(500)) => claimed,
+                        claimed = queue.claim(&name, queue.idle_wait()) => claimed,
                     };
                     match claimed {
                         Ok(Some(delivery)) => {

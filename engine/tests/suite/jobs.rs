@@ -421,13 +421,14 @@ async fn with_redis_an_occurrence_fires_once_across_processes() {
     );
     let mine: Vec<_> = made_a
         .unwrap()
+        .0
         .into_iter()
-        .chain(made_b.unwrap())
+        .chain(made_b.unwrap().0)
         .filter(|id| id.as_str().starts_with(&schedule.id))
         .collect();
     assert_eq!(mine.len(), 1, "{mine:?}");
     // The same occurrence again: nothing new.
-    let again = aetheria_engine::jobs::schedule::tick(&a, now)
+    let (again, _) = aetheria_engine::jobs::schedule::tick(&a, now)
         .await
         .unwrap();
     assert!(!again.iter().any(|id| id.as_str().starts_with(&schedule.id)));
