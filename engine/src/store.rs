@@ -208,6 +208,19 @@ pub(crate) async fn wait_closed(lock_file: Option<std::path::PathBuf>) {
     tracing::warn!("the database did not close within 3 s");
 }
 
+/// How an embedded database keeps house. One process opens it, so the cluster chores SurrealDB
+/// does for many nodes run seldom: the node's heartbeat every 20 s (a node is taken for dead
+/// after 30 s without one), the check for dead nodes each minute, the change-feed clean-up every
+/// 5 minutes (its defaults are 3 s, 15 s and 30 s: an idle app woke its database for them all the
+/// time). Servers ignore these.
+fn local_options() -> surrealdb::opt::Config {
+    use std::time::Duration;
+    surrealdb::opt::Config::new()
+        .node_membership_refresh_interval(Duration::from_secs(20))
+        .node_membership_check_interval(Duration::from_secs(60))
+        .changefeed_gc_interval(Duration::from_secs(300))
+}
+
 impl Store {
     /// Opens the store the configuration names: for a server, signed in as `memory.user` with the
     /// password from the keychain (or `AETHERIA_MEMORY_PASSWORD`).
@@ -278,7 +291,7 @@ impl Store {
         // asynchronously: wait a little for it before reporting the store as busy.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
         let db = loop {
-            match surrealdb::engine::any::connect(url).await {
+            match surrealdb::engine::any::connect((url, local_options())).await {
                 Ok(db) => break db,
                 Err(e)
                     if e.to_string().contains("already locked")
