@@ -76,6 +76,10 @@ impl App {
                 tasks.push(shown.map(Message::Conversation));
                 return Task::batch(tasks);
             }
+            // A window that is closing does not wait for an engine that went away: it exits.
+            BridgeEvent::Failed(_) | BridgeEvent::Reconnecting(_) if self.closing => {
+                return iced::exit();
+            }
             BridgeEvent::Failed(reason) => self.screen = Screen::Failed(reason),
             BridgeEvent::Reconnecting(reason) => {
                 self.engine = None;
@@ -242,6 +246,30 @@ mod tests {
             submission: SubmissionId(submission),
             error: ErrorInfo::new(ErrorKind::Invalid, message),
         }
+    }
+
+    #[test]
+    fn a_closing_window_exits_when_its_host_goes_away_instead_of_reconnecting() {
+        let lost = || BridgeEvent::Reconnecting("the host went away".into());
+        // Open: it says so and waits for the next host.
+        let mut open = App::new();
+        open.screen = Screen::Main;
+        let _ = open.bridge(lost());
+        assert_eq!(open.screen, Screen::Starting);
+        assert_eq!(open.notice.as_deref(), Some("the host went away"));
+        // Closing (SIGTERM reached the window and its host at once): it exits, it does not wait.
+        let mut closing = App::new();
+        closing.screen = Screen::Main;
+        closing.closing = true;
+        let _ = closing.bridge(lost());
+        assert_eq!(closing.screen, Screen::Main, "it started to reconnect");
+        assert_eq!(closing.notice, None);
+        let _ = closing.bridge(BridgeEvent::Failed("no host".into()));
+        assert_eq!(
+            closing.screen,
+            Screen::Main,
+            "it showed a failure instead of exiting"
+        );
     }
 
     #[test]
