@@ -200,7 +200,7 @@ impl Report {
                 mb(grown),
                 "≤ 10× the text".into(),
                 grown <= (text as u64 * 10).max(8_000_000),
-                true,
+                false,
             );
         }
         let exit = median(&runs.exit);
