@@ -285,6 +285,25 @@ impl Bench {
         )
     }
 
+    /// Once the window has settled: its first frame, idle CPU and wakeups (with its engine, and
+    /// alone), whether the screen changed, and memory.
+    fn at_rest(&self, window: &Window, data: &Path, figures: &mut Runs) {
+        let pid = window.child.id();
+        let pids = || all_of(pid, data);
+        self.settle(&pids);
+        let (idle, window_idle, changed) = self.idle(&pids());
+        figures.start.push(window.first_frame);
+        let (cpu, wakeups) = self.per_20s(&idle);
+        figures.idle_cpu.push(cpu);
+        figures.wakeups.push(wakeups);
+        figures.window_idle_cpu.push(self.per_20s(&window_idle).0);
+        figures.changed |= changed;
+        figures
+            .rss
+            .push(pids().iter().map(|p| procs::rss(*p)).sum());
+        figures.window_rss.push(procs::rss(pid));
+    }
+
     fn bare(&self, report: &mut Report) {
         println!("bare iced window…");
         let mut figures = Runs::default();
@@ -314,19 +333,7 @@ impl Bench {
             let mut window = self.launch(self.app(&folder));
             let pid = window.child.id();
             let data = folder.data();
-            let pids = || all_of(pid, &data);
-            self.settle(&pids);
-            let (idle, window_idle, changed) = self.idle(&pids());
-            figures.start.push(window.first_frame);
-            let (cpu, wakeups) = self.per_20s(&idle);
-            figures.idle_cpu.push(cpu);
-            figures.wakeups.push(wakeups);
-            figures.window_idle_cpu.push(self.per_20s(&window_idle).0);
-            figures.changed |= changed;
-            figures
-                .rss
-                .push(pids().iter().map(|p| procs::rss(*p)).sum());
-            figures.window_rss.push(procs::rss(pid));
+            self.at_rest(&window, &data, &mut figures);
             // The close button.
             let host = procs::host_of(&data);
             let win = self.screen.window_of(pid).expect("the window's X window");
@@ -377,18 +384,7 @@ impl Bench {
             let pid = window.child.id();
             let data = folder.data();
             let pids = || all_of(pid, &data);
-            self.settle(&pids);
-            let (idle, window_idle, changed) = self.idle(&pids());
-            figures.start.push(window.first_frame);
-            let (cpu, wakeups) = self.per_20s(&idle);
-            figures.idle_cpu.push(cpu);
-            figures.wakeups.push(wakeups);
-            figures.window_idle_cpu.push(self.per_20s(&window_idle).0);
-            figures.changed |= changed;
-            figures
-                .rss
-                .push(pids().iter().map(|p| procs::rss(*p)).sum());
-            figures.window_rss.push(procs::rss(pid));
+            self.at_rest(&window, &data, &mut figures);
             if run + 1 == plan.runs {
                 // Turns in the open conversation, sent by another client of the same engine.
                 let before = procs::rss(pid);
