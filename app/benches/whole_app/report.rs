@@ -65,8 +65,7 @@ fn mb(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
-/// Noise allowed on top of a ratio budget: the spread of the bare window's own runs on this
-/// machine (README, "Performance").
+/// Noise allowed on top of a ratio budget (README, "Performance": what moved between runs here).
 const RATIO_NOISE: f64 = 0.10;
 /// Noise allowed on an absolute time budget.
 const TIME_NOISE: Duration = Duration::from_millis(30);
