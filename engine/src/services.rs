@@ -132,18 +132,16 @@ impl Services {
         &self,
     ) -> Result<Arc<dyn crate::jobs::Queue>, crate::jobs::QueueError> {
         let url = self.config().redis_url;
-        let memory = self.config().memory_url();
-        let shared_store = memory.starts_with("ws") || memory.starts_with("http");
         self.jobs
             .get_or_try_init(|| async {
                 let queue: Arc<dyn crate::jobs::Queue> = match url {
                     Some(url) => Arc::new(
                         crate::jobs::RedisQueue::connect(&url, self.job_visibility()).await?,
                     ),
-                    None => Arc::new(
-                        crate::jobs::EmbeddedQueue::new(self.store.clone(), self.job_visibility())
-                            .shared(shared_store),
-                    ),
+                    None => Arc::new(crate::jobs::EmbeddedQueue::new(
+                        self.store.clone(),
+                        self.job_visibility(),
+                    )),
                 };
                 Ok(queue)
             })

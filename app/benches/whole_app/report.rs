@@ -96,7 +96,6 @@ impl Report {
         self.base = Some(base);
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn ratio(
         &mut self,
         name: String,

@@ -136,11 +136,15 @@ impl Form {
 
     /// Applies an engine event meant for the form; `true` when it was.
     pub fn event(&mut self, event: &Event) -> bool {
-        if self.providers.event(event) && !matches!(event, Event::Settings { .. }) {
-            return true;
-        }
         match event {
-            Event::Settings { settings } => self.settings = Some(settings.clone()),
+            Event::Settings { settings } => {
+                self.settings = Some(settings.clone());
+                // The providers are new: the first is chosen.
+                self.providers.selected = 0;
+            }
+            Event::LocalServers { .. } | Event::ModelList { .. } | Event::ProviderTested { .. } => {
+                return self.providers.event(event);
+            }
             Event::ToolList { .. } | Event::ToolPolicyChanged { .. } => {
                 return self.workspace.event(event);
             }

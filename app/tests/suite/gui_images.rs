@@ -57,26 +57,14 @@ async fn seeing(answer: &str) -> Pictured {
 }
 
 pub(super) async fn sent_with_a_picture(prompt: &str) -> Pictured {
-    let Pictured {
-        mut app,
-        events,
-        data,
-        dir,
-        server,
-    } = seeing("A red dot.").await;
-    let picture = dir.path().join("dot.png");
+    let mut pictured = seeing("A red dot.").await;
+    let picture = pictured.dir.path().join("dot.png");
     std::fs::write(&picture, png()).unwrap();
-    let _ = app.update(Message::Composer(
+    let _ = pictured.app.update(Message::Composer(
         aetheria_app::app::composer::Msg::Attached(vec![picture]),
     ));
-    type_and_send(&mut app, prompt);
-    Pictured {
-        app,
-        events,
-        data,
-        dir,
-        server,
-    }
+    type_and_send(&mut pictured.app, prompt);
+    pictured
 }
 
 #[tokio::test]

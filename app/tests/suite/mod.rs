@@ -10,6 +10,7 @@ mod gui_images;
 mod gui_mcp;
 mod gui_notify;
 mod gui_palette;
+mod gui_providers;
 mod gui_recall;
 mod gui_schedules;
 mod gui_usage;

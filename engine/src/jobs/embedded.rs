@@ -37,18 +37,11 @@ impl EmbeddedQueue {
     #[must_use]
     pub(crate) fn new(store: Store, lease: Duration) -> Self {
         Self {
+            shared: store.is_shared(),
             store,
             lease,
             submitted: tokio::sync::Notify::new(),
-            shared: false,
         }
-    }
-
-    /// A queue that other processes fill too (its store is a shared server).
-    #[must_use]
-    pub(crate) fn shared(mut self, shared: bool) -> Self {
-        self.shared = shared;
-        self
     }
 
     /// When the next job comes due or a running one's lease runs out, if any does.

@@ -145,7 +145,6 @@ impl Providers {
     /// Takes the engine's answers to what it asked; `true` when `event` was one.
     pub fn event(&mut self, event: &Event) -> bool {
         match event {
-            Event::Settings { .. } => self.selected = 0,
             Event::LocalServers { found } => self.found = Some(found.clone()),
             Event::ModelList { provider, models } => {
                 self.models = Some((provider.clone(), models.clone()));
