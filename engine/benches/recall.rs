@@ -328,8 +328,17 @@ async fn queue() {
 fn main() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        search().await;
-        vectors().await;
-        queue().await;
+        // `AETHERIA_BENCH_ONLY=queue` (or `search`, `vectors`) runs one part.
+        let only = std::env::var("AETHERIA_BENCH_ONLY").unwrap_or_default();
+        let runs = |part: &str| only.is_empty() || only == part;
+        if runs("search") {
+            search().await;
+        }
+        if runs("vectors") {
+            vectors().await;
+        }
+        if runs("queue") {
+            queue().await;
+        }
     });
 }

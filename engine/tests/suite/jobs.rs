@@ -547,6 +547,146 @@ async fn a_damaged_redis_record_is_dead_lettered_once() {
     assert!(again.is_none(), "{again:?}");
 }
 
+/// Every step of the Redis queue, each one script and one round trip: a second submit of the same
+/// id, a failed attempt waiting out its backoff, the dead letters, a silent worker's job taken by
+/// another after the visibility timeout (heartbeats keep it meanwhile), a job cancelled while it
+/// runs staying cancelled, and a damaged record left out of the list instead of refusing it.
+#[tokio::test]
+async fn the_redis_queue_retries_reclaims_dead_letters_and_cancels() {
+    let Ok(url) = std::env::var("AETHERIA_TEST_REDIS_URL") else {
+        assert!(
+            super::common::skip("redis"),
+            "AETHERIA_TEST_REDIS_URL is not set: run installer/dev.sh test (AETHERIA_SKIP=redis to skip)"
+        );
+        return;
+    };
+    // A database of its own, emptied first.
+    let url = format!("{}/8", url.trim_end_matches('/'));
+    let redis = |args: &[&str]| {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-u", &url])
+            .args(args)
+            .output()
+            .expect("redis-cli runs");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    redis(&["FLUSHDB"]);
+    let visibility = Duration::from_millis(1000);
+    let queue = RedisQueue::connect(&url, visibility).await.unwrap();
+    let state = async |id: &JobId| queue.get(id).await.unwrap().unwrap();
+
+    // Retried after its backoff, then dead-lettered.
+    let flaky = JobSpec {
+        max_attempts: 2,
+        ..JobSpec::new(JobKind::Noop)
+    };
+    queue.submit(&flaky).await.unwrap();
+    queue.submit(&flaky).await.unwrap();
+    let listed = queue.list(10).await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!((listed[0].state, listed[0].attempts), (JobState::Queued, 0));
+    let first = queue
+        .claim("w1", Duration::from_millis(100))
+        .await
+        .unwrap()
+        .expect("the job is claimed");
+    assert_eq!(
+        (first.spec.id.clone(), first.attempt),
+        (flaky.id.clone(), 1)
+    );
+    assert_eq!(state(&flaky.id).await.state, JobState::Running);
+    queue.fail(&first, "boom").await.unwrap();
+    let waiting = state(&flaky.id).await;
+    assert_eq!(
+        (waiting.state, waiting.error.as_str()),
+        (JobState::Queued, "boom")
+    );
+    assert!(
+        queue
+            .claim("w1", Duration::from_millis(100))
+            .await
+            .unwrap()
+            .is_none(),
+        "claimed again before its backoff"
+    );
+    tokio::time::sleep(aetheria_engine::jobs::backoff(1) + Duration::from_millis(100)).await;
+    let second = queue
+        .claim("w1", Duration::from_millis(100))
+        .await
+        .unwrap()
+        .expect("retried after its backoff");
+    assert_eq!(second.attempt, 2);
+    queue.fail(&second, "boom again").await.unwrap();
+    let dead = state(&flaky.id).await;
+    assert_eq!((dead.state, dead.attempts), (JobState::Dead, 2));
+    assert!(redis(&["XRANGE", "aetheria:jobs:dead", "-", "+"]).contains(flaky.id.as_str()));
+
+    // A worker that stops heartbeating loses its job to another.
+    let orphan = JobSpec::new(JobKind::Noop);
+    queue.submit(&orphan).await.unwrap();
+    let held = queue
+        .claim("w1", Duration::from_millis(100))
+        .await
+        .unwrap()
+        .expect("claimed");
+    for _ in 0..4 {
+        tokio::time::sleep(visibility / 4).await;
+        assert!(queue.heartbeat(&held, "half way").await.unwrap());
+        let taken = queue.claim("w2", Duration::from_millis(10)).await.unwrap();
+        assert!(taken.is_none(), "taken while heartbeating: {taken:?}");
+    }
+    assert_eq!(state(&orphan.id).await.progress, "half way");
+    tokio::time::sleep(visibility + Duration::from_millis(200)).await;
+    let taken = queue
+        .claim("w2", Duration::from_millis(100))
+        .await
+        .unwrap()
+        .expect("taken over after the visibility timeout");
+    assert_eq!(
+        (taken.spec.id.clone(), taken.attempt),
+        (orphan.id.clone(), 2)
+    );
+    queue.complete(&taken, "ok").await.unwrap();
+    let done = state(&orphan.id).await;
+    assert_eq!((done.state, done.result.as_str()), (JobState::Done, "ok"));
+
+    // Cancelled while it runs: the heartbeat says stop, and its failure does not queue it again.
+    let long = JobSpec::new(JobKind::Noop);
+    queue.submit(&long).await.unwrap();
+    let running = queue
+        .claim("w1", Duration::from_millis(100))
+        .await
+        .unwrap()
+        .expect("claimed");
+    assert!(queue.cancel(&long.id).await.unwrap());
+    assert!(!queue.cancel(&long.id).await.unwrap(), "cancelled twice");
+    assert!(!queue.heartbeat(&running, "still going").await.unwrap());
+    queue.fail(&running, "interrupted").await.unwrap();
+    assert_eq!(state(&long.id).await.state, JobState::Cancelled);
+    assert_eq!(redis(&["ZCARD", "aetheria:jobs:delayed"]), "0");
+    assert_eq!(
+        redis(&["XLEN", "aetheria:jobs"]),
+        "0",
+        "every entry acknowledged"
+    );
+
+    // One damaged record does not hide the others.
+    redis(&["HSET", &format!("aetheria:job:{}", long.id), "spec", "{"]);
+    let listed: Vec<JobId> = queue
+        .list(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|job| job.spec.id)
+        .collect();
+    assert_eq!(
+        listed,
+        vec![orphan.id, flaky.id],
+        "newest first, the damaged one left out"
+    );
+}
+
 /// A forged or unknown job id gets a clear refusal of the right kind, and nothing is queued.
 #[tokio::test]
 async fn unknown_jobs_are_refused_clearly() {

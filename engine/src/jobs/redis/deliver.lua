@@ -1,0 +1,3 @@
+-- Hands out an entry a blocking XREADGROUP returned. KEYS: stream.
+-- ARGV: group, worker, now ms, entry, job id. Returns what claim.lua does.
+return deliver(KEYS[1], ARGV[1], ARGV[2], ARGV[3], {ARGV[4], {'id', ARGV[5]}})
