@@ -145,6 +145,18 @@ pub trait Queue: Send + Sync {
         delivery: &'a Delivery,
         result: &'a str,
     ) -> BoxFuture<'a, QueueResult<()>>;
+    /// Finishes a job and, where the backend can do both in one step, claims the next one for
+    /// `worker` without waiting (as a busy worker would next): `None` when there is none or the
+    /// backend does not (the worker then claims as usual).
+    fn complete_and_claim<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        result: &'a str,
+        worker: &'a str,
+    ) -> BoxFuture<'a, QueueResult<Option<Delivery>>> {
+        let _ = worker;
+        Box::pin(async move { self.complete(delivery, result).await.map(|()| None) })
+    }
     /// Fails an attempt: retried after a backoff, or dead-lettered after `max_attempts`.
     fn fail<'a>(&'a self, delivery: &'a Delivery, error: &'a str)
     -> BoxFuture<'a, QueueResult<()>>;

@@ -5,7 +5,9 @@
 //! `aetheria:jobs:delayed` until its backoff passes; after `max_attempts` it goes to the
 //! `aetheria:jobs:dead` stream. Each step (submit, claim, heartbeat, complete, fail, cancel, list)
 //! is one Lua script in `redis/`, so one round trip and atomic (a job was ~14 round trips when each
-//! command went on its own); only an idle claim's blocking read is a command of its own. Each queue
+//! command went on its own); a busy worker completes a job and claims the next in one (as BullMQ
+//! fetches the next job when one finishes); only an idle claim's blocking read is a command of its
+//! own. Each queue
 //! holds one connection (a blocking read would stall a shared one), which fred reconnects after
 //! Redis restarts (the scripts are sent again when a restarted Redis does not know them).
 
@@ -44,6 +46,9 @@ fn err(e: impl std::fmt::Display) -> QueueError {
 pub struct RedisQueue {
     client: fred::clients::Client,
     visibility: Duration,
+    /// When this queue last looked for entries a dead worker left (`XAUTOCLAIM`): a few times
+    /// per visibility timeout is enough, as none is taken before it has been idle that long.
+    reclaimed: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl RedisQueue {
@@ -64,7 +69,11 @@ impl RedisQueue {
             let shown = crate::secrets::shown_url(url);
             QueueError(format!("cannot reach Redis at {shown}: {e}"))
         })?;
-        let queue = Self { client, visibility };
+        let queue = Self {
+            client,
+            visibility,
+            reclaimed: std::sync::Mutex::new(None),
+        };
         match queue
             .cmd(
                 "XGROUP",
@@ -127,6 +136,19 @@ impl RedisQueue {
             _ => None,
         })?;
         Some((entry, id))
+    }
+
+    /// Whether this claim should look for a dead worker's entries (a quarter of the visibility
+    /// timeout since the last look), noting that it does.
+    fn reclaim_due(&self) -> bool {
+        let Ok(mut last) = self.reclaimed.lock() else {
+            return true;
+        };
+        let due = last.is_none_or(|at| at.elapsed() >= self.visibility / 4);
+        if due {
+            *last = Some(std::time::Instant::now());
+        }
+        due
     }
 
     /// What claim.lua and deliver.lua answered: a delivery, `more` (ask again) or nothing.
@@ -218,20 +240,22 @@ struct Scripts {
     deliver: Script,
     heartbeat: Script,
     complete: Script,
+    complete_claim: Script,
     fail: Script,
     cancel: Script,
     list: Script,
 }
 
 static SCRIPTS: std::sync::LazyLock<Scripts> = std::sync::LazyLock::new(|| {
-    let with_deliver =
-        |body: &str| Script::new(format!("{}\n{body}", include_str!("redis/deliver_fn.lua")));
+    let with_common =
+        |body: &str| Script::new(format!("{}\n{body}", include_str!("redis/common.lua")));
     Scripts {
         submit: Script::new(include_str!("redis/submit.lua").into()),
-        claim: with_deliver(include_str!("redis/claim.lua")),
-        deliver: with_deliver(include_str!("redis/deliver.lua")),
+        claim: with_common(include_str!("redis/claim.lua")),
+        deliver: with_common(include_str!("redis/deliver.lua")),
         heartbeat: Script::new(include_str!("redis/heartbeat.lua").into()),
         complete: Script::new(include_str!("redis/complete.lua").into()),
+        complete_claim: with_common(include_str!("redis/complete_claim.lua")),
         fail: Script::new(include_str!("redis/fail.lua").into()),
         cancel: Script::new(include_str!("redis/cancel.lua").into()),
         list: Script::new(include_str!("redis/list.lua").into()),
@@ -320,11 +344,18 @@ impl Queue for RedisQueue {
             // Work that is there is claimed in one round trip; a bounded number of tries, so a
             // stream full of dropped entries cannot hold a worker here.
             for _ in 0..64 {
+                let reclaim = self.reclaim_due();
                 let answer = self
                     .run(
                         &SCRIPTS.claim,
                         vec![STREAM.into(), DELAYED.into()],
-                        vec![GROUP.into(), worker.into(), idle.into(), now_ms().into()],
+                        vec![
+                            GROUP.into(),
+                            worker.into(),
+                            idle.into(),
+                            now_ms().into(),
+                            if reclaim { "1" } else { "0" }.into(),
+                        ],
                     )
                     .await?;
                 match self.delivered(worker, answer).await? {
@@ -424,6 +455,41 @@ impl Queue for RedisQueue {
             )
             .await
             .map(|_| ())
+        })
+    }
+
+    fn complete_and_claim<'a>(
+        &'a self,
+        delivery: &'a Delivery,
+        result: &'a str,
+        worker: &'a str,
+    ) -> BoxFuture<'a, QueueResult<Option<Delivery>>> {
+        Box::pin(async move {
+            let idle = i64::try_from(self.visibility.as_millis()).unwrap_or(i64::MAX);
+            let reclaim = self.reclaim_due();
+            let answer = self
+                .run(
+                    &SCRIPTS.complete_claim,
+                    vec![
+                        key(delivery.spec.id.as_str()).into(),
+                        STREAM.into(),
+                        DELAYED.into(),
+                    ],
+                    vec![
+                        GROUP.into(),
+                        delivery.token.as_str().into(),
+                        result.into(),
+                        now_ms().into(),
+                        worker.into(),
+                        idle.into(),
+                        if reclaim { "1" } else { "0" }.into(),
+                    ],
+                )
+                .await?;
+            match self.delivered(worker, answer).await? {
+                Claimed::Job(next) => Ok(Some(next)),
+                Claimed::More | Claimed::Nothing => Ok(None),
+            }
         })
     }
 
@@ -567,7 +633,7 @@ mod tests {
         };
         let finals = [JobState::Done, JobState::Dead, JobState::Cancelled];
         for script in [
-            include_str!("redis/deliver_fn.lua"),
+            include_str!("redis/common.lua"),
             include_str!("redis/cancel.lua"),
         ] {
             for state in finals {
@@ -578,8 +644,9 @@ mod tests {
             (JobState::Queued, include_str!("redis/submit.lua")),
             (JobState::Queued, include_str!("redis/fail.lua")),
             (JobState::Dead, include_str!("redis/fail.lua")),
-            (JobState::Running, include_str!("redis/deliver_fn.lua")),
+            (JobState::Running, include_str!("redis/common.lua")),
             (JobState::Done, include_str!("redis/complete.lua")),
+            (JobState::Done, include_str!("redis/complete_claim.lua")),
             (JobState::Cancelled, include_str!("redis/heartbeat.lua")),
             (JobState::Cancelled, include_str!("redis/fail.lua")),
         ];

@@ -155,18 +155,30 @@ impl Worker {
             let stop = stop.clone();
             let engine = self.engine.clone();
             slots.spawn(async move {
-                while !stop.is_cancelled() {
-                    let claimed = tokio::select! {
-                        () = stop.cancelled() => break,
-                        claimed = queue.claim(&name, queue.idle_wait()) => claimed,
+                // The next job, when finishing one claimed it too (held: it runs even if a stop
+                // came meanwhile).
+                let mut next: Option<Delivery> = None;
+                while next.is_some() || !stop.is_cancelled() {
+                    let claimed = match next.take() {
+                        Some(delivery) => Ok(Some(delivery)),
+                        None => tokio::select! {
+                            () = stop.cancelled() => break,
+                            claimed = queue.claim(&name, queue.idle_wait()) => claimed,
+                        },
                     };
                     match claimed {
                         Ok(Some(delivery)) => {
                             notify(queue.as_ref(), engine.as_ref(), &delivery).await;
-                            let handled = handle(queue.as_ref(), &delivery, engine.as_ref()).await;
+                            let then_claim = (!stop.is_cancelled()).then_some(name.as_str());
+                            let handled =
+                                handle(queue.as_ref(), &delivery, engine.as_ref(), then_claim)
+                                    .await;
                             notify(queue.as_ref(), engine.as_ref(), &delivery).await;
-                            if let Err(e) = handled {
-                                tracing::warn!(job = %delivery.spec.id, "the queue failed while finishing a job: {e}");
+                            match handled {
+                                Ok(claimed) => next = claimed,
+                                Err(e) => {
+                                    tracing::warn!(job = %delivery.spec.id, "the queue failed while finishing a job: {e}");
+                                }
                             }
                         }
                         Ok(None) => {}
@@ -191,12 +203,14 @@ async fn notify(queue: &dyn Queue, engine: Option<&Arc<Services>>, delivery: &De
     }
 }
 
-/// Runs one delivery with a heartbeat, then records how it went.
+/// Runs one delivery with a heartbeat, then records how it went; a job that succeeded may bring
+/// the next one for `then_claim` with it.
 async fn handle(
     queue: &dyn Queue,
     delivery: &Delivery,
     engine: Option<&Arc<Services>>,
-) -> QueueResult<()> {
+    then_claim: Option<&str>,
+) -> QueueResult<Option<Delivery>> {
     let cancelled = CancellationToken::new();
     let progress = std::sync::Mutex::new(String::new());
     let beat = async {
@@ -222,9 +236,19 @@ async fn handle(
     // What a job found goes to a queue others may read: no secret this engine knows goes with it.
     let redact = |text: String| engine.map_or(text.clone(), |services| services.redact(&text));
     match outcome {
-        Ok(result) => queue.complete(delivery, &redact(result)).await,
-        Err(_) if cancelled.is_cancelled() => Ok(()),
-        Err(error) => queue.fail(delivery, &redact(error)).await,
+        Ok(result) => match then_claim {
+            Some(worker) => {
+                queue
+                    .complete_and_claim(delivery, &redact(result), worker)
+                    .await
+            }
+            None => queue
+                .complete(delivery, &redact(result))
+                .await
+                .map(|()| None),
+        },
+        Err(_) if cancelled.is_cancelled() => Ok(None),
+        Err(error) => queue.fail(delivery, &redact(error)).await.map(|()| None),
     }
 }
 

@@ -685,6 +685,39 @@ async fn the_redis_queue_retries_reclaims_dead_letters_and_cancels() {
         vec![orphan.id, flaky.id],
         "newest first, the damaged one left out"
     );
+
+    // A busy worker finishes a job and gets the next one in the same step.
+    let (one, two) = (JobSpec::new(JobKind::Noop), JobSpec::new(JobKind::Noop));
+    queue.submit(&one).await.unwrap();
+    queue.submit(&two).await.unwrap();
+    let first = queue
+        .claim("w1", Duration::from_millis(100))
+        .await
+        .unwrap()
+        .expect("claimed");
+    assert_eq!(first.spec.id, one.id);
+    let second = queue
+        .complete_and_claim(&first, "first done", "w1")
+        .await
+        .unwrap()
+        .expect("the next job came with the completion");
+    assert_eq!(
+        (second.spec.id.clone(), second.attempt),
+        (two.id.clone(), 1)
+    );
+    let done = state(&one.id).await;
+    assert_eq!(
+        (done.state, done.result.as_str()),
+        (JobState::Done, "first done")
+    );
+    assert_eq!(state(&two.id).await.state, JobState::Running);
+    let none = queue
+        .complete_and_claim(&second, "second done", "w1")
+        .await
+        .unwrap();
+    assert!(none.is_none(), "{none:?}");
+    assert_eq!(state(&two.id).await.state, JobState::Done);
+    assert_eq!(redis(&["XLEN", "aetheria:jobs"]), "0");
 }
 
 /// A forged or unknown job id gets a clear refusal of the right kind, and nothing is queued.
