@@ -5,6 +5,7 @@
 
 pub mod anthropic;
 pub mod gemini;
+pub mod local_bench;
 pub mod mirror;
 pub mod voice;
 

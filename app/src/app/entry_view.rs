@@ -250,8 +250,12 @@ pub(super) fn status_badge(p: Palette, status: ToolStatus) -> (&'static str, ice
 
 /// What a turn (or a conversation) took: tokens in and out, and the cost when it is known.
 pub(super) fn spent(usage: &aetheria_engine::api::Usage) -> String {
+    let cached = match usage.cached_input_tokens {
+        0 => String::new(),
+        n => format!(" ({} cached)", thousands(n)),
+    };
     let tokens = format!(
-        "{} in · {} out",
+        "{} in{cached} · {} out",
         thousands(usage.input_tokens),
         thousands(usage.output_tokens)
     );
@@ -369,6 +373,7 @@ mod tests {
         let usage = |cost_micros| Usage {
             input_tokens: 1_234_567,
             output_tokens: 890,
+            cached_input_tokens: 0,
             cost_micros,
         };
         assert_eq!(spent(&usage(None)), "1,234,567 in · 890 out");
@@ -381,5 +386,10 @@ mod tests {
             spent(&usage(Some(3_456_789))),
             "1,234,567 in · 890 out · $3.46"
         );
+        let cached = Usage {
+            cached_input_tokens: 1_200_000,
+            ..usage(None)
+        };
+        assert_eq!(spent(&cached), "1,234,567 in (1,200,000 cached) · 890 out");
     }
 }

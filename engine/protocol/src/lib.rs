@@ -421,6 +421,10 @@ pub struct Usage {
     pub input_tokens: u64,
     /// Completion tokens.
     pub output_tokens: u64,
+    /// Of the prompt tokens, how many were read from a cache instead of computed: a local model's
+    /// kept cache (a follow-up turn reads only what is new), a vendor's prompt cache.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cached_input_tokens: u64,
     /// Their cost in millionths of a US dollar (a model run on this machine costs nothing;
     /// none: the price is not known).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -434,9 +438,15 @@ impl Usage {
         Self {
             input_tokens: self.input_tokens + other.input_tokens,
             output_tokens: self.output_tokens + other.output_tokens,
+            cached_input_tokens: self.cached_input_tokens + other.cached_input_tokens,
             cost_micros: self.cost_micros.zip(other.cost_micros).map(|(a, b)| a + b),
         }
     }
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// What kind of failure; front ends choose wording and recovery from it.

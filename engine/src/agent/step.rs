@@ -144,10 +144,8 @@ impl<'c> StepStream<'c> {
                     call.id = ToolCallId::new();
                     step.calls.push(call);
                 }
-                Some(Ok(ResponseEvent::Usage(u))) => {
-                    usage.input_tokens += u.input_tokens;
-                    usage.output_tokens += u.output_tokens;
-                }
+                // (Priced once the turn ends: `agent::priced`.)
+                Some(Ok(ResponseEvent::Usage(u))) => *usage = usage.plus(u),
                 Some(Ok(ResponseEvent::Finished { reason })) => {
                     step.finish_reason = FinishReason::from_wire(&reason);
                     break Ok(());

@@ -181,6 +181,7 @@ async fn read(
                     + u["cache_read_input_tokens"].as_u64().unwrap_or(0)
                     + u["cache_creation_input_tokens"].as_u64().unwrap_or(0);
                 usage.output_tokens = u["output_tokens"].as_u64().unwrap_or(0);
+                usage.cached_input_tokens = u["cache_read_input_tokens"].as_u64().unwrap_or(0);
             }
             "content_block_start" => {
                 let index = v["index"].as_u64().unwrap_or(blocks.len() as u64);
@@ -444,6 +445,7 @@ mod tests {
                 ResponseEvent::Usage(Usage {
                     input_tokens: 21,
                     output_tokens: 30,
+                    cached_input_tokens: 5,
                     cost_micros: None
                 }),
                 ResponseEvent::ToolCall(ToolCallRequest {

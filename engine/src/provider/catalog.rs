@@ -301,6 +301,7 @@ mod tests {
         let usage = Usage {
             input_tokens: 1_000,
             output_tokens: 200,
+            cached_input_tokens: 0,
             cost_micros: None,
         };
         let provider = |wire, model: &str| ProviderConfig {

@@ -163,6 +163,7 @@ async fn read(
                 input_tokens: meta["promptTokenCount"].as_u64().unwrap_or(0),
                 output_tokens: meta["candidatesTokenCount"].as_u64().unwrap_or(0)
                     + meta["thoughtsTokenCount"].as_u64().unwrap_or(0),
+                cached_input_tokens: meta["cachedContentTokenCount"].as_u64().unwrap_or(0),
                 cost_micros: None,
             });
         }

@@ -389,6 +389,7 @@ async fn answer(inner: &Inner, request: Request, tx: &Tx) -> Result<(), Provider
         ResponseEvent::Usage(Usage {
             input_tokens: outcome.stats.prompt_tokens as u64,
             output_tokens: outcome.stats.output_tokens as u64,
+            cached_input_tokens: outcome.stats.cached_tokens as u64,
             cost_micros: None,
         }),
     )

@@ -192,6 +192,10 @@ async fn complete(
             ResponseEvent::Usage(Usage {
                 input_tokens: usage["prompt_tokens"].as_u64().unwrap_or(0),
                 output_tokens: usage["completion_tokens"].as_u64().unwrap_or(0),
+                cached_input_tokens: usage
+                    .pointer("/prompt_tokens_details/cached_tokens")
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(0),
                 cost_micros: None,
             }),
         )
@@ -306,6 +310,10 @@ impl Answer {
             out.push(ResponseEvent::Usage(Usage {
                 input_tokens: usage.prompt_tokens.unwrap_or(0),
                 output_tokens: usage.completion_tokens.unwrap_or(0),
+                cached_input_tokens: usage
+                    .prompt_tokens_details
+                    .and_then(|d| d.cached_tokens)
+                    .unwrap_or(0),
                 cost_micros: None,
             }));
         }
@@ -446,6 +454,15 @@ struct WireUsage {
     prompt_tokens: Option<u64>,
     #[serde(default)]
     completion_tokens: Option<u64>,
+    #[serde(default)]
+    prompt_tokens_details: Option<WirePromptDetails>,
+}
+
+/// `usage.prompt_tokens_details`: how much of the prompt the vendor's cache served.
+#[derive(Debug, Deserialize)]
+struct WirePromptDetails {
+    #[serde(default)]
+    cached_tokens: Option<u64>,
 }
 
 #[cfg(test)]
@@ -646,7 +663,11 @@ mod tests {
             "data: {}\n\n",
             crate::testkit::finish_chunk("tool_calls")
         ));
-        out.push_str(&format!("data: {}\n\n", crate::testkit::usage_chunk(5, 7)));
+        // With the vendor's prompt-cache count, as OpenAI reports it.
+        let mut usage: serde_json::Value =
+            serde_json::from_str(&crate::testkit::usage_chunk(5, 7)).unwrap_or_default();
+        usage["usage"]["prompt_tokens_details"] = serde_json::json!({"cached_tokens": 3});
+        out.push_str(&format!("data: {usage}\n\n"));
         out.push_str("data: [DONE]\n\n");
         out.into_bytes()
     }
@@ -711,6 +732,7 @@ mod tests {
                 ResponseEvent::Usage(Usage {
                     input_tokens: 5,
                     output_tokens: 7,
+                    cached_input_tokens: 3,
                     cost_micros: None
                 }),
                 ResponseEvent::ToolCall(ToolCallRequest {

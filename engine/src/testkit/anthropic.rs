@@ -19,7 +19,7 @@ fn start() -> String {
         &json!({"type": "message_start", "message": {
             "id": "msg_test", "type": "message", "role": "assistant", "content": [],
             "model": "test-model", "stop_reason": null, "stop_sequence": null,
-            "usage": {"input_tokens": 21, "output_tokens": 1}
+            "usage": {"input_tokens": 16, "cache_read_input_tokens": 5, "output_tokens": 1}
         }}),
     )
 }

@@ -13,8 +13,7 @@ fn chunk(parts: &[Value], finish: Option<&str>, usage: bool) -> String {
     }
     let mut response = json!({ "candidates": [candidate], "modelVersion": "test-model" });
     if usage {
-        response["usageMetadata"] =
-            json!({ "promptTokenCount": 17, "candidatesTokenCount": 4, "totalTokenCount": 21 });
+        response["usageMetadata"] = json!({ "promptTokenCount": 17, "cachedContentTokenCount": 9, "candidatesTokenCount": 4, "totalTokenCount": 21 });
     }
     response.to_string()
 }

@@ -32,7 +32,14 @@ async fn text_streams_and_the_request_has_gemini_shape() {
         panic!("{events:?}")
     };
     assert_eq!(*finish_reason, aetheria_engine::api::FinishReason::Stop);
-    assert_eq!((usage.input_tokens, usage.output_tokens), (17, 4));
+    assert_eq!(
+        (
+            usage.input_tokens,
+            usage.cached_input_tokens,
+            usage.output_tokens
+        ),
+        (17, 9, 4)
+    );
     let body = &h.server.requests()[0];
     assert!(
         body["systemInstruction"]["parts"][0]["text"]

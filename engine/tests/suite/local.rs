@@ -268,16 +268,29 @@ async fn with_no_provider_the_local_model_answers_offline() {
         .filter(|e| matches!(e, Event::TextDelta { .. }))
         .count();
     assert!(deltas >= 3, "the answer was not streamed: {deltas} deltas");
+    let usage = |events: &[Event]| match events.last() {
+        Some(Event::TurnFinished { usage, .. }) => *usage,
+        other => panic!("{other:?}"),
+    };
+    let first = usage(&events);
 
-    // The next turn builds on the conversation (its prompt starts with the cached one).
-    let events = offline
-        .turn(
-            &session,
-            "And the capital of Italy? Answer in one sentence.",
-        )
-        .await;
+    // The next turn builds on the conversation: the first turn's prompt (and the answer) come from
+    // the kept cache; only what is new is read.
+    let question = "And the capital of Italy? Answer in one sentence.";
+    let events = offline.turn(&session, question).await;
     let text = streamed_text(&events);
     assert!(text.contains("Rome"), "{text:?}");
+    let next = usage(&events);
+    assert!(
+        next.cached_input_tokens >= first.input_tokens,
+        "the first prompt was read again: {first:?} then {next:?}"
+    );
+    let read = next.input_tokens - next.cached_input_tokens;
+    assert!(
+        read <= first.output_tokens + 40,
+        "{read} tokens read for a {}-token answer and a short question: {next:?}",
+        first.output_tokens
+    );
 }
 
 #[tokio::test]
