@@ -3,6 +3,8 @@
 //! and the link waiting; and what the person does in it besides writing: fold a tool card or a
 //! model's reasoning, copy an answer or a code block, open a link (judged first: one whose text
 //! names another address than it goes to waits for the person), open an image over the window.
+//! A long conversation draws only its last entries (`DRAWN`; more as the person scrolls up), so
+//! the window lays out and keeps text for what can be seen, not for a thousand messages.
 
 use std::path::PathBuf;
 
@@ -20,9 +22,24 @@ use super::view::{TRANSCRIPT, btn, label};
 use crate::markdown::Link;
 use crate::theme::{self, ButtonKind, HEADING, MONO, Palette};
 
+/// How many of the last entries are drawn when a conversation opens, and how many more each step
+/// up adds. Each drawn entry keeps its laid-out text (a few hundred KB for a long answer).
+pub const DRAWN: usize = 40;
+const MORE: usize = 40;
+
 /// What the person does in the conversation.
 #[derive(Debug, Clone)]
 pub enum Msg {
+    /// Draw `MORE` earlier entries (the button above the first drawn one, or scrolled to the top).
+    ShowEarlier,
+    /// The transcript was scrolled: at its top (earlier entries are drawn) or its bottom (only
+    /// the last `DRAWN` stay drawn).
+    Scrolled {
+        /// The view is at the top of what is drawn.
+        top: bool,
+        /// The view is at the bottom.
+        bottom: bool,
+    },
     /// Fold or unfold a tool card.
     ToggleTool(ToolCallId),
     /// Open or close the model's reasoning of a message.
@@ -75,6 +92,8 @@ pub struct Conversation {
     found_entry: Option<usize>,
     /// The link waiting: its address and why it waits.
     link: Option<(String, String)>,
+    /// How many of the last entries are drawn (at least `DRAWN`).
+    drawn: usize,
 }
 
 impl Conversation {
@@ -97,6 +116,14 @@ impl Conversation {
         self.sending = None;
         self.reveal = None;
         self.found_entry = None;
+        self.drawn = DRAWN;
+    }
+
+    /// The index of the first entry drawn.
+    #[must_use]
+    pub fn first_drawn(&self) -> usize {
+        let len = self.transcript.entries().len();
+        len.saturating_sub(self.drawn.max(DRAWN))
     }
 
     /// Shows the person's message at once, as the turn of `session` it starts (a new chat follows
@@ -204,7 +231,12 @@ impl Conversation {
         };
         self.reveal = None;
         self.found_entry = Some(index);
-        let offset = self.transcript.offset_from_bottom(index);
+        // Drawn, with a few entries above it for context.
+        let len = self.transcript.entries().len();
+        self.drawn = self.drawn.max(len - index.saturating_sub(3));
+        let offset = self
+            .transcript
+            .offset_from_bottom(index, self.first_drawn());
         iced::widget::operation::snap_to(
             TRANSCRIPT,
             iced::widget::operation::RelativeOffset {
@@ -218,6 +250,26 @@ impl Conversation {
     pub fn update(&mut self, msg: Msg) -> (Task<Msg>, Option<Event>) {
         let transcript = &mut self.transcript;
         let event = match msg {
+            Msg::ShowEarlier => {
+                self.drawn = self.drawn.max(DRAWN) + MORE;
+                None
+            }
+            Msg::Scrolled { top, bottom } => {
+                let len = self.transcript.entries().len();
+                if top && self.first_drawn() > 0 {
+                    self.drawn = self.drawn.max(DRAWN) + MORE;
+                } else if bottom
+                    && self.drawn > DRAWN
+                    && self
+                        .found_entry
+                        .is_none_or(|f| f >= len.saturating_sub(DRAWN))
+                {
+                    // Back at the end: what was drawn above is let go (its text layouts too),
+                    // unless that would hide the search hit shown.
+                    self.drawn = DRAWN;
+                }
+                None
+            }
             Msg::ToggleTool(call) => {
                 transcript.toggle(&call);
                 None
@@ -280,7 +332,24 @@ impl Conversation {
             bottom: 8.0,
             ..Default::default()
         });
-        for (i, (entry, view)) in self.transcript.rows().enumerate() {
+        let first = self.first_drawn();
+        let own = Message::Conversation;
+        if first > 0 {
+            let earlier = if first == 1 {
+                "1 earlier entry".to_owned()
+            } else {
+                format!("{first} earlier entries")
+            };
+            list = list.push(
+                row![
+                    text(earlier).size(13).color(p.muted),
+                    btn(p, ButtonKind::Secondary, "Show earlier").on_press(own(Msg::ShowEarlier)),
+                ]
+                .spacing(10)
+                .align_y(iced::Alignment::Center),
+            );
+        }
+        for (i, (entry, view)) in self.transcript.rows().enumerate().skip(first) {
             let shown = entry_view::entry_view(look, entry, view);
             // The search hit that opened this conversation is marked.
             if self.found_entry == Some(i) {
@@ -300,6 +369,14 @@ impl Conversation {
         scrollable(list)
             .id(TRANSCRIPT)
             .anchor_bottom()
+            .on_scroll(move |viewport| {
+                let at = viewport.relative_offset().y;
+                // Anchored at the bottom: 0 is the bottom, 1 the top.
+                own(Msg::Scrolled {
+                    top: at >= 0.999,
+                    bottom: at <= 0.001,
+                })
+            })
             .height(Fill)
             .into()
     }
@@ -403,5 +480,77 @@ mod tests {
         c.open(None);
         assert!(!c.running());
         assert_eq!(c.session(), None);
+    }
+
+    /// A long conversation draws only its last entries; scrolling to the top draws more, back at
+    /// the bottom the rest is let go, and a search hit far up is drawn to be shown.
+    #[test]
+    fn a_long_conversation_draws_its_end_and_more_as_the_person_scrolls_up() {
+        use aetheria_engine::api::{MessageRecord, MessageStatus, Role, SessionSummary};
+        let session = SessionId::new();
+        let messages: Vec<MessageRecord> = (0..1000)
+            .map(|i| MessageRecord {
+                id: MessageId::new(),
+                role: if i % 2 == 0 {
+                    Role::User
+                } else {
+                    Role::Assistant
+                },
+                content: format!("message {i}"),
+                tool_calls: vec![],
+                attachments: vec![],
+                images: vec![],
+                usage: None,
+                thinking: String::new(),
+                status: MessageStatus::Complete,
+                created_at: chrono::Utc::now(),
+            })
+            .collect();
+        let mut c = Conversation::default();
+        c.open(Some(session.clone()));
+        c.on_engine(&envelope(EngineEvent::SessionLoaded {
+            session: SessionSummary {
+                id: session.clone(),
+                title: "long".into(),
+                created_at: chrono::Utc::now(),
+                updated_at: chrono::Utc::now(),
+            },
+            messages: messages.clone(),
+            tool_calls: vec![],
+        }));
+        assert_eq!(c.transcript.entries().len(), 1000);
+        assert_eq!(c.first_drawn(), 1000 - DRAWN);
+
+        let scrolled = |c: &mut Conversation, top, bottom| {
+            let _ = c.update(Msg::Scrolled { top, bottom });
+        };
+        // Somewhere in the middle: nothing changes.
+        scrolled(&mut c, false, false);
+        assert_eq!(c.first_drawn(), 1000 - DRAWN);
+        scrolled(&mut c, true, false);
+        assert_eq!(c.first_drawn(), 1000 - DRAWN - MORE);
+        let _ = c.update(Msg::ShowEarlier);
+        assert_eq!(c.first_drawn(), 1000 - DRAWN - 2 * MORE);
+        scrolled(&mut c, false, true);
+        assert_eq!(c.first_drawn(), 1000 - DRAWN, "the rest was not let go");
+        // At the very top of a conversation that is all drawn, nothing more is asked.
+        let mut short = Conversation::default();
+        short.open(Some(session.clone()));
+        scrolled(&mut short, true, false);
+        assert_eq!(short.first_drawn(), 0);
+
+        // A search hit far up is drawn (with a little before it) and stays drawn.
+        let _ = c.reveal(Some(messages[100].id.to_string()));
+        assert!(
+            c.first_drawn() <= 100 && c.first_drawn() >= 95,
+            "{}",
+            c.first_drawn()
+        );
+        assert_eq!(c.found_entry, Some(100));
+        scrolled(&mut c, false, true);
+        assert!(c.first_drawn() <= 100, "the hit was hidden again");
+        // A new conversation starts from its end again.
+        c.open(Some(session));
+        assert_eq!(c.first_drawn(), 0);
     }
 }

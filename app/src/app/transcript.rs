@@ -282,10 +282,10 @@ impl Transcript {
     }
 
     /// Where entry `index` starts, as the share of the scrollable range measured from the bottom
-    /// (the conversation is anchored there): entry heights are estimated from their text, which is
-    /// close enough to bring it into view.
+    /// (the conversation is anchored there) when the entries from `first` on are drawn: entry
+    /// heights are estimated from their text, which is close enough to bring it into view.
     #[must_use]
-    pub fn offset_from_bottom(&self, index: usize) -> f32 {
+    pub fn offset_from_bottom(&self, index: usize, first: usize) -> f32 {
         #[allow(clippy::cast_precision_loss)]
         let height = |entry: &Entry| -> f32 {
             let lines = |text: &str| {
@@ -301,7 +301,8 @@ impl Transcript {
                 _ => 90.0,
             }
         };
-        let entries = self.conversation.entries();
+        let entries = self.conversation.entries().get(first..).unwrap_or_default();
+        let index = index.saturating_sub(first);
         let above: f32 = entries.iter().take(index).map(&height).sum();
         let total: f32 = entries.iter().map(&height).sum();
         // About one window of the conversation is in view at once.
@@ -473,7 +474,7 @@ mod tests {
         assert_eq!(t.anchor(messages[7].id.as_str()), Some(7));
         // Anchored at the bottom: the first entry is at the top (1), later ones lower, the last
         // ones in the final window (0).
-        let offsets: Vec<f32> = (0..40).map(|i| t.offset_from_bottom(i)).collect();
+        let offsets: Vec<f32> = (0..40).map(|i| t.offset_from_bottom(i, 0)).collect();
         assert!((offsets[0] - 1.0).abs() < f32::EPSILON);
         assert!(offsets.windows(2).all(|w| w[0] >= w[1]));
         assert!(offsets[20] > 0.3 && offsets[20] < 0.7, "{}", offsets[20]);
