@@ -42,6 +42,9 @@ pub struct Report {
     figures: Vec<Figure>,
     /// A debug build is measured: its start is not the optimised app's, so not gated.
     pub debug: bool,
+    /// The window's RSS in the first configuration added (the first run's welcome): what a long
+    /// conversation's window is compared with.
+    first_window_rss: Option<u64>,
 }
 
 struct Base {
@@ -69,6 +72,10 @@ fn mb(bytes: u64) -> String {
 const RATIO_NOISE: f64 = 0.10;
 /// Noise allowed on an absolute time budget.
 const TIME_NOISE: Duration = Duration::from_millis(30);
+/// Noise allowed on a memory budget: RSS moved by under 2 % between runs here.
+const RSS_NOISE: u64 = 4_000_000;
+/// What a long conversation open may add to the window's memory.
+const CONVERSATION_RSS: u64 = 40_000_000;
 
 impl Report {
     pub fn baseline(&mut self, runs: &Runs) {
@@ -189,6 +196,19 @@ impl Report {
             ok: None,
             gated: false,
         });
+        match self.first_window_rss {
+            None => self.first_window_rss = Some(wrss),
+            Some(first) => {
+                let added = wrss.saturating_sub(first);
+                self.absolute(
+                    format!("{what}: the window's RSS over the first run's"),
+                    format!("+{}", mb(added)),
+                    format!("≤ +{}", mb(CONVERSATION_RSS)),
+                    added <= CONVERSATION_RSS + RSS_NOISE,
+                    true,
+                );
+            }
+        }
         if let Some((grown, text)) = runs.growth {
             self.absolute(
                 format!(
@@ -197,8 +217,8 @@ impl Report {
                 ),
                 mb(grown),
                 "≤ 10× the text".into(),
-                grown <= (text as u64 * 10).max(8_000_000),
-                false,
+                grown <= (text as u64 * 10).max(8_000_000) + RSS_NOISE,
+                true,
             );
         }
         let exit = median(&runs.exit);
