@@ -104,6 +104,7 @@ fn main() {
         provider,
         runtime,
         plan,
+        shots: std::cell::Cell::new(0),
     };
     let mut report = Report::default();
     report.debug = cfg!(debug_assertions);
@@ -125,6 +126,8 @@ struct Bench {
     provider: Provider,
     runtime: tokio::runtime::Runtime,
     plan: Plan,
+    /// Screenshots taken so far (`shoot`).
+    shots: std::cell::Cell<usize>,
 }
 
 /// A data folder and its config, removed when dropped.
@@ -304,6 +307,28 @@ impl Bench {
             .rss
             .push(pids().iter().map(|p| procs::rss(*p)).sum());
         figures.window_rss.push(procs::rss(pid));
+        self.shoot(figures.window_rss.len());
+    }
+
+    /// With `AETHERIA_BUDGETS_SHOTS=DIR`, keeps what the screen shows at rest (ImageMagick's
+    /// `import`), to look at what was measured: `DIR/rest-N.png`.
+    fn shoot(&self, n: usize) {
+        let Some(dir) = std::env::var_os("AETHERIA_BUDGETS_SHOTS") else {
+            return;
+        };
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let shot = dir.join(format!("rest-{}-{n}.png", self.shots.get()));
+        self.shots.set(self.shots.get() + 1);
+        let made = Command::new("import")
+            .args(["-display", &self.display, "-window", "root"])
+            .arg(&shot)
+            .status();
+        assert!(
+            made.is_ok_and(|s| s.success()),
+            "import (ImageMagick) could not take {}",
+            shot.display()
+        );
     }
 
     fn bare(&self, report: &mut Report) {

@@ -492,33 +492,42 @@ async fn jobs_keep_this_machines_policies_and_its_secrets() {
     assert!(done.result.starts_with("The deploy token is"), "{done:?}");
 }
 
-/// A record in Redis that does not parse goes to the dead letters once and is never delivered
-/// again (before, it came back after every visibility timeout, for ever).
-#[tokio::test]
-async fn a_damaged_redis_record_is_dead_lettered_once() {
+/// A database of its own on the test Redis (so no other test's jobs are in its stream), and a way
+/// to run `redis-cli` on it; `None` when Redis is skipped (never in CI).
+fn redis_db(db: u8) -> Option<(String, impl Fn(&[&str]) -> String)> {
     let Ok(url) = std::env::var("AETHERIA_TEST_REDIS_URL") else {
         assert!(
             super::common::skip("redis"),
             "AETHERIA_TEST_REDIS_URL is not set: run installer/dev.sh test (AETHERIA_SKIP=redis to skip)"
         );
-        return;
+        return None;
     };
-    // A database of its own: no other test's jobs in its stream.
-    let url = format!("{}/7", url.trim_end_matches('/'));
-    let queue = RedisQueue::connect(&url, Duration::from_millis(100))
-        .await
-        .unwrap();
-    let spec = JobSpec::new(JobKind::Noop);
-    queue.submit(&spec).await.unwrap();
-    let redis = |args: &[&str]| {
+    let url = format!("{}/{db}", url.trim_end_matches('/'));
+    let cli = url.clone();
+    let redis = move |args: &[&str]| {
         let out = std::process::Command::new("redis-cli")
-            .args(["-u", &url])
+            .args(["-u", &cli])
             .args(args)
             .output()
             .expect("redis-cli runs");
         assert!(out.status.success(), "{out:?}");
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     };
+    Some((url, redis))
+}
+
+/// A record in Redis that does not parse goes to the dead letters once and is never delivered
+/// again (before, it came back after every visibility timeout, for ever).
+#[tokio::test]
+async fn a_damaged_redis_record_is_dead_lettered_once() {
+    let Some((url, redis)) = redis_db(7) else {
+        return;
+    };
+    let queue = RedisQueue::connect(&url, Duration::from_millis(100))
+        .await
+        .unwrap();
+    let spec = JobSpec::new(JobKind::Noop);
+    queue.submit(&spec).await.unwrap();
     let key = format!("aetheria:job:{}", spec.id);
     redis(&["HSET", &key, "spec", "{\"kind\": \"format_disk\""]);
     assert!(
@@ -553,23 +562,8 @@ async fn a_damaged_redis_record_is_dead_lettered_once() {
 /// runs staying cancelled, and a damaged record left out of the list instead of refusing it.
 #[tokio::test]
 async fn the_redis_queue_retries_reclaims_dead_letters_and_cancels() {
-    let Ok(url) = std::env::var("AETHERIA_TEST_REDIS_URL") else {
-        assert!(
-            super::common::skip("redis"),
-            "AETHERIA_TEST_REDIS_URL is not set: run installer/dev.sh test (AETHERIA_SKIP=redis to skip)"
-        );
+    let Some((url, redis)) = redis_db(8) else {
         return;
-    };
-    // A database of its own, emptied first.
-    let url = format!("{}/8", url.trim_end_matches('/'));
-    let redis = |args: &[&str]| {
-        let out = std::process::Command::new("redis-cli")
-            .args(["-u", &url])
-            .args(args)
-            .output()
-            .expect("redis-cli runs");
-        assert!(out.status.success(), "{out:?}");
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     };
     redis(&["FLUSHDB"]);
     let visibility = Duration::from_millis(1000);
