@@ -6,6 +6,12 @@ use aetheria_app::cli::{Cli, Run};
 use clap::Parser;
 
 fn main() -> ExitCode {
+    // While this is the only thread: the built-in model's kernels size their pool from it.
+    let threads = aetheria_engine::config::Config::load().map_or_else(
+        |_| aetheria_engine::config::LocalConfig::default().threads(),
+        |config| config.local.threads(),
+    );
+    aetheria_engine::size_model_threads(threads);
     init_logging();
     match Cli::parse().into_run() {
         Run::Window => {

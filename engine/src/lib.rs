@@ -57,3 +57,4 @@ pub mod github {
 
 pub use engine::{Engine, Events, Handle};
 pub use error::{EngineError, Result};
+pub use offline::size_model_threads;

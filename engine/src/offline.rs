@@ -142,3 +142,19 @@ pub(crate) fn implied_provider(config: &Config) -> Option<ProviderConfig> {
         vision: None,
     })
 }
+
+/// Sizes the thread pool the built-in model's kernels run on to `threads`. candle runs them on a
+/// process-wide pool of its own, sized once, at the first model run, from `CANDLE_NUM_THREADS`
+/// (else every physical core, each spinning while it waits): the `[local] threads` setting reaches
+/// it only this way. A value already in the environment is kept. Call it first thing in `main`,
+/// before any other thread starts: the environment is not safe to change once others may read it.
+#[allow(unsafe_code)]
+pub fn size_model_threads(threads: usize) {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_some() {
+        return;
+    }
+    // SAFETY: the caller runs this before any other thread of the process exists (see above),
+    // so nothing reads the environment while it changes.
+    unsafe { std::env::set_var("CANDLE_NUM_THREADS", threads.max(1).to_string()) };
+}
+

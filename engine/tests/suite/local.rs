@@ -381,3 +381,48 @@ async fn with_every_tool_on_a_question_gets_words_and_a_request_gets_its_tool() 
     });
     assert_eq!(first, Some("fs_read"), "{events:?}");
 }
+
+/// The configured thread count reaches candle's own kernel pool (named `candle-bp-N`, one worker
+/// fewer than the threads: the caller is one), which no rayon pool the runtime builds can limit.
+/// The pool is sized once per process, so the check runs in a process of its own (this test's
+/// binary again), where nothing has run a model and no other thread reads the environment.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_configured_threads_size_the_models_kernel_pool() {
+    const CHILD: &str = "AETHERIA_TEST_KERNEL_POOL";
+    const NAME: &str = "suite::local::the_configured_threads_size_the_models_kernel_pool";
+    // Not this machine's default (its physical cores), so the setting is what is seen.
+    let threads = 5;
+    if std::env::var_os(CHILD).is_none() {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+            .env(CHILD, "1")
+            .env_remove("CANDLE_NUM_THREADS")
+            .env_remove("RAYON_NUM_THREADS")
+            .output()
+            .unwrap();
+        let shown = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{shown}");
+        assert!(shown.contains("1 passed"), "the check did not run: {shown}");
+        return;
+    }
+    aetheria_engine::size_model_threads(threads);
+    aetheria_engine::testkit::local_bench::run(
+        &aetheria_engine::testkit::test_model::path(),
+        threads,
+        "Say hello.",
+        "Again.",
+        4,
+    )
+    .unwrap();
+    let workers = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.unwrap().path().join("comm")).ok())
+        .filter(|name| name.starts_with("candle-bp-"))
+        .count();
+    assert_eq!(workers, threads - 1);
+}
