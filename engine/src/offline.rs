@@ -157,4 +157,3 @@ pub fn size_model_threads(threads: usize) {
     // so nothing reads the environment while it changes.
     unsafe { std::env::set_var("CANDLE_NUM_THREADS", threads.max(1).to_string()) };
 }
-

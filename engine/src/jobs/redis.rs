@@ -7,9 +7,10 @@
 //! is one Lua script in `redis/`, so one round trip and atomic (a job was ~14 round trips when each
 //! command went on its own); a busy worker completes a job and claims the next in one (as BullMQ
 //! fetches the next job when one finishes); only an idle claim's blocking read is a command of its
-//! own. Each queue
-//! holds one connection (a blocking read would stall a shared one), which fred reconnects after
-//! Redis restarts (the scripts are sent again when a restarted Redis does not know them).
+//! own. The scripts reach job hashes they learn as they run, so this is for one Redis server (or a
+//! replica set), not a cluster. Each queue holds one connection (a blocking read would stall a
+//! shared one), which fred reconnects after Redis restarts (the scripts are sent again when a
+//! restarted Redis does not know them).
 
 use std::time::Duration;
 
