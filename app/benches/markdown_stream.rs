@@ -6,40 +6,15 @@
 //!
 //! `cargo bench -p aetheria --bench markdown_stream` (add `--profile dev` for a quick debug figure).
 
+mod shared {
+    pub mod answer;
+}
+
 use std::time::{Duration, Instant};
 
 use aetheria_app::markdown::{self, Stream};
 use aetheria_app::theme::{Mode, Palette};
-
-fn answer(target: usize) -> String {
-    let mut text = String::new();
-    let mut n = 0;
-    while text.len() < target {
-        n += 1;
-        text.push_str(&format!(
-            "## Step {n}\n\nWe read **the file** `src/main.rs` and found [a link](https://example.com/{n}). \
-             The function *parses* input and returns ~~errors~~ results.\n\n\
-             - first point about step {n}\n- second point with `code`\n  - nested detail\n\n\
-             ```rust\nfn step_{n}(input: &str) -> usize {{\n    input.lines().filter(|l| !l.is_empty()).count()\n}}\n```\n\n\
-             | key | value |\n|---|---|\n| step | {n} |\n\n"
-        ));
-    }
-    text
-}
-
-fn deltas(text: &str, size: usize) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    while start < text.len() {
-        let mut end = (start + size).min(text.len());
-        while !text.is_char_boundary(end) {
-            end += 1;
-        }
-        out.push(&text[start..end]);
-        start = end;
-    }
-    out
-}
+use shared::answer::{deltas, markdown as answer};
 
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();

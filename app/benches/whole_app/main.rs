@@ -21,6 +21,8 @@
     missing_docs
 )]
 
+#[path = "../shared/answer.rs"]
+mod answer;
 mod procs;
 mod provider;
 mod report;
@@ -96,7 +98,7 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let xvfb = Xvfb::start();
     let screen = Screen::open(&xvfb.display);
-    let provider = runtime.block_on(Provider::start(Pace::AtOnce(provider::markdown(600))));
+    let provider = runtime.block_on(Provider::start(Pace::AtOnce(answer::markdown(600))));
     let bench = Bench {
         app: PathBuf::from(env!("CARGO_BIN_EXE_aetheria")),
         display: xvfb.display.clone(),
@@ -452,7 +454,7 @@ impl Bench {
         let data = folder.data();
         let pids = || all_of(pid, &data);
         self.settle(&pids);
-        let text = provider::markdown(bytes);
+        let text = answer::markdown(bytes);
         // 2,000 chunks a second of `bytes / 25,000` bytes: 12.5 s for 100 KB, as measured before.
         let chunk = (bytes / 25_000).max(1);
         self.provider.pace(Pace::Paced {

@@ -96,7 +96,10 @@ async fn completions(State(shared): State<Arc<Mutex<Shared>>>, _body: Bytes) -> 
             bytes,
             per_sec,
         } => {
-            let chunks = split(&text, bytes);
+            let chunks = crate::answer::deltas(&text, bytes)
+                .into_iter()
+                .map(str::to_owned)
+                .collect();
             let (tx, rx) = futures::channel::mpsc::channel::<Bytes>(64);
             tokio::spawn(paced(chunks, per_sec, tx, shared));
             Body::from_stream(rx.map(Ok::<_, std::io::Error>))
@@ -140,38 +143,4 @@ async fn paced(
     for frame in ending() {
         let _ = tx.send(frame).await;
     }
-}
-
-fn split(text: &str, size: usize) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    while start < text.len() {
-        let mut end = (start + size).min(text.len());
-        while !text.is_char_boundary(end) {
-            end += 1;
-        }
-        out.push(text[start..end].to_owned());
-        start = end;
-    }
-    out
-}
-
-/// A markdown answer of about `target` bytes: headings, paragraphs with emphasis, links and code
-/// spans, lists, fenced code, tables and quotes.
-pub fn markdown(target: usize) -> String {
-    let mut text = String::new();
-    let mut n = 0;
-    while text.len() < target {
-        n += 1;
-        text.push_str(&format!(
-            "## Step {n}\n\nWe read **the file** `src/main.rs` and found [a link](https://example.com/{n}). \
-             The function *parses* input and returns ~~errors~~ results.\n\n\
-             - first point about step {n}\n- second point with `code`\n  - nested detail\n\n\
-             ```rust\nfn step_{n}(input: &str) -> usize {{\n    input.lines().filter(|l| !l.is_empty()).count()\n}}\n```\n\n\
-             | key | value |\n|---|---|\n| step | {n} |\n\n> A quote about step {n}, to be sure.\n\n"
-        ));
-    }
-    // ASCII throughout, so any length is a character boundary.
-    text.truncate(target);
-    text
 }
