@@ -19,7 +19,6 @@ pub(crate) use self::recorder::{DEFAULT_TITLE, Recorder, title_from};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{
@@ -128,16 +127,9 @@ async fn turn(
         Err(error) => return TurnEnd::Failed(error),
     };
     let user = MessageRecord {
-        id: MessageId::new(),
-        role: Role::User,
-        content: text,
         attachments: files,
-        tool_calls: vec![],
         images,
-        usage: None,
-        thinking: String::new(),
-        status: MessageStatus::Complete,
-        created_at: Utc::now(),
+        ..MessageRecord::new(Role::User, text)
     };
     // The message is stored while the history is read and the model asked. Nothing of the turn
     // is shown before it is stored (`TurnStarted` says it is), and the turn does not end before

@@ -105,15 +105,8 @@ impl Turns {
                     Some(_) => {}
                     None => messages.push(MessageRecord {
                         id: id.clone(),
-                        role: Role::Assistant,
-                        content: text.clone(),
-                        attachments: Vec::new(),
-                        tool_calls: Vec::new(),
-                        images: Vec::new(),
-                        usage: None,
-                        thinking: String::new(),
                         status: MessageStatus::Streaming,
-                        created_at: chrono::Utc::now(),
+                        ..MessageRecord::new(Role::Assistant, text.clone())
                     }),
                 }
             }

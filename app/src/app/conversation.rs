@@ -486,24 +486,16 @@ mod tests {
     /// the bottom the rest is let go, and a search hit far up is drawn to be shown.
     #[test]
     fn a_long_conversation_draws_its_end_and_more_as_the_person_scrolls_up() {
-        use aetheria_engine::api::{MessageRecord, MessageStatus, Role, SessionSummary};
+        use aetheria_engine::api::{MessageRecord, Role, SessionSummary};
         let session = SessionId::new();
         let messages: Vec<MessageRecord> = (0..1000)
-            .map(|i| MessageRecord {
-                id: MessageId::new(),
-                role: if i % 2 == 0 {
+            .map(|i| {
+                let role = if i % 2 == 0 {
                     Role::User
                 } else {
                     Role::Assistant
-                },
-                content: format!("message {i}"),
-                tool_calls: vec![],
-                attachments: vec![],
-                images: vec![],
-                usage: None,
-                thinking: String::new(),
-                status: MessageStatus::Complete,
-                created_at: chrono::Utc::now(),
+                };
+                MessageRecord::new(role, format!("message {i}"))
             })
             .collect();
         let mut c = Conversation::default();

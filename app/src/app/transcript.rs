@@ -313,7 +313,7 @@ impl Transcript {
 
 #[cfg(test)]
 mod tests {
-    use aetheria_engine::api::{FinishReason, MessageRecord, MessageStatus, Role, ToolKind, Usage};
+    use aetheria_engine::api::{FinishReason, MessageRecord, Role, ToolKind, Usage};
 
     use super::*;
 
@@ -427,15 +427,8 @@ mod tests {
 
         let stored = MessageRecord {
             id: id.clone(),
-            role: Role::Assistant,
-            content: "Because.".into(),
-            tool_calls: vec![],
-            attachments: vec![],
-            images: vec![],
-            usage: None,
             thinking: "Let me think.".into(),
-            status: MessageStatus::Complete,
-            created_at: chrono::Utc::now(),
+            ..MessageRecord::new(Role::Assistant, "Because.")
         };
         let loaded = loaded(&[stored]);
         let rows: Vec<_> = loaded.rows().collect();
@@ -448,18 +441,7 @@ mod tests {
 
     #[test]
     fn search_hits_find_their_entry_and_a_place_to_scroll_to() {
-        let message = |role, content: String| MessageRecord {
-            id: MessageId::new(),
-            role,
-            content,
-            tool_calls: vec![],
-            attachments: vec![],
-            images: vec![],
-            usage: None,
-            thinking: String::new(),
-            status: MessageStatus::Complete,
-            created_at: chrono::Utc::now(),
-        };
+        let message = MessageRecord::new;
         let messages: Vec<MessageRecord> = (0..40)
             .map(|i| {
                 let role = if i % 2 == 0 {

@@ -10,8 +10,8 @@ use aetheria_app::app::export::ExportMsg;
 use aetheria_app::engine_bridge::BridgeEvent;
 use aetheria_app::export::{self, Format};
 use aetheria_engine::api::{
-    Attachment, Event, MessageId, MessageRecord, MessageStatus, Role, SessionId, SessionSummary,
-    ToolCallId, ToolCallRecord, ToolStatus,
+    Attachment, Event, MessageRecord, Role, SessionId, SessionSummary, ToolCallId, ToolCallRecord,
+    ToolStatus,
 };
 use aetheria_engine::testkit::{Reply, ScriptedServer};
 
@@ -36,16 +36,8 @@ fn secret_for_tool(data: &tempfile::TempDir) -> PathBuf {
 
 fn message(role: Role, content: &str, images: Vec<PathBuf>) -> MessageRecord {
     MessageRecord {
-        id: MessageId::new(),
-        role,
-        content: content.into(),
-        attachments: Vec::new(),
-        tool_calls: Vec::new(),
         images,
-        usage: None,
-        thinking: String::new(),
-        status: MessageStatus::Complete,
-        created_at: chrono::Utc::now(),
+        ..MessageRecord::new(role, content)
     }
 }
 

@@ -5,9 +5,7 @@
 
 use aetheria_app::app::{Action, App, Message};
 use aetheria_app::engine_bridge::BridgeEvent;
-use aetheria_engine::api::{
-    Envelope, Event, MessageId, MessageRecord, MessageStatus, Role, SessionId, SessionSummary,
-};
+use aetheria_engine::api::{Envelope, Event, MessageRecord, Role, SessionId, SessionSummary};
 use aetheria_engine::config::Config;
 use aetheria_engine::testkit::{Reply, ScriptedServer};
 
@@ -141,16 +139,8 @@ async fn a_stored_message_naming_a_host_file_shows_no_image() {
     let _ = app.update(Message::Do(Action::OpenSession(session.clone())));
     // What a shared database could hand the window: a message whose image is a host file.
     let forged = MessageRecord {
-        id: MessageId::new(),
-        role: Role::User,
-        content: "look".into(),
-        attachments: Vec::new(),
-        tool_calls: Vec::new(),
         images: vec![secret.clone(), "../../secret.png".into(), corrupt.into()],
-        usage: None,
-        thinking: String::new(),
-        status: MessageStatus::Complete,
-        created_at: chrono::Utc::now(),
+        ..MessageRecord::new(Role::User, "look")
     };
     let _ = app.update(Message::Bridge(BridgeEvent::Events(vec![Envelope {
         submission: None,

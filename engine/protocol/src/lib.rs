@@ -387,6 +387,26 @@ pub struct MessageRecord {
     pub created_at: DateTime<Utc>,
 }
 
+impl MessageRecord {
+    /// A complete message of `role` saying `content`, made now, with nothing else: no files,
+    /// calls, images, usage or reasoning (set those with struct update syntax).
+    #[must_use]
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self {
+            id: MessageId::new(),
+            role,
+            content: content.into(),
+            attachments: Vec::new(),
+            tool_calls: Vec::new(),
+            images: Vec::new(),
+            usage: None,
+            thinking: String::new(),
+            status: MessageStatus::Complete,
+            created_at: Utc::now(),
+        }
+    }
+}
+
 /// A stored tool call with its outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolCallRecord {

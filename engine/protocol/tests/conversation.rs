@@ -391,15 +391,8 @@ fn another_front_ends_turn_shows_and_a_session_opened_mid_turn_goes_on() {
     let mut opened = Conversation::new(Some(session()));
     let record = |id: &MessageId, role: Role, content: &str| MessageRecord {
         id: id.clone(),
-        role,
-        content: content.into(),
-        attachments: vec![],
-        tool_calls: vec![],
-        images: vec![],
-        usage: None,
-        thinking: String::new(),
         status: MessageStatus::Streaming,
-        created_at: chrono::Utc::now(),
+        ..MessageRecord::new(role, content)
     };
     let summary: SessionSummary = serde_json::from_value(serde_json::json!({
         "id": session().as_str(), "title": "count for me",

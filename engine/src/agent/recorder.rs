@@ -5,8 +5,6 @@
 //! end a turn (a streaming flush, a status change) is logged, never silently dropped; the final
 //! write of an answer reports its error.
 
-use chrono::Utc;
-
 use crate::api::{
     ErrorInfo, ErrorKind, Event, MessageId, MessageRecord, MessageStatus, Role, SessionId,
     SessionSummary, ToolCallRecord, ToolCallRequest, Usage,
@@ -88,16 +86,8 @@ impl Stored {
 /// The row of an answer about to stream.
 pub(super) fn answer_row() -> MessageRecord {
     MessageRecord {
-        id: MessageId::new(),
-        role: Role::Assistant,
-        content: String::new(),
-        tool_calls: vec![],
-        attachments: vec![],
-        images: vec![],
-        usage: None,
-        thinking: String::new(),
         status: MessageStatus::Streaming,
-        created_at: Utc::now(),
+        ..MessageRecord::new(Role::Assistant, "")
     }
 }
 

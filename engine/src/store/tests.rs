@@ -15,18 +15,7 @@ pub(super) fn on_disk() -> (tempfile::TempDir, String) {
 }
 
 pub(super) fn message(role: Role, text: &str) -> MessageRecord {
-    MessageRecord {
-        id: MessageId::new(),
-        role,
-        content: text.into(),
-        tool_calls: vec![],
-        attachments: vec![],
-        images: vec![],
-        usage: None,
-        thinking: String::new(),
-        status: MessageStatus::Complete,
-        created_at: Utc::now(),
-    }
+    MessageRecord::new(role, text)
 }
 
 #[tokio::test]
