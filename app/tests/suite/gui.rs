@@ -131,6 +131,17 @@ pub(super) async fn run_task(
     }
 }
 
+/// Saves what the first-run welcome was given (its Save) and waits until it is: the welcome
+/// closes.
+pub(super) async fn save_welcome(app: &mut App, events: &mut Events) {
+    click(app, "Save");
+    pump(app, events, |e| matches!(e, Event::SettingsSaved { .. })).await;
+    assert!(
+        !shows(app, "WELCOME TO AETHERIA"),
+        "saving closes the welcome"
+    );
+}
+
 pub(super) fn shows(app: &App, caption: &str) -> bool {
     simulator(app.view()).find(caption).is_ok()
 }
@@ -539,9 +550,7 @@ async fn the_last_session_theme_and_size_come_back_on_start() {
 /// themes (tests/snapshots/*.sha256; delete one to record it again after a deliberate change).
 #[tokio::test]
 async fn main_screen_snapshots_in_both_themes() {
-    use aetheria_engine::api::{
-        MessageId, MessageRecord, MessageStatus, Role, SessionId, SessionSummary,
-    };
+    use aetheria_engine::api::{MessageRecord, Role, SessionId, SessionSummary};
     use chrono::TimeZone;
     let dir = tempfile::tempdir().unwrap();
     let config = Config::new(dir.path().join("config"), dir.path().join("data"));
@@ -556,16 +565,8 @@ async fn main_screen_snapshots_in_both_themes() {
         updated_at: at,
     };
     let message = |role, content: &str| MessageRecord {
-        id: MessageId::new(),
-        role,
-        content: content.into(),
-        tool_calls: vec![],
-        attachments: vec![],
-        images: vec![],
-        usage: None,
-        thinking: String::new(),
-        status: MessageStatus::Complete,
         created_at: at,
+        ..MessageRecord::new(role, content)
     };
     app.engine_event(Event::SessionList {
         sessions: vec![session.clone()],

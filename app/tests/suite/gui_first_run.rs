@@ -58,15 +58,7 @@ async fn from_a_fresh_install_to_an_offline_chat_an_mcp_tool_and_a_schedule() {
         &app,
         "Added notes: it starts when you Save; its tools are named notes__TOOL and ask before they run."
     ));
-    click(&mut app, "Save");
-    pump(&mut app, &mut events, |e| {
-        matches!(e, Event::SettingsSaved { .. })
-    })
-    .await;
-    assert!(
-        !shows(&app, "WELCOME TO AETHERIA"),
-        "saving closes the welcome"
-    );
+    super::gui::save_welcome(&mut app, &mut events).await;
     assert!(shows(&app, "local · smollm2-135m-instruct"));
 
     // 3. An offline chat: the downloaded model calls the MCP tool, which asks first.

@@ -82,15 +82,7 @@ async fn onboarding_adds_a_provider_with_its_key_and_chats() {
         ),
         "the welcome offers an offline model"
     );
-    click(&mut app, "Save");
-    pump(&mut app, &mut events, |e| {
-        matches!(e, Event::SettingsSaved { .. })
-    })
-    .await;
-    assert!(
-        !shows(&app, "WELCOME TO AETHERIA"),
-        "saving closes the welcome"
-    );
+    super::gui::save_welcome(&mut app, &mut events).await;
     assert!(shows(&app, "custom · test-model"));
 
     type_and_send(&mut app, "hello?");

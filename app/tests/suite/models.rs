@@ -173,15 +173,7 @@ async fn the_welcome_adds_an_offline_model_with_progress_and_uses_it() {
     );
     assert!(shows(&app, &row), "the installed model is listed");
     click(&mut app, "Use this model");
-    click(&mut app, "Save");
-    pump(&mut app, &mut events, |e| {
-        matches!(e, Event::SettingsSaved { .. })
-    })
-    .await;
-    assert!(
-        !shows(&app, "WELCOME TO AETHERIA"),
-        "saving closes the welcome"
-    );
+    super::gui::save_welcome(&mut app, &mut events).await;
     assert!(shows(&app, &format!("local · {}", model.name)));
 }
 
