@@ -290,12 +290,15 @@ async fn answer(
         if cancel.is_cancelled() {
             return TurnEnd::Cancelled;
         }
-        for (call, (_, output)) in calls.iter().zip(results) {
+        let mut images = Vec::new();
+        for (call, (_, output, kept)) in calls.iter().zip(results) {
             history.push(ChatMessage::Tool {
                 call_id: wire_id(call),
                 content: output,
             });
+            images.extend(kept.into_iter().map(|image| (call.name.clone(), image)));
         }
+        show_tool_images(services, &mut history, images).await;
     }
     TurnEnd::Failed(ErrorInfo::new(
         ErrorKind::StepLimit,
@@ -303,4 +306,33 @@ async fn answer(
             "the agent stopped after {max_steps} steps without a final answer; send another message to let it continue"
         ),
     ))
+}
+
+/// Shows a model that sees images the images this step's tool calls produced (a browser
+/// screenshot), after their results, as the person's attachments are shown; the turn's later
+/// steps keep them, later turns do not resend them.
+async fn show_tool_images(
+    services: &Services,
+    history: &mut Vec<ChatMessage>,
+    images: Vec<(String, PathBuf)>,
+) {
+    let config = services.config();
+    let sees = config
+        .effective_provider()
+        .is_some_and(|p| crate::provider::catalog::takes_images(&p));
+    if images.is_empty() || !sees {
+        return;
+    }
+    let tools: Vec<&str> = images.iter().map(|(tool, _)| tool.as_str()).collect();
+    history.push(ChatMessage::User(format!(
+        "[the image{} {} produced]",
+        if images.len() == 1 { "" } else { "s" },
+        tools.join(", ")
+    )));
+    for (_, image) in &images {
+        match attachments::image_message(&config.data_dir, image).await {
+            Ok(message) => history.push(message),
+            Err(e) => tracing::warn!(%e, "a tool's image could not be read back"),
+        }
+    }
 }

@@ -93,6 +93,7 @@ impl Engine {
         sandboxes.set_workspace(&roots);
         sandboxes.set_private_hosts(&config.web.private_hosts);
         let connectors = Connectors::new(&config, &secrets);
+        connectors.browsers.attach(Outbox::new(event_tx.clone()));
         let mcp = Mcp::new(&config.mcp, secrets.clone());
         let embeddings = Arc::new(crate::store::embed::Embeddings::new(
             config.memory.embeddings.clone(),

@@ -4,6 +4,7 @@
 //! came and which run beside the others is decided here too (`in_order`).
 
 mod accounts;
+mod browser;
 mod jobs;
 mod memory;
 mod models;
@@ -47,6 +48,7 @@ pub(crate) fn handle(
         Command::Sandbox(c) => Box::pin(sandbox::handle(cx, c)),
         Command::Voice(c) => Box::pin(crate::voice::handle(cx, c)),
         Command::Accounts(c) => Box::pin(accounts::handle(cx, c)),
+        Command::Browser(c) => Box::pin(browser::handle(cx, c)),
         Command::Shutdown => return None,
     })
 }
@@ -58,7 +60,8 @@ pub(crate) fn handle(
 pub(crate) fn in_order(command: &Command) -> bool {
     match command {
         Command::Session(c) => !matches!(c, SessionCommand::Search { .. }),
-        Command::Turn(_) | Command::Memory(_) | Command::Shutdown => true,
+        // The person's clicks and keys reach the page in the order they came.
+        Command::Turn(_) | Command::Memory(_) | Command::Browser(_) | Command::Shutdown => true,
         Command::Settings(c) => matches!(c, SettingsCommand::Get | SettingsCommand::Save { .. }),
         Command::Tools(c) => matches!(
             c,

@@ -66,6 +66,7 @@ impl Router {
         // Every turn's token is a child of the shutdown token, cancelled above.
         self.services.turns.wait_all().await;
         self.services.voice.shutdown().await;
+        self.services.connectors.browsers.close_all().await;
         for task in self.running.drain(..) {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }

@@ -351,6 +351,20 @@ pub(crate) trait Tool: Send + Sync + 'static {
     fn scope(&self, _args: &Self::Args, _workspace: &Workspace) -> Option<Scope> {
         None
     }
+    /// Who may let the call run, judged when it is asked for (a browser tool looks at the live
+    /// page): by default the call's `scope`, and no reason to ask every time.
+    fn judge(&self, args: &Self::Args, cx: &ToolCx) -> impl Future<Output = Judgement> + Send {
+        let scope = self.scope(args, &cx.workspace);
+        async move {
+            Judgement {
+                scope,
+                ask_each_time: None,
+            }
+        }
+    }
+    /// The name the person's site and folder grants for this tool are kept under (a family of
+    /// tools that act on one thing, like the browser's, shares one).
+    const GRANTS: Option<&'static str> = None;
     /// What the call would change, shown when the person is asked to approve it.
     fn preview(
         &self,
@@ -359,6 +373,16 @@ pub(crate) trait Tool: Send + Sync + 'static {
     ) -> impl Future<Output = Option<String>> + Send {
         async { None }
     }
+}
+
+/// Who may let one call run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Judgement {
+    /// What the call acts on, for remembered grants.
+    pub scope: Option<Scope>,
+    /// Why this call must be put to the person whatever was allowed before (typing into a
+    /// password field); such an answer is never remembered, and a job cannot make the call.
+    pub ask_each_time: Option<String>,
 }
 
 /// A tool with its types erased, as the registry holds it.
@@ -374,7 +398,11 @@ pub(crate) trait DynTool: Send + Sync {
         cx: ToolCx,
     ) -> BoxFuture<'_, Result<ToolOutput, ToolError>>;
     fn preview_json(&self, arguments: &str, cx: ToolCx) -> BoxFuture<'_, Option<String>>;
-    fn scope_json(&self, arguments: &str, workspace: &Workspace) -> Option<Scope>;
+    fn judge_json(&self, arguments: &str, cx: ToolCx) -> BoxFuture<'_, Judgement>;
+    /// The name its grants are kept under.
+    fn grants(&self) -> &str {
+        self.name()
+    }
     fn available(&self) -> bool {
         true
     }
@@ -444,9 +472,18 @@ impl<T: Tool> DynTool for T {
         Tool::available(self)
     }
 
-    fn scope_json(&self, arguments: &str, workspace: &Workspace) -> Option<Scope> {
-        let args = serde_json::from_str::<T::Args>(arguments).ok()?;
-        self.scope(&args, workspace)
+    fn judge_json(&self, arguments: &str, cx: ToolCx) -> BoxFuture<'_, Judgement> {
+        let parsed = serde_json::from_str::<T::Args>(arguments).ok();
+        Box::pin(async move {
+            match parsed {
+                Some(args) => self.judge(&args, &cx).await,
+                None => Judgement::default(),
+            }
+        })
+    }
+
+    fn grants(&self) -> &str {
+        T::GRANTS.unwrap_or(T::NAME)
     }
 
     fn preview_json(&self, arguments: &str, cx: ToolCx) -> BoxFuture<'_, Option<String>> {

@@ -252,6 +252,26 @@ async fn tools_list_and_call_apply_policies() {
     assert_eq!(
         summary,
         [
+            ("browser_back".into(), "read_only".into(), "allow".into()),
+            ("browser_click".into(), "external".into(), "ask".into()),
+            ("browser_download".into(), "mutating".into(), "ask".into()),
+            ("browser_forward".into(), "read_only".into(), "allow".into()),
+            ("browser_open".into(), "external".into(), "ask".into()),
+            (
+                "browser_screenshot".into(),
+                "read_only".into(),
+                "allow".into()
+            ),
+            ("browser_scroll".into(), "read_only".into(), "allow".into()),
+            ("browser_select".into(), "external".into(), "ask".into()),
+            (
+                "browser_snapshot".into(),
+                "read_only".into(),
+                "allow".into()
+            ),
+            ("browser_tabs".into(), "read_only".into(), "allow".into()),
+            ("browser_type".into(), "external".into(), "ask".into()),
+            ("browser_wait".into(), "read_only".into(), "allow".into()),
             ("forget".into(), "mutating".into(), "ask".into()),
             ("fs_delete".into(), "destructive".into(), "ask".into()),
             ("fs_edit".into(), "mutating".into(), "ask".into()),

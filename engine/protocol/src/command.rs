@@ -1,5 +1,5 @@
 //! `Command`: everything a front end can ask of the engine, grouped by domain (sessions, the turn,
-//! tools, jobs, memory, settings, models, the sandbox, voice, accounts); each variant names the events that
+//! tools, jobs, memory, settings, models, the sandbox, voice, accounts, the browser); each variant names the events that
 //! answer it. On the wire a command is one flat object: `{"type": "session", "op": "create", …}`.
 
 use std::path::PathBuf;
@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::ProviderConfig;
 use crate::{
-    AccountsCommand, Decision, JobId, MemoryId, Policy, Secret, SessionId, Settings, ToolCallId,
-    VoiceCommand,
+    AccountsCommand, BrowserCommand, Decision, JobId, MemoryId, Policy, Secret, SessionId,
+    Settings, ToolCallId, VoiceCommand,
 };
 
 /// What a front end asks of the engine, by domain. Every answer carries the submission's number
@@ -38,6 +38,8 @@ pub enum Command {
     Voice(VoiceCommand),
     /// Signing in to GitHub, Google Drive and Vercel.
     Accounts(AccountsCommand),
+    /// Watching the agent's browser, and the person taking it over.
+    Browser(BrowserCommand),
     /// Stop the engine: running turns are cancelled, sandboxes removed, then the event stream ends.
     Shutdown,
 }

@@ -369,6 +369,23 @@ pub enum Event {
         /// GitHub, Google Drive and Vercel, in that order.
         accounts: Vec<crate::Account>,
     },
+    /// Where a conversation's browser stands (after each action in it, a take-over, a hand-back,
+    /// and when watching starts).
+    BrowserState {
+        /// The conversation (none: the browser of direct tool calls).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
+        /// Where it stands.
+        view: crate::BrowserView,
+    },
+    /// A frame of a watched browser's page: a JPEG as base64, at most 1280×800.
+    BrowserFrame {
+        /// The conversation.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session: Option<SessionId>,
+        /// The JPEG, base64.
+        jpeg: String,
+    },
     /// A sign-in waits for the person: the code to enter or the page to open.
     SignInStarted {
         /// Which service.
@@ -413,6 +430,8 @@ impl Event {
                 | Self::SettingsSaved { .. }
                 | Self::KeyStored { .. }
                 | Self::Accounts { .. }
+                | Self::BrowserState { .. }
+                | Self::BrowserFrame { .. }
                 | Self::LocalModelAdded { .. }
                 | Self::LocalModelRemoved { .. }
                 | Self::ProviderRetrying { .. }

@@ -93,11 +93,13 @@ id_type!(
 );
 
 mod accounts;
+mod browser;
 mod catalog;
 mod recall;
 mod tools;
 mod voice;
 pub use self::accounts::{Account, AccountService, AccountsCommand, SignInStep};
+pub use self::browser::{BrowserCommand, BrowserInput, BrowserKey, BrowserView};
 pub use self::catalog::{
     CatalogModel, FileEntry, FileKind, LocalModelInfo, ModelInfo, SandboxStatus, SandboxSummary,
     ToolInfo, ToolKind,

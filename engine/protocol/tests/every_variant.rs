@@ -7,7 +7,8 @@
 use std::collections::BTreeSet;
 
 use aetheria_protocol::{
-    AccountsCommand, Command, Envelope, Event, Submission, SubmissionId, VoiceCommand, VoiceEvent,
+    AccountsCommand, BrowserCommand, Command, Envelope, Event, Submission, SubmissionId,
+    VoiceCommand, VoiceEvent,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -26,7 +27,10 @@ macro_rules! variants {
 }
 
 variants!(command_name, COMMANDS, Command:
-    Session, Turn, Tools, Jobs, Memory, Settings, Models, Sandbox, Voice, Accounts, Shutdown);
+    Session, Turn, Tools, Jobs, Memory, Settings, Models, Sandbox, Voice, Accounts, Browser,
+    Shutdown);
+variants!(browser_command_name, BROWSER_COMMANDS, BrowserCommand:
+    Watch, TakeOver, HandBack, Input);
 variants!(accounts_command_name, ACCOUNTS_COMMANDS, AccountsCommand:
     Status, SignIn, SetToken, SignOut, CancelSignIn);
 variants!(voice_command_name, VOICE_COMMANDS, VoiceCommand:
@@ -42,7 +46,7 @@ variants!(event_name, EVENTS, Event:
     LocalModelProgress, LocalModelAdded, LocalModelRemoved, ModelCatalog, LocalModelCancelled,
     ProviderRetrying, ContextCompacted,
     TurnFinished, TurnFailed, TurnCancelled, Voice, Lagged, HostLost, Accounts, SignInStarted,
-    CommandFailed);
+    BrowserState, BrowserFrame, CommandFailed);
 variants!(voice_event_name, VOICE_EVENTS, VoiceEvent:
     Status, Started, Level, Stopped, Transcribed, Models, Progress, Played, Spoken);
 
@@ -183,6 +187,17 @@ fn commands() -> Vec<Value> {
         json!({"type": "accounts", "op": "sign_in", "service": "drive"}),
         json!({"type": "accounts", "op": "sign_out", "service": "vercel"}),
         json!({"type": "accounts", "op": "cancel_sign_in", "service": "drive"}),
+        json!({"type": "browser", "op": "watch", "session": "s1", "on": true}),
+        json!({"type": "browser", "op": "watch", "on": false}),
+        json!({"type": "browser", "op": "take_over", "session": "s1"}),
+        json!({"type": "browser", "op": "hand_back", "session": "s1"}),
+        json!({"type": "browser", "op": "input", "session": "s1",
+               "input": {"kind": "click", "x": 12.5, "y": 300.0}}),
+        json!({"type": "browser", "op": "input", "session": "s1",
+               "input": {"kind": "text", "text": "hello"}}),
+        json!({"type": "browser", "op": "input", "session": "s1",
+               "input": {"kind": "key", "key": "arrow_down"}}),
+        json!({"type": "browser", "op": "input", "input": {"kind": "scroll", "dy": -400.0}}),
         json!({"type": "shutdown"}),
     ]
 }
@@ -290,6 +305,11 @@ fn events() -> Vec<Value> {
             {"service": "drive", "signed_in": false, "tools_on": false, "signing_in": true},
             {"service": "vercel", "signed_in": false, "tools_on": false, "signing_in": false,
              "problem": "the keychain is locked"}]}),
+        json!({"type": "browser_state", "session": "s1", "view": {
+            "running": true, "url": "https://example.com/", "title": "Example",
+            "last_action": "Clicked \"More\"", "taken_over": false}}),
+        json!({"type": "browser_state", "view": {"running": false, "taken_over": false}}),
+        json!({"type": "browser_frame", "session": "s1", "jpeg": "/9j/4AAQSkZJRg=="}),
         json!({"type": "sign_in_started", "service": "github",
                "step": {"kind": "enter_code", "user_code": "WDJB-MJHT",
                         "verification_uri": "https://github.com/login/device", "expires_in": 900}}),
@@ -306,6 +326,7 @@ fn every_command_goes_to_json_and_back() {
     let mut seen = BTreeSet::new();
     let mut voice = BTreeSet::new();
     let mut accounts = BTreeSet::from(["SetToken"]);
+    let mut browser = BTreeSet::new();
     for wire in commands() {
         let command: Command = round_trip(&wire);
         if let Command::Voice(v) = &command {
@@ -313,6 +334,9 @@ fn every_command_goes_to_json_and_back() {
         }
         if let Command::Accounts(a) = &command {
             accounts.insert(accounts_command_name(a));
+        }
+        if let Command::Browser(b) = &command {
+            browser.insert(browser_command_name(b));
         }
         seen.insert(command_name(&command));
         // As it travels: with its submission number.
@@ -336,6 +360,11 @@ fn every_command_goes_to_json_and_back() {
         accounts,
         ACCOUNTS_COMMANDS.iter().copied().collect(),
         "an accounts command without a sample"
+    );
+    assert_eq!(
+        browser,
+        BROWSER_COMMANDS.iter().copied().collect(),
+        "a browser command without a sample"
     );
 }
 

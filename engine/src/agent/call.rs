@@ -25,12 +25,13 @@ pub(crate) struct CallCx<'a> {
     pub cancel: &'a CancellationToken,
 }
 
-/// Runs one tool call; how it ended and the text the model gets.
+/// Runs one tool call; how it ended, the text the model gets and the images it produced (as
+/// kept in the data folder).
 pub(crate) async fn run_call(
     cx: &CallCx<'_>,
     message: Option<MessageId>,
     call: ToolCallRequest,
-) -> (ToolStatus, String) {
+) -> (ToolStatus, String, Vec<PathBuf>) {
     let services = cx.services;
     let mut record = ToolCallRecord {
         id: call.id.clone(),
@@ -114,7 +115,7 @@ pub(crate) async fn run_call(
         output: record.output.clone(),
         images: record.images.clone(),
     });
-    (record.status, record.output)
+    (record.status, record.output, record.images)
 }
 
 /// Keeps the images a call produced with the person's attachments; one that cannot be written is

@@ -3,7 +3,9 @@
 //! by the job), with nobody to ask; a tool turned off is refused; the tools a turn was allowed
 //! without asking (the CLI's `--allow`) run; the person's remembered choices and folder or site
 //! grants apply; anything else waits for the person's answer (`ApprovalRequested`), which may be
-//! remembered — a destructive tool never everywhere by one click.
+//! remembered — a destructive tool never everywhere by one click. A call the tool judges must be
+//! asked each time (typing into a password field) is asked whatever was allowed, never
+//! remembered, and never made by a job.
 
 use std::sync::Arc;
 
@@ -57,7 +59,16 @@ impl ToolGate<'_> {
         cx: impl Fn() -> ToolCx,
     ) -> Verdict {
         let services = self.0.services;
-        let scope = tool.scope_json(&call.arguments, &services.workspace());
+        let judgement = tool.judge_json(&call.arguments, cx()).await;
+        let scope = judgement.scope;
+        if let (Some(why), Answerer::Nobody { .. }) = (&judgement.ask_each_time, self.0.answerer) {
+            return Verdict::Refused(
+                ToolStatus::Denied,
+                format!(
+                    "this call needs the person's approval each time ({why}), and a background job has nobody to ask; do without it"
+                ),
+            );
+        }
         let allowed = match self.0.answerer {
             Answerer::Nobody { allowed } if !allowed.contains(&call.name) => {
                 return Verdict::Refused(
@@ -71,10 +82,20 @@ impl ToolGate<'_> {
             Answerer::Nobody { .. } => true,
             Answerer::Person { allowed } => allowed.iter().any(|a| a == "all" || a == &call.name),
         };
-        match services
-            .policies
-            .policy_for_call(&call.name, tool.effect(), scope.as_ref())
+        let policy = services.policies.policy_for_call(
+            &call.name,
+            tool.grants(),
+            tool.effect(),
+            scope.as_ref(),
+        );
+        if let Some(why) = &judgement.ask_each_time
+            && policy != Policy::Deny
         {
+            return self
+                .ask(call, tool, scope.as_ref(), Some(why), record, cx)
+                .await;
+        }
+        match policy {
             Policy::Deny => Verdict::Refused(
                 ToolStatus::Denied,
                 format!(
@@ -83,27 +104,32 @@ impl ToolGate<'_> {
                 ),
             ),
             Policy::Ask if allowed => Verdict::Run,
-            Policy::Ask => self.ask(call, tool, scope.as_ref(), record, cx).await,
+            Policy::Ask => self.ask(call, tool, scope.as_ref(), None, record, cx).await,
             Policy::Allow => Verdict::Run,
         }
     }
 
-    /// Asks the person, and remembers the answer when they say so.
+    /// Asks the person, and remembers the answer when they say so (not for a call that must be
+    /// asked `each_time`, whose reason heads the preview).
     async fn ask(
         &self,
         call: &ToolCallRequest,
         tool: &Arc<dyn DynTool>,
         scope: Option<&Scope>,
+        each_time: Option<&str>,
         record: &mut ToolCallRecord,
         cx: impl Fn() -> ToolCx,
     ) -> Verdict {
         let services = self.0.services;
         record.status = ToolStatus::AwaitingApproval;
         self.0.recorder.tool_call(record).await;
-        let preview = tool
-            .preview_json(&call.arguments, cx())
-            .await
-            .map(|p| services.redact(&p));
+        let preview = tool.preview_json(&call.arguments, cx()).await;
+        let preview = match (each_time, preview) {
+            (Some(why), Some(p)) => Some(format!("Asked every time: {why}.\n\n{p}")),
+            (Some(why), None) => Some(format!("Asked every time: {why}.")),
+            (None, p) => p,
+        }
+        .map(|p| services.redact(&p));
         let answer = services.approvals.wait_for(&call.id);
         self.0.out.emit(Event::ApprovalRequested {
             session: self.0.session.cloned(),
@@ -112,7 +138,7 @@ impl ToolGate<'_> {
             effect: tool.effect(),
             arguments: call.arguments.clone(),
             preview,
-            scope: scope.map(Scope::suggestion),
+            scope: scope.filter(|_| each_time.is_none()).map(Scope::suggestion),
         });
         let answer = tokio::select! {
             () = self.0.cancel.cancelled() => None,
@@ -137,11 +163,11 @@ impl ToolGate<'_> {
         let grant = chosen.and_then(|(value, scope)| scope.grant(value));
         let destructive = tool.effect() == Effect::Destructive;
         match grant {
-            _ if !answer.remember => {}
+            _ if !answer.remember || each_time.is_some() => {}
             // A destructive tool's grant must name a folder: the whole workspace would be
             // "everywhere" again.
             Some(grant) if !(destructive && grant.is_everywhere()) => {
-                remembered(services.policies.grant(&call.name, grant));
+                remembered(services.policies.grant(tool.grants(), grant));
             }
             // A destructive tool is never allowed everywhere by one click, and a chosen folder
             // that is no folder is never widened to the whole tool: the answer counts once.

@@ -49,6 +49,9 @@ pub struct WebConfig {
     /// refused, whatever name leads to it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub private_hosts: Vec<String>,
+    /// Show the browser the agent drives in a window of its own (default: it runs headless).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub browser_visible: bool,
 }
 
 impl Default for WebConfig {
@@ -64,6 +67,7 @@ impl Default for WebConfig {
             max_redirects: 5,
             chromium: None,
             private_hosts: Vec::new(),
+            browser_visible: false,
         }
     }
 }

@@ -59,6 +59,8 @@ pub(super) async fn handle(cx: Cx, command: SessionCommand) -> Result<(), ErrorI
             if !store.delete_session(&session).await.map_err(storage)? {
                 return Err(missing(&session));
             }
+            // Its browser goes with it, and the cookies and logins of its profile.
+            services.connectors.browsers.forget(&session).await;
             out.emit(Event::SessionDeleted { session });
         }
         SessionCommand::Search { query, limit } => {

@@ -294,7 +294,7 @@ pub(crate) async fn run_job(
             let saved = {
                 let (path, report) = (path.clone(), report.clone());
                 tokio::task::spawn_blocking(move || {
-                    crate::tool::builtin::fs::save(&workspace, &path, &report)
+                    crate::tool::builtin::fs::save(&workspace, &path, report.as_bytes())
                 })
                 .await
             };

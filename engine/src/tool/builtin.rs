@@ -35,6 +35,7 @@ macro_rules! service_tool {
     };
 }
 
+pub(crate) mod browser;
 pub(crate) mod code;
 pub(crate) mod drive;
 pub(crate) mod fs;

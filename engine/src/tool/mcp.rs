@@ -16,7 +16,7 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::{DynTool, Scope, ToolCx, ToolError, ToolOutput};
+use super::{DynTool, ToolCx, ToolError, ToolOutput};
 use crate::api::{Effect, McpServerInfo, McpState};
 use crate::config::McpServerConfig;
 use crate::secrets::Secrets;
@@ -664,7 +664,7 @@ impl DynTool for McpTool {
         Box::pin(async { None })
     }
 
-    fn scope_json(&self, _arguments: &str, _workspace: &super::Workspace) -> Option<Scope> {
-        None
+    fn judge_json(&self, _arguments: &str, _cx: ToolCx) -> BoxFuture<'_, super::Judgement> {
+        Box::pin(async { super::Judgement::default() })
     }
 }

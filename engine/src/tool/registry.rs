@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::oneshot;
 
+use super::builtin::browser::Browsers;
 use super::builtin::code::{RunCode, SandboxNetwork, Shell};
 use super::builtin::drive::Drive;
 use super::builtin::fs::{FsDelete, FsEdit, FsGlob, FsList, FsMove, FsRead, FsSearch, FsWrite};
@@ -57,6 +58,7 @@ impl Registry {
         registry.add(Forget(store.clone()));
         registry.add(WebFetch(connectors.web.clone()));
         registry.add(WebSearch(connectors.web.clone()));
+        super::builtin::browser::register(&mut registry, &connectors.browsers);
         super::builtin::github::register(&mut registry, &connectors.github);
         super::builtin::vercel::register(&mut registry, &connectors.vercel);
         super::builtin::drive::register(&mut registry, &connectors.drive);
@@ -117,6 +119,8 @@ impl Registry {
 /// The outside services the built-in tools reach, each with settings changed live.
 pub(crate) struct Connectors {
     pub web: Arc<Web>,
+    /// The browsers the agent drives, one per conversation.
+    pub browsers: Arc<Browsers>,
     pub github: Arc<Github>,
     pub vercel: Arc<Vercel>,
     pub drive: Arc<Drive>,
@@ -126,6 +130,7 @@ impl Connectors {
     pub(crate) fn new(config: &crate::config::Config, secrets: &crate::secrets::Secrets) -> Self {
         Self {
             web: Web::new(config.web.clone(), secrets.clone()),
+            browsers: Browsers::new(config.web.clone(), config.data_dir.clone()),
             github: Github::new(config.github.clone().filter(|c| c.enabled), secrets.clone()),
             vercel: Vercel::new(config.vercel.clone().filter(|c| c.enabled), secrets.clone()),
             drive: Drive::new(config.drive.clone().filter(|c| c.enabled), secrets.clone()),
@@ -135,6 +140,7 @@ impl Connectors {
     /// Each service gets its settings when its tools are on (signing out turns them off).
     pub(crate) fn configure(&self, config: &crate::config::Config) {
         self.web.configure(config.web.clone());
+        self.browsers.configure(config.web.clone());
         self.github
             .configure(config.github.clone().filter(|c| c.enabled));
         self.vercel
@@ -169,10 +175,12 @@ impl Policies {
     }
 
     /// The policy for one call: as `policy`, except that an `ask` becomes `allow` when the call's
-    /// scope lies within a remembered grant.
+    /// scope lies within a remembered grant (kept under `grants`, the tool's own name or its
+    /// family's).
     pub(crate) fn policy_for_call(
         &self,
         tool: &str,
+        grants: &str,
         effect: Effect,
         scope: Option<&Scope>,
     ) -> Policy {
@@ -184,7 +192,7 @@ impl Policies {
             self.remembered.read().is_ok_and(|r| {
                 r.grants
                     .iter()
-                    .any(|g| g.tool == tool && scope.within(&g.scope))
+                    .any(|g| g.tool == grants && scope.within(&g.scope))
             })
         });
         if granted { Policy::Allow } else { Policy::Ask }
@@ -337,10 +345,10 @@ mod tests {
         assert_eq!(policies.policy("fs_read", Effect::ReadOnly), Policy::Deny);
 
         let sandboxes = Arc::new(Sandboxes::new(crate::config::SandboxConfig::default()));
-        let connectors = Connectors::new(
-            &crate::config::Config::new("c".into(), "d".into()),
-            &crate::secrets::Secrets::new(),
-        );
+        // No Chromium: the browser tools are not offered (with one, they are: suite::turns).
+        let mut config = crate::config::Config::new("c".into(), "d".into());
+        config.web.chromium = Some("/nonexistent/chromium".into());
+        let connectors = Connectors::new(&config, &crate::secrets::Secrets::new());
         let mcp = Mcp::new(&BTreeMap::new(), crate::secrets::Secrets::new());
         let store = crate::store::Store::open("mem://").await.unwrap();
         let embeddings = Arc::new(crate::store::embed::Embeddings::new(
@@ -393,8 +401,9 @@ mod tests {
             origin: "https://example.com".into(),
         };
         policies.grant("web_fetch", web).unwrap();
-        let edit =
-            |scope: Scope| policies.policy_for_call("fs_edit", Effect::Mutating, Some(&scope));
+        let edit = |scope: Scope| {
+            policies.policy_for_call("fs_edit", "fs_edit", Effect::Mutating, Some(&scope))
+        };
         assert_eq!(edit(path("/p/one", &["notes", "a.md"])), Policy::Allow);
         assert_eq!(
             edit(path("/p/one", &["notes", "deep", "b.md"])),
@@ -407,12 +416,13 @@ mod tests {
         // The same folder name in another project is another folder.
         assert_eq!(edit(path("/p/two", &["notes", "a.md"])), Policy::Ask);
         assert_eq!(
-            policies.policy_for_call("fs_edit", Effect::Mutating, None),
+            policies.policy_for_call("fs_edit", "fs_edit", Effect::Mutating, None),
             Policy::Ask
         );
         // A grant for one tool says nothing about another.
         assert_eq!(
             policies.policy_for_call(
+                "fs_write",
                 "fs_write",
                 Effect::Mutating,
                 Some(&path("/p/one", &["notes", "a.md"]))
@@ -421,7 +431,7 @@ mod tests {
         );
         let fetch = |url: &str| {
             let scope = Scope::site(&url::Url::parse(url).unwrap()).unwrap();
-            policies.policy_for_call("web_fetch", Effect::External, Some(&scope))
+            policies.policy_for_call("web_fetch", "web_fetch", Effect::External, Some(&scope))
         };
         assert_eq!(fetch("https://example.com/a"), Policy::Allow);
         assert_eq!(fetch("https://docs.Example.com:443/b"), Policy::Allow);

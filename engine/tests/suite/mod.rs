@@ -1,5 +1,6 @@
 mod accounts;
 mod anthropic;
+mod browser;
 mod code;
 mod common;
 mod context;

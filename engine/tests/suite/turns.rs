@@ -48,6 +48,18 @@ async fn text_answer_streams_is_stored_and_titles_the_session() {
     assert_eq!(
         tools,
         vec![
+            "browser_back",
+            "browser_click",
+            "browser_download",
+            "browser_forward",
+            "browser_open",
+            "browser_screenshot",
+            "browser_scroll",
+            "browser_select",
+            "browser_snapshot",
+            "browser_tabs",
+            "browser_type",
+            "browser_wait",
             "forget",
             "fs_delete",
             "fs_edit",

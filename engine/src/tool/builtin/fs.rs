@@ -159,9 +159,9 @@ fn write_atomic(root: &Root, rel: &Path, shown: &str, content: &[u8]) -> Result<
 
 /// Writes a file the engine itself makes (a research report) at a path in the workspace, with
 /// the same confinement and atomic write as `fs_write`.
-pub(crate) fn save(workspace: &Workspace, path: &str, content: &str) -> Result<(), ToolError> {
+pub(crate) fn save(workspace: &Workspace, path: &str, content: &[u8]) -> Result<(), ToolError> {
     let (root, rel) = workspace.resolve(path)?;
-    write_atomic(&root, &rel, path, content.as_bytes())
+    write_atomic(&root, &rel, path, content)
 }
 
 /// A unified diff from `old` (none: a new file) to `new`, cut to what the approval shows.

@@ -79,7 +79,7 @@ impl Web {
 }
 
 /// A URL the model may fetch: http or https, with a host, and carrying no known secret.
-fn checked_url(raw: &str, cx: &ToolCx) -> Result<url::Url, ToolError> {
+pub(crate) fn checked_url(raw: &str, cx: &ToolCx) -> Result<url::Url, ToolError> {
     let url = url::Url::parse(raw.trim())
         .map_err(|e| ToolError::RespondToModel(format!("{raw:?} is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
@@ -118,7 +118,7 @@ async fn send(client: &reqwest::Client, url: url::Url) -> Result<reqwest::Respon
 }
 
 /// A URL as shown: without a user name or password.
-fn without_userinfo(url: &url::Url) -> String {
+pub(crate) fn without_userinfo(url: &url::Url) -> String {
     crate::secrets::shown_url(url.as_str())
 }
 
@@ -331,7 +331,7 @@ fn tidy(markdown: &str, max: usize) -> (String, bool) {
 }
 
 /// The Chromium binary to render with: the configured one, else the first on `PATH`.
-fn chromium(config: &WebConfig) -> Option<PathBuf> {
+pub(crate) fn chromium(config: &WebConfig) -> Option<PathBuf> {
     if let Some(path) = &config.chromium {
         return Some(path.clone());
     }
@@ -350,16 +350,35 @@ fn chromium(config: &WebConfig) -> Option<PathBuf> {
 /// The user Chromium runs as when the engine runs as root: its own sandbox refuses root, and
 /// Chromium never runs without it.
 #[cfg(unix)]
-const NOBODY: u32 = 65534;
+pub(crate) const NOBODY: u32 = 65534;
 
+/// Whether the engine runs as root (then Chromium runs as nobody).
 #[cfg(unix)]
-fn running_as_root() -> bool {
+pub(crate) fn running_as_root() -> bool {
     std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
         s.lines()
             .find_map(|l| l.strip_prefix("Uid:"))
             .and_then(|ids| ids.split_whitespace().nth(1))
             == Some("0")
     })
+}
+
+#[cfg(not(unix))]
+pub(crate) fn running_as_root() -> bool {
+    false
+}
+
+/// Gives a folder to nobody, the user Chromium runs as when the engine runs as root.
+pub(crate) fn hand_to_nobody(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::chown(path, Some(NOBODY), Some(NOBODY))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        Ok(())
+    }
 }
 
 /// The page's DOM after its scripts ran, from headless Chromium with its own sandbox on. Every

@@ -26,6 +26,8 @@ const MAX_HEAD: usize = 16 * 1024;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Reach {
     listed: Arc<Vec<(String, u16)>>,
+    /// Where refused places are written down (the browser tools tell the model about them).
+    refusals: Option<Arc<std::sync::Mutex<Vec<String>>>>,
 }
 
 /// A checked place: its host as the URL spells it and the addresses a connection may use.
@@ -48,6 +50,15 @@ impl Reach {
             .collect();
         Self {
             listed: Arc::new(listed),
+            refusals: None,
+        }
+    }
+
+    /// The same rules, writing each refused place (`host:port`, and why) into `refusals`.
+    pub(crate) fn watched(self, refusals: Arc<std::sync::Mutex<Vec<String>>>) -> Self {
+        Self {
+            refusals: Some(refusals),
+            ..self
         }
     }
 
@@ -72,8 +83,15 @@ impl Reach {
                 ))
             })?,
         };
-        self.allow(&name, port, addrs)
-            .map_err(|why| refused(&shown, &why))
+        self.allow(&name, port, addrs).map_err(|why| {
+            if let Some(refusals) = &self.refusals
+                && let Ok(mut refusals) = refusals.lock()
+                && refusals.len() < 100
+            {
+                refusals.push(format!("{name}:{port} ({why})"));
+            }
+            refused(&shown, &why)
+        })
     }
 
     /// The addresses, when all are public or the place is listed.
