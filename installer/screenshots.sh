@@ -5,7 +5,7 @@
 # espeak-ng speech stands in for the microphone; the real tiny.en model transcribes), a prompt
 # scheduled in the Jobs tab, the command palette, main (dark) and the palette in the dark theme;
 # an image pasted into the chat, the settings' MCP servers with the real notes server (both
-# themes); then a fresh install's welcome with the models hub downloading from a loopback mirror
+# themes); the agent's browser in the BROWSER tab, live and taken over; then a fresh install's welcome with the models hub downloading from a loopback mirror
 # (both themes).
 # Fails when the app crashes or a screenshot is blank. Usage: installer/screenshots.sh [OUT_DIR]
 # AETHERIA_SCREENSHOT_PROFILE=release (what .ci/run uses) shoots the release build, made exactly as
@@ -132,9 +132,11 @@ xdotool key Escape
 if AETHERIA_CONFIG_DIR="$WORK/probe" AETHERIA_DATA_DIR="$WORK/probe" "$BIN" sandbox status >/dev/null 2>&1; then
   composer "Square some numbers"
   sleep 2
-  # The SANDBOX tab: the right panel's last tab, 75 px from the window's right edge.
-  width=$(xdotool getwindowgeometry --shell "$WIN" | sed -n 's/^WIDTH=//p')
-  xdotool mousemove --window "$WIN" $((width - 75)) 30 click 1
+  # The SANDBOX tab, through the command palette.
+  xdotool key ctrl+shift+p
+  sleep 0.5
+  xdotool type --delay 20 "show the sandbox"
+  xdotool key Return
   shot sandbox 2
   [ -f "$WORK/ws/squares.txt" ] || { echo "the sandbox run did not write squares.txt"; tail -20 "$WORK/app.log"; exit 1; }
 elif [ "${CI:-}" = true ]; then
@@ -225,6 +227,72 @@ if [ -n "$DICTATE" ]; then
   found=$(AETHERIA_CONFIG_DIR="$WORK/config" AETHERIA_DATA_DIR="$WORK/data" "$BIN" search "summarize" --json 2>/dev/null || true)
   echo "$found" | grep -qi "read me file" || { echo "the dictated message was not sent: $found"; tail -20 "$WORK/app.log"; exit 1; }
   echo "dictation: the held key's words were sent"
+fi
+
+# The agent's browser: a demo site on loopback, opened and clicked through by the scripted model;
+# the BROWSER tab shows it live, then taken over by the person. Its Chromium must end with the
+# engine (which outlives the window by its idle time).
+SITE="$WORK/site"
+mkdir -p "$SITE" "$WORK/browse/config" "$WORK/browse/data"
+cat >"$SITE/index.html" <<'HTML'
+<!doctype html><title>Acme plans</title>
+<style>body{font:18px sans-serif;margin:40px;background:#fffbe6}.plan{display:inline-block;border:3px solid #111;padding:16px 28px;margin:12px;box-shadow:6px 6px 0 #111;background:#fff}</style>
+<h1>Acme plans</h1>
+<div class=plan><h2>Free</h2><p>$0</p><a href="free.html">Free</a></div>
+<div class=plan><h2>Pro</h2><p>$12 / month</p><a href="pro.html">Pro</a></div>
+HTML
+cat >"$SITE/pro.html" <<'HTML'
+<!doctype html><title>Acme Pro</title>
+<style>body{font:18px sans-serif;margin:40px;background:#e6f7ff}input,button{font-size:18px;padding:8px;border:3px solid #111}</style>
+<h1>Pro plan</h1><p>$12 a month, billed yearly. Unlimited projects.</p>
+<form><label>Email <input name=email></label> <button>Start trial</button></form>
+HTML
+SPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+python3 -m http.server "$SPORT" --bind 127.0.0.1 --directory "$SITE" >"$WORK/site.log" 2>&1 & PIDS+=($!)
+BPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$PROVIDER" "127.0.0.1:$BPORT" browse "http://127.0.0.1:$SPORT/" >"$WORK/provider-browse.log" 2>&1 & PIDS+=($!)
+cat >"$WORK/browse/config/config.toml" <<TOML
+[[providers]]
+name = "demo"
+wire = "openai"
+base_url = "http://127.0.0.1:$BPORT/v1"
+model = "scripted-demo"
+
+[web]
+private_hosts = ["127.0.0.1:$SPORT"]
+
+[tools.policy]
+browser_open = "allow"
+browser_click = "allow"
+TOML
+AETHERIA_CONFIG_DIR="$WORK/browse/config" AETHERIA_DATA_DIR="$WORK/browse/data" \
+  dbus-run-session -- bash -c 'printf x | env -u DISPLAY XDG_DATA_HOME="$0" gnome-keyring-daemon --daemonize --unlock --components=secrets >/dev/null; exec "$1"' \
+  "$WORK/keyrings" "$BIN" >"$WORK/app-browse.log" 2>&1 & PIDS+=($!)
+APP=$!
+WIN=$(xdotool search --sync --name Aetheria | head -1)
+xdotool windowactivate --sync "$WIN"
+sleep 2
+composer "What does the Pro plan cost?"
+# Chromium starts, opens the page and clicks through (a few seconds on a busy machine).
+for _ in $(seq 1 60); do grep -q '"GET /pro.html' "$WORK/site.log" && break; sleep 0.5; done
+grep -q '"GET /pro.html' "$WORK/site.log" || { echo "the agent's browser never reached the page"; tail -20 "$WORK/app-browse.log"; exit 1; }
+xdotool key ctrl+shift+p
+sleep 0.5
+xdotool type --delay 20 "browser"
+xdotool key Return
+shot browser-tab 3
+# TAKE OVER, under the frame at the right of the widened panel.
+xdotool mousemove "${TAKE_OVER_X:-1165}" "${TAKE_OVER_Y:-422}" click 1
+shot browser-takeover 2
+alive
+pid=$(xdotool getwindowpid "$WIN")
+kill -TERM "$pid"
+for _ in $(seq 1 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+if kill -0 "$pid" 2>/dev/null; then echo "the app did not exit within 20 s of SIGTERM"; exit 1; fi
+# The engine's host outlives the window by its idle time (15 s), then stops, and its browsers with it.
+for _ in $(seq 1 160); do pgrep -f "proxy-server=http://127.0.0.1" >/dev/null || break; sleep 0.25; done
+if pgrep -f "proxy-server=http://127.0.0.1" >/dev/null; then
+  echo "the agent's Chromium outlived the app and its engine:"; pgrep -af "proxy-server=http://127.0.0.1"; exit 1
 fi
 
 # A fresh install's welcome: the models hub comes first, and shows a catalogue download in progress

@@ -5,6 +5,7 @@
 mod actions;
 pub mod approvals;
 mod background;
+pub mod browser;
 pub mod composer;
 pub mod conversation;
 mod entry_view;
@@ -275,6 +276,16 @@ impl App {
                 | Message::Settings(settings::Msg::Theme(_) | settings::Msg::FontSize(_))
         );
         let task = self.handle(message);
+        // The Browser tab watches the open conversation's browser while it is shown.
+        let want = (self.panel.tab == panel::Tab::Browser)
+            .then(|| self.conversation.session().cloned())
+            .flatten();
+        let (engine, notice) = (self.engine.as_ref(), &mut self.notice);
+        if engine.is_some() {
+            self.panel.browser.watch(want.as_ref(), &mut |c| {
+                submit_to(engine, notice, c);
+            });
+        }
         if remembered {
             self.remember();
         }

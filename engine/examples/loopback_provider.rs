@@ -1,6 +1,7 @@
 //! A loopback model server for trying the app offline: it speaks OpenAI's streaming wire and plays a
 //! short scripted conversation (a file listing, a markdown answer after some reasoning, a file write
-//! that needs approval, a Python run in the sandbox).
+//! that needs approval, a Python run in the sandbox); with `browse URL` after the address, a page
+//! opened and a link clicked in the agent's browser instead.
 //!
 //! ```sh
 //! cargo run -p aetheria-engine --features testkit --example loopback_provider -- 127.0.0.1:8089
@@ -28,6 +29,27 @@ async fn main() -> std::io::Result<()> {
     answer_events.extend(pieces.iter().map(|p| text_chunk(p)));
     answer_events.extend([finish_chunk("stop"), usage_chunk(12, 40), "[DONE]".into()]);
     let mut replies = Vec::new();
+    // `loopback_provider ADDR browse URL`: the agent opens URL in its browser and answers.
+    if let (Some("browse"), Some(url)) =
+        (std::env::args().nth(2).as_deref(), std::env::args().nth(3))
+    {
+        let open = serde_json::json!({ "url": url }).to_string();
+        let pick = serde_json::json!({ "name": "Pro" }).to_string();
+        for _ in 0..20 {
+            replies.push(Reply::tool_calls(
+                &[("call_open", "browser_open", &open)],
+                8,
+            ));
+            replies.push(Reply::tool_calls(
+                &[("call_pick", "browser_click", &pick)],
+                8,
+            ));
+            replies.push(Reply::text(&[
+                "The **Pro** plan costs $12 a month; ",
+                "its page is open in the browser.",
+            ]));
+        }
+    }
     for _ in 0..20 {
         replies.push(Reply::tool_calls(&[("call_list", "fs_list", "{}")], 8));
         replies.push(Reply::stream(answer_events.clone()).with_delay(Duration::from_millis(30)));

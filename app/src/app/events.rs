@@ -128,6 +128,9 @@ impl App {
         {
             return;
         }
+        if self.panel.browser.on_event(&event) {
+            return;
+        }
         if self.panel.sandbox.on_event(&event) {
             let status = self.panel.sandbox.status.clone();
             if let Some(form) = self.settings_form() {

@@ -130,6 +130,11 @@ const ACTIONS: &[Choice] = &[
         message: || Message::Panel(super::panel::Msg::Show(Tab::Jobs)),
     },
     Choice {
+        name: "Show the agent's browser",
+        keys: "",
+        message: || Message::Panel(super::panel::Msg::Show(Tab::Browser)),
+    },
+    Choice {
         name: "Settings",
         keys: "Ctrl+,",
         message: || Message::Do(Action::OpenSettings),

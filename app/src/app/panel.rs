@@ -2,7 +2,8 @@
 //! status and time; **Files** shows the workspace as a tree (listed through the engine, so it sees
 //! exactly what the file tools may touch) and refreshes after a tool changes something; **Sandbox**
 //! (in `sandbox`) shows the code sandbox and live output of code runs; **Jobs** (in `jobs` and
-//! `schedules`) the background jobs and the schedules. It owns its tab and what each tab shows;
+//! `schedules`) the background jobs and the schedules; **Browser** (in `browser`) the page the
+//! agent drives, and taking it over. It owns its tab and what each tab shows;
 //! opening a run's conversation comes back to the window as an `Event`.
 
 use std::collections::{BTreeSet, HashMap};
@@ -21,6 +22,9 @@ use super::transcript::{Entry, Transcript};
 use super::{App, Message, sandbox};
 use crate::theme::{self, BOLD, ButtonKind, MONO, Palette};
 
+/// The panel's width (the Browser tab's is wider).
+pub const WIDTH: f32 = 356.0;
+
 /// Which tab is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Tab {
@@ -33,6 +37,8 @@ pub enum Tab {
     Sandbox,
     /// Background jobs.
     Jobs,
+    /// The agent's browser.
+    Browser,
 }
 
 /// What the Files tab knows: listed folders and which are open.
@@ -66,6 +72,8 @@ pub enum Msg {
     ToggleDir(String),
     /// The Jobs tab's schedules.
     Schedule(ScheduleMsg),
+    /// The Browser tab.
+    Browser(super::browser::Msg),
 }
 
 /// What the panel asks of the window.
@@ -88,6 +96,8 @@ pub struct Panel {
     pub jobs: Vec<JobRecord>,
     /// The schedules.
     pub schedules: Schedules,
+    /// The Browser tab.
+    pub browser: super::browser::BrowserTab,
 }
 
 impl Panel {
@@ -120,6 +130,9 @@ impl Panel {
                 }
             }
             Msg::Schedule(msg) => return self.schedules.update(msg, engine).map(Event::Open),
+            Msg::Browser(msg) => self.browser.update(msg, &mut |c| {
+                submit(c);
+            }),
         }
         None
     }
@@ -146,7 +159,7 @@ impl App {
     pub(super) fn panel(&self, p: Palette) -> Element<'_, Message> {
         let tab = |caption: &'static str, which: Tab| {
             button(text(caption).font(BOLD).size(12))
-                .padding([6, 8])
+                .padding([6, 6])
                 .style(theme::button(
                     p,
                     ButtonKind::Item {
@@ -159,9 +172,10 @@ impl App {
             tab("ACTIVITY", Tab::Activity),
             tab("FILES", Tab::Files),
             tab("SANDBOX", Tab::Sandbox),
-            tab("JOBS", Tab::Jobs)
+            tab("JOBS", Tab::Jobs),
+            tab("BROWSER", Tab::Browser)
         ]
-        .spacing(6);
+        .spacing(4);
         let body = match self.panel.tab {
             Tab::Activity => activity(p, &self.conversation.transcript),
             Tab::Files => self.files_tree(p),
@@ -183,13 +197,20 @@ impl App {
             ]
             .spacing(18)
             .into(),
+            Tab::Browser => self.panel.browser.view(p),
+        };
+        // The Browser tab is wider: its page is worth seeing.
+        let width = if self.panel.tab == Tab::Browser {
+            super::browser::FRAME_WIDTH + 32.0
+        } else {
+            WIDTH
         };
         container(
             column![tabs, scrollable(body).height(Fill),]
                 .spacing(14)
                 .padding(16),
         )
-        .width(Length::Fixed(300.0))
+        .width(Length::Fixed(width))
         .height(Fill)
         .style(move |_| theme::block(&p, p.surface))
         .into()

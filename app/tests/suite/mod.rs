@@ -5,6 +5,7 @@ mod crash;
 mod export;
 mod gui;
 mod gui_accounts;
+mod gui_browser;
 mod gui_first_run;
 mod gui_images;
 mod gui_mcp;

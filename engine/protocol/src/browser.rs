@@ -6,6 +6,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::SessionId;
 
+/// The size, in CSS pixels, of the view a browser lays pages out in: its frames' size, and what a
+/// person's click coordinates are in.
+pub const BROWSER_VIEWPORT: (u32, u32) = (1280, 800);
+
 /// Watching and taking over a conversation's browser. On the wire:
 /// `{"type": "browser", "op": "take_over", …}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -99,7 +99,7 @@ mod recall;
 mod tools;
 mod voice;
 pub use self::accounts::{Account, AccountService, AccountsCommand, SignInStep};
-pub use self::browser::{BrowserCommand, BrowserInput, BrowserKey, BrowserView};
+pub use self::browser::{BROWSER_VIEWPORT, BrowserCommand, BrowserInput, BrowserKey, BrowserView};
 pub use self::catalog::{
     CatalogModel, FileEntry, FileKind, LocalModelInfo, ModelInfo, SandboxStatus, SandboxSummary,
     ToolInfo, ToolKind,

@@ -365,9 +365,11 @@ impl Tool for BrowserClick {
             let mut state = instance.state.lock().await;
             let tab = state.page()?;
             let node = page::resolve(tab, &state.refs, &args.target).await?;
+            let what = args.target.describe(&state.refs);
             page::click(tab, node).await?;
             page::settle(tab).await;
-            report(&self.0, &instance, &mut state, "Clicked.", DEFAULT_CHARS).await
+            let done = format!("Clicked {what}.");
+            report(&self.0, &instance, &mut state, &done, DEFAULT_CHARS).await
         })
         .await
         .map(ToolOutput)
@@ -438,14 +440,15 @@ impl Tool for BrowserType {
             let mut state = instance.state.lock().await;
             let tab = state.page()?;
             let node = page::resolve(tab, &state.refs, &args.target).await?;
+            let what = args.target.describe(&state.refs);
             page::type_into(tab, node, &args.text, args.submit).await?;
             page::settle(tab).await;
             let done = if args.submit {
-                "Typed, and pressed Enter."
+                format!("Typed into {what}, and pressed Enter.")
             } else {
-                "Typed."
+                format!("Typed into {what}.")
             };
-            report(&self.0, &instance, &mut state, done, DEFAULT_CHARS).await
+            report(&self.0, &instance, &mut state, &done, DEFAULT_CHARS).await
         })
         .await
         .map(ToolOutput)
@@ -493,12 +496,13 @@ impl Tool for BrowserSelect {
             let tab = state.page()?;
             let node = page::resolve(tab, &state.refs, &args.target).await?;
             let chosen = page::select(tab, node, &args.option).await?;
+            let what = args.target.describe(&state.refs);
             page::settle(tab).await;
             report(
                 &self.0,
                 &instance,
                 &mut state,
-                &format!("Chose {chosen:?}."),
+                &format!("Chose {chosen:?} in {what}."),
                 DEFAULT_CHARS,
             )
             .await

@@ -29,7 +29,7 @@ use crate::tool::builtin::web::guard::{Proxy, Reach};
 /// busy with tests).
 const START: Duration = Duration::from_secs(60);
 /// The window a page is laid out in (and a screenshot's size).
-pub(super) const VIEWPORT: (u32, u32) = (1280, 800);
+pub(super) const VIEWPORT: (u32, u32) = crate::api::BROWSER_VIEWPORT;
 
 /// The browsers of every conversation (and one for calls outside any).
 pub(crate) struct Browsers {
@@ -302,6 +302,8 @@ impl Browsers {
                 .uid(super::super::web::NOBODY)
                 .gid(super::super::web::NOBODY);
         }
+        #[cfg(target_os = "linux")]
+        dies_with_engine(&mut command);
         let mut child = command
             .spawn()
             .map_err(|e| failed(&binary.display().to_string(), &e))?;
@@ -380,6 +382,21 @@ impl Browsers {
             last_action: SyncMutex::default(),
             screencast: SyncMutex::default(),
         })
+    }
+}
+
+/// Linux: Chromium is killed when the engine's process ends, however it ends (a crash, a kill, an
+/// exit that drops nothing), not only when the engine closes it.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn dies_with_engine(command: &mut tokio::process::Command) {
+    // SAFETY: the closure runs in the child between fork and exec, after its user changed (a
+    // change of user would clear the setting), and makes one async-signal-safe system call.
+    unsafe {
+        command.pre_exec(|| {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+                .map_err(std::io::Error::from)
+        });
     }
 }
 

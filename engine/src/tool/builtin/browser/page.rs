@@ -87,6 +87,20 @@ pub(crate) struct Target {
     pub name: Option<String>,
 }
 
+impl Target {
+    /// The element in a few words, for the person watching (`"Sign in"`, `e7`, a selector).
+    pub(super) fn describe(&self, refs: &Refs) -> String {
+        match (&self.reference, &self.selector, &self.name) {
+            (Some(r), _, _) => refs
+                .get(r.trim())
+                .map_or_else(|| r.clone(), |found| format!("{:?}", found.name)),
+            (_, Some(selector), _) => selector.clone(),
+            (_, _, Some(name)) => format!("{name:?}"),
+            _ => String::new(),
+        }
+    }
+}
+
 /// Gets a new tab ready: nothing to do yet but to check it answers.
 pub(super) async fn prepare(page: &Page) -> Result<(), ToolError> {
     page.evaluate("1")

@@ -77,7 +77,7 @@ impl Browsers {
 
     /// Forwards the person's input to the page they took over.
     pub(crate) async fn input(
-        &self,
+        self: &Arc<Self>,
         session: Option<SessionId>,
         input: BrowserInput,
     ) -> Result<BrowserView, ErrorInfo> {
@@ -101,6 +101,15 @@ impl Browsers {
         };
         instance.set_action(&did);
         self.refresh(&instance).await;
+        // A click or Enter may load another page: front ends hear where it went once it has.
+        let (browsers, settled) = (self.clone(), instance.clone());
+        tokio::spawn(async move {
+            let page = settled.state.lock().await.page().ok().cloned();
+            if let Some(page) = page {
+                super::page::settle(&page).await;
+                browsers.announce(&settled).await;
+            }
+        });
         Ok(view(Some(&instance)).await)
     }
 

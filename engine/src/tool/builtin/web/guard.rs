@@ -274,10 +274,46 @@ where
             .await?;
         upstream.write_all(&head[end..]).await?;
     } else {
-        upstream.write_all(&head).await?;
+        upstream.write_all(&origin_form(&head[..end], &url)).await?;
+        upstream.write_all(&head[end..]).await?;
     }
     tokio::io::copy_bidirectional(&mut browser, &mut upstream).await?;
     Ok(())
+}
+
+/// A proxied request's head as the origin server takes it: the request line with the path only
+/// (`GET /a?b HTTP/1.1`, not the absolute form a proxy gets, which many servers answer with 404)
+/// and the connection closed after one exchange — the next request, maybe to another place,
+/// comes through the checks again.
+fn origin_form(head: &[u8], url: &url::Url) -> Vec<u8> {
+    let text = String::from_utf8_lossy(head);
+    let mut lines = text.split("\r\n");
+    let first = lines.next().unwrap_or_default();
+    let mut words = first.split(' ');
+    let (method, version) = (
+        words.next().unwrap_or("GET"),
+        words.nth(1).unwrap_or("HTTP/1.1"),
+    );
+    let path = &url[url::Position::BeforePath..url::Position::AfterQuery];
+    let mut out = format!("{method} {path} {version}\r\n");
+    for line in lines.filter(|l| !l.is_empty()) {
+        let name = line.split(':').next().unwrap_or_default().trim();
+        if [
+            "connection",
+            "proxy-connection",
+            "keep-alive",
+            "proxy-authorization",
+        ]
+        .iter()
+        .any(|h| name.eq_ignore_ascii_case(h))
+        {
+            continue;
+        }
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out.push_str("Connection: close\r\n\r\n");
+    out.into_bytes()
 }
 
 async fn forbid<S: AsyncWrite + Unpin>(browser: &mut S) -> std::io::Result<()> {
@@ -329,6 +365,16 @@ mod tests {
         ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
+    }
+
+    #[test]
+    fn a_proxied_request_reaches_the_server_in_origin_form_and_closes() {
+        let url = url::Url::parse("http://127.0.0.1:8080/a/b?c=1#frag").unwrap();
+        let head = b"POST http://127.0.0.1:8080/a/b?c=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nProxy-Connection: keep-alive\r\nContent-Length: 3\r\n\r\n";
+        assert_eq!(
+            String::from_utf8(origin_form(head, &url)).unwrap(),
+            "POST /a/b?c=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nContent-Length: 3\r\nConnection: close\r\n\r\n"
+        );
     }
 
     #[test]
