@@ -203,6 +203,48 @@ async fn judge_action(
     judgement
 }
 
+/// What is done to an element.
+enum Act<'a> {
+    Click,
+    Type { text: &'a str, submit: bool },
+    Select(&'a str),
+}
+
+/// Does `what` to the element `target` names, lets the page settle, and reports.
+async fn act(
+    browsers: &Arc<Browsers>,
+    cx: &ToolCx,
+    target: &Target,
+    what: Act<'_>,
+) -> Result<ToolOutput, ToolError> {
+    let instance = running(browsers, cx).await?;
+    bounded(browsers, async {
+        let mut state = instance.state.lock().await;
+        let tab = state.page()?;
+        let node = page::resolve(tab, &state.refs, target).await?;
+        let named = target.describe(&state.refs);
+        let done = match what {
+            Act::Click => {
+                page::click(tab, node).await?;
+                format!("Clicked {named}.")
+            }
+            Act::Type { text, submit } => {
+                page::type_into(tab, node, text, submit).await?;
+                let enter = if submit { ", and pressed Enter" } else { "" };
+                format!("Typed into {named}{enter}.")
+            }
+            Act::Select(option) => {
+                let chosen = page::select(tab, node, option).await?;
+                format!("Chose {chosen:?} in {named}.")
+            }
+        };
+        page::settle(tab).await;
+        report(browsers, &instance, &mut state, &done, DEFAULT_CHARS).await
+    })
+    .await
+    .map(ToolOutput)
+}
+
 /// Opens a page.
 pub(crate) struct BrowserOpen(pub Arc<Browsers>);
 
@@ -360,19 +402,7 @@ impl Tool for BrowserClick {
     }
 
     async fn call(&self, args: ClickArgs, cx: ToolCx) -> Result<ToolOutput, ToolError> {
-        let instance = running(&self.0, &cx).await?;
-        bounded(&self.0, async {
-            let mut state = instance.state.lock().await;
-            let tab = state.page()?;
-            let node = page::resolve(tab, &state.refs, &args.target).await?;
-            let what = args.target.describe(&state.refs);
-            page::click(tab, node).await?;
-            page::settle(tab).await;
-            let done = format!("Clicked {what}.");
-            report(&self.0, &instance, &mut state, &done, DEFAULT_CHARS).await
-        })
-        .await
-        .map(ToolOutput)
+        act(&self.0, &cx, &args.target, Act::Click).await
     }
 }
 
@@ -435,23 +465,11 @@ impl Tool for BrowserType {
                 "at most 10000 characters can be typed at once".into(),
             ));
         }
-        let instance = running(&self.0, &cx).await?;
-        bounded(&self.0, async {
-            let mut state = instance.state.lock().await;
-            let tab = state.page()?;
-            let node = page::resolve(tab, &state.refs, &args.target).await?;
-            let what = args.target.describe(&state.refs);
-            page::type_into(tab, node, &args.text, args.submit).await?;
-            page::settle(tab).await;
-            let done = if args.submit {
-                format!("Typed into {what}, and pressed Enter.")
-            } else {
-                format!("Typed into {what}.")
-            };
-            report(&self.0, &instance, &mut state, &done, DEFAULT_CHARS).await
-        })
-        .await
-        .map(ToolOutput)
+        let typed = Act::Type {
+            text: &args.text,
+            submit: args.submit,
+        };
+        act(&self.0, &cx, &args.target, typed).await
     }
 }
 
@@ -490,25 +508,7 @@ impl Tool for BrowserSelect {
     }
 
     async fn call(&self, args: SelectArgs, cx: ToolCx) -> Result<ToolOutput, ToolError> {
-        let instance = running(&self.0, &cx).await?;
-        bounded(&self.0, async {
-            let mut state = instance.state.lock().await;
-            let tab = state.page()?;
-            let node = page::resolve(tab, &state.refs, &args.target).await?;
-            let chosen = page::select(tab, node, &args.option).await?;
-            let what = args.target.describe(&state.refs);
-            page::settle(tab).await;
-            report(
-                &self.0,
-                &instance,
-                &mut state,
-                &format!("Chose {chosen:?} in {what}."),
-                DEFAULT_CHARS,
-            )
-            .await
-        })
-        .await
-        .map(ToolOutput)
+        act(&self.0, &cx, &args.target, Act::Select(&args.option)).await
     }
 }
 
