@@ -676,7 +676,15 @@ async fn the_person_watches_takes_over_and_hands_back() {
             on: true,
         }))
         .unwrap();
-    let events = h.until(|e| matches!(e, Event::BrowserFrame { .. })).await;
+    // The answer (the browser's state) and a first frame, in either order.
+    let mut events = Vec::new();
+    let (mut stated, mut framed) = (false, false);
+    while !(stated && framed) {
+        let event = h.next().await;
+        stated |= matches!(event, Event::BrowserState { .. });
+        framed |= matches!(event, Event::BrowserFrame { .. });
+        events.push(event);
+    }
     let state = events.iter().find_map(|e| match e {
         Event::BrowserState { view, .. } => Some(view.clone()),
         _ => None,
@@ -686,9 +694,11 @@ async fn the_person_watches_takes_over_and_hands_back() {
         state.running && state.url.ends_with("/takeover"),
         "{state:?}"
     );
-    let Some(Event::BrowserFrame { jpeg, .. }) = events.last() else {
-        unreachable!()
-    };
+    let jpeg = events.iter().find_map(|e| match e {
+        Event::BrowserFrame { jpeg, .. } => Some(jpeg.clone()),
+        _ => None,
+    });
+    let Some(jpeg) = jpeg else { unreachable!() };
     let jpeg = base64::engine::general_purpose::STANDARD
         .decode(jpeg)
         .unwrap();

@@ -157,6 +157,25 @@ impl Browsers {
             }
         }
         instance.stop_screencast().await;
+        // The screencast sends frames as the page changes; a page at rest may send none for a
+        // while, so the first frame is a screenshot.
+        let first = page
+            .screenshot(
+                chromiumoxide::page::ScreenshotParams::builder()
+                    .format(
+                        chromiumoxide::cdp::browser_protocol::page::CaptureScreenshotFormat::Jpeg,
+                    )
+                    .quality(60)
+                    .build(),
+            )
+            .await;
+        if let Ok(jpeg) = first {
+            use base64::Engine as _;
+            events.emit(Event::BrowserFrame {
+                session: instance.key.clone(),
+                jpeg: base64::engine::general_purpose::STANDARD.encode(jpeg),
+            });
+        }
         let Ok(mut frames) = page.event_listener::<EventScreencastFrame>().await else {
             return;
         };
