@@ -548,6 +548,46 @@ async fn scripts_downloads_refs_and_hostile_pages() {
         clicked.output
     );
 
+    // Nothing of this process's environment (keys, tokens, paths of tools) reaches Chromium:
+    // it started with HOME and PATH only (the same check fails with `env_clear` taken out).
+    #[cfg(target_os = "linux")]
+    {
+        let me = std::process::id().to_string();
+        let chromium = std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|pid| pid.chars().all(|c| c.is_ascii_digit()))
+            .find(|pid| {
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                let parent = stat
+                    .rsplit(')')
+                    .next()
+                    .and_then(|r| r.split_whitespace().nth(1));
+                let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                parent == Some(me.as_str())
+                    && String::from_utf8_lossy(&cmdline).contains("--remote-debugging-port=0")
+            })
+            .expect("the browser is a child of this process");
+        let environ = std::fs::read(format!("/proc/{chromium}/environ")).unwrap();
+        let names: Vec<String> = environ
+            .split(|b| *b == 0)
+            .filter_map(|v| v.split(|b| *b == b'=').next())
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect();
+        let leaked: Vec<String> = std::env::vars()
+            .map(|(name, _)| name)
+            // What it was given, and what the shell of its launcher script sets itself.
+            .filter(|name| {
+                !matches!(
+                    name.as_str(),
+                    "HOME" | "PATH" | "PWD" | "OLDPWD" | "SHLVL" | "_"
+                ) && names.contains(name)
+            })
+            .collect();
+        assert!(leaked.is_empty(), "leaked into Chromium: {leaked:?}");
+        assert!(names.iter().any(|n| n == "PATH"), "{names:?}");
+    }
+
     // Bad targets get clear errors.
     for (args, says) in [
         (
