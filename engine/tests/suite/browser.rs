@@ -4,7 +4,8 @@
 //! that posts to another site (asked), a download into the workspace, a redirect to an unlisted
 //! private address refused, and hostile page text.
 
-use std::sync::{Arc, Mutex};
+mod site;
+
 use std::time::{Duration, Instant};
 
 use aetheria_engine::api::{
@@ -12,226 +13,9 @@ use aetheria_engine::api::{
     ToolStatus, ToolsCommand, TurnCommand,
 };
 use aetheria_engine::testkit::Reply;
-use axum::Form;
-use axum::Router;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, header};
-use axum::response::{Html, IntoResponse, Redirect};
-use axum::routing::{get, post};
 
+use self::site::{Seen, internal, site};
 use super::common::{Harness, turn_ended};
-
-/// What the site's server saw: orders placed and sign-ins.
-#[derive(Default, Clone)]
-struct Seen {
-    orders: Arc<Mutex<Vec<(String, String)>>>,
-    logins: Arc<Mutex<Vec<String>>>,
-}
-
-fn page(title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html><html><head><title>{title}</title></head><body>{body}</body></html>"
-    ))
-}
-
-#[derive(serde::Deserialize)]
-struct Search {
-    q: String,
-}
-
-#[derive(serde::Deserialize)]
-struct Order {
-    qty: String,
-    color: String,
-}
-
-#[derive(serde::Deserialize)]
-struct Login {
-    user: String,
-    pass: String,
-}
-
-/// Serves the test site; `internal` is an unlisted private place `/leak` redirects to. Returns
-/// the base URL (on 127.0.0.1) and the port.
-async fn site(seen: Seen, internal: String) -> (String, u16) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let app = Router::new()
-        .route(
-            "/",
-            get(|| async {
-                page(
-                    "Shop",
-                    r#"<h1>Shop</h1><form action="/results" method="get">
-                       <label>Search <input name="q"></label><button>Go</button></form>"#,
-                )
-            }),
-        )
-        .route(
-            "/results",
-            get(|Query(s): Query<Search>| async move {
-                let items: String = ["Widget One", "Widget Two", "Gadget"]
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, n)| n.to_lowercase().contains(&s.q.to_lowercase()))
-                    .map(|(i, n)| format!(r#"<li><a href="/item/{}">{n}</a></li>"#, i + 1))
-                    .collect();
-                page("Results", &format!("<h1>Results for {}</h1><ul>{items}</ul>", s.q))
-            }),
-        )
-        .route(
-            "/item/1",
-            get(|| async {
-                page(
-                    "Widget One",
-                    r#"<h1>Widget One</h1><p>A fine widget.</p>
-                       <form action="/order" method="post">
-                       <label>Quantity <input name="qty"></label>
-                       <label>Color <select name="color"><option>Red</option><option>Blue</option></select></label>
-                       <button>Place order</button></form>"#,
-                )
-            }),
-        )
-        .route(
-            "/order",
-            post(|State(seen): State<Seen>, Form(o): Form<Order>| async move {
-                let text = format!("Order placed for {} {}", o.qty, o.color);
-                seen.orders.lock().unwrap().push((o.qty, o.color));
-                page("Thanks", &format!("<h1>{text}</h1>"))
-            }),
-        )
-        .route(
-            "/app",
-            get(|| async {
-                page(
-                    "App",
-                    r#"<div id="app">Loading…</div><script>
-                       setTimeout(() => {
-                         document.getElementById('app').innerHTML =
-                           '<button onclick="this.textContent=\'Clicked!\'">Press me</button>';
-                       }, 400);</script>"#,
-                )
-            }),
-        )
-        .route(
-            "/login",
-            get(|| async {
-                page(
-                    "Sign in",
-                    r#"<form action="/session" method="post">
-                       <label>User <input name="user"></label>
-                       <label>Password <input type="password" name="pass"></label>
-                       <button>Sign in</button></form>"#,
-                )
-            }),
-        )
-        .route(
-            "/session",
-            post(|State(seen): State<Seen>, Form(l): Form<Login>| async move {
-                if l.user == "alice" && l.pass == "correct horse" {
-                    seen.logins.lock().unwrap().push(l.user);
-                    ([(header::SET_COOKIE, "sid=ok; Path=/")], Redirect::to("/account"))
-                        .into_response()
-                } else {
-                    page("Wrong", "<p>Wrong password</p>").into_response()
-                }
-            }),
-        )
-        .route(
-            "/account",
-            get(|headers: HeaderMap| async move {
-                let signed_in = headers
-                    .get(header::COOKIE)
-                    .and_then(|c| c.to_str().ok())
-                    .is_some_and(|c| c.contains("sid=ok"));
-                if signed_in {
-                    page("Account", "<h1>Welcome, alice</h1>")
-                } else {
-                    page("Account", "<p>Please sign in</p>")
-                }
-            }),
-        )
-        .route(
-            "/files",
-            get(|| async {
-                page("Files", r#"<a href="/report.csv">Get report</a>"#)
-            }),
-        )
-        .route(
-            "/report.csv",
-            get(|| async {
-                (
-                    [
-                        (header::CONTENT_TYPE, "text/csv"),
-                        (header::CONTENT_DISPOSITION, "attachment; filename=\"report.csv\""),
-                    ],
-                    "month,total\njan,42\n",
-                )
-                    .into_response()
-            }),
-        )
-        .route("/leak", get(move || async move { Redirect::to(&internal) }))
-        .route(
-            "/hostile",
-            get(|| async {
-                Html(format!(
-                    "<!doctype html><title>Evil\u{1b}]0;pwned\u{7}</title><body><a href=\"/\">\u{1b}[2J{}</a></body>",
-                    "A".repeat(5000)
-                ))
-            }),
-        )
-        .route(
-            "/cross",
-            get(move || async move {
-                page(
-                    "Cross",
-                    &format!(
-                        r#"<form action="http://localhost:{port}/order" method="post">
-                           <input type="hidden" name="qty" value="99">
-                           <input type="hidden" name="color" value="Stolen">
-                           <button>Send</button></form>"#
-                    ),
-                )
-            }),
-        )
-        .route(
-            "/takeover",
-            get(|| async {
-                page(
-                    "Take over",
-                    r#"<form action="/welcome" method="get"><input name="q" aria-label="Your name"
-                       style="position:absolute;left:0;top:0;width:600px;height:200px;font-size:40px">
-                       </form>"#,
-                )
-            }),
-        )
-        .route(
-            "/welcome",
-            get(|Query(s): Query<Search>| async move { page("Welcome", &format!("<h1>Hello {}</h1>", s.q)) }),
-        )
-        .route("/a", get(|| async { page("A", r#"<a href="/b">to b</a>"#) }))
-        .route("/b", get(|| async { page("B", r#"<a href="/a">to a</a>"#) }))
-        .with_state(seen);
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://127.0.0.1:{port}"), port)
-}
-
-/// A place on this machine nobody listed; counts what reaches it.
-async fn internal() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
-    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = hits.clone();
-    let app = Router::new().fallback(move || {
-        let hits = counted.clone();
-        async move {
-            hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            "internal-secret-8812"
-        }
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}/admin"), hits)
-}
 
 async fn harness(port: u16, replies: Vec<Reply>) -> Harness {
     let mut h = Harness::start_with(replies, move |config| {
@@ -249,16 +33,14 @@ async fn harness(port: u16, replies: Vec<Reply>) -> Harness {
     h
 }
 
-fn call(id: &str, tool: &str, args: serde_json::Value) -> (String, String, String) {
-    (id.to_owned(), tool.to_owned(), args.to_string())
-}
-
-/// One model step per call, then a closing text.
-fn steps(calls: &[(String, String, String)]) -> Vec<Reply> {
+/// One model step per call (`c1`, `c2`, … in order), then a closing text.
+fn steps(calls: &[(&str, serde_json::Value)]) -> Vec<Reply> {
     let mut replies: Vec<Reply> = calls
         .iter()
-        .map(|(id, tool, args)| {
-            Reply::tool_calls(&[(id.as_str(), tool.as_str(), args.as_str())], 7)
+        .enumerate()
+        .map(|(i, (tool, args))| {
+            let id = format!("c{}", i + 1);
+            Reply::tool_calls(&[(id.as_str(), *tool, args.to_string().as_str())], 7)
         })
         .collect();
     replies.push(Reply::text(&["Done."]));
@@ -299,7 +81,7 @@ async fn approve(
     (tool, preview, scope)
 }
 
-/// Every finished call's (tool, status, output), in order.
+/// Every finished call's (status, output), in order.
 fn finished(events: &[Event]) -> Vec<(ToolStatus, String)> {
     events
         .iter()
@@ -319,43 +101,33 @@ async fn the_agent_shops_through_a_multi_page_flow() {
     let (leak, _) = internal().await;
     let (base, port) = site(seen.clone(), leak).await;
     let calls = [
-        call(
-            "c1",
+        (
             "browser_open",
             serde_json::json!({ "url": format!("{base}/") }),
         ),
-        call(
-            "c2",
+        (
             "browser_type",
             serde_json::json!({ "selector": "input[name=q]", "text": "widget", "submit": true }),
         ),
-        call(
-            "c3",
-            "browser_click",
-            serde_json::json!({ "name": "Widget One" }),
-        ),
-        call(
-            "c4",
+        ("browser_click", serde_json::json!({ "name": "Widget One" })),
+        (
             "browser_type",
             serde_json::json!({ "name": "Quantity", "text": "3" }),
         ),
-        call(
-            "c5",
+        (
             "browser_select",
             serde_json::json!({ "name": "Color", "option": "Blue" }),
         ),
-        call(
-            "c6",
+        (
             "browser_click",
             serde_json::json!({ "name": "Place order" }),
         ),
-        call(
-            "c7",
+        (
             "browser_open",
             serde_json::json!({ "url": format!("{base}/cross") }),
         ),
-        call("c8", "browser_click", serde_json::json!({ "name": "Send" })),
-        call("c9", "browser_screenshot", serde_json::json!({})),
+        ("browser_click", serde_json::json!({ "name": "Send" })),
+        ("browser_screenshot", serde_json::json!({})),
     ];
     let mut h = harness(port, steps(&calls)).await;
     let session = h.new_session().await;
@@ -441,33 +213,24 @@ async fn a_login_asks_for_the_password_and_a_private_redirect_is_refused() {
     let (leak, hits) = internal().await;
     let (base, port) = site(seen.clone(), leak).await;
     let calls = [
-        call(
-            "c1",
+        (
             "browser_open",
             serde_json::json!({ "url": format!("{base}/login") }),
         ),
-        call(
-            "c2",
+        (
             "browser_type",
             serde_json::json!({ "name": "User", "text": "alice" }),
         ),
-        call(
-            "c3",
+        (
             "browser_type",
             serde_json::json!({ "name": "Password", "text": "correct horse" }),
         ),
-        call(
-            "c4",
+        (
             "browser_type",
             serde_json::json!({ "selector": "input[type=password]", "text": "guess" }),
         ),
-        call(
-            "c5",
-            "browser_click",
-            serde_json::json!({ "name": "Sign in" }),
-        ),
-        call(
-            "c6",
+        ("browser_click", serde_json::json!({ "name": "Sign in" })),
+        (
             "browser_open",
             serde_json::json!({ "url": format!("{base}/leak") }),
         ),
