@@ -178,18 +178,13 @@ impl Browsers {
     pub(crate) async fn close(&self, session: Option<&SessionId>) {
         let instance = self.open.lock().await.remove(&session.cloned());
         if let Some(instance) = instance {
-            let mut browser_closed = false;
-            if let Ok(Ok(_)) = tokio::time::timeout(
-                Duration::from_secs(2),
-                instance
-                    .browser
-                    .execute(chromiumoxide::cdp::browser_protocol::browser::CloseParams::default()),
-            )
-            .await
-            {
-                browser_closed = true;
-            }
-            tracing::debug!(browser_closed, "a conversation's browser stopped");
+            // Asked to close; the process is killed anyway when the instance is dropped.
+            let close = chromiumoxide::cdp::browser_protocol::browser::CloseParams::default();
+            let closed =
+                tokio::time::timeout(Duration::from_secs(2), instance.browser.execute(close))
+                    .await
+                    .is_ok_and(|r| r.is_ok());
+            tracing::debug!(closed, "a conversation's browser stopped");
             if let Some(events) = self.events.get() {
                 events.emit(crate::api::Event::BrowserState {
                     session: session.cloned(),
