@@ -99,10 +99,22 @@ fi
 # The sandbox's unprivileged user writes the workspace, as it would a person's own folder.
 if [ "$(id -u)" = 0 ]; then chmod 755 "$WORK"; chown -R 1000:1000 "$WORK/ws"; fi
 
-AETHERIA_CONFIG_DIR="$WORK/config" AETHERIA_DATA_DIR="$WORK/data" \
-  dbus-run-session -- bash -c 'printf x | env -u DISPLAY XDG_DATA_HOME="$0" gnome-keyring-daemon --daemonize --unlock --components=secrets >/dev/null; exec "$1"' \
-  "$WORK/keyrings" "$BIN" >"$WORK/app.log" 2>&1 & PIDS+=($!)
-APP=$!
+# Starts the app on a config folder and a data folder, in a D-Bus session with an unlocked
+# keyring of its own, logging to a file; APP is its process.
+launch() {
+  AETHERIA_CONFIG_DIR="$1" AETHERIA_DATA_DIR="$2" \
+    dbus-run-session -- bash -c 'printf x | env -u DISPLAY XDG_DATA_HOME="$0" gnome-keyring-daemon --daemonize --unlock --components=secrets >/dev/null; exec "$1"' \
+    "$WORK/keyrings" "$BIN" >"$3" 2>&1 & PIDS+=($!)
+  APP=$!
+}
+# Quits the window as a logout would (SIGTERM); it must be gone within 20 s. Leaves its pid in pid.
+quit_window() {
+  pid=$(xdotool getwindowpid "$WIN")
+  kill -TERM "$pid"
+  for _ in $(seq 1 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  if kill -0 "$pid" 2>/dev/null; then echo "the app did not exit within 20 s of SIGTERM"; exit 1; fi
+}
+launch "$WORK/config" "$WORK/data" "$WORK/app.log"
 
 alive() { kill -0 "$APP" 2>/dev/null || { echo "the app exited:"; tail -30 "$WORK/app.log"; exit 1; }; }
 shot() {
@@ -216,10 +228,7 @@ shot palette-dark 1.5
 xdotool key Escape
 alive
 # Quit as a logout would (SIGTERM): the app must stop its engine, remove its sandboxes and exit.
-pid=$(xdotool getwindowpid "$WIN")
-kill -TERM "$pid"
-for _ in $(seq 1 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-if kill -0 "$pid" 2>/dev/null; then echo "the app did not exit within 20 s of SIGTERM"; exit 1; fi
+quit_window
 left=$(docker ps -aq --filter "label=io.aetheria.owner=$(cat /proc/sys/kernel/hostname)/$pid" 2>/dev/null || true)
 if [ -n "$left" ]; then echo "the app left sandbox containers behind: $left"; exit 1; fi
 if [ -n "$DICTATE" ]; then
@@ -265,10 +274,7 @@ private_hosts = ["127.0.0.1:$SPORT"]
 browser_open = "allow"
 browser_click = "allow"
 TOML
-AETHERIA_CONFIG_DIR="$WORK/browse/config" AETHERIA_DATA_DIR="$WORK/browse/data" \
-  dbus-run-session -- bash -c 'printf x | env -u DISPLAY XDG_DATA_HOME="$0" gnome-keyring-daemon --daemonize --unlock --components=secrets >/dev/null; exec "$1"' \
-  "$WORK/keyrings" "$BIN" >"$WORK/app-browse.log" 2>&1 & PIDS+=($!)
-APP=$!
+launch "$WORK/browse/config" "$WORK/browse/data" "$WORK/app-browse.log"
 WIN=$(xdotool search --sync --name Aetheria | head -1)
 xdotool windowactivate --sync "$WIN"
 sleep 2
@@ -285,10 +291,7 @@ shot browser-tab 3
 xdotool mousemove "${TAKE_OVER_X:-1165}" "${TAKE_OVER_Y:-422}" click 1
 shot browser-takeover 2
 alive
-pid=$(xdotool getwindowpid "$WIN")
-kill -TERM "$pid"
-for _ in $(seq 1 80); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-if kill -0 "$pid" 2>/dev/null; then echo "the app did not exit within 20 s of SIGTERM"; exit 1; fi
+quit_window
 # The engine's host outlives the window by its idle time (15 s), then stops, and its browsers with it.
 for _ in $(seq 1 160); do pgrep -f "proxy-server=http://127.0.0.1" >/dev/null || break; sleep 0.25; done
 if pgrep -f "proxy-server=http://127.0.0.1" >/dev/null; then
@@ -322,10 +325,7 @@ cat >"$FRESH/config/config.toml" <<TOML
 [local]
 mirror = "http://127.0.0.1:$MPORT"
 TOML
-AETHERIA_CONFIG_DIR="$FRESH/config" AETHERIA_DATA_DIR="$FRESH/data" \
-  dbus-run-session -- bash -c 'printf x | env -u DISPLAY XDG_DATA_HOME="$0" gnome-keyring-daemon --daemonize --unlock --components=secrets >/dev/null; exec "$1"' \
-  "$WORK/keyrings" "$BIN" >"$WORK/app-fresh.log" 2>&1 & PIDS+=($!)
-APP=$!
+launch "$FRESH/config" "$FRESH/data" "$WORK/app-fresh.log"
 WIN=$(xdotool search --sync --name Aetheria | head -1)
 xdotool windowactivate --sync "$WIN"
 sleep 2
